@@ -1,0 +1,462 @@
+"""The model DSL: a device is one class, written once in sympy.
+
+Example
+-------
+>>> import sympy as sp
+>>> from spicegen import Device, Param, State, register
+>>> @register
+... class Demo(Device):
+...     '''A resistor whose conductance follows a bounded state.'''
+...     ports = ("p", "n")
+...     params = (Param("g0", 1e-3, "S", "base conductance", bounds=(0, 1)),
+...               Param("k", 1e3, "1/(V s)", "state speed", bounds=(0, 1e9)))
+...     states = (State("w", 0.5, bounds=(0, 1)),)
+...     def equations(self, s):
+...         v = s.V("p", "n")
+...         return Equations(currents={("p", "n"): s.g0 * (1 + s.w) * v},
+...                          rates={"w": s.k * v})          # doctest: +SKIP
+
+:func:`register` validates the class and turns it into a :class:`DeviceModel`, the
+frozen form every emitter reads. Numerical guards (bounded states, limited ``exp``,
+positive bases of fractional powers and logarithms) are applied here, once, so the
+Verilog-A, ngspice and numpy renderings evaluate the very same expression.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+import sympy
+
+from .naming import check_name, check_value
+from .params import Param
+
+#: Largest argument of ``exp`` before it continues linearly (exp(80) ≈ 5.5e34).
+EXP_LIMIT = 80.0
+#: Floor for the base of a fractional power and the argument of a logarithm.
+POSITIVE_FLOOR = 1e-300
+#: Conductance tying a state node to its initial value; sets the DC state, negligible in time.
+STATE_GMIN = 1e-12
+#: Name of the built-in parameter that holds every state at its initial value.
+FREEZE = "freeze"
+
+Branch = tuple[str, str] | tuple[str]
+"""A branch between two nodes, or ``(node,)`` from a node to ground."""
+
+
+@dataclass(frozen=True)
+class State:
+    """An internal state variable ``x`` with ``dx/dt`` given by the device.
+
+    Parameters
+    ----------
+    name
+        Identifier (also the internal node name in Verilog-A and the SPICE twin).
+    initial
+        Default initial value; the instance parameter ``<name>0`` overrides it.
+    bounds
+        Hard bounds; the rate is gated to zero at them and the value clamped.
+    unit, desc
+        Documentation.
+    scale
+        The node voltage is ``x / scale``; pick it so the node sits near 1 V
+        (simulator tolerances are absolute in volts).
+    edge
+        Fraction of the range over which the rate is smoothly gated off at a bound.
+    """
+
+    name: str
+    initial: float
+    bounds: tuple[float, float] = (-math.inf, math.inf)
+    unit: str = ""
+    desc: str = ""
+    scale: float = 1.0
+    edge: float = 0.01
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "state")
+        lo, hi = (float(b) for b in self.bounds)
+        if not lo < hi:
+            raise ValueError(f"bounds of state {self.name!r} must satisfy lower < upper, got {self.bounds!r}.")
+        initial = check_value(self.initial, f"initial value of state {self.name!r}")
+        if not lo <= initial <= hi:
+            raise ValueError(f"initial value {initial!r} of state {self.name!r} lies outside its bounds [{lo!r}, {hi!r}].")
+        if not check_value(self.scale, "scale") > 0:
+            raise ValueError(f"scale of state {self.name!r} must be > 0, got {self.scale!r}.")
+        if not 0 < check_value(self.edge, "edge") < 0.5:
+            raise ValueError(f"edge of state {self.name!r} must lie in (0, 0.5), got {self.edge!r}.")
+        object.__setattr__(self, "bounds", (lo, hi))
+
+    @property
+    def bounded(self) -> bool:
+        """Whether both bounds are finite."""
+        return math.isfinite(self.bounds[0]) and math.isfinite(self.bounds[1])
+
+    def initial_param(self) -> Param:
+        """The instance parameter ``<name>0`` that sets the initial (and DC) value."""
+        return Param(f"{self.name}0", self.initial, self.unit, f"initial value of state {self.name}", self.bounds)
+
+
+@dataclass(frozen=True)
+class Sine:
+    """``offset + amplitude·sin(2π·frequency·t)``, a stimulus for the verification transient."""
+
+    amplitude: float
+    frequency: float
+    offset: float = 0.0
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        return self.offset + self.amplitude * np.sin(2 * np.pi * self.frequency * np.asarray(t))
+
+    def spice(self) -> str:
+        return f"SIN({self.offset!r} {self.amplitude!r} {self.frequency!r})"
+
+
+@dataclass(frozen=True)
+class Pwl:
+    """Piece-wise linear stimulus through ``(time, value)`` points."""
+
+    points: tuple[tuple[float, float], ...]
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        times, values = zip(*self.points)
+        return np.interp(np.asarray(t), times, values)
+
+    def spice(self) -> str:
+        return "PWL(" + " ".join(f"{t!r} {v!r}" for t, v in self.points) + ")"
+
+
+Stimulus = Sine | Pwl
+
+
+@dataclass(frozen=True)
+class Check:
+    """How the equivalence harness exercises a device.
+
+    Parameters
+    ----------
+    dc
+        Per-port voltage range ``(lo, hi)`` for random DC bias points; unlisted ports at 0 V.
+    tran
+        Per-port stimulus for the transient; unlisted ports at 0 V. It must move every state.
+    tstop
+        Transient length in seconds.
+    """
+
+    dc: Mapping[str, tuple[float, float]]
+    tran: Mapping[str, Stimulus]
+    tstop: float
+
+
+@dataclass(frozen=True)
+class Equations:
+    """What a device's :meth:`Device.equations` returns.
+
+    Parameters
+    ----------
+    currents
+        Branch → current flowing from the first node through the device to the second (A).
+    rates
+        State name → ``dx/dt`` in the state's unit per second.
+    charges
+        Branch → charge (C); contributes ``d(charge)/dt`` to the branch current.
+    """
+
+    currents: Mapping[Branch, sympy.Expr]
+    rates: Mapping[str, sympy.Expr] = field(default_factory=dict)
+    charges: Mapping[Branch, sympy.Expr] = field(default_factory=dict)
+
+
+class Symbols:
+    """The namespace handed to :meth:`Device.equations`.
+
+    ``s.<param>`` and ``s.<state>`` are sympy symbols, ``s.V(a, b)`` a branch voltage,
+    ``s.V(a)`` a node potential and ``s.T`` the device temperature in kelvin.
+    """
+
+    T = sympy.Symbol("T", positive=True)
+
+    def __init__(self, params: Sequence[Param], states: Sequence[State], nodes: Sequence[str]):
+        self._names = {p.name: p.symbol for p in params}
+        self._names.update({st.name: sympy.Symbol(st.name, real=True) for st in states})
+        self._nodes = tuple(nodes)
+        self.voltages: dict[sympy.Symbol, Branch] = {}
+
+    def __getattr__(self, name: str) -> sympy.Symbol:
+        try:
+            return self.__dict__["_names"][name]
+        except KeyError:
+            raise AttributeError(f"no parameter or state named {name!r}; declare it in params or states.") from None
+
+    def V(self, a: str, b: str | None = None) -> sympy.Symbol:
+        """Voltage of branch ``(a, b)``, or the potential of node ``a``."""
+        branch: Branch = (a,) if b is None else (a, b)
+        for node in branch:
+            if node not in self._nodes:
+                raise ValueError(f"V({', '.join(branch)}): unknown node {node!r}; nodes are {self._nodes}.")
+        symbol = sympy.Symbol("V_" + "_".join(branch), real=True)
+        self.voltages[symbol] = branch
+        return symbol
+
+
+class Device:
+    """Base class of every compact model. Subclass, fill the class attributes, decorate with :func:`register`.
+
+    Class attributes
+    ----------------
+    ports : tuple of str
+        External terminals, in instance order.
+    internal : tuple of str
+        Internal electrical nodes solved by the simulator (series resistances, thermal nodes ...).
+    params : tuple of Param
+    states : tuple of State
+    check : Check
+        How the equivalence harness exercises the device.
+    """
+
+    name: ClassVar[str] = ""
+    ports: ClassVar[tuple[str, ...]] = ()
+    internal: ClassVar[tuple[str, ...]] = ()
+    params: ClassVar[tuple[Param, ...]] = ()
+    states: ClassVar[tuple[State, ...]] = ()
+    check: ClassVar[Check | None] = None
+
+    def equations(self, s: Symbols) -> Equations:  # pragma: no cover - abstract
+        """Return the branch currents, state rates and charges in terms of ``s``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """The validated, guarded, frozen form of a device that every emitter reads.
+
+    Attributes
+    ----------
+    name, doc, source
+        Registry name, first docstring line, defining module.
+    ports, internal
+        Terminal and internal node names.
+    params
+        Declared parameters, then ``freeze`` and one ``<state>0`` per state.
+    states
+        State declarations.
+    currents, charges
+        Branch → guarded expression, with state symbols standing for clamped state values.
+    node_rates
+        State → ``d(node voltage)/dt`` including gating, freeze and the initial-value tie.
+    voltages
+        Voltage symbol → branch.
+    check
+        Harness settings.
+    """
+
+    name: str
+    doc: str
+    source: str
+    ports: tuple[str, ...]
+    internal: tuple[str, ...]
+    params: tuple[Param, ...]
+    states: tuple[State, ...]
+    currents: Mapping[Branch, sympy.Expr]
+    charges: Mapping[Branch, sympy.Expr]
+    node_rates: Mapping[str, sympy.Expr]
+    voltages: Mapping[sympy.Symbol, Branch]
+    check: Check | None
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Electrical nodes of the device (ports, then internal nodes)."""
+        return self.ports + self.internal
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        """Parameter name → default value."""
+        return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param:
+        """Look a parameter up by name, with the valid names in the error."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"device {self.name!r} has no parameter {name!r}; it has {[p.name for p in self.params]}.")
+
+    def state_value(self, state: State) -> sympy.Expr:
+        """The clamped physical value of ``state`` in terms of its node voltage symbol."""
+        node = state_node_symbol(state)
+        value = node if state.scale == 1 else state.scale * node
+        lo, hi = state.bounds
+        if math.isfinite(lo):
+            value = sympy.Max(value, lo)
+        if math.isfinite(hi):
+            value = sympy.Min(value, hi)
+        return value
+
+    def resolved(self, expr: sympy.Expr) -> sympy.Expr:
+        """``expr`` with state symbols replaced by their clamped node expressions."""
+        return expr.subs({sympy.Symbol(st.name, real=True): self.state_value(st) for st in self.states})
+
+    def checked_params(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Defaults updated with ``values``; each name and value validated."""
+        merged = self.defaults
+        for name, value in values.items():
+            merged[name] = self.param(name).check(value)
+        return merged
+
+
+def state_node_symbol(state: State) -> sympy.Symbol:
+    """Symbol of the node voltage that carries ``state`` (``V_<name>``)."""
+    return sympy.Symbol(f"V_{state.name}", real=True)
+
+
+_registry: dict[str, DeviceModel] = {}
+
+
+def _default_name(cls: type) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
+def register(cls: type[Device]) -> type[Device]:
+    """Class decorator: validate a :class:`Device` subclass and add it to the registry.
+
+    Raises
+    ------
+    ValueError
+        On an invalid or reserved name, a duplicate name, a default outside its bounds,
+        an undeclared free symbol, an unknown node or state, or a missing rate.
+    """
+    model = build_model(cls)
+    if model.name in _registry and _registry[model.name].source != model.source:
+        raise ValueError(f"device name {model.name!r} is already registered by {_registry[model.name].source}.")
+    _registry[model.name] = model
+    cls.model = model  # type: ignore[attr-defined]
+    return cls
+
+
+def build_model(cls: type[Device]) -> DeviceModel:
+    """Validate ``cls`` and build its :class:`DeviceModel` (without registering it)."""
+    name = check_name(cls.name or _default_name(cls), "device")
+    if not cls.ports:
+        raise ValueError(f"device {name!r} declares no ports.")
+    nodes = tuple(cls.ports) + tuple(cls.internal)
+    for node in nodes:
+        check_name(node, f"node of device {name!r}")
+    params = tuple(cls.params)
+    states = tuple(cls.states)
+    extra = (Param(FREEZE, 0.0, "", "1 holds every state at its initial value", (0.0, 1.0)),) if states else ()
+    all_params = params + extra + tuple(st.initial_param() for st in states)
+    _check_unique(name, nodes + tuple(p.name for p in all_params) + tuple(st.name for st in states))
+
+    s = Symbols(params, states, nodes)
+    eqs = cls().equations(s)
+    if not isinstance(eqs, Equations):
+        raise TypeError(f"{cls.__name__}.equations must return Equations, got {type(eqs).__name__}.")
+    for branch in list(eqs.currents) + list(eqs.charges):
+        for node in branch:
+            if node not in nodes:
+                raise ValueError(f"device {name!r}: branch {branch} uses unknown node {node!r}; nodes are {nodes}.")
+    missing = {st.name for st in states} - set(eqs.rates)
+    unknown = set(eqs.rates) - {st.name for st in states}
+    if missing or unknown:
+        raise ValueError(f"device {name!r}: rates must be given for exactly the states {[st.name for st in states]}; "
+                         f"missing {sorted(missing)}, unknown {sorted(unknown)}.")
+
+    allowed = {p.symbol for p in params} | set(s.voltages) | {Symbols.T}
+    allowed |= {sympy.Symbol(st.name, real=True) for st in states}
+    for what, mapping in (("current", eqs.currents), ("rate", eqs.rates), ("charge", eqs.charges)):
+        for key, expr in mapping.items():
+            expr = sympy.sympify(expr)
+            stray = expr.free_symbols - allowed
+            if stray:
+                raise ValueError(f"device {name!r}: {what} {key} uses undeclared symbol(s) "
+                                 f"{sorted(map(str, stray))}; declare them as Param or State.")
+
+    model = DeviceModel(
+        name=name, doc=(cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else name,
+        source=f"{cls.__module__}.{cls.__qualname__}", ports=tuple(cls.ports), internal=tuple(cls.internal),
+        params=all_params, states=states, currents={}, charges={}, node_rates={},
+        voltages=MappingProxyType(dict(s.voltages)), check=cls.check,
+    )
+    currents = {b: guard(model.resolved(sympy.sympify(e))) for b, e in eqs.currents.items()}
+    charges = {b: guard(model.resolved(sympy.sympify(e))) for b, e in eqs.charges.items()}
+    rates = {st.name: _node_rate(model, st, sympy.sympify(eqs.rates[st.name])) for st in states}
+    object.__setattr__(model, "currents", MappingProxyType(currents))
+    object.__setattr__(model, "charges", MappingProxyType(charges))
+    object.__setattr__(model, "node_rates", MappingProxyType(rates))
+    return model
+
+
+def _check_unique(device: str, names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n.lower() in seen:  # ngspice folds case
+            raise ValueError(f"device {device!r}: the name {n!r} is used twice (ports, nodes, parameters and states share one namespace, case-insensitive).")
+        seen.add(n.lower())
+
+
+def _node_rate(model: DeviceModel, state: State, rate: sympy.Expr) -> sympy.Expr:
+    """d(node voltage)/dt: the gated, freezable rate plus the tie to the initial value."""
+    rate = guard(model.resolved(rate))
+    node = state_node_symbol(state)
+    if state.bounded:
+        lo, hi = state.bounds
+        width = state.edge * (hi - lo)
+        x = node if state.scale == 1 else state.scale * node
+        room_up = sympy.Min(sympy.Max((hi - x) / width, 0), 1)
+        room_down = sympy.Min(sympy.Max((x - lo) / width, 0), 1)
+        rate = sympy.Max(rate, 0) * room_up + sympy.Min(rate, 0) * room_down
+    freeze = model.param(FREEZE).symbol
+    x0 = model.param(f"{state.name}0").symbol
+    if state.scale != 1:
+        rate, x0 = rate / state.scale, x0 / state.scale
+    return rate * (1 - freeze) - STATE_GMIN * (node - x0)
+
+
+def guard(expr: sympy.Expr) -> sympy.Expr:
+    """Make ``expr`` safe for Newton iterations far from the solution.
+
+    ``exp`` continues linearly above :data:`EXP_LIMIT`; the base of a fractional power and
+    the argument of a logarithm are floored at :data:`POSITIVE_FLOOR` unless provably positive.
+    Values inside the safe range are unchanged.
+    """
+
+    def limited_exp(arg: sympy.Expr) -> sympy.Expr:
+        cap = sympy.Float(math.exp(EXP_LIMIT))
+        return sympy.Piecewise((sympy.exp(arg, evaluate=False), arg < EXP_LIMIT), (cap * (arg - EXP_LIMIT + 1), True))
+
+    def floored(arg: sympy.Expr) -> sympy.Expr:
+        return arg if arg.is_positive else sympy.Max(arg, POSITIVE_FLOOR)
+
+    def visit(e: sympy.Expr) -> sympy.Expr:
+        if not e.args:
+            return e
+        args = [visit(a) for a in e.args]
+        if isinstance(e, sympy.exp):
+            return limited_exp(args[0])
+        if isinstance(e, sympy.log):
+            return sympy.log(floored(args[0]), evaluate=False)
+        if isinstance(e, sympy.Pow) and not args[1].is_integer:
+            return sympy.Pow(floored(args[0]), args[1], evaluate=False)
+        return e.func(*args)
+
+    return visit(sympy.sympify(expr))
+
+
+def registry() -> Mapping[str, DeviceModel]:
+    """All registered devices by name (loads the built-in library first)."""
+    from . import devices  # noqa: F401  (registers the library on import)
+
+    return MappingProxyType(dict(sorted(_registry.items())))
+
+
+def get_device(name: str) -> DeviceModel:
+    """The registered device called ``name``; the error lists the known names."""
+    devices = registry()
+    if name not in devices:
+        raise KeyError(f"unknown device {name!r}; known devices: {', '.join(devices) or '(none)'}.")
+    return devices[name]
+
+

@@ -1,0 +1,176 @@
+"""Expression printers shared by the infix targets (ngspice B-sources, Verilog-A).
+
+Both languages read C-like infix expressions with one-line ternaries, so one base
+class holds the common rules and each target overrides a handful of methods
+(sympy's own pattern: one ``_print_<Class>`` per construct, one subclass per language).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import sympy
+from sympy.printing.c import C99CodePrinter
+
+from .naming import format_number
+
+#: Integer powers up to this magnitude print as products (exact for negative bases).
+MAX_EXPANDED_POWER = 4
+
+
+class InfixPrinter(C99CodePrinter):
+    """Strict one-line infix printer; subclasses set the language's names.
+
+    Settings
+    --------
+    symbols : mapping of sympy.Symbol to str
+        Text to print for each symbol (node voltages, states, temperature). Symbols not in
+        the mapping print as their name.
+    """
+
+    language = "infix"
+    _default_settings: dict[str, Any] = dict(C99CodePrinter._default_settings, symbols={}, strict=True)
+    known_functions: dict[str, str] = {
+        "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "sin": "sin", "cos": "cos", "tan": "tan",
+        "atan": "atan", "asinh": "asinh", "acosh": "acosh", "atanh": "atanh",
+        "floor": "floor", "ceiling": "ceil", "exp": "exp", "sqrt": "sqrt",
+    }
+    #: name of the natural logarithm
+    ln_name = "ln"
+
+    def __init__(self, settings: Mapping[str, Any] | None = None):
+        super().__init__(dict(settings or {}))
+        self.known_functions = dict(type(self).known_functions)
+
+    def doprint(self, expr: Any, assign_to: Any = None) -> str:  # one expression, one line
+        expr = sympy.sympify(expr)
+        return self._print(expr.xreplace({r: sympy.Float(r) for r in expr.atoms(sympy.Rational) if not r.is_integer}))
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return self._settings["symbols"].get(expr, expr.name)
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return format_number(float(expr))
+
+    def _print_Integer(self, expr: sympy.Integer) -> str:
+        return format_number(float(expr))
+
+    _print_Rational = _print_Float
+
+    def _print_Exp1(self, expr: Any) -> str:
+        return format_number(float(expr))
+
+    _print_Pi = _print_Exp1
+
+    def _print_Pow(self, expr: sympy.Pow) -> str:
+        base, exponent = expr.args
+        if exponent.is_integer and abs(int(exponent)) <= MAX_EXPANDED_POWER and exponent != 0:
+            product = "*".join([self.parenthesize(base, 1000)] * abs(int(exponent)))
+            return f"({product})" if exponent > 0 else f"(1.0/({product}))"
+        if exponent.is_number and float(exponent) == 0.5:
+            return f"sqrt({self._print(base)})"
+        return f"pow({self._print(base)}, {self._print(exponent)})"
+
+    def _print_log(self, expr: sympy.log) -> str:
+        return f"{self.ln_name}({self._print(expr.args[0])})"
+
+    def _print_Abs(self, expr: sympy.Abs) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_nested(self, name: str, args: tuple) -> str:
+        text = self._print(args[0])
+        for arg in args[1:]:
+            text = f"{name}({text}, {self._print(arg)})"
+        return text
+
+    def _print_Min(self, expr: sympy.Min) -> str:
+        return self._print_nested("min", expr.args)
+
+    def _print_Max(self, expr: sympy.Max) -> str:
+        return self._print_nested("max", expr.args)
+
+    def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
+        if expr.args[-1].cond != True:  # noqa: E712 - sympy true
+            raise ValueError(f"Piecewise needs a final 'True' branch to print as a ternary: {expr}")
+        text = self._print(expr.args[-1].expr)
+        for arg in reversed(expr.args[:-1]):
+            text = f"(({self._print(arg.cond)}) ? ({self._print(arg.expr)}) : ({text}))"
+        return text
+
+    def _print_sign(self, expr: sympy.sign) -> str:
+        x = self._print(expr.args[0])
+        return f"(({x} > 0.0) ? 1.0 : (({x} < 0.0) ? -1.0 : 0.0))"
+
+    def _print_Heaviside(self, expr: Any) -> str:
+        x = self._print(expr.args[0])
+        at_zero = self._print(expr.args[1]) if len(expr.args) > 1 else "0.5"
+        return f"(({x} > 0.0) ? 1.0 : (({x} < 0.0) ? 0.0 : {at_zero}))"
+
+    def _print_Relational(self, expr: Any) -> str:
+        return f"{self.parenthesize(expr.lhs, 40)} {expr.rel_op} {self.parenthesize(expr.rhs, 40)}"
+
+    def _print_And(self, expr: Any) -> str:
+        return " && ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Or(self, expr: Any) -> str:
+        return " || ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Not(self, expr: Any) -> str:
+        return f"!({self._print(expr.args[0])})"
+
+    def _print_BooleanTrue(self, expr: Any) -> str:
+        return "1"
+
+    def _print_BooleanFalse(self, expr: Any) -> str:
+        return "0"
+
+    def _print_Function(self, expr: Any) -> str:
+        name = expr.func.__name__
+        if name in self.known_functions:
+            return f"{self.known_functions[name]}({', '.join(self._print(a) for a in expr.args)})"
+        raise TypeError(
+            f"Unsupported by {type(self).__name__}: function {name!r} in {expr}. Rewrite it with "
+            f"supported functions ({', '.join(sorted(self.known_functions))}, ln, pow, abs, min, max, Piecewise)."
+        )
+
+    def _print_math_func(self, expr: Any, nest: bool = False, known: Any = None) -> str:
+        return self._print_Function(expr)
+
+    def emptyPrinter(self, expr: Any) -> str:
+        raise TypeError(
+            f"Unsupported by {type(self).__name__}: {type(expr).__name__} ({expr}). "
+            "Express it with elementary functions, Piecewise, Min/Max or Abs."
+        )
+
+    def _print_not_supported(self, expr: Any) -> str:
+        return self.emptyPrinter(expr)
+
+
+class SpicePrinter(InfixPrinter):
+    """ngspice B-source expression printer (``ln`` is the natural log, ``temper`` in °C)."""
+
+    language = "ngspice"
+
+
+def spice_expr(expr: sympy.Expr, symbols: Mapping[sympy.Symbol, str] | None = None) -> str:
+    """Print ``expr`` as an ngspice B-source expression.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> spice_expr(sp.log(x) + x**2)
+    '(x*x) + ln(x)'
+    """
+    return SpicePrinter({"symbols": dict(symbols or {})}).doprint(expr)
+
+
+def _route_c_math_to_function_table() -> None:
+    """C99CodePrinter binds a ``_print_<fn>`` per C math function; send them all through our table."""
+    from sympy.printing.c import known_functions_C99
+
+    for name in set(known_functions_C99) | {"Sqrt", "Cbrt", "erf", "gamma", "loggamma"}:
+        if f"_print_{name}" not in InfixPrinter.__dict__:
+            setattr(InfixPrinter, f"_print_{name}", InfixPrinter._print_Function)
+
+
+_route_c_math_to_function_table()
