@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 import sympy
 from sympy.printing.c import C99CodePrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from .naming import format_number
 
@@ -64,7 +65,7 @@ class InfixPrinter(C99CodePrinter):
     def _print_Pow(self, expr: sympy.Pow) -> str:
         base, exponent = expr.args
         if exponent.is_integer and abs(int(exponent)) <= MAX_EXPANDED_POWER and exponent != 0:
-            product = "*".join([self.parenthesize(base, 1000)] * abs(int(exponent)))
+            product = "*".join([self.parenthesize(base, PRECEDENCE["Pow"])] * abs(int(exponent)))
             return f"({product})" if exponent > 0 else f"(1.0/({product}))"
         if exponent.is_number and float(exponent) == 0.5:
             return f"sqrt({self._print(base)})"

@@ -1,0 +1,242 @@
+"""Equivalence harness: numpy == ngspice B-source twin == ngspice OSDI (== VACASK).
+
+For every device it runs
+
+* **DC**: seeded random bias points and state values (states held with ``freeze=1``),
+  all instances in one netlist and one ``.op``; terminal currents, internal node
+  voltages and state nodes are compared point by point (relative error);
+* **transient**: the device's stimulus drives a twin and an OSDI instance in the same
+  netlist (so they share time steps) and the numpy module integrated with a stiff ODE
+  solver; states and terminal currents are compared, normalised by their full scale.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from spicegen.device import DeviceModel, Stimulus
+from spicegen.netlist import format_instance, format_subckt
+from spicegen.ngspice import SimResult, run_netlist
+from spicegen.numpy_code import load_numpy_module
+from veriloga import compile_model
+
+#: Tolerances of the issue: DC 1e-6 for every pair; transient 1e-6 twin vs OSDI, 1e-3 vs numpy ODE.
+DC_TOL = 1e-6
+TRAN_SIM_TOL = 1e-6
+TRAN_ODE_TOL = 1e-3
+#: Currents below this are compared absolutely (A); a B-source and numpy agree far below it.
+CURRENT_FLOOR = 1e-18
+#: Tight simulator tolerances so that Newton-solved internal nodes do not limit the check.
+DC_OPTIONS = ".options reltol=1e-12 abstol=1e-20 vntol=1e-15 gmin=1e-30 itl1=500"
+TRAN_OPTIONS = ".options reltol=1e-7 abstol=1e-18 vntol=1e-12 gmin=1e-30 itl4=100"
+#: A state must sweep at least this fraction of its range in the transient.
+MIN_STATE_SWING = 0.05
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of the report: the worst error between two renderings."""
+
+    analysis: str
+    pair: str
+    quantity: str
+    error: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.error <= self.tolerance)
+
+
+@dataclass
+class CheckReport:
+    """All comparisons for one device."""
+
+    device: str
+    rows: list[Comparison] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    waves: dict[str, np.ndarray] = field(default_factory=dict)
+    """Transient waveforms: ``time`` and ``<quantity> <rendering>`` for plotting."""
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(r.passed for r in self.rows)
+
+    def worst(self) -> dict[tuple[str, str], Comparison]:
+        """Worst comparison per (analysis, pair)."""
+        out: dict[tuple[str, str], Comparison] = {}
+        for row in self.rows:
+            key = (row.analysis, row.pair)
+            if key not in out or row.error / row.tolerance > out[key].error / out[key].tolerance:
+                out[key] = row
+        return out
+
+    def format_table(self) -> str:
+        """A fixed-width table: analysis, pair, worst quantity, max relative error, tolerance, verdict."""
+        lines = [f"{self.device}"]
+        for (analysis, pair), row in sorted(self.worst().items()):
+            verdict = "ok" if row.passed else "FAIL"
+            lines.append(f"  {analysis:5s} {pair:18s} {row.quantity:14s} {row.error:10.2e} <= {row.tolerance:.0e}  {verdict}")
+        lines += [f"  problem: {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def _relative(a: np.ndarray, b: np.ndarray, floor: float) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), floor))) if a.size else 0.0
+
+
+def _full_scale(a: np.ndarray, b: np.ndarray, floor: float) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), floor))
+
+
+def _node(prefix: str, k: int | str, port: str) -> str:
+    return f"{prefix}{k}_{port}"
+
+
+def random_bias(model: DeviceModel, points: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Seeded port voltages (within ``check.dc``) and state values (within bounds)."""
+    rng = np.random.default_rng(seed)
+    assert model.check is not None
+    volts = {p: rng.uniform(*model.check.dc.get(p, (0.0, 0.0)), size=points) for p in model.ports}
+    states = {}
+    for st in model.states:
+        lo, hi = st.bounds if st.bounded else (st.initial - abs(st.initial) - 1, st.initial + abs(st.initial) + 1)
+        states[st.name] = rng.uniform(lo, hi, size=points)
+    return volts, states
+
+
+def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0) -> list[Comparison]:
+    """Compare numpy, twin and OSDI at random DC points (see module docstring)."""
+    volts, states = random_bias(model, points, seed)
+    lines = [f"* spicegen DC equivalence check: {model.name}", format_subckt(model), DC_OPTIONS]
+    for k in range(points):
+        values = {f"{s}0": float(states[s][k]) for s in states}
+        if model.states:
+            values["freeze"] = 1.0
+        for flavor in ("twin", "osdi"):
+            nodes = [_node(flavor[0], k, p) for p in model.ports]
+            lines += format_instance(model, f"{flavor[0]}{k}", nodes, values, flavor)
+            lines += [f"V{n} {n} 0 {float(volts[p][k])!r}" for n, p in zip(nodes, model.ports)]
+    lines += [".op", ".end"]
+    result = run_netlist("\n".join(lines), osdi=[osdi])
+
+    ref = load_numpy_module(model).evaluate(volts, states)
+    rows: list[Comparison] = []
+    for flavor, label in (("twin", "numpy~twin"), ("osdi", "numpy~osdi")):
+        f = flavor[0]
+        for p in model.ports:
+            sim = np.array([-result[f"v{_node(f, k, p)}#branch"][0] for k in range(points)])
+            rows.append(Comparison("dc", label, f"I({p})", _relative(sim, ref["currents"][p], CURRENT_FLOOR), DC_TOL))
+        for node in model.internal:
+            sim = np.array([result[_inner(flavor, k, node)][0] for k in range(points)])
+            rows.append(Comparison("dc", label, f"V({node})", _relative(sim, ref["internal"][node], 1e-12), DC_TOL))
+        for st in model.states:
+            sim = np.array([result[_inner(flavor, k, st.name)][0] * st.scale for k in range(points)])
+            rows.append(Comparison("dc", label, st.name, _relative(sim, states[st.name], 1e-12 * st.scale), DC_TOL))
+    return rows
+
+
+def _inner(flavor: str, k: int | str, node: str) -> str:
+    """ngspice's name for an internal node of instance ``k``: ``xt0.node`` or ``no0#node``."""
+    return f"x{flavor[0]}{k}.{node}" if flavor == "twin" else f"n{flavor[0]}{k}#{node}"
+
+
+def _stimulus(model: DeviceModel) -> Mapping[str, Stimulus | float]:
+    assert model.check is not None
+    return {p: model.check.tran.get(p, 0.0) for p in model.ports}
+
+
+def _drive(value: Stimulus | float, t: np.ndarray | float) -> np.ndarray:
+    return np.broadcast_to(value, np.shape(t)) if isinstance(value, float) else value(t)
+
+
+def check_tran(model: DeviceModel, osdi: str) -> tuple[list[Comparison], list[str], dict[str, np.ndarray]]:
+    """Compare twin vs OSDI (same time steps) and both vs the numpy ODE solution."""
+    assert model.check is not None
+    tstop = model.check.tstop
+    stim = _stimulus(model)
+    lines = [f"* spicegen transient equivalence check: {model.name}", format_subckt(model), TRAN_OPTIONS]
+    for flavor in ("twin", "osdi"):
+        nodes = [_node(flavor[0], "t", p) for p in model.ports]
+        lines += format_instance(model, f"{flavor[0]}t", nodes, {}, flavor)
+        lines += [f"V{n} {n} 0 {stim[p].spice() if not isinstance(stim[p], float) else repr(stim[p])}"
+                  for n, p in zip(nodes, model.ports)]
+    lines += [f".tran {tstop / 1000!r} {tstop!r} 0 {tstop / 1000!r}", ".end"]
+    result = run_netlist("\n".join(lines), osdi=[osdi])
+    t = result["time"]
+
+    module = load_numpy_module(model)
+    ode = _integrate(model, module, stim, tstop)
+    x_ref = ode(t) if model.states else np.zeros((0, t.size))
+    volts = {p: _drive(stim[p], t) for p in model.ports}
+    ref = module.evaluate(volts, {st.name: x_ref[i] for i, st in enumerate(model.states)})
+
+    rows, problems = [], []
+    waves = {"time": t}
+    for p in model.ports:
+        twin = -result[f"v{_node('t', 't', p)}#branch"]
+        osd = -result[f"v{_node('o', 't', p)}#branch"]
+        waves.update({f"V({p})": volts[p], f"I({p}) twin": twin, f"I({p}) osdi": osd, f"I({p}) numpy": ref["currents"][p]})
+        rows.append(Comparison("tran", "twin~osdi", f"I({p})", _full_scale(osd, twin, CURRENT_FLOOR), TRAN_SIM_TOL))
+        rows.append(Comparison("tran", "numpy-ode~twin", f"I({p})", _full_scale(twin, ref["currents"][p], CURRENT_FLOOR), TRAN_ODE_TOL))
+    for i, st in enumerate(model.states):
+        twin = result[_inner("twin", "t", st.name)] * st.scale
+        osd = result[_inner("osdi", "t", st.name)] * st.scale
+        scale = st.bounds[1] - st.bounds[0] if st.bounded else max(float(np.max(np.abs(twin))), 1e-30)
+        rows.append(Comparison("tran", "twin~osdi", st.name, float(np.max(np.abs(osd - twin))) / scale, TRAN_SIM_TOL))
+        rows.append(Comparison("tran", "numpy-ode~twin", st.name, float(np.max(np.abs(twin - x_ref[i]))) / scale, TRAN_ODE_TOL))
+        waves.update({f"{st.name} twin": twin, f"{st.name} osdi": osd, f"{st.name} numpy": x_ref[i]})
+        swing = (float(np.max(twin)) - float(np.min(twin))) / scale
+        if swing < MIN_STATE_SWING:
+            problems.append(f"the transient stimulus moves state {st.name!r} over only {swing:.1%} of its range "
+                            f"(needs {MIN_STATE_SWING:.0%}); strengthen Check.tran of {model.name!r}.")
+    return rows, problems, waves
+
+
+def _integrate(model: DeviceModel, module, stim, tstop: float):
+    """Dense ODE solution of the states under the stimulus (stiff solver, tight tolerances)."""
+    if not model.states:
+        return None
+    names = [st.name for st in model.states]
+
+    def rhs(t: float, x: np.ndarray) -> np.ndarray:
+        volts = {p: float(_drive(stim[p], t)) for p in model.ports}
+        rates = module.evaluate(volts, dict(zip(names, x)))["rates"]
+        return np.array([float(rates[n]) for n in names])
+
+    x0 = np.array([st.initial for st in model.states])
+    sol = solve_ivp(rhs, (0.0, tstop), x0, method="LSODA", rtol=1e-10, atol=1e-12,
+                    max_step=tstop / 2000, dense_output=True)
+    if not sol.success:
+        raise RuntimeError(f"numpy ODE integration of {model.name!r} failed: {sol.message}")
+    return sol.sol
+
+
+def check_device(model: DeviceModel, *, points: int = 16, seed: int = 0) -> CheckReport:
+    """Run the DC and transient equivalence checks of one device.
+
+    Parameters
+    ----------
+    model
+        A registered device with a :class:`~spicegen.device.Check`.
+    points
+        Number of random DC bias points.
+    seed
+        Seed of the DC bias points.
+    """
+    report = CheckReport(model.name)
+    if model.check is None:
+        report.problems.append(f"device {model.name!r} declares no Check (bias ranges and stimulus).")
+        return report
+    osdi = str(compile_model(model))
+    report.rows += check_dc(model, osdi, points, seed)
+    rows, problems, waves = check_tran(model, osdi)
+    report.rows += rows
+    report.problems += problems
+    report.waves = waves
+    return report

@@ -1,0 +1,125 @@
+"""Model DSL validation: bad input is refused with a message that names the problem."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from spicegen import Device, Equations, Param, State, Variation
+from spicegen.device import build_model, guard
+from spicegen.naming import check_name, check_value
+
+
+def make(ports=("p", "n"), params=(Param("g", 1e-3, "S", bounds=(0, 1)),), states=(), body=None, name=""):
+    attrs = {"ports": ports, "params": params, "states": states, "name": name,
+             "equations": body or (lambda self, s: Equations({("p", "n"): s.g * s.V("p", "n")}))}
+    return build_model(type("Dut", (Device,), attrs))
+
+
+def test_valid_device_builds_with_defaults():
+    model = make()
+    assert model.name == "dut"
+    assert model.defaults == {"g": 1e-3}
+
+
+def test_undeclared_symbol_is_named():
+    with pytest.raises(ValueError, match=r"undeclared symbol\(s\) \['r'\]"):
+        make(body=lambda self, s: Equations({("p", "n"): s.V("p", "n") / sp.Symbol("r")}))
+
+
+def test_unknown_parameter_attribute_is_named():
+    with pytest.raises(AttributeError, match="no parameter or state named 'gg'"):
+        make(body=lambda self, s: Equations({("p", "n"): s.gg}))
+
+
+def test_default_outside_bounds_shows_value_and_bounds():
+    with pytest.raises(ValueError, match=r"default 2.0 of parameter 'g' lies outside its bounds \[0.0, 1.0\]"):
+        Param("g", 2.0, bounds=(0, 1))
+
+
+@pytest.mark.parametrize("bad", ["1abc", "a-b", "a b", "", "x\n.control", "shell"])
+def test_non_identifier_names_are_refused(bad):
+    with pytest.raises(ValueError, match="not a valid identifier|reserved word"):
+        check_name(bad, "parameter")
+
+
+@pytest.mark.parametrize("word,language", [("module", "Verilog-A"), ("ln", "Verilog-A"), ("temper", "ngspice"),
+                                           ("control", "ngspice"), ("alterparam", "ngspice")])
+def test_reserved_words_are_refused(word, language):
+    with pytest.raises(ValueError, match=f"reserved word in {language}"):
+        Param(word, 1.0)
+
+
+def test_python_keyword_is_refused():
+    with pytest.raises(ValueError, match="Python keyword"):
+        Param("lambda", 1.0)
+
+
+@pytest.mark.parametrize("bad", ["1\n.control", "shell rm -rf /", float("nan"), float("inf"), True, None])
+def test_numbers_for_netlists_must_be_finite_numbers(bad):
+    with pytest.raises(ValueError, match="must be"):
+        check_value(bad, "value")
+
+
+def test_unit_and_desc_cannot_break_verilog_a_attributes():
+    with pytest.raises(ValueError, match="must not contain quotes"):
+        Param("g", 1.0, desc='x"*) parameter')
+
+
+def test_duplicate_names_across_ports_params_states():
+    with pytest.raises(ValueError, match="used twice"):
+        make(params=(Param("P", 1.0),))
+
+
+def test_unknown_node_in_branch():
+    with pytest.raises(ValueError, match="unknown node 'q'"):
+        make(body=lambda self, s: Equations({("p", "q"): s.g}))
+
+
+def test_rates_must_match_states():
+    with pytest.raises(ValueError, match=r"missing \['w'\]"):
+        make(states=(State("w", 0.5, (0, 1)),))
+
+
+def test_state_initial_outside_bounds():
+    with pytest.raises(ValueError, match="initial value 2.0 of state 'w' lies outside"):
+        State("w", 2.0, (0, 1))
+
+
+def test_state_adds_freeze_and_initial_params():
+    model = make(states=(State("w", 0.5, (0, 1)),),
+                 body=lambda self, s: Equations({("p", "n"): s.g * s.w * s.V("p", "n")}, {"w": s.V("p", "n")}))
+    assert [p.name for p in model.params] == ["g", "freeze", "w0"]
+    assert model.param("w0").default == 0.5
+
+
+def test_checked_params_refuses_out_of_bounds_override():
+    with pytest.raises(ValueError, match=r"parameter 'g' = 5.0 lies outside its bounds"):
+        make().checked_params({"g": 5.0})
+
+
+def test_guard_limits_exp_and_floors_fractional_power_and_log():
+    x = sp.Symbol("x", real=True)
+    f = sp.lambdify(x, guard(sp.exp(x) + sp.Abs(x - 1) ** 1.5 + sp.log(x)), "numpy")
+    assert np.isclose(f(2.0), math.exp(2.0) + 1.0 + math.log(2.0))
+    assert np.isfinite(f(500.0))  # exp continues linearly
+    assert np.isfinite(f(-3.0))  # log argument floored
+    assert guard(sp.Symbol("y", positive=True) ** 0.5) == sp.Symbol("y", positive=True) ** 0.5
+
+
+@pytest.mark.parametrize("dist", ["normal", "lognormal", "uniform", "truncnormal"])
+def test_variation_sigma_is_the_standard_deviation(dist):
+    z = np.random.default_rng(1).standard_normal(200_000)
+    values = Variation("d2d", 0.1, dist).apply(2.0, z)
+    assert abs(values.mean() - 2.0) < 0.003
+    expected = 0.2 if dist != "truncnormal" else 0.2 * 0.98658  # std of N(0,1) truncated at ±3
+    assert abs(values.std() - expected) / expected < 0.01
+
+
+def test_variation_rejects_unknown_kind_and_distribution():
+    with pytest.raises(ValueError, match="variation kind 'wafer' is not one of"):
+        Variation("wafer", 0.1)
+    with pytest.raises(ValueError, match="distribution 'cauchy' is not one of"):
+        Variation("d2d", 0.1, "cauchy")

@@ -1,0 +1,21 @@
+"""Dependencies point one way: spicegen <- veriloga <- testbenches <- fitting."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CASES = {
+    "spicegen": ("import spicegen.cli, spicegen.netlist, spicegen.numpy_code", ("veriloga", "testbenches", "fitting")),
+    "veriloga": ("import veriloga", ("testbenches", "fitting")),
+}
+
+
+@pytest.mark.parametrize("package", CASES)
+def test_import_does_not_pull_upper_layers(package):
+    statement, forbidden = CASES[package]
+    code = (f"import sys; {statement}; from spicegen import registry; registry(); "
+            f"bad = [m for m in sys.modules if m.split('.')[0] in {forbidden!r}]; assert not bad, bad")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
