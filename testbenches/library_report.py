@@ -20,7 +20,9 @@ from .equivalence import CheckReport, check_device  # noqa: E402
 def plot_transient(report: CheckReport, path: Path) -> None:
     """Stimulus, terminal currents and states of the three renderings over time."""
     waves = report.waves
-    t = waves["time"] * 1e3
+    factor, unit = next((f, u) for f, u in ((1.0, "s"), (1e3, "ms"), (1e6, "µs"), (1e9, "ns"))
+                        if waves["time"][-1] * f >= 1.0)
+    t = waves["time"] * factor
     quantities = sorted({k.rsplit(" ", 1)[0] for k in waves if k.endswith(" twin")})
     fig, axes = plt.subplots(len(quantities) + 1, 1, figsize=(7, 2.0 * (len(quantities) + 1)), sharex=True)
     for key in (k for k in waves if k.startswith("V(")):
@@ -33,7 +35,7 @@ def plot_transient(report: CheckReport, path: Path) -> None:
         ax.plot(t, waves[f"{q} osdi"], "--", lw=1.0, label="ngspice OSDI (Verilog-A)")
         ax.set_ylabel(q)
     axes[1].legend(loc="upper right", fontsize=7)
-    axes[-1].set_xlabel("time (ms)")
+    axes[-1].set_xlabel(f"time ({unit})")
     fig.suptitle(f"{report.device}: transient equivalence")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
