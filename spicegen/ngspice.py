@@ -1,0 +1,772 @@
+"""Run complete netlists in ngspice 46 and return their vectors.
+
+Two backends give identical vectors:
+
+- ``"shared"``: :class:`NgSpiceShared`, a thin ctypes binding to
+  ``libngspice.so.0`` (one per process, fastest: no process start, no file I/O);
+- ``"subprocess"``: ``ngspice -b`` on a temporary copy of the netlist, results
+  read back from a binary rawfile.
+
+Vector names follow ngspice's rawfile convention, lower-cased: node voltages
+by node name (``'out'``), branch currents as ``'i(v1)'``, scales as ngspice
+names them (``'time'``, ``'frequency'``, ``'v-sweep'``).  :class:`SimResult`
+also accepts ``'v(out)'`` and ``'v1#branch'``.
+
+ngspice 46 facts this module relies on (measured, see ``docs`` / the tests):
+
+- A *fatal* error (unknown B-source function, expression syntax error,
+  undefined ``{param}``, missing ``.include``) makes the library call its
+  ``ControlledExit`` callback and longjmp back; afterwards every netlist fails.
+  ``ngSpice_Reset`` + ``ngSpice_Init`` segfaults on the Debian build, so the
+  binding recovers by ``dlclose`` + ``dlopen`` (about 0.13 MB of heap is not
+  returned per recovery).
+- ``ngSpice_Init`` installs its own SIGINT handler, which swallows Ctrl-C and
+  dangles once the library is unloaded; every call here restores the
+  caller's handler afterwards.
+- The control language has no working quoting (quotes are kept literally,
+  ``$`` is substituted inside them), so paths sent to ngspice are validated,
+  not quoted.
+- A B-source domain error (``ln``/``sqrt`` of a negative number) is *not*
+  fatal: it fails the analysis ("Timestep too small") like a convergence
+  failure; ``pow(x, 0.5)`` with ``x < 0`` does not fail at all.
+"""
+
+from __future__ import annotations
+
+import _ctypes
+import contextlib
+import ctypes
+import ctypes.util
+import itertools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Callable, ClassVar, Literal
+
+import numpy as np
+
+__all__ = ["NgSpiceShared", "SimError", "SimResult", "run_netlist"]
+
+_SETUP_HINT = (
+    "run scripts/setup.sh (installs ngspice and libngspice0 46 from bookworm-backports)"
+)
+# Settings the shared library needs (it reads neither ~/.spiceinit nor the
+# netlist's control section): OSDI evaluation is OpenMP-tasked and Debian's
+# spinit asks for 8 threads; no_mem_check stops a /proc/meminfo read per point.
+_SETTINGS = ("set num_threads=1", "set no_mem_check")
+_ANALYSIS = re.compile(r"\s*\.(op|dc|ac|tran|noise|tf|sens|pz|disto|pss|sp)\b", re.I)
+_CONTROL = re.compile(r"\s*\.(control|endc)\b", re.I)
+_END = re.compile(r"\s*\.end\s*$", re.I)
+_SAFE_PATH = re.compile(r"[\w./+@%,-]+")
+_PARAM_NAME = re.compile(r"[A-Za-z_]\w*")
+# A line matching _PARSE_FAILED in ngSpice_Circ's output means the deck was
+# rejected; _RUN_FAILED in a run's output means the analysis failed.
+_PARSE_FAILED = re.compile(r"\berror\b|could not find|unable to find", re.I)
+_RUN_FAILED = re.compile(
+    r"doanalyses:|run simulation|no simulations run|circuit not parsed"
+    r"|there aren't any circuits|cannot recover",
+    re.I,
+)
+# Diagnostic lines, most telling first: the first pattern found in the log
+# gives SimError.reason (from where it matches to the end of the line).
+_REASONS = tuple(
+    re.compile(p, re.I)
+    for p in (
+        r"singular matrix.*",
+        r".*out of range for .*",
+        r"error on line.*|.*no such function.*|.*yyparse.*|.*undefined parameter.*"
+        r"|error: unknown subckt.*|.*could not find.*|.*unable to find.*"
+        r"|error opening osdi.*|.*couldn't be loaded.*|.*not found.*",
+        r".*timestep too small.*",
+        r"doanalyses:.*",
+        r"^(?!.*cannot recover).*\berror\b.*",
+        r"run simulation.*|no simulations run.*|warning: no job.*",
+    )
+)
+_HINTS = (
+    (r"singular matrix", "a node has no DC path to ground (floating, or only "
+     "capacitors/current sources attached): add a large resistor to ground "
+     "or '.options rshunt=1e12'"),
+    (r"out of range for", "a B-source expression left its domain (ln, sqrt, "
+     "pow of a negative number?): keep the argument positive, e.g. max(x, 1e-12)"),
+    (r"no such function|yyparse", "fix the B-source expression: check the "
+     "function names and parentheses"),
+    (r"undefined parameter", "define the parameter with .param"),
+    (r"model|osdi", "add the .model line; an OSDI device (letter N) needs its "
+     "compiled .osdi file passed as osdi=[...]"),
+    (r"timestep too small", "the solver did not converge: check the model "
+     "for discontinuities, bound its states, or relax .options reltol/abstol"),
+    (r"timed out", "raise the timeout or shorten the analysis (.tran step/stop)"),
+)
+
+
+class SimError(RuntimeError):
+    """Simulation failed.
+
+    Parameters
+    ----------
+    reason : str
+        One line saying what failed, usually ngspice's own error line.
+    netlist : str
+        The netlist that was simulated.
+    command : str
+        The ngspice command or command line that failed.
+    log : str
+        ngspice's own output.
+
+    Notes
+    -----
+    The constructor arguments are kept in ``args``, so the error pickles
+    across processes (Monte Carlo workers).
+    """
+
+    def __init__(self, reason: str, netlist: str = "", command: str = "", log: str = "") -> None:
+        super().__init__(reason, netlist, command, log)
+        self.reason, self.netlist, self.command, self.log = reason, netlist, command, log
+
+    def __str__(self) -> str:
+        tail = self.log.splitlines()[-40:]
+        text = [self.reason, f"  command: {self.command}"]
+        hint = _hint(self.reason)
+        if hint:
+            text.append(f"  hint: {hint}")
+        if tail:
+            text.append(f"  last {len(tail)} lines of the ngspice log:")
+            text.extend(f"    {line}" for line in tail)
+        return "\n".join(text)
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Vectors of one analysis plot.
+
+    Attributes
+    ----------
+    vectors : Mapping[str, numpy.ndarray]
+        Lower-case names (``'time'``, ``'out'``, ``'i(v1)'``) to float64
+        arrays, or complex128 arrays for the signals of an ``.ac`` plot
+        (its ``'frequency'`` scale stays float64).
+    log : str
+        ngspice's output while loading and running the netlist.
+    """
+
+    vectors: Mapping[str, np.ndarray]
+    log: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vectors", MappingProxyType(dict(self.vectors)))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """Return a vector by name, case-insensitively.
+
+        ``'v(out)'`` and ``'out'`` name the same node voltage, ``'i(v1)'``
+        and ``'v1#branch'`` the same branch current.
+
+        Raises
+        ------
+        KeyError
+            If no vector has that name; the message lists the available ones.
+        """
+        for key in _aliases(name):
+            if key in self.vectors:
+                return self.vectors[key]
+        raise KeyError(f"no vector {name!r}; available: {', '.join(self.vectors)}")
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(k in self.vectors for k in _aliases(name))
+
+
+def run_netlist(
+    netlist: str,
+    *,
+    osdi: Sequence[str | os.PathLike[str]] = (),
+    backend: Literal["shared", "subprocess"] = "shared",
+    timeout: float | None = None,
+) -> SimResult:
+    """Run a complete netlist and return the vectors of its analysis plot.
+
+    Parameters
+    ----------
+    netlist : str
+        Title line, elements, ``.model``/``.param``/``.options`` lines,
+        exactly one analysis line (``.op``, ``.dc``, ``.tran``, ``.ac``, ...)
+        and ``.end``.  No ``.control`` block: spicegen adds its own.
+    osdi : sequence of path-like
+        Compiled Verilog-A models (``.osdi``) the netlist instantiates.
+    backend : {"shared", "subprocess"}
+        ``"shared"`` drives libngspice in this process; ``"subprocess"`` runs
+        ``ngspice -b``.  Both return identical vectors.
+    timeout : float, optional
+        Seconds before the simulation is stopped and SimError raised.  The
+        shared backend checks it between time steps / sweep points.
+
+    Returns
+    -------
+    SimResult
+
+    Raises
+    ------
+    SimError
+        If ngspice rejects the netlist or the analysis fails.  The next call
+        works again, also after a fatal ngspice error.
+    ValueError
+        If the netlist has a ``.control`` block or not exactly one analysis,
+        or a path cannot be passed to ngspice.
+    """
+    _deck_lines(netlist)
+    paths = [_checked_path(p) for p in osdi]
+    if backend == "subprocess":
+        return _run_subprocess(netlist, paths, timeout)
+    if backend != "shared":
+        raise ValueError(f"backend must be 'shared' or 'subprocess', not {backend!r}")
+    spice = NgSpiceShared.get()
+    with spice.lock:
+        try:
+            for path in paths:
+                spice.load_osdi(path)
+            spice.load_circuit(netlist)
+            return spice.run(timeout=timeout)
+        finally:
+            spice.destroy_all()
+
+
+# ---------------------------------------------------------------- shared lib
+
+
+class _VectorInfo(ctypes.Structure):
+    _fields_ = [
+        ("v_name", ctypes.c_char_p),
+        ("v_type", ctypes.c_int),
+        ("v_flags", ctypes.c_short),
+        ("v_realdata", ctypes.POINTER(ctypes.c_double)),
+        ("v_compdata", ctypes.POINTER(ctypes.c_double)),
+        ("v_length", ctypes.c_int),
+    ]
+
+
+_SendChar = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p)
+_SendStat = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p)
+_ControlledExit = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_int, ctypes.c_bool, ctypes.c_bool, ctypes.c_int, ctypes.c_void_p
+)
+_BGThreadRunning = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_bool, ctypes.c_int, ctypes.c_void_p)
+_LIBC = ctypes.CDLL(None)
+# sharedspice.h vector types
+_KINDS = {1: "time", 2: "frequency", 3: "voltage", 4: "current"}
+
+
+class NgSpiceShared:
+    """Thin ctypes binding to ``libngspice.so.0``.
+
+    The library is not re-entrant: use the process-wide instance from
+    :meth:`get`; creating a second one raises RuntimeError.  Every method
+    holds :attr:`lock` (re-entrant); hold it yourself across a sequence such
+    as ``load_circuit``/``alterparam``/``reset``/``run`` when threads share
+    the instance.  For parallel runs use one process per core.
+
+    The library is found through ``SPICEGEN_LIBNGSPICE``, else
+    ``ctypes.util.find_library('ngspice')``, else ``libngspice.so.0``.
+
+    Attributes
+    ----------
+    lock : threading.RLock
+        Serialises all calls into the library.
+    """
+
+    _instance: ClassVar[NgSpiceShared | None] = None
+    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        if NgSpiceShared._instance is not None:
+            raise RuntimeError("libngspice is not re-entrant: use NgSpiceShared.get()")
+        self.lock = threading.RLock()
+        self._path = _library_path()
+        self._transcript: list[str] = []  # output since the last load_circuit / run
+        self._netlist = ""
+        self._fatal = False
+        self._bg_done = threading.Event()
+        self._osdi: list[str] = []
+        # kept on the instance: ctypes callbacks must outlive the library's use of them
+        self._callbacks = (
+            _SendChar(self._on_char),
+            _SendStat(lambda *_: 0),
+            _ControlledExit(self._on_exit),
+            _BGThreadRunning(self._on_bg_thread),
+        )
+        self._lib = self._open(self._path)
+
+    @classmethod
+    def get(cls) -> NgSpiceShared:
+        """Return the process-wide instance, loading the library on first use."""
+        with cls._instance_lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def load_osdi(self, path: str | os.PathLike[str]) -> None:
+        """Load a compiled Verilog-A model (``osdi <path>``), once per path.
+
+        Raises
+        ------
+        SimError
+            If ngspice cannot load the file.
+        """
+        path = _checked_path(path)
+        with self.lock:
+            if path in self._osdi:
+                return
+            text = self.command(f"osdi {path}")
+            if _PARSE_FAILED.search(text):
+                raise SimError(_reason(text), command=f"osdi {path}", log=text)
+            self._osdi.append(path)
+
+    def load_circuit(self, netlist: str) -> None:
+        """Parse a netlist with ``ngSpice_Circ``.
+
+        Raises
+        ------
+        SimError
+            If ngspice reports an error while parsing.
+        ValueError
+            If the netlist has a ``.control`` block or not exactly one analysis.
+        """
+        lines = [line.encode() for line in _deck_lines(netlist)]
+        deck = (ctypes.c_char_p * (len(lines) + 1))(*lines, None)
+        with self.lock:
+            self._netlist, self._transcript = netlist, []
+            text = self._call(self._lib.ngSpice_Circ, deck, "ngSpice_Circ")
+            if _PARSE_FAILED.search(text):
+                raise self._error(_reason(text), "ngSpice_Circ")
+
+    def command(self, cmd: str) -> str:
+        """Send one control-language command; return the output it produced.
+
+        Raises
+        ------
+        SimError
+            If ngspice hits a fatal error (the library is reloaded first).
+        """
+        if "\n" in cmd or "\r" in cmd:
+            raise ValueError(f"one command per call, without newlines: {cmd!r}")
+        with self.lock:
+            return self._call(self._lib.ngSpice_Command, cmd.encode(), cmd)
+
+    def run(self, *, timeout: float | None = None) -> SimResult:
+        """Run the loaded circuit and collect all vectors of its plot.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds before the run is stopped with ``bg_halt``.
+
+        Returns
+        -------
+        SimResult
+            The vectors, with the output since the last ``load_circuit`` or
+            ``run`` as log.
+
+        Raises
+        ------
+        SimError
+            If the analysis fails or times out.
+        KeyboardInterrupt
+            If Ctrl-C interrupted a run.
+        """
+        with self.lock:
+            # Without a timeout the synchronous 'run' is used: bg_run costs a
+            # thread per run (about 0.3 ms, 10 % of a small transient).
+            if timeout is None:
+                self.command("run")
+            else:
+                self._run_in_background(timeout)
+            log, self._transcript = "\n".join(self._transcript), []
+            if "simulation interrupted" in log and timeout is None:
+                raise KeyboardInterrupt
+            if _RUN_FAILED.search(log):
+                raise self._error(_reason(log), "run", log)
+            vectors = self._vectors()
+            if not vectors:
+                raise self._error("the run produced no vectors", "run", log)
+            return SimResult(vectors, log)
+
+    def alterparam(self, name: str, value: float) -> None:
+        """Change a ``.param`` (``alterparam name=value``); call :meth:`reset` next.
+
+        Raises
+        ------
+        SimError
+            If ngspice does not know the parameter.
+        """
+        if not _PARAM_NAME.fullmatch(name) or not np.isfinite(value):
+            raise ValueError(f"bad parameter {name}={value!r}")
+        text = self.command(f"alterparam {name}={float(value):.17g}")
+        if _PARSE_FAILED.search(text):
+            raise self._error(_reason(text), f"alterparam {name}", text)
+
+    def reset(self) -> None:
+        """Re-parse the loaded circuit (``reset``), applying ``alterparam`` changes."""
+        self.command("reset")
+
+    def destroy_all(self) -> None:
+        """Free all plots (``destroy all``) and all loaded circuits (``remcirc``)."""
+        with self.lock:
+            self.command("destroy all")
+            while "no circuit" not in self.command("remcirc"):
+                pass
+            self._transcript = []
+
+    # -- internals
+
+    def _open(self, path: str) -> ctypes.CDLL:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as exc:
+            raise OSError(f"cannot load the ngspice library {path!r} ({exc}); {_SETUP_HINT}, "
+                          "or point SPICEGEN_LIBNGSPICE at libngspice.so.0") from exc
+        _declare(lib)
+        with _keep_sigint():
+            lib.ngSpice_Init(*self._callbacks[:3], None, None, self._callbacks[3], None)
+            for setting in _SETTINGS:
+                lib.ngSpice_Command(setting.encode())
+        return lib
+
+    def _reload(self) -> None:
+        """Unload and reload the library after a fatal error, then reload the OSDI files."""
+        _ctypes.dlclose(self._lib._handle)
+        path = self._path
+        if _is_mapped(path):  # another handle pins the library: load a private copy
+            path = _private_copy(path)
+        self._lib, self._fatal = self._open(path), False
+        if path != self._path:
+            os.unlink(path)
+        for osdi in self._osdi:
+            self._lib.ngSpice_Command(f"osdi {osdi}".encode())
+
+    def _call(self, function: Callable[[object], int], arg: object, what: str) -> str:
+        start = len(self._transcript)
+        with _keep_sigint():
+            function(arg)
+        self._raise_if_fatal(what)
+        return "\n".join(self._transcript[start:])
+
+    def _raise_if_fatal(self, what: str) -> None:
+        if self._fatal:
+            log = "\n".join(self._transcript)
+            self._reload()
+            raise self._error(_reason(log) or "fatal ngspice error", what, log)
+
+    def _run_in_background(self, timeout: float) -> None:
+        self._bg_done.clear()
+        self.command("bg_run")
+        finished = False
+        try:
+            finished = self._bg_done.wait(timeout)
+        finally:  # also on Ctrl-C: never leave a thread running in the library
+            if not finished:
+                self.command("bg_halt")  # stops it at the next time step / sweep point
+            self._bg_done.wait()
+            self.command("bg_halt")  # joins the thread
+        self._raise_if_fatal("bg_run")
+        if not finished:
+            raise self._error(f"simulation timed out after {timeout:g} s", "bg_run")
+
+    def _vectors(self) -> dict[str, np.ndarray]:
+        plot = self._lib.ngSpice_CurPlot()
+        names = self._lib.ngSpice_AllVecs(plot)
+        items = []
+        for i in itertools.count():
+            if not names or not names[i]:
+                return _collect(items)
+            info = self._lib.ngGet_Vec_Info(names[i]).contents
+            items.append((names[i].decode(), _KINDS.get(info.v_type, "notype"), _array(info)))
+
+    def _error(self, reason: str, command: str, log: str = "") -> SimError:
+        return SimError(reason, self._netlist, command, log or "\n".join(self._transcript))
+
+    def _on_char(self, text: bytes, _ident: int, _user: object) -> int:
+        line = text.decode(errors="replace")
+        self._transcript.append(line[7:] if line[:7] in ("stdout ", "stderr ") else line)
+        return 0
+
+    def _on_exit(self, _status: int, _unload: bool, _quit: bool, _ident: int, _user: object) -> int:
+        self._fatal = True
+        return 0
+
+    def _on_bg_thread(self, exited: bool, _ident: int, _user: object) -> int:
+        if exited:
+            self._bg_done.set()
+        return 0
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """Set the ctypes prototypes of the sharedspice.h functions used here."""
+    lib.ngSpice_Init.argtypes = [_SendChar, _SendStat, _ControlledExit, ctypes.c_void_p,
+                                 ctypes.c_void_p, _BGThreadRunning, ctypes.c_void_p]
+    lib.ngSpice_Command.argtypes = [ctypes.c_char_p]
+    lib.ngSpice_Circ.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
+    lib.ngSpice_CurPlot.restype = ctypes.c_char_p
+    lib.ngSpice_AllVecs.argtypes = [ctypes.c_char_p]
+    lib.ngSpice_AllVecs.restype = ctypes.POINTER(ctypes.c_char_p)
+    lib.ngGet_Vec_Info.argtypes = [ctypes.c_char_p]
+    lib.ngGet_Vec_Info.restype = ctypes.POINTER(_VectorInfo)
+
+
+def _array(info: _VectorInfo) -> np.ndarray:
+    """Copy one vector out of ngspice's memory."""
+    n = info.v_length
+    if n == 0:
+        return np.empty(0)
+    if info.v_realdata:
+        return np.ctypeslib.as_array(info.v_realdata, (n,)).copy()
+    pairs = np.ctypeslib.as_array(info.v_compdata, (n, 2))
+    return pairs[:, 0] + 1j * pairs[:, 1]
+
+
+def _library_path() -> str:
+    return (os.environ.get("SPICEGEN_LIBNGSPICE")
+            or ctypes.util.find_library("ngspice") or "libngspice.so.0")
+
+
+def _is_mapped(path: str) -> bool:
+    """Whether a library matching ``path`` is still mapped into this process."""
+    name = os.path.basename(os.path.realpath(path)).split(".so")[0]
+    with open("/proc/self/maps") as maps:
+        return any(f"/{name}.so" in line for line in maps)
+
+
+def _private_copy(path: str) -> str:
+    """Copy the library to a new file, so ``dlopen`` gives it fresh globals."""
+    found = path if os.sep in path else _loaded_path(path)
+    fd, copy = tempfile.mkstemp(prefix="spicegen-libngspice-", suffix=".so")
+    with os.fdopen(fd, "wb") as out, open(found, "rb") as src:
+        shutil.copyfileobj(src, out)
+    return copy
+
+
+def _loaded_path(name: str) -> str:
+    """Absolute path of the mapped library whose file name starts like ``name``."""
+    stem = name.split(".so")[0]
+    with open("/proc/self/maps") as maps:
+        return next(line.split()[-1] for line in maps if f"/{stem}.so" in line)
+
+
+@contextlib.contextmanager
+def _keep_sigint() -> Iterator[None]:
+    """Restore the caller's SIGINT disposition after a call into ngspice.
+
+    ngspice installs its own handlers (permanently in ngSpice_Init, and skips
+    restoring them when a fatal error longjmps out of a command).  The
+    ``struct sigaction`` is saved and restored as opaque bytes.
+    """
+    saved = ctypes.create_string_buffer(512)  # larger than any struct sigaction
+    _LIBC.sigaction(signal.SIGINT, None, saved)
+    try:
+        yield
+    finally:
+        _LIBC.sigaction(signal.SIGINT, saved, None)
+
+
+# ------------------------------------------------------------- common helpers
+
+
+def _deck_lines(netlist: str) -> list[str]:
+    """Netlist lines up to (without) ``.end``, checked for what spicegen needs."""
+    lines = netlist.strip().splitlines()
+    end = next((i for i, line in enumerate(lines) if _END.match(line)), len(lines))
+    lines = lines[:end]
+    if any(_CONTROL.match(line) for line in lines):
+        raise ValueError("the netlist has a .control block; spicegen adds its own "
+                         "control section: remove it and pass one analysis line")
+    analyses = sum(bool(_ANALYSIS.match(line)) for line in lines[1:])
+    if analyses != 1:
+        raise ValueError(f"the netlist needs exactly one analysis line "
+                         f"(.op, .dc, .tran, .ac, ...), found {analyses}")
+    return [*lines, ".end"]
+
+
+def _checked_path(path: str | os.PathLike[str]) -> str:
+    """Absolute path that can be sent to ngspice unquoted.
+
+    ngspice's control language keeps quotes literally and substitutes ``$``
+    inside them, so a path with spaces, quotes, ``$`` or newlines cannot be
+    passed at all.
+    """
+    resolved = os.path.abspath(os.fspath(path))
+    if not _SAFE_PATH.fullmatch(resolved):
+        raise ValueError(f"ngspice cannot take the path {resolved!r}: use one with "
+                         "only letters, digits and . / _ - + @ % ,")
+    if not os.path.isfile(resolved):
+        raise FileNotFoundError(resolved)
+    return resolved
+
+
+def _aliases(name: str) -> tuple[str, ...]:
+    """Vector keys that ``name`` may refer to, most literal first."""
+    key = name.strip().lower()
+    inner = re.fullmatch(r"v\((.+)\)", key)
+    branch = key.removesuffix("#branch")
+    return (key, inner.group(1) if inner else key, f"i({branch})")
+
+
+def _canonical(name: str, kind: str) -> str:
+    """Key of a vector, as ngspice names it in a rawfile minus the ``v()`` around voltages."""
+    name = name.lower()
+    if kind == "voltage":
+        inner = re.fullmatch(r"v\((.+)\)", name)
+        return inner.group(1) if inner else name
+    if kind == "current":
+        base = name.split("#branch")[0]
+        return base if base.startswith("i(") else f"i({base})"
+    return name
+
+
+def _collect(items: Iterable[tuple[str, str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Name and type the vectors of a plot the same way for both backends.
+
+    In a complex (ac) plot every signal is complex128 and the frequency
+    scale float64; otherwise all vectors are float64.  Keys are sorted.
+    """
+    items = list(items)
+    is_complex = any(np.iscomplexobj(values) for _, _, values in items)
+    vectors = {}
+    for name, kind, values in items:
+        if kind == "frequency" or not is_complex:
+            vectors[_canonical(name, kind)] = np.array(values.real, dtype=np.float64)
+        else:
+            vectors[_canonical(name, kind)] = np.array(values, dtype=np.complex128)
+    return dict(sorted(vectors.items()))
+
+
+def _reason(log: str) -> str:
+    """The most telling ngspice diagnostic line in ``log`` (with its continuation)."""
+    lines = [" ".join(line.split()) for line in log.splitlines() if line.strip()]
+    for pattern in _REASONS:
+        for i, line in enumerate(lines):
+            match = pattern.search(line)
+            if match:
+                return " ".join([line[match.start():], *_continuation(lines, i)])
+    return ""
+
+
+def _continuation(lines: list[str], i: int) -> list[str]:
+    """The lines that complete diagnostic line ``i``: after a colon the next two
+    (offending line and cause), a following ``in line b1``."""
+    if lines[i].endswith(":"):
+        return lines[i + 1:i + 3]
+    return lines[i + 1:i + 2] if lines[i + 1:i + 2] and lines[i + 1].lower().startswith("in line") else []
+
+
+def _hint(reason: str) -> str:
+    return next((hint for pattern, hint in _HINTS if re.search(pattern, reason, re.I)), "")
+
+
+# ---------------------------------------------------------------- subprocess
+
+
+def _run_subprocess(netlist: str, osdi: Sequence[str], timeout: float | None) -> SimResult:
+    """Run ``ngspice -b`` on a temporary deck and read back its binary rawfile."""
+    exe = os.environ.get("SPICEGEN_NGSPICE") or shutil.which("ngspice")
+    if exe is None:
+        raise OSError(f"the ngspice executable is not on PATH; {_SETUP_HINT}")
+    with tempfile.TemporaryDirectory(prefix="spicegen-") as tmp:
+        raw = _checked_path_new(os.path.join(tmp, "out.raw"))
+        deck = os.path.join(tmp, "deck.cir")
+        Path(deck).write_text("\n".join(_with_control(netlist, osdi, raw)) + "\n")
+        # no '-n': ngSpice_Init reads .spiceinit (cwd, then home) and its
+        # ngSpice_nospiceinit segfaults before Init, so both backends read it
+        argv = [exe, "-b", deck]
+        command = " ".join(argv)
+        try:
+            proc = subprocess.run(argv, capture_output=True, encoding="utf-8",
+                                  errors="replace", timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            log = _text(exc.stdout) + _text(exc.stderr)
+            raise SimError(f"simulation timed out after {timeout:g} s", netlist, command, log) from None
+        log = proc.stdout + proc.stderr
+        if proc.returncode != 0 or _RUN_FAILED.search(log) or not os.path.exists(raw):
+            reason = _reason(log) or f"ngspice exited with status {proc.returncode}"
+            raise SimError(reason, netlist, command, log)
+        return SimResult(_collect(_read_raw(raw)), log)
+
+
+def _with_control(netlist: str, osdi: Sequence[str], raw: str) -> list[str]:
+    """The deck with spicegen's control section inserted before ``.end``."""
+    control = [".control", *_SETTINGS, *(f"pre_osdi {path}" for path in osdi),
+               "run", "set filetype=binary", f"write {raw}",
+               # without quit, batch mode runs the analysis a second time
+               "quit", ".endc"]
+    return [*_deck_lines(netlist)[:-1], *control, ".end"]
+
+
+def _checked_path_new(path: str) -> str:
+    if not _SAFE_PATH.fullmatch(path):
+        raise ValueError(f"the temporary directory path {path!r} cannot be passed to ngspice; "
+                         "set TMPDIR to a path with only letters, digits and . / _ -")
+    return path
+
+
+def _text(data: str | bytes | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode(errors="replace")
+    return data or ""
+
+
+def _read_raw(path: str | os.PathLike[str]) -> list[tuple[str, str, np.ndarray]]:
+    """Read the single plot of a binary ngspice rawfile.
+
+    Returns
+    -------
+    list of (name, type, values)
+        Names as written (``'v(out)'``, ``'i(v1)'``, ``'time'``), ngspice's
+        type names, and float64 or complex128 arrays.
+    """
+    head, sep, body = Path(path).read_bytes().partition(b"Binary:\n")
+    if not sep:
+        raise ValueError(f"{path}: not a binary ngspice rawfile")
+    header = _raw_header(head.decode(errors="replace"))
+    npoints = header["points"]
+    width = 2 if header["complex"] else 1
+    lengths = np.array([length for _, _, length in header["variables"]])
+    present = np.arange(npoints)[:, None] < lengths[None, :]
+    if header["padded"]:
+        present[:] = True
+    values = np.frombuffer(body, dtype=np.float64)
+    expected = int(present.sum()) * width
+    if values.size < expected:
+        raise ValueError(f"{path}: truncated rawfile ({values.size} of {expected} numbers)")
+    table = np.zeros((npoints, lengths.size, width))
+    table[present] = values[:expected].reshape(-1, width)
+    return [
+        (name, kind, _column(table[:length, j]))
+        for j, (name, kind, length) in enumerate(header["variables"])
+    ]
+
+
+def _column(values: np.ndarray) -> np.ndarray:
+    return values[:, 0] + 1j * values[:, 1] if values.shape[1] == 2 else values[:, 0].copy()
+
+
+def _raw_header(text: str) -> dict:
+    """Parse the text header of a rawfile: flags, number of points, variables."""
+    lines = text.splitlines()
+    fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    flags = fields.get("flags", "real").lower().split()
+    npoints = int(fields["no. points"])
+    start = next(i for i, line in enumerate(lines) if line.lower().startswith("variables:")) + 1
+    variables = []
+    for line in lines[start:start + int(fields["no. variables"])]:
+        _, name, kind, *extra = line.split()
+        dims = next((e[5:] for e in extra if e.startswith("dims=")), None)
+        length = int(np.prod([int(d) for d in dims.split(",")])) if dims else npoints
+        variables.append((name, kind, length))
+    return {"complex": "complex" in flags, "padded": "unpadded" not in flags,
+            "points": npoints, "variables": variables}
+
