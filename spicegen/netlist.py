@@ -48,7 +48,10 @@ def format_subckt(model: DeviceModel) -> str:
     for k, (branch, expr) in enumerate(model.currents.items()):
         lines.append(f"B{k} {_branch_nodes(branch)} I = {printer.doprint(expr)}")
     for k, (branch, expr) in enumerate(model.charges.items()):
-        lines.append(f"BQ{k} {_branch_nodes(branch)} I = ddt({printer.doprint(expr)})")
+        # A B-source ddt() is a numerical derivative with its own start-up error; routing the
+        # charge through a 1 F capacitor puts it under the integrator, as OSDI's ddt is.
+        lines += [f"BQ{k} _q{k} 0 V = {printer.doprint(expr)}", f"CQ{k} _q{k} _q{k}s 1", f"VQ{k} _q{k}s 0 0",
+                  f"FQ{k} {_branch_nodes(branch)} VQ{k} 1"]
     for st in model.states:
         lines.append(f"C_{st.name} {st.name} 0 1")
         lines.append(f"B_{st.name} 0 {st.name} I = {printer.doprint(model.node_rates[st.name])}")
