@@ -295,6 +295,17 @@ class DeviceModel:
             value = sympy.Min(value, hi)
         return value
 
+    def symbol_text(self, voltage: Callable[[Branch], str], temperature: str) -> dict[sympy.Symbol, str]:
+        """Symbol → target text for voltages, state nodes and temperature, given a target's spelling.
+
+        ``voltage`` spells a branch or node in the target (``("p", "n") -> "V(p, n)"``); a state
+        node is the one-node branch ``(state,)``.
+        """
+        symbols = {sym: voltage(branch) for sym, branch in self.voltages.items()}
+        symbols.update({state_node_symbol(st): voltage((st.name,)) for st in self.states})
+        symbols[Symbols.T] = temperature
+        return symbols
+
     def resolved(self, expr: sympy.Expr) -> sympy.Expr:
         """``expr`` with state symbols replaced by their clamped node expressions."""
         return expr.subs({sympy.Symbol(st.name, real=True): self.state_value(st) for st in self.states})

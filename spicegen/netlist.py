@@ -13,7 +13,7 @@ from typing import Literal, Mapping, Sequence
 
 import sympy
 
-from .device import DeviceModel, Symbols, state_node_symbol
+from .device import DeviceModel
 from .naming import check_name, check_value, format_number
 from .printing import SpicePrinter
 
@@ -30,10 +30,7 @@ def check_node(node: str) -> str:
 
 def spice_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
     """Symbol → ngspice text for the voltages, state nodes and temperature of ``model``."""
-    symbols = {sym: f"v({','.join(branch)})" for sym, branch in model.voltages.items()}
-    symbols.update({state_node_symbol(st): f"v({st.name})" for st in model.states})
-    symbols[Symbols.T] = "(temper + 273.15)"
-    return symbols
+    return model.symbol_text(lambda branch: f"v({','.join(branch)})", "(temper + 273.15)")
 
 
 def format_subckt(model: DeviceModel) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from .device import DeviceModel, Symbols, state_node_symbol
+from .device import DeviceModel
 from .naming import format_number
 
 
@@ -48,10 +48,9 @@ class NumpyExprPrinter(NumPyPrinter):
 
 
 def _numpy_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
-    symbols = {sym: "_v_" + "_".join(branch) for sym, branch in model.voltages.items()}
-    symbols.update({state_node_symbol(st): f"_u_{st.name}" for st in model.states})
-    symbols[Symbols.T] = "_T"
-    return symbols
+    """Local variable names: ``_v_p_n`` for branch voltages, ``_u_<state>`` for state nodes."""
+    state_nodes = {(st.name,) for st in model.states}
+    return model.symbol_text(lambda b: ("_u_" if b in state_nodes else "_v_") + "_".join(b), "_T")
 
 
 def _node_difference(model: DeviceModel) -> dict[sympy.Symbol, sympy.Expr]:

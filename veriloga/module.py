@@ -10,7 +10,7 @@ import math
 
 import sympy
 
-from spicegen.device import DeviceModel, Symbols, state_node_symbol
+from spicegen.device import DeviceModel
 from spicegen.naming import format_number
 from spicegen.params import Param
 
@@ -19,10 +19,7 @@ from .printer import VerilogAPrinter
 
 def va_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
     """Symbol → Verilog-A text for the voltages, state nodes and temperature of ``model``."""
-    symbols = {sym: f"V({', '.join(branch)})" for sym, branch in model.voltages.items()}
-    symbols.update({state_node_symbol(st): f"V({st.name})" for st in model.states})
-    symbols[Symbols.T] = "$temperature"
-    return symbols
+    return model.symbol_text(lambda branch: f"V({', '.join(branch)})", "$temperature")
 
 
 def format_range(param: Param) -> str:
