@@ -1,4 +1,4 @@
-"""Equivalence harness: numpy == ngspice B-source twin == ngspice OSDI (== VACASK).
+"""Equivalence harness: numpy == ngspice B-source twin == ngspice OSDI == VACASK OSDI.
 
 For every device it runs
 
@@ -7,7 +7,10 @@ For every device it runs
   voltages and state nodes are compared point by point (relative error);
 * **transient**: the device's stimulus drives a twin and an OSDI instance in the same
   netlist (so they share time steps) and the numpy module integrated with a stiff ODE
-  solver; states and terminal currents are compared, normalised by their full scale.
+  solver; states and terminal currents are compared, normalised by their full scale;
+* **VACASK** (``vacask=True``): the same ``.osdi`` at the same DC points in one VACASK ``op``
+  (``numpy~vacask``), and the transient stimulus in VACASK against the numpy ODE solution
+  at VACASK's own time points (``numpy-ode~vacask``).
 """
 from __future__ import annotations
 
@@ -22,6 +25,9 @@ from spicegen.netlist import format_instance, format_subckt
 from spicegen.ngspice import SimResult, run_netlist
 from spicegen.numpy_code import load_numpy_module
 from veriloga import compile_model
+from veriloga.vacask import format_instance as vacask_instance
+from veriloga.vacask import format_source as vacask_source
+from veriloga.vacask import run_vacask
 
 #: Tolerances of the issue: DC 1e-6 for every pair; transient 1e-6 twin vs OSDI, 1e-3 vs numpy ODE.
 DC_TOL = 1e-6
@@ -37,6 +43,9 @@ DC_FLOOR = 1e-8
 #: Tight simulator tolerances so that Newton-solved internal nodes do not limit the check.
 DC_OPTIONS = ".options reltol=1e-10 abstol=1e-15 vntol=1e-14 itl1=500"
 TRAN_OPTIONS = ".options reltol=1e-7 abstol=1e-15 vntol=1e-12 itl4=100"
+#: The same tolerances in VACASK (its option names; abstol also bounds the residual check).
+VACASK_DC_OPTIONS = "reltol=1e-10 abstol=1e-15 vntol=1e-14 op_itl=500"
+VACASK_TRAN_OPTIONS = "reltol=1e-7 abstol=1e-15 vntol=1e-12 tran_itl=100"
 #: A state must sweep at least this fraction of its range in the transient.
 MIN_STATE_SWING = 0.05
 
@@ -124,12 +133,9 @@ def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0) -> 
     volts, states = random_bias(model, points, seed)
     lines = [f"* spicegen DC equivalence check: {model.name}", format_subckt(model), DC_OPTIONS]
     for k in range(points):
-        values = {f"{s}0": float(states[s][k]) for s in states}
-        if model.states:
-            values["freeze"] = 1.0
         for flavor in ("twin", "osdi"):
             nodes = [_node(flavor[0], k, p) for p in model.ports]
-            lines += format_instance(model, f"{flavor[0]}{k}", nodes, values, flavor)
+            lines += format_instance(model, f"{flavor[0]}{k}", nodes, _dc_values(model, states, k), flavor)
             lines += [f"V{n} {n} 0 {float(volts[p][k])!r}" for n, p in zip(nodes, model.ports)]
     lines += [".op", ".end"]
     result = run_netlist("\n".join(lines), osdi=[osdi])
@@ -137,17 +143,50 @@ def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0) -> 
     ref = load_numpy_module(model).evaluate(volts, states)
     rows: list[Comparison] = []
     for flavor, label in (("twin", "numpy~twin"), ("osdi", "numpy~osdi")):
-        f = flavor[0]
-        for p in model.ports:
-            sim = np.array([-result[f"v{_node(f, k, p)}#branch"][0] for k in range(points)])
-            rows.append(Comparison("dc", label, f"I({p})", _relative(sim, ref["currents"][p], CURRENT_FLOOR), DC_TOL))
-        for node in model.internal:
-            sim = np.array([result[_inner(flavor, k, node)][0] for k in range(points)])
-            rows.append(Comparison("dc", label, f"V({node})", _relative(sim, ref["internal"][node], 1e-12), DC_TOL))
-        for st in model.states:
-            sim = np.array([result[_inner(flavor, k, st.name)][0] * st.scale for k in range(points)])
-            rows.append(Comparison("dc", label, st.name, _relative(sim, states[st.name], 1e-12 * st.scale), DC_TOL))
+        rows += _dc_rows(model, label, ref, states,
+                         lambda p: np.array([-result[f"v{_node(flavor[0], k, p)}#branch"][0] for k in range(points)]),
+                         lambda n: np.array([result[_inner(flavor, k, n)][0] for k in range(points)]))
     return rows
+
+
+def check_dc_vacask(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0) -> list[Comparison]:
+    """Compare numpy and the OSDI build in VACASK at the DC points of :func:`check_dc` (one ``op``)."""
+    volts, states = random_bias(model, points, seed)
+    lines = [f"spicegen VACASK DC equivalence check: {model.name}", "ground 0", "model vsource vsource"]
+    for k in range(points):
+        nodes = [_node("v", k, p) for p in model.ports]
+        lines += vacask_instance(model, f"v{k}", nodes, _dc_values(model, states, k))
+        lines += [vacask_source(f"s{n}", (n, "0"), float(volts[p][k])) for n, p in zip(nodes, model.ports)]
+    result = run_vacask("\n".join(lines + _vacask_control(VACASK_DC_OPTIONS, "op op")), osdi=[osdi])
+    ref = load_numpy_module(model).evaluate(volts, states)
+    # a source's flow(br) runs from its + node through it, i.e. out of the device terminal
+    return _dc_rows(model, "numpy~vacask", ref, states,
+                    lambda p: np.array([-result[f"s{_node('v', k, p)}:flow(br)"][0] for k in range(points)]),
+                    lambda n: np.array([result[f"v{k}:{n}"][0] for k in range(points)]))
+
+
+def _dc_values(model: DeviceModel, states: Mapping[str, np.ndarray], k: int) -> dict[str, float]:
+    """Instance parameters of DC point ``k``: the state values, held with ``freeze=1``."""
+    values = {f"{s}0": float(states[s][k]) for s in states}
+    if model.states:
+        values["freeze"] = 1.0
+    return values
+
+
+def _dc_rows(model: DeviceModel, label: str, ref: dict, states: Mapping[str, np.ndarray],
+             current, voltage) -> list[Comparison]:
+    """DC rows of one pair; ``current(port)`` / ``voltage(node)`` give the simulated values at all points."""
+    rows = [Comparison("dc", label, f"I({p})", _relative(current(p), ref["currents"][p], CURRENT_FLOOR), DC_TOL)
+            for p in model.ports]
+    rows += [Comparison("dc", label, f"V({n})", _relative(voltage(n), ref["internal"][n], 1e-12), DC_TOL)
+             for n in model.internal]
+    rows += [Comparison("dc", label, st.name, _relative(voltage(st.name) * st.scale, states[st.name], 1e-12 * st.scale),
+                        DC_TOL) for st in model.states]
+    return rows
+
+
+def _vacask_control(options: str, analysis: str) -> list[str]:
+    return ["control", f"  options {options}", f"  analysis {analysis}", "endc"]
 
 
 def _inner(flavor: str, k: int | str, node: str) -> str:
@@ -164,8 +203,8 @@ def _drive(value: Stimulus | float, t: np.ndarray | float) -> np.ndarray:
     return np.broadcast_to(value, np.shape(t)) if isinstance(value, float) else value(t)
 
 
-def check_tran(model: DeviceModel, osdi: str) -> tuple[list[Comparison], list[str], dict[str, np.ndarray]]:
-    """Compare twin vs OSDI (same time steps) and both vs the numpy ODE solution."""
+def check_tran(model: DeviceModel, osdi: str, ode=None) -> tuple[list[Comparison], list[str], dict[str, np.ndarray]]:
+    """Compare twin vs OSDI (same time steps) and both vs the numpy ODE solution (``ode``, else integrated)."""
     assert model.check is not None
     tstop = model.check.tstop
     stim = _stimulus(model)
@@ -179,11 +218,7 @@ def check_tran(model: DeviceModel, osdi: str) -> tuple[list[Comparison], list[st
     result = run_netlist("\n".join(lines), osdi=[osdi])
     t = result["time"]
 
-    module = load_numpy_module(model)
-    ode = _integrate(model, module, stim, tstop)
-    x_ref = ode(t) if model.states else np.zeros((0, t.size))
-    volts = {p: _drive(stim[p], t) for p in model.ports}
-    ref = module.evaluate(volts, {st.name: x_ref[i] for i, st in enumerate(model.states)})
+    volts, ref, x_ref = _ode_reference(model, ode, t)
 
     rows, problems = [], []
     waves = {"time": t}
@@ -196,7 +231,7 @@ def check_tran(model: DeviceModel, osdi: str) -> tuple[list[Comparison], list[st
     for i, st in enumerate(model.states):
         twin = result[_inner("twin", "t", st.name)] * st.scale
         osd = result[_inner("osdi", "t", st.name)] * st.scale
-        scale = st.bounds[1] - st.bounds[0] if st.bounded else max(float(np.max(np.abs(twin))), 1e-30)
+        scale = _state_range(st, twin)
         rows.append(Comparison("tran", "twin~osdi", st.name, float(np.max(np.abs(osd - twin))) / scale, TRAN_SIM_TOL))
         rows.append(Comparison("tran", "numpy-ode~twin", st.name, float(np.max(np.abs(twin - x_ref[i]))) / scale, TRAN_ODE_TOL))
         waves.update({f"{st.name} twin": twin, f"{st.name} osdi": osd, f"{st.name} numpy": x_ref[i]})
@@ -205,6 +240,44 @@ def check_tran(model: DeviceModel, osdi: str) -> tuple[list[Comparison], list[st
             problems.append(f"the transient stimulus moves state {st.name!r} over only {swing:.1%} of its range "
                             f"(needs {MIN_STATE_SWING:.0%}); strengthen Check.tran of {model.name!r}.")
     return rows, problems, waves
+
+
+def check_tran_vacask(model: DeviceModel, osdi: str, ode=None) -> list[Comparison]:
+    """Run the transient stimulus in VACASK; compare with the numpy ODE solution at VACASK's time points."""
+    assert model.check is not None
+    tstop, stim = model.check.tstop, _stimulus(model)
+    nodes = [_node("v", "t", p) for p in model.ports]
+    lines = [f"spicegen VACASK transient equivalence check: {model.name}", "ground 0", "model vsource vsource",
+             *vacask_instance(model, "vt", nodes)]
+    lines += [vacask_source(f"s{n}", (n, "0"), stim[p]) for n, p in zip(nodes, model.ports)]
+    analysis = f"tran tran step={tstop / 1000!r} stop={tstop!r} maxstep={tstop / 1000!r}"
+    result = run_vacask("\n".join(lines + _vacask_control(VACASK_TRAN_OPTIONS, analysis)), osdi=[osdi])
+    _, ref, x_ref = _ode_reference(model, ode, result["time"])
+    rows = [Comparison("tran", "numpy-ode~vacask", f"I({p})",
+                       _full_scale(-result[f"s{n}:flow(br)"], ref["currents"][p], CURRENT_FLOOR), TRAN_ODE_TOL)
+            for n, p in zip(nodes, model.ports)]
+    for i, st in enumerate(model.states):
+        sim = result[f"vt:{st.name}"] * st.scale
+        rows.append(Comparison("tran", "numpy-ode~vacask", st.name,
+                               float(np.max(np.abs(sim - x_ref[i]))) / _state_range(st, sim), TRAN_ODE_TOL))
+    return rows
+
+
+def _ode_reference(model: DeviceModel, ode, t: np.ndarray):
+    """Port voltages, numpy evaluation and state values of the ODE solution at times ``t``."""
+    stim = _stimulus(model)
+    module = load_numpy_module(model)
+    if ode is None and model.states:
+        assert model.check is not None
+        ode = _integrate(model, module, stim, model.check.tstop)
+    x_ref = ode(t) if model.states else np.zeros((0, t.size))
+    volts = {p: _drive(stim[p], t) for p in model.ports}
+    return volts, module.evaluate(volts, {st.name: x_ref[i] for i, st in enumerate(model.states)}), x_ref
+
+
+def _state_range(st, wave: np.ndarray) -> float:
+    """Full scale of a state: its bounds' span, else the wave's largest magnitude."""
+    return st.bounds[1] - st.bounds[0] if st.bounded else max(float(np.max(np.abs(wave))), 1e-30)
 
 
 def _integrate(model: DeviceModel, module, stim, tstop: float):
@@ -226,7 +299,7 @@ def _integrate(model: DeviceModel, module, stim, tstop: float):
     return sol.sol
 
 
-def check_device(model: DeviceModel, *, points: int = 16, seed: int = 0) -> CheckReport:
+def check_device(model: DeviceModel, *, points: int = 16, seed: int = 0, vacask: bool = True) -> CheckReport:
     """Run the DC and transient equivalence checks of one device.
 
     Parameters
@@ -237,6 +310,8 @@ def check_device(model: DeviceModel, *, points: int = 16, seed: int = 0) -> Chec
         Number of random DC bias points.
     seed
         Seed of the DC bias points.
+    vacask
+        Also run the ``.osdi`` in VACASK (pairs ``numpy~vacask`` and ``numpy-ode~vacask``).
     """
     report = CheckReport(model.name)
     if model.check is None:
@@ -244,8 +319,11 @@ def check_device(model: DeviceModel, *, points: int = 16, seed: int = 0) -> Chec
         return report
     osdi = str(compile_model(model))
     report.rows += check_dc(model, osdi, points, seed)
-    rows, problems, waves = check_tran(model, osdi)
+    ode = _integrate(model, load_numpy_module(model), _stimulus(model), model.check.tstop)
+    rows, problems, waves = check_tran(model, osdi, ode)
     report.rows += rows
+    if vacask:
+        report.rows += check_dc_vacask(model, osdi, points, seed) + check_tran_vacask(model, osdi, ode)
     report.problems += problems
     report.waves = waves
     return report

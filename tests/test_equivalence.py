@@ -1,4 +1,4 @@
-"""Every registered device: numpy == ngspice B-source twin == ngspice OSDI, DC and transient."""
+"""Every registered device: numpy == ngspice B-source twin == ngspice OSDI == VACASK OSDI, DC and transient."""
 from __future__ import annotations
 
 import pytest
@@ -14,4 +14,5 @@ def test_device_renderings_agree(name):
     report = check_device(registry()[name], points=16, seed=1)
     assert report.passed, report.format_table()
     pairs = {(r.analysis, r.pair) for r in report.rows}
-    assert {("dc", "numpy~twin"), ("dc", "numpy~osdi"), ("tran", "twin~osdi"), ("tran", "numpy-ode~twin")} <= pairs
+    assert {("dc", "numpy~twin"), ("dc", "numpy~osdi"), ("tran", "twin~osdi"), ("tran", "numpy-ode~twin"),
+            ("dc", "numpy~vacask"), ("tran", "numpy-ode~vacask")} <= pairs
