@@ -8,11 +8,11 @@ Two backends give identical vectors:
   read back from a binary rawfile.
 
 Vector names follow ngspice's rawfile convention, lower-cased: node voltages
-by node name (``'out'``), branch currents as ``'i(v1)'``, scales as ngspice
-names them (``'time'``, ``'frequency'``, ``'v-sweep'``).  :class:`SimResult`
-also accepts ``'v(out)'`` and ``'v1#branch'``.
+by node name (``'out'``, also the scales ``'time'``, ``'frequency'``,
+``'v-sweep'``), currents as ``'i(v1)'`` (also ``'i(i-sweep)'``).
+:class:`SimResult` also accepts ``'v(out)'``, ``'v1#branch'`` and ``'i-sweep'``.
 
-ngspice 46 facts this module relies on (measured, see ``docs`` / the tests):
+ngspice 46 facts this module relies on (measured on Debian's 46+ds-1~bpo12+1):
 
 - A *fatal* error (unknown B-source function, expression syntax error,
   undefined ``{param}``, missing ``.include``) makes the library call its
@@ -20,15 +20,19 @@ ngspice 46 facts this module relies on (measured, see ``docs`` / the tests):
   ``ngSpice_Reset`` + ``ngSpice_Init`` segfaults on the Debian build, so the
   binding recovers by ``dlclose`` + ``dlopen`` (about 0.13 MB of heap is not
   returned per recovery).
-- ``ngSpice_Init`` installs its own SIGINT handler, which swallows Ctrl-C and
-  dangles once the library is unloaded; every call here restores the
-  caller's handler afterwards.
+- ``ngSpice_nospiceinit`` segfaults before ``ngSpice_Init``, and Init reads a
+  ``.spiceinit`` in the working directory (then the home directory), as
+  ``ngspice -b`` does; the subprocess backend keeps reading it, for parity.
+- Ctrl-C during a synchronous call is raised by Python inside a ctypes
+  callback, where it is dropped; it is caught there and re-raised after the
+  call (a synchronous run is not interrupted, one with a timeout is).
+- Each kept plot slows the next run down: :meth:`NgSpiceShared.run` frees them.
 - The control language has no working quoting (quotes are kept literally,
   ``$`` is substituted inside them), so paths sent to ngspice are validated,
   not quoted.
 - A B-source domain error (``ln``/``sqrt`` of a negative number) is *not*
   fatal: it fails the analysis ("Timestep too small") like a convergence
-  failure; ``pow(x, 0.5)`` with ``x < 0`` does not fail at all.
+  failure; ``pow(x, 0.5)`` with ``x < 0`` silently returns a number.
 """
 
 from __future__ import annotations
@@ -41,15 +45,15 @@ import itertools
 import os
 import re
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, ClassVar, Literal
+from typing import Callable, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
@@ -58,9 +62,9 @@ __all__ = ["NgSpiceShared", "SimError", "SimResult", "run_netlist"]
 _SETUP_HINT = (
     "run scripts/setup.sh (installs ngspice and libngspice0 46 from bookworm-backports)"
 )
-# Settings the shared library needs (it reads neither ~/.spiceinit nor the
-# netlist's control section): OSDI evaluation is OpenMP-tasked and Debian's
-# spinit asks for 8 threads; no_mem_check stops a /proc/meminfo read per point.
+# Sent after every start of ngspice: OSDI evaluation is OpenMP-tasked and
+# Debian's spinit asks for 8 threads (20x slower on 2 cores); no_mem_check
+# stops a /proc/meminfo read per stored point (2.8x slower transients).
 _SETTINGS = ("set num_threads=1", "set no_mem_check")
 _ANALYSIS = re.compile(r"\s*\.(op|dc|ac|tran|noise|tf|sens|pz|disto|pss|sp)\b", re.I)
 _CONTROL = re.compile(r"\s*\.(control|endc)\b", re.I)
@@ -84,7 +88,7 @@ _REASONS = tuple(
         r".*out of range for .*",
         r"error on line.*|.*no such function.*|.*yyparse.*|.*undefined parameter.*"
         r"|error: unknown subckt.*|.*could not find.*|.*unable to find.*"
-        r"|error opening osdi.*|.*couldn't be loaded.*|.*not found.*",
+        r"|error opening osdi.*|.*couldn't be loaded.*",
         r".*timestep too small.*",
         r"doanalyses:.*",
         r"^(?!.*cannot recover).*\berror\b.*",
@@ -167,8 +171,9 @@ class SimResult:
     def __getitem__(self, name: str) -> np.ndarray:
         """Return a vector by name, case-insensitively.
 
-        ``'v(out)'`` and ``'out'`` name the same node voltage, ``'i(v1)'``
-        and ``'v1#branch'`` the same branch current.
+        ``'v(out)'`` and ``'out'`` name the same node voltage; ``'i(v1)'``,
+        ``'v1#branch'`` and ``'v1'`` the same current (unless a node is
+        called ``v1``).
 
         Raises
         ------
@@ -253,12 +258,10 @@ class _VectorInfo(ctypes.Structure):
 
 
 _SendChar = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p)
-_SendStat = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p)
 _ControlledExit = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.c_int, ctypes.c_bool, ctypes.c_bool, ctypes.c_int, ctypes.c_void_p
 )
 _BGThreadRunning = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_bool, ctypes.c_int, ctypes.c_void_p)
-_LIBC = ctypes.CDLL(None)
 # sharedspice.h vector types
 _KINDS = {1: "time", 2: "frequency", 3: "voltage", 4: "current"}
 
@@ -295,12 +298,8 @@ class NgSpiceShared:
         self._bg_done = threading.Event()
         self._osdi: list[str] = []
         # kept on the instance: ctypes callbacks must outlive the library's use of them
-        self._callbacks = (
-            _SendChar(self._on_char),
-            _SendStat(lambda *_: 0),
-            _ControlledExit(self._on_exit),
-            _BGThreadRunning(self._on_bg_thread),
-        )
+        self._callbacks = (_SendChar(self._on_char), _ControlledExit(self._on_exit),
+                           _BGThreadRunning(self._on_bg_thread))
         self._lib = self._open(self._path)
 
     @classmethod
@@ -313,6 +312,9 @@ class NgSpiceShared:
 
     def load_osdi(self, path: str | os.PathLike[str]) -> None:
         """Load a compiled Verilog-A model (``osdi <path>``), once per path.
+
+        ngspice keeps what it loaded: an ``.osdi`` rebuilt under the same path
+        is not reloaded, so give a changed model a new file name.
 
         Raises
         ------
@@ -362,6 +364,10 @@ class NgSpiceShared:
     def run(self, *, timeout: float | None = None) -> SimResult:
         """Run the loaded circuit and collect all vectors of its plot.
 
+        All plots are freed afterwards (``destroy all``): ngspice slows down
+        with every plot it keeps (measured: 2.5 ms per run became 45 ms after
+        600 runs), so an ``alterparam``/``reset``/``run`` loop stays fast.
+
         Parameters
         ----------
         timeout : float, optional
@@ -378,24 +384,27 @@ class NgSpiceShared:
         SimError
             If the analysis fails or times out.
         KeyboardInterrupt
-            If Ctrl-C interrupted a run.
+            After the run, if Ctrl-C was pressed during it (with a timeout:
+            at once, the run is stopped).
         """
         with self.lock:
-            # Without a timeout the synchronous 'run' is used: bg_run costs a
-            # thread per run (about 0.3 ms, 10 % of a small transient).
-            if timeout is None:
-                self.command("run")
-            else:
-                self._run_in_background(timeout)
-            log, self._transcript = "\n".join(self._transcript), []
-            if "simulation interrupted" in log and timeout is None:
-                raise KeyboardInterrupt
-            if _RUN_FAILED.search(log):
-                raise self._error(_reason(log), "run", log)
-            vectors = self._vectors()
-            if not vectors:
-                raise self._error("the run produced no vectors", "run", log)
-            return SimResult(vectors, log)
+            try:
+                # Without a timeout the synchronous 'run' is used: bg_run costs
+                # a thread per run, 0.2-0.4 ms (10 % of a 500-point transient).
+                if timeout is None:
+                    self.command("run")
+                else:
+                    self._run_in_background(timeout)
+                log, self._transcript = "\n".join(self._transcript), []
+                if _RUN_FAILED.search(log):
+                    raise self._error(_reason(log) or "the analysis failed", "run", log)
+                vectors = self._vectors()
+                if not vectors:
+                    raise self._error("the run produced no vectors", "run", log)
+                return SimResult(vectors, log)
+            finally:
+                self.command("destroy all")
+                self._transcript = []
 
     def alterparam(self, name: str, value: float) -> None:
         """Change a ``.param`` (``alterparam name=value``); call :meth:`reset` next.
@@ -419,7 +428,7 @@ class NgSpiceShared:
         """Free all plots (``destroy all``) and all loaded circuits (``remcirc``)."""
         with self.lock:
             self.command("destroy all")
-            while "no circuit" not in self.command("remcirc"):
+            while not self.command("remcirc"):  # silent until "no circuit loaded"
                 pass
             self._transcript = []
 
@@ -432,18 +441,17 @@ class NgSpiceShared:
             raise OSError(f"cannot load the ngspice library {path!r} ({exc}); {_SETUP_HINT}, "
                           "or point SPICEGEN_LIBNGSPICE at libngspice.so.0") from exc
         _declare(lib)
-        with _keep_sigint():
-            lib.ngSpice_Init(*self._callbacks[:3], None, None, self._callbacks[3], None)
-            for setting in _SETTINGS:
-                lib.ngSpice_Command(setting.encode())
+        send_char, controlled_exit, bg_thread = self._callbacks
+        lib.ngSpice_Init(send_char, None, controlled_exit, None, None, bg_thread, None)
+        for setting in _SETTINGS:
+            lib.ngSpice_Command(setting.encode())
         return lib
 
     def _reload(self) -> None:
         """Unload and reload the library after a fatal error, then reload the OSDI files."""
         _ctypes.dlclose(self._lib._handle)
-        path = self._path
-        if _is_mapped(path):  # another handle pins the library: load a private copy
-            path = _private_copy(path)
+        pinned = _mapped_file(self._path)  # another dlopen handle keeps it loaded
+        path = _private_copy(pinned) if pinned else self._path
         self._lib, self._fatal = self._open(path), False
         if path != self._path:
             os.unlink(path)
@@ -451,10 +459,15 @@ class NgSpiceShared:
             self._lib.ngSpice_Command(f"osdi {osdi}".encode())
 
     def _call(self, function: Callable[[object], int], arg: object, what: str) -> str:
+        """Call into the library; reload it after a fatal error and raise SimError."""
         start = len(self._transcript)
-        with _keep_sigint():
-            function(arg)
+        with _interrupts_in_callbacks() as interrupted:
+            status = function(arg)
+        # a fatal error longjmps back and makes the call return 1
+        self._fatal = self._fatal or status != 0
         self._raise_if_fatal(what)
+        if interrupted:
+            raise KeyboardInterrupt
         return "\n".join(self._transcript[start:])
 
     def _raise_if_fatal(self, what: str) -> None:
@@ -508,7 +521,7 @@ class NgSpiceShared:
 
 def _declare(lib: ctypes.CDLL) -> None:
     """Set the ctypes prototypes of the sharedspice.h functions used here."""
-    lib.ngSpice_Init.argtypes = [_SendChar, _SendStat, _ControlledExit, ctypes.c_void_p,
+    lib.ngSpice_Init.argtypes = [_SendChar, ctypes.c_void_p, _ControlledExit, ctypes.c_void_p,
                                  ctypes.c_void_p, _BGThreadRunning, ctypes.c_void_p]
     lib.ngSpice_Command.argtypes = [ctypes.c_char_p]
     lib.ngSpice_Circ.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
@@ -535,43 +548,45 @@ def _library_path() -> str:
             or ctypes.util.find_library("ngspice") or "libngspice.so.0")
 
 
-def _is_mapped(path: str) -> bool:
-    """Whether a library matching ``path`` is still mapped into this process."""
-    name = os.path.basename(os.path.realpath(path)).split(".so")[0]
+def _mapped_file(path: str) -> str | None:
+    """File of the library named like ``path`` if it is mapped into this process."""
+    stem = os.path.basename(path).split(".so")[0]
     with open("/proc/self/maps") as maps:
-        return any(f"/{name}.so" in line for line in maps)
+        return next((line.split()[-1] for line in maps if f"/{stem}.so" in line), None)
 
 
 def _private_copy(path: str) -> str:
     """Copy the library to a new file, so ``dlopen`` gives it fresh globals."""
-    found = path if os.sep in path else _loaded_path(path)
     fd, copy = tempfile.mkstemp(prefix="spicegen-libngspice-", suffix=".so")
-    with os.fdopen(fd, "wb") as out, open(found, "rb") as src:
+    with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
         shutil.copyfileobj(src, out)
     return copy
 
 
-def _loaded_path(name: str) -> str:
-    """Absolute path of the mapped library whose file name starts like ``name``."""
-    stem = name.split(".so")[0]
-    with open("/proc/self/maps") as maps:
-        return next(line.split()[-1] for line in maps if f"/{stem}.so" in line)
-
-
 @contextlib.contextmanager
-def _keep_sigint() -> Iterator[None]:
-    """Restore the caller's SIGINT disposition after a call into ngspice.
+def _interrupts_in_callbacks() -> Iterator[list[object]]:
+    """Catch a Ctrl-C that Python delivered inside one of ngspice's callbacks.
 
-    ngspice installs its own handlers (permanently in ngSpice_Init, and skips
-    restoring them when a fatal error longjmps out of a command).  The
-    ``struct sigaction`` is saved and restored as opaque bytes.
+    During a call into ngspice the main thread runs Python code only in the
+    callbacks, so that is where a KeyboardInterrupt is raised; ctypes reports
+    it as unraisable and drops it (measured: Ctrl-C at 0.3 s of a 12 s
+    synchronous run was lost).  The yielded list is non-empty if that
+    happened, and the caller raises KeyboardInterrupt after the call.
     """
-    saved = ctypes.create_string_buffer(512)  # larger than any struct sigaction
-    _LIBC.sigaction(signal.SIGINT, None, saved)
+    caught: list[object] = []
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            caught.append(unraisable.object)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
     try:
-        yield
+        yield caught
     finally:
-        _LIBC.sigaction(signal.SIGINT, saved, None)
+        sys.unraisablehook = previous
 
 
 # ------------------------------------------------------------- common helpers
@@ -593,27 +608,29 @@ def _deck_lines(netlist: str) -> list[str]:
 
 
 def _checked_path(path: str | os.PathLike[str]) -> str:
-    """Absolute path that can be sent to ngspice unquoted.
-
-    ngspice's control language keeps quotes literally and substitutes ``$``
-    inside them, so a path with spaces, quotes, ``$`` or newlines cannot be
-    passed at all.
-    """
-    resolved = os.path.abspath(os.fspath(path))
-    if not _SAFE_PATH.fullmatch(resolved):
-        raise ValueError(f"ngspice cannot take the path {resolved!r}: use one with "
-                         "only letters, digits and . / _ - + @ % ,")
+    """Absolute path of an existing file that can be sent to ngspice."""
+    resolved = _sendable(os.path.abspath(os.fspath(path)))
     if not os.path.isfile(resolved):
         raise FileNotFoundError(resolved)
     return resolved
 
 
+def _sendable(path: str) -> str:
+    """``path`` if ngspice can take it: its control language keeps quotes
+    literally and substitutes ``$`` inside them, so nothing can be quoted."""
+    if not _SAFE_PATH.fullmatch(path):
+        raise ValueError(f"ngspice cannot take the path {path!r}: use one with only "
+                         "letters, digits and . / _ - + @ % , (temporary files: set TMPDIR)")
+    return path
+
+
 def _aliases(name: str) -> tuple[str, ...]:
     """Vector keys that ``name`` may refer to, most literal first."""
     key = name.strip().lower()
-    inner = re.fullmatch(r"v\((.+)\)", key)
-    branch = key.removesuffix("#branch")
-    return (key, inner.group(1) if inner else key, f"i({branch})")
+    voltage = re.fullmatch(r"v\((.+)\)", key)
+    if voltage:
+        return (key, voltage.group(1))
+    return (key, f"i({key.removesuffix('#branch')})")
 
 
 def _canonical(name: str, kind: str) -> str:
@@ -657,11 +674,12 @@ def _reason(log: str) -> str:
 
 
 def _continuation(lines: list[str], i: int) -> list[str]:
-    """The lines that complete diagnostic line ``i``: after a colon the next two
-    (offending line and cause), a following ``in line b1``."""
+    """The lines completing diagnostic line ``i``: after a colon the next two
+    (offending netlist line and cause), else a following ``in line b1``."""
     if lines[i].endswith(":"):
         return lines[i + 1:i + 3]
-    return lines[i + 1:i + 2] if lines[i + 1:i + 2] and lines[i + 1].lower().startswith("in line") else []
+    following = lines[i + 1:i + 2]
+    return following if following and following[0].lower().startswith("in line") else []
 
 
 def _hint(reason: str) -> str:
@@ -677,9 +695,9 @@ def _run_subprocess(netlist: str, osdi: Sequence[str], timeout: float | None) ->
     if exe is None:
         raise OSError(f"the ngspice executable is not on PATH; {_SETUP_HINT}")
     with tempfile.TemporaryDirectory(prefix="spicegen-") as tmp:
-        raw = _checked_path_new(os.path.join(tmp, "out.raw"))
+        raw = _sendable(os.path.join(tmp, "out.raw"))
         deck = os.path.join(tmp, "deck.cir")
-        Path(deck).write_text("\n".join(_with_control(netlist, osdi, raw)) + "\n")
+        Path(deck).write_text("\n".join(_with_control(netlist, osdi, raw)) + "\n", encoding="utf-8")
         # no '-n': ngSpice_Init reads .spiceinit (cwd, then home) and its
         # ngSpice_nospiceinit segfaults before Init, so both backends read it
         argv = [exe, "-b", deck]
@@ -706,13 +724,6 @@ def _with_control(netlist: str, osdi: Sequence[str], raw: str) -> list[str]:
     return [*_deck_lines(netlist)[:-1], *control, ".end"]
 
 
-def _checked_path_new(path: str) -> str:
-    if not _SAFE_PATH.fullmatch(path):
-        raise ValueError(f"the temporary directory path {path!r} cannot be passed to ngspice; "
-                         "set TMPDIR to a path with only letters, digits and . / _ -")
-    return path
-
-
 def _text(data: str | bytes | None) -> str:
     if isinstance(data, bytes):
         return data.decode(errors="replace")
@@ -732,11 +743,10 @@ def _read_raw(path: str | os.PathLike[str]) -> list[tuple[str, str, np.ndarray]]
     if not sep:
         raise ValueError(f"{path}: not a binary ngspice rawfile")
     header = _raw_header(head.decode(errors="replace"))
-    npoints = header["points"]
-    width = 2 if header["complex"] else 1
-    lengths = np.array([length for _, _, length in header["variables"]])
+    npoints, width = header.points, 2 if header.is_complex else 1
+    lengths = np.array([length for _, _, length in header.variables])
     present = np.arange(npoints)[:, None] < lengths[None, :]
-    if header["padded"]:
+    if header.padded:  # every point has all variables, zeros past a short vector's end
         present[:] = True
     values = np.frombuffer(body, dtype=np.float64)
     expected = int(present.sum()) * width
@@ -746,7 +756,7 @@ def _read_raw(path: str | os.PathLike[str]) -> list[tuple[str, str, np.ndarray]]
     table[present] = values[:expected].reshape(-1, width)
     return [
         (name, kind, _column(table[:length, j]))
-        for j, (name, kind, length) in enumerate(header["variables"])
+        for j, (name, kind, length) in enumerate(header.variables)
     ]
 
 
@@ -754,7 +764,14 @@ def _column(values: np.ndarray) -> np.ndarray:
     return values[:, 0] + 1j * values[:, 1] if values.shape[1] == 2 else values[:, 0].copy()
 
 
-def _raw_header(text: str) -> dict:
+class _RawHeader(NamedTuple):
+    is_complex: bool
+    padded: bool
+    points: int
+    variables: list[tuple[str, str, int]]  # name, type, length
+
+
+def _raw_header(text: str) -> _RawHeader:
     """Parse the text header of a rawfile: flags, number of points, variables."""
     lines = text.splitlines()
     fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
@@ -767,6 +784,5 @@ def _raw_header(text: str) -> dict:
         dims = next((e[5:] for e in extra if e.startswith("dims=")), None)
         length = int(np.prod([int(d) for d in dims.split(",")])) if dims else npoints
         variables.append((name, kind, length))
-    return {"complex": "complex" in flags, "padded": "unpadded" not in flags,
-            "points": npoints, "variables": variables}
+    return _RawHeader("complex" in flags, "unpadded" not in flags, npoints, variables)
 

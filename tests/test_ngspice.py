@@ -1,6 +1,7 @@
 """spicegen.ngspice against the real ngspice 46 (no mocks): values, backends, failures, memory."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import os
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -236,13 +238,31 @@ def test_fatal_error_recovery_when_another_handle_pins_the_library():
         assert run_netlist(DIVIDER)["out"][0] == 0.75
 
 
-def test_python_keeps_its_sigint_handler():
-    with pytest.raises(SimError):
-        run_netlist(FAILURES["fatal_param"][0])  # fatal: library unloaded and reloaded
-    run_netlist(DIVIDER)
-    with pytest.raises(KeyboardInterrupt):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(1)
+@contextlib.contextmanager
+def ctrl_c_after(seconds: float) -> Iterator[None]:
+    """Send SIGINT to this process after ``seconds``; never later than the block's end."""
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+
+
+def test_ctrl_c_during_a_synchronous_run_is_not_lost():
+    netlist = ENDLESS.replace(".tran 1n 10 0 1n", ".tran 10n 1m 0 10n")  # about 0.5 s
+    with ctrl_c_after(0.05), pytest.raises(KeyboardInterrupt):
+        run_netlist(netlist)
+    assert run_netlist(DIVIDER)["out"][0] == 0.75
+
+
+def test_ctrl_c_stops_a_run_with_timeout():
+    start = time.perf_counter()
+    with ctrl_c_after(0.2), pytest.raises(KeyboardInterrupt):
+        run_netlist(ENDLESS, timeout=60)
+    assert time.perf_counter() - start < 3
+    assert run_netlist(DIVIDER)["out"][0] == 0.75
 
 
 @pytest.mark.parametrize("netlist, message", [
@@ -297,11 +317,12 @@ def test_threads_share_the_library_safely():
 
 
 def test_destroy_all_keeps_memory_flat():
+    netlist = RC.replace(".tran 1u 5m 0 1u", ".tran 10u 5m")  # 500 points
     for _ in range(30):
-        run_netlist(RC)
+        run_netlist(netlist)
     before = rss_mb()
     for _ in range(300):
-        run_netlist(RC)
+        run_netlist(netlist)
     assert rss_mb() - before < 30
 
 
