@@ -100,8 +100,12 @@ def format_numpy_module(model: DeviceModel) -> str:
     prologue += [f"    {printer.doprint(sym)} = {printer.doprint(expr)}" for sym, expr in potentials.items()]
 
     def function(name: str, exprs: list[sympy.Expr], doc: str) -> list[str]:
-        body = ", ".join(printer.doprint(e) for e in exprs)
-        return [f"def {name}(env):", f'    """{doc}"""', *prologue, f"    return ({body}{',' if exprs else ''})", ""]
+        # common subexpressions once: the Jacobian repeats the same exponentials many times
+        shared, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_c"), optimizations=None)
+        lines = [f"    {printer.doprint(sym)} = {printer.doprint(expr)}" for sym, expr in shared]
+        body = ", ".join(printer.doprint(e) for e in reduced)
+        return [f"def {name}(env):", f'    """{doc}"""', *prologue, *lines,
+                f"    return ({body}{',' if exprs else ''})", ""]
 
     kcl_internal = [_kcl(model, n) for n in model.internal]
     jacobian = [sympy.diff(k.subs(potentials), node_syms[m]) for k in kcl_internal for m in model.internal]
@@ -117,7 +121,7 @@ def format_numpy_module(model: DeviceModel) -> str:
 
 
 _EVALUATE = '''
-def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, **params):
+def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, guess=None, **params):
     """Terminal currents, state rates and internal node voltages at the given bias.
 
     Parameters
@@ -128,6 +132,10 @@ def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, **para
         State name -> value in its unit (defaults: the ``<state>0`` parameters).
     temperature : float
         Device temperature in kelvin.
+    newton_tol : float
+        Relative step size at which the internal-node Newton iteration stops.
+    guess : dict, optional
+        Internal node -> starting potential (e.g. the previous solution of a sweep).
     **params
         Parameter overrides.
 
@@ -151,7 +159,7 @@ def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, **para
         value = (states or {}).get(name, env[name + '0'])
         env['_u_' + name] = numpy.broadcast_to(numpy.asarray(value, dtype=float) / SCALES[name], shape)
     with numpy.errstate(over='ignore', invalid='ignore'):
-        _solve_internal(env, shape, newton_tol)
+        _solve_internal(env, shape, newton_tol, guess or {})
         currents = [numpy.broadcast_to(c, shape) for c in _port_currents(env)]
         rates = [numpy.broadcast_to(r, shape) for r in _state_rates(env)]
     return {
@@ -161,14 +169,14 @@ def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, **para
     }
 
 
-def _solve_internal(env, shape, tol, max_iter=500, max_step=0.1):
+def _solve_internal(env, shape, tol, guess, max_iter=500, max_step=0.1):
     """Damped Newton on the internal-node KCL, vectorised over bias points."""
     n = len(INTERNAL)
     if n == 0:
         return
     start = numpy.mean([env['_n_' + p] for p in PORTS], axis=0)
     for node in INTERNAL:
-        env['_n_' + node] = numpy.array(start, dtype=float)
+        env['_n_' + node] = numpy.array(numpy.broadcast_to(guess.get(node, start), shape), dtype=float)
     for _ in range(max_iter):
         residual = numpy.stack([numpy.broadcast_to(r, shape) for r in _internal_residual(env)], axis=-1)
         jac = numpy.stack([numpy.broadcast_to(j, shape) for j in _internal_jacobian(env)], axis=-1)

@@ -285,11 +285,13 @@ def _integrate(model: DeviceModel, module, stim, tstop: float):
     if not model.states:
         return None
     names = [st.name for st in model.states]
+    last: dict[str, np.ndarray] = {}  # warm start of the internal-node Newton from the previous call
 
     def rhs(t: float, x: np.ndarray) -> np.ndarray:
         volts = {p: float(_drive(stim[p], t)) for p in model.ports}
-        rates = module.evaluate(volts, dict(zip(names, x)))["rates"]
-        return np.array([float(rates[n]) for n in names])
+        result = module.evaluate(volts, dict(zip(names, x)), guess=last)
+        last.update(result["internal"])
+        return np.array([float(result["rates"][n]) for n in names])
 
     x0 = np.array([st.initial for st in model.states])
     sol = solve_ivp(rhs, (0.0, tstop), x0, method="LSODA", rtol=1e-10, atol=1e-12,
