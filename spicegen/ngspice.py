@@ -416,7 +416,8 @@ class NgSpiceShared:
         """
         if not _PARAM_NAME.fullmatch(name) or not np.isfinite(value):
             raise ValueError(f"bad parameter {name}={value!r}")
-        text = self.command(f"alterparam {name}={float(value):.17g}")
+        # ngspice stores .param names lower-cased but alterparam matches case-sensitively
+        text = self.command(f"alterparam {name.lower()}={float(value):.17g}")
         if _PARSE_FAILED.search(text):
             raise self._error(_reason(text), f"alterparam {name}", text)
 

@@ -1,51 +1,22 @@
-"""The testbench registry: a testbench is a netlist builder plus named measurements."""
+"""The built-in testbench library.
+
+The :class:`~spicegen.testbench.Testbench` type and its registry live in
+:mod:`spicegen.testbench` (the Monte Carlo workers look testbenches up there); this module
+lists the modules that register the built-in ones and loads them before a lookup.
+
+To add a testbench: write ``testbenches/<name>.py`` that calls
+:func:`~spicegen.testbench.register_testbench`, and add the module name to :data:`LIBRARY`.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import import_module
-from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Mapping
 
-from spicegen.naming import check_name
+from spicegen import testbench as _registry
+from spicegen.testbench import Testbench
 
 #: Modules that register the built-in testbenches on import.
-LIBRARY: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Testbench:
-    """A named circuit study.
-
-    Parameters
-    ----------
-    name
-        CLI name (letters, digits, '-' and '_').
-    doc
-        One-line description.
-    run
-        Callable taking keyword parameter overrides and returning named measurements.
-    defaults
-        Parameter name → default value (what ``--set NAME=VALUE`` may change).
-    """
-
-    name: str
-    doc: str
-    run: Callable[..., Mapping[str, Any]]
-    defaults: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_name(self.name.replace("-", "_"), "testbench")
-
-
-_testbenches: dict[str, Testbench] = {}
-
-
-def register_testbench(testbench: Testbench) -> Testbench:
-    """Add ``testbench`` to the registry (its name must be new)."""
-    if testbench.name in _testbenches and _testbenches[testbench.name] is not testbench:
-        raise ValueError(f"testbench {testbench.name!r} is already registered.")
-    _testbenches[testbench.name] = testbench
-    return testbench
+LIBRARY: tuple[str, ...] = ("mc_demo", "p2m_device", "p2m_mac")
 
 
 def _load_library() -> None:
@@ -54,14 +25,12 @@ def _load_library() -> None:
 
 
 def get_testbench(name: str) -> Testbench:
-    """The testbench called ``name``; the error lists the known names."""
+    """The testbench called ``name`` (built-in or registered); the error lists the known names."""
     _load_library()
-    if name not in _testbenches:
-        raise KeyError(f"unknown testbench {name!r}; known: {', '.join(sorted(_testbenches)) or '(none)'}.")
-    return _testbenches[name]
+    return _registry.get_testbench(name)
 
 
 def testbench_names() -> Mapping[str, str]:
-    """Testbench name → one-line description."""
+    """Testbench name → one-line description, built-in ones included."""
     _load_library()
-    return MappingProxyType({name: tb.doc for name, tb in sorted(_testbenches.items())})
+    return _registry.testbench_names()

@@ -1,0 +1,251 @@
+"""Measurements on simulated vectors, computed in Python.
+
+Two layers, as in lmfit's ``lineshapes`` / ``models`` split:
+
+- pure numpy functions on arrays (:func:`crossings`, :func:`pulse_widths`,
+  :func:`time_average`, :func:`supply_energy` ...), easy to test and to reuse;
+- small frozen dataclasses (:class:`Final`, :class:`CrossTime`, :class:`Energy` ...) that a
+  testbench declares by name. Each one is called with the run's *waves* (anything indexable
+  by vector name, e.g. :class:`~spicegen.ngspice.SimResult`) and returns a float.
+
+A measurement that finds nothing to measure (a threshold never crossed) returns NaN; it does
+not fail the sample.
+
+Example
+-------
+>>> import numpy as np
+>>> t = np.linspace(0.0, 4.0, 401)
+>>> waves = {"time": t, "out": np.sin(np.pi * t)}
+>>> round(CrossTime("out", 0.5)(waves), 4)
+0.1667
+>>> SpikeCount("out", 0.5)(waves)
+2.0
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping, Protocol, get_args
+
+import numpy as np
+
+Edge = Literal["rise", "fall", "either"]
+SCALE = "time"
+"""Name of the vector that time-based measurements integrate over."""
+
+
+class Waves(Protocol):
+    """What a measurement reads: vectors by name."""
+
+    def __getitem__(self, name: str) -> np.ndarray: ...
+
+
+# ------------------------------------------------------------------ pure functions
+
+
+def crossings(t: np.ndarray, y: np.ndarray, threshold: float, edge: Edge = "rise") -> np.ndarray:
+    """Times at which ``y`` crosses ``threshold``, linearly interpolated.
+
+    Parameters
+    ----------
+    t, y
+        Scale and signal of equal length.
+    threshold
+        Level to cross.
+    edge
+        ``"rise"`` (from below to at-or-above), ``"fall"`` or ``"either"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Crossing times in increasing order (empty if none).
+    """
+    if edge not in get_args(Edge):
+        raise ValueError(f"edge {edge!r} is not one of {get_args(Edge)}.")
+    t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
+    above = y >= threshold
+    step = np.diff(above.astype(np.int8))
+    wanted = {"rise": step == 1, "fall": step == -1, "either": step != 0}[edge]
+    i = np.flatnonzero(wanted)
+    y0, y1 = y[i], y[i + 1]
+    return t[i] + (t[i + 1] - t[i]) * (threshold - y0) / (y1 - y0)
+
+
+def pulse_widths(t: np.ndarray, y: np.ndarray, threshold: float) -> np.ndarray:
+    """Durations of the pulses of ``y`` above ``threshold`` (rise to the next fall)."""
+    rises, falls = crossings(t, y, threshold, "rise"), crossings(t, y, threshold, "fall")
+    ends = np.searchsorted(falls, rises, side="right")
+    complete = ends < falls.size
+    return falls[ends[complete]] - rises[complete]
+
+
+def time_average(t: np.ndarray, y: np.ndarray) -> float:
+    """Trapezoidal time average of ``y`` over ``t`` (the plain mean when ``t`` spans no time)."""
+    t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
+    span = t[-1] - t[0]
+    return float(np.trapezoid(y, t) / span) if span > 0 else float(np.mean(y))
+
+
+def supply_energy(t: np.ndarray, v: np.ndarray, i_branch: np.ndarray) -> float:
+    """Energy delivered by a voltage source: ``-∫ v·i dt``.
+
+    ``i_branch`` is ngspice's branch current of the source, which flows into its positive
+    terminal, so a source that supplies power has a negative branch current.
+    """
+    return float(-np.trapezoid(np.asarray(v) * np.asarray(i_branch), np.asarray(t)))
+
+
+# ------------------------------------------------------------------ declarations
+
+
+def _nth(values: np.ndarray, occurrence: int) -> float:
+    return float(values[occurrence - 1]) if values.size >= occurrence else float("nan")
+
+
+def _check_occurrence(occurrence: int) -> None:
+    if isinstance(occurrence, bool) or not isinstance(occurrence, int) or occurrence < 1:
+        raise ValueError(f"occurrence counts from 1, got {occurrence!r}.")
+
+
+@dataclass(frozen=True)
+class Final:
+    """Last value of ``signal`` (the operating point for ``.op``)."""
+
+    signal: str
+
+    def __call__(self, waves: Waves) -> float:
+        return float(np.ravel(waves[self.signal])[-1])
+
+
+@dataclass(frozen=True)
+class Max:
+    """Largest value of ``signal``."""
+
+    signal: str
+
+    def __call__(self, waves: Waves) -> float:
+        return float(np.max(waves[self.signal]))
+
+
+@dataclass(frozen=True)
+class Min:
+    """Smallest value of ``signal``."""
+
+    signal: str
+
+    def __call__(self, waves: Waves) -> float:
+        return float(np.min(waves[self.signal]))
+
+
+@dataclass(frozen=True)
+class Mean:
+    """Time average of ``signal`` (a transient), else its plain mean."""
+
+    signal: str
+
+    def __call__(self, waves: Waves) -> float:
+        y = waves[self.signal]
+        try:
+            t = waves[SCALE]
+        except KeyError:
+            return float(np.mean(y))
+        return time_average(t, y)
+
+
+@dataclass(frozen=True)
+class CrossTime:
+    """Time of the ``occurrence``-th crossing of ``threshold`` by ``signal`` (NaN if none)."""
+
+    signal: str
+    threshold: float
+    edge: Edge = "rise"
+    occurrence: int = 1
+
+    def __post_init__(self) -> None:
+        _check_occurrence(self.occurrence)
+        if self.edge not in get_args(Edge):
+            raise ValueError(f"edge {self.edge!r} is not one of {get_args(Edge)}.")
+
+    def __call__(self, waves: Waves) -> float:
+        times = crossings(waves[SCALE], waves[self.signal], self.threshold, self.edge)
+        return _nth(times, self.occurrence)
+
+
+@dataclass(frozen=True)
+class SpikeCount:
+    """Number of rising crossings of ``threshold`` (spikes, pulses) by ``signal``."""
+
+    signal: str
+    threshold: float
+
+    def __call__(self, waves: Waves) -> float:
+        return float(crossings(waves[SCALE], waves[self.signal], self.threshold).size)
+
+
+@dataclass(frozen=True)
+class SpikeRate:
+    """Spikes per second: rising crossings of ``threshold`` over the simulated time span."""
+
+    signal: str
+    threshold: float
+
+    def __call__(self, waves: Waves) -> float:
+        t = np.asarray(waves[SCALE], dtype=float)
+        return float(crossings(t, waves[self.signal], self.threshold).size / (t[-1] - t[0]))
+
+
+@dataclass(frozen=True)
+class PulseWidth:
+    """Width of the ``occurrence``-th pulse of ``signal`` above ``threshold`` (NaN if none)."""
+
+    signal: str
+    threshold: float
+    occurrence: int = 1
+
+    def __post_init__(self) -> None:
+        _check_occurrence(self.occurrence)
+
+    def __call__(self, waves: Waves) -> float:
+        return _nth(pulse_widths(waves[SCALE], waves[self.signal], self.threshold), self.occurrence)
+
+
+@dataclass(frozen=True)
+class Energy:
+    """Energy (J) delivered by the voltage source ``source`` between ``node`` and ``ref``."""
+
+    source: str
+    node: str
+    ref: str = "0"
+
+    def voltage(self, waves: Waves) -> np.ndarray:
+        """Voltage across the source, ``v(node) - v(ref)``."""
+        v = np.asarray(waves[self.node], dtype=float)
+        return v if self.ref == "0" else v - np.asarray(waves[self.ref], dtype=float)
+
+    def __call__(self, waves: Waves) -> float:
+        return supply_energy(waves[SCALE], self.voltage(waves), waves[f"i({self.source})"])
+
+
+@dataclass(frozen=True)
+class AvgPower(Energy):
+    """Average power (W) delivered by ``source``: :class:`Energy` over the simulated time span."""
+
+    def __call__(self, waves: Waves) -> float:
+        t = np.asarray(waves[SCALE], dtype=float)
+        return super().__call__(waves) / (t[-1] - t[0])
+
+
+def evaluate(measurements: Mapping[str, object], waves: Waves) -> dict[str, float]:
+    """Apply every named measurement to ``waves``.
+
+    Raises
+    ------
+    ValueError
+        If a measurement does not return a single number; the message names it.
+    """
+    out = {}
+    for name, measure in measurements.items():
+        value = np.asarray(measure(waves))  # type: ignore[operator]
+        if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+            raise ValueError(f"measurement {name!r} returned {value!r}; a measurement must return one number.")
+        out[name] = float(value.reshape(()))
+    return out

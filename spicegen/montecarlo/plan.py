@@ -1,0 +1,276 @@
+"""A study's definition, resolved into the netlists and slots the workers run.
+
+:func:`make_plan` validates everything a user can type (testbench options and parameters,
+sweep values, sigma overrides, variation kinds, packing) before any simulation starts, and
+computes the study *definition*: the dictionary stored with the results. Two runs with the same
+definition produce the same samples; a study folder refuses a different one.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import json
+import re
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any, Callable, Mapping, Sequence
+
+from ..naming import check_value
+from ..testbench import Circuit, Procedure, Slot, Testbench
+from .sampling import KINDS, Sampler
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of the sweep: a netlist and its slots.
+
+    Attributes
+    ----------
+    index
+        Position in :attr:`Plan.points`.
+    coords
+        Sweep axis → value at this point.
+    netlist
+        Netlist text (packed when :attr:`Plan.pack` > 1).
+    slots
+        Slots with this point's nominal values and the study's variations.
+    aliases, osdi, events
+        From the circuit.
+    """
+
+    index: int
+    coords: Mapping[str, Any]
+    netlist: str
+    slots: tuple[Slot, ...]
+    aliases: Mapping[str, str]
+    osdi: tuple[str, ...]
+    events: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a worker needs to run any sample of a study.
+
+    Attributes
+    ----------
+    testbench
+        Testbench name.
+    seed
+        Study seed.
+    pack
+        Samples per netlist.
+    points
+        Sweep points (one point without a sweep).
+    measurements, procedure
+        From the testbench.
+    definition
+        The study definition (JSON-able); see :func:`make_plan`.
+    key
+        Short hash of the definition; workers keep a circuit loaded per key and point.
+    timeout
+        Seconds per run before it is stopped and the sample recorded as failed.
+    """
+
+    testbench: str
+    seed: int
+    pack: int
+    points: tuple[Point, ...]
+    measurements: Mapping[str, Callable[[Any], float]]
+    procedure: Procedure | None
+    definition: Mapping[str, Any]
+    key: str
+    timeout: float | None = None
+
+    @property
+    def axes(self) -> dict[str, list[Any]]:
+        """Sweep axis → its values, in sweep order."""
+        return {str(k): list(v) for k, v in self.definition["sweep"].items()}
+
+    @property
+    def params(self) -> dict[str, int]:
+        """Slot name → number of per-event values (0 for one value per sample)."""
+        return dict(self.definition["params"])
+
+
+def make_plan(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | None = None,
+              sweep: Mapping[str, Sequence[Any]] | None = None, sigmas: Mapping[str, float] | None = None,
+              kinds: Sequence[str] = KINDS, pack: int = 1, timeout: float | None = None) -> Plan:
+    """Resolve a study on ``testbench`` into a :class:`Plan`.
+
+    Parameters
+    ----------
+    testbench
+        The testbench.
+    seed
+        Study seed, an integer >= 0.
+    settings
+        Option or parameter name → value (``--set NAME=VALUE``); text values are converted.
+    sweep
+        Option or parameter name → values; the study runs every combination (e.g.
+        ``{"corner": ["tt", "ff", "ss"]}``).
+    sigmas
+        Parameter name → sigma replacing its declared one (> 0, in the declared form:
+        relative or absolute).
+    kinds
+        Variation kinds to apply; parameters of other kinds stay at nominal.
+    pack
+        Samples per netlist (op, dc and shared-stimulus transients only).
+    timeout
+        Seconds per run.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ValueError, KeyError
+        For an unknown option or parameter, a bad value, sigma <= 0, an unknown kind,
+        a bad seed or pack, or a sweep that changes the circuit's parameters.
+    """
+    _check_whole(seed, "seed", 0)
+    _check_whole(pack, "pack", 1)
+    if timeout is not None and not check_value(timeout, "timeout") > 0:
+        raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}.")
+    kinds = _check_kinds(kinds)
+    if pack > 1 and testbench.procedure is not None:
+        raise ValueError(f"testbench {testbench.name!r} runs a procedure of several runs per sample; "
+                         "samples can only be packed for a single op/dc/tran run: use pack=1.")
+    sigmas = {name: _number(f"sigma of {name}", v) for name, v in (sigmas or {}).items()}
+    settings = {name: _convert(testbench, name, v) for name, v in (settings or {}).items()}
+    sweep = {name: _axis(testbench, name, values) for name, values in (sweep or {}).items()}
+    points = []
+    for index, combo in enumerate(itertools.product(*sweep.values())):
+        coords = dict(zip(sweep, combo))
+        points.append(_point(testbench, index, {**settings, **coords}, coords, sigmas, kinds, pack))
+    _check_same_params(points, list(sweep))
+    definition = {
+        "testbench": testbench.name,
+        "seed": seed,
+        "settings": settings,
+        "sweep": sweep,
+        "sigmas": sigmas,
+        "kinds": list(kinds),
+        "pack": pack,
+        "measurements": list(testbench.measurements),
+        "params": {s.name: _event_count(s, points[0].events) for s in points[0].slots},
+        "fingerprint": _fingerprint(testbench, points),
+    }
+    key = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
+    return Plan(testbench.name, seed, pack, tuple(points), dict(testbench.measurements),
+                testbench.procedure, definition, key, timeout)
+
+
+def _check_whole(value: object, what: str, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{what} must be a whole number >= {least}, got {value!r}.")
+
+
+def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(kinds)
+    unknown = [k for k in chosen if k not in KINDS]
+    if unknown or not chosen:
+        raise ValueError(f"variation kinds must be a non-empty subset of {', '.join(KINDS)}; got {list(chosen)}.")
+    return tuple(k for k in KINDS if k in chosen)
+
+
+def _convert(testbench: Testbench, name: str, value: Any) -> str | int | float:
+    """An option's value in its type, or a parameter's value as a float."""
+    options = [o.name for o in testbench.options]
+    if name in options:
+        return testbench.option(name).check(value)
+    try:
+        return _number(name, value)
+    except ValueError as exc:
+        raise ValueError(f"{exc.args[0]} ({name!r} is not an option of testbench {testbench.name!r}, whose "
+                         f"options are {options or 'none'}, so it must be a parameter.)") from None
+
+
+def _axis(testbench: Testbench, name: str, values: Sequence[Any]) -> list[str | int | float]:
+    if isinstance(values, str) or not values:
+        raise ValueError(f"sweep {name!r} needs a non-empty list of values, got {values!r}.")
+    return [_convert(testbench, name, v) for v in values]
+
+
+def _point(testbench: Testbench, index: int, values: Mapping[str, Any], coords: Mapping[str, Any],
+           sigmas: Mapping[str, float], kinds: Sequence[str], pack: int) -> Point:
+    option_names = {o.name for o in testbench.options}
+    circuit = testbench.circuit({k: v for k, v in values.items() if k in option_names})
+    slots = {s.name: s for s in circuit.slots}
+    for name, value in values.items():
+        if name not in option_names:
+            slot = slots[_slot_name(testbench, circuit, name)]
+            slots[name] = slot.with_nominal(value)
+    for name, sigma in sigmas.items():
+        slots[name] = _with_sigma(testbench, circuit, slots, name, sigma)
+    chosen = tuple(s if s.variation is None or s.variation.kind in kinds else s.with_variation(None)
+                   for s in slots.values())
+    Sampler(chosen, circuit.events)  # fails early on groups mixing kinds or bad distributions
+    return Point(index, dict(coords), circuit.format(chosen, pack), chosen,
+                 dict(circuit.aliases), circuit.osdi, circuit.events)
+
+
+def _slot_name(testbench: Testbench, circuit: Circuit, name: str) -> str:
+    if name not in {s.name for s in circuit.slots}:
+        raise KeyError(f"testbench {testbench.name!r} has no option or parameter {name!r}; "
+                       f"options: {[o.name for o in testbench.options] or 'none'}; "
+                       f"parameters: {[s.name for s in circuit.slots] or 'none'}.")
+    return name
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"parameter {name!r} needs a number, got {value!r}.") from None
+    return check_value(value, f"parameter {name!r}")
+
+
+def _with_sigma(testbench: Testbench, circuit: Circuit, slots: Mapping[str, Slot], name: str, sigma: float) -> Slot:
+    slot = slots[_slot_name(testbench, circuit, name)]
+    if slot.variation is None:
+        varied = [s.name for s in slots.values() if s.variation is not None]
+        raise ValueError(f"parameter {name!r} of testbench {testbench.name!r} has no variation to override; "
+                         f"varied parameters: {varied or 'none'}.")
+    if sigma <= 0:
+        raise ValueError(f"sigma of {name!r} must be > 0, got {sigma!r} (it is "
+                         f"{'relative' if slot.variation.relative else 'absolute'}, declared {slot.variation.sigma!r}); "
+                         "to hold a kind of variation at nominal, leave it out of the variation kinds.")
+    return slot.with_variation(replace(slot.variation, sigma=sigma))
+
+
+def _check_same_params(points: Sequence[Point], axes: Sequence[str]) -> None:
+    first = [(s.name, _event_count(s, points[0].events)) for s in points[0].slots]
+    for point in points[1:]:
+        if [(s.name, _event_count(s, point.events)) for s in point.slots] != first:
+            raise ValueError(f"sweeping {', '.join(axes)} changes the circuit's parameters or events; "
+                             "run one study per value instead.")
+
+
+def _event_count(slot: Slot, events: int) -> int:
+    per_event = slot.variation is not None and slot.variation.kind == "c2c" and slot.event is None
+    return events if per_event else 0
+
+
+_INCLUDE = re.compile(r'^(\.include\s+)"?([^"\n]*/)?([^"/\n]+)"?', re.I | re.M)
+
+
+def _fingerprint(testbench: Testbench, points: Sequence[Point]) -> str:
+    """Hash of what determines the results: netlists (include paths reduced to file names),
+    slots, events, measurements and procedure."""
+    parts = [_describe(testbench.procedure), *(f"{k}={_describe(m)}" for k, m in testbench.measurements.items())]
+    for p in points:
+        parts += [_INCLUDE.sub(r'\1"\3"', p.netlist), repr(p.slots), str(p.events), repr(sorted(p.aliases.items()))]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _describe(obj: Any) -> str:
+    """A stable text for a measurement or procedure (no memory addresses)."""
+    if obj is None:
+        return "None"
+    if is_dataclass(obj):
+        return f"{type(obj).__qualname__}(" + ", ".join(f"{f.name}={getattr(obj, f.name)!r}" for f in fields(obj)) + ")"
+    if inspect.isfunction(obj) or inspect.isclass(obj):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"

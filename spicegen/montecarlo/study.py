@@ -1,0 +1,259 @@
+"""Run a Monte Carlo study into a folder, resumably, on a process pool or a Dask cluster.
+
+The parent process owns the study folder: it submits batches of samples to an executor, and
+commits every sample of a finished batch to the store as the batch comes back, in whatever
+order batches finish. Three executors run the same :func:`~spicegen.montecarlo.worker.run_batch`:
+
+- ``workers=1``: in this process (no start-up cost);
+- ``workers>1``: a :class:`concurrent.futures.ProcessPoolExecutor` with ``spawn`` workers,
+  one libngspice each;
+- ``dask="local"`` or an address: a Dask ``distributed`` cluster (a ``LocalCluster`` of
+  ``workers`` single-threaded processes, or the scheduler at that address) through its
+  ``concurrent.futures`` executor.
+"""
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import groupby
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from tqdm import tqdm
+
+from ..testbench import Testbench
+from .plan import Plan, make_plan
+from .sampling import KINDS
+from .store import Record, Store
+from .worker import Task, forget_circuit, run_batch
+
+#: Largest batch (in samples) sent to one worker of a local pool / a Dask cluster.
+MAX_BATCH = {"local": 16, "dask": 64}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What one call of :func:`run_study` did.
+
+    Attributes
+    ----------
+    folder
+        The study folder.
+    computed
+        Samples simulated in this call.
+    failed
+        Of those, how many failed.
+    skipped
+        Samples already stored (finished, or failed and not retried).
+    seconds
+        Wall time of the simulations.
+    """
+
+    folder: Path
+    computed: int
+    failed: int
+    skipped: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Samples per second in this call."""
+        return self.computed / self.seconds if self.seconds > 0 else math.nan
+
+
+def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
+              settings: Mapping[str, Any] | None = None, sweep: Mapping[str, Sequence[Any]] | None = None,
+              sigmas: Mapping[str, float] | None = None, kinds: Sequence[str] = KINDS, pack: int = 1,
+              workers: int = 1, dask: str | None = None, batch: int | None = None, retry_failed: bool = False,
+              timeout: float | None = None, progress: bool = True) -> Summary:
+    """Run (or resume) ``n`` samples per sweep point of a study on ``testbench`` into ``folder``.
+
+    Parameters
+    ----------
+    testbench
+        The testbench.
+    folder
+        Study folder; created if needed. Re-running the same study there resumes it.
+    n
+        Samples per sweep point (>= 1). A larger ``n`` than before extends the study.
+    seed, settings, sweep, sigmas, kinds, pack, timeout
+        The study definition, see :func:`~spicegen.montecarlo.plan.make_plan`.
+    workers
+        Worker processes (1: run in this process). Unused with a Dask scheduler address,
+        whose worker threads set the parallelism.
+    dask
+        ``"local"`` for a Dask LocalCluster of ``workers`` processes, or the address of a
+        Dask scheduler (``tcp://host:8786``); ``None`` for the local process pool.
+    batch
+        Samples per batch (default: about eight batches per worker, at most
+        :data:`MAX_BATCH`).
+    retry_failed
+        Also re-run samples stored as failed.
+    progress
+        Show a progress bar (samples/s, ETA, failures) on stderr.
+
+    Returns
+    -------
+    Summary
+
+    Raises
+    ------
+    ValueError
+        For bad arguments (see also :func:`~spicegen.montecarlo.plan.make_plan`).
+    StudyMismatch
+        If ``folder`` holds a study with another definition.
+
+    Examples
+    --------
+    >>> from testbenches import get_testbench                      # doctest: +SKIP
+    >>> run_study(get_testbench("mc-demo"), "out/demo", n=100, seed=1, workers=2)  # doctest: +SKIP
+    """
+    for value, what in ((n, "n"), (workers, "workers")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{what} must be a whole number >= 1, got {value!r}.")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ValueError(f"batch must be a whole number >= 1, got {batch!r}.")
+    plan = make_plan(testbench, seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds,
+                     pack=pack, timeout=timeout)
+    with Store.create_or_open(folder, plan.definition) as store:
+        store.ask(n)
+        tasks, skipped = _pending(plan, store.statuses(), n, retry_failed)
+        todo = sum(len(samples) for _, samples in tasks)
+        start = time.perf_counter()
+        if not todo:
+            return Summary(Path(folder), 0, 0, skipped, 0.0)
+        with _executor(workers, dask) as (executor, slots), \
+                tqdm(total=todo, unit="sample", disable=not progress, dynamic_ncols=True) as bar:
+            size = batch or _auto_batch(todo, slots, dask)
+            sink = _Sink(store, bar)
+            _drive(executor, plan, _batches(tasks, max(1, size // plan.pack)), 2 * slots, sink)
+        return Summary(Path(folder), sink.computed, sink.failed, skipped, time.perf_counter() - start)
+
+
+def _pending(plan: Plan, statuses: Mapping[tuple[int, int], bool], n: int,
+             retry_failed: bool) -> tuple[list[Task], int]:
+    """Tasks still to run (packs grouped), and how many samples are skipped."""
+    tasks: list[Task] = []
+    skipped = 0
+    for point in plan.points:
+        todo = []
+        for sample in range(n):
+            status = statuses.get((point.index, sample))
+            if status is None or (retry_failed and not status):
+                todo.append(sample)
+            else:
+                skipped += 1
+        for _, pack in groupby(todo, key=lambda k: k // plan.pack):
+            tasks.append((point.index, tuple(pack)))
+    return tasks, skipped
+
+
+def _auto_batch(samples: int, slots: int, dask: str | None) -> int:
+    """About eight batches per worker thread, capped so a crash loses little work."""
+    cap = MAX_BATCH["dask" if dask else "local"]
+    return max(1, min(cap, math.ceil(samples / (8 * slots))))
+
+
+def _batches(tasks: Sequence[Task], size: int) -> list[list[Task]]:
+    """Consecutive tasks in batches of ``size``, never mixing sweep points."""
+    out: list[list[Task]] = []
+    for _, group in groupby(tasks, key=lambda t: t[0]):
+        items = list(group)
+        out += [items[i:i + size] for i in range(0, len(items), size)]
+    return out
+
+
+@dataclass
+class _Sink:
+    """Commits finished samples and counts them on the progress bar."""
+
+    store: Store
+    bar: tqdm
+    computed: int = 0
+    failed: int = 0
+
+    def __call__(self, records: Sequence[Record]) -> None:
+        self.store.commit(records)
+        self.computed += len(records)
+        self.failed += sum(not r.ok for r in records)
+        self.bar.set_postfix(failed=self.failed, refresh=False)
+        self.bar.update(len(records))
+
+
+def _drive(executor: Executor, plan: Plan, batches: Sequence[Sequence[Task]], depth: int,
+           on_records: Callable[[list[Record]], None]) -> None:
+    """Keep ``depth`` batches in flight; hand each finished batch's records to ``on_records``."""
+    queue = iter(batches)
+    running: set[Future] = set()
+
+    def refill() -> None:
+        for batch in queue:
+            running.add(executor.submit(run_batch, plan, batch))
+            if len(running) >= depth:
+                return
+
+    try:
+        refill()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.discard(future)
+                on_records(future.result())
+            refill()
+    finally:
+        for future in running:
+            future.cancel()
+
+
+class _InlineExecutor(Executor):
+    """Runs each submitted call at once, in this process (whose ngspice others may have used)."""
+
+    def __init__(self) -> None:
+        forget_circuit()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+
+@contextmanager
+def _executor(workers: int, dask: str | None) -> Iterator[tuple[Executor, int]]:
+    """The executor and how many batches it runs at once."""
+    if dask is not None:
+        with _dask_executor(workers, dask) as pair:
+            yield pair
+    elif workers == 1:
+        yield _InlineExecutor(), 1
+    else:
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        try:
+            yield pool, workers
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _dask_executor(workers: int, address: str) -> Iterator[tuple[Executor, int]]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise ImportError("the Dask backend needs 'distributed': pip install 'spicegen[mc]'") from exc
+    if address == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        cluster, client = None, Client(address, timeout=30)
+    try:
+        yield client.get_executor(), max(1, sum(client.nthreads().values()))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,694 @@
+"""Testbenches: a circuit with per-sample parameter slots, an optional procedure, named measurements.
+
+A :class:`Testbench` is what ``spicegen sim`` and ``spicegen mc`` run. Its ``build`` function
+turns structural options (corner, flavor, counts) into a :class:`Circuit`; every value that
+changes from one sample to the next is a *slot*: a netlist ``.param`` that the engine sets
+with ``alterparam`` before each run, so a worker parses the circuit once and then only
+re-runs it. Slots come from
+
+- device parameters with a :class:`~spicegen.params.Variation` (declared on the device's
+  :class:`~spicegen.params.Param` or overridden per instance) and the ones named ``settable``
+  (state initial values ``<state>0`` a procedure carries from run to run);
+- testbench parameters declared with :meth:`Circuit.param`;
+- sky130 transistor mismatch (:meth:`Circuit.mos`: ``delvto`` and width per instance);
+- pulse timing jitter (:meth:`Circuit.pulse`: width and delay, per pulse or per source).
+
+Everything that reaches the netlist from outside the testbench code (option values, ``--set``
+values, instance and node names) is validated first; see :mod:`spicegen.naming`.
+
+Example
+-------
+>>> from spicegen import Param, Variation, get_device
+>>> from spicegen.measure import Final
+>>> def build(options):
+...     c = Circuit("divider")
+...     c.param(Param("vdd", 1.0, "V", bounds=(0, 5), variation=Variation("global", 0.02)))
+...     c.element("V1 a 0 {vdd}")
+...     c.element("R1 a b 1k")
+...     c.element("R2 b 0 1k")
+...     c.analysis(".op")
+...     return c
+>>> tb = Testbench("divider", "a resistive divider", build, {"vb": Final("b")})
+>>> print(tb.circuit().format())
+divider
+.param vdd=1.0
+V1 a 0 {vdd}
+R1 a b 1k
+R2 b 0 1k
+.op
+.end
+<BLANKLINE>
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .device import DeviceModel
+from .naming import check_name, check_value, format_number
+from .netlist import Flavor, check_node, format_instance, format_subckt
+from .params import Param, Variation
+
+#: Name of the subcircuit that holds one sample when K samples are packed into one netlist.
+PACK_SUBCKT = "mc_sample"
+#: Instance name prefix of the packed copies: copy ``i`` is ``Xmc<i>``, its vectors ``xmc<i>.*``.
+PACK_PREFIX = "mc"
+
+Procedure = Callable[[Any], Mapping[str, np.ndarray]]
+"""Runs one sample on a session (see :class:`spicegen.montecarlo.worker.Session`) and returns vectors."""
+
+
+class SampleError(ValueError):
+    """This sample cannot be simulated (e.g. a drawn value outside its bounds); the study goes on.
+
+    A procedure raises it to record a sample as failed with its message.
+    """
+
+
+def packed_name(slot: str, copy: int) -> str:
+    """Top-level ``.param`` that feeds ``slot`` of packed copy ``copy``."""
+    return f"{slot}__s{copy}"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A structural testbench option: it changes the netlist, so each value is its own circuit.
+
+    Parameters
+    ----------
+    name
+        Identifier used by ``--set NAME=VALUE`` and ``--sweep``.
+    default
+        Value used when not set; its type (str, int or float) is the option's type.
+    choices
+        Allowed values of a text option (e.g. the sky130 corners).
+    desc
+        One-line description.
+    """
+
+    name: str
+    default: str | int | float
+    choices: tuple[str, ...] = ()
+    desc: str = ""
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "option")
+        self.check(self.default)
+
+    def check(self, value: object) -> str | int | float:
+        """Return ``value`` converted to the option's type, or raise naming the allowed values."""
+        if self.choices:
+            if value not in self.choices:
+                raise ValueError(f"option {self.name!r} = {value!r} is not one of {', '.join(self.choices)}.")
+            return str(value)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"option {self.name!r} needs a number, got {value!r}.") from None
+        number = check_value(value, f"option {self.name!r}")
+        if isinstance(self.default, int):
+            if number != int(number):
+                raise ValueError(f"option {self.name!r} needs a whole number, got {value!r}.")
+            return int(number)
+        return number
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One value the engine sets for every sample: a netlist ``.param`` or an instance parameter.
+
+    Attributes
+    ----------
+    param
+        Its name (the netlist name), nominal value (``default``), bounds and variation.
+    instance
+        The element it belongs to (``""`` for a testbench parameter); local, d2d and c2c
+        draws are made per instance.
+    key
+        What a draw is shared over: every slot with the same key shares one ``global`` draw
+        (``"sinh_memristor.i0"``, ``"pulse.width"``, a testbench parameter's name).
+    event
+        For the pulses of a train: the pulse index, whose ``c2c`` draw this slot takes.
+        ``None``: a ``c2c`` slot takes one draw per event (run) of the sample.
+    alter
+        ``(element, parameter)`` for an instance parameter that ngspice changes with
+        ``alter`` without re-parsing the circuit (a MOS ``delvto``); the netlist then holds
+        the number. ``None``: a ``.param``, set with ``alterparam`` + ``reset``.
+    """
+
+    param: Param
+    instance: str = ""
+    key: str = ""
+    event: int | None = None
+    alter: tuple[str, str] | None = None
+
+    @property
+    def name(self) -> str:
+        """Netlist parameter name."""
+        return self.param.name
+
+    @property
+    def nominal(self) -> float:
+        """Value without variation."""
+        return self.param.default
+
+    @property
+    def variation(self) -> Variation | None:
+        """How the value varies in Monte Carlo (``None``: fixed at nominal)."""
+        return self.param.variation
+
+    def with_nominal(self, value: float) -> Slot:
+        """This slot with another nominal value (checked against the bounds)."""
+        return replace(self, param=replace(self.param, default=self.param.check(value)))
+
+    def with_variation(self, variation: Variation | None) -> Slot:
+        """This slot with another variation (``None`` fixes it at nominal)."""
+        return replace(self, param=replace(self.param, variation=variation))
+
+
+def _number_or_ref(value: float | str, slots: Mapping[str, Slot], what: str) -> str:
+    """Netlist text of a number, or ``{name}`` for a slot name."""
+    if isinstance(value, str):
+        if value.lower() not in slots:
+            raise ValueError(f"{what} refers to {value!r}, which is not a parameter of this circuit; "
+                             f"declare it with Circuit.param first (known: {sorted(slots)}).")
+        return "{" + value + "}"
+    return format_number(check_value(value, what))
+
+
+def _sum_text(*terms: str) -> str:
+    """``a + b + c`` as netlist text: a number if all terms are numbers, else ``{a+b+c}``."""
+    try:
+        return format_number(math.fsum(float(t) for t in terms))
+    except ValueError:
+        return "{" + "+".join(terms) + "}"
+
+
+class Circuit:
+    """A netlist under construction, with the slots the Monte Carlo engine sets per sample.
+
+    Parameters
+    ----------
+    title
+        First line of the netlist.
+    events
+        Runs per sample (cycles, programming pulses) for a procedure such as :class:`Events`;
+        ``c2c`` slots get one draw per event.
+    shared_nodes
+        Nodes that connect the per-sample part to shared stimuli when samples are packed
+        (see :meth:`format`).
+
+    Notes
+    -----
+    Lines go to three places: the *header* (``.include``, ``.options``, model and device
+    subcircuit definitions), *shared* elements (stimuli common to every packed sample) and
+    the *body* (one sample). Unpacked, all of them sit at the top level.
+    """
+
+    def __init__(self, title: str, *, events: int = 1, shared_nodes: Sequence[str] = ()) -> None:
+        if not isinstance(title, str) or "\n" in title or "\r" in title or not title.strip():
+            raise ValueError(f"circuit title must be one non-empty line, got {title!r}.")
+        if isinstance(events, bool) or not isinstance(events, int) or events < 1:
+            raise ValueError(f"events must be a whole number >= 1, got {events!r}.")
+        self.title, self.events = title, events
+        self.shared_nodes = tuple(check_node(n) for n in shared_nodes)
+        self._header: list[str] = []
+        self._shared: list[str] = []
+        self._body: list[str] = []
+        self._slots: dict[str, Slot] = {}
+        self._aliases: dict[str, str] = {}
+        self._osdi: list[str] = []
+        self._saves: list[str] = []
+        self._analysis: str | None = None
+
+    # -- queries
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        """Per-sample parameters, in declaration order."""
+        return tuple(self._slots.values())
+
+    @property
+    def aliases(self) -> Mapping[str, str]:
+        """Friendly vector names (``"m1.w"``) → ngspice vector names (``"xm1.w"``)."""
+        return MappingProxyType(self._aliases)
+
+    @property
+    def osdi(self) -> tuple[str, ...]:
+        """Compiled Verilog-A files the netlist needs."""
+        return tuple(self._osdi)
+
+    # -- building
+
+    def include(self, line: str) -> None:
+        """Add a header line (``.include``, ``.options``, ``.model``, ``.subckt`` text)."""
+        self._header.append(line)
+
+    def element(self, line: str, *, shared: bool = False) -> None:
+        """Add an element line written by the testbench code (``{name}`` refers to a slot)."""
+        (self._shared if shared else self._body).append(line)
+
+    def analysis(self, line: str) -> None:
+        """Set the analysis line (``.op``, ``.dc ...``, ``.tran ...``)."""
+        self._analysis = line
+
+    def save(self, *vectors: str) -> None:
+        """Keep only these vectors (``.save``; default: all). Fewer vectors make runs and their
+        copies faster; the measurements and procedure may then read only these (and ``time``)."""
+        for vector in vectors:
+            if not re.fullmatch(r"[A-Za-z0-9_.#()]+", vector):
+                raise ValueError(f"cannot save vector {vector!r}: use a node, i(source) or a device.state alias.")
+            self._saves.append(vector.lower())
+
+    def alias(self, name: str, vector: str) -> None:
+        """Let measurements read ngspice's ``vector`` as ``name``."""
+        self._aliases[name.lower()] = vector.lower()
+
+    def param(self, param: Param) -> str:
+        """Declare a testbench parameter (a slot of its own); returns ``{name}`` for netlist lines."""
+        self._add_slot(Slot(param, "", param.name))
+        return "{" + param.name + "}"
+
+    def device(self, model: DeviceModel, name: str, nodes: Sequence[str], *,
+               values: Mapping[str, float] | None = None,
+               variations: Mapping[str, Variation | None] | None = None,
+               settable: Sequence[str] = (), flavor: Flavor = "twin", osdi: str | None = None) -> None:
+        """Place an instance of a spicegen device.
+
+        Parameters
+        ----------
+        model
+            The device (``spicegen.get_device(name)``).
+        name
+            Instance name (without the SPICE letter).
+        nodes
+            One node per port.
+        values
+            Nominal parameter overrides.
+        variations
+            Per-parameter variation overrides; ``None`` switches a declared one off.
+        settable
+            Parameters without variation that a procedure sets per run (e.g. ``"w0"``).
+        flavor
+            ``"twin"`` (B-source subcircuit) or ``"osdi"`` (compiled Verilog-A).
+        osdi
+            Path of the compiled model, required for ``flavor="osdi"``
+            (``veriloga.compile_model(model)``).
+        """
+        values = dict(values or {})
+        declared = {p.name: p.variation for p in model.params}
+        for pname in [*(variations or {}), *settable]:
+            model.param(pname)  # raises, listing the device's parameters
+        declared.update(variations or {})
+        varied = [p for p in model.params if declared[p.name] is not None or p.name in settable]
+        for p in varied:
+            nominal = p.check(values.pop(p.name, p.default))
+            slot = Param(f"{name}__{p.name}", nominal, p.unit, p.desc, p.bounds, declared[p.name])
+            self._add_slot(Slot(slot, name, f"{model.name}.{p.name}"))
+        lines = format_instance(model, name, nodes, values, flavor)
+        lines[0] = " ".join([lines[0], *(f"{p.name}={{{name}__{p.name}}}" for p in varied)])
+        self._body.extend(lines)
+        self._add_model(model, flavor, osdi)
+        for state in model.states:
+            vector = f"x{name}.{state.name}" if flavor == "twin" else f"n{name}#{state.name}"
+            self.alias(f"{name}.{state.name}", vector)
+
+    def mos(self, name: str, kind: str, d: str, g: str, s: str, b: str, *, w: float, l: float,  # noqa: E741
+            nf: int = 1, mult: int = 1, vth: Variation | None = None, width: Variation | None = None) -> None:
+        """Place a sky130 5 V transistor with per-instance mismatch.
+
+        Parameters
+        ----------
+        name, kind, d, g, s, b, w, l, nf, mult
+            As :func:`spicegen.pdk.sky130_mos` (include ``spicegen.pdk.sky130_include(corner)``
+            in the header once).
+        vth
+            Threshold mismatch, applied as BSIM4 ``delvto`` (V): an absolute variation
+            (``relative=False``) around 0, usually ``kind="local"``.
+        width
+            Width variation (relative or absolute, in metres), usually ``kind="local"``.
+        """
+        from . import pdk
+
+        line = pdk.sky130_mos(name, kind, d, g, s, b, w=w, l=l, nf=nf, mult=mult)
+        parts = line.split()
+        element = parts[0]
+        if width is not None:
+            slot = Param(f"{name}__w", _parts_value(parts, "w"), "m", "gate width", (pdk.W_MIN * nf, pdk.W_MAX), width)
+            self._add_slot(Slot(slot, name, f"{kind}.w"))
+            parts = [f"w={{{slot.name}}}" if p.startswith("w=") else p for p in parts]
+        if vth is not None:
+            if vth.relative:
+                raise ValueError(f"the threshold variation of {name!r} must be absolute (relative=False, sigma "
+                                 f"in volts): delvto is 0 at nominal, so a relative sigma of {vth.sigma!r} means nothing.")
+            slot = Param(f"{name}__delvto", 0.0, "V", "threshold shift (mismatch)", variation=vth)
+            # alter changes delvto in 0.02 ms; alterparam + reset re-parses the model file (3 ms)
+            self._add_slot(Slot(slot, name, f"{kind}.delvto", alter=(element, "delvto")))
+            parts.append(f"delvto={{{slot.name}}}")
+        self._body.append(" ".join(parts))
+
+    def pulse(self, name: str, pos: str, neg: str, *, v1: float | str, v2: float | str, delay: float,
+              width: float, rise: float, fall: float, period: float | None = None, count: int = 1,
+              width_jitter: Variation | None = None, delay_jitter: Variation | None = None,
+              shared: bool = False) -> None:
+        """Place a pulse (train) voltage source with timing jitter.
+
+        Pulse ``j`` starts at ``j·period + delay`` and stays at ``v2`` for ``width`` after its
+        rise. With ``count > 1`` each pulse has its own width and delay slots, so a ``c2c``
+        jitter is redrawn per pulse, ``local``/``d2d`` is drawn once per source and ``global``
+        once per sample. With ``count == 1`` a ``c2c`` jitter is redrawn per event (run).
+
+        Parameters
+        ----------
+        name
+            Source name; a ``V`` is put in front unless it starts with ``V``/``v``.
+        pos, neg
+            Nodes.
+        v1, v2
+            Base and pulse levels: numbers, or the name of a :meth:`param`.
+        delay, width, rise, fall, period
+            Timing in seconds (``period`` is needed for ``count > 1``).
+        count
+            Number of pulses.
+        width_jitter, delay_jitter
+            Variations of each pulse's width and delay (``relative=True``: a fraction of
+            ``width`` / ``delay``).
+        shared
+            Whether the source is shared by all packed samples.
+        """
+        check_name(name, "source")
+        element = name if name[0] in "Vv" else f"V{name}"
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"pulse count must be a whole number >= 1, got {count!r}.")
+        if count > 1 and (period is None or check_value(period, "period") <= 0):
+            raise ValueError(f"a train of {count} pulses needs a period > 0, got {period!r}.")
+        for value, what in ((delay, "delay"), (width, "width"), (rise, "rise"), (fall, "fall")):
+            if check_value(value, f"pulse {what}") < 0 or (what != "delay" and value == 0):
+                raise ValueError(f"pulse {what} must be {'>= 0' if what == 'delay' else '> 0'}, got {value!r}.")
+        low = _number_or_ref(v1, self._slots, f"v1 of {name!r}")
+        high = _number_or_ref(v2, self._slots, f"v2 of {name!r}")
+        points: list[str] = []
+        for j in range(count):
+            suffix = f"_p{j}" if count > 1 else ""
+            event = j if count > 1 else None
+            d = self._timing(name, "delay" + suffix, delay, delay_jitter, event)
+            w = self._timing(name, "width" + suffix, width, width_jitter, event)
+            start = format_number(j * (period or 0.0))
+            rise_, fall_ = format_number(rise), format_number(fall)
+            points += [f"{_sum_text(start, d)} {low}", f"{_sum_text(start, d, rise_)} {high}",
+                       f"{_sum_text(start, d, rise_, w)} {high}", f"{_sum_text(start, d, rise_, w, fall_)} {low}"]
+        lines = [f"{element} {check_node(pos)} {check_node(neg)} PWL("]
+        lines += [f"+ {' '.join(points[i:i + 4])}" for i in range(0, len(points), 4)]
+        lines[-1] += ")"
+        (self._shared if shared else self._body).extend(lines)
+
+    def _timing(self, source: str, what: str, nominal: float, variation: Variation | None, event: int | None) -> str:
+        """Netlist text of one pulse timing: a number, or a jittered slot's name."""
+        if variation is None:
+            return format_number(nominal)
+        bounds = (0.0, math.inf)
+        slot = Param(f"{source}__{what}", nominal, "s", f"pulse {what.split('_')[0]}", bounds, variation)
+        self._add_slot(Slot(slot, source, f"pulse.{what.split('_')[0]}", event))
+        return slot.name
+
+    def _add_slot(self, slot: Slot) -> None:
+        key = slot.name.lower()  # ngspice folds case
+        if key in self._slots:
+            raise ValueError(f"circuit {self.title!r} already has a parameter {slot.name!r}; "
+                             "instance and parameter names must be unique (case-insensitive).")
+        self._slots[key] = slot
+
+    def _add_model(self, model: DeviceModel, flavor: Flavor, osdi: str | None) -> None:
+        if flavor == "osdi":
+            if osdi is None:
+                raise ValueError(f"device {model.name!r} with flavor='osdi' needs osdi=<path of the compiled "
+                                 "model>, e.g. osdi=veriloga.compile_model(model).")
+            if str(osdi) not in self._osdi:
+                self._osdi.append(str(osdi))
+            return
+        subckt = format_subckt(model)
+        if subckt not in self._header:
+            self._header.append(subckt)
+
+    # -- output
+
+    def format(self, slots: Sequence[Slot] | None = None, pack: int = 1) -> str:
+        """The netlist text.
+
+        Parameters
+        ----------
+        slots
+            The slots with their nominal values (default: as declared).
+        pack
+            Number of samples in one netlist. With ``pack > 1`` the body becomes the
+            subcircuit :data:`PACK_SUBCKT` whose parameters are the slots; copy ``i`` is the
+            instance ``Xmc<i>`` fed by the top-level parameters ``<slot>__s<i>``
+            (:func:`packed_name`). Shared elements and the analysis stay at the top level.
+        """
+        if self._analysis is None:
+            raise ValueError(f"circuit {self.title!r} has no analysis; call Circuit.analysis('.tran ...').")
+        slots = self.slots if slots is None else tuple(slots)
+        body = [_inline(line, [s for s in slots if s.alter]) for line in self._body]
+        params = [s for s in slots if not s.alter]
+        head = [self.title, *self._header]
+        if pack == 1:
+            lines = [*head, *(f".param {s.name}={format_number(s.nominal)}" for s in params), *self._shared, *body]
+        else:
+            lines = [*head, *self._packed(params, body, pack)]
+        return "\n".join([*lines, *self._save_lines(pack), self._analysis, ".end"]) + "\n"
+
+    def _save_lines(self, pack: int) -> list[str]:
+        vectors = [self._aliases.get(v, v) for v in self._saves]
+        if not vectors:
+            return []
+        if pack == 1:
+            return [".save " + " ".join(vectors)]
+        shared = {n.lower() for n in self.shared_nodes} | {line.split()[0].lower() for line in self._shared}
+        top = [v for v in vectors if _base(v) in shared]
+        inside = [v for v in vectors if _base(v) not in shared]
+        names = top + [_in_copy(v, f"x{PACK_PREFIX}{i}")[0] for i in range(pack) for v in inside]
+        return [".save " + " ".join(names[i:i + 50]) for i in range(0, len(names), 50)]
+
+    def _packed(self, slots: Sequence[Slot], body: Sequence[str], pack: int) -> list[str]:
+        for line in self._shared:
+            for s in slots:
+                if re.search(rf"\{{[^}}]*\b{re.escape(s.name)}\b", line, re.I):
+                    raise ValueError(f"shared element {line.split()[0]!r} uses the per-sample parameter "
+                                     f"{s.name!r}; packed samples can only share fixed elements.")
+        defaults = ["params:", *(f"{s.name}={format_number(s.nominal)}" for s in slots)] if slots else []
+        lines = [" ".join([".subckt", PACK_SUBCKT, *self.shared_nodes, *defaults]),
+                 *body, f".ends {PACK_SUBCKT}", *self._shared]
+        for i in range(pack):
+            if slots:
+                lines.append(".param " + " ".join(f"{packed_name(s.name, i)}={format_number(s.nominal)}" for s in slots))
+            assigns = [f"{s.name}={{{packed_name(s.name, i)}}}" for s in slots]
+            lines.append(" ".join([f"X{PACK_PREFIX}{i}", *self.shared_nodes, PACK_SUBCKT, *assigns]))
+        return lines
+
+
+def _inline(line: str, slots: Sequence[Slot]) -> str:
+    """``line`` with ``{name}`` of each slot replaced by its nominal value."""
+    for s in slots:
+        line = line.replace("{" + s.name + "}", format_number(s.nominal))
+    return line
+
+
+def packed_element(element: str, copy: int) -> str:
+    """ngspice's name of ``element`` inside packed copy ``copy`` (``m.xmc3.mn``)."""
+    return f"{element[0]}.x{PACK_PREFIX}{copy}.{element}".lower()
+
+
+def _parts_value(parts: Sequence[str], key: str) -> float:
+    """Value of ``key=value`` among the words of an instance line."""
+    return float(next(p.split("=", 1)[1] for p in parts if p.startswith(key + "=")))
+
+
+class CircuitWaves:
+    """The vectors of a run, read through a circuit's aliases and, for a packed copy, its prefix.
+
+    ``waves["m1.w"]`` finds the alias target; in packed copy ``i`` a node ``out`` is read as
+    ``xmc<i>.out``, a branch current ``i(vdd)`` as ``i(v.xmc<i>.vdd)``, and a name that is not
+    inside the copy (a shared node, ``time``) as itself.
+    """
+
+    def __init__(self, result: Any, aliases: Mapping[str, str] = MappingProxyType({}),
+                 copy: int | None = None) -> None:
+        self.result, self._aliases = result, aliases
+        self._prefix = None if copy is None else f"x{PACK_PREFIX}{copy}"
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        key = name.strip().lower()
+        key = self._aliases.get(key, key)
+        if self._prefix is not None:
+            for candidate in _in_copy(key, self._prefix):
+                if candidate in self.result:
+                    return self.result[candidate]
+        return self.result[key]
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self[name]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+
+def _base(vector: str) -> str:
+    """The node or element a vector name refers to: ``v(a)`` → ``a``, ``i(v1)`` → ``v1``."""
+    inner = re.fullmatch(r"[vi]\((.+)\)", vector)
+    return (inner.group(1) if inner else vector).split("#")[0]
+
+
+def _in_copy(key: str, prefix: str) -> tuple[str, ...]:
+    """ngspice's names for vector ``key`` inside the subcircuit instance ``prefix``."""
+    current = re.fullmatch(r"i\((.+)\)|(.+)#branch", key)
+    if current:
+        element = current.group(1) or current.group(2)
+        return (f"i({element[0]}.{prefix}.{element})",)
+    voltage = re.fullmatch(r"v\((.+)\)", key)
+    if voltage:
+        return (f"{prefix}.{voltage.group(1)}",)
+    if "#" in key:  # OSDI internal node, e.g. nm1#w
+        return (f"{key[0]}.{prefix}.{key}",)
+    return (f"{prefix}.{key}",)
+
+
+def join_runs(runs: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Concatenate the vectors of consecutive runs; each run's ``time`` continues the last one."""
+    first = runs[0].result if isinstance(runs[0], CircuitWaves) else runs[0]
+    names = list(first.vectors)
+    joined: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    offset = 0.0
+    for run in runs:
+        vectors = (run.result if isinstance(run, CircuitWaves) else run).vectors
+        for n in names:
+            joined[n].append(vectors[n] + offset if n == "time" else vectors[n])
+        if "time" in vectors:
+            offset += float(vectors["time"][-1])
+    return {n: np.concatenate(parts) for n, parts in joined.items()}
+
+
+@dataclass(frozen=True)
+class Events:
+    """A procedure: run the circuit once per event (cycle, pulse), carrying states across runs.
+
+    Before run ``j`` every ``c2c`` slot takes its event-``j`` draw; each slot in ``carry``
+    takes the last value of its vector in run ``j - 1``. The runs are joined into one
+    waveform (:func:`join_runs`), so measurements see the whole sample.
+
+    Parameters
+    ----------
+    carry
+        Slot name → vector name, e.g. ``{"m1__w0": "m1.w"}`` (declare ``settable=("w0",)``).
+    """
+
+    carry: Mapping[str, str] = field(default_factory=dict)
+
+    def __call__(self, session: Any) -> dict[str, np.ndarray]:
+        runs, carried = [], {}
+        for event in range(session.events):
+            waves = session.run(event=event, values=carried)
+            carried = {slot: float(np.ravel(waves[vector])[-1]) for slot, vector in self.carry.items()}
+            runs.append(waves)
+        return join_runs(runs)
+
+
+Spec = tuple[float | None, float | None]
+"""Pass range ``(lower, upper)`` of a measurement; ``None`` leaves a side open."""
+
+
+@dataclass(frozen=True)
+class Testbench:
+    """A named circuit study, addressable from the CLI.
+
+    Parameters
+    ----------
+    name
+        CLI name (letters, digits, ``-`` and ``_``).
+    doc
+        One-line description.
+    build
+        Options → :class:`Circuit` (called in the process that plans the study).
+    measurements
+        Measurement name → callable on the run's waves returning one number
+        (see :mod:`spicegen.measure`). Measurements and the procedure are pickled to the
+        worker processes: use the :mod:`spicegen.measure` classes or module-level functions.
+    options
+        Structural options.
+    procedure
+        How to run one sample (default: one run of the circuit's analysis), e.g. :class:`Events`.
+    specs
+        Default pass ranges for ``spicegen mc-report`` yields.
+    """
+
+    name: str
+    doc: str
+    build: Callable[[Mapping[str, Any]], Circuit]
+    measurements: Mapping[str, Callable[[Any], float]]
+    options: tuple[Option, ...] = ()
+    procedure: Procedure | None = None
+    specs: Mapping[str, Spec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", self.name):
+            raise ValueError(f"testbench name {self.name!r} must be a letter followed by letters, digits, '-' or '_'.")
+        if not self.measurements:
+            raise ValueError(f"testbench {self.name!r} declares no measurements.")
+        for name in self.measurements:
+            check_name(name, f"measurement of testbench {self.name!r}")
+        for name in self.specs:
+            if name not in self.measurements:
+                raise ValueError(f"testbench {self.name!r}: spec for unknown measurement {name!r}.")
+
+    def option(self, name: str) -> Option:
+        """The option called ``name``; the error lists the options."""
+        for option in self.options:
+            if option.name == name:
+                return option
+        raise KeyError(f"testbench {self.name!r} has no option {name!r}; options: "
+                       f"{[o.name for o in self.options] or 'none'}.")
+
+    def circuit(self, options: Mapping[str, object] | None = None) -> Circuit:
+        """Build the circuit with ``options`` (validated; defaults for the rest)."""
+        chosen = {o.name: o.default for o in self.options}
+        for name, value in (options or {}).items():
+            chosen[name] = self.option(name).check(value)
+        circuit = self.build(MappingProxyType(chosen))
+        if not isinstance(circuit, Circuit):
+            raise TypeError(f"testbench {self.name!r}: build() must return a Circuit, got {type(circuit).__name__}.")
+        return circuit
+
+
+_testbenches: dict[str, Testbench] = {}
+
+
+def register_testbench(testbench: Testbench) -> Testbench:
+    """Add ``testbench`` to the registry (its name must be new) and return it."""
+    known = _testbenches.get(testbench.name)
+    if known is not None and known is not testbench:
+        raise ValueError(f"testbench {testbench.name!r} is already registered (by {known.build.__module__}).")
+    _testbenches[testbench.name] = testbench
+    return testbench
+
+
+def get_testbench(name: str) -> Testbench:
+    """The registered testbench called ``name``; the error lists the known names.
+
+    Only testbenches whose modules were imported are known here; ``testbenches.get_testbench``
+    loads the built-in library first.
+    """
+    if name not in _testbenches:
+        raise KeyError(f"unknown testbench {name!r}; known: {', '.join(sorted(_testbenches)) or '(none)'} "
+                       "(see 'spicegen list').")
+    return _testbenches[name]
+
+
+def testbench_names() -> Mapping[str, str]:
+    """Registered testbench name → one-line description."""
+    return MappingProxyType({name: tb.doc for name, tb in sorted(_testbenches.items())})

@@ -1,0 +1,203 @@
+"""The Monte Carlo engine with the real ngspice 46: determinism, crash safety, failures, bad input.
+
+No mocks: every study here runs libngspice (in this process, in spawned workers, in a Dask
+LocalCluster) or the ``spicegen`` command in a subprocess.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from spicegen.cli import main
+from spicegen.montecarlo import StudyMismatch, load_dataframe, load_dataset, run_study
+from spicegen.montecarlo.store import FILE_NAME
+from testbenches import get_testbench
+
+pytestmark = pytest.mark.ngspice
+
+
+def rows(folder) -> dict[tuple[int, int], tuple]:
+    """(point, sample) → (ok, finished, worker, attempts), read straight from the store
+    (empty while the study is still creating it)."""
+    path = folder / FILE_NAME
+    if not path.exists():
+        return {}
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            found = db.execute("SELECT point, sample, ok, finished, worker, attempts FROM samples").fetchall()
+    except sqlite3.OperationalError:  # the table is not created yet
+        return {}
+    return {(p, s): rest for p, s, *rest in found}
+
+
+def test_same_samples_with_1_or_2_workers_and_dask(tmp_path):
+    """Bit-identical per-sample results whatever the executor (all variation kinds, two corners)."""
+    tb = get_testbench("mc-demo")
+    common = dict(n=5, seed=2, sweep={"corner": ["tt", "ss"]}, progress=False)
+    run_study(tb, tmp_path / "w1", workers=1, **common)
+    run_study(tb, tmp_path / "w2", workers=2, batch=2, **common)
+    run_study(tb, tmp_path / "dask", workers=2, dask="local", batch=3, **common)
+    reference = load_dataset(tmp_path / "w1")
+    assert (reference["status"] == "ok").all()
+    assert reference["w_final"].std() > 0 and (reference["pulses"] == 4).all()
+    for other in ("w2", "dask"):
+        assert load_dataset(tmp_path / other).identical(reference), other
+    workers = {w for _, _, w, _ in rows(tmp_path / "w2").values()}
+    assert len(workers) == 2  # both processes took part
+
+
+def test_dask_scheduler_address_gives_the_same_samples(tmp_path):
+    from distributed import LocalCluster
+
+    tb, common = get_testbench("mc-dc"), dict(n=12, seed=9, progress=False)
+    run_study(tb, tmp_path / "here", **common)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        run_study(tb, tmp_path / "there", dask=cluster.scheduler_address, batch=3, **common)
+    assert load_dataset(tmp_path / "there").identical(load_dataset(tmp_path / "here"))
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_dataset_and_recomputes_nothing(tmp_path):
+    n, seed = 150, 11
+    run_study(get_testbench("mc-tran"), tmp_path / "reference", n=n, seed=seed, progress=False)
+    folder = tmp_path / "killed"
+    command = [sys.executable, "-m", "spicegen.cli", "mc", "mc-tran", "--n", str(n), "--seed", str(seed),
+               "--out", str(folder), "--batch", "2", "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(rows(folder)) < 20:
+        assert proc.poll() is None and time.monotonic() < deadline, "the study ended before it could be killed"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = rows(folder)
+    assert 20 <= len(before) < n, len(before)
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{n - len(before)} samples computed (0 failed), {len(before)} already stored" in done.stdout
+    after = rows(folder)
+    assert {key: after[key] for key in before} == before  # same finish time, worker and attempt count
+    assert all(attempts == 1 for *_, attempts in after.values())
+    assert load_dataset(folder).identical(load_dataset(tmp_path / "reference"))
+
+
+def test_failed_samples_are_recorded_and_the_study_goes_on(tmp_path):
+    folder = tmp_path / "fail"
+    summary = run_study(get_testbench("mc-fail"), folder, n=60, seed=4, progress=False)
+    frame = load_dataframe(folder)
+    failed, ok = frame[frame.status == "failed"], frame[frame.status == "ok"]
+    assert summary.computed == 60 and summary.failed == len(failed)
+    assert 3 <= len(failed) <= 25  # P(vx < 0) = 16 %
+    assert (failed.vx < 0).all() and (ok.vx > 0).all()
+    assert failed.error.str.contains("out of range for ln").all()
+    assert np.allclose(ok.y, np.log(ok.vx), rtol=1e-9)
+
+    again = run_study(get_testbench("mc-fail"), folder, n=60, seed=4, progress=False)
+    assert again.computed == 0 and again.skipped == 60
+    retried = run_study(get_testbench("mc-fail"), folder, n=60, seed=4, retry_failed=True, progress=False)
+    assert retried.computed == len(failed) == retried.failed
+    attempts = {s: a for (_, s), (*_, a) in rows(folder).items()}
+    assert all(attempts[s] == (2 if s in set(failed["sample"]) else 1) for s in attempts)
+
+    assert main(["mc-report", str(folder), "--spec", "y=-1:1"]) == 0
+    table = (folder / "report" / "summary.csv").read_text().splitlines()
+    assert table[0].startswith("point,measurement,n_ok,n_nan,n_failed")
+    assert (folder / "report" / "hist_y.png").stat().st_size > 1000
+    yield_ = float(table[1].split(",")[-1])
+    inside = np.count_nonzero(np.abs(ok.y) <= 1)
+    assert yield_ == pytest.approx(inside / 60)
+
+
+@pytest.mark.parametrize("mismatch", ["vth", "vth+w"])
+def test_packed_samples_match_single_runs_and_extending_a_study(tmp_path, mismatch):
+    """sky130 NMOS mismatch: delvto by alter (no re-parse), width by alterparam + reset."""
+    tb, settings = get_testbench("mc-dc"), {"mismatch": mismatch}
+    run_study(tb, tmp_path / "single", n=30, seed=5, settings=settings, progress=False)
+    first = run_study(tb, tmp_path / "packed", n=12, seed=5, pack=8, settings=settings, progress=False)
+    more = run_study(tb, tmp_path / "packed", n=30, seed=5, pack=8, settings=settings, workers=2, progress=False)
+    assert (first.computed, more.computed, more.skipped) == (12, 18, 12)
+    single, packed = load_dataset(tmp_path / "single"), load_dataset(tmp_path / "packed")
+    if mismatch == "vth":  # no reset between samples at all: results must not depend on the history
+        run_study(tb, tmp_path / "shuffled", n=30, seed=5, settings=settings, workers=2, batch=4, progress=False)
+        assert load_dataset(tmp_path / "shuffled").identical(single)
+    assert np.array_equal(single["mn__delvto"], packed["mn__delvto"])
+    assert np.allclose(single["id"], packed["id"], rtol=1e-6, atol=0)  # op tolerances
+    assert float(single["id"].std() / single["id"].mean()) > 0.02
+
+
+def test_sweep_axis_over_a_varied_parameter(tmp_path):
+    run_study(get_testbench("mc-fail"), tmp_path / "sweep", n=6, seed=3, sweep={"vx": [2.0, 5.0]}, progress=False)
+    ds = load_dataset(tmp_path / "sweep")
+    assert ds["y"].dims == ("vx", "sample") and list(ds["vx"].values) == [2.0, 5.0]
+    drawn = ds["vx_drawn"].values  # the same normals around each nominal value (common random numbers)
+    assert np.allclose(drawn[1] - drawn[0], 3.0)
+    ok = ds["status"].values == "ok"
+    assert np.allclose(ds["y"].values[ok], np.log(drawn[ok]))
+
+
+def test_sim_prints_measurements_as_json(capsys):
+    assert main(["sim", "mc-dc", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"id": pytest.approx(3.217e-5, rel=1e-3)}  # sky130 tt
+    assert main(["sim", "mc-dc", "--set", "device=diode", "--json"]) == 0
+    vt = 1.38064852e-23 * 300.15 / 1.6021766208e-19  # ngspice's constants at 27 C
+    shockley = brentq(lambda i: 1e-14 * (math.exp((0.6 - 10.0 * i) / vt) - 1) - i, 0.0, 1.0, xtol=1e-18)
+    assert json.loads(capsys.readouterr().out)["id"] == pytest.approx(shockley, rel=1e-4)  # op tolerances
+    assert main(["sim", "mc-demo", "--set", "pulses=1", "--set", "corner=ff", "--json"]) == 0
+    demo = json.loads(capsys.readouterr().out)
+    assert demo["pulses"] == 1.0 and 0.1 < demo["w_final"] < 1.0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["sim", "nosuch"], "unknown testbench 'nosuch'; known: "),
+    (["mc", "nosuch", "--n", "2", "--seed", "1"], "unknown testbench 'nosuch'"),
+    (["sim", "mc-dc", "--set", "foo=1"], "testbench 'mc-dc' has no option or parameter 'foo'"),
+    (["sim", "mc-demo", "--set", "vprog=abc"], "parameter 'vprog' needs a number, got 'abc'"),
+    (["mc", "mc-demo", "--n", "2", "--seed", "1", "--sigma", "m1__i0=0"], "sigma of 'm1__i0' must be > 0, got 0.0"),
+    (["mc", "mc-demo", "--n", "2", "--seed", "1", "--sigma", "m1__i0=-0.1"], "must be > 0, got -0.1"),
+    (["mc", "mc-demo", "--n", "2", "--seed", "1", "--sigma", "vgate=0.1"], "'vgate' of testbench 'mc-demo' has no variation"),
+    (["mc", "mc-dc", "--n", "0", "--seed", "1"], "n must be a whole number >= 1, got 0"),
+    (["mc", "mc-dc", "--n", "-3", "--seed", "1"], "n must be a whole number >= 1, got -3"),
+    (["mc", "mc-dc", "--n", "2", "--seed", "1", "--kinds", "global,cosmic"], "variation kinds must be"),
+    (["mc", "mc-demo", "--n", "2", "--seed", "1", "--pack", "4"], "samples can only be packed for a single"),
+    (["mc-report", "/nonexistent/study"], "no Monte Carlo study in"),
+])
+def test_bad_input_is_refused_with_a_clear_message(argv, message, tmp_path, capsys):
+    if argv[0] == "mc":
+        argv = [*argv, "--out", str(tmp_path / "study"), "--no-progress"]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "study" / FILE_NAME).exists()
+
+
+def test_a_folder_holding_another_study_is_refused(tmp_path, capsys):
+    folder = tmp_path / "study"
+    base = ["mc", "mc-dc", "--n", "3", "--out", str(folder), "--no-progress"]
+    assert main([*base, "--seed", "1"]) == 0
+    stored = rows(folder)
+    with pytest.raises(StudyMismatch, match=r"holds a different study \(seed: stored 1, now 2\)"):
+        run_study(get_testbench("mc-dc"), folder, n=3, seed=2, progress=False)
+    assert main([*base, "--seed", "1", "--kinds", "global"]) == 2
+    assert "kinds: stored" in capsys.readouterr().err
+    assert main(["mc", "mc-fail", "--n", "3", "--seed", "1", "--out", str(folder), "--no-progress"]) == 2
+    assert "testbench: stored \"mc-dc\", now \"mc-fail\"" in capsys.readouterr().err
+    assert rows(folder) == stored  # nothing mixed in
+
+
+def test_progress_bar_shows_rate_eta_and_failures(tmp_path, capsys):
+    run_study(get_testbench("mc-fail"), tmp_path / "bar", n=30, seed=4, progress=True)
+    err = capsys.readouterr().err
+    last = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "30/30" in last and "sample/s" in last and "failed=" in last
+    assert math.isfinite(float(last.split("failed=")[1].rstrip("]")))
+    assert "<" in last  # elapsed<remaining (ETA)
+    assert os.path.isdir(tmp_path / "bar")
