@@ -416,8 +416,10 @@ def _node_rate(model: DeviceModel, state: State, rate: sympy.Expr) -> sympy.Expr
         lo, hi = state.bounds
         width = state.edge * (hi - lo)
         x = node if state.scale == 1 else state.scale * node
-        room_up = sympy.Min(sympy.Max((hi - x) / width, 0), 1)
-        room_down = sympy.Min(sympy.Max((x - lo) / width, 0), 1)
+        # The room factors go negative past a bound, so a state a time step carried over the
+        # bound is pulled back onto it instead of staying outside.
+        room_up = sympy.Min(sympy.Max((hi - x) / width, -1), 1)
+        room_down = sympy.Min(sympy.Max((x - lo) / width, -1), 1)
         rate = sympy.Max(rate, 0) * room_up + sympy.Min(rate, 0) * room_down
     freeze = model.param(FREEZE).symbol
     x0 = model.param(f"{state.name}0").symbol
