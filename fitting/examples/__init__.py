@@ -1,0 +1,1 @@
+"""Runnable examples of the fitting layer (``python -m fitting.examples.<name>``)."""

@@ -1,0 +1,618 @@
+"""Statistical extraction of behavioural functions from Monte Carlo results.
+
+From a study (``pandas.DataFrame``, ``xarray.Dataset``, a study folder or a CSV file) take an
+input column ``x`` and an output column ``y``, reduce the samples at each x to one statistic —
+the mean curve, the standard deviation σ(x) (absolute or relative to the mean), a quantile, or
+the worst-case lower / upper envelope — fit a form to it with lmfit, and return the fitted
+:class:`~fitting.surrogate.Surrogate` with RMSE, R² and parameter confidence intervals.
+
+Samples are grouped by their exact x when x repeats (a swept input), else into ``bins``
+equal-count bins. The mean may also be fitted to the raw samples when x never repeats.
+Points are weighted by the standard errors of their statistic where those exist
+(mean: s/√n; σ: s/√(2(n−1)); quantiles: a seeded bootstrap).
+
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> x = np.repeat(np.linspace(0, 1, 11), 200)
+>>> df = pd.DataFrame({"x": x, "y": 0.9 * np.tanh(2 * x) + rng.normal(0, 0.02, x.size)})
+>>> e = extract(df, "x", "y", "tanh")
+>>> round(e.surrogate.params["rate"], 1), e.surrogate.stats.r2 > 0.999
+(2.0, True)
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence, get_args
+
+import numpy as np
+from lmfit import Model, Parameters
+from lmfit.model import ModelResult
+
+from .forms import format_expression, format_spec, guess, parse_form
+from .surrogate import FitStats, ParamStat, Provenance, Surrogate, write_atomic
+
+Statistic = Literal["mean", "std", "relstd", "lower", "upper", "quantile"]
+"""What is fitted at each x: mean, σ, σ/|mean|, minimum, maximum, or a quantile (``quantile=q``)."""
+NanPolicy = Literal["raise", "omit"]
+"""NaN in a used column: raise naming the rows, or drop those rows."""
+CONFIDENCE = 0.95
+"""Level of the reported parameter intervals."""
+BOOTSTRAP = 200
+"""Bootstrap resamples for the standard error of a quantile."""
+
+
+class FitError(ValueError):
+    """A fit did not converge, or its parameters are not determined by the data."""
+
+
+@dataclass(frozen=True)
+class Points:
+    """The statistic at each group of samples: what the form is fitted to.
+
+    Attributes
+    ----------
+    x, value
+        Group position and the statistic there.
+    stderr
+        Standard error of each value, or None when it is not defined (then the fit is unweighted).
+    count
+        Samples in each group.
+    statistic
+        ``mean``, ``std``, ``relstd``, ``lower``, ``upper`` or ``quantile:q``.
+    """
+
+    x: np.ndarray
+    value: np.ndarray
+    stderr: np.ndarray | None
+    count: np.ndarray
+    statistic: str
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """A fitted statistic: the surrogate, the points it was fitted to, the lmfit result, the samples.
+
+    Attributes
+    ----------
+    surrogate
+        The fitted surrogate (with its variation when asked for).
+    points
+        Fitted points.
+    result
+        lmfit ``ModelResult`` of the main fit.
+    x, y
+        All samples used.
+    """
+
+    surrogate: Surrogate
+    points: Points
+    result: ModelResult
+    x: np.ndarray
+    y: np.ndarray
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able report: statistics, parameters with intervals, the points and the residuals."""
+        s = self.surrogate
+        fitted = s(self.points.x, out_of_domain="clip")
+        return {
+            "surrogate": s.name, "expression": s.expression, "stats": s.to_dict()["stats"],
+            "provenance": s.to_dict()["provenance"], "lmfit_message": self.result.message,
+            "nfev": int(self.result.nfev),
+            "points": {"x": self.points.x.tolist(), "value": self.points.value.tolist(),
+                       "stderr": None if self.points.stderr is None else self.points.stderr.tolist(),
+                       "count": self.points.count.tolist(), "residual": (self.points.value - fitted).tolist()},
+            "variation": s.variation.to_dict()["stats"] if s.variation else None,
+        }
+
+    def write_report(self, folder: str | os.PathLike[str], stem: str | None = None) -> list[Path]:
+        """Write ``<stem>.json`` (the surrogate), ``<stem>_report.json`` and ``<stem>_residuals.png``.
+
+        Every file is written atomically, after all of them have been rendered in memory.
+        """
+        stem = stem or self.surrogate.name
+        folder = Path(folder)
+        png = format_residual_plot(self)
+        report = json.dumps(_finite(self.summary()), indent=2, allow_nan=False) + "\n"
+        return [write_atomic(folder / f"{stem}.json", self.surrogate.to_json()),
+                write_atomic(folder / f"{stem}_report.json", report),
+                write_atomic(folder / f"{stem}_residuals.png", png)]
+
+
+# ----------------------------------------------------------------------------- data
+
+def load_table(data: Any, columns: Sequence[str], *, where: Mapping[str, Any] | None = None,
+               melt: Mapping[str, float] | None = None,
+               nan_policy: NanPolicy = "raise") -> tuple[Any, dict[str, Any]]:
+    """The rows of ``data`` to fit, and what is known about their origin.
+
+    Parameters
+    ----------
+    data
+        ``pandas.DataFrame``, ``xarray.Dataset``, a Monte Carlo study folder or a ``.csv`` file.
+    columns
+        Columns that must exist and be finite.
+    where
+        Keep only rows whose column equals the value (``{"config": "cmos"}``).
+    melt
+        Wide → long: column → x value (``{"dq0": 1/9, "dq1": 2/9, …}``). Each row becomes one row
+        per named column, with the x value in ``columns[0]`` and the column's value in ``columns[1]``.
+    nan_policy
+        ``"raise"`` or ``"omit"`` (see :data:`NanPolicy`).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        Rows of successful samples, and ``{"testbench", "seed", "source", "failed"}``.
+
+    Raises
+    ------
+    KeyError
+        If a column is missing (the message lists the available ones).
+    ValueError
+        If a used column holds NaN and ``nan_policy="raise"``, or no row is left.
+    """
+    import pandas as pd
+
+    if nan_policy not in get_args(NanPolicy):
+        raise ValueError(f"nan_policy must be one of {get_args(NanPolicy)}, got {nan_policy!r}.")
+    frame, meta = _as_frame(data)
+    if melt:
+        frame = _melt(frame, melt, columns[0], columns[1])
+    failed = 0
+    if "status" in frame.columns:
+        ok = frame["status"] == "ok"
+        failed = int((~ok).sum())
+        frame = frame[ok]
+    for column in [*columns, *(where or {})]:
+        if column not in frame.columns:
+            raise KeyError(f"column {column!r} is not in the dataset; available columns: "
+                           f"{', '.join(map(str, frame.columns))}. Name one of them (--x/--y/--where).")
+    for column, value in (where or {}).items():
+        frame = frame[frame[column].astype(str) == str(value)]
+    frame = frame.reset_index(drop=True)
+    for column in columns:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    bad = frame[list(columns)].isna().any(axis=1) | ~np.isfinite(frame[list(columns)].to_numpy(float)).all(axis=1)
+    if bad.any() and nan_policy == "raise":
+        rows = np.flatnonzero(bad.to_numpy())
+        counts = {c: int((~np.isfinite(frame[c].to_numpy(float))).sum()) for c in columns}
+        raise ValueError(f"NaN/inf values in {({c: n for c, n in counts.items() if n})} (rows {rows[:5].tolist()}"
+                         f"{' …' if rows.size > 5 else ''} of {len(frame)}); drop them with nan_policy='omit' "
+                         "(--nan omit) or fix the data.")
+    frame = frame[~bad].reset_index(drop=True)
+    if frame.empty:
+        raise ValueError(f"no usable rows left (after dropping {failed} failed samples and the 'where' filter "
+                         f"{dict(where or {})}); check the filter values.")
+    return frame, {**meta, "failed": failed, "omitted": int(bad.sum())}
+
+
+def _melt(frame: Any, melt: Mapping[str, float], x: str, y: str) -> Any:
+    import pandas as pd
+
+    missing = [c for c in melt if c not in frame.columns]
+    if missing:
+        raise KeyError(f"column(s) {missing} to melt are not in the dataset; available columns: "
+                       f"{', '.join(map(str, frame.columns))}.")
+    keep = [c for c in frame.columns if c not in melt and c not in (x, y)]
+    parts = [frame[keep].assign(**{x: float(value), y: frame[column]}) for column, value in melt.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _as_frame(data: Any) -> tuple[Any, dict[str, Any]]:
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data, {"testbench": data.attrs.get("testbench"), "seed": data.attrs.get("seed"),
+                      "source": data.attrs.get("source")}
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if path.suffix == ".csv":
+            return pd.read_csv(path), {"testbench": None, "seed": None, "source": str(path)}
+        from spicegen.montecarlo import Store, load_dataframe
+
+        with Store.open(path) as store:
+            definition = store.meta("definition") or {}
+        return load_dataframe(path), {"testbench": definition.get("testbench"), "seed": definition.get("seed"),
+                                      "source": str(path)}
+    if hasattr(data, "data_vars") and hasattr(data, "to_dataframe"):
+        variables = [v for v in data.data_vars if "event" not in data[v].dims]
+        frame = data[variables].reset_coords(drop=False)
+        frame = frame[[v for v in frame.data_vars if "event" not in frame[v].dims]].to_dataframe().reset_index()
+        return frame, {"testbench": data.attrs.get("testbench"), "seed": data.attrs.get("seed"),
+                       "source": data.attrs.get("source")}
+    raise TypeError(f"cannot read a dataset from {type(data).__name__}; pass a pandas.DataFrame, an "
+                    "xarray.Dataset, a study folder or a .csv file.")
+
+
+def dataset_hash(columns: Mapping[str, np.ndarray]) -> str:
+    """First 16 hex digits of the SHA-256 of the column names and their float64 values, in order."""
+    digest = hashlib.sha256()
+    for name, values in columns.items():
+        digest.update(name.encode() + b"\0")
+        digest.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+    return digest.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def statistic_points(x: np.ndarray, y: np.ndarray, statistic: Statistic, *, quantile: float | None = None,
+                     bins: int | None = None, seed: int = 0) -> Points:
+    """Reduce samples ``(x, y)`` to one statistic per group.
+
+    Parameters
+    ----------
+    statistic
+        See :data:`Statistic`.
+    quantile
+        Level q in (0, 1) for ``statistic="quantile"``.
+    bins
+        Group into this many equal-count bins of x instead of by exact x.
+    seed
+        Seed of the bootstrap for quantile standard errors.
+
+    Raises
+    ------
+    ValueError
+        For a bad option, or when x never repeats, no ``bins`` is given and the statistic needs groups.
+    """
+    if statistic not in get_args(Statistic):
+        raise ValueError(f"statistic must be one of {get_args(Statistic)}, got {statistic!r}.")
+    if (statistic == "quantile") != (quantile is not None):
+        raise ValueError("give quantile=q (0 < q < 1) exactly when statistic='quantile'.")
+    if quantile is not None and not 0 < quantile < 1:
+        raise ValueError(f"quantile must lie strictly between 0 and 1, got {quantile!r}; use "
+                         "statistic='lower'/'upper' for the minimum/maximum.")
+    groups = _groups(x, bins)
+    if groups is None:
+        if statistic != "mean":
+            raise ValueError(f"x never repeats, so there is no sample set per x for the {statistic!r}; "
+                             "pass bins=N (--bins N) to group x into N equal-count bins.")
+        return Points(x.copy(), y.copy(), None, np.ones(x.size, int), "mean")
+    rng = np.random.default_rng(seed)
+    rows = [_reduce(x[g], y[g], statistic, quantile, rng, bins is not None) for g in groups]
+    xs, values, errors = (np.array(c, dtype=float) for c in zip(*rows))
+    counts = np.array([g.size for g in groups])
+    usable = bool(np.all(np.isfinite(errors)) and np.all(errors > 0))
+    name = f"quantile:{quantile:g}" if statistic == "quantile" else statistic
+    return Points(xs, values, errors if usable else None, counts, name)
+
+
+def _groups(x: np.ndarray, bins: int | None) -> list[np.ndarray] | None:
+    if bins is not None:
+        if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= x.size // 2:
+            raise ValueError(f"bins must be a whole number from 2 to {x.size // 2} (two samples per bin), "
+                             f"got {bins!r}.")
+        order = np.argsort(x, kind="stable")
+        return [np.sort(part) for part in np.array_split(order, bins)]
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    if np.median(counts) < 2:
+        return None
+    return [np.flatnonzero(inverse == k) for k in range(values.size) if counts[k] >= 2]
+
+
+def _reduce(x: np.ndarray, y: np.ndarray, statistic: str, q: float | None, rng: np.random.Generator,
+            binned: bool) -> tuple[float, float, float]:
+    """(x, statistic, standard error) of one group."""
+    n = y.size
+    at = float(np.mean(x)) if binned else float(x[0])
+    if statistic == "mean":
+        return at, float(np.mean(y)), float(np.std(y, ddof=1) / math.sqrt(n))
+    if statistic == "std":
+        s = float(np.std(y, ddof=1))
+        return at, s, s / math.sqrt(2 * (n - 1))
+    if statistic == "relstd":
+        r = float(np.std(y, ddof=1) / abs(np.mean(y)))
+        return at, r, r * math.sqrt(1 / (2 * (n - 1)) + r * r / n)
+    if statistic in ("lower", "upper"):
+        k = int(np.argmin(y) if statistic == "lower" else np.argmax(y))
+        return float(x[k]) if binned else at, float(y[k]), math.nan
+    boot = np.quantile(y[rng.integers(0, n, (BOOTSTRAP, n))], q, axis=1)
+    return at, float(np.quantile(y, q)), float(np.std(boot, ddof=1))
+
+
+# ----------------------------------------------------------------------------- fitting
+
+def fit_points(model: Model, points: Points, *, params: Mapping[str, float] | Parameters | None = None,
+               fixed: Mapping[str, float] | None = None, max_nfev: int | None = None,
+               what: str = "") -> tuple[ModelResult, FitStats]:
+    """Fit ``model`` to ``points`` and compute RMSE, R² and the parameter intervals.
+
+    Parameters
+    ----------
+    model
+        A form or compound (from :func:`fitting.forms.parse_form`, or a ``SympyForm``).
+    points
+        From :func:`statistic_points`.
+    params
+        Starting values overriding the guess (name → value), or complete lmfit ``Parameters``.
+    fixed
+        Parameters held at a value (name → value), e.g. the redundant offset of a compound.
+    max_nfev
+        Limit on model evaluations (lmfit's default if None).
+    what
+        Description used in error messages.
+
+    Raises
+    ------
+    FitError
+        If the fit fails, stops without converging, or cannot estimate parameter uncertainties.
+    """
+    x, y = points.x, points.value
+    label = what or f"{format_spec(model)} to the {points.statistic}"
+    free = len(model.param_names) - len(fixed or {})
+    if x.size <= free:
+        raise FitError(f"fit of {label}: {x.size} points cannot determine {free} parameters "
+                       f"{model.param_names}; use more x values/bins or a form with fewer parameters.")
+    start = params if isinstance(params, Parameters) else _start(model, y, x, params or {}, fixed or {})
+    weights = None if points.stderr is None else 1.0 / points.stderr
+    try:
+        result = model.fit(y, start, x=x, weights=weights, max_nfev=max_nfev, nan_policy="raise")
+    except ValueError as exc:
+        raise FitError(f"fit of {label} failed: {exc}. Give starting values (params=..., --start name=value) "
+                       "or restrict the x range to where the form is defined.") from None
+    if not result.success or result.nfev >= (max_nfev or math.inf):
+        raise FitError(f"fit of {label} did not converge: {result.message} after {result.nfev} evaluations; "
+                       f"parameters at stop: {_values(result.params)}. Give starting values (--start), "
+                       "allow more evaluations (max_nfev), or choose a simpler form.")
+    if not result.errorbars:
+        raise FitError(f"fit of {label}: parameter uncertainties could not be estimated (singular covariance "
+                       f"at {_values(result.params)}); the data do not determine every parameter — fix one "
+                       "(params=Parameters with vary=False) or choose a form with fewer parameters.")
+    pair = _degenerate_pair(result)
+    if pair:
+        raise FitError(f"fit of {label}: parameters {pair[0]!r} and {pair[1]!r} are fully correlated "
+                       f"(ρ = {pair[2]:+.6f}), so the data determine only a combination of them; hold one "
+                       f"(fixed={{{pair[1]!r}: value}}, --fix {pair[1]}=VALUE) or choose a form with fewer parameters.")
+    return result, _stats(result, y, weights is not None)
+
+
+def _degenerate_pair(result: ModelResult, limit: float = 1 - 1e-6) -> tuple[str, str, float] | None:
+    """The first pair of free parameters whose fitted correlation is ±1 within ``1 − limit``."""
+    names = result.var_names
+    std = np.sqrt(np.diag(result.covar))
+    with np.errstate(all="ignore"):
+        corr = result.covar / np.outer(std, std)
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if not abs(corr[i, j]) < limit:
+                return names[i], names[j], float(corr[i, j])
+    return None
+
+
+def fit_best(forms: str | Model | Sequence[str | Model], points: Points, *, what: str,
+             **options: Any) -> tuple[Model, ModelResult, FitStats]:
+    """Fit one form, or each of several candidates and keep the lowest BIC (Bayesian information criterion).
+
+    Candidates that fail (:class:`FitError`) are skipped; if all fail, the last error is raised
+    with the list of failures.
+    """
+    candidates = [forms] if isinstance(forms, (str, Model)) else list(forms)
+    if not candidates:
+        raise ValueError("give at least one form.")
+    best, failures = None, []
+    for form in candidates:
+        model = parse_form(form) if isinstance(form, str) else form
+        try:
+            result, stats = fit_points(model, points, what=f"{format_spec(model)} to {what}", **options)
+        except FitError as exc:
+            if len(candidates) == 1:
+                raise
+            failures.append(str(exc))
+            continue
+        if best is None or result.bic < best[1].bic:
+            best = (model, result, stats)
+    if best is None:
+        raise FitError(f"no candidate form fits {what}: " + " | ".join(failures))
+    return best
+
+
+def _start(model: Model, y: np.ndarray, x: np.ndarray, values: Mapping[str, float],
+           fixed: Mapping[str, float]) -> Parameters:
+    unknown = sorted((set(values) | set(fixed)) - set(model.param_names))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for {format_spec(model)}; its parameters are "
+                         f"{model.param_names}.")
+    start = guess(model, y, x=x)
+    for name, value in values.items():
+        start[name].set(value=float(value))
+    for name, value in fixed.items():
+        start[name].set(value=float(value), vary=False)
+    return start
+
+
+def _values(params: Parameters) -> dict[str, float]:
+    return {k: float(f"{p.value:.6g}") for k, p in params.items()}
+
+
+def _stats(result: ModelResult, y: np.ndarray, weighted: bool) -> FitStats:
+    from scipy import stats
+
+    residual = y - result.best_fit
+    dof = int(result.nfree)
+    t = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof))
+    params = {}
+    for name, p in result.params.items():
+        err = float(p.stderr) if p.stderr is not None and (p.vary or p.expr) else None
+        half = t * err if err is not None else 0.0
+        params[name] = ParamStat(float(p.value), err, float(p.value) - half, float(p.value) + half)
+    rmse = float(np.sqrt(np.mean(residual ** 2)))
+    scale = float(np.ptp(y))
+    total = float(np.sum((y - y.mean()) ** 2))
+    return FitStats(points=int(y.size), dof=dof, rmse=rmse, nrmse=rmse / scale if scale > 0 else math.nan,
+                    r2=1.0 - float(np.sum(residual ** 2)) / total if total > 0 else math.nan,
+                    max_error=float(np.max(np.abs(residual))), confidence=CONFIDENCE, weighted=weighted,
+                    params=params)
+
+
+# ----------------------------------------------------------------------------- extraction
+
+def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model], *, statistic: Statistic = "mean",
+            quantile: float | None = None, bins: int | None = None, where: Mapping[str, Any] | None = None,
+            melt: Mapping[str, float] | None = None,
+            params: Mapping[str, float] | Parameters | None = None, fixed: Mapping[str, float] | None = None,
+            variation: str | Model | Sequence[str | Model] | None = None,
+            domain: tuple[float, float] | None = None, name: str | None = None,
+            nan_policy: NanPolicy = "raise", max_nfev: int | None = None, seed: int = 0,
+            device: str | None = None, note: str = "") -> Extraction:
+    """Fit a form to a statistic of ``y`` versus ``x`` and return it as a surrogate.
+
+    Parameters
+    ----------
+    data
+        DataFrame, Dataset, study folder or CSV (see :func:`load_table`).
+    x, y
+        Input and output columns.
+    form
+        Form text for :func:`~fitting.forms.parse_form` (``"tanh"``, ``"polynomial:3"``,
+        ``"tanh + polynomial:1"``) or an lmfit model built from forms; a list of them picks the
+        lowest BIC (:func:`fit_best`).
+    statistic, quantile, bins
+        What to fit (see :func:`statistic_points`).
+    where
+        Row filter, column → value.
+    melt
+        Stack wide columns into ``x``/``y`` (see :func:`load_table`).
+    params
+        Starting values overriding the guess, or complete lmfit ``Parameters``.
+    fixed
+        Parameters held at a value (name → value).
+    variation
+        Also fit σ(x) with this form (or the best of a list) and attach it as the surrogate's variation.
+    domain
+        Validity interval of x (default: the range of the samples).
+    name
+        Surrogate name (default ``<y>_<statistic>``).
+    nan_policy
+        See :data:`NanPolicy`.
+    max_nfev
+        Limit on model evaluations per fit.
+    seed
+        Bootstrap seed (quantile standard errors).
+    device, note
+        Recorded in the provenance.
+
+    Returns
+    -------
+    Extraction
+
+    Raises
+    ------
+    KeyError, ValueError
+        For missing columns, NaN, bad options.
+    FitError
+        When a fit does not converge or leaves parameters undetermined.
+    """
+    frame, meta = load_table(data, [x, y], where=where, melt=melt, nan_policy=nan_policy)
+    xs, ys = frame[x].to_numpy(float), frame[y].to_numpy(float)
+    points = statistic_points(xs, ys, statistic, quantile=quantile, bins=bins, seed=seed)
+    model, result, stats = fit_best(form, points, what=f"the {points.statistic} of {y!r} vs {x!r}", params=params,
+                                    fixed=fixed, max_nfev=max_nfev)
+    lo, hi = domain if domain is not None else (float(xs.min()), float(xs.max()))
+    input_name = _input_name(x, model)
+    base = name or _identifier(f"{y}_{points.statistic}")
+    provenance = Provenance(version=_version(), dataset_hash=dataset_hash({x: xs, y: ys}),
+                            statistic=points.statistic, form=format_spec(model), columns={"x": x, "y": y},
+                            device=device, testbench=meta.get("testbench"), seed=meta.get("seed"),
+                            source=meta.get("source"), note=note)
+    surrogate = _surrogate(base, model, result, input_name, (lo, hi), y, stats, provenance)
+    if statistic in ("lower", "upper"):
+        side = ys >= surrogate(xs, out_of_domain="clip") if statistic == "lower" else \
+            ys <= surrogate(xs, out_of_domain="clip")
+        surrogate = replace(surrogate, stats=replace(stats, coverage=float(np.mean(side))))
+    if variation is not None:
+        surrogate = replace(surrogate, variation=_variation(xs, ys, variation, bins, seed, max_nfev, base,
+                                                            input_name, (lo, hi), y, provenance))
+    return Extraction(surrogate, points, result, xs, ys)
+
+
+def _variation(xs: np.ndarray, ys: np.ndarray, form: str | Model | Sequence[str | Model], bins: int | None, seed: int,
+               max_nfev: int | None, base: str, input_name: str, domain: tuple[float, float], y: str,
+               provenance: Provenance) -> Surrogate:
+    points = statistic_points(xs, ys, "std", bins=bins, seed=seed)
+    model, result, stats = fit_best(form, points, what=f"the std of {y!r} (variation)", max_nfev=max_nfev)
+    return _surrogate(f"{base}_sigma", model, result, input_name, domain, f"std of {y}", stats,
+                      replace(provenance, statistic="std", form=format_spec(model)))
+
+
+def _surrogate(name: str, model: Model, result: ModelResult, input_name: str, domain: tuple[float, float],
+               output: str, stats: FitStats, provenance: Provenance) -> Surrogate:
+    expression = format_expression(model, {model.independent_vars[0]: input_name})
+    return Surrogate(name, expression, (input_name,), {k: p.value for k, p in result.params.items()},
+                     {input_name: domain}, output, stats, provenance)
+
+
+def _input_name(column: str, model: Model) -> str:
+    """The column name as the surrogate's input when it is a clean identifier, else ``x``."""
+    ok = re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", column) and column not in model.param_names \
+        and column not in ("numpy", "torch", "math", "self")
+    return column if ok else "x"
+
+
+def _identifier(text: str) -> str:
+    clean = re.sub(r"\W+", "_", text).strip("_")
+    return clean if clean and clean[0].isalpha() else f"s_{clean}"
+
+
+def _version() -> str:
+    import spicegen
+
+    return spicegen.__version__
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------- figures
+
+def format_residual_plot(extraction: Extraction) -> bytes:
+    """PNG bytes: samples, fitted points and curve (top) and residuals of the points (bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s, p = extraction.surrogate, extraction.points
+    lo, hi = s.domain[s.inputs[0]]
+    grid = np.linspace(lo, hi, 400)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True, height_ratios=(2, 1))
+    keep = np.random.default_rng(0).permutation(extraction.x.size)[:5000]
+    if p.statistic in ("mean", "lower", "upper") or p.statistic.startswith("quantile"):
+        top.plot(extraction.x[keep], extraction.y[keep], ".", ms=2, color="0.75", label="samples")
+    top.errorbar(p.x, p.value, yerr=p.stderr, fmt="o", ms=3, color="C0", label=p.statistic)
+    top.plot(grid, s(grid), "-", color="C1", label=f"fit: {s.provenance.form if s.provenance else ''}")
+    if s.variation is not None and p.statistic == "mean":
+        mean, sigma = s(grid), s.sigma(grid)
+        top.fill_between(grid, mean - 3 * sigma, mean + 3 * sigma, color="C1", alpha=0.2, label="±3σ (fitted)")
+    top.set_ylabel(s.output)
+    stats = s.stats
+    title = f"{s.name}: RMSE {stats.rmse:.3g} ({stats.nrmse:.2%} FS), R² {stats.r2:.5f}" if stats else s.name
+    top.set_title(title, fontsize=10)
+    top.legend(fontsize=8)
+    residual = p.value - s(p.x, out_of_domain="clip")
+    bottom.errorbar(p.x, residual, yerr=p.stderr, fmt="o", ms=3, color="C0")
+    bottom.axhline(0.0, color="k", lw=0.8)
+    bottom.set_xlabel(s.provenance.columns.get("x", s.inputs[0]) if s.provenance else s.inputs[0])
+    bottom.set_ylabel("residual")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+__all__ = ["CONFIDENCE", "Extraction", "FitError", "NanPolicy", "Points", "Statistic", "dataset_hash", "extract",
+           "fit_best", "fit_points", "format_residual_plot", "load_table", "statistic_points"]

@@ -1,0 +1,476 @@
+"""A fitted behavioural function, ready to ship: :class:`Surrogate`.
+
+A surrogate is a formula in the checked expression language of :mod:`fitting.expression`
+(``"a*numpy.tanh(b*x) + c"``), its parameter values, the input domain it was fitted on, the fit
+statistics, and where it came from (device, testbench, seed, dataset hash, package version).
+Outside its domain it raises :class:`DomainError`, unless the caller asks to clip. It may carry
+its fitted variation: a second surrogate for the standard deviation σ(x) of the output.
+
+Renderings: JSON (:meth:`Surrogate.save` / :meth:`Surrogate.load`, round-trips exactly) and a
+standalone numpy-only Python module (:func:`format_numpy_module`); PyTorch and ONNX live in
+:mod:`fitting.export`. This module imports only numpy and the standard library, so shipping a
+surrogate never pulls in sympy, lmfit or matplotlib.
+
+>>> s = Surrogate("demo", "a*x + b", ("x",), {"a": 2.0, "b": 1.0}, {"x": (0.0, 1.0)})
+>>> float(s(0.5))
+2.0
+>>> s(2.0)
+Traceback (most recent call last):
+...
+fitting.surrogate.DomainError: input 'x' = 2.0 lies outside the domain [0.0, 1.0] of surrogate 'demo' (1 of 1 values); refit on data that covers it, or pass out_of_domain='clip' to hold inputs at the nearest bound.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import keyword
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy
+
+from .expression import compile_expression, evaluate, parse
+
+OutOfDomain = Literal["raise", "clip"]
+"""What a query outside the domain does: raise :class:`DomainError`, or clip to the nearest bound."""
+FORMAT = "spicegen-surrogate/1"
+"""Schema tag written into every JSON file."""
+RESERVED = frozenset({"numpy", "torch", "math", "self", "out_of_domain"})
+"""Names a parameter or input may not take (they name modules or arguments of the renderings)."""
+
+
+class DomainError(ValueError):
+    """A surrogate was queried outside the input domain it was fitted on."""
+
+
+def _prepare(name, inputs, domain, args, kwargs, out_of_domain):
+    """Inputs as float arrays by name, checked against (or clipped to) the domain."""
+    if out_of_domain not in ("raise", "clip"):  # OutOfDomain, spelled out: this function is shipped verbatim
+        raise ValueError(f"out_of_domain must be 'raise' or 'clip', got {out_of_domain!r}.")
+    if len(args) > len(inputs):
+        raise TypeError(f"surrogate {name!r} takes {len(inputs)} input(s) {inputs}, got {len(args)}.")
+    given = dict(zip(inputs, args))
+    for key, value in kwargs.items():
+        if key not in inputs or key in given:
+            raise TypeError(f"surrogate {name!r}: unexpected or repeated input {key!r}; inputs are {inputs}.")
+        given[key] = value
+    missing = [k for k in inputs if k not in given]
+    if missing:
+        raise TypeError(f"surrogate {name!r}: missing input(s) {missing}; inputs are {inputs}.")
+    values = {}
+    for key in inputs:
+        value = numpy.asarray(given[key], dtype=float)
+        lo, hi = domain[key]
+        nan = numpy.isnan(value)
+        if nan.any():
+            raise DomainError(f"input {key!r} of surrogate {name!r} holds {int(nan.sum())} NaN value(s); "
+                              "remove or replace them before evaluating.")
+        if out_of_domain == "clip":
+            value = numpy.clip(value, lo, hi)
+        else:
+            bad = (value < lo) | (value > hi)
+            if bad.any():
+                worst = value[bad].flat[numpy.argmax(numpy.abs(value[bad] - (lo + hi) / 2))]
+                raise DomainError(f"input {key!r} = {float(worst)!r} lies outside the domain [{lo!r}, {hi!r}] of "
+                                  f"surrogate {name!r} ({int(bad.sum())} of {value.size} values); refit on data "
+                                  "that covers it, or pass out_of_domain='clip' to hold inputs at the nearest bound.")
+        values[key] = value
+    return values
+
+
+def _broadcast(result, values):
+    """``result`` as a float array with the broadcast shape of the inputs."""
+    shape = numpy.broadcast_shapes(*(v.shape for v in values.values()))
+    return numpy.array(numpy.broadcast_to(result, shape), dtype=float)
+
+
+@dataclass(frozen=True)
+class ParamStat:
+    """One fitted parameter: value and its confidence interval.
+
+    Attributes
+    ----------
+    value
+        Best-fit value.
+    stderr
+        Standard error from the fit covariance (None when the parameter was held fixed).
+    low, high
+        Confidence interval at :attr:`FitStats.confidence` (value ± t·stderr; equal to ``value``
+        when fixed).
+    """
+
+    value: float
+    stderr: float | None
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class FitStats:
+    """How well a surrogate fits the data it was extracted from.
+
+    Attributes
+    ----------
+    points
+        Number of fitted points.
+    dof
+        Degrees of freedom (points minus free parameters).
+    rmse
+        Root-mean-square residual, in the output's unit.
+    nrmse
+        ``rmse`` divided by the full scale (max − min) of the fitted values.
+    r2
+        Coefficient of determination of the fitted points.
+    max_error
+        Largest absolute residual.
+    confidence
+        Level of the parameter intervals (0.95).
+    weighted
+        Whether the fit weighted points by their standard errors.
+    params
+        Parameter name → :class:`ParamStat`.
+    coverage
+        For envelope (bound) extractions: fraction of all samples on the bound's side of the
+        curve (1.0 = a true bound); None otherwise.
+    """
+
+    points: int
+    dof: int
+    rmse: float
+    nrmse: float
+    r2: float
+    max_error: float
+    confidence: float
+    weighted: bool
+    params: Mapping[str, ParamStat]
+    coverage: float | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a surrogate came from.
+
+    Attributes
+    ----------
+    version
+        spicegen version that fitted it.
+    dataset_hash
+        SHA-256 (first 16 hex digits) of the data columns that were fitted, in order.
+    statistic
+        What was fitted: ``mean``, ``std``, ``relstd``, ``lower``, ``upper`` or ``quantile:q``.
+    form
+        Form specification (see :func:`fitting.forms.parse_form`).
+    columns
+        Role → dataset column (``{"x": "vin", "y": "i_out"}``).
+    device, testbench, seed
+        Monte Carlo study it was extracted from, when known.
+    source
+        Path or description of the dataset.
+    note
+        Free text, e.g. that a surrogate is a placeholder.
+    """
+
+    version: str
+    dataset_hash: str
+    statistic: str
+    form: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+    device: str | None = None
+    testbench: str | None = None
+    seed: int | None = None
+    source: str | None = None
+    note: str = ""
+
+
+def _check_identifier(text: str, what: str) -> str:
+    if not isinstance(text, str) or not text.isidentifier() or keyword.iskeyword(text) or text in RESERVED \
+            or text.startswith("_"):
+        raise ValueError(f"{what} {text!r} must be a Python identifier that does not start with '_' and is not "
+                         f"one of {sorted(RESERVED)}; rename it.")
+    return text
+
+
+@dataclass(frozen=True, eq=False)
+class Surrogate:
+    """A fitted form with its parameters, domain, statistics and provenance.
+
+    Parameters
+    ----------
+    name
+        Identifier (used as the module / class name of the renderings).
+    expression
+        Formula in the language of :mod:`fitting.expression`, using ``inputs`` and ``params``.
+    inputs
+        Input names, in call order.
+    params
+        Parameter name → value.
+    domain
+        Input name → closed interval ``(low, high)`` it is valid on.
+    output
+        What the output is (a column name or a description).
+    stats
+        Fit statistics, if it was fitted.
+    provenance
+        Origin, if known.
+    variation
+        Surrogate of the standard deviation σ of the output (same inputs and domain), if fitted.
+
+    Examples
+    --------
+    >>> s = Surrogate("f1", "a*(1 - numpy.exp(-b*x))", ("x",), {"a": 1.2, "b": 2.0}, {"x": (0.0, 1.0)})
+    >>> s([0.0, 1.0]).round(4).tolist()
+    [0.0, 1.0376]
+    >>> float(s(1.5, out_of_domain="clip")) == float(s(1.0))
+    True
+    """
+
+    name: str
+    expression: str
+    inputs: tuple[str, ...]
+    params: Mapping[str, float]
+    domain: Mapping[str, tuple[float, float]]
+    output: str = "y"
+    stats: FitStats | None = None
+    provenance: Provenance | None = None
+    variation: Surrogate | None = None
+
+    def __post_init__(self) -> None:
+        _check_identifier(self.name, "surrogate name")
+        inputs = tuple(_check_identifier(k, "input name") for k in self.inputs)
+        if not inputs or len(set(inputs)) != len(inputs):
+            raise ValueError(f"surrogate {self.name!r} needs distinct input names, got {inputs}.")
+        params = {}
+        for key, value in self.params.items():
+            _check_identifier(key, "parameter name")
+            if key in inputs:
+                raise ValueError(f"{key!r} is both an input and a parameter of surrogate {self.name!r}; rename one.")
+            if not math.isfinite(float(value)):
+                raise ValueError(f"parameter {key!r} of surrogate {self.name!r} is {value!r}; it must be finite.")
+            params[key] = float(value)
+        if set(self.domain) != set(inputs):
+            raise ValueError(f"domain of surrogate {self.name!r} must name exactly its inputs {inputs}, "
+                             f"got {sorted(self.domain)}.")
+        domain = {}
+        for key in inputs:
+            lo, hi = (float(b) for b in self.domain[key])
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                raise ValueError(f"domain of input {key!r} must be a finite (low, high) with low <= high, "
+                                 f"got {self.domain[key]!r}.")
+            domain[key] = (lo, hi)
+        tree = parse(self.expression, set(inputs) | set(params))
+        if self.variation is not None and (self.variation.inputs != inputs or dict(self.variation.domain) != domain):
+            raise ValueError(f"the variation of surrogate {self.name!r} must have the same inputs and domain.")
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "domain", domain)
+        object.__setattr__(self, "_code", compile_expression(tree))
+
+    def __call__(self, *args: Any, out_of_domain: OutOfDomain = "raise", **kwargs: Any) -> numpy.ndarray:
+        """Evaluate the surrogate at the inputs (positional in :attr:`inputs` order, or by name).
+
+        Raises
+        ------
+        DomainError
+            If an input lies outside the domain (and ``out_of_domain="raise"``) or is NaN.
+        """
+        values = _prepare(self.name, self.inputs, self.domain, args, kwargs, out_of_domain)
+        return _broadcast(evaluate(self._code, {**values, **self.params}), values)
+
+    def sigma(self, *args: Any, out_of_domain: OutOfDomain = "raise", **kwargs: Any) -> numpy.ndarray:
+        """Evaluate the fitted standard deviation of the output.
+
+        Raises
+        ------
+        ValueError
+            If the surrogate carries no variation.
+        """
+        if self.variation is None:
+            raise ValueError(f"surrogate {self.name!r} has no fitted variation; extract it with "
+                             "fitting.extract.extract(..., variation=FORM).")
+        return numpy.maximum(self.variation(*args, out_of_domain=out_of_domain, **kwargs), 0.0)
+
+    def sample(self, *args: Any, rng: numpy.random.Generator, noise: float | Literal["fitted"] = "fitted",
+               out_of_domain: OutOfDomain = "raise", **kwargs: Any) -> numpy.ndarray:
+        """Draw outputs with Gaussian variation.
+
+        Parameters
+        ----------
+        rng
+            Seeded generator (``numpy.random.default_rng(seed)``).
+        noise
+            ``"fitted"``: ``y + σ(x)·N(0, 1)`` with the fitted σ; a number ``r``:
+            ``y·(1 + r·N(0, 1))``, the relative noise levels of the P²M paper's Table 1.
+        """
+        mean = self(*args, out_of_domain=out_of_domain, **kwargs)
+        std = _noise_std(self, mean, noise, args, kwargs, out_of_domain)
+        return mean + std * rng.standard_normal(mean.shape)
+
+    # -- serialisation
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dictionary (see :meth:`from_dict`)."""
+        return {
+            "format": FORMAT, "name": self.name, "output": self.output, "inputs": list(self.inputs),
+            "expression": self.expression, "params": dict(self.params),
+            "domain": {k: list(v) for k, v in self.domain.items()},
+            "stats": _plain(asdict(self.stats)) if self.stats else None,
+            "provenance": _plain(asdict(self.provenance)) if self.provenance else None,
+            "variation": self.variation.to_dict() if self.variation else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Surrogate:
+        """Rebuild a surrogate written by :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not a surrogate of this format.
+        """
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
+            raise ValueError(f"not a spicegen surrogate: expected format {FORMAT!r}, found {found!r}.")
+        stats = data.get("stats")
+        if stats:
+            stats = FitStats(**{**stats, "params": {k: ParamStat(**v) for k, v in stats["params"].items()}})
+        provenance = Provenance(**data["provenance"]) if data.get("provenance") else None
+        variation = cls.from_dict(data["variation"]) if data.get("variation") else None
+        return cls(data["name"], data["expression"], tuple(data["inputs"]), data["params"],
+                   {k: tuple(v) for k, v in data["domain"].items()}, data.get("output", "y"), stats, provenance,
+                   variation)
+
+    def to_json(self) -> str:
+        """Standard JSON text (no NaN/Infinity literals), keys in a fixed order."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Surrogate:
+        """Rebuild a surrogate from :meth:`to_json` text."""
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the JSON atomically (a temporary file renamed into place); returns the path."""
+        return write_atomic(path, self.to_json())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Surrogate:
+        """Read a surrogate JSON file.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            If the file is missing or is not a surrogate.
+        """
+        text = Path(path).read_text()
+        try:
+            return cls.from_json(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{str(path)!r} is not JSON ({exc}); export surrogates with 'spicegen fit'.") from None
+
+
+def _noise_std(surrogate: Surrogate, mean: numpy.ndarray, noise: float | str, args: Sequence[Any],
+               kwargs: Mapping[str, Any], out_of_domain: OutOfDomain) -> numpy.ndarray:
+    if noise == "fitted":
+        return surrogate.sigma(*args, out_of_domain=out_of_domain, **kwargs)
+    if isinstance(noise, str) or not float(noise) >= 0:
+        raise ValueError(f"noise must be 'fitted' or a relative level >= 0 (0.1 = 10 %), got {noise!r}.")
+    return float(noise) * numpy.abs(mean)
+
+
+def _plain(value: Any) -> Any:
+    """NaN → None, tuples → lists, recursively (standard JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A failure leaves any previous file untouched and no partial file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ----------------------------------------------------------------------------- numpy module
+
+def format_numpy_module(surrogate: Surrogate) -> str:
+    """Source of a standalone module that evaluates ``surrogate`` and imports only numpy.
+
+    The module defines ``evaluate(*inputs, out_of_domain="raise")`` (and ``sigma`` when the
+    surrogate carries its variation), ``DomainError``, and the constants ``NAME``, ``INPUTS``,
+    ``PARAMS``, ``DOMAIN``, ``EXPRESSION``, ``PROVENANCE`` and ``STATS``. Its arithmetic is the
+    surrogate's expression verbatim, so it returns bit-identical results.
+    """
+    data = surrogate.to_dict()
+    lines = [
+        f'"""Surrogate {surrogate.name}: {surrogate.output} = {surrogate.expression}',
+        "",
+        "Generated by spicegen (fitting.surrogate.format_numpy_module). Imports only numpy. Do not edit: re-export.",
+        '"""',
+        "import numpy",
+        "",
+        f"NAME = {surrogate.name!r}",
+        f"OUTPUT = {surrogate.output!r}",
+        f"INPUTS = {surrogate.inputs!r}",
+        f"EXPRESSION = {surrogate.expression!r}",
+        f"PARAMS = {dict(surrogate.params)!r}",
+        f"DOMAIN = {dict(surrogate.domain)!r}",
+        f"PROVENANCE = {data['provenance']!r}",
+        f"STATS = {data['stats']!r}",
+        "",
+        "",
+        inspect.getsource(DomainError),
+        "",
+        inspect.getsource(_prepare),
+        "",
+        inspect.getsource(_broadcast),
+        "",
+        _format_function("_mean", surrogate),
+        "",
+        "def evaluate(*args, out_of_domain='raise', **kwargs):",
+        f'    """{surrogate.output} at the inputs {surrogate.inputs} (positional or by name); raises DomainError',
+        "    outside DOMAIN unless out_of_domain='clip'.\"\"\"",
+        "    values = _prepare(NAME, INPUTS, DOMAIN, args, kwargs, out_of_domain)",
+        "    return _broadcast(_mean(**values, **PARAMS), values)",
+    ]
+    if surrogate.variation is not None:
+        lines += [
+            "", f"SIGMA_PARAMS = {dict(surrogate.variation.params)!r}", "",
+            _format_function("_sigma", surrogate.variation), "",
+            "def sigma(*args, out_of_domain='raise', **kwargs):",
+            '    """Fitted standard deviation of the output at the inputs."""',
+            "    values = _prepare(NAME, INPUTS, DOMAIN, args, kwargs, out_of_domain)",
+            "    return numpy.maximum(_broadcast(_sigma(**values, **SIGMA_PARAMS), values), 0.0)",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _format_function(name: str, surrogate: Surrogate) -> str:
+    args = ", ".join((*surrogate.inputs, *surrogate.params))
+    return (f"def {name}({args}):\n"
+            "    with numpy.errstate(over='ignore', invalid='ignore', divide='ignore'):\n"
+            f"        return {surrogate.expression}\n")
+
+
+def write_numpy_module(surrogate: Surrogate, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`format_numpy_module` to ``path`` atomically."""
+    return write_atomic(path, format_numpy_module(surrogate))
