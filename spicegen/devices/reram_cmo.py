@@ -1,0 +1,116 @@
+"""CMO/HfOx filamentary ReRAM (Falcone et al., seed 004): trap-to-trap tunnelling, self-heating, 8W switching.
+
+Structure (top electrode ``te`` to bottom electrode ``be``)::
+
+    te --[ rs ]-- ci --[ CMO trap-to-trap tunnelling, Eq. 6 ]-- be
+                                   ^ local temperature T = T0 + rth*|I*V(ci,be)|  (node tk)
+
+* Transport, seed 004 Eq. 6 (Mott-Gurney), written as the difference of the forward and the
+  backward hopping rates, which equals ``2*A*e*a*nu0*N*exp(-dE/kT)*sinh(a*e*E/(2kT))``
+  exactly and keeps every exponent under the limited-``exp`` guard::
+
+      I = A*e*a_hop*nu0*N*(exp((-dE + a_hop*E/2)/kT) - exp((-dE - a_hop*E/2)/kT))
+      A = pi*r_cf**2,  E = V(ci, be)/d_cmo,  energies in eV, kT = k_B*T/e
+
+* State ``x`` (dimensionless) moves the defect density and the hopping barrier along the line
+  through the paper's HRS point (x = 0: N = 1.2e18 cm^-3, dE = 80 meV) and LRS point
+  (x = 1: 5e19 cm^-3, 65 meV) of Fig. 2d, N log-interpolated, dE linear::
+
+      N  = n_hrs*(n_lrs/n_hrs)**x,   dE = de_hrs + (de_lrs - de_hrs)*x
+
+  The range [-0.1, 1.1] runs past both points, so the quasi-static read states and the
+  10-100 uS programmed states lie inside it.
+* Self-heating: the internal node ``tk`` carries ln(T/300 K); its KCL row is
+  ``V(tk) - ln((T0 + rth*|I*V(ci,be)|)/300 K) = 0``, solved by Newton with the electrical
+  nodes, so T is the exact self-consistent solution in all three renderings, and T > 0 at
+  every Newton iterate (no clamp, no kink).
+* Kinetics (8W polarity): ionic hopping in the same Mott-Gurney form, field from the CMO
+  voltage, activated by the local temperature; set (x up) for V(ci, be) > 0, gradual reset
+  (x down) for V(ci, be) < 0, generalised soft bounds near the ends of the range::
+
+      dx/dt = nu_set*exp(-ea_set/kT)*2*sinh(a_set*E+/(2kT))*((X_HI - x)/(X_HI - X_LO))**gam_set
+            - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**gam_rst
+
+Numbers and their sources: ``docs/reram.md``.
+"""
+import sympy as sp
+
+from spicegen.constants import BOLTZMANN, ELEMENTARY_CHARGE
+from spicegen.device import Check, Device, Equations, Pwl, State, register
+from spicegen.params import Param, Variation
+
+#: Ends of the state range (x = 0 is the paper's HRS point, x = 1 its LRS point).
+X_LO, X_HI = -0.1, 1.1
+#: Reference of the temperature node: T = T_REF*exp(V(tk)), so every Newton iterate has T > 0
+#: and a simulator's all-zero start is room temperature (K).
+T_REF = 300.0
+#: Normalisation of the thermal KCL row (S); any positive value gives the same solution.
+G_THERMAL = 1e-3
+K_EV = BOLTZMANN / ELEMENTARY_CHARGE  # Boltzmann constant in eV/K
+
+
+def _hop(prefactor, barrier, lowering, kt):
+    """prefactor*(exp((-barrier + lowering)/kt) - exp((-barrier - lowering)/kt)) = 2*prefactor*exp(-barrier/kt)*sinh(lowering/kt)."""
+    return prefactor * (sp.exp((lowering - barrier) / kt) - sp.exp((-lowering - barrier) / kt))
+
+
+@register
+class ReramCmo(Device):
+    """CMO/HfOx ReRAM: Mott-Gurney trap-to-trap tunnelling, self-heating, series R, 8W set/reset state."""
+
+    ports = ("te", "be")
+    internal = ("ci", "tk")
+    params = (
+        # geometry and transport (seed 004 section 4.1, 4.2, Eq. 6, Fig. 2d)
+        Param("r_cf", 11e-9, "m", "filament radius at the CMO interface", (1e-10, 1e-6)),
+        Param("d_cmo", 20e-9, "m", "CMO thickness carrying the field", (1e-10, 1e-6)),
+        Param("a_hop", 6.03e-9, "m", "electron hopping distance (fitted)", (1e-11, 1e-7)),
+        Param("nu0", 1e13, "1/s", "electron attempt frequency (assumed)", (1e6, 1e18)),
+        Param("n_hrs", 1.2e24, "1/m^3", "defect density at x = 0 (paper HRS)", (1e15, 1e30),
+              Variation("d2d", 0.25, "lognormal", group="reram_n", correlation=1.0)),
+        Param("n_lrs", 5e25, "1/m^3", "defect density at x = 1 (paper LRS)", (1e15, 1e30),
+              Variation("d2d", 0.25, "lognormal", group="reram_n", correlation=1.0)),
+        Param("de_hrs", 0.080, "eV", "hopping barrier at x = 0 (paper HRS)", (0.0, 2.0)),
+        Param("de_lrs", 0.065, "eV", "hopping barrier at x = 1 (paper LRS)", (0.0, 2.0)),
+        Param("rs", 3.91e3, "Ohm", "series resistance: CMO spreading, filament, electrodes", (1e-3, 1e8)),
+        Param("rth", 3.62e6, "K/W", "thermal resistance of the CMO hot spot", (0.0, 1e10)),
+        # switching kinetics (assumed laws, fitted prefactors; docs/reram.md)
+        Param("nu_set", 1e13, "1/s", "set attempt rate", (0.0, 1e30), Variation("c2c", 0.3, "lognormal")),
+        Param("ea_set", 1.0, "eV", "set activation energy", (0.0, 5.0)),
+        Param("a_set", 1e-9, "m", "set ionic hopping distance", (0.0, 1e-7)),
+        Param("nu_rst", 1e13, "1/s", "reset attempt rate", (0.0, 1e30), Variation("c2c", 0.3, "lognormal")),
+        Param("ea_rst", 1.0, "eV", "reset activation energy", (0.0, 5.0)),
+        Param("a_rst", 1e-9, "m", "reset ionic hopping distance", (0.0, 1e-7)),
+        Param("gam_set", 1.0, "", "soft-bound exponent of the set rate", (0.0, 10.0)),
+        Param("gam_rst", 1.0, "", "soft-bound exponent of the reset rate", (0.0, 10.0)),
+    )
+    states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),)
+    check = Check(
+        dc={"te": (-1.5, 1.5)},
+        tran={"te": Pwl(((0.0, 0.0), (1e-6, 1.4), (3e-6, 1.4), (4e-6, 0.0), (5e-6, -1.4), (7e-6, -1.4), (8e-6, 0.0)))},
+        tstop=8e-6,
+    )
+
+    def equations(self, s):
+        v_cmo = s.V("ci", "be")
+        temp = T_REF * sp.exp(s.V("tk"))
+        kt = K_EV * temp  # eV
+        area = sp.pi * s.r_cf ** 2
+        density = s.n_hrs * (s.n_lrs / s.n_hrs) ** s.x
+        barrier = s.de_hrs + (s.de_lrs - s.de_hrs) * s.x
+        field = v_cmo / s.d_cmo
+        i_cmo = _hop(area * ELEMENTARY_CHARGE * s.a_hop * s.nu0 * density, barrier, s.a_hop * field / 2, kt)
+        power = sp.Abs(i_cmo * v_cmo)  # Joule heat of the CMO hot spot
+        span = X_HI - X_LO
+        up = ((X_HI - s.x) / span) ** s.gam_set
+        down = ((s.x - X_LO) / span) ** s.gam_rst
+        rate = (_hop(s.nu_set, s.ea_set, s.a_set * sp.Max(field, 0) / 2, kt) * up
+                - _hop(s.nu_rst, s.ea_rst, s.a_rst * sp.Max(-field, 0) / 2, kt) * down)
+        return Equations(
+            currents={
+                ("te", "ci"): s.V("te", "ci") / s.rs,
+                ("ci", "be"): i_cmo,
+                ("tk",): G_THERMAL * (s.V("tk") - sp.log((s.T + s.rth * power) / T_REF)),
+            },
+            rates={"x": rate},
+        )
