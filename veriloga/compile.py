@@ -5,6 +5,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 from spicegen.device import DeviceModel
@@ -51,15 +52,18 @@ def compile_source(source: str, name: str, *, directory: Path | None = None) -> 
     target = folder / f"{name}-{digest}.osdi"
     if target.exists():
         return target
-    va_file = folder / f"{name}-{digest}.va"
+    # per-process names: two workers compiling the same module at once must not share files
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    va_file = folder / f"{name}-{digest}.{tag}.va"
     va_file.write_text(source)
-    partial = target.with_suffix(".osdi.part")
+    partial = folder / f"{name}-{digest}.{tag}.osdi.part"
     proc = subprocess.run([compiler, str(va_file), "-o", str(partial)], capture_output=True, text=True)
     output = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0 or "warning" in output.lower() or "error" in output.lower():
         partial.unlink(missing_ok=True)
         raise CompileError(f"openvaf-r failed on {va_file} (exit {proc.returncode}):\n{output}")
     partial.replace(target)  # atomic: a concurrent reader never sees half a library
+    va_file.unlink(missing_ok=True)
     return target
 
 
