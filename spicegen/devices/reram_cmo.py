@@ -64,7 +64,7 @@ class ReramCmo(Device):
         # geometry and transport (seed 004 section 4.1, 4.2, Eq. 6, Fig. 2d)
         Param("r_cf", 11e-9, "m", "filament radius at the CMO interface", (1e-10, 1e-6)),
         Param("d_cmo", 20e-9, "m", "CMO thickness carrying the field", (1e-10, 1e-6)),
-        Param("a_hop", 6.03e-9, "m", "electron hopping distance (fitted)", (1e-11, 1e-7)),
+        Param("a_hop", 6.011e-9, "m", "electron hopping distance (fitted)", (1e-11, 1e-7)),
         Param("nu0", 1e13, "1/s", "electron attempt frequency (assumed)", (1e6, 1e18)),
         Param("n_hrs", 1.2e24, "1/m^3", "defect density at x = 0 (paper HRS)", (1e15, 1e30),
               Variation("d2d", 0.25, "lognormal", group="reram_n", correlation=1.0)),
@@ -75,20 +75,21 @@ class ReramCmo(Device):
         Param("rs", 3.91e3, "Ohm", "series resistance: CMO spreading, filament, electrodes", (1e-3, 1e8)),
         Param("rth", 3.62e6, "K/W", "thermal resistance of the CMO hot spot", (0.0, 1e10)),
         # switching kinetics (assumed laws, fitted prefactors; docs/reram.md)
-        Param("nu_set", 1e13, "1/s", "set attempt rate", (0.0, 1e30), Variation("c2c", 0.3, "lognormal")),
-        Param("ea_set", 1.0, "eV", "set activation energy", (0.0, 5.0)),
-        Param("a_set", 1e-9, "m", "set ionic hopping distance", (0.0, 1e-7)),
-        Param("nu_rst", 1e13, "1/s", "reset attempt rate", (0.0, 1e30), Variation("c2c", 0.3, "lognormal")),
-        Param("ea_rst", 1.0, "eV", "reset activation energy", (0.0, 5.0)),
-        Param("a_rst", 1e-9, "m", "reset ionic hopping distance", (0.0, 1e-7)),
-        Param("gam_set", 1.0, "", "soft-bound exponent of the set rate", (0.0, 10.0)),
-        Param("gam_rst", 1.0, "", "soft-bound exponent of the reset rate", (0.0, 10.0)),
+        Param("nu_set", 5.80e10, "1/s", "set attempt rate (fitted)", (0.0, 1e30), Variation("c2c", 0.9, "lognormal")),
+        Param("ea_set", 0.9, "eV", "set activation energy (assumed)", (0.0, 5.0)),
+        Param("a_set", 3.0e-9, "m", "set ionic hopping distance incl. field enhancement (assumed)", (0.0, 1e-7)),
+        Param("nu_rst", 8.38e12, "1/s", "reset attempt rate (fitted)", (0.0, 1e30), Variation("c2c", 0.9, "lognormal")),
+        Param("ea_rst", 1.0, "eV", "reset activation energy (assumed)", (0.0, 5.0)),
+        Param("a_rst", 2.0e-10, "m", "reset ionic hopping distance (assumed)", (0.0, 1e-7)),
+        Param("gam_set", 1.0, "", "soft-bound exponent of the set rate (assumed)", (0.0, 10.0)),
+        Param("gam_rst", 2.144, "", "soft-bound exponent of the reset rate (fitted)", (0.0, 10.0)),
     )
     states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),)
     check = Check(
         dc={"te": (-1.5, 1.5)},
-        tran={"te": Pwl(((0.0, 0.0), (1e-6, 1.4), (3e-6, 1.4), (4e-6, 0.0), (5e-6, -1.4), (7e-6, -1.4), (8e-6, 0.0)))},
-        tstop=8e-6,
+        tran={"te": Pwl(((0.0, 0.0), (0.5e-6, 1.4), (5e-6, 1.4), (5.5e-6, 0.0), (6e-6, -1.4), (10.5e-6, -1.4),
+                         (11e-6, 0.0), (12e-6, 0.0)))},
+        tstop=12e-6,
     )
 
     def equations(self, s):
