@@ -116,3 +116,19 @@ def test_write_library_writes_va_and_cir(tmp_path):
     paths = write_library(tmp_path)
     assert {p.suffix for p in paths} == {".va", ".cir"}
     assert len(paths) == 2 * len(DEVICES)
+
+
+def _compile_in_worker(args):
+    source, folder = args
+    return str(compile_source(source, "race", directory=Path(folder)))
+
+
+@pytest.mark.openvaf
+def test_concurrent_compiles_of_one_module_share_the_cached_result(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    source = (LIBRARY_DIR / "sinh_memristor.va").read_text()
+    with ProcessPoolExecutor(2) as pool:
+        paths = list(pool.map(_compile_in_worker, [(source, str(tmp_path))] * 4))
+    assert len(set(paths)) == 1 and Path(paths[0]).stat().st_size > 1000
+    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob("*.va"))
