@@ -6,26 +6,33 @@ One "sample" is what the ``p2m-f1`` testbench simulates: nine write events (weig
 alternately into the positive and the negative accumulator) in a 1 ms integration window of the
 transistor-level MAC. ngspice solves the whole transient. The surrogate evaluates f1 at the
 nine weights and sums them into the two accumulators (plus f2 on their difference, when an f2
-surrogate exists). Timed renderings: one in-package ``Surrogate`` call per sample (latency), and
-numpy and torch on a batch of samples (throughput per sample). Accuracy: the surrogate against
+surrogate exists). Timed renderings: one in-package ``Surrogate`` call per sample and one call of the exported
+numpy-only module per sample (latency, domain checks on), and numpy and torch on a batch of
+samples (throughput per sample). Accuracy: the surrogate against
 the same ngspice run (the nominal sample), in % of f1's full scale.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Callable
 
 import numpy as np
 
-from fitting.surrogate import Surrogate, write_atomic
+from fitting.surrogate import Surrogate, write_atomic, write_numpy_module
 from spicegen.montecarlo import make_plan, simulate
 from testbenches.p2m_mac import F1_SIGN, F1_X, P2M_F1
 
 BATCH = 100_000
 """Samples per batched evaluation."""
+CALLS = 5000
+"""Timed one-sample calls (median)."""
 
 
 def ngspice_sample(config: str) -> tuple[float, np.ndarray]:
@@ -36,11 +43,21 @@ def ngspice_sample(config: str) -> tuple[float, np.ndarray]:
     return time.perf_counter() - start, np.array([values[f"dq{k}"] for k in range(len(F1_X))])
 
 
-def surrogate_sample(f1: Surrogate, f2: Surrogate | None, x: np.ndarray, sign: np.ndarray) -> float:
-    """What the surrogate computes for one sample: accumulators, then f2 (or the difference)."""
-    d = f1(x)
-    diff = float(d[sign > 0].sum() - d[sign < 0].sum())
-    return float(f2(np.clip(diff, *f2.domain[f2.inputs[0]]))) if f2 is not None else diff
+def surrogate_sample(f1: Callable, f2: Callable | None, f2_domain: tuple[float, float], x: np.ndarray,
+                     sign: np.ndarray) -> float:
+    """What the surrogate computes for one sample: f1 at the nine weights, the accumulator difference
+    (sign ±1 per event), then f2 (held inside its domain), or the difference when there is no f2."""
+    diff = float(sign @ f1(x))
+    return float(f2(min(max(diff, f2_domain[0]), f2_domain[1]))) if f2 is not None else diff
+
+
+def numpy_module(surrogate: Surrogate, folder: Path) -> ModuleType:
+    """The standalone numpy module of ``surrogate``, written to ``folder`` and imported."""
+    path = write_numpy_module(surrogate, folder / f"{surrogate.name}_np.py")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def time_call(func, repeat: int) -> float:
@@ -62,14 +79,24 @@ def run(surrogates: Path, config: str, repeat: int) -> dict:
     spice_s = statistics.median(t for t, _ in spice)
     dq = spice[0][1]
     d_spice = (dq - dq[0]) / (dq[-1] - dq[0])
-    latency = time_call(lambda: surrogate_sample(f1, f2, x, sign), 2000)
-    batch_x = np.broadcast_to(x, (BATCH, x.size))
+    f2_domain = f2.domain[f2.inputs[0]] if f2 is not None else (-np.inf, np.inf)
+    latency = time_call(lambda: surrogate_sample(f1, f2, f2_domain, x, sign), CALLS)
+    with tempfile.TemporaryDirectory() as folder:
+        f1_np = numpy_module(f1, Path(folder))
+        f2_np = numpy_module(f2, Path(folder)) if f2 is not None else None
+        module_latency = time_call(lambda: surrogate_sample(f1_np.evaluate, f2_np and f2_np.evaluate, f2_domain,
+                                                            x, sign), CALLS)
+        module_error = float(np.max(np.abs(f1_np.evaluate(x) - f1(x))))
+    batch_x = np.ascontiguousarray(np.broadcast_to(x, (BATCH, x.size)))
     numpy_s = time_call(lambda: f1(batch_x), 5) / BATCH
     result = {
         "config": config, "f2": f2 is not None, "ngspice_s_per_sample": spice_s,
-        "surrogate_latency_s": latency, "numpy_batched_s_per_sample": numpy_s,
-        "speedup_latency": spice_s / latency, "speedup_numpy_batched": spice_s / numpy_s,
+        "surrogate_latency_s": latency, "numpy_module_latency_s": module_latency,
+        "numpy_batched_s_per_sample": numpy_s,
+        "speedup_latency": spice_s / latency, "speedup_numpy_module_latency": spice_s / module_latency,
+        "speedup_numpy_batched": spice_s / numpy_s,
         "max_error_vs_ngspice_fs": float(np.max(np.abs(f1(x) - d_spice))),
+        "numpy_module_max_abs_difference": module_error,
         "note": "ngspice: nominal p2m-f1 sample (9 events, 1 ms window, transistor-level); surrogate: f1 at the "
                 "nine weights + accumulation (+ f2). Error: surrogate (MC mean) vs this nominal ngspice sample.",
     }

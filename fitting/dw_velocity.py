@@ -342,6 +342,46 @@ def write_report(out: Path, stack: DWStack = DWStack()) -> dict:
     return summary
 
 
+def ship(out: Path) -> list[Path]:
+    """The shipped DW-velocity extraction: the 1D-model sweep, its 2nd-order surrogate, report and figures.
+
+    Writes into ``out``: ``v_dw.json`` (the surrogate v(I), I in µA over the fit range, m/s),
+    ``v_dw_report.json`` and ``v_dw_residuals.png`` (:meth:`fitting.extract.Extraction.write_report`),
+    ``dw_velocity.json`` / ``dw_velocity.png`` (the reference sweep and the overview figure) and
+    ``report.md``. Returns the paths written.
+    """
+    import pandas as pd
+
+    from .extract import extract
+    from .surrogate import write_atomic
+
+    summary = write_report(out)
+    reference = pd.DataFrame({"current_ua": np.asarray(summary["reference"]["current_A"]) * 1e6,
+                              "v_dw": summary["reference"]["velocity_m_per_s"]})
+    reference.attrs.update(testbench="fitting.dw_velocity (1D q-phi model)", source="1D collective-coordinate model")
+    e = extract(reference, "current_ua", "v_dw", "polynomial:2", name="v_dw", device="mdwmtj",
+                note="DW velocity (m/s) vs write current (uA) of the 1D (q, phi) model over 1.5-8 I_c [002 §2]")
+    files = e.write_report(out)
+    stats = e.surrogate.stats
+    fitted = e.surrogate(reference["current_ua"].to_numpy())
+    rel = (fitted - reference["v_dw"].to_numpy()) / reference["v_dw"].to_numpy()
+    lines = ["# DW velocity v(I) (P²M [002 §2])", "",
+             "Regenerate: `python -m fitting.ship --only dw` (about 15 s).", "",
+             "Reference: the 1D collective-coordinate (q, φ) model of `fitting/dw_velocity.py`, integrated in time "
+             "(MuMax3 does not run here). Form `polynomial:2` in I (µA), fitted with lmfit over "
+             f"{summary['fit_range_A'][0] * 1e6:.1f}–{summary['fit_range_A'][1] * 1e6:.1f} µA (1.5–8 I_c, "
+             f"I_c = {summary['ith_A'] * 1e6:.1f} µA), {stats.points} points.", "",
+             f"- relative RMSE {100 * float(np.sqrt(np.mean(rel ** 2))):.2f} % (paper, MuMax3: 1.06 %), "
+             f"max relative error {100 * float(np.max(np.abs(rel))):.2f} %; NRMSE {100 * stats.nrmse:.2f} % FS; "
+             f"R² {stats.r2:.5f}",
+             *(f"- `{k}` = {v.value:.6g} ± {v.stderr:.2g} (95 %: {v.low:.6g} … {v.high:.6g})"
+               for k, v in stats.params.items()),
+             "", "Files: `v_dw.json` (surrogate), `v_dw_report.json`, `v_dw_residuals.png`, `dw_velocity.json` "
+             "(reference sweep), `dw_velocity.png` (overview)."]
+    files.append(write_atomic(out / "report.md", "\n".join(lines) + "\n"))
+    return [*files, out / "dw_velocity.json", out / "dw_velocity.png"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="DW velocity vs current from the 1D model, and its polynomial fit.")
     parser.add_argument("--out", default="results/dw", help="output folder (default results/dw)")

@@ -101,6 +101,24 @@ def _numpy_attr(node: ast.AST) -> str | None:
     return None
 
 
+def substitute(text: str, name: str, replacement: str, names: Set[str]) -> str:
+    """``text`` with every use of ``name`` replaced by the expression ``replacement`` (both checked).
+
+    >>> substitute("a*x + x**2", "x", "numpy.maximum(x, 0.1)", {"a", "x"})
+    'a * numpy.maximum(x, 0.1) + numpy.maximum(x, 0.1) ** 2'
+    """
+    tree = parse(text, names)
+    inner = parse(replacement, names).body
+
+    class Replace(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            return inner if node.id == name else node
+
+    out = ast.unparse(Replace().visit(tree))
+    parse(out, names)
+    return out
+
+
 def compile_expression(tree: ast.Expression) -> object:
     """Byte code of a checked tree, for :func:`evaluate`."""
     return compile(tree, "<surrogate expression>", "eval")

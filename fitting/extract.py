@@ -46,6 +46,12 @@ CONFIDENCE = 0.95
 """Level of the reported parameter intervals."""
 BOOTSTRAP = 200
 """Bootstrap resamples for the standard error of a quantile."""
+INTERPOLATE = "interpolate"
+"""Variation candidate: the piecewise-linear interpolant through the per-x σ (:func:`interpolant`).
+In a candidate list it is the fallback, used when the best smooth candidate fails the χ² test
+(:func:`goodness_of_fit` below :data:`GOF_LEVEL`)."""
+GOF_LEVEL = 0.05
+"""Smallest χ² p-value at which a smooth σ(x) form is accepted over the interpolant."""
 
 
 class FitError(ValueError):
@@ -370,7 +376,7 @@ def fit_points(model: Model, points: Points, *, params: Mapping[str, float] | Pa
         raise FitError(f"fit of {label}: parameters {pair[0]!r} and {pair[1]!r} are fully correlated "
                        f"(ρ = {pair[2]:+.6f}), so the data determine only a combination of them; hold one "
                        f"(fixed={{{pair[1]!r}: value}}, --fix {pair[1]}=VALUE) or choose a form with fewer parameters.")
-    return result, _stats(result, y, weights is not None)
+    return result, fit_stats(result, y, weights is not None)
 
 
 def _degenerate_pair(result: ModelResult, limit: float = 1 - 1e-6) -> tuple[str, str, float] | None:
@@ -431,7 +437,8 @@ def _values(params: Parameters) -> dict[str, float]:
     return {k: float(f"{p.value:.6g}") for k, p in params.items()}
 
 
-def _stats(result: ModelResult, y: np.ndarray, weighted: bool) -> FitStats:
+def fit_stats(result: ModelResult, y: np.ndarray, weighted: bool) -> FitStats:
+    """RMSE, NRMSE, R², the largest residual and the 95 % parameter intervals of an lmfit result."""
     from scipy import stats
 
     residual = y - result.best_fit
@@ -485,6 +492,7 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
         Parameters held at a value (name → value).
     variation
         Also fit σ(x) with this form (or the best of a list) and attach it as the surrogate's variation.
+        :data:`INTERPOLATE` in the list is the fallback when the best smooth form fails the χ² test.
     domain
         Validity interval of x (default: the range of the samples).
     name
@@ -535,10 +543,63 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
 def _variation(xs: np.ndarray, ys: np.ndarray, form: str | Model | Sequence[str | Model], bins: int | None, seed: int,
                max_nfev: int | None, base: str, input_name: str, domain: tuple[float, float], y: str,
                provenance: Provenance) -> Surrogate:
+    """σ(x): the best smooth candidate, or the per-x interpolant (see :data:`INTERPOLATE`)."""
     points = statistic_points(xs, ys, "std", bins=bins, seed=seed)
-    model, result, stats = fit_best(form, points, what=f"the std of {y!r} (variation)", max_nfev=max_nfev)
-    return _surrogate(f"{base}_sigma", model, result, input_name, domain, f"std of {y}", stats,
-                      replace(provenance, statistic="std", form=format_spec(model)))
+    candidates = [form] if isinstance(form, (str, Model)) else list(form)
+    smooth = [c for c in candidates if c != INTERPOLATE]
+    if smooth:
+        model, result, stats = fit_best(smooth, points, what=f"the std of {y!r} (variation)", max_nfev=max_nfev)
+        if len(smooth) == len(candidates) or goodness_of_fit(result) >= GOF_LEVEL:
+            return _surrogate(f"{base}_sigma", model, result, input_name, domain, f"std of {y}", stats,
+                              replace(provenance, statistic="std", form=format_spec(model)))
+    return interpolant(points, f"{base}_sigma", input_name, domain, f"std of {y}",
+                       replace(provenance, statistic="std", form=INTERPOLATE))
+
+
+def goodness_of_fit(result: ModelResult) -> float:
+    """p-value of the weighted fit's χ² (the probability of a χ² this large if the form were right).
+
+    Only meaningful for a weighted fit (points with standard errors); 1.0 for an unweighted one.
+    """
+    from scipy import stats
+
+    if result.weights is None or result.nfree < 1:
+        return 1.0
+    return float(stats.chi2.sf(result.chisqr, result.nfree))
+
+
+def interpolant(points: Points, name: str, input_name: str, domain: tuple[float, float], output: str,
+                provenance: Provenance | None = None) -> Surrogate:
+    """The piecewise-linear interpolant through the points (knots at their x), as a surrogate.
+
+    Its parameters ``s0``, ``s1``, … are the point values, with their standard errors and 95 %
+    intervals (normal approximation). The expression is the hinge form
+    ``s0 + m0·(x − x0) + Σ_k (m_k − m_{k−1})·max(x − x_k, 0)`` with the slopes ``m_k`` written in
+    terms of the values, so every rendering (numpy, torch, ONNX) evaluates it. Use it for a
+    statistic needed only at discrete x (a quantised input) that no smooth form describes within
+    its errors.
+
+    Raises
+    ------
+    ValueError
+        With fewer than two points or repeated x.
+    """
+    order = np.argsort(points.x)
+    knots, value = [float(v) for v in points.x[order]], points.value[order]
+    if len(knots) < 2 or np.any(np.diff(knots) <= 0):
+        raise ValueError(f"an interpolant needs at least two distinct x, got {points.x.tolist()}.")
+    slopes = [f"(s{k + 1} - s{k})/{knots[k + 1] - knots[k]!r}" for k in range(len(knots) - 1)]
+    terms = [f"s0 + {slopes[0]}*({input_name} - {knots[0]!r})"]
+    terms += [f"({slopes[k]} - {slopes[k - 1]})*numpy.maximum({input_name} - {knots[k]!r}, 0.0)"
+              for k in range(1, len(slopes))]
+    err = points.stderr[order] if points.stderr is not None else np.full(len(knots), np.nan)
+    half = np.nan_to_num(1.959963984540054 * err)
+    stat = {f"s{k}": ParamStat(float(v), None if math.isnan(e) else float(e), float(v - h), float(v + h))
+            for k, (v, e, h) in enumerate(zip(value, err, half))}
+    stats = FitStats(points=len(knots), dof=0, rmse=0.0, nrmse=0.0, r2=1.0, max_error=0.0,
+                     confidence=CONFIDENCE, weighted=False, params=stat)
+    params = {f"s{k}": float(v) for k, v in enumerate(value)}
+    return Surrogate(name, " + ".join(terms), (input_name,), params, {input_name: domain}, output, stats, provenance)
 
 
 def _surrogate(name: str, model: Model, result: ModelResult, input_name: str, domain: tuple[float, float],
@@ -614,5 +675,6 @@ def format_residual_plot(extraction: Extraction) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["CONFIDENCE", "Extraction", "FitError", "NanPolicy", "Points", "Statistic", "dataset_hash", "extract",
-           "fit_best", "fit_points", "format_residual_plot", "load_table", "statistic_points"]
+__all__ = ["CONFIDENCE", "GOF_LEVEL", "INTERPOLATE", "Extraction", "FitError", "NanPolicy", "Points", "Statistic",
+           "dataset_hash", "extract", "fit_best", "fit_points", "fit_stats", "format_residual_plot", "goodness_of_fit",
+           "interpolant", "load_table", "statistic_points"]

@@ -82,6 +82,30 @@ def _prepare(name, inputs, domain, args, kwargs, out_of_domain):
     return values
 
 
+def _in_domain(value, lo, hi):
+    """Fast check of one input: a float/int or float64 array inside [lo, hi], else None (take the full path).
+
+    NaN fails the comparisons, so it also goes to the full path, which raises the clear error.
+    """
+    kind = type(value)
+    if kind is float or kind is int:
+        return float(value) if lo <= value <= hi else None
+    if kind is numpy.ndarray and value.dtype == numpy.float64 and value.size and lo <= value.min() \
+            and value.max() <= hi:
+        return value
+    return None
+
+
+def _fast_result(result, value):
+    """The expression's result as a fresh float array shaped like the single input ``value``."""
+    if type(value) is float:
+        return numpy.array(result, dtype=float)
+    if type(result) is numpy.ndarray and result is not value and result.dtype == numpy.float64 \
+            and result.shape == numpy.shape(value):
+        return result
+    return numpy.array(numpy.broadcast_to(result, numpy.shape(value)), dtype=float)
+
+
 def _broadcast(result, values):
     """``result`` as a float array with the broadcast shape of the inputs."""
     shape = numpy.broadcast_shapes(*(v.shape for v in values.values()))
@@ -268,15 +292,25 @@ class Surrogate:
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "domain", domain)
         object.__setattr__(self, "_code", compile_expression(tree))
+        object.__setattr__(self, "_fast", _fast_function(self.expression, inputs, params))
 
     def __call__(self, *args: Any, out_of_domain: OutOfDomain = "raise", **kwargs: Any) -> numpy.ndarray:
         """Evaluate the surrogate at the inputs (positional in :attr:`inputs` order, or by name).
+
+        A one-input surrogate called with one float or float64 array inside the domain takes a fast
+        path (one range check, the expression as a compiled function); every other call, and every
+        input that fails the check, goes through the full checks and conversions.
 
         Raises
         ------
         DomainError
             If an input lies outside the domain (and ``out_of_domain="raise"``) or is NaN.
         """
+        if len(args) == 1 and not kwargs and out_of_domain == "raise" and len(self.inputs) == 1:
+            value = _in_domain(args[0], *self.domain[self.inputs[0]])
+            if value is not None:
+                with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    return _fast_result(self._fast(value), value)
         values = _prepare(self.name, self.inputs, self.domain, args, kwargs, out_of_domain)
         return _broadcast(evaluate(self._code, {**values, **self.params}), values)
 
@@ -372,6 +406,12 @@ class Surrogate:
             raise ValueError(f"{str(path)!r} is not JSON ({exc}); export surrogates with 'spicegen fit'.") from None
 
 
+def _fast_function(expression: str, inputs: Sequence[str], params: Mapping[str, float]) -> Any:
+    """The checked expression as a Python function of the inputs, with the parameters bound as globals."""
+    scope = {"__builtins__": {}, "numpy": numpy, **params}
+    return eval(f"lambda {', '.join(inputs)}: {expression}", scope)  # noqa: S307 - expression checked by parse()
+
+
 def _noise_std(surrogate: Surrogate, mean: numpy.ndarray, noise: float | str, args: Sequence[Any],
                kwargs: Mapping[str, Any], out_of_domain: OutOfDomain) -> numpy.ndarray:
     if noise == "fitted":
@@ -444,11 +484,16 @@ def format_numpy_module(surrogate: Surrogate) -> str:
         "",
         inspect.getsource(_broadcast),
         "",
+        inspect.getsource(_in_domain),
+        "",
+        inspect.getsource(_fast_result),
+        "",
         _format_function("_mean", surrogate),
         "",
         "def evaluate(*args, out_of_domain='raise', **kwargs):",
         f'    """{surrogate.output} at the inputs {surrogate.inputs} (positional or by name); raises DomainError',
         "    outside DOMAIN unless out_of_domain='clip'.\"\"\"",
+        *_fast_lines("_mean", "PARAMS", surrogate),
         "    values = _prepare(NAME, INPUTS, DOMAIN, args, kwargs, out_of_domain)",
         "    return _broadcast(_mean(**values, **PARAMS), values)",
     ]
@@ -462,6 +507,17 @@ def format_numpy_module(surrogate: Surrogate) -> str:
             "    return numpy.maximum(_broadcast(_sigma(**values, **SIGMA_PARAMS), values), 0.0)",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _fast_lines(function: str, params: str, surrogate: Surrogate) -> list[str]:
+    """The fast path of a one-input module's ``evaluate`` (as in :meth:`Surrogate.__call__`)."""
+    if len(surrogate.inputs) != 1:
+        return []
+    name = surrogate.inputs[0]
+    return ["    if len(args) == 1 and not kwargs and out_of_domain == 'raise':",
+            f"        value = _in_domain(args[0], *DOMAIN[{name!r}])",
+            "        if value is not None:",
+            f"            return _fast_result({function}(value, **{params}), value)"]
 
 
 def _format_function(name: str, surrogate: Surrogate) -> str:

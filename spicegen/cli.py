@@ -285,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "(repeatable; --x/--y then name the stacked columns)")
     fit.add_argument("--start", action="append", metavar="NAME=VALUE", help="starting value (repeatable)")
     fit.add_argument("--fix", action="append", metavar="NAME=VALUE", help="hold a parameter (repeatable)")
-    fit.add_argument("--variation", metavar="FORM", help="also fit sigma(x) with this form (or candidates a,b)")
+    fit.add_argument("--variation", metavar="FORM",
+                     help="also fit sigma(x) with this form (or candidates a,b; a last 'interpolate' is the per-x "
+                          "fallback when no smooth form passes the chi-square test)")
     fit.add_argument("--domain", metavar="LOW:HIGH", help="validity domain of x (default: the data range)")
     fit.add_argument("--name", help="surrogate name (default <y>_<stat>)")
     fit.add_argument("--nan", default="raise", choices=("raise", "omit"), help="NaN in used columns")

@@ -1,7 +1,10 @@
-"""Train a tiny spiking CNN whose first layer is the P²M MAC, at f1/f2 noise 0 / 10 / 20 / 40 %.
+"""Train a tiny spiking CNN whose first layer is the P²M MAC, at f1/f2 noise 0 / 10 / 20 / 40 % and fitted σ.
 
 ``python -m fitting.examples.p2m_train --out results/p2m_train`` (about two minutes of one core)
 
+- f1/f2: the shipped extractions from the ngspice P²M Monte Carlo (``fitting/extractions/p2m``:
+  ``f1_<config>.json``, ``f2_lower.json`` and the nominal Δq in ``summary.json``), brought into the
+  layer's units by :func:`fitting.p2m_f1f2.layer_f1`.
 - Data: synthetic event-camera clips generated here (no download): one of four outlines (square,
   plus, cross, ring) drifting across a 24×24 sensor; ON/OFF events where a pixel turns on/off
   between frames, plus background-activity noise events. 16 time bins = 4 integration windows.
@@ -9,12 +12,9 @@
   with batch norm into leaky integrate-and-fire neurons, global average pooling and a linear read-out
   averaged over windows.
 - Hardware awareness: f1/f2 variation injected during training at each noise level (the P²M
-  paper's Table 1, multiplicative Gaussian); the test accuracy is measured with the same noise on
-  (inference on noisy hardware) and off.
-
-The f1/f2 surrogates are PLACEHOLDERS fitted to the MDWMTJ compact model in numpy
-(:mod:`fitting.examples.mdwmtj_placeholder`), not to the P²M Monte Carlo in ngspice; every output
-says so.
+  paper's Table 1, multiplicative Gaussian), and once with f1's Monte-Carlo σ(x) (``"fitted"``, f2
+  without noise: its extraction is a worst-case bound, not a distribution); the test accuracy is
+  measured with the same noise on (inference on noisy hardware) and off.
 """
 from __future__ import annotations
 
@@ -22,15 +22,17 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..export import Noise
+from ..p2m_f1f2 import layer_f1
 from ..p2m_layer import P2MLayer, spike
 from ..surrogate import Surrogate, write_atomic
-from .mdwmtj_placeholder import NOTE, capacity, placeholder_surrogates
 
 SHAPES = ("square", "plus", "cross", "ring")
 SIZE = 24
@@ -41,8 +43,8 @@ BATCH = 64
 """Clips per optimiser step."""
 LR, LR_THRESHOLD = 5e-3, 3e-4
 """Adam learning rates: weights; P²M thresholds (V_pre moves by only a few % of its range)."""
-LEVELS = (0.0, 0.1, 0.2, 0.4)
-"""f1/f2 noise levels of the paper's Table 1."""
+LEVELS: tuple[Noise, ...] = (0.0, 0.1, 0.2, 0.4, "fitted")
+"""f1/f2 noise levels of the paper's Table 1, then f1's fitted σ(x)."""
 
 
 def _outline(shape: str, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -85,9 +87,13 @@ def make_events(n: int, seed: int, noise_rate: float = 0.003) -> tuple[np.ndarra
 class SpikingNet(nn.Module):
     """P²M layer → conv + batch norm + LIF → global average pool → linear read-out averaged over the windows."""
 
-    def __init__(self, f1: Surrogate, f2: Surrogate, noise: float, track: float, beta: float = 0.8) -> None:
+    def __init__(self, f1: Surrogate, f2: Surrogate, noise: Noise, track: float, beta: float = 0.8) -> None:
         super().__init__()
-        self.p2m = P2MLayer(f1, f2, in_channels=2, out_channels=8, window=WINDOW, capacity=track, noise=noise)
+        fitted = noise == "fitted"
+        self.p2m = P2MLayer(f1, f2, in_channels=2, out_channels=8, window=WINDOW, capacity=track,
+                            noise=0.0 if fitted else noise)
+        if fitted:  # f1's Monte-Carlo σ(x); f2 is a worst-case bound without a distribution
+            self.p2m.f1.noise = "fitted"
         self.conv = nn.Conv2d(8, 32, 3, padding=1)
         self.norm = nn.BatchNorm2d(32)
         self.readout = nn.Linear(32, len(SHAPES))
@@ -119,7 +125,7 @@ def accuracy(net: SpikingNet, events: torch.Tensor, labels: torch.Tensor, noisy:
     return hits / len(labels)
 
 
-def train_level(f1: Surrogate, f2: Surrogate, level: float, track: float, data: tuple, epochs: int,
+def train_level(f1: Surrogate, f2: Surrogate, level: Noise, track: float, data: tuple, epochs: int,
                 seed: int) -> dict[str, float]:
     """Train at one noise level; test accuracies with and without noise."""
     x_train, y_train, x_test, y_test = data
@@ -143,8 +149,8 @@ def train_level(f1: Surrogate, f2: Surrogate, level: float, track: float, data: 
             "train_seconds": time.perf_counter() - start}
 
 
-def plot(rows: list[dict[str, float]], path: Path) -> None:
-    """Accuracy vs noise level as a PNG (written atomically)."""
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Accuracy vs relative noise level as a PNG (written atomically); the fitted-σ run as a separate point."""
     import io
 
     import matplotlib
@@ -152,15 +158,19 @@ def plot(rows: list[dict[str, float]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    levels = [100 * r["noise"] for r in rows]
+    relative = [r for r in rows if r["noise"] != "fitted"]
+    levels = [100 * r["noise"] for r in relative]
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
-    ax.plot(levels, [100 * r["test_accuracy_noisy"] for r in rows], "o-", label="test with f1/f2 noise")
-    ax.plot(levels, [100 * r["test_accuracy_clean"] for r in rows], "s--", label="test without noise")
+    ax.plot(levels, [100 * r["test_accuracy_noisy"] for r in relative], "o-", label="test with f1/f2 noise")
+    ax.plot(levels, [100 * r["test_accuracy_clean"] for r in relative], "s--", label="test without noise")
+    for r in rows:
+        if r["noise"] == "fitted":
+            ax.axhline(100 * r["test_accuracy_noisy"], color="C2", ls=":",
+                       label=f"f1 with its Monte-Carlo σ(x): {100 * r['test_accuracy_noisy']:.1f} %")
     ax.set_xlabel("f1/f2 noise (%)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_xticks(levels)
-    ax.set_title("P²M first layer, synthetic events, 4 classes\nPLACEHOLDER f1/f2 (MDWMTJ model in numpy)",
-                 fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -169,41 +179,64 @@ def plot(rows: list[dict[str, float]], path: Path) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def run(out: Path, *, train: int = 1600, test: int = 400, epochs: int = 20, seed: int = 0) -> dict:
-    """Fit the placeholder surrogates, train at every level, write JSON + PNG into ``out``."""
+def shipped_surrogates(folder: Path, config: str) -> tuple[Surrogate, Surrogate, float, str]:
+    """The shipped f1 of ``config`` in layer units, the shipped f2, the capacity, and a note on their origin.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the extraction is missing (regenerate it with ``python -m fitting.ship --only p2m``).
+    """
+    paths = [folder / f"f1_{config}.json", folder / "f2_lower.json", folder / "summary.json"]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"missing shipped extraction(s) {missing}; run python -m fitting.ship --only p2m.")
+    f1, f2 = Surrogate.load(paths[0]), Surrogate.load(paths[1])
+    nominal = json.loads(paths[2].read_text())["f1"][config]["nominal_m"]
+    layer, track = layer_f1(f1, np.asarray(nominal))
+    note = (f"f1/f2: shipped ngspice Monte Carlo extractions ({folder}: f1_{config} [{f1.provenance.form}, "
+            f"sigma {f1.variation.provenance.form}], f2_lower [{f2.provenance.form}]); data hashes "
+            f"{f1.provenance.dataset_hash}, {f2.provenance.dataset_hash}")
+    return layer, f2, track, note
+
+
+def run(out: Path, *, surrogates: Path = Path("fitting/extractions/p2m"), config: str = "cmos", train: int = 800,
+        test: int = 400, epochs: int = 20, seed: int = 0) -> dict:
+    """Load the shipped surrogates, train at every level, write JSON + PNG into ``out``."""
     torch.set_num_threads(1)  # the tensors are small: threads only add synchronisation
-    f1x, f2x = placeholder_surrogates(seed)
-    f1x.write_report(out)
-    f2x.write_report(out)
-    track = capacity()
+    f1, f2, track, note = shipped_surrogates(surrogates, config)
     x_train, y_train = make_events(train, seed)
     x_test, y_test = make_events(test, seed + 1000)
     data = (torch.from_numpy(x_train).float(), torch.from_numpy(y_train),
             torch.from_numpy(x_test).float(), torch.from_numpy(y_test))
     rows = []
     for level in LEVELS:
-        rows.append(train_level(f1x.surrogate, f2x.surrogate, level, track, data, epochs, seed))
-        print(f"noise {level:4.0%}: test accuracy {rows[-1]['test_accuracy_noisy']:.3f} with noise, "
+        rows.append(train_level(f1, f2, level, track, data, epochs, seed))
+        print(f"noise {level!s:>6}: test accuracy {rows[-1]['test_accuracy_noisy']:.3f} with noise, "
               f"{rows[-1]['test_accuracy_clean']:.3f} without ({rows[-1]['train_seconds']:.0f} s)", flush=True)
-    summary = {"note": NOTE, "f2_noise": "signal (relative level on V_pre - f2(0); fitting.p2m_layer.F2Noise)",
+    summary = {"note": note, "config": config,
+               "f2_noise": "signal (relative level on V_pre - f2(0); fitting.p2m_layer.F2Noise)",
                "classes": list(SHAPES), "train_clips": train, "test_clips": test, "epochs": epochs,
                "seed": seed, "bins": BINS, "window": WINDOW, "capacity_events": track, "results": rows,
-               "f1": f1x.surrogate.to_dict(), "f2": f2x.surrogate.to_dict()}
+               "f1_layer": f1.to_dict(), "f2": f2.to_dict()}
     write_atomic(out / "accuracy_vs_noise.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    plot(rows, out / "accuracy_vs_noise.png")
+    plot(rows, out / "accuracy_vs_noise.png", f"P²M first layer, synthetic events, 4 classes\nshipped f1 ({config}) "
+         "and f2 from the ngspice Monte Carlo")
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/p2m_train", help="output folder (default results/p2m_train)")
+    parser.add_argument("--surrogates", default="fitting/extractions/p2m", help="folder of the shipped f1/f2")
+    parser.add_argument("--config", default="cmos", choices=("cmos", "mdwmtj", "cmosx"), help="f1 weight configuration")
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--train", type=int, default=1600, help="training clips")
+    parser.add_argument("--train", type=int, default=800, help="training clips")
     parser.add_argument("--test", type=int, default=400, help="test clips")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    print(NOTE)
-    run(Path(args.out), train=args.train, test=args.test, epochs=args.epochs, seed=args.seed)
+    run(Path(args.out), surrogates=Path(args.surrogates), config=args.config, train=args.train, test=args.test,
+        epochs=args.epochs, seed=args.seed)
     print(f"wrote {args.out}/accuracy_vs_noise.json and .png")
     return 0
 
