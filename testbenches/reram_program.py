@@ -9,12 +9,23 @@ Pulse by pulse on the SPICE cell of :mod:`testbenches.reram_cell`:
    10-30 uS: +1.35 / -1.5 V, 30-60 uS: +1.35 / -1.3 V, 60-90 uS: +1.5 / -1.3 V;
 4. repeat from 2, at most ``max_pulses`` pulses (a run that cannot converge stops there and says so).
 
+Two engines give the pulse: ``"map"`` (default), the :class:`~testbenches.reram_pulse.PulseMap` of
+the cell (device rate at the cell's ngspice operating point, integrated exactly; ~1e4 times faster,
+checked against the transient in ``tests/test_reram.py``), and ``"spice"``, one ngspice transient
+per pulse and one ``.op`` per read (~0.1 s per pulse). The quasi-static reset to the HRS is run once
+in ngspice: it ends in the same state from any programmed state (the reset is self-limiting).
+
 Cycle-to-cycle noise: every pulse draws the set or reset attempt rate from the device parameter's own
-``c2c`` :class:`~spicegen.params.Variation` (seeded ``numpy`` generator, one child per run).
+``c2c`` :class:`~spicegen.params.Variation` (seeded ``numpy`` generator, one child per run); the rate
+is proportional to it, so the draw acts as a pulse of width ``width*nu_drawn/nu``.
 
-Command line::
+sigma_prog (seed 004 Fig. 3e): the standard deviation of the final read conductance over the
+repeats of one target (the paper: over the 32 cells of the array), fitted linear in G_target per
+acceptance range with :func:`fitting.extract.extract`.
 
-    python -m testbenches.reram_program --out results/reram --targets 8 --repeats 4
+Command line (the full section 4.5 study: ``--targets 35 --repeats 32``)::
+
+    python -m testbenches.reram_program --out results/reram --targets 8 --repeats 8
 """
 from __future__ import annotations
 
@@ -22,17 +33,26 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Literal, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from spicegen.measure import Final
+from spicegen.params import Param
+from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
+from testbenches.reram_pulse import PulseMap, c2c_width, placeholder_circuit
 
 #: Section 4.5 of seed 004.
 PULSE_WIDTH = 2.5e-6
 VG_SET_PULSE, VG_RESET_PULSE = 1.4, 3.3
 ACCEPTANCE_RANGES = (0.02, 0.002)
 TARGET_RANGE = (10e-6, 90e-6)
+#: Paper values (section 2.2.1, Fig. 3c/e; the sigma_prog lines are FIG*, labels as the text implies).
+PAPER = {"pulses_2pct": 11.0, "pulses_02pct": 89.0,
+         "sigma_prog_line": {"0.02": (11.3e-3, 11.2e-9), "0.002": (1.1e-3, 0.8e-9)}}
+BIASES = ((1.35, VG_SET_PULSE), (1.5, VG_SET_PULSE), (-1.3, VG_RESET_PULSE), (-1.5, VG_RESET_PULSE))
+Engine = Literal["map", "spice"]
 
 
 def pulse_amplitudes(g_target: float) -> tuple[float, float]:
@@ -42,6 +62,40 @@ def pulse_amplitudes(g_target: float) -> tuple[float, float]:
     if g_target < 60e-6:
         return 1.35, -1.3
     return 1.5, -1.3
+
+
+class Cell(Protocol):
+    """What the closed loop needs of a cell: its device parameters, a read and a pulse."""
+
+    params: dict[str, float]
+
+    def conductance(self, x: float) -> float: ...
+
+    def pulse(self, x: float, bias: tuple[float, float], width: float = PULSE_WIDTH) -> float: ...
+
+
+@dataclass
+class SpiceCell:
+    """The 1T1R cell in ngspice: one transient per pulse, one ``.op`` per read."""
+
+    params: dict[str, float]
+
+    def conductance(self, x: float) -> float:
+        """0.2 V read conductance (S) at state ``x``."""
+        return read_conductance(x, self.params)
+
+    def pulse(self, x: float, bias: tuple[float, float], width: float = PULSE_WIDTH) -> float:
+        """State after one pulse of ``bias`` = (V_te, V_G) from state ``x``."""
+        return cell.apply_pulse(x, bias[0], bias[1], width, self.params)
+
+
+def make_cell(params: Mapping[str, float] | None = None, engine: Engine = "map") -> Cell:
+    """The cell for ``engine``: ``"map"`` (:class:`PulseMap`, all section 4.5 biases) or ``"spice"``."""
+    if engine == "map":
+        return PulseMap.build(params, BIASES)
+    if engine == "spice":
+        return SpiceCell({**cell.device_model().defaults, **dict(params or {})})
+    raise ValueError(f"engine must be 'map' or 'spice', got {engine!r}")
 
 
 @dataclass
@@ -72,61 +126,73 @@ def read_conductance(x: float, params: Mapping[str, float] | None = None) -> flo
     return float(1.0 / cell.read_resistance([x], params)[0])
 
 
-def _c2c(params: Mapping[str, float], name: str, rng: np.random.Generator | None) -> dict[str, float]:
-    model = cell.device_model()
-    nominal = params.get(name, model.param(name).default)
-    variation = model.param(name).variation
-    if rng is None or variation is None or variation.kind != "c2c":
-        return dict(params)
-    return {**params, name: float(variation.apply(nominal, rng.standard_normal()))}
-
-
 def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = None, x_start: float = 0.5,
-            rng: np.random.Generator | None = None, max_pulses: int = 500, width: float = PULSE_WIDTH) -> ProgramResult:
+            rng: np.random.Generator | None = None, max_pulses: int = 500, width: float = PULSE_WIDTH,
+            device: Cell | None = None, x_hrs: float | None = None) -> ProgramResult:
     """Program one cell to ``g_target`` (S) within ``ar`` (relative) by identical pulses.
 
-    ``rng`` draws cycle-to-cycle noise per pulse (``None``: deterministic). The run stops after
-    ``max_pulses`` pulses with ``converged=False`` and a message saying so.
+    Parameters
+    ----------
+    g_target, ar
+        Target read conductance (S) and acceptance range (relative, e.g. 0.02).
+    params
+        Device parameters (defaults for the rest); ignored when ``device`` is given.
+    x_start
+        State before the initial quasi-static reset (used when ``x_hrs`` is not given).
+    rng
+        Cycle-to-cycle noise per pulse (``None``: deterministic).
+    max_pulses
+        Pulse limit: the run stops there with ``converged=False`` and a message saying so.
+    width
+        Pulse width (s).
+    device
+        The cell (:func:`make_cell`); default: the ngspice transient cell of ``params``.
+    x_hrs
+        State after the initial reset, if already known (skips the reset sweep).
     """
     if not 0 < ar < 1:
         raise ValueError(f"acceptance range must lie in (0, 1), got {ar!r}")
     if not g_target > 0:
         raise ValueError(f"target conductance must be > 0 S, got {g_target!r}")
-    params = dict(params or {})
+    if max_pulses < 0:
+        raise ValueError(f"max_pulses must be >= 0, got {max_pulses!r}")
+    device = device or make_cell(params, "spice")
     v_set, v_reset = pulse_amplitudes(g_target)
-    x = reset_to_hrs(x_start, params)
-    g = read_conductance(x, params)
+    x = reset_to_hrs(x_start, device.params) if x_hrs is None else x_hrs
+    g = float(device.conductance(x))
     trace = [("start", g)]
     for n in range(max_pulses + 1):
         if abs(g - g_target) <= ar * g_target:
             return ProgramResult(g_target, ar, True, n, g, x, trace)
         if n == max_pulses:
             break
-        if g < g_target:
-            x = cell.apply_pulse(x, v_set, VG_SET_PULSE, width, _c2c(params, "nu_set", rng))
-            action = "set"
-        else:
-            x = cell.apply_pulse(x, v_reset, VG_RESET_PULSE, width, _c2c(params, "nu_rst", rng))
-            action = "reset"
-        g = read_conductance(x, params)
-        trace.append((action, g))
+        up = g < g_target
+        bias, name = ((v_set, VG_SET_PULSE), "nu_set") if up else ((v_reset, VG_RESET_PULSE), "nu_rst")
+        x = device.pulse(x, bias, c2c_width(device.params, name, rng, width))
+        g = float(device.conductance(x))
+        trace.append(("set" if up else "reset", g))
     message = (f"did not converge to {g_target * 1e6:.2f} uS within {ar:.1%} after the pulse limit of "
-               f"{max_pulses} pulses (last read {g * 1e6:.3f} uS)")
+               f"{max_pulses} pulses (last read {g * 1e6:.3f} uS); raise max_pulses or widen the acceptance range")
     return ProgramResult(g_target, ar, False, max_pulses, g, x, trace, message)
 
 
 def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RANGES, repeats: int = 4,
-                  seed: int = 0, params: Mapping[str, float] | None = None,
-                  max_pulses: int = 500) -> list[ProgramResult]:
-    """Every target x acceptance range x repeat, each repeat an independent c2c noise stream."""
+                  seed: int = 0, params: Mapping[str, float] | None = None, max_pulses: int = 500,
+                  engine: Engine = "map") -> list[ProgramResult]:
+    """Every target x acceptance range x repeat, each repeat an independent c2c noise stream.
+
+    Every run starts from the HRS of one quasi-static reset sweep (computed once, from x = 0.5).
+    """
+    device = make_cell(params, engine)
+    x_hrs = reset_to_hrs(0.5, device.params)
     root = np.random.SeedSequence(seed)
     children = iter(root.spawn(len(targets) * len(ars) * repeats))
     out = []
     for ar in ars:
         for g in targets:
             for _ in range(repeats):
-                out.append(program(g, ar, params=params, rng=np.random.default_rng(next(children)),
-                                   max_pulses=max_pulses))
+                out.append(program(g, ar, rng=np.random.default_rng(next(children)), max_pulses=max_pulses,
+                                   device=device, x_hrs=x_hrs))
     return out
 
 
@@ -140,31 +206,181 @@ def summarise(results: Sequence[ProgramResult]) -> dict:
             done = [r for r in runs if r.converged]
             rows.append({"g_target_uS": g * 1e6, "runs": len(runs), "converged": len(done),
                          "pulses_mean": float(np.mean([r.pulses for r in done])) if done else None,
-                         "sigma_prog_uS": float(np.std([r.g_final for r in done], ddof=1) * 1e6) if len(done) > 1 else None})
+                         "sigma_prog_uS": (float(np.std([r.g_final for r in done], ddof=1) * 1e6)
+                                           if len(done) > 1 else None)})
         pulses = [r.pulses for r in results if r.ar == ar and r.converged]
-        table[f"{ar:g}"] = {"pulses_mean": float(np.mean(pulses)) if pulses else None, "targets": rows}
+        table[f"{ar:g}"] = {"pulses_mean": float(np.mean(pulses)) if pulses else None,
+                            "converged": len(pulses), "runs": sum(r.ar == ar for r in results), "targets": rows}
     return table
+
+
+#: Highest target of the "unsaturated" sigma_prog fit: above it the 1.5 V set pulse of the model
+#: saturates (G_max(1.5 V) ~ 89 uS), runs creep up from below and end on the window's lower edge.
+G_UNSATURATED = 80e-6
+
+
+def fit_sigma_prog(results: Sequence[ProgramResult], path: Path | None = None, g_limit: float | None = None) -> dict:
+    """lmfit of sigma_prog(G_target) = c1*G + c0 per acceptance range (:func:`fitting.extract.extract`,
+    statistic ``std``) over the targets <= ``g_limit`` (all by default); writes the surrogates and fit
+    statistics as JSON to ``path``."""
+    import pandas as pd
+
+    from fitting.extract import extract
+
+    out = {}
+    for ar in sorted({r.ar for r in results}):
+        done = [r for r in results if r.ar == ar and r.converged and (g_limit is None or r.g_target <= g_limit)]
+        frame = pd.DataFrame({"g_target": [r.g_target for r in done], "g_final": [r.g_final for r in done]})
+        if frame["g_target"].nunique() < 3:
+            raise ValueError(f"sigma_prog fit for AR {ar:g} needs >= 3 targets with converged runs, "
+                             f"got {frame['g_target'].nunique()}; run more targets")
+        ext = extract(frame, "g_target", "g_final", "polynomial:1", statistic="std", device="reram_cmo",
+                      name=f"sigma_prog_ar{ar:g}".replace(".", "p"),
+                      note=f"closed-loop identical pulses, seed 004 section 4.5, AR {ar:g}")
+        coeffs = ext.surrogate.params
+        slope = next(v for k, v in coeffs.items() if k.endswith("1"))
+        offset = next(v for k, v in coeffs.items() if k.endswith("0"))
+        paper_slope, paper_offset = PAPER["sigma_prog_line"][f"{ar:g}"]
+        out[f"{ar:g}"] = {"slope": slope, "offset_S": offset, "paper_slope": paper_slope,
+                          "paper_offset_S": paper_offset,
+                          "r2": ext.surrogate.stats.r2, "rmse_S": ext.surrogate.stats.rmse,
+                          "surrogate": json.loads(ext.surrogate.to_json())}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=1, default=float))
+    return out
+
+
+def plot_study(results: Sequence[ProgramResult], sigma: Mapping[str, dict], path: Path) -> Path:
+    """Fig. 3c/e-like figure: pulses to converge and sigma_prog vs G_target, both acceptance ranges,
+    with the linear fits ``sigma`` (:func:`fit_sigma_prog`) and the paper's lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=130)
+    colors = {0.02: "tab:green", 0.002: "tab:purple"}
+    summary = summarise(results)
+    for ar in sorted({r.ar for r in results}):
+        done = [r for r in results if r.ar == ar and r.converged]
+        color = colors.get(ar, "k")
+        ax1.semilogy([r.g_target * 1e6 for r in done], [max(r.pulses, 0.8) for r in done], ".", color=color, alpha=0.3)
+        rows = [row for row in summary[f"{ar:g}"]["targets"] if row["pulses_mean"] is not None]
+        ax1.semilogy([row["g_target_uS"] for row in rows], [row["pulses_mean"] for row in rows], "o", color=color,
+                     label=f"AR {ar:.1%}: mean {summary[f'{ar:g}']['pulses_mean']:.1f}")
+        rows = [row for row in rows if row["sigma_prog_uS"] is not None]
+        ax2.semilogy([row["g_target_uS"] for row in rows], [row["sigma_prog_uS"] for row in rows], "o", color=color,
+                     label=f"AR {ar:.1%}")
+        g = np.linspace(*TARGET_RANGE, 50)
+        fit = sigma[f"{ar:g}"]
+        ax2.semilogy(g * 1e6, (fit["slope"] * g + fit["offset_S"]) * 1e6, "--", color=color)
+        ax2.semilogy(g * 1e6, (fit["paper_slope"] * g + fit["paper_offset_S"]) * 1e6, ":", color="k", lw=0.8)
+    for value in (PAPER["pulses_2pct"], PAPER["pulses_02pct"]):
+        ax1.axhline(value, color="k", ls=":", lw=0.8)
+    ax1.set_xlabel("G$_{target}$ [$\\mu$S]")
+    ax1.set_ylabel("closed-loop iterations")
+    ax1.legend(fontsize=7)
+    ax2.set_xlabel("G$_{target}$ [$\\mu$S]")
+    ax2.set_ylabel("$\\sigma_{prog}$ [$\\mu$S]")
+    ax2.set_title("dashed: linear fit, targets $\\leq$ 80 $\\mu$S; dotted: paper", fontsize=8)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- spicegen sim reram-program
+
+#: Study size of ``spicegen sim reram-program`` (``--set NAME=VALUE``): a documented subset of
+#: section 4.5 that runs in ~15 s; the full study is ``--set targets=35 --set repeats=32``.
+STUDY_PARAMS = (Param("targets", 6, "", "targets, linearly spaced 10-90 uS (paper: 35)", (3, 200)),
+                Param("repeats", 6, "", "runs per target and acceptance range (paper: 32 cells)", (2, 1000)),
+                Param("max_pulses", 500, "", "pulse limit per run", (1, 100000)),
+                Param("study_seed", 0, "", "seed of the c2c noise", (0, 2 ** 31)))
+
+
+def build_program(options: Mapping[str, object]) -> Circuit:
+    """``reram-program``: the study runs in the procedure; the circuit only carries its size."""
+    return placeholder_circuit("reram-program: closed-loop identical-pulse programming", STUDY_PARAMS)
+
+
+@dataclass(frozen=True)
+class ProgramProcedure:
+    """Run :func:`program_study` with the circuit's study parameters; one value per measurement."""
+
+    def __call__(self, session: object) -> dict[str, np.ndarray]:
+        v = session.values  # type: ignore[attr-defined]
+        targets = np.linspace(*TARGET_RANGE, int(v["targets"]))
+        with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
+            results = program_study(targets, repeats=int(v["repeats"]), seed=int(v["study_seed"]),
+                                    max_pulses=int(v["max_pulses"]))
+        summary, sigma = summarise(results), fit_sigma_prog(results)
+        unsaturated = fit_sigma_prog(results, g_limit=G_UNSATURATED)
+        out = {"converged_fraction": np.mean([r.converged for r in results])}
+        for ar, tag in (("0.02", "2pct"), ("0.002", "02pct")):
+            fit = sigma[ar]
+            out[f"pulses_{tag}"] = summary[ar]["pulses_mean"]
+            out[f"sigma_prog_{tag}_slope"] = fit["slope"]
+            out[f"sigma_prog_{tag}_slope_le80us"] = unsaturated[ar]["slope"]
+            for g in (10, 90):
+                out[f"sigma_prog_{tag}_{g}us"] = fit["slope"] * g * 1e-6 + fit["offset_S"]
+        return {k: np.array([float(value)]) for k, value in out.items()}
+
+
+PROGRAM_MEASUREMENTS = ("pulses_2pct", "pulses_02pct", "sigma_prog_2pct_slope", "sigma_prog_2pct_10us",
+                        "sigma_prog_2pct_90us", "sigma_prog_02pct_slope", "sigma_prog_02pct_10us",
+                        "sigma_prog_02pct_90us", "sigma_prog_2pct_slope_le80us", "sigma_prog_02pct_slope_le80us",
+                        "converged_fraction")
+
+RERAM_PROGRAM = register_testbench(Testbench(
+    name="reram-program",
+    doc="CMO/HfOx 1T1R closed-loop identical-pulse programming (seed 004 section 4.5): pulses, sigma_prog",
+    build=build_program,
+    measurements={name: Final(name) for name in PROGRAM_MEASUREMENTS},
+    procedure=ProgramProcedure(),
+))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/reram")
-    parser.add_argument("--targets", type=int, default=8, help="number of targets, linearly spaced 10-90 uS")
-    parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--targets", type=int, default=8,
+                        help="number of targets, linearly spaced 10-90 uS (paper: 35)")
+    parser.add_argument("--repeats", type=int, default=8, help="runs per target (paper: 32 cells)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-pulses", type=int, default=500)
+    parser.add_argument("--engine", choices=("map", "spice"), default="map")
+    parser.add_argument("--extraction", default="fitting/extractions/reram/sigma_prog.json")
     args = parser.parse_args(argv)
     targets = np.linspace(*TARGET_RANGE, args.targets)
-    results = program_study(targets, repeats=args.repeats, seed=args.seed, max_pulses=args.max_pulses)
+    results = program_study(targets, repeats=args.repeats, seed=args.seed, max_pulses=args.max_pulses,
+                            engine=args.engine)
     summary = summarise(results)
+    sigma = fit_sigma_prog(results)
+    unsaturated = fit_sigma_prog(results, g_limit=G_UNSATURATED)
+    Path(args.extraction).parent.mkdir(parents=True, exist_ok=True)
+    extraction = {"all_targets": sigma, f"targets_le_{G_UNSATURATED * 1e6:.0f}uS": unsaturated,
+                  "study": {"targets": args.targets, "repeats": args.repeats, "seed": args.seed, "engine": args.engine}}
+    Path(args.extraction).write_text(json.dumps(extraction, indent=1, default=float))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "reram_program.json").write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in results]},
-                                                        indent=1, default=float))
+    png = plot_study(results, unsaturated, out / "reram_program.png")
+    brief = {"pulses_mean": {ar: v["pulses_mean"] for ar, v in summary.items()},
+             "converged": {ar: f"{v['converged']}/{v['runs']}" for ar, v in summary.items()},
+             "sigma_prog_fit": {ar: {k: v[k] for k in ("slope", "offset_S", "paper_slope", "paper_offset_S", "r2")}
+                                for ar, v in sigma.items()},
+             "sigma_prog_fit_le_80uS": {ar: {k: v[k] for k in ("slope", "offset_S", "r2")}
+                                        for ar, v in unsaturated.items()},
+             "paper": {k: v for k, v in PAPER.items() if k != "sigma_prog_line"}, "figure": str(png),
+             "targets": args.targets, "repeats": args.repeats, "engine": args.engine}
+    (out / "reram_program.json").write_text(json.dumps({"brief": brief, "summary": summary,
+                                                        "runs": [asdict(r) for r in results]}, indent=1, default=float))
     for r in results:
         if not r.converged:
             print(r.message)
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(brief, indent=1, default=float))
     return 0
 
 

@@ -75,14 +75,16 @@ class ReramCmo(Device):
         Param("rs", 3.91e3, "Ohm", "series resistance: CMO spreading, filament, electrodes", (1e-3, 1e8)),
         Param("rth", 3.62e6, "K/W", "thermal resistance of the CMO hot spot", (0.0, 1e10)),
         # switching kinetics (assumed laws, fitted prefactors; docs/reram.md)
-        Param("nu_set", 5.80e10, "1/s", "set attempt rate (fitted)", (0.0, 1e30), Variation("c2c", 0.9, "lognormal")),
-        Param("ea_set", 0.9, "eV", "set activation energy (assumed)", (0.0, 5.0)),
+        Param("nu_set", 4.161e19, "1/s", "set rate prefactor (fitted; includes the activation entropy)", (0.0, 1e30),
+              Variation("c2c", 1.25, "lognormal")),
+        Param("ea_set", 1.6, "eV", "set activation energy (profiled, docs/reram.md)", (0.0, 5.0)),
         Param("a_set", 3.0e-9, "m", "set ionic hopping distance incl. field enhancement (assumed)", (0.0, 1e-7)),
-        Param("nu_rst", 8.38e12, "1/s", "reset attempt rate (fitted)", (0.0, 1e30), Variation("c2c", 0.9, "lognormal")),
+        Param("nu_rst", 8.106e12, "1/s", "reset attempt rate (fitted)", (0.0, 1e30),
+              Variation("c2c", 1.25, "lognormal")),
         Param("ea_rst", 1.0, "eV", "reset activation energy (assumed)", (0.0, 5.0)),
         Param("a_rst", 2.0e-10, "m", "reset ionic hopping distance (assumed)", (0.0, 1e-7)),
-        Param("gam_set", 1.0, "", "soft-bound exponent of the set rate (assumed)", (0.0, 10.0)),
-        Param("gam_rst", 2.144, "", "soft-bound exponent of the reset rate (fitted)", (0.0, 10.0)),
+        Param("gam_set", 8.730, "", "soft-bound exponent of the set rate (fitted)", (0.0, 10.0)),
+        Param("gam_rst", 2.224, "", "soft-bound exponent of the reset rate (fitted)", (0.0, 10.0)),
     )
     states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),)
     check = Check(
