@@ -148,7 +148,8 @@ def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = 
     device
         The cell (:func:`make_cell`); default: the ngspice transient cell of ``params``.
     x_hrs
-        State after the initial reset, if already known (skips the reset sweep).
+        State to start from, if already known (skips the initial reset sweep): the HRS, or in a
+        sequential study the state the previous target left.
     """
     if not 0 < ar < 1:
         raise ValueError(f"acceptance range must lie in (0, 1), got {ar!r}")
@@ -176,23 +177,34 @@ def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = 
     return ProgramResult(g_target, ar, False, max_pulses, g, x, trace, message)
 
 
+Start = Literal["sequential", "hrs"]
+
+
 def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RANGES, repeats: int = 4,
                   seed: int = 0, params: Mapping[str, float] | None = None, max_pulses: int = 500,
-                  engine: Engine = "map") -> list[ProgramResult]:
-    """Every target x acceptance range x repeat, each repeat an independent c2c noise stream.
+                  engine: Engine = "map", start: Start = "hrs") -> list[ProgramResult]:
+    """Every target x acceptance range x repeat, each repeat (one cell) an independent c2c noise stream.
 
-    Every run starts from the HRS of one quasi-static reset sweep (computed once, from x = 0.5).
+    Each repeat begins at the HRS of one quasi-static reset sweep (computed once, from x = 0.5).
+    ``start="hrs"`` programs every target from the HRS (section 4.5: "The procedure begins with a
+    quasi-static voltage sweep [...] to reset each cell"); ``start="sequential"`` reads "Starting from
+    the HRS, this procedure is applied [...] to sequentially program 35 representative conductance
+    levels" the other way: targets in ascending order, each from the state the previous one left.
     """
+    if start not in ("sequential", "hrs"):
+        raise ValueError(f"start must be 'sequential' or 'hrs', got {start!r}")
     device = make_cell(params, engine)
     x_hrs = reset_to_hrs(0.5, device.params)
     root = np.random.SeedSequence(seed)
-    children = iter(root.spawn(len(targets) * len(ars) * repeats))
+    children = iter(root.spawn(len(ars) * repeats))
     out = []
     for ar in ars:
-        for g in targets:
-            for _ in range(repeats):
-                out.append(program(g, ar, rng=np.random.default_rng(next(children)), max_pulses=max_pulses,
-                                   device=device, x_hrs=x_hrs))
+        for _ in range(repeats):
+            rng, x = np.random.default_rng(next(children)), x_hrs
+            for g in sorted(targets):
+                run = program(g, ar, rng=rng, max_pulses=max_pulses, device=device, x_hrs=x)
+                x = run.x_final if start == "sequential" else x_hrs
+                out.append(run)
     return out
 
 
@@ -353,17 +365,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-pulses", type=int, default=500)
     parser.add_argument("--engine", choices=("map", "spice"), default="map")
+    parser.add_argument("--start", choices=("hrs", "sequential"), default="hrs",
+                        help="each target from the HRS, or targets in ascending order from the previous state")
     parser.add_argument("--extraction", default="fitting/extractions/reram/sigma_prog.json")
     args = parser.parse_args(argv)
     targets = np.linspace(*TARGET_RANGE, args.targets)
     results = program_study(targets, repeats=args.repeats, seed=args.seed, max_pulses=args.max_pulses,
-                            engine=args.engine)
+                            engine=args.engine, start=args.start)
     summary = summarise(results)
     sigma = fit_sigma_prog(results)
     unsaturated = fit_sigma_prog(results, g_limit=G_UNSATURATED)
     Path(args.extraction).parent.mkdir(parents=True, exist_ok=True)
     extraction = {"all_targets": sigma, f"targets_le_{G_UNSATURATED * 1e6:.0f}uS": unsaturated,
-                  "study": {"targets": args.targets, "repeats": args.repeats, "seed": args.seed, "engine": args.engine}}
+                  "study": {"targets": args.targets, "repeats": args.repeats, "seed": args.seed, "engine": args.engine,
+                            "start": args.start}}
     Path(args.extraction).write_text(json.dumps(extraction, indent=1, default=float))
     out = Path(args.out)
     png = plot_study(results, unsaturated, out / "reram_program.png")
@@ -374,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              "sigma_prog_fit_le_80uS": {ar: {k: v[k] for k in ("slope", "offset_S", "r2")}
                                         for ar, v in unsaturated.items()},
              "paper": {k: v for k, v in PAPER.items() if k != "sigma_prog_line"}, "figure": str(png),
-             "targets": args.targets, "repeats": args.repeats, "engine": args.engine}
+             "targets": args.targets, "repeats": args.repeats, "engine": args.engine, "start": args.start}
     (out / "reram_program.json").write_text(json.dumps({"brief": brief, "summary": summary,
                                                         "runs": [asdict(r) for r in results]}, indent=1, default=float))
     for r in results:

@@ -205,3 +205,17 @@ def test_d2d_devices_differ_and_are_reproducible():
     assert a[0]["n_lrs"] / a[0]["n_hrs"] == pytest.approx(5e25 / 1.2e24)  # one correlated group
     with pytest.raises(ValueError, match="at least one device"):
         draw_devices(0)
+
+
+def test_sequential_study_starts_each_target_where_the_previous_one_ended():
+    """start="sequential": one cell climbs the targets in order; start="hrs" resets before each."""
+    from testbenches.reram_program import program_study
+
+    targets = (20e-6, 40e-6)
+    seq = program_study(targets, ars=(0.02,), repeats=1, start="sequential")
+    hrs = program_study(targets, ars=(0.02,), repeats=1, start="hrs")
+    assert all(r.converged for r in seq + hrs)
+    assert seq[1].trace[0][1] == pytest.approx(seq[0].g_final, rel=1e-3)
+    assert hrs[1].trace[0][1] == pytest.approx(hrs[0].trace[0][1], rel=1e-9)
+    with pytest.raises(ValueError, match="start"):
+        program_study(targets, start="middle")
