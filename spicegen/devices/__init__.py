@@ -6,7 +6,7 @@ registry-parametrised tests, ``spicegen emit --all`` and ``spicegen check --all`
 """
 from importlib import import_module
 
-LIBRARY = ("sinh_memristor", "diode_rs", "threshold_switch", "reram_cmo", "mdwmtj")
+LIBRARY = ("sinh_memristor", "diode_rs", "threshold_switch", "reram_cmo", "mdwmtj", "hfox_forming")
 
 for _name in LIBRARY:
     import_module(f"{__name__}.{_name}")
