@@ -218,3 +218,26 @@ def test_energy_and_power_from_supply_current():
 def test_evaluate_requires_one_number():
     with pytest.raises(ValueError, match="measurement 'bad' returned"):
         evaluate({"bad": lambda w: np.ones(3)}, {})
+
+
+def test_fingerprint_follows_the_device_library_for_procedure_testbenches(monkeypatch):
+    """A procedure runs device code the netlist does not show: changing a device default must change
+    the study's fingerprint (so a resumed study refuses stale results); a netlist-only testbench
+    does not depend on devices it does not use."""
+    import dataclasses
+
+    import spicegen.devices  # noqa: F401  (the built-in library)
+    from spicegen.montecarlo import plan as plan_mod
+    from spicegen.testbench import Events
+
+    proc = tb_api.Testbench("proc", "a divider run by a procedure", packed_bench, {"vout": Final("out")},
+                            procedure=Events())
+    plain = tb_api.Testbench("plain", "a divider", packed_bench, {"vout": Final("out")})
+    before = {tb.name: make_plan(tb, seed=1).definition["fingerprint"] for tb in (proc, plain)}
+    library = dict(plan_mod.registry())
+    model = library["reram_cmo"]
+    changed = tuple(dataclasses.replace(p, default=p.default * 2) if p.name == "nu_rst" else p for p in model.params)
+    monkeypatch.setattr(plan_mod, "registry", lambda: {**library, "reram_cmo": dataclasses.replace(model, params=changed)})
+    after = {tb.name: make_plan(tb, seed=1).definition["fingerprint"] for tb in (proc, plain)}
+    assert after["proc"] != before["proc"]
+    assert after["plain"] == before["plain"]
