@@ -11,8 +11,7 @@ p2m         f1 (per weight configuration) and f2 of the P²M MAC                
 dw          DW velocity v(I), 2nd-order polynomial                              ``fitting.dw_velocity``
 lif         LIF firing rate f(I, V_thr, V_pw)                                   ``fitting.lif_rate``
 reram_ttt   trap-to-trap tunnelling N, ΔE, a of ``reram_cmo`` from I–V          ``fitting.reram_ttt``
-reram       ReRAM relaxation / statistics                                       ``fitting.reram_stats.ship``
-                                                                               (skipped if not importable)
+reram       ReRAM relaxation μ(t), σ(t)                                         ``fitting.reram_stats.ship``
 ==========  =================================================================  ========================
 
 A topic that fails is reported and the others still run; the exit status is 1 if any failed.
@@ -20,7 +19,6 @@ A topic that fails is reported and the others still run; the exit status is 1 if
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from pathlib import Path
 from typing import Callable
@@ -30,7 +28,7 @@ TOPICS = ("p2m", "dw", "lif", "reram_ttt", "reram")
 
 
 class Skipped(Exception):
-    """A topic cannot run here (its module is missing); the message says why."""
+    """A topic cannot run here (its input data is missing); the message says why."""
 
 
 def _p2m(out: Path, studies: Path, resimulate: bool) -> list[Path]:
@@ -61,13 +59,9 @@ def _reram_ttt(out: Path, studies: Path, resimulate: bool) -> list[Path]:
 
 
 def _reram(out: Path, studies: Path, resimulate: bool) -> list[Path]:
-    try:
-        module = importlib.import_module("fitting.reram_stats")
-    except ModuleNotFoundError as exc:
-        raise Skipped(f"fitting.reram_stats is not importable ({exc})") from None
-    if not hasattr(module, "ship"):
-        raise Skipped("fitting.reram_stats has no ship(out_dir) function yet")
-    return list(module.ship(out))
+    from .reram_stats import ship
+
+    return list(ship(out))
 
 
 RUNNERS: dict[str, Callable[[Path, Path, bool], list[Path]]] = {
