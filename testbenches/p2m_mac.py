@@ -16,7 +16,9 @@ Weight branch per configuration (Fig. 3):
   MDWMTJ whose wall position sets the weight (|w| = 1 → q = 0 → R_P, largest current); its
   threshold current ``ITH_WEIGHT`` is above the largest weight current (I_TH2 > I_W,MAX);
 - ``cmosx``: the ``cmos`` transistor (coarse weight, fixed at fabrication) in series with a weight
-  MDWMTJ (fine, programmable).
+  MDWMTJ (fine, programmable); by default a larger weight is both a wider transistor and a lower
+  MDWMTJ resistance ("a wider transistor or/and a lower MDWMTJ resistance", §3.1), which spans
+  the full dynamic range of the two knobs.
 
 Phases of each integration window: MAC (``t_int`` = 1 ms, EN high, events) → read (EN low, read
 bias on, comparator clocked) → reset (EN high; a −``I_RST`` pulse through both accumulators'
@@ -133,7 +135,9 @@ class MacSpec:
     events
         Per integration window, nine tuples of event times (s, inside [0, t_int)).
     tune
-        ``cmosx``: the nine weight-MDWMTJ wall positions (m); default l_FL/2.
+        ``cmosx``: the nine weight-MDWMTJ wall positions (m). Default: the weight is encoded in
+        both knobs, width and wall position (:func:`weight_position`, |w| = 1 → R_P), so the
+        configuration spans its full dynamic range [002 §3.1, §4].
     threshold
         Wall position (m) of the programmable threshold MDWMTJ (bottom of the divider).
     reprogram
@@ -298,7 +302,7 @@ def initial_positions(spec: MacSpec) -> dict[str, float]:
         if spec.config == "mdwmtj":
             pos[f"xw{k}"] = weight_position(w)
         elif spec.config == "cmosx":
-            pos[f"xw{k}"] = spec.tune[k] if spec.tune is not None else 0.5 * L_FL
+            pos[f"xw{k}"] = spec.tune[k] if spec.tune is not None else weight_position(w)
     return pos
 
 
@@ -581,15 +585,30 @@ F1_SIGN = tuple(1.0 if k % 2 == 0 else -1.0 for k in range(9))
 """Pixels alternate between ACC_POS and ACC_NEG so that neither accumulator saturates."""
 
 
-def f1_spec(config: Config) -> MacSpec:
-    """``p2m-f1``: pixel k has weight ±F1_X[k] (alternating accumulators) and one event at F1_EVENT[k]."""
+F1_TUNE = {"weight": None, "p": 0.0, "ap": L_FL}
+"""``p2m-f1`` option ``tune`` (cmosx): weight-MDWMTJ positions set by the weight, or all at q = 0 (R_P) or
+l_FL (R_AP), the two ends of the programmable range at each width."""
+
+
+def f1_spec(config: Config, tune: str = "weight") -> MacSpec:
+    """``p2m-f1``: pixel k has weight ±F1_X[k] (alternating accumulators) and one event at F1_EVENT[k].
+
+    ``tune`` (cmosx only): a key of :data:`F1_TUNE`.
+    """
+    if tune not in F1_TUNE:
+        raise ValueError(f"tune {tune!r} is not one of {', '.join(F1_TUNE)}.")
+    if tune != "weight" and config != "cmosx":
+        raise ValueError(f"tune={tune!r} moves the weight MDWMTJs of the cmosx configuration, not of {config!r}.")
     events = tuple((t,) for t in F1_EVENT)
-    return MacSpec(config=config, weights=tuple(s * x for s, x in zip(F1_SIGN, F1_X)), events=(events,))
+    q = F1_TUNE[tune]
+    return MacSpec(config=config, weights=tuple(s * x for s, x in zip(F1_SIGN, F1_X)), events=(events,),
+                   tune=None if q is None else (q,) * 9)
 
 
 def build_f1_testbench(options: Mapping[str, object]) -> Circuit:
     """``p2m-f1``: displacement of ACC_POS per event vs weight, one event per pixel."""
-    return build_mac(f1_spec(options["config"]), options["flavor"], options["corner"])  # type: ignore[arg-type]
+    spec = f1_spec(options["config"], options["tune"])  # type: ignore[arg-type]
+    return build_mac(spec, options["flavor"], options["corner"])  # type: ignore[arg-type]
 
 
 P2M_F1 = register_testbench(Testbench(
@@ -598,7 +617,7 @@ P2M_F1 = register_testbench(Testbench(
     build=build_f1_testbench,
     measurements={f"dq{k}": Step("accp.q" if F1_SIGN[k] > 0 else "accn.q", t, scale=L_FL)
                   for k, t in enumerate(F1_EVENT)},
-    options=_OPTIONS,
+    options=(*_OPTIONS, Option("tune", "weight", tuple(F1_TUNE), "cmosx weight-MDWMTJ positions (see F1_TUNE)")),
 ))
 
 F2_SIGMA_Q = L_FL / (2.0 * math.sqrt(3.0))
