@@ -232,8 +232,8 @@ def plot(extraction: Extraction) -> bytes:
 
 
 def ship(out_dir: Path = SHIP_DIR) -> list[Path]:
-    """(Re)write the relaxation extraction into ``out_dir`` (default ``fitting/extractions/reram``):
-    ``relaxation_mean.json`` (surrogate of the mean shift, with sigma(t) as its variation),
+    """(Re)write the ReRAM statistical extractions into ``out_dir`` (default ``fitting/extractions/reram``):
+    ``sigma_prog.json`` (:func:`ship_sigma_prog`), ``relaxation_mean.json`` (surrogate of the mean shift, with sigma(t) as its variation),
     ``relaxation_report.json``, ``relaxation_fit.png``, and the numpy modules ``relaxation_mean.py``
     and ``relaxation_sigma.py``. Returns the paths written."""
     import json
@@ -242,11 +242,70 @@ def ship(out_dir: Path = SHIP_DIR) -> list[Path]:
     out_dir = Path(out_dir)
     text = json.dumps(report(extraction), indent=2, default=float) + "\n"
     png = plot(extraction)
-    return [write_atomic(out_dir / "relaxation_mean.json", extraction.surrogate.to_json()),
+    return [ship_sigma_prog(out_dir),
+            write_atomic(out_dir / "relaxation_mean.json", extraction.surrogate.to_json()),
             write_atomic(out_dir / "relaxation_report.json", text),
             write_atomic(out_dir / "relaxation_fit.png", png),
             write_numpy_module(extraction.surrogate, out_dir / "relaxation_mean.py"),
             write_numpy_module(extraction.surrogate.variation, out_dir / "relaxation_sigma.py")]
+
+
+# ----------------------------------------------------------------------------- programming noise
+
+#: Closed-loop study behind the shipped sigma_prog extraction: section 4.5's 35 targets, 32 runs
+#: (the paper's 32 cells) per target and acceptance range, seed 0, pulse-map engine.
+SIGMA_PROG_STUDY = {"targets": 35, "repeats": 32, "seed": 0}
+
+
+def fit_sigma_prog(results: Sequence, g_limit: float | None = None) -> dict[str, dict]:
+    """lmfit of sigma_prog(G_target) = c1*G + c0 per acceptance range (:func:`fitting.extract.extract`,
+    statistic ``std``) over the closed-loop runs ``results``
+    (:class:`testbenches.reram_program.ProgramResult`) with targets <= ``g_limit`` (all by default).
+
+    Returns AR → slope, offset, the paper's line, R², RMSE and the surrogate (JSON form).
+    """
+    import json
+
+    import pandas as pd
+
+    from testbenches.reram_program import PAPER
+
+    from .extract import extract
+
+    out = {}
+    for ar in sorted({r.ar for r in results}):
+        done = [r for r in results if r.ar == ar and r.converged and (g_limit is None or r.g_target <= g_limit)]
+        frame = pd.DataFrame({"g_target": [r.g_target for r in done], "g_final": [r.g_final for r in done]})
+        if frame["g_target"].nunique() < 3:
+            raise ValueError(f"sigma_prog fit for AR {ar:g} needs >= 3 targets with converged runs, "
+                             f"got {frame['g_target'].nunique()}; run more targets")
+        ext = extract(frame, "g_target", "g_final", "polynomial:1", statistic="std", device="reram_cmo",
+                      name=f"sigma_prog_ar{ar:g}".replace(".", "p"),
+                      note=f"closed-loop identical pulses, seed 004 section 4.5, AR {ar:g}")
+        coeffs = ext.surrogate.params
+        paper_slope, paper_offset = PAPER["sigma_prog_line"][f"{ar:g}"]
+        out[f"{ar:g}"] = {"slope": next(v for k, v in coeffs.items() if k.endswith("1")),
+                          "offset_S": next(v for k, v in coeffs.items() if k.endswith("0")),
+                          "paper_slope": paper_slope, "paper_offset_S": paper_offset,
+                          "r2": ext.surrogate.stats.r2, "rmse_S": ext.surrogate.stats.rmse,
+                          "surrogate": json.loads(ext.surrogate.to_json())}
+    return out
+
+
+def ship_sigma_prog(out_dir: Path = SHIP_DIR) -> Path:
+    """Run the closed-loop study of :data:`SIGMA_PROG_STUDY` on the calibrated cell (pulse map, ~20 s)
+    and write ``sigma_prog.json``: the lmfit lines over all targets and over the targets below the
+    model's 1.5 V set saturation (``docs/reram.md`` section 6)."""
+    import json
+
+    from testbenches.reram_program import G_UNSATURATED, TARGET_RANGE, program_study
+
+    results = program_study(np.linspace(*TARGET_RANGE, SIGMA_PROG_STUDY["targets"]),
+                            repeats=SIGMA_PROG_STUDY["repeats"], seed=SIGMA_PROG_STUDY["seed"])
+    extraction = {"all_targets": fit_sigma_prog(results),
+                  f"targets_le_{G_UNSATURATED * 1e6:.0f}uS": fit_sigma_prog(results, g_limit=G_UNSATURATED),
+                  "study": {**SIGMA_PROG_STUDY, "engine": "map", "start": "hrs"}}
+    return write_atomic(Path(out_dir) / "sigma_prog.json", json.dumps(extraction, indent=1, default=float))
 
 
 def _version() -> str:

@@ -11,7 +11,7 @@ p2m         f1 (per weight configuration) and f2 of the P²M MAC                
 dw          DW velocity v(I), 2nd-order polynomial                              ``fitting.dw_velocity``
 lif         LIF firing rate f(I, V_thr, V_pw)                                   ``fitting.lif_rate``
 reram_ttt   trap-to-trap tunnelling N, ΔE, a of ``reram_cmo`` from I–V          ``fitting.reram_ttt``
-reram       ReRAM relaxation μ(t), σ(t)                                         ``fitting.reram_stats.ship``
+reram       ReRAM σ_prog(G) and relaxation μ(t), σ(t)                          ``fitting.reram_stats.ship``
 ==========  =================================================================  ========================
 
 A topic that fails is reported and the others still run; the exit status is 1 if any failed.

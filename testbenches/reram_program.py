@@ -231,41 +231,33 @@ def summarise(results: Sequence[ProgramResult]) -> dict:
 G_UNSATURATED = 80e-6
 
 
-def fit_sigma_prog(results: Sequence[ProgramResult], path: Path | None = None, g_limit: float | None = None) -> dict:
-    """lmfit of sigma_prog(G_target) = c1*G + c0 per acceptance range (:func:`fitting.extract.extract`,
-    statistic ``std``) over the targets <= ``g_limit`` (all by default); writes the surrogates and fit
-    statistics as JSON to ``path``."""
-    import pandas as pd
+def sigma_prog_lines(results: Sequence[ProgramResult], g_limit: float | None = None) -> dict[str, dict]:
+    """Least-squares line sigma_prog(G_target) = slope*G + offset per acceptance range, through the
+    per-target standard deviations of the programmed G (targets <= ``g_limit``, all by default).
 
-    from fitting.extract import extract
-
+    The lmfit extraction with intervals and surrogates is :func:`fitting.reram_stats.fit_sigma_prog`.
+    """
     out = {}
     for ar in sorted({r.ar for r in results}):
-        done = [r for r in results if r.ar == ar and r.converged and (g_limit is None or r.g_target <= g_limit)]
-        frame = pd.DataFrame({"g_target": [r.g_target for r in done], "g_final": [r.g_final for r in done]})
-        if frame["g_target"].nunique() < 3:
-            raise ValueError(f"sigma_prog fit for AR {ar:g} needs >= 3 targets with converged runs, "
-                             f"got {frame['g_target'].nunique()}; run more targets")
-        ext = extract(frame, "g_target", "g_final", "polynomial:1", statistic="std", device="reram_cmo",
-                      name=f"sigma_prog_ar{ar:g}".replace(".", "p"),
-                      note=f"closed-loop identical pulses, seed 004 section 4.5, AR {ar:g}")
-        coeffs = ext.surrogate.params
-        slope = next(v for k, v in coeffs.items() if k.endswith("1"))
-        offset = next(v for k, v in coeffs.items() if k.endswith("0"))
+        rows = [row for row in summarise([r for r in results if r.ar == ar])[f"{ar:g}"]["targets"]
+                if row["sigma_prog_uS"] is not None and (g_limit is None or row["g_target_uS"] <= g_limit * 1e6)]
+        if len(rows) < 3:
+            raise ValueError(f"sigma_prog line for AR {ar:g} needs >= 3 targets with >= 2 converged runs, "
+                             f"got {len(rows)}; run more targets or repeats")
+        g = np.array([row["g_target_uS"] for row in rows]) * 1e-6
+        sigma = np.array([row["sigma_prog_uS"] for row in rows]) * 1e-6
+        slope, offset = np.polyfit(g, sigma, 1)
+        residual = sigma - (slope * g + offset)
         paper_slope, paper_offset = PAPER["sigma_prog_line"][f"{ar:g}"]
-        out[f"{ar:g}"] = {"slope": slope, "offset_S": offset, "paper_slope": paper_slope,
+        out[f"{ar:g}"] = {"slope": float(slope), "offset_S": float(offset), "paper_slope": paper_slope,
                           "paper_offset_S": paper_offset,
-                          "r2": ext.surrogate.stats.r2, "rmse_S": ext.surrogate.stats.rmse,
-                          "surrogate": json.loads(ext.surrogate.to_json())}
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(out, indent=1, default=float))
+                          "r2": float(1 - residual @ residual / np.sum((sigma - sigma.mean()) ** 2))}
     return out
 
 
 def plot_study(results: Sequence[ProgramResult], sigma: Mapping[str, dict], path: Path) -> Path:
     """Fig. 3c/e-like figure: pulses to converge and sigma_prog vs G_target, both acceptance ranges,
-    with the linear fits ``sigma`` (:func:`fit_sigma_prog`) and the paper's lines."""
+    with the lines ``sigma`` (:func:`sigma_prog_lines`) and the paper's lines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -329,8 +321,8 @@ class ProgramProcedure:
         with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
             results = program_study(targets, repeats=int(v["repeats"]), seed=int(v["study_seed"]),
                                     max_pulses=int(v["max_pulses"]))
-        summary, sigma = summarise(results), fit_sigma_prog(results)
-        unsaturated = fit_sigma_prog(results, g_limit=G_UNSATURATED)
+        summary, sigma = summarise(results), sigma_prog_lines(results)
+        unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
         out = {"converged_fraction": np.mean([r.converged for r in results])}
         for ar, tag in (("0.02", "2pct"), ("0.002", "02pct")):
             fit = sigma[ar]
@@ -367,19 +359,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("map", "spice"), default="map")
     parser.add_argument("--start", choices=("hrs", "sequential"), default="hrs",
                         help="each target from the HRS, or targets in ascending order from the previous state")
-    parser.add_argument("--extraction", default="fitting/extractions/reram/sigma_prog.json")
     args = parser.parse_args(argv)
     targets = np.linspace(*TARGET_RANGE, args.targets)
     results = program_study(targets, repeats=args.repeats, seed=args.seed, max_pulses=args.max_pulses,
                             engine=args.engine, start=args.start)
     summary = summarise(results)
-    sigma = fit_sigma_prog(results)
-    unsaturated = fit_sigma_prog(results, g_limit=G_UNSATURATED)
-    Path(args.extraction).parent.mkdir(parents=True, exist_ok=True)
-    extraction = {"all_targets": sigma, f"targets_le_{G_UNSATURATED * 1e6:.0f}uS": unsaturated,
-                  "study": {"targets": args.targets, "repeats": args.repeats, "seed": args.seed, "engine": args.engine,
-                            "start": args.start}}
-    Path(args.extraction).write_text(json.dumps(extraction, indent=1, default=float))
+    sigma = sigma_prog_lines(results)
+    unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
     out = Path(args.out)
     png = plot_study(results, unsaturated, out / "reram_program.png")
     brief = {"pulses_mean": {ar: v["pulses_mean"] for ar, v in summary.items()},

@@ -172,7 +172,8 @@ def test_closed_loop_bad_input_is_refused(pulse_map, kwargs, match):
 
 def test_sigma_prog_fit_is_linear_and_positive(pulse_map):
     """A small study: every run converges, sigma_prog at 0.2 % is far below that at 2 %, both fits positive."""
-    from testbenches.reram_program import fit_sigma_prog, program
+    from fitting.reram_stats import fit_sigma_prog
+    from testbenches.reram_program import program
 
     rng = np.random.default_rng(3)
     runs = [program(g, ar, rng=rng, device=pulse_map, x_hrs=0.076) for ar in (0.02, 0.002)
