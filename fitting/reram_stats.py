@@ -13,11 +13,12 @@ JSON, report, residual figure and a standalone numpy module.
 
 :func:`relax` applies drift and noise to programmed conductances at time t (seeded)::
 
-    python -m fitting.reram_stats --out fitting/extractions/reram
+    python -m fitting.reram_stats --out fitting/extractions/reram [--replay results/reram]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,8 +237,6 @@ def ship(out_dir: Path = SHIP_DIR) -> list[Path]:
     ``sigma_prog.json`` (:func:`ship_sigma_prog`), ``relaxation_mean.json`` (surrogate of the mean shift, with sigma(t) as its variation),
     ``relaxation_report.json``, ``relaxation_fit.png``, and the numpy modules ``relaxation_mean.py``
     and ``relaxation_sigma.py``. Returns the paths written."""
-    import json
-
     extraction = fit_relaxation()
     out_dir = Path(out_dir)
     text = json.dumps(report(extraction), indent=2, default=float) + "\n"
@@ -264,8 +263,6 @@ def fit_sigma_prog(results: Sequence, g_limit: float | None = None) -> dict[str,
 
     Returns AR → slope, offset, the paper's line, R², RMSE and the surrogate (JSON form).
     """
-    import json
-
     import pandas as pd
 
     from testbenches.reram_program import PAPER
@@ -296,8 +293,6 @@ def ship_sigma_prog(out_dir: Path = SHIP_DIR) -> Path:
     """Run the closed-loop study of :data:`SIGMA_PROG_STUDY` on the calibrated cell (pulse map, ~20 s)
     and write ``sigma_prog.json``: the lmfit lines over all targets and over the targets below the
     model's 1.5 V set saturation (``docs/reram.md`` section 6)."""
-    import json
-
     from testbenches.reram_program import G_UNSATURATED, TARGET_RANGE, program_study
 
     results = program_study(np.linspace(*TARGET_RANGE, SIGMA_PROG_STUDY["targets"]),
@@ -306,6 +301,91 @@ def ship_sigma_prog(out_dir: Path = SHIP_DIR) -> Path:
                   f"targets_le_{G_UNSATURATED * 1e6:.0f}uS": fit_sigma_prog(results, g_limit=G_UNSATURATED),
                   "study": {**SIGMA_PROG_STUDY, "engine": "map", "start": "hrs"}}
     return write_atomic(Path(out_dir) / "sigma_prog.json", json.dumps(extraction, indent=1, default=float))
+
+
+# ----------------------------------------------------------------------------- relaxation replay (Fig. 4)
+
+#: Times of Fig. 4e (s): 1 s, 1 h, 1 day, 1 week, 10 years.
+RELAX_TIMES = {"1 s": 1.0, "1 h": 3600.0, "1 d": 86400.0, "1 w": 7 * 86400.0, "10 y": 10 * 365.25 * 86400.0}
+
+
+def _programmed(targets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Closed-loop programmed conductances (uS): target + N(0, sigma_prog) of Fig. 3e (AR 0.2 %)."""
+    sigma = SIGMA_PROG_AR02[0] + SIGMA_PROG_AR02[1] * targets
+    return targets + sigma * rng.standard_normal(targets.shape)
+
+
+def relaxation_study(out: Path, *, seed: int = 1, devices: int = 32) -> dict[str, Any]:
+    """Relaxation experiments of seed 004 Fig. 4 replayed with the fitted model.
+
+    * Fig. 4c/d: 400 targets 10-90 uS (0.2 uS apart), one device each, error G_1h - G_prog;
+    * Fig. 4a/b: 35 levels over 10-90 uS on ``devices`` devices each, sigma during programming and at 10 min;
+    * Fig. 4e: the 50 uS state on ``devices`` devices at 1 s ... 10 years.
+
+    Writes ``relaxation_study.png`` and ``relaxation_study.json`` into ``out``.
+    """
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 2:
+        raise ValueError(f"devices must be a whole number >= 2, got {devices!r}.")
+    model = fit_relaxation().surrogate
+    rng = np.random.default_rng(seed)
+    targets = np.linspace(10.0, 90.0, 401)[:400]
+    g_prog = _programmed(targets, rng)
+    error_1h = relax(g_prog, 3600.0, rng=rng, surrogate=model) - g_prog
+    levels = np.linspace(10.0, 90.0, 35)
+    g_levels = _programmed(np.repeat(levels[:, None], devices, axis=1), rng)
+    g_10min = relax(g_levels, 600.0, rng=rng, surrogate=model)
+    g_50 = _programmed(np.full(devices, 50.0), rng)
+    state_50 = {label: relax(g_50, t, rng=rng, surrogate=model) for label, t in RELAX_TIMES.items()}
+    sigma_10min = g_10min.std(axis=1, ddof=1)
+    summary = {
+        "model": {"mean_shift": {"expression": model.expression, "params": dict(model.params)},
+                  "sigma": {"expression": model.variation.expression, "params": dict(model.variation.params)}},
+        "fig4d_mean_error_1h_uS": float(error_1h.mean()), "paper_mean_error_1h_uS": -0.68,
+        "fig4b_sigma_programming_uS": float(g_levels.std(axis=1, ddof=1).mean()),
+        "fig4b_sigma_10min_uS": float(sigma_10min.mean()), "paper_sigma_10min_uS": 0.6,
+        "fig4a_adjacent_overlap_10min": adjacent_overlap(float(sigma_10min.mean()), float(levels[1] - levels[0])),
+        "paper_adjacent_overlap_10min": 0.096,
+        "fig4e_50uS": {label: {"mean": float(v.mean()), "std": float(v.std(ddof=1))} for label, v in state_50.items()},
+    }
+    summary["figures"] = [str(_plot_relaxation(g_prog, error_1h, levels, g_levels, g_10min, state_50,
+                                               Path(out) / "relaxation_study.png"))]
+    write_atomic(Path(out) / "relaxation_study.json", json.dumps(summary, indent=2, default=float) + "\n")
+    return summary
+
+
+def _plot_relaxation(g_prog: np.ndarray, error_1h: np.ndarray, levels: np.ndarray, g_levels: np.ndarray,
+                     g_10min: np.ndarray, state_50: Mapping[str, np.ndarray], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(11.0, 3.4), dpi=150)
+    a.plot(g_prog, error_1h, ".", ms=3)
+    a.axhline(error_1h.mean(), color="k", ls="--", lw=1, label=f"mean {error_1h.mean():.2f} $\\mu$S (paper -0.68)")
+    a.set_xlabel("Programmed conductance [$\\mu$S]")
+    a.set_ylabel("$G_{1h} - G_{prog}$ [$\\mu$S]")
+    a.legend(fontsize=7)
+    b.plot(levels, g_levels.std(axis=1, ddof=1), "o", ms=3, label="during programming (AR 0.2 %)")
+    b.plot(levels, g_10min.std(axis=1, ddof=1), "o", ms=3, label="10 min after programming")
+    b.set_xlabel("Programmed conductance [$\\mu$S]")
+    b.set_ylabel("Standard deviation [$\\mu$S]")
+    b.legend(fontsize=7)
+    grid = np.linspace(44.0, 56.0, 400)
+    for label, values in state_50.items():
+        mu, sd = values.mean(), max(values.std(ddof=1), 1e-3)
+        c.plot(grid, np.exp(-0.5 * ((grid - mu) / sd) ** 2), label=label)
+    c.set_xlabel("Conductance [$\\mu$S]")
+    c.set_ylabel("Normalized probability density")
+    c.legend(fontsize=7)
+    for ax in (a, b, c):
+        ax.grid(alpha=0.3)
+    fig.suptitle("CMO/HfOx relaxation replayed with the fitted model (cf. seed 004 Fig. 4b, 4d, 4e)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def _version() -> str:
@@ -317,9 +397,16 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=SHIP_DIR, help="output folder")
+    parser.add_argument("--replay", type=Path, metavar="FOLDER",
+                        help="also replay the Fig. 4 experiments with the fitted model into FOLDER")
+    parser.add_argument("--devices", type=int, default=32, help="replay: devices per level")
+    parser.add_argument("--seed", type=int, default=1, help="replay: seed")
     args = parser.parse_args(argv)
     for path in ship(args.out):
         print(path)
+    if args.replay is not None:
+        summary = relaxation_study(args.replay, seed=args.seed, devices=args.devices)
+        print(json.dumps({k: v for k, v in summary.items() if k != "model"}, indent=2, default=float))
     return 0
 
 

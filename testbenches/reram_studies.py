@@ -7,7 +7,8 @@ Testbenches (``spicegen sim`` / ``spicegen mc``), all on the 1T1R cell of :mod:`
     Quasi-static 8W cycling of the nominal ``reram_cmo`` (no variation); measurements ``R_LRS``,
     ``R_HRS``: the 0.2 V reads after the set and the reset sweep of the last cycle.
 ``reram-cycling``
-    The same with the device's d2d variation (c2c held at nominal); ``spicegen mc reram-cycling --n 32``.
+    The same with the device's d2d variation (``n_lrs``, ``ea_rst``; c2c held at nominal);
+    ``spicegen mc reram-cycling --n 200``.
 ``reram-forming``
     Positive quasi-static sweep to 3.6 V at V_G = 1.2 V of a pristine ``hfox_forming`` cell;
     ``V_form`` = V_1T1R - R_DS*I at the largest current increase (seed 004 Fig. S2), with the
@@ -185,17 +186,9 @@ def build_read(options: Mapping[str, Any]) -> Circuit:
 
 
 def build_cycling(options: Mapping[str, Any]) -> Circuit:
-    """``reram_cmo`` 1T1R cell under quasi-static 8W cycling, with the device's d2d variation only, plus,
-    when option ``ea_rst_sigma`` > 0, a proposed d2d normal spread of the reset activation energy
-    (relative sigma; docs/reram_studies.md section 3.4)."""
-    from spicegen.params import Variation
-
-    if options["ea_rst_sigma"] < 0:
-        raise ValueError(f"option 'ea_rst_sigma' = {options['ea_rst_sigma']!r} must be >= 0 (0 switches it off).")
-    variations: dict[str, Any] = _d2d_only()
-    if options["ea_rst_sigma"] > 0:
-        variations["ea_rst"] = Variation("d2d", options["ea_rst_sigma"], "normal")
-    return _cycling_circuit(options, "reram-cycling: quasi-static 8W cycling with d2d variation", variations)
+    """``reram_cmo`` 1T1R cell under quasi-static 8W cycling, with the device's d2d variation only
+    (``n_lrs``, ``ea_rst``: docs/reram_studies.md section 3)."""
+    return _cycling_circuit(options, "reram-cycling: quasi-static 8W cycling with d2d variation", _d2d_only())
 
 
 def _read_measurements(cycles: int) -> dict[str, ReadAt]:
@@ -218,7 +211,7 @@ RERAM_CYCLING = register_testbench(Testbench(
     doc="CMO/HfOx 1T1R quasi-static cycling with d2d variation: R_LRS, R_HRS per device (Fig. 2e)",
     build=build_cycling,
     measurements=_read_measurements(CYCLES),
-    options=(FLAVOR, CORNER, Option("ea_rst_sigma", 0.0, desc="proposed d2d sigma/mu of ea_rst (0: off)")),
+    options=(FLAVOR, CORNER),
 ))
 
 
@@ -313,29 +306,27 @@ def calibrate_forming_sigma(t_ox: np.ndarray, v_form: np.ndarray, sigma_used: fl
     """lmfit: the relative d2d sigma of the HfOx thickness that gives a V_form spread of ``target``.
 
     The Monte Carlo samples (``t_ox``, ``v_form``, drawn with ``sigma_used``) give a quadratic response
-    V_form(t_ox) (lmfit, ``polynomial:2`` form) and the standard-normal draws z of each device;
+    V_form(t_ox) (least squares) and the standard-normal draws z of each device;
     sigma is then fitted so that the same devices (same z) have the target standard deviation.
     """
     import lmfit
 
-    from fitting.forms import parse_form
-
     t0 = get_device(FORMING_DEVICE).param("t_ox").default
     formed = np.isfinite(v_form)
     x, v_form = (np.asarray(t_ox)[formed] - t0) / t0, np.asarray(v_form)[formed]
-    model = parse_form("polynomial:2")
-    response = model.fit(v_form, model.guess(v_form, x=x), x=x)
+    response = np.polynomial.Polynomial.fit(x, v_form, 2).convert()
     z = x / sigma_used
     params = lmfit.Parameters()
     params.add("sigma", sigma_used, min=1e-4, max=0.5)
 
     def residual(p: lmfit.Parameters) -> np.ndarray:
-        spread = np.std(response.eval(x=p["sigma"].value * z), ddof=1)
+        spread = np.std(response(p["sigma"].value * z), ddof=1)
         return np.array([spread / target - 1])
 
     result = lmfit.minimize(residual, params, method="least_squares")
-    return {"sigma": float(result.params["sigma"].value), "response": dict(response.best_values),
-            "response_rmse": float(np.sqrt(np.mean(response.residual ** 2)))}
+    return {"sigma": float(result.params["sigma"].value),
+            "response": {f"c{k}": float(c) for k, c in enumerate(response.coef)},
+            "response_rmse": float(np.sqrt(np.mean((response(x) - v_form) ** 2)))}
 
 
 def forming_study(out: Path, *, n: int = 2000, seed_cal: int = 1, seed_check: int = 2,
@@ -451,131 +442,147 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> Path:
 
 # ----------------------------------------------------------------------------- d2d study
 
-#: Grid of the common d2d factor k of the defect densities (ln k) on which the SPICE read map is taken:
-#: dense near nominal, where the quasi-static set endpoint (R_LRS) is steepest.
-MAP_LN_K = np.array(sorted({sign * v for v in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0, 1.5, 2.0)
-                            for sign in (-1.0, 1.0)}))
+#: Grid of each d2d coordinate on which the SPICE read map is taken, by the parameter's distribution:
+#: ln(value/nominal) for a lognormal parameter (dense near nominal), value/nominal - 1 for a normal one.
+MAP_GRID = {"lognormal": np.array(sorted({sign * v for v in (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
+                                          for sign in (-1.0, 1.0)})),
+            "normal": np.linspace(-0.3, 0.3, 13)}
+#: Devices in the array of Fig. 2e (8x4, seed 004 section 2.1.2): the sampling uncertainty of the paper's
+#: sigma/mu, 0.25*sqrt(1/(2*(32 - 1))) = 0.032, weights the lmfit residuals (and gives the sigmas' stderr).
+PAPER_DEVICES = 32
+#: SPICE devices of the d2d checks (32 would leave sigma/mu uncertain by 13 %; 200 by 5 %).
+N_SPICE = 200
 
 
 def _d2d_params() -> list[str]:
-    """The reram_cmo parameters with a d2d variation (one correlated lognormal group, scaled together)."""
-    return [p.name for p in get_device(CELL_DEVICE).params if p.variation is not None and p.variation.kind == "d2d"]
+    """The reram_cmo parameters with a d2d variation (independent draws; docs/reram_studies.md section 3)."""
+    names = [p.name for p in get_device(CELL_DEVICE).params if p.variation is not None and p.variation.kind == "d2d"]
+    for name in names:
+        variation = get_device(CELL_DEVICE).param(name).variation
+        if variation.distribution not in MAP_GRID or variation.group is not None:
+            raise ValueError(f"the d2d study maps ungrouped normal or lognormal variations; {name!r} has "
+                             f"{variation.distribution!r} (group {variation.group!r}).")
+    return names
 
 
-def _d2d_variation(sigma: float | None) -> Any:
-    """The device's d2d variation (first d2d parameter; the group shares it), sigma overridden."""
+def _d2d_variations(sigmas: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The device's d2d variations, with the relative sigmas in ``sigmas`` (by parameter name) overridden."""
     from dataclasses import replace
 
-    variation = get_device(CELL_DEVICE).param(_d2d_params()[0]).variation
-    return variation if sigma is None else replace(variation, sigma=sigma)
-
-
-def read_map(ln_k: np.ndarray = MAP_LN_K) -> dict[str, np.ndarray]:
-    """SPICE reads (R_LRS, R_HRS after quasi-static cycling) with every d2d parameter scaled by k."""
+    sigmas = dict(sigmas or {})
+    unknown = set(sigmas) - set(_d2d_params())
+    if unknown:
+        raise ValueError(f"no d2d variation on {sorted(unknown)}; the d2d parameters are {_d2d_params()}.")
     model = get_device(CELL_DEVICE)
-    rows = [nominal(RERAM_CYCLING, {f"c__{name}": model.param(name).default * math.exp(v) for name in _d2d_params()})
-            for v in ln_k]
-    return {"ln_k": np.asarray(ln_k, float), **{m: np.array([r[m] for r in rows]) for m in ("R_LRS", "R_HRS")}}
+    return {name: replace(model.param(name).variation, sigma=_check_sigma(sigmas[name], f"d2d sigma of {name!r}"))
+            if name in sigmas else model.param(name).variation for name in _d2d_params()}
 
 
-def map_reads(table: Mapping[str, np.ndarray], ln_k: np.ndarray) -> dict[str, np.ndarray]:
-    """Reads of devices with factors ``ln_k``: monotone (PCHIP) interpolation of ln R over the SPICE map.
-
-    Raises
-    ------
-    ValueError
-        If a device lies outside the map (widen :data:`MAP_LN_K`).
-    """
-    from scipy.interpolate import PchipInterpolator
-
-    lo, hi = table["ln_k"][0], table["ln_k"][-1]
-    if np.min(ln_k) < lo or np.max(ln_k) > hi:
-        raise ValueError(f"d2d factors ln k in [{np.min(ln_k):.2f}, {np.max(ln_k):.2f}] leave the SPICE map "
-                         f"[{lo:.2f}, {hi:.2f}]; widen MAP_LN_K or lower the sigma.")
-    return {m: np.exp(PchipInterpolator(table["ln_k"], np.log(table[m]))(ln_k)) for m in ("R_LRS", "R_HRS")}
+def _coordinate(name: str, values: np.ndarray) -> np.ndarray:
+    """Map coordinate of parameter values: ln(value/nominal) (lognormal) or value/nominal - 1 (normal)."""
+    param = get_device(CELL_DEVICE).param(name)
+    ratio = np.asarray(values, float) / param.default
+    return np.log(ratio) if param.variation.distribution == "lognormal" else ratio - 1.0
 
 
-def draw_ln_k(n: int, seed: int, sigma: float | None = None) -> np.ndarray:
-    """ln of ``n`` d2d factors k (mean 1) drawn as the Monte Carlo engine maps them (``Variation.apply``)."""
-    z = np.random.default_rng(seed).standard_normal(n)
-    return np.log(_d2d_variation(sigma).apply(1.0, z))
+def _value(name: str, coordinate: float) -> float:
+    param = get_device(CELL_DEVICE).param(name)
+    ratio = math.exp(coordinate) if param.variation.distribution == "lognormal" else 1.0 + coordinate
+    return param.default * ratio
 
 
-def calibrate_d2d_sigma(table: Mapping[str, np.ndarray], *, n: int = 10_000, seed: int = 1,
-                        start: float | None = None, target: float = PAPER["rel_sigma"],
-                        states: Sequence[str] = ("R_LRS", "R_HRS"), statistic: str = "rel_std") -> dict[str, float]:
-    """lmfit: the d2d sigma whose read spreads (``statistic`` of :func:`_stats`, ``rel_std`` or
-    ``rel_std_iqr``, of ``states``, ``n`` devices of ``seed`` through the SPICE map) best match
-    ``target`` (least squares on spread/target - 1)."""
-    import lmfit
+def read_map() -> dict[str, Any]:
+    """SPICE reads (R_LRS, R_HRS after quasi-static cycling) on the grid (:data:`MAP_GRID`) of every d2d parameter."""
+    import itertools
 
-    z = np.random.default_rng(seed).standard_normal(n)
-    edge, z_max = min(-table["ln_k"][0], table["ln_k"][-1]), float(np.max(np.abs(z)))
-    s_max = 0.98 * (math.sqrt(z_max ** 2 + 2 * edge) - z_max)  # largest s with s*|z| + s^2/2 inside the map
-    params = lmfit.Parameters()
-    params.add("sigma", min(start or _d2d_variation(None).sigma, 0.5 * math.sqrt(math.expm1(s_max ** 2))),
-               min=0.005, max=math.sqrt(math.expm1(s_max ** 2)))
-
-    def residual(p: lmfit.Parameters) -> np.ndarray:
-        reads = map_reads(table, np.log(_d2d_variation(p["sigma"].value).apply(1.0, z)))
-        return np.array([_stats(reads[m])[statistic] / target - 1 for m in states])
-
-    result = lmfit.minimize(residual, params, method="least_squares")
-    return {"sigma": float(result.params["sigma"].value), "states": list(states), "statistic": statistic,
-            **{f"residual_{m}": float(r) for m, r in zip(states, result.residual)}, "nfev": int(result.nfev)}
+    names = _d2d_params()
+    axes = [MAP_GRID[get_device(CELL_DEVICE).param(name).variation.distribution] for name in names]
+    shape = tuple(len(a) for a in axes)
+    reads = {m: np.empty(shape) for m in ("R_LRS", "R_HRS")}
+    for index in itertools.product(*(range(n) for n in shape)):
+        row = nominal(RERAM_CYCLING, {f"c__{name}": _value(name, float(axis[i]))
+                                      for name, axis, i in zip(names, axes, index)})
+        for m in reads:
+            reads[m][index] = row[m]
+    return {"params": names, "axes": axes, **reads}
 
 
-#: Relative changes of ea_rst on which the SPICE read map of the proposed second d2d source is taken.
-MAP_EA = np.linspace(-0.3, 0.3, 13)
-
-
-def ea_map(rel: np.ndarray = MAP_EA) -> dict[str, np.ndarray]:
-    """SPICE reads after cycling with ea_rst scaled by (1 + ``rel``), defect densities nominal."""
-    ea0 = get_device(CELL_DEVICE).param("ea_rst").default
-    rows = [nominal(RERAM_CYCLING, {"ea_rst_sigma": 0.05, "c__ea_rst": ea0 * (1 + v)}) for v in rel]
-    return {"rel": np.asarray(rel, float), **{m: np.array([r[m] for r in rows]) for m in ("R_LRS", "R_HRS")}}
-
-
-def map_reads_2d(table: Mapping[str, np.ndarray], table_ea: Mapping[str, np.ndarray], ln_k: np.ndarray,
-                 rel: np.ndarray) -> dict[str, np.ndarray]:
-    """Reads with both d2d sources, separable in ln R: map over k times the relative change of the ea_rst map.
+def map_reads(table: Mapping[str, Any], coords: np.ndarray) -> dict[str, np.ndarray]:
+    """Reads of devices at map coordinates ``coords`` (n x d, :func:`_coordinate`): monotone (PCHIP) tensor
+    interpolation of ln R over the SPICE map.
 
     Raises
     ------
     ValueError
-        If a device lies outside either map.
+        If a device lies outside the map (widen :data:`MAP_GRID` or lower the sigma).
     """
-    from scipy.interpolate import PchipInterpolator
+    from scipy.interpolate import RegularGridInterpolator
 
-    if np.min(rel) < table_ea["rel"][0] or np.max(rel) > table_ea["rel"][-1]:
-        raise ValueError(f"ea_rst changes [{np.min(rel):.3f}, {np.max(rel):.3f}] leave the map "
-                         f"[{table_ea['rel'][0]:.3f}, {table_ea['rel'][-1]:.3f}]; widen MAP_EA or lower the sigma.")
-    base = map_reads(table, ln_k)
-    centre = int(np.argmin(np.abs(table_ea["rel"])))
-    return {m: base[m] * np.exp(PchipInterpolator(table_ea["rel"], np.log(table_ea[m] / table_ea[m][centre]))(rel))
-            for m in base}
+    coords = np.atleast_2d(np.asarray(coords, float))
+    for j, (name, axis) in enumerate(zip(table["params"], table["axes"])):
+        if np.min(coords[:, j]) < axis[0] or np.max(coords[:, j]) > axis[-1]:
+            raise ValueError(f"d2d coordinates of {name!r} in [{np.min(coords[:, j]):.3f}, {np.max(coords[:, j]):.3f}] "
+                             f"leave the SPICE map [{axis[0]:.3f}, {axis[-1]:.3f}]; widen MAP_GRID or lower the sigma.")
+    return {m: np.exp(RegularGridInterpolator(tuple(table["axes"]), np.log(np.asarray(table[m])), method="pchip")(coords))
+            for m in ("R_LRS", "R_HRS")}
 
 
-def calibrate_ea_sigma(table: Mapping[str, np.ndarray], table_ea: Mapping[str, np.ndarray], sigma_n: float, *,
-                       n: int = 10_000, seed: int = 1, target: float = PAPER["rel_sigma"]) -> dict[str, float]:
-    """lmfit: relative d2d sigma of ea_rst that, with ``sigma_n`` on the defect densities, gives the
-    HRS spread ``target`` (``n`` devices of ``seed``, both draws independent)."""
+def draw_coords(n: int, seed: int, sigmas: Mapping[str, float] | None = None) -> np.ndarray:
+    """Map coordinates (n x d) of ``n`` devices with independent standard-normal draws per d2d parameter,
+    mapped as the Monte Carlo engine maps them (``Variation.apply``)."""
+    variations = _d2d_variations(sigmas)
+    z = np.random.default_rng(seed).standard_normal((n, len(variations)))
+    model = get_device(CELL_DEVICE)
+    return np.column_stack([_coordinate(name, v.apply(model.param(name).default, z[:, j]))
+                            for j, (name, v) in enumerate(variations.items())])
+
+
+def _sigma_bound(distribution: str, axis: np.ndarray, z_max: float) -> float:
+    """Largest relative sigma whose draws (|z| <= z_max) stay inside the map axis."""
+    edge = min(-axis[0], axis[-1])
+    if distribution == "normal":
+        return 0.98 * edge / z_max
+    s_max = 0.98 * (math.sqrt(z_max ** 2 + 2 * edge) - z_max)  # s*|z| + s^2/2 inside the map
+    return math.sqrt(math.expm1(s_max ** 2))
+
+
+def calibrate_d2d_sigmas(table: Mapping[str, Any], *, n: int = 10_000, seed: int = 1,
+                         start: Mapping[str, float] | None = None, target: float = PAPER["rel_sigma"],
+                         devices: int = PAPER_DEVICES) -> dict[str, Any]:
+    """lmfit: the relative d2d sigmas of the mapped parameters whose read spreads (sigma/mu of R_LRS and
+    R_HRS, ``n`` devices of ``seed`` through the SPICE map) match ``target``. Residuals are weighted by the
+    sampling uncertainty of the paper's sigma/mu over ``devices`` devices and the covariance is not rescaled,
+    so the stderr of each sigma is that uncertainty propagated."""
     import lmfit
 
-    rng = np.random.default_rng(seed)
-    ln_k = np.log(_d2d_variation(sigma_n).apply(1.0, rng.standard_normal(n)))
-    z = rng.standard_normal(n)
+    variations = _d2d_variations()
+    z = np.random.default_rng(seed).standard_normal((n, len(variations)))
+    z_max = float(np.max(np.abs(z)))
+    uncertainty = target * math.sqrt(1.0 / (2 * (devices - 1)))
+    model = get_device(CELL_DEVICE)
     params = lmfit.Parameters()
-    params.add("sigma", 0.05, min=1e-3, max=0.9 * table_ea["rel"][-1] / np.max(np.abs(z)))
+    for (name, v), axis in zip(variations.items(), table["axes"]):
+        hi = _sigma_bound(v.distribution, axis, z_max)
+        params.add(name, min((start or {}).get(name, v.sigma), 0.9 * hi), min=1e-3, max=hi)
+
+    def reads_of(p: lmfit.Parameters) -> dict[str, np.ndarray]:
+        from dataclasses import replace
+
+        coords = np.column_stack([_coordinate(name, replace(v, sigma=p[name].value).apply(model.param(name).default,
+                                                                                         z[:, j]))
+                                  for j, (name, v) in enumerate(variations.items())])
+        return map_reads(table, coords)
 
     def residual(p: lmfit.Parameters) -> np.ndarray:
-        reads = map_reads_2d(table, table_ea, ln_k, p["sigma"].value * z)
-        return np.array([_stats(reads["R_HRS"])["rel_std"] / target - 1])
+        reads = reads_of(p)
+        return np.array([(_stats(reads[m])["rel_std"] - target) / uncertainty for m in ("R_LRS", "R_HRS")])
 
-    result = lmfit.minimize(residual, params, method="least_squares")
-    reads = map_reads_2d(table, table_ea, ln_k, result.params["sigma"].value * z)
-    return {"sigma": float(result.params["sigma"].value), "residual_R_HRS": float(result.residual[0]),
-            "nfev": int(result.nfev), "reads": _read_stats(reads)}
+    result = lmfit.minimize(residual, params, method="least_squares", scale_covar=False)
+    return {"sigma": {name: float(result.params[name].value) for name in variations},
+            "stderr": {name: (float(result.params[name].stderr) if result.params[name].stderr is not None
+                              else math.nan) for name in variations},
+            "target_uncertainty": uncertainty, "residual": result.residual.tolist(), "nfev": int(result.nfev),
+            "reads": _read_stats(reads_of(result.params))}
 
 
 def _read_stats(reads: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -586,189 +593,79 @@ def _read_stats(reads: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return row
 
 
-def d2d_study(out: Path, *, n_spice: int = 32, n_big: int = 10_000, seed_cal: int = 1, seed_check: int = 2,
-              sigma: float | None = None) -> dict[str, Any]:
-    """Device-to-device spread of the quasi-static reads (Fig. 2e) and the d2d sigma that matches it.
+def d2d_study(out: Path, *, n_spice: int = N_SPICE, n_big: int = 10_000, seed_cal: int = 1, seed_check: int = 2,
+              sigmas: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Device-to-device spread of the quasi-static reads (Fig. 2e) and the d2d sigmas that match it.
 
-    1. SPICE read map R(k) over the common d2d factor k of the defect densities (:func:`read_map`);
-    2. ``n_spice`` SPICE devices (``reram-cycling``, seed ``seed_check``) with the device's sigma (or
-       ``sigma``): their reads against the map at the same k (agreement of the two renderings);
-    3. ``n_big`` devices through the map: read distributions with that sigma;
-    4. lmfit of the sigma on ``seed_cal`` (:func:`calibrate_d2d_sigma`), checked on ``seed_check``
-       through the map and with ``n_spice`` SPICE devices.
+    1. SPICE read map R(n_lrs, ea_rst) over the device's d2d parameters (:func:`read_map`);
+    2. lmfit of their sigmas on ``n_big`` devices of ``seed_cal`` through the map
+       (:func:`calibrate_d2d_sigmas`; start: the device's sigmas or ``sigmas``);
+    3. ``n_spice`` SPICE devices (``reram-cycling``) with the fitted sigmas on ``seed_cal`` (calibration) and
+       ``seed_check`` (held-out), each against the map at the same drawn parameters;
+    4. ``n_big`` devices through the map with the device's and the fitted sigmas on both seeds.
 
     Writes ``d2d_cdf.png`` and ``d2d_summary.json`` into ``out``; returns the summary.
     """
-    sigma = _check_sigma(sigma, "d2d sigma")
-    sigma_dev = sigma or _d2d_variation(None).sigma
+    device = {name: v.sigma for name, v in _d2d_variations(sigmas).items()}
     table = read_map()
-    fits = {"joint": calibrate_d2d_sigma(table, n=n_big, seed=seed_cal, start=sigma_dev),
-            "LRS only": calibrate_d2d_sigma(table, n=n_big, seed=seed_cal, start=sigma_dev, states=("R_LRS",)),
-            "HRS only": calibrate_d2d_sigma(table, n=n_big, seed=seed_cal, start=sigma_dev, states=("R_HRS",)),
-            "joint (IQR)": calibrate_d2d_sigma(table, n=n_big, seed=seed_cal, start=sigma_dev,
-                                               statistic="rel_std_iqr")}
+    fit = calibrate_d2d_sigmas(table, n=n_big, seed=seed_cal, start=device)
+    fitted = {name: float(f"{s:.3g}") for name, s in fit["sigma"].items()}  # as written into reram_cmo
     cache = out / "mc" / f"d2d_{defaults_key(CELL_DEVICE)}"
-    runs: dict[str, Any] = {}
     spice: dict[str, Any] = {}
-    for label, s in (("device sigma", sigma_dev), ("fitted sigma (joint)", fits["joint"]["sigma"])):
-        frame = monte_carlo(RERAM_CYCLING, cache / f"s{seed_check}_{s:.6g}", n=n_spice, seed=seed_check,
-                            sigmas={f"c__{name}": s for name in _d2d_params()})
-        spice[label] = {"sigma": s, "frame": frame}
-        runs[label] = {"sigma": s, **_spice_vs_map(table, frame, seed_check),
-                       f"map_{n_big} (seed {seed_cal})": _read_stats(map_reads(table, draw_ln_k(n_big, seed_cal, s))),
-                       f"map_{n_big} (seed {seed_check}, held-out)": _read_stats(
-                           map_reads(table, draw_ln_k(n_big, seed_check, s)))}
-    for label in ("LRS only", "HRS only", "joint (IQR)"):
-        s = fits[label]["sigma"]
-        runs[f"fitted sigma ({label})"] = {"sigma": s, f"map_{n_big} (seed {seed_check}, held-out)": _read_stats(
-            map_reads(table, draw_ln_k(n_big, seed_check, s)))}
-    summary = {"d2d_params": _d2d_params(), "map": {k: v.tolist() for k, v in table.items()}, "lmfit": fits,
-               "runs": runs, "sigma_to_put_in_reram_cmo": fits["joint"]["sigma"],
-               "proposal": _ea_proposal(table, fits["joint"]["sigma"], cache, n_big, seed_cal, seed_check)}
-    summary["figures"] = [str(_plot_d2d(table, spice, n_big, seed_check, out / "d2d_cdf.png"))]
+    for label, seed in (("calibration", seed_cal), ("held-out", seed_check)):
+        tag = "_".join(f"{s:g}" for s in fitted.values())
+        frame = monte_carlo(RERAM_CYCLING, cache / f"s{seed}_{tag}", n=n_spice, seed=seed,
+                            sigmas={f"c__{name}": s for name, s in fitted.items()})
+        spice[label] = {"seed": seed, "frame": frame, **_spice_vs_map(table, frame, seed)}
+    runs = {label: {"sigma": s, **{f"map_{n_big} (seed {seed})": _read_stats(map_reads(table, draw_coords(n_big, seed, s)))
+                                   for seed in (seed_cal, seed_check)}}
+            for label, s in (("device sigma", device), ("fitted sigma", fitted))}
+    summary = {"d2d_params": _d2d_params(),
+               "distributions": {name: get_device(CELL_DEVICE).param(name).variation.distribution
+                                 for name in _d2d_params()},
+               "map": {"params": table["params"], "axes": [a.tolist() for a in table["axes"]],
+                       **{m: np.asarray(table[m]).tolist() for m in ("R_LRS", "R_HRS")}},
+               "lmfit": fit, "sigma_to_put_in_reram_cmo": fitted, "runs": runs,
+               "spice": {label: {k: v for k, v in run.items() if k != "frame"} for label, run in spice.items()}}
+    summary["figures"] = [str(_plot_d2d(table, fitted, spice, n_big, seed_check, out / "d2d_cdf.png"))]
     _write_json(out / "d2d_summary.json", summary)
     return summary
 
 
-#: SPICE devices of the check of the two-source proposal (32 would leave sigma/mu uncertain by 12 %).
-N_PROPOSAL = 200
-
-
-def _ea_proposal(table: Mapping[str, np.ndarray], sigma_n: float, cache: Path, n_big: int, seed_cal: int,
-                 seed_check: int) -> dict[str, Any]:
-    """Second d2d source for the HRS: fit the ea_rst sigma on ``seed_cal``, check with SPICE on ``seed_check``."""
-    table_ea = ea_map()
-    fit = calibrate_ea_sigma(table, table_ea, sigma_n, n=n_big, seed=seed_cal)
-    settings = {"ea_rst_sigma": round(fit["sigma"], 4)}
-    frame = monte_carlo(RERAM_CYCLING, cache / f"proposal_s{seed_check}_{sigma_n:.6g}_{settings['ea_rst_sigma']:g}",
-                        n=N_PROPOSAL, seed=seed_check, settings=settings,
-                        sigmas={f"c__{name}": sigma_n for name in _d2d_params()})
-    first = _d2d_params()[0]
-    ln_k = np.log(frame[f"c__{first}"].to_numpy() / get_device(CELL_DEVICE).param(first).default)
-    rel = frame["c__ea_rst"].to_numpy() / get_device(CELL_DEVICE).param("ea_rst").default - 1
-    mapped = map_reads_2d(table, table_ea, ln_k, rel)
-    return {"sigma_n": sigma_n, "ea_rst_sigma_rel": settings["ea_rst_sigma"], "lmfit": fit,
-            "ea_map": {k: v.tolist() for k, v in table_ea.items()},
-            f"spice_{len(frame)} (seed {seed_check})": _read_stats({m: frame[m].to_numpy() for m in mapped}),
-            f"map_{len(frame)}_same_devices": _read_stats(mapped),
-            "map_vs_spice_max_rel_error": {m: float(np.max(np.abs(mapped[m] / frame[m].to_numpy() - 1)))
-                                           for m in mapped}}
-
-
-def _spice_vs_map(table: Mapping[str, np.ndarray], frame: Any, seed: int) -> dict[str, Any]:
-    """Read statistics of SPICE devices and of the map at the same drawn d2d factors, and their worst gap."""
-    first = _d2d_params()[0]
-    ln_k = np.log(frame[f"c__{first}"].to_numpy() / get_device(CELL_DEVICE).param(first).default)
-    mapped = map_reads(table, ln_k)
+def _spice_vs_map(table: Mapping[str, Any], frame: Any, seed: int) -> dict[str, Any]:
+    """Read statistics of SPICE devices and of the map at the same drawn d2d parameters, and their worst gap."""
+    coords = np.column_stack([_coordinate(name, frame[f"c__{name}"].to_numpy()) for name in table["params"]])
+    mapped = map_reads(table, coords)
     n = len(frame)
     return {f"spice_{n} (seed {seed})": _read_stats({m: frame[m].to_numpy() for m in mapped}),
             f"map_{n}_same_devices": _read_stats(mapped),
             "map_vs_spice_max_rel_error": {m: float(np.max(np.abs(mapped[m] / frame[m].to_numpy() - 1)))
+                                           for m in mapped},
+            "map_vs_spice_rms_rel_error": {m: float(np.sqrt(np.mean((mapped[m] / frame[m].to_numpy() - 1) ** 2)))
                                            for m in mapped}}
 
 
-def _plot_d2d(table: Mapping[str, np.ndarray], spice: Mapping[str, Any], n_big: int, seed: int, path: Path) -> Path:
+def _plot_d2d(table: Mapping[str, Any], sigmas: Mapping[str, float], spice: Mapping[str, Any], n_big: int,
+              seed: int, path: Path) -> Path:
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=150)
-    for (label, run), style in zip(spice.items(), ("--", "-")):
-        big = map_reads(table, draw_ln_k(n_big, seed, run["sigma"]))
-        for m, color in (("R_LRS", "tab:red"), ("R_HRS", "tab:blue")):
-            values = np.sort(big[m])
-            ax.semilogx(values, 100 * (np.arange(values.size) + 0.5) / values.size, style, color=color, lw=1,
-                        label=f"{m[2:]}, {n_big} dev. (map), $\\sigma_{{d2d}}$ = {run['sigma']:.3f}")
-            if label.startswith("fitted"):
-                dots = np.sort(run["frame"][m].to_numpy())
-                ax.semilogx(dots, 100 * (np.arange(dots.size) + 0.5) / dots.size, "o", color=color, ms=3,
-                            label=f"{m[2:]}, {dots.size} dev. (SPICE)")
+    fig, ax = plt.subplots(figsize=(5.6, 4.8), dpi=150)
+    big = map_reads(table, draw_coords(n_big, seed, sigmas))
+    text = ", ".join(f"{name} {s:.3g}" for name, s in sigmas.items())
+    for m, color in (("R_LRS", "tab:red"), ("R_HRS", "tab:blue")):
+        values = np.sort(big[m])
+        ax.semilogx(values, 100 * (np.arange(values.size) + 0.5) / values.size, "-", color=color, lw=1,
+                    label=f"{m[2:]}, {n_big} dev. (map, seed {seed})")
+        for (label, run), marker in zip(spice.items(), ("x", "o")):
+            dots = np.sort(run["frame"][m].to_numpy())
+            ax.semilogx(dots, 100 * (np.arange(dots.size) + 0.5) / dots.size, marker, color=color, ms=2.5,
+                        mfc="none", label=f"{m[2:]}, {dots.size} dev. SPICE (seed {run['seed']}, {label})")
     for m in ("R_LRS", "R_HRS"):
         ax.axvline(PAPER[m], color="k", ls=":", lw=1)
     ax.set_xlabel("Resistance at 0.2 V [$\\Omega$]")
     ax.set_ylabel("Cumulative probability [%]")
-    ax.legend(fontsize=6, loc="upper left")
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     ax.grid(alpha=0.3, which="both")
-    ax.set_title("LRS/HRS d2d distributions (sim., cf. seed 004 Fig. 2e; dotted: paper means)", fontsize=8)
-    return _save(fig, path)
-
-
-# ----------------------------------------------------------------------------- relaxation study
-
-#: Times of Fig. 4e (s): 1 s, 1 h, 1 day, 1 week, 10 years.
-RELAX_TIMES = {"1 s": 1.0, "1 h": 3600.0, "1 d": 86400.0, "1 w": 7 * 86400.0, "10 y": 10 * 365.25 * 86400.0}
-
-
-def _programmed(targets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Closed-loop programmed conductances (uS): target + N(0, sigma_prog) of Fig. 3e (AR 0.2 %)."""
-    from fitting.reram_stats import SIGMA_PROG_AR02
-
-    sigma = SIGMA_PROG_AR02[0] + SIGMA_PROG_AR02[1] * targets
-    return targets + sigma * rng.standard_normal(targets.shape)
-
-
-def relaxation_study(out: Path, *, seed: int = 1, devices: int = 32) -> dict[str, Any]:
-    """Relaxation experiments of seed 004 Fig. 4 replayed with the fitted model (:mod:`fitting.reram_stats`).
-
-    * Fig. 4c/d: 400 targets 10-90 uS (0.2 uS apart), one device each, error G_1h - G_prog;
-    * Fig. 4a/b: 35 levels over 10-90 uS on ``devices`` devices each, sigma during programming and at 10 min;
-    * Fig. 4e: the 50 uS state on ``devices`` devices at 1 s ... 10 years.
-
-    Writes ``relaxation_study.png`` and ``relaxation_study.json`` (and the shipped extraction files) into ``out``.
-    """
-    from fitting.reram_stats import adjacent_overlap, fit_relaxation, relax, ship
-
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 2:
-        raise ValueError(f"devices must be a whole number >= 2, got {devices!r}.")
-    model = fit_relaxation().surrogate
-    rng = np.random.default_rng(seed)
-    targets = np.linspace(10.0, 90.0, 401)[:400]
-    g_prog = _programmed(targets, rng)
-    error_1h = relax(g_prog, 3600.0, rng=rng, surrogate=model) - g_prog
-    levels = np.linspace(10.0, 90.0, 35)
-    g_levels = _programmed(np.repeat(levels[:, None], devices, axis=1), rng)
-    g_10min = relax(g_levels, 600.0, rng=rng, surrogate=model)
-    g_50 = _programmed(np.full(devices, 50.0), rng)
-    state_50 = {label: relax(g_50, t, rng=rng, surrogate=model) for label, t in RELAX_TIMES.items()}
-    sigma_10min = g_10min.std(axis=1, ddof=1)
-    summary = {
-        "model": {"mean_shift": {"expression": model.expression, "params": dict(model.params)},
-                  "sigma": {"expression": model.variation.expression, "params": dict(model.variation.params)}},
-        "fig4d_mean_error_1h_uS": float(error_1h.mean()), "paper_mean_error_1h_uS": -0.68,
-        "fig4b_sigma_programming_uS": float(g_levels.std(axis=1, ddof=1).mean()),
-        "fig4b_sigma_10min_uS": float(sigma_10min.mean()), "paper_sigma_10min_uS": 0.6,
-        "fig4a_adjacent_overlap_10min": adjacent_overlap(float(sigma_10min.mean()), float(levels[1] - levels[0])),
-        "paper_adjacent_overlap_10min": 0.096,
-        "fig4e_50uS": {label: _stats(v) for label, v in state_50.items()},
-        "shipped": [str(p) for p in ship(out)],
-    }
-    summary["figures"] = [str(_plot_relaxation(g_prog, error_1h, levels, g_levels, g_10min, state_50,
-                                               out / "relaxation_study.png"))]
-    _write_json(out / "relaxation_study.json", summary)
-    return summary
-
-
-def _plot_relaxation(g_prog: np.ndarray, error_1h: np.ndarray, levels: np.ndarray, g_levels: np.ndarray,
-                     g_10min: np.ndarray, state_50: Mapping[str, np.ndarray], path: Path) -> Path:
-    plt = _pyplot()
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(11.0, 3.4), dpi=150)
-    a.plot(g_prog, error_1h, ".", ms=3)
-    a.axhline(error_1h.mean(), color="k", ls="--", lw=1, label=f"mean {error_1h.mean():.2f} $\\mu$S (paper -0.68)")
-    a.set_xlabel("Programmed conductance [$\\mu$S]")
-    a.set_ylabel("$G_{1h} - G_{prog}$ [$\\mu$S]")
-    a.legend(fontsize=7)
-    b.plot(levels, g_levels.std(axis=1, ddof=1), "o", ms=3, label="during programming (AR 0.2 %)")
-    b.plot(levels, g_10min.std(axis=1, ddof=1), "o", ms=3, label="10 min after programming")
-    b.set_xlabel("Programmed conductance [$\\mu$S]")
-    b.set_ylabel("Standard deviation [$\\mu$S]")
-    b.legend(fontsize=7)
-    grid = np.linspace(44.0, 56.0, 400)
-    for label, values in state_50.items():
-        mu, sd = values.mean(), max(values.std(ddof=1), 1e-3)
-        c.plot(grid, np.exp(-0.5 * ((grid - mu) / sd) ** 2), label=label)
-    c.set_xlabel("Conductance [$\\mu$S]")
-    c.set_ylabel("Normalized probability density")
-    c.legend(fontsize=7)
-    for ax in (a, b, c):
-        ax.grid(alpha=0.3)
-    fig.suptitle("CMO/HfOx relaxation replayed with the fitted model (cf. seed 004 Fig. 4b, 4d, 4e)", fontsize=9)
+    ax.set_title(f"LRS/HRS d2d (sim., cf. seed 004 Fig. 2e; dotted: paper means)\nd2d sigma/mu: {text}", fontsize=8)
     return _save(fig, path)
 
 
@@ -776,21 +673,26 @@ def _plot_relaxation(g_prog: np.ndarray, error_1h: np.ndarray, levels: np.ndarra
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=("forming", "d2d", "relaxation"))
+    parser.add_argument("study", choices=("forming", "d2d"))
     parser.add_argument("--out", type=Path, default=Path("results/reram"), help="output folder")
-    parser.add_argument("--n", type=int, help="devices: forming Monte Carlo (default 2000), d2d SPICE (default 32), "
-                                              "relaxation devices per level (default 32)")
+    parser.add_argument("--n", type=int, help="devices: forming Monte Carlo (default 2000), d2d SPICE per seed (default 200)")
     parser.add_argument("--seed-cal", type=int, default=1, help="seed the spread is calibrated on")
     parser.add_argument("--seed-check", type=int, default=2, help="held-out seed")
-    parser.add_argument("--sigma", type=float, help="override the device's d2d sigma (forming: t_ox; d2d: N)")
+    parser.add_argument("--sigma", type=float, help="forming: override the device's t_ox sigma")
+    parser.add_argument("--d2d-sigma", action="append", default=[], metavar="NAME=S",
+                        help="d2d: start lmfit from this relative sigma of a d2d parameter (repeatable)")
     args = parser.parse_args(argv)
     seeds = {"seed_cal": args.seed_cal, "seed_check": args.seed_check}
     if args.study == "forming":
         summary = forming_study(args.out, n=args.n or 2000, sigma=args.sigma, **seeds)
     elif args.study == "d2d":
-        summary = d2d_study(args.out, n_spice=args.n or 32, sigma=args.sigma, **seeds)
-    else:
-        summary = relaxation_study(args.out, seed=args.seed_cal, devices=args.n or 32)
+        if args.sigma is not None:
+            parser.error("--sigma is for forming; the d2d study takes --d2d-sigma NAME=S")
+        sigmas = {}
+        for item in args.d2d_sigma:
+            name, _, value = item.partition("=")
+            sigmas[name.strip()] = float(value)
+        summary = d2d_study(args.out, n_spice=args.n or N_SPICE, sigmas=sigmas, **seeds)
     print(json.dumps(summary, indent=2, default=float))
     return 0
 
