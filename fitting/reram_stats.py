@@ -241,7 +241,7 @@ def ship(out_dir: Path = SHIP_DIR) -> list[Path]:
     out_dir = Path(out_dir)
     text = json.dumps(report(extraction), indent=2, default=float) + "\n"
     png = plot(extraction)
-    return [ship_sigma_prog(out_dir),
+    return [*ship_sigma_prog(out_dir),
             write_atomic(out_dir / "relaxation_mean.json", extraction.surrogate.to_json()),
             write_atomic(out_dir / "relaxation_report.json", text),
             write_atomic(out_dir / "relaxation_fit.png", png),
@@ -289,10 +289,11 @@ def fit_sigma_prog(results: Sequence, g_limit: float | None = None) -> dict[str,
     return out
 
 
-def ship_sigma_prog(out_dir: Path = SHIP_DIR) -> Path:
+def ship_sigma_prog(out_dir: Path = SHIP_DIR) -> list[Path]:
     """Run the closed-loop study of :data:`SIGMA_PROG_STUDY` on the calibrated cell (pulse map, ~20 s)
     and write ``sigma_prog.json``: the lmfit lines over all targets and over the targets below the
-    model's 1.5 V set saturation (``docs/reram.md`` section 6)."""
+    model's 1.5 V set saturation (``docs/reram.md`` section 6), and the standalone numpy module of each
+    all-target line (``sigma_prog_ar0p02.py``, ``sigma_prog_ar0p002.py``)."""
     from testbenches.reram_program import G_UNSATURATED, TARGET_RANGE, program_study
 
     results = program_study(np.linspace(*TARGET_RANGE, SIGMA_PROG_STUDY["targets"]),
@@ -300,7 +301,9 @@ def ship_sigma_prog(out_dir: Path = SHIP_DIR) -> Path:
     extraction = {"all_targets": fit_sigma_prog(results),
                   f"targets_le_{G_UNSATURATED * 1e6:.0f}uS": fit_sigma_prog(results, g_limit=G_UNSATURATED),
                   "study": {**SIGMA_PROG_STUDY, "engine": "map", "start": "hrs"}}
-    return write_atomic(Path(out_dir) / "sigma_prog.json", json.dumps(extraction, indent=1, default=float))
+    modules = [write_numpy_module(Surrogate.from_dict(fit["surrogate"]), Path(out_dir) / f"{fit['surrogate']['name']}.py")
+               for fit in extraction["all_targets"].values()]
+    return [write_atomic(Path(out_dir) / "sigma_prog.json", json.dumps(extraction, indent=1, default=float)), *modules]
 
 
 # ----------------------------------------------------------------------------- relaxation replay (Fig. 4)

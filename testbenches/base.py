@@ -16,7 +16,8 @@ from spicegen import testbench as _registry
 from spicegen.testbench import Testbench
 
 #: Modules that register the built-in testbenches on import.
-LIBRARY: tuple[str, ...] = ("mc_demo", "p2m_device", "p2m_mac", "reram_studies", "reram_program", "reram_pulse")
+LIBRARY: tuple[str, ...] = ("mc_demo", "p2m_device", "p2m_mac", "reram_studies", "reram_program", "reram_pulse",
+                            "reram_crossbar")
 
 
 def _load_library() -> None:

@@ -19,3 +19,17 @@ def test_import_does_not_pull_upper_layers(package):
             f"bad = [m for m in sys.modules if m.split('.')[0] in {forbidden!r}]; assert not bad, bad")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_testbenches_never_import_fitting():
+    """Function-level imports too: the fitting layer sits above the testbenches it fits."""
+    import ast
+    from pathlib import Path
+
+    bad = []
+    for path in sorted(Path(__file__).resolve().parents[1].joinpath("testbenches").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            bad += [f"{path.name}:{node.lineno} imports {n}" for n in names if n.split(".")[0] == "fitting"]
+    assert not bad, bad

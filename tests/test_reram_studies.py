@@ -81,7 +81,8 @@ def test_relax_is_seeded_and_independent_of_g():
 
 def test_ship_writes_prefixed_files_that_round_trip(tmp_path):
     paths = reram_stats.ship(tmp_path)
-    assert sorted(p.name for p in paths if not p.name.startswith("relaxation_")) == ["sigma_prog.json"]
+    assert sorted(p.name for p in paths if not p.name.startswith("relaxation_")) == [
+        "sigma_prog.json", "sigma_prog_ar0p002.py", "sigma_prog_ar0p02.py"]
     assert all(p.exists() for p in paths)
     model = Surrogate.load(tmp_path / "relaxation_mean.json")
     assert float(model.sigma(600.0)) == pytest.approx(0.6, abs=1e-9)
