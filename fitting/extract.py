@@ -47,11 +47,11 @@ CONFIDENCE = 0.95
 BOOTSTRAP = 200
 """Bootstrap resamples for the standard error of a quantile."""
 INTERPOLATE = "interpolate"
-"""Variation candidate: the piecewise-linear interpolant through the per-x σ (:func:`interpolant`).
-In a candidate list it is the fallback, used when the best smooth candidate fails the χ² test
-(:func:`goodness_of_fit` below :data:`GOF_LEVEL`)."""
+"""Candidate form (of the statistic or of its variation): the piecewise-linear interpolant through the
+per-x points (:func:`interpolant`). In a candidate list it is the fallback, used when the best smooth
+candidate fails the χ² test (:func:`goodness_of_fit` below :data:`GOF_LEVEL`); see :func:`choose_form`."""
 GOF_LEVEL = 0.05
-"""Smallest χ² p-value at which a smooth σ(x) form is accepted over the interpolant."""
+"""Smallest χ² p-value at which a smooth form is accepted over the interpolant."""
 
 
 class FitError(ValueError):
@@ -92,14 +92,15 @@ class Extraction:
     points
         Fitted points.
     result
-        lmfit ``ModelResult`` of the main fit.
+        lmfit ``ModelResult`` of the main fit; None when the statistic is the interpolant
+        (:data:`INTERPOLATE`), which involves no fit.
     x, y
         All samples used.
     """
 
     surrogate: Surrogate
     points: Points
-    result: ModelResult
+    result: ModelResult | None
     x: np.ndarray
     y: np.ndarray
 
@@ -109,8 +110,9 @@ class Extraction:
         fitted = s(self.points.x, out_of_domain="clip")
         return {
             "surrogate": s.name, "expression": s.expression, "stats": s.to_dict()["stats"],
-            "provenance": s.to_dict()["provenance"], "lmfit_message": self.result.message,
-            "nfev": int(self.result.nfev),
+            "provenance": s.to_dict()["provenance"],
+            "lmfit_message": self.result.message if self.result is not None else None,
+            "nfev": int(self.result.nfev) if self.result is not None else 0,
             "points": {"x": self.points.x.tolist(), "value": self.points.value.tolist(),
                        "stderr": None if self.points.stderr is None else self.points.stderr.tolist(),
                        "count": self.points.count.tolist(), "residual": (self.points.value - fitted).tolist()},
@@ -419,6 +421,51 @@ def fit_best(forms: str | Model | Sequence[str | Model], points: Points, *, what
     return best
 
 
+def choose_form(forms: str | Model | Sequence[str | Model], points: Points, *, what: str,
+                **options: Any) -> tuple[Model, ModelResult, FitStats] | None:
+    """The smooth candidate of lowest BIC, or None for the interpolant through the points.
+
+    :data:`INTERPOLATE` among ``forms`` is the fallback: chosen when it is the only candidate, or
+    when the best smooth candidate (:func:`fit_best`) fails the χ² test (:func:`goodness_of_fit`
+    below :data:`GOF_LEVEL`). Without it the best smooth candidate is returned whatever its χ².
+
+    Parameters
+    ----------
+    forms
+        Candidate forms (see :func:`fit_best`), possibly including :data:`INTERPOLATE`.
+    points
+        From :func:`statistic_points`.
+    what
+        Description used in error messages.
+    **options
+        Passed to :func:`fit_points` (``params``, ``fixed``, ``max_nfev``).
+
+    Returns
+    -------
+    (Model, ModelResult, FitStats) or None
+        The chosen smooth fit, or None when the interpolant is chosen.
+
+    Raises
+    ------
+    ValueError
+        If :data:`INTERPOLATE` is a candidate but the points are single samples (x never repeats
+        and no ``bins``): there is no per-x statistic to interpolate.
+    FitError
+        If every smooth candidate fails to fit.
+    """
+    candidates = [forms] if isinstance(forms, (str, Model)) else list(forms)
+    smooth = [c for c in candidates if not (isinstance(c, str) and c == INTERPOLATE)]
+    if len(smooth) < len(candidates) and np.all(points.count < 2):
+        raise ValueError(f"the {INTERPOLATE!r} form needs a sample set per x, but x never repeats in {what}; "
+                         "pass bins=N (--bins N) or drop it from the candidates.")
+    if not smooth:
+        return None
+    best = fit_best(smooth, points, what=what, **options)
+    if len(smooth) == len(candidates) or goodness_of_fit(best[1]) >= GOF_LEVEL:
+        return best
+    return None
+
+
 def _start(model: Model, y: np.ndarray, x: np.ndarray, values: Mapping[str, float],
            fixed: Mapping[str, float]) -> Parameters:
     unknown = sorted((set(values) | set(fixed)) - set(model.param_names))
@@ -479,7 +526,8 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
     form
         Form text for :func:`~fitting.forms.parse_form` (``"tanh"``, ``"polynomial:3"``,
         ``"tanh + polynomial:1"``) or an lmfit model built from forms; a list of them picks the
-        lowest BIC (:func:`fit_best`).
+        lowest BIC (:func:`fit_best`). :data:`INTERPOLATE` in the list is the fallback when the best
+        smooth form fails the χ² test (:func:`choose_form`).
     statistic, quantile, bins
         What to fit (see :func:`statistic_points`).
     where
@@ -491,8 +539,8 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
     fixed
         Parameters held at a value (name → value).
     variation
-        Also fit σ(x) with this form (or the best of a list) and attach it as the surrogate's variation.
-        :data:`INTERPOLATE` in the list is the fallback when the best smooth form fails the χ² test.
+        Also fit σ(x) with this form (or the best of a list, chosen as for ``form``) and attach it as
+        the surrogate's variation.
     domain
         Validity interval of x (default: the range of the samples).
     name
@@ -520,40 +568,42 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
     frame, meta = load_table(data, [x, y], where=where, melt=melt, nan_policy=nan_policy)
     xs, ys = frame[x].to_numpy(float), frame[y].to_numpy(float)
     points = statistic_points(xs, ys, statistic, quantile=quantile, bins=bins, seed=seed)
-    model, result, stats = fit_best(form, points, what=f"the {points.statistic} of {y!r} vs {x!r}", params=params,
-                                    fixed=fixed, max_nfev=max_nfev)
+    choice = choose_form(form, points, what=f"the {points.statistic} of {y!r} vs {x!r}", params=params,
+                         fixed=fixed, max_nfev=max_nfev)
     lo, hi = domain if domain is not None else (float(xs.min()), float(xs.max()))
-    input_name = _input_name(x, model)
+    input_name = _input_name(x, choice[0].param_names if choice else _knot_names(points))
     base = name or _identifier(f"{y}_{points.statistic}")
     provenance = Provenance(version=_version(), dataset_hash=dataset_hash({x: xs, y: ys}),
-                            statistic=points.statistic, form=format_spec(model), columns={"x": x, "y": y},
+                            statistic=points.statistic, form="", columns={"x": x, "y": y},
                             device=device, testbench=meta.get("testbench"), seed=meta.get("seed"),
                             source=meta.get("source"), note=note)
-    surrogate = _surrogate(base, model, result, input_name, (lo, hi), y, stats, provenance)
+    surrogate = _chosen_surrogate(choice, points, base, input_name, (lo, hi), y, provenance)
     if statistic in ("lower", "upper"):
         side = ys >= surrogate(xs, out_of_domain="clip") if statistic == "lower" else \
             ys <= surrogate(xs, out_of_domain="clip")
-        surrogate = replace(surrogate, stats=replace(stats, coverage=float(np.mean(side))))
+        surrogate = replace(surrogate, stats=replace(surrogate.stats, coverage=float(np.mean(side))))
     if variation is not None:
-        surrogate = replace(surrogate, variation=_variation(xs, ys, variation, bins, seed, max_nfev, base,
-                                                            input_name, (lo, hi), y, provenance))
-    return Extraction(surrogate, points, result, xs, ys)
+        sigma = statistic_points(xs, ys, "std", bins=bins, seed=seed)
+        sigma_choice = choose_form(variation, sigma, what=f"the std of {y!r} (variation)", max_nfev=max_nfev)
+        surrogate = replace(surrogate, variation=_chosen_surrogate(
+            sigma_choice, sigma, f"{base}_sigma", input_name, (lo, hi), f"std of {y}",
+            replace(provenance, statistic="std")))
+    return Extraction(surrogate, points, choice[1] if choice else None, xs, ys)
 
 
-def _variation(xs: np.ndarray, ys: np.ndarray, form: str | Model | Sequence[str | Model], bins: int | None, seed: int,
-               max_nfev: int | None, base: str, input_name: str, domain: tuple[float, float], y: str,
-               provenance: Provenance) -> Surrogate:
-    """σ(x): the best smooth candidate, or the per-x interpolant (see :data:`INTERPOLATE`)."""
-    points = statistic_points(xs, ys, "std", bins=bins, seed=seed)
-    candidates = [form] if isinstance(form, (str, Model)) else list(form)
-    smooth = [c for c in candidates if c != INTERPOLATE]
-    if smooth:
-        model, result, stats = fit_best(smooth, points, what=f"the std of {y!r} (variation)", max_nfev=max_nfev)
-        if len(smooth) == len(candidates) or goodness_of_fit(result) >= GOF_LEVEL:
-            return _surrogate(f"{base}_sigma", model, result, input_name, domain, f"std of {y}", stats,
-                              replace(provenance, statistic="std", form=format_spec(model)))
-    return interpolant(points, f"{base}_sigma", input_name, domain, f"std of {y}",
-                       replace(provenance, statistic="std", form=INTERPOLATE))
+def _chosen_surrogate(choice: tuple[Model, ModelResult, FitStats] | None, points: Points, name: str,
+                      input_name: str, domain: tuple[float, float], output: str, provenance: Provenance) -> Surrogate:
+    """The surrogate of a :func:`choose_form` result: the fitted form, or the interpolant through ``points``."""
+    if choice is None:
+        return interpolant(points, name, input_name, domain, output, replace(provenance, form=INTERPOLATE))
+    model, result, stats = choice
+    return _surrogate(name, model, result, input_name, domain, output, stats,
+                      replace(provenance, form=format_spec(model)))
+
+
+def _knot_names(points: Points) -> list[str]:
+    """Parameter names of :func:`interpolant` through ``points``: the value at each knot."""
+    return [f"s{k}" for k in range(points.x.size)]
 
 
 def goodness_of_fit(result: ModelResult) -> float:
@@ -588,17 +638,18 @@ def interpolant(points: Points, name: str, input_name: str, domain: tuple[float,
     knots, value = [float(v) for v in points.x[order]], points.value[order]
     if len(knots) < 2 or np.any(np.diff(knots) <= 0):
         raise ValueError(f"an interpolant needs at least two distinct x, got {points.x.tolist()}.")
-    slopes = [f"(s{k + 1} - s{k})/{knots[k + 1] - knots[k]!r}" for k in range(len(knots) - 1)]
-    terms = [f"s0 + {slopes[0]}*({input_name} - {knots[0]!r})"]
+    names = _knot_names(points)
+    slopes = [f"({names[k + 1]} - {names[k]})/{knots[k + 1] - knots[k]!r}" for k in range(len(knots) - 1)]
+    terms = [f"{names[0]} + {slopes[0]}*({input_name} - {knots[0]!r})"]
     terms += [f"({slopes[k]} - {slopes[k - 1]})*numpy.maximum({input_name} - {knots[k]!r}, 0.0)"
               for k in range(1, len(slopes))]
     err = points.stderr[order] if points.stderr is not None else np.full(len(knots), np.nan)
     half = np.nan_to_num(1.959963984540054 * err)
-    stat = {f"s{k}": ParamStat(float(v), None if math.isnan(e) else float(e), float(v - h), float(v + h))
-            for k, (v, e, h) in enumerate(zip(value, err, half))}
+    stat = {n: ParamStat(float(v), None if math.isnan(e) else float(e), float(v - h), float(v + h))
+            for n, v, e, h in zip(names, value, err, half)}
     stats = FitStats(points=len(knots), dof=0, rmse=0.0, nrmse=0.0, r2=1.0, max_error=0.0,
                      confidence=CONFIDENCE, weighted=False, params=stat)
-    params = {f"s{k}": float(v) for k, v in enumerate(value)}
+    params = {n: float(v) for n, v in zip(names, value)}
     return Surrogate(name, " + ".join(terms), (input_name,), params, {input_name: domain}, output, stats, provenance)
 
 
@@ -609,9 +660,9 @@ def _surrogate(name: str, model: Model, result: ModelResult, input_name: str, do
                      {input_name: domain}, output, stats, provenance)
 
 
-def _input_name(column: str, model: Model) -> str:
+def _input_name(column: str, param_names: Sequence[str]) -> str:
     """The column name as the surrogate's input when it is a clean identifier, else ``x``."""
-    ok = re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", column) and column not in model.param_names \
+    ok = re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", column) and column not in param_names \
         and column not in ("numpy", "torch", "math", "self")
     return column if ok else "x"
 
@@ -676,5 +727,5 @@ def format_residual_plot(extraction: Extraction) -> bytes:
 
 
 __all__ = ["CONFIDENCE", "GOF_LEVEL", "INTERPOLATE", "Extraction", "FitError", "NanPolicy", "Points", "Statistic",
-           "dataset_hash", "extract", "fit_best", "fit_points", "fit_stats", "format_residual_plot", "goodness_of_fit",
-           "interpolant", "load_table", "statistic_points"]
+           "choose_form", "dataset_hash", "extract", "fit_best", "fit_points", "fit_stats", "format_residual_plot",
+           "goodness_of_fit", "interpolant", "load_table", "statistic_points"]

@@ -7,9 +7,10 @@ plot, and ``summary.json`` + ``report.md`` with the held-out checks.
 
 - **f1** (per weight configuration): d_NORM = (Δq − Δq_nom(x_min)) / (Δq_nom(1) − Δq_nom(x_min)), the
   definition of ``testbenches.p2m_study`` (the nominal curve spans [0, 1]; its full scale is 1),
-  at the nine weights x = k/9 (the domain is the measured [1/9, 1]). The mean is the candidate of
-  :data:`F1_FORM` of lowest BIC; σ(x) the smooth candidate of :data:`SIGMA_FORM` of lowest BIC if it
-  passes the χ² test, else the per-x interpolant. Both are fitted on the even-numbered samples.
+  at the nine weights x = k/9 (the domain is the measured [1/9, 1]). The mean and σ(x) follow one
+  rule (:func:`fitting.extract.choose_form`): the smooth candidate of lowest BIC (:data:`F1_FORM`,
+  :data:`SIGMA_FORM`) if it passes the χ² test at 5 %, else the piecewise-linear interpolant through
+  the per-x values. Both are fitted on the even-numbered samples.
 - **f2**: V_PRE / V_RD against d_DIFF = (q_POS − q_NEG) / l_FL; the worst-case lower bound in
   :data:`F2_BINS` equal-count bins, fitted with the best of :data:`F2_FORM` on the even-numbered samples.
 
@@ -32,8 +33,11 @@ import numpy as np
 from .extract import INTERPOLATE, Extraction, extract, load_table
 from .surrogate import Surrogate, write_atomic
 
-F1_FORM = ("polynomial:2", "polynomial:3", "polynomial:4", "saturating_exponential", "tanh", "piecewise_linear:2")
-"""Candidate forms of the f1 mean; the lowest BIC on the fitted half wins."""
+F1_FORM = ("polynomial:2", "polynomial:3", "polynomial:4", "saturating_exponential", "tanh", "piecewise_linear:2",
+           INTERPOLATE)
+"""Candidate forms of the f1 mean: the smooth form of lowest BIC on the fitted half if it passes the χ² test
+at 5 %, else the per-x interpolant (the weights are quantised to k/9, so the mean is only needed at the nine
+measured x)."""
 SIGMA_FORM = ("polynomial:1", "polynomial:2", "polynomial:3", "polynomial:4", "piecewise_linear:1",
               "piecewise_linear:2", "piecewise_linear:3", INTERPOLATE)
 """Candidate forms of σ(x) of f1: the smooth form of lowest BIC if it passes the χ² test at 5 %, else the
@@ -97,7 +101,8 @@ def f1_extraction(studies: Path, config: str) -> tuple[Extraction, dict[str, Any
     sigma_held = samples.std(axis=0, ddof=1)
     sigma_error = np.abs(e.surrogate.sigma(x) - sigma_held) / sigma_held
     resolution = Z95 * np.hypot(sigma_rel_stderr(fit[list(melt)].to_numpy(float)), sigma_rel_stderr(samples))
-    check = {"held_out_samples": int(len(samples)), "mean_max_error_fs": float(mean_error.max()),
+    check = {"fit_samples": int(len(fit)), "held_out_samples": int(len(samples)),
+             "mean_max_error_fs": float(mean_error.max()),
              "sigma_max_rel_error": float(sigma_error.max()), "sigma_rel_error": sigma_error.tolist(),
              "sigma_resolution_95": resolution.tolist(),
              "sigma_within_resolution": int(np.sum(sigma_error <= resolution)),
@@ -189,6 +194,9 @@ def format_report(summary: dict[str, Any]) -> str:
              f"Regenerate: `python -m fitting.p2m_f1f2 --studies {summary['studies']} --out fitting/extractions/p2m`.", "",
              "Forms chosen by the lowest BIC among candidates, fitted on even-numbered samples, checked on "
              f"odd-numbered ones (f2: {F2_BINS} equal-count bins).", "",
+             "Samples per f1 configuration (fitted + held out): "
+             + ", ".join(f"{c} {s['fit_samples']} + {s['held_out_samples']}" for c, s in summary["f1"].items())
+             + ".", "",
              "| f1 config | mean form | σ form | R² | held-out mean error (% FS) | held-out σ error (max rel.) "
              "| resolution: 95 % sampling noise of that check (max) | x within resolution | worst range (% FS) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -197,9 +205,9 @@ def format_report(summary: dict[str, Any]) -> str:
                      f"({'≤' if s['mean_within_target'] else '>'} 2) | {100 * s['sigma_max_rel_error']:.1f} % "
                      f"({'≤' if s['sigma_within_target'] else '>'} 10 %) | {100 * max(s['sigma_resolution_95']):.1f} % "
                      f"| {s['sigma_within_resolution']}/{len(s['sigma_rel_error'])} | {100 * s['worst_range_fs']:.1f} |")
-    lines += ["", "σ(x): the smooth candidate of lowest BIC when it passes the χ² test at 5 % on the fitted half, "
-                  "else `interpolate`, the piecewise-linear interpolant through the per-x σ (x is quantised to k/9, "
-                  "so σ is needed only there). The held-out σ check compares two σ estimates of the same size; "
+    lines += ["", "Mean and σ(x): the smooth candidate of lowest BIC when it passes the χ² test at 5 % on the fitted "
+                  "half, else `interpolate`, the piecewise-linear interpolant through the per-x values (x is quantised "
+                  "to k/9, so f1 is needed only there). The held-out σ check compares two σ estimates of the same size; "
                   "its 95 % sampling resolution (½·√(2/(n−1) + κ/n) per half, combined, × 1.96) is the error a "
                   "perfect σ(x) would still show (column 'resolution'); where it approaches 10 %, the target is at the "
                   "noise floor of the check, and only more samples (≈ 800 per half for ≤ 10 % at all nine x with "

@@ -1,4 +1,4 @@
-"""The single-sample fast path of surrogates and numpy modules, and the per-x interpolant for σ(x)."""
+"""The single-sample fast path of surrogates and numpy modules, and the per-x interpolant for the mean and σ(x)."""
 from __future__ import annotations
 
 import importlib.util
@@ -78,3 +78,26 @@ def test_sigma_falls_back_to_the_interpolant_only_when_no_smooth_form_fits():
         e = extract(frame, "x", "y", "polynomial:1", variation=("polynomial:1", "polynomial:2", INTERPOLATE))
         assert e.surrogate.variation.provenance.form == expected
         assert np.all(np.abs(e.surrogate.sigma(np.arange(1, 10) / 9) / sigma.reshape(9, -1)[:, 0] - 1) < 0.1)
+
+
+def test_mean_falls_back_to_the_interpolant_only_when_no_smooth_form_fits(tmp_path):
+    rng = np.random.default_rng(0)
+    levels = np.arange(1, 10) / 9
+    x = np.repeat(levels, 2000)
+    smooth = 0.1 + 0.8 * x
+    step = smooth + 0.05 * (x >= 5 / 9)  # a jump no polynomial of degree ≤ 2 follows within s/√n
+    for mean, interpolated in ((smooth, False), (step, True)):
+        frame = pd.DataFrame({"x": x, "y": mean + rng.normal(0, 0.02, x.size)})
+        e = extract(frame, "x", "y", ("polynomial:1", "polynomial:2", INTERPOLATE), variation="polynomial:0")
+        # the smooth case passes the χ² test (p ≥ 0.05) with this seed
+        assert (e.surrogate.provenance.form == INTERPOLATE) == interpolated == (e.result is None)
+        assert np.max(np.abs(e.surrogate(levels) - mean.reshape(9, -1)[:, 0])) < 0.003
+        assert len(e.write_report(tmp_path, stem=f"interpolated_{interpolated}")) == 3
+    frame = pd.DataFrame({"x": x, "y": step})
+    assert extract(frame, "x", "y", INTERPOLATE).surrogate.provenance.form == INTERPOLATE
+
+
+def test_interpolate_needs_a_sample_set_per_x():
+    x = np.linspace(0, 1, 50)
+    with pytest.raises(ValueError, match="needs a sample set per x"):
+        extract(pd.DataFrame({"x": x, "y": x}), "x", "y", ("polynomial:1", INTERPOLATE))
