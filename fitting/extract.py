@@ -650,7 +650,9 @@ def interpolant(points: Points, name: str, input_name: str, domain: tuple[float,
     stats = FitStats(points=len(knots), dof=0, rmse=0.0, nrmse=0.0, r2=1.0, max_error=0.0,
                      confidence=CONFIDENCE, weighted=False, params=stat)
     params = {n: float(v) for n, v in zip(names, value)}
-    return Surrogate(name, " + ".join(terms), (input_name,), params, {input_name: domain}, output, stats, provenance)
+    inside = knots[0] <= domain[0] and domain[1] <= knots[-1]  # numpy.interp holds the end values outside
+    return Surrogate(name, " + ".join(terms), (input_name,), params, {input_name: domain}, output, stats, provenance,
+                     knots=tuple(knots) if inside else None)
 
 
 def _surrogate(name: str, model: Model, result: ModelResult, input_name: str, domain: tuple[float, float],

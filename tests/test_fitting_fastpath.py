@@ -101,3 +101,22 @@ def test_interpolate_needs_a_sample_set_per_x():
     x = np.linspace(0, 1, 50)
     with pytest.raises(ValueError, match="needs a sample set per x"):
         extract(pd.DataFrame({"x": x, "y": x}), "x", "y", ("polynomial:1", INTERPOLATE))
+
+
+@pytest.mark.parametrize("expression, x", [
+    ("c0 + (x - 0.1)*numpy.maximum(x - 0.3, 0.0) - numpy.minimum(x, 0.2) + numpy.abs(x - 0.7)", 0.45),
+    ("numpy.exp(1000*x)", 1.0),            # float overflow -> numpy's inf
+    ("1/(x - 0.5)", 0.5),                  # division by zero -> numpy's inf
+    ("(x - 0.5)**0.5", 0.2),               # a float would give a complex number -> numpy's NaN
+    ("numpy.maximum(x*1e308*10 - x*1e308*10, 0.0)", 0.3),  # inf - inf: NaN propagates as in numpy
+    ("numpy.maximum(numpy.log(x - 0.5), 0.0)", 0.3),        # math domain error -> numpy's NaN
+])
+def test_scalar_path_gives_numpy_answers(expression, x, tmp_path):
+    """One float takes plain float arithmetic; where that cannot give numpy's answer it hands back."""
+    s = Surrogate("g", expression, ("x",), {"c0": 2.0}, {"x": (0.0, 1.0)})
+    with np.errstate(all="ignore"):
+        want = full_path(s, x)
+    got = s(x)
+    assert got.shape == () and got.dtype == float
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(load_module(s, tmp_path).evaluate(x), want, equal_nan=True)
