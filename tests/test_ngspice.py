@@ -339,3 +339,19 @@ def test_rawfile_reader_handles_short_vectors(tmp_path, padding):
     vectors = {name: values for name, _, values in _read_raw(tmp_path / "out.raw")}
     np.testing.assert_array_equal(vectors["short"], [0.0, 1.0, 2.0])
     assert vectors["time"].size == vectors["v(out)"].size > 10
+
+
+def test_many_compiled_models_in_one_session_stay_below_the_cap():
+    """Every registered device's library, one after another in the shared library: ngspice 46 crashed
+    in remcirc with seven loaded; use_osdi starts afresh instead, and every run still works."""
+    import spicegen.devices  # noqa: F401  (the built-in library)
+    from spicegen import registry
+    from spicegen.ngspice import MAX_OSDI
+    from veriloga.compile import compile_model
+
+    paths = [compile_model(model) for _, model in sorted(registry().items())]
+    assert len(paths) > MAX_OSDI
+    for path in paths * 2:
+        result = run_netlist("* cap\nV1 a 0 1\nR1 a 0 1k\n.op\n.end", osdi=[path])
+        assert result["v(a)"][0] == pytest.approx(1.0)
+        assert len(NgSpiceShared.get()._osdi) <= MAX_OSDI

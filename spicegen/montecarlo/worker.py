@@ -149,8 +149,7 @@ def _prepare(spice: NgSpiceShared, plan: Plan, point: Point) -> Sampler:
     if _STATE.loaded != key:
         spice.destroy_all()
         _STATE.loaded = None
-        for path in point.osdi:
-            spice.load_osdi(path)
+        spice.use_osdi(point.osdi)
         spice.load_circuit(point.netlist)
         _STATE.loaded = key
     if key not in _STATE.samplers:
