@@ -10,10 +10,11 @@ To add a testbench: write ``testbenches/<name>.py`` that calls
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Mapping
+from typing import Any, Mapping
 
+from spicegen import get_device
 from spicegen import testbench as _registry
-from spicegen.testbench import Testbench
+from spicegen.testbench import Circuit, Testbench
 
 #: Modules that register the built-in testbenches on import.
 LIBRARY: tuple[str, ...] = ("mc_demo", "p2m_device", "p2m_mac", "reram_studies", "reram_program", "reram_pulse",
@@ -35,3 +36,17 @@ def testbench_names() -> Mapping[str, str]:
     """Testbench name → one-line description, built-in ones included."""
     _load_library()
     return _registry.testbench_names()
+
+
+def place_device(circuit: Circuit, device: str, name: str, nodes: tuple[str, ...], flavor: str,
+                 **kwargs: Any) -> None:
+    """Place the registered ``device`` in ``circuit`` as its ngspice twin (``flavor="twin"``) or as
+    OSDI (``"osdi"``, compiled on first use; ``veriloga`` sits above ``spicegen``, so the circuit
+    cannot compile it itself). ``kwargs`` go to :meth:`~spicegen.testbench.Circuit.device`."""
+    model = get_device(device)
+    osdi = None
+    if flavor == "osdi":
+        from veriloga import compile_model
+
+        osdi = str(compile_model(model))
+    circuit.device(model, name, nodes, flavor=flavor, osdi=osdi, **kwargs)  # type: ignore[arg-type]

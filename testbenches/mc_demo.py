@@ -30,6 +30,7 @@ from spicegen.measure import CrossTime, Energy, Final, PulseWidth, SpikeCount
 from spicegen.params import Param, Variation
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.testbench import Circuit, Events, Option, Testbench, register_testbench
+from testbenches.base import place_device
 
 PULSE_WIDTH = 20e-6
 PULSE_DELAY = 1e-6
@@ -37,17 +38,6 @@ EDGE = 0.1e-6
 
 
 FLAVOR = Option("flavor", "twin", ("twin", "osdi"), "device as B-source twin or compiled Verilog-A (OSDI)")
-
-
-def _device(circuit: Circuit, device: str, name: str, nodes: tuple[str, str], flavor: str, **kwargs: Any) -> None:
-    """Place ``device`` as the twin or, compiled on first use, as OSDI."""
-    model = get_device(device)
-    osdi = None
-    if flavor == "osdi":
-        from veriloga import compile_model
-
-        osdi = str(compile_model(model))
-    circuit.device(model, name, nodes, flavor=flavor, osdi=osdi, **kwargs)  # type: ignore[arg-type]
 
 
 def build_demo(options: Mapping[str, Any]) -> Circuit:
@@ -61,12 +51,12 @@ def build_demo(options: Mapping[str, Any]) -> Circuit:
     c.element("Vg g 0 {vgate}")
     c.mos("ma", "nfet", "d", "g", "0", "0", w=1e-6, l=0.5e-6,
           vth=Variation("local", 0.01, relative=False), width=Variation("local", 0.03))
-    _device(c, "sinh_memristor", "m1", ("te", "d"), options["flavor"], values={"i0": 2e-5}, settable=("w0",),
+    place_device(c, "sinh_memristor", "m1", ("te", "d"), options["flavor"], values={"i0": 2e-5}, settable=("w0",),
             variations={"i0": Variation("d2d", 0.1, "lognormal", group="cond", correlation=0.8),
                         "a": Variation("d2d", 0.03, group="cond", correlation=-0.8)})
     for k in (1, 2):
         c.element(f"I{k} 0 d{k} 10u")
-        _device(c, "diode_rs", f"d{k}", (f"d{k}", "0"), options["flavor"])
+        place_device(c, "diode_rs", f"d{k}", (f"d{k}", "0"), options["flavor"])
     c.analysis(f".tran 0.2u {PULSE_DELAY + 1.5 * PULSE_WIDTH:g}")
     return c
 
@@ -133,7 +123,7 @@ def build_dc(options: Mapping[str, Any]) -> Circuit:
         c.mos("mn", "nfet", "a", "gate", "0", "0", w=1e-6, l=0.5e-6,
               vth=Variation("local", 0.01, relative=False), width=width)
     else:
-        _device(c, "diode_rs", "d1", ("a", "0"), options["flavor"])
+        place_device(c, "diode_rs", "d1", ("a", "0"), options["flavor"])
     c.analysis(".op")
     return c
 

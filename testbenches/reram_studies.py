@@ -35,6 +35,7 @@ from spicegen import get_device
 from spicegen.naming import format_number
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
+from testbenches.base import place_device
 from testbenches.reram_cell import (L_ACCESS, RDS_TARGET, SWEEP_RATE, TRAN_OPTIONS, V_FORM, V_READ, VG_FORM,
                                     W_ACCESS, cycling_protocol)
 
@@ -51,17 +52,6 @@ FORMED_CURRENT = 10e-6
 
 FLAVOR = Option("flavor", "osdi", ("twin", "osdi"), "device as B-source twin or compiled Verilog-A (OSDI)")
 CORNER = Option("corner", "tt", CORNERS, "sky130 process corner of the access transistor")
-
-
-def _place(circuit: Circuit, device: str, name: str, nodes: tuple[str, str], flavor: str, **kwargs: Any) -> None:
-    """Place ``device`` as the twin or, compiled on first use, as OSDI."""
-    model = get_device(device)
-    osdi = None
-    if flavor == "osdi":
-        from veriloga import compile_model
-
-        osdi = str(compile_model(model))
-    circuit.device(model, name, nodes, flavor=flavor, osdi=osdi, **kwargs)  # type: ignore[arg-type]
 
 
 def _pwl(points: Sequence[tuple[float, float]]) -> str:
@@ -118,7 +108,7 @@ def build_forming(options: Mapping[str, Any]) -> Circuit:
     c = Circuit("reram-forming: pristine HfOx 1T1R forming sweep")
     c.include(sky130_include(options["corner"]))
     c.include(TRAN_OPTIONS)
-    _place(c, FORMING_DEVICE, "r", ("te", "d"), options["flavor"], settable=("p_dip",))
+    place_device(c, FORMING_DEVICE, "r", ("te", "d"), options["flavor"], settable=("p_dip",))
     c.mos("t", "nfet", "d", "g", "0", "0", w=W_ACCESS, l=L_ACCESS)
     c.element(f"Vte te 0 {_pwl([(0.0, 0.0), (duration, V_FORM)])}")
     c.element(f"Vg g 0 {format_number(VG_FORM)}")
@@ -162,7 +152,7 @@ def _cycling_circuit(options: Mapping[str, Any], title: str, variations: Mapping
     c = Circuit(title)
     c.include(sky130_include(options["corner"]))
     c.include(TRAN_OPTIONS)
-    _place(c, CELL_DEVICE, "c", ("te", "d"), options["flavor"], variations=variations)
+    place_device(c, CELL_DEVICE, "c", ("te", "d"), options["flavor"], variations=variations)
     c.mos("t", "nfet", "d", "g", "0", "0", w=W_ACCESS, l=L_ACCESS)
     c.element(f"Vte te 0 {proto.te.spice()}")
     c.element(f"Vg g 0 {proto.g.spice()}")
