@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -45,7 +45,13 @@ per-x interpolant (the weights are quantised to k/9, so σ is only needed at the
 F2_FORM = ("tanh", "logistic", "polynomial:3")
 """Candidate forms of the f2 lower bound."""
 F2_BINS = 40
-"""Equal-count bins of d_DIFF for the f2 envelope."""
+"""Equal-count bins of d_DIFF for the f2 envelope and the f2 mean."""
+F2_MEAN_FORM = ("tanh", "polynomial:3", "polynomial:5", "piecewise_linear:3", "piecewise_linear:4")
+"""Candidate forms of the f2 mean curve."""
+F2_SIGMA_FORM = ("polynomial:2", "polynomial:4", "piecewise_linear:2", "piecewise_linear:3", INTERPOLATE)
+"""Candidate forms of σ(d_DIFF) of f2: the spread of V_PRE about the fitted mean curve."""
+F2_SIGMA_BINS = 16
+"""Equal-count bins of d_DIFF for σ of f2 (≈ 300 samples per bin and half; 8 and 10 bins: docs/fitting.md)."""
 Z95 = 1.959963984540054
 """Two-sided 95 % normal quantile."""
 MEAN_TARGET, SIGMA_TARGET = 0.02, 0.10
@@ -146,6 +152,56 @@ def layer_f1(f1: Surrogate, nominal: Sequence[float]) -> tuple[Surrogate, float]
 
 def f2_extraction(studies: Path) -> tuple[Extraction, dict[str, Any]]:
     """Fit the f2 lower bound on half the samples; check its coverage on the other half."""
+    fit, held, full = _f2_halves(studies)
+    e = extract(fit, "d_diff", "v_pre", F2_FORM, statistic="lower", bins=F2_BINS, domain=(-1.0, 1.0),
+                name="f2_lower", device="mdwmtj", note="P2M f2 worst-case lower bound; fitted on even samples")
+    d, v = held["d_diff"].to_numpy(float), held["v_pre"].to_numpy(float)
+    below = e.surrogate(d, out_of_domain="clip") - v
+    check = {"held_out_samples": int(len(v)), "held_out_coverage": float(np.mean(below <= 0)),
+             "largest_shortfall_fs": float(max(below.max(), 0.0) / full), "v_norm_full_range": full}
+    return e, check
+
+
+def f2_mean_extraction(studies: Path, bins: int = F2_SIGMA_BINS) -> tuple[Extraction, dict[str, Any]]:
+    """Fit the f2 mean curve and σ about it on half the samples; check both on the other half.
+
+    σ(d_DIFF) is the standard deviation of the residuals V_PRE − mean(d_DIFF) in ``bins`` equal-count
+    bins, so the mean's slope across a bin does not count as spread. Held-out errors are taken per bin
+    (the fitted half's bin edges) against the held-out bin mean and residual σ, with the sampling
+    resolution of the σ comparison as for f1.
+    """
+    fit, held, full = _f2_halves(studies)
+    mean = extract(fit, "d_diff", "v_pre", F2_MEAN_FORM, statistic="mean", bins=F2_BINS, domain=(-1.0, 1.0),
+                   name="f2_mean", device="mdwmtj", note="P2M f2 mean curve; fitted on even samples")
+    residual = fit.assign(resid=fit["v_pre"] - mean.surrogate(fit["d_diff"].to_numpy(float), out_of_domain="clip"))
+    sigma = extract(residual, "d_diff", "resid", F2_SIGMA_FORM, statistic="std", bins=bins, domain=(-1.0, 1.0),
+                    name="f2_sigma", device="mdwmtj", note="P2M f2 spread about the mean curve; fitted on even samples")
+    e = replace(mean, surrogate=replace(mean.surrogate, variation=sigma.surrogate))
+    edges = np.quantile(fit["d_diff"].to_numpy(float), np.linspace(0, 1, bins + 1))
+    rows = []
+    for frame in (residual, held.assign(resid=held["v_pre"] - mean.surrogate(held["d_diff"].to_numpy(float),
+                                                                              out_of_domain="clip"))):
+        d = frame["d_diff"].to_numpy(float)
+        rows.append((d, frame["v_pre"].to_numpy(float), frame["resid"].to_numpy(float),
+                     np.clip(np.searchsorted(edges, d, side="right") - 1, 0, bins - 1)))
+    (_, _, r_fit, b_fit), (d, v, r, b) = rows
+    centre = np.array([d[b == k].mean() for k in range(bins)])
+    mean_error = np.abs(e.surrogate(centre, out_of_domain="clip") - [v[b == k].mean() for k in range(bins)]) / full
+    sigma_held = np.array([r[b == k].std(ddof=1) for k in range(bins)])
+    sigma_error = np.abs(e.surrogate.sigma(centre, out_of_domain="clip") - sigma_held) / sigma_held
+    resolution = np.array([Z95 * np.hypot(sigma_rel_stderr(r_fit[b_fit == k, None])[0], sigma_rel_stderr(r[b == k, None])[0])
+                           for k in range(bins)])
+    check = {"fit_samples": int(len(r_fit)), "held_out_samples": int(len(r)), "sigma_bins": bins,
+             "mean_max_error_fs": float(mean_error.max()), "sigma_max_rel_error": float(sigma_error.max()),
+             "sigma_rel_error": sigma_error.tolist(), "sigma_resolution_95": resolution.tolist(),
+             "sigma_within_resolution": int(np.sum(sigma_error <= resolution)),
+             "mean_within_target": bool(mean_error.max() <= MEAN_TARGET),
+             "sigma_within_target": bool(sigma_error.max() <= SIGMA_TARGET)}
+    return e, check
+
+
+def _f2_halves(studies: Path) -> tuple[Any, Any, float]:
+    """The f2 study as (fitted half, held-out half, full range of V_PRE), d_DIFF in units of l_FL."""
     from spicegen.devices.mdwmtj import L_FL
 
     frame, meta = load_table(studies / "f2", ["d_pos", "d_neg", "v_pre"])
@@ -153,14 +209,7 @@ def f2_extraction(studies: Path) -> tuple[Extraction, dict[str, Any]]:
     frame["d_diff"] = (frame["d_pos"] - frame["d_neg"]) / scale
     frame.attrs.update({k: meta[k] for k in ("testbench", "seed", "source")})
     fit, held = _halves(frame)
-    e = extract(fit, "d_diff", "v_pre", F2_FORM, statistic="lower", bins=F2_BINS, domain=(-1.0, 1.0),
-                name="f2_lower", device="mdwmtj", note="P2M f2 worst-case lower bound; fitted on even samples")
-    d, v = held["d_diff"].to_numpy(float), held["v_pre"].to_numpy(float)
-    below = e.surrogate(d, out_of_domain="clip") - v
-    full = float(np.ptp(frame["v_pre"].to_numpy(float)))
-    check = {"held_out_samples": int(len(v)), "held_out_coverage": float(np.mean(below <= 0)),
-             "largest_shortfall_fs": float(max(below.max(), 0.0) / full), "v_norm_full_range": full}
-    return e, check
+    return fit, held, float(np.ptp(frame["v_pre"].to_numpy(float)))
 
 
 def run(studies: Path, out: Path) -> dict[str, Any]:
@@ -181,6 +230,10 @@ def run(studies: Path, out: Path) -> dict[str, Any]:
         e, check = f2_extraction(studies)
         e.write_report(out)
         summary["f2"] = {"form": e.surrogate.provenance.form, "r2": e.surrogate.stats.r2, "coverage_fit_half": e.surrogate.stats.coverage, **check}
+        e, check = f2_mean_extraction(studies)
+        e.write_report(out)
+        summary["f2_mean"] = {"form": e.surrogate.provenance.form, "sigma_form": e.surrogate.variation.provenance.form,
+                              "r2": e.surrogate.stats.r2, **check}
     else:
         summary["missing"].append("f2")
     write_atomic(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
@@ -217,6 +270,14 @@ def format_report(summary: dict[str, Any]) -> str:
         lines += ["", f"f2 lower bound (`{f2['form']}`): R² {f2['r2']:.4f}; held-out coverage {100 * f2['held_out_coverage']:.2f} % "
                       f"of samples on or above it; largest shortfall {100 * f2['largest_shortfall_fs']:.2f} % of "
                       "V_NORM's full range."]
+    if summary.get("f2_mean"):
+        m = summary["f2_mean"]
+        lines += ["", f"f2 mean (`{m['form']}`, R² {m['r2']:.5f}) with σ about it (`{m['sigma_form']}`, "
+                      f"{m['sigma_bins']} equal-count bins), fitted on {m['fit_samples']}, checked on {m['held_out_samples']} "
+                      f"held-out samples: mean error {100 * m['mean_max_error_fs']:.2f} % FS "
+                      f"({'≤' if m['mean_within_target'] else '>'} 2), σ error {100 * m['sigma_max_rel_error']:.1f} % "
+                      f"({'≤' if m['sigma_within_target'] else '>'} 10 %), resolution {100 * max(m['sigma_resolution_95']):.1f} %, "
+                      f"{m['sigma_within_resolution']}/{m['sigma_bins']} bins within it."]
     if summary["missing"]:
         lines += ["", f"Not extracted (study folder missing): {', '.join(summary['missing'])}."]
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from fitting.p2m_f1f2 import run
 from fitting.surrogate import Surrogate
@@ -41,3 +42,6 @@ def test_extracts_f1_and_f2_with_held_out_checks(tmp_path):
     assert summary["f2"]["held_out_coverage"] > 0.9 and summary["f2"]["largest_shortfall_fs"] < 0.03
     assert (out / "report.md").read_text().startswith("# P²M f1 / f2 extractions")
     assert (out / "f2_lower_residuals.png").is_file()
+    assert summary["f2_mean"]["mean_within_target"]  # the tanh curve, within 2 % of full scale
+    f2 = Surrogate.load(out / "f2_mean.json")
+    assert float(f2.sigma(0.0)) == pytest.approx(0.05 / np.sqrt(12), rel=0.2)  # uniform noise of width 0.05
