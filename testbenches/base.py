@@ -10,6 +10,7 @@ To add a testbench: write ``testbenches/<name>.py`` that calls
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 from typing import Any, Mapping
 
 from spicegen import get_device
@@ -50,3 +51,14 @@ def place_device(circuit: Circuit, device: str, name: str, nodes: tuple[str, ...
 
         osdi = str(compile_model(model))
     circuit.device(model, name, nodes, flavor=flavor, osdi=osdi, **kwargs)  # type: ignore[arg-type]
+
+
+def save_figure(fig: Any, path: Path, dpi: int | None = None) -> Path:
+    """Lay out ``fig``, write it to ``path`` (folders created), close it and return ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

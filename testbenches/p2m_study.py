@@ -35,6 +35,7 @@ import numpy as np
 
 from spicegen.devices.mdwmtj import RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
 from spicegen.montecarlo import load_dataframe, make_plan, run_study, simulate
+from testbenches.base import save_figure
 
 from .p2m_mac import CONFIGS, F1_X, JITTER, P2M_F1, P2M_F2, P2M_MAC
 
@@ -348,7 +349,7 @@ def plot(out: Path, summary: dict, f1_samples: dict[str, np.ndarray],
     ax = axes[3]
     if f2_points is None:
         ax.set_axis_off()
-        _save(fig, out / "f1_f2.png")
+        save_figure(fig, out / "f1_f2.png", dpi=130)
         return
     d_diff, v = f2_points
     ax.plot(d_diff, v, ".", ms=1, alpha=0.3)
@@ -358,15 +359,9 @@ def plot(out: Path, summary: dict, f1_samples: dict[str, np.ndarray],
     ax.set_xlabel("d_NORM,DIFF")
     ax.set_ylabel("V_ACT,PRE / V_RD")
     ax.legend(fontsize=7)
-    _save(fig, out / "f1_f2.png")
+    save_figure(fig, out / "f1_f2.png", dpi=130)
 
 
-def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

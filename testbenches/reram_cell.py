@@ -30,6 +30,7 @@ from spicegen.naming import format_number
 from spicegen.netlist import Flavor, check_node, format_instance, format_subckt
 from spicegen.ngspice import SimResult, run_netlist
 from spicegen.pdk import sky130_include, sky130_mos
+from testbenches.base import save_figure
 
 DEVICE = "reram_cmo"
 #: Access transistor: gate length (m), threshold shift (V) and width (m). The threshold shift makes
@@ -362,11 +363,7 @@ def plot_loop(cycling: Cycling, path: Path, *, title: str = "") -> Path:
                         f"HRS = {hrs[-1] / 1e3:.0f} k$\\Omega$", transform=ax.transAxes, va="top", fontsize=8)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title or "CMO/HfOx 1T1R quasi-static 8W cycling (sim.)", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,6 +45,7 @@ from spicegen.params import Param
 from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
 from testbenches.reram_pulse import placeholder_circuit
+from testbenches.base import save_figure
 
 #: Conductance window of the normalised weights (S), seed 004 section 4.6.1 ("[9, 89] uS from Fig. 3a").
 G_MIN, G_MAX = 9e-6, 89e-6
@@ -542,7 +543,7 @@ def plot_mvm(study: Study, path: Path, config: str = "q_ir") -> Path:
     ax2.axhline(PAPER["rmse_10y"], color="gray", ls=":", lw=0.8)
     ax2.text(0.1, PAPER["rmse_10y"] * 1.05, "paper 10 y", fontsize=7, color="gray")
     ax2.text(0.1, PAPER["rmse_1s"] * 1.05, "paper 1 s", fontsize=7, color="gray")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 LABELS = {"fp_noir": "no IR drop, FP I/O", "fp_ir": "IR drop, FP I/O", "q_ir": "IR drop, 6/8-bit I/O",
@@ -560,7 +561,7 @@ def plot_breakdown(studies: Sequence[Study], path: Path) -> Path:
     curves = {f"{s.size}x{s.size} {LABELS[name]}": s.rmse[name] for s in studies for name in s.rmse}
     _rmse_panel(ax, curves)
     ax.set_title("RMSE vs FP: quantization, IR drop, relaxation (sim.)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _rmse_panel(ax, curves: Mapping[str, Mapping[str, float]]) -> None:
@@ -573,16 +574,6 @@ def _rmse_panel(ax, curves: Mapping[str, Mapping[str, float]]) -> None:
     ax.set(xlabel="log10(time after programming / s)", ylabel="RMSE vs FP")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
 
 
 # ----------------------------------------------------------------------------- spicegen sim reram-crossbar

@@ -42,6 +42,7 @@ from spicegen.params import Param
 from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
 from testbenches.reram_pulse import PulseMap, c2c_width, placeholder_circuit
+from testbenches.base import save_figure
 
 #: Section 4.5 of seed 004.
 PULSE_WIDTH = 2.5e-6
@@ -289,11 +290,7 @@ def plot_study(results: Sequence[ProgramResult], sigma: Mapping[str, dict], path
     ax2.set_ylabel("$\\sigma_{prog}$ [$\\mu$S]")
     ax2.set_title("dashed: linear fit, targets $\\leq$ 80 $\\mu$S; dotted: paper", fontsize=8)
     ax2.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- spicegen sim reram-program

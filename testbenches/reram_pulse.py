@@ -48,6 +48,7 @@ from spicegen.naming import format_number
 from spicegen.params import Param
 from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
+from testbenches.base import save_figure
 
 #: Seed 004 section 2.3.1 / 4.5.
 PULSE_WIDTH = 2.5e-6
@@ -323,11 +324,7 @@ def plot_study(summary: Mapping, path: Path) -> Path:
         ax.set_xlabel(label)
         ax.legend(fontsize=7)
     fig.suptitle(f"open-loop identical pulses, {summary['devices']} devices (sim.)", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- spicegen sim reram-pulse-response

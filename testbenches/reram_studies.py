@@ -35,7 +35,7 @@ from spicegen import get_device
 from spicegen.naming import format_number
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
-from testbenches.base import place_device
+from testbenches.base import place_device, save_figure
 from testbenches.reram_cell import (L_ACCESS, RDS_TARGET, SWEEP_RATE, TRAN_OPTIONS, V_FORM, V_READ, VG_FORM,
                                     W_ACCESS, cycling_protocol)
 
@@ -387,7 +387,7 @@ def _plot_forming_cdf(runs: Mapping[str, Any], path: Path) -> Path:
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     ax.set_title("HfOx forming voltage (sim., cf. seed 004 Fig. 2c / S2d)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _plot_forming_iv(p_dip: float, path: Path) -> Path:
@@ -404,7 +404,7 @@ def _plot_forming_iv(p_dip: float, path: Path) -> Path:
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3, which="both")
     ax.set_title("Forming sweep, $V_G$ = 1.2 V (sim., cf. seed 004 Fig. 2a)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _pyplot() -> Any:
@@ -414,14 +414,6 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    _pyplot().close(fig)
-    return path
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> Path:
@@ -656,7 +648,7 @@ def _plot_d2d(table: Mapping[str, Any], sigmas: Mapping[str, float], spice: Mapp
     ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     ax.grid(alpha=0.3, which="both")
     ax.set_title(f"LRS/HRS d2d (sim., cf. seed 004 Fig. 2e; dotted: paper means)\nd2d sigma/mu: {text}", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- command line
