@@ -348,6 +348,10 @@ class Surrogate:
                 or any(b <= a for a, b in zip(knots, knots[1:])) or not knots[0] <= lo <= hi <= knots[-1]:
             raise ValueError(f"knots of surrogate {self.name!r} must be increasing, one per parameter, and span "
                              f"the domain [{lo!r}, {hi!r}] of its single input; got {self.knots!r}.")
+        at_knots = evaluate(self._code, {self.inputs[0]: numpy.array(knots), **self.params})
+        if not numpy.allclose(at_knots, list(self.params.values()), rtol=1e-9, atol=0.0):
+            raise ValueError(f"surrogate {self.name!r}: its expression does not pass through its parameters at the "
+                             "knots, so it is not their interpolant; drop knots= when changing the expression.")
         return knots
 
     def __call__(self, *args: Any, out_of_domain: OutOfDomain = "raise", **kwargs: Any) -> numpy.ndarray:

@@ -120,3 +120,11 @@ def test_scalar_path_gives_numpy_answers(expression, x, tmp_path):
     assert got.shape == () and got.dtype == float
     assert np.array_equal(got, want, equal_nan=True)
     assert np.array_equal(load_module(s, tmp_path).evaluate(x), want, equal_nan=True)
+
+
+def test_knots_must_belong_to_the_expression():
+    """numpy.interp stands in for the expression only where the expression is that interpolant."""
+    with pytest.raises(ValueError, match="not their interpolant"):
+        Surrogate("g", "s0 + (s1 - s0)*x*x", ("x",), {"s0": 0.0, "s1": 1.0}, {"x": (0.0, 0.5)}, knots=(0.0, 0.5))
+    line = Surrogate("g", "s0 + (s1 - s0)*x", ("x",), {"s0": 0.0, "s1": 2.0}, {"x": (0.0, 1.0)}, knots=(0.0, 1.0))
+    assert float(line(0.25)) == pytest.approx(0.5)
