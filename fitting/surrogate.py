@@ -338,6 +338,8 @@ class Surrogate:
         object.__setattr__(self, "_fast", _fast_function(self.expression, inputs, params))
         object.__setattr__(self, "_scalar", _fast_function(self.expression, inputs, params, _ScalarMath))
         object.__setattr__(self, "knots", self._checked_knots())
+        object.__setattr__(self, "_interp", None if self.knots is None else
+                           (numpy.array(self.knots), numpy.array(list(params.values()))))
 
     def _checked_knots(self) -> tuple[float, ...] | None:
         if self.knots is None:
@@ -368,8 +370,8 @@ class Surrogate:
         """
         if len(args) == 1 and not kwargs and out_of_domain == "raise" and len(self.inputs) == 1:
             value = _in_domain(args[0], *self.domain[self.inputs[0]])
-            if value is not None and self.knots is not None:
-                return _fast_result(numpy.interp(value, self.knots, tuple(self.params.values())), value)
+            if value is not None and self._interp is not None:
+                return _fast_result(numpy.interp(value, *self._interp), value)
             if type(value) is float:
                 result = _scalar_call(self._scalar, value, {})
                 if result is not None:
@@ -546,6 +548,7 @@ def format_numpy_module(surrogate: Surrogate) -> str:
         f"PARAMS = {dict(surrogate.params)!r}",
         f"DOMAIN = {dict(surrogate.domain)!r}",
         f"KNOTS = {surrogate.knots!r}",
+        *(["_INTERP = (numpy.array(KNOTS), numpy.array(list(PARAMS.values())))"] if surrogate.knots else []),
         f"PROVENANCE = {data['provenance']!r}",
         f"STATS = {data['stats']!r}",
         "",
@@ -592,9 +595,9 @@ def _fast_lines(function: str, params: str, surrogate: Surrogate) -> list[str]:
     if len(surrogate.inputs) != 1:
         return []
     name = surrogate.inputs[0]
-    interp = (["        if value is not None and KNOTS is not None:",
-               "            return _fast_result(numpy.interp(value, KNOTS, tuple(PARAMS.values())), value)"]
-              if function == "_mean" else [])
+    interp = (["        if value is not None:",
+               "            return _fast_result(numpy.interp(value, *_INTERP), value)"]
+              if surrogate.knots is not None else [])
     return ["    if len(args) == 1 and not kwargs and out_of_domain == 'raise':",
             f"        value = _in_domain(args[0], *DOMAIN[{name!r}])",
             *interp,

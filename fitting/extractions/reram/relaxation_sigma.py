@@ -138,8 +138,6 @@ def evaluate(*args, out_of_domain='raise', **kwargs):
     outside DOMAIN unless out_of_domain='clip'."""
     if len(args) == 1 and not kwargs and out_of_domain == 'raise':
         value = _in_domain(args[0], *DOMAIN['t'])
-        if value is not None and KNOTS is not None:
-            return _fast_result(numpy.interp(value, KNOTS, tuple(PARAMS.values())), value)
         if type(value) is float:
             result = _scalar_call(_mean_scalar, value, PARAMS)
             if result is not None:
