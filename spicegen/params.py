@@ -55,6 +55,11 @@ class Variation:
         Name of a correlated group; parameters sharing a group draw correlated normals.
     correlation
         Correlation coefficient with the group's common factor (-1 … 1).
+    p_zero
+        Probability that a draw is exactly zero (``lognormal`` only): a zero-inflated lognormal,
+        e.g. a rate prefactor redrawn per pulse where a pulse may not switch at all. The non-zero
+        draws are lognormal with relative spread ``sigma`` and mean ``nominal/(1 - p_zero)``, so the
+        mean over all draws stays ``nominal``.
     """
 
     kind: VariationKind
@@ -64,6 +69,7 @@ class Variation:
     clip: float = 3.0
     group: str | None = None
     correlation: float = 1.0
+    p_zero: float = 0.0
 
     def __post_init__(self) -> None:
         _check_choice(self.kind, VariationKind, "variation kind")
@@ -74,6 +80,11 @@ class Variation:
             raise ValueError(f"clip must be > 0 (in sigmas), got {self.clip!r}.")
         if not -1.0 <= check_value(self.correlation, "correlation") <= 1.0:
             raise ValueError(f"correlation must lie in [-1, 1], got {self.correlation!r}.")
+        if not 0.0 <= check_value(self.p_zero, "p_zero") < 1.0:
+            raise ValueError(f"p_zero must lie in [0, 1) (a probability below certainty), got {self.p_zero!r}.")
+        if self.p_zero and (self.distribution != "lognormal" or not self.relative):
+            raise ValueError(f"p_zero = {self.p_zero!r} needs a relative lognormal distribution (a zero-inflated "
+                             f"lognormal), got distribution {self.distribution!r}, relative={self.relative!r}.")
 
     def apply(self, nominal: float, z: np.ndarray | float) -> np.ndarray:
         """Map standard-normal draws ``z`` to parameter values around ``nominal``."""
@@ -90,7 +101,14 @@ class Variation:
         if nominal <= 0:
             raise ValueError(f"a lognormal variation needs a positive nominal value, got {nominal!r}.")
         s = math.sqrt(math.log1p((std / nominal) ** 2))
-        return nominal * np.exp(s * z - 0.5 * s * s)
+        if not self.p_zero:
+            return nominal * np.exp(s * z - 0.5 * s * s)
+        u = special.ndtr(z)
+        above = np.maximum(u - self.p_zero, 0.0) / (1.0 - self.p_zero)
+        # the Gaussian copula keeps the map monotone in z: zeros for the lowest p_zero of the draws
+        with np.errstate(divide="ignore"):
+            rest = nominal / (1.0 - self.p_zero) * np.exp(s * special.ndtri(above) - 0.5 * s * s)
+        return np.where(u > self.p_zero, rest, 0.0)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Pulse by pulse on the SPICE cell of :mod:`testbenches.reram_cell`:
 
-1. reset to the HRS by a quasi-static sweep 0 -> -1.5 V (V_G = 3.3 V);
+1. reset to the HRS by a quasi-static sweep 0 -> -1.5 V (V_G = 3.3 V), once: the targets are then
+   programmed in ascending order, each from the state the previous one left (``docs/reram.md`` section 2
+   item 12; ``start="hrs"`` resets before every target instead);
 2. read G at 0.2 V (V_G = 3.3 V);
 3. stop if |G - G_target| <= AR * G_target; else one 2.5 us set pulse (V_G = 1.4 V) if G is below the
    target, one reset pulse (V_G = 3.3 V) if above; amplitudes by target range:
@@ -17,7 +19,8 @@ in ngspice: it ends in the same state from any programmed state (the reset is se
 
 Cycle-to-cycle noise: every pulse draws the set or reset attempt rate from the device parameter's own
 ``c2c`` :class:`~spicegen.params.Variation` (seeded ``numpy`` generator, one child per run); the rate
-is proportional to it, so the draw acts as a pulse of width ``width*nu_drawn/nu``.
+is proportional to it, so the draw acts as a pulse of width ``width*nu_drawn/nu``. The device's law is
+a zero-inflated lognormal: about one pulse in five does not switch (``docs/reram.md`` section 2 item 13).
 
 sigma_prog (seed 004 Fig. 3e): the standard deviation of the final read conductance over the
 repeats of one target (the paper: over the 32 cells of the array), fitted linear in G_target per
@@ -38,10 +41,10 @@ from typing import Literal, Mapping, Protocol, Sequence
 import numpy as np
 
 from spicegen.measure import Final
-from spicegen.params import Param
+from spicegen.params import Param, Variation
 from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
-from testbenches.reram_pulse import PulseMap, c2c_width, placeholder_circuit
+from testbenches.reram_pulse import PulseMap, c2c_variations, c2c_width, placeholder_circuit
 from testbenches.base import save_figure
 
 #: Section 4.5 of seed 004.
@@ -52,6 +55,9 @@ TARGET_RANGE = (10e-6, 90e-6)
 #: Paper values (section 2.2.1, Fig. 3c/e; the sigma_prog lines are FIG*, labels as the text implies).
 PAPER = {"pulses_2pct": 11.0, "pulses_02pct": 89.0,
          "sigma_prog_line": {"0.02": (11.3e-3, 11.2e-9), "0.002": (1.1e-3, 0.8e-9)}}
+#: Pulse limit of the section 4.5 studies: high enough that every run converges, so the mean pulse count
+#: is over all runs as in the paper (a run at the limit still stops there and says so).
+STUDY_PULSE_LIMIT = 5000
 BIASES = ((1.35, VG_SET_PULSE), (1.5, VG_SET_PULSE), (-1.3, VG_RESET_PULSE), (-1.5, VG_RESET_PULSE))
 Engine = Literal["map", "spice"]
 
@@ -69,6 +75,7 @@ class Cell(Protocol):
     """What the closed loop needs of a cell: its device parameters, a read and a pulse."""
 
     params: dict[str, float]
+    c2c: dict[str, Variation]
 
     def conductance(self, x: float) -> float: ...
 
@@ -80,6 +87,7 @@ class SpiceCell:
     """The 1T1R cell in ngspice: one transient per pulse, one ``.op`` per read."""
 
     params: dict[str, float]
+    c2c: dict[str, Variation] = field(default_factory=c2c_variations)
 
     def conductance(self, x: float) -> float:
         """0.2 V read conductance (S) at state ``x``."""
@@ -170,7 +178,7 @@ def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = 
             break
         up = g < g_target
         bias, name = ((v_set, VG_SET_PULSE), "nu_set") if up else ((v_reset, VG_RESET_PULSE), "nu_rst")
-        x = device.pulse(x, bias, c2c_width(device.params, name, rng, width))
+        x = device.pulse(x, bias, c2c_width(device.c2c, name, rng, width))
         g = float(device.conductance(x))
         trace.append(("set" if up else "reset", g))
     message = (f"did not converge to {g_target * 1e6:.2f} uS within {ar:.1%} after the pulse limit of "
@@ -182,19 +190,22 @@ Start = Literal["sequential", "hrs"]
 
 
 def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RANGES, repeats: int = 4,
-                  seed: int = 0, params: Mapping[str, float] | None = None, max_pulses: int = 500,
-                  engine: Engine = "map", start: Start = "hrs") -> list[ProgramResult]:
+                  seed: int = 0, params: Mapping[str, float] | None = None, max_pulses: int = STUDY_PULSE_LIMIT,
+                  engine: Engine = "map", start: Start = "sequential", device: Cell | None = None
+                  ) -> list[ProgramResult]:
     """Every target x acceptance range x repeat, each repeat (one cell) an independent c2c noise stream.
 
     Each repeat begins at the HRS of one quasi-static reset sweep (computed once, from x = 0.5).
-    ``start="hrs"`` programs every target from the HRS (section 4.5: "The procedure begins with a
-    quasi-static voltage sweep [...] to reset each cell"); ``start="sequential"`` reads "Starting from
-    the HRS, this procedure is applied [...] to sequentially program 35 representative conductance
-    levels" the other way: targets in ascending order, each from the state the previous one left.
+    ``start="sequential"`` (default) programs the targets in ascending order, each from the state the
+    previous one left, as section 4.5 and the Fig. 3 caption describe the experiment: "Starting from the
+    HRS, this procedure is applied [...] to sequentially program 35 representative conductance levels";
+    "for each distribution, the entire [...] array was programmed to the corresponding G target".
+    ``start="hrs"`` programs every target from the HRS (a reset sweep before each target).
+    ``device`` replaces the cell of ``params`` and ``engine`` (e.g. a :class:`PulseMap` with other c2c laws).
     """
     if start not in ("sequential", "hrs"):
         raise ValueError(f"start must be 'sequential' or 'hrs', got {start!r}")
-    device = make_cell(params, engine)
+    device = device or make_cell(params, engine)
     x_hrs = reset_to_hrs(0.5, device.params)
     root = np.random.SeedSequence(seed)
     children = iter(root.spawn(len(ars) * repeats))
@@ -295,11 +306,12 @@ def plot_study(results: Sequence[ProgramResult], sigma: Mapping[str, dict], path
 
 # ----------------------------------------------------------------------------- spicegen sim reram-program
 
-#: Study size of ``spicegen sim reram-program`` (``--set NAME=VALUE``): a documented subset of
-#: section 4.5 that runs in ~15 s; the full study is ``--set targets=35 --set repeats=32``.
-STUDY_PARAMS = (Param("targets", 6, "", "targets, linearly spaced 10-90 uS (paper: 35)", (3, 200)),
-                Param("repeats", 6, "", "runs per target and acceptance range (paper: 32 cells)", (2, 1000)),
-                Param("max_pulses", 500, "", "pulse limit per run", (1, 100000)),
+#: Study size of ``spicegen sim reram-program`` (``--set NAME=VALUE``): the paper's 35 targets (the
+#: sequential climb between levels depends on their spacing) on 8 cells, ~10 s; the full study is
+#: ``--set repeats=32``.
+STUDY_PARAMS = (Param("targets", 35, "", "targets, linearly spaced 10-90 uS (paper: 35)", (3, 200)),
+                Param("repeats", 8, "", "runs per target and acceptance range (paper: 32 cells)", (2, 1000)),
+                Param("max_pulses", STUDY_PULSE_LIMIT, "", "pulse limit per run", (1, 100000)),
                 Param("study_seed", 0, "", "seed of the c2c noise", (0, 2 ** 31)))
 
 
@@ -352,10 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="number of targets, linearly spaced 10-90 uS (paper: 35)")
     parser.add_argument("--repeats", type=int, default=8, help="runs per target (paper: 32 cells)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-pulses", type=int, default=500)
+    parser.add_argument("--max-pulses", type=int, default=STUDY_PULSE_LIMIT)
     parser.add_argument("--engine", choices=("map", "spice"), default="map")
-    parser.add_argument("--start", choices=("hrs", "sequential"), default="hrs",
-                        help="each target from the HRS, or targets in ascending order from the previous state")
+    parser.add_argument("--start", choices=("sequential", "hrs"), default="sequential",
+                        help="targets in ascending order from the previous state (section 4.5), or each from the HRS")
     args = parser.parse_args(argv)
     targets = np.linspace(*TARGET_RANGE, args.targets)
     results = program_study(targets, repeats=args.repeats, seed=args.seed, max_pulses=args.max_pulses,

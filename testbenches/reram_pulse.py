@@ -36,7 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -45,7 +45,7 @@ import numpy as np
 
 from spicegen.measure import Final
 from spicegen.naming import format_number
-from spicegen.params import Param
+from spicegen.params import Param, Variation
 from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
 from testbenches.base import save_figure
@@ -65,6 +65,13 @@ X_GRID = np.linspace(-0.1, 1.1, 61)
 X_FINE = np.linspace(-0.1, 1.1, 4001)
 #: Rates below this (1/s) count as zero: a pulse there moves x by < 1e-9.
 RATE_FLOOR = 1e-3
+
+
+def c2c_variations() -> dict[str, Variation]:
+    """The device's cycle-to-cycle variations of the set and reset rate prefactors (``nu_set``, ``nu_rst``)."""
+    model = cell.device_model()
+    found = {name: model.param(name).variation for name in ("nu_set", "nu_rst")}
+    return {name: v for name, v in found.items() if v is not None and v.kind == "c2c"}
 
 
 def _device_params(params: Mapping[str, float] | None) -> dict[str, float]:
@@ -105,6 +112,8 @@ class PulseMap:
     """bias -> device voltage V(te, be) on :data:`X_GRID` (from ngspice)."""
     times: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
     """bias -> t(x) on :data:`X_FINE`: time for the pulse of that bias to reach x (increasing for set)."""
+    c2c: dict[str, Variation] = field(default_factory=c2c_variations)
+    """Per-pulse draws of the rate prefactors (default: the device's own ``c2c`` variations)."""
 
     @classmethod
     def build(cls, params: Mapping[str, float] | None = None,
@@ -127,7 +136,14 @@ class PulseMap:
         if bad:
             raise KeyError(f"{sorted(bad)} are not kinetic parameters of {ReramCmo.__name__}; "
                            f"kinetic ones: {sorted(kinetic)} (rebuild the map for the others)")
-        return PulseMap({**self.params, **kinetics}, self.g_read, self.v_device)._integrate()
+        return PulseMap({**self.params, **kinetics}, self.g_read, self.v_device, c2c=self.c2c)._integrate()
+
+    def with_c2c(self, **variations: Variation) -> "PulseMap":
+        """The same cell with other per-pulse variations of ``nu_set`` / ``nu_rst`` (e.g. in a calibration)."""
+        bad = set(variations) - {"nu_set", "nu_rst"}
+        if bad:
+            raise KeyError(f"{sorted(bad)}: only nu_set and nu_rst carry the per-pulse noise")
+        return replace(self, c2c={**self.c2c, **variations})
 
     def _integrate(self) -> "PulseMap":
         from spicegen.numpy_code import load_numpy_module
@@ -167,14 +183,14 @@ def _time_integral(rate: np.ndarray, up: bool) -> np.ndarray:
     return t - np.interp(0.5, X_FINE, t)  # origin mid-range keeps the round-off small at both ends
 
 
-def c2c_width(params: Mapping[str, float], name: str, rng: np.random.Generator | None,
+def c2c_width(c2c: Mapping[str, Variation], name: str, rng: np.random.Generator | None,
               width: float = PULSE_WIDTH) -> float:
-    """Pulse width equivalent to one c2c draw of rate prefactor ``name`` (the rate is proportional to it)."""
-    variation = cell.device_model().param(name).variation
-    if rng is None or variation is None or variation.kind != "c2c":
+    """Pulse width equivalent to one draw of rate prefactor ``name`` from ``c2c`` (the rate is
+    proportional to it); ``width`` itself without ``rng`` or without a variation of ``name``."""
+    variation = c2c.get(name)
+    if rng is None or variation is None:
         return width
-    nominal = params[name]
-    return width * float(variation.apply(nominal, rng.standard_normal())) / nominal
+    return width * float(variation.apply(1.0, rng.standard_normal()))
 
 
 # ----------------------------------------------------------------------------- open-loop response
@@ -203,7 +219,7 @@ def pulse_train(pmap: PulseMap, x0: float, rng: np.random.Generator | None = Non
     x, out = x0, []
     for up in plan:
         name, bias = ("nu_set", SET_BIAS) if up else ("nu_rst", RESET_BIAS)
-        x = pmap.pulse(x, bias, c2c_width(pmap.params, name, rng))
+        x = pmap.pulse(x, bias, c2c_width(pmap.c2c, name, rng))
         out.append(float(pmap.conductance(x)))
     return np.array(out)
 

@@ -118,6 +118,28 @@ def test_variation_sigma_is_the_standard_deviation(dist):
     assert abs(values.std() - expected) / expected < 0.01
 
 
+def test_zero_inflated_lognormal_keeps_the_mean_and_is_monotone_in_z():
+    """p_zero: that fraction of draws is exactly zero, the rest lognormal with relative spread sigma."""
+    law = Variation("c2c", 0.8, "lognormal", p_zero=0.25)
+    z = np.random.default_rng(2).standard_normal(400_000)
+    values = law.apply(2.0, z)
+    assert abs(values.mean() - 2.0) < 0.01
+    assert abs(np.mean(values == 0.0) - 0.25) < 0.003
+    moved = values[values > 0]
+    assert abs(moved.std() / moved.mean() - 0.8) < 0.01
+    ordered = law.apply(2.0, np.sort(z[:1000]))
+    assert np.all(np.diff(ordered) >= 0)  # a Gaussian copula: correlated groups stay correlated
+
+
+@pytest.mark.parametrize("kwargs,match", [({"p_zero": 1.0}, r"p_zero must lie in \[0, 1\)"),
+                                          ({"p_zero": -0.1}, "p_zero must lie"),
+                                          ({"p_zero": 0.2, "distribution": "normal"}, "relative lognormal")])
+def test_zero_inflation_is_refused_where_it_means_nothing(kwargs, match):
+    args = {"distribution": "lognormal", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        Variation("c2c", 0.5, **args)
+
+
 def test_variation_rejects_unknown_kind_and_distribution():
     with pytest.raises(ValueError, match="variation kind 'wafer' is not one of"):
         Variation("wafer", 0.1)

@@ -10,11 +10,11 @@ NAME = 'sigma_prog_ar0p002'
 OUTPUT = 'g_final'
 INPUTS = ('g_target',)
 EXPRESSION = 'c0 + c1*g_target'
-PARAMS = {'c0': 3.4520875564726997e-09, 'c1': 0.000936642420155515}
+PARAMS = {'c0': 7.358176361374131e-09, 'c1': 0.0007879306269590235}
 DOMAIN = {'g_target': (1e-05, 9e-05)}
 KNOTS = None
-PROVENANCE = {'version': '0.1.0', 'dataset_hash': '5a33fe0626622774', 'statistic': 'std', 'form': 'polynomial:1', 'columns': {'x': 'g_target', 'y': 'g_final'}, 'device': 'reram_cmo', 'testbench': None, 'seed': None, 'source': None, 'note': 'closed-loop identical pulses, seed 004 section 4.5, AR 0.002'}
-STATS = {'points': 35, 'dof': 33, 'rmse': 1.1095144582472327e-08, 'nrmse': 0.12737117614375074, 'r2': 0.7977048337952339, 'max_error': 3.7942947241011443e-08, 'confidence': 0.95, 'weighted': True, 'params': {'c0': {'value': 3.4520875564726997e-09, 'stderr': 1.8285638580147092e-09, 'low': -2.681535850212059e-10, 'high': 7.172328697966605e-09}, 'c1': {'value': 0.000936642420155515, 'stderr': 5.9394568798631257e-05, 'low': 0.0008158032613492925, 'high': 0.0010574815789617374}}, 'coverage': None}
+PROVENANCE = {'version': '0.1.0', 'dataset_hash': '35c496768b3e792c', 'statistic': 'std', 'form': 'polynomial:1', 'columns': {'x': 'g_target', 'y': 'g_final'}, 'device': 'reram_cmo', 'testbench': None, 'seed': None, 'source': None, 'note': 'closed-loop identical pulses, seed 004 section 4.5, AR 0.002'}
+STATS = {'points': 35, 'dof': 33, 'rmse': 1.4458290010735768e-08, 'nrmse': 0.17401724288122583, 'r2': 0.631048655176009, 'max_error': 4.0655678371645605e-08, 'confidence': 0.95, 'weighted': True, 'params': {'c0': {'value': 7.358176361374131e-09, 'stderr': 2.471035878704295e-09, 'low': 2.3308160656040753e-09, 'high': 1.2385536657144186e-08}, 'c1': {'value': 0.0007879306269590235, 'stderr': 7.477866792934524e-05, 'low': 0.0006357922831338864, 'high': 0.0009400689707841606}}, 'coverage': None}
 
 
 class DomainError(ValueError):
