@@ -137,7 +137,7 @@ def read_conductance(x: float, params: Mapping[str, float] | None = None) -> flo
 
 def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = None, x_start: float = 0.5,
             rng: np.random.Generator | None = None, max_pulses: int = 500, width: float = PULSE_WIDTH,
-            device: Cell | None = None, x_hrs: float | None = None) -> ProgramResult:
+            device: Cell | None = None, x_hrs: float | None = None, read_noise: float = 0.0) -> ProgramResult:
     """Program one cell to ``g_target`` (S) within ``ar`` (relative) by identical pulses.
 
     Parameters
@@ -159,7 +159,15 @@ def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = 
     x_hrs
         State to start from, if already known (skips the initial reset sweep): the HRS, or in a
         sequential study the state the previous target left.
+    read_noise
+        Relative standard deviation of each verify read (seed 004 section 2.2.1 cites 0.2-2 % of
+        G_target for these devices; 0 by default, as the paper's MVM simulations); drawn from ``rng``.
+        The loop decides on, and ``g_final`` reports, the noisy read, as the experiment does.
     """
+    if not 0 <= read_noise < 1:
+        raise ValueError(f"read_noise is a relative standard deviation in [0, 1), got {read_noise!r}")
+    if read_noise and rng is None:
+        raise ValueError("read_noise needs rng, the numpy Generator to draw the read noise from")
     if not 0 < ar < 1:
         raise ValueError(f"acceptance range must lie in (0, 1), got {ar!r}")
     if not g_target > 0:
@@ -169,7 +177,12 @@ def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = 
     device = device or make_cell(params, "spice")
     v_set, v_reset = pulse_amplitudes(g_target)
     x = reset_to_hrs(x_start, device.params) if x_hrs is None else x_hrs
-    g = float(device.conductance(x))
+
+    def read(state: float) -> float:
+        g = float(device.conductance(state))
+        return g * (1.0 + read_noise * rng.standard_normal()) if read_noise else g
+
+    g = read(x)
     trace = [("start", g)]
     for n in range(max_pulses + 1):
         if abs(g - g_target) <= ar * g_target:
@@ -179,7 +192,7 @@ def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = 
         up = g < g_target
         bias, name = ((v_set, VG_SET_PULSE), "nu_set") if up else ((v_reset, VG_RESET_PULSE), "nu_rst")
         x = device.pulse(x, bias, c2c_width(device.c2c, name, rng, width))
-        g = float(device.conductance(x))
+        g = read(x)
         trace.append(("set" if up else "reset", g))
     message = (f"did not converge to {g_target * 1e6:.2f} uS within {ar:.1%} after the pulse limit of "
                f"{max_pulses} pulses (last read {g * 1e6:.3f} uS); raise max_pulses or widen the acceptance range")
@@ -191,8 +204,8 @@ Start = Literal["sequential", "hrs"]
 
 def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RANGES, repeats: int = 4,
                   seed: int = 0, params: Mapping[str, float] | None = None, max_pulses: int = STUDY_PULSE_LIMIT,
-                  engine: Engine = "map", start: Start = "sequential", device: Cell | None = None
-                  ) -> list[ProgramResult]:
+                  engine: Engine = "map", start: Start = "sequential", device: Cell | None = None,
+                  read_noise: float = 0.0) -> list[ProgramResult]:
     """Every target x acceptance range x repeat, each repeat (one cell) an independent c2c noise stream.
 
     Each repeat begins at the HRS of one quasi-static reset sweep (computed once, from x = 0.5).
@@ -201,7 +214,8 @@ def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RA
     HRS, this procedure is applied [...] to sequentially program 35 representative conductance levels";
     "for each distribution, the entire [...] array was programmed to the corresponding G target".
     ``start="hrs"`` programs every target from the HRS (a reset sweep before each target).
-    ``device`` replaces the cell of ``params`` and ``engine`` (e.g. a :class:`PulseMap` with other c2c laws).
+    ``device`` replaces the cell of ``params`` and ``engine`` (e.g. a :class:`PulseMap` with other c2c laws);
+    ``read_noise`` is passed to :func:`program`.
     """
     if start not in ("sequential", "hrs"):
         raise ValueError(f"start must be 'sequential' or 'hrs', got {start!r}")
@@ -214,7 +228,7 @@ def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RA
         for _ in range(repeats):
             rng, x = np.random.default_rng(next(children)), x_hrs
             for g in sorted(targets):
-                run = program(g, ar, rng=rng, max_pulses=max_pulses, device=device, x_hrs=x)
+                run = program(g, ar, rng=rng, max_pulses=max_pulses, device=device, x_hrs=x, read_noise=read_noise)
                 x = run.x_final if start == "sequential" else x_hrs
                 out.append(run)
     return out
@@ -366,12 +380,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-pulses", type=int, default=STUDY_PULSE_LIMIT)
     parser.add_argument("--engine", choices=("map", "spice"), default="map")
+    parser.add_argument("--read-noise", type=float, default=0.0,
+                        help="relative sigma of each verify read (paper section 2.2.1: 0.2-2 %% of G)")
     parser.add_argument("--start", choices=("sequential", "hrs"), default="sequential",
                         help="targets in ascending order from the previous state (section 4.5), or each from the HRS")
     args = parser.parse_args(argv)
     targets = np.linspace(*TARGET_RANGE, args.targets)
     results = program_study(targets, repeats=args.repeats, seed=args.seed, max_pulses=args.max_pulses,
-                            engine=args.engine, start=args.start)
+                            engine=args.engine, start=args.start, read_noise=args.read_noise)
     summary = summarise(results)
     sigma = sigma_prog_lines(results)
     unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
@@ -384,7 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              "sigma_prog_fit_le_80uS": {ar: {k: v[k] for k in ("slope", "offset_S", "r2")}
                                         for ar, v in unsaturated.items()},
              "paper": {k: v for k, v in PAPER.items() if k != "sigma_prog_line"}, "figure": str(png),
-             "targets": args.targets, "repeats": args.repeats, "engine": args.engine, "start": args.start}
+             "targets": args.targets, "repeats": args.repeats, "engine": args.engine, "start": args.start,
+             "read_noise": args.read_noise}
     (out / "reram_program.json").write_text(json.dumps({"brief": brief, "summary": summary,
                                                         "runs": [asdict(r) for r in results]}, indent=1, default=float))
     for r in results:

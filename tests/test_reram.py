@@ -161,13 +161,27 @@ def test_closed_loop_programming_stops_at_the_pulse_limit(pulse_map):
 
 
 @pytest.mark.parametrize("kwargs,match", [({"ar": 0.0}, "acceptance range"), ({"g_target": -1e-6}, "target"),
-                                          ({"max_pulses": -1}, "max_pulses")])
+                                          ({"max_pulses": -1}, "max_pulses"), ({"read_noise": -0.01}, "read_noise"),
+                                          ({"read_noise": 0.01}, "read_noise needs rng")])
 def test_closed_loop_bad_input_is_refused(pulse_map, kwargs, match):
     from testbenches.reram_program import program
 
     args = {"g_target": 50e-6, "ar": 0.02, **kwargs}
     with pytest.raises(ValueError, match=match):
         program(args.pop("g_target"), args.pop("ar"), device=pulse_map, x_hrs=0.076, **args)
+
+
+def test_read_noise_enters_the_verify_decision(pulse_map):
+    """With read noise the loop decides on the noisy read: every accepted read is inside the window,
+    the true conductance of the final state need not be."""
+    from testbenches.reram_program import program
+
+    rng = np.random.default_rng(7)
+    runs = [program(50e-6, 0.002, rng=rng, device=pulse_map, x_hrs=0.076, read_noise=0.02, max_pulses=5000)
+            for _ in range(8)]
+    assert all(r.converged and abs(r.g_final - 50e-6) <= 0.002 * 50e-6 for r in runs)
+    true = np.array([pulse_map.conductance(r.x_final) for r in runs])
+    assert np.max(np.abs(true - 50e-6)) > 0.002 * 50e-6
 
 
 def test_sigma_prog_fit_is_linear_and_positive(pulse_map):
