@@ -94,8 +94,9 @@ class SpiceCell:
         return read_conductance(x, self.params)
 
     def pulse(self, x: float, bias: tuple[float, float], width: float = PULSE_WIDTH) -> float:
-        """State after one pulse of ``bias`` = (V_te, V_G) from state ``x``."""
-        return cell.apply_pulse(x, bias[0], bias[1], width, self.params)
+        """State after one pulse of ``bias`` = (V_te, V_G) from state ``x``; a zero-width equivalent
+        pulse (a c2c draw of zero rate: the pulse does not switch) leaves ``x`` as it is."""
+        return cell.apply_pulse(x, bias[0], bias[1], width, self.params) if width > 0 else x
 
 
 def make_cell(params: Mapping[str, float] | None = None, engine: Engine = "map") -> Cell:

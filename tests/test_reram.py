@@ -146,10 +146,11 @@ def test_closed_loop_programming_converges_within_acceptance_range(pulse_map):
 
 def test_closed_loop_programming_on_the_spice_transient_converges():
     """The ngspice engine (reset sweep, one transient per pulse) reaches a 2 % window too."""
-    from testbenches.reram_program import program
+    from testbenches.reram_program import make_cell, program
 
     result = program(80e-6, 0.02, rng=np.random.default_rng(1), max_pulses=60)
     assert result.converged, result.message
+    assert make_cell(engine="spice").pulse(0.5, (1.35, 1.4), 0.0) == 0.5  # a pulse that does not switch
 
 
 def test_closed_loop_programming_stops_at_the_pulse_limit(pulse_map):
