@@ -188,11 +188,11 @@ def test_read_noise_enters_the_verify_decision(pulse_map):
 def test_sigma_prog_fit_is_linear_and_positive(pulse_map):
     """A small study: every run converges, sigma_prog at 0.2 % is far below that at 2 %, both fits positive."""
     from fitting.reram_stats import fit_sigma_prog
-    from testbenches.reram_program import program
+    from testbenches.reram_program import STUDY_PULSE_LIMIT, program
 
     rng = np.random.default_rng(3)
-    runs = [program(g, ar, rng=rng, device=pulse_map, x_hrs=0.076) for ar in (0.02, 0.002)
-            for g in (15e-6, 35e-6, 55e-6) for _ in range(6)]
+    runs = [program(g, ar, rng=rng, device=pulse_map, x_hrs=0.076, max_pulses=STUDY_PULSE_LIMIT)
+            for ar in (0.02, 0.002) for g in (15e-6, 35e-6, 55e-6) for _ in range(6)]
     assert all(r.converged for r in runs)
     sigma = fit_sigma_prog(runs)
     at = {ar: sigma[ar]["slope"] * 40e-6 + sigma[ar]["offset_S"] for ar in ("0.02", "0.002")}

@@ -75,11 +75,11 @@ class ReramCmo(Device):
         Param("rth", 3.62e6, "K/W", "thermal resistance of the CMO hot spot", (0.0, 1e10)),
         # switching kinetics (assumed laws, fitted prefactors; docs/reram.md)
         Param("nu_set", 4.161e19, "1/s", "set rate prefactor (fitted; includes the activation entropy)", (0.0, 1e30),
-              Variation("c2c", 0.8, "lognormal", p_zero=0.211)),
+              Variation("c2c", 0.8, "lognormal", p_zero=0.2)),
         Param("ea_set", 1.6, "eV", "set activation energy (profiled, docs/reram.md)", (0.0, 5.0)),
         Param("a_set", 3.0e-9, "m", "set ionic hopping distance incl. field enhancement (assumed)", (0.0, 1e-7)),
         Param("nu_rst", 8.106e12, "1/s", "reset attempt rate (fitted)", (0.0, 1e30),
-              Variation("c2c", 0.8, "lognormal", p_zero=0.211)),
+              Variation("c2c", 0.8, "lognormal", p_zero=0.2)),
         Param("ea_rst", 1.0, "eV", "reset activation energy (assumed)", (0.0, 5.0),
               Variation("d2d", 0.0648, "normal")),
         Param("a_rst", 2.0e-10, "m", "reset ionic hopping distance (assumed)", (0.0, 1e-7)),

@@ -10,11 +10,11 @@ NAME = 'sigma_prog_ar0p002'
 OUTPUT = 'g_final'
 INPUTS = ('g_target',)
 EXPRESSION = 'c0 + c1*g_target'
-PARAMS = {'c0': 7.358176361374131e-09, 'c1': 0.0007879306269590235}
+PARAMS = {'c0': 3.5611254677982884e-09, 'c1': 0.0009284284192005669}
 DOMAIN = {'g_target': (1e-05, 9e-05)}
 KNOTS = None
-PROVENANCE = {'version': '0.1.0', 'dataset_hash': '35c496768b3e792c', 'statistic': 'std', 'form': 'polynomial:1', 'columns': {'x': 'g_target', 'y': 'g_final'}, 'device': 'reram_cmo', 'testbench': None, 'seed': None, 'source': None, 'note': 'closed-loop identical pulses, seed 004 section 4.5, AR 0.002'}
-STATS = {'points': 35, 'dof': 33, 'rmse': 1.4458290010735768e-08, 'nrmse': 0.17401724288122583, 'r2': 0.631048655176009, 'max_error': 4.0655678371645605e-08, 'confidence': 0.95, 'weighted': True, 'params': {'c0': {'value': 7.358176361374131e-09, 'stderr': 2.471035878704295e-09, 'low': 2.3308160656040753e-09, 'high': 1.2385536657144186e-08}, 'c1': {'value': 0.0007879306269590235, 'stderr': 7.477866792934524e-05, 'low': 0.0006357922831338864, 'high': 0.0009400689707841606}}, 'coverage': None}
+PROVENANCE = {'version': '0.1.0', 'dataset_hash': '5076b1695b8b9eaa', 'statistic': 'std', 'form': 'polynomial:1', 'columns': {'x': 'g_target', 'y': 'g_final'}, 'device': 'reram_cmo', 'testbench': None, 'seed': None, 'source': None, 'note': 'closed-loop identical pulses, seed 004 section 4.5, AR 0.002'}
+STATS = {'points': 35, 'dof': 33, 'rmse': 1.0599605231615236e-08, 'nrmse': 0.12753675538319817, 'r2': 0.8061090478850592, 'max_error': 3.600810991427405e-08, 'confidence': 0.95, 'weighted': True, 'params': {'c0': {'value': 3.5611254677982884e-09, 'stderr': 1.6171486233917309e-09, 'low': 2.71011855258673e-10, 'high': 6.851239080337903e-09}, 'c1': {'value': 0.0009284284192005669, 'stderr': 5.2693054269478016e-05, 'low': 0.0008212235942199857, 'high': 0.001035633244181148}}, 'coverage': None}
 
 
 class DomainError(ValueError):

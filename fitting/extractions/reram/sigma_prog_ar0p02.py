@@ -10,11 +10,11 @@ NAME = 'sigma_prog_ar0p02'
 OUTPUT = 'g_final'
 INPUTS = ('g_target',)
 EXPRESSION = 'c0 + c1*g_target'
-PARAMS = {'c0': 2.1597575533139353e-07, 'c1': -0.0007581401252059436}
+PARAMS = {'c0': 2.1739674079144906e-07, 'c1': -0.0011453105510553095}
 DOMAIN = {'g_target': (1e-05, 9e-05)}
 KNOTS = None
-PROVENANCE = {'version': '0.1.0', 'dataset_hash': '81ecb24d1159a0ef', 'statistic': 'std', 'form': 'polynomial:1', 'columns': {'x': 'g_target', 'y': 'g_final'}, 'device': 'reram_cmo', 'testbench': None, 'seed': None, 'source': None, 'note': 'closed-loop identical pulses, seed 004 section 4.5, AR 0.02'}
-STATS = {'points': 35, 'dof': 33, 'rmse': 3.6899174929318067e-07, 'nrmse': 0.4015793421333789, 'r2': -1.4570373130018255, 'max_error': 8.278648079984613e-07, 'confidence': 0.95, 'weighted': True, 'params': {'c0': {'value': 2.1597575533139353e-07, 'stderr': 4.609525023041716e-08, 'low': 1.2219426359785466e-07, 'high': 3.097572470649324e-07}, 'c1': {'value': -0.0007581401252059436, 'stderr': 0.0007205087779070131, 'low': -0.0022240262558042897, 'high': 0.0007077460053924025}}, 'coverage': None}
+PROVENANCE = {'version': '0.1.0', 'dataset_hash': 'f708ca5bf5ad7bc2', 'statistic': 'std', 'form': 'polynomial:1', 'columns': {'x': 'g_target', 'y': 'g_final'}, 'device': 'reram_cmo', 'testbench': None, 'seed': None, 'source': None, 'note': 'closed-loop identical pulses, seed 004 section 4.5, AR 0.02'}
+STATS = {'points': 35, 'dof': 33, 'rmse': 3.697530168038483e-07, 'nrmse': 0.459937252426032, 'r2': -1.609791146080822, 'max_error': 7.240889200458618e-07, 'confidence': 0.95, 'weighted': True, 'params': {'c0': {'value': 2.1739674079144906e-07, 'stderr': 4.5378243899699814e-08, 'low': 1.2507400940612268e-07, 'high': 3.0971947217677545e-07}, 'c1': {'value': -0.0011453105510553095, 'stderr': 0.0006678598515914516, 'low': -0.0025040816356703627, 'high': 0.00021346053355974343}}, 'coverage': None}
 
 
 class DomainError(ValueError):
