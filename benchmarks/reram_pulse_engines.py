@@ -20,20 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from testbenches.reram_program import BIASES, make_cell, program
+from timing import time_call
 
 STATES = (0.1, 0.3, 0.5, 0.7, 0.9)
 """States at which both engines apply the same pulses."""
 MAP_CALLS = 5000
 """Timed pulse-map calls (median)."""
-
-
-def _median_seconds(fn, calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def pulse_comparison(pmap, spice) -> dict:
@@ -48,13 +40,13 @@ def pulse_comparison(pmap, spice) -> dict:
             rows.append({"x": x, "bias": bias, "dx_spice": x_spice - x, "dx_map": x_map - x})
     moved = [r for r in rows if abs(r["dx_spice"]) > 1e-3]
     rel = [abs(r["dx_map"] - r["dx_spice"]) / abs(r["dx_spice"]) for r in moved]
-    spice_read = _median_seconds(lambda: spice.conductance(0.5), 5)
+    spice_read = time_call(lambda: spice.conductance(0.5), 5)
     return {"pulses_compared": len(rows), "pulses_that_move_x": len(moved),
             "dx_relative_error_median": statistics.median(rel), "dx_relative_error_max": max(rel),
             "spice_pulse_s": statistics.median(spice_pulse),
-            "map_pulse_s": _median_seconds(lambda: pmap.pulse(0.5, BIASES[0]), MAP_CALLS),
+            "map_pulse_s": time_call(lambda: pmap.pulse(0.5, BIASES[0]), MAP_CALLS),
             "spice_read_s": spice_read,
-            "map_read_s": _median_seconds(lambda: float(pmap.conductance(0.5)), MAP_CALLS), "rows": rows}
+            "map_read_s": time_call(lambda: float(pmap.conductance(0.5)), MAP_CALLS), "rows": rows}
 
 
 def closed_loop(pmap, spice, g_target: float = 50e-6, ar: float = 0.02, seed: int = 3) -> dict:

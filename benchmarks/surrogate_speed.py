@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from fitting.surrogate import Surrogate, write_atomic, write_numpy_module
+from timing import time_call
 from spicegen.montecarlo import make_plan, simulate
 from testbenches.p2m_mac import F1_SIGN, F1_X, P2M_F1
 
@@ -58,16 +59,6 @@ def numpy_module(surrogate: Surrogate, folder: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def time_call(func, repeat: int) -> float:
-    """Median seconds of ``func()`` over ``repeat`` calls."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def run(surrogates: Path, config: str, repeat: int) -> dict:
