@@ -44,7 +44,7 @@ from spicegen.measure import Final
 from spicegen.params import Param, Variation
 from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
-from testbenches.reram_pulse import PulseMap, c2c_variations, c2c_width, placeholder_circuit
+from testbenches.reram_pulse import PulseMap, c2c_variations, c2c_width, draw_devices, placeholder_circuit
 from testbenches.base import save_figure
 
 #: Section 4.5 of seed 004.
@@ -206,7 +206,7 @@ Start = Literal["sequential", "hrs"]
 def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RANGES, repeats: int = 4,
                   seed: int = 0, params: Mapping[str, float] | None = None, max_pulses: int = STUDY_PULSE_LIMIT,
                   engine: Engine = "map", start: Start = "sequential", device: Cell | None = None,
-                  read_noise: float = 0.0) -> list[ProgramResult]:
+                  read_noise: float = 0.0, cells: Sequence[Cell] | None = None) -> list[ProgramResult]:
     """Every target x acceptance range x repeat, each repeat (one cell) an independent c2c noise stream.
 
     Each repeat begins at the HRS of one quasi-static reset sweep (computed once, from x = 0.5).
@@ -216,23 +216,32 @@ def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RA
     "for each distribution, the entire [...] array was programmed to the corresponding G target".
     ``start="hrs"`` programs every target from the HRS (a reset sweep before each target).
     ``device`` replaces the cell of ``params`` and ``engine`` (e.g. a :class:`PulseMap` with other c2c laws);
-    ``read_noise`` is passed to :func:`program`.
+    ``read_noise`` is passed to :func:`program`. ``cells``: one cell per repeat instead (an array of
+    different devices, e.g. :func:`d2d_cells`), each from its own HRS.
     """
     if start not in ("sequential", "hrs"):
         raise ValueError(f"start must be 'sequential' or 'hrs', got {start!r}")
-    device = device or make_cell(params, engine)
-    x_hrs = reset_to_hrs(0.5, device.params)
+    if cells is not None and len(cells) != repeats:
+        raise ValueError(f"cells must hold one cell per repeat ({repeats}), got {len(cells)}")
+    cells = list(cells) if cells is not None else [device or make_cell(params, engine)] * repeats
+    hrs_of = {id(c): reset_to_hrs(0.5, c.params) for c in cells}  # one reset sweep per distinct cell
     root = np.random.SeedSequence(seed)
     children = iter(root.spawn(len(ars) * repeats))
     out = []
     for ar in ars:
-        for _ in range(repeats):
+        for one_cell in cells:
+            x_hrs = hrs_of[id(one_cell)]
             rng, x = np.random.default_rng(next(children)), x_hrs
             for g in sorted(targets):
-                run = program(g, ar, rng=rng, max_pulses=max_pulses, device=device, x_hrs=x, read_noise=read_noise)
+                run = program(g, ar, rng=rng, max_pulses=max_pulses, device=one_cell, x_hrs=x, read_noise=read_noise)
                 x = run.x_final if start == "sequential" else x_hrs
                 out.append(run)
     return out
+
+
+def d2d_cells(n: int, seed: int = 0) -> list[PulseMap]:
+    """Pulse maps of ``n`` device-to-device samples of the device's ``d2d`` variation (~2.5 s each)."""
+    return [PulseMap.build(p, BIASES) for p in draw_devices(n, seed)]
 
 
 def summarise(results: Sequence[ProgramResult]) -> dict:
@@ -381,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-pulses", type=int, default=STUDY_PULSE_LIMIT)
     parser.add_argument("--engine", choices=("map", "spice"), default="map")
+    parser.add_argument("--d2d", action="store_true",
+                        help="one d2d device sample per repeat (the paper's array of different cells)")
     parser.add_argument("--read-noise", type=float, default=0.0,
                         help="relative sigma of each verify read (paper section 2.2.1: 0.2-2 %% of G)")
     parser.add_argument("--start", choices=("sequential", "hrs"), default="sequential",
@@ -388,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     targets = np.linspace(*TARGET_RANGE, args.targets)
     results = program_study(targets, repeats=args.repeats, seed=args.seed, max_pulses=args.max_pulses,
-                            engine=args.engine, start=args.start, read_noise=args.read_noise)
+                            engine=args.engine, start=args.start, read_noise=args.read_noise,
+                            cells=d2d_cells(args.repeats, args.seed) if args.d2d else None)
     summary = summarise(results)
     sigma = sigma_prog_lines(results)
     unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
@@ -402,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         for ar, v in unsaturated.items()},
              "paper": {k: v for k, v in PAPER.items() if k != "sigma_prog_line"}, "figure": str(png),
              "targets": args.targets, "repeats": args.repeats, "engine": args.engine, "start": args.start,
-             "read_noise": args.read_noise}
+             "read_noise": args.read_noise, "d2d": args.d2d}
     (out / "reram_program.json").write_text(json.dumps({"brief": brief, "summary": summary,
                                                         "runs": [asdict(r) for r in results]}, indent=1, default=float))
     for r in results:

@@ -270,3 +270,15 @@ def test_sequential_study_starts_each_target_where_the_previous_one_ended():
     assert hrs[1].trace[0][1] == pytest.approx(hrs[0].trace[0][1], rel=1e-9)
     with pytest.raises(ValueError, match="start"):
         program_study(targets, start="middle")
+
+
+def test_study_over_an_array_of_different_cells(pulse_map):
+    """cells=: one device per repeat (d2d samples), each starting from its own HRS."""
+    from testbenches.reram_program import d2d_cells, program_study
+
+    cells = d2d_cells(2, seed=3)
+    runs = program_study((20e-6, 40e-6), ars=(0.02,), repeats=2, cells=cells)
+    assert [r.converged for r in runs] == [True] * 4
+    assert runs[0].trace[0][1] != pytest.approx(runs[2].trace[0][1], rel=1e-3)  # different devices, different HRS
+    with pytest.raises(ValueError, match="one cell per repeat"):
+        program_study((20e-6,), repeats=3, cells=[pulse_map])
