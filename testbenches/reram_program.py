@@ -336,7 +336,9 @@ def plot_study(results: Sequence[ProgramResult], sigma: Mapping[str, dict], path
 STUDY_PARAMS = (Param("targets", 35, "", "targets, linearly spaced 10-90 uS (paper: 35)", (3, 200)),
                 Param("repeats", 8, "", "runs per target and acceptance range (paper: 32 cells)", (2, 1000)),
                 Param("max_pulses", STUDY_PULSE_LIMIT, "", "pulse limit per run", (1, 100000)),
-                Param("study_seed", 0, "", "seed of the c2c noise", (0, 2 ** 31)))
+                Param("study_seed", 0, "", "seed of the c2c noise", (0, 2 ** 31)),
+                Param("read_noise", 0.0, "", "relative sigma of each verify read (paper 2.2.1: 0.002-0.02)", (0.0, 0.5)),
+                Param("d2d", 0, "", "1: one d2d device sample per repeat (~2.5 s each), 0: the nominal device", (0, 1)))
 
 
 def build_program(options: Mapping[str, object]) -> Circuit:
@@ -351,9 +353,11 @@ class ProgramProcedure:
     def __call__(self, session: object) -> dict[str, np.ndarray]:
         v = session.values  # type: ignore[attr-defined]
         targets = np.linspace(*TARGET_RANGE, int(v["targets"]))
+        repeats, seed = int(v["repeats"]), int(v["study_seed"])
         with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
-            results = program_study(targets, repeats=int(v["repeats"]), seed=int(v["study_seed"]),
-                                    max_pulses=int(v["max_pulses"]))
+            cells = d2d_cells(repeats, seed) if int(v["d2d"]) else None
+            results = program_study(targets, repeats=repeats, seed=seed, max_pulses=int(v["max_pulses"]),
+                                    read_noise=float(v["read_noise"]), cells=cells)
         summary, sigma = summarise(results), sigma_prog_lines(results)
         unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
         out = {"converged_fraction": np.mean([r.converged for r in results])}
