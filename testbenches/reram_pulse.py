@@ -186,11 +186,15 @@ def _time_integral(rate: np.ndarray, up: bool) -> np.ndarray:
 def c2c_width(c2c: Mapping[str, Variation], name: str, rng: np.random.Generator | None,
               width: float = PULSE_WIDTH) -> float:
     """Pulse width equivalent to one draw of rate prefactor ``name`` from ``c2c`` (the rate is
-    proportional to it); ``width`` itself without ``rng`` or without a variation of ``name``."""
+    proportional to it); ``width`` itself without ``rng`` or without a variation of ``name``. A draw
+    below zero (a normal law) counts as a pulse that does not switch."""
     variation = c2c.get(name)
     if rng is None or variation is None:
         return width
-    return width * float(variation.apply(1.0, rng.standard_normal()))
+    if not variation.relative:
+        raise ValueError(f"the per-pulse variation of {name} must be relative (sigma/mu): the pulse is scaled "
+                         f"by the draw over the nominal rate, got an absolute sigma {variation.sigma!r}")
+    return width * max(0.0, float(variation.apply(1.0, rng.standard_normal())))
 
 
 # ----------------------------------------------------------------------------- open-loop response

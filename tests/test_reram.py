@@ -235,6 +235,9 @@ def test_per_pulse_law_can_be_swapped_and_only_on_the_rate_prefactors(pulse_map)
     assert np.array_equal(trace(still), pulse_train(pulse_map, 0.3, None, counts=(20, 20, 0)))
     with pytest.raises(KeyError, match="only nu_set and nu_rst"):
         pulse_map.with_c2c(a_set=Variation("c2c", 0.1))
+    absolute = pulse_map.with_c2c(nu_set=Variation("c2c", 1e18, relative=False))
+    with pytest.raises(ValueError, match="must be relative"):
+        pulse_train(absolute, 0.3, np.random.default_rng(0), counts=(1, 0, 0))
 
 
 def test_per_pulse_law_is_calibrated_on_nsr_and_the_02pct_pulse_count(pulse_map):
