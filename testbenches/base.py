@@ -9,13 +9,18 @@ To add a testbench: write ``testbenches/<name>.py`` that calls
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
 
 from spicegen import get_device
 from spicegen import testbench as _registry
-from spicegen.testbench import Circuit, Testbench
+from spicegen.measure import Final
+from spicegen.params import Param
+from spicegen.testbench import Circuit, Testbench, register_testbench
 
 #: Modules that register the built-in testbenches on import.
 LIBRARY: tuple[str, ...] = ("mc_demo", "p2m_device", "p2m_mac", "reram_studies", "reram_program", "reram_pulse",
@@ -62,3 +67,47 @@ def save_figure(fig: Any, path: Path, dpi: int | None = None) -> Path:
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def placeholder_circuit(title: str, params: Sequence[Param]) -> Circuit:
+    """A one-resistor ``.op`` circuit carrying a study's size as testbench parameters: studies whose
+    procedure runs in Python (pulse maps, closed loops, the crossbar solver) read them from the session."""
+    c = Circuit(title)
+    for param in params:
+        c.param(param)
+    c.element("Vp p 0 0")
+    c.element("Rp p 0 1k")
+    c.analysis(".op")
+    return c
+
+
+@dataclass(frozen=True)
+class StudyCircuit:
+    """``build`` of a study testbench: the :func:`placeholder_circuit` carrying the study's size."""
+
+    title: str
+    params: tuple[Param, ...]
+
+    def __call__(self, options: Mapping[str, object]) -> Circuit:
+        return placeholder_circuit(self.title, self.params)
+
+
+@dataclass(frozen=True)
+class StudyProcedure:
+    """Procedure of a study testbench: ``run(values)`` maps the study parameters of the sample to one
+    number per measurement (``run`` must be a module-level function: workers unpickle it by name)."""
+
+    run: Callable[[Mapping[str, float]], Mapping[str, float]]
+
+    def __call__(self, session: Any) -> dict[str, np.ndarray]:
+        return {name: np.array([float(value)]) for name, value in self.run(session.values).items()}
+
+
+def register_study(name: str, doc: str, title: str, params: Sequence[Param],
+                   run: Callable[[Mapping[str, float]], Mapping[str, float]],
+                   measurements: Sequence[str]) -> Testbench:
+    """Register a testbench whose sample is a study run in Python (``spicegen sim NAME --set P=V``):
+    ``params`` are its size and settings, ``run(values)`` returns the named ``measurements``."""
+    return register_testbench(Testbench(name=name, doc=doc, build=StudyCircuit(title, tuple(params)),
+                                        measurements={m: Final(m) for m in measurements},
+                                        procedure=StudyProcedure(run)))

@@ -323,19 +323,29 @@ def apply_pulse(x0: float, v: float, vg: float, width: float, params: Mapping[st
     return float(state_vector(run(netlist, flavor), flavor)[-1])
 
 
-def read_resistance(x: float | Sequence[float], params: Mapping[str, float] | None = None, *,
-                    flavor: Flavor = "osdi", corner: str = "tt", v: float = V_READ, vg: float = VG_READ) -> np.ndarray:
-    """DC read of the cell (0.2 V, V_G = 3.3 V) with the state held at ``x``; one ``.op`` for all values."""
+def frozen_operating_points(x: float | Sequence[float], v: float, vg: float,
+                            params: Mapping[str, float] | None = None, *, flavor: Flavor = "osdi",
+                            corner: str = "tt") -> tuple[np.ndarray, np.ndarray]:
+    """Device voltage V(te, be) and cell current of 1T1R cells with the state held at each ``x``,
+    ``v`` on the top electrode and ``vg`` on the gate; one ``.op`` with one cell per state."""
     xs = np.atleast_1d(np.asarray(x, dtype=float))
-    lines = ["* reram_cmo 1T1R DC read", *header_lines(flavor, corner), ".options reltol=1e-9 abstol=1e-15",
-             f"Vg g 0 {format_number(vg)}"]
+    lines = ["* reram_cmo 1T1R frozen operating points", *header_lines(flavor, corner),
+             ".options reltol=1e-9 abstol=1e-15", f"Vg g 0 {format_number(vg)}"]
     for k, value in enumerate(xs):
         lines += cell_lines(f"c{k}", f"te{k}", "g", "0", flavor=flavor,
                             params={**(params or {}), "x0": float(value), "freeze": 1.0})
         lines.append(f"Vte{k} te{k} 0 {format_number(v)}")
     lines += [".op", ".end"]
     result = run("\n".join(lines), flavor)
-    return np.array([v / -float(np.ravel(result[f"i(vte{k})"])[0]) for k in range(len(xs))])
+    drain = np.array([float(np.ravel(result[f"c{k}_d"])[0]) for k in range(len(xs))])
+    current = np.array([-float(np.ravel(result[f"i(vte{k})"])[0]) for k in range(len(xs))])
+    return v - drain, current
+
+
+def read_resistance(x: float | Sequence[float], params: Mapping[str, float] | None = None, *,
+                    flavor: Flavor = "osdi", corner: str = "tt", v: float = V_READ, vg: float = VG_READ) -> np.ndarray:
+    """DC read of the cell (0.2 V, V_G = 3.3 V) with the state held at ``x``; one ``.op`` for all values."""
+    return v / frozen_operating_points(x, v, vg, params, flavor=flavor, corner=corner)[1]
 
 
 # ----------------------------------------------------------------------------- figure

@@ -38,14 +38,11 @@ import scipy.sparse as sps
 from scipy.interpolate import PchipInterpolator
 from scipy.sparse.linalg import splu
 
-from spicegen.measure import Final
 from spicegen.naming import format_number
 from spicegen.netlist import format_instance
 from spicegen.params import Param
-from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
-from testbenches.reram_pulse import placeholder_circuit
-from testbenches.base import save_figure
+from testbenches.base import register_study, save_figure
 
 #: Conductance window of the normalised weights (S), seed 004 section 4.6.1 ("[9, 89] uS from Fig. 3a").
 G_MIN, G_MAX = 9e-6, 89e-6
@@ -585,40 +582,29 @@ STUDY_PARAMS = (Param("size", 64, "", "array size N (N x N weights, 2N physical 
                 Param("check_size", 8, "", "array size of the ngspice-vs-numpy check (0: skip)", (0, 32)))
 
 
-def build_crossbar(options: Mapping[str, object]) -> Circuit:
-    """``reram-crossbar``: the study runs in the procedure; the circuit only carries its size."""
-    return placeholder_circuit("reram-crossbar: analog MVM accuracy with IR drop", STUDY_PARAMS)
-
-
-@dataclass(frozen=True)
-class CrossbarProcedure:
-    """Run :func:`run_study` (numpy solver) and :func:`solver_agreement` (ngspice); one value per measurement."""
-
-    def __call__(self, session: object) -> dict[str, np.ndarray]:
-        v = session.values  # type: ignore[attr-defined]
-        xbar = Crossbar(r_wire=float(v["r_wire"]))
-        study = run_study(int(v["size"]), int(v["vectors"]), int(v["study_seed"]), xbar)
-        out = {f"rmse_{k}": study.rmse["q_ir"][k] for k in ("prog", *TIMES)}
-        out |= {f"rmse_{k}_colir": study.rmse["q_ircol"][k] for k in ("1s", "10y")}
-        out |= {"rmse_prog_fp_noir": study.rmse["fp_noir"]["prog"], "rmse_prog_fp_ir": study.rmse["fp_ir"]["prog"]}
-        out |= {f"rmse_{k}": value for k, value in study.components.items()}
-        if int(v["check_size"]):
-            with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
-                out["spice_vs_numpy_rel"] = solver_agreement(int(v["check_size"]), 2, xbar=xbar)["max_rel_output"]
-        return {k: np.array([float(value)]) for k, value in out.items()}
+def crossbar_measurements(v: Mapping[str, float]) -> dict[str, float]:
+    """``reram-crossbar``: :func:`run_study` (numpy solver) and :func:`solver_agreement` (ngspice) with the
+    sample's study parameters ``v``."""
+    xbar = Crossbar(r_wire=float(v["r_wire"]))
+    study = run_study(int(v["size"]), int(v["vectors"]), int(v["study_seed"]), xbar)
+    out = {f"rmse_{k}": study.rmse["q_ir"][k] for k in ("prog", *TIMES)}
+    out |= {f"rmse_{k}_colir": study.rmse["q_ircol"][k] for k in ("1s", "10y")}
+    out |= {"rmse_prog_fp_noir": study.rmse["fp_noir"]["prog"], "rmse_prog_fp_ir": study.rmse["fp_ir"]["prog"]}
+    out |= {f"rmse_{k}": value for k, value in study.components.items()}
+    if int(v["check_size"]):
+        with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
+            out["spice_vs_numpy_rel"] = solver_agreement(int(v["check_size"]), 2, xbar=xbar)["max_rel_output"]
+    return out
 
 
 CROSSBAR_MEASUREMENTS = ("rmse_prog", "rmse_1s", "rmse_1h", "rmse_1d", "rmse_1y", "rmse_10y", "rmse_1s_colir",
                          "rmse_10y_colir", "rmse_prog_fp_noir", "rmse_prog_fp_ir", "rmse_ir_only",
                          "rmse_ir_columns_only", "rmse_quant_only", "spice_vs_numpy_rel")
 
-RERAM_CROSSBAR = register_testbench(Testbench(
-    name="reram-crossbar",
-    doc="CMO/HfOx ReRAM crossbar MVM accuracy vs time with IR drop, 6/8-bit I/O (seed 004 Fig. 4f, S6)",
-    build=build_crossbar,
-    measurements={name: Final(name) for name in CROSSBAR_MEASUREMENTS},
-    procedure=CrossbarProcedure(),
-))
+RERAM_CROSSBAR = register_study(
+    "reram-crossbar",
+    "CMO/HfOx ReRAM crossbar MVM accuracy vs time with IR drop, 6/8-bit I/O (seed 004 Fig. 4f, S6)",
+    "reram-crossbar: analog MVM accuracy with IR drop", STUDY_PARAMS, crossbar_measurements, CROSSBAR_MEASUREMENTS)
 
 
 # ----------------------------------------------------------------------------- command line

@@ -40,12 +40,10 @@ from typing import Literal, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from spicegen.measure import Final
 from spicegen.params import Param, Variation
-from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
-from testbenches.reram_pulse import PulseMap, c2c_variations, c2c_width, draw_devices, placeholder_circuit
-from testbenches.base import save_figure
+from testbenches.base import register_study, save_figure
+from testbenches.reram_pulse import PulseMap, c2c_variations, c2c_width, draw_devices
 
 #: Section 4.5 of seed 004.
 PULSE_WIDTH = 2.5e-6
@@ -274,20 +272,20 @@ def sigma_prog_lines(results: Sequence[ProgramResult], g_limit: float | None = N
     The lmfit extraction with intervals and surrogates is :func:`fitting.reram_stats.fit_sigma_prog`.
     """
     out = {}
-    for ar in sorted({r.ar for r in results}):
-        rows = [row for row in summarise([r for r in results if r.ar == ar])[f"{ar:g}"]["targets"]
+    for ar, table in summarise(results).items():
+        rows = [row for row in table["targets"]
                 if row["sigma_prog_uS"] is not None and (g_limit is None or row["g_target_uS"] <= g_limit * 1e6)]
         if len(rows) < 3:
-            raise ValueError(f"sigma_prog line for AR {ar:g} needs >= 3 targets with >= 2 converged runs, "
+            raise ValueError(f"sigma_prog line for AR {ar} needs >= 3 targets with >= 2 converged runs, "
                              f"got {len(rows)}; run more targets or repeats")
         g = np.array([row["g_target_uS"] for row in rows]) * 1e-6
         sigma = np.array([row["sigma_prog_uS"] for row in rows]) * 1e-6
         slope, offset = np.polyfit(g, sigma, 1)
         residual = sigma - (slope * g + offset)
-        paper_slope, paper_offset = PAPER["sigma_prog_line"][f"{ar:g}"]
-        out[f"{ar:g}"] = {"slope": float(slope), "offset_S": float(offset), "paper_slope": paper_slope,
-                          "paper_offset_S": paper_offset,
-                          "r2": float(1 - residual @ residual / np.sum((sigma - sigma.mean()) ** 2))}
+        paper_slope, paper_offset = PAPER["sigma_prog_line"][ar]
+        out[ar] = {"slope": float(slope), "offset_S": float(offset), "paper_slope": paper_slope,
+                   "paper_offset_S": paper_offset,
+                   "r2": float(1 - residual @ residual / np.sum((sigma - sigma.mean()) ** 2))}
     return out
 
 
@@ -341,34 +339,25 @@ STUDY_PARAMS = (Param("targets", 35, "", "targets, linearly spaced 10-90 uS (pap
                 Param("d2d", 0, "", "1: one d2d device sample per repeat (~2.5 s each), 0: the nominal device", (0, 1)))
 
 
-def build_program(options: Mapping[str, object]) -> Circuit:
-    """``reram-program``: the study runs in the procedure; the circuit only carries its size."""
-    return placeholder_circuit("reram-program: closed-loop identical-pulse programming", STUDY_PARAMS)
-
-
-@dataclass(frozen=True)
-class ProgramProcedure:
-    """Run :func:`program_study` with the circuit's study parameters; one value per measurement."""
-
-    def __call__(self, session: object) -> dict[str, np.ndarray]:
-        v = session.values  # type: ignore[attr-defined]
-        targets = np.linspace(*TARGET_RANGE, int(v["targets"]))
-        repeats, seed = int(v["repeats"]), int(v["study_seed"])
-        with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
-            cells = d2d_cells(repeats, seed) if int(v["d2d"]) else None
-            results = program_study(targets, repeats=repeats, seed=seed, max_pulses=int(v["max_pulses"]),
-                                    read_noise=float(v["read_noise"]), cells=cells)
-        summary, sigma = summarise(results), sigma_prog_lines(results)
-        unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
-        out = {"converged_fraction": np.mean([r.converged for r in results])}
-        for ar, tag in (("0.02", "2pct"), ("0.002", "02pct")):
-            fit = sigma[ar]
-            out[f"pulses_{tag}"] = summary[ar]["pulses_mean"]
-            out[f"sigma_prog_{tag}_slope"] = fit["slope"]
-            out[f"sigma_prog_{tag}_slope_le80us"] = unsaturated[ar]["slope"]
-            for g in (10, 90):
-                out[f"sigma_prog_{tag}_{g}us"] = fit["slope"] * g * 1e-6 + fit["offset_S"]
-        return {k: np.array([float(value)]) for k, value in out.items()}
+def program_measurements(v: Mapping[str, float]) -> dict[str, float]:
+    """``reram-program``: :func:`program_study` with the sample's study parameters ``v``."""
+    targets = np.linspace(*TARGET_RANGE, int(v["targets"]))
+    repeats, seed = int(v["repeats"]), int(v["study_seed"])
+    with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
+        cells = d2d_cells(repeats, seed) if int(v["d2d"]) else None
+        results = program_study(targets, repeats=repeats, seed=seed, max_pulses=int(v["max_pulses"]),
+                                read_noise=float(v["read_noise"]), cells=cells)
+    summary, sigma = summarise(results), sigma_prog_lines(results)
+    unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
+    out = {"converged_fraction": np.mean([r.converged for r in results])}
+    for ar, tag in (("0.02", "2pct"), ("0.002", "02pct")):
+        fit = sigma[ar]
+        out[f"pulses_{tag}"] = summary[ar]["pulses_mean"]
+        out[f"sigma_prog_{tag}_slope"] = fit["slope"]
+        out[f"sigma_prog_{tag}_slope_le80us"] = unsaturated[ar]["slope"]
+        for g in (10, 90):
+            out[f"sigma_prog_{tag}_{g}us"] = fit["slope"] * g * 1e-6 + fit["offset_S"]
+    return out
 
 
 PROGRAM_MEASUREMENTS = ("pulses_2pct", "pulses_02pct", "sigma_prog_2pct_slope", "sigma_prog_2pct_10us",
@@ -376,13 +365,11 @@ PROGRAM_MEASUREMENTS = ("pulses_2pct", "pulses_02pct", "sigma_prog_2pct_slope", 
                         "sigma_prog_02pct_90us", "sigma_prog_2pct_slope_le80us", "sigma_prog_02pct_slope_le80us",
                         "converged_fraction")
 
-RERAM_PROGRAM = register_testbench(Testbench(
-    name="reram-program",
-    doc="CMO/HfOx 1T1R closed-loop identical-pulse programming (seed 004 section 4.5): pulses, sigma_prog",
-    build=build_program,
-    measurements={name: Final(name) for name in PROGRAM_MEASUREMENTS},
-    procedure=ProgramProcedure(),
-))
+RERAM_PROGRAM = register_study(
+    "reram-program",
+    "CMO/HfOx 1T1R closed-loop identical-pulse programming (seed 004 section 4.5): pulses, sigma_prog",
+    "reram-program: closed-loop identical-pulse programming", STUDY_PARAMS, program_measurements,
+    PROGRAM_MEASUREMENTS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

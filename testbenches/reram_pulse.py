@@ -43,12 +43,9 @@ from typing import Mapping, Sequence
 import lmfit
 import numpy as np
 
-from spicegen.measure import Final
-from spicegen.naming import format_number
 from spicegen.params import Param, Variation
-from spicegen.testbench import Circuit, Testbench, register_testbench
 from testbenches import reram_cell as cell
-from testbenches.base import save_figure
+from testbenches.base import register_study, save_figure
 
 #: Seed 004 section 2.3.1 / 4.5.
 PULSE_WIDTH = 2.5e-6
@@ -79,26 +76,6 @@ def _device_params(params: Mapping[str, float] | None) -> dict[str, float]:
     return {**model.defaults, **dict(params or {})}
 
 
-def operating_points(bias: tuple[float, float], params: Mapping[str, float] | None = None,
-                     xs: np.ndarray = X_GRID) -> tuple[np.ndarray, np.ndarray]:
-    """Device voltage V(te, be) and cell current of frozen cells at states ``xs`` for ``bias`` = (V_te, V_G).
-
-    One ngspice ``.op`` with one 1T1R cell per state (OSDI build).
-    """
-    v, vg = bias
-    lines = ["* reram_cmo 1T1R frozen operating points", *cell.header_lines("osdi"),
-             ".options reltol=1e-9 abstol=1e-15", f"Vg g 0 {format_number(vg)}"]
-    for k, x in enumerate(xs):
-        frozen = {**dict(params or {}), "x0": float(x), "freeze": 1.0}
-        lines += cell.cell_lines(f"c{k}", f"te{k}", "g", "0", params=frozen)
-        lines.append(f"Vte{k} te{k} 0 {format_number(v)}")
-    lines += [".op", ".end"]
-    result = cell.run("\n".join(lines))
-    drain = np.array([float(np.ravel(result[f"c{k}_d"])[0]) for k in range(len(xs))])
-    current = np.array([-float(np.ravel(result[f"i(vte{k})"])[0]) for k in range(len(xs))])
-    return v - drain, current
-
-
 @dataclass
 class PulseMap:
     """Read conductance and pulse response of one device (parameter set) in the 1T1R cell.
@@ -119,11 +96,11 @@ class PulseMap:
     def build(cls, params: Mapping[str, float] | None = None,
               biases: Sequence[tuple[float, float]] = (SET_BIAS, RESET_BIAS)) -> "PulseMap":
         """Tabulate the read and each pulse bias for the device ``params`` (defaults for the rest)."""
-        _, i_read = operating_points(READ_BIAS, params)
+        _, i_read = cell.frozen_operating_points(X_GRID, *READ_BIAS, params)
         g_read = i_read / READ_BIAS[0]
         if np.any(np.diff(g_read) <= 0):
             raise ValueError("the read conductance is not monotonic in the state; check the transport parameters")
-        v_device = {tuple(bias): operating_points(bias, params)[0] for bias in biases}
+        v_device = {tuple(bias): cell.frozen_operating_points(X_GRID, *bias, params)[0] for bias in biases}
         return cls(_device_params(params), g_read, v_device)._integrate()
 
     def with_kinetics(self, kinetics: Mapping[str, float]) -> "PulseMap":
@@ -349,52 +326,27 @@ def plot_study(summary: Mapping, path: Path) -> Path:
 
 # ----------------------------------------------------------------------------- spicegen sim reram-pulse-response
 
-def placeholder_circuit(title: str, params: Sequence[Param]) -> Circuit:
-    """A one-resistor ``.op`` circuit carrying a study's size as testbench parameters: studies whose
-    procedure drives the cell from Python (pulse maps, closed loops) read them from the session."""
-    c = Circuit(title)
-    for param in params:
-        c.param(param)
-    c.element("Vp p 0 0")
-    c.element("Rp p 0 1k")
-    c.analysis(".op")
-    return c
-
-
 #: Study size of ``spicegen sim reram-pulse-response`` (``--set devices=32`` for the paper's array).
 STUDY_PARAMS = (Param("devices", 4, "", "d2d device samples (paper: 32)", (1, 10000)),
                 Param("study_seed", 0, "", "seed of the d2d and c2c draws", (0, 2 ** 31)))
 
 
-def build_pulse_response(options: Mapping[str, object]) -> Circuit:
-    """``reram-pulse-response``: the study runs in the procedure; the circuit carries its size."""
-    return placeholder_circuit("reram-pulse-response: open-loop identical pulses", STUDY_PARAMS)
+def pulse_response_measurements(v: Mapping[str, float]) -> dict[str, float]:
+    """``reram-pulse-response``: :func:`pulse_study` with the sample's study parameters ``v``; device means."""
+    with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
+        summary = pulse_study(int(v["devices"]), int(v["study_seed"]))
+    stats = summary["stats"]
+    gammas = [d["soft_bounds"]["gamma"] for d in summary["per_device"]]
+    return {"n_states": stats["n_states"]["mean"], "sp_skew": stats["sp_skew"]["mean"], "nsr": stats["nsr"]["mean"],
+            "n_states_std": stats["n_states"]["std"], "g_max": stats["g_max"]["mean"],
+            "g_min": stats["g_min"]["mean"], "dg_sp": stats["dg_sp"]["mean"], "sb_gamma": float(np.mean(gammas))}
 
 
-@dataclass(frozen=True)
-class PulseResponseProcedure:
-    """Run :func:`pulse_study` with the circuit's study parameters; device means per measurement."""
-
-    def __call__(self, session: object) -> dict[str, np.ndarray]:
-        v = session.values  # type: ignore[attr-defined]
-        with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
-            summary = pulse_study(int(v["devices"]), int(v["study_seed"]))
-        stats = summary["stats"]
-        gammas = [d["soft_bounds"]["gamma"] for d in summary["per_device"]]
-        out = {"n_states": stats["n_states"]["mean"], "sp_skew": stats["sp_skew"]["mean"], "nsr": stats["nsr"]["mean"],
-               "n_states_std": stats["n_states"]["std"], "g_max": stats["g_max"]["mean"],
-               "g_min": stats["g_min"]["mean"], "dg_sp": stats["dg_sp"]["mean"], "sb_gamma": float(np.mean(gammas))}
-        return {k: np.array([float(value)]) for k, value in out.items()}
-
-
-RERAM_PULSE_RESPONSE = register_testbench(Testbench(
-    name="reram-pulse-response",
-    doc="CMO/HfOx 1T1R open-loop identical pulses (seed 004 section 2.3.1): N_states, SP_skew, NSR",
-    build=build_pulse_response,
-    measurements={name: Final(name) for name in ("n_states", "sp_skew", "nsr", "n_states_std", "g_max", "g_min",
-                                                  "dg_sp", "sb_gamma")},
-    procedure=PulseResponseProcedure(),
-))
+RERAM_PULSE_RESPONSE = register_study(
+    "reram-pulse-response",
+    "CMO/HfOx 1T1R open-loop identical pulses (seed 004 section 2.3.1): N_states, SP_skew, NSR",
+    "reram-pulse-response: open-loop identical pulses", STUDY_PARAMS, pulse_response_measurements,
+    ("n_states", "sp_skew", "nsr", "n_states_std", "g_max", "g_min", "dg_sp", "sb_gamma"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -241,3 +241,13 @@ def test_fingerprint_follows_the_device_library_for_procedure_testbenches(monkey
     after = {tb.name: make_plan(tb, seed=1).definition["fingerprint"] for tb in (proc, plain)}
     assert after["proc"] != before["proc"]
     assert after["plain"] == before["plain"]
+
+
+def test_study_testbench_fingerprint_names_its_function_not_an_address():
+    """A study testbench's procedure holds a function; the fingerprint must name it (module and
+    qualified name), or a resumed study would never match its own definition."""
+    from spicegen.montecarlo.plan import _describe
+    from testbenches import get_testbench
+
+    text = _describe(get_testbench("reram-program").procedure)
+    assert text == "StudyProcedure(run=testbenches.reram_program.program_measurements)"

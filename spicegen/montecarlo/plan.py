@@ -279,7 +279,13 @@ def _describe(obj: Any) -> str:
     if obj is None:
         return "None"
     if is_dataclass(obj):
-        return f"{type(obj).__qualname__}(" + ", ".join(f"{f.name}={getattr(obj, f.name)!r}" for f in fields(obj)) + ")"
+        return f"{type(obj).__qualname__}(" + ", ".join(f"{f.name}={_describe_field(getattr(obj, f.name))}"
+                                                        for f in fields(obj)) + ")"
     if inspect.isfunction(obj) or inspect.isclass(obj):
         return f"{obj.__module__}.{obj.__qualname__}"
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _describe_field(value: Any) -> str:
+    """A dataclass field's text: functions and classes by qualified name (their repr carries an address)."""
+    return _describe(value) if inspect.isfunction(value) or inspect.isclass(value) else repr(value)
