@@ -591,6 +591,7 @@ def crossbar_measurements(v: Mapping[str, float]) -> dict[str, float]:
     out |= {f"rmse_{k}_colir": study.rmse["q_ircol"][k] for k in ("1s", "10y")}
     out |= {"rmse_prog_fp_noir": study.rmse["fp_noir"]["prog"], "rmse_prog_fp_ir": study.rmse["fp_ir"]["prog"]}
     out |= {f"rmse_{k}": value for k, value in study.components.items()}
+    out["spice_vs_numpy_rel"] = math.nan  # check_size = 0: the ngspice check is skipped (null in --json)
     if int(v["check_size"]):
         with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
             out["spice_vs_numpy_rel"] = solver_agreement(int(v["check_size"]), 2, xbar=xbar)["max_rel_output"]
