@@ -23,10 +23,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-TOPICS = ("p2m", "dw", "lif", "reram_ttt", "reram")
-"""Topics in the order they run."""
-
-
 class Skipped(Exception):
     """A topic cannot run here (its input data is missing); the message says why."""
 
@@ -67,6 +63,8 @@ def _reram(out: Path, studies: Path, resimulate: bool) -> list[Path]:
 RUNNERS: dict[str, Callable[[Path, Path, bool], list[Path]]] = {
     "p2m": _p2m, "dw": _dw, "lif": _lif, "reram_ttt": _reram_ttt, "reram": _reram}
 """Topic → function(out_dir, studies, resimulate) returning the files it wrote."""
+TOPICS = tuple(RUNNERS)
+"""Topics in the order they run."""
 
 
 def ship(root: Path = Path("fitting/extractions"), only: tuple[str, ...] = TOPICS,
