@@ -53,6 +53,8 @@ from pathlib import Path
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from spicegen.figures import pyplot
+
 MU0 = 4e-7 * math.pi
 """Vacuum permeability (H/m; the pre-2019 exact value, differing from CODATA 2018 by 1e-10)."""
 GAMMA = 1.76085963e11
@@ -296,10 +298,7 @@ def fit_velocity(stack: DWStack = DWStack(), current_range: tuple[float, float] 
 
 def write_report(out: Path, stack: DWStack = DWStack()) -> dict:
     """Run the reference sweep and the fit; write ``dw_velocity.json`` and ``dw_velocity.png`` into ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out.mkdir(parents=True, exist_ok=True)
     fit = fit_velocity(stack)

@@ -35,6 +35,8 @@ import numpy as np
 from lmfit import Model, Parameters
 from lmfit.model import ModelResult
 
+from spicegen.figures import pyplot
+
 from .forms import format_expression, format_spec, guess, parse_form
 from .surrogate import FitStats, ParamStat, Provenance, Surrogate, write_atomic
 
@@ -694,10 +696,7 @@ def _finite(value: Any) -> Any:
 
 def format_residual_plot(extraction: Extraction) -> bytes:
     """PNG bytes: samples, fitted points and curve (top) and residuals of the points (bottom)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     s, p = extraction.surrogate, extraction.points
     lo, hi = s.domain[s.inputs[0]]

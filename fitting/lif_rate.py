@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
+from spicegen.figures import pyplot
 from spicegen.params import Param
 
 from .sympy_model import SympyForm
@@ -164,10 +165,7 @@ def format_report(fitted: dict[str, Any]) -> str:
 
 def format_figure(fitted: dict[str, Any]) -> bytes:
     """PNG: rate vs I per (V_thr, V_pw) with the fit, and the relative residuals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     s, grid, check = fitted["surrogate"], fitted["grid"], fitted["check"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))

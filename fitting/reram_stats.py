@@ -27,6 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
+from spicegen.figures import pyplot
+
 from .extract import Extraction, FitError, Points, dataset_hash
 from .forms import format_spec, parse_form
 from .surrogate import FitStats, ParamStat, Provenance, Surrogate, write_atomic, write_numpy_module
@@ -213,10 +215,7 @@ def plot(extraction: Extraction) -> bytes:
     """PNG bytes: mean shift and sigma versus time after programming (log axis), anchors and fits."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     model = extraction.surrogate
     grid = np.geomspace(T_MIN, T_MAX, 200)
@@ -366,10 +365,7 @@ def relaxation_study(out: Path, *, seed: int = 1, devices: int = 32) -> dict[str
 
 def _plot_relaxation(g_prog: np.ndarray, error_1h: np.ndarray, levels: np.ndarray, g_levels: np.ndarray,
                      g_10min: np.ndarray, state_50: Mapping[str, np.ndarray], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(11.0, 3.4), dpi=150)
     a.plot(g_prog, error_1h, ".", ms=3)

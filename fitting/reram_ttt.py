@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from spicegen.constants import BOLTZMANN, ELEMENTARY_CHARGE
+from spicegen.figures import pyplot
 from spicegen.params import Param
 
 from .sympy_model import SympyForm
@@ -225,10 +226,7 @@ def format_report(summary: dict[str, Any]) -> str:
 
 def format_figure(data: dict[str, Any], fits: dict[str, Any]) -> bytes:
     """PNG: measured |I| vs V_CMO per temperature and state, with the fitted Eq. 6."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(fits), figsize=(10, 4), sharey=True)
     n = len(data["v"])

@@ -12,20 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from spicegen.figures import pyplot
+
 from .lif_calibrate import POINTS, STAGES, evaluate
 from .lif_circuit import Biases, Design
 from .lif_neuron import adaptive_pair, chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate, static_power
 
 __all__ = ["write_report"]
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _fi(currents: np.ndarray, design: Design) -> dict[str, list[float]]:
@@ -34,7 +28,7 @@ def _fi(currents: np.ndarray, design: Design) -> dict[str, list[float]]:
 
 
 def _fi_figure(out: Path, currents: np.ndarray, rates: dict[str, list[float]]) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     paper = {"0.8": (800.0, 68e3), "1.8": (419.0, 59e3)}
     for (vthr, r), color in zip(rates.items(), ("C0", "C1")):
@@ -49,7 +43,7 @@ def _fi_figure(out: Path, currents: np.ndarray, rates: dict[str, list[float]]) -
 
 def _vpw_figure(out: Path, name: str, vpw: np.ndarray, values: list[float], paper: dict[float, float],
                 ylabel: str, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.semilogy(vpw, values, "o-", label="sim")
     ax.semilogy(list(paper), list(paper.values()), "x", ms=10, mew=2, color="k", label="paper")
@@ -76,7 +70,7 @@ def _traces(design: Design) -> dict[str, Any]:
 
 
 def _traces_figure(out: Path, traces: dict[str, Any]) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     for key, (t, mem) in ((k, v) for k, v in traces.items() if k.startswith("dc_")):
         ax = axes[0, 0] if "_10u_" in key else axes[0, 1]
@@ -100,7 +94,7 @@ def _traces_figure(out: Path, traces: dict[str, Any]) -> None:
 
 
 def _adaptive_figure(out: Path, train, memr: np.ndarray) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, (a, b) = plt.subplots(2, 1, figsize=(7, 6))
     a.plot(train.time * 1e3, train.mem, lw=0.6, label="primary V_mem")
     a.plot(train.time * 1e3, memr, lw=1.2, label="regulator V_mem = primary V_thr")

@@ -46,6 +46,7 @@ import numpy as np
 
 from spicegen import Variation, get_device
 from spicegen.devices.mdwmtj import L_FL
+from spicegen.figures import pyplot
 from spicegen.naming import format_number as num
 from spicegen.netlist import Flavor
 from spicegen.ngspice import run_netlist
@@ -677,10 +678,7 @@ def fig5_spec(config: Config = "cmosx") -> MacSpec:
 
 def plot_run(run: MacRun, path: Path, title: str) -> None:
     """Waveforms in the style of Figs. 4/5: events, accumulator positions, V_pre vs V_th, spike."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     w = run.waves
     t = w["time"] * 1e3

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from spicegen.devices.mdwmtj import RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
+from spicegen.figures import pyplot
 from spicegen.montecarlo import load_dataframe, make_plan, run_study, simulate
 from testbenches.base import save_figure
 
@@ -293,10 +294,7 @@ def run_programmable_range(out: Path, n: int, seed: int, workers: int) -> dict[s
 
 def _plot_margin(path: Path, config: str, ok, info: dict[str, object]) -> None:
     """Fig. 4c style: final pre-activation and threshold of every sample."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     idx = np.arange(len(ok))
@@ -329,10 +327,7 @@ def _sigmas(testbench, options: dict[str, object], rp_sigma: float,
 def plot(out: Path, summary: dict, f1_samples: dict[str, np.ndarray],
          f2_points: tuple[np.ndarray, np.ndarray] | None) -> None:
     """Fig. 6 style: (a–c) d_NORM vs x per configuration, (d) V_NORM vs d_DIFF with its lower bound."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 4))
     x = np.asarray(F1_X)

@@ -26,6 +26,7 @@ from typing import Iterator, Literal, Mapping, Sequence
 import numpy as np
 
 from spicegen.device import get_device
+from spicegen.figures import pyplot
 from spicegen.naming import format_number
 from spicegen.netlist import Flavor, check_node, format_instance, format_subckt
 from spicegen.ngspice import SimResult, run_netlist
@@ -352,10 +353,7 @@ def read_resistance(x: float | Sequence[float], params: Mapping[str, float] | No
 
 def plot_loop(cycling: Cycling, path: Path, *, title: str = "") -> Path:
     """Fig. 2d-like plot: |I| vs V_1T1R of every sweep (log current), reads annotated."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=150)
     for k, (label, _, _) in enumerate(cycling.phases):

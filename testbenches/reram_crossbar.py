@@ -38,6 +38,7 @@ import scipy.sparse as sps
 from scipy.interpolate import PchipInterpolator
 from scipy.sparse.linalg import splu
 
+from spicegen.figures import pyplot
 from spicegen.naming import format_number
 from spicegen.netlist import format_instance
 from spicegen.params import Param
@@ -521,10 +522,7 @@ def solver_agreement(size: int = 16, vectors: int = 3, seed: int = 0, xbar: Cros
 
 def plot_mvm(study: Study, path: Path, config: str = "q_ir") -> Path:
     """Fig. 4f-style figure: analog vs FP outputs of ``config`` at several times, RMSE vs time beside."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.0, 4.0), dpi=150)
     for k, color in zip(("prog", "1s", "1h", "10y"), ("tab:purple", "tab:blue", "tab:green", "tab:red")):
@@ -549,10 +547,7 @@ LABELS = {"fp_noir": "no IR drop, FP I/O", "fp_ir": "IR drop, FP I/O", "q_ir": "
 
 def plot_breakdown(studies: Sequence[Study], path: Path) -> Path:
     """Fig. S6-style figure: RMSE vs time per configuration (and per array size)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=150)
     curves = {f"{s.size}x{s.size} {LABELS[name]}": s.rmse[name] for s in studies for name in s.rmse}

@@ -40,6 +40,7 @@ from typing import Literal, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from spicegen.figures import pyplot
 from spicegen.params import Param, Variation
 from testbenches import reram_cell as cell
 from testbenches.base import register_study, save_figure
@@ -292,10 +293,7 @@ def sigma_prog_lines(results: Sequence[ProgramResult], g_limit: float | None = N
 def plot_study(results: Sequence[ProgramResult], sigma: Mapping[str, dict], path: Path) -> Path:
     """Fig. 3c/e-like figure: pulses to converge and sigma_prog vs G_target, both acceptance ranges,
     with the lines ``sigma`` (:func:`sigma_prog_lines`) and the paper's lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=130)
     colors = {0.02: "tab:green", 0.002: "tab:purple"}

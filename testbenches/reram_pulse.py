@@ -43,6 +43,7 @@ from typing import Mapping, Sequence
 import lmfit
 import numpy as np
 
+from spicegen.figures import pyplot
 from spicegen.params import Param, Variation
 from testbenches import reram_cell as cell
 from testbenches.base import register_study, save_figure
@@ -297,10 +298,7 @@ def pulse_study(devices: int = 8, seed: int = 0) -> dict:
 
 def plot_study(summary: Mapping, path: Path) -> Path:
     """Fig. 5a/b-like plot (traces, mean +/- std) and Fig. 5c-like histograms."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     traces = np.array(summary["traces"]) * 1e6
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), dpi=130, gridspec_kw={"width_ratios": [3, 1, 1, 1]})

@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from spicegen import get_device
+from spicegen.figures import pyplot
 from spicegen.naming import format_number
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
@@ -375,7 +376,7 @@ def forming_sweep(p_dip: float | None = None, flavor: str = "osdi") -> tuple[np.
 
 
 def _plot_forming_cdf(runs: Mapping[str, Any], path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.8), dpi=150)
     for label, frame in runs.items():
         values = np.sort(frame["V_form"].dropna().to_numpy())
@@ -393,7 +394,7 @@ def _plot_forming_cdf(runs: Mapping[str, Any], path: Path) -> Path:
 def _plot_forming_iv(p_dip: float, path: Path) -> Path:
     v, i = forming_sweep(p_dip)
     v_cell, current = forming_point(v, i)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.8), dpi=150)
     ax.semilogy(v, np.abs(i) + 1e-13, lw=1.2)
     ax.plot([v_cell], [current], "o", color="tab:red",
@@ -406,14 +407,6 @@ def _plot_forming_iv(p_dip: float, path: Path) -> Path:
     ax.set_title("Forming sweep, $V_G$ = 1.2 V (sim., cf. seed 004 Fig. 2a)", fontsize=9)
     return save_figure(fig, path)
 
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> Path:
@@ -629,7 +622,7 @@ def _spice_vs_map(table: Mapping[str, Any], frame: Any, seed: int) -> dict[str, 
 
 def _plot_d2d(table: Mapping[str, Any], sigmas: Mapping[str, float], spice: Mapping[str, Any], n_big: int,
               seed: int, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.8), dpi=150)
     big = map_reads(table, draw_coords(n_big, seed, sigmas))
     text = ", ".join(f"{name} {s:.3g}" for name, s in sigmas.items())

@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from spicegen.figures import pyplot
+
 from ..export import Noise
 from ..p2m_f1f2 import layer_f1
 from ..p2m_layer import P2MLayer, spike
@@ -153,10 +155,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     """Accuracy vs relative noise level as a PNG (written atomically); the fitted-σ run as a separate point."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     relative = [r for r in rows if r["noise"] != "fitted"]
     levels = [100 * r["noise"] for r in relative]

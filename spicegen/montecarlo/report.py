@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..figures import pyplot
 from ..testbench import Spec
 from .results import load_dataframe, load_dataset
 
@@ -146,10 +147,7 @@ def write_report(folder: str | os.PathLike[str], specs: Mapping[str, Spec] | Non
     pathlib.Path
         The output folder.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     target = Path(out) if out is not None else Path(folder) / "report"
     target.mkdir(parents=True, exist_ok=True)
