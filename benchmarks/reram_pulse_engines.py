@@ -2,8 +2,8 @@
 
 ``python benchmarks/reram_pulse_engines.py --out results/benchmarks``
 
-Baseline: :class:`testbenches.reram_program.SpiceCell`, one ngspice transient of the 1T1R cell per
-2.5 us pulse and one ``.op`` per read. Ours: :class:`testbenches.reram_pulse.PulseMap`, the cell's
+Baseline: :class:`testbenches.reram.program.SpiceCell`, one ngspice transient of the 1T1R cell per
+2.5 us pulse and one ``.op`` per read. Ours: :class:`testbenches.reram.pulse.PulseMap`, the cell's
 ngspice operating points tabulated once per bias and the device rate integrated exactly, so a pulse
 is two interpolations. Measured: the one-off build of the map, the time per pulse and per read of
 each engine (median), the state error of the map against the transient at the same states, one
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from testbenches.reram_program import BIASES, make_cell, program
+from testbenches.reram.program import BIASES, make_cell, program
 from timing import time_call
 
 STATES = (0.1, 0.3, 0.5, 0.7, 0.9)

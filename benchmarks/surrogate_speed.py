@@ -28,7 +28,7 @@ import numpy as np
 from fitting.surrogate import Surrogate, write_atomic, write_numpy_module
 from timing import time_call
 from spicegen.montecarlo import make_plan, simulate
-from testbenches.p2m_mac import F1_SIGN, F1_X, P2M_F1
+from testbenches.mdwmtj.mac import F1_SIGN, F1_X, P2M_F1
 
 BATCH = 100_000
 """Samples per batched evaluation."""

@@ -6,12 +6,12 @@ Each topic writes its surrogate / parameter JSON, a short ``report.md`` and its 
 ==========  =================================================================  ========================
 topic       what                                                               source
 ==========  =================================================================  ========================
-p2m         f1 (per weight configuration) and f2 of the P²M MAC                 ``fitting.p2m_f1f2`` on the
+p2m         f1 (per weight configuration) and f2 of the P²M MAC                 ``fitting.mdwmtj.f1f2`` on the
                                                                                ngspice MC studies
-dw          DW velocity v(I), 2nd-order polynomial                              ``fitting.dw_velocity``
-lif         LIF firing rate f(I, V_thr, V_pw)                                   ``fitting.lif_rate``
-reram_ttt   trap-to-trap tunnelling N, ΔE, a of ``reram_cmo`` from I–V          ``fitting.reram_ttt``
-reram       ReRAM σ_prog(G) and relaxation μ(t), σ(t)                          ``fitting.reram_stats.ship``
+dw          DW velocity v(I), 2nd-order polynomial                              ``fitting.mdwmtj.dw_velocity``
+lif         LIF firing rate f(I, V_thr, V_pw)                                   ``fitting.lif.rate``
+reram_ttt   trap-to-trap tunnelling N, ΔE, a of ``reram_cmo`` from I–V          ``fitting.reram.ttt``
+reram       ReRAM σ_prog(G) and relaxation μ(t), σ(t)                          ``fitting.reram.stats.ship``
 ==========  =================================================================  ========================
 
 A topic that fails is reported and the others still run; the exit status is 1 if any failed.
@@ -28,34 +28,34 @@ class Skipped(Exception):
 
 
 def _p2m(out: Path, studies: Path, resimulate: bool) -> list[Path]:
-    from .p2m_f1f2 import run
+    from fitting.mdwmtj.f1f2 import run
 
     summary = run(studies, out)
     if not summary["f1"] and summary["f2"] is None:
-        raise Skipped(f"no P²M Monte Carlo study under {studies} (run python -m testbenches.p2m_study)")
+        raise Skipped(f"no P²M Monte Carlo study under {studies} (run python -m testbenches.mdwmtj.studies)")
     return sorted(out.glob("*"))
 
 
 def _dw(out: Path, studies: Path, resimulate: bool) -> list[Path]:
-    from .dw_velocity import ship
+    from fitting.mdwmtj.dw_velocity import ship
 
     return ship(out)
 
 
 def _lif(out: Path, studies: Path, resimulate: bool) -> list[Path]:
-    from .lif_rate import ship
+    from fitting.lif.rate import ship
 
     return ship(out, resimulate)
 
 
 def _reram_ttt(out: Path, studies: Path, resimulate: bool) -> list[Path]:
-    from .reram_ttt import ship
+    from fitting.reram.ttt import ship
 
     return ship(out)
 
 
 def _reram(out: Path, studies: Path, resimulate: bool) -> list[Path]:
-    from .reram_stats import ship
+    from fitting.reram.stats import ship
 
     return list(ship(out))
 

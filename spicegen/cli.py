@@ -81,7 +81,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from testbenches.equivalence import check_device
+    from testbenches.core.equivalence import check_device
 
     from .device import get_device, registry
 
@@ -98,7 +98,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_main(args: argparse.Namespace) -> int:
-    from testbenches.library_report import run_library_report
+    from testbenches.core.library_report import run_library_report
 
     return 0 if run_library_report(Path(args.out)) else 1
 

@@ -70,7 +70,7 @@ PFET_MODEL = "sky130_fd_pr__pfet_g5v0d10v5__model"
 _MODEL_NAMES = {"nfet": NFET_MODEL, "pfet": PFET_MODEL}
 
 #: Range covered by the model bins, in metres (identical for both devices and all corners;
-#: ``tests/test_pdk.py`` re-derives it from the files).
+#: ``tests/core/test_pdk.py`` re-derives it from the files).
 W_MIN = 0.42e-6
 W_MAX = 100e-6
 L_MIN = 0.5e-6

@@ -1,6 +1,6 @@
 """Circuits and studies built from spicegen devices, each addressable by name."""
 from spicegen.testbench import Testbench, register_testbench
 
-from .base import get_testbench, testbench_names
+from testbenches.core.base import get_testbench, testbench_names
 
 __all__ = ["Testbench", "get_testbench", "register_testbench", "testbench_names"]

@@ -20,10 +20,10 @@ The short linear onset ramp (ith … ith·(1 + dith)) keeps the rate continuous,
 need no breakpoint at the threshold crossing; in the 1D model the averaged velocity rises like
 √(I − I_c) over about the same band.
 
-The defaults of c0, c1, c2 and ith come from ``fitting/dw_velocity.py``: the 1D (q, φ) model of
+The defaults of c0, c1, c2 and ith come from ``fitting/mdwmtj/dw_velocity.py``: the 1D (q, φ) model of
 a DMI wall driven by spin-Hall torque [Martinez et al. JAP 115, 213909 (2014)] integrated for the
 Pt/CoFe/MgO stack and fitted with lmfit over 47–252 µA (relative RMSE 0.78 %); ith is that model's
-depinning current. ``tests/test_mdwmtj_velocity.py`` re-runs the fit and compares.
+depinning current. ``tests/mdwmtj/test_mdwmtj_velocity.py`` re-runs the fit and compares.
 
 Read resistance [002 §2, Sengupta et al. TBioCAS 2016]: three MTJs in parallel — the AP domain
 (length q − w/2), the wall region (w = min(wdw, 2q, 2(l_FL − q)), the wall shrinking at the ends)

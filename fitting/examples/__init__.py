@@ -1,1 +1,0 @@
-"""Runnable examples of the fitting layer (``python -m fitting.examples.<name>``)."""

@@ -1,0 +1,1 @@
+"""The LDO + current attenuator + DPI LIF neuron chain."""

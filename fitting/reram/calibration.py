@@ -1,0 +1,359 @@
+"""Calibration of the ``reram_cmo`` compact model against seed 004, with lmfit, on the SPICE 1T1R cell.
+
+Two fits, each on ngspice runs of the 1T1R cell of :mod:`testbenches.reram.cell`:
+
+1. **transport** (:func:`fit_transport`): the hopping distance ``a_hop`` (electron attempt
+   frequency fixed at 1e13 1/s) so that the cell read at 0.2 V (V_G = 3.3 V) with the state at
+   the paper's HRS point (x = 0: 1.2e18 cm^-3, 80 meV) and LRS point (x = 1: 5e19 cm^-3, 65 meV)
+   gives 256 kOhm and 18 kOhm. Two residuals, one parameter: the residuals measure how far the
+   paper's own (N, dE) points are from its read values once the uniform-field compact form
+   replaces the FEM (docs/reram.md).
+2. **kinetics** (:func:`fit_kinetics`): set/reset prefactors and soft-bound exponents so that
+
+   * quasi-static 8W cycling (reset 0 -> -1.5 V at V_G = 3.3 V, set 0 -> 1.3 V at V_G = 1.1 V,
+     5 cycles) reads R_LRS = 18 kOhm and R_HRS = 256 kOhm at 0.2 V (Fig. 2d-e; weight
+     :data:`READ_WEIGHT`: the must-show reads),
+   * one 2.5 us set pulse (1.35 V, V_G = 1.4 V) and one reset pulse (-1.3 V, V_G = 3.3 V) at the
+     symmetry-point conductance change it by +/- dG_SP = (G_max - G_min)/N_states (Fig. 5, Eq. 1),
+   * 400 set pulses from G_min end at G_max, 400 reset pulses from there end at G_min (Fig. 5a), and
+   * the first set pulse from G_min moves G by alpha_up*(G_max - G_min), alpha_up = dG_SP/(G_max - G_SP)
+     (the linear soft-bounds response through the symmetry point, Eq. 1-2 [der]).
+
+   Pulses use the cell's :class:`~testbenches.reram.pulse.PulseMap` (built once: the operating
+   points do not depend on the kinetic parameters), the reads the ngspice cycling transient.
+
+3. **per-pulse noise** (:func:`fit_c2c`): the cycle-to-cycle law of ``nu_set`` / ``nu_rst`` (a
+   zero-inflated lognormal: probability ``p_zero`` that a 2.5 us pulse does not switch, relative
+   spread ``sigma`` of the pulses that do) so that the open-loop NSR is 90 % (Eq. 3) and the
+   closed-loop programming needs 89 pulses on average at AR 0.2 % (section 2.2.1); lmfit ``brute``
+   over a grid, then Nelder-Mead, with common random numbers (fixed seeds) so the objective is a
+   deterministic function of the two parameters. The pulse count at AR 2 % and sigma_prog are not
+   fitted: they are the held-out checks of this step (``docs/reram.md`` section 6).
+
+Held-out checks (never fitted) are computed by :func:`held_out`: HRS/LRS ratio, sinh
+non-linearity of the I-V, switching onset voltages, hot-spot temperatures against Fig. S4.
+
+``python -m fitting.reram.calibration --out results/reram`` runs everything and writes
+``calibration.json`` (parameter values, standard errors, correlations, chi-square, residuals).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import lmfit
+import numpy as np
+
+from spicegen.params import Variation
+from testbenches.reram import cell
+from testbenches.reram.program import BIASES, STUDY_PULSE_LIMIT, TARGET_RANGE, program_study
+from testbenches.reram.pulse import PulseMap, figures_of_merit, pulse_train
+
+#: Targets of seed 004 (section 2.1.2, Fig. 2e FIG*; section 2.3.1, Fig. 5, Eq. 1-2).
+R_LRS_TARGET = 18e3
+R_HRS_TARGET = 256e3
+G_MAX, G_MIN = 100e-6, 10e-6          # Fig. 5 / S7 (FIG*): full-swing window of the pulse response
+N_STATES = 22                          # section 2.3.1: mean number of states
+SP_SKEW = 0.61                         # section 2.3.1: symmetry-point skew
+DG_SP = (G_MAX - G_MIN) / N_STATES     # Eq. 1: mean update at the symmetry point (4.1 uS)
+G_SP = G_MAX - SP_SKEW * (G_MAX - G_MIN)  # Eq. 2: symmetry-point conductance (45.1 uS)
+DG_UP_GMIN = DG_SP / (G_MAX - G_SP) * (G_MAX - G_MIN)  # linear soft bounds through the SP (6.7 uS) [der]
+PULSE_TRAIN = 400                      # section 2.3.1: pulses per batch
+#: Weight of the quasi-static read residuals (must-show: within 10 %) relative to the pulse ones.
+READ_WEIGHT = 4.0
+#: Pulse conditions of the open-loop scheme (section 2.3.1).
+PULSE_WIDTH = 2.5e-6
+V_SET_PULSE, VG_SET_PULSE = 1.35, 1.4
+V_RESET_PULSE, VG_RESET_PULSE = -1.3, 3.3
+
+
+def _finite(values) -> np.ndarray:
+    out = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(out), out, 10.0)
+
+
+# ----------------------------------------------------------------------------- transport
+
+def fit_transport(params: Mapping[str, float] | None = None) -> lmfit.minimizer.MinimizerResult:
+    """Least squares on ``a_hop``: ln(R_read(x=1)/18k), ln(R_read(x=0)/256k)."""
+    base = dict(params or {})
+
+    def residual(p: lmfit.Parameters) -> np.ndarray:
+        r = cell.read_resistance([1.0, 0.0], {**base, "a_hop": p["a_hop"].value})
+        return _finite(np.log(r / np.array([R_LRS_TARGET, R_HRS_TARGET])))
+
+    pars = lmfit.Parameters()
+    pars.add("a_hop", value=5e-9, min=1e-10, max=3e-8)
+    return lmfit.minimize(residual, pars, method="least_squares", diff_step=1e-3)
+
+
+# ----------------------------------------------------------------------------- pulses and reads
+
+def conductance_map(params: Mapping[str, float] | None = None, points: int = 121) -> tuple[np.ndarray, np.ndarray]:
+    """Read conductance (0.2 V, V_G = 3.3 V) of the cell over the whole state range."""
+    from spicegen.devices.reram_cmo import X_HI, X_LO
+
+    xs = np.linspace(X_LO, X_HI, points)
+    return xs, 1.0 / cell.read_resistance(xs, params)
+
+
+def state_at(g: float, xs: np.ndarray, gs: np.ndarray) -> float:
+    """State whose read conductance is ``g`` (the map is monotonic)."""
+    return float(np.interp(g, gs, xs))
+
+
+def pulse_targets(pmap: PulseMap) -> dict[str, float]:
+    """Pulse-regime quantities of :func:`fit_kinetics` from a cell's pulse map (conductances in S):
+    steps at G_SP, endpoints of the 400/400 swing from G_MIN, first step from G_MIN."""
+    from testbenches.reram.pulse import RESET_BIAS, SET_BIAS
+
+    x_sp = pmap.state(G_SP)
+    x = x_min = pmap.state(G_MIN)
+    for _ in range(PULSE_TRAIN):
+        x = pmap.pulse(x, SET_BIAS)
+    g_max = float(pmap.conductance(x))
+    for _ in range(PULSE_TRAIN):
+        x = pmap.pulse(x, RESET_BIAS)
+    return {"dg_up": float(pmap.conductance(pmap.pulse(x_sp, SET_BIAS))) - G_SP,
+            "dg_down": float(pmap.conductance(pmap.pulse(x_sp, RESET_BIAS))) - G_SP,
+            "g_max": g_max, "g_min": float(pmap.conductance(x)),
+            "dg_up_gmin": float(pmap.conductance(pmap.pulse(x_min, SET_BIAS))) - G_MIN}
+
+
+# ----------------------------------------------------------------------------- kinetics
+
+#: Kinetic parameters :func:`fit_kinetics` can free: start, bounds, and whether log10 of the value is fitted.
+KINETIC_FIT = {
+    "nu_set": (1e8, 1e0, 1e25, True),
+    "nu_rst": (1e11, 1e0, 1e30, True),
+    "a_set": (16e-9, 1e-10, 1e-7, True),
+    "a_rst": (1e-9, 1e-11, 1e-7, True),
+    "gam_set": (1.0, 1e-2, 10.0, False),
+    "gam_rst": (1.0, 1e-2, 10.0, False),
+    "ea_set": (1.0, 0.1, 3.0, False),
+    "ea_rst": (1.0, 0.1, 3.0, False),
+}
+
+
+@dataclass
+class KineticFit:
+    """Outcome of :func:`fit_kinetics`."""
+
+    result: lmfit.minimizer.MinimizerResult
+    values: dict[str, float]
+    cycling: cell.Cycling
+    pulses: dict[str, float]
+    seconds: float
+
+
+#: Pulse quantities of :func:`pulse_targets` fitted, with their targets (S).
+PULSE_TARGETS = {"dg_up": DG_SP, "dg_down": -DG_SP, "g_max": G_MAX, "g_min": G_MIN, "dg_up_gmin": DG_UP_GMIN}
+
+
+def kinetic_residuals(values: Mapping[str, float], pmap: PulseMap | None, cycles: int = 5
+                      ) -> tuple[np.ndarray, cell.Cycling | None, dict[str, float]]:
+    """Residuals: READ_WEIGHT*ln(R_read/target) of every cycle's LRS and HRS read, then (with a pulse
+    map ``pmap``) ln(sim/target) of every :data:`PULSE_TARGETS` quantity."""
+    n_pulse = len(PULSE_TARGETS) if pmap is not None else 0
+    try:
+        cyc = cell.run_cycling(values, cycles)
+    except Exception:  # noqa: BLE001 - a failed simulation is a bad point for the optimiser, not a crash
+        return np.full(2 * cycles + n_pulse, 10.0), None, {}
+    res = list(READ_WEIGHT * np.log(cyc.series("lrs") / R_LRS_TARGET))
+    res += list(READ_WEIGHT * np.log(cyc.series("hrs") / R_HRS_TARGET))
+    sim: dict[str, float] = {}
+    if pmap is not None:
+        sim = pulse_targets(pmap.with_kinetics({k: v for k, v in values.items() if k in KINETIC_FIT}))
+        res += [math.log(max(sim[k] / target, 1e-9)) for k, target in PULSE_TARGETS.items()]
+    return _finite(res), cyc, sim
+
+
+#: Parameters the calibration frees: the set and reset rate prefactors and soft-bound exponents.
+#: ``ea_set`` is profiled (fixed per fit, docs/reram.md: chi-square 0.93 at 1.2 eV, 0.20 at 1.6 eV);
+#: ``a_set``, ``a_rst`` and ``ea_rst`` stay at assumed values.
+FREE = ("nu_set", "nu_rst", "gam_set", "gam_rst")
+
+
+def fit_kinetics(fixed: Mapping[str, float] | None = None, start: Mapping[str, float] | None = None,
+                 free: tuple[str, ...] = FREE, cycles: int = 5, pulses: bool = True,
+                 max_nfev: int = 200, diff_step: float = 1e-3) -> KineticFit:
+    """lmfit least squares of the kinetic parameters ``free`` (prefactors in log10) against the
+    quasi-static reads and, with ``pulses``, the pulse-regime targets (:data:`PULSE_TARGETS`)."""
+    from spicegen.device import get_device
+
+    model = get_device("reram_cmo")
+    fixed = dict(fixed or {})
+    pmap = PulseMap.build(fixed) if pulses else None
+    pars = lmfit.Parameters()
+    for name in free:
+        default, lo, hi, log = KINETIC_FIT[name]
+        value = (start or {}).get(name, model.param(name).default if name in model.defaults else default)
+        if log:
+            pars.add(f"log_{name}", value=math.log10(value), min=math.log10(lo), max=math.log10(hi))
+        else:
+            pars.add(name, value=value, min=lo, max=hi)
+
+    def values_of(p: lmfit.Parameters) -> dict[str, float]:
+        return {**fixed, **{name: 10 ** p[f"log_{name}"].value if KINETIC_FIT[name][3] else p[name].value
+                            for name in free}}
+
+    def residual(p: lmfit.Parameters) -> np.ndarray:
+        return kinetic_residuals(values_of(p), pmap, cycles)[0]
+
+    t0 = time.time()
+    result = lmfit.minimize(residual, pars, method="least_squares", diff_step=diff_step, max_nfev=max_nfev)
+    values = values_of(result.params)
+    _, cyc, sim = kinetic_residuals(values, pmap or PulseMap.build(values), cycles)
+    return KineticFit(result, values, cyc, sim, time.time() - t0)
+
+
+# ----------------------------------------------------------------------------- per-pulse noise
+
+#: Targets of the per-pulse noise law: open-loop NSR (section 2.3.1, Eq. 3) and closed-loop pulses to
+#: converge at AR 0.2 % (section 2.2.1). AR 2 % and sigma_prog stay held out.
+C2C_TARGETS = {"nsr": 0.90, "pulses_02pct": 89.0}
+#: Calibration runs (seed 1; the studies that report the held-out numbers use seed 0).
+C2C_RUNS = {"open_loop_streams": 8, "targets": 35, "streams": 16, "seed": 1}
+#: lmfit brute grid: (min, max, step) per parameter.
+C2C_GRID = {"p_zero": (0.05, 0.45, 0.05), "sigma": (0.4, 1.3, 0.1)}
+
+
+@dataclass
+class C2cFit:
+    """Result of :func:`fit_c2c`."""
+
+    grid: lmfit.minimizer.MinimizerResult
+    result: lmfit.minimizer.MinimizerResult
+    law: Variation
+    simulated: dict[str, float]
+    seconds: float
+
+
+def c2c_residuals(pmap: PulseMap, p_zero: float, sigma: float) -> tuple[np.ndarray, dict[str, float]]:
+    """ln(simulated/target) of :data:`C2C_TARGETS` with the law (``p_zero``, ``sigma``) on both prefactors."""
+    law = Variation("c2c", sigma, "lognormal", p_zero=p_zero)
+    noisy = pmap.with_c2c(nu_set=law, nu_rst=law)
+    streams = np.random.SeedSequence(C2C_RUNS["seed"]).spawn(C2C_RUNS["open_loop_streams"])
+    nsr = np.mean([figures_of_merit(pulse_train(noisy, 0.0, np.random.default_rng(s)))["nsr"] for s in streams])
+    runs = program_study(np.linspace(*TARGET_RANGE, C2C_RUNS["targets"]), ars=(0.002,),
+                         repeats=C2C_RUNS["streams"], seed=C2C_RUNS["seed"], device=noisy,
+                         max_pulses=STUDY_PULSE_LIMIT)
+    simulated = {"nsr": float(nsr), "pulses_02pct": float(np.mean([r.pulses for r in runs]))}
+    return np.log([simulated[k] / C2C_TARGETS[k] for k in C2C_TARGETS]), simulated
+
+
+def fit_c2c(pmap: PulseMap | None = None, max_nfev: int = 40) -> C2cFit:
+    """lmfit ``brute`` over :data:`C2C_GRID`, then Nelder-Mead from the best grid point."""
+    pmap = pmap or PulseMap.build(None, BIASES)
+    pars = lmfit.Parameters()
+    for name, (lo, hi, step) in C2C_GRID.items():
+        pars.add(name, value=(lo + hi) / 2, min=lo, max=hi + 1e-9, brute_step=step)
+
+    def residual(p: lmfit.Parameters) -> np.ndarray:
+        return c2c_residuals(pmap, p["p_zero"].value, p["sigma"].value)[0]
+
+    t0 = time.time()
+    grid = lmfit.minimize(residual, pars, method="brute", keep=5)
+    start = grid.candidates[0].params
+    for name in C2C_GRID:
+        start[name].set(min=0.0 if name == "p_zero" else 0.05, max=0.9 if name == "p_zero" else 3.0)
+    result = lmfit.minimize(residual, start, method="nelder", max_nfev=max_nfev)
+    # the objective is rough (pulse counts are integers), so keep whichever of the grid's best point and
+    # the polished one scores better at the rounded values that are shipped
+    scored = []
+    for params in (grid.candidates[0].params, result.params):
+        law = Variation("c2c", round(params["sigma"].value, 3), "lognormal", p_zero=round(params["p_zero"].value, 3))
+        res, simulated = c2c_residuals(pmap, law.p_zero, law.sigma)
+        scored.append((float(res @ res), law, simulated))
+    _, law, simulated = min(scored, key=lambda item: item[0])
+    return C2cFit(grid, result, law, simulated, time.time() - t0)
+
+
+# ----------------------------------------------------------------------------- held-out checks
+
+def held_out(params: Mapping[str, float] | None = None, cycling: cell.Cycling | None = None) -> dict[str, float]:
+    """Quantities not used by any fit, with the seed's value where it gives one."""
+    from spicegen.device import get_device
+    from spicegen.numpy_code import load_numpy_module
+
+    params = dict(params or {})
+    cyc = cycling or cell.run_cycling(params, 5)
+    lrs, hrs = cyc.series("lrs"), cyc.series("hrs")
+    out: dict[str, float] = {"ratio_hrs_lrs": float(np.mean(hrs) / np.mean(lrs))}
+    # switching onsets: |V| where dx first exceeds 1 % of the range in the last set / reset sweep
+    for kind in ("set", "reset"):
+        label = [p[0] for p in cyc.phases if p[0].startswith(kind)][-1]
+        sl = cyc.phase(label)
+        x, v = cyc.x[sl], cyc.v_te[sl]
+        moved = np.nonzero(np.abs(x - x[0]) > 0.012)[0]
+        out[f"onset_{kind}_V"] = float(v[moved[0]]) if moved.size else math.nan
+    # sinh non-linearity of the LRS and HRS device I-V (device only, numpy rendering = SPICE)
+    module = load_numpy_module(get_device("reram_cmo"))
+    xs, gs = conductance_map(params)
+    for name, r in (("lrs", np.mean(lrs)), ("hrs", np.mean(hrs))):
+        x = state_at(1.0 / r, xs, gs)
+        v = np.array([0.2, 1.0])
+        ev = module.evaluate({"te": v, "be": 0 * v}, {"x": x + 0 * v}, **params)
+        i = ev["currents"]["te"]
+        out[f"nonlinearity_{name}_I1V_over_5I0p2V"] = float(i[1] / (5 * i[0]))
+        out[f"x_{name}"] = x
+    # hot-spot temperature of Fig. S4 (FIG*): LRS at -1.0 V, HRS at +0.9 V
+    for name, v in (("lrs", -1.0), ("hrs", 0.9)):
+        x = out[f"x_{name}"]
+        ev = module.evaluate({"te": v, "be": 0.0}, {"x": x}, **params)
+        out[f"T_{name}_{'m1p0' if v < 0 else 'p0p9'}V_K"] = float(300.0 * np.exp(ev["internal"]["tk"]))
+    return out
+
+
+def _report(result: lmfit.minimizer.MinimizerResult) -> dict:
+    return {
+        "values": {k: p.value for k, p in result.params.items()},
+        "stderr": {k: p.stderr for k, p in result.params.items()},
+        "correl": {k: dict(p.correl or {}) for k, p in result.params.items()},
+        "chisqr": result.chisqr, "redchi": result.redchi, "nfev": result.nfev, "ndata": result.ndata,
+        "nvarys": result.nvarys, "residual": list(map(float, result.residual)), "success": bool(result.success),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="results/reram")
+    parser.add_argument("--no-pulses", action="store_true", help="fit the quasi-static reads only")
+    parser.add_argument("--kinetics-only", action="store_true", help="keep a_hop at the library value")
+    parser.add_argument("--cycles", type=int, default=5)
+    parser.add_argument("--c2c-only", action="store_true",
+                        help="fit the per-pulse noise law only (writes c2c_calibration.json)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.c2c_only:
+        fit = fit_c2c()
+        print(lmfit.fit_report(fit.result))
+        report = {"law": {"p_zero": fit.law.p_zero, "sigma": fit.law.sigma}, "simulated": fit.simulated,
+                  "targets": C2C_TARGETS, "runs": C2C_RUNS, "grid": C2C_GRID,
+                  "grid_best": [{"p_zero": c.params["p_zero"].value, "sigma": c.params["sigma"].value,
+                                 "score": float(c.score)} for c in fit.grid.candidates],
+                  "nelder": _report(fit.result), "fit_seconds": fit.seconds}
+        (out / "c2c_calibration.json").write_text(json.dumps(report, indent=2, default=float))
+        print(json.dumps({k: report[k] for k in ("law", "simulated", "grid_best", "fit_seconds")}, indent=2))
+        return 0
+    transport = None if args.kinetics_only else fit_transport()
+    fixed = {} if transport is None else {"a_hop": float(transport.params["a_hop"].value)}
+    kin = fit_kinetics(fixed=fixed, pulses=not args.no_pulses, cycles=args.cycles)
+    print(lmfit.fit_report(kin.result))
+    checks = held_out(kin.values, kin.cycling)
+    report = {"transport": _report(transport) if transport else "library a_hop", "kinetics": _report(kin.result), "kinetic_values": kin.values,
+              "reads": kin.cycling.reads, "pulses_S": kin.pulses, "pulse_targets_S": PULSE_TARGETS,
+              "held_out": checks, "fit_seconds": kin.seconds}
+    (out / "calibration.json").write_text(json.dumps(report, indent=2, default=float))
+    print(json.dumps(checks, indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Generic testbenches: the equivalence harness, the library report, the Monte Carlo demo."""

@@ -1,0 +1,323 @@
+"""Transistor-level netlists of the seed-000 signal chain: LDO + current attenuator + DPI LIF neuron.
+
+Garg et al. [000] give block diagrams (Figs. 1B, 2A-B, 7A), the bias table (Table I) and measured
+numbers, but no transistor sizes, capacitor values or sub-block schematics. Everything below is
+built from sky130 5 V devices (``sky130_fd_pr__{n,p}fet_g5v0d10v5``) at V_dd = 3.3 V; every size
+is a named field of a frozen dataclass, and ``docs/lif_neuron.md`` gives the source of each choice.
+
+Signal chain (one neuron; ``[x]`` = subcircuit port)::
+
+    IN ── R_syn ──┬── syn ──(+)OTA(−)── V_ref          LDO [000 §II.B, Fig. 2A]
+                  │          │ og
+                  └── drain M1 (NMOS pass, gate og)
+                             │ ain
+              low-voltage cascode mirror, input x K, output x 1      attenuator (K = 500)
+                             │ iout  (sinks I_syn / K)
+    LIF:  nin ── PMOS diode ─► mirror (x dpi gain) = tail of a PMOS differential pair:
+          branch gate = mem, drain = mem (charges C1) | branch gate = V_gain, drain = gnd
+          (the differential-pair integrator: C1 charges with the tail current while
+          V_mem < V_gain and saturates near V_gain)
+          leak toward V_rest: two PMOS pairs (mem vs V_rest), tails I_taun / I_taup from NMOS
+          bias devices whose source sits on V_rest (gate V_taun / V_taup, subthreshold)
+          comparator: PMOS-input OTA (tail and 2nd-stage load biased by V_bcomp), V_mem vs V_thr
+          spike latch (two NOR gates) set by the comparator: while it is set, M8 holds mem at gnd,
+          OUT is high and C2 (precharged to V_dd) discharges through M_pw (gate V_pw); the latch is
+          cleared when C2 crosses the inverter threshold, so V_pw sets pulse width = refractory time
+
+Nodes brought out of the LIF subcircuit: ``mem`` (membrane, C1) and ``out`` (spike, V_dd
+amplitude). The LDO OPAMP is a transistor-level two-stage Miller OTA: NMOS input pair with PMOS
+mirror load and NMOS tail, PMOS common-source second stage with an NMOS mirror load (its output
+reaches 0 V, so M1 is fully off when V_in < V_ref), both tails mirrored from a PMOS reference
+whose gate is V_opa; ``c_comp`` in series with ``r_zero`` compensates it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spicegen.naming import check_value, format_number
+from spicegen.netlist import check_node
+from spicegen.pdk import Corner, MosKind, sky130_include, sky130_mos
+
+__all__ = [
+    "Mos",
+    "Biases",
+    "LdoDesign",
+    "AttenuatorDesign",
+    "LifDesign",
+    "Design",
+    "R_IC",
+    "LDO_SUBCKT",
+    "LIF_SUBCKT",
+    "ldo_subckt",
+    "lif_subckt",
+    "model_lines",
+    "bias_lines",
+    "chain_lines",
+    "supply_lines",
+]
+
+#: On-chip series resistor R_IC (ohm) [000 §III.A]; the R_syn of every experiment here.
+R_IC = 10e3
+LDO_SUBCKT = "ldo_att"
+LIF_SUBCKT = "lif"
+_LDO_PORTS = "vdd syn iout vref vopa"
+_LIF_PORTS = "vdd nin mem thr out vgain vtaun vtaup vrest vbcomp vpw"
+
+
+@dataclass(frozen=True)
+class Mos:
+    """One transistor size: total width ``w`` and length ``l`` in metres, parallel multiplier ``mult``."""
+
+    w: float
+    l: float  # noqa: E741  (SPICE name of the gate length)
+    mult: int = 1
+
+    def line(self, name: str, kind: MosKind, d: str, g: str, s: str, b: str) -> str:
+        """The ngspice instance line of this size (sizes are checked against the sky130 bins)."""
+        return sky130_mos(name, kind, d, g, s, b, w=self.w, l=self.l, mult=self.mult)
+
+
+@dataclass(frozen=True)
+class Biases:
+    """Bias voltages (V). Defaults: Table I of [000] ("typical" column)."""
+
+    vdd: float = 3.3
+    vref: float = 2.4
+    vopa: float = 2.4
+    vgain: float = 2.1
+    vtaun: float = 1.2
+    vtaup: float = 1.2
+    vrest: float = 0.6
+    vthr: float = 1.2
+    vbcomp: float = 2.4
+    vpw: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            check_value(value, f"bias {name}")
+
+
+@dataclass(frozen=True)
+class LdoDesign:
+    """LDO sizes: OTA bias, input pair, mirror load, pass transistor M1, capacitors (F)."""
+
+    bias_ref: Mos = Mos(100e-6, 1e-6, 2)
+    bias_mirror: Mos = Mos(2e-6, 2e-6)
+    pair: Mos = Mos(10e-6, 1e-6)
+    load: Mos = Mos(4e-6, 1e-6)
+    stage2: Mos = Mos(8e-6, 1e-6)
+    pass_device: Mos = Mos(50e-6, 0.5e-6)
+    c_comp: float = 0.5e-12
+    r_zero: float = 50e3
+    c_syn: float = 0.1e-12
+
+
+@dataclass(frozen=True)
+class AttenuatorDesign:
+    """Low-voltage cascode mirror: ``k`` unit cells on the input side, one on the output side."""
+
+    k: int = 500
+    unit: Mos = Mos(2e-6, 1e-6)
+    cascode: Mos = Mos(16e-6, 1e-6)
+
+
+@dataclass(frozen=True)
+class LifDesign:
+    """LIF neuron sizes and capacitors (F).
+
+    ``c1``, ``c2``, ``leak_bias.l`` and ``pw.l`` were fitted by :mod:`testbenches.lif.calibrate`
+    (tt corner; ``results/lif/calibration.json``); the other sizes are design choices (docs/lif_neuron.md).
+    """
+
+    c1: float = 8.44e-12
+    c2: float = 20.48e-12
+    c_out: float = 1e-12
+    dpi_in: Mos = Mos(4e-6, 1e-6)
+    dpi_tail: Mos = Mos(4e-6, 1e-6)
+    dpi_pair: Mos = Mos(2e-6, 1e-6)
+    leak_bias: Mos = Mos(0.42e-6, 1.71e-6)
+    leak_unit: Mos = Mos(2e-6, 1e-6)
+    comp_bias: Mos = Mos(100e-6, 1e-6)
+    comp_unit: Mos = Mos(2e-6, 1e-6)
+    charge: Mos = Mos(10e-6, 0.5e-6)
+    pw: Mos = Mos(0.42e-6, 0.5553e-6)
+    logic_n: Mos = Mos(2e-6, 1e-6)
+    logic_p: Mos = Mos(2e-6, 1e-6)
+    reset: Mos = Mos(2e-6, 1e-6)
+    buffer_n: Mos = Mos(8e-6, 0.5e-6)
+    buffer_p: Mos = Mos(16e-6, 0.5e-6)
+
+
+@dataclass(frozen=True)
+class Design:
+    """The whole chain: LDO, attenuator and neuron, plus the process corner."""
+
+    ldo: LdoDesign = field(default_factory=LdoDesign)
+    attenuator: AttenuatorDesign = field(default_factory=AttenuatorDesign)
+    lif: LifDesign = field(default_factory=LifDesign)
+    corner: Corner = "tt"
+
+
+def _cap(name: str, a: str, b: str, value: float) -> str:
+    value = check_value(value, f"capacitor {name}")
+    if value <= 0:
+        raise ValueError(f"capacitor {name} must be > 0 F, got {value!r}")
+    return f"{name} {a} {b} {format_number(value)}"
+
+
+def ldo_subckt(ldo: LdoDesign, att: AttenuatorDesign) -> list[str]:
+    """``.subckt ldo_att vdd syn iout vref vopa``: LDO clamping ``syn`` at ``vref`` + attenuator.
+
+    ``iout`` sinks (I through M1) / ``att.k``.
+    """
+    if isinstance(att.k, bool) or not isinstance(att.k, int) or att.k < 1:
+        raise ValueError(f"attenuation k must be an integer >= 1 (unit-cell count), got {att.k!r}")
+    inp = Mos(att.unit.w, att.unit.l, att.unit.mult * att.k)
+    inc = Mos(att.cascode.w, att.cascode.l, att.cascode.mult * att.k)
+    return [
+        f".subckt {LDO_SUBCKT} {_LDO_PORTS}",
+        ldo.bias_ref.line("Mob", "pfet", "nb", "vopa", "vdd", "vdd"),
+        ldo.bias_mirror.line("Mnb", "nfet", "nb", "nb", "0", "0"),
+        ldo.bias_mirror.line("Mtl", "nfet", "tl", "nb", "0", "0"),
+        # stage 1: o2 falls when syn rises; stage 2 (PMOS common source, NMOS mirror load) inverts
+        ldo.pair.line("Mir", "nfet", "o1", "vref", "tl", "0"),
+        ldo.pair.line("Mis", "nfet", "o2", "syn", "tl", "0"),
+        ldo.load.line("Mld1", "pfet", "o1", "o1", "vdd", "vdd"),
+        ldo.load.line("Mld2", "pfet", "o2", "o1", "vdd", "vdd"),
+        ldo.stage2.line("Ms2", "pfet", "og", "o2", "vdd", "vdd"),
+        ldo.bias_mirror.line("Mn2", "nfet", "og", "nb", "0", "0"),
+        _cap("Cc", "og", "oz", ldo.c_comp),
+        f"Rz oz o2 {format_number(check_value(ldo.r_zero, 'r_zero'))}",
+        _cap("Csyn", "syn", "0", ldo.c_syn),
+        ldo.pass_device.line("M1", "nfet", "syn", "og", "ain", "0"),
+        inp.line("Ma1", "nfet", "ab", "ain", "0", "0"),
+        inc.line("Ma3", "nfet", "ain", "ain", "ab", "0"),
+        att.unit.line("Ma2", "nfet", "ob", "ain", "0", "0"),
+        att.cascode.line("Ma4", "nfet", "iout", "ain", "ob", "0"),
+        f".ends {LDO_SUBCKT}",
+    ]
+
+
+def _dpi(d: LifDesign) -> list[str]:
+    return [
+        d.dpi_in.line("Mdin", "pfet", "nin", "nin", "vdd", "vdd"),
+        d.dpi_tail.line("Mdt", "pfet", "tl", "nin", "vdd", "vdd"),
+        d.dpi_pair.line("Mdx", "pfet", "mem", "mem", "tl", "tl"),
+        d.dpi_pair.line("Mdy", "pfet", "0", "vgain", "tl", "tl"),
+        _cap("C1", "mem", "0", d.c1),
+    ]
+
+
+def _leak(d: LifDesign) -> list[str]:
+    u = d.leak_unit
+    return [
+        # down: I_taun into a PMOS pair (V_rest vs mem); the V_rest branch is mirrored to sink from mem
+        d.leak_bias.line("Mbn", "nfet", "bn", "vtaun", "vrest", "0"),
+        u.line("Mpbn", "pfet", "bn", "bn", "vdd", "vdd"),
+        u.line("Mptn", "pfet", "tn", "bn", "vdd", "vdd"),
+        u.line("Mpdr", "pfet", "dn", "vrest", "tn", "tn"),
+        u.line("Mpdm", "pfet", "0", "mem", "tn", "tn"),
+        u.line("Mndd", "nfet", "dn", "dn", "0", "0"),
+        u.line("Mndl", "nfet", "mem", "dn", "0", "0"),
+        # up: I_taup into a PMOS pair whose mem branch sources into mem
+        d.leak_bias.line("Mbp", "nfet", "bp", "vtaup", "vrest", "0"),
+        u.line("Mpbp", "pfet", "bp", "bp", "vdd", "vdd"),
+        u.line("Mptp", "pfet", "tp", "bp", "vdd", "vdd"),
+        u.line("Mpum", "pfet", "mem", "mem", "tp", "tp"),
+        u.line("Mpur", "pfet", "0", "vrest", "tp", "tp"),
+    ]
+
+
+def _inverter(d: LifDesign, name: str, a: str, y: str, n: Mos | None = None, p: Mos | None = None) -> list[str]:
+    return [(p or d.logic_p).line(f"M{name}p", "pfet", y, a, "vdd", "vdd"),
+            (n or d.logic_n).line(f"M{name}n", "nfet", y, a, "0", "0")]
+
+
+def _nor(d: LifDesign, name: str, a: str, b: str, y: str) -> list[str]:
+    return [d.logic_p.line(f"M{name}pa", "pfet", f"{name}_m", a, "vdd", "vdd"),
+            d.logic_p.line(f"M{name}pb", "pfet", y, b, f"{name}_m", "vdd"),
+            d.logic_n.line(f"M{name}na", "nfet", y, a, "0", "0"),
+            d.logic_n.line(f"M{name}nb", "nfet", y, b, "0", "0")]
+
+
+def _fire(d: LifDesign) -> list[str]:
+    u = d.comp_unit
+    return [
+        # comparator: PMOS pair, co low when mem > thr; CS stage: cmp high when mem > thr
+        d.comp_bias.line("Mct", "pfet", "ct", "vbcomp", "vdd", "vdd"),
+        u.line("Mcp", "pfet", "co1", "thr", "ct", "ct"),
+        u.line("Mcm", "pfet", "co", "mem", "ct", "ct"),
+        u.line("Mcn1", "nfet", "co1", "co1", "0", "0"),
+        u.line("Mcn2", "nfet", "co", "co1", "0", "0"),
+        u.line("Mcs", "nfet", "cmp", "co", "0", "0"),
+        d.comp_bias.line("Mcl", "pfet", "cmp", "vbcomp", "vdd", "vdd"),
+        # spike latch: set by the comparator, cleared when C2 has discharged; spk = buffered latch state
+        *_nor(d, "Xa", "pwb", "qb", "q"),
+        *_nor(d, "Xb", "cmp", "q", "qb"),
+        *_inverter(d, "i3", "qb", "spk"),
+        # pulse width / refractory timer: C2 precharged to V_dd between spikes, discharged during a
+        # spike through M_pw (gate V_pw) and a switch; the spike ends when pw falls below the inverter
+        d.charge.line("Mchg", "pfet", "pw", "spk", "vdd", "vdd"),
+        d.pw.line("Mpw", "nfet", "pw", "vpw", "pws", "0"),
+        d.logic_n.line("Mpws", "nfet", "pws", "spk", "0", "0"),
+        _cap("C2", "pw", "0", d.c2),
+        *_inverter(d, "i2", "pw", "pwb"),
+        d.reset.line("M8", "nfet", "mem", "spk", "0", "0"),
+        *_inverter(d, "b1", "spk", "ob"),
+        *_inverter(d, "b2", "ob", "out", d.buffer_n, d.buffer_p),
+    ]
+
+
+def lif_subckt(d: LifDesign) -> list[str]:
+    """``.subckt lif vdd nin mem thr out vgain vtaun vtaup vrest vbcomp vpw``: the LIF neuron.
+
+    ``nin`` is the input (the attenuator output sinks the input current from it).
+    """
+    return [f".subckt {LIF_SUBCKT} {_LIF_PORTS}", *_dpi(d), *_leak(d), *_fire(d),
+            _cap("Cout", "out", "0", d.c_out), f".ends {LIF_SUBCKT}"]
+
+
+def model_lines(design: Design) -> list[str]:
+    """Model include and both subcircuits; put once in every netlist."""
+    return [sky130_include(design.corner), *ldo_subckt(design.ldo, design.attenuator), *lif_subckt(design.lif)]
+
+
+def bias_lines(b: Biases, suffix: str = "", vthr: bool = True) -> list[str]:
+    """Voltage sources of the bias nodes ``<name><suffix>`` (``thr`` only when ``vthr``)."""
+    names = ["vref", "vopa", "vgain", "vtaun", "vtaup", "vrest", "vbcomp", "vpw"] + (["vthr"] if vthr else [])
+    nodes = {"vthr": "thr"}
+    return [f"V{n}{suffix} {check_node(nodes.get(n, n) + suffix)} 0 {format_number(getattr(b, n))}" for n in names]
+
+
+def supply_lines(name: str, vdd: float) -> list[str]:
+    """Supply ``V<name>`` on node ``<name>`` and a charge meter: ``v(q_<name>)`` = charge delivered (C).
+
+    The meter is a current-controlled current source into a 1 F capacitor started at 0 V
+    (``.ic``), so the simulator integrates the supply current with its own error control.
+    """
+    check_node(name)
+    return [f"V{name} {name} 0 {format_number(check_value(vdd, 'vdd'))}",
+            f"Fq{name} 0 q_{name} V{name} -1", f"Cq{name} q_{name} 0 1", f".ic v(q_{name})=0"]
+
+
+def chain_lines(tag: str, *, vdd_ldo: str, vdd_lif: str, vin: str, thr: str, suffix: str = "",
+                r_syn: float = R_IC) -> list[str]:
+    """One synapse + LDO/attenuator + LIF chain: input node ``vin``, membrane ``mem<tag>``, spike ``out<tag>``.
+
+    ``suffix`` selects the bias node set (see :func:`bias_lines`); ``thr`` is the threshold node.
+    The 0 V source ``Vi<tag>`` between attenuator and neuron measures the neuron input current:
+    ``i(vi<tag>)`` > 0 when the attenuator sinks current from the neuron.
+    """
+    for node in (vdd_ldo, vdd_lif, vin, thr, f"mem{tag}"):
+        check_node(node)
+    r_syn = check_value(r_syn, "r_syn")
+    if r_syn <= 0:
+        raise ValueError(f"r_syn must be > 0 ohm, got {r_syn!r}")
+    s = suffix
+    return [
+        f"Rsyn{tag} {vin} syn{tag} {format_number(r_syn)}",
+        f"Xldo{tag} {vdd_ldo} syn{tag} iout{tag} vref{s} vopa{s} {LDO_SUBCKT}",
+        f"Vi{tag} nin{tag} iout{tag} 0",
+        f"Xlif{tag} {vdd_lif} nin{tag} mem{tag} {thr} out{tag} vgain{s} vtaun{s} vtaup{s} vrest{s} "
+        f"vbcomp{s} vpw{s} {LIF_SUBCKT}",
+    ]

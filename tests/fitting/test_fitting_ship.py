@@ -1,0 +1,109 @@
+"""Shipped extractions: ReRAM TTT recovery (ngspice), LIF rate recovery, f1 in layer units, the ship command."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fitting.lif import rate as lif_rate
+from fitting.reram import ttt as reram_ttt
+from fitting.mdwmtj.f1f2 import layer_f1
+from fitting.ship import ship
+from fitting.surrogate import Surrogate
+from spicegen.devices.mdwmtj import L_FL
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")
+def test_reram_ttt_parameters_recovered_within_95_percent_intervals():
+    data = reram_ttt.simulate_iv()
+    v, temps = np.asarray(data["v"]), np.asarray(data["temperature"])
+    for name, x in reram_ttt.STATES.items():
+        known = reram_ttt.device_values(x)
+        fit = reram_ttt.fit_state(v, temps, np.asarray(data["current"][name]), known, np.random.default_rng(0))
+        for key, p in fit["stats"].params.items():
+            assert p.low <= known[key] <= p.high, (name, key, p, known[key])
+        assert fit["stats"].rmse == pytest.approx(reram_ttt.NOISE, rel=0.25)  # residuals = the added noise
+
+
+def synthetic_lif(truth: dict[str, float], noise: float, seed: int) -> pd.DataFrame:
+    """The planned LIF table with rates from the form itself and relative Gaussian noise."""
+    table = lif_rate.points()
+    model = lif_rate.rate_model()
+    rate = model.func(table["isyn_ua"].to_numpy(), table["vthr"].to_numpy(), table["vpw"].to_numpy(), **truth)
+    rng = np.random.default_rng(seed)
+    return table.assign(rate_hz=rate * (1 + noise * rng.standard_normal(rate.size)), spikes=4)
+
+
+def test_lif_rate_form_recovers_its_parameters():
+    truth = {"c": 3000.0, "v0": 0.08, "p": 0.97, "t0": 4.0, "tp": 6.0, "v_s": 0.08}
+    fitted = lif_rate.fit(synthetic_lif(truth, 0.01, 0))
+    stats = fitted["surrogate"].stats
+    for key, value in truth.items():
+        assert stats.params[key].low <= value <= stats.params[key].high, (key, stats.params[key])
+    assert fitted["surrogate"].inputs == ("isyn_ua", "vthr", "vpw")
+    assert np.sqrt(np.mean(fitted["rel_check"] ** 2)) < 0.03
+
+
+def test_lif_rate_rejects_a_neuron_that_did_not_fire():
+    table = synthetic_lif({"c": 3000.0, "v0": 0.08, "p": 1.0, "t0": 4.0, "tp": 6.0, "v_s": 0.08}, 0.0, 0)
+    table.loc[3, "rate_hz"] = np.nan
+    with pytest.raises(ValueError, match="did not fire at .*raise the current"):
+        lif_rate.fit(table)
+
+
+def test_layer_f1_is_the_whole_displacement_in_units_of_the_span():
+    nominal = np.array([30e-9, 40e-9, 48e-9, 55e-9, 61e-9, 66e-9, 70e-9, 73e-9, 75e-9])
+    span = nominal[-1] - nominal[0]
+    x = np.arange(1, 10) / 9
+    d_norm = Surrogate("f1", "c0 + c1*x", ("x",), {"c0": -0.125, "c1": 1.125}, {"x": (1 / 9, 1.0)},
+                       variation=Surrogate("s", "0.01 + 0.02*x", ("x",), {}, {"x": (1 / 9, 1.0)}))
+    layer, capacity = layer_f1(d_norm, nominal)
+    assert capacity == pytest.approx(L_FL / span)
+    assert np.allclose(layer(x) * span, d_norm(x) * span + nominal[0], rtol=1e-12)
+    assert float(layer(0.0)) == 0.0 and float(layer.sigma(0.0)) == 0.0
+    assert float(layer(1 / 18)) == pytest.approx(float(layer(1 / 9)) / 2)
+    assert np.allclose(layer.sigma(x), d_norm.sigma(x)) and layer.domain == {"x": (0.0, 1.0)}
+
+
+def test_ship_reports_skips_and_unknown_topics(tmp_path):
+    lines: list[str] = []
+    status = ship(tmp_path, ("p2m",), studies=tmp_path / "no_studies", report=lines.append)
+    assert status["p2m"].startswith("skipped: no P²M Monte Carlo study") and "skipped" in lines[0]
+    with pytest.raises(ValueError, match="unknown topic"):
+        ship(tmp_path, ("nope",))
+
+
+def test_training_example_uses_the_shipped_surrogates(tmp_path):
+    pytest.importorskip("torch")
+    from fitting.mdwmtj.train import run
+
+    summary = run(tmp_path, train=64, test=40, epochs=1)
+    assert [r["noise"] for r in summary["results"]] == [0.0, 0.1, 0.2, 0.4, "fitted"]
+    assert "shipped ngspice Monte Carlo" in summary["note"]
+    assert json.loads((tmp_path / "accuracy_vs_noise.json").read_text())["config"] == "cmos"
+    assert (tmp_path / "accuracy_vs_noise.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", ["p2m/f1_cmos.json", "dw/v_dw.json", "lif/lif_rate.json"])
+def test_shipped_surrogates_export_to_torch_and_onnx_within_1e_6(name):
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from fitting.export import to_onnx, to_torch
+
+    s = Surrogate.load(f"fitting/extractions/{name}")
+    rng = np.random.default_rng(0)
+    grid = [rng.uniform(*s.domain[k], 200) for k in s.inputs]
+    want = s(*grid)
+    module = to_torch(s, noise="fitted" if s.variation else 0.0).eval()
+    got = module(*(torch.tensor(g) for g in grid)).detach().numpy()
+    assert np.max(np.abs(got - want) / np.abs(want)) < 1e-6
+    session = ort.InferenceSession(to_onnx(s).SerializeToString())
+    outputs = session.run(None, dict(zip(s.inputs, grid)))
+    assert np.max(np.abs(outputs[0] - want) / np.abs(want)) < 1e-6
+    if s.variation is not None:  # the per-x interpolant σ(x) of f1
+        sigma = s.sigma(*grid)
+        assert np.max(np.abs(module.std(*(torch.tensor(g) for g in grid)).numpy() - sigma) / sigma) < 1e-6
+        assert np.max(np.abs(outputs[1] - sigma) / sigma) < 1e-6

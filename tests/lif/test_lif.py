@@ -1,0 +1,96 @@
+"""Seed-000 chain (LDO + attenuator + DPI LIF) in real ngspice with the sky130 models.
+
+Short transients at high input currents keep the whole file near a minute on two cores.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from testbenches.lif.circuit import Biases, LifDesign, Mos, bias_lines, chain_lines, lif_subckt
+from testbenches.lif.neuron import adaptive_pair, chain_dc, leak_time, pulse_width, spike_train
+
+#: Attenuation tolerance: the unit-cell mirror gives K = 496 (DIBL of the cascodes), 0.8 % low.
+K_RTOL = 0.02
+#: LDO clamp tolerance (V) over 10-200 uA.
+CLAMP_ATOL = 5e-3
+
+
+def test_sizes_outside_the_sky130_bins_are_refused() -> None:
+    with pytest.raises(ValueError, match="bins"):
+        lif_subckt(replace(LifDesign(), pw=Mos(0.42e-6, 0.2e-6)))
+    with pytest.raises(ValueError, match="capacitor C1"):
+        lif_subckt(replace(LifDesign(), c1=-1e-12))
+
+
+def test_node_names_and_values_are_checked() -> None:
+    with pytest.raises(ValueError):
+        chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in; .control", thr="thr")
+    with pytest.raises(ValueError):
+        Biases(vthr=float("nan"))
+    assert "Vvthr thr 0 1.2" in bias_lines(Biases())
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("vref", [2.4, 1.0])
+def test_attenuation_is_500_and_the_ldo_clamps_at_vref(vref: float) -> None:
+    dc = chain_dc([10e-6, 50e-6, 200e-6], biases=Biases(vref=vref))
+    np.testing.assert_allclose(dc["k"], 500.0, rtol=K_RTOL)
+    np.testing.assert_allclose(dc["clamp_error"], 0.0, atol=CLAMP_ATOL)
+    np.testing.assert_allclose(dc["isyn"], [10e-6, 50e-6, 200e-6], rtol=5e-3)
+
+
+@pytest.fixture(scope="module")
+def trains() -> dict[str, object]:
+    """DC spike trains: 40 and 200 uA at V_thr = 1.2 V, 200 uA at 0.8 and 1.8 V."""
+    runs = {"40u": (40e-6, 1.2, 400e-6), "200u": (200e-6, 1.2, 150e-6),
+            "thr08": (200e-6, 0.8, 150e-6), "thr18": (200e-6, 1.8, 150e-6)}
+    return {k: spike_train(i, t, biases=Biases(vthr=v)) for k, (i, v, t) in runs.items()}
+
+
+@pytest.mark.ngspice
+def test_rate_rises_with_current(trains: dict) -> None:
+    assert trains["40u"].spikes.size >= 2 and trains["200u"].spikes.size >= 3
+    assert trains["200u"].rate > 1.5 * trains["40u"].rate
+
+
+@pytest.mark.ngspice
+def test_higher_threshold_lowers_the_rate(trains: dict) -> None:
+    assert trains["thr08"].rate > trains["200u"].rate > trains["thr18"].rate
+
+
+@pytest.mark.ngspice
+def test_reset_holds_the_membrane_at_ground_during_each_spike(trains: dict) -> None:
+    tr = trains["200u"]
+    assert tr.widths.size >= 2
+    for start, width in zip(tr.spikes, tr.widths):  # M8 needs ~0.1 us to empty C1
+        during = (tr.time > start + 0.5e-6) & (tr.time < start + width - 0.1e-6)
+        assert during.any() and np.max(np.abs(tr.mem[during])) < 0.02
+    assert np.median(tr.out[tr.out > 1.65]) == pytest.approx(3.3, abs=0.01)  # spike amplitude V_dd
+
+
+@pytest.mark.ngspice
+def test_higher_vpw_shortens_the_pulse() -> None:
+    widths = [pulse_width(isyn=200e-6, biases=Biases(vpw=v), t_first=60e-6) for v in (0.9, 1.1)]
+    assert np.all(np.isfinite(widths))
+    assert widths[0] > 1.5 * widths[1]
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize(("v_start", "biases"), [(1.18, Biases(vtaun=1.35)), (0.0, Biases(vtaup=1.35))])
+def test_leak_returns_the_membrane_toward_rest_from_both_sides(v_start: float, biases: Biases) -> None:
+    _, tr = leak_time(v_start, biases=biases, t_stop=0.1)
+    final = tr.mem[-1]
+    # the side with the stronger bias wins near V_rest: it settles (U_T/kappa) ln(I_taun/I_taup) past it
+    assert abs(final - biases.vrest) < 0.25
+    assert np.all(np.diff(tr.mem) * np.sign(biases.vrest - v_start) > -1e-3)  # monotonic toward rest
+
+
+@pytest.mark.ngspice
+def test_adaptive_pair_raises_threshold_and_stretches_isi() -> None:
+    train, thr = adaptive_pair(t_stop=12e-3)
+    assert train.isi.size >= 2
+    assert train.isi[-1] > train.isi[0]
+    assert thr.max() > Biases().vrest + 0.5

@@ -1,0 +1,76 @@
+"""P²M Monte Carlo study definitions and the CMOS+X weight encoding (issue 5; real ngspice + openvaf-r)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from spicegen.devices.mdwmtj import L_FL, RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
+from testbenches.mdwmtj.mac import (F1_X, MacSpec, event_steps, f1_spec, initial_positions, run_mac, weight_position,
+                                 weight_sweep)
+from testbenches.mdwmtj.studies import JITTER_READINGS, RP_READINGS, _sigmas, f2_spread, variance_shares
+
+
+def _f1_steps(spec: MacSpec) -> np.ndarray:
+    steps = event_steps(run_mac(spec))
+    return np.array([steps[k][0] for k in range(9)])
+
+
+def test_cmosx_encodes_the_weight_in_width_and_wall_position():
+    spec = f1_spec("cmosx")
+    assert all(initial_positions(spec)[f"xw{k}"] == pytest.approx(weight_position(x)) for k, x in enumerate(F1_X))
+    both = _f1_steps(spec)
+    mid = _f1_steps(MacSpec("cmosx", spec.weights, spec.events, tune=(0.5 * L_FL,) * 9))
+    assert np.all(np.diff(both) > 0) and np.all(np.diff(mid) > 0)
+    # the MDWMTJ knob widens the dynamic range over the width-only weight (paper: spread ∝ 1/full DR)
+    assert both[-1] / both[0] > 1.2 * mid[-1] / mid[0]
+
+
+def test_cmosx_programmable_range_at_fixed_width_is_30_to_40_percent():
+    low, high = (weight_sweep("cmosx", [0.25, 0.75], tune=q) for q in (L_FL, 0.0))
+    median = 0.5 * (low + high)
+    np.testing.assert_array_less(0.28, (high - low) / median)
+    np.testing.assert_array_less((high - low) / median, 0.42)
+
+
+def test_variance_shares_recover_known_linear_sources():
+    rng = np.random.default_rng(3)
+    n = 4000
+    frame = pd.DataFrame({"vev4_0__width": rng.normal(1e-10, 1e-11, n), "mw4__delvto": rng.normal(0, 0.01, n),
+                          "mw4__w": rng.normal(1e-6, 5e-9, n), "xw4__rp": rng.normal(1000, 60, n),
+                          "accp__rp": rng.normal(1000, 60, n)})
+    frame["dq4"] = (3.0 * (frame["vev4_0__width"] - 1e-10) / 1e-11 + 1.0 * frame["xw4__rp"].sub(1000) / 60
+                    + 0.1 * rng.standard_normal(n))
+    shares = variance_shares(frame, 4)
+    assert shares["jitter"] == pytest.approx(0.9, abs=0.02)
+    assert shares["weight_mdwmtj_rp"] == pytest.approx(0.1, abs=0.01)
+    assert shares["transistor_vt"] < 0.01 and shares["accumulator"] < 0.01 and shares["residual"] < 0.01
+
+
+def test_f2_spread_reports_range_and_3sigma_and_refuses_empty_bins():
+    d = np.repeat(np.linspace(-0.975, 0.975, 40), 10)
+    v = 0.5 + 0.2 * d + np.tile(np.linspace(-0.01, 0.01, 10), 40)
+    f2 = f2_spread(d, v)
+    full = v.max() - v.min()
+    assert f2["worst_spread"] == pytest.approx(0.02 / full)
+    assert f2["worst_3sigma"] == pytest.approx(3 * np.std(np.linspace(-0.01, 0.01, 10), ddof=1) / full)
+    with pytest.raises(ValueError, match="five samples"):
+        f2_spread(d[:3], v[:3])
+
+
+def test_both_readings_of_the_resistance_variation():
+    from testbenches.mdwmtj.mac import P2M_F1
+
+    assert RP_READINGS == {"3sigma": RP_SIGMA_3SIGMA, "1sigma": RP_SIGMA_1SIGMA}
+    assert _sigmas(P2M_F1, {"config": "cmosx"}, RP_SIGMA_3SIGMA) is None      # the device default
+    over = _sigmas(P2M_F1, {"config": "cmosx"}, RP_SIGMA_1SIGMA)
+    assert set(over.values()) == {0.2} and {"accp__rp", "accn__rp", "xw0__rp", "xw8__rp"} <= set(over)
+    jitter = _sigmas(P2M_F1, {"config": "cmos"}, RP_SIGMA_3SIGMA, JITTER_READINGS["3sigma"])
+    assert set(jitter) == {f"vev{k}_0__width" for k in range(9)} and set(jitter.values()) == {0.1 / 3}
+
+
+def test_f1_tune_option_pins_the_cmosx_weight_mdwmtjs_at_either_end():
+    assert f1_spec("cmosx", "p").tune == (0.0,) * 9 and f1_spec("cmosx", "ap").tune == (L_FL,) * 9
+    assert f1_spec("cmosx").tune is None
+    with pytest.raises(ValueError, match="cmosx"):
+        f1_spec("cmos", "ap")
+    with pytest.raises(ValueError, match="not one of"):
+        f1_spec("cmosx", "half")
