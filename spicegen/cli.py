@@ -1,7 +1,9 @@
 """The ``spicegen`` command line.
 
-Upper layers (``veriloga``, ``testbenches``, ``fitting``) are imported inside the commands
-that need them, so ``spicegen`` itself never depends on them at import time.
+The core commands live here; ``veriloga``, ``testbenches`` and ``fitting`` add theirs through the
+``spicegen.commands`` entry points (:func:`spicegen.plugins.commands`), so this module imports
+nothing above ``spicegen``. ``--plugin FILE`` (repeatable) loads a user's devices, testbenches,
+studies and extractions before any command runs.
 """
 from __future__ import annotations
 
@@ -12,98 +14,31 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-FORMATS = ("veriloga", "spice", "numpy")
-LIBRARY_DIR = Path(__file__).resolve().parent.parent / "veriloga" / "library"
-
-
-def render(name: str, fmt: str) -> str:
-    """Text of device ``name`` in format ``fmt`` (one of :data:`FORMATS`)."""
-    from .device import get_device
-
-    model = get_device(name)
-    if fmt == "veriloga":
-        from veriloga import format_module
-
-        return format_module(model)
-    if fmt == "spice":
-        from .netlist import format_subckt
-
-        return format_subckt(model)
-    if fmt == "numpy":
-        from .numpy_code import format_numpy_module
-
-        return format_numpy_module(model)
-    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
-
-
-def write_library(directory: Path = LIBRARY_DIR) -> list[Path]:
-    """Write every registered device as ``<name>.va`` and its SPICE twin ``<name>.cir``."""
-    from .device import registry
-
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in registry():
-        for fmt, suffix in (("veriloga", ".va"), ("spice", ".cir")):
-            path = directory / f"{name}{suffix}"
-            path.write_text(render(name, fmt))
-            written.append(path)
-    return written
+from . import __version__, plugins
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .device import registry
+    from .study import extractions, studies
+    from .testbench import testbench_names
 
     print("devices:")
     for name, model in registry().items():
         states = ", ".join(st.name for st in model.states) or "-"
         print(f"  {name:20s} ports={','.join(model.ports):12s} states={states:8s} {model.doc}")
-    from testbenches import testbench_names
-
     print("testbenches:")
     for name, doc in testbench_names().items():
         print(f"  {name:20s} {doc}")
+    print("studies:")
+    for name, study in studies().items():
+        print(f"  {name:28s} [{study.family}] {study.doc}")
+    print("extractions:")
+    for name, extraction in extractions().items():
+        print(f"  {name:28s} from {extraction.source}: {extraction.doc}")
     return 0
 
 
-def cmd_emit(args: argparse.Namespace) -> int:
-    if args.all:
-        for path in write_library(Path(args.output) if args.output else LIBRARY_DIR):
-            print(path)
-        return 0
-    if not args.device:
-        raise SystemExit("spicegen emit: name a DEVICE or pass --all (see 'spicegen list').")
-    text = render(args.device, args.format)
-    if args.output:
-        Path(args.output).write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    from testbenches.core.equivalence import check_device
-
-    from .device import get_device, registry
-
-    names = list(registry()) if args.all else [args.device]
-    if not names or names == [None]:
-        raise SystemExit("spicegen check: name a DEVICE or pass --all.")
-    failed = 0
-    for name in names:
-        report = check_device(get_device(name), points=args.points, seed=args.seed)
-        print(report.format_table())
-        failed += not report.passed
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
-def cmd_main(args: argparse.Namespace) -> int:
-    from testbenches.core.library_report import run_library_report
-
-    return 0 if run_library_report(Path(args.out)) else 1
-
-
-def _pairs(items: Sequence[str] | None, what: str, number: bool = True) -> dict[str, object]:
+def pairs(items: Sequence[str] | None, what: str, number: bool = True) -> dict[str, object]:
     """``["a=1", "b=2"]`` → ``{"a": 1.0, "b": 2.0}`` (values kept as text when not ``number``)."""
     out: dict[str, object] = {}
     for item in items or ():
@@ -117,63 +52,15 @@ def _pairs(items: Sequence[str] | None, what: str, number: bool = True) -> dict[
     return out
 
 
-def cmd_fit(args: argparse.Namespace) -> int:
-    from fitting.extract import extract
-
-    domain = None
-    if args.domain:
-        lo, sep, hi = args.domain.partition(":")
-        try:
-            domain = (float(lo), float(hi)) if sep else None
-        except ValueError:
-            domain = None
-        if domain is None:
-            raise ValueError(f"--domain expects LOW:HIGH, got {args.domain!r}.")
-    try:
-        extraction = extract(args.study, args.x, args.y, args.form.split(","), statistic=args.stat, quantile=args.quantile,
-                             bins=args.bins, where=_pairs(args.where, "--where", number=False),
-                             melt=_pairs(args.melt, "--melt"),
-                             params=_pairs(args.start, "--start"), fixed=_pairs(args.fix, "--fix"),
-                             variation=args.variation.split(",") if args.variation else None, domain=domain, name=args.name, nan_policy=args.nan,
-                             device=args.device)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"spicegen fit: {exc}") from None
-    surrogate = extraction.surrogate
-    if args.report:
-        for path in extraction.write_report(args.report):
-            print(path)
-    surrogate.save(args.output)
-    stats = surrogate.stats
-    print(f"{surrogate.name}: {surrogate.output} = {surrogate.expression}")
-    print(f"  {stats.points} points, RMSE {stats.rmse:.4g} ({stats.nrmse:.3%} of full scale), R² {stats.r2:.6f}")
-    for name, p in stats.params.items():
-        print(f"  {name:>20s} = {p.value:.6g}   95 % CI [{p.low:.6g}, {p.high:.6g}]")
-    print(f"wrote {args.output}")
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from fitting.export import write_export
-    from fitting.surrogate import Surrogate
-
-    try:
-        surrogate = Surrogate.load(args.surrogate)
-        path = write_export(surrogate, args.to, args.output)
-    except (FileNotFoundError, ModuleNotFoundError) as exc:
-        raise SystemExit(f"spicegen export: {exc}") from None
-    print(f"wrote {path}")
-    return 0
-
-
 def _study_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments of the study definition given on the command line (values stay text:
     the testbench converts and checks them)."""
-    sweep = {name: str(values).split(",") for name, values in _pairs(args.sweep, "--sweep", number=False).items()}
+    sweep = {name: str(values).split(",") for name, values in pairs(args.sweep, "--sweep", number=False).items()}
     if args.corners:
         sweep["corner"] = args.corners.split(",")
     kinds = args.kinds.split(",") if args.kinds else None
-    return {"settings": _pairs(args.set, "--set", number=False), "sweep": sweep,
-            "sigmas": _pairs(args.sigma, "--sigma", number=False), **({"kinds": kinds} if kinds else {})}
+    return {"settings": pairs(args.set, "--set", number=False), "sweep": sweep,
+            "sigmas": pairs(args.sigma, "--sigma", number=False), **({"kinds": kinds} if kinds else {})}
 
 
 def _json_number(value: float) -> float | None:
@@ -181,12 +68,11 @@ def _json_number(value: float) -> float | None:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from testbenches import get_testbench
-
     from .montecarlo import make_plan, simulate
     from .ngspice import SimError
+    from .testbench import get_testbench
 
-    plan = make_plan(get_testbench(args.testbench), seed=0, settings=_pairs(args.set, "--set", number=False))
+    plan = make_plan(get_testbench(args.testbench), seed=0, settings=pairs(args.set, "--set", number=False))
     try:
         results = simulate(plan)
     except SimError as exc:
@@ -201,9 +87,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_mc(args: argparse.Namespace) -> int:
-    from testbenches import get_testbench
-
     from .montecarlo import run_study
+    from .testbench import get_testbench
 
     testbench = get_testbench(args.testbench)
     try:
@@ -239,7 +124,7 @@ def cmd_mc_report(args: argparse.Namespace) -> int:
 
 
 def _default_specs(name: str) -> dict[str, Any]:
-    from testbenches import get_testbench
+    from .testbench import get_testbench
 
     try:
         return dict(get_testbench(name).specs)
@@ -247,60 +132,138 @@ def _default_specs(name: str) -> dict[str, Any]:
         return {}
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from . import study as studies_
+
+    if args.action == "list":
+        for name, study in studies_.studies().items():
+            print(f"{name:28s} [{study.family}] {study.doc}")
+        return 0
+    if not args.name and not (args.action == "run" and args.from_provenance):
+        raise ValueError(f"'spicegen study {args.action}' needs a study NAME (see 'spicegen study list').")
+    if args.action == "describe":
+        print(describe_study(studies_.get_study(args.name)))
+        return 0
+    out = Path(args.out) if args.out else Path("results") / (args.name or "rerun")
+    common = dict(workers=args.workers, dask=args.dask, progress=not args.no_progress)
+    try:
+        if args.from_provenance:
+            run = studies_.rerun(_citation(Path(args.from_provenance)), out, force=args.force, **common)
+        else:
+            study = studies_.get_study(args.name)
+            seed = study.seed_default if args.seed is None else args.seed
+            print(f"{study.name}: seed {seed}{' (default)' if args.seed is None else ''} -> {out}")
+            run = studies_.run(study, out, settings=pairs(args.set, "--set", number=False), seed=seed, n=args.n,
+                               force=args.force, **common)
+    except KeyboardInterrupt:
+        print(f"\nspicegen study: interrupted; finished steps and samples are kept in {out}. "
+              "Re-run the same command to resume.", file=sys.stderr)
+        return 130
+    print(format_measurements(run))
+    print(f"result: {run.folder / 'result.json'}")
+    return 0
+
+
+def describe_study(study: Any) -> str:
+    """The text of ``spicegen study describe NAME``: options, measurements, sample count, seed."""
+    lines = [f"{study.name} [{study.family}]: {study.doc}", "", "options (--set NAME=VALUE):"]
+    lines += [f"  {o.describe()}" for o in study.options] or ["  (none)"]
+    if study.n_default is not None:
+        lines += ["", f"--n: {study.n_desc} (default {study.n_default}, at least {study.n_min})"]
+    lines += ["", f"--seed: default {study.seed_default}", "", "measurements:"]
+    for name, m in study.measures.items():
+        spec = "" if m.spec is None else f"  spec [{_bound(m.spec[0])}, {_bound(m.spec[1])}]"
+        paper = "" if m.paper is None else f"  paper {m.paper:g}"
+        lines.append(f"  {name:24s} {m.unit or '-':8s} {m.desc}{spec}{paper}")
+    if study.devices:
+        lines += ["", f"devices: {', '.join(study.devices)}"]
+    return "\n".join(lines)
+
+
+def _bound(value: float | None) -> str:
+    return "-inf" if value is None else f"{value:g}"
+
+
+def format_measurements(run: Any) -> str:
+    """A table of a finished run's measurements, with units and the paper's value."""
+    result = run.result or {}
+    units, paper = result.get("units", {}), result.get("paper", {})
+    lines = []
+    for name, value in run.measurements.items():
+        ref = f"   (paper {paper[name]:g})" if name in paper else ""
+        lines.append(f"  {name:24s} {value:12.6g} {units.get(name, '')}{ref}")
+    return "\n".join([f"{run.study} ({run.key}):", *lines])
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from . import study as studies_
+
+    table = studies_.extractions()
+    if args.list:
+        for name, e in table.items():
+            print(f"{name:24s} from {e.source:24s} {e.statistic or '-':14s} {e.doc}")
+        return 0
+    names = list(table) if args.all else args.names
+    if not names:
+        raise ValueError("name extractions or pass --all (see 'spicegen extract --list').")
+    out_root = Path(args.out)
+    failed = []
+    for name in names:
+        extraction = studies_.get_extraction(name)
+        source = Path(args.source) if args.source and not args.all else Path(args.studies) / extraction.source
+        try:
+            files = studies_.extract(extraction, source, out_root / name)
+            if args.ship:
+                files = studies_.ship(extraction, out_root / name)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            failed.append(name)
+            continue
+        print(f"{name}: {len(files)} files -> {extraction.shipped() if args.ship else out_root / name}")
+    if failed:
+        print(f"failed: {', '.join(failed)} (shipped artefacts unchanged)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _citation(path: Path) -> dict[str, Any]:
+    """The study citation inside a surrogate (or any JSON with ``provenance.study``)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read {str(path)!r} as JSON: {exc}") from None
+    citation = (data.get("provenance") or {}).get("study")
+    if not isinstance(citation, dict) or "definition" not in citation:
+        raise ValueError(f"{str(path)!r} records no study (provenance.study); it was not made by an extraction "
+                         "from a study run.")
+    return citation
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    from .study import StudyRun, definition_key
+
+    citation = _citation(Path(args.file))
+    print(json.dumps(citation, indent=2))
+    recomputed = definition_key(citation["definition"])
+    ok = recomputed == citation["key"]
+    print(f"definition hash: {recomputed} ({'matches' if ok else 'DOES NOT MATCH'} the recorded key {citation['key']})")
+    if args.study:
+        run = StudyRun.open(args.study)
+        same = run.key == citation["key"]
+        print(f"study folder {args.study}: key {run.key} ({'the cited run' if same else 'NOT the cited run'})")
+        ok = ok and same
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: core commands plus those of the ``spicegen.commands`` plug-ins."""
     parser = argparse.ArgumentParser(prog="spicegen", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"spicegen {__version__}")
+    parser.add_argument("--plugin", action="append", metavar="FILE", default=[],
+                        help="a Python file defining devices, testbenches, studies or extractions (repeatable; "
+                             f"also ${plugins.ENV})")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("list", help="list devices and testbenches").set_defaults(func=cmd_list)
-
-    emit = sub.add_parser("emit", help="print a device as Verilog-A, SPICE twin or numpy code")
-    emit.add_argument("device", nargs="?")
-    emit.add_argument("--format", choices=FORMATS, default="veriloga")
-    emit.add_argument("--all", action="store_true", help="write the whole library (.va + .cir) into veriloga/library")
-    emit.add_argument("-o", "--output", help="file (or, with --all, directory) to write instead of stdout")
-    emit.set_defaults(func=cmd_emit)
-
-    check = sub.add_parser("check", help="prove numpy == ngspice twin == ngspice OSDI for a device")
-    check.add_argument("device", nargs="?")
-    check.add_argument("--all", action="store_true")
-    check.add_argument("--points", type=int, default=16, help="random DC bias points (default 16)")
-    check.add_argument("--seed", type=int, default=0)
-    check.set_defaults(func=cmd_check)
-
-    main_job = sub.add_parser("library-report", help="emit, compile and check the whole library; write a report")
-    main_job.add_argument("--out", default="results", help="output folder (default: results)")
-    main_job.set_defaults(func=cmd_main)
-    fit = sub.add_parser("fit", help="fit a form to a Monte Carlo study (mean, sigma, envelope) -> surrogate JSON")
-    fit.add_argument("study", help="study folder (spicegen mc --out) or a .csv file")
-    fit.add_argument("--form", required=True, help="form: tanh, polynomial:3, 'tanh + polynomial:1', ... "
-                     "(fitting.forms.FORMS); comma-separated candidates pick the lowest BIC")
-    fit.add_argument("--x", required=True, help="input column")
-    fit.add_argument("--y", required=True, help="output column")
-    fit.add_argument("--stat", default="mean", choices=("mean", "std", "relstd", "lower", "upper", "quantile"),
-                     help="statistic fitted at each x (default mean; lower/upper = worst-case envelope)")
-    fit.add_argument("--quantile", type=float, help="level q for --stat quantile")
-    fit.add_argument("--bins", type=int, help="group a continuous x into N equal-count bins")
-    fit.add_argument("--where", action="append", metavar="COL=VALUE", help="keep only these rows (repeatable)")
-    fit.add_argument("--melt", action="append", metavar="COL=X", help="stack wide column COL into --y at x = X "
-                     "(repeatable; --x/--y then name the stacked columns)")
-    fit.add_argument("--start", action="append", metavar="NAME=VALUE", help="starting value (repeatable)")
-    fit.add_argument("--fix", action="append", metavar="NAME=VALUE", help="hold a parameter (repeatable)")
-    fit.add_argument("--variation", metavar="FORM",
-                     help="also fit sigma(x) with this form (or candidates a,b; a last 'interpolate' is the per-x "
-                          "fallback when no smooth form passes the chi-square test)")
-    fit.add_argument("--domain", metavar="LOW:HIGH", help="validity domain of x (default: the data range)")
-    fit.add_argument("--name", help="surrogate name (default <y>_<stat>)")
-    fit.add_argument("--nan", default="raise", choices=("raise", "omit"), help="NaN in used columns")
-    fit.add_argument("--device", help="device name recorded in the provenance")
-    fit.add_argument("--report", metavar="DIR", help="also write a report JSON and a residual plot there")
-    fit.add_argument("-o", "--output", required=True, help="surrogate JSON to write")
-    fit.set_defaults(func=cmd_fit)
-
-    export = sub.add_parser("export", help="render a surrogate JSON as a numpy/torch module, JSON or ONNX")
-    export.add_argument("surrogate", help="surrogate JSON (from spicegen fit)")
-    export.add_argument("--to", required=True, choices=("numpy", "torch", "json", "onnx"))
-    export.add_argument("-o", "--output", required=True, help="file to write (.py for numpy/torch)")
-    export.set_defaults(func=cmd_export)
+    sub.add_parser("list", help="list devices, testbenches, studies and extractions").set_defaults(func=cmd_list)
 
     sim = sub.add_parser("sim", help="run a testbench once at nominal values and print its measurements")
     sim.add_argument("testbench")
@@ -313,8 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("--n", type=int, required=True, help="samples per sweep point")
     mc.add_argument("--seed", type=int, required=True, help="study seed (sample k uses SeedSequence(seed).spawn child k)")
     mc.add_argument("--out", required=True, help="study folder (re-run the same command there to resume)")
-    mc.add_argument("--workers", type=int, default=1, help="worker processes (default 1: in this process)")
-    mc.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address, or 'local' for a LocalCluster of --workers")
+    _parallel(mc)
     mc.add_argument("--set", action="append", metavar="NAME=VALUE", help="option or nominal parameter value (repeatable)")
     mc.add_argument("--sweep", action="append", metavar="NAME=V1,V2", help="sweep axis over an option or parameter (repeatable)")
     mc.add_argument("--corners", metavar="C1,C2", help="shorthand for --sweep corner=C1,C2 (tt, ff, ss, fs, sf)")
@@ -324,7 +286,6 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("--batch", type=int, help="samples per batch sent to a worker (default: automatic)")
     mc.add_argument("--timeout", type=float, help="seconds per ngspice run before the sample counts as failed")
     mc.add_argument("--retry-failed", action="store_true", help="also re-run samples stored as failed")
-    mc.add_argument("--no-progress", action="store_true", help="no progress bar")
     mc.set_defaults(func=cmd_mc)
 
     report = sub.add_parser("mc-report", help="histograms, scatter plots and a summary table of a study folder")
@@ -332,18 +293,76 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--spec", action="append", metavar="NAME=LO:HI", help="pass range for yield (repeatable)")
     report.add_argument("--out", help="output folder (default DIR/report)")
     report.set_defaults(func=cmd_mc_report)
+
+    study = sub.add_parser("study", help="list, describe or run a study (every study of the package and plug-ins)")
+    study.add_argument("action", choices=("list", "describe", "run"))
+    study.add_argument("name", nargs="?")
+    study.add_argument("--set", action="append", metavar="NAME=VALUE", help="option value (repeatable)")
+    study.add_argument("--n", type=int, help="sample count (default: the study's; see describe)")
+    study.add_argument("--seed", type=int, help="seed (default: the study's, printed and stored)")
+    study.add_argument("--out", help="output folder (default results/NAME); re-running resumes it")
+    study.add_argument("--force", action="store_true", help="run again even if the folder holds the finished run")
+    study.add_argument("--from-provenance", metavar="FILE",
+                       help="re-run the study a surrogate JSON cites, with its exact definition")
+    _parallel(study)
+    study.set_defaults(func=cmd_study)
+
+    extract = sub.add_parser("extract", help="fit shipped surrogates from finished study runs")
+    extract.add_argument("names", nargs="*", help="extractions (see --list)")
+    extract.add_argument("--all", action="store_true", help="every registered extraction")
+    extract.add_argument("--list", action="store_true", help="list the extractions and their source studies")
+    extract.add_argument("--from", dest="source", metavar="DIR", help="the source study folder (one extraction)")
+    extract.add_argument("--studies", default="results", metavar="ROOT",
+                         help="folder holding one run per source study, named after it (default: results)")
+    extract.add_argument("--out", default="extractions", help="output root, one folder per extraction (default: extractions)")
+    extract.add_argument("--ship", action="store_true",
+                         help="also replace the artefacts shipped in the package, unless the new build lacks any")
+    extract.set_defaults(func=cmd_extract)
+
+    prov = sub.add_parser("provenance", help="print the study a surrogate came from and verify its hash")
+    prov.add_argument("file", help="surrogate JSON")
+    prov.add_argument("--study", metavar="DIR", help="also check that this study folder is the cited run")
+    prov.set_defaults(func=cmd_provenance)
+
+    for add_commands in plugins.commands():
+        add_commands(sub)
     return parser
+
+
+def _parallel(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--workers", type=int, default=1, help="worker processes (default 1: in this process)")
+    command.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address, or 'local' for a LocalCluster of --workers")
+    command.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spicegen`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        for path in _early_plugins(argv):
+            plugins.load_file(path)
+    except (FileNotFoundError, ImportError) as exc:
+        print(f"spicegen: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, FileNotFoundError) as exc:
         print(f"spicegen {args.command}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+
+
+def _early_plugins(argv: Sequence[str]) -> list[str]:
+    """``--plugin FILE`` values, read before the parser is built (plug-ins may add nothing to it,
+    but their studies must be registered before a command looks them up)."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--plugin" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            found.append(arg.split("=", 1)[1])
+    return found
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -459,8 +459,11 @@ def guard(expr: sympy.Expr) -> sympy.Expr:
 
 
 def registry() -> Mapping[str, DeviceModel]:
-    """All registered devices by name (loads the built-in library first)."""
-    from . import devices  # noqa: F401  (registers the library on import)
+    """All registered devices by name (loads the built-in library and device plug-ins first)."""
+    from . import devices  # noqa: F401  (registers the library on import, also without entry points)
+    from .plugins import load
+
+    load(("devices",))
 
     return MappingProxyType(dict(sorted(_registry.items())))
 

@@ -275,7 +275,7 @@ class Circuit:
         self._add_slot(Slot(param, "", param.name))
         return "{" + param.name + "}"
 
-    def device(self, model: DeviceModel, name: str, nodes: Sequence[str], *,
+    def device(self, model: DeviceModel | str, name: str, nodes: Sequence[str], *,
                values: Mapping[str, float] | None = None,
                variations: Mapping[str, Variation | None] | None = None,
                settable: Sequence[str] = (), flavor: Flavor = "twin", osdi: str | None = None) -> None:
@@ -284,7 +284,7 @@ class Circuit:
         Parameters
         ----------
         model
-            The device (``spicegen.get_device(name)``).
+            The device, or the name of a registered one.
         name
             Instance name (without the SPICE letter).
         nodes
@@ -298,9 +298,13 @@ class Circuit:
         flavor
             ``"twin"`` (B-source subcircuit) or ``"osdi"`` (compiled Verilog-A).
         osdi
-            Path of the compiled model, required for ``flavor="osdi"``
-            (``veriloga.compile_model(model)``).
+            Path of the compiled model for ``flavor="osdi"`` (default: compiled on first use by the
+            installed ``osdi`` compiler, :func:`spicegen.plugins.compiler`).
         """
+        if isinstance(model, str):
+            from .device import get_device
+
+            model = get_device(model)
         values = dict(values or {})
         declared = {p.name: p.variation for p in model.params}
         for pname in [*(variations or {}), *settable]:
@@ -427,8 +431,9 @@ class Circuit:
     def _add_model(self, model: DeviceModel, flavor: Flavor, osdi: str | None) -> None:
         if flavor == "osdi":
             if osdi is None:
-                raise ValueError(f"device {model.name!r} with flavor='osdi' needs osdi=<path of the compiled "
-                                 "model>, e.g. osdi=veriloga.compile_model(model).")
+                from .plugins import compiler
+
+                osdi = str(compiler("osdi")(model))
             if str(osdi) not in self._osdi:
                 self._osdi.append(str(osdi))
             return
@@ -680,9 +685,11 @@ def register_testbench(testbench: Testbench) -> Testbench:
 def get_testbench(name: str) -> Testbench:
     """The registered testbench called ``name``; the error lists the known names.
 
-    Only testbenches whose modules were imported are known here; ``testbenches.get_testbench``
-    loads the built-in library first.
+    The package's library and plug-ins (:mod:`spicegen.plugins`) are loaded first.
     """
+    from .plugins import load
+
+    load(("devices", "testbenches"))
     if name not in _testbenches:
         raise KeyError(f"unknown testbench {name!r}; known: {', '.join(sorted(_testbenches)) or '(none)'} "
                        "(see 'spicegen list').")
@@ -690,5 +697,8 @@ def get_testbench(name: str) -> Testbench:
 
 
 def testbench_names() -> Mapping[str, str]:
-    """Registered testbench name → one-line description."""
+    """Registered testbench name → one-line description (plug-ins loaded first)."""
+    from .plugins import load
+
+    load(("devices", "testbenches"))
     return MappingProxyType({name: tb.doc for name, tb in sorted(_testbenches.items())})

@@ -1,6 +1,8 @@
-"""Circuits and studies built from spicegen devices, each addressable by name."""
-from spicegen.testbench import Testbench, register_testbench
+"""Circuits and studies built from spicegen devices, by device family: ``core``, ``mdwmtj``, ``reram``, ``lif``.
 
-from testbenches.core.base import get_testbench, testbench_names
+Each family package registers its testbenches and studies when imported; spicegen finds them
+through the entry points of this distribution (:mod:`spicegen.plugins`), as it finds a user's.
+"""
+from spicegen.testbench import Testbench, get_testbench, register_testbench, testbench_names
 
 __all__ = ["Testbench", "get_testbench", "register_testbench", "testbench_names"]

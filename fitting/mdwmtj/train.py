@@ -31,10 +31,10 @@ from torch.nn import functional as F
 
 from spicegen.figures import pyplot
 
-from ..export import Noise
-from ..p2m_f1f2 import layer_f1
-from ..p2m_layer import P2MLayer, spike
-from ..surrogate import Surrogate, write_atomic
+from fitting.export import Noise
+from fitting.mdwmtj.f1f2 import layer_f1
+from fitting.mdwmtj.layer import P2MLayer, spike
+from fitting.surrogate import Surrogate, write_atomic
 
 SHAPES = ("square", "plus", "cross", "ring")
 SIZE = 24

@@ -26,8 +26,8 @@ common factor with the same scope (``fg:<group>``, ``fl:<group>:<instance>``,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Sequence, get_args
+from dataclasses import dataclass, replace
+from typing import Mapping, Sequence, get_args
 
 import numpy as np
 
@@ -149,3 +149,54 @@ def _value(rule: _Rule, z: np.ndarray) -> float | np.ndarray:
         normal = rho * z[rule.factor] + math.sqrt(1.0 - rho * rho) * normal
     value = variation.apply(rule.slot.nominal, normal)
     return float(value) if value.ndim == 0 else value
+
+
+def draw_devices(device: str, n: int, *, seed: int, kinds: Sequence[str] = ("d2d",),
+                 values: Mapping[str, float] | None = None,
+                 sigmas: Mapping[str, float] | None = None) -> list[dict[str, float]]:
+    """``n`` samples of a registered device's varied parameters, drawn as the engine draws them.
+
+    Device ``k`` is sample ``k`` of a study seeded with ``seed`` holding one instance of the device,
+    so every distribution, correlated group and bound of :class:`Sampler` applies, and device ``k``
+    does not depend on ``n``.
+
+    Parameters
+    ----------
+    device
+        Registered device name.
+    n
+        Number of devices (>= 1).
+    seed
+        Study seed of the draws.
+    kinds
+        Variation kinds to draw (others stay at nominal).
+    values
+        Nominal overrides.
+    sigmas
+        Parameter name → sigma replacing the declared one (same form: relative or absolute).
+
+    Returns
+    -------
+    list of dict
+        One dict per device: parameter name → value (every parameter, varied or not).
+    """
+    from ..device import get_device
+    from ..params import Param
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a whole number >= 1, got {n!r}.")
+    model = get_device(device)
+    values, sigmas = dict(values or {}), dict(sigmas or {})
+    for name in [*values, *sigmas]:
+        model.param(name)  # raises, listing the device's parameters
+    slots = []
+    for p in model.params:
+        variation = p.variation if p.variation is not None and p.variation.kind in kinds else None
+        if variation is not None and p.name in sigmas:
+            variation = replace(variation, sigma=float(sigmas[p.name]))
+        elif p.name in sigmas:
+            raise ValueError(f"parameter {p.name!r} of {device!r} has no {'/'.join(kinds)} variation to override.")
+        slots.append(Slot(Param(p.name, p.check(values.get(p.name, p.default)), p.unit, p.desc, p.bounds, variation),
+                          "dev", f"{device}.{p.name}"))
+    sampler = Sampler(slots)
+    return [{k: float(v) for k, v in sampler.draw(seed, k).items()} for k in range(n)]

@@ -1,1 +1,3 @@
 """Generic testbenches: the equivalence harness, the library report, the Monte Carlo demo."""
+
+from . import mc_demo  # noqa: F401  (registers on import)

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from spicegen import __version__, registry  # noqa: E402
-from spicegen.cli import write_library  # noqa: E402
+from veriloga.emit import write_library  # noqa: E402
 from spicegen.numpy_code import format_numpy_module  # noqa: E402
 
 from testbenches.core.equivalence import CheckReport, check_device  # noqa: E402

@@ -30,7 +30,7 @@ from spicegen.measure import CrossTime, Energy, Final, PulseWidth, SpikeCount
 from spicegen.params import Param, Variation
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.testbench import Circuit, Events, Option, Testbench, register_testbench
-from testbenches.core.base import place_device
+
 
 PULSE_WIDTH = 20e-6
 PULSE_DELAY = 1e-6
@@ -51,12 +51,12 @@ def build_demo(options: Mapping[str, Any]) -> Circuit:
     c.element("Vg g 0 {vgate}")
     c.mos("ma", "nfet", "d", "g", "0", "0", w=1e-6, l=0.5e-6,
           vth=Variation("local", 0.01, relative=False), width=Variation("local", 0.03))
-    place_device(c, "sinh_memristor", "m1", ("te", "d"), options["flavor"], values={"i0": 2e-5}, settable=("w0",),
+    c.device("sinh_memristor", "m1", ("te", "d"), flavor=options["flavor"], values={"i0": 2e-5}, settable=("w0",),
             variations={"i0": Variation("d2d", 0.1, "lognormal", group="cond", correlation=0.8),
                         "a": Variation("d2d", 0.03, group="cond", correlation=-0.8)})
     for k in (1, 2):
         c.element(f"I{k} 0 d{k} 10u")
-        place_device(c, "diode_rs", f"d{k}", (f"d{k}", "0"), options["flavor"])
+        c.device("diode_rs", f"d{k}", (f"d{k}", "0"), flavor=options["flavor"])
     c.analysis(f".tran 0.2u {PULSE_DELAY + 1.5 * PULSE_WIDTH:g}")
     return c
 
@@ -123,7 +123,7 @@ def build_dc(options: Mapping[str, Any]) -> Circuit:
         c.mos("mn", "nfet", "a", "gate", "0", "0", w=1e-6, l=0.5e-6,
               vth=Variation("local", 0.01, relative=False), width=width)
     else:
-        place_device(c, "diode_rs", "d1", ("a", "0"), options["flavor"])
+        c.device("diode_rs", "d1", ("a", "0"), flavor=options["flavor"])
     c.analysis(".op")
     return c
 

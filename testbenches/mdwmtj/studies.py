@@ -36,7 +36,7 @@ import numpy as np
 from spicegen.devices.mdwmtj import RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
 from spicegen.figures import pyplot
 from spicegen.montecarlo import load_dataframe, make_plan, run_study, simulate
-from testbenches.core.base import save_figure
+from spicegen.figures import save_figure
 
 from testbenches.mdwmtj.mac import CONFIGS, F1_X, JITTER, P2M_F1, P2M_F2, P2M_MAC
 

@@ -31,7 +31,7 @@ from spicegen.naming import format_number
 from spicegen.netlist import Flavor, check_node, format_instance, format_subckt
 from spicegen.ngspice import SimResult, run_netlist
 from spicegen.pdk import sky130_include, sky130_mos
-from testbenches.core.base import save_figure
+from spicegen.figures import save_figure
 
 DEVICE = "reram_cmo"
 #: Access transistor: gate length (m), threshold shift (V) and width (m). The threshold shift makes

@@ -43,7 +43,8 @@ from spicegen.naming import format_number
 from spicegen.netlist import format_instance
 from spicegen.params import Param
 from testbenches.reram import cell
-from testbenches.core.base import register_study, save_figure
+from spicegen.figures import save_figure
+from testbenches.core.base import register_study
 
 #: Conductance window of the normalised weights (S), seed 004 section 4.6.1 ("[9, 89] uS from Fig. 3a").
 G_MIN, G_MAX = 9e-6, 89e-6

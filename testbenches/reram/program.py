@@ -43,7 +43,8 @@ import numpy as np
 from spicegen.figures import pyplot
 from spicegen.params import Param, Variation
 from testbenches.reram import cell
-from testbenches.core.base import register_study, save_figure
+from spicegen.figures import save_figure
+from testbenches.core.base import register_study
 from testbenches.reram.pulse import PulseMap, c2c_variations, c2c_width, draw_devices
 
 #: Section 4.5 of seed 004.

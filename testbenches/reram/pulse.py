@@ -46,7 +46,8 @@ import numpy as np
 from spicegen.figures import pyplot
 from spicegen.params import Param, Variation
 from testbenches.reram import cell
-from testbenches.core.base import register_study, save_figure
+from spicegen.figures import save_figure
+from testbenches.core.base import register_study
 
 #: Seed 004 section 2.3.1 / 4.5.
 PULSE_WIDTH = 2.5e-6

@@ -36,7 +36,7 @@ from spicegen.figures import pyplot
 from spicegen.naming import format_number
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
-from testbenches.core.base import place_device, save_figure
+from spicegen.figures import save_figure
 from testbenches.reram.cell import (L_ACCESS, RDS_TARGET, SWEEP_RATE, TRAN_OPTIONS, V_FORM, V_READ, VG_FORM,
                                     W_ACCESS, cycling_protocol)
 
@@ -109,7 +109,7 @@ def build_forming(options: Mapping[str, Any]) -> Circuit:
     c = Circuit("reram-forming: pristine HfOx 1T1R forming sweep")
     c.include(sky130_include(options["corner"]))
     c.include(TRAN_OPTIONS)
-    place_device(c, FORMING_DEVICE, "r", ("te", "d"), options["flavor"], settable=("p_dip",))
+    c.device(FORMING_DEVICE, "r", ("te", "d"), flavor=options["flavor"], settable=("p_dip",))
     c.mos("t", "nfet", "d", "g", "0", "0", w=W_ACCESS, l=L_ACCESS)
     c.element(f"Vte te 0 {_pwl([(0.0, 0.0), (duration, V_FORM)])}")
     c.element(f"Vg g 0 {format_number(VG_FORM)}")
@@ -153,7 +153,7 @@ def _cycling_circuit(options: Mapping[str, Any], title: str, variations: Mapping
     c = Circuit(title)
     c.include(sky130_include(options["corner"]))
     c.include(TRAN_OPTIONS)
-    place_device(c, CELL_DEVICE, "c", ("te", "d"), options["flavor"], variations=variations)
+    c.device(CELL_DEVICE, "c", ("te", "d"), flavor=options["flavor"], variations=variations)
     c.mos("t", "nfet", "d", "g", "0", "0", w=W_ACCESS, l=L_ACCESS)
     c.element(f"Vte te 0 {proto.te.spice()}")
     c.element(f"Vg g 0 {proto.g.spice()}")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from spicegen.cli import main, render
+from spicegen.cli import main
+from veriloga.emit import render
 
 
 def spicegen(*args: str) -> subprocess.CompletedProcess:
