@@ -504,9 +504,11 @@ def _plain(value: Any) -> Any:
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename (mode 0644).
 
-    A failure leaves any previous file untouched and no partial file behind.
+    A failure leaves any previous file untouched and no partial file behind. (This is
+    :func:`spicegen.files.write_bytes` again: importing ``spicegen`` would load sympy, and a surrogate
+    must load with numpy alone.)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -514,6 +516,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
