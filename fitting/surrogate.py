@@ -234,6 +234,12 @@ class Provenance:
         Path or description of the dataset.
     note
         Free text, e.g. that a surrogate is a placeholder.
+    study
+        The study run it was extracted from (:meth:`spicegen.study.StudyRun.citation`): study name,
+        full definition (options, seed, n, every device parameter's value and variation, so each
+        reading of an ambiguous sentence), its hash ``key``, package version and git commit.
+        ``spicegen provenance FILE`` prints and verifies it; ``spicegen study run --from-provenance
+        FILE`` re-runs it.
     """
 
     version: str
@@ -246,6 +252,7 @@ class Provenance:
     seed: int | None = None
     source: str | None = None
     note: str = ""
+    study: Mapping[str, Any] | None = None
 
 
 def _check_identifier(text: str, what: str) -> str:
