@@ -172,7 +172,7 @@ def describe_study(study: Any) -> str:
         lines += ["", f"--n: {study.n_desc} (default {study.n_default}, at least {study.n_min})"]
     lines += ["", f"--seed: default {study.seed_default}", "", "measurements:"]
     for name, m in study.measures.items():
-        spec = "" if m.spec is None else f"  spec [{_bound(m.spec[0])}, {_bound(m.spec[1])}]"
+        spec = "" if m.spec is None else f"  spec [{_bound(m.spec[0], '-inf')}, {_bound(m.spec[1], 'inf')}]"
         paper = "" if m.paper is None else f"  paper {m.paper:g}"
         lines.append(f"  {name:24s} {m.unit or '-':8s} {m.desc}{spec}{paper}")
     if study.devices:
@@ -180,8 +180,8 @@ def describe_study(study: Any) -> str:
     return "\n".join(lines)
 
 
-def _bound(value: float | None) -> str:
-    return "-inf" if value is None else f"{value:g}"
+def _bound(value: float | None, open_side: str) -> str:
+    return open_side if value is None else f"{value:g}"
 
 
 def format_measurements(run: Any) -> str:
