@@ -1,1 +1,3 @@
-"""The CMO/HfOx ReRAM, its 1T1R cell and the studies built on it."""
+"""Calibrations and extractions of the CMO/HfOx ReRAM: transport, kinetics, per-pulse noise, σ_prog, relaxation."""
+
+from . import calibration, stats, ttt  # noqa: F401  (register studies and extractions on import)
