@@ -516,7 +516,7 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
             variation: str | Model | Sequence[str | Model] | None = None,
             domain: tuple[float, float] | None = None, name: str | None = None,
             nan_policy: NanPolicy = "raise", max_nfev: int | None = None, seed: int = 0,
-            device: str | None = None, note: str = "") -> Extraction:
+            device: str | None = None, note: str = "", study: Mapping[str, Any] | None = None) -> Extraction:
     """Fit a form to a statistic of ``y`` versus ``x`` and return it as a surrogate.
 
     Parameters
@@ -555,6 +555,9 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
         Bootstrap seed (quantile standard errors).
     device, note
         Recorded in the provenance.
+    study
+        The study run the data came from (:meth:`spicegen.study.StudyRun.citation`), recorded in the
+        provenance.
 
     Returns
     -------
@@ -578,7 +581,7 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
     provenance = Provenance(version=_version(), dataset_hash=dataset_hash({x: xs, y: ys}),
                             statistic=points.statistic, form="", columns={"x": x, "y": y},
                             device=device, testbench=meta.get("testbench"), seed=meta.get("seed"),
-                            source=meta.get("source"), note=note)
+                            source=meta.get("source"), note=note, study=study)
     surrogate = _chosen_surrogate(choice, points, base, input_name, (lo, hi), y, provenance)
     if statistic in ("lower", "upper"):
         side = ys >= surrogate(xs, out_of_domain="clip") if statistic == "lower" else \
