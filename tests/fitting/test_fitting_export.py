@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -108,3 +109,36 @@ def test_cli_exports_torch_and_onnx_files(tmp_path):
     assert float(value) == pytest.approx(float(surrogate(0.3)), rel=1e-12) and heavy == "[]"
     session = ort.InferenceSession(str(tmp_path / "f1.onnx"))
     assert session.run(None, {"x": np.array([0.3])})[0][0] == pytest.approx(float(surrogate(0.3)), rel=1e-12)
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "exports"
+
+
+def _rendering(surrogate: Surrogate, fmt: str) -> str:
+    """The exact text of a rendering (ONNX as its textual form: the protobuf bytes are not stable text)."""
+    from fitting.export import format_torch_module
+    from fitting.surrogate import format_numpy_module
+
+    if fmt == "numpy":
+        return format_numpy_module(surrogate)
+    if fmt == "torch":
+        return format_torch_module(surrogate)
+    pytest.importorskip("onnx")
+    from onnx import printer
+
+    from fitting.export import to_onnx
+
+    return printer.to_text(to_onnx(surrogate)) + "\n"
+
+
+@pytest.mark.parametrize("fmt,suffix", [("numpy", ".py"), ("torch", ".torch.py"), ("onnx", ".onnx.txt")])
+@pytest.mark.parametrize("surrogate", surrogates(), ids=lambda s: s.name)
+def test_renderings_match_golden_files(surrogate, fmt, suffix, update_golden):
+    """Golden files for every rendering (``--update-golden`` rewrites them; review the diff)."""
+    path = GOLDEN / f"{surrogate.name}{suffix}"
+    text = _rendering(surrogate, fmt)
+    if update_golden:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path}; create it with pytest --update-golden and review it"
+    assert text == path.read_text(), f"{fmt} rendering of {surrogate.name!r} changed; see {path}"
