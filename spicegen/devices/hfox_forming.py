@@ -24,15 +24,20 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
   current. Once the field has removed the formation barrier, growth is limited by the ionic
   migration barrier ``e_min``, which also keeps the runaway resolvable by a circuit simulator.
 
-Numbers and their sources: ``docs/reram_studies.md``.
+Numbers and their sources: ``docs/reram_studies.md``. The fitted dipole moment ``p_dip`` and the d2d
+spread of ``t_ox`` are read from the calibration file, which the study ``reram-forming`` rewrites
+(``--set ship=yes``).
 """
 import sympy as sp
 
+from spicegen.calibration import value, variation
 from spicegen.constants import BOLTZMANN, ELEMENTARY_CHARGE
 from spicegen.device import Check, Device, Equations, Pwl, State, register
 from spicegen.params import Param, Variation
 
 K_EV = BOLTZMANN / ELEMENTARY_CHARGE  # Boltzmann constant in eV/K
+#: Name of the device and of its calibration file (``spicegen/devices/calibration/hfox_forming.json``).
+DEVICE = "hfox_forming"
 
 
 @register
@@ -43,14 +48,14 @@ class HfoxForming(Device):
     params = (
         # pristine oxide and conduction (seed 004 Fig. S1, section 4.2; Guan et al. 2012)
         Param("t_ox", 4e-9, "m", "pristine HfOx thickness", (1e-10, 1e-7),
-              Variation("d2d", 0.02788, "normal")),
+              Variation("d2d", distribution="normal", **variation(DEVICE, "t_ox"))),
         Param("g0", 0.2747e-9, "m", "gap tunnelling decay length", (1e-12, 1e-8)),
         Param("i0", 4.461e-5, "A", "formed-device current prefactor (v0/i0 = low-field resistance)", (0.0, 1.0)),
         Param("v0", 1.291, "V", "formed-device voltage scale of the sinh", (1e-3, 10.0)),
         # breakdown kinetics (thermochemical E-model)
         Param("ea", 2.8, "eV", "oxygen-vacancy formation energy in HfOx", (0.5, 10.0)),
-        Param("p_dip", 2.7565e-9, "m", "effective dipole moment (e m): barrier lowering in eV per V/m (fitted)",
-              (0.0, 1e-7)),
+        Param("p_dip", value(DEVICE, "p_dip"), "m",
+              "effective dipole moment (e m): barrier lowering in eV per V/m (fitted)", (0.0, 1e-7)),
         Param("e_min", 0.45, "eV", "barrier left once the field has removed the formation barrier", (0.0, 5.0)),
         Param("a0", 0.25e-9, "m", "filament growth per generation event (one hop)", (1e-11, 1e-8)),
         Param("nu", 1e13, "1/s", "attempt frequency", (1.0, 1e16)),

@@ -31,10 +31,14 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
       dx/dt = nu_set*exp(-ea_set/kT)*2*sinh(a_set*E+/(2kT))*((X_HI - x)/(X_HI - X_LO))**gam_set
             - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**gam_rst
 
-Numbers and their sources: ``docs/reram.md``.
+Numbers and their sources: ``docs/reram.md``. The fitted values (``a_hop``, the set/reset prefactors and
+soft-bound exponents) and the calibrated variations (d2d of ``n_lrs`` and ``ea_rst``, the per-pulse law of
+``nu_set`` and ``nu_rst``) are read from the calibration file, which the studies ``reram-calibration``,
+``reram-c2c-calibration`` and ``reram-d2d`` rewrite (``--set ship=yes``).
 """
 import sympy as sp
 
+from spicegen.calibration import value, variation
 from spicegen.constants import BOLTZMANN, ELEMENTARY_CHARGE
 from spicegen.device import Check, Device, Equations, Pwl, State, register
 from spicegen.params import Param, Variation
@@ -47,6 +51,8 @@ T_REF = 300.0
 #: Normalisation of the thermal KCL row (S); any positive value gives the same solution.
 G_THERMAL = 1e-3
 K_EV = BOLTZMANN / ELEMENTARY_CHARGE  # Boltzmann constant in eV/K
+#: Name of the device and of its calibration file (``spicegen/devices/calibration/reram_cmo.json``).
+DEVICE = "reram_cmo"
 
 
 def _hop(prefactor, barrier, lowering, kt):
@@ -64,27 +70,28 @@ class ReramCmo(Device):
         # geometry and transport (seed 004 section 4.1, 4.2, Eq. 6, Fig. 2d)
         Param("r_cf", 11e-9, "m", "filament radius at the CMO interface", (1e-10, 1e-6)),
         Param("d_cmo", 20e-9, "m", "CMO thickness carrying the field", (1e-10, 1e-6)),
-        Param("a_hop", 6.011e-9, "m", "electron hopping distance (fitted)", (1e-11, 1e-7)),
+        Param("a_hop", value(DEVICE, "a_hop"), "m", "electron hopping distance (fitted)", (1e-11, 1e-7)),
         Param("nu0", 1e13, "1/s", "electron attempt frequency (assumed)", (1e6, 1e18)),
         Param("n_hrs", 1.2e24, "1/m^3", "defect density at x = 0 (paper HRS)", (1e15, 1e30)),
         Param("n_lrs", 5e25, "1/m^3", "defect density at x = 1 (paper LRS)", (1e15, 1e30),
-              Variation("d2d", 0.371, "lognormal")),
+              Variation("d2d", distribution="lognormal", **variation(DEVICE, "n_lrs"))),
         Param("de_hrs", 0.080, "eV", "hopping barrier at x = 0 (paper HRS)", (0.0, 2.0)),
         Param("de_lrs", 0.065, "eV", "hopping barrier at x = 1 (paper LRS)", (0.0, 2.0)),
         Param("rs", 3.91e3, "Ohm", "series resistance: CMO spreading, filament, electrodes", (1e-3, 1e8)),
         Param("rth", 3.62e6, "K/W", "thermal resistance of the CMO hot spot", (0.0, 1e10)),
         # switching kinetics (assumed laws, fitted prefactors; docs/reram.md)
-        Param("nu_set", 4.161e19, "1/s", "set rate prefactor (fitted; includes the activation entropy)", (0.0, 1e30),
-              Variation("c2c", 0.8, "lognormal", p_zero=0.2)),
+        Param("nu_set", value(DEVICE, "nu_set"), "1/s", "set rate prefactor (fitted; includes the activation entropy)",
+              (0.0, 1e30),
+              Variation("c2c", distribution="lognormal", **variation(DEVICE, "nu_set"))),
         Param("ea_set", 1.6, "eV", "set activation energy (profiled, docs/reram.md)", (0.0, 5.0)),
         Param("a_set", 3.0e-9, "m", "set ionic hopping distance incl. field enhancement (assumed)", (0.0, 1e-7)),
-        Param("nu_rst", 8.106e12, "1/s", "reset attempt rate (fitted)", (0.0, 1e30),
-              Variation("c2c", 0.8, "lognormal", p_zero=0.2)),
+        Param("nu_rst", value(DEVICE, "nu_rst"), "1/s", "reset attempt rate (fitted)", (0.0, 1e30),
+              Variation("c2c", distribution="lognormal", **variation(DEVICE, "nu_rst"))),
         Param("ea_rst", 1.0, "eV", "reset activation energy (assumed)", (0.0, 5.0),
-              Variation("d2d", 0.0648, "normal")),
+              Variation("d2d", distribution="normal", **variation(DEVICE, "ea_rst"))),
         Param("a_rst", 2.0e-10, "m", "reset ionic hopping distance (assumed)", (0.0, 1e-7)),
-        Param("gam_set", 8.730, "", "soft-bound exponent of the set rate (fitted)", (0.0, 10.0)),
-        Param("gam_rst", 2.224, "", "soft-bound exponent of the reset rate (fitted)", (0.0, 10.0)),
+        Param("gam_set", value(DEVICE, "gam_set"), "", "soft-bound exponent of the set rate (fitted)", (0.0, 10.0)),
+        Param("gam_rst", value(DEVICE, "gam_rst"), "", "soft-bound exponent of the reset rate (fitted)", (0.0, 10.0)),
     )
     states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),)
     check = Check(
