@@ -205,7 +205,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         return 0
     names = list(table) if args.all else args.names
     if not names:
-        raise ValueError("name extractions or pass --all (see 'spicegen extract --list').")
+        raise ValueError("no extractions are registered" if args.all else
+                         "name extractions or pass --all (see 'spicegen extract --list').")
     out_root = Path(args.out)
     failed = []
     for name in names:
