@@ -249,3 +249,94 @@ def evaluate(measurements: Mapping[str, object], waves: Waves) -> dict[str, floa
             raise ValueError(f"measurement {name!r} returned {value!r}; a measurement must return one number.")
         out[name] = float(value.reshape(()))
     return out
+
+
+@dataclass(frozen=True)
+class At:
+    """Value of ``signal`` at ``time``, linearly interpolated, times ``scale``.
+
+    Parameters
+    ----------
+    signal
+        Vector name.
+    time
+        Instant (s) on the run's time scale.
+    scale
+        Factor applied to the value (e.g. a state node's full range, to get metres).
+    """
+
+    signal: str
+    time: float
+    scale: float = 1.0
+
+    def __call__(self, waves: Waves) -> float:
+        return float(np.interp(self.time, waves[SCALE], waves[self.signal])) * self.scale
+
+
+@dataclass(frozen=True)
+class Step:
+    """Change of ``signal`` across an event at ``time``, times ``scale``.
+
+    Parameters
+    ----------
+    signal
+        Vector name.
+    time
+        Instant (s) of the event; the value 1 ns before it is the reference.
+    after
+        How long after the event (s) the new value is read.
+    scale
+        Factor applied to the change.
+    """
+
+    signal: str
+    time: float
+    after: float = 0.5e-6
+    scale: float = 1.0
+
+    def __call__(self, waves: Waves) -> float:
+        t, y = waves[SCALE], waves[self.signal]
+        return float(np.interp(self.time + self.after, t, y) - np.interp(self.time - 1e-9, t, y)) * self.scale
+
+
+@dataclass(frozen=True)
+class Above:
+    """1.0 if ``signal`` exceeds ``level`` anywhere in ``[t0, t1]``, else 0.0.
+
+    Parameters
+    ----------
+    signal
+        Vector name.
+    t0, t1
+        Time window (s), both ends included.
+    level
+        Level to exceed.
+    """
+
+    signal: str
+    t0: float
+    t1: float
+    level: float
+
+    def __call__(self, waves: Waves) -> float:
+        t, y = np.asarray(waves[SCALE]), np.asarray(waves[self.signal])
+        return float(np.max(y[(t >= self.t0) & (t <= self.t1)], initial=-np.inf) > self.level)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Last value of ``signal`` (the operating point for ``.op``) divided by ``by``.
+
+    Parameters
+    ----------
+    signal
+        Vector name.
+    by
+        Divisor (e.g. a bias voltage, to normalise a node voltage).
+    """
+
+    signal: str
+    by: float
+
+    def __call__(self, waves: Waves) -> float:
+        return float(np.ravel(waves[self.signal])[-1]) / self.by

@@ -20,10 +20,13 @@ The short linear onset ramp (ith … ith·(1 + dith)) keeps the rate continuous,
 need no breakpoint at the threshold crossing; in the 1D model the averaged velocity rises like
 √(I − I_c) over about the same band.
 
-The defaults of c0, c1, c2 and ith come from ``fitting/mdwmtj/dw_velocity.py``: the 1D (q, φ) model of
-a DMI wall driven by spin-Hall torque [Martinez et al. JAP 115, 213909 (2014)] integrated for the
-Pt/CoFe/MgO stack and fitted with lmfit over 47–252 µA (relative RMSE 0.78 %); ith is that model's
-depinning current. ``tests/mdwmtj/test_mdwmtj_velocity.py`` re-runs the fit and compares.
+The defaults of c0, c1, c2, ith and imax are calibrated values, read from
+``spicegen/devices/calibration/mdwmtj.json``. The study ``dw-velocity`` (``fitting/mdwmtj/dw_velocity.py``)
+produces them: the 1D (q, φ) model of a DMI wall driven by spin-Hall torque [Martinez et al. JAP 115,
+213909 (2014)] integrated for the Pt/CoFe/MgO stack and fitted with lmfit over 47–252 µA (relative
+RMSE 0.78 %); ith is that model's depinning current, imax the upper end of the fitted range
+(``spicegen study run dw-velocity --set ship=yes`` rewrites the file).
+``tests/mdwmtj/test_mdwmtj_velocity.py`` re-runs the fit and compares.
 
 Read resistance [002 §2, Sengupta et al. TBioCAS 2016]: three MTJs in parallel — the AP domain
 (length q − w/2), the wall region (w = min(wdw, 2q, 2(l_FL − q)), the wall shrinking at the ends)
@@ -39,6 +42,7 @@ All numbers and their sources: docs/mdwmtj.md.
 """
 import sympy as sp
 
+from spicegen.calibration import value
 from spicegen.device import Check, Device, Equations, Pwl, State, register
 from spicegen.params import Param, Variation
 
@@ -68,12 +72,12 @@ class Mdwmtj(Device):
         Param("wdw", 18.85e-9, "m", "domain-wall width (pi Delta)", (0.0, L_FL)),
         Param("rhmr", 416.7, "Ohm", "heavy-metal resistance in the read path (m-t2)", (1e-3, 1e7)),
         Param("krd", 0.5, "", "share of the read current that drives the wall through the heavy metal", (0.0, 1.0)),
-        Param("ith", 3.15035e-5, "A", "threshold (depinning) current; |I| below it moves nothing", (1e-12, 1.0)),
+        Param("ith", value("mdwmtj", "ith"), "A", "threshold (depinning) current; |I| below it moves nothing", (1e-12, 1.0)),
         Param("dith", 0.1, "", "width of the onset ramp above ith, relative to ith", (1e-6, 10.0)),
-        Param("imax", 2.52028e-4, "A", "upper end of the fitted current range; the velocity is held above it", (1e-9, 1.0)),
-        Param("c0", -16.3764, "m/s", "velocity polynomial, constant term", (-1e4, 1e4)),
-        Param("c1", 1.99631e6, "m/(s A)", "velocity polynomial, linear term", (-1e12, 1e12)),
-        Param("c2", -2.78123e9, "m/(s A^2)", "velocity polynomial, quadratic term", (-1e16, 1e16)),
+        Param("imax", value("mdwmtj", "imax"), "A", "upper end of the fitted current range; the velocity is held above it", (1e-9, 1.0)),
+        Param("c0", value("mdwmtj", "c0"), "m/s", "velocity polynomial, constant term", (-1e4, 1e4)),
+        Param("c1", value("mdwmtj", "c1"), "m/(s A)", "velocity polynomial, linear term", (-1e12, 1e12)),
+        Param("c2", value("mdwmtj", "c2"), "m/(s A^2)", "velocity polynomial, quadratic term", (-1e16, 1e16)),
     )
     states = (State("q", 0.0, (0.0, L_FL), "m", "domain-wall position (0: parallel, l_FL: antiparallel)",
                     scale=L_FL),)

@@ -10,7 +10,8 @@ Both run the compiled Verilog-A (``flavor="osdi"``, default) or the ngspice twin
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -19,16 +20,15 @@ from spicegen.devices.mdwmtj import L_FL
 from spicegen.naming import format_number as num
 from spicegen.netlist import Flavor, format_instance, format_subckt
 from spicegen.ngspice import SimResult, run_netlist
+from spicegen.plugins import compiler
+from spicegen.testbench import Circuit, Option, Testbench, register_testbench
 
 DEVICE = "mdwmtj"
 
 
 def _osdi(flavor: Flavor) -> list[str]:
-    if flavor == "osdi":
-        from veriloga import compile_model
-
-        return [str(compile_model(get_device(DEVICE)))]
-    return []
+    """The compiled model for a raw netlist of ``flavor`` (none for the twin)."""
+    return [str(compiler("osdi")(get_device(DEVICE)))] if flavor == "osdi" else []
 
 
 def internal_node(flavor: Flavor, instance: str, node: str) -> str:
@@ -129,12 +129,7 @@ def sim_result_q(result: SimResult, flavor: Flavor, instance: str) -> np.ndarray
 
 
 # ----------------------------------------------------------------------------- registered testbenches
-# (``spicegen sim mdwmtj-rq --json`` once this module is in testbenches/core/base.py LIBRARY)
-
-from dataclasses import dataclass  # noqa: E402
-from typing import Mapping  # noqa: E402
-
-from spicegen.testbench import Circuit, Option, Testbench, register_testbench  # noqa: E402
+# (``spicegen sim mdwmtj-rq --json``)
 
 RQ_Q = tuple(k * L_FL / 10 for k in range(11))
 """Wall positions (m) of ``mdwmtj-rq``."""
@@ -146,23 +141,18 @@ PULSE_WIDTH = 0.5e-9
 PULSE_Q0 = 0.5 * L_FL
 
 
-def _compiled(flavor: str) -> str | None:
-    return _osdi(flavor)[0] if flavor == "osdi" else None  # type: ignore[arg-type]
-
-
 def build_rq(options: Mapping[str, object]) -> Circuit:
     """``mdwmtj-rq``: one frozen instance per (bias, q), all in one ``.op``."""
     model = get_device(DEVICE)
     flavor = options["flavor"]
     c = Circuit("mdwmtj-rq: read resistance vs q and bias")
     c.include(".options reltol=1e-9 abstol=1e-15 vntol=1e-12")
-    osdi = _compiled(flavor)  # type: ignore[arg-type]
     for i, v in enumerate(RQ_BIAS):
         c.element(f"Vb{i} b{i} 0 {num(v)}")
         for j, q in enumerate(RQ_Q):
             name = f"d{i}_{j}"
             c.device(model, name, [f"w{i}_{j}", f"b{i}", "0"], values={"q0": q, "freeze": 1.0},
-                     flavor=flavor, osdi=osdi)  # type: ignore[arg-type]
+                     flavor=flavor)  # type: ignore[arg-type]
             c.element(f"Rw{i}_{j} w{i}_{j} 0 1e3")
             c.alias(f"{name}.m", internal_node(flavor, name, "m"))  # type: ignore[arg-type]
     c.analysis(".op")
@@ -212,10 +202,9 @@ def build_pulse(options: Mapping[str, object]) -> Circuit:
     flavor = options["flavor"]
     c = Circuit("mdwmtj-pulse: dq per write pulse")
     c.include(".options reltol=1e-7 abstol=1e-15 vntol=1e-12")
-    osdi = _compiled(flavor)  # type: ignore[arg-type]
     edge = 1e-12
     for k, i in enumerate(PULSE_CURRENTS):
-        c.device(model, f"d{k}", [f"w{k}", "0", "0"], values={"q0": PULSE_Q0}, flavor=flavor, osdi=osdi)  # type: ignore[arg-type]
+        c.device(model, f"d{k}", [f"w{k}", "0", "0"], values={"q0": PULSE_Q0}, flavor=flavor)  # type: ignore[arg-type]
         c.element(f"Iw{k} 0 w{k} PWL(0 0 {num(edge)} 0 {num(2 * edge)} {num(i)} {num(2 * edge + PULSE_WIDTH)} "
                   f"{num(i)} {num(3 * edge + PULSE_WIDTH)} 0)")
     t_end = PULSE_WIDTH + 1e-9

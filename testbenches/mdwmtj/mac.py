@@ -30,13 +30,11 @@ The reset and programming drivers are ideal floating current pulses across the w
 paper gives no circuit for them); the comparator is behavioural. Everything else is transistor
 and device level.
 
-``python -m testbenches.mdwmtj.mac --out results/p2m`` writes waveform figures in the style of
-Figs. 4 and 5 and a JSON of the measurements.
+The study ``p2m-waveforms`` (``spicegen study run p2m-waveforms``, :mod:`testbenches.mdwmtj.studies`)
+writes waveform figures in the style of Figs. 4 and 5 and their measurements.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,11 +44,11 @@ import numpy as np
 
 from spicegen import Variation, get_device
 from spicegen.devices.mdwmtj import L_FL
-from spicegen.figures import pyplot
+from spicegen.figures import pyplot, save_figure
+from spicegen.measure import Above, At, Final, Ratio, Step
 from spicegen.naming import format_number as num
 from spicegen.netlist import Flavor
 from spicegen.ngspice import run_netlist
-from spicegen.measure import Final
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.testbench import Circuit, CircuitWaves, Option, Testbench, register_testbench
 
@@ -310,11 +308,6 @@ def initial_positions(spec: MacSpec) -> dict[str, float]:
 def build_mac(spec: MacSpec, flavor: Flavor = "osdi", corner: str = "tt") -> Circuit:
     """The netlist of ``spec`` as a :class:`~spicegen.testbench.Circuit` (slots for Monte Carlo included)."""
     model = get_device(DEVICE)
-    osdi = None
-    if flavor == "osdi":
-        from veriloga import compile_model
-
-        osdi = str(compile_model(model))
     tl = timeline(spec)
     c = Circuit(f"p2m-mac {spec.config}")
     c.include(sky130_include(corner))
@@ -345,16 +338,16 @@ def build_mac(spec: MacSpec, flavor: Flavor = "osdi", corner: str = "tt") -> Cir
     rst = [(m + T_READ + 5e-9, m + T_READ + 5e-9 + T_RST, I_RST) for m in tl.mac_end]
     acc_values = dict(spec.values)
     for name, t2, t3, gate in (("accp", "tp", "pre", "vdd"), ("accn", "pre", "vrd", "en")):
-        c.device(model, name, [f"{name}_t1", t3, t2], values=acc_values, flavor=flavor, osdi=osdi)
+        c.device(model, name, [f"{name}_t1", t3, t2], values=acc_values, flavor=flavor)
         c.element(f"I{name} {name}_t1 {t2} {_pwl(_levels(rst, 0.0, 1e-9))}")  # T2 -> T1 through the HM
         en_sw = "tp" if name == "accp" else "pre"
         c.mos(f"men_{name}", "nfet", en_sw, gate, "0", "0", w=W_EN, l=L_SWITCH, vth=_vt(W_EN, L_SWITCH))
 
     # threshold divider: top fixed, bottom programmable
     weight_values = {"ith": ITH_WEIGHT}
-    c.device(model, "xtt", ["vth", "vrd", "vth"], values={**weight_values, "q0": Q_TOP}, flavor=flavor, osdi=osdi)
+    c.device(model, "xtt", ["vth", "vrd", "vth"], values={**weight_values, "q0": Q_TOP}, flavor=flavor)
     c.device(model, "xtb", ["xtb_t1", "vth", "0"], values={**weight_values, "q0": spec.threshold},
-             flavor=flavor, osdi=osdi)
+             flavor=flavor)
     _program_source(c, "xtb", "xtb_t1", "0", plan.get("xtb", []))
 
     # weight branches
@@ -375,7 +368,7 @@ def build_mac(spec: MacSpec, flavor: Flavor = "osdi", corner: str = "tt") -> Cir
         if spec.config in ("mdwmtj", "cmosx"):
             name = f"xw{k}"
             c.device(model, name, [f"{name}_t1", f"x{k}", acc], values={**weight_values, "q0": init[name]},
-                     flavor=flavor, osdi=osdi)
+                     flavor=flavor)
             _program_source(c, name, f"{name}_t1", acc, plan.get(name, []))
 
     c.analysis(f".tran {num(1e-6)} {num(tl.stop)}")
@@ -496,57 +489,6 @@ def weight_sweep(config: Config, magnitudes: Sequence[float], *, tune: float | N
 
 # ----------------------------------------------------------------------------- registered testbenches
 
-@dataclass(frozen=True)
-class At:
-    """Value of ``signal`` at ``time`` (linear interpolation), times ``scale``."""
-
-    signal: str
-    time: float
-    scale: float = 1.0
-
-    def __call__(self, waves) -> float:
-        return float(np.interp(self.time, waves["time"], waves[self.signal])) * self.scale
-
-
-@dataclass(frozen=True)
-class Step:
-    """Change of ``signal`` across an event at ``time`` (from 1 ns before to ``after`` after), times ``scale``."""
-
-    signal: str
-    time: float
-    after: float = 0.5e-6
-    scale: float = 1.0
-
-    def __call__(self, waves) -> float:
-        t, y = waves["time"], waves[self.signal]
-        return float(np.interp(self.time + self.after, t, y) - np.interp(self.time - 1e-9, t, y)) * self.scale
-
-
-@dataclass(frozen=True)
-class Above:
-    """1.0 if ``signal`` exceeds ``level`` anywhere in [t0, t1], else 0.0."""
-
-    signal: str
-    t0: float
-    t1: float
-    level: float
-
-    def __call__(self, waves) -> float:
-        t, y = np.asarray(waves["time"]), np.asarray(waves[self.signal])
-        return float(np.max(y[(t >= self.t0) & (t <= self.t1)], initial=-np.inf) > self.level)
-
-
-@dataclass(frozen=True)
-class Ratio:
-    """``signal`` (last value) divided by ``by``."""
-
-    signal: str
-    by: float
-
-    def __call__(self, waves) -> float:
-        return float(np.ravel(waves[self.signal])[-1]) / self.by
-
-
 _OPTIONS = (
     Option("config", "cmosx", CONFIGS, "weight configuration"),
     Option("flavor", "osdi", ("osdi", "twin"), "MDWMTJ as compiled Verilog-A or ngspice twin"),
@@ -628,17 +570,12 @@ F2_SIGMA_Q = L_FL / (2.0 * math.sqrt(3.0))
 def build_f2_testbench(options: Mapping[str, object]) -> Circuit:
     """``p2m-f2``: the read divider at random accumulator positions (uniform over [0, l_FL]), DC."""
     model = get_device(DEVICE)
-    osdi = None
-    if options["flavor"] == "osdi":
-        from veriloga import compile_model
-
-        osdi = str(compile_model(model))
     c = Circuit("p2m-f2: pre-activation divider")
     c.element(f"Vrd vrd 0 {num(V_RD)}")
     spread = {"q0": Variation("local", F2_SIGMA_Q, "uniform", relative=False)}
     for name, nodes in (("accn", ["pre", "vrd", "pre"]), ("accp", ["0", "pre", "0"])):
         c.device(model, name, nodes, values={"q0": 0.5 * L_FL, "freeze": 1.0}, variations=spread,
-                 flavor=options["flavor"], osdi=osdi)  # type: ignore[arg-type]
+                 flavor=options["flavor"])  # type: ignore[arg-type]
     c.analysis(".op")
     c.alias("pre", "pre")
     return c
@@ -715,31 +652,4 @@ def plot_run(run: MacRun, path: Path, title: str) -> None:
     axes[3].set_ylabel("output spike (V)")
     axes[3].set_xlabel("time (ms)")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="P²M MAC waveforms (Figs. 4/5 style) with MDWMTJ accumulators.")
-    parser.add_argument("--out", default="results/p2m")
-    parser.add_argument("--flavor", choices=("osdi", "twin"), default="osdi")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, dict[str, float]] = {}
-    for config in CONFIGS:
-        run = run_mac(MacSpec(config=config), args.flavor)
-        report[f"mac_{config}"] = run.measurements
-        plot_run(run, out / f"mac_{config}.png", f"P²M 3×3 MAC, {config} weights (Fig. 4 style)")
-    for config in ("cmosx", "mdwmtj"):
-        run = run_mac(fig5_spec(config), args.flavor)
-        report[f"reprogram_{config}"] = run.measurements
-        plot_run(run, out / f"reprogram_{config}.png", f"weight / threshold reprogramming, {config} (Fig. 5 style)")
-    (out / "p2m_mac.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    save_figure(fig, path, dpi=130)
