@@ -1,22 +1,26 @@
-"""Monte Carlo studies of the P²M MAC (issue 5 §4): f1 and f2 datasets, their spreads, Fig. 6-style plots.
+"""Studies of the P²M MAC [Kaiser et al. 2024, §3–4, Figs. 4–6]: f1 and f2 Monte Carlo datasets, their
+spreads, the Fig. 4c sense margin, the CMOS+X programmable range and the Fig. 4/5 waveforms.
 
-``python -m testbenches.mdwmtj.studies --out results/p2m_mc --n 1000`` runs (resumably, through
-:func:`spicegen.montecarlo.run_study`) one study folder per dataset:
+``spicegen study run NAME [--n N] [--set OPTION=VALUE ...] --out DIR`` runs (resumably, through the
+Monte Carlo engine :func:`spicegen.montecarlo.run_study`) one sub-folder per dataset:
 
-- ``f1_<config>``: ``p2m-f1`` with every variation of the circuit: MDWMTJ rp (d2d; ``--rp-reading``
-  picks how "20 % resistance variation" is read: ``3sigma`` → σ = 20 %/3, the default, or
-  ``1sigma`` → σ = 20 %), Pelgrom Vt mismatch (A_VT = 10 mV·µm) and width mismatch (σ = 5 nm) of
-  every transistor, 10 % Gaussian jitter of every write pulse's flat top (``--jitter-reading``:
-  ``1sigma`` → σ = 10 %, the default, or ``3sigma`` → σ = 10 %/3). Each sample gives the
-  displacement per event at nine weight magnitudes x = 1/9 … 1.
-- ``f2``: ``p2m-f2`` over the combinations of the two accumulator positions (uniform over
-  [0, l_FL]² , no resistance variation: the paper attributes f2's spread to the non-linear,
-  voltage-dependent resistance); ``f2_rp``: the same with the rp variation of both accumulators.
-  The normalized pre-activation V_PRE/V_RD vs d_DIFF = d_POS − d_NEG.
-- ``mac_<config>`` (``--mac N``): ``p2m-mac``, the full channel with every variation: V_PRE vs V_TH
-  after the 1 ms window (the Fig. 4c sense margin).
-- ``range_p``, ``range_ap`` (``--range N``): ``p2m-f1`` cmosx with every weight MDWMTJ at R_P / R_AP, the
-  programmable range of each width under variation.
+- ``p2m-f1``: the ``p2m-f1`` testbench per weight configuration (option ``configs``, sub-folders
+  ``f1_<config>``) with every variation of the circuit: MDWMTJ rp (d2d; ``rp_reading`` picks how
+  "20 % resistance variation" is read: ``3sigma`` → σ = 20 %/3, the default, or ``1sigma`` → σ = 20 %),
+  Pelgrom Vt mismatch (A_VT = 10 mV·µm) and width mismatch (σ = 5 nm) of every transistor, 10 % Gaussian
+  jitter of every write pulse's flat top (``jitter_reading``: ``1sigma`` → σ = 10 %, the default, or
+  ``3sigma`` → σ = 10 %/3). Each sample gives the displacement per event at nine weight magnitudes
+  x = 1/9 … 1.
+- ``p2m-f2``: the ``p2m-f2`` testbench over the combinations of the two accumulator positions (uniform
+  over [0, l_FL]², sub-folder ``f2``), without resistance variation (the paper attributes f2's spread
+  to the non-linear, voltage-dependent resistance) or, with ``rp=yes``, with the rp variation of both
+  accumulators. The normalized pre-activation V_PRE/V_RD vs d_DIFF = d_POS − d_NEG.
+- ``p2m-mac-margin``: the ``p2m-mac`` testbench, the full channel with every variation, per configuration
+  (``mac_<config>``): V_PRE vs V_TH after the 1 ms window (the Fig. 4c sense margin).
+- ``p2m-range``: ``p2m-f1`` cmosx with every weight MDWMTJ at R_P and at R_AP (``range_p``, ``range_ap``),
+  the programmable range of each width under variation.
+- ``p2m-waveforms``: nominal waveforms of the default MAC per configuration (Fig. 4 style) and of the
+  reprogramming scenario (Fig. 5 style).
 
 Definitions (the paper does not give them; docs/mdwmtj.md §5):
 
@@ -27,36 +31,66 @@ Definitions (the paper does not give them; docs/mdwmtj.md §5):
 """
 from __future__ import annotations
 
-import argparse
-import json
+import math
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from spicegen.devices.mdwmtj import RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
-from spicegen.figures import pyplot
-from spicegen.montecarlo import load_dataframe, make_plan, run_study, simulate
-from spicegen.figures import save_figure
+from spicegen.figures import pyplot, save_figure
+from spicegen.montecarlo import load_dataframe
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
+from spicegen.testbench import Testbench
 
-from testbenches.mdwmtj.mac import CONFIGS, F1_X, JITTER, P2M_F1, P2M_F2, P2M_MAC
+from .mac import CONFIGS, F1_X, JITTER, P2M_F1, P2M_F2, MacSpec, fig5_spec, plot_run, run_mac
 
 RP_READINGS = {"3sigma": RP_SIGMA_3SIGMA, "1sigma": RP_SIGMA_1SIGMA}
 """Readings of the paper's "20 % MDWMTJ resistance variation" → relative σ of rp."""
 JITTER_READINGS = {"1sigma": JITTER.sigma, "3sigma": JITTER.sigma / 3.0}
 """Readings of the paper's "10 % Gaussian jitter in the write pulse" → relative σ of each flat top."""
-PAPER = {"f1_worst": {"mdwmtj": 0.3939, "cmos": 0.1094, "cmosx": 0.0803}, "f2_worst": 0.1138}
-"""Worst-case variations of seed 002 §4 (normalized to the full dynamic range)."""
+PAPER_F1 = {"mdwmtj": 39.39, "cmos": 10.94, "cmosx": 8.03}
+"""Worst-case f1 variation per weight configuration (%, normalized to the full dynamic range), paper §4."""
+PAPER_F2 = 11.38
+"""Largest f2 variation (%) the paper reports (§4: "up to 11.38 %")."""
 SOURCES = {"jitter": ("vev{k}_",), "transistor_vt": ("mw{k}__delvto", "ms{k}__delvto"),
            "transistor_w": ("mw{k}__w", "ms{k}__w"), "weight_mdwmtj_rp": ("xw{k}__rp",),
            "accumulator": ("accp__", "accn__", "men_")}
 """Variation sources of pixel k's displacement: column-name prefixes of the stored draws."""
 
 
-def nominal_f1(config: str) -> np.ndarray:
-    """Nominal displacement per event (m) at the nine weights F1_X."""
-    values = simulate(make_plan(P2M_F1, seed=0, settings={"config": config}))
-    return np.array([values[f"dq{k}"] for k in range(9)])
+class Subset(Setting):
+    """A text option naming one or more of ``choices``, separated by commas (stored in the choices' order)."""
 
+    def check(self, value: object) -> str:
+        """``value`` as the canonical comma-separated subset.
+
+        Raises
+        ------
+        ValueError
+            Naming the option, the value and the choices.
+        """
+        names = [v.strip() for v in value.split(",")] if isinstance(value, str) else []
+        if not names or any(v not in self.choices for v in names):
+            raise ValueError(f"option {self.name!r} = {value!r} must name one or more of "
+                             f"{', '.join(self.choices)}, separated by commas.")
+        return ",".join(c for c in self.choices if c in names)
+
+    def describe(self) -> str:
+        """One line for ``spicegen study describe``."""
+        return f"{self.name} = {self.default!r}  (comma-separated subset of {'|'.join(self.choices)})  {self.desc}"
+
+
+CONFIGS_OPTION = Subset("configs", ",".join(CONFIGS), "weight configurations (paper Fig. 3), one Monte Carlo each",
+                        choices=CONFIGS)
+RP_OPTION = Setting("rp_reading", "3sigma", "reading of the paper's '20 % MDWMTJ resistance variation': "
+                    "3sigma (sigma = 20 %/3) or 1sigma (sigma = 20 %)", choices=tuple(RP_READINGS))
+JITTER_OPTION = Setting("jitter_reading", "1sigma", "reading of the paper's '10 % Gaussian jitter in the write "
+                        "pulse': 1sigma (sigma = 10 % of the flat top) or 3sigma (sigma = 10 %/3)",
+                        choices=tuple(JITTER_READINGS))
+
+
+# ----------------------------------------------------------------------------- spreads
 
 def f1_spread(samples: np.ndarray, nominal: np.ndarray) -> dict[str, float]:
     """Spreads of the normalized displacement (see the module docstring).
@@ -88,13 +122,13 @@ def f1_spread(samples: np.ndarray, nominal: np.ndarray) -> dict[str, float]:
     }
 
 
-def variance_shares(frame, k: int) -> dict[str, float]:
+def variance_shares(frame: Any, k: int) -> dict[str, float]:
     """Share of the variance of pixel ``k``'s displacement per variation source (linear regression).
 
     Parameters
     ----------
     frame
-        A study's ``load_dataframe(folder, meta=True)`` (measurements and the drawn parameters).
+        A Monte Carlo folder's ``load_dataframe(folder, meta=True)`` (measurements and the drawn parameters).
     k
         Pixel (weight index) 0…8.
 
@@ -121,7 +155,7 @@ def variance_shares(frame, k: int) -> dict[str, float]:
     return shares
 
 
-def f2_spread(d_diff: np.ndarray, v: np.ndarray, width: float = 0.05) -> dict[str, object]:
+def f2_spread(d_diff: np.ndarray, v: np.ndarray, width: float = 0.05) -> dict[str, Any]:
     """Per-bin lower bound and the worst per-bin spread of V_NORM over its full range.
 
     Parameters
@@ -136,6 +170,11 @@ def f2_spread(d_diff: np.ndarray, v: np.ndarray, width: float = 0.05) -> dict[st
     dict
         ``worst_spread`` (max over bins of (max − min) / full range), ``worst_3sigma`` (max over
         bins of 3σ / full range), ``full_range``, and per bin ``d_diff``, ``lower_bound``, ``upper_bound``.
+
+    Raises
+    ------
+    ValueError
+        If no bin holds five samples.
     """
     edges = np.arange(-1.0, 1.0 + width / 2, width)
     centers, low, high, sigma = [], [], [], []
@@ -154,166 +193,10 @@ def f2_spread(d_diff: np.ndarray, v: np.ndarray, width: float = 0.05) -> dict[st
             "d_diff": centers, "lower_bound": low, "upper_bound": high}
 
 
-def run_f1(out: Path, config: str, n: int, seed: int, workers: int, rp_sigma: float,
-           jitter_sigma: float = JITTER.sigma) -> dict[str, object]:
-    """Run (or resume) the f1 study of one configuration in ``out/f1_<config>``; its spreads and shares."""
-    folder = out / f"f1_{config}"
-    run_study(P2M_F1, folder, n=n, seed=seed, settings={"config": config}, workers=workers, progress=False,
-              sigmas=_sigmas(P2M_F1, {"config": config}, rp_sigma, jitter_sigma))
-    frame = load_dataframe(folder, meta=True)
-    ok = frame[frame["status"] == "ok"]
-    samples = ok[[f"dq{k}" for k in range(9)]].to_numpy(float)
-    nominal = nominal_f1(config)
-    np.save(out / f"f1_{config}.npy", samples)
-    spread = f1_spread(samples, nominal)
-    worst = F1_X.index(spread["worst_x"])
-    return {"samples": int(len(ok)), "failed": int(len(frame) - len(ok)), "nominal_m": nominal.tolist(), **spread,
-            "paper_worst": PAPER["f1_worst"][config], "variance_shares_at_worst_x": variance_shares(ok, worst)}
-
-
-def run_f2(out: Path, name: str, n: int, seed: int, workers: int, rp_sigma: float | None) -> dict[str, object]:
-    """Run (or resume) ``p2m-f2`` into ``out/name``: wall combinations only (``rp_sigma`` None) or with rp varied."""
-    kinds = ("local",) if rp_sigma is None else ("local", "d2d")
-    sigmas = _sigmas(P2M_F2, {}, rp_sigma) if rp_sigma is not None else None
-    folder = out / name
-    run_study(P2M_F2, folder, n=n, seed=seed, workers=workers, pack=50, progress=False, kinds=kinds, sigmas=sigmas)
-    frame = load_dataframe(folder)
-    ok = frame[frame["status"] == "ok"]
-    d_diff = (ok["d_pos"] - ok["d_neg"]).to_numpy(float)
-    v = ok["v_pre"].to_numpy(float)
-    return {"samples": int(len(ok)), "rp_varied": rp_sigma is not None, "paper_worst": PAPER["f2_worst"],
-            **f2_spread(d_diff, v), "points": (d_diff, v)}
-
-
-def run(out: Path, n: int, seed: int, workers: int, rp_reading: str = "3sigma", jitter_reading: str = "1sigma",
-        configs: tuple[str, ...] = CONFIGS, f2: bool = True) -> dict[str, object]:
-    """Run (or resume) the studies and write ``summary.json`` and ``f1_f2.png`` into ``out``.
-
-    Parameters
-    ----------
-    out
-        Study folder (one sub-folder per dataset).
-    n
-        Samples per f1 configuration; f2 runs 10·n.
-    seed, workers
-        Study seed and worker processes.
-    rp_reading
-        ``"3sigma"`` (σ = 20 %/3, the default) or ``"1sigma"`` (σ = 20 %), see :data:`RP_READINGS`.
-    jitter_reading
-        ``"1sigma"`` (σ = 10 %, the default) or ``"3sigma"`` (σ = 10 %/3), see :data:`JITTER_READINGS`.
-    configs
-        Weight configurations to run.
-    f2
-        Also run the f2 studies (``f2``, ``f2_rp``; they do not depend on the jitter).
-
-    Returns
-    -------
-    dict
-        The summary (also written to ``summary.json``).
-    """
-    for reading, known, what in ((rp_reading, RP_READINGS, "rp_reading"),
-                                 (jitter_reading, JITTER_READINGS, "jitter_reading")):
-        if reading not in known:
-            raise ValueError(f"{what} must be one of {sorted(known)}, got {reading!r}.")
-    rp_sigma, jitter_sigma = RP_READINGS[rp_reading], JITTER_READINGS[jitter_reading]
-    out.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, object] = {"n": n, "seed": seed, "rp_reading": rp_reading, "rp_sigma": rp_sigma,
-                                  "jitter_reading": jitter_reading, "jitter_sigma": jitter_sigma}
-    summary["f1"] = {c: run_f1(out, c, n, seed, workers, rp_sigma, jitter_sigma) for c in configs}
-    points = None
-    if f2:
-        summary["f2"] = run_f2(out, "f2", 10 * n, seed, workers, None)
-        summary["f2_rp"] = run_f2(out, "f2_rp", 10 * n, seed, workers, rp_sigma)
-        points = summary["f2"].pop("points")
-        summary["f2_rp"].pop("points")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot(out, summary, {c: np.load(out / f"f1_{c}.npy") for c in configs}, points)
-    return summary
-
-
-def run_mac_margin(out: Path, config: str, n: int, seed: int, workers: int) -> dict[str, object]:
-    """Monte Carlo of the full ``p2m-mac`` channel (Fig. 4c): pre-activation vs threshold after 1 ms.
-
-    Runs (or resumes) ``out/mac_<config>`` with every variation (rp at the device default, the 3σ
-    reading) and writes ``mac_margin_<config>.png``.
-
-    Returns
-    -------
-    dict
-        Nominal and sampled V_PRE, V_TH (V), the margin V_PRE − V_TH (mean, σ, min, max) and the
-        fraction of samples whose spike decision equals the nominal one.
-    """
-    folder = out / f"mac_{config}"
-    run_study(P2M_MAC, folder, n=n, seed=seed, settings={"config": config}, workers=workers, progress=False)
-    frame = load_dataframe(folder)
-    ok = frame[frame["status"] == "ok"]
-    nominal = simulate(make_plan(P2M_MAC, seed=0, settings={"config": config}))
-    margin = (ok["v_pre"] - ok["v_th"]).to_numpy(float)
-    same = float(np.mean(ok["spike"].to_numpy(float) == nominal["spike"]))
-    info = {"samples": int(len(ok)), "failed": int(len(frame) - len(ok)),
-            "nominal": {k: float(nominal[k]) for k in ("v_pre", "v_th", "spike", "q_pos", "q_neg")},
-            "v_pre_sigma": float(ok["v_pre"].std(ddof=1)), "v_th_sigma": float(ok["v_th"].std(ddof=1)),
-            "margin_mean": float(margin.mean()), "margin_sigma": float(margin.std(ddof=1)),
-            "margin_min": float(margin.min()), "margin_max": float(margin.max()), "same_decision": same}
-    _plot_margin(out / f"mac_margin_{config}.png", config, ok, info)
-    return info
-
-
-def run_programmable_range(out: Path, n: int, seed: int, workers: int) -> dict[str, object]:
-    """CMOS+X programmable range under variation: ``p2m-f1`` with every weight MDWMTJ at R_P and at R_AP.
-
-    The two studies (``out/range_p``, ``out/range_ap``) share their draws sample by sample (same seed
-    and slots), so each sample's range at each width is (Δq(R_P) − Δq(R_AP)) / their mean, the
-    paper's "programmability range ... from its median value" per device.
-
-    Returns
-    -------
-    dict
-        Per weight x: the nominal range, the sampled mean, σ and 0.135 % / 99.865 % quantiles (±3σ),
-        and the fraction of samples with a range of at least 30 %.
-    """
-    ends = {}
-    for tune in ("p", "ap"):
-        folder = out / f"range_{tune}"
-        run_study(P2M_F1, folder, n=n, seed=seed, settings={"config": "cmosx", "tune": tune}, workers=workers,
-                  progress=False)
-        frame = load_dataframe(folder)
-        ends[tune] = frame[frame["status"] == "ok"].set_index("sample")[[f"dq{k}" for k in range(9)]]
-    common = ends["p"].index.intersection(ends["ap"].index)
-    high, low = (ends[t].loc[common].to_numpy(float) for t in ("p", "ap"))
-    ratio = (high - low) / (0.5 * (high + low))
-    nominal = {t: simulate(make_plan(P2M_F1, seed=0, settings={"config": "cmosx", "tune": t})) for t in ("p", "ap")}
-    nom_p, nom_ap = (np.array([nominal[t][f"dq{k}"] for k in range(9)]) for t in ("p", "ap"))
-    return {"samples": int(len(common)), "x": list(F1_X),
-            "nominal": ((nom_p - nom_ap) / (0.5 * (nom_p + nom_ap))).tolist(),
-            "mean": ratio.mean(axis=0).tolist(), "sigma": ratio.std(axis=0, ddof=1).tolist(),
-            "low_3sigma": np.quantile(ratio, 0.00135, axis=0).tolist(),
-            "high_3sigma": np.quantile(ratio, 0.99865, axis=0).tolist(),
-            "fraction_at_least_30pct": np.mean(ratio >= 0.30, axis=0).tolist()}
-
-
-def _plot_margin(path: Path, config: str, ok, info: dict[str, object]) -> None:
-    """Fig. 4c style: final pre-activation and threshold of every sample."""
-    plt = pyplot()
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    idx = np.arange(len(ok))
-    ax.plot(idx, ok["v_pre"].to_numpy(float) * 1e3, ".", ms=3, label="V_ACT,PRE")
-    ax.plot(idx, ok["v_th"].to_numpy(float) * 1e3, ".", ms=3, label="V_TH")
-    ax.set_xlabel("Monte Carlo sample")
-    ax.set_ylabel("at evaluation (mV)")
-    ax.set_title(f"{config}: margin {info['margin_mean'] * 1e3:+.2f} ± {info['margin_sigma'] * 1e3:.2f} mV (1σ), "
-                 f"same decision {info['same_decision']:.0%}", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-
-
-def _sigmas(testbench, options: dict[str, object], rp_sigma: float,
-            jitter_sigma: float = JITTER.sigma) -> dict[str, float] | None:
-    """Sigma overrides for run_study: rp of every MDWMTJ and the width jitter of every event pulse,
-    each only where it differs from the declared default (None when nothing does)."""
+def sigma_overrides(testbench: Testbench, options: Mapping[str, object], rp_sigma: float,
+                    jitter_sigma: float = JITTER.sigma) -> dict[str, float] | None:
+    """Sigma overrides for the Monte Carlo engine: rp of every MDWMTJ and the width jitter of every event
+    pulse, each only where it differs from the declared default (None when nothing does)."""
     circuit = testbench.circuit(options)
     names: dict[str, float] = {}
     for slot in circuit.slots:
@@ -324,73 +207,323 @@ def _sigmas(testbench, options: dict[str, object], rp_sigma: float,
     return names or None
 
 
-def plot(out: Path, summary: dict, f1_samples: dict[str, np.ndarray],
-         f2_points: tuple[np.ndarray, np.ndarray] | None) -> None:
-    """Fig. 6 style: (a–c) d_NORM vs x per configuration, (d) V_NORM vs d_DIFF with its lower bound."""
-    plt = pyplot()
+def _ok(frame: Any) -> Any:
+    """The samples that simulated."""
+    return frame[frame["status"] == "ok"]
 
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+
+def per_config(data: Mapping[str, Any], headline: Callable[[Any], dict[str, float]]) -> dict[str, float]:
+    """``<name>_<config>`` → value for every configuration: ``headline(data[config])``, NaN where the
+    configuration was not run."""
+    keys = list(headline(None))
+    out = {}
+    for config in CONFIGS:
+        values = headline(data[config]) if config in data else dict.fromkeys(keys, math.nan)
+        out.update({f"{key}_{config}": value for key, value in values.items()})
+    return out
+
+
+def _f1_nominal(ctx: StudyContext, settings: Mapping[str, object]) -> np.ndarray:
+    """Nominal displacement per event (m) at the nine weights F1_X."""
+    values = ctx.simulate("p2m-f1", settings)
+    return np.array([values[f"dq{k}"] for k in range(len(F1_X))])
+
+
+# ----------------------------------------------------------------------------- p2m-f1
+
+@register_study
+class P2mF1(Study):
+    """f1 Monte Carlo of the P²M MAC per weight configuration: displacement per event vs weight (paper Fig. 6a-c)."""
+
+    name = "p2m-f1"
+    family = "mdwmtj"
+    options = (CONFIGS_OPTION, RP_OPTION, JITTER_OPTION)
+    measures = {
+        **{f"worst_3sigma_{c}": Measure("%", f"{c}: largest over the nine weights of 3 sigma of d_NORM (normalized "
+                                             "to the full dynamic range)", paper=PAPER_F1[c]) for c in CONFIGS},
+        **{f"worst_range_{c}": Measure("%", f"{c}: largest sample range (max - min) of d_NORM") for c in CONFIGS},
+        **{f"dynamic_range_{c}": Measure("", f"{c}: nominal dq(1)/dq(1/9)") for c in CONFIGS},
+        **{f"failed_{c}": Measure("", f"{c}: samples that failed to simulate", spec=(0.0, 0.0)) for c in CONFIGS},
+    }
+    devices = ("mdwmtj",)
+    n_default = 1000
+    n_min = 2
+    n_desc = "Monte Carlo samples per configuration (nine weights each)"
+    seed_default = 1
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        rp_sigma = RP_READINGS[ctx.options["rp_reading"]]
+        jitter_sigma = JITTER_READINGS[ctx.options["jitter_reading"]]
+        configs = ctx.options["configs"].split(",")
+        data: dict[str, Any] = {"configs": configs, "rp_sigma": rp_sigma, "jitter_sigma": jitter_sigma, "f1": {}}
+        samples = {}
+        for config in configs:
+            data["f1"][config], samples[config] = self._config(ctx, config, rp_sigma, jitter_sigma)
+        plot_f1(ctx.out / "f1.png", data["f1"], samples)
+        return StudyResult(per_config(data["f1"], self._headline), data, files=["f1.png"])
+
+    @staticmethod
+    def _headline(info: Mapping[str, Any] | None) -> dict[str, float]:
+        """The declared measurements of one configuration (names without the configuration; NaN without ``info``)."""
+        if info is None:
+            return dict.fromkeys(("worst_3sigma", "worst_range", "dynamic_range", "failed"), math.nan)
+        return {"worst_3sigma": 100 * info["worst_3sigma"], "worst_range": 100 * info["worst_range"],
+                "dynamic_range": info["dynamic_range_ratio"], "failed": float(info["failed"])}
+
+    @staticmethod
+    def _config(ctx: StudyContext, config: str, rp_sigma: float,
+                jitter_sigma: float) -> tuple[dict[str, Any], np.ndarray]:
+        """Monte Carlo of one configuration in ``f1_<config>``: its spreads and variance shares, and the samples."""
+        settings = {"config": config}
+        folder = f"f1_{config}"
+        ctx.monte_carlo("p2m-f1", ctx.n, folder=folder, settings=settings,
+                        sigmas=sigma_overrides(P2M_F1, settings, rp_sigma, jitter_sigma))
+        frame = load_dataframe(ctx.out / folder, meta=True)
+        ok = _ok(frame)
+        samples = ok[[f"dq{k}" for k in range(len(F1_X))]].to_numpy(float)
+        nominal = _f1_nominal(ctx, settings)
+        spread = f1_spread(samples, nominal)
+        worst = F1_X.index(spread["worst_x"])
+        return {"samples": int(len(ok)), "failed": int(len(frame) - len(ok)), "nominal_m": nominal.tolist(), **spread,
+                "paper_worst": PAPER_F1[config] / 100, "variance_shares_at_worst_x": variance_shares(ok, worst)}, samples
+
+
+def plot_f1(path: Path, f1: Mapping[str, Mapping[str, Any]], samples: Mapping[str, np.ndarray]) -> Path:
+    """Fig. 6 style (a–c): d_NORM vs x per configuration, every sample and the nominal curve."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(samples), figsize=(4 * len(samples), 4), squeeze=False)
     x = np.asarray(F1_X)
-    for ax, config in zip(axes, f1_samples):
-        info = summary["f1"][config]
+    for ax, (config, values) in zip(axes[0], samples.items()):
+        info = f1[config]
         nominal = np.asarray(info["nominal_m"])
-        d = (f1_samples[config] - nominal[0]) / (nominal[-1] - nominal[0])
+        d = (values - nominal[0]) / (nominal[-1] - nominal[0])
         ax.plot(np.repeat(x[None, :], len(d), axis=0).ravel(), d.ravel(), ".", ms=1, alpha=0.3)
         ax.plot(x, (nominal - nominal[0]) / (nominal[-1] - nominal[0]), "k-", lw=1, label="nominal")
         ax.set_title(f"{config}: worst 3σ {info['worst_3sigma']:.1%} (paper {info['paper_worst']:.1%})", fontsize=9)
         ax.set_xlabel("normalized input × weight")
         ax.set_ylabel("d_NORM")
         ax.legend(fontsize=7)
-    ax = axes[3]
-    if f2_points is None:
-        ax.set_axis_off()
-        save_figure(fig, out / "f1_f2.png", dpi=130)
-        return
-    d_diff, v = f2_points
+    return save_figure(fig, path, dpi=130)
+
+
+# ----------------------------------------------------------------------------- p2m-f2
+
+@register_study
+class P2mF2(Study):
+    """f2 Monte Carlo of the P²M read divider: normalized pre-activation vs accumulator difference (paper Fig. 6d)."""
+
+    name = "p2m-f2"
+    family = "mdwmtj"
+    options = (Setting("rp", False, "also vary rp of both accumulators (d2d); without it only the combinations of "
+                                    "the two wall positions spread f2, as the paper attributes it"),
+               RP_OPTION)
+    measures = {
+        "worst_spread": Measure("%", "largest per-bin (max - min) of V_PRE/V_RD over its full range (bins of 0.05 "
+                                     "in d_DIFF); the paper reports up to 11.38 %", paper=PAPER_F2),
+        "worst_3sigma": Measure("%", "largest per-bin 3 sigma of V_PRE/V_RD over its full range"),
+        "full_range": Measure("", "full range of V_PRE/V_RD over the samples"),
+        "failed": Measure("", "samples that failed to simulate", spec=(0.0, 0.0)),
+    }
+    devices = ("mdwmtj",)
+    n_default = 10000
+    n_min = 200
+    n_desc = "accumulator-position pairs (50 per netlist)"
+    seed_default = 1
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        rp_sigma = RP_READINGS[ctx.options["rp_reading"]] if ctx.options["rp"] else None
+        kinds = ("local", "d2d") if rp_sigma is not None else ("local",)
+        sigmas = sigma_overrides(P2M_F2, {}, rp_sigma) if rp_sigma is not None else None
+        frame = ctx.monte_carlo("p2m-f2", ctx.n, folder="f2", pack=50, kinds=kinds, sigmas=sigmas)
+        ok = _ok(frame)
+        d_diff = (ok["d_pos"] - ok["d_neg"]).to_numpy(float)
+        v = ok["v_pre"].to_numpy(float)
+        spread = f2_spread(d_diff, v)
+        plot_f2(ctx.out / "f2.png", spread, d_diff, v)
+        data = {"samples": int(len(ok)), "failed": int(len(frame) - len(ok)), "rp_varied": rp_sigma is not None,
+                "rp_sigma": rp_sigma, "paper_worst": PAPER_F2 / 100, **spread}
+        return StudyResult({"worst_spread": 100 * spread["worst_spread"], "worst_3sigma": 100 * spread["worst_3sigma"],
+                            "full_range": spread["full_range"], "failed": float(data["failed"])}, data, files=["f2.png"])
+
+
+def plot_f2(path: Path, spread: Mapping[str, Any], d_diff: np.ndarray, v: np.ndarray) -> Path:
+    """Fig. 6 style (d): V_NORM vs d_DIFF with its per-bin lower bound."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot(d_diff, v, ".", ms=1, alpha=0.3)
-    f2 = summary["f2"]
-    ax.plot(f2["d_diff"], f2["lower_bound"], "r-", label="lower bound (f2)")
-    ax.set_title(f"f2: worst spread {f2['worst_spread']:.1%} (paper ≤ {f2['paper_worst']:.1%})", fontsize=9)
+    ax.plot(spread["d_diff"], spread["lower_bound"], "r-", label="lower bound (f2)")
+    ax.set_title(f"f2: worst spread {spread['worst_spread']:.1%} (paper ≤ {PAPER_F2:.2f} %)", fontsize=9)
     ax.set_xlabel("d_NORM,DIFF")
     ax.set_ylabel("V_ACT,PRE / V_RD")
     ax.legend(fontsize=7)
-    save_figure(fig, out / "f1_f2.png", dpi=130)
+    return save_figure(fig, path, dpi=130)
 
 
+# ----------------------------------------------------------------------------- p2m-mac-margin
+
+@register_study
+class P2mMacMargin(Study):
+    """Fig. 4c sense margin: V_PRE vs V_TH of the full P²M channel under every variation, per configuration."""
+
+    name = "p2m-mac-margin"
+    family = "mdwmtj"
+    options = (CONFIGS_OPTION,)
+    measures = {
+        **{f"nominal_margin_{c}": Measure("mV", f"{c}: nominal V_PRE - V_TH at evaluation") for c in CONFIGS},
+        **{f"margin_mean_{c}": Measure("mV", f"{c}: mean of V_PRE - V_TH over the samples") for c in CONFIGS},
+        **{f"margin_sigma_{c}": Measure("mV", f"{c}: its standard deviation") for c in CONFIGS},
+        **{f"same_decision_{c}": Measure("%", f"{c}: samples whose spike decision equals the nominal one")
+           for c in CONFIGS},
+        **{f"failed_{c}": Measure("", f"{c}: samples that failed to simulate", spec=(0.0, 0.0)) for c in CONFIGS},
+    }
+    devices = ("mdwmtj",)
+    n_default = 200
+    n_min = 2
+    n_desc = "Monte Carlo samples per configuration (one 1 ms MAC window each)"
+    seed_default = 1
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        data = {config: self._config(ctx, config) for config in ctx.options["configs"].split(",")}
+        return StudyResult(per_config(data, self._headline), data, files=[f"mac_margin_{c}.png" for c in data])
+
+    @staticmethod
+    def _headline(info: Mapping[str, Any] | None) -> dict[str, float]:
+        """The declared measurements of one configuration (names without the configuration; NaN without ``info``)."""
+        if info is None:
+            return dict.fromkeys(("nominal_margin", "margin_mean", "margin_sigma", "same_decision", "failed"), math.nan)
+        return {"nominal_margin": 1e3 * (info["nominal"]["v_pre"] - info["nominal"]["v_th"]),
+                "margin_mean": 1e3 * info["margin_mean"], "margin_sigma": 1e3 * info["margin_sigma"],
+                "same_decision": 100 * info["same_decision"], "failed": float(info["failed"])}
+
+    @staticmethod
+    def _config(ctx: StudyContext, config: str) -> dict[str, Any]:
+        """Monte Carlo of one configuration in ``mac_<config>`` and its figure ``mac_margin_<config>.png``."""
+        settings = {"config": config}
+        frame = ctx.monte_carlo("p2m-mac", ctx.n, folder=f"mac_{config}", settings=settings)
+        ok = _ok(frame)
+        nominal = ctx.simulate("p2m-mac", settings)
+        margin = (ok["v_pre"] - ok["v_th"]).to_numpy(float)
+        info = {"samples": int(len(ok)), "failed": int(len(frame) - len(ok)),
+                "nominal": {k: float(nominal[k]) for k in ("v_pre", "v_th", "spike", "q_pos", "q_neg")},
+                "v_pre_sigma": float(ok["v_pre"].std(ddof=1)), "v_th_sigma": float(ok["v_th"].std(ddof=1)),
+                "margin_mean": float(margin.mean()), "margin_sigma": float(margin.std(ddof=1)),
+                "margin_min": float(margin.min()), "margin_max": float(margin.max()),
+                "same_decision": float(np.mean(ok["spike"].to_numpy(float) == nominal["spike"]))}
+        plot_margin(ctx.out / f"mac_margin_{config}.png", config, ok, info)
+        return info
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="P²M Monte Carlo: f1 per configuration and f2 datasets.")
-    parser.add_argument("--out", default="results/p2m_mc")
-    parser.add_argument("--n", type=int, default=1000, help="samples per f1 configuration (f2 runs 10n)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--rp-reading", choices=sorted(RP_READINGS), default="3sigma",
-                        help="'20 %% MDWMTJ resistance variation' as 3σ (σ = 0.2/3, default) or as 1σ (σ = 0.2)")
-    parser.add_argument("--jitter-reading", choices=sorted(JITTER_READINGS), default="1sigma",
-                        help="'10 %% Gaussian jitter' as 1σ (σ = 0.1, default) or as 3σ (σ = 0.1/3)")
-    parser.add_argument("--skip-f2", action="store_true", help="run the f1 studies only")
-    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
-    parser.add_argument("--range", type=int, default=0, metavar="N", dest="prog_range",
-                        help="also run N samples of the CMOS+X programmable range (weight MDWMTJs at R_P and R_AP)")
-    parser.add_argument("--mac", type=int, default=0, metavar="N",
-                        help="also run N samples of the full p2m-mac channel per configuration (Fig. 4c margin)")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    summary = run(out, args.n, args.seed, args.workers, args.rp_reading, args.jitter_reading, tuple(args.configs),
-                  not args.skip_f2)
-    if args.mac:
-        summary["mac"] = {c: run_mac_margin(out, c, args.mac, args.seed, args.workers) for c in args.configs}
-    if args.prog_range:
-        summary["programmable_range"] = run_programmable_range(out, args.prog_range, args.seed, args.workers)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    drop = ("nominal_m",)
-    short = {"f1": {c: {k: v for k, v in s.items() if k not in drop} for c, s in summary["f1"].items()},
-             **{f: {k: summary[f][k] for k in ("samples", "worst_spread", "worst_3sigma", "full_range")}
-                for f in ("f2", "f2_rp") if f in summary}}
-    print(json.dumps({**short, **{k: summary[k] for k in ("mac", "programmable_range") if k in summary}}, indent=2))
-    return 0
+def plot_margin(path: Path, config: str, ok: Any, info: Mapping[str, Any]) -> Path:
+    """Fig. 4c style: final pre-activation and threshold of every sample."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    idx = np.arange(len(ok))
+    ax.plot(idx, ok["v_pre"].to_numpy(float) * 1e3, ".", ms=3, label="V_ACT,PRE")
+    ax.plot(idx, ok["v_th"].to_numpy(float) * 1e3, ".", ms=3, label="V_TH")
+    ax.set_xlabel("Monte Carlo sample")
+    ax.set_ylabel("at evaluation (mV)")
+    ax.set_title(f"{config}: margin {info['margin_mean'] * 1e3:+.2f} ± {info['margin_sigma'] * 1e3:.2f} mV (1σ), "
+                 f"same decision {info['same_decision']:.0%}", fontsize=9)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path, dpi=130)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+# ----------------------------------------------------------------------------- p2m-range
+
+@register_study
+class P2mRange(Study):
+    """CMOS+X programmable range under variation: each width with every weight MDWMTJ at R_P and at R_AP."""
+
+    name = "p2m-range"
+    family = "mdwmtj"
+    measures = {
+        "range_mean_min": Measure("%", "smallest over the nine widths of the mean (dq(R_P) - dq(R_AP))/their mean; "
+                                       "the paper: 30-40 % for most weight values", spec=(30.0, 40.0)),
+        "range_mean_max": Measure("%", "largest over the nine widths of that mean", spec=(30.0, 40.0)),
+        "fraction_30pct_min": Measure("%", "smallest over the widths of the share of samples with a range >= 30 %"),
+        "failed": Measure("", "samples missing at either end (failed to simulate)", spec=(0.0, 0.0)),
+    }
+    devices = ("mdwmtj",)
+    n_default = 300
+    n_min = 2
+    n_desc = "Monte Carlo samples (each simulated at both ends, same draws)"
+    seed_default = 1
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        """The two Monte Carlo folders ``range_p``, ``range_ap`` share their draws sample by sample (same seed
+        and slots), so each sample's range at each width is (Δq(R_P) − Δq(R_AP)) / their mean, the paper's
+        "programmability range ... from its median value" per device."""
+        ends, nominal = {}, {}
+        for tune in ("p", "ap"):
+            settings = {"config": "cmosx", "tune": tune}
+            frame = ctx.monte_carlo("p2m-f1", ctx.n, folder=f"range_{tune}", settings=settings)
+            ends[tune] = _ok(frame).set_index("sample")[[f"dq{k}" for k in range(len(F1_X))]]
+            nominal[tune] = _f1_nominal(ctx, settings)
+        common = ends["p"].index.intersection(ends["ap"].index)
+        high, low = (ends[t].loc[common].to_numpy(float) for t in ("p", "ap"))
+        ratio = (high - low) / (0.5 * (high + low))
+        at_least = np.mean(ratio >= 0.30, axis=0)
+        data = {"samples": int(len(common)), "x": list(F1_X),
+                "nominal": ((nominal["p"] - nominal["ap"]) / (0.5 * (nominal["p"] + nominal["ap"]))).tolist(),
+                "mean": ratio.mean(axis=0).tolist(), "sigma": ratio.std(axis=0, ddof=1).tolist(),
+                "low_3sigma": np.quantile(ratio, 0.00135, axis=0).tolist(),
+                "high_3sigma": np.quantile(ratio, 0.99865, axis=0).tolist(),
+                "fraction_at_least_30pct": at_least.tolist()}
+        mean = ratio.mean(axis=0)
+        return StudyResult({"range_mean_min": 100 * float(mean.min()), "range_mean_max": 100 * float(mean.max()),
+                            "fraction_30pct_min": 100 * float(at_least.min()),
+                            "failed": float(ctx.n - len(common))}, data)
+
+
+# ----------------------------------------------------------------------------- p2m-waveforms
+
+REPROGRAM = ("cmosx", "mdwmtj")
+"""Configurations with programmable weights (the Fig. 5 scenario)."""
+
+
+@register_study
+class P2mWaveforms(Study):
+    """Nominal waveforms of the P²M channel: the default MAC per configuration (Fig. 4) and reprogramming (Fig. 5)."""
+
+    name = "p2m-waveforms"
+    family = "mdwmtj"
+    options = (Setting("flavor", "osdi", "MDWMTJ as compiled Verilog-A (osdi) or ngspice twin", choices=("osdi", "twin")),)
+    measures = {
+        **{f"v_pre_{c}": Measure("mV", f"{c}: pre-activation at evaluation, default MAC") for c in CONFIGS},
+        **{f"v_th_{c}": Measure("mV", f"{c}: threshold at evaluation, default MAC") for c in CONFIGS},
+        **{f"spike_{c}": Measure("", f"{c}: output spike of the default MAC (1/0)") for c in CONFIGS},
+        **{f"reprogram_spike_app1_{c}": Measure("", f"{c}: spike in application 1 of Fig. 5 (expected none)",
+                                                spec=(0.0, 0.0)) for c in REPROGRAM},
+        **{f"reprogram_spike_app2_{c}": Measure("", f"{c}: spike after reprogramming weights and threshold "
+                                                    "(expected one)", spec=(1.0, 1.0)) for c in REPROGRAM},
+    }
+    devices = ("mdwmtj",)
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        flavor = ctx.options["flavor"]
+        data: dict[str, dict[str, float]] = {}
+        files = []
+        for config in ctx.bar(CONFIGS, desc="Fig. 4 MAC"):
+            run = run_mac(MacSpec(config=config), flavor)
+            data[f"mac_{config}"] = run.measurements
+            files.append(self._plot(run, ctx.out, f"mac_{config}.png", f"P²M 3×3 MAC, {config} weights (Fig. 4 style)"))
+        for config in ctx.bar(REPROGRAM, desc="Fig. 5 reprogramming"):
+            run = run_mac(fig5_spec(config), flavor)
+            data[f"reprogram_{config}"] = run.measurements
+            files.append(self._plot(run, ctx.out, f"reprogram_{config}.png",
+                                    f"weight / threshold reprogramming, {config} (Fig. 5 style)"))
+        measurements = {}
+        for config in CONFIGS:
+            m = data[f"mac_{config}"]
+            measurements.update({f"v_pre_{config}": 1e3 * m["v_pre_0"], f"v_th_{config}": 1e3 * m["v_th_0"],
+                                 f"spike_{config}": m["spike_0"]})
+        for config in REPROGRAM:
+            m = data[f"reprogram_{config}"]
+            measurements.update({f"reprogram_spike_app1_{config}": m["spike_0"],
+                                 f"reprogram_spike_app2_{config}": m["spike_1"]})
+        return StudyResult(measurements, data, files=files)
+
+    @staticmethod
+    def _plot(run: Any, out: Path, name: str, title: str) -> str:
+        plot_run(run, out / name, title)
+        return name

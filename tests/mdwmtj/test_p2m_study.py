@@ -6,7 +6,7 @@ import pytest
 from spicegen.devices.mdwmtj import L_FL, RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
 from testbenches.mdwmtj.mac import (F1_X, MacSpec, event_steps, f1_spec, initial_positions, run_mac, weight_position,
                                  weight_sweep)
-from testbenches.mdwmtj.studies import JITTER_READINGS, RP_READINGS, _sigmas, f2_spread, variance_shares
+from testbenches.mdwmtj.studies import JITTER_READINGS, RP_READINGS, f2_spread, sigma_overrides, variance_shares
 
 
 def _f1_steps(spec: MacSpec) -> np.ndarray:
@@ -60,10 +60,10 @@ def test_both_readings_of_the_resistance_variation():
     from testbenches.mdwmtj.mac import P2M_F1
 
     assert RP_READINGS == {"3sigma": RP_SIGMA_3SIGMA, "1sigma": RP_SIGMA_1SIGMA}
-    assert _sigmas(P2M_F1, {"config": "cmosx"}, RP_SIGMA_3SIGMA) is None      # the device default
-    over = _sigmas(P2M_F1, {"config": "cmosx"}, RP_SIGMA_1SIGMA)
+    assert sigma_overrides(P2M_F1, {"config": "cmosx"}, RP_SIGMA_3SIGMA) is None      # the device default
+    over = sigma_overrides(P2M_F1, {"config": "cmosx"}, RP_SIGMA_1SIGMA)
     assert set(over.values()) == {0.2} and {"accp__rp", "accn__rp", "xw0__rp", "xw8__rp"} <= set(over)
-    jitter = _sigmas(P2M_F1, {"config": "cmos"}, RP_SIGMA_3SIGMA, JITTER_READINGS["3sigma"])
+    jitter = sigma_overrides(P2M_F1, {"config": "cmos"}, RP_SIGMA_3SIGMA, JITTER_READINGS["3sigma"])
     assert set(jitter) == {f"vev{k}_0__width" for k in range(9)} and set(jitter.values()) == {0.1 / 3}
 
 
