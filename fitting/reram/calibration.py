@@ -33,24 +33,37 @@ Two fits, each on ngspice runs of the 1T1R cell of :mod:`testbenches.reram.cell`
 Held-out checks (never fitted) are computed by :func:`held_out`: HRS/LRS ratio, sinh
 non-linearity of the I-V, switching onset voltages, hot-spot temperatures against Fig. S4.
 
-``python -m fitting.reram.calibration --out results/reram`` runs everything and writes
-``calibration.json`` (parameter values, standard errors, correlations, chi-square, residuals).
+Studies (``spicegen study run NAME --out DIR``; each writes the fitted values into
+``calibration_reram_cmo.json`` of its folder, and into the package's calibration file only with
+``--set ship=yes``):
+
+``reram-calibration``
+    Fits 1 and 2 (parameter values, standard errors, correlations, chi-square, residuals, held-out checks).
+``reram-c2c-calibration``
+    Fit 3 (about 3.5 min).
+
+Extractions ``reram-forming`` and ``reram-d2d`` ship the summaries and figures of the forming and d2d
+calibration studies of :mod:`testbenches.reram.studies` (``fitting/extractions/reram_forming``,
+``fitting/extractions/reram_d2d``).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, ClassVar, Mapping
 
 import lmfit
 import numpy as np
 
+from spicegen import calibration
+from spicegen.files import write_bytes, write_json
 from spicegen.params import Variation
+from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
+                            register_extraction, register_study)
 from testbenches.reram import cell
+from testbenches.reram.studies import calibration_source, significant
 from testbenches.reram.program import BIASES, STUDY_PULSE_LIMIT, TARGET_RANGE, program_study
 from testbenches.reram.pulse import PulseMap, figures_of_merit, pulse_train
 
@@ -234,28 +247,29 @@ class C2cFit:
     seconds: float
 
 
-def c2c_residuals(pmap: PulseMap, p_zero: float, sigma: float) -> tuple[np.ndarray, dict[str, float]]:
-    """ln(simulated/target) of :data:`C2C_TARGETS` with the law (``p_zero``, ``sigma``) on both prefactors."""
+def c2c_residuals(pmap: PulseMap, p_zero: float, sigma: float, runs: Mapping[str, int] = C2C_RUNS
+                  ) -> tuple[np.ndarray, dict[str, float]]:
+    """ln(simulated/target) of :data:`C2C_TARGETS` with the law (``p_zero``, ``sigma``) on both prefactors,
+    on the runs ``runs`` (keys of :data:`C2C_RUNS`; the same seed gives the same noise: common random numbers)."""
     law = Variation("c2c", sigma, "lognormal", p_zero=p_zero)
     noisy = pmap.with_c2c(nu_set=law, nu_rst=law)
-    streams = np.random.SeedSequence(C2C_RUNS["seed"]).spawn(C2C_RUNS["open_loop_streams"])
+    streams = np.random.SeedSequence(runs["seed"]).spawn(runs["open_loop_streams"])
     nsr = np.mean([figures_of_merit(pulse_train(noisy, 0.0, np.random.default_rng(s)))["nsr"] for s in streams])
-    runs = program_study(np.linspace(*TARGET_RANGE, C2C_RUNS["targets"]), ars=(0.002,),
-                         repeats=C2C_RUNS["streams"], seed=C2C_RUNS["seed"], device=noisy,
-                         max_pulses=STUDY_PULSE_LIMIT)
-    simulated = {"nsr": float(nsr), "pulses_02pct": float(np.mean([r.pulses for r in runs]))}
+    programmed = program_study(np.linspace(*TARGET_RANGE, runs["targets"]), ars=(0.002,), repeats=runs["streams"],
+                               seed=runs["seed"], device=noisy, max_pulses=STUDY_PULSE_LIMIT)
+    simulated = {"nsr": float(nsr), "pulses_02pct": float(np.mean([r.pulses for r in programmed]))}
     return np.log([simulated[k] / C2C_TARGETS[k] for k in C2C_TARGETS]), simulated
 
 
-def fit_c2c(pmap: PulseMap | None = None, max_nfev: int = 40) -> C2cFit:
-    """lmfit ``brute`` over :data:`C2C_GRID`, then Nelder-Mead from the best grid point."""
+def fit_c2c(pmap: PulseMap | None = None, runs: Mapping[str, int] = C2C_RUNS, max_nfev: int = 40) -> C2cFit:
+    """lmfit ``brute`` over :data:`C2C_GRID`, then Nelder-Mead from the best grid point, on the runs ``runs``."""
     pmap = pmap or PulseMap.build(None, BIASES)
     pars = lmfit.Parameters()
     for name, (lo, hi, step) in C2C_GRID.items():
         pars.add(name, value=(lo + hi) / 2, min=lo, max=hi + 1e-9, brute_step=step)
 
     def residual(p: lmfit.Parameters) -> np.ndarray:
-        return c2c_residuals(pmap, p["p_zero"].value, p["sigma"].value)[0]
+        return c2c_residuals(pmap, p["p_zero"].value, p["sigma"].value, runs)[0]
 
     t0 = time.time()
     grid = lmfit.minimize(residual, pars, method="brute", keep=5)
@@ -268,7 +282,7 @@ def fit_c2c(pmap: PulseMap | None = None, max_nfev: int = 40) -> C2cFit:
     scored = []
     for params in (grid.candidates[0].params, result.params):
         law = Variation("c2c", round(params["sigma"].value, 3), "lognormal", p_zero=round(params["p_zero"].value, 3))
-        res, simulated = c2c_residuals(pmap, law.p_zero, law.sigma)
+        res, simulated = c2c_residuals(pmap, law.p_zero, law.sigma, runs)
         scored.append((float(res @ res), law, simulated))
     _, law, simulated = min(scored, key=lambda item: item[0])
     return C2cFit(grid, result, law, simulated, time.time() - t0)
@@ -320,40 +334,136 @@ def _report(result: lmfit.minimizer.MinimizerResult) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/reram")
-    parser.add_argument("--no-pulses", action="store_true", help="fit the quasi-static reads only")
-    parser.add_argument("--kinetics-only", action="store_true", help="keep a_hop at the library value")
-    parser.add_argument("--cycles", type=int, default=5)
-    parser.add_argument("--c2c-only", action="store_true",
-                        help="fit the per-pulse noise law only (writes c2c_calibration.json)")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.c2c_only:
-        fit = fit_c2c()
-        print(lmfit.fit_report(fit.result))
-        report = {"law": {"p_zero": fit.law.p_zero, "sigma": fit.law.sigma}, "simulated": fit.simulated,
-                  "targets": C2C_TARGETS, "runs": C2C_RUNS, "grid": C2C_GRID,
+#: Significant digits of a fitted kinetic or transport value written into the calibration file.
+DIGITS = 4
+
+
+@register_study
+class CalibrationStudy(Study):
+    """lmfit of reram_cmo on the SPICE 1T1R cell: a_hop (transport), set/reset kinetics, held-out checks."""
+
+    name = "reram-calibration"
+    family = "reram"
+    options = (
+        Setting("transport", True, "fit a_hop first (no: keep the device's a_hop)"),
+        Setting("pulses", True, "fit the pulse-regime targets too (no: the quasi-static reads only)"),
+        Setting("cycles", 5, "quasi-static cycles whose reads are fitted", bounds=(1, 20)),
+        Setting("max_nfev", 200, "most evaluations of the kinetic least-squares fit", bounds=(1, 2000)),
+        Setting("ship", False, "also update the package's calibration file (reram_cmo.json)"),
+    )
+    measures = {
+        "a_hop": Measure("m", "electron hopping distance (fitted with transport, else the device's)"),
+        **{name: Measure("1/s" if name.startswith("nu") else "", f"fitted {name}") for name in FREE},
+        "chisqr": Measure("", "chi-square of the kinetic fit"),
+        "R_LRS": Measure("Ohm", "0.2 V read after the set sweep, mean over the cycles", spec=(16.2e3, 19.8e3),
+                         paper=R_LRS_TARGET),
+        "R_HRS": Measure("Ohm", "0.2 V read after the reset sweep, mean over the cycles", spec=(230.4e3, 281.6e3),
+                         paper=R_HRS_TARGET),
+        **{name: Measure("S", f"pulse-regime quantity {name} (fitted with pulses=yes)", paper=target)
+           for name, target in PULSE_TARGETS.items()},
+        "ratio_hrs_lrs": Measure("", "held out: R_HRS/R_LRS", paper=15.0),
+        "T_lrs_m1p0V_K": Measure("K", "held out: hot-spot temperature in the LRS at -1.0 V", paper=500.0),
+        "T_hrs_p0p9V_K": Measure("K", "held out: hot-spot temperature in the HRS at +0.9 V", paper=350.0),
+    }
+    devices = ("reram_cmo",)
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        transport = ctx.step("transport", lambda: _report(fit_transport())) if ctx.options["transport"] else None
+        fixed = {} if transport is None else {"a_hop": transport["values"]["a_hop"]}
+        ctx.say(f"{self.name}: kinetic fit of {', '.join(FREE)} ({ctx.options['cycles']} cycles per evaluation)")
+        kin = fit_kinetics(fixed=fixed, pulses=ctx.options["pulses"], cycles=ctx.options["cycles"],
+                           max_nfev=ctx.options["max_nfev"])
+        checks = held_out(kin.values, kin.cycling)
+        fitted = {name: significant(value, DIGITS) for name, value in kin.values.items()}
+        written = calibration.update("reram_cmo", ctx.out, values=fitted, source=calibration_source(ctx),
+                                     ship=ctx.options["ship"])
+        report = {"transport": transport or "device a_hop", "kinetics": _report(kin.result),
+                  "kinetic_values": kin.values, "written": fitted, "reads": kin.cycling.reads, "pulses_S": kin.pulses,
+                  "pulse_targets_S": PULSE_TARGETS, "held_out": checks, "fit_seconds": kin.seconds}
+        values = {**cell.device_model().defaults, **kin.values}
+        return StudyResult(
+            {"a_hop": values["a_hop"], **{name: kin.values[name] for name in FREE}, "chisqr": kin.result.chisqr,
+             "R_LRS": float(np.mean(kin.cycling.series("lrs"))), "R_HRS": float(np.mean(kin.cycling.series("hrs"))),
+             **{name: kin.pulses[name] for name in PULSE_TARGETS},
+             "ratio_hrs_lrs": checks["ratio_hrs_lrs"], "T_lrs_m1p0V_K": checks["T_lrs_m1p0V_K"],
+             "T_hrs_p0p9V_K": checks["T_hrs_p0p9V_K"]},
+            data=report, files=[written[0].name])
+
+
+@register_study
+class C2cCalibrationStudy(Study):
+    """lmfit of the per-pulse noise law of nu_set / nu_rst (p_zero, sigma) on NSR and the AR 0.2 % pulse count."""
+
+    name = "reram-c2c-calibration"
+    family = "reram"
+    options = (
+        Setting("open_loop_streams", C2C_RUNS["open_loop_streams"], "open-loop pulse trains per evaluation (NSR)",
+                bounds=(1, 256)),
+        Setting("targets", C2C_RUNS["targets"], "closed-loop targets 10-90 uS per evaluation", bounds=(2, 200)),
+        Setting("streams", C2C_RUNS["streams"], "c2c noise streams per closed-loop target", bounds=(1, 256)),
+        Setting("max_nfev", 40, "most Nelder-Mead evaluations after the grid", bounds=(1, 1000)),
+        Setting("ship", False, "also update the package's calibration file (reram_cmo.json)"),
+    )
+    measures = {
+        "p_zero": Measure("", "probability that a 2.5 us pulse does not switch"),
+        "sigma": Measure("", "relative spread of the pulses that switch (lognormal)"),
+        "nsr": Measure("", "open-loop NSR with the law (calibration runs)", paper=C2C_TARGETS["nsr"]),
+        "pulses_02pct": Measure("", "closed-loop pulses to converge at AR 0.2 % (calibration runs)",
+                                paper=C2C_TARGETS["pulses_02pct"]),
+    }
+    devices = ("reram_cmo",)
+    seed_default = C2C_RUNS["seed"]
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        runs = {"open_loop_streams": ctx.options["open_loop_streams"], "targets": ctx.options["targets"],
+                "streams": ctx.options["streams"], "seed": ctx.seed}
+        points = math.prod(round((hi - lo) / step) + 1 for lo, hi, step in C2C_GRID.values())
+        ctx.say(f"{self.name}: pulse map, then {points} grid points and up to {ctx.options['max_nfev']} "
+                "Nelder-Mead steps (3.5 min at the default size)")
+        fit = fit_c2c(PulseMap.build(None, BIASES), runs, ctx.options["max_nfev"])
+        law = {"sigma": fit.law.sigma, "p_zero": fit.law.p_zero}
+        written = calibration.update("reram_cmo", ctx.out, variations={"nu_set": law, "nu_rst": law},
+                                     source=calibration_source(ctx), ship=ctx.options["ship"])
+        report = {"law": law, "simulated": fit.simulated, "targets": C2C_TARGETS, "runs": runs, "grid": C2C_GRID,
                   "grid_best": [{"p_zero": c.params["p_zero"].value, "sigma": c.params["sigma"].value,
                                  "score": float(c.score)} for c in fit.grid.candidates],
                   "nelder": _report(fit.result), "fit_seconds": fit.seconds}
-        (out / "c2c_calibration.json").write_text(json.dumps(report, indent=2, default=float))
-        print(json.dumps({k: report[k] for k in ("law", "simulated", "grid_best", "fit_seconds")}, indent=2))
-        return 0
-    transport = None if args.kinetics_only else fit_transport()
-    fixed = {} if transport is None else {"a_hop": float(transport.params["a_hop"].value)}
-    kin = fit_kinetics(fixed=fixed, pulses=not args.no_pulses, cycles=args.cycles)
-    print(lmfit.fit_report(kin.result))
-    checks = held_out(kin.values, kin.cycling)
-    report = {"transport": _report(transport) if transport else "library a_hop", "kinetics": _report(kin.result), "kinetic_values": kin.values,
-              "reads": kin.cycling.reads, "pulses_S": kin.pulses, "pulse_targets_S": PULSE_TARGETS,
-              "held_out": checks, "fit_seconds": kin.seconds}
-    (out / "calibration.json").write_text(json.dumps(report, indent=2, default=float))
-    print(json.dumps(checks, indent=2))
-    return 0
+        return StudyResult({**law, **fit.simulated}, data=report, files=[written[0].name])
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+# ----------------------------------------------------------------------------- shipped study summaries
+
+class _StudySummary(Extraction):
+    """Ships a study's result data as ``<summary>`` (with the run's citation) and its figures."""
+
+    statistic = "summary"
+    form = "table and figures"
+    summary: ClassVar[str]
+    figures: ClassVar[tuple[str, ...]]
+
+    def fit(self, run: StudyRun, out: Path) -> list[Path]:
+        data: dict[str, Any] = {"provenance": {"study": run.citation()}, **dict(run.result["data"])}
+        files = [write_json(out / self.summary, data)]
+        return files + [write_bytes(out / name, (run.folder / name).read_bytes()) for name in self.figures]
+
+
+@register_extraction
+class FormingSummary(_StudySummary):
+    """Forming voltage of the HfOx 1T1R cells: calibrated and held-out statistics, CDF and sweep figures."""
+
+    name = "reram-forming"
+    source = "reram-forming"
+    folder = "extractions/reram_forming"
+    summary = "forming_summary.json"
+    figures = ("forming_cdf.png", "forming_iv.png")
+
+
+@register_extraction
+class D2dSummary(_StudySummary):
+    """d2d spread of the ReRAM reads: SPICE read map, fitted sigmas, SPICE and map statistics, CDF figure."""
+
+    name = "reram-d2d"
+    source = "reram-d2d"
+    folder = "extractions/reram_d2d"
+    summary = "d2d_summary.json"
+    figures = ("d2d_cdf.png",)

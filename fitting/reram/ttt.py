@@ -4,11 +4,12 @@ The device's transport is seed 004 Eq. 6 (Mott–Gurney hopping)::
 
     I = 2·A·e·a·ν0·N·exp(−ΔE/kT)·sinh(a·E/(2kT)),   A = π·r_cf²,  E = V_CMO/d_CMO
 
-This module simulates the device alone in ngspice (OSDI build, state frozen at the paper's HRS
-point x = 0 and LRS point x = 1) as DC sweeps 0.02–1 V at four ambient temperatures, adds seeded
-2 % Gaussian measurement noise to the current, and recovers the defect density N, the hopping
-barrier ΔE and the hopping distance a with Eq. 6 as a sympy expression turned into an lmfit
-model (:class:`fitting.sympy_model.SympyForm`), fitted to log|I|.
+The study ``reram-ttt`` simulates the device alone in ngspice (OSDI build, state frozen at the
+paper's HRS point x = 0 and LRS point x = 1) as DC sweeps 0.02–1 V at four ambient temperatures and
+draws the measured currents: Gaussian measurement noise (2 % by default) from the run's seed, one
+replica for the fit and further replicas for the coverage check. The extraction ``reram-ttt``
+recovers the defect density N, the hopping barrier ΔE and the hopping distance a with Eq. 6 as a
+sympy expression turned into an lmfit model (:class:`fitting.sympy_model.SympyForm`), fitted to log|I|.
 
 What is assumed known, as in a lab extraction: the filament radius and CMO thickness (geometry),
 the attempt frequency ν0 (only the product ν0·N is identifiable from I–V, so ν0 is held at the
@@ -17,21 +18,26 @@ separately), which convert the terminal data into V_CMO = V − I·r_s and the h
 T = T_amb + r_th·|I·V_CMO|. The temperatures are needed: at one temperature only N·exp(−ΔE/kT)
 is identifiable. Recovery check: each true device value must lie inside the 95 % interval.
 
-``python -m fitting.ship --only reram_ttt`` writes the results into ``fitting/extractions/reram_ttt``.
+Regenerate the shipped files (``fitting/extractions/reram_ttt``)::
+
+    spicegen study run reram-ttt --out studies/reram-ttt
+    spicegen extract reram-ttt --from studies/reram-ttt --out built --ship
 """
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
 
 from spicegen.constants import BOLTZMANN, ELEMENTARY_CHARGE
-from spicegen.figures import pyplot
+from spicegen.figures import pyplot, save_figure
+from spicegen.files import write_json, write_text
 from spicegen.params import Param
+from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
+                            register_extraction, register_study)
 
 from fitting.sympy_model import SympyForm
 
@@ -42,11 +48,9 @@ VOLTAGES = (0.02, 1.0, 0.02)
 STATES = {"hrs": 0.0, "lrs": 1.0}
 """Frozen device states: the paper's HRS (x = 0) and LRS (x = 1) points of Fig. 2d."""
 NOISE = 0.02
-"""Relative Gaussian noise added to every simulated current."""
-SEED = 0
-"""Seed of the noise of the reported fit."""
-COVERAGE_SEEDS = 30
-"""Further noise seeds over which the coverage of the 95 % intervals is counted."""
+"""Relative Gaussian noise added to every simulated current (default of the study's ``noise``)."""
+REPLICAS = 30
+"""Further noise replicas over which the coverage of the 95 % intervals is counted (study default)."""
 K_EV = BOLTZMANN / ELEMENTARY_CHARGE
 """Boltzmann constant (eV/K)."""
 
@@ -134,9 +138,15 @@ def terminal_model(known: dict[str, float]) -> Any:
     return model
 
 
-def fit_state(v: np.ndarray, temps: np.ndarray, current: np.ndarray, known: dict[str, float],
-              rng: np.random.Generator) -> dict[str, Any]:
-    """Add the noise and fit Eq. 6 with r_s and self-heating; parameters with 95 % intervals.
+
+def add_noise(current: np.ndarray, rng: np.random.Generator, noise: float = NOISE) -> np.ndarray:
+    """``current`` with relative Gaussian measurement noise of standard deviation ``noise``."""
+    current = np.asarray(current, dtype=float)
+    return current * (1 + noise * rng.standard_normal(current.shape))
+
+
+def fit_measured(v: np.ndarray, temps: np.ndarray, measured: np.ndarray, known: dict[str, float]) -> dict[str, Any]:
+    """Fit Eq. 6 with r_s and self-heating to measured currents (temperature x voltage); 95 % intervals.
 
     Step 1 fits Eq. 6 to ln I against V_CMO and T computed from the *measured* current (quick, but
     the noise then enters the inputs too: errors in variables, a bias of about one standard error
@@ -146,11 +156,13 @@ def fit_state(v: np.ndarray, temps: np.ndarray, current: np.ndarray, known: dict
     """
     from fitting.extract import fit_stats
 
-    measured = (current * (1 + NOISE * rng.standard_normal(current.shape))).ravel()
-    vv, tt = np.broadcast_to(v, current.shape).ravel(), np.broadcast_to(temps[:, None], current.shape).ravel()
+    measured = np.asarray(measured, dtype=float)
+    vv, tt = np.broadcast_to(v, measured.shape).ravel(), np.broadcast_to(temps[:, None], measured.shape).ravel()
+    measured = measured.ravel()
     core = ttt_model(known)
     v_cmo = vv - measured * known["rs"]
-    first = core.fit(np.log(measured), core.make_params(), v_cmo=v_cmo, temp=tt + known["rth"] * np.abs(measured * v_cmo))
+    first = core.fit(np.log(measured), core.make_params(), v_cmo=v_cmo,
+                     temp=tt + known["rth"] * np.abs(measured * v_cmo))
     model = terminal_model(known)
     start = model.make_params(**{k: p.value for k, p in first.params.items()})
     result = model.fit(np.log(measured), start, v=vv, t_amb=tt)
@@ -160,16 +172,26 @@ def fit_state(v: np.ndarray, temps: np.ndarray, current: np.ndarray, known: dict
             "temp": tt + known["rth"] * np.abs(i * v_cmo), "log_i": np.log(measured)}
 
 
-def run(data: dict[str, Any]) -> dict[str, Any]:
-    """Fit every state; the summary with the truth, the estimates and whether the intervals cover it."""
-    rng = np.random.default_rng(SEED)
+def fit_state(v: np.ndarray, temps: np.ndarray, current: np.ndarray, known: dict[str, float],
+              rng: np.random.Generator) -> dict[str, Any]:
+    """:func:`fit_measured` of ``current`` with :data:`NOISE` drawn from ``rng`` (:func:`add_noise`)."""
+    return fit_measured(v, temps, add_noise(current, rng), known)
+
+
+Replica = Mapping[str, Sequence[Sequence[float]]]
+"""Measured currents of one noise replica: state → [[A per voltage] per temperature]."""
+
+
+def fit_iv(data: Mapping[str, Any], replicas: Sequence[Replica]) -> dict[str, Any]:
+    """Fit every state of replica 0; the summary with the truth, the estimates and whether the intervals
+    cover it, and the coverage over the further replicas."""
     v, temps = np.asarray(data["v"]), np.asarray(data["temperature"])
-    summary: dict[str, Any] = {"noise": NOISE, "seed": SEED, "temperatures_K": list(TEMPERATURES),
+    summary: dict[str, Any] = {"noise": data["noise"], "temperatures_K": list(data["temperature"]),
                                "voltages_V": list(VOLTAGES), "states": {}}
     fits = {}
     for name, x in STATES.items():
         known = device_values(x)
-        fit = fit_state(v, temps, np.asarray(data["current"][name]), known, rng)
+        fit = fit_measured(v, temps, np.asarray(replicas[0][name]), known)
         fits[name] = fit
         stats = fit["stats"]
         params = {k: {"true": known[k], "value": p.value, "stderr": p.stderr, "low": p.low, "high": p.high,
@@ -178,34 +200,38 @@ def run(data: dict[str, Any]) -> dict[str, Any]:
                                    "redchi": float(fit["result"].redchi), "params": params,
                                    "all_covered": all(p["covered"] for p in params.values()),
                                    "max_self_heating_K": float(np.max(fit["temp"] - np.repeat(temps, v.size)))}
-    summary["interval_coverage"] = interval_coverage(data)
+    summary["replicas"] = len(replicas) - 1
+    summary["interval_coverage"] = interval_coverage(data, replicas[1:])
     return {"summary": summary, "fits": fits}
 
 
-def interval_coverage(data: dict[str, Any], seeds: int = COVERAGE_SEEDS) -> dict[str, dict[str, float]]:
-    """Fraction of noise seeds (1 … ``seeds``) whose 95 % interval covers the true value, per state and parameter."""
+def interval_coverage(data: Mapping[str, Any], replicas: Sequence[Replica]) -> dict[str, dict[str, float]]:
+    """Fraction of the noise ``replicas`` whose 95 % interval covers the true value, per state and parameter."""
     v, temps = np.asarray(data["v"]), np.asarray(data["temperature"])
     out = {}
     for name, x in STATES.items():
         known = device_values(x)
         hits = {k: 0 for k in (LG_N.name, DE.name, A_NM.name)}
-        for seed in range(1, seeds + 1):
-            stats = fit_state(v, temps, np.asarray(data["current"][name]), known, np.random.default_rng(seed))["stats"]
+        for replica in replicas:
+            stats = fit_measured(v, temps, np.asarray(replica[name]), known)["stats"]
             for k in hits:
                 hits[k] += stats.params[k].low <= known[k] <= stats.params[k].high
-        out[name] = {k: n / seeds for k, n in hits.items()}
+        out[name] = {k: n / len(replicas) if replicas else float("nan") for k, n in hits.items()}
     return out
 
 
-def format_report(summary: dict[str, Any]) -> str:
-    """Markdown: recovered parameters against the device values."""
+def format_report(summary: Mapping[str, Any], seed: int) -> str:
+    """Markdown: recovered parameters against the device values (``seed``: the study run's)."""
+    noise = summary["noise"]
     lines = ["# ReRAM trap-to-trap tunnelling (seed 004 Eq. 6): parameters from I–V", "",
-             "Regenerate: `python -m fitting.ship --only reram_ttt` (about 20 s; ngspice + OSDI).", "",
-             f"Data: `reram_cmo` alone in ngspice, DC 0.02–1 V at {', '.join(f'{t:g}' for t in TEMPERATURES)} K, "
-             f"state frozen; {100 * NOISE:g} % Gaussian noise on I (seed {SEED}). Fit: Eq. 6 (sympy → lmfit "
-             "`SympyForm`) to ln|I| with V_CMO = V − I·r_s and T = T_amb + r_th·|I·V_CMO| from the known r_s, r_th; "
-             "ν0 held at 1e13 /s (only ν0·N is identifiable). The fit solves the series r_s and the self-heating "
-             "per point with the model's own current (noise only in ln I; no errors in variables).", "",
+             "Regenerate: `spicegen study run reram-ttt --out DIR`, then "
+             "`spicegen extract reram-ttt --from DIR --out OUT --ship` (about 30 s; ngspice + OSDI).", "",
+             f"Data: `reram_cmo` alone in ngspice, DC 0.02–1 V at "
+             f"{', '.join(f'{t:g}' for t in summary['temperatures_K'])} K, state frozen; {100 * noise:g} % Gaussian "
+             f"noise on I (study seed {seed}, replica 0). Fit: Eq. 6 (sympy → lmfit `SympyForm`) to ln|I| with "
+             "V_CMO = V − I·r_s and T = T_amb + r_th·|I·V_CMO| from the known r_s, r_th; ν0 held at 1e13 /s (only "
+             "ν0·N is identifiable). The fit solves the series r_s and the self-heating per point with the model's "
+             "own current (noise only in ln I; no errors in variables).", "",
              "| state | parameter | true | fitted ± s.e. | 95 % interval | covered |", "|---|---|---|---|---|---|"]
     for name, s in summary["states"].items():
         for k, p in s["params"].items():
@@ -213,26 +239,27 @@ def format_report(summary: dict[str, Any]) -> str:
                          f"{p['low']:.5g} … {p['high']:.5g} | {'yes' if p['covered'] else 'NO'} |")
     lines.append("")
     for name, s in summary["states"].items():
-        lines.append(f"- {name}: {s['points']} points, RMSE of ln I {s['rmse_log_i']:.4f} (noise {NOISE:g}), "
+        lines.append(f"- {name}: {s['points']} points, RMSE of ln I {s['rmse_log_i']:.4f} (noise {noise:g}), "
                      f"R² {s['r2']:.6f}, largest self-heating {s['max_self_heating_K']:.1f} K.")
     cover = summary["interval_coverage"]
-    lines += ["", f"Coverage of the 95 % intervals over {COVERAGE_SEEDS} further noise seeds: "
+    lines += ["", f"Coverage of the 95 % intervals over {summary['replicas']} further noise replicas: "
               + "; ".join(f"{name}: " + ", ".join(f"`{k}` {100 * c:.0f} %" for k, c in v.items())
                           for name, v in cover.items()) + "."]
-    lines += ["", "`lg_n` = log10(N / m⁻³), `de` in eV, `a_nm` in nm. Files: `ttt_fit.json` (this table), "
-              "`ttt_iv.json` (the simulated curves), `ttt_iv.png` (data and fits)."]
+    lines += ["", "`lg_n` = log10(N / m⁻³), `de` in eV, `a_nm` in nm. Files: `ttt_fit.json` (this table and the "
+              "study run it came from), `ttt_iv.json` (the simulated curves and the fitted replica), "
+              "`ttt_iv.png` (data and fits)."]
     return "\n".join(lines) + "\n"
 
 
-def format_figure(data: dict[str, Any], fits: dict[str, Any]) -> bytes:
-    """PNG: measured |I| vs V_CMO per temperature and state, with the fitted Eq. 6."""
+def plot_fits(data: Mapping[str, Any], fits: Mapping[str, Any], path: Path) -> Path:
+    """Measured |I| vs V_CMO per temperature and state, with the fitted Eq. 6."""
     plt = pyplot()
 
     fig, axes = plt.subplots(1, len(fits), figsize=(10, 4), sharey=True)
     n = len(data["v"])
     for ax, (name, fit) in zip(np.atleast_1d(axes), fits.items()):
         values = {k: p.value for k, p in fit["result"].params.items()}
-        for k, temp in enumerate(TEMPERATURES):
+        for k, temp in enumerate(data["temperature"]):
             part = slice(k * n, (k + 1) * n)
             ax.semilogy(fit["v_cmo"][part], np.exp(fit["log_i"][part]), ".", ms=3, color=f"C{k}",
                         label=f"{temp:g} K")
@@ -242,23 +269,56 @@ def format_figure(data: dict[str, Any], fits: dict[str, Any]) -> bytes:
         ax.set_xlabel("V_CMO (V)")
         ax.legend(fontsize=8)
     np.atleast_1d(axes)[0].set_ylabel("|I| (A)")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    return buffer.getvalue()
+    return save_figure(fig, path, dpi=120)
 
 
-def ship(out: Path) -> list[Path]:
-    """Simulate, fit and write ``ttt_iv.json``, ``ttt_fit.json``, ``ttt_iv.png`` and ``report.md`` into ``out``."""
-    from fitting.surrogate import write_atomic
+@register_study
+class TttStudy(Study):
+    """I–V of the reram_cmo device alone (HRS and LRS, 4 temperatures) with seeded measurement noise."""
 
-    data = simulate_iv()
-    fitted = run(data)
-    summary = fitted["summary"]
-    texts = {"ttt_iv.json": json.dumps(data, indent=1) + "\n",
-             "ttt_fit.json": json.dumps(summary, indent=2, allow_nan=False) + "\n",
-             "report.md": format_report(summary)}
-    png = format_figure(data, fitted["fits"])
-    files = [write_atomic(out / name, text) for name, text in texts.items()]
-    return [*files, write_atomic(out / "ttt_iv.png", png)]
+    name = "reram-ttt"
+    family = "reram"
+    options = (Setting("noise", NOISE, "relative Gaussian noise of every measured current", bounds=(0.0, 0.5)),
+               Setting("replicas", REPLICAS, "further noise replicas (coverage of the 95 % intervals)",
+                       bounds=(0, 1000)))
+    measures = {f"I_{name}_1V_300K": Measure("A", f"device current at 1 V, 300 K, {name.upper()} (x = {x:g}), "
+                                                  "noise-free")
+                for name, x in STATES.items()}
+    devices = ("reram_cmo",)
+    seed_default = 0
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        data = {**simulate_iv(), "noise": ctx.options["noise"]}
+        replicas = []
+        for k in range(ctx.options["replicas"] + 1):
+            rng = ctx.rng("noise", k)
+            replicas.append({name: add_noise(np.asarray(data["current"][name]), rng, ctx.options["noise"])
+                             for name in STATES})
+        write_json(ctx.out / "ttt_iv.json", data)
+        write_json(ctx.out / "ttt_measured.json", replicas)
+        at = int(np.argmin(np.abs(np.asarray(data["v"]) - 1.0)))
+        hot = TEMPERATURES.index(300.0)
+        return StudyResult({f"I_{name}_1V_300K": data["current"][name][hot][at] for name in STATES},
+                           data={"temperatures_K": list(TEMPERATURES), "voltages_V": list(VOLTAGES)},
+                           files=["ttt_iv.json", "ttt_measured.json"])
+
+
+@register_extraction
+class TttExtraction(Extraction):
+    """N, ΔE and a of reram_cmo (seed 004 Eq. 6) with 95 % intervals from the study's measured I–V."""
+
+    name = "reram-ttt"
+    source = "reram-ttt"
+    statistic = "value and 95 % interval"
+    form = "seed 004 Eq. 6 with r_s and self-heating (sympy -> lmfit)"
+    folder = "extractions/reram_ttt"
+
+    def fit(self, run: StudyRun, out: Path) -> list[Path]:
+        data = json.loads((run.folder / "ttt_iv.json").read_text())
+        replicas = json.loads((run.folder / "ttt_measured.json").read_text())
+        fitted = fit_iv(data, replicas)
+        summary = {"provenance": {"study": run.citation()}, **fitted["summary"]}
+        return [write_json(out / "ttt_iv.json", {**data, "measured": replicas[0]}, indent=1),
+                write_json(out / "ttt_fit.json", summary),
+                write_text(out / "report.md", format_report(summary, int(run.definition["seed"]))),
+                plot_fits(data, fitted["fits"], out / "ttt_iv.png")]

@@ -8,14 +8,12 @@ Everything here drives the SPICE cell in ngspice (OSDI build of the device by de
 B-source twin): the quasi-static sweeps of Fig. 2d are transients whose voltage ramps at
 :data:`SWEEP_RATE`, reads are 0.2 V plateaus at V_G = 3.3 V (section 4.5).
 
-Command line (writes the Fig. 2d-like I-V loop and a JSON of the reads)::
+Study ``reram-cycling-iv`` (the Fig. 2d-like I-V loop, the 0.2 V reads and R_DS)::
 
-    python -m testbenches.reram.cell --out results/reram
+    spicegen study run reram-cycling-iv --set cycles=5 --out results/reram-cycling-iv
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,13 +23,14 @@ from typing import Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
+from spicegen import plugins
 from spicegen.device import get_device
-from spicegen.figures import pyplot
+from spicegen.figures import pyplot, save_figure
 from spicegen.naming import format_number
 from spicegen.netlist import Flavor, check_node, format_instance, format_subckt
 from spicegen.ngspice import SimResult, run_netlist
 from spicegen.pdk import sky130_include, sky130_mos
-from spicegen.figures import save_figure
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 
 DEVICE = "reram_cmo"
 #: Access transistor: gate length (m), threshold shift (V) and width (m). The threshold shift makes
@@ -66,9 +65,7 @@ def device_model():
 
 @lru_cache(maxsize=None)
 def _osdi_path() -> str:
-    from veriloga import compile_model
-
-    return str(compile_model(device_model()))
+    return str(plugins.compiler("osdi")(device_model()))
 
 
 def cell_lines(name: str, te: str, g: str, s: str, *, flavor: Flavor = "osdi",
@@ -180,7 +177,7 @@ class Waveform:
 
 
 @dataclass
-class Protocol:
+class CyclingSchedule:
     """Drive of the cell's top electrode and gate, with the time windows of each phase."""
 
     te: Waveform = field(default_factory=Waveform)
@@ -226,9 +223,9 @@ class Protocol:
 
 
 def cycling_protocol(cycles: int = 5, *, v_set: float = V_SET, vg_set: float = VG_SET, v_reset: float = V_RESET,
-                     vg_reset: float = VG_RESET, rate: float | None = None) -> Protocol:
+                     vg_reset: float = VG_RESET, rate: float | None = None) -> CyclingSchedule:
     """Quasi-static 8W cycling as in Fig. 2d: per cycle a reset sweep, a read, a set sweep, a read."""
-    proto = Protocol()
+    proto = CyclingSchedule()
     for k in range(cycles):
         proto.sweep(f"reset{k}", v_reset, vg_reset, rate)
         proto.read(f"hrs{k}")
@@ -237,7 +234,7 @@ def cycling_protocol(cycles: int = 5, *, v_set: float = V_SET, vg_set: float = V
     return proto
 
 
-def protocol_netlist(proto: Protocol, *, params: Mapping[str, float] | None = None, flavor: Flavor = "osdi",
+def protocol_netlist(proto: CyclingSchedule, *, params: Mapping[str, float] | None = None, flavor: Flavor = "osdi",
                      corner: str = "tt", max_step: float | None = None, **cell) -> str:
     """Transient netlist of one cell driven by ``proto`` (vectors: ``te``, ``g``, ``i(vte)``, state ``x``).
 
@@ -311,7 +308,7 @@ def apply_pulse(x0: float, v: float, vg: float, width: float, params: Mapping[st
                 flavor: Flavor = "osdi", corner: str = "tt", edge: float = 10e-9, **cell) -> float:
     """State of the cell after one rectangular pulse ``v`` on the top electrode (gate at ``vg``, source
     grounded) of ``width`` seconds with ``edge`` rise/fall times, starting from state ``x0``."""
-    proto = Protocol()
+    proto = CyclingSchedule()
     proto.gate(vg, 100e-9)
     proto._sync()
     proto.te.ramp(v, edge)
@@ -374,22 +371,33 @@ def plot_loop(cycling: Cycling, path: Path, *, title: str = "") -> Path:
     return save_figure(fig, path)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/reram", help="output folder")
-    parser.add_argument("--cycles", type=int, default=5)
-    parser.add_argument("--flavor", choices=("osdi", "twin"), default="osdi")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    cycling = run_cycling(cycles=args.cycles, flavor=args.flavor)
-    png = plot_loop(cycling, out / "reram_iv_loop.png")
-    summary = {"reads_ohm": cycling.reads, "R_LRS_mean": float(np.mean(cycling.series("lrs"))),
-               "R_HRS_mean": float(np.mean(cycling.series("hrs"))), "rds_vg1p2_ohm": measure_rds(1.2),
-               "figure": str(png)}
-    (out / "reram_cell.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
-    return 0
+@register_study
+class CyclingIV(Study):
+    """Quasi-static 8W cycling of the nominal 1T1R cell: the I-V loop of Fig. 2d, the 0.2 V reads and R_DS."""
+
+    name = "reram-cycling-iv"
+    family = "reram"
+    options = (Setting("cycles", 5, "quasi-static cycles (reset sweep, read, set sweep, read)", bounds=(1, 50)),
+               Setting("flavor", "osdi", "device as compiled Verilog-A (OSDI) or B-source twin",
+                       choices=("osdi", "twin")))
+    measures = {
+        "R_LRS": Measure("Ohm", "0.2 V read after the set sweep, mean over the cycles", spec=(16.2e3, 19.8e3),
+                         paper=18e3),
+        "R_HRS": Measure("Ohm", "0.2 V read after the reset sweep, mean over the cycles", spec=(230.4e3, 281.6e3),
+                         paper=256e3),
+        "R_DS": Measure("Ohm", "access transistor: slope of I_D(V_DS) over 0-0.2 V at V_G = 1.2 V",
+                        spec=(0.98 * RDS_TARGET, 1.02 * RDS_TARGET), paper=RDS_TARGET),
+    }
+    devices = (DEVICE,)
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        ctx.say(f"{self.name}: {ctx.options['cycles']} cycles, one ngspice transient")
+        cycling = run_cycling(cycles=ctx.options["cycles"], flavor=ctx.options["flavor"])
+        plot_loop(cycling, ctx.out / "reram_iv_loop.png")
+        return StudyResult({"R_LRS": float(np.mean(cycling.series("lrs"))),
+                            "R_HRS": float(np.mean(cycling.series("hrs"))), "R_DS": measure_rds(1.2)},
+                           data={"reads_ohm": cycling.reads}, files=["reram_iv_loop.png"])
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+#: The former name of :class:`CyclingSchedule`, still imported by ``testbenches.reram.program``.
+Protocol = CyclingSchedule

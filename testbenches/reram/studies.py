@@ -1,4 +1,4 @@
-"""CMO/HfOx ReRAM studies of seed 004: forming, device-to-device spread of the reads, conductance relaxation.
+"""CMO/HfOx ReRAM studies of seed 004: forming and the device-to-device spread of the reads.
 
 Testbenches (``spicegen sim`` / ``spicegen mc``), all on the 1T1R cell of :mod:`testbenches.reram.cell`
 (sky130 5 V NMOS, W = ``W_ACCESS``):
@@ -14,29 +14,34 @@ Testbenches (``spicegen sim`` / ``spicegen mc``), all on the 1T1R cell of :mod:`
     ``V_form`` = V_1T1R - R_DS*I at the largest current increase (seed 004 Fig. S2), with the
     device's d2d variation (HfOx thickness).
 
-Studies (figures and a JSON summary each)::
+Studies (``spicegen study run NAME --out DIR``), both calibrations with a held-out seed:
 
-    python -m testbenches.reram.studies forming|d2d|relaxation --out results/reram
+``reram-forming``
+    lmfit of ``p_dip`` (mean forming voltage) and of the d2d sigma of ``t_ox`` (its spread) of
+    ``hfox_forming`` on Monte Carlo runs of ``reram-forming``.
+``reram-d2d``
+    lmfit of the d2d sigmas of ``reram_cmo`` on a SPICE read map, checked with SPICE devices.
 
-Sources, assumptions and results: ``docs/reram_studies.md``.
+Both write the fitted values into ``calibration_<device>.json`` of their output folder, and into the
+package's calibration file only with ``--set ship=yes``. Sources, assumptions and results:
+``docs/reram_studies.md``.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from spicegen import get_device
-from spicegen.figures import pyplot
+from spicegen import calibration, get_device
+from spicegen.figures import pyplot, save_figure
 from spicegen.naming import format_number
+from spicegen.params import Variation
 from spicegen.pdk import CORNERS, sky130_include
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, StudyRun, register_study
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
-from spicegen.figures import save_figure
 from testbenches.reram.cell import (L_ACCESS, RDS_TARGET, SWEEP_RATE, TRAN_OPTIONS, V_FORM, V_READ, VG_FORM,
                                     W_ACCESS, cycling_protocol)
 
@@ -135,6 +140,7 @@ RERAM_FORMING = register_testbench(Testbench(
 #: cycle equal the periodic ones to 0.3 % (docs/reram_studies.md).
 CYCLES = 1
 
+
 @dataclass(frozen=True)
 class ReadAt:
     """Cell resistance V_READ/I at time ``t`` (the end of a read plateau)."""
@@ -187,7 +193,6 @@ def _read_measurements(cycles: int) -> dict[str, ReadAt]:
     return {"R_LRS": ReadAt(reads[f"lrs{cycles - 1}"]), "R_HRS": ReadAt(reads[f"hrs{cycles - 1}"])}
 
 
-
 RERAM_READ = register_testbench(Testbench(
     name="reram-read",
     doc="nominal CMO/HfOx 1T1R: 0.2 V reads after the quasi-static set/reset sweeps (R_LRS, R_HRS; Fig. 2d/e)",
@@ -208,42 +213,36 @@ RERAM_CYCLING = register_testbench(Testbench(
 
 # ----------------------------------------------------------------------------- study helpers
 
-def nominal(testbench: Testbench, settings: Mapping[str, Any] | None = None) -> dict[str, float]:
-    """Measurements of one nominal run of ``testbench`` (as ``spicegen sim``) with ``settings``."""
-    from spicegen.montecarlo import make_plan, simulate
+Simulate = Callable[[Mapping[str, Any]], dict[str, float]]
+"""One nominal run of a testbench with the given settings: measurement name → value."""
 
-    return simulate(make_plan(testbench, seed=0, settings=settings))
+#: Bounds of a seed option (numpy's SeedSequence takes any whole number >= 0).
+SEED_BOUNDS = (0, 2 ** 32 - 1)
 
 
-def monte_carlo(testbench: Testbench, folder: Path, *, n: int, seed: int,
-                settings: Mapping[str, Any] | None = None, sigmas: Mapping[str, float] | None = None) -> Any:
-    """Run (or resume) a one-worker Monte Carlo study in ``folder``; its samples as a DataFrame (ok rows).
+def on_seed(ctx: StudyContext, seed: int) -> StudyContext:
+    """``ctx`` with another seed: its Monte Carlo runs and device draws are those of ``seed``."""
+    return replace(ctx, seed=seed)
 
-    ``folder`` is this study's cache: a study stored there with another definition (e.g. after the
-    device's defaults changed) is deleted and recomputed.
-    """
-    import shutil
 
-    from spicegen.montecarlo import StudyMismatch, load_dataframe, run_study
+def held_out_seed(ctx: StudyContext) -> int:
+    """The ``held_out_seed`` option, refused when it equals the calibration seed (``--seed``)."""
+    seed = int(ctx.options["held_out_seed"])
+    if seed == ctx.seed:
+        raise ValueError(f"held_out_seed = {seed} is the calibration seed (--seed {ctx.seed}); a held-out check "
+                         "needs other devices: choose another held_out_seed or --seed.")
+    return seed
 
-    kwargs = {"n": n, "seed": seed, "settings": settings, "sigmas": sigmas, "workers": 1, "progress": False}
-    try:
-        run_study(testbench, folder, **kwargs)
-    except StudyMismatch:
-        shutil.rmtree(folder)
-        run_study(testbench, folder, **kwargs)
-    frame = load_dataframe(folder)
+
+def calibration_source(ctx: StudyContext) -> dict[str, Any]:
+    """What a calibration file records of the run in ``ctx``: study, key, package version and commit."""
+    citation = StudyRun.open(ctx.out).citation()
+    return {k: citation[k] for k in ("study", "key", "version", "commit")}
+
+
+def _ok(frame: Any) -> Any:
+    """The samples of a Monte Carlo DataFrame that simulated."""
     return frame[frame["status"] == "ok"]
-
-
-def defaults_key(device: str) -> str:
-    """Short hash of ``device``'s parameter defaults and variations: part of every Monte Carlo cache folder
-    name, because a study's stored definition does not see a model's compiled defaults."""
-    import hashlib
-
-    model = get_device(device)
-    text = json.dumps([(p.name, p.default, repr(p.variation)) for p in model.params])
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -263,19 +262,25 @@ def _deviation(value: float, paper: float) -> float:
     return float(value / paper - 1)
 
 
-def _check_sigma(sigma: float | None, what: str) -> float | None:
-    if sigma is not None and not (math.isfinite(sigma) and 0 < sigma < 1):
-        raise ValueError(f"{what} override must be a relative sigma in (0, 1), got {sigma!r}; "
-                         "e.g. 0.3 for sigma/mu = 30 %.")
+def _check_sigma(sigma: float, what: str) -> float:
+    if not (math.isfinite(sigma) and 0 < sigma < 1):
+        raise ValueError(f"{what} must be a relative sigma in (0, 1), got {sigma!r}; e.g. 0.3 for sigma/mu = 30 %.")
     return sigma
+
+
+def significant(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits (as written into a calibration file)."""
+    return float(f"{value:.{digits}g}")
 
 
 # ----------------------------------------------------------------------------- forming study
 
-def calibrate_forming_mean(target: float = PAPER["V_form_mean"], *, start: float | None = None) -> dict[str, float]:
+def calibrate_forming_mean(simulate: Simulate, target: float = PAPER["V_form_mean"], *,
+                           start: float | None = None) -> dict[str, float]:
     """lmfit: the dipole moment ``p_dip`` whose nominal forming sweep gives V_form = ``target``.
 
-    V_form is read on a 10 mV staircase, so the finite-difference step is 2 % of p_dip (tens of mV).
+    ``simulate`` runs ``reram-forming`` once with the settings it is given. V_form is read on a
+    10 mV staircase, so the finite-difference step is 2 % of p_dip (tens of mV).
     """
     import lmfit
 
@@ -284,7 +289,7 @@ def calibrate_forming_mean(target: float = PAPER["V_form_mean"], *, start: float
     params.add("p_dip_nm", p0 * 1e9, min=0.5, max=20.0)
 
     def residual(p: lmfit.Parameters) -> np.ndarray:
-        value = nominal(RERAM_FORMING, {"r__p_dip": p["p_dip_nm"].value * 1e-9})["V_form"]
+        value = simulate({"r__p_dip": p["p_dip_nm"].value * 1e-9})["V_form"]
         return np.array([value - target if math.isfinite(value) else 1.0])
 
     result = lmfit.minimize(residual, params, method="least_squares", diff_step=0.02, xtol=1e-4)
@@ -320,39 +325,72 @@ def calibrate_forming_sigma(t_ox: np.ndarray, v_form: np.ndarray, sigma_used: fl
             "response_rmse": float(np.sqrt(np.mean((response(x) - v_form) ** 2)))}
 
 
-def forming_study(out: Path, *, n: int = 2000, seed_cal: int = 1, seed_check: int = 2,
-                  sigma: float | None = None) -> dict[str, Any]:
-    """Forming: calibrate p_dip (mean) and the t_ox d2d sigma on ``seed_cal``, check on ``seed_check``.
+@register_study
+class FormingStudy(Study):
+    """Forming voltage of pristine HfOx 1T1R cells (Fig. 2c, S2): p_dip and the t_ox spread fitted, held-out seed."""
 
-    Writes ``forming_cdf.png``, ``forming_iv.png`` and ``forming_summary.json`` into ``out`` (Monte Carlo
-    folders under ``out/mc``) and returns the summary. ``sigma`` overrides the device's t_ox sigma
-    used for the first (calibration) Monte Carlo run.
-    """
-    sigma_used = _check_sigma(sigma, "t_ox sigma") or get_device(FORMING_DEVICE).param("t_ox").variation.sigma
-    mean_fit = calibrate_forming_mean()
-    settings = {"r__p_dip": mean_fit["p_dip"]}
-    cache = out / "mc" / f"forming_{defaults_key(FORMING_DEVICE)}"
-    first = monte_carlo(RERAM_FORMING, cache / f"s{seed_cal}_{sigma_used:.6g}", n=n, seed=seed_cal,
-                        settings=settings, sigmas={"r__t_ox": sigma_used})
-    sigma_fit = calibrate_forming_sigma(first["r__t_ox"].to_numpy(), first["V_form"].to_numpy(), sigma_used)
-    sigmas = {"r__t_ox": sigma_fit["sigma"]}
-    runs = {f"calibration (seed {seed_cal})": monte_carlo(
-                RERAM_FORMING, cache / f"s{seed_cal}_{sigma_fit['sigma']:.6g}", n=n, seed=seed_cal,
-                settings=settings, sigmas=sigmas),
-            f"held-out (seed {seed_check})": monte_carlo(
-                RERAM_FORMING, cache / f"s{seed_check}_{sigma_fit['sigma']:.6g}", n=n,
-                seed=seed_check, settings=settings, sigmas=sigmas)}
-    unformed = {k: int(n - np.isfinite(v["V_form"]).sum()) for k, v in runs.items()}
-    rate = sum(unformed.values()) / (n * len(runs))
-    summary = {"p_dip": mean_fit["p_dip"], "nominal_V_form": mean_fit["V_form"], "lmfit_nfev": mean_fit["nfev"],
-               "t_ox_sigma_used": sigma_used, "t_ox_sigma_fit": sigma_fit["sigma"],
-               "response_V_form_vs_dt_rel": sigma_fit["response"], "response_rmse_V": sigma_fit["response_rmse"],
-               "unformed_below_3p6V": unformed, "yield": 1 - rate, "p_all_32_formed": (1 - rate) ** 32,
-               "runs": {label: _forming_row(frame) for label, frame in runs.items()}}
-    summary["figures"] = [str(_plot_forming_cdf(runs, out / "forming_cdf.png")),
-                          str(_plot_forming_iv(mean_fit["p_dip"], out / "forming_iv.png"))]
-    _write_json(out / "forming_summary.json", summary)
-    return summary
+    name = "reram-forming"
+    family = "reram"
+    options = (
+        Setting("held_out_seed", 2, "seed of the held-out Monte Carlo run (--seed is the calibration seed)",
+                bounds=SEED_BOUNDS),
+        Setting("t_ox_sigma", 0.0, "relative d2d sigma of t_ox in the first Monte Carlo run (0: the device's)",
+                bounds=(0.0, 0.5)),
+        Setting("ship", False, "also update the package's calibration file (hfox_forming.json)"),
+    )
+    measures = {
+        "p_dip": Measure("m", "fitted dipole moment (e m): nominal V_form = 3.17 V"),
+        "t_ox_sigma": Measure("", "fitted relative d2d sigma of t_ox: V_form spread of 75 mV on the calibration seed"),
+        "V_form_mean": Measure("V", "mean V_form,ReRAM = V_1T1R - R_DS*I at the largest current step, held-out seed",
+                               paper=PAPER["V_form_mean"]),
+        "V_form_sigma": Measure("V", "standard deviation of V_form,ReRAM, held-out seed", paper=PAPER["V_form_sigma"]),
+        "V_form_sigma_cal": Measure("V", "standard deviation of V_form,ReRAM, calibration seed (fitted)",
+                                    paper=PAPER["V_form_sigma"]),
+        "V_form_1T1R_mean": Measure("V", "mean V_1T1R at the largest current step, held-out seed",
+                                    paper=PAPER["V_form_1T1R_mean"]),
+        "I_form_mean": Measure("A", "mean current at the largest current step, held-out seed",
+                               paper=PAPER["I_form_mean"]),
+        "yield": Measure("", "fraction of the devices of both runs that formed below 3.6 V"),
+    }
+    devices = (FORMING_DEVICE,)
+    n_default = 2000
+    n_min = 10
+    n_desc = "devices per Monte Carlo run (three runs)"
+    seed_default = 1
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        held_out = held_out_seed(ctx)
+        sigma_used = ctx.options["t_ox_sigma"] or get_device(FORMING_DEVICE).param("t_ox").variation.sigma
+        mean_fit = ctx.step("p_dip", lambda: calibrate_forming_mean(lambda s: ctx.simulate("reram-forming", s)))
+        settings = {"r__p_dip": mean_fit["p_dip"]}
+        first = _ok(ctx.monte_carlo("reram-forming", ctx.n, folder="mc/first", settings=settings,
+                                    sigmas={"r__t_ox": sigma_used}))
+        sigma_fit = calibrate_forming_sigma(first["r__t_ox"].to_numpy(), first["V_form"].to_numpy(), sigma_used)
+        sigmas = {"r__t_ox": sigma_fit["sigma"]}
+        runs = {f"calibration (seed {ctx.seed})": _ok(ctx.monte_carlo(
+                    "reram-forming", ctx.n, folder="mc/calibration", settings=settings, sigmas=sigmas)),
+                f"held-out (seed {held_out})": _ok(on_seed(ctx, held_out).monte_carlo(
+                    "reram-forming", ctx.n, folder="mc/held_out", settings=settings, sigmas=sigmas))}
+        unformed = {k: int(ctx.n - np.isfinite(v["V_form"]).sum()) for k, v in runs.items()}
+        rate = sum(unformed.values()) / (ctx.n * len(runs))
+        rows = {label: _forming_row(frame) for label, frame in runs.items()}
+        summary = {"p_dip": mean_fit["p_dip"], "nominal_V_form": mean_fit["V_form"], "lmfit_nfev": mean_fit["nfev"],
+                   "t_ox_sigma_used": sigma_used, "t_ox_sigma_fit": sigma_fit["sigma"],
+                   "response_V_form_vs_dt_rel": sigma_fit["response"], "response_rmse_V": sigma_fit["response_rmse"],
+                   "unformed_below_3p6V": unformed, "yield": 1 - rate, "p_all_32_formed": (1 - rate) ** 32,
+                   "runs": rows}
+        _plot_forming_cdf(runs, ctx.out / "forming_cdf.png")
+        _plot_forming_iv(mean_fit["p_dip"], ctx.out / "forming_iv.png")
+        written = calibration.update(FORMING_DEVICE, ctx.out, values={"p_dip": significant(mean_fit["p_dip"], 5)},
+                                     variations={"t_ox": {"sigma": significant(sigma_fit["sigma"], 4)}},
+                                     source=calibration_source(ctx), ship=ctx.options["ship"])
+        cal, check = rows.values()
+        return StudyResult(
+            {"p_dip": mean_fit["p_dip"], "t_ox_sigma": sigma_fit["sigma"], "V_form_mean": check["V_form"]["mean"],
+             "V_form_sigma": check["V_form"]["std"], "V_form_sigma_cal": cal["V_form"]["std"],
+             "V_form_1T1R_mean": check["V_form_1T1R"]["mean"], "I_form_mean": check["I_form"]["mean"],
+             "yield": 1 - rate},
+            data=summary, files=["forming_cdf.png", "forming_iv.png", written[0].name])
 
 
 def _forming_row(frame: Any) -> dict[str, Any]:
@@ -408,42 +446,58 @@ def _plot_forming_iv(p_dip: float, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=float) + "\n")
-    return path
-
-
 # ----------------------------------------------------------------------------- d2d study
 
-#: Grid of each d2d coordinate on which the SPICE read map is taken, by the parameter's distribution:
+#: Grids of each d2d coordinate on which the SPICE read map is taken, by the parameter's distribution:
 #: ln(value/nominal) for a lognormal parameter (dense near nominal), value/nominal - 1 for a normal one.
-MAP_GRID = {"lognormal": np.array(sorted({sign * v for v in (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
-                                          for sign in (-1.0, 1.0)})),
-            "normal": np.linspace(-0.3, 0.3, 13)}
+#: ``coarse`` (4 x 4 transients, the fewest a PCHIP interpolation takes) is for quick checks only.
+MAP_GRIDS = {
+    "fine": {"lognormal": sorted({sign * v for v in (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
+                                  for sign in (-1.0, 1.0)}),
+             "normal": np.linspace(-0.3, 0.3, 13).tolist()},
+    "coarse": {"lognormal": [-2.0, -0.5, 0.5, 2.0], "normal": [-0.3, -0.1, 0.1, 0.3]},
+}
 #: Devices in the array of Fig. 2e (8x4, seed 004 section 2.1.2): the sampling uncertainty of the paper's
 #: sigma/mu, 0.25*sqrt(1/(2*(32 - 1))) = 0.032, weights the lmfit residuals (and gives the sigmas' stderr).
 PAPER_DEVICES = 32
 #: SPICE devices of the d2d checks (32 would leave sigma/mu uncertain by 13 %; 200 by 5 %).
 N_SPICE = 200
+READS = ("R_LRS", "R_HRS")
 
 
 def _d2d_params() -> list[str]:
     """The reram_cmo parameters with a d2d variation (independent draws; docs/reram_studies.md section 3)."""
     names = [p.name for p in get_device(CELL_DEVICE).params if p.variation is not None and p.variation.kind == "d2d"]
     for name in names:
-        variation = get_device(CELL_DEVICE).param(name).variation
-        if variation.distribution not in MAP_GRID or variation.group is not None:
-            raise ValueError(f"the d2d study maps ungrouped normal or lognormal variations; {name!r} has "
-                             f"{variation.distribution!r} (group {variation.group!r}).")
+        v = get_device(CELL_DEVICE).param(name).variation
+        if v.distribution not in MAP_GRIDS["fine"] or v.group is not None or not v.relative or v.p_zero:
+            raise ValueError(f"the d2d study maps ungrouped relative normal or lognormal variations; {name!r} has "
+                             f"{v.distribution!r} (group {v.group!r}, relative {v.relative}, p_zero {v.p_zero}).")
     return names
 
 
-def _d2d_variations(sigmas: Mapping[str, float] | None = None) -> dict[str, Any]:
-    """The device's d2d variations, with the relative sigmas in ``sigmas`` (by parameter name) overridden."""
-    from dataclasses import replace
+def parse_sigmas(text: str) -> dict[str, float]:
+    """``"n_lrs=0.3,ea_rst=0.05"`` → ``{"n_lrs": 0.3, "ea_rst": 0.05}`` (empty text: none).
 
+    Raises
+    ------
+    ValueError
+        For an item that is not ``NAME=NUMBER``.
+    """
+    sigmas: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError(item)
+            sigmas[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"start sigma {item!r} is not NAME=NUMBER; write e.g. 'n_lrs=0.3,ea_rst=0.05'.") from None
+    return sigmas
+
+
+def _d2d_variations(sigmas: Mapping[str, float] | None = None) -> dict[str, Variation]:
+    """The device's d2d variations, with the relative sigmas in ``sigmas`` (by parameter name) overridden."""
     sigmas = dict(sigmas or {})
     unknown = set(sigmas) - set(_d2d_params())
     if unknown:
@@ -466,20 +520,27 @@ def _value(name: str, coordinate: float) -> float:
     return param.default * ratio
 
 
-def read_map() -> dict[str, Any]:
-    """SPICE reads (R_LRS, R_HRS after quasi-static cycling) on the grid (:data:`MAP_GRID`) of every d2d parameter."""
+def read_map(simulate: Simulate, grid: str = "fine",
+             bar: Callable[[Iterable[Any], int], Iterable[Any]] = lambda items, total: items) -> dict[str, Any]:
+    """SPICE reads (R_LRS, R_HRS after quasi-static cycling) on the grid :data:`MAP_GRIDS` ``[grid]`` of
+    every d2d parameter; ``simulate`` runs ``reram-cycling`` once, ``bar`` wraps the grid points (progress).
+
+    Returns
+    -------
+    dict
+        ``params``, ``axes`` (one list per parameter) and ``R_LRS``, ``R_HRS`` (nested lists), JSON-able.
+    """
     import itertools
 
     names = _d2d_params()
-    axes = [MAP_GRID[get_device(CELL_DEVICE).param(name).variation.distribution] for name in names]
+    axes = [MAP_GRIDS[grid][get_device(CELL_DEVICE).param(name).variation.distribution] for name in names]
     shape = tuple(len(a) for a in axes)
-    reads = {m: np.empty(shape) for m in ("R_LRS", "R_HRS")}
-    for index in itertools.product(*(range(n) for n in shape)):
-        row = nominal(RERAM_CYCLING, {f"c__{name}": _value(name, float(axis[i]))
-                                      for name, axis, i in zip(names, axes, index)})
+    reads = {m: np.empty(shape) for m in READS}
+    for index in bar(itertools.product(*(range(n) for n in shape)), int(np.prod(shape))):
+        row = simulate({f"c__{name}": _value(name, float(axis[i])) for name, axis, i in zip(names, axes, index)})
         for m in reads:
             reads[m][index] = row[m]
-    return {"params": names, "axes": axes, **reads}
+    return {"params": names, "axes": [list(map(float, a)) for a in axes], **{m: r.tolist() for m, r in reads.items()}}
 
 
 def map_reads(table: Mapping[str, Any], coords: np.ndarray) -> dict[str, np.ndarray]:
@@ -489,30 +550,49 @@ def map_reads(table: Mapping[str, Any], coords: np.ndarray) -> dict[str, np.ndar
     Raises
     ------
     ValueError
-        If a device lies outside the map (widen :data:`MAP_GRID` or lower the sigma).
+        If a device lies outside the map (widen :data:`MAP_GRIDS` or lower the sigma).
     """
     from scipy.interpolate import RegularGridInterpolator
 
     coords = np.atleast_2d(np.asarray(coords, float))
-    for j, (name, axis) in enumerate(zip(table["params"], table["axes"])):
+    axes = tuple(np.asarray(a, float) for a in table["axes"])
+    for j, (name, axis) in enumerate(zip(table["params"], axes)):
         if np.min(coords[:, j]) < axis[0] or np.max(coords[:, j]) > axis[-1]:
-            raise ValueError(f"d2d coordinates of {name!r} in [{np.min(coords[:, j]):.3f}, {np.max(coords[:, j]):.3f}] "
-                             f"leave the SPICE map [{axis[0]:.3f}, {axis[-1]:.3f}]; widen MAP_GRID or lower the sigma.")
-    return {m: np.exp(RegularGridInterpolator(tuple(table["axes"]), np.log(np.asarray(table[m])), method="pchip")(coords))
-            for m in ("R_LRS", "R_HRS")}
+            raise ValueError(f"d2d coordinates of {name!r} in [{np.min(coords[:, j]):.3f}, "
+                             f"{np.max(coords[:, j]):.3f}] leave the SPICE map [{axis[0]:.3f}, {axis[-1]:.3f}]; "
+                             "widen MAP_GRIDS or lower the sigma.")
+    return {m: np.exp(RegularGridInterpolator(axes, np.log(np.asarray(table[m])), method="pchip")(coords))
+            for m in READS}
 
 
-def draw_coords(n: int, seed: int, sigmas: Mapping[str, float] | None = None) -> np.ndarray:
-    """Map coordinates (n x d) of ``n`` devices with independent standard-normal draws per d2d parameter,
-    mapped as the Monte Carlo engine maps them (``Variation.apply``)."""
-    variations = _d2d_variations(sigmas)
-    z = np.random.default_rng(seed).standard_normal((n, len(variations)))
+def standard_normals(devices: Sequence[Mapping[str, float]], sigmas: Mapping[str, float] | None = None) -> np.ndarray:
+    """The standard-normal draw of every d2d parameter of every device (n x d), drawn with the device's
+    variations (``sigmas`` overridden): the inverse of :meth:`~spicegen.params.Variation.apply`.
+
+    The engine's sampler gives device ``k`` the same normal draws whatever the sigma, so these draws
+    and :func:`coordinates` give the devices of any other sigma (common random numbers for lmfit).
+    """
+    model = get_device(CELL_DEVICE)
+    columns = []
+    for name, v in _d2d_variations(sigmas).items():
+        ratio = np.array([d[name] for d in devices]) / model.param(name).default
+        if v.distribution == "normal":
+            columns.append((ratio - 1.0) / v.sigma)
+        else:
+            s = math.sqrt(math.log1p(v.sigma ** 2))
+            columns.append((np.log(ratio) + 0.5 * s * s) / s)
+    return np.column_stack(columns)
+
+
+def coordinates(z: np.ndarray, sigmas: Mapping[str, float] | None = None) -> np.ndarray:
+    """Map coordinates (n x d) of the devices with standard-normal draws ``z`` and the d2d variations of
+    the device with ``sigmas`` overridden, mapped as the Monte Carlo engine maps them (``Variation.apply``)."""
     model = get_device(CELL_DEVICE)
     return np.column_stack([_coordinate(name, v.apply(model.param(name).default, z[:, j]))
-                            for j, (name, v) in enumerate(variations.items())])
+                            for j, (name, v) in enumerate(_d2d_variations(sigmas).items())])
 
 
-def _sigma_bound(distribution: str, axis: np.ndarray, z_max: float) -> float:
+def _sigma_bound(distribution: str, axis: Sequence[float], z_max: float) -> float:
     """Largest relative sigma whose draws (|z| <= z_max) stay inside the map axis."""
     edge = min(-axis[0], axis[-1])
     if distribution == "normal":
@@ -521,36 +601,30 @@ def _sigma_bound(distribution: str, axis: np.ndarray, z_max: float) -> float:
     return math.sqrt(math.expm1(s_max ** 2))
 
 
-def calibrate_d2d_sigmas(table: Mapping[str, Any], *, n: int = 10_000, seed: int = 1,
-                         start: Mapping[str, float] | None = None, target: float = PAPER["rel_sigma"],
-                         devices: int = PAPER_DEVICES) -> dict[str, Any]:
+def calibrate_d2d_sigmas(table: Mapping[str, Any], z: np.ndarray, *, start: Mapping[str, float] | None = None,
+                         target: float = PAPER["rel_sigma"], devices: int = PAPER_DEVICES) -> dict[str, Any]:
     """lmfit: the relative d2d sigmas of the mapped parameters whose read spreads (sigma/mu of R_LRS and
-    R_HRS, ``n`` devices of ``seed`` through the SPICE map) match ``target``. Residuals are weighted by the
-    sampling uncertainty of the paper's sigma/mu over ``devices`` devices and the covariance is not rescaled,
-    so the stderr of each sigma is that uncertainty propagated."""
+    R_HRS of the devices with standard-normal draws ``z`` through the SPICE map) match ``target``.
+
+    Residuals are weighted by the sampling uncertainty of the paper's sigma/mu over ``devices`` devices
+    and the covariance is not rescaled, so the stderr of each sigma is that uncertainty propagated.
+    """
     import lmfit
 
     variations = _d2d_variations()
-    z = np.random.default_rng(seed).standard_normal((n, len(variations)))
     z_max = float(np.max(np.abs(z)))
     uncertainty = target * math.sqrt(1.0 / (2 * (devices - 1)))
-    model = get_device(CELL_DEVICE)
     params = lmfit.Parameters()
     for (name, v), axis in zip(variations.items(), table["axes"]):
         hi = _sigma_bound(v.distribution, axis, z_max)
         params.add(name, min((start or {}).get(name, v.sigma), 0.9 * hi), min=1e-3, max=hi)
 
     def reads_of(p: lmfit.Parameters) -> dict[str, np.ndarray]:
-        from dataclasses import replace
-
-        coords = np.column_stack([_coordinate(name, replace(v, sigma=p[name].value).apply(model.param(name).default,
-                                                                                         z[:, j]))
-                                  for j, (name, v) in enumerate(variations.items())])
-        return map_reads(table, coords)
+        return map_reads(table, coordinates(z, {name: p[name].value for name in variations}))
 
     def residual(p: lmfit.Parameters) -> np.ndarray:
         reads = reads_of(p)
-        return np.array([(_stats(reads[m])["rel_std"] - target) / uncertainty for m in ("R_LRS", "R_HRS")])
+        return np.array([(_stats(reads[m])["rel_std"] - target) / uncertainty for m in READS])
 
     result = lmfit.minimize(residual, params, method="least_squares", scale_covar=False)
     return {"sigma": {name: float(result.params[name].value) for name in variations},
@@ -562,49 +636,9 @@ def calibrate_d2d_sigmas(table: Mapping[str, Any], *, n: int = 10_000, seed: int
 
 def _read_stats(reads: Mapping[str, np.ndarray]) -> dict[str, Any]:
     row: dict[str, Any] = {m: _stats(v) for m, v in reads.items()}
-    row["deviation"] = {f"{m}_mean": _deviation(row[m]["mean"], PAPER[m]) for m in ("R_LRS", "R_HRS")}
-    row["deviation"].update({f"{m}_rel_std": _deviation(row[m]["rel_std"], PAPER["rel_sigma"])
-                             for m in ("R_LRS", "R_HRS")})
+    row["deviation"] = {f"{m}_mean": _deviation(row[m]["mean"], PAPER[m]) for m in READS}
+    row["deviation"].update({f"{m}_rel_std": _deviation(row[m]["rel_std"], PAPER["rel_sigma"]) for m in READS})
     return row
-
-
-def d2d_study(out: Path, *, n_spice: int = N_SPICE, n_big: int = 10_000, seed_cal: int = 1, seed_check: int = 2,
-              sigmas: Mapping[str, float] | None = None) -> dict[str, Any]:
-    """Device-to-device spread of the quasi-static reads (Fig. 2e) and the d2d sigmas that match it.
-
-    1. SPICE read map R(n_lrs, ea_rst) over the device's d2d parameters (:func:`read_map`);
-    2. lmfit of their sigmas on ``n_big`` devices of ``seed_cal`` through the map
-       (:func:`calibrate_d2d_sigmas`; start: the device's sigmas or ``sigmas``);
-    3. ``n_spice`` SPICE devices (``reram-cycling``) with the fitted sigmas on ``seed_cal`` (calibration) and
-       ``seed_check`` (held-out), each against the map at the same drawn parameters;
-    4. ``n_big`` devices through the map with the device's and the fitted sigmas on both seeds.
-
-    Writes ``d2d_cdf.png`` and ``d2d_summary.json`` into ``out``; returns the summary.
-    """
-    device = {name: v.sigma for name, v in _d2d_variations(sigmas).items()}
-    table = read_map()
-    fit = calibrate_d2d_sigmas(table, n=n_big, seed=seed_cal, start=device)
-    fitted = {name: float(f"{s:.3g}") for name, s in fit["sigma"].items()}  # as written into reram_cmo
-    cache = out / "mc" / f"d2d_{defaults_key(CELL_DEVICE)}"
-    spice: dict[str, Any] = {}
-    for label, seed in (("calibration", seed_cal), ("held-out", seed_check)):
-        tag = "_".join(f"{s:g}" for s in fitted.values())
-        frame = monte_carlo(RERAM_CYCLING, cache / f"s{seed}_{tag}", n=n_spice, seed=seed,
-                            sigmas={f"c__{name}": s for name, s in fitted.items()})
-        spice[label] = {"seed": seed, "frame": frame, **_spice_vs_map(table, frame, seed)}
-    runs = {label: {"sigma": s, **{f"map_{n_big} (seed {seed})": _read_stats(map_reads(table, draw_coords(n_big, seed, s)))
-                                   for seed in (seed_cal, seed_check)}}
-            for label, s in (("device sigma", device), ("fitted sigma", fitted))}
-    summary = {"d2d_params": _d2d_params(),
-               "distributions": {name: get_device(CELL_DEVICE).param(name).variation.distribution
-                                 for name in _d2d_params()},
-               "map": {"params": table["params"], "axes": [a.tolist() for a in table["axes"]],
-                       **{m: np.asarray(table[m]).tolist() for m in ("R_LRS", "R_HRS")}},
-               "lmfit": fit, "sigma_to_put_in_reram_cmo": fitted, "runs": runs,
-               "spice": {label: {k: v for k, v in run.items() if k != "frame"} for label, run in spice.items()}}
-    summary["figures"] = [str(_plot_d2d(table, fitted, spice, n_big, seed_check, out / "d2d_cdf.png"))]
-    _write_json(out / "d2d_summary.json", summary)
-    return summary
 
 
 def _spice_vs_map(table: Mapping[str, Any], frame: Any, seed: int) -> dict[str, Any]:
@@ -612,29 +646,105 @@ def _spice_vs_map(table: Mapping[str, Any], frame: Any, seed: int) -> dict[str, 
     coords = np.column_stack([_coordinate(name, frame[f"c__{name}"].to_numpy()) for name in table["params"]])
     mapped = map_reads(table, coords)
     n = len(frame)
+    error = {m: mapped[m] / frame[m].to_numpy() - 1 for m in mapped}
     return {f"spice_{n} (seed {seed})": _read_stats({m: frame[m].to_numpy() for m in mapped}),
             f"map_{n}_same_devices": _read_stats(mapped),
-            "map_vs_spice_max_rel_error": {m: float(np.max(np.abs(mapped[m] / frame[m].to_numpy() - 1)))
-                                           for m in mapped},
-            "map_vs_spice_rms_rel_error": {m: float(np.sqrt(np.mean((mapped[m] / frame[m].to_numpy() - 1) ** 2)))
-                                           for m in mapped}}
+            "map_vs_spice_max_rel_error": {m: float(np.max(np.abs(e))) for m, e in error.items()},
+            "map_vs_spice_rms_rel_error": {m: float(np.sqrt(np.mean(e ** 2))) for m, e in error.items()}}
 
 
-def _plot_d2d(table: Mapping[str, Any], sigmas: Mapping[str, float], spice: Mapping[str, Any], n_big: int,
-              seed: int, path: Path) -> Path:
+@register_study
+class D2dStudy(Study):
+    """Device-to-device spread of the 0.2 V reads (Fig. 2e): reram_cmo's d2d sigmas fitted on a SPICE read map."""
+
+    name = "reram-d2d"
+    family = "reram"
+    options = (
+        Setting("held_out_seed", 2, "seed of the held-out devices (--seed is the calibration seed)",
+                bounds=SEED_BOUNDS),
+        Setting("map_devices", 10_000, "devices per seed read through the SPICE map (lmfit and check)",
+                bounds=(100, 1_000_000)),
+        Setting("start", "", "lmfit start sigmas NAME=S,... (empty: the device's)"),
+        Setting("grid", "fine", "read map: fine (17 x 13 transients) or coarse (4 x 4, quick checks only)",
+                choices=tuple(MAP_GRIDS)),
+        Setting("ship", False, "also update the package's calibration file (reram_cmo.json)"),
+    )
+    measures = {
+        "sigma_n_lrs": Measure("", "fitted relative d2d sigma of n_lrs (lognormal)"),
+        "sigma_ea_rst": Measure("", "fitted relative d2d sigma of ea_rst (normal)"),
+        **{f"{m}_rel_std": Measure("", f"sigma/mu of {m}, SPICE devices of the held-out seed", spec=(0.225, 0.275),
+                                   paper=PAPER["rel_sigma"]) for m in READS},
+        **{f"{m}_rel_std_cal": Measure("", f"sigma/mu of {m}, SPICE devices of the calibration seed",
+                                       paper=PAPER["rel_sigma"]) for m in READS},
+        **{f"{m}_mean": Measure("Ohm", f"mean {m}, SPICE devices of the held-out seed",
+                                spec=(0.9 * PAPER[m], 1.1 * PAPER[m]), paper=PAPER[m]) for m in READS},
+        "map_error_max": Measure("", "largest |map/SPICE - 1| of a read, SPICE devices of both seeds", spec=(0, 0.01)),
+    }
+    devices = (CELL_DEVICE,)
+    n_default = N_SPICE
+    n_min = 2
+    n_desc = "SPICE devices per seed (calibration and held-out)"
+    seed_default = 1
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        held_out = held_out_seed(ctx)
+        start = {name: v.sigma for name, v in _d2d_variations(parse_sigmas(ctx.options["start"])).items()}
+        device = {name: v.sigma for name, v in _d2d_variations().items()}
+        table = ctx.step("map", lambda: read_map(lambda s: ctx.simulate("reram-cycling", s), ctx.options["grid"],
+                                                 lambda items, total: ctx.bar(items, total=total, desc="read map")))
+        seeds = {"calibration": ctx.seed, "held-out": held_out}
+        z = {label: standard_normals(on_seed(ctx, seed).sample_devices(CELL_DEVICE, ctx.options["map_devices"],
+                                                                      stream="map"))
+             for label, seed in seeds.items()}
+        fit = calibrate_d2d_sigmas(table, z["calibration"], start=start)
+        fitted = {name: significant(s, 3) for name, s in fit["sigma"].items()}  # as written into reram_cmo
+        spice = {}
+        for label, seed in seeds.items():
+            frame = _ok(on_seed(ctx, seed).monte_carlo("reram-cycling", ctx.n, folder=f"mc/{label}",
+                                                       sigmas={f"c__{name}": s for name, s in fitted.items()}))
+            spice[label] = {"seed": seed, "frame": frame, **_spice_vs_map(table, frame, seed)}
+        n_map = ctx.options["map_devices"]
+        runs = {label: {"sigma": s, **{f"map_{n_map} (seed {seed})": _read_stats(map_reads(table, coordinates(z[k], s)))
+                                       for k, seed in seeds.items()}}
+                for label, s in (("device sigma", device), ("fitted sigma", fitted))}
+        _plot_d2d(fitted, spice, map_reads(table, coordinates(z["held-out"], fitted)), held_out,
+                  ctx.out / "d2d_cdf.png")
+        written = calibration.update(CELL_DEVICE, ctx.out, variations={n: {"sigma": s} for n, s in fitted.items()},
+                                     source=calibration_source(ctx), ship=ctx.options["ship"])
+        summary = {"d2d_params": table["params"],
+                   "distributions": {name: v.distribution for name, v in _d2d_variations().items()},
+                   "map": table, "lmfit": fit, "sigma_fitted": fitted, "runs": runs,
+                   "spice": {label: {k: v for k, v in run.items() if k != "frame"} for label, run in spice.items()}}
+        return StudyResult(_d2d_measurements(fitted, spice), data=summary,
+                           files=["d2d_cdf.png", written[0].name])
+
+
+def _d2d_measurements(fitted: Mapping[str, float], spice: Mapping[str, Any]) -> dict[str, float]:
+    """The headline numbers of :class:`D2dStudy`: fitted sigmas, SPICE spreads and means, map error."""
+    stats = {label: next(v for k, v in run.items() if k.startswith("spice_")) for label, run in spice.items()}
+    out = {f"sigma_{name}": fitted.get(name, math.nan) for name in ("n_lrs", "ea_rst")}
+    for m in READS:
+        out[f"{m}_rel_std"] = stats["held-out"][m]["rel_std"]
+        out[f"{m}_rel_std_cal"] = stats["calibration"][m]["rel_std"]
+        out[f"{m}_mean"] = stats["held-out"][m]["mean"]
+    out["map_error_max"] = max(e for run in spice.values() for e in run["map_vs_spice_max_rel_error"].values())
+    return out
+
+
+def _plot_d2d(sigmas: Mapping[str, float], spice: Mapping[str, Any], big: Mapping[str, np.ndarray], seed: int,
+              path: Path) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.8), dpi=150)
-    big = map_reads(table, draw_coords(n_big, seed, sigmas))
     text = ", ".join(f"{name} {s:.3g}" for name, s in sigmas.items())
     for m, color in (("R_LRS", "tab:red"), ("R_HRS", "tab:blue")):
         values = np.sort(big[m])
         ax.semilogx(values, 100 * (np.arange(values.size) + 0.5) / values.size, "-", color=color, lw=1,
-                    label=f"{m[2:]}, {n_big} dev. (map, seed {seed})")
+                    label=f"{m[2:]}, {values.size} dev. (map, seed {seed})")
         for (label, run), marker in zip(spice.items(), ("x", "o")):
             dots = np.sort(run["frame"][m].to_numpy())
             ax.semilogx(dots, 100 * (np.arange(dots.size) + 0.5) / dots.size, marker, color=color, ms=2.5,
                         mfc="none", label=f"{m[2:]}, {dots.size} dev. SPICE (seed {run['seed']}, {label})")
-    for m in ("R_LRS", "R_HRS"):
+    for m in READS:
         ax.axvline(PAPER[m], color="k", ls=":", lw=1)
     ax.set_xlabel("Resistance at 0.2 V [$\\Omega$]")
     ax.set_ylabel("Cumulative probability [%]")
@@ -642,35 +752,3 @@ def _plot_d2d(table: Mapping[str, Any], sigmas: Mapping[str, float], spice: Mapp
     ax.grid(alpha=0.3, which="both")
     ax.set_title(f"LRS/HRS d2d (sim., cf. seed 004 Fig. 2e; dotted: paper means)\nd2d sigma/mu: {text}", fontsize=8)
     return save_figure(fig, path)
-
-
-# ----------------------------------------------------------------------------- command line
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=("forming", "d2d"))
-    parser.add_argument("--out", type=Path, default=Path("results/reram"), help="output folder")
-    parser.add_argument("--n", type=int, help="devices: forming Monte Carlo (default 2000), d2d SPICE per seed (default 200)")
-    parser.add_argument("--seed-cal", type=int, default=1, help="seed the spread is calibrated on")
-    parser.add_argument("--seed-check", type=int, default=2, help="held-out seed")
-    parser.add_argument("--sigma", type=float, help="forming: override the device's t_ox sigma")
-    parser.add_argument("--d2d-sigma", action="append", default=[], metavar="NAME=S",
-                        help="d2d: start lmfit from this relative sigma of a d2d parameter (repeatable)")
-    args = parser.parse_args(argv)
-    seeds = {"seed_cal": args.seed_cal, "seed_check": args.seed_check}
-    if args.study == "forming":
-        summary = forming_study(args.out, n=args.n or 2000, sigma=args.sigma, **seeds)
-    elif args.study == "d2d":
-        if args.sigma is not None:
-            parser.error("--sigma is for forming; the d2d study takes --d2d-sigma NAME=S")
-        sigmas = {}
-        for item in args.d2d_sigma:
-            name, _, value = item.partition("=")
-            sigmas[name.strip()] = float(value)
-        summary = d2d_study(args.out, n_spice=args.n or N_SPICE, sigmas=sigmas, **seeds)
-    print(json.dumps(summary, indent=2, default=float))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
