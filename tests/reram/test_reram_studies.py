@@ -1,63 +1,15 @@
-"""CMO/HfOx ReRAM studies (seed 004): forming device and testbench, reads, relaxation model.
-Real ngspice 46 and openvaf-r; no mocks."""
+"""CMO/HfOx ReRAM studies (seed 004): relaxation model and sigma_prog extraction (forming, reads and the
+d2d spread: test_reram_cell_studies.py). Real ngspice 46 and openvaf-r; no mocks."""
 from __future__ import annotations
 
 import json
-import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fitting.reram import stats as reram_stats
 from fitting.surrogate import DomainError, Surrogate
-from spicegen import get_device
 from spicegen.params import Param
-from testbenches.reram import studies
-from testbenches.core.equivalence import check_device
-
-#: Stated tolerances: reads within 10 % of the paper (issue 4); nominal forming voltage within 30 mV
-#: (V_form is read on a 10 mV staircase; the Monte Carlo mean is calibrated to 0.2 %).
-READ_TOL = 0.10
-FORM_TOL = 0.03
-
-
-@pytest.mark.ngspice
-def test_sim_reram_read_json_in_paper_range():
-    out = subprocess.run([sys.executable, "-m", "spicegen.cli", "sim", "reram-read", "--json"], check=True,
-                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2]).stdout
-    reads = json.loads(out)
-    assert reads["R_LRS"] == pytest.approx(18e3, rel=READ_TOL)
-    assert reads["R_HRS"] == pytest.approx(256e3, rel=READ_TOL)
-
-
-@pytest.mark.ngspice
-@pytest.mark.openvaf
-def test_forming_nominal_matches_paper_mean():
-    result = studies.nominal(studies.RERAM_FORMING)
-    assert result["V_form"] == pytest.approx(3.17, abs=FORM_TOL)
-    # held-out against Fig. S2a/b (not fitted to V_1T1R; I_form fixes the formed device's v0)
-    assert result["V_form_1T1R"] == pytest.approx(3.38, abs=FORM_TOL)
-    assert result["I_form"] == pytest.approx(258e-6, rel=0.05)
-
-
-@pytest.mark.ngspice
-@pytest.mark.openvaf
-def test_forming_device_renderings_agree():
-    report = check_device(get_device("hfox_forming"))
-    assert report.passed, report.format_table()
-
-
-def test_forming_point_is_the_largest_current_step():
-    v = np.linspace(0.0, 3.6, 3601)
-    i = np.where(v < 3.2, 1e-9 * v, 2e-4 + 1e-5 * (v - 3.2))
-    assert studies.forming_point(v, i) == pytest.approx((3.2, 2e-4), rel=1e-6)
-    with pytest.raises(ValueError, match="did not form"):
-        studies.forming_point(v, 1e-9 * v)
-    with pytest.raises(ValueError, match="step must be > 0"):
-        studies.forming_point(v, i, step=-0.01)
 
 
 def test_relaxation_fit_recovers_anchors():
@@ -92,46 +44,12 @@ def test_ship_writes_prefixed_files_that_round_trip(tmp_path):
 
 
 def test_bad_input_is_refused_with_the_value_named():
-    with pytest.raises(ValueError, match=r"'r__t_ox' = -4e-09 lies outside its bounds"):
-        studies.nominal(studies.RERAM_FORMING, {"r__t_ox": -4e-9})
     with pytest.raises(ValueError, match="lower <= upper"):
         Param("t_ox", 4e-9, "m", "inverted", (1e-7, 1e-10))
     with pytest.raises(DomainError, match="outside the domain"):
         reram_stats.relax(np.array([50.0]), 0.1, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="t must lie"):
         reram_stats.fit_relaxation({"mean": (reram_stats.Anchor(-1.0, 0.0, 0.1, "bad"),), "std": ()})
-    with pytest.raises(ValueError, match="relative sigma in"):
-        studies.d2d_study(Path("unused"), sigmas={"n_lrs": -0.2})
-    with pytest.raises(ValueError, match=r"no d2d variation on \['n_hrs'\]"):
-        studies.d2d_study(Path("unused"), sigmas={"n_hrs": 0.2})
-    table = {"params": ["n_lrs", "ea_rst"], "axes": [np.linspace(-1, 1, 5), np.linspace(-0.3, 0.3, 5)],
-             "R_LRS": np.ones((5, 5)), "R_HRS": np.ones((5, 5))}
-    with pytest.raises(ValueError, match="'n_lrs' in .* leave the SPICE map"):
-        studies.map_reads(table, np.array([[2.0, 0.0]]))
-
-
-def test_d2d_draws_are_independent_with_unit_mean_and_the_asked_spread():
-    assert studies._d2d_params() == ["n_lrs", "ea_rst"]
-    coords = studies.draw_coords(200_000, seed=5, sigmas={"n_lrs": 0.3, "ea_rst": 0.05})
-    k, rel = np.exp(coords[:, 0]), coords[:, 1]
-    assert k.mean() == pytest.approx(1.0, abs=0.005)
-    assert k.std() / k.mean() == pytest.approx(0.3, rel=0.02)
-    assert rel.mean() == pytest.approx(0.0, abs=1e-3)
-    assert rel.std() == pytest.approx(0.05, rel=0.02)
-    assert abs(np.corrcoef(coords.T)[0, 1]) < 0.01
-
-
-def test_shipped_d2d_fit_is_the_device_variation_and_meets_fig2e():
-    """The shipped d2d study (fitting/extractions/reram/d2d_summary.json) fitted the sigmas now in reram_cmo,
-    and its SPICE devices (calibration and held-out seed) meet Fig. 2e within 10 %: sigma/mu and means."""
-    summary = json.loads((Path(__file__).resolve().parents[2] / "fitting/extractions/reram/d2d_summary.json").read_text())
-    model = get_device("reram_cmo")
-    for name, sigma in summary["sigma_to_put_in_reram_cmo"].items():
-        assert model.param(name).variation.sigma == pytest.approx(sigma, rel=1e-9)
-    for run in summary["spice"].values():
-        stats = next(v for k, v in run.items() if k.startswith("spice_"))
-        assert stats["R_LRS"]["n"] >= 200 and stats["R_HRS"]["n"] >= 200
-        assert all(abs(d) <= READ_TOL for d in stats["deviation"].values()), stats["deviation"]
 
 
 def test_relaxation_replay_reproduces_the_anchors(tmp_path):
