@@ -397,7 +397,3 @@ class CyclingIV(Study):
         return StudyResult({"R_LRS": float(np.mean(cycling.series("lrs"))),
                             "R_HRS": float(np.mean(cycling.series("hrs"))), "R_DS": measure_rds(1.2)},
                            data={"reads_ohm": cycling.reads}, files=["reram_iv_loop.png"])
-
-
-#: The former name of :class:`CyclingSchedule`, still imported by ``testbenches.reram.program``.
-Protocol = CyclingSchedule
