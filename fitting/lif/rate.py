@@ -1,10 +1,14 @@
 """Firing rate f(I, V_thr, V_pw) of the sky130 LIF neuron chain (seed 000), from ngspice, as a surrogate.
 
-Data: ``testbenches.lif.neuron.firing_rate`` (LDO + attenuator + DPI LIF, transistor level, the
-calibrated design) at DC synaptic currents :data:`ISYN_UA` × thresholds :data:`VTHR` × pulse-width
-biases :data:`VPW` (the grid, fitted), plus :data:`CHECKS` seeded random points inside the grid's
-box (held out, never fitted). The simulations are cached in ``lif_rate_data.csv``; ``resimulate``
-runs them again (about 1.5 s each).
+Study ``lif-rate-grid``: ``testbenches.lif.neuron.firing_rate`` (LDO + attenuator + DPI LIF,
+transistor level, the calibrated design) on a grid of DC synaptic currents (log-spaced) ×
+thresholds × pulse-width biases (fitted), plus ``checks`` random points inside the grid's box
+(held out, never fitted; drawn from the run's ``held-out`` stream). Each point is one ngspice run
+of about 1.5 s, written to ``lif_rate_data.csv`` in the run folder.
+
+Extraction ``lif-rate`` (``spicegen extract lif-rate --from RUN --out DIR``): the fit, written as
+``lif_rate.json`` (surrogate citing the run), ``lif_rate_fit.json``, ``report.md``, ``lif_rate.png``
+and a copy of the table; shipped in ``fitting/extractions/lif``.
 
 Form (physical, :class:`fitting.sympy_model.SympyForm`): the period is the time C1 needs to
 integrate to the threshold plus the pulse (= refractory) time of the timer::
@@ -20,32 +24,41 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import sympy as sp
 
-from spicegen.figures import pyplot
+from spicegen import study as studies
+from spicegen.figures import pyplot, save_figure
+from spicegen.files import write_text
 from spicegen.params import Param
+from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
+                            register_extraction, register_study)
+from testbenches.lif.studies import named_bar, spaced, sweep_options, sweep_values
 
 from fitting.sympy_model import SympyForm
 
-ISYN_UA = (10.0, 20.0, 40.0, 100.0, 200.0)
-"""DC synaptic currents of the grid (µA; the range of Fig. 4D of [000])."""
-VTHR = (0.8, 1.2, 1.8)
-"""Comparator thresholds of the grid (V)."""
-VPW = (0.8, 0.9, 1.0, 1.1)
-"""Pulse-width biases of the grid (V)."""
+__all__ = ["ISYN_UA", "VTHR", "VPW", "CHECKS", "DATA", "FORM", "rate_model", "points", "simulate_point", "fit",
+           "format_report", "format_figure", "write", "ship", "LifRateGrid", "LifRate"]
+
+ISYN_UA = tuple(map(float, spaced(10.0, 200.0, 5, log=True)))
+"""DC synaptic currents of the default grid (µA, log-spaced over the range of Fig. 4D of [000])."""
+VTHR = tuple(map(float, spaced(0.8, 1.8, 3)))
+"""Comparator thresholds of the default grid (V)."""
+VPW = tuple(map(float, spaced(0.8, 1.1, 4)))
+"""Pulse-width biases of the default grid (V)."""
 CHECKS = 8
-"""Held-out random points (log-uniform I, uniform V_thr and V_pw inside the grid's box)."""
-SEED = 0
-"""Seed of the held-out points."""
+"""Held-out random points of the default run (log-uniform I, uniform V_thr and V_pw inside the grid's box)."""
 DATA = "lif_rate_data.csv"
-"""Cached simulation table, in the output folder."""
+"""The simulated table, in the study folder and among the shipped files."""
 FORM = "1e6/(c*(vthr - v0)/isyn_ua**p + t0 + tp*exp(-(vpw - 1)/v_s))"
 """The form in words (the expression itself comes from :func:`rate_model`)."""
+INPUT_NAMES = ("isyn_ua", "vthr", "vpw")
+"""The surrogate's inputs: DC synaptic current (µA), threshold (V), pulse-width bias (V)."""
 
 INPUTS = tuple(sp.Symbol(n, positive=True) for n in ("isyn_ua", "vthr", "vpw"))
 PARAMS = (Param("c", 4000.0, "us uA^p/V", "integration time per volt of threshold at 1 uA", (1.0, 1e6)),
@@ -64,46 +77,41 @@ def rate_model() -> SympyForm:
     return SympyForm(1e6 / period, inputs=list(INPUTS), params=list(PARAMS))
 
 
-def points() -> pd.DataFrame:
-    """The grid (``set = "grid"``) and the held-out points (``set = "check"``) to simulate."""
-    grid = [(i, t, w, "grid") for i in ISYN_UA for t in VTHR for w in VPW]
-    rng = np.random.default_rng(SEED)
-    log_i = rng.uniform(np.log(min(ISYN_UA)), np.log(max(ISYN_UA)), CHECKS)
-    check = zip(np.exp(log_i), rng.uniform(min(VTHR), max(VTHR), CHECKS), rng.uniform(min(VPW), max(VPW), CHECKS))
+def points(rng: np.random.Generator | None = None, isyn_ua: Sequence[float] = ISYN_UA,
+           vthr: Sequence[float] = VTHR, vpw: Sequence[float] = VPW, checks: int = CHECKS) -> pd.DataFrame:
+    """The grid (``set = "grid"``) and ``checks`` held-out points (``set = "check"``) to simulate.
+
+    Parameters
+    ----------
+    rng
+        Generator of the held-out points (the study passes its ``held-out`` stream; default: seeded 0).
+    isyn_ua, vthr, vpw
+        Grid axes (µA, V, V).
+    checks
+        Number of held-out points, log-uniform in I and uniform in V_thr, V_pw inside the grid's box.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    grid = [(float(i), float(t), float(w), "grid") for i in isyn_ua for t in vthr for w in vpw]
+    log_i = rng.uniform(np.log(min(isyn_ua)), np.log(max(isyn_ua)), checks)
+    check = zip(np.exp(log_i), rng.uniform(min(vthr), max(vthr), checks), rng.uniform(min(vpw), max(vpw), checks))
     rows = grid + [(float(i), float(t), float(w), "check") for i, t, w in check]
-    return pd.DataFrame(rows, columns=["isyn_ua", "vthr", "vpw", "set"])
+    return pd.DataFrame(rows, columns=[*INPUT_NAMES, "set"])
 
 
-def simulate(table: pd.DataFrame) -> pd.DataFrame:
-    """Run ``firing_rate`` for every row (ngspice); adds ``rate_hz`` and ``spikes``."""
+def simulate_point(isyn_ua: float, vthr: float, vpw: float) -> dict[str, float]:
+    """``firing_rate`` of the calibrated chain (ngspice): ``rate_hz`` and the number of ``spikes``."""
     from testbenches.lif.circuit import Biases
     from testbenches.lif.neuron import firing_rate
 
-    rates, spikes = [], []
-    for row in table.itertuples():
-        train = firing_rate(row.isyn_ua * 1e-6, biases=Biases(vthr=row.vthr, vpw=row.vpw))
-        rates.append(float(train.rate))
-        spikes.append(int(train.spikes.size))
-    return table.assign(rate_hz=rates, spikes=spikes)
+    train = firing_rate(isyn_ua * 1e-6, biases=Biases(vthr=vthr, vpw=vpw))
+    return {"rate_hz": float(train.rate), "spikes": int(train.spikes.size)}
 
 
-def load_or_simulate(out: Path, resimulate: bool = False) -> pd.DataFrame:
-    """The cached table in ``out`` when it holds exactly the planned points, else a new simulation."""
-    from fitting.surrogate import write_atomic
-
-    planned = points()
-    path = out / DATA
-    if path.is_file() and not resimulate:
-        cached = pd.read_csv(path)
-        if cached[planned.columns].round(12).equals(planned.round(12)):
-            return cached
-    table = simulate(planned)
-    write_atomic(path, table.to_csv(index=False))
-    return table
-
-
-def fit(table: pd.DataFrame) -> dict[str, Any]:
+def fit(table: pd.DataFrame, citation: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Fit the form on the grid rows; the surrogate, its statistics and the held-out errors.
+
+    ``citation`` is the study run the table comes from (:meth:`spicegen.study.StudyRun.citation`),
+    recorded in the surrogate's provenance.
 
     Raises
     ------
@@ -129,7 +137,8 @@ def fit(table: pd.DataFrame) -> dict[str, Any]:
                             statistic="value", form=f"sympy: {FORM}",
                             columns={**{n: n for n in names}, "y": "rate_hz"}, device="lif (sky130, seed 000)",
                             testbench="testbenches.lif.neuron.firing_rate", source=DATA,
-                            note="LIF firing rate (Hz) vs DC synaptic current (uA), V_thr (V), V_pw (V)")
+                            note="LIF firing rate (Hz) vs DC synaptic current (uA), V_thr (V), V_pw (V)",
+                            study=citation)
     domain = {n: (float(grid[n].min()), float(grid[n].max())) for n in names}
     surrogate = Surrogate("lif_rate", format_expression(model), tuple(names),
                           {k: p.value for k, p in result.params.items()}, domain, "rate_hz", stats, provenance)
@@ -139,23 +148,29 @@ def fit(table: pd.DataFrame) -> dict[str, Any]:
             "grid": grid, "check": check}
 
 
+def _axis(grid: pd.DataFrame, name: str) -> str:
+    return ", ".join(f"{v:.3g}" for v in sorted(grid[name].unique()))
+
+
+def _rel_rms(errors: np.ndarray) -> str:
+    return (f"relative RMS error {100 * float(np.sqrt(np.mean(errors ** 2))):.2f} %, "
+            f"max {100 * float(np.max(np.abs(errors))):.2f} %") if len(errors) else "no points"
+
+
 def format_report(fitted: dict[str, Any]) -> str:
     """Markdown summary of the fit and the held-out check."""
-    s = fitted["surrogate"]
+    s, grid = fitted["surrogate"], fitted["grid"]
     stats = s.stats
+    runs = len(grid) + len(fitted["check"])
     lines = ["# LIF firing rate f(I, V_thr, V_pw) (seed 000 neuron, sky130, ngspice)", "",
-             "Regenerate: `python -m fitting.ship --only lif` (fit on the cached `lif_rate_data.csv`, a few s; "
-             f"`--resimulate` reruns the {len(fitted['grid']) + len(fitted['check'])} ngspice runs, about 3.5 min "
-             "on the shared machine).",
+             f"Regenerate: `spicegen study run lif-rate-grid --out DIR` ({runs} ngspice runs of 1.5–3 s), then "
+             "`spicegen extract lif-rate --from DIR --out OUT` (a few s).",
              "", "Form: `f = 1e6/(c·(V_thr − v0)/I^p + t0 + tp·exp(−(V_pw − 1)/v_s))` Hz, I in µA, times in µs; "
-             f"fitted with lmfit (weights 1/f) on the {len(fitted['grid'])}-point grid I = "
-             f"{', '.join(f'{v:g}' for v in ISYN_UA)} µA × V_thr = {', '.join(f'{v:g}' for v in VTHR)} V × "
-             f"V_pw = {', '.join(f'{v:g}' for v in VPW)} V.", "",
-             f"- fit: relative RMS error {100 * float(np.sqrt(np.mean(fitted['rel_fit'] ** 2))):.2f} %, "
-             f"max {100 * float(np.max(np.abs(fitted['rel_fit']))):.2f} %; R² {stats.r2:.5f}",
-             f"- held out ({len(fitted['check'])} random points inside the grid box, never fitted): relative RMS "
-             f"error {100 * float(np.sqrt(np.mean(fitted['rel_check'] ** 2))):.2f} %, max "
-             f"{100 * float(np.max(np.abs(fitted['rel_check']))):.2f} %", "",
+             f"fitted with lmfit (weights 1/f) on the {len(grid)}-point grid I = {_axis(grid, 'isyn_ua')} µA × "
+             f"V_thr = {_axis(grid, 'vthr')} V × V_pw = {_axis(grid, 'vpw')} V.", "",
+             f"- fit: {_rel_rms(fitted['rel_fit'])}; R² {stats.r2:.5f}",
+             f"- held out ({len(fitted['check'])} random points inside the grid box, never fitted): "
+             f"{_rel_rms(fitted['rel_check'])}", "",
              "| parameter | value ± s.e. | 95 % interval |", "|---|---|---|"]
     lines += [f"| `{k}` | {p.value:.5g} ± {p.stderr:.2g} | {p.low:.5g} … {p.high:.5g} |" for k, p in stats.params.items()]
     lines += ["", "Files: `lif_rate.json` (surrogate, 3 inputs), `lif_rate_fit.json` (statistics, residuals), "
@@ -163,48 +178,103 @@ def format_report(fitted: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_figure(fitted: dict[str, Any]) -> bytes:
-    """PNG: rate vs I per (V_thr, V_pw) with the fit, and the relative residuals."""
+def format_figure(fitted: dict[str, Any], path: Path) -> Path:
+    """PNG: rate vs I per (V_thr, lowest and highest V_pw) with the fit, and the relative residuals."""
     plt = pyplot()
-
     s, grid, check = fitted["surrogate"], fitted["grid"], fitted["check"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    fine = np.geomspace(min(ISYN_UA), max(ISYN_UA), 100)
-    for k, vthr in enumerate(VTHR):
-        for vpw, marker in zip((min(VPW), max(VPW)), ("o", "s")):
-            part = grid[(grid["vthr"] == vthr) & (grid["vpw"] == vpw)]
-            left.loglog(part["isyn_ua"], part["rate_hz"], marker, ms=4, color=f"C{k}", mfc="none" if marker == "s" else None,
-                        label=f"V_thr {vthr:g} V, V_pw {vpw:g} V")
-            left.loglog(fine, s(fine, vthr, vpw), "-", lw=1, color=f"C{k}")
-    left.set_xlabel("I_syn (µA)")
-    left.set_ylabel("firing rate (Hz)")
+    fine = np.geomspace(grid["isyn_ua"].min(), grid["isyn_ua"].max(), 100)
+    vpw = sorted(grid["vpw"].unique())
+    for k, vthr in enumerate(sorted(grid["vthr"].unique())):
+        for w, marker in zip(sorted({vpw[0], vpw[-1]}), ("o", "s")):
+            part = grid[(grid["vthr"] == vthr) & (grid["vpw"] == w)]
+            left.loglog(part["isyn_ua"], part["rate_hz"], marker, ms=4, color=f"C{k}",
+                        mfc="none" if marker == "s" else None, label=f"V_thr {vthr:.3g} V, V_pw {w:.3g} V")
+            left.loglog(fine, s(fine, vthr, w), "-", lw=1, color=f"C{k}")
+    left.set(xlabel="I_syn (µA)", ylabel="firing rate (Hz)")
     left.legend(fontsize=7)
     right.semilogx(grid["isyn_ua"], 100 * fitted["rel_fit"], "o", ms=3, label="grid (fitted)")
     right.semilogx(check["isyn_ua"], 100 * fitted["rel_check"], "x", ms=6, label="held out")
     right.axhline(0, color="k", lw=0.8)
-    right.set_xlabel("I_syn (µA)")
-    right.set_ylabel("fit / ngspice − 1 (%)")
+    right.set(xlabel="I_syn (µA)", ylabel="fit / ngspice − 1 (%)")
     right.legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    return buffer.getvalue()
+    return save_figure(fig, path, 120)
 
 
-def ship(out: Path, resimulate: bool = False) -> list[Path]:
-    """Simulate (or reuse the cache), fit, and write the surrogate, report, statistics and figure into ``out``."""
+def write(out: Path, table: pd.DataFrame, citation: Mapping[str, Any] | None) -> list[Path]:
+    """Fit ``table`` and write the surrogate, its statistics, report, figure and the table into ``out``."""
     from fitting.extract import _finite
     from fitting.surrogate import write_atomic
 
-    table = load_or_simulate(out, resimulate)
-    fitted = fit(table)
+    fitted = fit(table, citation)
     s = fitted["surrogate"]
     summary = {"stats": s.to_dict()["stats"], "rel_error_fit": fitted["rel_fit"].tolist(),
                "rel_error_held_out": fitted["rel_check"].tolist(),
-               "held_out_points": fitted["check"][["isyn_ua", "vthr", "vpw", "rate_hz"]].to_dict("records")}
-    texts = {"lif_rate.json": s.to_json(), "lif_rate_fit.json": json.dumps(_finite(summary), indent=2) + "\n",
-             "report.md": format_report(fitted)}
-    png = format_figure(fitted)
-    files = [write_atomic(out / name, text) for name, text in texts.items()]
-    return [out / DATA, *files, write_atomic(out / "lif_rate.png", png)]
+               "held_out_points": fitted["check"][[*INPUT_NAMES, "rate_hz"]].to_dict("records")}
+    texts = {DATA: table.to_csv(index=False), "lif_rate.json": s.to_json(),
+             "lif_rate_fit.json": json.dumps(_finite(summary), indent=2) + "\n", "report.md": format_report(fitted)}
+    return [*(write_atomic(out / name, text) for name, text in texts.items()),
+            format_figure(fitted, out / "lif_rate.png")]
+
+
+def ship(out: Path, resimulate: bool = False) -> list[Path]:
+    """What ``python -m fitting.ship --only lif`` runs: refit the table in ``out`` (the shipped one keeps
+    the run its surrogate cites), or, with ``resimulate`` or no table there, run ``lif-rate-grid`` in a
+    temporary folder (68 runs by default, 2–4 min) and extract from it."""
+    if not resimulate and (out / DATA).is_file():
+        shipped = out / "lif_rate.json"
+        citation = json.loads(shipped.read_text())["provenance"].get("study") if shipped.is_file() else None
+        return write(out, pd.read_csv(out / DATA), citation)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = studies.run(LifRateGrid(), Path(tmp) / LifRateGrid.name)
+        return write(out, pd.read_csv(run.folder / DATA), run.citation())
+
+
+@register_study
+class LifRateGrid(Study):
+    """Firing rate of the calibrated LIF chain on a grid of DC current × V_thr × V_pw, plus held-out random points."""
+
+    name = "lif-rate-grid"
+    family = "lif"
+    options = (*sweep_options("i", 10.0, 200.0, 5, "µA", (1.0, 500.0), "DC synaptic current", most=20, log=True),
+               *sweep_options("vthr", 0.8, 1.8, 3, "V", (0.3, 3.0), "threshold V_thr", most=10),
+               *sweep_options("vpw", 0.8, 1.1, 4, "V", (0.6, 2.0), "pulse-width bias V_pw", most=10),
+               Setting("checks", CHECKS, "held-out random points inside the grid's box", bounds=(0, 100)))
+    measures = {"points": Measure("", "points simulated (grid and held out)"),
+                "silent": Measure("", "points where the neuron fired fewer than two spikes (no rate)", spec=(0, 0)),
+                "rate_min": Measure("Hz", "lowest simulated rate"),
+                "rate_max": Measure("Hz", "highest simulated rate")}
+    seed_default = 0
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        table = points(ctx.rng("held-out"), sweep_values(ctx, "i", log=True), sweep_values(ctx, "vthr"),
+                       sweep_values(ctx, "vpw"), ctx.options["checks"])
+        rows = list(table.itertuples(index=False))
+        results = [ctx.step(f"rate_{r.set}{k}", lambda r=r: simulate_point(r.isyn_ua, r.vthr, r.vpw))
+                   for k, r in enumerate(named_bar(ctx, "grid", rows, lambda r: f"I = {r.isyn_ua:.3g} µA, "
+                                                   f"V_thr = {r.vthr:.3g} V, V_pw = {r.vpw:.3g} V ({r.set})"))]
+        table = table.assign(rate_hz=[np.nan if r["rate_hz"] is None else r["rate_hz"] for r in results],
+                             spikes=[r["spikes"] for r in results])
+        write_text(ctx.out / DATA, table.to_csv(index=False))
+        rate = table["rate_hz"].to_numpy(float)
+        m = {"points": float(len(table)), "silent": float(np.sum(~np.isfinite(rate))),
+             "rate_min": float(np.nanmin(rate)) if np.isfinite(rate).any() else np.nan,
+             "rate_max": float(np.nanmax(rate)) if np.isfinite(rate).any() else np.nan}
+        return StudyResult(m, {"grid": int((table["set"] == "grid").sum()), "checks": int((table["set"] == "check").sum())},
+                           [DATA])
+
+
+@register_extraction
+class LifRate(Extraction):
+    """LIF firing rate f(I, V_thr, V_pw): a physical form fitted to the lif-rate-grid table, checked on held-out points."""
+
+    name = "lif-rate"
+    source = "lif-rate-grid"
+    statistic = "value"
+    form = f"sympy: {FORM}"
+    package = "fitting"
+    folder = "extractions/lif"
+
+    def fit(self, run: StudyRun, out: Path) -> list[Path]:
+        """Fit the table of ``run`` and write the shipped files into ``out``, citing ``run``."""
+        return write(Path(out), pd.read_csv(run.folder / DATA), run.citation())

@@ -19,28 +19,56 @@ Every residual is ln(simulated / paper); a point that does not fire is scored as
 Each parameter is fitted as x = 1 + log10(value / initial value): scipy's relative finite-difference
 step (0.02 of x, x near 1) is then a 5 % change of the size.
 
-Command line (writes ``calibration.json``; slow: about 20 ngspice runs per stage)::
-
-    python -m testbenches.lif.calibrate --out results/lif
+The study ``lif-calibration`` (:mod:`testbenches.lif.studies`) runs the stages and writes the
+fitted values; the other studies simulate the points they concern with :meth:`Point.measure`.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
 from testbenches.lif.circuit import Biases, Design, LifDesign, Mos
 from testbenches.lif.neuron import firing_rate, leak_time, pulse_width, pulsed_rate
 
-__all__ = ["Point", "POINTS", "STAGES", "Stage", "apply", "evaluate", "calibrate", "main"]
+__all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "evaluate", "calibrate", "point_rate",
+           "point_pulse_width", "point_leak", "point_pulsed"]
 
 #: Residual given to a measurement that produced nothing (no spike, no crossing).
 MISSING = math.log(1e-3)
+#: The calibrated values: name → unit.
+PARAMETERS: Mapping[str, str] = MappingProxyType({"c1": "F", "c2": "F", "l_leak": "m", "l_pw": "m"})
+
+Kind = Literal["rate", "pulse_width", "leak", "pulsed"]
+
+
+def point_rate(design: Design, isyn: float, vthr: float, vpw: float = 1.0) -> float:
+    """Firing rate (Hz) under a DC ``isyn`` (A) at threshold ``vthr`` and pulse bias ``vpw`` (V)."""
+    return firing_rate(isyn, biases=Biases(vthr=vthr, vpw=vpw), design=design).rate
+
+
+def point_pulse_width(design: Design, vpw: float, expect: float) -> float:
+    """Width (s) of the first spike at ``vpw`` (V) under the default 40 uA; ``expect`` sizes the first run."""
+    return pulse_width(biases=Biases(vpw=vpw), design=design, t_first=2.0 * expect)
+
+
+def point_leak(design: Design, vtaun: float, t_stop: float) -> float:
+    """Time (s) to leak 90 % of the way from 20 mV below V_thr to V_rest at ``vtaun`` (V); NaN if not
+    reached within ``t_stop`` (s)."""
+    b = Biases(vtaun=vtaun)
+    return leak_time(b.vthr - 0.02, biases=b, design=design, t_stop=t_stop)[0]
+
+
+def point_pulsed(design: Design, width: float, expect: float) -> float:
+    """Rate (Hz) under 40 uA pulses of ``width`` (s) at 100 Hz; ``expect`` (Hz) sizes the first run."""
+    return pulsed_rate(width=width, design=design, t_first=2.5 / expect).rate
+
+
+_MEASURES: Mapping[str, Callable[..., float]] = MappingProxyType(
+    {"rate": point_rate, "pulse_width": point_pulse_width, "leak": point_leak, "pulsed": point_pulsed})
 
 
 @dataclass(frozen=True)
@@ -57,8 +85,8 @@ class Point:
         Unit of ``paper``.
     source
         Where [000] states it.
-    measure
-        ``measure(design)`` → the simulated value.
+    kind, args
+        The simulation: ``point_<kind>(design, **args)``.
     bound
         ``"lower"`` when the paper gives only a lower bound (e.g. "> 2 s"): the point counts as met
         when the simulation is at least ``paper``.
@@ -68,42 +96,53 @@ class Point:
     paper: float
     unit: str
     source: str
-    measure: Callable[[Design], float]
+    kind: Kind
+    args: Mapping[str, float]
     bound: str = ""
 
+    def describe(self) -> str:
+        """One line: the condition simulated and where the paper states the value."""
+        a = self.args
+        if self.kind == "rate":
+            what = f"firing rate at {a['isyn'] * 1e6:g} µA DC, V_thr {a['vthr']:g} V, V_pw {a['vpw']:g} V"
+        elif self.kind == "pulse_width":
+            what = f"spike (= refractory) width at V_pw {a['vpw']:g} V"
+        elif self.kind == "leak":
+            what = (f"time to leak 90 % of the way from V_thr − 20 mV to V_rest at V_taun {a['vtaun']:g} V "
+                    f"(NaN: not within {a['t_stop']:g} s)")
+        else:
+            what = f"rate under 40 µA × {a['width'] * 1e6:g} µs input pulses at 100 Hz"
+        return f"{what} (Garg et al., {self.source})"
 
-def _rate(isyn: float, vthr: float, vpw: float = 1.0) -> Callable[[Design], float]:
-    return lambda d: firing_rate(isyn, biases=Biases(vthr=vthr, vpw=vpw), design=d).rate
+    def measure(self, design: Design) -> float:
+        """The simulated value for ``design``."""
+        return float(_MEASURES[self.kind](design, **self.args))
+
+    def residual(self, value: float) -> float:
+        """ln(value / paper); :data:`MISSING` for nothing measured; 0 for a met lower bound."""
+        if not math.isfinite(value) or value <= 0:
+            return MISSING if self.bound != "lower" else 0.0
+        r = math.log(value / self.paper)
+        return min(r, 0.0) if self.bound == "lower" else r
 
 
-def _pw(vpw: float, expect: float) -> Callable[[Design], float]:
-    return lambda d: pulse_width(biases=Biases(vpw=vpw), design=d, t_first=2.0 * expect)
-
-
-def _leak(vtaun: float, t_stop: float) -> Callable[[Design], float]:
-    b = Biases(vtaun=vtaun)
-    return lambda d: leak_time(b.vthr - 0.02, biases=b, design=d, t_stop=t_stop)[0]
-
-
-def _pulsed(width: float, expect: float) -> Callable[[Design], float]:
-    return lambda d: pulsed_rate(width=width, design=d, t_first=2.5 / expect).rate
-
-
-POINTS: dict[str, Point] = {p.name: p for p in (
-    Point("tpw_045", 20e-3, "s", "§III.B, Fig. 4E", _pw(0.45, 20e-3)),
-    Point("tpw_100", 10e-6, "s", "§III.B, Fig. 4E", _pw(1.0, 10e-6)),
-    Point("rate_10u_thr18", 419.0, "Hz", "§III.B, Fig. 4A", _rate(10e-6, 1.8)),
-    Point("rate_200u_thr18", 59e3, "Hz", "§III.B, Fig. 4A", _rate(200e-6, 1.8)),
-    Point("pulsed_10us", 8.0, "Hz", "§III.C, Fig. 6A", _pulsed(10e-6, 8.0)),
-    Point("leak_135", 8e-3, "s", "§III.C, Fig. 6D", _leak(1.35, 0.2)),
-    Point("rate_10u_thr08", 800.0, "Hz", "§III.B, Fig. 4A", _rate(10e-6, 0.8)),
-    Point("rate_200u_thr08", 68e3, "Hz", "§III.B, Fig. 4A", _rate(200e-6, 0.8)),
-    Point("max_rate_vpw08", 20e3, "Hz", "§III.B, Fig. 4D (200 uA, V_thr 1.2 V)", _rate(200e-6, 1.2, 0.8)),
-    Point("max_rate_vpw11", 92e3, "Hz", "§III.B, Fig. 4D (200 uA, V_thr 1.2 V)", _rate(200e-6, 1.2, 1.1)),
-    Point("leak_100", 2.0, "s", "§III.C, Fig. 6D (> 2 s)", _leak(1.0, 3.0), bound="lower"),
-    Point("pulsed_7us", 2.0, "Hz", "§III.C, Fig. 6B", _pulsed(7e-6, 2.0)),
-    Point("pulsed_15us", 18.0, "Hz", "§III.C, Fig. 6B", _pulsed(15e-6, 18.0)),
-)}
+POINTS: Mapping[str, Point] = MappingProxyType({p.name: p for p in (
+    Point("tpw_045", 20e-3, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 0.45, "expect": 20e-3}),
+    Point("tpw_100", 10e-6, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 1.0, "expect": 10e-6}),
+    Point("rate_10u_thr18", 419.0, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 10e-6, "vthr": 1.8, "vpw": 1.0}),
+    Point("rate_200u_thr18", 59e3, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 200e-6, "vthr": 1.8, "vpw": 1.0}),
+    Point("pulsed_10us", 8.0, "Hz", "§III.C, Fig. 6A", "pulsed", {"width": 10e-6, "expect": 8.0}),
+    Point("leak_135", 8e-3, "s", "§III.C, Fig. 6D", "leak", {"vtaun": 1.35, "t_stop": 0.2}),
+    Point("rate_10u_thr08", 800.0, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 10e-6, "vthr": 0.8, "vpw": 1.0}),
+    Point("rate_200u_thr08", 68e3, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 200e-6, "vthr": 0.8, "vpw": 1.0}),
+    Point("max_rate_vpw08", 20e3, "Hz", "§III.B, Fig. 4D (200 uA, V_thr 1.2 V)", "rate",
+          {"isyn": 200e-6, "vthr": 1.2, "vpw": 0.8}),
+    Point("max_rate_vpw11", 92e3, "Hz", "§III.B, Fig. 4D (200 uA, V_thr 1.2 V)", "rate",
+          {"isyn": 200e-6, "vthr": 1.2, "vpw": 1.1}),
+    Point("leak_100", 2.0, "s", "§III.C, Fig. 6D (> 2 s)", "leak", {"vtaun": 1.0, "t_stop": 3.0}, bound="lower"),
+    Point("pulsed_7us", 2.0, "Hz", "§III.C, Fig. 6B", "pulsed", {"width": 7e-6, "expect": 2.0}),
+    Point("pulsed_15us", 18.0, "Hz", "§III.C, Fig. 6B", "pulsed", {"width": 15e-6, "expect": 18.0}),
+)})
 
 
 @dataclass(frozen=True)
@@ -138,29 +177,28 @@ def apply(design: Design, values: Mapping[str, float]) -> Design:
         elif name == "l_pw":
             changes["pw"] = Mos(lif.pw.w, float(value), lif.pw.mult)
         else:
-            raise ValueError(f"unknown calibration parameter {name!r}; known: c1, c2, l_leak, l_pw")
+            raise ValueError(f"unknown calibration parameter {name!r}; known: {', '.join(PARAMETERS)}")
     return replace(design, lif=replace(lif, **changes))
 
 
-def _residual(point: Point, value: float) -> float:
-    if not math.isfinite(value) or value <= 0:
-        return MISSING if point.bound != "lower" else 0.0
-    r = math.log(value / point.paper)
-    return min(r, 0.0) if point.bound == "lower" else r
+def evaluate(names: Sequence[str], design: Design = Design(),
+             measure: Callable[[Point, Design], float] = Point.measure) -> dict[str, dict[str, float | str]]:
+    """Simulate the named points; each entry: ``paper``, ``sim``, ``unit``, ``source``, ``log_error``.
 
-
-def evaluate(names: Sequence[str], design: Design = Design()) -> dict[str, dict[str, float | str]]:
-    """Simulate the named points; each entry: ``paper``, ``sim``, ``unit``, ``source``, ``log_error``."""
+    ``measure(point, design)`` simulates one point (default :meth:`Point.measure`; a study passes a
+    cached one).
+    """
     out: dict[str, dict[str, float | str]] = {}
     for name in names:
         point = POINTS[name]
-        value = float(point.measure(design))
+        value = float(measure(point, design))
         out[name] = {"paper": point.paper, "sim": value, "unit": point.unit, "source": point.source,
-                     "log_error": _residual(point, value)}
+                     "log_error": point.residual(value)}
     return out
 
 
-def _fit(stage: Stage, design: Design, progress: Callable[[str], None]) -> tuple[Design, dict[str, object]]:
+def _fit(stage: Stage, design: Design, measure: Callable[[Point, Design], float], max_evals: int,
+         progress: Callable[[dict[str, float], np.ndarray], None]) -> tuple[Design, dict[str, Any]]:
     from lmfit import Parameters, minimize
 
     params = Parameters()
@@ -173,12 +211,12 @@ def _fit(stage: Stage, design: Design, progress: Callable[[str], None]) -> tuple
     def residual(p: Parameters) -> np.ndarray:
         values = sizes(p)
         trial = apply(design, values)
-        res = np.array([_residual(POINTS[n], float(POINTS[n].measure(trial))) for n in stage.calibration])
-        progress(f"{stage.name}: {', '.join(f'{k}={v:.4g}' for k, v in values.items())} -> "
-                 f"{np.array2string(res, precision=3)}")
+        res = np.array([POINTS[n].residual(measure(POINTS[n], trial)) for n in stage.calibration])
+        progress(values, res)
         return res
 
-    result = minimize(residual, params, method="least_squares", diff_step=0.02, xtol=1e-3, ftol=1e-3, max_nfev=30)
+    result = minimize(residual, params, method="least_squares", diff_step=0.02, xtol=1e-3, ftol=1e-3,
+                      max_nfev=max_evals)
     fitted = sizes(result.params)
     stderr = {n: (result.params[n].stderr * math.log(10) if result.params[n].stderr else None) for n in stage.params}
     summary = {"values": fitted, "relative_stderr": stderr, "chisqr": float(result.chisqr),
@@ -187,9 +225,23 @@ def _fit(stage: Stage, design: Design, progress: Callable[[str], None]) -> tuple
     return apply(design, fitted), summary
 
 
-def calibrate(design: Design = Design(), progress: Callable[[str], None] = print,
-              stages: Sequence[str] = tuple(s.name for s in STAGES)) -> dict[str, object]:
+def calibrate(design: Design = Design(), stages: Sequence[str] = tuple(s.name for s in STAGES), *,
+              max_evals: int = 30, measure: Callable[[Point, Design], float] = Point.measure,
+              progress: Callable[[str, dict[str, float], np.ndarray], None] = lambda *_: None) -> dict[str, Any]:
     """Run the named stages in order, each starting from the design the previous one fitted.
+
+    Parameters
+    ----------
+    design
+        Starting design (the sizes a stage does not fit).
+    stages
+        Names of :data:`STAGES` to run.
+    max_evals
+        Most residual evaluations per stage (lmfit ``max_nfev``; each is one run per calibration point).
+    measure
+        ``measure(point, design)`` → simulated value (default :meth:`Point.measure`).
+    progress
+        Called after every evaluation with the stage name, the trial sizes and the residuals.
 
     Returns
     -------
@@ -197,29 +249,14 @@ def calibrate(design: Design = Design(), progress: Callable[[str], None] = print
         Per stage: the lmfit summary, the calibration points and the held-out points
         (each with paper value, simulated value and ``log_error`` = ln(sim / paper)).
     """
-    report: dict[str, object] = {}
+    unknown = sorted(set(stages) - {s.name for s in STAGES})
+    if unknown:
+        raise ValueError(f"unknown calibration stage(s) {unknown}; known: {', '.join(s.name for s in STAGES)}")
+    report: dict[str, Any] = {}
     for stage in (s for s in STAGES if s.name in stages):
-        design, summary = _fit(stage, design, progress)
-        summary["calibration"] = evaluate(stage.calibration, design)
-        summary["held_out"] = evaluate(stage.held_out, design)
+        design, summary = _fit(stage, design, measure, max_evals,
+                               lambda values, res, name=stage.name: progress(name, values, res))
+        summary["calibration"] = evaluate(stage.calibration, design, measure)
+        summary["held_out"] = evaluate(stage.held_out, design, measure)
         report[stage.name] = summary
     return report
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m testbenches.lif.calibrate --out DIR``: run :func:`calibrate`, write ``calibration.json``."""
-    parser = argparse.ArgumentParser(prog="python -m testbenches.lif.calibrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/lif"), help="output folder")
-    parser.add_argument("--stage", action="append", choices=[s.name for s in STAGES],
-                        help="fit only this stage (repeatable); default: all, in order")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "calibration.json"
-    report = calibrate(stages=args.stage or [s.name for s in STAGES])
-    path.write_text(json.dumps(report, indent=2, default=float) + "\n")
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -32,7 +32,12 @@ whose gate is V_opa; ``c_comp`` in series with ``r_zero`` compensates it.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
 
 from spicegen.naming import check_value, format_number
 from spicegen.netlist import check_node
@@ -46,6 +51,10 @@ __all__ = [
     "LifDesign",
     "Design",
     "R_IC",
+    "CALIBRATION_FILE",
+    "calibration",
+    "calibration_path",
+    "calibrated",
     "LDO_SUBCKT",
     "LIF_SUBCKT",
     "ldo_subckt",
@@ -62,6 +71,28 @@ LDO_SUBCKT = "ldo_att"
 LIF_SUBCKT = "lif"
 _LDO_PORTS = "vdd syn iout vref vopa"
 _LIF_PORTS = "vdd nin mem thr out vgain vtaun vtaup vrest vbcomp vpw"
+CALIBRATION_FILE = "calibration.json"
+"""Package data beside this module: the calibrated sizes (``values``: ``c1``, ``c2`` in F, ``l_leak``,
+``l_pw`` in m) and, per value, the study run that fitted it (``sources``)."""
+
+
+def calibration_path() -> Path:
+    """The package's calibration file (:data:`CALIBRATION_FILE`)."""
+    return Path(str(files("testbenches.lif"))) / CALIBRATION_FILE
+
+
+@lru_cache(maxsize=1)
+def calibration() -> dict[str, Any]:
+    """The shipped calibration file, as written by the study ``lif-calibration``."""
+    return json.loads(calibration_path().read_text())
+
+
+def calibrated(name: str) -> float:
+    """Calibrated value ``name`` (``c1``, ``c2``, ``l_leak`` or ``l_pw``) of the shipped calibration file."""
+    values = calibration()["values"]
+    if name not in values:
+        raise KeyError(f"the LIF calibration has no value {name!r}; it has {sorted(values)}.")
+    return float(values[name])
 
 
 @dataclass(frozen=True)
@@ -125,22 +156,23 @@ class AttenuatorDesign:
 class LifDesign:
     """LIF neuron sizes and capacitors (F).
 
-    ``c1``, ``c2``, ``leak_bias.l`` and ``pw.l`` were fitted by :mod:`testbenches.lif.calibrate`
-    (tt corner; ``results/lif/calibration.json``); the other sizes are design choices (docs/lif_neuron.md).
+    ``c1``, ``c2``, ``leak_bias.l`` and ``pw.l`` were fitted by the study ``lif-calibration`` (tt
+    corner) and are read from the package's :data:`CALIBRATION_FILE`; the other sizes are design
+    choices (docs/lif_neuron.md).
     """
 
-    c1: float = 8.44e-12
-    c2: float = 20.48e-12
+    c1: float = calibrated("c1")
+    c2: float = calibrated("c2")
     c_out: float = 1e-12
     dpi_in: Mos = Mos(4e-6, 1e-6)
     dpi_tail: Mos = Mos(4e-6, 1e-6)
     dpi_pair: Mos = Mos(2e-6, 1e-6)
-    leak_bias: Mos = Mos(0.42e-6, 1.71e-6)
+    leak_bias: Mos = Mos(0.42e-6, calibrated("l_leak"))
     leak_unit: Mos = Mos(2e-6, 1e-6)
     comp_bias: Mos = Mos(100e-6, 1e-6)
     comp_unit: Mos = Mos(2e-6, 1e-6)
     charge: Mos = Mos(10e-6, 0.5e-6)
-    pw: Mos = Mos(0.42e-6, 0.5553e-6)
+    pw: Mos = Mos(0.42e-6, calibrated("l_pw"))
     logic_n: Mos = Mos(2e-6, 1e-6)
     logic_p: Mos = Mos(2e-6, 1e-6)
     reset: Mos = Mos(2e-6, 1e-6)

@@ -11,16 +11,13 @@ named measurements (floats, SI units). Conventions:
   from V_rest, every later one from the reset level 0 V).
 - Power is the supply charge over the run (a charge meter in the netlist) times V_dd over time.
 
-Command line (figures, ``measurements.json`` and ``report.md``)::
-
-    python -m testbenches.lif.neuron --out results/lif
+The studies of :mod:`testbenches.lif.studies` run these (``spicegen study run lif-fi`` ... and
+``spicegen study run lif-report`` for everything with the report).
 """
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -43,7 +40,6 @@ __all__ = [
     "pulsed_rate",
     "adaptive_pair",
     "static_power",
-    "main",
 ]
 
 #: Input level between pulses, below V_ref (V): keeps M1 off so no current reaches the neuron.
@@ -295,22 +291,3 @@ def adaptive_pair(*, amplitude: float = 200e-6, width: float = 10e-6, frequency:
             f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("mem", biases), _rest("memr", biases)]
     result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design, thr=False))
     return _train(result, biases.vdd), np.asarray(result["memr"])
-
-
-# ----------------------------------------------------------------------------- command line
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m testbenches.lif.neuron --out DIR``: figures, ``measurements.json``, ``report.md``."""
-    parser = argparse.ArgumentParser(prog="python -m testbenches.lif.neuron", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/lif"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="coarser sweeps (fewer simulations)")
-    args = parser.parse_args(argv)
-    from testbenches.lif.report import write_report
-
-    path = write_report(args.out, quick=args.quick)
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

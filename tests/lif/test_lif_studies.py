@@ -1,0 +1,147 @@
+"""The LIF studies, the rate extraction and the lif-neuron testbench through the real CLI (ngspice, sky130).
+
+One smoke-size ``lif-report`` runs every part study into its sub-folder; each part's own
+``spicegen study run`` with the same options then finds that finished run (same definition key).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spicegen.cli import main
+from spicegen.study import StudyRun
+from testbenches.lif.calibrate import POINTS
+from testbenches.lif.circuit import LifDesign, calibration, calibration_path
+from testbenches.lif.studies import PARTS, part_settings
+
+pytestmark = pytest.mark.ngspice
+SHIPPED = Path(__file__).resolve().parents[2] / "fitting" / "extractions" / "lif"
+
+
+def spicegen(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI in this process; (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    status = main([*args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def sets(settings: dict[str, object]) -> list[str]:
+    return [a for k, v in settings.items() for a in ("--set", f"{k}={'yes' if v is True else 'no' if v is False else v}")]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> StudyRun:
+    out = tmp_path_factory.mktemp("lif") / "report"
+    assert main(["study", "run", "lif-report", "--set", "size=smoke", "--out", str(out), "--no-progress"]) == 0
+    return StudyRun.open(out)
+
+
+def test_report_compares_every_paper_point(report: StudyRun) -> None:
+    text = (report.folder / "report.md").read_text()
+    for section in ("LDO + attenuator", "Calibration and held-out points", "f–I", "Pulse width", "Pulsed input",
+                    "Leak", "Adaptive pair", "Figures"):
+        assert f"## {section}" in text
+    assert "| pulsed_7us | 2 Hz | — Hz | not simulated |" in text  # smoke size skips the pulsed paper points
+    m = report.measurements
+    # the numbers of docs/lif_neuron.md (calibrated tt design)
+    for name, value in {"tpw_045": 20.0e-3, "tpw_100": 10.0e-6, "rate_10u_thr18": 1403.0, "rate_200u_thr18": 21.26e3,
+                        "rate_10u_thr08": 3278.0, "max_rate_vpw08": 10.1e3, "leak_135": 8.0e-3}.items():
+        assert m[name] == pytest.approx(value, rel=5e-3), name
+    assert np.isnan(m["leak_100"])  # not reached in 3 s: the paper's "> 2 s" is met
+    assert m["p_lif_static"] == pytest.approx(3.96e-6, rel=0.01) and m["p_ldo_static"] == pytest.approx(9.40e-6, rel=0.01)
+    assert json.loads((report.folder / "result.json").read_text())["paper"]["rate_10u_thr18"] == POINTS["rate_10u_thr18"].paper
+
+
+@pytest.mark.parametrize("study", [p.name for p in PARTS])
+def test_each_study_runs_through_the_cli_with_its_figures(report: StudyRun, study: str, capsys) -> None:
+    folder = report.folder / study
+    status, out, _ = spicegen(capsys, "study", "run", study, *sets(part_settings(study, "smoke", "tt")),
+                              "--out", str(folder), "--no-progress")
+    run = StudyRun.open(folder)
+    assert status == 0 and f"{study} ({run.key})" in out  # the same definition: the finished run is reused
+    figures = [f for f in run.result["files"] if f.endswith(".png")]
+    assert figures and all((folder / f).stat().st_size > 10_000 for f in figures)
+    assert set(run.measurements) == set(PARTS[[p.name for p in PARTS].index(study)].measures)
+
+
+def test_study_results_hold_the_physics(report: StudyRun) -> None:
+    part = {p.name: StudyRun.open(report.folder / p.name) for p in PARTS}
+    chain = part["lif-chain"].measurements
+    assert 490 < chain["k_min"] <= chain["k_max"] < 510 and abs(chain["clamp_error_max"]) < 5e-3
+    rates = part["lif-fi"].result["data"]["rates"]
+    assert rates["0.8"][1] > rates["0.8"][0] and rates["0.8"][0] > rates["1.8"][0]  # current up, threshold down
+    widths = part["lif-pulse-width"].result["data"]["t_pw"]
+    assert widths[0] > 1000 * widths[-1]  # V_pw 0.45 V against 1.1 V
+    assert part["lif-pulsed"].result["data"]["rate"][0] > 0
+    pair = part["lif-adaptive-pair"].measurements
+    assert pair["isi_last"] > pair["isi_first"] and pair["thr_end"] > pair["thr_start"] + 0.5
+
+
+def test_describe_lists_typed_options_and_bad_values_are_refused(tmp_path: Path, capsys) -> None:
+    status, out, _ = spicegen(capsys, "study", "describe", "lif-fi")
+    assert status == 0 and "i_min = 10.0 µA  (float in [0.1, 1000])" in out and "rate_10u_thr18" in out
+    assert "paper 419" in out
+    status, _, err = spicegen(capsys, "study", "run", "lif-fi", "--set", "i_points=0", "--out", str(tmp_path / "a"))
+    assert status == 2 and "[1, 50]" in err
+    status, _, err = spicegen(capsys, "study", "run", "lif-pulsed", "--set", "frequency=1e6", "--out", str(tmp_path / "b"))
+    assert status == 2 and "[1.0, 10000.0]" in err
+    status, _, err = spicegen(capsys, "study", "run", "lif-leak", "--set", "vtaun_min=1.5", "--set", "paper=no",
+                              "--out", str(tmp_path / "c"))
+    assert status == 2 and "'vtaun_min' = 1.5 is above 'vtaun_max'" in err
+
+
+def test_calibration_defaults_are_the_package_file() -> None:
+    values = json.loads(calibration_path().read_text())["values"]
+    d = LifDesign()
+    assert (d.c1, d.c2, d.leak_bias.l, d.pw.l) == (values["c1"], values["c2"], values["l_leak"], values["l_pw"])
+    assert (values["c1"], values["c2"], values["l_leak"], values["l_pw"]) == (8.44e-12, 20.48e-12, 1.71e-6, 0.5553e-6)
+
+
+def test_calibration_study_writes_its_values_and_leaves_the_package_alone(tmp_path: Path, capsys) -> None:
+    shipped = calibration_path().read_bytes()
+    out = tmp_path / "cal"
+    status, _, _ = spicegen(capsys, "study", "run", "lif-calibration", "--set", "stages=timer", "--set", "max_evals=1",
+                            "--out", str(out), "--no-progress")
+    assert status == 0 and calibration_path().read_bytes() == shipped
+    run = StudyRun.open(out)
+    written = json.loads((out / "calibration.json").read_text())
+    assert written["values"]["c2"] == run.measurements["c2"] and np.isnan(run.measurements["c1"])
+    assert written["values"]["c1"] == calibration()["values"]["c1"]  # not fitted: kept
+    assert written["sources"]["c2"]["key"] == run.key and written["sources"]["c2"]["stage"] == "timer"
+
+
+def test_rate_grid_and_extraction_cite_the_run(tmp_path: Path, capsys) -> None:
+    grid = tmp_path / "grid"
+    status, _, _ = spicegen(capsys, "study", "run", "lif-rate-grid", "--set", "i_min=40", "--set", "i_points=2",
+                            "--set", "vthr_points=2", "--set", "vpw_points=2", "--set", "checks=1",
+                            "--out", str(grid), "--no-progress")
+    assert status == 0
+    status, _, _ = spicegen(capsys, "extract", "lif-rate", "--from", str(grid), "--out", str(tmp_path / "x"))
+    assert status == 0
+    built = tmp_path / "x" / "lif-rate"
+    assert sorted(p.name for p in built.iterdir()) == sorted(p.name for p in SHIPPED.iterdir())
+    surrogate = json.loads((built / "lif_rate.json").read_text())
+    assert surrogate["provenance"]["study"]["key"] == StudyRun.open(grid).key
+    assert surrogate["provenance"]["study"]["definition"]["options"]["checks"] == 1
+    status, _, err = spicegen(capsys, "extract", "lif-rate", "--from", str(tmp_path / "none"), "--out", str(tmp_path / "y"))
+    assert status == 1 and "needs a finished run of study 'lif-rate-grid'" in err
+
+
+def test_lif_neuron_testbench_sim_and_monte_carlo(tmp_path: Path, capsys) -> None:
+    status, out, _ = spicegen(capsys, "sim", "lif-neuron", "--json", "--set", "isyn=100e-6")
+    nominal = json.loads(out)
+    assert status == 0 and nominal["spikes"] >= 5 and nominal["width"] == pytest.approx(10e-6, rel=0.02)
+    assert 1e4 < nominal["rate"] < 3e4
+    status, _, _ = spicegen(capsys, "mc", "lif-neuron", "--n", "4", "--seed", "1", "--set", "isyn=100e-6",
+                            "--out", str(tmp_path / "mc"), "--no-progress")
+    assert status == 0
+    from spicegen.montecarlo import load_dataframe
+
+    samples = load_dataframe(tmp_path / "mc")
+    assert list(samples["status"]) == ["ok"] * 4
+    assert samples["rate"].nunique() == 4 and samples["rate"].between(0.5 * nominal["rate"], 2 * nominal["rate"]).all()
+    assert samples["dvt_lif_mpw"].std() > 0  # transistor mismatch drawn per sample
