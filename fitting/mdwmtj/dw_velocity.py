@@ -40,20 +40,32 @@ References
       by the spin Hall effect", J. Appl. Phys. 116, 023909 (2014) — pinning potential form.
 See docs/mdwmtj.md for every number, its source, and which ones are our own defaults.
 
-Run ``python -m fitting.mdwmtj.dw_velocity --out results/dw`` for the data, fit and figure.
+``spicegen study run dw-velocity --out DIR`` runs the reference sweep and the fit (:class:`DwVelocity`;
+``--set ship=yes`` also writes the coefficients into the device's calibration file);
+``spicegen extract dw-velocity --from DIR --out OUT`` turns that run into the shipped surrogate
+(:class:`DwVelocityExtraction`, ``fitting/extractions/dw``).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from spicegen.figures import pyplot
+from spicegen import calibration
+from spicegen.figures import pyplot, save_figure
+from spicegen.files import write_bytes, write_json, write_text
+from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
+                            register_extraction, register_study)
+
+from .cite import brief_citation, cite
+
+if TYPE_CHECKING:
+    from fitting.extract import Extraction as Fitted
 
 MU0 = 4e-7 * math.pi
 """Vacuum permeability (H/m; the pre-2019 exact value, differing from CODATA 2018 by 1e-10)."""
@@ -296,27 +308,32 @@ def fit_velocity(stack: DWStack = DWStack(), current_range: tuple[float, float] 
     )
 
 
-def write_report(out: Path, stack: DWStack = DWStack()) -> dict:
-    """Run the reference sweep and the fit; write ``dw_velocity.json`` and ``dw_velocity.png`` into ``out``."""
-    plt = pyplot()
+def write_report(out: Path, fit: VelocityFit) -> dict:
+    """Write ``dw_velocity.json`` (the fit and its reference sweep) and ``dw_velocity.png`` into ``out``;
+    return the JSON's content."""
+    stack = DWStack(**fit.stack)
+    summary = {
+        "c0_m_per_s": fit.c0, "c1_m_per_sA": fit.c1, "c2_m_per_sA2": fit.c2, "ith_A": fit.ith,
+        "fit_range_A": fit.current_range, "rel_rmse": fit.rel_rmse, "nrmse": fit.nrmse,
+        "max_rel_error": fit.max_rel_error, "v_dmi_m_per_s": stack.v_dmi, "h_dmi_A_per_m": stack.h_dmi,
+        "h_k_A_per_m": stack.h_k, "stack": asdict(stack),
+        "reference": {"current_A": fit.currents, "velocity_m_per_s": fit.velocities},
+    }
+    write_json(out / "dw_velocity.json", summary)
+    plot_velocity(out / "dw_velocity.png", stack, fit)
+    return summary
 
-    out.mkdir(parents=True, exist_ok=True)
-    fit = fit_velocity(stack)
+
+def plot_velocity(path: Path, stack: DWStack, fit: VelocityFit) -> Path:
+    """Left: the 1D model over 0–1.2 × the fit range, the fit points and the compact law; right: the
+    saturation without pinning against the closed form."""
+    plt = pyplot()
     ic = fit.ith
     wide = np.linspace(0.0, 1.2 * fit.current_range[1], 61)
     v_wide = steady_velocity(stack, wide)
     free = replace(stack, h_pin=0.0)
     big = np.linspace(0.0, 60 * ic, 41)
     v_free = steady_velocity(free, big, t_end=20e-9)
-    summary = {
-        "c0_m_per_s": fit.c0, "c1_m_per_sA": fit.c1, "c2_m_per_sA2": fit.c2, "ith_A": ic,
-        "fit_range_A": fit.current_range, "rel_rmse": fit.rel_rmse, "nrmse": fit.nrmse,
-        "max_rel_error": fit.max_rel_error, "v_dmi_m_per_s": stack.v_dmi, "h_dmi_A_per_m": stack.h_dmi,
-        "h_k_A_per_m": stack.h_k, "stack": asdict(stack),
-        "reference": {"current_A": fit.currents, "velocity_m_per_s": fit.velocities},
-    }
-    (out / "dw_velocity.json").write_text(json.dumps(summary, indent=2))
-
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     ax = axes[0]
     ax.plot(wide * 1e6, v_wide, "o", ms=3, color="0.5", label="1D model (q, φ), pinned")
@@ -335,60 +352,105 @@ def write_report(out: Path, stack: DWStack = DWStack()) -> dict:
     ax.set_xlabel("I / I_c")
     ax.set_ylabel("DW velocity (m/s)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "dw_velocity.png", dpi=130)
-    plt.close(fig)
-    return summary
+    return save_figure(fig, path, dpi=130)
 
 
-def ship(out: Path) -> list[Path]:
-    """The shipped DW-velocity extraction: the 1D-model sweep, its 2nd-order surrogate, report and figures.
+# ----------------------------------------------------------------------------- study and extraction
 
-    Writes into ``out``: ``v_dw.json`` (the surrogate v(I), I in µA over the fit range, m/s),
-    ``v_dw_report.json`` and ``v_dw_residuals.png`` (:meth:`fitting.extract.Extraction.write_report`),
-    ``dw_velocity.json`` / ``dw_velocity.png`` (the reference sweep and the overview figure) and
-    ``report.md``. Returns the paths written.
-    """
-    import pandas as pd
-
-    from fitting.extract import extract
-    from fitting.surrogate import write_atomic
-
-    summary = write_report(out)
-    reference = pd.DataFrame({"current_ua": np.asarray(summary["reference"]["current_A"]) * 1e6,
-                              "v_dw": summary["reference"]["velocity_m_per_s"]})
-    reference.attrs.update(testbench="fitting.mdwmtj.dw_velocity (1D q-phi model)", source="1D collective-coordinate model")
-    e = extract(reference, "current_ua", "v_dw", "polynomial:2", name="v_dw", device="mdwmtj",
-                note="DW velocity (m/s) vs write current (uA) of the 1D (q, phi) model over 1.5-8 I_c [002 §2]")
-    files = e.write_report(out)
-    stats = e.surrogate.stats
-    fitted = e.surrogate(reference["current_ua"].to_numpy())
-    rel = (fitted - reference["v_dw"].to_numpy()) / reference["v_dw"].to_numpy()
-    lines = ["# DW velocity v(I) (P²M [002 §2])", "",
-             "Regenerate: `python -m fitting.ship --only dw` (about 15 s).", "",
-             "Reference: the 1D collective-coordinate (q, φ) model of `fitting/mdwmtj/dw_velocity.py`, integrated in time "
-             "(MuMax3 does not run here). Form `polynomial:2` in I (µA), fitted with lmfit over "
-             f"{summary['fit_range_A'][0] * 1e6:.1f}–{summary['fit_range_A'][1] * 1e6:.1f} µA (1.5–8 I_c, "
-             f"I_c = {summary['ith_A'] * 1e6:.1f} µA), {stats.points} points.", "",
-             f"- relative RMSE {100 * float(np.sqrt(np.mean(rel ** 2))):.2f} % (paper, MuMax3: 1.06 %), "
-             f"max relative error {100 * float(np.max(np.abs(rel))):.2f} %; NRMSE {100 * stats.nrmse:.2f} % FS; "
-             f"R² {stats.r2:.5f}",
-             *(f"- `{k}` = {v.value:.6g} ± {v.stderr:.2g} (95 %: {v.low:.6g} … {v.high:.6g})"
-               for k, v in stats.params.items()),
-             "", "Files: `v_dw.json` (surrogate), `v_dw_report.json`, `v_dw_residuals.png`, `dw_velocity.json` "
-             "(reference sweep), `dw_velocity.png` (overview)."]
-    files.append(write_atomic(out / "report.md", "\n".join(lines) + "\n"))
-    return [*files, out / "dw_velocity.json", out / "dw_velocity.png"]
+DIGITS = 6
+"""Significant digits of the calibrated values (more would only record the integration's rounding)."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="DW velocity vs current from the 1D model, and its polynomial fit.")
-    parser.add_argument("--out", default="results/dw", help="output folder (default results/dw)")
-    args = parser.parse_args(argv)
-    summary = write_report(Path(args.out))
-    print(json.dumps({k: v for k, v in summary.items() if k not in ("reference", "stack")}, indent=2))
-    return 0
+def calibrated_values(fit: VelocityFit) -> dict[str, float]:
+    """The MDWMTJ parameters a fit calibrates (``imax``: the upper end of its current range), rounded to
+    :data:`DIGITS` significant digits."""
+    values = {"c0": fit.c0, "c1": fit.c1, "c2": fit.c2, "ith": fit.ith, "imax": fit.current_range[1]}
+    return {name: float(f"{value:.{DIGITS}g}") for name, value in values.items()}
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+@register_study
+class DwVelocity(Study):
+    """DW velocity vs write current from the 1D (q, φ) model and its 2nd-order fit: the MDWMTJ velocity law."""
+
+    name = "dw-velocity"
+    family = "mdwmtj"
+    options = (Setting("ship", False, "also update the package's calibration file "
+                                      "(spicegen/devices/calibration/mdwmtj.json)"),)
+    measures = {
+        "c0": Measure("m/s", "velocity polynomial, constant term"),
+        "c1": Measure("m/(s A)", "velocity polynomial, linear term"),
+        "c2": Measure("m/(s A^2)", "velocity polynomial, quadratic term"),
+        "ith": Measure("A", "depinning current of the 1D model (the device's threshold)"),
+        "imax": Measure("A", "upper end of the fitted current range (8 I_c)"),
+        "rel_rmse": Measure("%", "relative RMSE of the fit over 1.5-8 I_c (paper, vs MuMax3: 1.06 %, metric not "
+                                 "stated)", spec=(None, 2.0), paper=1.06),
+        "nrmse": Measure("%", "RMSE / max(v) over the fit points", spec=(None, 1.0)),
+        "max_rel_error": Measure("%", "largest relative error over the fit points"),
+        "v_dmi": Measure("m/s", "Walker-free saturation velocity (pi/2) gamma D / Ms"),
+    }
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        fit = fit_velocity()
+        summary = write_report(ctx.out, fit)
+        values = calibrated_values(fit)
+        source = brief_citation(StudyRun.open(ctx.out))
+        written = calibration.update("mdwmtj", ctx.out, values=values, source=source, ship=ctx.options["ship"])
+        measurements = {**values, "rel_rmse": 100 * summary["rel_rmse"], "nrmse": 100 * summary["nrmse"],
+                        "max_rel_error": 100 * summary["max_rel_error"], "v_dmi": summary["v_dmi_m_per_s"]}
+        return StudyResult(measurements, {k: v for k, v in summary.items() if k != "reference"},
+                           files=["dw_velocity.json", "dw_velocity.png", written[0].name])
+
+
+@register_extraction
+class DwVelocityExtraction(Extraction):
+    """The DW velocity surrogate v(I) (I in µA, m/s) fitted to the 1D-model reference sweep."""
+
+    name = "dw-velocity"
+    source = "dw-velocity"
+    statistic = "mean"
+    form = "polynomial:2"
+    folder = "extractions/dw"
+
+    def fit(self, run: StudyRun, out: Path) -> list[Path]:
+        """Write ``v_dw.json`` (the surrogate, citing ``run``), ``v_dw_report.json``, ``v_dw_residuals.png``,
+        ``report.md`` and the run's ``dw_velocity.json`` / ``dw_velocity.png`` (reference sweep, overview)."""
+        import pandas as pd
+
+        from fitting.extract import extract
+
+        summary = json.loads((run.folder / "dw_velocity.json").read_text())
+        reference = pd.DataFrame({"current_ua": np.asarray(summary["reference"]["current_A"]) * 1e6,
+                                  "v_dw": summary["reference"]["velocity_m_per_s"]})
+        reference.attrs.update(testbench="fitting.mdwmtj.dw_velocity (1D q-phi model)",
+                               source="1D collective-coordinate model")
+        e = cite(extract(reference, "current_ua", "v_dw", self.form, name="v_dw", device="mdwmtj",
+                         note="DW velocity (m/s) vs write current (uA) of the 1D (q, phi) model over 1.5-8 I_c "
+                              "[Kaiser et al. 2024, §2]"), run)
+        files = e.write_report(out)
+        files.append(write_text(out / "report.md", self.markdown(e, summary, reference, run)))
+        for name in ("dw_velocity.json", "dw_velocity.png"):
+            files.append(write_bytes(out / name, (run.folder / name).read_bytes()))
+        return files
+
+    @staticmethod
+    def markdown(e: Fitted, summary: dict, reference: Any, run: StudyRun) -> str:
+        """``report.md``: the fit's quality against the reference and its parameters."""
+        stats = e.surrogate.stats
+        v = reference["v_dw"].to_numpy()
+        rel = (e.surrogate(reference["current_ua"].to_numpy()) - v) / v
+        lo, hi = summary["fit_range_A"]
+        lines = ["# DW velocity v(I) (P²M, Kaiser et al. 2024, §2)", "",
+                 f"Regenerate: `spicegen study run dw-velocity --out DIR` (about 15 s), then "
+                 f"`spicegen extract dw-velocity --from DIR`. Source run: study `{run.study}`, key `{run.key}`.", "",
+                 "Reference: the 1D collective-coordinate (q, φ) model of `fitting/mdwmtj/dw_velocity.py`, integrated in "
+                 "time (MuMax3 does not run here). Form `polynomial:2` in I (µA), fitted with lmfit over "
+                 f"{lo * 1e6:.1f}–{hi * 1e6:.1f} µA (1.5–8 I_c, I_c = {summary['ith_A'] * 1e6:.1f} µA), "
+                 f"{stats.points} points.", "",
+                 f"- relative RMSE {100 * float(np.sqrt(np.mean(rel ** 2))):.2f} % (paper, MuMax3: 1.06 %), "
+                 f"max relative error {100 * float(np.max(np.abs(rel))):.2f} %; NRMSE {100 * stats.nrmse:.2f} % FS; "
+                 f"R² {stats.r2:.5f}",
+                 *(f"- `{k}` = {p.value:.6g} ± {p.stderr:.2g} (95 %: {p.low:.6g} … {p.high:.6g})"
+                   for k, p in stats.params.items()),
+                 "", "Files: `v_dw.json` (surrogate), `v_dw_report.json`, `v_dw_residuals.png`, `dw_velocity.json` "
+                 "(reference sweep), `dw_velocity.png` (overview)."]
+        return "\n".join(lines) + "\n"

@@ -1,9 +1,11 @@
-"""The shipped f1 / f2 extractions of the P²M MAC [002 §2.4, Fig. 6] from the ngspice Monte Carlo studies.
+"""The shipped f1 / f2 extractions of the P²M MAC [Kaiser et al. 2024, §2.4, Fig. 6] from the ngspice Monte Carlo.
 
-``python -m fitting.mdwmtj.f1f2 --studies results/p2m_mc --out fitting/extractions/p2m`` reads the studies
-written by ``python -m testbenches.mdwmtj.studies`` (folders ``f1_<config>`` and ``f2``), skipping any
-that do not exist yet, and writes, per function, the surrogate JSON, a report JSON, a residual
-plot, and ``summary.json`` + ``report.md`` with the held-out checks.
+``spicegen extract p2m-f1 --from RUN --out OUT`` reads a finished run of the study ``p2m-f1``
+(:mod:`testbenches.mdwmtj.studies`; one Monte Carlo folder ``f1_<config>`` per weight configuration)
+and writes, per configuration, the surrogate JSON ``f1_<config>.json``, a report JSON, a residual plot,
+and ``summary.json`` + ``report.md`` with the held-out checks (shipped in ``fitting/extractions/p2m``).
+``spicegen extract p2m-f2 --from RUN`` does the same for a run of ``p2m-f2`` (``f2_lower``, ``f2_mean``;
+shipped in ``fitting/extractions/p2m_f2``). Every surrogate cites its run (``provenance.study``).
 
 - **f1** (per weight configuration): d_NORM = (Δq − Δq_nom(x_min)) / (Δq_nom(1) − Δq_nom(x_min)), the
   definition of ``testbenches.mdwmtj.studies`` (the nominal curve spans [0, 1]; its full scale is 1),
@@ -14,24 +16,27 @@ plot, and ``summary.json`` + ``report.md`` with the held-out checks.
 - **f2**: V_PRE / V_RD against d_DIFF = (q_POS − q_NEG) / l_FL; the worst-case lower bound in
   :data:`F2_BINS` equal-count bins, fitted with the best of :data:`F2_FORM` on the even-numbered samples.
 
-Held-out check (odd-numbered samples, the issue's targets): f1's mean within 2 % of full scale and
-its σ within 10 % relative at every x, next to the 95 % sampling resolution of that σ comparison
-(:func:`sigma_rel_stderr`); for f2, the fraction of held-out samples on or above the lower bound
-(and the largest shortfall below it, in % of V_NORM's full range). :func:`layer_f1` converts f1 into
-the units of the P²M layer.
+Held-out check (odd-numbered samples, the targets of the f1/f2 extraction): f1's mean within 2 % of full
+scale and its σ within 10 % relative at every x, next to the 95 % sampling resolution of that σ
+comparison (:func:`sigma_rel_stderr`); for f2, the fraction of held-out samples on or above the lower
+bound (and the largest shortfall below it, in % of V_NORM's full range). :func:`layer_f1` converts f1
+into the units of the P²M layer.
 """
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from fitting.extract import INTERPOLATE, Extraction, extract, load_table
-from fitting.surrogate import Surrogate, write_atomic
+from spicegen.files import write_json, write_text
+from spicegen.study import Extraction, StudyRun, register_extraction
+
+from fitting.extract import INTERPOLATE, Extraction as Fitted, extract, load_table
+from fitting.surrogate import Surrogate
+
+from .cite import brief_citation, cite
 
 F1_FORM = ("polynomial:2", "polynomial:3", "polynomial:4", "saturating_exponential", "tanh", "piecewise_linear:2",
            INTERPOLATE)
@@ -55,19 +60,7 @@ F2_SIGMA_BINS = 16
 Z95 = 1.959963984540054
 """Two-sided 95 % normal quantile."""
 MEAN_TARGET, SIGMA_TARGET = 0.02, 0.10
-"""Held-out targets of the issue: mean within 2 % of full scale, spread within 10 % relative."""
-
-
-def _nominal(studies: Path, config: str) -> np.ndarray:
-    """Nominal Δq (m) at the nine weights: from the study summary, else simulated (ngspice)."""
-    summary = studies / "summary.json"
-    if summary.is_file():
-        stored = json.loads(summary.read_text()).get("f1", {}).get(config, {}).get("nominal_m")
-        if stored:
-            return np.asarray(stored, dtype=float)
-    from testbenches.mdwmtj.studies import nominal_f1
-
-    return nominal_f1(config)
+"""Held-out targets: mean within 2 % of full scale, spread within 10 % relative."""
 
 
 def sigma_rel_stderr(samples: np.ndarray) -> np.ndarray:
@@ -88,15 +81,24 @@ def _halves(frame: Any) -> tuple[Any, Any]:
     return frame[even], frame[~even]
 
 
-def f1_extraction(studies: Path, config: str) -> tuple[Extraction, dict[str, Any]]:
-    """Fit f1 of one configuration on half the samples; check it on the other half."""
+def f1_extraction(frame: Any, nominal: np.ndarray, config: str) -> tuple[Fitted, dict[str, Any]]:
+    """Fit f1 of one configuration on half the samples; check it on the other half.
+
+    Parameters
+    ----------
+    frame
+        One row per sample: ``sample`` and the displacements ``dq0`` … ``dq8`` (m) at the weights
+        ``F1_X`` (its ``attrs`` name the testbench, seed and source for the provenance).
+    nominal
+        Nominal displacements (m) at those weights.
+    config
+        Weight configuration (names the surrogate ``f1_<config>``).
+    """
     from testbenches.mdwmtj.mac import F1_X
 
-    frame, meta = load_table(studies / f"f1_{config}", [f"dq{k}" for k in range(len(F1_X))])
-    nominal = _nominal(studies, config)
+    frame = frame.copy()
     for k in range(len(F1_X)):
         frame[f"dq{k}"] = (frame[f"dq{k}"] - nominal[0]) / (nominal[-1] - nominal[0])
-    frame.attrs.update({k: meta[k] for k in ("testbench", "seed", "source")})
     fit, held = _halves(frame)
     melt = {f"dq{k}": float(x) for k, x in enumerate(F1_X)}
     e = extract(fit, "x", "d_norm", F1_FORM, melt=melt, variation=SIGMA_FORM,
@@ -116,7 +118,7 @@ def f1_extraction(studies: Path, config: str) -> tuple[Extraction, dict[str, Any
 
 def _held_out(mean_error: np.ndarray, sigma_error: np.ndarray, resolution: np.ndarray) -> dict[str, Any]:
     """The held-out check: largest mean error (fraction of full scale) and relative σ error, per-point σ
-    errors with their 95 % sampling resolution, and whether both meet the issue's targets."""
+    errors with their 95 % sampling resolution, and whether both meet the targets."""
     return {"mean_max_error_fs": float(mean_error.max()), "sigma_max_rel_error": float(sigma_error.max()),
             "sigma_rel_error": sigma_error.tolist(), "sigma_resolution_95": resolution.tolist(),
             "sigma_within_resolution": int(np.sum(sigma_error <= resolution)),
@@ -154,9 +156,12 @@ def layer_f1(f1: Surrogate, nominal: Sequence[float]) -> tuple[Surrogate, float]
     return layer, L_FL / span
 
 
-def f2_extraction(studies: Path) -> tuple[Extraction, dict[str, Any]]:
-    """Fit the f2 lower bound on half the samples; check its coverage on the other half."""
-    fit, held, full = _f2_halves(studies)
+def f2_extraction(frame: Any) -> tuple[Fitted, dict[str, Any]]:
+    """Fit the f2 lower bound on half the samples; check its coverage on the other half.
+
+    ``frame``: one row per sample with ``sample``, ``d_diff`` (units of l_FL) and ``v_pre`` (V_PRE/V_RD).
+    """
+    fit, held, full = _f2_halves(frame)
     e = extract(fit, "d_diff", "v_pre", F2_FORM, statistic="lower", bins=F2_BINS, domain=(-1.0, 1.0),
                 name="f2_lower", device="mdwmtj", note="P2M f2 worst-case lower bound; fitted on even samples")
     d, v = held["d_diff"].to_numpy(float), held["v_pre"].to_numpy(float)
@@ -166,7 +171,7 @@ def f2_extraction(studies: Path) -> tuple[Extraction, dict[str, Any]]:
     return e, check
 
 
-def f2_mean_extraction(studies: Path, bins: int = F2_SIGMA_BINS) -> tuple[Extraction, dict[str, Any]]:
+def f2_mean_extraction(frame: Any, bins: int = F2_SIGMA_BINS) -> tuple[Fitted, dict[str, Any]]:
     """Fit the f2 mean curve and σ about it on half the samples; check both on the other half.
 
     σ(d_DIFF) is the standard deviation of the residuals V_PRE − mean(d_DIFF) in ``bins`` equal-count
@@ -174,7 +179,7 @@ def f2_mean_extraction(studies: Path, bins: int = F2_SIGMA_BINS) -> tuple[Extrac
     (the fitted half's bin edges) against the held-out bin mean and residual σ, with the sampling
     resolution of the σ comparison as for f1.
     """
-    fit, held, full = _f2_halves(studies)
+    fit, held, full = _f2_halves(frame)
     mean = extract(fit, "d_diff", "v_pre", F2_MEAN_FORM, statistic="mean", bins=F2_BINS, domain=(-1.0, 1.0),
                    name="f2_mean", device="mdwmtj", note="P2M f2 mean curve; fitted on even samples")
     residual = fit.assign(resid=fit["v_pre"] - mean.surrogate(fit["d_diff"].to_numpy(float), out_of_domain="clip"))
@@ -189,6 +194,10 @@ def f2_mean_extraction(studies: Path, bins: int = F2_SIGMA_BINS) -> tuple[Extrac
     r_fit, b_fit = residual["resid"].to_numpy(float), bin_of(residual["d_diff"].to_numpy(float))
     d, v = held["d_diff"].to_numpy(float), held["v_pre"].to_numpy(float)
     r, b = v - mean.surrogate(d, out_of_domain="clip"), bin_of(d)
+    counts = np.bincount(b, minlength=bins)
+    if counts.min() < 2:
+        raise ValueError(f"f2: a held-out bin of d_DIFF holds {counts.min()} sample(s) of {len(d)}; the σ check needs "
+                         f"two per bin ({bins} bins): run p2m-f2 with more samples.")
     centre = np.array([d[b == k].mean() for k in range(bins)])
     mean_error = np.abs(e.surrogate(centre, out_of_domain="clip") - [v[b == k].mean() for k in range(bins)]) / full
     sigma_held = np.array([r[b == k].std(ddof=1) for k in range(bins)])
@@ -200,53 +209,93 @@ def f2_mean_extraction(studies: Path, bins: int = F2_SIGMA_BINS) -> tuple[Extrac
     return e, check
 
 
-def _f2_halves(studies: Path) -> tuple[Any, Any, float]:
-    """The f2 study as (fitted half, held-out half, full range of V_PRE), d_DIFF in units of l_FL."""
-    from spicegen.devices.mdwmtj import L_FL
-
-    frame, meta = load_table(studies / "f2", ["d_pos", "d_neg", "v_pre"])
-    scale = L_FL if float(np.abs(frame[["d_pos", "d_neg"]].to_numpy()).max()) <= 2 * L_FL else 1.0
-    frame["d_diff"] = (frame["d_pos"] - frame["d_neg"]) / scale
-    frame.attrs.update({k: meta[k] for k in ("testbench", "seed", "source")})
+def _f2_halves(frame: Any) -> tuple[Any, Any, float]:
+    """The f2 samples as (fitted half, held-out half, full range of V_PRE)."""
     fit, held = _halves(frame)
     return fit, held, float(np.ptp(frame["v_pre"].to_numpy(float)))
 
 
-def run(studies: Path, out: Path) -> dict[str, Any]:
-    """Extract whatever studies exist under ``studies``; write everything into ``out``."""
-    from testbenches.mdwmtj.mac import CONFIGS
-
-    summary: dict[str, Any] = {"studies": str(studies), "forms": {"f1": F1_FORM, "sigma": SIGMA_FORM, "f2": F2_FORM},
-                               "f1": {}, "f2": None, "missing": []}
-    for config in CONFIGS:
-        if not (studies / f"f1_{config}" / "study.sqlite").is_file():
-            summary["missing"].append(f"f1_{config}")
-            continue
-        e, check = f1_extraction(studies, config)
-        e.write_report(out)
-        summary["f1"][config] = {"form": e.surrogate.provenance.form, "sigma_form": e.surrogate.variation.provenance.form,
-                                 "r2": e.surrogate.stats.r2, "nrmse": e.surrogate.stats.nrmse, **check}
-    if (studies / "f2" / "study.sqlite").is_file():
-        e, check = f2_extraction(studies)
-        e.write_report(out)
-        summary["f2"] = {"form": e.surrogate.provenance.form, "r2": e.surrogate.stats.r2, "coverage_fit_half": e.surrogate.stats.coverage, **check}
-        e, check = f2_mean_extraction(studies)
-        e.write_report(out)
-        summary["f2_mean"] = {"form": e.surrogate.provenance.form, "sigma_form": e.surrogate.variation.provenance.form,
-                              "r2": e.surrogate.stats.r2, **check}
-    else:
-        summary["missing"].append("f2")
-    write_atomic(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    write_atomic(out / "report.md", format_report(summary))
-    return summary
+def f2_frame(folder: Path) -> Any:
+    """The samples of a ``p2m-f2`` Monte Carlo folder with ``d_diff`` = d_POS − d_NEG (units of l_FL)."""
+    frame, meta = load_table(folder, ["d_pos", "d_neg", "v_pre"])
+    frame["d_diff"] = frame["d_pos"] - frame["d_neg"]
+    frame.attrs.update({k: meta[k] for k in ("testbench", "seed", "source")})
+    return frame
 
 
-def format_report(summary: dict[str, Any]) -> str:
-    """Markdown table of the held-out checks."""
-    lines = ["# P²M f1 / f2 extractions", "",
-             f"Regenerate: `python -m fitting.mdwmtj.f1f2 --studies {summary['studies']} --out fitting/extractions/p2m`.", "",
+@register_extraction
+class P2mF1Extraction(Extraction):
+    """f1 per weight configuration: mean d_NORM(x) and σ(x) of the displacement per event, with held-out checks."""
+
+    name = "p2m-f1"
+    source = "p2m-f1"
+    statistic = "mean, std"
+    form = "lowest BIC of F1_FORM / SIGMA_FORM passing the chi-square test, else interpolate"
+    folder = "extractions/p2m"
+
+    def fit(self, run: StudyRun, out: Path) -> list[Path]:
+        """``f1_<config>.json`` (+ report, residual plot) per configuration of ``run``, ``summary.json``
+        (with the nominal Δq per configuration, which :func:`layer_f1` needs) and ``report.md``."""
+        from testbenches.mdwmtj.mac import F1_X
+
+        data = run.result["data"]
+        summary: dict[str, Any] = {"study": brief_citation(run), "forms": {"f1": F1_FORM, "sigma": SIGMA_FORM},
+                                   "f1": {}}
+        files: list[Path] = []
+        for config in data["configs"]:
+            frame, meta = load_table(run.folder / f"f1_{config}", [f"dq{k}" for k in range(len(F1_X))])
+            frame.attrs.update({k: meta[k] for k in ("testbench", "seed", "source")})
+            e, check = f1_extraction(frame, np.asarray(data["f1"][config]["nominal_m"]), config)
+            e = cite(e, run)
+            files += e.write_report(out)
+            summary["f1"][config] = {"form": e.surrogate.provenance.form,
+                                     "sigma_form": e.surrogate.variation.provenance.form,
+                                     "r2": e.surrogate.stats.r2, "nrmse": e.surrogate.stats.nrmse, **check}
+        return [*files, write_json(out / "summary.json", summary), write_text(out / "report.md", f1_report(summary))]
+
+
+@register_extraction
+class P2mF2Extraction(Extraction):
+    """f2: worst-case lower bound and mean curve (with σ about it) of V_PRE/V_RD vs d_DIFF, with held-out checks."""
+
+    name = "p2m-f2"
+    source = "p2m-f2"
+    statistic = "lower; mean, std"
+    form = "lowest BIC of F2_FORM (lower), F2_MEAN_FORM (mean), F2_SIGMA_FORM (std)"
+    folder = "extractions/p2m_f2"
+
+    def fit(self, run: StudyRun, out: Path) -> list[Path]:
+        """``f2_lower.json`` and ``f2_mean.json`` (+ reports, residual plots), ``summary.json`` and ``report.md``."""
+        frame = f2_frame(run.folder / "f2")
+        lower, check = f2_extraction(frame)
+        mean, mean_check = f2_mean_extraction(frame)
+        lower, mean = cite(lower, run), cite(mean, run)
+        summary = {"study": brief_citation(run),
+                   "forms": {"f2": F2_FORM, "f2_mean": F2_MEAN_FORM, "f2_sigma": F2_SIGMA_FORM},
+                   "f2": {"form": lower.surrogate.provenance.form, "r2": lower.surrogate.stats.r2,
+                          "coverage_fit_half": lower.surrogate.stats.coverage, **check},
+                   "f2_mean": {"form": mean.surrogate.provenance.form,
+                               "sigma_form": mean.surrogate.variation.provenance.form,
+                               "r2": mean.surrogate.stats.r2, **mean_check}}
+        return [*lower.write_report(out), *mean.write_report(out), write_json(out / "summary.json", summary),
+                write_text(out / "report.md", f2_report(summary))]
+
+
+def _source(summary: dict[str, Any], name: str) -> list[str]:
+    """The report's lines naming the source run and how to regenerate the files."""
+    study = summary["study"]
+    options = " ".join(f"--set {k}={v}" for k, v in study["options"].items())
+    return [f"Source run: study `{study['study']}`, key `{study['key'] or 'none'}`, n = {study['n']}, seed {study['seed']}, "
+            f"options {options or 'default'}{'; ' + study['note'] if study.get('note') else ''}.", "",
+            f"Regenerate: `spicegen study run {study['study']} --n {study['n']} --seed {study['seed']} {options} "
+            f"--out RUN`, then `spicegen extract {name} --from RUN --out OUT`.", ""]
+
+
+def f1_report(summary: dict[str, Any]) -> str:
+    """``report.md`` of the f1 extraction: a table of the held-out checks."""
+    lines = ["# P²M f1 extraction", "", *_source(summary, "p2m-f1"),
              "Forms chosen by the lowest BIC among candidates, fitted on even-numbered samples, checked on "
-             f"odd-numbered ones (f2: {F2_BINS} equal-count bins).", "",
+             "odd-numbered ones.", "",
              "Samples per f1 configuration (fitted + held out): "
              + ", ".join(f"{c} {s['fit_samples']} + {s['held_out_samples']}" for c, s in summary["f1"].items())
              + ".", "",
@@ -265,33 +314,22 @@ def format_report(summary: dict[str, Any]) -> str:
                   "perfect σ(x) would still show (column 'resolution'); where it approaches 10 %, the target is at the "
                   "noise floor of the check, and only more samples (≈ 800 per half for ≤ 10 % at all nine x with "
                   "Gaussian samples) can show it."]
-    if summary["f2"]:
-        f2 = summary["f2"]
-        lines += ["", f"f2 lower bound (`{f2['form']}`): R² {f2['r2']:.4f}; held-out coverage {100 * f2['held_out_coverage']:.2f} % "
-                      f"of samples on or above it; largest shortfall {100 * f2['largest_shortfall_fs']:.2f} % of "
-                      "V_NORM's full range."]
-    if summary.get("f2_mean"):
-        m = summary["f2_mean"]
-        lines += ["", f"f2 mean (`{m['form']}`, R² {m['r2']:.5f}) with σ about it (`{m['sigma_form']}`, "
-                      f"{m['sigma_bins']} equal-count bins), fitted on {m['fit_samples']}, checked on {m['held_out_samples']} "
-                      f"held-out samples: mean error {100 * m['mean_max_error_fs']:.2f} % FS "
-                      f"({'≤' if m['mean_within_target'] else '>'} 2), σ error {100 * m['sigma_max_rel_error']:.1f} % "
-                      f"({'≤' if m['sigma_within_target'] else '>'} 10 %), resolution {100 * max(m['sigma_resolution_95']):.1f} %, "
-                      f"{m['sigma_within_resolution']}/{m['sigma_bins']} bins within it."]
-    if summary["missing"]:
-        lines += ["", f"Not extracted (study folder missing): {', '.join(summary['missing'])}."]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--studies", default="results/p2m_mc", help="folder of the p2m_study study folders")
-    parser.add_argument("--out", default="fitting/extractions/p2m", help="output folder")
-    args = parser.parse_args(argv)
-    summary = run(Path(args.studies), Path(args.out))
-    print(format_report(summary))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+def f2_report(summary: dict[str, Any]) -> str:
+    """``report.md`` of the f2 extraction: the lower bound's held-out coverage and the mean's checks."""
+    f2, m = summary["f2"], summary["f2_mean"]
+    lines = ["# P²M f2 extraction", "", *_source(summary, "p2m-f2"),
+             f"Forms chosen by the lowest BIC among candidates, fitted on even-numbered samples ({F2_BINS} equal-count "
+             "bins of d_DIFF), checked on odd-numbered ones.", "",
+             f"f2 lower bound (`{f2['form']}`): R² {f2['r2']:.4f}; held-out coverage {100 * f2['held_out_coverage']:.2f} % "
+             f"of samples on or above it; largest shortfall {100 * f2['largest_shortfall_fs']:.2f} % of "
+             "V_NORM's full range.", "",
+             f"f2 mean (`{m['form']}`, R² {m['r2']:.5f}) with σ about it (`{m['sigma_form']}`, "
+             f"{m['sigma_bins']} equal-count bins), fitted on {m['fit_samples']}, checked on {m['held_out_samples']} "
+             f"held-out samples: mean error {100 * m['mean_max_error_fs']:.2f} % FS "
+             f"({'≤' if m['mean_within_target'] else '>'} 2), σ error {100 * m['sigma_max_rel_error']:.1f} % "
+             f"({'≤' if m['sigma_within_target'] else '>'} 10 %), resolution {100 * max(m['sigma_resolution_95']):.1f} %, "
+             f"{m['sigma_within_resolution']}/{m['sigma_bins']} bins within it."]
+    return "\n".join(lines) + "\n"

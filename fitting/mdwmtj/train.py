@@ -1,10 +1,11 @@
-"""Train a tiny spiking CNN whose first layer is the P²M MAC, at f1/f2 noise 0 / 10 / 20 / 40 % and fitted σ.
+"""A tiny spiking CNN whose first layer is the P²M MAC, trained at f1/f2 noise 0 / 10 / 20 / 40 % and fitted σ.
 
-``python -m fitting.mdwmtj.train --out results/p2m_train`` (about two minutes of one core)
+The study ``p2m-train`` (:mod:`fitting.mdwmtj.studies`; ``spicegen study run p2m-train``, about two
+minutes of one core) runs it; this module needs the optional torch extra.
 
-- f1/f2: the shipped extractions from the ngspice P²M Monte Carlo (``fitting/extractions/p2m``:
-  ``f1_<config>.json``, ``f2_lower.json`` and the nominal Δq in ``summary.json``), brought into the
-  layer's units by :func:`fitting.mdwmtj.f1f2.layer_f1`.
+- f1/f2: the shipped extractions from the ngspice P²M Monte Carlo (package data: ``f1_<config>.json``
+  and the nominal Δq in ``summary.json`` of ``p2m-f1``, ``f2_lower.json`` of ``p2m-f2``), brought into
+  the layer's units by :func:`fitting.mdwmtj.f1f2.layer_f1`.
 - Data: synthetic event-camera clips generated here (no download): one of four outlines (square,
   plus, cross, ring) drifting across a 24×24 sensor; ON/OFF events where a pixel turns on/off
   between frames, plus background-activity noise events. 16 time bins = 4 integration windows.
@@ -18,7 +19,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -29,12 +29,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from spicegen.figures import pyplot
+from spicegen.figures import pyplot, save_figure
 
 from fitting.export import Noise
-from fitting.mdwmtj.f1f2 import layer_f1
+from fitting.mdwmtj.f1f2 import P2mF1Extraction, P2mF2Extraction, layer_f1
 from fitting.mdwmtj.layer import P2MLayer, spike
-from fitting.surrogate import Surrogate, write_atomic
+from fitting.surrogate import Surrogate
 
 SHAPES = ("square", "plus", "cross", "ring")
 SIZE = 24
@@ -45,8 +45,6 @@ BATCH = 64
 """Clips per optimiser step."""
 LR, LR_THRESHOLD = 5e-3, 3e-4
 """Adam learning rates: weights; P²M thresholds (V_pre moves by only a few % of its range)."""
-LEVELS: tuple[Noise, ...] = (0.0, 0.1, 0.2, 0.4, "fitted")
-"""f1/f2 noise levels of the paper's Table 1, then f1's fitted σ(x)."""
 
 
 def _outline(shape: str, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -61,9 +59,8 @@ def _outline(shape: str, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) -> np.nd
     return np.abs(np.hypot(dx, dy) - r) < 1.0
 
 
-def make_events(n: int, seed: int, noise_rate: float = 0.003) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` clips ``(n, BINS, 2, SIZE, SIZE)`` of 0/1 ON/OFF events and their labels (seeded)."""
-    rng = np.random.default_rng(seed)
+def make_events(n: int, rng: np.random.Generator, noise_rate: float = 0.003) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` clips ``(n, BINS, 2, SIZE, SIZE)`` of 0/1 ON/OFF events and their labels, drawn from ``rng``."""
     labels = rng.integers(0, len(SHAPES), n)
     radius = rng.uniform(4.5, 7.0, n)
     angle = rng.uniform(0, 2 * np.pi, n)
@@ -129,7 +126,8 @@ def accuracy(net: SpikingNet, events: torch.Tensor, labels: torch.Tensor, noisy:
 
 def train_level(f1: Surrogate, f2: Surrogate, level: Noise, track: float, data: tuple, epochs: int,
                 seed: int) -> dict[str, float]:
-    """Train at one noise level; test accuracies with and without noise."""
+    """Train at one noise level (torch seeded with ``seed``); test accuracies with and without noise."""
+    torch.set_num_threads(1)  # the tensors are small: threads only add synchronisation
     x_train, y_train, x_test, y_test = data
     torch.manual_seed(seed)
     net = SpikingNet(f1, f2, level, track).float()  # float32 surrogates too: speed
@@ -151,10 +149,14 @@ def train_level(f1: Surrogate, f2: Surrogate, level: Noise, track: float, data: 
             "train_seconds": time.perf_counter() - start}
 
 
-def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Accuracy vs relative noise level as a PNG (written atomically); the fitted-σ run as a separate point."""
-    import io
+def tensors(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]) -> tuple:
+    """``(x_train, y_train, x_test, y_test)`` as torch tensors (events as float)."""
+    return (torch.from_numpy(train[0]).float(), torch.from_numpy(train[1]),
+            torch.from_numpy(test[0]).float(), torch.from_numpy(test[1]))
 
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Accuracy vs relative noise level as a PNG; the fitted-σ run as a separate line."""
     plt = pyplot()
 
     relative = [r for r in rows if r["noise"] != "fitted"]
@@ -171,74 +173,28 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     ax.set_xticks(levels)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    write_atomic(path, buffer.getvalue())
+    return save_figure(fig, path, dpi=120)
 
 
-def shipped_surrogates(folder: Path, config: str) -> tuple[Surrogate, Surrogate, float, str]:
-    """The shipped f1 of ``config`` in layer units, the shipped f2, the capacity, and a note on their origin.
+def shipped_surrogates(config: str) -> tuple[Surrogate, Surrogate, float, str]:
+    """The shipped f1 of ``config`` in layer units, the shipped f2 lower bound, the capacity, and a note on
+    their origin (package data of the extractions ``p2m-f1`` and ``p2m-f2``).
 
     Raises
     ------
     FileNotFoundError
-        If the extraction is missing (regenerate it with ``python -m fitting.ship --only p2m``).
+        If a shipped file is missing (regenerate it with ``spicegen extract p2m-f1 p2m-f2 --ship``).
     """
-    paths = [folder / f"f1_{config}.json", folder / "f2_lower.json", folder / "summary.json"]
+    f1_folder, f2_folder = P2mF1Extraction().shipped(), P2mF2Extraction().shipped()
+    paths = [f1_folder / f"f1_{config}.json", f2_folder / "f2_lower.json", f1_folder / "summary.json"]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"missing shipped extraction(s) {missing}; run python -m fitting.ship --only p2m.")
+        raise FileNotFoundError(f"missing shipped extraction(s) {missing}; regenerate them with "
+                                "'spicegen extract p2m-f1 p2m-f2 --studies ROOT --ship'.")
     f1, f2 = Surrogate.load(paths[0]), Surrogate.load(paths[1])
     nominal = json.loads(paths[2].read_text())["f1"][config]["nominal_m"]
     layer, track = layer_f1(f1, np.asarray(nominal))
-    note = (f"f1/f2: shipped ngspice Monte Carlo extractions ({folder}: f1_{config} [{f1.provenance.form}, "
+    note = (f"f1/f2: shipped ngspice Monte Carlo extractions (f1_{config} [{f1.provenance.form}, "
             f"sigma {f1.variation.provenance.form}], f2_lower [{f2.provenance.form}]); data hashes "
             f"{f1.provenance.dataset_hash}, {f2.provenance.dataset_hash}")
     return layer, f2, track, note
-
-
-def run(out: Path, *, surrogates: Path = Path("fitting/extractions/p2m"), config: str = "cmos", train: int = 800,
-        test: int = 400, epochs: int = 20, seed: int = 0) -> dict:
-    """Load the shipped surrogates, train at every level, write JSON + PNG into ``out``."""
-    torch.set_num_threads(1)  # the tensors are small: threads only add synchronisation
-    f1, f2, track, note = shipped_surrogates(surrogates, config)
-    x_train, y_train = make_events(train, seed)
-    x_test, y_test = make_events(test, seed + 1000)
-    data = (torch.from_numpy(x_train).float(), torch.from_numpy(y_train),
-            torch.from_numpy(x_test).float(), torch.from_numpy(y_test))
-    rows = []
-    for level in LEVELS:
-        rows.append(train_level(f1, f2, level, track, data, epochs, seed))
-        print(f"noise {level!s:>6}: test accuracy {rows[-1]['test_accuracy_noisy']:.3f} with noise, "
-              f"{rows[-1]['test_accuracy_clean']:.3f} without ({rows[-1]['train_seconds']:.0f} s)", flush=True)
-    summary = {"note": note, "config": config,
-               "f2_noise": "signal (relative level on V_pre - f2(0); fitting.mdwmtj.layer.F2Noise)",
-               "classes": list(SHAPES), "train_clips": train, "test_clips": test, "epochs": epochs,
-               "seed": seed, "bins": BINS, "window": WINDOW, "capacity_events": track, "results": rows,
-               "f1_layer": f1.to_dict(), "f2": f2.to_dict()}
-    write_atomic(out / "accuracy_vs_noise.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    plot(rows, out / "accuracy_vs_noise.png", f"P²M first layer, synthetic events, 4 classes\nshipped f1 ({config}) "
-         "and f2 from the ngspice Monte Carlo")
-    return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/p2m_train", help="output folder (default results/p2m_train)")
-    parser.add_argument("--surrogates", default="fitting/extractions/p2m", help="folder of the shipped f1/f2")
-    parser.add_argument("--config", default="cmos", choices=("cmos", "mdwmtj", "cmosx"), help="f1 weight configuration")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--train", type=int, default=800, help="training clips")
-    parser.add_argument("--test", type=int, default=400, help="test clips")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    run(Path(args.out), surrogates=Path(args.surrogates), config=args.config, train=args.train, test=args.test,
-        epochs=args.epochs, seed=args.seed)
-    print(f"wrote {args.out}/accuracy_vs_noise.json and .png")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

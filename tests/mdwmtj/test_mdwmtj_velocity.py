@@ -6,8 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fitting.mdwmtj.dw_velocity import DWStack, displacement, fit_velocity, steady_velocity
+from fitting.mdwmtj.dw_velocity import DWStack, calibrated_values, displacement, fit_velocity, steady_velocity
 from spicegen import get_device
+from spicegen.calibration import folder
 
 STACK = DWStack()
 IC = STACK.depinning_current
@@ -61,3 +62,13 @@ def test_polynomial_fit_quality_and_device_defaults():
     i = np.linspace(*fit.current_range, 7)
     np.testing.assert_allclose(p["c0"] + p["c1"] * i + p["c2"] * i * i, fit.c0 + fit.c1 * i + fit.c2 * i * i,
                                rtol=1e-4)
+
+
+def test_device_defaults_are_the_calibration_file_and_the_fit_reproduces_it():
+    import json
+
+    shipped = json.loads((folder() / "mdwmtj.json").read_text())
+    defaults = get_device("mdwmtj").defaults
+    assert {k: defaults[k] for k in shipped["values"]} == shipped["values"]
+    assert calibrated_values(fit_velocity(STACK)) == shipped["values"]
+    assert {s["study"] for s in shipped["sources"].values()} == {"dw-velocity"}

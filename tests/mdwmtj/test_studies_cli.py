@@ -1,0 +1,163 @@
+"""The MDWMTJ / P²M studies and extractions through the command line, run from outside the repository
+(real ngspice + openvaf-r, small sizes)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from spicegen.cli import main
+from spicegen.devices.mdwmtj import RP_SIGMA_3SIGMA
+
+pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Done:
+    """Exit status and output of one command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def spicegen(tmp_path, monkeypatch, capsys):
+    """``spicegen ARGS`` run in ``tmp_path`` (outside the repository; study runs without progress bars)."""
+    monkeypatch.chdir(tmp_path)
+
+    def command(*args: str) -> Done:
+        capsys.readouterr()
+        quiet = ["--no-progress"] if args[:2] == ("study", "run") else []
+        code = main([*args, *quiet])
+        out = capsys.readouterr()
+        return Done(code, out.out, out.err)
+
+    return command
+
+
+def result(folder: Path) -> dict:
+    return json.loads((folder / "result.json").read_text())
+
+
+def test_p2m_f1_run_and_extraction_cite_the_run(spicegen, tmp_path):
+    run = spicegen("study", "run", "p2m-f1", "--n", "4", "--set", "configs=cmos", "--out", "f1")
+    assert run.returncode == 0, run.stderr
+    measured = result(tmp_path / "f1")["measurements"]
+    assert measured["failed_cmos"] == 0 and 0 < measured["worst_3sigma_cmos"] < 100
+    assert measured["worst_3sigma_mdwmtj"] is None                      # not run: NaN, stored as null
+    assert {"f1.png", "f1_cmos"} <= {p.name for p in (tmp_path / "f1").iterdir()}
+    extract = spicegen("extract", "p2m-f1", "--from", "f1", "--out", "ex")
+    assert extract.returncode == 0, extract.stderr
+    names = {p.name for p in (tmp_path / "ex" / "p2m-f1").iterdir()}
+    assert names == {"f1_cmos.json", "f1_cmos_report.json", "f1_cmos_residuals.png", "summary.json", "report.md"}
+    key = json.loads((tmp_path / "f1" / "study.json").read_text())["key"]
+    surrogate = json.loads((tmp_path / "ex" / "p2m-f1" / "f1_cmos.json").read_text())
+    for cited in (surrogate["provenance"]["study"], surrogate["variation"]["provenance"]["study"]):
+        assert cited["study"] == "p2m-f1" and cited["key"] == key
+        assert cited["definition"]["options"]["rp_reading"] == "3sigma"
+        rp = cited["definition"]["variations"]["mdwmtj.rp"]["variation"]
+        assert rp["kind"] == "d2d" and rp["sigma"] == pytest.approx(RP_SIGMA_3SIGMA)
+    summary = json.loads((tmp_path / "ex" / "p2m-f1" / "summary.json").read_text())
+    assert summary["study"]["key"] == key and len(summary["f1"]["cmos"]["nominal_m"]) == 9
+
+
+def test_p2m_f2_run_and_extraction(spicegen, tmp_path):
+    run = spicegen("study", "run", "p2m-f2", "--n", "400", "--out", "f2")
+    assert run.returncode == 0, run.stderr
+    measured = result(tmp_path / "f2")["measurements"]
+    assert measured["failed"] == 0 and 5 < measured["worst_spread"] < 50
+    assert result(tmp_path / "f2")["paper"]["worst_spread"] == 11.38
+    extract = spicegen("extract", "p2m-f2", "--from", "f2", "--out", "ex")
+    assert extract.returncode == 0, extract.stderr
+    shipped = REPO / "fitting" / "extractions" / "p2m_f2"
+    assert {p.name for p in (tmp_path / "ex" / "p2m-f2").iterdir()} == {p.name for p in shipped.iterdir()}
+
+
+def test_bad_options_are_refused_naming_what_is_allowed(spicegen, tmp_path):
+    bogus = spicegen("study", "run", "p2m-f1", "--set", "rp_reading=bogus", "--out", "bad")
+    assert bogus.returncode == 2 and "'bogus' is not one of 3sigma, 1sigma" in bogus.stderr
+    configs = spicegen("study", "run", "p2m-f1", "--set", "configs=cmos,finfet", "--out", "bad")
+    assert configs.returncode == 2 and "one or more of cmos, mdwmtj, cmosx" in configs.stderr
+    epochs = spicegen("study", "run", "p2m-train", "--set", "epochs=0", "--out", "bad")
+    assert epochs.returncode == 2 and "lies outside [1, 1000]" in epochs.stderr
+    small = spicegen("study", "run", "p2m-f2", "--n", "20", "--out", "bad")
+    assert small.returncode == 2 and "n >= 200" in small.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_describe_lists_the_options(spicegen):
+    described = spicegen("study", "describe", "p2m-f1").stdout
+    assert "configs = 'cmos,mdwmtj,cmosx'" in described and "rp_reading = '3sigma'  (3sigma|1sigma)" in described
+    assert "paper 39.39" in described
+    for name, option in (("p2m-f2", "rp = False"), ("p2m-train", "epochs = 20"), ("p2m-waveforms", "flavor = 'osdi'"),
+                         ("dw-velocity", "ship = False"), ("p2m-mac-margin", "configs ="), ("p2m-range", "--n")):
+        assert option in spicegen("study", "describe", name).stdout, name
+
+
+def test_an_extraction_refuses_a_missing_source_study(spicegen):
+    for name, study in (("p2m-f1", "p2m-f1"), ("p2m-f2", "p2m-f2"), ("dw-velocity", "dw-velocity")):
+        out = spicegen("extract", name, "--from", "nothing", "--out", "ex")
+        assert out.returncode == 1 and f"needs a finished run of study {study!r}" in out.stderr
+
+
+def test_mac_margin_and_programmable_range(spicegen, tmp_path):
+    margin = spicegen("study", "run", "p2m-mac-margin", "--n", "2", "--set", "configs=cmos", "--out", "m")
+    assert margin.returncode == 0, margin.stderr
+    measured = result(tmp_path / "m")["measurements"]
+    assert measured["nominal_margin_cmos"] == pytest.approx(1.98, abs=0.05)   # docs/mdwmtj.md §5
+    assert measured["margin_mean_cmosx"] is None
+    ranged = spicegen("study", "run", "p2m-range", "--n", "2", "--out", "r")
+    assert ranged.returncode == 0, ranged.stderr
+    data = result(tmp_path / "r")["data"]
+    assert data["samples"] == 2 and data["nominal"][-1] == pytest.approx(0.356, abs=0.005)
+
+
+def test_waveforms_reproduce_fig5_reprogramming(spicegen, tmp_path):
+    run = spicegen("study", "run", "p2m-waveforms", "--out", "w")
+    assert run.returncode == 0, run.stderr
+    done = result(tmp_path / "w")
+    assert done["measurements"]["reprogram_spike_app1_cmosx"] == 0 and done["measurements"]["reprogram_spike_app2_cmosx"] == 1
+    assert done["measurements"]["v_th_cmos"] == pytest.approx(86.2, abs=0.05)
+    assert {"mac_cmos.png", "reprogram_mdwmtj.png"} <= set(done["files"])
+
+
+def test_dw_velocity_study_calibrates_the_device_and_ships_its_surrogate(spicegen, tmp_path):
+    from spicegen.calibration import value
+
+    run = spicegen("study", "run", "dw-velocity", "--out", "dw")
+    assert run.returncode == 0, run.stderr
+    written = json.loads((tmp_path / "dw" / "calibration_mdwmtj.json").read_text())
+    key = json.loads((tmp_path / "dw" / "study.json").read_text())["key"]
+    for name in ("c0", "c1", "c2", "ith", "imax"):
+        assert written["values"][name] == value("mdwmtj", name)                # the fit reproduces the shipped values
+        assert written["sources"][name]["key"] == key
+    extract = spicegen("extract", "dw-velocity", "--from", "dw", "--out", "ex")
+    assert extract.returncode == 0, extract.stderr
+    surrogate = json.loads((tmp_path / "ex" / "dw-velocity" / "v_dw.json").read_text())
+    assert surrogate["provenance"]["study"]["key"] == key
+    shipped = json.loads((REPO / "fitting" / "extractions" / "dw" / "v_dw.json").read_text())
+    assert surrogate["params"] == shipped["params"]
+
+
+def test_p2m_train_reads_the_shipped_surrogates(spicegen, tmp_path):
+    pytest.importorskip("torch")
+    run = spicegen("study", "run", "p2m-train", "--set", "epochs=1", "--set", "train=16", "--set", "test=8",
+                   "--out", "t")
+    assert run.returncode == 0, run.stderr
+    done = result(tmp_path / "t")
+    assert "shipped ngspice Monte Carlo" in done["data"]["note"]
+    assert [r["noise"] for r in done["data"]["results"]] == [0.0, 0.1, 0.2, 0.4, "fitted"]
+    assert all(0 <= v <= 100 for v in done["measurements"].values())
+    assert (tmp_path / "t" / "accuracy_vs_noise.png").stat().st_size > 1000
+
+
+def test_registering_the_studies_imports_no_torch():
+    code = ("import sys, spicegen.study as s; s.studies(); s.extractions(); "
+            "assert 'p2m-train' in s.studies() and 'torch' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
