@@ -1,6 +1,7 @@
 """Surrogate vs ngspice per P²M MAC sample: speed and accuracy, measured in the same run.
 
-``python benchmarks/surrogate_speed.py --surrogates fitting/extractions/p2m --config cmos --out results/benchmarks``
+``python benchmarks/surrogate_speed.py --config cmos --out results/benchmarks`` (the shipped f1 of the
+``p2m-f1`` extraction and f2 lower bound of ``p2m-f2``; ``--surrogates DIR`` / ``--f2 FILE`` for others)
 
 One "sample" is what the ``p2m-f1`` testbench simulates: nine write events (weights x = k/9,
 alternately into the positive and the negative accumulator) in a 1 ms integration window of the
@@ -25,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from fitting.mdwmtj.f1f2 import P2mF1Extraction, P2mF2Extraction
 from fitting.surrogate import Surrogate, write_atomic, write_numpy_module
 from timing import time_call
 from spicegen.montecarlo import make_plan, simulate
@@ -61,10 +63,10 @@ def numpy_module(surrogate: Surrogate, folder: Path) -> ModuleType:
     return module
 
 
-def run(surrogates: Path, config: str, repeat: int) -> dict:
-    """Time ngspice and the surrogate renderings; compare their results."""
+def run(surrogates: Path, f2_path: Path | None, config: str, repeat: int) -> dict:
+    """Time ngspice and the surrogate renderings; compare their results (``f2_path`` None: no f2)."""
     f1 = Surrogate.load(surrogates / f"f1_{config}.json")
-    f2 = Surrogate.load(surrogates / "f2_lower.json") if (surrogates / "f2_lower.json").is_file() else None
+    f2 = Surrogate.load(f2_path) if f2_path is not None else None
     x, sign = np.asarray(F1_X), np.asarray(F1_SIGN)
     spice = [ngspice_sample(config) for _ in range(repeat)]
     spice_s = statistics.median(t for t, _ in spice)
@@ -108,12 +110,15 @@ def run(surrogates: Path, config: str, repeat: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--surrogates", default="fitting/extractions/p2m", help="folder of f1_<config>.json / f2_lower.json")
+    parser.add_argument("--surrogates", default=str(P2mF1Extraction().shipped()),
+                        help="folder of f1_<config>.json (default: the shipped p2m-f1 extraction)")
+    parser.add_argument("--f2", default=str(P2mF2Extraction().shipped() / "f2_lower.json"),
+                        help="f2 surrogate JSON (default: the shipped p2m-f2 lower bound; '' for none)")
     parser.add_argument("--config", default="cmos", choices=("cmos", "mdwmtj", "cmosx"))
     parser.add_argument("--repeat", type=int, default=3, help="ngspice runs (median)")
     parser.add_argument("--out", default="results/benchmarks", help="output folder")
     args = parser.parse_args(argv)
-    result = run(Path(args.surrogates), args.config, args.repeat)
+    result = run(Path(args.surrogates), Path(args.f2) if args.f2 else None, args.config, args.repeat)
     write_atomic(Path(args.out) / f"surrogate_speed_{args.config}.json", json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
