@@ -1,13 +1,13 @@
-"""CMO/HfOx ReRAM crossbar matrix-vector multiplication with IR drop (seed 004 section 2.2.2, 4.6, Fig. 4f, S6).
+"""CMO/HfOx ReRAM crossbar matrix-vector multiplication with IR drop (Falcone et al. §2.2.2, §4.6, Fig. 4f, S6).
 
 A normalised weight matrix W (M x N, entries in [-1, 1]) is stored as a differential pair per weight,
 ``G+ - G-`` with ``G+ = G_MIN + (G_MAX - G_MIN)*max(w, 0)`` and ``G- = G_MIN + (G_MAX - G_MIN)*max(-w, 0)``
-([9, 89] uS, seed 004 section 4.6.1; pair mapping as aihwkit's single-pair converter). Row ``i`` carries
+([9, 89] uS, section 4.6.1; pair mapping as aihwkit's single-pair converter). Row ``i`` carries
 the input x_i as a read voltage ``x_i*V_READ``; every column ends in an ideal TIA (a 0 V source); the
 output of weight column ``j`` is ``y_j = (I+_j - I-_j)/(V_READ*(G_MAX - G_MIN))`` in weight units, so an
 ideal array returns ``W.T @ x``. Every cell is the ``reram_cmo`` device (OSDI, ``freeze=1``, ``x0`` from
 the inverted read map) in series with the access transistor as a resistor (R_DS at V_G = 3.3 V),
-every wire segment between adjacent cells is ``r_wire`` (0.35 Ohm, seed 004 section 4.6). Row drivers sit
+every wire segment between adjacent cells is ``r_wire`` (0.35 Ohm, section 4.6). Row drivers sit
 at column 0, TIAs below row M-1.
 
 Two solvers: :func:`spice_outputs` (ngspice, the real device) and :func:`nodal_outputs` (numpy/scipy
@@ -16,56 +16,58 @@ sparse nodal analysis with each cell's chord conductance at V_READ), which agree
 row is at +V_READ, -V_READ or 0 during a slice, so every cell is read at its read point and the output
 is linear in x; in a linear network the slices add up to the amplitude-coded solve the numpy solver does.
 
-Command line (Fig. 4f- and Fig. S6-style figures and a JSON summary)::
+Programming noise and relaxation (:class:`CellNoise`) are the lines of the shipped extractions
+``reram-sigma-prog`` (sigma_prog at AR 0.2 %) and ``reram-relaxation`` (drift and spread linear in
+log t), handed to the study as numbers: its options, whose defaults are the shipped values. So the
+testbenches layer neither imports nor reads the fitting package (it works the same from an installed
+wheel), the study's definition and hash cover the noise it used, and ``--set`` runs it with other
+lines (e.g. the paper's Fig. 3e sigma_prog). ``tests/reram/test_reram_crossbar.py`` checks that the
+defaults equal the shipped surrogates, so a re-shipped extraction cannot leave them stale.
 
-    python -m testbenches.reram.crossbar --out results/reram_crossbar
+Study ``reram-crossbar`` (Fig. 4f- and Fig. S6-style figures; ``--set large=512`` adds Fig. S6b's
+large array)::
+
+    spicegen study run reram-crossbar --out results/reram-crossbar
 """
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import json
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
-from typing import Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sps
 from scipy.interpolate import PchipInterpolator
 from scipy.sparse.linalg import splu
 
-from spicegen.figures import pyplot
+from spicegen.figures import pyplot, save_figure
 from spicegen.naming import format_number
 from spicegen.netlist import format_instance
-from spicegen.params import Param
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
-from spicegen.figures import save_figure
-from testbenches.core.base import register_study
+from testbenches.reram.program import TARGET_RANGE
 
-#: Conductance window of the normalised weights (S), seed 004 section 4.6.1 ("[9, 89] uS from Fig. 3a").
+#: Conductance window of the normalised weights (S), section 4.6.1 of Falcone et al. ("[9, 89] uS from Fig. 3a").
 G_MIN, G_MAX = 9e-6, 89e-6
-#: Wire resistance between adjacent cells (Ohm), seed 004 section 4.6 ("default segment wire resistance").
+#: Wire resistance between adjacent cells (Ohm), section 4.6 ("default segment wire resistance").
 R_WIRE = 0.35
 #: Access transistor at V_G = 3.3 V as a resistor (Ohm): ``reram_cell.measure_rds(3.3)`` = 134.9 Ohm.
 R_ACCESS = 134.9
-#: Read voltage for |x| = 1 (V), seed 004 section 4.5.
+#: Read voltage for |x| = 1 (V), section 4.5.
 V_READ = cell.V_READ
-#: DAC / ADC resolution (bits), seed 004 section 2.2.2; ADC range +-OUT_BOUND in weight units (aihwkit default).
+#: DAC / ADC resolution (bits), section 2.2.2; ADC range +-OUT_BOUND in weight units (aihwkit default).
 DAC_BITS, ADC_BITS, OUT_BOUND = 6, 8, 12.0
-#: Acceptance range of the closed-loop programming whose sigma_prog is used (seed 004 section 2.2.2).
+#: Acceptance range of the closed-loop programming whose sigma_prog is used (section 2.2.2).
 ACCEPTANCE = "0.002"
 #: Inference times after programming (s); ``prog`` is programming noise only (no relaxation).
 YEAR = 365.25 * 86400.0
 TIMES: dict[str, float] = {"1s": 1.0, "1h": 3600.0, "1d": 86400.0, "1y": YEAR, "10y": 10 * YEAR}
 #: Relative agreement of the numpy nodal solver with ngspice on pulse-coded inputs (checked in tests).
 SOLVER_RTOL = 2e-3
-#: Shipped ReRAM extractions (standalone numpy modules) used for programming noise and relaxation.
-EXTRACTIONS = Path(__file__).resolve().parents[1] / "fitting" / "extractions" / "reram"
-#: Paper numbers (seed 004 section 2.2.2, Fig. S6).
+#: Paper numbers (section 2.2.2, Fig. 4f, Fig. S6).
 PAPER = {"rmse_1s": 0.03, "rmse_10y": 0.2, "rmse_prog_fp_noir": 6e-3, "wan2022_rmse": 0.58}
 
 
@@ -394,40 +396,47 @@ def analog_mvm(weights: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossba
 
 # ----------------------------------------------------------------------------- device non-idealities
 
-@lru_cache(maxsize=None)
-def shipped_surrogate(name: str) -> ModuleType:
-    """The standalone numpy module of a shipped ReRAM extraction (``fitting/extractions/reram/<name>.py``).
+@dataclass(frozen=True)
+class CellNoise:
+    """Programming noise and relaxation of every cell: the lines of the shipped extractions.
 
-    The testbenches sit below the fitting package and use its exported renderings, as any other
-    consumer of a surrogate would; ``python -m fitting.ship --only reram`` regenerates them.
+    Attributes
+    ----------
+    sigma_prog_slope, sigma_prog_offset
+        ``sigma_prog(G) = slope*G + offset`` (S) of the closed-loop programming at AR 0.2 %
+        (extraction ``reram-sigma-prog``, all targets), held at its value at the lowest target of the
+        closed-loop study (10 uS) below it.
+    drift_1s, drift_per_decade
+        G-independent mean shift ``drift_1s + drift_per_decade*log10(t/s)`` (uS) after programming
+        (extraction ``reram-relaxation``).
+    spread_1s, spread_per_decade
+        Its spread ``sigma(t) = spread_1s + spread_per_decade*log10(t/s)`` (uS).
     """
-    path = EXTRACTIONS / f"{name}.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"shipped surrogate {path} is missing; regenerate it with "
-                                "'python -m fitting.ship --only reram'")
-    spec = importlib.util.spec_from_file_location(f"spicegen_shipped_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
+    sigma_prog_slope: float = 0.0010249188597876403
+    sigma_prog_offset: float = 1.802461929723237e-09
+    drift_1s: float = 0.0
+    drift_per_decade: float = -0.19120983095596822
+    spread_1s: float = 0.0558
+    spread_per_decade: float = 0.19588566314553596
 
-def program(g_target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Programmed conductances (S): ``G_target + N(0, sigma_prog(G_target))``, sigma_prog the closed-loop
-    surrogate at AR 0.2 % (``sigma_prog_ar0p002``, all targets; held at its 10 uS bound below)."""
-    sigma = shipped_surrogate("sigma_prog_ar0p002").evaluate(g_target, out_of_domain="clip")
-    return g_target + sigma * rng.standard_normal(g_target.shape)
+    def program(self, g_target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Programmed conductances (S): ``G_target + N(0, sigma_prog(G_target))``."""
+        g_held = np.maximum(g_target, TARGET_RANGE[0])
+        sigma = self.sigma_prog_slope * g_held + self.sigma_prog_offset
+        return g_target + sigma * rng.standard_normal(np.shape(g_target))
 
-
-def relax_at(g_prog: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
-    """Conductances (S) ``t`` s after programming: the G-independent drift and the growth of the spread
-    beyond its 1 s value, both linear in log t (``relaxation_mean`` and its sigma; the law of
-    :func:`fitting.reram.stats.relax` with ``programmed=True``), floored at 1 % of G_MIN so a cell never
-    reads negative."""
-    model = shipped_surrogate("relaxation_mean")
-    shift = float(model.evaluate(t))
-    growth = math.sqrt(max(float(model.sigma(t)) ** 2 - float(model.sigma(model.DOMAIN["t"][0])) ** 2, 0.0))
-    g = np.asarray(g_prog) * 1e6 + shift + growth * rng.standard_normal(np.shape(g_prog))
-    return np.maximum(g * 1e-6, 0.01 * G_MIN)
+    def relax(self, g_prog: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
+        """Conductances (S) ``t`` s after programming: the drift and the growth of the spread beyond
+        its 1 s value (``g_prog`` already carries the programming spread), floored at 1 % of G_MIN so a
+        cell never reads negative."""
+        if not 1.0 <= t <= TIMES["10y"]:
+            raise ValueError(f"t = {t!r} s lies outside the relaxation lines' domain [1 s, 10 y].")
+        decades = math.log10(t)
+        shift = self.drift_1s + self.drift_per_decade * decades
+        growth = math.sqrt(max((self.spread_1s + self.spread_per_decade * decades) ** 2 - self.spread_1s ** 2, 0.0))
+        g = np.asarray(g_prog) * 1e6 + shift + growth * rng.standard_normal(np.shape(g_prog))
+        return np.maximum(g * 1e-6, 0.01 * G_MIN)
 
 
 def rmse(y: np.ndarray, y_ref: np.ndarray) -> float:
@@ -437,10 +446,13 @@ def rmse(y: np.ndarray, y_ref: np.ndarray) -> float:
 
 # ----------------------------------------------------------------------------- study
 
-def paper_operands(size: int, vectors: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+Streams = Callable[..., np.random.Generator]
+"""``rng(name, *index)``: the generator of a named random stream (:meth:`spicegen.study.StudyContext.rng`)."""
+
+
+def paper_operands(size: int, vectors: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Weights ``N(0,1)/max|N(0,1)|`` (size x size, max |w| = 1 as aihwkit maps the largest weight to G_MAX)
-    and ``vectors`` inputs ``clip(N(0,1), -1, 1)`` (seed 004: normally distributed within [-1, 1])."""
-    rng = np.random.default_rng(seed)
+    and ``vectors`` inputs ``clip(N(0,1), -1, 1)`` (section 2.2.2: normally distributed within [-1, 1])."""
     w = rng.standard_normal((size, size))
     return w / np.abs(w).max(), np.clip(rng.standard_normal((vectors, size)), -1.0, 1.0)
 
@@ -456,7 +468,7 @@ COMPONENTS: dict[str, tuple[Wires, bool]] = {"ir_only": ("both", False), "ir_col
 
 
 @dataclass
-class Study:
+class ArrayRmse:
     """RMSE vs FP of one array size: ``rmse[config][time]`` (times: ``prog`` and :data:`TIMES`), the FP outputs
     and the analog outputs ``samples[config][time]``."""
 
@@ -474,43 +486,53 @@ def _config(wires: Wires, quant: bool, xbar: Crossbar) -> Crossbar:
                    dac_bits=xbar.dac_bits if quant else 0, adc_bits=xbar.adc_bits if quant else 0)
 
 
-def run_study(size: int = 64, vectors: int = 100, seed: int = 0, xbar: Crossbar = Crossbar(),
+def run_study(size: int, vectors: int, rng: Streams, xbar: Crossbar = Crossbar(), noise: CellNoise = CellNoise(),
               configs: Mapping[str, tuple[Wires, bool]] = CONFIGS, times: Sequence[str] | None = None,
-              components: Mapping[str, tuple[Wires, bool]] = COMPONENTS, progress: bool = False) -> Study:
+              components: Mapping[str, tuple[Wires, bool]] = COMPONENTS,
+              bar: Callable[..., Any] | None = None) -> ArrayRmse:
     """RMSE vs floating point for every configuration and time (one weight draw, one programming draw,
     one relaxation draw per time, shared by all configurations), plus the single-effect components.
 
-    ``times`` picks keys of ``("prog", *TIMES)`` (default all)."""
-    from tqdm import tqdm
-
+    Parameters
+    ----------
+    size, vectors
+        Array size (size x size weights) and input vectors.
+    rng
+        Named random streams: ``operands``, ``programming`` and ``relaxation`` (one per time).
+    xbar, noise
+        Array settings; programming noise and relaxation.
+    configs, times, components
+        Configurations, keys of ``("prog", *TIMES)`` (default all) and single-effect components.
+    bar
+        ``bar(iterable, total=, desc=)`` progress bar (:meth:`spicegen.study.StudyContext.bar`).
+    """
     start = time.perf_counter()
-    w, x = paper_operands(size, vectors, seed)
+    w, x = paper_operands(size, vectors, rng("operands"))
     y_fp = x @ w
-    rng = np.random.default_rng(seed + 1)
     target = interleave(*weight_conductances(w))
-    g_prog = program(target, rng)
-    states = {"prog": g_prog} | {k: relax_at(g_prog, t, np.random.default_rng([seed, i]))
+    g_prog = noise.program(target, rng("programming"))
+    states = {"prog": g_prog} | {k: noise.relax(g_prog, t, rng("relaxation", i))
                                  for i, (k, t) in enumerate(TIMES.items())}
     keys = list(times or states)
     table: dict[str, dict[str, float]] = {name: {} for name in configs}
-    samples = {}
+    samples: dict[str, dict[str, np.ndarray]] = {}
     jobs = [(name, k) for name in configs for k in keys]
-    for name, k in tqdm(jobs, desc=f"{size}x{size} MVM", disable=not progress):
+    for name, k in (bar or (lambda it, **_: it))(jobs, total=len(jobs), desc=f"{size}x{size} MVM"):
         y = cell_mvm(states[k], x, _config(*configs[name], xbar))
         table[name][k] = rmse(y, y_fp)
         samples.setdefault(name, {})[k] = y
     single = {name: rmse(cell_mvm(target, x, _config(*effect, xbar)), y_fp) for name, effect in components.items()}
-    return Study(size, vectors, table, single, y_fp, samples, time.perf_counter() - start)
+    return ArrayRmse(size, vectors, table, single, y_fp, samples, time.perf_counter() - start)
 
 
-def solver_agreement(size: int = 16, vectors: int = 3, seed: int = 0, xbar: Crossbar = Crossbar()) -> dict[str, float]:
+def solver_agreement(size: int, vectors: int, rng: np.random.Generator, xbar: Crossbar = Crossbar()) -> dict[str, float]:
     """ngspice vs numpy outputs on a ``size`` x ``size`` array with wires, pulse-coded inputs in {-1, 0, 1}.
 
     Returns the largest output difference relative to the largest |output|, and relative to the
     largest IR-drop effect (difference between wired and ideal outputs).
     """
-    w, _ = paper_operands(size, 1, seed)
-    x = np.random.default_rng(seed + 2).integers(-1, 2, (vectors, size)).astype(float)
+    w, _ = paper_operands(size, 1, rng)
+    x = rng.integers(-1, 2, (vectors, size)).astype(float)
     g = interleave(*weight_conductances(w))
     y_np, y_sp = nodal_outputs(g, x, xbar), spice_outputs(g, x, xbar)
     ir = np.abs(y_np - x @ w).max()
@@ -521,20 +543,23 @@ def solver_agreement(size: int = 16, vectors: int = 3, seed: int = 0, xbar: Cros
 
 # ----------------------------------------------------------------------------- figures
 
-def plot_mvm(study: Study, path: Path, config: str = "q_ir") -> Path:
+LABELS = {"fp_noir": "no IR drop, FP I/O", "fp_ir": "IR drop, FP I/O", "q_ir": "IR drop, 6/8-bit I/O",
+          "q_ircol": "column IR drop, 6/8-bit I/O"}
+
+
+def plot_mvm(result: ArrayRmse, path: Path, config: str = "q_ir") -> Path:
     """Fig. 4f-style figure: analog vs FP outputs of ``config`` at several times, RMSE vs time beside."""
     plt = pyplot()
-
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.0, 4.0), dpi=150)
     for k, color in zip(("prog", "1s", "1h", "10y"), ("tab:purple", "tab:blue", "tab:green", "tab:red")):
-        ax.plot(study.y_fp.ravel(), study.samples[config][k].ravel(), ".", ms=2, color=color, alpha=0.5, label=k)
-    lim = np.abs(study.y_fp).max() * 1.1
+        ax.plot(result.y_fp.ravel(), result.samples[config][k].ravel(), ".", ms=2, color=color, alpha=0.5, label=k)
+    lim = np.abs(result.y_fp).max() * 1.1
     ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8)
     ax.set(xlabel="expected inner product (FP)", ylabel="ReRAM inner product",
-           title=f"{study.size}x{study.size}, {LABELS[config]} (sim.)")
+           title=f"{result.size}x{result.size}, {LABELS[config]} (sim.)")
     ax.legend(markerscale=4, fontsize=8)
-    _rmse_panel(ax2, {f"{study.size}x{study.size} {LABELS[name]}": study.rmse[name]
-                      for name in ("q_ir", "q_ircol") if name in study.rmse})
+    _rmse_panel(ax2, {f"{result.size}x{result.size} {LABELS[name]}": result.rmse[name]
+                      for name in ("q_ir", "q_ircol") if name in result.rmse})
     ax2.axhline(PAPER["rmse_1s"], color="gray", ls=":", lw=0.8)
     ax2.axhline(PAPER["rmse_10y"], color="gray", ls=":", lw=0.8)
     ax2.text(0.1, PAPER["rmse_10y"] * 1.05, "paper 10 y", fontsize=7, color="gray")
@@ -542,22 +567,16 @@ def plot_mvm(study: Study, path: Path, config: str = "q_ir") -> Path:
     return save_figure(fig, path)
 
 
-LABELS = {"fp_noir": "no IR drop, FP I/O", "fp_ir": "IR drop, FP I/O", "q_ir": "IR drop, 6/8-bit I/O",
-          "q_ircol": "column IR drop, 6/8-bit I/O"}
-
-
-def plot_breakdown(studies: Sequence[Study], path: Path) -> Path:
+def plot_breakdown(results: Sequence[ArrayRmse], path: Path) -> Path:
     """Fig. S6-style figure: RMSE vs time per configuration (and per array size)."""
     plt = pyplot()
-
     fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=150)
-    curves = {f"{s.size}x{s.size} {LABELS[name]}": s.rmse[name] for s in studies for name in s.rmse}
-    _rmse_panel(ax, curves)
+    _rmse_panel(ax, {f"{r.size}x{r.size} {LABELS[name]}": r.rmse[name] for r in results for name in r.rmse})
     ax.set_title("RMSE vs FP: quantization, IR drop, relaxation (sim.)", fontsize=9)
     return save_figure(fig, path)
 
 
-def _rmse_panel(ax, curves: Mapping[str, Mapping[str, float]]) -> None:
+def _rmse_panel(ax: Any, curves: Mapping[str, Mapping[str, float]]) -> None:
     for (label, values), marker in zip(curves.items(), "oxsd^v<>"):
         keys = [k for k in TIMES if k in values]
         line, = ax.semilogy([np.log10(TIMES[k]) for k in keys], [values[k] for k in keys], marker=marker,
@@ -569,84 +588,140 @@ def _rmse_panel(ax, curves: Mapping[str, Mapping[str, float]]) -> None:
     ax.legend(fontsize=7)
 
 
-# ----------------------------------------------------------------------------- spicegen sim reram-crossbar
+# ----------------------------------------------------------------------------- study reram-crossbar
 
-STUDY_PARAMS = (Param("size", 64, "", "array size N (N x N weights, 2N physical columns)", (2, 256)),
-                Param("vectors", 100, "", "input vectors (paper: 100)", (1, 10000)),
-                Param("r_wire", R_WIRE, "Ohm", "wire segment resistance (paper: 0.35)", (0.0, 100.0)),
-                Param("study_seed", 0, "", "seed of weights, inputs and noise", (0, 2 ** 31)),
-                Param("check_size", 8, "", "array size of the ngspice-vs-numpy check (0: skip)", (0, 32)))
-
-
-def crossbar_measurements(v: Mapping[str, float]) -> dict[str, float]:
-    """``reram-crossbar``: :func:`run_study` (numpy solver) and :func:`solver_agreement` (ngspice) with the
-    sample's study parameters ``v``."""
-    xbar = Crossbar(r_wire=float(v["r_wire"]))
-    study = run_study(int(v["size"]), int(v["vectors"]), int(v["study_seed"]), xbar)
-    out = {f"rmse_{k}": study.rmse["q_ir"][k] for k in ("prog", *TIMES)}
-    out |= {f"rmse_{k}_colir": study.rmse["q_ircol"][k] for k in ("1s", "10y")}
-    out |= {"rmse_prog_fp_noir": study.rmse["fp_noir"]["prog"], "rmse_prog_fp_ir": study.rmse["fp_ir"]["prog"]}
-    out |= {f"rmse_{k}": value for k, value in study.components.items()}
-    out["spice_vs_numpy_rel"] = math.nan  # check_size = 0: the ngspice check is skipped (null in --json)
-    if int(v["check_size"]):
-        with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
-            out["spice_vs_numpy_rel"] = solver_agreement(int(v["check_size"]), 2, xbar=xbar)["max_rel_output"]
-    return out
+#: Unit and meaning of each :class:`CellNoise` field, as study options.
+NOISE_OPTIONS = {"sigma_prog_slope": ("", "sigma_prog line slope at AR 0.2 % (extraction reram-sigma-prog)", (0.0, 0.1)),
+                 "sigma_prog_offset": ("S", "sigma_prog line offset at AR 0.2 %", (-1e-6, 1e-6)),
+                 "drift_1s": ("uS", "relaxation mean shift at 1 s (extraction reram-relaxation)", (-10.0, 10.0)),
+                 "drift_per_decade": ("uS", "relaxation mean shift per decade of time", (-10.0, 10.0)),
+                 "spread_1s": ("uS", "relaxation spread sigma at 1 s", (0.0, 10.0)),
+                 "spread_per_decade": ("uS", "relaxation spread per decade of time", (-10.0, 10.0))}
 
 
-CROSSBAR_MEASUREMENTS = ("rmse_prog", "rmse_1s", "rmse_1h", "rmse_1d", "rmse_1y", "rmse_10y", "rmse_1s_colir",
-                         "rmse_10y_colir", "rmse_prog_fp_noir", "rmse_prog_fp_ir", "rmse_ir_only",
-                         "rmse_ir_columns_only", "rmse_quant_only", "spice_vs_numpy_rel")
-
-RERAM_CROSSBAR = register_study(
-    "reram-crossbar",
-    "CMO/HfOx ReRAM crossbar MVM accuracy vs time with IR drop, 6/8-bit I/O (seed 004 Fig. 4f, S6)",
-    "reram-crossbar: analog MVM accuracy with IR drop", STUDY_PARAMS, crossbar_measurements, CROSSBAR_MEASUREMENTS)
-
-
-# ----------------------------------------------------------------------------- command line
-
-def summary(studies: Sequence[Study], agreement: Mapping[str, Mapping[str, float]], xbar: Crossbar) -> dict:
-    """JSON summary: RMSE tables, single-effect components, solver agreement, settings and paper numbers."""
-    return {"settings": {"G_min_S": G_MIN, "G_max_S": G_MAX, "r_wire_ohm": xbar.r_wire, "r_access_ohm": xbar.r_access,
-                         "v_read_V": xbar.v_read, "dac_bits": xbar.dac_bits, "adc_bits": xbar.adc_bits,
-                         "out_bound": xbar.out_bound, "acceptance_range": float(ACCEPTANCE), "times_s": TIMES},
-            "studies": {f"{s.size}x{s.size}": {"rmse": s.rmse, "components": s.components, "vectors": s.vectors,
-                                               "seconds": s.seconds} for s in studies},
-            "solver_agreement": agreement, "paper": PAPER}
+def _sizes(text: str, option: str, bounds: tuple[int, int]) -> list[int]:
+    """The array sizes of a comma-separated option (empty: none)."""
+    sizes = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if not part.isdigit() or not bounds[0] <= int(part) <= bounds[1]:
+            raise ValueError(f"option {option!r} = {text!r}: {part!r} is not an array size in "
+                             f"[{bounds[0]}, {bounds[1]}]; give sizes separated by commas, or nothing to skip.")
+        sizes.append(int(part))
+    return sizes
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/reram_crossbar")
-    parser.add_argument("--vectors", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--r-wire", type=float, default=R_WIRE)
-    parser.add_argument("--large", type=int, default=512, help="size of the large-array point (0: skip)")
-    parser.add_argument("--large-full-times", default="1s",
-                        help="times of the large array with row and column wires (one sparse LU of ~1e6 nodes each)")
-    parser.add_argument("--check-sizes", default="8,16", help="array sizes of the ngspice-vs-numpy check")
-    args = parser.parse_args(argv)
-    out, xbar = Path(args.out), Crossbar(r_wire=args.r_wire)
-    studies = [run_study(64, args.vectors, args.seed, xbar, progress=True)]
-    if args.large:
-        large = run_study(args.large, args.vectors, args.seed, xbar, configs={"q_ircol": CONFIGS["q_ircol"]},
-                          components={k: COMPONENTS[k] for k in ("ir_columns_only", "quant_only")}, progress=True)
-        full = run_study(args.large, args.vectors, args.seed, xbar, configs={"q_ir": CONFIGS["q_ir"]},
-                         times=args.large_full_times.split(","), components={}, progress=True)
-        large.rmse["q_ir"], large.seconds = full.rmse["q_ir"], large.seconds + full.seconds
-        studies.append(large)
-    agreement = {}
-    for n in (int(s) for s in args.check_sizes.split(",") if s):
-        t0 = time.perf_counter()
-        agreement[f"{n}x{n}"] = solver_agreement(n, 2, args.seed, xbar) | {"seconds": time.perf_counter() - t0}
-    report = summary(studies, agreement, xbar)
-    report["figures"] = [str(plot_mvm(studies[0], out / "reram_crossbar_mvm.png")),
-                         str(plot_breakdown(studies, out / "reram_crossbar_breakdown.png"))]
-    (out / "reram_crossbar.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps(report, indent=1))
-    return 0
+def _times(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in keys if k not in ("prog", *TIMES)]
+    if bad:
+        raise ValueError(f"option 'large_full_times' = {text!r}: {bad} are not times; choose from "
+                         f"prog, {', '.join(TIMES)}, separated by commas.")
+    return keys
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+def _crossbar_measures() -> dict[str, Measure]:
+    measures = {f"rmse_{k}": Measure("", f"RMSE vs FP at {k}, row and column IR drop, 6/8-bit I/O",
+                                     paper=PAPER.get(f"rmse_{k}")) for k in ("prog", *TIMES)}
+    measures |= {f"rmse_{k}_colir": Measure("", f"RMSE vs FP at {k}, column IR drop (aihwkit's), 6/8-bit I/O",
+                                            paper=PAPER[f"rmse_{k}"]) for k in ("1s", "10y")}
+    return measures | {
+        "rmse_prog_fp_noir": Measure("", "RMSE after programming, no IR drop, floating-point I/O",
+                                     paper=PAPER["rmse_prog_fp_noir"]),
+        "rmse_prog_fp_ir": Measure("", "RMSE after programming, row and column IR drop, floating-point I/O"),
+        "rmse_ir_only": Measure("", "row and column IR drop alone (exact targets, FP I/O)"),
+        "rmse_ir_columns_only": Measure("", "column IR drop alone"),
+        "rmse_quant_only": Measure("", "6/8-bit quantization alone"),
+        "rmse_large_1s_colir": Measure("", "large array: RMSE at 1 s, column IR drop, 6/8-bit I/O (NaN: large = 0)"),
+        "rmse_large_10y_colir": Measure("", "large array: RMSE at 10 y, column IR drop, 6/8-bit I/O"),
+        "rmse_large_1s": Measure("", "large array: RMSE at 1 s, row and column IR drop (NaN unless 1s is in "
+                                     "large_full_times)"),
+        "spice_vs_numpy_rel": Measure("", "largest |numpy - ngspice| output over the largest output, over the "
+                                          "check sizes (NaN: none)", spec=(None, SOLVER_RTOL)),
+    }
+
+
+@register_study
+class ReramCrossbar(Study):
+    """ReRAM crossbar MVM accuracy vs time after programming, IR drop, 6/8-bit I/O (Falcone et al. Fig. 4f, S6).
+
+    RMSE against floating point of a size x size array for four configurations (Fig. S6a) at every
+    time, single-effect components, optionally a large array (Fig. S6b), and the numpy solver checked
+    against ngspice; ``reram_crossbar_mvm.png`` (Fig. 4f style), ``reram_crossbar_breakdown.png``.
+    """
+
+    name = "reram-crossbar"
+    family = "reram"
+    options = (
+        Setting("size", 64, "array size N (N x N weights, 2N physical columns)", bounds=(2, 256)),
+        Setting("vectors", 100, "input vectors (paper: 100)", bounds=(1, 10000)),
+        Setting("r_wire", R_WIRE, "wire segment resistance (paper: 0.35)", unit="Ohm", bounds=(0.0, 100.0)),
+        Setting("large", 0, "size of the large-array point, column IR drop at every time (0: skip; Fig. S6b: "
+                            "512, ~1 min)", bounds=(0, 1024)),
+        Setting("large_full_times", "1s", "times of the large array with row and column wires, comma-separated "
+                                          "(one sparse LU of 2N^2 nodes each, ~2.5 min at 512)"),
+        Setting("check_sizes", "8", "array sizes of the ngspice-vs-numpy check, comma-separated, 2-32 "
+                                    "(empty: skip)"),
+        *(Setting(name, getattr(CellNoise(), name), desc, unit=unit, bounds=bounds)
+          for name, (unit, desc, bounds) in NOISE_OPTIONS.items()),
+    )
+    measures = _crossbar_measures()
+    devices = (cell.DEVICE,)
+    seed_default = 0
+
+    def resolve(self, settings: Mapping[str, object] | None = None) -> dict[str, Any]:
+        """The options, with the comma-separated ones checked too (before anything is written)."""
+        values = super().resolve(settings)
+        _sizes(values["check_sizes"], "check_sizes", (2, 32))
+        _times(values["large_full_times"])
+        return values
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        o = ctx.options
+        checks, full_times = _sizes(o["check_sizes"], "check_sizes", (2, 32)), _times(o["large_full_times"])
+        xbar = Crossbar(r_wire=o["r_wire"])
+        noise = CellNoise(**{f.name: o[f.name] for f in fields(CellNoise)})
+        results = [run_study(o["size"], o["vectors"], ctx.rng, xbar, noise, bar=ctx.bar)]
+        if o["large"]:
+            results.append(self._large(ctx, o["large"], full_times, xbar, noise))
+        agreement = {f"{n}x{n}": self._check(ctx, n, xbar) for n in checks}
+        files = [str(p.relative_to(ctx.out)) for p in (plot_mvm(results[0], ctx.out / "reram_crossbar_mvm.png"),
+                                                       plot_breakdown(results, ctx.out / "reram_crossbar_breakdown.png"))]
+        return StudyResult(self._measurements(results, agreement), data={
+            "settings": {"G_min_S": G_MIN, "G_max_S": G_MAX, "r_access_ohm": xbar.r_access, "v_read_V": xbar.v_read,
+                         "dac_bits": xbar.dac_bits, "adc_bits": xbar.adc_bits, "out_bound": xbar.out_bound,
+                         "acceptance_range": float(ACCEPTANCE), "times_s": TIMES},
+            "arrays": {f"{r.size}x{r.size}": {"rmse": r.rmse, "components": r.components, "vectors": r.vectors,
+                                               "seconds": r.seconds} for r in results},
+            "solver_agreement": agreement, "paper": PAPER}, files=files)
+
+    @staticmethod
+    def _large(ctx: StudyContext, size: int, full_times: Sequence[str], xbar: Crossbar, noise: CellNoise) -> ArrayRmse:
+        """The large array: column IR drop at every time, row and column wires at ``full_times`` only."""
+        vectors = ctx.options["vectors"]
+        large = run_study(size, vectors, ctx.rng, xbar, noise, configs={"q_ircol": CONFIGS["q_ircol"]},
+                          components={k: COMPONENTS[k] for k in ("ir_columns_only", "quant_only")}, bar=ctx.bar)
+        if full_times:
+            full = run_study(size, vectors, ctx.rng, xbar, noise, configs={"q_ir": CONFIGS["q_ir"]}, times=full_times,
+                             components={}, bar=ctx.bar)
+            large.rmse["q_ir"], large.seconds = full.rmse["q_ir"], large.seconds + full.seconds
+        return large
+
+    @staticmethod
+    def _check(ctx: StudyContext, size: int, xbar: Crossbar) -> dict[str, float]:
+        ctx.say(f"reram-crossbar: ngspice vs numpy on {size}x{size}")
+        start = time.perf_counter()
+        return solver_agreement(size, 2, ctx.rng("check", size), xbar) | {"seconds": time.perf_counter() - start}
+
+    @staticmethod
+    def _measurements(results: Sequence[ArrayRmse], agreement: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+        main = results[0]
+        out = {f"rmse_{k}": main.rmse["q_ir"][k] for k in ("prog", *TIMES)}
+        out |= {f"rmse_{k}_colir": main.rmse["q_ircol"][k] for k in ("1s", "10y")}
+        out |= {"rmse_prog_fp_noir": main.rmse["fp_noir"]["prog"], "rmse_prog_fp_ir": main.rmse["fp_ir"]["prog"]}
+        out |= {f"rmse_{k}": value for k, value in main.components.items()}
+        large = results[1].rmse if len(results) > 1 else {}
+        out |= {"rmse_large_1s_colir": large.get("q_ircol", {}).get("1s", math.nan),
+                "rmse_large_10y_colir": large.get("q_ircol", {}).get("10y", math.nan),
+                "rmse_large_1s": large.get("q_ir", {}).get("1s", math.nan)}
+        out["spice_vs_numpy_rel"] = max((a["max_rel_output"] for a in agreement.values()), default=math.nan)
+        return out

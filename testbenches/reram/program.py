@@ -1,4 +1,4 @@
-"""Identical-pulse closed-loop programming of the CMO/HfOx 1T1R cell (seed 004 section 4.5, Fig. 3, Fig. S5b).
+"""Identical-pulse closed-loop programming of the CMO/HfOx 1T1R cell (Falcone et al. §4.5, Fig. 3c/e, Fig. S5b).
 
 Pulse by pulse on the SPICE cell of :mod:`testbenches.reram.cell`:
 
@@ -18,36 +18,36 @@ per pulse and one ``.op`` per read (~0.1 s per pulse). The quasi-static reset to
 in ngspice: it ends in the same state from any programmed state (the reset is self-limiting).
 
 Cycle-to-cycle noise: every pulse draws the set or reset attempt rate from the device parameter's own
-``c2c`` :class:`~spicegen.params.Variation` (seeded ``numpy`` generator, one child per run); the rate
-is proportional to it, so the draw acts as a pulse of width ``width*nu_drawn/nu``. The device's law is
-a zero-inflated lognormal: about one pulse in five does not switch (``docs/reram.md`` section 2 item 13).
+``c2c`` :class:`~spicegen.params.Variation` (seeded ``numpy`` generator, one per cell and acceptance
+range); the rate is proportional to it, so the draw acts as a pulse of width ``width*nu_drawn/nu``.
+The device's law is a zero-inflated lognormal: about one pulse in five does not switch
+(``docs/reram.md`` section 2 item 13).
 
-sigma_prog (seed 004 Fig. 3e): the standard deviation of the final read conductance over the
-repeats of one target (the paper: over the 32 cells of the array), fitted linear in G_target per
-acceptance range with :func:`fitting.extract.extract`.
+sigma_prog (Fig. 3e): the standard deviation of the final read conductance over the cells of one
+target, linear in G_target per acceptance range. The study reports a plain least-squares line
+(:func:`sigma_prog_lines`); the extraction ``reram-sigma-prog`` fits it with lmfit from the study's
+``runs.csv`` and ships it as surrogates.
 
-Command line (the full section 4.5 study: ``--targets 35 --repeats 32``)::
+Study ``reram-program`` (the full section 4.5 study: ``--n 32``, 35 targets)::
 
-    python -m testbenches.reram.program --out results/reram --targets 8 --repeats 8
+    spicegen study run reram-program --n 32 --out results/reram-program
 """
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping, Protocol, Sequence
+from typing import Callable, Iterable, Literal, Mapping, Protocol, Sequence
 
 import numpy as np
+import pandas as pd
 
-from spicegen.figures import pyplot
-from spicegen.params import Param, Variation
+from spicegen.figures import pyplot, save_figure
+from spicegen.params import Variation
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
-from spicegen.figures import save_figure
-from testbenches.core.base import register_study
-from testbenches.reram.pulse import PulseMap, c2c_variations, c2c_width, draw_devices
+from testbenches.reram.pulse import PulseMap, c2c_variations, c2c_width
 
-#: Section 4.5 of seed 004.
+#: Section 4.5 of Falcone et al.
 PULSE_WIDTH = 2.5e-6
 VG_SET_PULSE, VG_RESET_PULSE = 1.4, 3.3
 ACCEPTANCE_RANGES = (0.02, 0.002)
@@ -60,6 +60,10 @@ PAPER = {"pulses_2pct": 11.0, "pulses_02pct": 89.0,
 STUDY_PULSE_LIMIT = 5000
 BIASES = ((1.35, VG_SET_PULSE), (1.5, VG_SET_PULSE), (-1.3, VG_RESET_PULSE), (-1.5, VG_RESET_PULSE))
 Engine = Literal["map", "spice"]
+Start = Literal["sequential", "hrs"]
+#: Highest target of the "unsaturated" sigma_prog fit: above it the 1.5 V set pulse of the model
+#: saturates (G_max(1.5 V) ~ 89 uS), runs creep up from below and end on the window's lower edge.
+G_UNSATURATED = 80e-6
 
 
 def pulse_amplitudes(g_target: float) -> tuple[float, float]:
@@ -125,9 +129,9 @@ class ProgramResult:
 
 def reset_to_hrs(x0: float, params: Mapping[str, float] | None = None) -> float:
     """State after the initial quasi-static reset sweep 0 -> -1.5 V at V_G = 3.3 V from ``x0``."""
-    proto = cell.Protocol()
-    proto.sweep("reset", cell.V_RESET, cell.VG_RESET)
-    netlist = cell.protocol_netlist(proto, params={**(params or {}), "x0": float(x0)})
+    schedule = cell.CyclingSchedule()
+    schedule.sweep("reset", cell.V_RESET, cell.VG_RESET)
+    netlist = cell.protocol_netlist(schedule, params={**(params or {}), "x0": float(x0)})
     return float(cell.state_vector(cell.run(netlist))[-1])
 
 
@@ -161,9 +165,9 @@ def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = 
         State to start from, if already known (skips the initial reset sweep): the HRS, or in a
         sequential study the state the previous target left.
     read_noise
-        Relative standard deviation of each verify read (seed 004 section 2.2.1 cites 0.2-2 % of
-        G_target for these devices; 0 by default, as the paper's MVM simulations); drawn from ``rng``.
-        The loop decides on, and ``g_final`` reports, the noisy read, as the experiment does.
+        Relative standard deviation of each verify read (section 2.2.1 cites 0.2-2 % of G_target for
+        these devices; 0 by default, as the paper's MVM simulations); drawn from ``rng``. The loop
+        decides on, and ``g_final`` reports, the noisy read, as the experiment does.
     """
     if not 0 <= read_noise < 1:
         raise ValueError(f"read_noise is a relative standard deviation in [0, 1), got {read_noise!r}")
@@ -200,13 +204,11 @@ def program(g_target: float, ar: float, *, params: Mapping[str, float] | None = 
     return ProgramResult(g_target, ar, False, max_pulses, g, x, trace, message)
 
 
-Start = Literal["sequential", "hrs"]
-
-
 def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RANGES, repeats: int = 4,
                   seed: int = 0, params: Mapping[str, float] | None = None, max_pulses: int = STUDY_PULSE_LIMIT,
                   engine: Engine = "map", start: Start = "sequential", device: Cell | None = None,
-                  read_noise: float = 0.0, cells: Sequence[Cell] | None = None) -> list[ProgramResult]:
+                  read_noise: float = 0.0, cells: Sequence[Cell] | None = None,
+                  bar: Callable[[Iterable], Iterable] | None = None) -> list[ProgramResult]:
     """Every target x acceptance range x repeat, each repeat (one cell) an independent c2c noise stream.
 
     Each repeat begins at the HRS of one quasi-static reset sweep (computed once, from x = 0.5).
@@ -215,9 +217,22 @@ def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RA
     HRS, this procedure is applied [...] to sequentially program 35 representative conductance levels";
     "for each distribution, the entire [...] array was programmed to the corresponding G target".
     ``start="hrs"`` programs every target from the HRS (a reset sweep before each target).
-    ``device`` replaces the cell of ``params`` and ``engine`` (e.g. a :class:`PulseMap` with other c2c laws);
-    ``read_noise`` is passed to :func:`program`. ``cells``: one cell per repeat instead (an array of
-    different devices, e.g. :func:`d2d_cells`), each from its own HRS.
+
+    Parameters
+    ----------
+    targets, ars, repeats
+        Target conductances (S), acceptance ranges, cells per target and acceptance range.
+    seed
+        Seed of the c2c noise: acceptance range ``a``, cell ``r`` draws from child ``a*repeats + r`` of
+        ``SeedSequence(seed)``.
+    params, engine, device
+        The cell of every repeat: ``device``, else :func:`make_cell` of ``params`` and ``engine``.
+    max_pulses, read_noise
+        Passed to :func:`program`.
+    cells
+        One cell per repeat instead (an array of different devices), each from its own HRS.
+    bar
+        Wraps the iteration over (acceptance range, cell) pairs, e.g. a progress bar.
     """
     if start not in ("sequential", "hrs"):
         raise ValueError(f"start must be 'sequential' or 'hrs', got {start!r}")
@@ -225,61 +240,60 @@ def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RA
         raise ValueError(f"cells must hold one cell per repeat ({repeats}), got {len(cells)}")
     cells = list(cells) if cells is not None else [device or make_cell(params, engine)] * repeats
     hrs_of = {id(c): reset_to_hrs(0.5, c.params) for c in cells}  # one reset sweep per distinct cell
-    root = np.random.SeedSequence(seed)
-    children = iter(root.spawn(len(ars) * repeats))
+    children = np.random.SeedSequence(seed).spawn(len(ars) * repeats)
+    pairs = [(ar, one_cell, children[a * repeats + r]) for a, ar in enumerate(ars) for r, one_cell in enumerate(cells)]
     out = []
-    for ar in ars:
-        for one_cell in cells:
-            x_hrs = hrs_of[id(one_cell)]
-            rng, x = np.random.default_rng(next(children)), x_hrs
-            for g in sorted(targets):
-                run = program(g, ar, rng=rng, max_pulses=max_pulses, device=one_cell, x_hrs=x, read_noise=read_noise)
-                x = run.x_final if start == "sequential" else x_hrs
-                out.append(run)
+    for ar, one_cell, child in (bar or iter)(pairs):
+        x_hrs = hrs_of[id(one_cell)]
+        rng, x = np.random.default_rng(child), x_hrs
+        for g in sorted(targets):
+            run = program(g, ar, rng=rng, max_pulses=max_pulses, device=one_cell, x_hrs=x, read_noise=read_noise)
+            x = run.x_final if start == "sequential" else x_hrs
+            out.append(run)
     return out
 
 
-def d2d_cells(n: int, seed: int = 0) -> list[PulseMap]:
-    """Pulse maps of ``n`` device-to-device samples of the device's ``d2d`` variation (~2.5 s each)."""
-    return [PulseMap.build(p, BIASES) for p in draw_devices(n, seed)]
+def runs_frame(results: Sequence[ProgramResult]) -> pd.DataFrame:
+    """One row per closed-loop run: ``ar``, ``g_target``, ``converged``, ``pulses``, ``g_final``, ``x_final`` (S)."""
+    columns = ("ar", "g_target", "converged", "pulses", "g_final", "x_final")
+    return pd.DataFrame([{k: getattr(r, k) for k in columns} for r in results], columns=list(columns))
 
 
-def summarise(results: Sequence[ProgramResult]) -> dict:
-    """Mean pulses to converge and sigma_prog (std of the programmed G) per acceptance range and target."""
+def summarize(runs: pd.DataFrame) -> dict[str, dict]:
+    """Mean pulses to converge and sigma_prog (std of the programmed G) per acceptance range and target
+    of the runs ``runs`` (:func:`runs_frame`)."""
     table: dict[str, dict] = {}
-    for ar in sorted({r.ar for r in results}):
+    for ar, by_ar in runs.groupby("ar"):
         rows = []
-        for g in sorted({r.g_target for r in results if r.ar == ar}):
-            runs = [r for r in results if r.ar == ar and r.g_target == g]
-            done = [r for r in runs if r.converged]
-            rows.append({"g_target_uS": g * 1e6, "runs": len(runs), "converged": len(done),
-                         "pulses_mean": float(np.mean([r.pulses for r in done])) if done else None,
-                         "sigma_prog_uS": (float(np.std([r.g_final for r in done], ddof=1) * 1e6)
-                                           if len(done) > 1 else None)})
-        pulses = [r.pulses for r in results if r.ar == ar and r.converged]
-        table[f"{ar:g}"] = {"pulses_mean": float(np.mean(pulses)) if pulses else None,
-                            "converged": len(pulses), "runs": sum(r.ar == ar for r in results), "targets": rows}
+        for g, one in by_ar.groupby("g_target"):
+            done = one[one["converged"]]
+            rows.append({"g_target_uS": g * 1e6, "runs": len(one), "converged": len(done),
+                         "pulses_mean": float(done["pulses"].mean()) if len(done) else None,
+                         "sigma_prog_uS": float(done["g_final"].std(ddof=1) * 1e6) if len(done) > 1 else None})
+        done = by_ar[by_ar["converged"]]
+        table[f"{ar:g}"] = {"pulses_mean": float(done["pulses"].mean()) if len(done) else None,
+                            "converged": len(done), "runs": len(by_ar), "targets": rows}
     return table
 
 
-#: Highest target of the "unsaturated" sigma_prog fit: above it the 1.5 V set pulse of the model
-#: saturates (G_max(1.5 V) ~ 89 uS), runs creep up from below and end on the window's lower edge.
-G_UNSATURATED = 80e-6
-
-
-def sigma_prog_lines(results: Sequence[ProgramResult], g_limit: float | None = None) -> dict[str, dict]:
+def sigma_prog_lines(runs: pd.DataFrame, g_limit: float | None = None) -> dict[str, dict]:
     """Least-squares line sigma_prog(G_target) = slope*G + offset per acceptance range, through the
     per-target standard deviations of the programmed G (targets <= ``g_limit``, all by default).
 
-    The lmfit extraction with intervals and surrogates is :func:`fitting.reram.stats.fit_sigma_prog`.
+    The lmfit extraction with intervals and surrogates is the extraction ``reram-sigma-prog``.
+
+    Raises
+    ------
+    ValueError
+        If an acceptance range has fewer than 3 targets with >= 2 converged runs.
     """
     out = {}
-    for ar, table in summarise(results).items():
+    for ar, table in summarize(runs).items():
         rows = [row for row in table["targets"]
                 if row["sigma_prog_uS"] is not None and (g_limit is None or row["g_target_uS"] <= g_limit * 1e6)]
         if len(rows) < 3:
             raise ValueError(f"sigma_prog line for AR {ar} needs >= 3 targets with >= 2 converged runs, "
-                             f"got {len(rows)}; run more targets or repeats")
+                             f"got {len(rows)}; run more targets or cells")
         g = np.array([row["g_target_uS"] for row in rows]) * 1e-6
         sigma = np.array([row["sigma_prog_uS"] for row in rows]) * 1e-6
         slope, offset = np.polyfit(g, sigma, 1)
@@ -291,28 +305,29 @@ def sigma_prog_lines(results: Sequence[ProgramResult], g_limit: float | None = N
     return out
 
 
-def plot_study(results: Sequence[ProgramResult], sigma: Mapping[str, dict], path: Path) -> Path:
+def plot_study(runs: pd.DataFrame, sigma: Mapping[str, dict], path: Path) -> Path:
     """Fig. 3c/e-like figure: pulses to converge and sigma_prog vs G_target, both acceptance ranges,
     with the lines ``sigma`` (:func:`sigma_prog_lines`) and the paper's lines."""
     plt = pyplot()
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=130)
     colors = {0.02: "tab:green", 0.002: "tab:purple"}
-    summary = summarise(results)
-    for ar in sorted({r.ar for r in results}):
-        done = [r for r in results if r.ar == ar and r.converged]
-        color = colors.get(ar, "k")
-        ax1.semilogy([r.g_target * 1e6 for r in done], [max(r.pulses, 0.8) for r in done], ".", color=color, alpha=0.3)
-        rows = [row for row in summary[f"{ar:g}"]["targets"] if row["pulses_mean"] is not None]
+    summary = summarize(runs)
+    for ar, by_ar in runs.groupby("ar"):
+        done = by_ar[by_ar["converged"]]
+        color, table = colors.get(ar, "k"), summary[f"{ar:g}"]
+        ax1.semilogy(done["g_target"] * 1e6, np.maximum(done["pulses"], 0.8), ".", color=color, alpha=0.3)
+        rows = [row for row in table["targets"] if row["pulses_mean"] is not None]
         ax1.semilogy([row["g_target_uS"] for row in rows], [row["pulses_mean"] for row in rows], "o", color=color,
-                     label=f"AR {ar:.1%}: mean {summary[f'{ar:g}']['pulses_mean']:.1f}")
+                     label=f"AR {ar:.1%}: mean {table['pulses_mean']:.1f}")
         rows = [row for row in rows if row["sigma_prog_uS"] is not None]
         ax2.semilogy([row["g_target_uS"] for row in rows], [row["sigma_prog_uS"] for row in rows], "o", color=color,
                      label=f"AR {ar:.1%}")
         g = np.linspace(*TARGET_RANGE, 50)
-        fit = sigma[f"{ar:g}"]
-        ax2.semilogy(g * 1e6, (fit["slope"] * g + fit["offset_S"]) * 1e6, "--", color=color)
-        ax2.semilogy(g * 1e6, (fit["paper_slope"] * g + fit["paper_offset_S"]) * 1e6, ":", color="k", lw=0.8)
+        fit = sigma.get(f"{ar:g}")
+        if fit is not None:
+            ax2.semilogy(g * 1e6, (fit["slope"] * g + fit["offset_S"]) * 1e6, "--", color=color)
+        paper_slope, paper_offset = PAPER["sigma_prog_line"][f"{ar:g}"]
+        ax2.semilogy(g * 1e6, (paper_slope * g + paper_offset) * 1e6, ":", color="k", lw=0.8)
     for value in (PAPER["pulses_2pct"], PAPER["pulses_02pct"]):
         ax1.axhline(value, color="k", ls=":", lw=0.8)
     ax1.set_xlabel("G$_{target}$ [$\\mu$S]")
@@ -320,99 +335,111 @@ def plot_study(results: Sequence[ProgramResult], sigma: Mapping[str, dict], path
     ax1.legend(fontsize=7)
     ax2.set_xlabel("G$_{target}$ [$\\mu$S]")
     ax2.set_ylabel("$\\sigma_{prog}$ [$\\mu$S]")
-    ax2.set_title("dashed: linear fit, targets $\\leq$ 80 $\\mu$S; dotted: paper", fontsize=8)
+    ax2.set_title(f"dashed: linear fit, targets $\\leq$ {G_UNSATURATED * 1e6:.0f} $\\mu$S; dotted: paper", fontsize=8)
     ax2.legend(fontsize=7)
     return save_figure(fig, path)
 
 
-# ----------------------------------------------------------------------------- spicegen sim reram-program
+# ----------------------------------------------------------------------------- study reram-program
 
-#: Study size of ``spicegen sim reram-program`` (``--set NAME=VALUE``): the paper's 35 targets (the
-#: sequential climb between levels depends on their spacing) on 8 cells, ~10 s; the full study is
-#: ``--set repeats=32``.
-STUDY_PARAMS = (Param("targets", 35, "", "targets, linearly spaced 10-90 uS (paper: 35)", (3, 200)),
-                Param("repeats", 8, "", "runs per target and acceptance range (paper: 32 cells)", (2, 1000)),
-                Param("max_pulses", STUDY_PULSE_LIMIT, "", "pulse limit per run", (1, 100000)),
-                Param("study_seed", 0, "", "seed of the c2c noise", (0, 2 ** 31)),
-                Param("read_noise", 0.0, "", "relative sigma of each verify read (paper 2.2.1: 0.002-0.02)", (0.0, 0.5)),
-                Param("d2d", 0, "", "1: one d2d device sample per repeat (~2.5 s each), 0: the nominal device", (0, 1)))
+#: Measurement name tag of each acceptance range.
+TAGS = {"0.02": "2pct", "0.002": "02pct"}
+#: File of the study's runs (one row per closed-loop run), read by the extraction ``reram-sigma-prog``.
+RUNS_FILE = "runs.csv"
 
 
-def program_measurements(v: Mapping[str, float]) -> dict[str, float]:
-    """``reram-program``: :func:`program_study` with the sample's study parameters ``v``."""
-    targets = np.linspace(*TARGET_RANGE, int(v["targets"]))
-    repeats, seed = int(v["repeats"]), int(v["study_seed"])
-    with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
-        cells = d2d_cells(repeats, seed) if int(v["d2d"]) else None
-        results = program_study(targets, repeats=repeats, seed=seed, max_pulses=int(v["max_pulses"]),
-                                read_noise=float(v["read_noise"]), cells=cells)
-    summary, sigma = summarise(results), sigma_prog_lines(results)
-    unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
-    out = {"converged_fraction": np.mean([r.converged for r in results])}
-    for ar, tag in (("0.02", "2pct"), ("0.002", "02pct")):
-        fit = sigma[ar]
-        out[f"pulses_{tag}"] = summary[ar]["pulses_mean"]
-        out[f"sigma_prog_{tag}_slope"] = fit["slope"]
-        out[f"sigma_prog_{tag}_slope_le80us"] = unsaturated[ar]["slope"]
-        for g in (10, 90):
-            out[f"sigma_prog_{tag}_{g}us"] = fit["slope"] * g * 1e-6 + fit["offset_S"]
-    return out
+def _paper_line(ar: str, g: float | None = None) -> float:
+    slope, offset = PAPER["sigma_prog_line"][ar]
+    return slope if g is None else slope * g + offset
 
 
-PROGRAM_MEASUREMENTS = ("pulses_2pct", "pulses_02pct", "sigma_prog_2pct_slope", "sigma_prog_2pct_10us",
-                        "sigma_prog_2pct_90us", "sigma_prog_02pct_slope", "sigma_prog_02pct_10us",
-                        "sigma_prog_02pct_90us", "sigma_prog_2pct_slope_le80us", "sigma_prog_02pct_slope_le80us",
-                        "converged_fraction")
-
-RERAM_PROGRAM = register_study(
-    "reram-program",
-    "CMO/HfOx 1T1R closed-loop identical-pulse programming (seed 004 section 4.5): pulses, sigma_prog",
-    "reram-program: closed-loop identical-pulse programming", STUDY_PARAMS, program_measurements,
-    PROGRAM_MEASUREMENTS)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/reram")
-    parser.add_argument("--targets", type=int, default=8,
-                        help="number of targets, linearly spaced 10-90 uS (paper: 35)")
-    parser.add_argument("--repeats", type=int, default=8, help="runs per target (paper: 32 cells)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-pulses", type=int, default=STUDY_PULSE_LIMIT)
-    parser.add_argument("--engine", choices=("map", "spice"), default="map")
-    parser.add_argument("--d2d", action="store_true",
-                        help="one d2d device sample per repeat (the paper's array of different cells)")
-    parser.add_argument("--read-noise", type=float, default=0.0,
-                        help="relative sigma of each verify read (paper section 2.2.1: 0.2-2 %% of G)")
-    parser.add_argument("--start", choices=("sequential", "hrs"), default="sequential",
-                        help="targets in ascending order from the previous state (section 4.5), or each from the HRS")
-    args = parser.parse_args(argv)
-    targets = np.linspace(*TARGET_RANGE, args.targets)
-    results = program_study(targets, repeats=args.repeats, seed=args.seed, max_pulses=args.max_pulses,
-                            engine=args.engine, start=args.start, read_noise=args.read_noise,
-                            cells=d2d_cells(args.repeats, args.seed) if args.d2d else None)
-    summary = summarise(results)
-    sigma = sigma_prog_lines(results)
-    unsaturated = sigma_prog_lines(results, g_limit=G_UNSATURATED)
-    out = Path(args.out)
-    png = plot_study(results, unsaturated, out / "reram_program.png")
-    brief = {"pulses_mean": {ar: v["pulses_mean"] for ar, v in summary.items()},
-             "converged": {ar: f"{v['converged']}/{v['runs']}" for ar, v in summary.items()},
-             "sigma_prog_fit": {ar: {k: v[k] for k in ("slope", "offset_S", "paper_slope", "paper_offset_S", "r2")}
-                                for ar, v in sigma.items()},
-             "sigma_prog_fit_le_80uS": {ar: {k: v[k] for k in ("slope", "offset_S", "r2")}
-                                        for ar, v in unsaturated.items()},
-             "paper": {k: v for k, v in PAPER.items() if k != "sigma_prog_line"}, "figure": str(png),
-             "targets": args.targets, "repeats": args.repeats, "engine": args.engine, "start": args.start,
-             "read_noise": args.read_noise, "d2d": args.d2d}
-    (out / "reram_program.json").write_text(json.dumps({"brief": brief, "summary": summary,
-                                                        "runs": [asdict(r) for r in results]}, indent=1, default=float))
-    for r in results:
-        if not r.converged:
-            print(r.message)
-    print(json.dumps(brief, indent=1, default=float))
-    return 0
+def _program_measures() -> dict[str, Measure]:
+    measures = {"converged_fraction": Measure("", "fraction of runs that reached the window", spec=(1.0, None))}
+    for ar, tag in TAGS.items():
+        pct = f"{float(ar) * 100:g} %"
+        measures |= {
+            f"pulses_{tag}": Measure("", f"mean pulses to converge at AR {pct} (converged runs)",
+                                     paper=PAPER[f"pulses_{tag}"]),
+            f"sigma_prog_{tag}_slope": Measure("", f"sigma_prog line slope at AR {pct}, all targets",
+                                               paper=_paper_line(ar)),
+            f"sigma_prog_{tag}_slope_le80us": Measure("", f"sigma_prog line slope at AR {pct}, targets <= 80 uS "
+                                                      "(below the 1.5 V set saturation)", paper=_paper_line(ar)),
+            f"sigma_prog_{tag}_10us": Measure("S", f"sigma_prog line at 10 uS, AR {pct}, all targets",
+                                              paper=_paper_line(ar, 10e-6)),
+            f"sigma_prog_{tag}_90us": Measure("S", f"sigma_prog line at 90 uS, AR {pct}, all targets",
+                                              paper=_paper_line(ar, 90e-6)),
+        }
+    return measures
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+@register_study
+class ReramProgram(Study):
+    """Closed-loop identical-pulse programming of the 1T1R cell (Falcone et al. §4.5, Fig. 3c/e): pulses, sigma_prog.
+
+    Every target is programmed on ``n`` cells at acceptance ranges 2 % and 0.2 %; ``runs.csv`` holds
+    every run (the source of the extraction ``reram-sigma-prog``), ``reram_program.png`` the figure.
+    """
+
+    name = "reram-program"
+    family = "reram"
+    options = (
+        Setting("targets", 35, "targets, linearly spaced 10-90 uS (paper: 35; the sequential climb depends "
+                               "on their spacing)", bounds=(3, 200)),
+        Setting("max_pulses", STUDY_PULSE_LIMIT, "pulse limit per run", bounds=(1, 100000)),
+        Setting("engine", "map", "pulse engine: the cell's pulse map, or one ngspice transient per pulse "
+                                 "(~0.1 s per pulse)", choices=("map", "spice")),
+        Setting("start", "sequential", "targets in ascending order from the previous state (section 4.5), "
+                                       "or each from the HRS", choices=("sequential", "hrs")),
+        Setting("read_noise", 0.0, "relative sigma of each verify read (paper §2.2.1: 0.002-0.02)",
+                bounds=(0.0, 0.5)),
+        Setting("d2d", False, "one device-to-device sample per cell (~2.5 s each to tabulate) instead of "
+                              "the nominal device"),
+    )
+    measures = _program_measures()
+    devices = (cell.DEVICE,)
+    n_default = 8
+    n_min = 2
+    n_desc = "cells per target and acceptance range, each its own c2c stream (paper: 32)"
+    seed_default = 0
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        o = ctx.options
+        cells = None
+        if o["d2d"]:
+            drawn = ctx.sample_devices(cell.DEVICE, ctx.n, stream="devices")
+            cells = [make_cell(p, o["engine"]) for p in ctx.bar(drawn, desc="d2d cells")]
+        results = program_study(np.linspace(*TARGET_RANGE, o["targets"]), repeats=ctx.n,
+                                seed=ctx.stream_seed("c2c"), max_pulses=o["max_pulses"], engine=o["engine"],
+                                start=o["start"], read_noise=o["read_noise"], cells=cells,
+                                bar=lambda pairs: ctx.bar(pairs, desc="cells x acceptance ranges"))
+        runs = runs_frame(results)
+        runs.to_csv(ctx.out / RUNS_FILE, index=False)
+        summary = summarize(runs)
+        lines = {"all": self._lines(ctx, runs, None), "le80": self._lines(ctx, runs, G_UNSATURATED)}
+        measurements = {"converged_fraction": float(runs["converged"].mean())}
+        for ar, tag in TAGS.items():
+            fit, low = lines["all"].get(ar, {}), lines["le80"].get(ar, {})
+            slope, offset = fit.get("slope", np.nan), fit.get("offset_S", np.nan)
+            pulses = summary.get(ar, {}).get("pulses_mean")
+            measurements |= {f"pulses_{tag}": np.nan if pulses is None else pulses,
+                             f"sigma_prog_{tag}_slope": slope, f"sigma_prog_{tag}_slope_le80us": low.get("slope", np.nan),
+                             f"sigma_prog_{tag}_10us": slope * 10e-6 + offset,
+                             f"sigma_prog_{tag}_90us": slope * 90e-6 + offset}
+        failed = [r.message for r in results if not r.converged]
+        return StudyResult(measurements, data={"summary": summary, "sigma_prog_fit": lines["all"],
+                                               f"sigma_prog_fit_le_{G_UNSATURATED * 1e6:.0f}uS": lines["le80"],
+                                               "not_converged": failed}, files=[RUNS_FILE])
+
+    @staticmethod
+    def _lines(ctx: StudyContext, runs: pd.DataFrame, g_limit: float | None) -> dict[str, dict]:
+        """The sigma_prog lines, or none when too few runs converged (the measurements are then NaN)."""
+        try:
+            return sigma_prog_lines(runs, g_limit)
+        except ValueError as exc:
+            ctx.say(f"reram-program: {exc}")
+            return {}
+
+    def report(self, result: StudyResult, out: Path) -> list[str]:
+        runs = pd.read_csv(out / RUNS_FILE)
+        plot_study(runs, result.data[f"sigma_prog_fit_le_{G_UNSATURATED * 1e6:.0f}uS"], out / "reram_program.png")
+        return ["reram_program.png"]

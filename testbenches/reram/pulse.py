@@ -1,4 +1,4 @@
-"""Open-loop identical-pulse response of the CMO/HfOx 1T1R cell (seed 004 section 2.3.1, Fig. 5, Eqs. 1-3).
+"""Open-loop identical-pulse response of the CMO/HfOx 1T1R cell (Falcone et al. §2.3.1, Fig. 5, Eqs. 1-3).
 
 Per device: 400 set pulses (1.35 V, V_G = 1.4 V), 400 reset pulses (-1.3 V, V_G = 3.3 V), then 500
 pulses 1-up/1-down around the symmetry point, all 2.5 us, each followed by a 0.2 V read (V_G = 3.3 V).
@@ -7,11 +7,8 @@ From the traces (Eqs. 1-3)::
     N_states = (G_max - G_min)/mean|dG_sp|,  SP_skew = (G_max - G_sp)/(G_max - G_min),
     NSR = std|dG_sp|/mean|dG_sp|
 
-and per device the generalised soft-bounds parameters (aihwkit form, seed 004 section 4.7.1, Eq. 7)
-fitted with lmfit to the 400/400 swing::
-
-    dG+ = alpha+*((G_max - G)/(G_max - G_min))**(gamma*(1 + gamma_ud))
-    dG- = alpha-*((G - G_min)/(G_max - G_min))**(gamma*(1 - gamma_ud))
+The per-device generalised soft-bounds parameters (aihwkit form, Eq. 7) are fitted to the traces by
+the extraction ``reram-pulse-response`` (:mod:`fitting.reram.stats`).
 
 **Pulse map.** A pulse is 2.5 us with the cell's electrical state settled within nanoseconds (the
 device has no capacitance; the edges are 10 ns), so during a pulse dx/dt = r(x) with r the device's
@@ -24,32 +21,29 @@ faster than a transient per pulse; ``tests/reram/test_reram.py`` checks it again
 proportional to ``nu_set`` (``nu_rst``), so a c2c draw of that parameter is the same as a pulse of
 width ``width*nu_drawn/nu``.
 
-Devices: device-to-device samples drawn from the parameters' own ``d2d``
-:class:`~spicegen.params.Variation` (seeded).
+Devices: device-to-device samples of the parameters' own ``d2d`` :class:`~spicegen.params.Variation`,
+drawn by the Monte Carlo engine's sampler (``StudyContext.sample_devices``).
 
-Command line::
+Study ``reram-pulse-response`` (the paper's array: ``--n 32``)::
 
-    python -m testbenches.reram.pulse --out results/reram --devices 8      # 32 for the paper's array
+    spicegen study run reram-pulse-response --n 32 --out results/reram-pulse-response
 """
 from __future__ import annotations
 
-import argparse
-import json
-import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-import lmfit
 import numpy as np
+import pandas as pd
 
-from spicegen.figures import pyplot
-from spicegen.params import Param, Variation
+from spicegen.figures import pyplot, save_figure
+from spicegen.params import Variation
+from spicegen.study import Measure, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
-from spicegen.figures import save_figure
-from testbenches.core.base import register_study
 
-#: Seed 004 section 2.3.1 / 4.5.
+#: Falcone et al. section 2.3.1 / 4.5.
 PULSE_WIDTH = 2.5e-6
 SET_BIAS, RESET_BIAS, READ_BIAS = (1.35, 1.4), (-1.3, 3.3), (cell.V_READ, cell.VG_READ)
 N_SET, N_RESET, N_ALTERNATE = 400, 400, 500
@@ -178,22 +172,6 @@ def c2c_width(c2c: Mapping[str, Variation], name: str, rng: np.random.Generator 
 
 # ----------------------------------------------------------------------------- open-loop response
 
-@dataclass
-class Response:
-    """Open-loop response of one device and its figures of merit (conductances in S)."""
-
-    g: list[float]
-    g_max: float
-    g_min: float
-    g_sp: float
-    dg_sp: float
-    sigma_dg_sp: float
-    n_states: float
-    sp_skew: float
-    nsr: float
-    soft_bounds: dict[str, float]
-
-
 def pulse_train(pmap: PulseMap, x0: float, rng: np.random.Generator | None = None,
                 counts: tuple[int, int, int] = (N_SET, N_RESET, N_ALTERNATE)) -> np.ndarray:
     """Read conductance after every pulse: ``counts`` = (set, reset, alternating 1-up/1-down)."""
@@ -208,7 +186,7 @@ def pulse_train(pmap: PulseMap, x0: float, rng: np.random.Generator | None = Non
 
 
 def figures_of_merit(g: np.ndarray, counts: tuple[int, int, int] = (N_SET, N_RESET, N_ALTERNATE)) -> dict[str, float]:
-    """Eqs. 1-3 of seed 004 from one trace of :func:`pulse_train`."""
+    """Eqs. 1-3 of Falcone et al. from one trace of :func:`pulse_train`."""
     n_set, n_reset, _ = counts
     g_max = float(np.mean(g[n_set - SWING_TAIL:n_set]))
     g_min = float(np.mean(g[n_set + n_reset - SWING_TAIL:n_set + n_reset]))
@@ -220,93 +198,28 @@ def figures_of_merit(g: np.ndarray, counts: tuple[int, int, int] = (N_SET, N_RES
             "n_states": (g_max - g_min) / dg, "sp_skew": (g_max - g_sp) / (g_max - g_min), "nsr": sigma / dg}
 
 
-def fit_soft_bounds(g: np.ndarray, g_max: float, g_min: float, n_set: int = N_SET,
-                    n_reset: int = N_RESET) -> dict[str, float]:
-    """lmfit of the generalised soft-bounds model (alpha+, alpha-, gamma, gamma_ud) to the 400/400 swing."""
-    span = g_max - g_min
-    up, down = g[:n_set], g[n_set - 1:n_set + n_reset]
-
-    def model(p: lmfit.Parameters, start: float, n: int, sign: int) -> np.ndarray:
-        gam = p["gamma"].value * (1 + sign * p["gamma_ud"].value)
-        alpha = p["alpha_up"].value if sign > 0 else p["alpha_down"].value
-        out, value = [], start
-        for _ in range(n):
-            room = (g_max - value) / span if sign > 0 else (value - g_min) / span
-            value += sign * alpha * max(room, 0.0) ** gam
-            out.append(value)
-        return np.array(out)
-
-    def residual(p: lmfit.Parameters) -> np.ndarray:
-        return np.concatenate([model(p, up[0], n_set - 1, 1) - up[1:],
-                               model(p, down[0], n_reset, -1) - down[1:]]) / span
-
-    pars = lmfit.Parameters()
-    pars.add("alpha_up", value=0.05 * span, min=0.0)
-    pars.add("alpha_down", value=0.05 * span, min=0.0)
-    pars.add("gamma", value=1.0, min=0.05, max=20.0)
-    pars.add("gamma_ud", value=0.0, min=-0.95, max=0.95)
-    result = lmfit.minimize(residual, pars, method="least_squares")
-    return {**{k: float(v.value) for k, v in result.params.items()}, "redchi": float(result.redchi)}
-
-
 def device_response(params: Mapping[str, float] | None = None, rng: np.random.Generator | None = None,
-                    x0: float = 0.0) -> Response:
-    """Open-loop response of one device (``params``) from state ``x0``, with c2c noise from ``rng``."""
-    pmap = PulseMap.build(params)
-    g = pulse_train(pmap, x0, rng)
-    fom = figures_of_merit(g)
-    return Response(list(map(float, g)), **fom, soft_bounds=fit_soft_bounds(g, fom["g_max"], fom["g_min"]))
+                    x0: float = 0.0) -> dict[str, Any]:
+    """Open-loop response of one device (``params``) from state ``x0``, with c2c noise from ``rng``:
+    its figures of merit and the read trace (``"trace"``, S)."""
+    g = pulse_train(PulseMap.build(params), x0, rng)
+    return {**figures_of_merit(g), "trace": g.tolist()}
 
 
-def draw_devices(n: int, seed: int = 0) -> list[dict[str, float]]:
-    """``n`` device-to-device samples of the ``reram_cmo`` parameters with a ``d2d`` variation
-    (one standard-normal draw per correlation group, as the Monte Carlo engine does for rho = 1)."""
-    if n < 1:
-        raise ValueError(f"need at least one device, got {n}")
-    model = cell.device_model()
-    rng = np.random.default_rng(seed)
-    devices = []
-    for _ in range(n):
-        draws: dict[str, float] = {}
-        values = {}
-        for p in model.params:
-            var = p.variation
-            if var is None or var.kind != "d2d":
-                continue
-            key = var.group or p.name
-            if var.correlation not in (None, 1.0) and var.group:
-                raise ValueError(f"{p.name}: only fully correlated d2d groups are supported here")
-            z = draws.setdefault(key, float(rng.standard_normal()))
-            values[p.name] = float(var.apply(p.default, z))
-        devices.append(values)
-    return devices
+def d2d_parameters() -> list[str]:
+    """Names of the device parameters with a ``d2d`` variation (what differs between devices)."""
+    return [p.name for p in cell.device_model().params if p.variation is not None and p.variation.kind == "d2d"]
 
 
-def pulse_study(devices: int = 8, seed: int = 0) -> dict:
-    """Open-loop response of ``devices`` d2d samples, each with its own c2c stream; returns a summary."""
-    children = np.random.SeedSequence(seed).spawn(devices + 1)
-    samples = draw_devices(devices, int(children[0].generate_state(1)[0]))
-    runs = [device_response(p, np.random.default_rng(c)) for p, c in zip(samples, children[1:])]
-    keys = ("n_states", "sp_skew", "nsr", "g_max", "g_min", "g_sp", "dg_sp")
-    stats = {k: {"mean": float(np.mean([getattr(r, k) for r in runs])),
-                 "std": float(np.std([getattr(r, k) for r in runs], ddof=1)) if devices > 1 else 0.0} for k in keys}
-    dev = {k: (stats[k]["mean"] - v) / v for k, v in PAPER.items()}
-    return {"devices": devices, "seed": seed, "stats": stats, "paper": PAPER, "deviation": dev,
-            "per_device": [{"params": p, **{k: v for k, v in asdict(r).items() if k != "g"}}
-                           for p, r in zip(samples, runs)],
-            "traces": [r.g for r in runs]}
-
-
-def plot_study(summary: Mapping, path: Path) -> Path:
+def plot_study(traces: pd.DataFrame, per_device: Sequence[Mapping[str, Any]], path: Path) -> Path:
     """Fig. 5a/b-like plot (traces, mean +/- std) and Fig. 5c-like histograms."""
     plt = pyplot()
-
-    traces = np.array(summary["traces"]) * 1e6
+    g = traces.to_numpy().T * 1e6
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), dpi=130, gridspec_kw={"width_ratios": [3, 1, 1, 1]})
-    n = np.arange(1, traces.shape[1] + 1)
-    for tr in traces:
-        axes[0].plot(n, tr, lw=0.4, alpha=0.5)
-    mean, std = traces.mean(0), traces.std(0)
+    n = np.arange(1, g.shape[1] + 1)
+    for trace in g:
+        axes[0].plot(n, trace, lw=0.4, alpha=0.5)
+    mean, std = g.mean(0), g.std(0)
     axes[0].plot(n, mean, "k", lw=1.0, label="mean")
     axes[0].fill_between(n, mean - std, mean + std, color="grey", alpha=0.3, label="$\\pm\\sigma$")
     axes[0].set_xlabel("pulse number")
@@ -314,58 +227,68 @@ def plot_study(summary: Mapping, path: Path) -> Path:
     axes[0].legend(fontsize=7)
     for ax, key, scale, label in zip(axes[1:], ("n_states", "sp_skew", "nsr"), (1, 100, 100),
                                      ("N$_{states}$", "SP$_{skew}$ [%]", "NSR [%]")):
-        values = [d[key] * scale for d in summary["per_device"]]
-        ax.hist(values, bins=8, color="tab:blue", alpha=0.7)
+        ax.hist([d[key] * scale for d in per_device], bins=8, color="tab:blue", alpha=0.7)
         ax.axvline(PAPER[key] * scale, color="k", ls="--", lw=1, label="paper")
         ax.set_xlabel(label)
         ax.legend(fontsize=7)
-    fig.suptitle(f"open-loop identical pulses, {summary['devices']} devices (sim.)", fontsize=9)
+    fig.suptitle(f"open-loop identical pulses, {len(per_device)} devices (sim.)", fontsize=9)
     return save_figure(fig, path)
 
 
-# ----------------------------------------------------------------------------- spicegen sim reram-pulse-response
+# ----------------------------------------------------------------------------- study reram-pulse-response
 
-#: Study size of ``spicegen sim reram-pulse-response`` (``--set devices=32`` for the paper's array).
-STUDY_PARAMS = (Param("devices", 4, "", "d2d device samples (paper: 32)", (1, 10000)),
-                Param("study_seed", 0, "", "seed of the d2d and c2c draws", (0, 2 ** 31)))
-
-
-def pulse_response_measurements(v: Mapping[str, float]) -> dict[str, float]:
-    """``reram-pulse-response``: :func:`pulse_study` with the sample's study parameters ``v``; device means."""
-    with cell.ngspice_backend("subprocess"):  # the worker holds the shared libngspice
-        summary = pulse_study(int(v["devices"]), int(v["study_seed"]))
-    stats = summary["stats"]
-    gammas = [d["soft_bounds"]["gamma"] for d in summary["per_device"]]
-    return {"n_states": stats["n_states"]["mean"], "sp_skew": stats["sp_skew"]["mean"], "nsr": stats["nsr"]["mean"],
-            "n_states_std": stats["n_states"]["std"], "g_max": stats["g_max"]["mean"],
-            "g_min": stats["g_min"]["mean"], "dg_sp": stats["dg_sp"]["mean"], "sb_gamma": float(np.mean(gammas))}
+#: Read traces of the study, one column per device (S), read by the extraction ``reram-pulse-response``.
+TRACES_FILE = "traces.csv"
+#: Figures of merit averaged over the devices.
+STATISTICS = ("n_states", "sp_skew", "nsr", "g_max", "g_min", "g_sp", "dg_sp")
 
 
-RERAM_PULSE_RESPONSE = register_study(
-    "reram-pulse-response",
-    "CMO/HfOx 1T1R open-loop identical pulses (seed 004 section 2.3.1): N_states, SP_skew, NSR",
-    "reram-pulse-response: open-loop identical pulses", STUDY_PARAMS, pulse_response_measurements,
-    ("n_states", "sp_skew", "nsr", "n_states_std", "g_max", "g_min", "dg_sp", "sb_gamma"))
+@register_study
+class ReramPulseResponse(Study):
+    """Open-loop identical-pulse response of d2d 1T1R cells (Falcone et al. §2.3.1, Fig. 5): N_states, SP_skew, NSR.
 
+    ``traces.csv`` holds every device's read trace (the source of the extraction
+    ``reram-pulse-response``), ``reram_pulse_response.png`` the figure.
+    """
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/reram")
-    parser.add_argument("--devices", type=int, default=8, help="d2d samples (the paper's array: 32)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--extraction", default="fitting/extractions/reram/pulse_response.json",
-                        help="where the per-device soft-bounds parameters and statistics are written")
-    args = parser.parse_args(argv)
-    summary = pulse_study(args.devices, args.seed)
-    out = Path(args.out)
-    png = plot_study(summary, out / "reram_pulse_response.png")
-    compact = {k: v for k, v in summary.items() if k != "traces"}
-    (out / "reram_pulse_response.json").write_text(json.dumps({**summary, "figure": str(png)}, default=float))
-    Path(args.extraction).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.extraction).write_text(json.dumps(compact, indent=1, default=float))
-    print(json.dumps({k: compact[k] for k in ("stats", "paper", "deviation")}, indent=1, default=float))
-    return 0 if all(math.isfinite(v["mean"]) for v in summary["stats"].values()) else 1
+    name = "reram-pulse-response"
+    family = "reram"
+    measures = {
+        "n_states": Measure("", "N_states (Eq. 1), mean over the devices", paper=PAPER["n_states"]),
+        "sp_skew": Measure("", "SP_skew (Eq. 2), mean over the devices", paper=PAPER["sp_skew"]),
+        "nsr": Measure("", "NSR (Eq. 3), mean over the devices", paper=PAPER["nsr"]),
+        "n_states_std": Measure("", "N_states, standard deviation over the devices"),
+        "sp_skew_std": Measure("", "SP_skew, standard deviation over the devices"),
+        "nsr_std": Measure("", "NSR, standard deviation over the devices"),
+        "g_max": Measure("S", "end of the 400 set pulses, mean over the devices"),
+        "g_min": Measure("S", "end of the 400 reset pulses, mean over the devices"),
+        "g_sp": Measure("S", "symmetry point, mean over the devices"),
+        "dg_sp": Measure("S", "mean |step| at the symmetry point, mean over the devices"),
+    }
+    devices = (cell.DEVICE,)
+    n_default = 4
+    n_min = 2
+    n_desc = "devices, device-to-device samples each with its own c2c stream (paper: 32)"
+    seed_default = 0
 
+    def run(self, ctx: StudyContext) -> StudyResult:
+        drawn = ctx.sample_devices(cell.DEVICE, ctx.n, stream="devices")
+        varied = d2d_parameters()
+        per_device, traces = [], {}
+        for k, params in enumerate(ctx.bar(drawn, desc="devices")):
+            response = ctx.step(f"device_{k:03d}", partial(device_response, params, ctx.rng("c2c", k)))
+            traces[f"device_{k}"] = response.pop("trace")
+            per_device.append({"params": {name: params[name] for name in varied}, **response})
+        pd.DataFrame(traces).rename_axis("pulse").to_csv(ctx.out / TRACES_FILE)
+        stats = {k: {"mean": float(np.mean([d[k] for d in per_device])),
+                     "std": float(np.std([d[k] for d in per_device], ddof=1))} for k in STATISTICS}
+        measurements = {k: stats[k]["mean"] for k in STATISTICS}
+        measurements |= {f"{k}_std": stats[k]["std"] for k in ("n_states", "sp_skew", "nsr")}
+        deviation = {k: (stats[k]["mean"] - v) / v for k, v in PAPER.items()}
+        return StudyResult(measurements, data={"stats": stats, "paper": PAPER, "deviation": deviation,
+                                               "per_device": per_device}, files=[TRACES_FILE])
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    def report(self, result: StudyResult, out: Path) -> list[str]:
+        traces = pd.read_csv(out / TRACES_FILE, index_col="pulse")
+        plot_study(traces, result.data["per_device"], out / "reram_pulse_response.png")
+        return ["reram_pulse_response.png"]

@@ -243,11 +243,22 @@ def test_fingerprint_follows_the_device_library_for_procedure_testbenches(monkey
     assert after["plain"] == before["plain"]
 
 
-def test_study_testbench_fingerprint_names_its_function_not_an_address():
-    """A study testbench's procedure holds a function; the fingerprint must name it (module and
-    qualified name), or a resumed study would never match its own definition."""
+def test_procedure_fingerprint_names_fields_and_functions_not_addresses():
+    """A procedure enters the fingerprint as its fields (mc-demo's Events: its carry map), a
+    function-valued field by module and qualified name: a repr would carry a memory address, and a
+    resumed study would never match its own definition."""
+    import dataclasses
+    from typing import Callable
+
     from spicegen.montecarlo.plan import _describe
+    from spicegen.testbench import join_runs
     from testbenches import get_testbench
 
-    text = _describe(get_testbench("reram-program").procedure)
-    assert text == "StudyProcedure(run=testbenches.reram.program.program_measurements)"
+    assert _describe(get_testbench("mc-demo").procedure) == "Events(carry={'m1__w0': 'm1.w'})"
+
+    @dataclasses.dataclass(frozen=True)
+    class Wrapped:
+        run: Callable
+
+    text = _describe(Wrapped(join_runs))
+    assert text == f"{Wrapped.__qualname__}(run=spicegen.testbench.join_runs)" and "0x" not in text

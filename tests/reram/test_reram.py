@@ -188,13 +188,13 @@ def test_read_noise_enters_the_verify_decision(pulse_map):
 def test_sigma_prog_fit_is_linear_and_positive(pulse_map):
     """A small study: every run converges, sigma_prog at 0.2 % is far below that at 2 %, both fits positive."""
     from fitting.reram.stats import fit_sigma_prog
-    from testbenches.reram.program import STUDY_PULSE_LIMIT, program
+    from testbenches.reram.program import STUDY_PULSE_LIMIT, program, runs_frame
 
     rng = np.random.default_rng(3)
     runs = [program(g, ar, rng=rng, device=pulse_map, x_hrs=0.076, max_pulses=STUDY_PULSE_LIMIT)
             for ar in (0.02, 0.002) for g in (15e-6, 35e-6, 55e-6) for _ in range(6)]
     assert all(r.converged for r in runs)
-    sigma = fit_sigma_prog(runs)
+    sigma = fit_sigma_prog(runs_frame(runs))
     at = {ar: sigma[ar]["slope"] * 40e-6 + sigma[ar]["offset_S"] for ar in ("0.02", "0.002")}
     assert 0 < at["0.002"] < at["0.02"] < 0.02 * 40e-6
 
@@ -202,7 +202,8 @@ def test_sigma_prog_fit_is_linear_and_positive(pulse_map):
 def test_pulse_response_figures_of_merit_are_plausible(pulse_map):
     """One device of the open-loop study (Eqs. 1-3): N_states, SP_skew, NSR finite and in a broad
     range around the paper's 22, 61 %, 90 %; the soft-bounds fit converges."""
-    from testbenches.reram.pulse import figures_of_merit, fit_soft_bounds, pulse_train
+    from fitting.reram.stats import fit_soft_bounds
+    from testbenches.reram.pulse import figures_of_merit, pulse_train
 
     g = pulse_train(pulse_map, 0.076, np.random.default_rng(0))
     fom = figures_of_merit(g)
@@ -251,14 +252,15 @@ def test_per_pulse_law_is_calibrated_on_nsr_and_the_02pct_pulse_count(pulse_map)
     assert np.all(np.abs(residuals) < 0.15), simulated
 
 
-def test_d2d_devices_differ_and_are_reproducible():
-    from testbenches.reram.pulse import draw_devices
+def test_d2d_devices_differ_and_are_reproducible(model):
+    """Device draws go through the Monte Carlo engine's sampler: only the d2d parameters vary."""
+    from spicegen.montecarlo.sampling import draw_devices
+    from testbenches.reram.pulse import d2d_parameters
 
-    a, b = draw_devices(3, seed=5), draw_devices(3, seed=5)
-    assert a == b and set(a[0]) == {"n_lrs", "ea_rst"}  # the two independent d2d sources
+    a, b = draw_devices("reram_cmo", 3, seed=5), draw_devices("reram_cmo", 3, seed=5)
+    assert a == b and d2d_parameters() == ["n_lrs", "ea_rst"]  # the two independent d2d sources
     assert a[0]["n_lrs"] != a[1]["n_lrs"] and a[0]["ea_rst"] != a[1]["ea_rst"]
-    with pytest.raises(ValueError, match="at least one device"):
-        draw_devices(0)
+    assert all(a[0][k] == a[1][k] == v for k, v in model.defaults.items() if k not in d2d_parameters())
 
 
 def test_sequential_study_starts_each_target_where_the_previous_one_ended():
@@ -277,9 +279,10 @@ def test_sequential_study_starts_each_target_where_the_previous_one_ended():
 
 def test_study_over_an_array_of_different_cells(pulse_map):
     """cells=: one device per repeat (d2d samples), each starting from its own HRS."""
-    from testbenches.reram.program import d2d_cells, program_study
+    from spicegen.montecarlo.sampling import draw_devices
+    from testbenches.reram.program import make_cell, program_study
 
-    cells = d2d_cells(2, seed=3)
+    cells = [make_cell(params) for params in draw_devices("reram_cmo", 2, seed=3)]
     runs = program_study((20e-6, 40e-6), ars=(0.02,), repeats=2, cells=cells)
     assert [r.converged for r in runs] == [True] * 4
     assert runs[0].trace[0][1] != pytest.approx(runs[2].trace[0][1], rel=1e-3)  # different devices, different HRS

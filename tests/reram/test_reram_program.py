@@ -1,0 +1,68 @@
+"""Study ``reram-program`` and extraction ``reram-sigma-prog`` through the command line.
+Real ngspice 46 and openvaf-r; no mocks."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from spicegen.study import run
+
+pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
+
+
+def spicegen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``spicegen ARGS`` in ``cwd`` (outside the repository), as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "spicegen.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def program_run(tmp_path_factory) -> Path:
+    """A small closed-loop study (5 targets x 2 cells x 2 acceptance ranges) and its sigma_prog extraction."""
+    work = tmp_path_factory.mktemp("program")
+    study = spicegen("study", "run", "reram-program", "--set", "targets=5", "--n", "2", "--seed", "3",
+                     "--out", "run", "--no-progress", cwd=work)
+    assert study.returncode == 0, study.stderr
+    extraction = spicegen("extract", "reram-sigma-prog", "--from", "run", "--out", "ex", cwd=work)
+    assert extraction.returncode == 0, extraction.stderr
+    return work
+
+
+def test_program_study_runs_from_the_command_line(program_run):
+    result = json.loads((program_run / "run" / "result.json").read_text())
+    m = result["measurements"]
+    assert m["converged_fraction"] == 1.0
+    assert 1 <= m["pulses_2pct"] < m["pulses_02pct"]
+    spread = {ar: sum(row["sigma_prog_uS"] for row in table["targets"]) for ar, table in result["data"]["summary"].items()}
+    assert 0 < spread["0.002"] < spread["0.02"]  # sigma_prog grows with the acceptance range
+    assert result["paper"]["pulses_02pct"] == 89.0 and result["paper"]["sigma_prog_02pct_slope"] == 1.1e-3
+    runs = pd.read_csv(program_run / "run" / "runs.csv")
+    assert len(runs) == 5 * 2 * 2 and set(runs["ar"]) == {0.02, 0.002}
+    assert (program_run / "run" / "reram_program.png").stat().st_size > 0
+
+
+def test_sigma_prog_surrogates_cite_the_study_run(program_run):
+    key = json.loads((program_run / "run" / "result.json").read_text())["key"]
+    folder = program_run / "ex" / "reram-sigma-prog"
+    table = json.loads((folder / "sigma_prog.json").read_text())
+    fits = [*table["all_targets"].values(), *table["targets_le_80uS"].values()]
+    assert len(fits) == 4 and all(fit["surrogate"]["provenance"]["study"]["key"] == key for fit in fits)
+    assert table["provenance"]["study"]["definition"]["options"]["targets"] == 5
+    assert f"'key': '{key}'" in (folder / "sigma_prog_ar0p002.py").read_text()
+
+
+def test_program_study_is_described_and_refuses_bad_options(tmp_path):
+    described = spicegen("study", "describe", "reram-program", cwd=tmp_path).stdout
+    assert all(option in described for option in ("targets", "max_pulses", "engine", "start", "read_noise", "d2d"))
+    assert "paper 89" in described
+    bad = spicegen("study", "run", "reram-program", "--set", "targets=2", "--out", "bad", cwd=tmp_path)
+    assert bad.returncode != 0 and "'targets' = '2' lies outside [3, 200]" in bad.stderr, bad.stderr
+    for setting, message in (({"engine": "euler"}, "is not one of map, spice"),
+                             ({"read_noise": 0.9}, r"lies outside \[0.0, 0.5\]")):
+        with pytest.raises(ValueError, match=message):
+            run("reram-program", tmp_path / "bad", settings=setting, progress=False)
+    assert not (tmp_path / "bad").exists()
