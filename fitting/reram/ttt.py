@@ -223,7 +223,7 @@ def interval_coverage(data: Mapping[str, Any], replicas: Sequence[Replica]) -> d
 def format_report(summary: Mapping[str, Any], seed: int) -> str:
     """Markdown: recovered parameters against the device values (``seed``: the study run's)."""
     noise = summary["noise"]
-    lines = ["# ReRAM trap-to-trap tunnelling (seed 004 Eq. 6): parameters from I–V", "",
+    lines = ["# ReRAM trap-to-trap tunnelling (Falcone et al., Eq. 6): parameters from I–V", "",
              "Regenerate: `spicegen study run reram-ttt --out DIR`, then "
              "`spicegen extract reram-ttt --from DIR --out OUT --ship` (about 30 s; ngspice + OSDI).", "",
              f"Data: `reram_cmo` alone in ngspice, DC 0.02–1 V at "
