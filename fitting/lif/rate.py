@@ -22,7 +22,6 @@ Fitted with lmfit to the rate, weighted by 1/rate (relative errors).
 """
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from pathlib import Path
@@ -38,7 +37,7 @@ from spicegen.files import write_text
 from spicegen.params import Param
 from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
                             register_extraction, register_study)
-from testbenches.lif.studies import named_bar, spaced, sweep_options, sweep_values
+from testbenches.lif.sweeps import named_bar, spaced, sweep_options, sweep_values
 
 from fitting.sympy_model import SympyForm
 

@@ -34,7 +34,7 @@ import numpy as np
 from testbenches.lif.circuit import Biases, Design, LifDesign, Mos
 from testbenches.lif.neuron import firing_rate, leak_time, pulse_width, pulsed_rate
 
-__all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "evaluate", "calibrate", "point_rate",
+__all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "sizes", "evaluate", "calibrate", "point_rate",
            "point_pulse_width", "point_leak", "point_pulsed"]
 
 #: Residual given to a measurement that produced nothing (no spike, no crossing).
@@ -181,6 +181,12 @@ def apply(design: Design, values: Mapping[str, float]) -> Design:
     return replace(design, lif=replace(lif, **changes))
 
 
+def sizes(design: Design) -> dict[str, float]:
+    """The calibrated values of ``design`` (the inverse of :func:`apply`)."""
+    lif = design.lif
+    return {"c1": lif.c1, "c2": lif.c2, "l_leak": lif.leak_bias.l, "l_pw": lif.pw.l}
+
+
 def evaluate(names: Sequence[str], design: Design = Design(),
              measure: Callable[[Point, Design], float] = Point.measure) -> dict[str, dict[str, float | str]]:
     """Simulate the named points; each entry: ``paper``, ``sim``, ``unit``, ``source``, ``log_error``.
@@ -205,11 +211,11 @@ def _fit(stage: Stage, design: Design, measure: Callable[[Point, Design], float]
     for name, (init, lo, hi) in stage.params.items():
         params.add(name, value=1.0, min=1.0 + math.log10(lo / init), max=1.0 + math.log10(hi / init))
 
-    def sizes(p: Parameters) -> dict[str, float]:
+    def values_of(p: Parameters) -> dict[str, float]:
         return {n: stage.params[n][0] * 10.0 ** (p[n].value - 1.0) for n in stage.params}
 
     def residual(p: Parameters) -> np.ndarray:
-        values = sizes(p)
+        values = values_of(p)
         trial = apply(design, values)
         res = np.array([POINTS[n].residual(measure(POINTS[n], trial)) for n in stage.calibration])
         progress(values, res)
@@ -217,7 +223,7 @@ def _fit(stage: Stage, design: Design, measure: Callable[[Point, Design], float]
 
     result = minimize(residual, params, method="least_squares", diff_step=0.02, xtol=1e-3, ftol=1e-3,
                       max_nfev=max_evals)
-    fitted = sizes(result.params)
+    fitted = values_of(result.params)
     stderr = {n: (result.params[n].stderr * math.log(10) if result.params[n].stderr else None) for n in stage.params}
     summary = {"values": fitted, "relative_stderr": stderr, "chisqr": float(result.chisqr),
                "nfev": int(result.nfev), "ndata": int(result.ndata), "nvarys": int(result.nvarys),

@@ -199,7 +199,7 @@ def _leak(result: Mapping[str, Any]) -> list[str]:
     lines = [f"## Leak ({d['t_stop']:g} s runs; time to cover 90 % of the way to V_rest; paper Fig. 6D-E)", "",
              f"| run | time (s) | V_mem after {d['t_stop']:g} s (V) |", "|---|---|---|"]
     for direction, bias in (("down", "V_taun"), ("up", "V_taup")):
-        lines += [f"| {direction}, {bias} = {r['bias']:.3g} V | {_number(r['time_90'], '.3g')} | "
+        lines += [f"| {direction}, {bias} = {r['bias']:g} V | {_number(r['time_90'], '.3g')} | "
                   f"{_number(r['v_end'], '.3f')} |" for r in d[direction]]
     return [*lines, ""]
 

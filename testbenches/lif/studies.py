@@ -22,7 +22,7 @@ The studies depend on no random draw: the seed changes nothing.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -32,13 +32,14 @@ from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, StudyRun, register_study
 
 from testbenches.lif import report
-from testbenches.lif.calibrate import PARAMETERS, POINTS, STAGES, Point, calibrate
+from testbenches.lif.calibrate import PARAMETERS, POINTS, STAGES, Point, calibrate, point_rate, sizes
 from testbenches.lif.circuit import CALIBRATION_FILE, Biases, Design, calibration, calibration_path
-from testbenches.lif.neuron import (SpikeTrain, adaptive_pair, chain_dc, firing_rate, leak_time, pulse_width,
-                                    pulsed_rate, static_power)
+from testbenches.lif.neuron import (adaptive_pair, chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate,
+                                    static_power)
+from testbenches.lif.sweeps import named_bar, si, sweep_options, sweep_values
 
 __all__ = ["LifChain", "LifFi", "LifPulseWidth", "LifPulsed", "LifLeak", "LifAdaptivePair", "LifReport",
-           "LifCalibration", "TRACE_POINTS", "named_bar", "si", "spaced", "sweep_options", "sweep_values"]
+           "LifCalibration", "PARTS", "SIZES", "TRACE_POINTS", "part_settings"]
 
 TRACE_POINTS = 2000
 """Samples of a waveform kept for a figure (resampled on a uniform time grid)."""
@@ -69,14 +70,6 @@ def _cached(ctx: StudyContext, kind: str, args: Mapping[str, float], compute: Ca
     return ctx.step(_step_name(kind, args), compute)
 
 
-def named_bar(ctx: StudyContext, desc: str, points: Sequence[Any], label: Callable[[Any], str]) -> Iterator[Any]:
-    """The ``points`` under a progress bar that names the point being simulated."""
-    bar = ctx.bar(points, total=len(points), desc=desc)
-    for point in bar:
-        bar.set_postfix_str(label(point))
-        yield point
-
-
 def _paper_measures(*names: str) -> dict[str, Measure]:
     return {n: Measure(POINTS[n].unit, POINTS[n].describe(), spec=(POINTS[n].paper, None) if POINTS[n].bound else None,
                        paper=POINTS[n].paper) for n in names}
@@ -91,53 +84,14 @@ def _paper_points(ctx: StudyContext, design: Design, names: Iterable[str]) -> di
             for n in named_bar(ctx, "paper points", names, lambda n: n)}
 
 
-def si(value: float, scale: float) -> float:
-    """``value · scale`` to 6 significant digits: 200 µA is 0.0002 A, the number the paper points use."""
-    return float(f"{value * scale:.6g}")
-
-
 def _design(ctx: StudyContext) -> Design:
     return Design(corner=ctx.options["corner"])
-
-
-def spaced(lo: float, hi: float, n: int, log: bool = False) -> np.ndarray:
-    """``n`` values from ``lo`` to ``hi``, evenly or log-spaced, to 6 significant digits (so a sweep point
-    and a paper point of the same condition are the same number: 1e-05, not 9.999999999999999e-06)."""
-    values = (np.geomspace if log else np.linspace)(lo, hi, n)
-    return np.array([float(f"{v:.6g}") for v in values])
-
-
-def sweep_values(ctx: StudyContext, name: str, scale: float = 1.0, log: bool = False) -> np.ndarray:
-    """The sweep of options ``<name>_min``, ``<name>_max``, ``<name>_points`` (times ``scale``).
-
-    Raises
-    ------
-    ValueError
-        If the lowest value is above the highest.
-    """
-    lo, hi, n = ctx.options[f"{name}_min"], ctx.options[f"{name}_max"], ctx.options[f"{name}_points"]
-    if lo > hi:
-        raise ValueError(f"option '{name}_min' = {lo!r} is above '{name}_max' = {hi!r}; swap them.")
-    return spaced(si(lo, scale), si(hi, scale), n, log)
-
-
-def sweep_options(name: str, lo: float, hi: float, points: int, unit: str, bounds: tuple[float, float], what: str,
-           most: int = 50, log: bool = False) -> tuple[Setting, ...]:
-    """The three options of a sweep: ``<name>_min``, ``<name>_max`` and ``<name>_points``."""
-    spacing = "log-spaced" if log else "evenly spaced"
-    return (Setting(f"{name}_min", lo, f"lowest {what}", unit=unit, bounds=bounds),
-            Setting(f"{name}_max", hi, f"highest {what}", unit=unit, bounds=bounds),
-            Setting(f"{name}_points", points, f"points of the {what} sweep ({spacing})", bounds=(1, most)))
 
 
 def _trace(time: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
     """A waveform resampled on :data:`TRACE_POINTS` uniform times (for figures)."""
     t = np.linspace(float(time[0]), float(time[-1]), TRACE_POINTS)
     return {"t": t.tolist(), "y": np.interp(t, time, y).tolist()}
-
-
-def _rate_step(design: Design, isyn: float, vthr: float, vpw: float) -> float:
-    return firing_rate(isyn, biases=Biases(vthr=vthr, vpw=vpw), design=design).rate
 
 
 # ----------------------------------------------------------------------------- LDO + attenuator, power
@@ -212,7 +166,7 @@ class LifFi(Study):
         currents, thresholds = sweep_values(ctx, "i", 1e-6, log=True), sweep_values(ctx, "vthr")
         grid = [(float(i), float(v)) for v in thresholds for i in currents]
         rates = {(i, v): _number(_cached(ctx, "rate", {"isyn": i, "vthr": v, "vpw": vpw},
-                                         lambda i=i, v=v: _rate_step(design, i, v, vpw)))
+                                         lambda i=i, v=v: point_rate(design, i, v, vpw)))
                  for i, v in named_bar(ctx, "f-I", grid, lambda p: f"I = {p[0] * 1e6:.3g} µA, V_thr = {p[1]:.3g} V")}
         table = {f"{v:.3g}": [rates[(float(i), float(v))] for i in currents] for v in thresholds}
         files = [report.fi_figure(ctx.out / "fi_curves.png", currents, table).name]
@@ -259,7 +213,7 @@ class LifPulseWidth(Study):
             for v in named_bar(ctx, "T_pw", vpw, lambda v: f"V_pw = {v:.3g} V")]
         fast = [v for v in vpw if v >= MAX_RATE_VPW]
         rates = [_number(_cached(ctx, "rate", {"isyn": isyn, "vthr": Biases.vthr, "vpw": v},
-                                 lambda v=v: _rate_step(design, isyn, Biases.vthr, v)))
+                                 lambda v=v: point_rate(design, isyn, Biases.vthr, v)))
                  for v in named_bar(ctx, "max rate", fast, lambda v: f"V_pw = {v:.3g} V")]
         files = [report.vpw_figure(ctx.out / "pulse_width_vpw.png", vpw, widths, ("tpw_045", "tpw_100"),
                                    "T_pw at V_dd/2 (s)", "pulse width vs V_pw (cf. Fig. 4E)").name]
@@ -424,7 +378,7 @@ def part_settings(name: str, size: str, corner: str) -> dict[str, Any]:
 
 @register_study
 class LifReport(Study):
-    """Every LIF study (each in its sub-folder) and ``report.md``: simulated chain against the paper."""
+    """Every LIF study (each in its sub-folder) and report.md: the simulated chain against the paper."""
 
     name = "lif-report"
     family = "lif"
@@ -476,9 +430,7 @@ class LifCalibration(Study):
         citation = StudyRun.open(ctx.out).citation()
 
         def measure(point: Point, design: Design) -> float:
-            values = {k: design.lif.c1 if k == "c1" else design.lif.c2 if k == "c2" else
-                      design.lif.leak_bias.l if k == "l_leak" else design.lif.pw.l for k in PARAMETERS}
-            return _number(_cached(ctx, point.name, values, lambda: point.measure(design)))
+            return _number(_cached(ctx, point.name, sizes(design), lambda: point.measure(design)))
 
         bars: dict[str, Any] = {}
 
