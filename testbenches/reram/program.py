@@ -346,6 +346,8 @@ def plot_study(runs: pd.DataFrame, sigma: Mapping[str, dict], path: Path) -> Pat
 TAGS = {"0.02": "2pct", "0.002": "02pct"}
 #: File of the study's runs (one row per closed-loop run), read by the extraction ``reram-sigma-prog``.
 RUNS_FILE = "runs.csv"
+#: Key of the sigma_prog lines below the 1.5 V set saturation in the study's data.
+UNSATURATED_FIT = f"sigma_prog_fit_le_{G_UNSATURATED * 1e6:.0f}uS"
 
 
 def _paper_line(ar: str, g: float | None = None) -> float:
@@ -427,8 +429,8 @@ class ReramProgram(Study):
                              f"sigma_prog_{tag}_90us": slope * 90e-6 + offset}
         failed = [r.message for r in results if not r.converged]
         return StudyResult(measurements, data={"summary": summary, "sigma_prog_fit": lines["all"],
-                                               f"sigma_prog_fit_le_{G_UNSATURATED * 1e6:.0f}uS": lines["le80"],
-                                               "not_converged": failed}, files=[RUNS_FILE])
+                                               UNSATURATED_FIT: lines["le80"], "not_converged": failed},
+                           files=[RUNS_FILE])
 
     @staticmethod
     def _lines(ctx: StudyContext, runs: pd.DataFrame, g_limit: float | None) -> dict[str, dict]:
@@ -441,5 +443,5 @@ class ReramProgram(Study):
 
     def report(self, result: StudyResult, out: Path) -> list[str]:
         runs = pd.read_csv(out / RUNS_FILE)
-        plot_study(runs, result.data[f"sigma_prog_fit_le_{G_UNSATURATED * 1e6:.0f}uS"], out / "reram_program.png")
+        plot_study(runs, result.data[UNSATURATED_FIT], out / "reram_program.png")
         return ["reram_program.png"]
