@@ -27,6 +27,13 @@ ngspice 46 facts this module relies on (measured on Debian's 46+ds-1~bpo12+1):
   callback, where it is dropped; it is caught there and re-raised after the
   call (a synchronous run is not interrupted, one with a timeout is).
 - Each kept plot slows the next run down: :meth:`NgSpiceShared.run` frees them.
+- ``osdi`` adds device types to a global table, but a circuit's model table is
+  sized when the circuit is parsed and walked up to the current number of types:
+  a circuit loaded before an ``osdi`` command is read out of bounds and
+  ``remcirc`` segfaults (valgrind: an 8-byte read just past the 1096-byte table
+  of 137 types).  :meth:`NgSpiceShared.load_osdi` removes all circuits first.
+- Of two libraries defining a module of the same name the first one loaded is
+  instantiated, silently; :meth:`NgSpiceShared.load_osdi` starts afresh instead.
 - The control language has no working quoting (quotes are kept literally,
   ``$`` is substituted inside them), so paths sent to ngspice are validated,
   not quoted.
@@ -53,9 +60,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Callable, ClassVar, Literal, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["NgSpiceShared", "SimError", "SimResult", "run_netlist"]
 
@@ -66,12 +76,10 @@ _SETUP_HINT = (
 # Debian's spinit asks for 8 threads (20x slower on 2 cores); no_mem_check
 # stops a /proc/meminfo read per stored point (2.8x slower transients).
 _SETTINGS = ("set num_threads=1", "set no_mem_check")
-#: Most compiled-model libraries one library session holds before :meth:`NgSpiceShared.use_osdi`
-#: starts it afresh (ngspice 46 crashed in ``remcirc`` with seven loaded).
-MAX_OSDI = 4
 _ANALYSIS = re.compile(r"\s*\.(op|dc|ac|tran|noise|tf|sens|pz|disto|pss|sp)\b", re.I)
 _CONTROL = re.compile(r"\s*\.(control|endc)\b", re.I)
 _END = re.compile(r"\s*\.end\s*$", re.I)
+_OSDI_COMMAND = re.compile(r"\s*(pre_)?osdi\b", re.I)
 _SAFE_PATH = re.compile(r"[\w./+@%,-]+")
 _PARAM_NAME = re.compile(r"[A-Za-z_]\w*")
 # A line matching _PARSE_FAILED in ngSpice_Circ's output means the deck was
@@ -152,8 +160,12 @@ class SimError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class SimResult:
-    """Vectors of one analysis plot.
+class SimResult(Mapping[str, np.ndarray]):
+    """Vectors of one analysis plot, as a read-only mapping from name to array.
+
+    Iteration, ``keys()``, ``values()``, ``items()`` and ``len`` follow the
+    canonical names of :attr:`vectors`; ``[]``, ``in`` and ``get`` also take
+    ngspice's other spellings, case-insensitively (see :meth:`__getitem__`).
 
     Attributes
     ----------
@@ -183,13 +195,42 @@ class SimResult:
         KeyError
             If no vector has that name; the message lists the available ones.
         """
-        for key in _aliases(name):
-            if key in self.vectors:
-                return self.vectors[key]
+        if isinstance(name, str):
+            for key in _aliases(name):
+                if key in self.vectors:
+                    return self.vectors[key]
         raise KeyError(f"no vector {name!r}; available: {', '.join(self.vectors)}")
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and any(k in self.vectors for k in _aliases(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Return the vectors as the columns of a :class:`pandas.DataFrame`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per vector, named and ordered as :meth:`keys`, one row per point.
+
+        Raises
+        ------
+        ValueError
+            If the vectors differ in length (e.g. one added with ``let``); the message
+            gives each vector's length.
+        """
+        import pandas as pd
+
+        lengths = {name: values.size for name, values in self.vectors.items()}
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{name}: {length}" for name, length in lengths.items())
+            raise ValueError(f"to_dataframe needs vectors of equal length, got {listed}")
+        return pd.DataFrame(dict(self.vectors))
 
 
 def run_netlist(
@@ -298,7 +339,7 @@ class NgSpiceShared:
         self._netlist = ""
         self._fatal = False
         self._bg_done = threading.Event()
-        self._osdi: list[str] = []
+        self._osdi: dict[str, tuple[str, ...]] = {}  # loaded path -> its module names
         # kept on the instance: ctypes callbacks must outlive the library's use of them
         self._callbacks = (_SendChar(self._on_char), _ControlledExit(self._on_exit),
                            _BGThreadRunning(self._on_bg_thread))
@@ -315,44 +356,45 @@ class NgSpiceShared:
     def load_osdi(self, path: str | os.PathLike[str]) -> None:
         """Load a compiled Verilog-A model (``osdi <path>``), once per path.
 
-        ngspice keeps what it loaded: an ``.osdi`` rebuilt under the same path
-        is not reloaded, so give a changed model a new file name.
+        Loading a model removes every loaded circuit first (:meth:`destroy_all`): ngspice
+        sizes a circuit's model table by the device types known when the circuit was
+        parsed, and walks it up to the device types known *now*, so a circuit parsed before
+        the ``osdi`` command is read out of bounds (``remcirc`` segfaults).
+
+        ngspice keeps what it loaded and instantiates the first module of a name: a library
+        defining a module that another path already defined therefore starts the library
+        afresh, with this one only. An ``.osdi`` rebuilt under the same path is not
+        reloaded, so give a changed model a new file name.
 
         Raises
         ------
         SimError
             If ngspice cannot load the file.
         """
-        path = _checked_path(path)
-        with self.lock:
-            if path in self._osdi:
-                return
-            text = self.command(f"osdi {path}")
-            if _PARSE_FAILED.search(text):
-                raise SimError(_reason(text), command=f"osdi {path}", log=text)
-            self._osdi.append(path)
+        self.use_osdi([path])
 
     def use_osdi(self, paths: Sequence[str | os.PathLike[str]]) -> None:
-        """Have the compiled models ``paths`` loaded for the next circuit.
+        """Have the compiled models ``paths`` loaded for the next circuit, as :meth:`load_osdi`.
 
-        ngspice 46 keeps every library it loaded for the life of the process, and with many distinct
-        libraries loaded it crashed in ``remcirc`` (measured: seven in one session; the same tests pass
-        in any smaller combination). So when the new ones would bring the count above
-        :data:`MAX_OSDI`, the library is reloaded fresh first and only ``paths`` are loaded.
+        If one of them defines a module that another loaded library defines, the library
+        starts afresh and only ``paths`` are loaded.
 
         Raises
         ------
         SimError
             If ngspice cannot load a file.
+        ValueError
+            If two of ``paths`` define a module of the same name.
         """
-        paths = [_checked_path(p) for p in paths]
+        paths = list(dict.fromkeys(_checked_path(p) for p in paths))
         with self.lock:
-            new = [p for p in dict.fromkeys(paths) if p not in self._osdi]
-            if new and len(self._osdi) + len(new) > MAX_OSDI:
-                self._osdi = []
-                self._reload()
-            for path in paths:
-                self.load_osdi(path)
+            new = {p: _osdi_modules(p) for p in paths if p not in self._osdi}
+            _check_distinct({p: self._osdi[p] if p in self._osdi else new[p] for p in paths})
+            if _clash(self._osdi, new):
+                self._start_afresh()
+                new = {p: _osdi_modules(p) for p in paths}
+            for path, modules in new.items():
+                self._send_osdi(path, modules)
 
     def load_circuit(self, netlist: str) -> None:
         """Parse a netlist with ``ngSpice_Circ``.
@@ -382,6 +424,9 @@ class NgSpiceShared:
         """
         if "\n" in cmd or "\r" in cmd:
             raise ValueError(f"one command per call, without newlines: {cmd!r}")
+        if _OSDI_COMMAND.match(cmd):
+            raise ValueError(f"load compiled models with load_osdi or use_osdi, not {cmd!r}: "
+                             "loading one while a circuit is loaded crashes ngspice")
         with self.lock:
             return self._call(self._lib.ngSpice_Command, cmd.encode(), cmd)
 
@@ -472,8 +517,21 @@ class NgSpiceShared:
             lib.ngSpice_Command(setting.encode())
         return lib
 
+    def _send_osdi(self, path: str, modules: tuple[str, ...]) -> None:
+        self.destroy_all()  # no circuit may outlive an 'osdi' command (see load_osdi)
+        command = f"osdi {path}"
+        text = self._call(self._lib.ngSpice_Command, command.encode(), command)
+        if _PARSE_FAILED.search(text):
+            raise SimError(_reason(text), command=command, log=text)
+        self._osdi[path] = modules
+
+    def _start_afresh(self) -> None:
+        """Reload the library without any compiled model (and so without any circuit)."""
+        self._osdi = {}
+        self._reload()
+
     def _reload(self) -> None:
-        """Unload and reload the library after a fatal error, then reload the OSDI files."""
+        """Unload and load the library (after a fatal error, or to start afresh), then the OSDI files."""
         _ctypes.dlclose(self._lib._handle)
         pinned = _mapped_file(self._path)  # another dlopen handle keeps it loaded
         path = _private_copy(pinned) if pinned else self._path
@@ -566,6 +624,44 @@ def _array(info: _VectorInfo) -> np.ndarray:
         return np.ctypeslib.as_array(info.v_realdata, (n,)).copy()
     pairs = np.ctypeslib.as_array(info.v_compdata, (n, 2))
     return pairs[:, 0] + 1j * pairs[:, 1]
+
+
+def _osdi_modules(path: str) -> tuple[str, ...]:
+    """Names of the modules a compiled-model library defines, read from its OSDI descriptors.
+
+    Empty if the file is no OSDI library; ngspice then says why when it is asked to load it.
+    """
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return ()
+    try:
+        count = ctypes.c_uint32.in_dll(lib, "OSDI_NUM_DESCRIPTORS").value
+        first = ctypes.addressof(ctypes.c_char.in_dll(lib, "OSDI_DESCRIPTORS"))
+        # OSDI 0.4 exports the descriptor size; each descriptor starts with its name
+        size = ctypes.c_uint32.in_dll(lib, "OSDI_DESCRIPTOR_SIZE").value if count > 1 else 0
+        names = (ctypes.c_char_p.from_address(first + i * size).value for i in range(count))
+        return tuple(name.decode(errors="replace").lower() for name in names if name)
+    except ValueError:  # a symbol is missing: not an OSDI library
+        return ()
+    finally:
+        _ctypes.dlclose(lib._handle)
+
+
+def _clash(loaded: Mapping[str, tuple[str, ...]], new: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether a new library defines a module that a loaded one (another path) defines."""
+    defined = {module for modules in loaded.values() for module in modules}
+    return any(defined.intersection(modules) for modules in new.values())
+
+
+def _check_distinct(libraries: Mapping[str, tuple[str, ...]]) -> None:
+    """Raise ValueError if two of ``libraries`` (path -> module names) define the same module."""
+    seen: dict[str, str] = {}
+    for path, modules in libraries.items():
+        for module in modules:
+            if seen.setdefault(module, path) != path:
+                raise ValueError(f"{seen[module]} and {path} both define the module {module!r}: "
+                                 "ngspice would use only the first")
 
 
 def _library_path() -> str:

