@@ -164,14 +164,16 @@ def format_report(fitted: dict[str, Any]) -> str:
     lines = ["# LIF firing rate f(I, V_thr, V_pw) (seed 000 neuron, sky130, ngspice)", "",
              f"Regenerate: `spicegen study run lif-rate-grid --out DIR` ({runs} ngspice runs of 1.5–3 s), then "
              "`spicegen extract lif-rate --from DIR --out OUT` (a few s).",
-             "", "Form: `f = 1e6/(c·(V_thr − v0)/I^p + t0 + tp·exp(−(V_pw − 1)/v_s))` Hz, I in µA, times in µs; "
+             "", "Form: `f = 1e6/(c·(V_thr − v0)/I^p + t0 + tp·exp(−(V_pw − 1)/v_s))` Hz, I in µA, "
+             "times in µs; "
              f"fitted with lmfit (weights 1/f) on the {len(grid)}-point grid I = {_axis(grid, 'isyn_ua')} µA × "
              f"V_thr = {_axis(grid, 'vthr')} V × V_pw = {_axis(grid, 'vpw')} V.", "",
              f"- fit: {_rel_rms(fitted['rel_fit'])}; R² {stats.r2:.5f}",
              f"- held out ({len(fitted['check'])} random points inside the grid box, never fitted): "
              f"{_rel_rms(fitted['rel_check'])}", "",
              "| parameter | value ± s.e. | 95 % interval |", "|---|---|---|"]
-    lines += [f"| `{k}` | {p.value:.5g} ± {p.stderr:.2g} | {p.low:.5g} … {p.high:.5g} |" for k, p in stats.params.items()]
+    lines += [f"| `{k}` | {p.value:.5g} ± {p.stderr:.2g} | {p.low:.5g} … {p.high:.5g} |"
+              for k, p in stats.params.items()]
     lines += ["", "Files: `lif_rate.json` (surrogate, 3 inputs), `lif_rate_fit.json` (statistics, residuals), "
               "`lif_rate_data.csv` (the ngspice table), `lif_rate.png` (data and fit)."]
     return "\n".join(lines) + "\n"
@@ -259,13 +261,13 @@ class LifRateGrid(Study):
         m = {"points": float(len(table)), "silent": float(np.sum(~np.isfinite(rate))),
              "rate_min": float(np.nanmin(rate)) if np.isfinite(rate).any() else np.nan,
              "rate_max": float(np.nanmax(rate)) if np.isfinite(rate).any() else np.nan}
-        return StudyResult(m, {"grid": int((table["set"] == "grid").sum()), "checks": int((table["set"] == "check").sum())},
-                           [DATA])
+        counts = {k: int((table["set"] == s).sum()) for k, s in (("grid", "grid"), ("checks", "check"))}
+        return StudyResult(m, counts, [DATA])
 
 
 @register_extraction
 class LifRate(Extraction):
-    """LIF firing rate f(I, V_thr, V_pw): a physical form fitted to the lif-rate-grid table, checked on held-out points."""
+    """LIF firing rate f(I, V_thr, V_pw): a physical form fitted to the lif-rate-grid table, checked held out."""
 
     name = "lif-rate"
     source = "lif-rate-grid"

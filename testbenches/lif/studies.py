@@ -157,7 +157,8 @@ class LifFi(Study):
     options = (*sweep_options("i", 10.0, 200.0, 5, "µA", (0.1, 1000.0), "DC synaptic current", log=True),
                *sweep_options("vthr", 0.8, 1.8, 2, "V", (0.3, 3.0), "firing threshold V_thr", most=10),
                Setting("vpw", 1.0, "pulse-width bias of the sweep", unit="V", bounds=(0.4, 2.0)),
-               Setting("traces", True, "simulate the membrane traces of Figs. 4B-C (10 and 40 µA, V_thr 0.8/1.2/1.8 V)"),
+               Setting("traces", True, "simulate the membrane traces of Figs. 4B-C "
+                       "(10 and 40 µA, V_thr 0.8/1.2/1.8 V)"),
                PAPER, CORNER)
     measures = _paper_measures("rate_10u_thr18", "rate_200u_thr18", "rate_10u_thr08", "rate_200u_thr08")
 
@@ -218,8 +219,9 @@ class LifPulseWidth(Study):
         files = [report.vpw_figure(ctx.out / "pulse_width_vpw.png", vpw, widths, ("tpw_045", "tpw_100"),
                                    "T_pw at V_dd/2 (s)", "pulse width vs V_pw (cf. Fig. 4E)").name]
         if fast:
-            files.append(report.vpw_figure(ctx.out / "max_rate_vpw.png", fast, rates, ("max_rate_vpw08", "max_rate_vpw11"),
-                                           f"rate at {isyn * 1e6:g} µA (Hz)", "maximum rate vs V_pw (cf. Fig. 4D)").name)
+            files.append(report.vpw_figure(ctx.out / "max_rate_vpw.png", fast, rates,
+                                           ("max_rate_vpw08", "max_rate_vpw11"), f"rate at {isyn * 1e6:g} µA (Hz)",
+                                           "maximum rate vs V_pw (cf. Fig. 4D)").name)
         data = {"isyn": isyn, "vpw": vpw, "t_pw": widths, "max_rate_vpw": fast, "max_rate": rates}
         return StudyResult(_paper_points(ctx, design, self.measures), data, files)
 
@@ -292,18 +294,21 @@ class LifLeak(Study):
             b = Biases(vtaun=bias) if direction == "down" else Biases(vtaup=bias)
             time, train = leak_time(b.vthr - 0.02 if direction == "down" else 0.0, biases=b, design=design,
                                     t_stop=t_stop)
-            return {"bias": bias, "time_90": time, "v_end": float(train.mem[-1]), "trace": _trace(train.time, train.mem)}
+            return {"bias": bias, "time_90": time, "v_end": float(train.mem[-1]),
+                    "trace": _trace(train.time, train.mem)}
 
         def cached(run: tuple[str, float]) -> dict[str, Any]:
             return _cached(ctx, f"leak_{run[0]}", {"bias": run[1], "t_stop": t_stop}, lambda: leak(*run))
 
-        runs = [("down", float(v)) for v in sweep_values(ctx, "vtaun")] + [("up", float(v)) for v in sweep_values(ctx, "vtaup")]
+        runs = [("down", float(v)) for v in sweep_values(ctx, "vtaun")]
+        runs += [("up", float(v)) for v in sweep_values(ctx, "vtaup")]
         done = {run: cached(run) for run in named_bar(ctx, "leak", runs, lambda r: f"{r[0]}, bias {r[1]:.3g} V")}
         typical = cached(("down", Biases.vtaun))
-        data = {"t_stop": t_stop, **{d: [{k: v for k, v in r.items() if k != "trace"}
-                                         for (direction, _), r in done.items() if direction == d] for d in ("down", "up")}}
-        figure = report.leak_figure(ctx.out / "leak.png", {b: r["trace"] for (d, b), r in done.items() if d == "down"},
-                                    {b: r["trace"] for (d, b), r in done.items() if d == "up"})
+        side = {d: {bias: r for (direction, bias), r in done.items() if direction == d} for d in ("down", "up")}
+        data = {"t_stop": t_stop, **{d: [{k: v for k, v in r.items() if k != "trace"} for r in side[d].values()]
+                                     for d in side}}
+        figure = report.leak_figure(ctx.out / "leak.png", *({b: r["trace"] for b, r in side[d].items()}
+                                                            for d in ("down", "up")))
         m = {**_paper_points(ctx, design, ("leak_135", "leak_100")), "v_settle_typical": _number(typical["v_end"])}
         return StudyResult(m, data, [figure.name])
 
@@ -313,7 +318,7 @@ class LifLeak(Study):
 
 @register_study
 class LifAdaptivePair(Study):
-    """Adaptive pair: the primary's spikes charge a regulator neuron whose membrane is the primary's threshold (Fig. 7B)."""
+    """Adaptive pair: a regulator neuron integrates the primary's spikes; its membrane is the primary's threshold."""
 
     name = "lif-adaptive-pair"
     family = "lif"
@@ -324,7 +329,8 @@ class LifAdaptivePair(Study):
                Setting("t_stop", 100.0, "simulated time", unit="ms", bounds=(1.0, 1000.0)),
                CORNER)
     measures = {
-        "thr_start": Measure("V", "primary threshold (regulator membrane) at the start (Garg et al. §III.D)", paper=0.6),
+        "thr_start": Measure("V", "primary threshold (regulator membrane) at the start (Garg et al. §III.D)",
+                             paper=0.6),
         "thr_end": Measure("V", "highest primary threshold reached (Garg et al. §III.D)", paper=2.0),
         "isi_first": Measure("s", "first inter-spike interval of the primary (Garg et al. Fig. 7B)", paper=2e-3),
         "isi_last": Measure("s", "last inter-spike interval of the primary (Garg et al. Fig. 7B)", paper=5e-3),
@@ -417,7 +423,8 @@ class LifCalibration(Study):
     options = (Setting("stages", "timer,membrane", "stages to fit, in order (timer: C2, L(M_pw); membrane: C1, "
                        "L(leak bias))", choices=("timer,membrane", "timer", "membrane")),
                Setting("max_evals", 30, "most residual evaluations per stage (lmfit max_nfev)", bounds=(1, 500)),
-               Setting("ship", False, f"also update the package's calibration file (testbenches/lif/{CALIBRATION_FILE})"),
+               Setting("ship", False, "also update the package's calibration file "
+                       f"(testbenches/lif/{CALIBRATION_FILE})"),
                CORNER)
     measures = {
         **{n: Measure(u, f"fitted {n} (NaN: its stage was not run)") for n, u in PARAMETERS.items()},
@@ -445,20 +452,21 @@ class LifCalibration(Study):
         for bar in bars.values():
             bar.close()
         values = {k: v for stage in fitted.values() for k, v in stage["values"].items()}
-        files = self._write(ctx, values, {k: s for s in STAGES if s.name in fitted for k in s.params}, citation)
+        stage_of = {k: s.name for s in STAGES if s.name in fitted for k in s.params}
+        files = self._write(ctx, values, stage_of, citation)
         m = {**{k: values.get(k, math.nan) for k in PARAMETERS},
              **{f"chisqr_{s.name}": fitted[s.name]["chisqr"] if s.name in fitted else math.nan for s in STAGES}}
         return StudyResult(m, {"stages": fitted}, files)
 
     @staticmethod
-    def _write(ctx: StudyContext, values: Mapping[str, float], stage_of: Mapping[str, Any],
+    def _write(ctx: StudyContext, values: Mapping[str, float], stage_of: Mapping[str, str],
                citation: Mapping[str, Any]) -> list[str]:
         """``calibration.json`` (the shipped file with the fitted entries replaced) into the run folder and,
         with ``ship``, into the package."""
         data = {**calibration(), "values": dict(calibration()["values"]), "sources": dict(calibration()["sources"])}
         for name, value in values.items():
             data["values"][name] = float(value)
-            data["sources"][name] = {**citation, "stage": stage_of[name].name}
+            data["sources"][name] = {**citation, "stage": stage_of[name]}
         write_json(ctx.out / CALIBRATION_FILE, data)
         if ctx.options["ship"]:
             write_json(calibration_path(), data)

@@ -56,7 +56,8 @@ class IsiRate:
 
 
 def mismatch(lines: Sequence[str], prefix: str) -> tuple[list[str], list[Param]]:
-    """``lines`` with ``delvto={dvt_<prefix>_<instance>}`` (e.g. ``dvt_lif_mcm``) on every transistor, and those parameters.
+    """``lines`` with ``delvto={dvt_<prefix>_<instance>}`` (e.g. ``dvt_lif_mcm``) on every transistor, and
+    those parameters.
 
     Each parameter is 0 V nominal with a local normal variation of σ = A_VT / √(W·L·m): the ``m``
     parallel devices of an instance (the attenuator's 500 input cells) average their mismatch.

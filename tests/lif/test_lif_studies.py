@@ -30,7 +30,9 @@ def spicegen(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 
 
 def sets(settings: dict[str, object]) -> list[str]:
-    return [a for k, v in settings.items() for a in ("--set", f"{k}={'yes' if v is True else 'no' if v is False else v}")]
+    """``--set NAME=VALUE`` arguments (booleans as yes/no)."""
+    words = {k: ("yes" if v else "no") if isinstance(v, bool) else v for k, v in settings.items()}
+    return [a for k, v in words.items() for a in ("--set", f"{k}={v}")]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +54,10 @@ def test_report_compares_every_paper_point(report: StudyRun) -> None:
                         "rate_10u_thr08": 3278.0, "max_rate_vpw08": 10.1e3, "leak_135": 8.0e-3}.items():
         assert m[name] == pytest.approx(value, rel=5e-3), name
     assert np.isnan(m["leak_100"])  # not reached in 3 s: the paper's "> 2 s" is met
-    assert m["p_lif_static"] == pytest.approx(3.96e-6, rel=0.01) and m["p_ldo_static"] == pytest.approx(9.40e-6, rel=0.01)
-    assert json.loads((report.folder / "result.json").read_text())["paper"]["rate_10u_thr18"] == POINTS["rate_10u_thr18"].paper
+    assert m["p_lif_static"] == pytest.approx(3.96e-6, rel=0.01)
+    assert m["p_ldo_static"] == pytest.approx(9.40e-6, rel=0.01)
+    paper = json.loads((report.folder / "result.json").read_text())["paper"]
+    assert paper["rate_10u_thr18"] == POINTS["rate_10u_thr18"].paper
 
 
 @pytest.mark.parametrize("study", [p.name for p in PARTS])
@@ -87,7 +91,8 @@ def test_describe_lists_typed_options_and_bad_values_are_refused(tmp_path: Path,
     assert "paper 419" in out
     status, _, err = spicegen(capsys, "study", "run", "lif-fi", "--set", "i_points=0", "--out", str(tmp_path / "a"))
     assert status == 2 and "[1, 50]" in err
-    status, _, err = spicegen(capsys, "study", "run", "lif-pulsed", "--set", "frequency=1e6", "--out", str(tmp_path / "b"))
+    status, _, err = spicegen(capsys, "study", "run", "lif-pulsed", "--set", "frequency=1e6",
+                              "--out", str(tmp_path / "b"))
     assert status == 2 and "[1.0, 10000.0]" in err
     status, _, err = spicegen(capsys, "study", "run", "lif-leak", "--set", "vtaun_min=1.5", "--set", "paper=no",
                               "--out", str(tmp_path / "c"))
@@ -127,7 +132,8 @@ def test_rate_grid_and_extraction_cite_the_run(tmp_path: Path, capsys) -> None:
     surrogate = json.loads((built / "lif_rate.json").read_text())
     assert surrogate["provenance"]["study"]["key"] == StudyRun.open(grid).key
     assert surrogate["provenance"]["study"]["definition"]["options"]["checks"] == 1
-    status, _, err = spicegen(capsys, "extract", "lif-rate", "--from", str(tmp_path / "none"), "--out", str(tmp_path / "y"))
+    status, _, err = spicegen(capsys, "extract", "lif-rate", "--from", str(tmp_path / "none"),
+                              "--out", str(tmp_path / "y"))
     assert status == 1 and "needs a finished run of study 'lif-rate-grid'" in err
 
 
