@@ -106,6 +106,10 @@ class Extraction:
     x: np.ndarray
     y: np.ndarray
 
+    def citing(self, study: Mapping[str, Any]) -> Extraction:
+        """This extraction with its surrogate citing the study run ``study`` (:meth:`Surrogate.citing`)."""
+        return replace(self, surrogate=self.surrogate.citing(study))
+
     def summary(self) -> dict[str, Any]:
         """JSON-able report: statistics, parameters with intervals, the points and the residuals."""
         s = self.surrogate

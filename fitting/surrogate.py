@@ -27,7 +27,7 @@ import keyword
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
@@ -462,6 +462,12 @@ class Surrogate:
     def from_json(cls, text: str) -> Surrogate:
         """Rebuild a surrogate from :meth:`to_json` text."""
         return cls.from_dict(json.loads(text))
+
+    def citing(self, study: Mapping[str, Any]) -> Surrogate:
+        """This surrogate (and its variation) with ``study`` (a study run's citation) in the provenance."""
+        variation = self.variation.citing(study) if self.variation is not None else None
+        provenance = replace(self.provenance, study=dict(study)) if self.provenance is not None else None
+        return replace(self, provenance=provenance, variation=variation)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (a temporary file renamed into place); returns the path."""

@@ -141,6 +141,29 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class Subset(Setting):
+    """A text option naming one or more of ``choices``, separated by commas (stored in the choices' order)."""
+
+    def check(self, value: object) -> str:
+        """``value`` as the canonical comma-separated subset.
+
+        Raises
+        ------
+        ValueError
+            Naming the option, the value and the choices.
+        """
+        names = [v.strip() for v in value.split(",")] if isinstance(value, str) else []
+        if not names or any(v not in self.choices for v in names):
+            raise ValueError(f"option {self.name!r} = {value!r} must name one or more of "
+                             f"{', '.join(self.choices)}, separated by commas.")
+        return ",".join(c for c in self.choices if c in names)
+
+    def describe(self) -> str:
+        """One line for ``spicegen study describe``."""
+        return f"{self.name} = {self.default!r}  (comma-separated subset of {'|'.join(self.choices)})  {self.desc}"
+
+
+@dataclass(frozen=True)
 class Measure:
     """What a study reports under a name: unit, meaning, default pass range, the paper's value.
 
@@ -245,10 +268,13 @@ class StudyRun:
             result = None  # a result of an earlier definition: stale
         return cls(folder, head["definition"], head["key"], head.get("provenance", {}), result)
 
-    def citation(self) -> dict[str, Any]:
-        """What a surrogate records of this run: study, definition, key, version and commit."""
-        return {"study": self.study, "key": self.key, "definition": dict(self.definition),
-                **{k: self.provenance.get(k) for k in ("version", "commit")}}
+    def citation(self, brief: bool = False) -> dict[str, Any]:
+        """What an artefact records of this run: study, key, version and commit, and the full definition
+        (a surrogate) or, ``brief``, only its options, seed and n (a summary table, a calibration file)."""
+        head = {"study": self.study, "key": self.key, **{k: self.provenance.get(k) for k in ("version", "commit")}}
+        if brief:
+            return {**head, **{k: self.definition.get(k) for k in ("options", "seed", "n")}}
+        return {**head, "definition": dict(self.definition)}
 
 
 STUDY_FILE = "study.json"
@@ -333,6 +359,11 @@ class Study(ABC):
         """Write figures of ``result`` into ``out``; return their names relative to ``out``."""
         return []
 
+    def depends_on(self) -> Mapping[str, Any]:
+        """JSON-able values the results depend on beyond the options and the devices' parameters (e.g. a
+        circuit's calibrated sizes): part of the definition, so changing them changes the key."""
+        return {}
+
 
 def variations(devices: Iterable[str]) -> dict[str, Any]:
     """Nominal value and variation (every field, so both readings of a sentence stay apart) of every
@@ -352,8 +383,10 @@ def make_definition(study: Study, options: Mapping[str, Any], seed: int, n: int 
     """The definition of a run: everything that determines its results."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
-    return to_jsonable({"study": study.name, "options": dict(sorted(options.items())), "seed": seed, "n": n,
-                        "variations": variations(study.devices)})
+    definition = {"study": study.name, "options": dict(sorted(options.items())), "seed": seed, "n": n,
+                  "variations": variations(study.devices)}
+    extra = study.depends_on()
+    return to_jsonable({**definition, "depends_on": dict(extra)} if extra else definition)
 
 
 def definition_key(definition: Mapping[str, Any]) -> str:
@@ -476,6 +509,10 @@ class StudyContext:
         from .testbench import get_testbench
 
         return simulate(make_plan(get_testbench(testbench), seed=0, settings=settings))
+
+    def citation(self, brief: bool = True) -> dict[str, Any]:
+        """This run as an artefact cites it (see :meth:`StudyRun.citation`)."""
+        return StudyRun.open(self.out).citation(brief)
 
     def step(self, name: str, compute: Callable[[], Any]) -> Any:
         """A resumable step: ``compute()``'s JSON-able value, stored under ``out/steps/<name>.json``

@@ -62,7 +62,6 @@ from spicegen.files import write_bytes, write_json, write_text
 from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
                             register_extraction, register_study)
 
-from .cite import brief_citation, cite
 
 if TYPE_CHECKING:
     from fitting.extract import Extraction as Fitted
@@ -393,7 +392,7 @@ class DwVelocity(Study):
         fit = fit_velocity()
         summary = write_report(ctx.out, fit)
         values = calibrated_values(fit)
-        source = brief_citation(StudyRun.open(ctx.out))
+        source = ctx.citation()
         written = calibration.update("mdwmtj", ctx.out, values=values, source=source, ship=ctx.options["ship"])
         measurements = {**values, "rel_rmse": 100 * summary["rel_rmse"], "nrmse": 100 * summary["nrmse"],
                         "max_rel_error": 100 * summary["max_rel_error"], "v_dmi": summary["v_dmi_m_per_s"]}
@@ -423,9 +422,9 @@ class DwVelocityExtraction(Extraction):
                                   "v_dw": summary["reference"]["velocity_m_per_s"]})
         reference.attrs.update(testbench="fitting.mdwmtj.dw_velocity (1D q-phi model)",
                                source="1D collective-coordinate model")
-        e = cite(extract(reference, "current_ua", "v_dw", self.form, name="v_dw", device="mdwmtj",
-                         note="DW velocity (m/s) vs write current (uA) of the 1D (q, phi) model over 1.5-8 I_c "
-                              "[Kaiser et al. 2024, §2]"), run)
+        e = extract(reference, "current_ua", "v_dw", self.form, name="v_dw", device="mdwmtj",
+                    note="DW velocity (m/s) vs write current (uA) of the 1D (q, phi) model over 1.5-8 I_c "
+                         "[Kaiser et al. 2024, §2]", study=run.citation())
         files = e.write_report(out)
         files.append(write_text(out / "report.md", self.markdown(e, summary, reference, run)))
         for name in ("dw_velocity.json", "dw_velocity.png"):

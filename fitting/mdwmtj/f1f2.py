@@ -36,7 +36,6 @@ from spicegen.study import Extraction, StudyRun, register_extraction
 from fitting.extract import INTERPOLATE, Extraction as Fitted, extract, load_table
 from fitting.surrogate import Surrogate
 
-from .cite import brief_citation, cite
 
 F1_FORM = ("polynomial:2", "polynomial:3", "polynomial:4", "saturating_exponential", "tanh", "piecewise_linear:2",
            INTERPOLATE)
@@ -239,14 +238,14 @@ class P2mF1Extraction(Extraction):
         from testbenches.mdwmtj.mac import F1_X
 
         data = run.result["data"]
-        summary: dict[str, Any] = {"study": brief_citation(run), "forms": {"f1": F1_FORM, "sigma": SIGMA_FORM},
+        summary: dict[str, Any] = {"study": run.citation(brief=True), "forms": {"f1": F1_FORM, "sigma": SIGMA_FORM},
                                    "f1": {}}
         files: list[Path] = []
         for config in data["configs"]:
             frame, meta = load_table(run.folder / f"f1_{config}", [f"dq{k}" for k in range(len(F1_X))])
             frame.attrs.update({k: meta[k] for k in ("testbench", "seed", "source")})
             e, check = f1_extraction(frame, np.asarray(data["f1"][config]["nominal_m"]), config)
-            e = cite(e, run)
+            e = e.citing(run.citation())
             files += e.write_report(out)
             summary["f1"][config] = {"form": e.surrogate.provenance.form,
                                      "sigma_form": e.surrogate.variation.provenance.form,
@@ -269,8 +268,8 @@ class P2mF2Extraction(Extraction):
         frame = f2_frame(run.folder / "f2")
         lower, check = f2_extraction(frame)
         mean, mean_check = f2_mean_extraction(frame)
-        lower, mean = cite(lower, run), cite(mean, run)
-        summary = {"study": brief_citation(run),
+        lower, mean = lower.citing(run.citation()), mean.citing(run.citation())
+        summary = {"study": run.citation(brief=True),
                    "forms": {"f2": F2_FORM, "f2_mean": F2_MEAN_FORM, "f2_sigma": F2_SIGMA_FORM},
                    "f2": {"form": lower.surrogate.provenance.form, "r2": lower.surrogate.stats.r2,
                           "coverage_fit_half": lower.surrogate.stats.coverage, **check},

@@ -63,7 +63,7 @@ from spicegen.params import Variation
 from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
                             register_extraction, register_study)
 from testbenches.reram import cell
-from testbenches.reram.studies import calibration_source, significant
+from testbenches.reram.studies import significant
 from testbenches.reram.program import BIASES, STUDY_PULSE_LIMIT, TARGET_RANGE, program_study
 from testbenches.reram.pulse import PulseMap, figures_of_merit, pulse_train
 
@@ -375,7 +375,7 @@ class CalibrationStudy(Study):
                            max_nfev=ctx.options["max_nfev"])
         checks = held_out(kin.values, kin.cycling)
         fitted = {name: significant(value, DIGITS) for name, value in kin.values.items()}
-        written = calibration.update("reram_cmo", ctx.out, values=fitted, source=calibration_source(ctx),
+        written = calibration.update("reram_cmo", ctx.out, values=fitted, source=ctx.citation(),
                                      ship=ctx.options["ship"])
         report = {"transport": transport or "device a_hop", "kinetics": _report(kin.result),
                   "kinetic_values": kin.values, "written": fitted, "reads": kin.cycling.reads, "pulses_S": kin.pulses,
@@ -423,7 +423,7 @@ class C2cCalibrationStudy(Study):
         fit = fit_c2c(PulseMap.build(None, BIASES), runs, ctx.options["max_nfev"])
         law = {"sigma": fit.law.sigma, "p_zero": fit.law.p_zero}
         written = calibration.update("reram_cmo", ctx.out, variations={"nu_set": law, "nu_rst": law},
-                                     source=calibration_source(ctx), ship=ctx.options["ship"])
+                                     source=ctx.citation(), ship=ctx.options["ship"])
         report = {"law": law, "simulated": fit.simulated, "targets": C2C_TARGETS, "runs": runs, "grid": C2C_GRID,
                   "grid_best": [{"p_zero": c.params["p_zero"].value, "sigma": c.params["sigma"].value,
                                  "score": float(c.score)} for c in fit.grid.candidates],

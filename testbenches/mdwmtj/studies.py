@@ -40,7 +40,7 @@ import numpy as np
 from spicegen.devices.mdwmtj import RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
 from spicegen.figures import pyplot, save_figure
 from spicegen.montecarlo import load_dataframe
-from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, Subset, register_study
 from spicegen.testbench import Testbench
 
 from .mac import CONFIGS, F1_X, JITTER, P2M_F1, P2M_F2, MacSpec, fig5_spec, plot_run, run_mac
@@ -57,28 +57,6 @@ SOURCES = {"jitter": ("vev{k}_",), "transistor_vt": ("mw{k}__delvto", "ms{k}__de
            "transistor_w": ("mw{k}__w", "ms{k}__w"), "weight_mdwmtj_rp": ("xw{k}__rp",),
            "accumulator": ("accp__", "accn__", "men_")}
 """Variation sources of pixel k's displacement: column-name prefixes of the stored draws."""
-
-
-class Subset(Setting):
-    """A text option naming one or more of ``choices``, separated by commas (stored in the choices' order)."""
-
-    def check(self, value: object) -> str:
-        """``value`` as the canonical comma-separated subset.
-
-        Raises
-        ------
-        ValueError
-            Naming the option, the value and the choices.
-        """
-        names = [v.strip() for v in value.split(",")] if isinstance(value, str) else []
-        if not names or any(v not in self.choices for v in names):
-            raise ValueError(f"option {self.name!r} = {value!r} must name one or more of "
-                             f"{', '.join(self.choices)}, separated by commas.")
-        return ",".join(c for c in self.choices if c in names)
-
-    def describe(self) -> str:
-        """One line for ``spicegen study describe``."""
-        return f"{self.name} = {self.default!r}  (comma-separated subset of {'|'.join(self.choices)})  {self.desc}"
 
 
 CONFIGS_OPTION = Subset("configs", ",".join(CONFIGS), "weight configurations (paper Fig. 3), one Monte Carlo each",

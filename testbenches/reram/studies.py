@@ -40,7 +40,7 @@ from spicegen.figures import pyplot, save_figure
 from spicegen.naming import format_number
 from spicegen.params import Variation
 from spicegen.pdk import CORNERS, sky130_include
-from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, StudyRun, register_study
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
 from testbenches.reram.cell import (L_ACCESS, RDS_TARGET, SWEEP_RATE, TRAN_OPTIONS, V_FORM, V_READ, VG_FORM,
                                     W_ACCESS, cycling_protocol)
@@ -234,12 +234,6 @@ def held_out_seed(ctx: StudyContext) -> int:
     return seed
 
 
-def calibration_source(ctx: StudyContext) -> dict[str, Any]:
-    """What a calibration file records of the run in ``ctx``: study, key, package version and commit."""
-    citation = StudyRun.open(ctx.out).citation()
-    return {k: citation[k] for k in ("study", "key", "version", "commit")}
-
-
 def _ok(frame: Any) -> Any:
     """The samples of a Monte Carlo DataFrame that simulated."""
     return frame[frame["status"] == "ok"]
@@ -383,7 +377,7 @@ class FormingStudy(Study):
         _plot_forming_iv(mean_fit["p_dip"], ctx.out / "forming_iv.png")
         written = calibration.update(FORMING_DEVICE, ctx.out, values={"p_dip": significant(mean_fit["p_dip"], 5)},
                                      variations={"t_ox": {"sigma": significant(sigma_fit["sigma"], 4)}},
-                                     source=calibration_source(ctx), ship=ctx.options["ship"])
+                                     source=ctx.citation(), ship=ctx.options["ship"])
         cal, check = rows.values()
         return StudyResult(
             {"p_dip": mean_fit["p_dip"], "t_ox_sigma": sigma_fit["sigma"], "V_form_mean": check["V_form"]["mean"],
@@ -710,7 +704,7 @@ class D2dStudy(Study):
         _plot_d2d(fitted, spice, map_reads(table, coordinates(z["held-out"], fitted)), held_out,
                   ctx.out / "d2d_cdf.png")
         written = calibration.update(CELL_DEVICE, ctx.out, variations={n: {"sigma": s} for n, s in fitted.items()},
-                                     source=calibration_source(ctx), ship=ctx.options["ship"])
+                                     source=ctx.citation(), ship=ctx.options["ship"])
         summary = {"d2d_params": table["params"],
                    "distributions": {name: v.distribution for name, v in _d2d_variations().items()},
                    "map": table, "lmfit": fit, "sigma_fitted": fitted, "runs": runs,
