@@ -97,12 +97,20 @@ def _trace(time: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
 # ----------------------------------------------------------------------------- LDO + attenuator, power
 
 
+class LifStudy(Study):
+    """A study of the LIF chain: its results depend on the calibrated design sizes, so they enter the key."""
+
+
+    def depends_on(self) -> Mapping[str, Any]:
+        """The calibrated sizes of the shipped design (``testbenches/lif/calibration.json``)."""
+        return {"design": calibration()["values"]}
+
+
 @register_study
-class LifChain(Study):
+class LifChain(LifStudy):
     """LDO clamp and K = 500 current attenuation over DC input currents; static and spiking supply power."""
 
     name = "lif-chain"
-    family = "lif"
     options = (*sweep_options("i", 10.0, 200.0, 5, "µA", (0.1, 1000.0), "DC synaptic current", log=True),
                Setting("vref", 2.4, "LDO reference (Table I: 2.4 V; §III.A: 1 V)", unit="V", bounds=(0.8, 3.0)),
                Setting("i_power", 40.0, "DC current of the spiking-power run", unit="µA", bounds=(1.0, 500.0)),
@@ -149,11 +157,10 @@ class LifChain(Study):
 
 
 @register_study
-class LifFi(Study):
+class LifFi(LifStudy):
     """Firing rate against DC input current (f–I) at a set of thresholds, with the paper's Fig. 4A points."""
 
     name = "lif-fi"
-    family = "lif"
     options = (*sweep_options("i", 10.0, 200.0, 5, "µA", (0.1, 1000.0), "DC synaptic current", log=True),
                *sweep_options("vthr", 0.8, 1.8, 2, "V", (0.3, 3.0), "firing threshold V_thr", most=10),
                Setting("vpw", 1.0, "pulse-width bias of the sweep", unit="V", bounds=(0.4, 2.0)),
@@ -196,11 +203,10 @@ def _tpw_guess(vpw: float) -> float:
 
 
 @register_study
-class LifPulseWidth(Study):
+class LifPulseWidth(LifStudy):
     """Spike (= refractory) width T_pw and maximum firing rate against the pulse-width bias V_pw (Figs. 4D-E)."""
 
     name = "lif-pulse-width"
-    family = "lif"
     options = (*sweep_options("vpw", 0.45, 1.1, 6, "V", (0.4, 2.0), "pulse-width bias V_pw"),
                Setting("isyn", 200.0, "DC input current of the sweep", unit="µA", bounds=(1.0, 500.0)),
                PAPER, CORNER)
@@ -236,11 +242,10 @@ def _pulsed_guess(design: Design, amplitude: float, width: float, frequency: flo
 
 
 @register_study
-class LifPulsed(Study):
+class LifPulsed(LifStudy):
     """Firing rate under trains of input current pulses against the pulse width (Fig. 6A-B)."""
 
     name = "lif-pulsed"
-    family = "lif"
     options = (*sweep_options("width", 7.0, 15.0, 3, "µs", (1.0, 500.0), "input pulse width", most=20),
                Setting("amplitude", 40.0, "input pulse current", unit="µA", bounds=(1.0, 500.0)),
                Setting("frequency", 100.0, "input pulse frequency", unit="Hz", bounds=(1.0, 1e4)),
@@ -274,11 +279,10 @@ class LifPulsed(Study):
 
 
 @register_study
-class LifLeak(Study):
+class LifLeak(LifStudy):
     """Bi-directional leak: time for the membrane to return to V_rest from above (V_taun) and below (V_taup)."""
 
     name = "lif-leak"
-    family = "lif"
     options = (*sweep_options("vtaun", 1.0, 1.35, 3, "V", (0.5, 2.0), "downward leak bias V_taun", most=10),
                *sweep_options("vtaup", 1.1, 1.6, 3, "V", (0.5, 2.0), "upward leak bias V_taup", most=10),
                Setting("t_stop", 2.0, "length of each sweep run", unit="s", bounds=(0.01, 10.0)),
@@ -317,11 +321,10 @@ class LifLeak(Study):
 
 
 @register_study
-class LifAdaptivePair(Study):
+class LifAdaptivePair(LifStudy):
     """Adaptive pair: a regulator neuron integrates the primary's spikes; its membrane is the primary's threshold."""
 
     name = "lif-adaptive-pair"
-    family = "lif"
     options = (Setting("amplitude", 200.0, "input pulse current (not given in the paper; sets the first ISI)",
                        unit="µA", bounds=(1.0, 500.0)),
                Setting("width", 10.0, "input pulse width", unit="µs", bounds=(1.0, 500.0)),
@@ -383,11 +386,10 @@ def part_settings(name: str, size: str, corner: str) -> dict[str, Any]:
 
 
 @register_study
-class LifReport(Study):
+class LifReport(LifStudy):
     """Every LIF study (each in its sub-folder) and report.md: the simulated chain against the paper."""
 
     name = "lif-report"
-    family = "lif"
     options = (Setting("size", "full", "sweep sizes: full (each study's defaults, about 4 min), quick (3 currents, "
                        "3 V_pw values, 2 pulse widths), smoke (1-2 points per sweep, pulsed-input paper points "
                        "skipped, 12 ms adaptive pair: a check that everything runs)", choices=tuple(SIZES)),
@@ -415,11 +417,10 @@ class LifReport(Study):
 
 
 @register_study
-class LifCalibration(Study):
+class LifCalibration(LifStudy):
     """lmfit calibration of C1, C2 and the gate lengths of M_pw and the leak bias devices against the paper."""
 
     name = "lif-calibration"
-    family = "lif"
     options = (Setting("stages", "timer,membrane", "stages to fit, in order (timer: C2, L(M_pw); membrane: C1, "
                        "L(leak bias))", choices=("timer,membrane", "timer", "membrane")),
                Setting("max_evals", 30, "most residual evaluations per stage (lmfit max_nfev)", bounds=(1, 500)),
