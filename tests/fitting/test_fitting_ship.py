@@ -1,7 +1,7 @@
-"""Shipped extractions: ReRAM TTT recovery (ngspice), LIF rate recovery, f1 in layer units, the ship command."""
+"""Shipped extractions: ReRAM TTT recovery (ngspice), LIF rate recovery, f1 in layer units, exports of the shipped surrogates."""
 from __future__ import annotations
 
-import json
+from importlib.resources import files
 import shutil
 
 import numpy as np
@@ -11,7 +11,6 @@ import pytest
 from fitting.lif import rate as lif_rate
 from fitting.reram import ttt as reram_ttt
 from fitting.mdwmtj.f1f2 import layer_f1
-from fitting.ship import ship
 from fitting.surrogate import Surrogate
 from spicegen.devices.mdwmtj import L_FL
 
@@ -68,32 +67,13 @@ def test_layer_f1_is_the_whole_displacement_in_units_of_the_span():
     assert np.allclose(layer.sigma(x), d_norm.sigma(x)) and layer.domain == {"x": (0.0, 1.0)}
 
 
-def test_ship_reports_skips_and_unknown_topics(tmp_path):
-    lines: list[str] = []
-    status = ship(tmp_path, ("p2m",), studies=tmp_path / "no_studies", report=lines.append)
-    assert status["p2m"].startswith("skipped: no P²M Monte Carlo study") and "skipped" in lines[0]
-    with pytest.raises(ValueError, match="unknown topic"):
-        ship(tmp_path, ("nope",))
-
-
-def test_training_example_uses_the_shipped_surrogates(tmp_path):
-    pytest.importorskip("torch")
-    from fitting.mdwmtj.train import run
-
-    summary = run(tmp_path, train=64, test=40, epochs=1)
-    assert [r["noise"] for r in summary["results"]] == [0.0, 0.1, 0.2, 0.4, "fitted"]
-    assert "shipped ngspice Monte Carlo" in summary["note"]
-    assert json.loads((tmp_path / "accuracy_vs_noise.json").read_text())["config"] == "cmos"
-    assert (tmp_path / "accuracy_vs_noise.png").stat().st_size > 1000
-
-
 @pytest.mark.parametrize("name", ["p2m/f1_cmos.json", "dw/v_dw.json", "lif/lif_rate.json"])
 def test_shipped_surrogates_export_to_torch_and_onnx_within_1e_6(name):
     torch = pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
     from fitting.export import to_onnx, to_torch
 
-    s = Surrogate.load(f"fitting/extractions/{name}")
+    s = Surrogate.load(files("fitting") / "extractions" / name)  # package data, wherever installed
     rng = np.random.default_rng(0)
     grid = [rng.uniform(*s.domain[k], 200) for k in s.inputs]
     want = s(*grid)
