@@ -100,6 +100,7 @@ def _trace(time: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
 class LifStudy(Study):
     """A study of the LIF chain: its results depend on the calibrated design sizes, so they enter the key."""
 
+    family = "lif"
 
     def depends_on(self) -> Mapping[str, Any]:
         """The calibrated sizes of the shipped design (``testbenches/lif/calibration.json``)."""
