@@ -505,3 +505,65 @@ class P2mWaveforms(Study):
     def _plot(run: Any, out: Path, name: str, title: str) -> str:
         plot_run(run, out / name, title)
         return name
+
+
+# ----------------------------------------------------------------------------- the device alone
+
+
+@register_study
+class MdwmtjDevice(Study):
+    """The MDWMTJ alone: read resistance vs wall position and bias, wall displacement per write pulse vs current."""
+
+    name = "mdwmtj-device"
+    family = "mdwmtj"
+    options = (Setting("flavor", "osdi", "compiled Verilog-A or the ngspice twin", choices=("osdi", "twin")),
+               Setting("positions", 41, "wall positions over [0, l_FL]", bounds=(3, 201)),
+               Setting("i_max", 300.0, "largest write current of the pulse sweep", unit="µA", bounds=(10.0, 1000.0)),
+               Setting("currents", 31, "write currents of the pulse sweep, 0 … i_max", bounds=(3, 201)),
+               Setting("width", 0.5, "write pulse width", unit="ns", bounds=(0.01, 100.0)))
+    measures = {
+        "r_p": Measure("Ω", "MTJ read resistance at q = 0 (10 mV)"),
+        "r_ap": Measure("Ω", "MTJ read resistance at q = l_FL (10 mV)"),
+        "tmr_10mv": Measure("", "TMR at 10 mV read bias", paper=2.0),
+        "tmr_800mv": Measure("", "TMR at 800 mV read bias (roll-off)"),
+        "i_threshold": Measure("µA", "smallest swept write current that moves the wall"),
+        "velocity_max": Measure("m/s", "wall velocity at i_max (Δq / pulse width)"),
+    }
+    devices = ("mdwmtj",)
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        from spicegen.devices.mdwmtj import L_FL
+
+        from .device import run_pulse, run_rq
+
+        o = ctx.options
+        ctx.say(f"{self.name}: read resistance at {o['positions']} positions x 6 biases ({o['flavor']})")
+        rq = run_rq(np.linspace(0.0, L_FL, o["positions"]), flavor=o["flavor"])
+        currents = np.linspace(0.0, o["i_max"], o["currents"])[1:] * 1e-6
+        ctx.say(f"{self.name}: {len(currents)} write pulses of {o['width']} ns")
+        pulse = run_pulse(currents, o["width"] * 1e-9, flavor=o["flavor"])
+        moved = np.flatnonzero(pulse["dq"] > 1e-3 * L_FL)
+        save_figure(self._figure(rq, pulse), ctx.out / "mdwmtj_device.png", dpi=130)
+        return StudyResult(
+            {"r_p": float(rq["r_mtj"][0, 0]), "r_ap": float(rq["r_mtj"][0, -1]), "tmr_10mv": float(rq["tmr"][0]),
+             "tmr_800mv": float(rq["tmr"][-1]),
+             "i_threshold": float(currents[moved[0]] * 1e6) if moved.size else math.nan,
+             "velocity_max": float(pulse["velocity"][-1])},
+            data={"q_m": rq["q"], "bias_v": rq["bias"], "r_mtj_ohm": rq["r_mtj"], "tmr": rq["tmr"],
+                  "current_a": pulse["current"], "dq_m": pulse["dq"]},
+            files=["mdwmtj_device.png"])
+
+    @staticmethod
+    def _figure(rq: Mapping[str, Any], pulse: Mapping[str, Any]) -> Any:
+        plt = pyplot()
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+        for k, v in enumerate(rq["bias"]):
+            left.plot(rq["q"] * 1e9, rq["r_mtj"][k] / 1e3, label=f"{v * 1e3:.0f} mV")
+        left.set_xlabel("wall position q (nm)")
+        left.set_ylabel("MTJ read resistance (kΩ)")
+        left.legend(fontsize=7, title="read bias", title_fontsize=7)
+        right.plot(pulse["current"] * 1e6, pulse["velocity"], "o-", ms=3)
+        right.set_xlabel("write current (µA)")
+        right.set_ylabel("wall velocity Δq/t_pulse (m/s)")
+        fig.suptitle("MDWMTJ alone (cf. Kaiser et al. Fig. 1)", fontsize=9)
+        return fig
