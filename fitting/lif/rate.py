@@ -1,4 +1,4 @@
-"""Firing rate f(I, V_thr, V_pw) of the sky130 LIF neuron chain (seed 000), from ngspice, as a surrogate.
+"""Firing rate f(I, V_thr, V_pw) of the sky130 LIF neuron chain (Garg et al.), from ngspice, as a surrogate.
 
 Study ``lif-rate-grid``: ``testbenches.lif.neuron.firing_rate`` (LDO + attenuator + DPI LIF,
 transistor level, the calibrated design) on a grid of DC synaptic currents (log-spaced) ×
@@ -45,7 +45,7 @@ __all__ = ["ISYN_UA", "VTHR", "VPW", "CHECKS", "DATA", "FORM", "rate_model", "po
            "format_report", "format_figure", "write", "ship", "LifRateGrid", "LifRate"]
 
 ISYN_UA = tuple(map(float, spaced(10.0, 200.0, 5, log=True)))
-"""DC synaptic currents of the default grid (µA, log-spaced over the range of Fig. 4D of [000])."""
+"""DC synaptic currents of the default grid (µA, log-spaced over the range of Garg et al. Fig. 4D)."""
 VTHR = tuple(map(float, spaced(0.8, 1.8, 3)))
 """Comparator thresholds of the default grid (V)."""
 VPW = tuple(map(float, spaced(0.8, 1.1, 4)))
@@ -134,7 +134,7 @@ def fit(table: pd.DataFrame, citation: Mapping[str, Any] | None = None) -> dict[
     names = [str(s) for s in INPUTS]
     provenance = Provenance(version=_version(), dataset_hash=dataset_hash({**inputs, "rate_hz": rate}),
                             statistic="value", form=f"sympy: {FORM}",
-                            columns={**{n: n for n in names}, "y": "rate_hz"}, device="lif (sky130, seed 000)",
+                            columns={**{n: n for n in names}, "y": "rate_hz"}, device="lif (sky130, Garg et al.)",
                             testbench="testbenches.lif.neuron.firing_rate", source=DATA,
                             note="LIF firing rate (Hz) vs DC synaptic current (uA), V_thr (V), V_pw (V)",
                             study=citation)
@@ -161,7 +161,7 @@ def format_report(fitted: dict[str, Any]) -> str:
     s, grid = fitted["surrogate"], fitted["grid"]
     stats = s.stats
     runs = len(grid) + len(fitted["check"])
-    lines = ["# LIF firing rate f(I, V_thr, V_pw) (seed 000 neuron, sky130, ngspice)", "",
+    lines = ["# LIF firing rate f(I, V_thr, V_pw) (Garg et al. neuron, sky130, ngspice)", "",
              f"Regenerate: `spicegen study run lif-rate-grid --out DIR` ({runs} ngspice runs of 1.5–3 s), then "
              "`spicegen extract lif-rate --from DIR --out OUT` (a few s).",
              "", "Form: `f = 1e6/(c·(V_thr − v0)/I^p + t0 + tp·exp(−(V_pw − 1)/v_s))` Hz, I in µA, "

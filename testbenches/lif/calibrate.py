@@ -1,9 +1,9 @@
-"""Calibrate the free sizes of the seed-000 chain against the paper's numbers with lmfit.
+"""Calibrate the free sizes of the chain of Garg et al. against the paper's numbers with lmfit.
 
 Two fits, because the pulse-width timer does not depend on the membrane:
 
 ========  =====================================  =================================================
-stage     free parameters                        calibration points [000]
+stage     free parameters                        calibration points (Garg et al.)
 ========  =====================================  =================================================
 timer     C2, L of M_pw                          T_pw = 20 ms at V_pw = 0.45 V, 10 us at 1 V (§III.B)
 membrane  C1, L of the leak bias transistors     419 Hz at 10 uA and 59 kHz at 200 uA (V_thr 1.8 V);
@@ -84,7 +84,7 @@ class Point:
     unit
         Unit of ``paper``.
     source
-        Where [000] states it.
+        Where Garg et al. state it.
     kind, args
         The simulation: ``point_<kind>(design, **args)``.
     bound

@@ -1,13 +1,14 @@
-"""Transistor-level netlists of the seed-000 signal chain: LDO + current attenuator + DPI LIF neuron.
+"""Transistor-level netlists of the signal chain of Garg et al.: LDO + current attenuator + DPI LIF neuron.
 
-Garg et al. [000] give block diagrams (Figs. 1B, 2A-B, 7A), the bias table (Table I) and measured
-numbers, but no transistor sizes, capacitor values or sub-block schematics. Everything below is
-built from sky130 5 V devices (``sky130_fd_pr__{n,p}fet_g5v0d10v5``) at V_dd = 3.3 V; every size
-is a named field of a frozen dataclass, and ``docs/lif_neuron.md`` gives the source of each choice.
+N. Garg et al., "Versatile CMOS Analog LIF Neuron for Memristor-Integrated Neuromorphic Circuits",
+give block diagrams (Figs. 1B, 2A-B, 7A), the bias table (Table I) and measured numbers, but no
+transistor sizes, capacitor values or sub-block schematics. Everything below is built from sky130
+5 V devices (``sky130_fd_pr__{n,p}fet_g5v0d10v5``) at V_dd = 3.3 V; every size is a named field of
+a frozen dataclass, and ``docs/lif_neuron.md`` gives the source of each choice.
 
 Signal chain (one neuron; ``[x]`` = subcircuit port)::
 
-    IN ── R_syn ──┬── syn ──(+)OTA(−)── V_ref          LDO [000 §II.B, Fig. 2A]
+    IN ── R_syn ──┬── syn ──(+)OTA(−)── V_ref          LDO [Garg et al. §II.B, Fig. 2A]
                   │          │ og
                   └── drain M1 (NMOS pass, gate og)
                              │ ain
@@ -65,7 +66,7 @@ __all__ = [
     "supply_lines",
 ]
 
-#: On-chip series resistor R_IC (ohm) [000 §III.A]; the R_syn of every experiment here.
+#: On-chip series resistor R_IC (ohm) [Garg et al. §III.A]; the R_syn of every experiment here.
 R_IC = 10e3
 LDO_SUBCKT = "ldo_att"
 LIF_SUBCKT = "lif"
@@ -110,7 +111,7 @@ class Mos:
 
 @dataclass(frozen=True)
 class Biases:
-    """Bias voltages (V). Defaults: Table I of [000] ("typical" column)."""
+    """Bias voltages (V). Defaults: Table I of Garg et al. ("typical" column)."""
 
     vdd: float = 3.3
     vref: float = 2.4

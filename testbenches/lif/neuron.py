@@ -1,12 +1,12 @@
-"""Seed-000 experiments on the transistor-level chain: f-I, pulse width, leak, pulsed input, adaptive pair.
+"""Experiments of Garg et al. on the transistor-level chain: f-I, pulse width, leak, pulsed input, adaptive pair.
 
 Each runner builds a netlist with :mod:`testbenches.lif.circuit`, runs it in ngspice and returns
 named measurements (floats, SI units). Conventions:
 
 - ``isyn`` is the synaptic read current I_syn = (V_in - V_ref) / R_IC set by the input source
-  (R_IC = 10 kOhm [000 §III.A, §III.B]); the current that actually reaches the neuron is measured.
+  (R_IC = 10 kOhm [Garg et al. §III.A, §III.B]); the current that actually reaches the neuron is measured.
 - Between input pulses V_in rests ``V_IDLE`` below V_ref, so the LDO is off and no current flows.
-- A spike is a rising crossing of V_dd/2 by OUT; its width is measured at V_dd/2 [000 §III.B].
+- A spike is a rising crossing of V_dd/2 by OUT; its width is measured at V_dd/2 [Garg et al. §III.B].
 - A firing rate is 1 / mean inter-spike interval from the first spike on (the first spike starts
   from V_rest, every later one from the reset level 0 V).
 - Power is the supply charge over the run (a charge meter in the netlist) times V_dd over time.
@@ -97,7 +97,7 @@ def netlist(body: Sequence[str], analysis: str, *, biases: Biases, design: Desig
 
     ``thr`` adds the threshold source on node ``thr`` (V_thr); leave it out when the body drives it.
     """
-    lines = ["seed-000 LIF chain", *model_lines(design), *supply_lines("vdda", biases.vdd),
+    lines = ["LIF chain (Garg et al.)", *model_lines(design), *supply_lines("vdda", biases.vdd),
              *supply_lines("vddl", biases.vdd), *bias_lines(biases, vthr=thr), *body, OPTIONS, analysis, ".end"]
     return "\n".join(lines) + "\n"
 
@@ -228,7 +228,7 @@ def leak_time(v_start: float, *, biases: Biases = Biases(), design: Design = Des
               fraction: float = 0.9) -> tuple[float, SpikeTrain]:
     """Time for V_mem, started at ``v_start`` with no input, to cover ``fraction`` of the way to V_rest.
 
-    Above V_rest this is the downward leak (V_taun) [000 Fig. 6D], below it the upward leak (V_taup)
+    Above V_rest this is the downward leak (V_taun) [Garg et al. Fig. 6D], below it the upward leak (V_taup)
     [Fig. 6E]. The threshold is put at V_dd so the neuron cannot fire.
 
     Returns
@@ -261,7 +261,7 @@ def _pulse_source(name: str, node: str, biases: Biases, amplitude: float, width:
 def pulsed_rate(*, amplitude: float = 40e-6, width: float = 10e-6, frequency: float = 100.0,
                 biases: Biases = Biases(), design: Design = Design(), t_first: float = 0.3,
                 spikes: int = 2) -> SpikeTrain:
-    """Output under input pulses of ``amplitude`` (A) and ``width`` (s) at ``frequency`` (Hz) [000 Fig. 6A-C]."""
+    """Output under input pulses of ``amplitude`` (A) and ``width`` (s) at ``frequency`` (Hz) [Garg et al. Fig. 6A-C]."""
     period = 1.0 / check_value(frequency, "frequency")
     src = _pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period)
     body = [src, *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", biases)]
@@ -272,7 +272,7 @@ def pulsed_rate(*, amplitude: float = 40e-6, width: float = 10e-6, frequency: fl
 def adaptive_pair(*, amplitude: float = 200e-6, width: float = 10e-6, frequency: float = 1e3, t_stop: float = 0.1,
                   biases: Biases = Biases(), design: Design = Design()) -> tuple[SpikeTrain, np.ndarray]:
     """Primary neuron driven by pulses; its OUT feeds a regulator neuron (10 kOhm + LDO + attenuator)
-    whose membrane is the primary's threshold [000 §III.D, Fig. 7A-B].
+    whose membrane is the primary's threshold [Garg et al. §III.D, Fig. 7A-B].
 
     The regulator's own threshold is V_dd (it integrates, it never fires). Both neurons use
     ``biases``; the regulator's input idles at 0 V (the primary's OUT), below V_ref. The paper does

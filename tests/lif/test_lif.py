@@ -1,4 +1,4 @@
-"""Seed-000 chain (LDO + attenuator + DPI LIF) in real ngspice with the sky130 models.
+"""Chain of Garg et al. (LDO + attenuator + DPI LIF) in real ngspice with the sky130 models.
 
 Short transients at high input currents keep the file short; the pulse width and the adaptive pair
 are checked through their studies (test_lif_studies.py).
