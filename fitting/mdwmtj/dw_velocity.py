@@ -1,6 +1,6 @@
 """Domain-wall velocity vs write current from the 1D collective-coordinate (q, φ) model.
 
-The P²M paper [002 §2] fits a 2nd-order polynomial to DW velocity vs write current obtained
+The P²M paper [Kaiser et al. 2024, §2] fits a 2nd-order polynomial to DW velocity vs write current obtained
 from MuMax3 micromagnetics (RMSE 1.06 %). MuMax3 does not run here, so the reference is the
 1D model of a Dzyaloshinskii (Néel) wall driven by the damping-like spin-orbit (spin-Hall) torque,
 the model that Martinez et al. [M14] benchmarked against full micromagnetics for this situation

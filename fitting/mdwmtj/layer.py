@@ -1,6 +1,6 @@
-"""Hardware-aware first layer of a spiking CNN: the P²M in-pixel MAC with MDWMTJ accumulators [002].
+"""Hardware-aware first layer of a spiking CNN: the P²M in-pixel MAC with MDWMTJ accumulators [Kaiser et al. 2024].
 
-Per output neuron (channel c, position p) and integration window [002 §2.4, SPEC §2.4]::
+Per output neuron (channel c, position p) and integration window [Kaiser et al. 2024, §2.4]::
 
     d_POS = Σ_{events e in window, w_e > 0} f1(|w_e|) / capacity     (clamped to [0, 1]: the wall stops at l_FL)
     d_NEG = Σ_{events e in window, w_e < 0} f1(|w_e|) / capacity
@@ -22,7 +22,7 @@ relative level (0.1 = 10 %, the paper's Table 1) or, with ``noise="fitted"``, th
 fitted σ. A relative f2 level multiplies, by default, the pre-activation *signal*
 ``V_pre − f2(0)`` (``f2_noise="signal"``): V_pre sits on the divider's balanced value f2(0) (about
 half the read bias), and a few events move it by only a few per cent of that, so a level taken
-on V_pre itself (``f2_noise="value"``, SPEC §2.4's literal assumption ``y·(1 + N(0, r))``) is mostly
+on V_pre itself (``f2_noise="value"``, the literal reading of the paper's multiplicative noise ``y·(1 + N(0, r))``) is mostly
 a large common-mode noise that no threshold can separate. ``docs/fitting.md`` shows both.
 
 The spike is a Heaviside step with a fast-sigmoid surrogate gradient. Accumulators are reset

@@ -1,6 +1,6 @@
-"""SOT-driven magnetic domain-wall MTJ (MDWMTJ), the 3-terminal device of the P²M paper [002].
+"""SOT-driven magnetic domain-wall MTJ (MDWMTJ), the 3-terminal device of the P²M paper [Kaiser et al. 2024].
 
-Terminals (Fig. 1a of [002]): write path ``t1``–``t2`` through the heavy metal (HM), constant
+Terminals (Kaiser et al. 2024, Fig. 1a): write path ``t1``–``t2`` through the heavy metal (HM), constant
 resistance; read path ``t3``–``t2``: the MTJ (pinned layer on top, ``t3``) in series with the HM
 segment under the free layer, joined at the internal node ``m``.
 
@@ -8,7 +8,7 @@ State: domain-wall position ``q`` in metres, hard-bounded to [0, l_FL]; q = 0 is
 (lowest resistance R_P), q = l_FL all-antiparallel (R_AP). A write current from t1 to t2 moves
 the wall to the right (accumulation), from t2 to t1 to the left (reset).
 
-Dynamics [002 §2; SPEC §2.2]: velocity = 2nd-order polynomial of the SOT drive current above a
+Dynamics [Kaiser et al. 2024, §2]: velocity = 2nd-order polynomial of the SOT drive current above a
 threshold (depinning) current, in both directions, and exactly zero below it (non-volatile)::
 
     I_d   = V(t1,t2)/rhm + krd·V(m,t2)/rhmr                (read current in the HM adds a share krd)
@@ -28,7 +28,7 @@ RMSE 0.78 %); ith is that model's depinning current, imax the upper end of the f
 (``spicegen study run dw-velocity --set ship=yes`` rewrites the file).
 ``tests/mdwmtj/test_mdwmtj_velocity.py`` re-runs the fit and compares.
 
-Read resistance [002 §2, Sengupta et al. TBioCAS 2016]: three MTJs in parallel — the AP domain
+Read resistance [Kaiser et al. 2024, §2; Sengupta et al. TBioCAS 2016]: three MTJs in parallel — the AP domain
 (length q − w/2), the wall region (w = min(wdw, 2q, 2(l_FL − q)), the wall shrinking at the ends)
 and the P domain (l_FL − q − w/2) — sharing the MTJ bias V = V(t3, m)::
 
@@ -39,6 +39,9 @@ and the P domain (l_FL − q − w/2) — sharing the MTJ bias V = V(t3, m)::
 
 R_MTJ is non-linear in q (1/G with G affine in q) and falls with bias (TMR roll-off).
 All numbers and their sources: docs/mdwmtj.md.
+
+Paper: M. A.-A. Kaiser, G. Datta, P. A. Beerel, A. R. Jaiswal, "Toward High Performance, Programmable
+Extreme-Edge Intelligence for Neuromorphic Vision Sensors Utilizing Magnetic Domain Wall Motion-Based MTJ" (2024).
 """
 import sympy as sp
 
@@ -50,7 +53,7 @@ L_FL = 500e-9
 """Free-layer length l_FL (m), our default (the paper gives none). It is the state's hard bound, and
 the DSL's bounds are constants, so it is fixed per device class rather than an instance parameter."""
 
-#: "20 % MDWMTJ resistance variation" [002 §3.2] read as a 3σ range (pairs with the 3σ transistor corners).
+#: "20 % MDWMTJ resistance variation" [Kaiser et al. 2024, §3.2] read as a 3σ range (pairs with the 3σ transistor corners).
 RP_SIGMA_3SIGMA = 0.20 / 3
 #: The same read as one standard deviation (the other possible reading; pass it to the MC engine to use it).
 RP_SIGMA_1SIGMA = 0.20

@@ -1,4 +1,4 @@
-"""P²M in-pixel 3×3 MAC with MDWMTJ accumulators [002 §3, Figs. 2–5], simulated in ngspice.
+"""P²M in-pixel 3×3 MAC with MDWMTJ accumulators [Kaiser et al. 2024, §3, Figs. 2–5], simulated in ngspice.
 
 Circuit (one output channel; sky130 5 V transistors stand in for GF22FDX, see docs/mdwmtj.md)::
 
@@ -57,7 +57,7 @@ CONFIGS: tuple[str, ...] = get_args(Config)
 
 DEVICE = "mdwmtj"
 VDD = 3.3
-"""High level of event spikes, EN and comparator clock (V): the seeds' 3.3 V supply on sky130 5 V devices."""
+"""High level of event spikes, EN and comparator clock (V): 3.3 V, our choice (the supply of the sky130 5 V devices here)."""
 VW = {"cmos": 0.3, "mdwmtj": 0.4, "cmosx": 0.4}
 """Weight-branch supply per configuration (V): branch currents of 52–146 µA (measured), inside the
 fitted velocity range of the accumulator (47–252 µA), and per-event displacements of about
@@ -73,7 +73,7 @@ W_EN = 50e-6
 """Width of the accumulator enable switches (m)."""
 L_SWITCH = 0.5e-6
 T_INT = 1e-3
-"""Integration window (s) [002 §3.2]."""
+"""Integration window (s) [Kaiser et al. 2024, §3.2]."""
 T_PULSE = 0.1e-9
 """Flat top of the gate pulse one event spike produces (s); our default."""
 T_EDGE = 0.3e-9
@@ -104,7 +104,7 @@ BOUND_STEP = 10e-12
 Q_TOP = 0.0
 """Wall position of the fixed (top) threshold MDWMTJ (m)."""
 JITTER = Variation("local", 0.10, "normal")
-"""Write-pulse width jitter (10 % Gaussian, one draw per event) [002 §3.2]; nominal runs ignore it."""
+"""Write-pulse width jitter (10 % Gaussian, one draw per event) [Kaiser et al. 2024, §3.2]; nominal runs ignore it."""
 A_VT = 10e-3 * 1e-6
 """Pelgrom threshold-mismatch coefficient (V·m) for the 5 V transistors: 10 mV·µm, a typical
 130 nm thick-oxide value (sky130 files carry no mismatch); σ_Vt = A_VT/√(W·L)."""
@@ -136,7 +136,7 @@ class MacSpec:
     tune
         ``cmosx``: the nine weight-MDWMTJ wall positions (m). Default: the weight is encoded in
         both knobs, width and wall position (:func:`weight_position`, |w| = 1 → R_P), so the
-        configuration spans its full dynamic range [002 §3.1, §4].
+        configuration spans its full dynamic range [Kaiser et al. 2024, §3.1, §4].
     threshold
         Wall position (m) of the programmable threshold MDWMTJ (bottom of the divider).
     reprogram

@@ -1,4 +1,4 @@
-"""P²M Monte Carlo study definitions and the CMOS+X weight encoding (issue 5; real ngspice + openvaf-r)."""
+"""P²M Monte Carlo study definitions and the CMOS+X weight encoding (real ngspice + openvaf-r)."""
 import numpy as np
 import pandas as pd
 import pytest
