@@ -1,4 +1,4 @@
-"""Calibration of the ``reram_cmo`` compact model against seed 004, with lmfit, on the SPICE 1T1R cell.
+"""Calibration of the ``reram_cmo`` compact model against Falcone et al., with lmfit, on the SPICE 1T1R cell.
 
 Two fits, each on ngspice runs of the 1T1R cell of :mod:`testbenches.reram.cell`:
 
@@ -67,7 +67,7 @@ from testbenches.reram.studies import significant
 from testbenches.reram.program import BIASES, STUDY_PULSE_LIMIT, TARGET_RANGE, program_study
 from testbenches.reram.pulse import PulseMap, figures_of_merit, pulse_train
 
-#: Targets of seed 004 (section 2.1.2, Fig. 2e FIG*; section 2.3.1, Fig. 5, Eq. 1-2).
+#: Targets from Falcone et al. (§2.1.2, Fig. 2e, read off the figure; §2.3.1, Fig. 5, Eq. 1-2).
 R_LRS_TARGET = 18e3
 R_HRS_TARGET = 256e3
 G_MAX, G_MIN = 100e-6, 10e-6          # Fig. 5 / S7 (FIG*): full-swing window of the pulse response
@@ -291,7 +291,7 @@ def fit_c2c(pmap: PulseMap | None = None, runs: Mapping[str, int] = C2C_RUNS, ma
 # ----------------------------------------------------------------------------- held-out checks
 
 def held_out(params: Mapping[str, float] | None = None, cycling: cell.Cycling | None = None) -> dict[str, float]:
-    """Quantities not used by any fit, with the seed's value where it gives one."""
+    """Quantities not used by any fit, with the paper's value where it gives one."""
     from spicegen.device import get_device
     from spicegen.numpy_code import load_numpy_module
 

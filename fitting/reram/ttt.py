@@ -1,6 +1,6 @@
 """Trap-to-trap tunnelling (TTT) transport parameters of the ``reram_cmo`` device from simulated I–V curves.
 
-The device's transport is seed 004 Eq. 6 (Mott–Gurney hopping)::
+The device's transport is Falcone et al. Eq. 6 (Mott–Gurney hopping)::
 
     I = 2·A·e·a·ν0·N·exp(−ΔE/kT)·sinh(a·E/(2kT)),   A = π·r_cf²,  E = V_CMO/d_CMO
 
@@ -305,12 +305,12 @@ class TttStudy(Study):
 
 @register_extraction
 class TttExtraction(Extraction):
-    """N, ΔE and a of reram_cmo (seed 004 Eq. 6) with 95 % intervals from the study's measured I–V."""
+    """N, ΔE and a of reram_cmo (Falcone et al. Eq. 6) with 95 % intervals from the study's measured I–V."""
 
     name = "reram-ttt"
     source = "reram-ttt"
     statistic = "value and 95 % interval"
-    form = "seed 004 Eq. 6 with r_s and self-heating (sympy -> lmfit)"
+    form = "Falcone et al. Eq. 6 with r_s and self-heating (sympy -> lmfit)"
     folder = "extractions/reram_ttt"
 
     def fit(self, run: StudyRun, out: Path) -> list[Path]:

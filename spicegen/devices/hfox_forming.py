@@ -1,4 +1,4 @@
-"""Pristine CMO/HfOx ReRAM during electro-forming (seed 004 section 2.1.1): gap tunnelling and field-driven breakdown.
+"""Pristine CMO/HfOx ReRAM during electro-forming (Falcone et al., §2.1.1): gap tunnelling and field-driven breakdown.
 
 Structure (top electrode ``te`` to bottom electrode ``be``)::
 
@@ -13,7 +13,7 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
 
   At f = 0 this is the leakage of the pristine 4 nm HfOx; at f = 1 the gap is closed and
   ``i0*sinh(V/v0)`` is the formed device (filament and as-formed CMO): low-field resistance
-  ``v0/i0``, super-linear at high voltage as the CMO hopping conduction of seed 004 Eq. 6.
+  ``v0/i0``, super-linear at high voltage as the CMO hopping conduction of Falcone et al. Eq. 6.
 * Breakdown (thermochemical E-model: oxygen-vacancy generation over the formation energy ``ea``,
   lowered by the field across the remaining gap, Arrhenius at the device temperature T)::
 
@@ -46,7 +46,7 @@ class HfoxForming(Device):
 
     ports = ("te", "be")
     params = (
-        # pristine oxide and conduction (seed 004 Fig. S1, section 4.2; Guan et al. 2012)
+        # pristine oxide and conduction (Falcone et al. Fig. S1, §4.2; Guan et al. 2012)
         Param("t_ox", 4e-9, "m", "pristine HfOx thickness", (1e-10, 1e-7),
               Variation("d2d", distribution="normal", **variation(DEVICE, "t_ox"))),
         Param("g0", 0.2747e-9, "m", "gap tunnelling decay length", (1e-12, 1e-8)),

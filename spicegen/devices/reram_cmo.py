@@ -1,11 +1,11 @@
-"""CMO/HfOx filamentary ReRAM (Falcone et al., seed 004): trap-to-trap tunnelling, self-heating, 8W switching.
+"""CMO/HfOx filamentary ReRAM (Falcone et al., arXiv 2502.04524): trap-to-trap tunnelling, self-heating, 8W switching.
 
 Structure (top electrode ``te`` to bottom electrode ``be``)::
 
     te --[ rs ]-- ci --[ CMO trap-to-trap tunnelling, Eq. 6 ]-- be
                                    ^ local temperature T = T0 + rth*|I*V(ci,be)|  (node tk)
 
-* Transport, seed 004 Eq. 6 (Mott-Gurney), written as the difference of the forward and the
+* Transport, Falcone et al. Eq. 6 (Mott-Gurney), written as the difference of the forward and the
   backward hopping rates, which equals ``2*A*e*a*nu0*N*exp(-dE/kT)*sinh(a*e*E/(2kT))``
   exactly and keeps every exponent under the limited-``exp`` guard::
 
@@ -35,6 +35,9 @@ Numbers and their sources: ``docs/reram.md``. The fitted values (``a_hop``, the 
 soft-bound exponents) and the calibrated variations (d2d of ``n_lrs`` and ``ea_rst``, the per-pulse law of
 ``nu_set`` and ``nu_rst``) are read from the calibration file, which the studies ``reram-calibration``,
 ``reram-c2c-calibration`` and ``reram-d2d`` rewrite (``--set ship=yes``).
+
+Paper: D. F. Falcone, V. Clerico et al., "All-in-One Analog AI Hardware: On-Chip Training and Inference with
+Conductive-Metal-Oxide/HfOx ReRAM Devices", arXiv 2502.04524 (2025).
 """
 import sympy as sp
 
@@ -67,7 +70,7 @@ class ReramCmo(Device):
     ports = ("te", "be")
     internal = ("ci", "tk")
     params = (
-        # geometry and transport (seed 004 section 4.1, 4.2, Eq. 6, Fig. 2d)
+        # geometry and transport (Falcone et al. §4.1, §4.2, Eq. 6, Fig. 2d)
         Param("r_cf", 11e-9, "m", "filament radius at the CMO interface", (1e-10, 1e-6)),
         Param("d_cmo", 20e-9, "m", "CMO thickness carrying the field", (1e-10, 1e-6)),
         Param("a_hop", value(DEVICE, "a_hop"), "m", "electron hopping distance (fitted)", (1e-11, 1e-7)),

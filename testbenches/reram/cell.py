@@ -1,7 +1,7 @@
-"""1T1R cell of the CMO/HfOx ReRAM (seed 004): netlist builders, quasi-static 8W cycling, reads, I-V figure.
+"""1T1R cell of the CMO/HfOx ReRAM (Falcone et al.): netlist builders, quasi-static 8W cycling, reads, I-V figure.
 
 The cell is the ``reram_cmo`` device with its bottom electrode on the drain of a sky130 5 V NMOS
-(``sky130_fd_pr__nfet_g5v0d10v5``), as in seed 004 section 4.1. Terminals: top electrode ``te``,
+(``sky130_fd_pr__nfet_g5v0d10v5``), as in Falcone et al. §4.1. Terminals: top electrode ``te``,
 gate ``g``, source ``s`` (bulk tied to the source).
 
 Everything here drives the SPICE cell in ngspice (OSDI build of the device by default, or its
@@ -36,7 +36,7 @@ DEVICE = "reram_cmo"
 #: Access transistor: gate length (m), threshold shift (V) and width (m). The threshold shift makes
 #: the sky130 device behave like the paper's 130 nm 3.3 V NMOS (docs/reram.md: with R_DS = 0.8 kOhm
 #: the V_G = 1.1 V set sweep must be current-limited near the LRS current); W is then the width whose
-#: linear fit of I_D(V_DS) over 0-0.2 V at V_G = 1.2 V gives R_DS = 0.8 kOhm (seed 004 section 4.3,
+#: linear fit of I_D(V_DS) over 0-0.2 V at V_G = 1.2 V gives R_DS = 0.8 kOhm (Falcone et al. §4.3,
 #: Fig. S2c), found by :func:`access_width` at the tt corner and frozen here
 #: (``tests/reram/test_reram.py`` re-measures it).
 L_ACCESS = 0.5e-6
@@ -44,12 +44,12 @@ DELVTO_ACCESS = 0.0
 W_ACCESS = 16.32e-6
 RDS_TARGET = 800.0
 
-#: Bias conditions of seed 004 (section 2.1.2, 4.3, 4.5, Fig. 2d).
+#: Bias conditions of Falcone et al. (§2.1.2, §4.3, §4.5, Fig. 2d).
 V_SET, VG_SET = 1.3, 1.1
 V_RESET, VG_RESET = -1.5, 3.3
 V_READ, VG_READ = 0.2, 3.3
 V_FORM, VG_FORM = 3.6, 1.2
-#: Quasi-static sweep rate (V/s). Not stated in seed 004; chosen (docs/reram.md) so that one kinetic
+#: Quasi-static sweep rate (V/s). Not stated in Falcone et al.; chosen (docs/reram.md) so that one kinetic
 #: law serves both the quasi-static sweeps of Fig. 2d and the 2.5 us pulses of Fig. 5.
 SWEEP_RATE = 100.0
 #: Read plateau: ramp and hold times (s); the reading is the current at the end of the hold.
@@ -129,7 +129,7 @@ def transistor_iv(vg: float, *, vmax: float = 0.2, step: float = 0.005, w: float
 
 def measure_rds(vg: float = 1.2, *, w: float = W_ACCESS, l: float = L_ACCESS,  # noqa: E741
                 delvto: float = DELVTO_ACCESS, corner: str = "tt", vmax: float = 0.2) -> float:
-    """Triode resistance as seed 004 defines it: slope of a linear fit of I_D(V_DS) over 0..``vmax``."""
+    """Triode resistance as Falcone et al. define it: slope of a linear fit of I_D(V_DS) over 0..``vmax``."""
     v, i = transistor_iv(vg, vmax=vmax, w=w, l=l, delvto=delvto, corner=corner)
     return float(1.0 / np.polyfit(v, i, 1)[0])
 

@@ -1,4 +1,4 @@
-"""CMO/HfOx ReRAM studies of seed 004: forming and the device-to-device spread of the reads.
+"""CMO/HfOx ReRAM studies of Falcone et al.: forming and the device-to-device spread of the reads.
 
 Testbenches (``spicegen sim`` / ``spicegen mc``), all on the 1T1R cell of :mod:`testbenches.reram.cell`
 (sky130 5 V NMOS, W = ``W_ACCESS``):
@@ -11,7 +11,7 @@ Testbenches (``spicegen sim`` / ``spicegen mc``), all on the 1T1R cell of :mod:`
     ``spicegen mc reram-cycling --n 200``.
 ``reram-forming``
     Positive quasi-static sweep to 3.6 V at V_G = 1.2 V of a pristine ``hfox_forming`` cell;
-    ``V_form`` = V_1T1R - R_DS*I at the largest current increase (seed 004 Fig. S2), with the
+    ``V_form`` = V_1T1R - R_DS*I at the largest current increase (Falcone et al. Fig. S2), with the
     device's d2d variation (HfOx thickness).
 
 Studies (``spicegen study run NAME --out DIR``), both calibrations with a held-out seed:
@@ -47,10 +47,10 @@ from testbenches.reram.cell import (L_ACCESS, RDS_TARGET, SWEEP_RATE, TRAN_OPTIO
 
 FORMING_DEVICE = "hfox_forming"
 CELL_DEVICE = "reram_cmo"
-#: Paper numbers (seed 004): forming (section 2.1.1, Fig. S2), reads (Fig. 2e, FIG* transcription).
+#: Paper numbers (Falcone et al.): forming (§2.1.1, Fig. S2), reads (Fig. 2e, read off the figure).
 PAPER = {"V_form_mean": 3.17, "V_form_sigma": 0.075, "V_form_1T1R_mean": 3.38, "I_form_mean": 258e-6,
          "R_LRS": 18e3, "R_HRS": 256e3, "rel_sigma": 0.25}
-#: Voltage step of the quasi-static forming sweep on which dI/dV is taken (V). Not stated in seed 004;
+#: Voltage step of the quasi-static forming sweep on which dI/dV is taken (V). Not stated in Falcone et al.;
 #: a common source-measure-unit staircase step.
 FORM_STEP = 0.01
 #: A sweep whose current never exceeds this did not form (A).
@@ -67,7 +67,7 @@ def _pwl(points: Sequence[tuple[float, float]]) -> str:
 # ----------------------------------------------------------------------------- forming
 
 def forming_point(v: np.ndarray, i: np.ndarray, step: float = FORM_STEP) -> tuple[float, float]:
-    """(V_1T1R, I) at the largest current increase of a rising sweep, seed 004 Fig. S2a/b.
+    """(V_1T1R, I) at the largest current increase of a rising sweep, Falcone et al. Fig. S2a/b.
 
     The waveform is resampled on a staircase of ``step`` volts (a quasi-static measurement); the
     forming voltage is the step that triggers the highest current increase, the forming current
@@ -95,7 +95,7 @@ def forming_point(v: np.ndarray, i: np.ndarray, step: float = FORM_STEP) -> tupl
 @dataclass(frozen=True)
 class FormingVoltage:
     """Forming measurement on the waves of ``reram-forming``: ``what`` = ``"rram"`` (V_ReRAM =
-    V_1T1R - R_DS*I, seed 004 Fig. S2d), ``"cell"`` (V_1T1R) or ``"current"`` (I_form); NaN if unformed."""
+    V_1T1R - R_DS*I, Falcone et al. Fig. S2d), ``"cell"`` (V_1T1R) or ``"current"`` (I_form); NaN if unformed."""
 
     what: str
     rds: float = RDS_TARGET
@@ -126,7 +126,7 @@ def build_forming(options: Mapping[str, Any]) -> Circuit:
 
 RERAM_FORMING = register_testbench(Testbench(
     name="reram-forming",
-    doc="pristine HfOx 1T1R forming sweep to 3.6 V at V_G = 1.2 V: V_form = V_1T1R - R_DS*I (seed 004 Fig. S2)",
+    doc="pristine HfOx 1T1R forming sweep to 3.6 V at V_G = 1.2 V: V_form = V_1T1R - R_DS*I (Falcone et al. Fig. S2)",
     build=build_forming,
     measurements={"V_form": FormingVoltage("rram"), "V_form_1T1R": FormingVoltage("cell"),
                   "I_form": FormingVoltage("current")},
@@ -419,7 +419,7 @@ def _plot_forming_cdf(runs: Mapping[str, Any], path: Path) -> Path:
     ax.set_ylabel("Cumulative probability [%]")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
-    ax.set_title("HfOx forming voltage (sim., cf. seed 004 Fig. 2c / S2d)", fontsize=9)
+    ax.set_title("HfOx forming voltage (sim., cf. Falcone et al. Fig. 2c / S2d)", fontsize=9)
     return save_figure(fig, path)
 
 
@@ -436,7 +436,7 @@ def _plot_forming_iv(p_dip: float, path: Path) -> Path:
     ax.set_ylabel("Current$_{1T1R}$ [A]")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3, which="both")
-    ax.set_title("Forming sweep, $V_G$ = 1.2 V (sim., cf. seed 004 Fig. 2a)", fontsize=9)
+    ax.set_title("Forming sweep, $V_G$ = 1.2 V (sim., cf. Falcone et al. Fig. 2a)", fontsize=9)
     return save_figure(fig, path)
 
 
@@ -451,7 +451,7 @@ MAP_GRIDS = {
              "normal": np.linspace(-0.3, 0.3, 13).tolist()},
     "coarse": {"lognormal": [-2.0, -0.5, 0.5, 2.0], "normal": [-0.3, -0.1, 0.1, 0.3]},
 }
-#: Devices in the array of Fig. 2e (8x4, seed 004 section 2.1.2): the sampling uncertainty of the paper's
+#: Devices in the array of Fig. 2e (8x4, Falcone et al. §2.1.2): the sampling uncertainty of the paper's
 #: sigma/mu, 0.25*sqrt(1/(2*(32 - 1))) = 0.032, weights the lmfit residuals (and gives the sigmas' stderr).
 PAPER_DEVICES = 32
 #: SPICE devices of the d2d checks (32 would leave sigma/mu uncertain by 13 %; 200 by 5 %).
@@ -744,5 +744,5 @@ def _plot_d2d(sigmas: Mapping[str, float], spice: Mapping[str, Any], big: Mappin
     ax.set_ylabel("Cumulative probability [%]")
     ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     ax.grid(alpha=0.3, which="both")
-    ax.set_title(f"LRS/HRS d2d (sim., cf. seed 004 Fig. 2e; dotted: paper means)\nd2d sigma/mu: {text}", fontsize=8)
+    ax.set_title(f"LRS/HRS d2d (sim., cf. Falcone et al. Fig. 2e; dotted: paper means)\nd2d sigma/mu: {text}", fontsize=8)
     return save_figure(fig, path)

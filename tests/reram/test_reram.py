@@ -1,4 +1,4 @@
-"""CMO/HfOx ReRAM (seed 004): equivalence of the three renderings, the paper's transport equation,
+"""CMO/HfOx ReRAM (Falcone et al.): equivalence of the three renderings, the paper's transport equation,
 the 1T1R cell and its calibration targets. Real ngspice 46, openvaf-r and VACASK; no mocks."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from testbenches.core.equivalence import check_device
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 
-#: Stated tolerances: reads within 10 % of the paper (issue 4), R_DS within 2 % of 0.8 kOhm.
+#: Stated tolerances: reads within 10 % of the paper, R_DS within 2 % of 0.8 kOhm.
 READ_TOL = 0.10
 RDS_TOL = 0.02
 
@@ -120,7 +120,7 @@ def test_pulse_map_matches_the_spice_transient(pulse_map):
 
 
 def test_symmetry_point_steps_and_swing(pulse_map):
-    """Calibration targets (seed 004 Fig. 5, Eqs. 1-2): |dG| = 4.09 uS at G_SP, the 400/400
+    """Calibration targets (Falcone et al. Fig. 5, Eqs. 1-2): |dG| = 4.09 uS at G_SP, the 400/400
     swing ends near G_max = 100 uS and G_min = 10 uS (within 20 %), the first step from G_min is large
     (tolerances: the calibrated deviations of docs/reram.md §3.2 plus a margin)."""
     from fitting.reram.calibration import DG_SP, DG_UP_GMIN, G_MAX, G_MIN, pulse_targets

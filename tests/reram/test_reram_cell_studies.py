@@ -1,4 +1,4 @@
-"""ReRAM 1T1R cell studies (seed 004) through the command line: ``reram-cycling-iv``, ``reram-forming`` and
+"""ReRAM 1T1R cell studies (Falcone et al.) through the command line: ``reram-cycling-iv``, ``reram-forming`` and
 ``reram-d2d`` with their extractions, the forming and read testbenches, and the d2d draws through the
 engine's sampler. Real ngspice 46 and openvaf-r; no mocks."""
 from __future__ import annotations
@@ -20,7 +20,7 @@ from testbenches.reram import studies
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 
-#: Stated tolerances: reads within 10 % of the paper (issue 4); nominal forming voltage within 30 mV
+#: Stated tolerances: reads within 10 % of the paper; nominal forming voltage within 30 mV
 #: (V_form is read on a 10 mV staircase; the Monte Carlo mean is calibrated to 0.2 %).
 READ_TOL = 0.10
 FORM_TOL = 0.03

@@ -1,4 +1,4 @@
-"""CMO/HfOx ReRAM crossbar MVM with IR drop (seed 004 Fig. 4f, S6). Real ngspice 46 and openvaf-r; no mocks."""
+"""CMO/HfOx ReRAM crossbar MVM with IR drop (Falcone et al. Fig. 4f, S6). Real ngspice 46 and openvaf-r; no mocks."""
 from __future__ import annotations
 
 import json
