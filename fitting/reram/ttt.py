@@ -87,7 +87,7 @@ def simulate_iv() -> dict[str, Any]:
     """
     from spicegen.naming import format_number
     from spicegen.netlist import format_instance
-    from testbenches.reram.cell import device_model, run
+    from testbenches.reram.cell import device_model, simulate
 
     start, stop, step = VOLTAGES
     currents: dict[str, list[list[float]]] = {name: [] for name in STATES}
@@ -98,7 +98,7 @@ def simulate_iv() -> dict[str, Any]:
             lines += format_instance(device_model(), name, ["te", f"be_{name}"], {"x0": x, "freeze": 1.0}, "osdi")
             lines.append(f"Vam_{name} be_{name} 0 0")
         lines += ["Vte te 0 0", ".dc Vte {} {} {}".format(*map(format_number, VOLTAGES)), ".end"]
-        result = run("\n".join(lines), "osdi")
+        result = simulate("\n".join(lines), "osdi")
         v = np.asarray(result["v-sweep"], dtype=float)
         for name in STATES:
             currents[name].append(np.asarray(result[f"i(vam_{name})"], dtype=float).tolist())

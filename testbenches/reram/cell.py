@@ -109,7 +109,7 @@ def ngspice_backend(backend: Backend) -> Iterator[None]:
         _BACKEND.pop()
 
 
-def run(netlist: str, flavor: Flavor = "osdi") -> SimResult:
+def simulate(netlist: str, flavor: Flavor = "osdi") -> SimResult:
     """Run a cell netlist (the OSDI library is passed when the flavor needs it)."""
     return run_netlist(netlist, osdi=[_osdi_path()] if flavor == "osdi" else [], backend=_BACKEND[-1])
 
@@ -292,7 +292,7 @@ def run_cycling(params: Mapping[str, float] | None = None, cycles: int = 5, *, f
     """
     rate = rate or SWEEP_RATE
     proto = cycling_protocol(cycles, rate=rate, **protocol)
-    result = run(protocol_netlist(proto, params=params, flavor=flavor, corner=corner,
+    result = simulate(protocol_netlist(proto, params=params, flavor=flavor, corner=corner,
                                   max_step=2e-3 / rate, **dict(cell or {})), flavor)
     t = np.asarray(result["time"])
     current = -np.asarray(result["i(vte)"])
@@ -318,7 +318,7 @@ def apply_pulse(x0: float, v: float, vg: float, width: float, params: Mapping[st
     proto._sync()
     netlist = protocol_netlist(proto, params={**(params or {}), "x0": float(x0)}, flavor=flavor, corner=corner,
                                max_step=width / 100, **cell)
-    return float(state_vector(run(netlist, flavor), flavor)[-1])
+    return float(state_vector(simulate(netlist, flavor), flavor)[-1])
 
 
 def frozen_operating_points(x: float | Sequence[float], v: float, vg: float,
@@ -334,7 +334,7 @@ def frozen_operating_points(x: float | Sequence[float], v: float, vg: float,
                             params={**(params or {}), "x0": float(value), "freeze": 1.0})
         lines.append(f"Vte{k} te{k} 0 {format_number(v)}")
     lines += [".op", ".end"]
-    result = run("\n".join(lines), flavor)
+    result = simulate("\n".join(lines), flavor)
     drain = np.array([float(np.ravel(result[f"c{k}_d"])[0]) for k in range(len(xs))])
     current = np.array([-float(np.ravel(result[f"i(vte{k})"])[0]) for k in range(len(xs))])
     return v - drain, current

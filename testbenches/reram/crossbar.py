@@ -194,7 +194,7 @@ def cell_map(r_access: float = R_ACCESS, v_read: float = V_READ, points: int = 1
     for k, x in enumerate(xs):
         lines += _cell_lines(f"m{k}", f"t{k}", "0", float(x), r_access)
         lines.append(f"Vt{k} t{k} 0 {format_number(v_read)}")
-    result = cell.run("\n".join(lines + [".op", ".end"]))
+    result = cell.simulate("\n".join(lines + [".op", ".end"]))
     g = np.array([-float(np.ravel(result[f"i(vt{k})"])[0]) / v_read for k in range(points)])
     if np.any(np.diff(g) <= 0):
         raise RuntimeError("the cell read map is not monotonic in x; cannot invert it.")
@@ -252,7 +252,7 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar) -> 
 
 def spice_currents(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar) -> np.ndarray:
     """Column currents (A) of one ngspice ``.op`` of the array with row driver voltages ``v_rows`` (V)."""
-    result = cell.run(crossbar_netlist(states, v_rows, xbar))
+    result = cell.simulate(crossbar_netlist(states, v_rows, xbar))
     return np.array([float(np.ravel(result[f"i(vo{j})"])[0]) for j in range(states.shape[1])])
 
 

@@ -132,7 +132,7 @@ def reset_to_hrs(x0: float, params: Mapping[str, float] | None = None) -> float:
     schedule = cell.CyclingSchedule()
     schedule.sweep("reset", cell.V_RESET, cell.VG_RESET)
     netlist = cell.protocol_netlist(schedule, params={**(params or {}), "x0": float(x0)})
-    return float(cell.state_vector(cell.run(netlist))[-1])
+    return float(cell.state_vector(cell.simulate(netlist))[-1])
 
 
 def read_conductance(x: float, params: Mapping[str, float] | None = None) -> float:
