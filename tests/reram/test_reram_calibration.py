@@ -4,21 +4,14 @@ full c2c fit takes minutes). Real ngspice 46 and openvaf-r; no mocks."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from cli import spicegen
 
 from spicegen import calibration, get_device
 from spicegen.cli import main
 
 DEVICES = ("reram_cmo", "hfox_forming")
-
-
-def spicegen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``spicegen ARGS`` in ``cwd`` (outside the repository), as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "spicegen.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def shipped(device: str) -> dict:

@@ -4,12 +4,11 @@ engine's sampler. Real ngspice 46 and openvaf-r; no mocks."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli import spicegen
 
 from spicegen import calibration, get_device
 from spicegen.cli import main
@@ -24,11 +23,6 @@ pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 #: (V_form is read on a 10 mV staircase; the Monte Carlo mean is calibrated to 0.2 %).
 READ_TOL = 0.10
 FORM_TOL = 0.03
-
-
-def spicegen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``spicegen ARGS`` in ``cwd`` (outside the repository), as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "spicegen.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def run_and_extract(work: Path, study: str, *args: str, extraction: str | None = None) -> dict:

@@ -3,21 +3,15 @@ Real ngspice 46 and openvaf-r; no mocks."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli import spicegen
 
 from spicegen.study import run
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
-
-
-def spicegen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``spicegen ARGS`` in ``cwd`` (outside the repository), as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "spicegen.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

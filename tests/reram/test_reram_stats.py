@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from cli import spicegen
 
 from fitting.reram import stats as reram_stats
 from fitting.surrogate import Surrogate
 from spicegen.study import extract, get_extraction
 
 EXTRACTIONS = ("reram-sigma-prog", "reram-relaxation", "reram-pulse-response")
-
-
-def spicegen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``spicegen ARGS`` in ``cwd`` (outside the repository), as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "spicegen.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_relaxation_study_and_extraction_from_the_command_line(tmp_path):

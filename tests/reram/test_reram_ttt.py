@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli import spicegen
 
 from spicegen.cli import main
 from spicegen.study import get_extraction
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
-
-
-def spicegen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``spicegen ARGS`` in ``cwd`` (outside the repository), as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "spicegen.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
