@@ -480,12 +480,25 @@ class Circuit:
         names = top + [_in_copy(v, f"x{PACK_PREFIX}{i}")[0] for i in range(pack) for v in inside]
         return [".save " + " ".join(names[i:i + 50]) for i in range(0, len(names), 50)]
 
+    def _check_shared_nodes(self, body: Sequence[str]) -> None:
+        """A node that a shared element drives and the per-sample part uses must be a shared node:
+        otherwise each packed copy would get a floating node of its own instead."""
+        shared = {n.lower() for n in self.shared_nodes} | {"0", "gnd"}
+        used = {w.lower() for line in body for w in re.split(r"[\s()=,]+", line)}
+        for line in self._shared:
+            for node in _element_nodes(line):
+                if node not in shared and node in used:
+                    raise ValueError(f"shared element {line.split()[0]!r} drives node {node!r}, which the per-sample "
+                                     f"part of circuit {self.title!r} uses: declare it with "
+                                     f"Circuit(..., shared_nodes=({node!r}, ...)), or do not pack (pack=1).")
+
     def _packed(self, slots: Sequence[Slot], body: Sequence[str], pack: int) -> list[str]:
         for line in self._shared:
             for s in slots:
                 if re.search(rf"\{{[^}}]*\b{re.escape(s.name)}\b", line, re.I):
                     raise ValueError(f"shared element {line.split()[0]!r} uses the per-sample parameter "
                                      f"{s.name!r}; packed samples can only share fixed elements.")
+        self._check_shared_nodes(body)
         defaults = ["params:", *(f"{s.name}={format_number(s.nominal)}" for s in slots)] if slots else []
         lines = [" ".join([".subckt", PACK_SUBCKT, *self.shared_nodes, *defaults]),
                  *body, f".ends {PACK_SUBCKT}", *self._shared]
@@ -495,6 +508,18 @@ class Circuit:
             assigns = [f"{s.name}={{{packed_name(s.name, i)}}}" for s in slots]
             lines.append(" ".join([f"X{PACK_PREFIX}{i}", *self.shared_nodes, PACK_SUBCKT, *assigns]))
         return lines
+
+
+_TWO_NODE_ELEMENTS = "VIRCLB"
+"""Elements whose first two words after the name are their nodes."""
+
+
+def _element_nodes(line: str) -> list[str]:
+    """The nodes of a two-terminal element line (none for other lines)."""
+    words = line.split()
+    if len(words) < 3 or words[0][0].upper() not in _TWO_NODE_ELEMENTS:
+        return []
+    return [w.lower() for w in words[1:3]]
 
 
 def _inline(line: str, slots: Sequence[Slot]) -> str:

@@ -20,7 +20,10 @@ from scipy.optimize import brentq
 
 from spicegen.cli import main
 from spicegen.montecarlo import StudyMismatch, load_dataframe, load_dataset, run_study
+from spicegen.measure import Final
 from spicegen.montecarlo.store import FILE_NAME
+from spicegen import testbench as tb_api
+from spicegen.testbench import Circuit, Option
 from testbenches import get_testbench
 
 pytestmark = pytest.mark.ngspice
@@ -171,6 +174,35 @@ def test_packed_samples_match_single_runs_and_extending_a_study(tmp_path, mismat
     assert np.array_equal(single["mn__delvto"], packed["mn__delvto"])
     assert np.allclose(single["id"], packed["id"], rtol=1e-6, atol=0)  # op tolerances
     assert float(single["id"].std() / single["id"].mean()) > 0.02
+
+
+def _state_bench(shared_nodes: tuple[str, ...]) -> tb_api.Testbench:
+    def build(options):
+        c = Circuit("state read through its alias", shared_nodes=shared_nodes)
+        c.element("V1 a 0 DC 1", shared=True)
+        c.device("sinh_memristor", "m1", ("a", "0"), flavor=options["flavor"])
+        c.analysis(".tran 1u 100u")
+        return c
+
+    return tb_api.Testbench("alias-bench", "m1.w read by its alias", build, {"w": Final("m1.w"), "w_case": Final("M1.W")},
+                     options=(Option("flavor", "twin", ("twin", "osdi")),))
+
+
+@pytest.mark.openvaf
+@pytest.mark.parametrize("flavor", ["twin", "osdi"])
+def test_state_aliases_read_the_same_in_single_and_packed_runs(tmp_path, flavor):
+    bench = _state_bench(("a",))
+    for pack in (1, 2):
+        run_study(bench, tmp_path / f"p{pack}", n=2, seed=1, pack=pack, settings={"flavor": flavor}, progress=False)
+    single, packed = load_dataframe(tmp_path / "p1"), load_dataframe(tmp_path / "p2")
+    assert (single["status"] == "ok").all() and single["w"].min() > 0.9  # the state moved from 0.1
+    assert np.allclose(single["w"], packed["w"]) and np.array_equal(single["w"], single["w_case"])
+
+
+def test_packing_refuses_a_shared_source_on_a_per_sample_node(tmp_path):
+    """Without shared_nodes each packed copy would get a floating node 'a' of its own: a wrong result."""
+    with pytest.raises(ValueError, match="drives node 'a'.*shared_nodes"):
+        run_study(_state_bench(()), tmp_path / "s", n=2, seed=1, pack=2, progress=False)
 
 
 def test_sweep_axis_over_a_varied_parameter(tmp_path):
