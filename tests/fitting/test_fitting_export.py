@@ -142,3 +142,13 @@ def test_renderings_match_golden_files(surrogate, fmt, suffix, update_golden):
         path.write_text(text)
     assert path.exists(), f"no golden file {path}; create it with pytest --update-golden and review it"
     assert text == path.read_text(), f"{fmt} rendering of {surrogate.name!r} changed; see {path}"
+
+
+@pytest.mark.parametrize("fmt", ["json", "numpy", "torch", "onnx"])
+def test_exported_files_are_readable_by_all(tmp_path, fmt):
+    if fmt in ("torch", "onnx"):
+        pytest.importorskip(fmt)
+    from fitting.export import write_export
+
+    path = write_export(surrogates()[0], fmt, tmp_path / f"f1.{fmt}")
+    assert path.stat().st_mode & 0o777 == 0o644
