@@ -23,7 +23,6 @@ Fitted with lmfit to the rate, weighted by 1/rate (relative errors).
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -31,7 +30,6 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
-from spicegen import study as studies
 from spicegen.figures import pyplot, save_figure
 from spicegen.files import write_text
 from spicegen.params import Param
@@ -42,7 +40,7 @@ from testbenches.lif.sweeps import named_bar, spaced, sweep_options, sweep_value
 from fitting.sympy_model import SympyForm
 
 __all__ = ["ISYN_UA", "VTHR", "VPW", "CHECKS", "DATA", "FORM", "rate_model", "points", "simulate_point", "fit",
-           "format_report", "format_figure", "write", "ship", "LifRateGrid", "LifRate"]
+           "format_report", "format_figure", "write", "LifRateGrid", "LifRate"]
 
 ISYN_UA = tuple(map(float, spaced(10.0, 200.0, 5, log=True)))
 """DC synaptic currents of the default grid (µA, log-spaced over the range of Garg et al. Fig. 4D)."""
@@ -216,19 +214,6 @@ def write(out: Path, table: pd.DataFrame, citation: Mapping[str, Any] | None) ->
              "lif_rate_fit.json": json.dumps(_finite(summary), indent=2) + "\n", "report.md": format_report(fitted)}
     return [*(write_atomic(out / name, text) for name, text in texts.items()),
             format_figure(fitted, out / "lif_rate.png")]
-
-
-def ship(out: Path, resimulate: bool = False) -> list[Path]:
-    """What ``python -m fitting.ship --only lif`` runs: refit the table in ``out`` (the shipped one keeps
-    the run its surrogate cites), or, with ``resimulate`` or no table there, run ``lif-rate-grid`` in a
-    temporary folder (68 runs by default, 2–4 min) and extract from it."""
-    if not resimulate and (out / DATA).is_file():
-        shipped = out / "lif_rate.json"
-        citation = json.loads(shipped.read_text())["provenance"].get("study") if shipped.is_file() else None
-        return write(out, pd.read_csv(out / DATA), citation)
-    with tempfile.TemporaryDirectory() as tmp:
-        run = studies.run(LifRateGrid(), Path(tmp) / LifRateGrid.name)
-        return write(out, pd.read_csv(run.folder / DATA), run.citation())
 
 
 @register_study
