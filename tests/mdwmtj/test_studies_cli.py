@@ -142,7 +142,8 @@ def test_dw_velocity_study_calibrates_the_device_and_ships_its_surrogate(spicege
     surrogate = json.loads((tmp_path / "ex" / "dw-velocity" / "v_dw.json").read_text())
     assert surrogate["provenance"]["study"]["key"] == key
     shipped = json.loads((REPO / "fitting" / "extractions" / "dw" / "v_dw.json").read_text())
-    assert surrogate["params"] == shipped["params"]
+    # the same fit to the last few digits (lmfit's float path differs between BLAS builds)
+    assert surrogate["params"] == pytest.approx(shipped["params"], rel=1e-9)
 
 
 def test_p2m_train_reads_the_shipped_surrogates(spicegen, tmp_path):
