@@ -12,12 +12,10 @@ import inspect
 import itertools
 import json
 import re
-from importlib import import_module
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ..device import registry
 from ..naming import check_value
 from ..testbench import Circuit, Procedure, Slot, Testbench
 from .sampling import KINDS, Sampler
@@ -260,14 +258,11 @@ _INCLUDE = re.compile(r'^(\.include\s+)"?([^"\n]*/)?([^"/\n]+)"?', re.I | re.M)
 
 
 def _fingerprint(testbench: Testbench, points: Sequence[Point]) -> str:
-    """Hash of what determines the results: netlists (include paths reduced to file names),
-    compiled models (their file names carry a content hash), slots, events, measurements and
-    procedure. A procedure runs code the netlist does not show, so for those testbenches the
-    whole device library (equations, parameters, defaults, variations) is part of the hash."""
+    """Hash of what determines the results: netlists (include paths reduced to file names; the
+    devices' twin subcircuits are in them), compiled models (their file names carry a content hash),
+    slots, events, measurements and procedure. A procedure only sequences runs of the netlist
+    (studies that compute in Python are :class:`~spicegen.study.Study` objects with their own key)."""
     parts = [_describe(testbench.procedure), *(f"{k}={_describe(m)}" for k, m in testbench.measurements.items())]
-    if testbench.procedure is not None:
-        import_module("spicegen.devices")  # the built-in library, whatever this process imported so far
-        parts += [repr(model) for _, model in sorted(registry().items())]
     for p in points:
         parts += [_INCLUDE.sub(r'\1"\3"', p.netlist), *(Path(o).name for o in p.osdi), repr(p.slots),
                   str(p.events), repr(sorted(p.aliases.items()))]

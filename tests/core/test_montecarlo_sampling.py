@@ -220,27 +220,31 @@ def test_evaluate_requires_one_number():
         evaluate({"bad": lambda w: np.ones(3)}, {})
 
 
-def test_fingerprint_follows_the_device_library_for_procedure_testbenches(monkeypatch):
-    """A procedure runs device code the netlist does not show: changing a device default must change
-    the study's fingerprint (so a resumed study refuses stale results); a netlist-only testbench
-    does not depend on devices it does not use."""
+def test_fingerprint_follows_the_devices_of_the_netlist_only():
+    """A device default the netlist carries changes the study's fingerprint (a resumed study refuses
+    stale results); a device the testbench does not use does not, procedure or not."""
     import dataclasses
 
-    import spicegen.devices  # noqa: F401  (the built-in library)
-    from spicegen.montecarlo import plan as plan_mod
+    from spicegen import get_device
     from spicegen.testbench import Events
 
-    proc = tb_api.Testbench("proc", "a divider run by a procedure", packed_bench, {"vout": Final("out")},
-                            procedure=Events())
-    plain = tb_api.Testbench("plain", "a divider", packed_bench, {"vout": Final("out")})
-    before = {tb.name: make_plan(tb, seed=1).definition["fingerprint"] for tb in (proc, plain)}
-    library = dict(plan_mod.registry())
-    model = library["reram_cmo"]
-    changed = tuple(dataclasses.replace(p, default=p.default * 2) if p.name == "nu_rst" else p for p in model.params)
-    monkeypatch.setattr(plan_mod, "registry", lambda: {**library, "reram_cmo": dataclasses.replace(model, params=changed)})
-    after = {tb.name: make_plan(tb, seed=1).definition["fingerprint"] for tb in (proc, plain)}
-    assert after["proc"] != before["proc"]
-    assert after["plain"] == before["plain"]
+    model = get_device("sinh_memristor")
+    changed = dataclasses.replace(model, params=tuple(dataclasses.replace(p, default=p.default * 2) if p.name == "k"
+                                                      else p for p in model.params))
+
+    def bench(device):
+        def build(options):
+            c = tb_api.Circuit("one memristor")
+            c.element("V1 a 0 DC 1")
+            c.device(device, "m1", ("a", "0"))
+            c.analysis(".tran 1u 10u")
+            return c
+        return tb_api.Testbench("mem", "a memristor", build, {"w": Final("m1.w")}, procedure=Events())
+
+    fingerprints = [make_plan(bench(m), seed=1).definition["fingerprint"] for m in (model, changed, model)]
+    assert fingerprints[0] != fingerprints[1] and fingerprints[0] == fingerprints[2]
+    plain = tb_api.Testbench("plain", "a divider", packed_bench, {"vout": Final("out")}, procedure=Events())
+    assert "sinh_memristor" not in make_plan(plain, seed=1).points[0].netlist
 
 
 def test_procedure_fingerprint_names_fields_and_functions_not_addresses():
