@@ -243,7 +243,7 @@ class P2mF1Extraction(Extraction):
         files: list[Path] = []
         for config in data["configs"]:
             frame, meta = load_table(run.folder / f"f1_{config}", [f"dq{k}" for k in range(len(F1_X))])
-            frame.attrs.update({k: meta[k] for k in ("testbench", "seed", "source")})
+            frame.attrs.update({k: meta[k] for k in ("testbench", "seed")}, source=f"{run.folder.name}/f1_{config}")
             e, check = f1_extraction(frame, np.asarray(data["f1"][config]["nominal_m"]), config)
             e = e.citing(run.citation())
             files += e.write_report(out)
@@ -266,6 +266,7 @@ class P2mF2Extraction(Extraction):
     def fit(self, run: StudyRun, out: Path) -> list[Path]:
         """``f2_lower.json`` and ``f2_mean.json`` (+ reports, residual plots), ``summary.json`` and ``report.md``."""
         frame = f2_frame(run.folder / "f2")
+        frame.attrs["source"] = f"{run.folder.name}/f2"  # the run folder's name, not where it lay
         lower, check = f2_extraction(frame)
         mean, mean_check = f2_mean_extraction(frame)
         lower, mean = lower.citing(run.citation()), mean.citing(run.citation())
