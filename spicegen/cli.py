@@ -152,7 +152,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         else:
             study = studies_.get_study(args.name)
             seed = study.seed_default if args.seed is None else args.seed
-            print(f"{study.name}: seed {seed}{' (default)' if args.seed is None else ''} -> {out}")
+            print(f"{study.name}: seed {seed}{' (default)' if args.seed is None else ''} -> {out}", flush=True)
             run = studies_.run(study, out, settings=pairs(args.set, "--set", number=False), seed=seed, n=args.n,
                                force=args.force, **common)
     except KeyboardInterrupt:

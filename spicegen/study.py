@@ -591,7 +591,7 @@ def run(study: Study | str, out: str | os.PathLike[str], *, settings: Mapping[st
     if existing.finished and not force:
         return existing
     ctx = StudyContext(study, MappingProxyType(options), seed, n, folder, workers, dask, progress, key)
-    ctx.say(f"{study.name}: seed {seed}{f', n = {n}' if n is not None else ''}, key {key} -> {folder}")
+    ctx.say(f"{study.name}: {f'n = {n}, ' if n is not None else ''}definition key {key}")
     start = time.perf_counter()
     result = study.run(ctx)
     files = [*result.files, *study.report(result, folder)]
