@@ -192,3 +192,24 @@ def test_describe_lists_options_measurements_and_defaults(capsys):
 def test_unknown_study_lists_the_known_ones(capsys):
     assert main(["study", "run", "no-such-study"]) == 2
     assert "unknown study 'no-such-study'; known: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(st.studies()))
+def test_every_study_describes_itself_completely(name, capsys):
+    """Options and measurements a user reads in 'spicegen study describe': each documented, each default
+    valid, a sample count above its minimum; registering the library imports no optional extra (torch)."""
+    study = st.get_study(name)
+    assert study.doc and study.family in ("core", "mdwmtj", "reram", "lif"), name
+    for option in study.options:
+        assert option.desc, f"{name}: option {option.name!r} has no description"
+        assert option.check(option.default) == option.default or option.choices
+    assert study.measures and all(m.desc for m in study.measures.values()), name
+    assert study.n_default is None or study.n_default >= study.n_min >= 1
+    assert main(["study", "describe", name]) == 0
+    assert f"{name} [{study.family}]" in capsys.readouterr().out
+
+
+def test_registering_every_study_does_not_import_torch():
+    code = "import sys; from spicegen.study import studies, extractions; studies(); extractions(); " \
+           "assert 'torch' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
