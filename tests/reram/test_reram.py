@@ -37,7 +37,7 @@ def test_equivalence_numpy_twin_osdi_vacask(model):
     assert report.passed, report.format_table()
 
 
-def test_transport_is_seed_004_eq6(model):
+def test_transport_is_falcone_eq6(model):
     """Without self-heating the CMO current is Eq. 6 verbatim at the solved CMO voltage V(ci)."""
     module = load_numpy_module(model)
     p = model.defaults
