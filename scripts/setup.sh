@@ -40,7 +40,7 @@ stamp=.venv/.spicegen-installed
 want=$(cat pyproject.toml requirements/constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e ".[test,mc,torch,onnx]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e ".[test,mc,torch,onnx,pyspice]"
   echo "$want" > "$stamp"
 fi
 echo "setup: ready ($(ngspice -v 2>/dev/null | grep -o 'ngspice-[0-9]*' | head -n1), $(.venv/bin/python --version))"

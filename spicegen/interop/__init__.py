@@ -1,0 +1,1 @@
+"""Bridges to other Python circuit tools (each imports its tool only when called)."""
