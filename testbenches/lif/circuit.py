@@ -33,13 +33,9 @@ whose gate is V_opa; ``c_comp`` in series with ``r_zero`` compensates it.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib.resources import files
-from pathlib import Path
-from typing import Any
 
+from spicegen.calibration import CalibrationFile
 from spicegen.naming import check_value, format_number
 from spicegen.netlist import check_node
 from spicegen.pdk import Corner, MosKind, sky130_include, sky130_mos
@@ -52,9 +48,7 @@ __all__ = [
     "LifDesign",
     "Design",
     "R_IC",
-    "CALIBRATION_FILE",
-    "calibration",
-    "calibration_path",
+    "CALIBRATION",
     "calibrated",
     "LDO_SUBCKT",
     "LIF_SUBCKT",
@@ -72,28 +66,14 @@ LDO_SUBCKT = "ldo_att"
 LIF_SUBCKT = "lif"
 _LDO_PORTS = "vdd syn iout vref vopa"
 _LIF_PORTS = "vdd nin mem thr out vgain vtaun vtaup vrest vbcomp vpw"
-CALIBRATION_FILE = "calibration.json"
+CALIBRATION = CalibrationFile("testbenches.lif", "calibration.json", "the LIF design", "calibration.json")
 """Package data beside this module: the calibrated sizes (``values``: ``c1``, ``c2`` in F, ``l_leak``,
 ``l_pw`` in m) and, per value, the study run that fitted it (``sources``)."""
 
 
-def calibration_path() -> Path:
-    """The package's calibration file (:data:`CALIBRATION_FILE`)."""
-    return Path(str(files("testbenches.lif"))) / CALIBRATION_FILE
-
-
-@lru_cache(maxsize=1)
-def calibration() -> dict[str, Any]:
-    """The shipped calibration file, as written by the study ``lif-calibration``."""
-    return json.loads(calibration_path().read_text())
-
-
 def calibrated(name: str) -> float:
     """Calibrated value ``name`` (``c1``, ``c2``, ``l_leak`` or ``l_pw``) of the shipped calibration file."""
-    values = calibration()["values"]
-    if name not in values:
-        raise KeyError(f"the LIF calibration has no value {name!r}; it has {sorted(values)}.")
-    return float(values[name])
+    return CALIBRATION.value(name)
 
 
 @dataclass(frozen=True)
@@ -158,7 +138,7 @@ class LifDesign:
     """LIF neuron sizes and capacitors (F).
 
     ``c1``, ``c2``, ``leak_bias.l`` and ``pw.l`` were fitted by the study ``lif-calibration`` (tt
-    corner) and are read from the package's :data:`CALIBRATION_FILE`; the other sizes are design
+    corner) and are read from the package's :data:`CALIBRATION`; the other sizes are design
     choices (docs/lif_neuron.md).
     """
 

@@ -27,13 +27,13 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from spicegen import study as studies
-from spicegen.files import write_json, write_text
+from spicegen.files import write_text
 from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, StudyRun, register_study
 
 from testbenches.lif import report
 from testbenches.lif.calibrate import PARAMETERS, POINTS, STAGES, Point, calibrate, point_rate, sizes
-from testbenches.lif.circuit import CALIBRATION_FILE, Biases, Design, calibration, calibration_path
+from testbenches.lif.circuit import CALIBRATION, Biases, Design
 from testbenches.lif.neuron import (adaptive_pair, chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate,
                                     static_power)
 from testbenches.lif.sweeps import named_bar, si, sweep_options, sweep_values
@@ -104,7 +104,7 @@ class LifStudy(Study):
 
     def depends_on(self) -> Mapping[str, Any]:
         """The calibrated sizes of the shipped design (``testbenches/lif/calibration.json``)."""
-        return {"design": calibration()["values"]}
+        return {"design": CALIBRATION.read()["values"]}
 
 
 @register_study
@@ -426,7 +426,7 @@ class LifCalibration(LifStudy):
                        "L(leak bias))", choices=("timer,membrane", "timer", "membrane")),
                Setting("max_evals", 30, "most residual evaluations per stage (lmfit max_nfev)", bounds=(1, 500)),
                Setting("ship", False, "also update the package's calibration file "
-                       f"(testbenches/lif/{CALIBRATION_FILE})"),
+                       f"(testbenches/lif/{CALIBRATION.name})"),
                CORNER)
     measures = {
         **{n: Measure(u, f"fitted {n} (NaN: its stage was not run)") for n, u in PARAMETERS.items()},
@@ -465,12 +465,6 @@ class LifCalibration(LifStudy):
                citation: Mapping[str, Any]) -> list[str]:
         """``calibration.json`` (the shipped file with the fitted entries replaced) into the run folder and,
         with ``ship``, into the package."""
-        data = {**calibration(), "values": dict(calibration()["values"]), "sources": dict(calibration()["sources"])}
-        for name, value in values.items():
-            data["values"][name] = float(value)
-            data["sources"][name] = {**citation, "stage": stage_of[name]}
-        write_json(ctx.out / CALIBRATION_FILE, data)
-        if ctx.options["ship"]:
-            write_json(calibration_path(), data)
-            calibration.cache_clear()
-        return [CALIBRATION_FILE]
+        CALIBRATION.update(ctx.out, values=values, source=citation, detail={k: {"stage": s} for k, s in stage_of.items()},
+                           ship=ctx.options["ship"])
+        return [CALIBRATION.out_name]

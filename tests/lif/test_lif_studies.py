@@ -14,7 +14,7 @@ import pytest
 from spicegen.cli import main
 from spicegen.study import StudyRun
 from testbenches.lif.calibrate import POINTS
-from testbenches.lif.circuit import LifDesign, calibration, calibration_path
+from testbenches.lif.circuit import CALIBRATION, LifDesign
 from testbenches.lif.studies import PARTS, part_settings
 
 pytestmark = pytest.mark.ngspice
@@ -100,22 +100,22 @@ def test_describe_lists_typed_options_and_bad_values_are_refused(tmp_path: Path,
 
 
 def test_calibration_defaults_are_the_package_file() -> None:
-    values = json.loads(calibration_path().read_text())["values"]
+    values = json.loads(CALIBRATION.path.read_text())["values"]
     d = LifDesign()
     assert (d.c1, d.c2, d.leak_bias.l, d.pw.l) == (values["c1"], values["c2"], values["l_leak"], values["l_pw"])
     assert (values["c1"], values["c2"], values["l_leak"], values["l_pw"]) == (8.44e-12, 20.48e-12, 1.71e-6, 0.5553e-6)
 
 
 def test_calibration_study_writes_its_values_and_leaves_the_package_alone(tmp_path: Path, capsys) -> None:
-    shipped = calibration_path().read_bytes()
+    shipped = CALIBRATION.path.read_bytes()
     out = tmp_path / "cal"
     status, _, _ = spicegen(capsys, "study", "run", "lif-calibration", "--set", "stages=timer", "--set", "max_evals=1",
                             "--out", str(out), "--no-progress")
-    assert status == 0 and calibration_path().read_bytes() == shipped
+    assert status == 0 and CALIBRATION.path.read_bytes() == shipped
     run = StudyRun.open(out)
     written = json.loads((out / "calibration.json").read_text())
     assert written["values"]["c2"] == run.measurements["c2"] and np.isnan(run.measurements["c1"])
-    assert written["values"]["c1"] == calibration()["values"]["c1"]  # not fitted: kept
+    assert written["values"]["c1"] == CALIBRATION.read()["values"]["c1"]  # not fitted: kept
     assert written["sources"]["c2"]["key"] == run.key and written["sources"]["c2"]["stage"] == "timer"
 
 
