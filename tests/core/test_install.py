@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -34,8 +35,13 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     python = target / "bin" / "python"
     site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], base).strip())
     (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    source = base / "source"  # setuptools builds in the source tree: a copy keeps the checkout clean
+    for rel in _run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT).splitlines():
+        if (ROOT / rel).is_file():
+            (source / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, source / rel)
     wheels = base / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
          base)
     wheel = next(wheels.glob("spicegen-*.whl"))
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)], base)
