@@ -104,6 +104,12 @@ def _read(path: str, subject: str) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
+def significant(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits, as a calibrated value is written (more digits would
+    only record a fit's numerical noise)."""
+    return float(f"{value:.{digits}g}")
+
+
 def device_file(device: str) -> CalibrationFile:
     """The calibration file of a library device."""
     return CalibrationFile("spicegen.devices", f"calibration/{device}.json", f"device {device!r}",

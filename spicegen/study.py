@@ -322,7 +322,7 @@ class Study(ABC):
     @property
     def doc(self) -> str:
         """First line of the class docstring."""
-        return (type(self).__doc__ or "").strip().splitlines()[0] if type(self).__doc__ else ""
+        return _first_line(type(self).__doc__)
 
     def option(self, name: str) -> Setting:
         """The option called ``name``; the error lists the options."""
@@ -363,6 +363,10 @@ class Study(ABC):
         """JSON-able values the results depend on beyond the options and the devices' parameters (e.g. a
         circuit's calibrated sizes): part of the definition, so changing them changes the key."""
         return {}
+
+
+def _first_line(text: str | None) -> str:
+    return text.strip().splitlines()[0] if text and text.strip() else ""
 
 
 def variations(devices: Iterable[str]) -> dict[str, Any]:
@@ -675,7 +679,7 @@ class Extraction(ABC):
     @property
     def doc(self) -> str:
         """First line of the class docstring."""
-        return (type(self).__doc__ or "").strip().splitlines()[0] if type(self).__doc__ else ""
+        return _first_line(type(self).__doc__)
 
     def shipped(self) -> Path:
         """Folder of the shipped artefacts (package data)."""

@@ -57,6 +57,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from spicegen import calibration
+from spicegen.calibration import significant
 from spicegen.figures import pyplot, save_figure
 from spicegen.files import write_bytes, write_json, write_text
 from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
@@ -364,7 +365,7 @@ def calibrated_values(fit: VelocityFit) -> dict[str, float]:
     """The MDWMTJ parameters a fit calibrates (``imax``: the upper end of its current range), rounded to
     :data:`DIGITS` significant digits."""
     values = {"c0": fit.c0, "c1": fit.c1, "c2": fit.c2, "ith": fit.ith, "imax": fit.current_range[1]}
-    return {name: float(f"{value:.{DIGITS}g}") for name, value in values.items()}
+    return {name: significant(value, DIGITS) for name, value in values.items()}
 
 
 @register_study

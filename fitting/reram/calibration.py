@@ -58,12 +58,12 @@ import lmfit
 import numpy as np
 
 from spicegen import calibration
+from spicegen.calibration import significant
 from spicegen.files import write_bytes, write_json
 from spicegen.params import Variation
 from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
                             register_extraction, register_study)
 from testbenches.reram import cell
-from testbenches.reram.studies import significant
 from testbenches.reram.program import BIASES, STUDY_PULSE_LIMIT, TARGET_RANGE, program_study
 from testbenches.reram.pulse import PulseMap, figures_of_merit, pulse_train
 

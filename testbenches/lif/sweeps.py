@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from spicegen.calibration import significant
 from spicegen.study import Setting, StudyContext
 
 __all__ = ["named_bar", "si", "spaced", "sweep_options", "sweep_values"]
@@ -13,14 +14,14 @@ __all__ = ["named_bar", "si", "spaced", "sweep_options", "sweep_values"]
 
 def si(value: float, scale: float) -> float:
     """``value · scale`` to 6 significant digits: 200 µA is 0.0002 A, the number the paper points use."""
-    return float(f"{value * scale:.6g}")
+    return significant(value * scale, 6)
 
 
 def spaced(lo: float, hi: float, n: int, log: bool = False) -> np.ndarray:
     """``n`` values from ``lo`` to ``hi``, evenly or log-spaced, to 6 significant digits (so a sweep point
     and a paper point of the same condition are the same number: 1e-05, not 9.999999999999999e-06)."""
     values = (np.geomspace if log else np.linspace)(lo, hi, n)
-    return np.array([float(f"{v:.6g}") for v in values])
+    return np.array([significant(v, 6) for v in values])
 
 
 def sweep_values(ctx: StudyContext, name: str, scale: float = 1.0, log: bool = False) -> np.ndarray:

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from spicegen import calibration, get_device
+from spicegen.calibration import significant
 from spicegen.figures import pyplot, save_figure
 from spicegen.naming import format_number
 from spicegen.params import Variation
@@ -260,11 +261,6 @@ def _check_sigma(sigma: float, what: str) -> float:
     if not (math.isfinite(sigma) and 0 < sigma < 1):
         raise ValueError(f"{what} must be a relative sigma in (0, 1), got {sigma!r}; e.g. 0.3 for sigma/mu = 30 %.")
     return sigma
-
-
-def significant(value: float, digits: int) -> float:
-    """``value`` rounded to ``digits`` significant digits (as written into a calibration file)."""
-    return float(f"{value:.{digits}g}")
 
 
 # ----------------------------------------------------------------------------- forming study
