@@ -466,8 +466,8 @@ class StudyContext:
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_stream_id(name), *index)))
 
     def sample_devices(self, device: str, n: int, *, kinds: Sequence[str] = ("d2d",), stream: str = "devices",
-                       values: Mapping[str, float] | None = None,
-                       sigmas: Mapping[str, float] | None = None) -> list[dict[str, float]]:
+                       values: Mapping[str, float] | None = None, sigmas: Mapping[str, float] | None = None,
+                       normals: bool = False) -> list[dict[str, float]]:
         """``n`` devices drawn with the engine's sampler (every distribution, correlated groups).
 
         See :func:`spicegen.montecarlo.sampling.draw_devices`; device ``k`` is sample ``k`` of the
@@ -475,7 +475,8 @@ class StudyContext:
         """
         from .montecarlo.sampling import draw_devices
 
-        return draw_devices(device, n, seed=self.stream_seed(stream), kinds=kinds, values=values, sigmas=sigmas)
+        return draw_devices(device, n, seed=self.stream_seed(stream), kinds=kinds, values=values, sigmas=sigmas,
+                            normals=normals)
 
     def monte_carlo(self, testbench: str, n: int, *, folder: str | None = None, stream: str | None = None,
                     **definition: Any) -> Any:

@@ -123,11 +123,17 @@ class Sampler:
 
     def draw(self, seed: int, sample: int) -> Values:
         """Values of sample ``sample`` of a study seeded with ``seed`` (see :meth:`check`)."""
-        z = sample_rng(seed, sample).standard_normal(self.size)
         values = self.nominal()
-        for rule in self._rules:
-            values[rule.slot.name] = _value(rule, z)
+        for rule, normal in zip(self._rules, self.normals(seed, sample).values()):
+            value = rule.slot.variation.apply(rule.slot.nominal, normal)  # type: ignore[union-attr]
+            values[rule.slot.name] = float(value) if value.ndim == 0 else value
         return values
+
+    def normals(self, seed: int, sample: int) -> Values:
+        """The standard normal behind each varied slot's value in sample ``sample`` (the group factor mixed
+        in), before its distribution: the same draws whatever the sigmas, i.e. common random numbers."""
+        z = sample_rng(seed, sample).standard_normal(self.size)
+        return {rule.slot.name: _normal(rule, z) for rule in self._rules}
 
     def check(self, values: Values, sample: int) -> None:
         """Raise :class:`~spicegen.testbench.SampleError` if a value lies outside its parameter's bounds."""
@@ -141,19 +147,18 @@ class Sampler:
                               "lower its sigma or use a distribution that stays inside (lognormal, truncnormal).")
 
 
-def _value(rule: _Rule, z: np.ndarray) -> float | np.ndarray:
+def _normal(rule: _Rule, z: np.ndarray) -> np.ndarray:
     variation: Variation = rule.slot.variation  # type: ignore[assignment]
     normal = z[rule.own]
     if rule.factor is not None:
         rho = variation.correlation
         normal = rho * z[rule.factor] + math.sqrt(1.0 - rho * rho) * normal
-    value = variation.apply(rule.slot.nominal, normal)
-    return float(value) if value.ndim == 0 else value
+    return normal
 
 
 def draw_devices(device: str, n: int, *, seed: int, kinds: Sequence[str] = ("d2d",),
-                 values: Mapping[str, float] | None = None,
-                 sigmas: Mapping[str, float] | None = None) -> list[dict[str, float]]:
+                 values: Mapping[str, float] | None = None, sigmas: Mapping[str, float] | None = None,
+                 normals: bool = False) -> list[dict[str, float]]:
     """``n`` samples of a registered device's varied parameters, drawn as the engine draws them.
 
     Device ``k`` is sample ``k`` of a study seeded with ``seed`` holding one instance of the device,
@@ -174,14 +179,17 @@ def draw_devices(device: str, n: int, *, seed: int, kinds: Sequence[str] = ("d2d
         Nominal overrides.
     sigmas
         Parameter name → sigma replacing the declared one (same form: relative or absolute).
+    normals
+        Return each varied parameter's standard normal (:meth:`Sampler.normals`) instead of the values:
+        device ``k``'s normals do not depend on the sigmas, so they give its values at any sigma.
 
     Returns
     -------
     list of dict
-        One dict per device: parameter name → value (every parameter, varied or not).
+        One dict per device: parameter name → value (every parameter, varied or not), or, with
+        ``normals``, varied parameter name → its standard normal.
     """
     from ..device import get_device
-    from ..params import Param
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a whole number >= 1, got {n!r}.")
@@ -196,7 +204,8 @@ def draw_devices(device: str, n: int, *, seed: int, kinds: Sequence[str] = ("d2d
             variation = replace(variation, sigma=float(sigmas[p.name]))
         elif p.name in sigmas:
             raise ValueError(f"parameter {p.name!r} of {device!r} has no {'/'.join(kinds)} variation to override.")
-        slots.append(Slot(Param(p.name, p.check(values.get(p.name, p.default)), p.unit, p.desc, p.bounds, variation),
+        slots.append(Slot(replace(p, default=p.check(values.get(p.name, p.default)), variation=variation),
                           "dev", f"{device}.{p.name}"))
     sampler = Sampler(slots)
-    return [{k: float(v) for k, v in sampler.draw(seed, k).items()} for k in range(n)]
+    draw = sampler.normals if normals else sampler.draw
+    return [{name: float(v) for name, v in draw(seed, k).items()} for k in range(n)]

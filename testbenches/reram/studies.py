@@ -555,23 +555,14 @@ def map_reads(table: Mapping[str, Any], coords: np.ndarray) -> dict[str, np.ndar
             for m in READS}
 
 
-def standard_normals(devices: Sequence[Mapping[str, float]], sigmas: Mapping[str, float] | None = None) -> np.ndarray:
-    """The standard-normal draw of every d2d parameter of every device (n x d), drawn with the device's
-    variations (``sigmas`` overridden): the inverse of :meth:`~spicegen.params.Variation.apply`.
+def standard_normals(normals: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """The standard-normal draws (n x d, columns in :func:`_d2d_params` order) of devices drawn with
+    ``normals=True`` (:func:`~spicegen.montecarlo.sampling.draw_devices`).
 
     The engine's sampler gives device ``k`` the same normal draws whatever the sigma, so these draws
     and :func:`coordinates` give the devices of any other sigma (common random numbers for lmfit).
     """
-    model = get_device(CELL_DEVICE)
-    columns = []
-    for name, v in _d2d_variations(sigmas).items():
-        ratio = np.array([d[name] for d in devices]) / model.param(name).default
-        if v.distribution == "normal":
-            columns.append((ratio - 1.0) / v.sigma)
-        else:
-            s = math.sqrt(math.log1p(v.sigma ** 2))
-            columns.append((np.log(ratio) + 0.5 * s * s) / s)
-    return np.column_stack(columns)
+    return np.column_stack([[d[name] for d in normals] for name in _d2d_params()])
 
 
 def coordinates(z: np.ndarray, sigmas: Mapping[str, float] | None = None) -> np.ndarray:
@@ -684,7 +675,7 @@ class D2dStudy(Study):
                                                  lambda items, total: ctx.bar(items, total=total, desc="read map")))
         seeds = {"calibration": ctx.seed, "held-out": held_out}
         z = {label: standard_normals(on_seed(ctx, seed).sample_devices(CELL_DEVICE, ctx.options["map_devices"],
-                                                                      stream="map"))
+                                                                      stream="map", normals=True))
              for label, seed in seeds.items()}
         fit = calibrate_d2d_sigmas(table, z["calibration"], start=start)
         fitted = {name: significant(s, 3) for name, s in fit["sigma"].items()}  # as written into reram_cmo

@@ -181,7 +181,7 @@ def test_forming_point_is_the_largest_current_step():
 def test_d2d_draws_are_independent_with_unit_mean_and_the_asked_spread():
     assert studies._d2d_params() == ["n_lrs", "ea_rst"]
     sigmas = {"n_lrs": 0.3, "ea_rst": 0.05}
-    coords = studies.coordinates(studies.standard_normals(draw_devices("reram_cmo", 20_000, seed=5)), sigmas)
+    coords = studies.coordinates(studies.standard_normals(draw_devices("reram_cmo", 20_000, seed=5, normals=True)), sigmas)
     k, rel = np.exp(coords[:, 0]), coords[:, 1]
     assert k.mean() == pytest.approx(1.0, abs=0.01)
     assert k.std() / k.mean() == pytest.approx(0.3, rel=0.05)
@@ -194,7 +194,7 @@ def test_d2d_normals_give_the_engines_devices_at_any_sigma():
     """Common random numbers: device k's normal draws do not depend on the sigma, so the devices the
     engine draws with other sigmas are the recovered normals mapped with those sigmas."""
     sigmas = {"n_lrs": 0.5, "ea_rst": 0.1}
-    z = studies.standard_normals(draw_devices("reram_cmo", 50, seed=9))
+    z = studies.standard_normals(draw_devices("reram_cmo", 50, seed=9, normals=True))
     direct = draw_devices("reram_cmo", 50, seed=9, sigmas=sigmas)
     expected = np.column_stack([studies._coordinate(n, np.array([d[n] for d in direct])) for n in sigmas])
     np.testing.assert_allclose(studies.coordinates(z, sigmas), expected, rtol=1e-9, atol=1e-12)
