@@ -75,7 +75,7 @@ _SETUP_HINT = (
 # Sent after every start of ngspice: OSDI evaluation is OpenMP-tasked and
 # Debian's spinit asks for 8 threads (20x slower on 2 cores); no_mem_check
 # stops a /proc/meminfo read per stored point (2.8x slower transients).
-_SETTINGS = ("set num_threads=1", "set no_mem_check")
+SETTINGS = ("set num_threads=1", "set no_mem_check")
 _ANALYSIS = re.compile(r"\s*\.(op|dc|ac|tran|noise|tf|sens|pz|disto|pss|sp)\b", re.I)
 _CONTROL = re.compile(r"\s*\.(control|endc)\b", re.I)
 _END = re.compile(r"\s*\.end\s*$", re.I)
@@ -334,7 +334,7 @@ class NgSpiceShared:
         if NgSpiceShared._instance is not None:
             raise RuntimeError("libngspice is not re-entrant: use NgSpiceShared.get()")
         self.lock = threading.RLock()
-        self._path = _library_path()
+        self._path = library_path()
         self._transcript: list[str] = []  # output since the last load_circuit / run
         self._netlist = ""
         self._fatal = False
@@ -513,7 +513,7 @@ class NgSpiceShared:
         _declare(lib)
         send_char, controlled_exit, bg_thread = self._callbacks
         lib.ngSpice_Init(send_char, None, controlled_exit, None, None, bg_thread, None)
-        for setting in _SETTINGS:
+        for setting in SETTINGS:
             lib.ngSpice_Command(setting.encode())
         return lib
 
@@ -664,7 +664,9 @@ def _check_distinct(libraries: Mapping[str, tuple[str, ...]]) -> None:
                                  "ngspice would use only the first")
 
 
-def _library_path() -> str:
+def library_path() -> str:
+    """The ``libngspice`` file: ``$SPICEGEN_LIBNGSPICE``, else ``ctypes.util.find_library('ngspice')``,
+    else ``libngspice.so.0``."""
     return (os.environ.get("SPICEGEN_LIBNGSPICE")
             or ctypes.util.find_library("ngspice") or "libngspice.so.0")
 
@@ -838,7 +840,7 @@ def _run_subprocess(netlist: str, osdi: Sequence[str], timeout: float | None) ->
 
 def _with_control(netlist: str, osdi: Sequence[str], raw: str) -> list[str]:
     """The deck with spicegen's control section inserted before ``.end``."""
-    control = [".control", *_SETTINGS, *(f"pre_osdi {path}" for path in osdi),
+    control = [".control", *SETTINGS, *(f"pre_osdi {path}" for path in osdi),
                "run", "set filetype=binary", f"write {raw}",
                # without quit, batch mode runs the analysis a second time
                "quit", ".endc"]

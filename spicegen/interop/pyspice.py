@@ -25,16 +25,15 @@ Measured with PySpice 1.5 and Debian's ngspice 46 (libngspice0 46+ds-1~bpo12+1):
 """
 from __future__ import annotations
 
-import ctypes.util
 import logging
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from .. import ngspice
 from ..device import get_device
 from ..netlist import format_instance, format_subckt
 
-_SETTINGS = ("set num_threads=1", "set no_mem_check")
 _VERSION_WARNING = "Unsupported Ngspice version"
 _LOGGER = "PySpice.Spice.NgSpice.Shared.NgSpiceShared"
 
@@ -54,9 +53,8 @@ class _KnownVersion(logging.Filter):
 
 def library_path() -> str:
     """The ``libngspice`` file PySpice should load: ``$NGSPICE_LIBRARY_PATH``, else the one spicegen's
-    binding uses (``$SPICEGEN_LIBNGSPICE``, ``ctypes.util.find_library('ngspice')``, ``libngspice.so.0``)."""
-    return (os.environ.get("NGSPICE_LIBRARY_PATH") or os.environ.get("SPICEGEN_LIBNGSPICE")
-            or ctypes.util.find_library("ngspice") or "libngspice.so.0")
+    binding uses (:func:`spicegen.ngspice.library_path`)."""
+    return os.environ.get("NGSPICE_LIBRARY_PATH") or ngspice.library_path()
 
 
 def ngspice_shared(ngspice_id: int = 0) -> Any:
@@ -74,7 +72,7 @@ def ngspice_shared(ngspice_id: int = 0) -> Any:
         NgSpiceShared.LIBRARY_PATH = library_path()
     shared = NgSpiceShared.new_instance(ngspice_id=ngspice_id)
     if not getattr(shared, "_spicegen_ready", False):
-        for command in _SETTINGS:
+        for command in ngspice.SETTINGS:
             shared.exec_command(command)
         shared._spicegen_ready = True
         shared._spicegen_osdi = set()
