@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything spicegen needs on a fresh Debian bookworm machine (run as root).
-#   - apt: ngspice + libngspice0 46 from bookworm-backports (OSDI support), binutils (`ld` for openvaf-r)
+#   - apt: ngspice + libngspice0 46 from bookworm-backports (OSDI support), binutils (`ld` for openvaf-r),
+#     chromium (the report's browser check)
 #   - a virtual environment in .venv with the package and its pinned dependencies
 # Idempotent: a second run installs nothing.
 set -euo pipefail
@@ -11,10 +12,11 @@ ngspice_major=$(ngspice -v 2>/dev/null | sed -n 's/.*ngspice-\([0-9]\+\).*/\1/p'
 if [ -z "$ngspice_major" ] || [ "$ngspice_major" -lt 46 ]; then need_apt=1; fi
 [ -e /usr/lib/x86_64-linux-gnu/libngspice.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libngspice.so.0 ] || need_apt=1
 command -v ld >/dev/null || need_apt=1
+command -v chromium >/dev/null || need_apt=1
 
 if [ "$need_apt" = 1 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "setup: ngspice 46 / libngspice0 / binutils are missing and installing them needs root." >&2
+    echo "setup: ngspice 46 / libngspice0 / binutils / chromium are missing and installing them needs root." >&2
     echo "       Re-run as root, or install them from bookworm-backports yourself." >&2
     exit 1
   fi
@@ -29,7 +31,7 @@ if [ "$need_apt" = 1 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q -t bookworm-backports ngspice libngspice0
-  apt-get install -y -q binutils
+  apt-get install -y -q binutils chromium
 fi
 
 py=${PYTHON:-python3}
@@ -40,7 +42,7 @@ stamp=.venv/.spicegen-installed
 want=$(cat pyproject.toml requirements/constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e ".[test,mc,torch,onnx,pyspice]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e ".[test,mc,torch,onnx,pyspice,docs]"
   echo "$want" > "$stamp"
 fi
 echo "setup: ready ($(ngspice -v 2>/dev/null | grep -o 'ngspice-[0-9]*' | head -n1), $(.venv/bin/python --version))"

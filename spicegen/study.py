@@ -177,12 +177,24 @@ class Measure:
         Default pass range ``(lower, upper)`` (``None`` on a side leaves it open).
     paper
         The source paper's value, when it gives one.
+    role
+        How the value relates to ``paper``: ``"calibration"`` (a parameter was fitted to make them
+        agree) or ``"held out"`` (predicted without fitting to it); required with ``paper``.
     """
 
     unit: str = ""
     desc: str = ""
     spec: Spec | None = None
     paper: float | None = None
+    role: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"measure role {self.role!r} must be one of {', '.join(map(repr, ROLES))}.")
+
+
+ROLES = ("", "calibration", "held out")
+"""Allowed :attr:`Measure.role` values (empty: the value is not compared with a paper number)."""
 
 
 # ---------------------------------------------------------------- results
