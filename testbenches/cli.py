@@ -25,7 +25,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_library_report(args: argparse.Namespace) -> int:
     from .core.library_report import run_library_report
 
-    return 0 if run_library_report(Path(args.out)) else 1
+    return 0 if all(r.passed for r in run_library_report(Path(args.out))) else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -42,10 +42,11 @@ def plot_transient(report: CheckReport, path: Path) -> None:
     plt.close(fig)
 
 
-def run_library_report(out: Path) -> bool:
+def run_library_report(out: Path, *, echo: bool = True) -> list[CheckReport]:
     """Write ``out/library`` (.va, .cir, .py), ``out/<device>_transient.png`` and ``out/report.md``.
 
-    Returns whether every device passed.
+    Returns the check report of every device (``passed`` tells whether it agreed in every rendering);
+    ``echo`` prints report.md.
     """
     out.mkdir(parents=True, exist_ok=True)
     library = out / "library"
@@ -61,8 +62,9 @@ def run_library_report(out: Path) -> bool:
             plot_transient(report, out / f"{name}_transient.png")
         reports.append(report)
     (out / "report.md").write_text(_format_report(reports, seconds))
-    print((out / "report.md").read_text())
-    return all(r.passed for r in reports)
+    if echo:
+        print((out / "report.md").read_text())
+    return reports
 
 
 def _format_report(reports: list[CheckReport], seconds: dict[str, float]) -> str:
