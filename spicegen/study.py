@@ -517,7 +517,7 @@ class StudyContext:
         seed = self.seed if stream is None else self.stream_seed(stream)
         self.say(f"{self.study.name}: Monte Carlo {testbench} ({n} samples per point) -> {target}")
         run_study(get_testbench(testbench), target, n=n, seed=seed, workers=self.workers, dask=self.dask,
-                  progress=self.progress, **definition)
+                  progress=self.progress, desc=f"{self.study.name}: {folder or testbench}", **definition)
         return load_dataframe(target)
 
     def simulate(self, testbench: str, settings: Mapping[str, Any] | None = None) -> dict[str, float]:

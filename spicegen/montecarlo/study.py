@@ -69,7 +69,7 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
               settings: Mapping[str, Any] | None = None, sweep: Mapping[str, Sequence[Any]] | None = None,
               sigmas: Mapping[str, float] | None = None, kinds: Sequence[str] = KINDS, pack: int = 1,
               workers: int = 1, dask: str | None = None, batch: int | None = None, retry_failed: bool = False,
-              timeout: float | None = None, progress: bool = True) -> Summary:
+              timeout: float | None = None, progress: bool = True, desc: str = "") -> Summary:
     """Run (or resume) ``n`` samples per sweep point of a study on ``testbench`` into ``folder``.
 
     Parameters
@@ -94,7 +94,9 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
     retry_failed
         Also re-run samples stored as failed.
     progress
-        Show a progress bar (samples/s, ETA, failures) on stderr.
+        Show a progress bar (samples/s, ETA, failures, the sweep point last finished) on stderr.
+    desc
+        Label of the progress bar (default: the testbench's name).
 
     Returns
     -------
@@ -121,15 +123,17 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
                      pack=pack, timeout=timeout)
     with Store.create_or_open(folder, plan.definition) as store:
         store.ask(n)
+        store.write_quantities(plan.quantities)
         tasks, skipped = _pending(plan, store.statuses(), n, retry_failed)
         todo = sum(len(samples) for _, samples in tasks)
         start = time.perf_counter()
         if not todo:
             return Summary(Path(folder), 0, 0, skipped, 0.0)
         with _executor(workers, dask) as (executor, slots), \
-                tqdm(total=todo, unit="sample", disable=not progress, dynamic_ncols=True) as bar:
+                tqdm(total=todo, unit="sample", disable=not progress, dynamic_ncols=True,
+                     desc=desc or testbench.name) as bar:
             size = batch or _auto_batch(todo, slots, dask)
-            sink = _Sink(store, bar)
+            sink = _Sink(store, bar, [_point_label(p.coords) for p in plan.points])
             _drive(executor, plan, _batches(tasks, max(1, size // plan.pack)), 2 * slots, sink)
         return Summary(Path(folder), sink.computed, sink.failed, skipped, time.perf_counter() - start)
 
@@ -173,6 +177,7 @@ class _Sink:
 
     store: Store
     bar: tqdm
+    points: Sequence[str]
     computed: int = 0
     failed: int = 0
 
@@ -180,8 +185,15 @@ class _Sink:
         self.store.commit(records)
         self.computed += len(records)
         self.failed += sum(not r.ok for r in records)
-        self.bar.set_postfix(failed=self.failed, refresh=False)
+        point = self.points[records[-1].point] if records else ""
+        self.bar.set_postfix({"point": point, "failed": self.failed} if point else {"failed": self.failed},
+                             refresh=False)
         self.bar.update(len(records))
+
+
+def _point_label(coords: Mapping[str, Any]) -> str:
+    """A sweep point for the progress bar: ``corner=ss, vdd=1.8`` (empty without a sweep)."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in coords.items())
 
 
 def _drive(executor: Executor, plan: Plan, batches: Sequence[Sequence[Task]], depth: int,

@@ -37,3 +37,50 @@ class McDemo(Study):
         files = sorted(str(p.relative_to(ctx.out)) for p in report.iterdir())
         return StudyResult({"w_final_mean": float(w["mean"]), "w_final_std": float(w["std"]),
                             "w_final_yield": float(w["yield"]), "failed": float(w["n_failed"])}, files=files)
+
+
+#: (analysis, pair) of the equivalence check → measurement name and what it compares.
+LIBRARY_PAIRS = {
+    ("dc", "numpy~twin"): ("dc_numpy_twin", "DC: numpy vs ngspice B-source twin, worst relative error"),
+    ("dc", "numpy~osdi"): ("dc_numpy_osdi", "DC: numpy vs ngspice OSDI (Verilog-A), worst relative error"),
+    ("dc", "numpy~vacask"): ("dc_numpy_vacask", "DC: numpy vs VACASK OSDI, worst relative error"),
+    ("tran", "twin~osdi"): ("tran_twin_osdi", "transient: twin vs OSDI on shared time steps, worst error / full scale"),
+    ("tran", "numpy-ode~twin"): ("tran_ode_twin", "transient: numpy ODE vs twin, worst error / full scale"),
+    ("tran", "numpy-ode~vacask"): ("tran_ode_vacask", "transient: numpy ODE vs VACASK, worst error / full scale"),
+}
+
+
+@register_study
+class LibraryCheck(Study):
+    """Emit, compile and check every registered device: numpy == ngspice twin == ngspice OSDI == VACASK."""
+
+    name = "library-check"
+    family = "core"
+    measures = {
+        "devices": Measure("", "devices checked"),
+        "passed": Measure("", "devices that agree in every rendering within tolerance"),
+        **{name: Measure("", desc) for name, desc in LIBRARY_PAIRS.values()},
+    }
+
+    def depends_on(self) -> dict[str, object]:
+        from spicegen.device import registry
+
+        return {"devices": sorted(registry())}
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        from .library_report import run_library_report
+
+        reports = run_library_report(ctx.out, echo=False)
+        worst = {name: 0.0 for name, _ in LIBRARY_PAIRS.values()}
+        rows = []
+        for report in reports:
+            for (analysis, pair), row in sorted(report.worst().items()):
+                name = LIBRARY_PAIRS[(analysis, pair)][0]
+                worst[name] = max(worst[name], row.error)
+                rows.append({"device": report.device, "analysis": analysis, "pair": pair, "quantity": row.quantity,
+                             "error": row.error, "tolerance": row.tolerance, "passed": row.passed})
+        files = sorted(str(p.relative_to(ctx.out)) for p in ctx.out.rglob("*")
+                       if p.is_file() and p.name not in ("study.json", "result.json"))
+        return StudyResult({"devices": float(len(reports)), "passed": float(sum(r.passed for r in reports)), **worst},
+                           data={"rows": rows, "problems": {r.device: r.problems for r in reports if r.problems}},
+                           files=files)

