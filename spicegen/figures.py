@@ -84,12 +84,13 @@ def axis_label(name: str, unit: str | None, values: Iterable[float] | None = Non
     return f"{name} ({shown})", factor
 
 
-def label_problems(fig: Any) -> list[str]:
+def label_problems(fig: Any, *, declared: bool = False) -> list[str]:
     """Axis labels of ``fig`` that break the labelling rule (module docstring), one line each.
 
     Every drawn axes needs an x and a y label that ends with a parenthesised unit; an axes that
     shares its x (y) axis with one that is labelled may leave its own x (y) label empty (the panels
-    of a column above the bottom one).
+    of a column above the bottom one). With ``declared``, a label that says its unit was not
+    declared (:data:`UNDECLARED`) is a problem too.
     """
     problems = []
     for number, ax in enumerate(fig.axes):
@@ -103,7 +104,7 @@ def label_problems(fig: Any) -> list[str]:
             found = _UNIT_AT_END.search(text)
             if not found:
                 problems.append(f"{title!r}: {which} label {text!r} has no unit in parentheses")
-            elif found.group(1).strip() == UNDECLARED:
+            elif declared and found.group(1).strip() == UNDECLARED:
                 problems.append(f"{title!r}: {which} label {text!r} has no declared unit")
     return problems
 
@@ -124,7 +125,8 @@ def save_figure(fig: Any, path: str | Path, dpi: int | None = None, *, check_lab
     dpi
         Resolution (matplotlib's default when None).
     check_labels
-        Refuse a figure whose axis labels lack units (:func:`label_problems`).
+        Refuse a figure whose axis labels lack units (:func:`label_problems`; a label that says its
+        unit was not declared passes).
 
     Raises
     ------

@@ -8,6 +8,10 @@ Two layers, as in lmfit's ``lineshapes`` / ``models`` split:
   testbench declares by name. Each one is called with the run's *waves* (anything indexable
   by vector name, e.g. :class:`~spicegen.ngspice.SimResult`) and returns a float.
 
+Each declaration knows the unit of its value (:func:`measurement_unit`): fixed by its kind
+(``CrossTime``: s, ``Energy``: J; the class attribute ``unit``), or the unit of the signal it reads
+(``Final("i(vdd)")``: A, ``Final("out")``: V, ``Final("m1.w")``: the state's unit).
+
 A measurement that finds nothing to measure (a threshold never crossed) returns NaN; it does
 not fail the sample.
 
@@ -24,7 +28,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Mapping, Protocol, get_args
+from typing import Callable, ClassVar, Literal, Mapping, Protocol, get_args
 
 import numpy as np
 
@@ -155,6 +159,7 @@ class Mean:
 class CrossTime:
     """Time of the ``occurrence``-th crossing of ``threshold`` by ``signal`` (NaN if none)."""
 
+    unit: ClassVar[str] = "s"
     signal: str
     threshold: float
     edge: Edge = "rise"
@@ -174,6 +179,7 @@ class CrossTime:
 class SpikeCount:
     """Number of rising crossings of ``threshold`` (spikes, pulses) by ``signal``."""
 
+    unit: ClassVar[str] = ""
     signal: str
     threshold: float
 
@@ -185,6 +191,7 @@ class SpikeCount:
 class SpikeRate:
     """Spikes per second: rising crossings of ``threshold`` over the simulated time span."""
 
+    unit: ClassVar[str] = "Hz"
     signal: str
     threshold: float
 
@@ -197,6 +204,7 @@ class SpikeRate:
 class PulseWidth:
     """Width of the ``occurrence``-th pulse of ``signal`` above ``threshold`` (NaN if none)."""
 
+    unit: ClassVar[str] = "s"
     signal: str
     threshold: float
     occurrence: int = 1
@@ -212,6 +220,7 @@ class PulseWidth:
 class Energy:
     """Energy (J) delivered by the voltage source ``source`` between ``node`` and ``ref``."""
 
+    unit: ClassVar[str] = "J"
     source: str
     node: str
     ref: str = "0"
@@ -228,6 +237,8 @@ class Energy:
 @dataclass(frozen=True)
 class AvgPower(Energy):
     """Average power (W) delivered by ``source``: :class:`Energy` over the simulated time span."""
+
+    unit: ClassVar[str] = "W"
 
     def __call__(self, waves: Waves) -> float:
         t = np.asarray(waves[SCALE], dtype=float)
@@ -301,7 +312,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Above:
-    """1.0 if ``signal`` exceeds ``level`` anywhere in ``[t0, t1]``, else 0.0.
+    """1.0 if ``signal`` exceeds ``level`` anywhere in ``[t0, t1]``, else 0.0 (dimensionless).
 
     Parameters
     ----------
@@ -313,6 +324,7 @@ class Above:
         Level to exceed.
     """
 
+    unit: ClassVar[str] = ""
     signal: str
     t0: float
     t1: float
@@ -325,7 +337,7 @@ class Above:
 
 @dataclass(frozen=True)
 class Ratio:
-    """Last value of ``signal`` (the operating point for ``.op``) divided by ``by``.
+    """Last value of ``signal`` (the operating point for ``.op``) divided by ``by`` (dimensionless).
 
     Parameters
     ----------
@@ -335,8 +347,35 @@ class Ratio:
         Divisor (e.g. a bias voltage, to normalise a node voltage).
     """
 
+    unit: ClassVar[str] = ""
     signal: str
     by: float
 
     def __call__(self, waves: Waves) -> float:
         return float(np.ravel(waves[self.signal])[-1]) / self.by
+
+
+_SIGNAL_VALUED = (Final, Max, Min, Mean, At, Step)
+"""Measurements whose value has the unit of the signal they read (unless a ``scale`` changes it)."""
+
+
+def measurement_unit(measure: object, signal_unit: Callable[[str], str | None]) -> str | None:
+    """The unit of the value ``measure`` returns; ``""`` for a dimensionless one, None when unknown.
+
+    A measurement with a ``unit`` attribute (the classes here that have a fixed unit, or a user's own
+    class) declares it; :class:`Final`, :class:`Max`, :class:`Min`, :class:`Mean`, :class:`At` and
+    :class:`Step` take the unit of their signal, ``signal_unit(name)``, as long as their ``scale`` is 1.
+
+    >>> measurement_unit(CrossTime("out", 0.5), lambda name: "V")
+    's'
+    >>> measurement_unit(Final("i(vdd)"), lambda name: "A" if name.startswith("i(") else "V")
+    'A'
+    >>> measurement_unit(At("m1.q", 1e-9, scale=80e-9), lambda name: "") is None
+    True
+    """
+    declared = getattr(measure, "unit", None)
+    if isinstance(declared, str):
+        return declared
+    if isinstance(measure, _SIGNAL_VALUED) and getattr(measure, "scale", 1.0) == 1.0:
+        return signal_unit(measure.signal)
+    return None

@@ -171,6 +171,20 @@ class Slot:
         """This slot with another variation (``None`` fixes it at nominal)."""
         return replace(self, param=replace(self.param, variation=variation))
 
+    def describe(self) -> str:
+        """What this slot is, in words, for axis labels and tables (its unit not included).
+
+        A device or transistor parameter: ``"i0 of sinh_memristor m1"``, ``"delvto of nfet ma"``; a
+        pulse timing: ``"width of pulse source vw, pulse 2"``; a testbench parameter: its name and
+        description, ``"vprog, programming pulse amplitude"``.
+        """
+        owner, _, parameter = self.key.rpartition(".")
+        if not self.instance or not owner:
+            return f"{self.name}, {self.param.desc}" if self.param.desc else self.name
+        what = f"pulse source {self.instance}" if owner == "pulse" else f"{owner} {self.instance}"
+        text = f"{parameter} of {what}"
+        return text if self.event is None else f"{text}, pulse {self.event + 1}"
+
 
 def _number_or_ref(value: float | str, slots: Mapping[str, Slot], what: str) -> str:
     """Netlist text of a number, or ``{name}`` for a slot name."""
@@ -223,6 +237,7 @@ class Circuit:
         self._body: list[str] = []
         self._slots: dict[str, Slot] = {}
         self._aliases: dict[str, str] = {}
+        self._alias_units: dict[str, str] = {}
         self._osdi: list[str] = []
         self._saves: list[str] = []
         self._analysis: str | None = None
@@ -243,6 +258,16 @@ class Circuit:
     def osdi(self) -> tuple[str, ...]:
         """Compiled Verilog-A files the netlist needs."""
         return tuple(self._osdi)
+
+    def signal_unit(self, vector: str) -> str:
+        """Unit of a vector that measurements read: a device state's unit for its alias (``"m1.w"``),
+        ``"A"`` for a branch current (``i(vdd)``, ``vdd#branch``), ``"s"`` for ``time``, else ``"V"``."""
+        key = vector.strip().lower()
+        if key in self._alias_units:
+            return self._alias_units[key]
+        if re.fullmatch(r"i\(.+\)|.+#branch", key):
+            return "A"
+        return "s" if key == "time" else "V"
 
     # -- building
 
@@ -322,6 +347,7 @@ class Circuit:
         for state in model.states:
             vector = f"x{name}.{state.name}" if flavor == "twin" else f"n{name}#{state.name}"
             self.alias(f"{name}.{state.name}", vector)
+            self._alias_units[f"{name}.{state.name}".lower()] = state.unit
 
     def mos(self, name: str, kind: str, d: str, g: str, s: str, b: str, *, w: float, l: float,  # noqa: E741
             nf: int = 1, mult: int = 1, vth: Variation | None = None, width: Variation | None = None) -> None:
@@ -655,6 +681,10 @@ class Testbench:
         How to run one sample (default: one run of the circuit's analysis), e.g. :class:`Events`.
     specs
         Default pass ranges for ``spicegen mc-report`` yields.
+    units
+        Measurement name → unit of its value (``""``: dimensionless), for measurements whose unit
+        :func:`~spicegen.measure.measurement_unit` cannot tell (a scaled value, a custom callable)
+        or to override it.
     """
 
     name: str
@@ -664,6 +694,7 @@ class Testbench:
     options: tuple[Option, ...] = ()
     procedure: Procedure | None = None
     specs: Mapping[str, Spec] = field(default_factory=dict)
+    units: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", self.name):
@@ -675,6 +706,10 @@ class Testbench:
         for name in self.specs:
             if name not in self.measurements:
                 raise ValueError(f"testbench {self.name!r}: spec for unknown measurement {name!r}.")
+        for name in self.units:
+            if name not in self.measurements:
+                raise ValueError(f"testbench {self.name!r}: unit for unknown measurement {name!r}; "
+                                 f"its measurements are {list(self.measurements)}.")
 
     def option(self, name: str) -> Option:
         """The option called ``name``; the error lists the options."""
@@ -683,6 +718,15 @@ class Testbench:
                 return option
         raise KeyError(f"testbench {self.name!r} has no option {name!r}; options: "
                        f"{[o.name for o in self.options] or 'none'}.")
+
+    def measurement_units(self, circuit: Circuit) -> dict[str, str | None]:
+        """Measurement name → unit of its value: declared in :attr:`units`, else told by the measurement
+        (:func:`~spicegen.measure.measurement_unit`, reading signal units from ``circuit``); None when
+        neither tells."""
+        from .measure import measurement_unit
+
+        return {name: self.units[name] if name in self.units else measurement_unit(measure, circuit.signal_unit)
+                for name, measure in self.measurements.items()}
 
     def circuit(self, options: Mapping[str, object] | None = None) -> Circuit:
         """Build the circuit with ``options`` (validated; defaults for the rest)."""

@@ -12,7 +12,7 @@ import inspect
 import itertools
 import json
 import re
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -70,6 +70,8 @@ class Plan:
         Short hash of the definition; workers keep a circuit loaded per key and point.
     timeout
         Seconds per run before it is stopped and the sample recorded as failed.
+    quantities
+        What the stored columns are, for reports (not part of the definition): see :func:`quantities`.
     """
 
     testbench: str
@@ -81,6 +83,7 @@ class Plan:
     definition: Mapping[str, Any]
     key: str
     timeout: float | None = None
+    quantities: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def axes(self) -> dict[str, list[Any]]:
@@ -140,10 +143,12 @@ def make_plan(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | 
     sigmas = {name: _number(f"sigma of {name}", v) for name, v in (sigmas or {}).items()}
     settings = {name: _convert(testbench, name, v) for name, v in (settings or {}).items()}
     sweep = {name: _axis(testbench, name, values) for name, values in (sweep or {}).items()}
-    points = []
+    points, circuits = [], []
     for index, combo in enumerate(itertools.product(*sweep.values())):
         coords = dict(zip(sweep, combo))
-        points.append(_point(testbench, index, {**settings, **coords}, coords, sigmas, kinds, pack))
+        point, circuit = _point(testbench, index, {**settings, **coords}, coords, sigmas, kinds, pack)
+        points.append(point)
+        circuits.append(circuit)
     _check_same_params(points, list(sweep))
     definition = {
         "testbench": testbench.name,
@@ -159,7 +164,17 @@ def make_plan(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | 
     }
     key = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
     return Plan(testbench.name, seed, pack, tuple(points), dict(testbench.measurements),
-                testbench.procedure, definition, key, timeout)
+                testbench.procedure, definition, key, timeout, quantities(testbench, circuits[0], points[0]))
+
+
+def quantities(testbench: Testbench, circuit: Circuit, point: Point) -> dict[str, Any]:
+    """What a study's columns are: ``{"measurements": {name: {"unit"}}, "params": {slot: {"unit", "label",
+    "desc"}}}``, units as in :class:`~spicegen.params.Param` (``""`` dimensionless; a measurement's may be
+    None when nobody declared it) and ``label`` the slot in words (:meth:`~spicegen.testbench.Slot.describe`)."""
+    units = testbench.measurement_units(circuit)
+    return {"measurements": {name: {"unit": unit} for name, unit in units.items()},
+            "params": {s.name: {"unit": s.param.unit, "label": s.describe(), "desc": s.param.desc}
+                       for s in point.slots}}
 
 
 def _check_whole(value: object, what: str, least: int) -> None:
@@ -194,7 +209,7 @@ def _axis(testbench: Testbench, name: str, values: Sequence[Any]) -> list[str | 
 
 
 def _point(testbench: Testbench, index: int, values: Mapping[str, Any], coords: Mapping[str, Any],
-           sigmas: Mapping[str, float], kinds: Sequence[str], pack: int) -> Point:
+           sigmas: Mapping[str, float], kinds: Sequence[str], pack: int) -> tuple[Point, Circuit]:
     option_names = {o.name for o in testbench.options}
     circuit = testbench.circuit({k: v for k, v in values.items() if k in option_names})
     slots = {s.name: s for s in circuit.slots}
@@ -208,7 +223,7 @@ def _point(testbench: Testbench, index: int, values: Mapping[str, Any], coords: 
                    for s in slots.values())
     Sampler(chosen, circuit.events)  # fails early on groups mixing kinds or bad distributions
     return Point(index, dict(coords), circuit.format(chosen, pack), chosen,
-                 dict(circuit.aliases), circuit.osdi, circuit.events)
+                 dict(circuit.aliases), circuit.osdi, circuit.events), circuit
 
 
 def _slot_name(testbench: Testbench, circuit: Circuit, name: str) -> str:

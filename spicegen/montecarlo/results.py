@@ -5,7 +5,9 @@ for per-event parameters). Every measurement is a data variable (NaN where a sam
 is missing), ``status`` is ``"ok"``, ``"failed"`` or ``"missing"`` and ``error`` holds ngspice's
 message. The drawn parameter values are coordinates (named ``<name>_drawn`` when the parameter
 is also a sweep axis, whose coordinate holds the nominal values). The study definition
-(testbench, seed, settings ...) is in ``attrs["definition"]`` as JSON.
+(testbench, seed, settings ...) is in ``attrs["definition"]`` as JSON. Where the study recorded
+them, measurements and parameters carry xarray's ``units`` attribute (``""``: dimensionless) and
+parameters a ``long_name`` in words (``"i0 of sinh_memristor m1"``).
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ def load_dataset(folder: str | os.PathLike[str]) -> Any:
 
     with Store.open(folder) as store:
         definition, axes, n = _layout(store)
+        described = store.meta("quantities") or {}
         records = [r for r, _ in store.records()]
     shape = (*(len(v) for v in axes.values()), n)
     dims = (*axes, "sample")
@@ -63,7 +66,14 @@ def load_dataset(folder: str | os.PathLike[str]) -> Any:
         coords[_label(p, axes)] = ((*dims, "event") if e else dims, params[p])
     attrs = {"definition": json.dumps(definition, sort_keys=True), "testbench": definition["testbench"],
              "seed": definition["seed"]}
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    for m, about in described.get("measurements", {}).items():
+        if m in ds and about.get("unit") is not None:
+            ds[m].attrs["units"] = about["unit"]
+    for p, about in described.get("params", {}).items():
+        if _label(p, axes) in ds.coords:
+            ds[_label(p, axes)].attrs.update(units=about["unit"], long_name=about["label"])
+    return ds
 
 
 def load_dataframe(folder: str | os.PathLike[str], *, meta: bool = False) -> Any:

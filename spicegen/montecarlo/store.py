@@ -2,8 +2,8 @@
 
 ``<folder>/study.sqlite`` holds
 
-- ``meta``: the study definition (JSON, including the seed), the plan's layout and the
-  number of samples asked for so far;
+- ``meta``: the study definition (JSON, including the seed), the plan's layout, the
+  number of samples asked for so far and what the columns are (units, parameters in words);
 - ``samples``: per (point, sample) the status, the drawn parameter values, the measurements,
   ngspice's message for a failure, and bookkeeping (seconds it took, which worker, when it
   finished, how many attempts).
@@ -145,12 +145,18 @@ class Store:
     # -- meta
 
     def meta(self, key: str) -> Any:
-        """A stored meta value (``definition``, ``n``, ``created``), or ``None``."""
+        """A stored meta value (``definition``, ``n``, ``created``, ``quantities``), or ``None``."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def _set(self, key: str, value: Any) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def write_quantities(self, quantities: Mapping[str, Any]) -> None:
+        """Record what the columns are (:func:`~spicegen.montecarlo.plan.quantities`); read back as
+        ``meta("quantities")``. Not part of the definition: a newer description replaces an older one."""
+        with self._db:
+            self._set("quantities", dict(quantities))
 
     def ask(self, n: int) -> int:
         """Record that ``n`` samples per point are wanted; returns the largest ``n`` asked so far."""

@@ -15,6 +15,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import brentq
 
@@ -151,12 +152,12 @@ def test_failed_samples_are_recorded_and_the_study_goes_on(tmp_path):
     assert all(attempts[s] == (2 if s in set(failed["sample"]) else 1) for s in attempts)
 
     assert main(["mc-report", str(folder), "--spec", "y=-1:1"]) == 0
-    table = (folder / "report" / "summary.csv").read_text().splitlines()
-    assert table[0].startswith("point,measurement,n_ok,n_nan,n_failed")
+    table = pd.read_csv(folder / "report" / "summary.csv")
+    assert list(table.columns[:6]) == ["point", "measurement", "unit", "n_ok", "n_nan", "n_failed"]
     assert (folder / "report" / "hist_y.png").stat().st_size > 1000
-    yield_ = float(table[1].split(",")[-1])
     inside = np.count_nonzero(np.abs(ok.y) <= 1)
-    assert yield_ == pytest.approx(inside / 60)
+    assert table.loc[0, "unit"] == "V" and table.loc[0, "yield"] == pytest.approx(inside / 60)
+    assert table.loc[0, "yield_low"] < inside / 60 < table.loc[0, "yield_high"]
 
 
 @pytest.mark.parametrize("mismatch", ["vth", "vth+w"])
