@@ -74,6 +74,10 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     waves: dict[str, np.ndarray] = field(default_factory=dict)
     """Transient waveforms: ``time`` and ``<quantity> <rendering>`` for plotting."""
+    dc: dict[str, np.ndarray] = field(default_factory=dict)
+    """DC points: ``<quantity> <rendering>`` (renderings ``numpy``, ``twin``, ``osdi``, ``vacask``)."""
+    units: dict[str, str] = field(default_factory=dict)
+    """Unit of each compared quantity: ``V(p)`` V, ``I(p)`` A, a state its own (``""``: dimensionless)."""
 
     @property
     def passed(self) -> bool:
@@ -128,8 +132,10 @@ def random_bias(model: DeviceModel, points: int, seed: int) -> tuple[dict[str, n
     return volts, states
 
 
-def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0) -> list[Comparison]:
-    """Compare numpy, twin and OSDI at random DC points (see module docstring)."""
+def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0,
+             record: dict[str, np.ndarray] | None = None) -> list[Comparison]:
+    """Compare numpy, twin and OSDI at random DC points (see module docstring); ``record`` (if given)
+    receives the values, ``<quantity> <rendering>``."""
     volts, states = random_bias(model, points, seed)
     lines = [f"* spicegen DC equivalence check: {model.name}", format_subckt(model), DC_OPTIONS]
     for k in range(points):
@@ -145,12 +151,14 @@ def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0) -> 
     for flavor, label in (("twin", "numpy~twin"), ("osdi", "numpy~osdi")):
         rows += _dc_rows(model, label, ref, states,
                          lambda p: np.array([-result[f"v{_node(flavor[0], k, p)}#branch"][0] for k in range(points)]),
-                         lambda n: np.array([result[_inner(flavor, k, n)][0] for k in range(points)]))
+                         lambda n: np.array([result[_inner(flavor, k, n)][0] for k in range(points)]), record)
     return rows
 
 
-def check_dc_vacask(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0) -> list[Comparison]:
-    """Compare numpy and the OSDI build in VACASK at the DC points of :func:`check_dc` (one ``op``)."""
+def check_dc_vacask(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0,
+                    record: dict[str, np.ndarray] | None = None) -> list[Comparison]:
+    """Compare numpy and the OSDI build in VACASK at the DC points of :func:`check_dc` (one ``op``);
+    ``record`` (if given) receives the values, ``<quantity> vacask``."""
     volts, states = random_bias(model, points, seed)
     lines = [f"spicegen VACASK DC equivalence check: {model.name}", "ground 0", "model vsource vsource"]
     for k in range(points):
@@ -162,7 +170,7 @@ def check_dc_vacask(model: DeviceModel, osdi: str, points: int = 16, seed: int =
     # a source's flow(br) runs from its + node through it, i.e. out of the device terminal
     return _dc_rows(model, "numpy~vacask", ref, states,
                     lambda p: np.array([-result[f"s{_node('v', k, p)}:flow(br)"][0] for k in range(points)]),
-                    lambda n: np.array([result[f"v{k}:{n}"][0] for k in range(points)]))
+                    lambda n: np.array([result[f"v{k}:{n}"][0] for k in range(points)]), record)
 
 
 def _dc_values(model: DeviceModel, states: Mapping[str, np.ndarray], k: int) -> dict[str, float]:
@@ -174,15 +182,27 @@ def _dc_values(model: DeviceModel, states: Mapping[str, np.ndarray], k: int) -> 
 
 
 def _dc_rows(model: DeviceModel, label: str, ref: dict, states: Mapping[str, np.ndarray],
-             current, voltage) -> list[Comparison]:
-    """DC rows of one pair; ``current(port)`` / ``voltage(node)`` give the simulated values at all points."""
-    rows = [Comparison("dc", label, f"I({p})", _relative(current(p), ref["currents"][p], CURRENT_FLOOR), DC_TOL)
-            for p in model.ports]
-    rows += [Comparison("dc", label, f"V({n})", _relative(voltage(n), ref["internal"][n], 1e-12), DC_TOL)
-             for n in model.internal]
-    rows += [Comparison("dc", label, st.name, _relative(voltage(st.name) * st.scale, states[st.name], 1e-12 * st.scale),
-                        DC_TOL) for st in model.states]
-    return rows
+             current, voltage, record: dict[str, np.ndarray] | None = None) -> list[Comparison]:
+    """DC rows of one pair; ``current(port)`` / ``voltage(node)`` give the simulated values at all points,
+    and ``record`` (if given) receives them and the numpy values."""
+    compared = [(f"I({p})", current(p), ref["currents"][p], CURRENT_FLOOR) for p in model.ports]
+    compared += [(f"V({n})", voltage(n), ref["internal"][n], 1e-12) for n in model.internal]
+    compared += [(st.name, voltage(st.name) * st.scale, states[st.name], 1e-12 * st.scale) for st in model.states]
+    if record is not None:
+        rendering = label.split("~")[1]
+        for quantity, simulated, numpy_value, _ in compared:
+            record.update({f"{quantity} numpy": np.asarray(numpy_value, float), f"{quantity} {rendering}": simulated})
+    return [Comparison("dc", label, quantity, _relative(simulated, numpy_value, floor), DC_TOL)
+            for quantity, simulated, numpy_value, floor in compared]
+
+
+def quantity_units(model: DeviceModel) -> dict[str, str]:
+    """Unit of every quantity the checks compare: ``V(port)`` and ``V(internal)`` V, ``I(port)`` A,
+    each state its own (``""``: dimensionless)."""
+    units = {f"V({p})": "V" for p in (*model.ports, *model.internal)}
+    units.update({f"I({p})": "A" for p in model.ports})
+    units.update({st.name: st.unit for st in model.states})
+    return units
 
 
 def _vacask_control(options: str, analysis: str) -> list[str]:
@@ -320,12 +340,13 @@ def check_device(model: DeviceModel, *, points: int = 16, seed: int = 0, vacask:
         report.problems.append(f"device {model.name!r} declares no Check (bias ranges and stimulus).")
         return report
     osdi = str(compile_model(model))
-    report.rows += check_dc(model, osdi, points, seed)
+    report.units = quantity_units(model)
+    report.rows += check_dc(model, osdi, points, seed, report.dc)
     ode = _integrate(model, load_numpy_module(model), _stimulus(model), model.check.tstop)
     rows, problems, waves = check_tran(model, osdi, ode)
     report.rows += rows
     if vacask:
-        report.rows += check_dc_vacask(model, osdi, points, seed) + check_tran_vacask(model, osdi, ode)
+        report.rows += check_dc_vacask(model, osdi, points, seed, report.dc) + check_tran_vacask(model, osdi, ode)
     report.problems += problems
     report.waves = waves
     return report

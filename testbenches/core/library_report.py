@@ -3,47 +3,99 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from spicegen import __version__, registry
+from spicegen.figures import axis_label, pyplot, save_figure
+from spicegen.numpy_code import format_numpy_module
+from veriloga.emit import write_library
 
-from spicegen import __version__, registry  # noqa: E402
-from veriloga.emit import write_library  # noqa: E402
-from spicegen.numpy_code import format_numpy_module  # noqa: E402
+from testbenches.core.equivalence import CheckReport, check_device
 
-from testbenches.core.equivalence import CheckReport, check_device  # noqa: E402
+RENDERINGS = {"numpy": "numpy (ODE / algebra)", "twin": "ngspice B-source twin", "osdi": "ngspice OSDI (Verilog-A)",
+              "vacask": "VACASK OSDI"}
+"""Legend text of each rendering."""
 
 
-def plot_transient(report: CheckReport, path: Path) -> None:
-    """Stimulus, terminal currents and states of the three renderings over time."""
+def transient_figure(report: CheckReport) -> Any:
+    """Stimulus, then per compared quantity its three renderings over time and, under it, the differences
+    |twin − numpy| and |OSDI − twin| on a log axis (so agreement to 1e-12 shows)."""
+    plt = pyplot()
     waves = report.waves
-    factor, unit = next((f, u) for f, u in ((1.0, "s"), (1e3, "ms"), (1e6, "µs"), (1e9, "ns"))
-                        if waves["time"][-1] * f >= 1.0)
-    t = waves["time"] * factor
+    xlabel, tfactor = axis_label("time", "s", waves["time"])
+    t = waves["time"] * tfactor
     quantities = sorted({k.rsplit(" ", 1)[0] for k in waves if k.endswith(" twin")})
-    fig, axes = plt.subplots(len(quantities) + 1, 1, figsize=(7, 2.0 * (len(quantities) + 1)), sharex=True)
-    for key in (k for k in waves if k.startswith("V(")):
-        axes[0].plot(t, waves[key], label=key)
-    axes[0].set_ylabel("stimulus (V)")
+    ratios = [1.5] + [2.0, 1.0] * len(quantities)
+    fig, axes = plt.subplots(len(ratios), 1, figsize=(7, 1.3 * sum(ratios) + 0.6), sharex=True,
+                             height_ratios=ratios)
+    stimulus = [k for k in waves if k.startswith("V(")]
+    vlabel, vfactor = axis_label("stimulus", "V", np.concatenate([waves[k] for k in stimulus]))
+    for key in stimulus:
+        axes[0].plot(t, waves[key] * vfactor, label=key)
+    axes[0].set_ylabel(vlabel)
     axes[0].legend(loc="upper right", fontsize=7)
-    for ax, q in zip(axes[1:], quantities):
-        ax.plot(t, waves[f"{q} numpy"], lw=3, alpha=0.35, label="numpy ODE")
-        ax.plot(t, waves[f"{q} twin"], lw=1.2, label="ngspice B-source twin")
-        ax.plot(t, waves[f"{q} osdi"], "--", lw=1.0, label="ngspice OSDI (Verilog-A)")
-        ax.set_ylabel(q)
+    for k, q in enumerate(quantities):
+        value_ax, error_ax = axes[1 + 2 * k], axes[2 + 2 * k]
+        unit = report.units.get(q)
+        label, factor = axis_label(q, unit, waves[f"{q} twin"])
+        value_ax.plot(t, waves[f"{q} numpy"] * factor, lw=3, alpha=0.35, label=RENDERINGS["numpy"])
+        value_ax.plot(t, waves[f"{q} twin"] * factor, lw=1.2, label=RENDERINGS["twin"])
+        value_ax.plot(t, waves[f"{q} osdi"] * factor, "--", lw=1.0, label=RENDERINGS["osdi"])
+        value_ax.set_ylabel(label)
+        error_ax.plot(t, np.abs(waves[f"{q} twin"] - waves[f"{q} numpy"]), color="C1", lw=1.0, label="|twin − numpy|")
+        error_ax.plot(t, np.abs(waves[f"{q} osdi"] - waves[f"{q} twin"]), color="C2", lw=1.0, label="|OSDI − twin|")
+        error_ax.set_yscale("log", nonpositive="mask")
+        error_ax.set_ylabel(axis_label(f"|Δ{q}|", unit)[0], fontsize=8)
+        error_ax.legend(loc="upper right", fontsize=6, ncols=2)
     axes[1].legend(loc="upper right", fontsize=7)
-    axes[-1].set_xlabel(f"time ({unit})")
-    fig.suptitle(f"{report.device}: transient equivalence")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    axes[-1].set_xlabel(xlabel)
+    fig.suptitle(f"{report.device}: transient, three renderings of one model and their differences")
+    return fig
+
+
+def dc_figure(report: CheckReport) -> Any:
+    """Per compared quantity, at each random DC point: |rendering − numpy| against the numpy value, log axis."""
+    plt = pyplot()
+    quantities = sorted({k.rsplit(" ", 1)[0] for k in report.dc if k.endswith(" twin")})
+    columns = min(3, len(quantities))
+    rows = -(-len(quantities) // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.2 * rows), squeeze=False)
+    for ax, q in zip(grid.flat, quantities):
+        unit = report.units.get(q)
+        reference = report.dc[f"{q} numpy"]
+        xlabel, factor = axis_label(f"{q}, numpy", unit, reference)
+        for marker, rendering in zip("os^", ("twin", "osdi", "vacask")):
+            if f"{q} {rendering}" in report.dc:
+                ax.plot(reference * factor, np.abs(report.dc[f"{q} {rendering}"] - reference), marker, ms=4,
+                        mfc="none", label=RENDERINGS[rendering])
+        ax.set_yscale("log", nonpositive="mask")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(axis_label(f"|Δ{q}| from numpy", unit)[0])
+        ax.set_title(q, fontsize=9)
+        ax.legend(fontsize=6)
+    for ax in list(grid.flat)[len(quantities):]:
+        ax.set_axis_off()
+    fig.suptitle(f"{report.device}: DC at {len(next(iter(report.dc.values())))} random bias points "
+                 "(a rendering equal to numpy is not drawn on the log axis)", fontsize=10)
+    return fig
+
+
+def plot_transient(report: CheckReport, path: Path) -> Path:
+    """Write :func:`transient_figure` to ``path``."""
+    return save_figure(transient_figure(report), path, dpi=110, check_labels=True)
+
+
+def plot_dc(report: CheckReport, path: Path) -> Path:
+    """Write :func:`dc_figure` to ``path``."""
+    return save_figure(dc_figure(report), path, dpi=110, check_labels=True)
 
 
 def run_library_report(out: Path, *, echo: bool = True) -> list[CheckReport]:
-    """Write ``out/library`` (.va, .cir, .py), ``out/<device>_transient.png`` and ``out/report.md``.
+    """Write ``out/library`` (.va, .cir, .py), ``out/<device>_transient.png``, ``out/<device>_dc.png`` and
+    ``out/report.md``.
 
     Returns the check report of every device (``passed`` tells whether it agreed in every rendering);
     ``echo`` prints report.md.
@@ -60,6 +112,8 @@ def run_library_report(out: Path, *, echo: bool = True) -> list[CheckReport]:
         seconds[name] = time.perf_counter() - start
         if report.waves:
             plot_transient(report, out / f"{name}_transient.png")
+        if report.dc:
+            plot_dc(report, out / f"{name}_dc.png")
         reports.append(report)
     (out / "report.md").write_text(_format_report(reports, seconds))
     if echo:
@@ -84,8 +138,9 @@ def _format_report(reports: list[CheckReport], seconds: dict[str, float]) -> str
             verdict = "pass" if row.passed else "**FAIL**"
             lines.append(f"| {report.device} | {analysis} | {pair} | {row.quantity} | {row.error:.2e} | "
                          f"{row.tolerance:.0e} | {verdict} |")
-    lines += ["", "| device | check time (s) | figure |", "|---|---|---|"]
-    lines += [f"| {r.device} | {seconds[r.device]:.2f} | ![{r.device}]({r.device}_transient.png) |" for r in reports]
+    lines += ["", "| device | check time (s) | transient | DC |", "|---|---|---|---|"]
+    lines += [f"| {r.device} | {seconds[r.device]:.2f} | ![{r.device} transient]({r.device}_transient.png) | "
+              f"![{r.device} DC]({r.device}_dc.png) |" for r in reports]
     problems = [f"- {r.device}: {p}" for r in reports for p in r.problems]
     if problems:
         lines += ["", "## Problems", *problems]
