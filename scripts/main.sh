@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The headline job on built-in defaults, results and figures in ./results:
-#   1. emit + compile + check the whole device library (numpy == ngspice twin == OSDI == VACASK)
-#      -> results/report.md, results/<device>_transient.png, results/library/
-#   2. the mc-demo study: a 500-sample Monte Carlo of a 1T1R cell and a diode pair (every variation
-#      kind), resumable -> results/mc-demo/ (study.json, result.json, the SQLite store, report/)
+# The headline job on built-in defaults: `spicegen run` at quick scale, results and report in ./results
+#   library check (numpy == ngspice twin == OSDI == VACASK) -> P²M f1/f2 Monte Carlo in ngspice -> lmfit
+#   surrogates exported to numpy / PyTorch / ONNX / JSON -> spiking first layer vs noise; the ReRAM and
+#   LIF studies against their papers -> results/report.html, results/results.json, one folder per stage.
+# Re-running resumes: nothing finished is recomputed. Pass e.g. --scale paper for the papers' sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/spicegen library-report --out results
-.venv/bin/spicegen study run mc-demo --n 500 --seed 2026 --workers 2 --out results/mc-demo
+exec .venv/bin/spicegen run --out results --scale quick --workers 2 "$@"
