@@ -239,7 +239,7 @@ def _sample_seconds(folder: Path) -> float | None:
 
     elapsed = []
     for store in folder.rglob("study.sqlite"):
-        frame = load_dataframe(store.parent)
+        frame = load_dataframe(store.parent, meta=True)
         if "elapsed" in frame:
             elapsed += list(frame["elapsed"].dropna())
     return float(np.median(elapsed)) if elapsed else None
