@@ -32,11 +32,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         for path in extraction.write_report(args.report):
             print(path)
     surrogate.save(args.output)
-    stats = surrogate.stats
-    print(f"{surrogate.name}: {surrogate.output} = {surrogate.expression}")
-    print(f"  {stats.points} points, RMSE {stats.rmse:.4g} ({stats.nrmse:.3%} of full scale), R² {stats.r2:.6f}")
-    for name, p in stats.params.items():
-        print(f"  {name:>20s} = {p.value:.6g}   95 % CI [{p.low:.6g}, {p.high:.6g}]")
+    print(extraction.format_text())
     print(f"wrote {args.output}")
     return 0
 
@@ -59,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit = sub.add_parser("fit", help="fit a form to a Monte Carlo study (mean, sigma, envelope) -> surrogate JSON")
     fit.add_argument("study", help="study folder (spicegen mc --out) or a .csv file")
     fit.add_argument("--form", required=True, help="form: tanh, polynomial:3, 'tanh + polynomial:1', ... "
-                     "(fitting.forms.FORMS); comma-separated candidates pick the lowest BIC")
+                     "(fitting.forms.FORMS); comma-separated candidates pick the lowest BIC (a last 'interpolate' "
+                     "is the per-x fallback when no smooth form passes the chi-square test); every candidate's "
+                     "chi-square, AIC and BIC are printed")
     fit.add_argument("--x", required=True, help="input column")
     fit.add_argument("--y", required=True, help="output column")
     fit.add_argument("--stat", default="mean", choices=("mean", "std", "relstd", "lower", "upper", "quantile"),

@@ -98,6 +98,10 @@ class Extraction:
         (:data:`INTERPOLATE`), which involves no fit.
     x, y
         All samples used.
+    selection
+        Every candidate form of the statistic and why the kept one was kept (:func:`select_form`).
+    variation_selection
+        The same for the variation σ(x), when one was fitted.
     """
 
     surrogate: Surrogate
@@ -105,6 +109,8 @@ class Extraction:
     result: ModelResult | None
     x: np.ndarray
     y: np.ndarray
+    selection: Selection | None = None
+    variation_selection: Selection | None = None
 
     def citing(self, study: Mapping[str, Any]) -> Extraction:
         """This extraction with its surrogate citing the study run ``study`` (:meth:`Surrogate.citing`)."""
@@ -116,6 +122,11 @@ class Extraction:
         fitted = s(self.points.x, out_of_domain="clip")
         return {
             "surrogate": s.name, "expression": s.expression, "stats": s.to_dict()["stats"],
+            "quality": s.stats.describe() if s.stats else None,
+            "candidates": self.selection.table() if self.selection else None,
+            "kept_because": self.selection.reason if self.selection else None,
+            "variation_candidates": self.variation_selection.table() if self.variation_selection else None,
+            "variation_kept_because": self.variation_selection.reason if self.variation_selection else None,
             "provenance": s.to_dict()["provenance"],
             "lmfit_message": self.result.message if self.result is not None else None,
             "nfev": int(self.result.nfev) if self.result is not None else 0,
@@ -124,6 +135,22 @@ class Extraction:
                        "count": self.points.count.tolist(), "residual": (self.points.value - fitted).tolist()},
             "variation": s.variation.to_dict()["stats"] if s.variation else None,
         }
+
+    def format_text(self) -> str:
+        """What ``spicegen fit`` prints: lmfit's fit report of the kept form, the table of every candidate
+        form, why the kept one was kept, and the fit's quality and parameters."""
+        s = self.surrogate
+        lines = [f"{s.name}: {s.output} = {s.expression}"]
+        if self.result is not None:
+            lines += ["", self.result.fit_report(), ""]
+        for label, selection in (("", self.selection), ("variation ", self.variation_selection)):
+            if selection is not None:
+                lines += [f"{label}candidates:", selection.format_table(), f"kept {selection.kept}: {selection.reason}"]
+        if s.stats is not None:
+            lines.append(f"  {s.stats.points} points, {s.stats.describe()}")
+            lines += [f"  {name:>20s} = {p.value:.6g}   {100 * s.stats.confidence:g} % CI [{p.low:.6g}, {p.high:.6g}]"
+                      for name, p in s.stats.params.items()]
+        return "\n".join(lines)
 
     def write_report(self, folder: str | os.PathLike[str], stem: str | None = None) -> list[Path]:
         """Write ``<stem>.json`` (the surrogate), ``<stem>_report.json`` and ``<stem>_residuals.png``.
@@ -400,17 +427,97 @@ def _degenerate_pair(result: ModelResult, limit: float = 1 - 1e-6) -> tuple[str,
     return None
 
 
-def fit_best(forms: str | Model | Sequence[str | Model], points: Points, *, what: str,
-             **options: Any) -> tuple[Model, ModelResult, FitStats]:
-    """Fit one form, or each of several candidates and keep the lowest BIC (Bayesian information criterion).
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate form of a fit: its result, or why it failed.
 
-    Candidates that fail (:class:`FitError`) are skipped; if all fail, the last error is raised
-    with the list of failures.
+    Attributes
+    ----------
+    form
+        Form text (:func:`~fitting.forms.format_spec`), or :data:`INTERPOLATE`.
+    model, result, stats
+        The lmfit model, its ``ModelResult`` and :class:`FitStats`; None for a failed candidate
+        (and ``model``/``result`` None for the interpolant).
+    error
+        Why the fit failed (empty if it did not).
+    """
+
+    form: str
+    model: Model | None = None
+    result: ModelResult | None = None
+    stats: FitStats | None = None
+    error: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """χ², reduced χ², AIC, BIC, χ² p-value and leave-one-out RMSE (None where undefined)."""
+        r = self.result
+        held_out = self.stats.loo_rmse if self.stats is not None else None
+        if r is None:
+            return {"form": self.form, "chisqr": None, "redchi": None, "aic": None, "bic": None, "p_chisqr": None,
+                    "loo_rmse": held_out, "error": self.error}
+        return {"form": self.form, "chisqr": float(r.chisqr), "redchi": float(r.redchi), "aic": float(r.aic),
+                "bic": float(r.bic), "p_chisqr": goodness_of_fit(r) if r.weights is not None else None,
+                "loo_rmse": held_out, "error": ""}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Every candidate form of a statistic, which one was kept and why.
+
+    Attributes
+    ----------
+    candidates
+        In the order given.
+    kept
+        Form text of the kept candidate.
+    reason
+        Why it was kept, in words (``"lowest BIC of 3 fitted forms"``).
+    """
+
+    candidates: tuple[Candidate, ...]
+    kept: str
+    reason: str
+
+    @property
+    def fit(self) -> tuple[Model, ModelResult, FitStats] | None:
+        """``(model, result, stats)`` of the kept smooth form; None when the interpolant was kept."""
+        kept = next(c for c in self.candidates if c.form == self.kept)
+        return None if kept.result is None else (kept.model, kept.result, kept.stats)
+
+    def table(self) -> list[dict[str, Any]]:
+        """One :meth:`Candidate.row` per candidate (JSON-able)."""
+        return [_finite(c.row()) for c in self.candidates]
+
+    def format_table(self) -> str:
+        """The candidates as a fixed-width text table (``—`` where a number is undefined)."""
+        head = f"  {'form':<28s} {'χ²':>11s} {'red. χ²':>11s} {'AIC':>11s} {'BIC':>11s} {'p(χ²)':>8s} {'LOO RMSE':>11s}"
+        lines = [head]
+        for c in self.candidates:
+            row = c.row()
+            cells = [_cell(row[k], 11) for k in ("chisqr", "redchi", "aic", "bic")]
+            cells += [_cell(row["p_chisqr"], 8, ".3g"), _cell(row["loo_rmse"], 11)]
+            mark = "*" if c.form == self.kept else " "
+            lines.append(f"{mark} {c.form:<28s} " + " ".join(cells) + (f"  failed: {c.error}" if c.error else ""))
+        return "\n".join(lines)
+
+
+def _cell(value: float | None, width: int, spec: str = ".5g") -> str:
+    return f"{'—':>{width}s}" if value is None or not math.isfinite(value) else f"{value:>{width}{spec}}"
+
+
+def compare_forms(forms: str | Model | Sequence[str | Model], points: Points, *, what: str,
+                  **options: Any) -> list[Candidate]:
+    """Fit each smooth candidate form to ``points`` (:func:`fit_points`); a failure is kept with its message.
+
+    Raises
+    ------
+    ValueError
+        Without any form.
     """
     candidates = [forms] if isinstance(forms, (str, Model)) else list(forms)
     if not candidates:
         raise ValueError("give at least one form.")
-    best, failures = None, []
+    out = []
     for form in candidates:
         model = parse_form(form) if isinstance(form, str) else form
         try:
@@ -418,13 +525,28 @@ def fit_best(forms: str | Model | Sequence[str | Model], points: Points, *, what
         except FitError as exc:
             if len(candidates) == 1:
                 raise
-            failures.append(str(exc))
+            out.append(Candidate(format_spec(model), model, error=str(exc)))
             continue
-        if best is None or result.bic < best[1].bic:
-            best = (model, result, stats)
-    if best is None:
-        raise FitError(f"no candidate form fits {what}: " + " | ".join(failures))
-    return best
+        out.append(Candidate(format_spec(model), model, result, stats))
+    return out
+
+
+def fit_best(forms: str | Model | Sequence[str | Model], points: Points, *, what: str,
+             **options: Any) -> tuple[Model, ModelResult, FitStats]:
+    """Fit one form, or each of several candidates and keep the lowest BIC (Bayesian information criterion).
+
+    Candidates that fail (:class:`FitError`) are skipped; if all fail, the last error is raised
+    with the list of failures.
+    """
+    best = _lowest_bic(compare_forms(forms, points, what=what, **options), what)
+    return best.model, best.result, best.stats
+
+
+def _lowest_bic(candidates: Sequence[Candidate], what: str) -> Candidate:
+    fitted = [c for c in candidates if c.result is not None]
+    if not fitted:
+        raise FitError(f"no candidate form fits {what}: " + " | ".join(c.error for c in candidates))
+    return min(fitted, key=lambda c: c.result.bic)
 
 
 def choose_form(forms: str | Model | Sequence[str | Model], points: Points, *, what: str,
@@ -434,6 +556,7 @@ def choose_form(forms: str | Model | Sequence[str | Model], points: Points, *, w
     :data:`INTERPOLATE` among ``forms`` is the fallback: chosen when it is the only candidate, or
     when the best smooth candidate (:func:`fit_best`) fails the χ² test (:func:`goodness_of_fit`
     below :data:`GOF_LEVEL`). Without it the best smooth candidate is returned whatever its χ².
+    :func:`select_form` makes the same choice and also keeps every candidate and the reason.
 
     Parameters
     ----------
@@ -459,17 +582,39 @@ def choose_form(forms: str | Model | Sequence[str | Model], points: Points, *, w
     FitError
         If every smooth candidate fails to fit.
     """
+    return select_form(forms, points, what=what, **options).fit
+
+
+def select_form(forms: str | Model | Sequence[str | Model], points: Points, *, what: str,
+                **options: Any) -> Selection:
+    """Fit every candidate form and keep one by the rule of :func:`choose_form`; see :class:`Selection`.
+
+    Raises
+    ------
+    ValueError, FitError
+        As :func:`choose_form`.
+    """
     candidates = [forms] if isinstance(forms, (str, Model)) else list(forms)
     smooth = [c for c in candidates if not (isinstance(c, str) and c == INTERPOLATE)]
     if len(smooth) < len(candidates) and np.all(points.count < 2):
         raise ValueError(f"the {INTERPOLATE!r} form needs a sample set per x, but x never repeats in {what}; "
                          "pass bins=N (--bins N) or drop it from the candidates.")
+    fallback = (Candidate(INTERPOLATE, stats=_interpolant_stats(points)),) if len(smooth) < len(candidates) else ()
     if not smooth:
-        return None
-    best = fit_best(smooth, points, what=what, **options)
-    if len(smooth) == len(candidates) or goodness_of_fit(best[1]) >= GOF_LEVEL:
-        return best
-    return None
+        return Selection(fallback, INTERPOLATE, "the only candidate")
+    fitted = tuple(compare_forms(smooth, points, what=what, **options))
+    best = _lowest_bic(fitted, what)
+    count = sum(c.result is not None for c in fitted)
+    reason = "the only candidate" if len(candidates) == 1 else \
+        f"lowest BIC ({best.result.bic:.4g}) of the {count} smooth form{'s' if count > 1 else ''} that fitted"
+    if not fallback:
+        return Selection(fitted, best.form, reason)
+    p_value = goodness_of_fit(best.result)
+    if p_value >= GOF_LEVEL:
+        return Selection(fitted + fallback, best.form, f"{reason}, and it passes the χ² test "
+                                                       f"(p = {p_value:.3g} ≥ {GOF_LEVEL:g})")
+    return Selection(fitted + fallback, INTERPOLATE, f"the smooth form of lowest BIC, {best.form}, fails the χ² test "
+                                                     f"(p = {p_value:.3g} < {GOF_LEVEL:g})")
 
 
 def _start(model: Model, y: np.ndarray, x: np.ndarray, values: Mapping[str, float],
@@ -577,8 +722,9 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
     frame, meta = load_table(data, [x, y], where=where, melt=melt, nan_policy=nan_policy)
     xs, ys = frame[x].to_numpy(float), frame[y].to_numpy(float)
     points = statistic_points(xs, ys, statistic, quantile=quantile, bins=bins, seed=seed)
-    choice = choose_form(form, points, what=f"the {points.statistic} of {y!r} vs {x!r}", params=params,
-                         fixed=fixed, max_nfev=max_nfev)
+    selection = select_form(form, points, what=f"the {points.statistic} of {y!r} vs {x!r}", params=params,
+                            fixed=fixed, max_nfev=max_nfev)
+    choice = selection.fit
     lo, hi = domain if domain is not None else (float(xs.min()), float(xs.max()))
     input_name = _input_name(x, choice[0].param_names if choice else _knot_names(points))
     base = name or _identifier(f"{y}_{points.statistic}")
@@ -591,13 +737,14 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
         side = ys >= surrogate(xs, out_of_domain="clip") if statistic == "lower" else \
             ys <= surrogate(xs, out_of_domain="clip")
         surrogate = replace(surrogate, stats=replace(surrogate.stats, coverage=float(np.mean(side))))
+    sigma_selection = None
     if variation is not None:
         sigma = statistic_points(xs, ys, "std", bins=bins, seed=seed)
-        sigma_choice = choose_form(variation, sigma, what=f"the std of {y!r} (variation)", max_nfev=max_nfev)
+        sigma_selection = select_form(variation, sigma, what=f"the std of {y!r} (variation)", max_nfev=max_nfev)
         surrogate = replace(surrogate, variation=_chosen_surrogate(
-            sigma_choice, sigma, f"{base}_sigma", input_name, (lo, hi), f"std of {y}",
+            sigma_selection.fit, sigma, f"{base}_sigma", input_name, (lo, hi), f"std of {y}",
             replace(provenance, statistic="std")))
-    return Extraction(surrogate, points, choice[1] if choice else None, xs, ys)
+    return Extraction(surrogate, points, choice[1] if choice else None, xs, ys, selection, sigma_selection)
 
 
 def _chosen_surrogate(choice: tuple[Model, ModelResult, FitStats] | None, points: Points, name: str,
@@ -652,16 +799,40 @@ def interpolant(points: Points, name: str, input_name: str, domain: tuple[float,
     terms = [f"{names[0]} + {slopes[0]}*({input_name} - {knots[0]!r})"]
     terms += [f"({slopes[k]} - {slopes[k - 1]})*numpy.maximum({input_name} - {knots[k]!r}, 0.0)"
               for k in range(1, len(slopes))]
-    err = points.stderr[order] if points.stderr is not None else np.full(len(knots), np.nan)
-    half = np.nan_to_num(1.959963984540054 * err)
-    stat = {n: ParamStat(float(v), None if math.isnan(e) else float(e), float(v - h), float(v + h))
-            for n, v, e, h in zip(names, value, err, half)}
-    stats = FitStats(points=len(knots), dof=0, rmse=0.0, nrmse=0.0, r2=1.0, max_error=0.0,
-                     confidence=CONFIDENCE, weighted=False, params=stat)
+    stats = _interpolant_stats(points)
     params = {n: float(v) for n, v in zip(names, value)}
     inside = knots[0] <= domain[0] and domain[1] <= knots[-1]  # numpy.interp holds the end values outside
     return Surrogate(name, " + ".join(terms), (input_name,), params, {input_name: domain}, output, stats, provenance,
                      knots=tuple(knots) if inside else None)
+
+
+def _interpolant_stats(points: Points) -> FitStats:
+    """Statistics of the interpolant through ``points``: no R² (it passes through every point), the
+    leave-one-out RMSE of the inner knots, and each knot value with its normal-approximation interval."""
+    order = np.argsort(points.x)
+    x, value = points.x[order], points.value[order]
+    err = points.stderr[order] if points.stderr is not None else np.full(x.size, np.nan)
+    half = np.nan_to_num(1.959963984540054 * err)
+    stat = {n: ParamStat(float(v), None if math.isnan(e) else float(e), float(v - h), float(v + h))
+            for n, v, e, h in zip(_knot_names(points), value, err, half)}
+    return FitStats(points=int(x.size), dof=0, rmse=0.0, nrmse=0.0, r2=math.nan, max_error=0.0,
+                    confidence=CONFIDENCE, weighted=False, params=stat, loo_rmse=leave_one_out_rmse(x, value))
+
+
+def leave_one_out_rmse(x: np.ndarray, value: np.ndarray) -> float | None:
+    """RMS error of the piecewise-linear interpolant at each inner knot when that knot is left out
+    (predicted from its two neighbours); None with fewer than three distinct knots.
+
+    >>> leave_one_out_rmse(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.0, 4.0, 9.0]))
+    1.0
+    """
+    order = np.argsort(x)
+    x, value = np.asarray(x, float)[order], np.asarray(value, float)[order]
+    if x.size < 3 or np.any(np.diff(x) <= 0):
+        return None
+    weight = (x[1:-1] - x[:-2]) / (x[2:] - x[:-2])
+    predicted = value[:-2] + weight * (value[2:] - value[:-2])
+    return float(np.sqrt(np.mean((value[1:-1] - predicted) ** 2)))
 
 
 def _surrogate(name: str, model: Model, result: ModelResult, input_name: str, domain: tuple[float, float],
@@ -719,7 +890,7 @@ def format_residual_plot(extraction: Extraction) -> bytes:
         top.fill_between(grid, mean - 3 * sigma, mean + 3 * sigma, color="C1", alpha=0.2, label="±3σ (fitted)")
     top.set_ylabel(s.output)
     stats = s.stats
-    title = f"{s.name}: RMSE {stats.rmse:.3g} ({stats.nrmse:.2%} FS), R² {stats.r2:.5f}" if stats else s.name
+    title = f"{s.name}: {stats.describe()}" if stats else s.name
     top.set_title(title, fontsize=10)
     top.legend(fontsize=8)
     residual = p.value - s(p.x, out_of_domain="clip")
@@ -734,6 +905,7 @@ def format_residual_plot(extraction: Extraction) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["CONFIDENCE", "GOF_LEVEL", "INTERPOLATE", "Extraction", "FitError", "NanPolicy", "Points", "Statistic",
-           "choose_form", "dataset_hash", "extract", "fit_best", "fit_points", "fit_stats", "format_residual_plot",
-           "goodness_of_fit", "interpolant", "load_table", "statistic_points"]
+__all__ = ["CONFIDENCE", "GOF_LEVEL", "INTERPOLATE", "Candidate", "Extraction", "FitError", "NanPolicy", "Points",
+           "Selection", "Statistic", "choose_form", "compare_forms", "dataset_hash", "extract", "fit_best", "fit_points",
+           "fit_stats", "format_residual_plot", "goodness_of_fit", "interpolant", "leave_one_out_rmse", "load_table",
+           "select_form", "statistic_points"]

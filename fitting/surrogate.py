@@ -175,6 +175,11 @@ class ParamStat:
 class FitStats:
     """How well a surrogate fits the data it was extracted from.
 
+    A fit with zero degrees of freedom (an interpolant, or as many parameters as points) passes
+    through every point by construction: its residuals say nothing, so it has no R² (NaN; ``null``
+    in JSON, also when an older file stored 1.0) and :meth:`describe` reports its leave-one-out
+    error instead.
+
     Attributes
     ----------
     points
@@ -186,7 +191,7 @@ class FitStats:
     nrmse
         ``rmse`` divided by the full scale (max − min) of the fitted values.
     r2
-        Coefficient of determination of the fitted points.
+        Coefficient of determination of the fitted points; NaN when ``dof`` is 0.
     max_error
         Largest absolute residual.
     confidence
@@ -198,18 +203,46 @@ class FitStats:
     coverage
         For envelope (bound) extractions: fraction of all samples on the bound's side of the
         curve (1.0 = a true bound); None otherwise.
+    loo_rmse
+        Leave-one-out RMS error, in the output's unit: each point predicted without it (for an
+        interpolant, from its neighbours); None when not computed.
+
+    Examples
+    --------
+    >>> FitStats(points=9, dof=0, rmse=0.0, nrmse=0.0, r2=1.0, max_error=0.0, confidence=0.95,
+    ...          weighted=False, params={}, loo_rmse=0.0123).describe()
+    'interpolant through 9 points (no R²: it passes through every point); leave-one-out RMSE 0.0123'
     """
 
     points: int
     dof: int
     rmse: float
     nrmse: float
-    r2: float
+    r2: float | None
     max_error: float
     confidence: float
     weighted: bool
     params: Mapping[str, ParamStat]
     coverage: float | None = None
+    loo_rmse: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.dof == 0 or self.r2 is None:
+            object.__setattr__(self, "r2", math.nan)
+
+    @property
+    def interpolates(self) -> bool:
+        """Whether the fit passes through every point (zero degrees of freedom)."""
+        return self.dof == 0
+
+    def describe(self) -> str:
+        """One line on the fit's quality: RMSE and R², or for an interpolant its leave-one-out error."""
+        if self.interpolates:
+            held_out = (f"leave-one-out RMSE {self.loo_rmse:.4g}" if self.loo_rmse is not None
+                        else "no leave-one-out error (fewer than three points)")
+            return f"interpolant through {self.points} points (no R²: it passes through every point); {held_out}"
+        text = f"RMSE {self.rmse:.4g} ({self.nrmse:.3%} of full scale), R² {self.r2:.6f}"
+        return text if self.loo_rmse is None else f"{text}, leave-one-out RMSE {self.loo_rmse:.4g}"
 
 
 @dataclass(frozen=True)
