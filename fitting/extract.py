@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence, get_args
@@ -890,8 +891,8 @@ def format_residual_plot(extraction: Extraction) -> bytes:
         top.fill_between(grid, mean - 3 * sigma, mean + 3 * sigma, color="C1", alpha=0.2, label="±3σ (fitted)")
     top.set_ylabel(s.output)
     stats = s.stats
-    title = f"{s.name}: {stats.describe()}" if stats else s.name
-    top.set_title(title, fontsize=10)
+    title = textwrap.fill(f"{s.name}: {stats.describe()}", 80) if stats else s.name
+    top.set_title(title, fontsize=9)
     top.legend(fontsize=8)
     residual = p.value - s(p.x, out_of_domain="clip")
     bottom.errorbar(p.x, residual, yerr=p.stderr, fmt="o", ms=3, color="C0")
