@@ -30,8 +30,9 @@ Two fits, each on ngspice runs of the 1T1R cell of :mod:`testbenches.reram.cell`
    deterministic function of the two parameters. The pulse count at AR 2 % and sigma_prog are not
    fitted: they are the held-out checks of this step (``docs/reram.md`` section 6).
 
-Held-out checks (never fitted) are computed by :func:`held_out`: HRS/LRS ratio, sinh
-non-linearity of the I-V, switching onset voltages, hot-spot temperatures against Fig. S4.
+Checks that no fit targets are computed by :func:`held_out`: sinh non-linearity of the I-V, switching
+onset voltages, hot-spot temperatures against Fig. S4, and the HRS/LRS ratio (which is not independent:
+it is the ratio of the two fitted reads).
 
 Studies (``spicegen study run NAME --out DIR``; each writes the fitted values into
 ``calibration_reram_cmo.json`` of its folder, and into the package's calibration file only with
@@ -291,7 +292,8 @@ def fit_c2c(pmap: PulseMap | None = None, runs: Mapping[str, int] = C2C_RUNS, ma
 # ----------------------------------------------------------------------------- held-out checks
 
 def held_out(params: Mapping[str, float] | None = None, cycling: cell.Cycling | None = None) -> dict[str, float]:
-    """Quantities not used by any fit, with the paper's value where it gives one."""
+    """Quantities no fit targets (the HRS/LRS ratio follows from the two fitted reads), with the paper's value
+    where it gives one."""
     from spicegen.device import get_device
     from spicegen.numpy_code import load_numpy_module
 
@@ -356,14 +358,16 @@ class CalibrationStudy(Study):
         **{name: Measure("1/s" if name.startswith("nu") else "", f"fitted {name}") for name in FREE},
         "chisqr": Measure("", "chi-square of the kinetic fit"),
         "R_LRS": Measure("Ohm", "0.2 V read after the set sweep, mean over the cycles", spec=(16.2e3, 19.8e3),
-                         paper=R_LRS_TARGET),
+                         paper=R_LRS_TARGET, role="calibration"),
         "R_HRS": Measure("Ohm", "0.2 V read after the reset sweep, mean over the cycles", spec=(230.4e3, 281.6e3),
-                         paper=R_HRS_TARGET),
-        **{name: Measure("S", f"pulse-regime quantity {name} (fitted with pulses=yes)", paper=target)
-           for name, target in PULSE_TARGETS.items()},
-        "ratio_hrs_lrs": Measure("", "held out: R_HRS/R_LRS", paper=15.0),
-        "T_lrs_m1p0V_K": Measure("K", "held out: hot-spot temperature in the LRS at -1.0 V", paper=500.0),
-        "T_hrs_p0p9V_K": Measure("K", "held out: hot-spot temperature in the HRS at +0.9 V", paper=350.0),
+                         paper=R_HRS_TARGET, role="calibration"),
+        # targets of the shipped fit (pulses=yes); a run with pulses=no leaves them unfitted
+        **{name: Measure("S", f"pulse-regime quantity {name} (fitted with pulses=yes)", paper=target,
+                         role="calibration") for name, target in PULSE_TARGETS.items()},
+        # the ratio of the two fitted reads (18 and 256 kOhm), not an independent check
+        "ratio_hrs_lrs": Measure("", "R_HRS/R_LRS", paper=15.0, role="calibration"),
+        "T_lrs_m1p0V_K": Measure("K", "hot-spot temperature in the LRS at -1.0 V", paper=500.0, role="held out"),
+        "T_hrs_p0p9V_K": Measure("K", "hot-spot temperature in the HRS at +0.9 V", paper=350.0, role="held out"),
     }
     devices = ("reram_cmo",)
 
@@ -407,9 +411,10 @@ class C2cCalibrationStudy(Study):
     measures = {
         "p_zero": Measure("", "probability that a 2.5 us pulse does not switch"),
         "sigma": Measure("", "relative spread of the pulses that switch (lognormal)"),
-        "nsr": Measure("", "open-loop NSR with the law (calibration runs)", paper=C2C_TARGETS["nsr"]),
+        "nsr": Measure("", "open-loop NSR with the law (calibration runs)", paper=C2C_TARGETS["nsr"],
+                       role="calibration"),
         "pulses_02pct": Measure("", "closed-loop pulses to converge at AR 0.2 % (calibration runs)",
-                                paper=C2C_TARGETS["pulses_02pct"]),
+                                paper=C2C_TARGETS["pulses_02pct"], role="calibration"),
     }
     devices = ("reram_cmo",)
     seed_default = C2C_RUNS["seed"]

@@ -265,10 +265,12 @@ def plot_fits(data: Mapping[str, Any], fits: Mapping[str, Any], path: Path) -> P
                         label=f"{temp:g} K")
             ax.semilogy(fit["v_cmo"][part], np.exp(fit["core"].func(fit["v_cmo"][part], fit["temp"][part], **values)),
                         "-", lw=1, color=f"C{k}")
-        ax.set_title(f"{name}: Eq. 6 fit (lines)", fontsize=10)
-        ax.set_xlabel("V_CMO (V)")
-        ax.legend(fontsize=8)
+        ax.set_title(f"{name.upper()}: simulated currents with noise (dots), Eq. 6 fit (lines)", fontsize=10)
+        ax.set_xlabel("$V_{CMO}$ (V)")
+        ax.legend(fontsize=8, title="ambient", title_fontsize=8)
     np.atleast_1d(axes)[0].set_ylabel("|I| (A)")
+    fig.suptitle("Trap-to-trap tunnelling parameters from I-V at four temperatures (cf. Falcone et al. Eq. 6, "
+                 "Fig. 2d)", fontsize=10)
     return save_figure(fig, path, dpi=120)
 
 

@@ -49,6 +49,8 @@ V_SET, VG_SET = 1.3, 1.1
 V_RESET, VG_RESET = -1.5, 3.3
 V_READ, VG_READ = 0.2, 3.3
 V_FORM, VG_FORM = 3.6, 1.2
+#: The paper's 0.2 V reads after the set and the reset sweep (Ohm; Fig. 2e, read off the figure).
+PAPER_READS = {"lrs": 18e3, "hrs": 256e3}
 #: Quasi-static sweep rate (V/s). Not stated in Falcone et al.; chosen (docs/reram.md) so that one kinetic
 #: law serves both the quasi-static sweeps of Fig. 2d and the 2.5 us pulses of Fig. 5.
 SWEEP_RATE = 100.0
@@ -360,6 +362,10 @@ def plot_loop(cycling: Cycling, path: Path, *, title: str = "") -> Path:
                     label=("set sweep, $V_G$ = 1.1 V" if label == "set0" else
                            "reset sweep, $V_G$ = 3.3 V" if label == "reset0" else None))
     lrs, hrs = cycling.series("lrs"), cycling.series("hrs")
+    ax.plot([V_READ, V_READ], [V_READ / lrs[-1], V_READ / hrs[-1]], "o", mfc="none", color="k", ms=6,
+            label="0.2 V reads, last cycle")
+    ax.plot([V_READ, V_READ], [V_READ / PAPER_READS["lrs"], V_READ / PAPER_READS["hrs"]], "*", color="tab:orange",
+            ms=9, label="paper reads (Fig. 2e): 18 / 256 k$\\Omega$")
     ax.set_xlabel("Voltage$_{1T1R}$ [V]")
     ax.set_ylabel("|Current$_{1T1R}$| [A]")
     ax.set_ylim(1e-8, 1e-3)
@@ -367,7 +373,7 @@ def plot_loop(cycling: Cycling, path: Path, *, title: str = "") -> Path:
     ax.text(0.02, 0.97, f"read at 0.2 V (last cycle):\nLRS = {lrs[-1] / 1e3:.1f} k$\\Omega$  "
                         f"HRS = {hrs[-1] / 1e3:.0f} k$\\Omega$", transform=ax.transAxes, va="top", fontsize=8)
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title or "CMO/HfOx 1T1R quasi-static 8W cycling (sim.)", fontsize=9)
+    ax.set_title(title or "CMO/HfOx 1T1R quasi-static 8W cycling (sim., cf. Falcone et al. Fig. 2d)", fontsize=9)
     return save_figure(fig, path)
 
 
@@ -382,11 +388,12 @@ class CyclingIV(Study):
                        choices=("osdi", "twin")))
     measures = {
         "R_LRS": Measure("Ohm", "0.2 V read after the set sweep, mean over the cycles", spec=(16.2e3, 19.8e3),
-                         paper=18e3),
+                         paper=PAPER_READS["lrs"], role="calibration"),
         "R_HRS": Measure("Ohm", "0.2 V read after the reset sweep, mean over the cycles", spec=(230.4e3, 281.6e3),
-                         paper=256e3),
+                         paper=PAPER_READS["hrs"], role="calibration"),
+        # W_ACCESS is the width that gives this R_DS (access_width)
         "R_DS": Measure("Ohm", "access transistor: slope of I_D(V_DS) over 0-0.2 V at V_G = 1.2 V",
-                        spec=(0.98 * RDS_TARGET, 1.02 * RDS_TARGET), paper=RDS_TARGET),
+                        spec=(0.98 * RDS_TARGET, 1.02 * RDS_TARGET), paper=RDS_TARGET, role="calibration"),
     }
     devices = (DEVICE,)
 

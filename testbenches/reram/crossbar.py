@@ -555,15 +555,15 @@ def plot_mvm(result: ArrayRmse, path: Path, config: str = "q_ir") -> Path:
         ax.plot(result.y_fp.ravel(), result.samples[config][k].ravel(), ".", ms=2, color=color, alpha=0.5, label=k)
     lim = np.abs(result.y_fp).max() * 1.1
     ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8)
-    ax.set(xlabel="expected inner product (FP)", ylabel="ReRAM inner product",
-           title=f"{result.size}x{result.size}, {LABELS[config]} (sim.)")
-    ax.legend(markerscale=4, fontsize=8)
+    ax.set(xlabel="expected inner product, floating point (weight units)",
+           ylabel="ReRAM inner product (weight units)", title=f"{result.size}x{result.size}, {LABELS[config]}")
+    ax.legend(markerscale=4, fontsize=8, title="time after programming", title_fontsize=7)
     _rmse_panel(ax2, {f"{result.size}x{result.size} {LABELS[name]}": result.rmse[name]
                       for name in ("q_ir", "q_ircol") if name in result.rmse})
-    ax2.axhline(PAPER["rmse_1s"], color="gray", ls=":", lw=0.8)
-    ax2.axhline(PAPER["rmse_10y"], color="gray", ls=":", lw=0.8)
-    ax2.text(0.1, PAPER["rmse_10y"] * 1.05, "paper 10 y", fontsize=7, color="gray")
-    ax2.text(0.1, PAPER["rmse_1s"] * 1.05, "paper 1 s", fontsize=7, color="gray")
+    ax2.plot([TIMES["1s"], TIMES["10y"]], [PAPER["rmse_1s"], PAPER["rmse_10y"]], "*", color="k", ms=10,
+             label="paper, IR drop, 6/8-bit I/O (Fig. 4f)")
+    ax2.legend(fontsize=7)
+    fig.suptitle("ReRAM crossbar MVM after programming and relaxation (sim., cf. Falcone et al. Fig. 4f)", fontsize=9)
     return save_figure(fig, path)
 
 
@@ -572,18 +572,21 @@ def plot_breakdown(results: Sequence[ArrayRmse], path: Path) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=150)
     _rmse_panel(ax, {f"{r.size}x{r.size} {LABELS[name]}": r.rmse[name] for r in results for name in r.rmse})
-    ax.set_title("RMSE vs FP: quantization, IR drop, relaxation (sim.)", fontsize=9)
+    ax.axhline(PAPER["rmse_prog_fp_noir"], color="k", ls=":", lw=1.2,
+               label="paper after programming, no IR drop, FP I/O (Fig. S6a)")
+    ax.legend(fontsize=7)
+    ax.set_title("RMSE vs FP: quantization, IR drop, relaxation (sim., cf. Falcone et al. Fig. S6)\n"
+                 "dashed: after programming, before relaxation", fontsize=9)
     return save_figure(fig, path)
 
 
 def _rmse_panel(ax: Any, curves: Mapping[str, Mapping[str, float]]) -> None:
     for (label, values), marker in zip(curves.items(), "oxsd^v<>"):
         keys = [k for k in TIMES if k in values]
-        line, = ax.semilogy([np.log10(TIMES[k]) for k in keys], [values[k] for k in keys], marker=marker,
-                            label=label)
+        line, = ax.loglog([TIMES[k] for k in keys], [values[k] for k in keys], marker=marker, label=label)
         if "prog" in values:
             ax.axhline(values["prog"], color=line.get_color(), ls="--", lw=0.8)
-    ax.set(xlabel="log10(time after programming / s)", ylabel="RMSE vs FP")
+    ax.set(xlabel="time after programming (s)", ylabel="RMSE vs floating point (weight units)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
 
@@ -621,12 +624,13 @@ def _times(text: str) -> list[str]:
 
 def _crossbar_measures() -> dict[str, Measure]:
     measures = {f"rmse_{k}": Measure("", f"RMSE vs FP at {k}, row and column IR drop, 6/8-bit I/O",
-                                     paper=PAPER.get(f"rmse_{k}")) for k in ("prog", *TIMES)}
+                                     paper=PAPER.get(f"rmse_{k}"), role="held out" if f"rmse_{k}" in PAPER else "")
+                for k in ("prog", *TIMES)}
     measures |= {f"rmse_{k}_colir": Measure("", f"RMSE vs FP at {k}, column IR drop (aihwkit's), 6/8-bit I/O",
-                                            paper=PAPER[f"rmse_{k}"]) for k in ("1s", "10y")}
+                                            paper=PAPER[f"rmse_{k}"], role="held out") for k in ("1s", "10y")}
     return measures | {
         "rmse_prog_fp_noir": Measure("", "RMSE after programming, no IR drop, floating-point I/O",
-                                     paper=PAPER["rmse_prog_fp_noir"]),
+                                     paper=PAPER["rmse_prog_fp_noir"], role="held out"),
         "rmse_prog_fp_ir": Measure("", "RMSE after programming, row and column IR drop, floating-point I/O"),
         "rmse_ir_only": Measure("", "row and column IR drop alone (exact targets, FP I/O)"),
         "rmse_ir_columns_only": Measure("", "column IR drop alone"),

@@ -331,15 +331,17 @@ class FormingStudy(Study):
     measures = {
         "p_dip": Measure("m", "fitted dipole moment (e m): nominal V_form = 3.17 V"),
         "t_ox_sigma": Measure("", "fitted relative d2d sigma of t_ox: V_form spread of 75 mV on the calibration seed"),
+        # p_dip was fitted to this value on the nominal cell; other devices move the mean only by their spread
         "V_form_mean": Measure("V", "mean V_form,ReRAM = V_1T1R - R_DS*I at the largest current step, held-out seed",
-                               paper=PAPER["V_form_mean"]),
-        "V_form_sigma": Measure("V", "standard deviation of V_form,ReRAM, held-out seed", paper=PAPER["V_form_sigma"]),
+                               paper=PAPER["V_form_mean"], role="calibration"),
+        "V_form_sigma": Measure("V", "standard deviation of V_form,ReRAM, held-out seed", paper=PAPER["V_form_sigma"],
+                                role="held out"),
         "V_form_sigma_cal": Measure("V", "standard deviation of V_form,ReRAM, calibration seed (fitted)",
-                                    paper=PAPER["V_form_sigma"]),
+                                    paper=PAPER["V_form_sigma"], role="calibration"),
         "V_form_1T1R_mean": Measure("V", "mean V_1T1R at the largest current step, held-out seed",
-                                    paper=PAPER["V_form_1T1R_mean"]),
+                                    paper=PAPER["V_form_1T1R_mean"], role="held out"),
         "I_form_mean": Measure("A", "mean current at the largest current step, held-out seed",
-                               paper=PAPER["I_form_mean"]),
+                               paper=PAPER["I_form_mean"], role="held out"),
         "yield": Measure("", "fraction of the devices of both runs that formed below 3.6 V"),
     }
     devices = (FORMING_DEVICE,)
@@ -404,13 +406,18 @@ def forming_sweep(p_dip: float | None = None, flavor: str = "osdi") -> tuple[np.
 
 
 def _plot_forming_cdf(runs: Mapping[str, Any], path: Path) -> Path:
+    from scipy.stats import norm
+
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.8), dpi=150)
     for label, frame in runs.items():
         values = np.sort(frame["V_form"].dropna().to_numpy())
         ax.plot(values, 100 * (np.arange(values.size) + 0.5) / values.size, ".", ms=3,
                 label=f"{label}: {values.mean():.3f} V, $\\sigma$ = {1e3 * values.std(ddof=1):.0f} mV")
-    ax.axvline(PAPER["V_form_mean"], color="k", ls="--", lw=1, label="paper mean 3.17 V ($\\sigma$ = 75 mV)")
+    ax.axvline(PAPER["V_form_mean"], color="k", ls="--", lw=1, label="paper mean 3.17 V (Fig. 2c)")
+    grid = np.linspace(*ax.get_xlim(), 200)
+    paper_cdf = 100 * norm.cdf(grid, PAPER["V_form_mean"], PAPER["V_form_sigma"])
+    ax.plot(grid, paper_cdf, "k:", lw=1, label="paper: normal, mean 3.17 V, $\\sigma$ = 75 mV")
     ax.set_xlabel("$V_{ReRAM\\ forming}$ [V]")
     ax.set_ylabel("Cumulative probability [%]")
     ax.legend(fontsize=7, loc="lower right")
@@ -428,6 +435,8 @@ def _plot_forming_iv(p_dip: float, path: Path) -> Path:
     ax.plot([v_cell], [current], "o", color="tab:red",
             label=f"max dI/dV: {v_cell:.2f} V, {current * 1e6:.0f} $\\mu$A -> "
                   f"$V_{{ReRAM}}$ = {v_cell - RDS_TARGET * current:.3f} V")
+    ax.plot([PAPER["V_form_1T1R_mean"]], [PAPER["I_form_mean"]], "*", color="k", ms=9,
+            label=f"paper mean (Fig. S2a): {PAPER['V_form_1T1R_mean']:g} V, {PAPER['I_form_mean'] * 1e6:.0f} $\\mu$A")
     ax.set_xlabel("Voltage$_{1T1R}$ [V]")
     ax.set_ylabel("Current$_{1T1R}$ [A]")
     ax.legend(fontsize=7, loc="lower right")
@@ -654,11 +663,13 @@ class D2dStudy(Study):
         "sigma_n_lrs": Measure("", "fitted relative d2d sigma of n_lrs (lognormal)"),
         "sigma_ea_rst": Measure("", "fitted relative d2d sigma of ea_rst (normal)"),
         **{f"{m}_rel_std": Measure("", f"sigma/mu of {m}, SPICE devices of the held-out seed", spec=(0.225, 0.275),
-                                   paper=PAPER["rel_sigma"]) for m in READS},
+                                   paper=PAPER["rel_sigma"], role="held out") for m in READS},
         **{f"{m}_rel_std_cal": Measure("", f"sigma/mu of {m}, SPICE devices of the calibration seed",
-                                       paper=PAPER["rel_sigma"]) for m in READS},
+                                       paper=PAPER["rel_sigma"], role="calibration") for m in READS},
+        # the kinetics were fitted to these reads on the nominal cell (reram-calibration)
         **{f"{m}_mean": Measure("Ohm", f"mean {m}, SPICE devices of the held-out seed",
-                                spec=(0.9 * PAPER[m], 1.1 * PAPER[m]), paper=PAPER[m]) for m in READS},
+                                spec=(0.9 * PAPER[m], 1.1 * PAPER[m]), paper=PAPER[m], role="calibration")
+           for m in READS},
         "map_error_max": Measure("", "largest |map/SPICE - 1| of a read, SPICE devices of both seeds", spec=(0, 0.01)),
     }
     devices = (CELL_DEVICE,)
@@ -716,7 +727,7 @@ def _plot_d2d(sigmas: Mapping[str, float], spice: Mapping[str, Any], big: Mappin
               path: Path) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.8), dpi=150)
-    text = ", ".join(f"{name} {s:.3g}" for name, s in sigmas.items())
+    text = ", ".join(f"{D2D_SYMBOLS.get(name, name)} {s:.3g}" for name, s in sigmas.items())
     for m, color in (("R_LRS", "tab:red"), ("R_HRS", "tab:blue")):
         values = np.sort(big[m])
         ax.semilogx(values, 100 * (np.arange(values.size) + 0.5) / values.size, "-", color=color, lw=1,
@@ -726,10 +737,27 @@ def _plot_d2d(sigmas: Mapping[str, float], spice: Mapping[str, Any], big: Mappin
             ax.semilogx(dots, 100 * (np.arange(dots.size) + 0.5) / dots.size, marker, color=color, ms=2.5,
                         mfc="none", label=f"{m[2:]}, {dots.size} dev. SPICE (seed {run['seed']}, {label})")
     for m in READS:
-        ax.axvline(PAPER[m], color="k", ls=":", lw=1)
+        ax.axvline(PAPER[m], color="k", ls=":", lw=1, label="paper means 18 / 256 k$\\Omega$" if m == "R_LRS" else None)
+        ax.semilogx(*_paper_cdf(PAPER[m], PAPER["rel_sigma"]), "k--", lw=0.8,
+                    label="paper: lognormal with that mean, $\\sigma/\\mu$ = 0.25" if m == "R_LRS" else None)
     ax.set_xlabel("Resistance at 0.2 V [$\\Omega$]")
     ax.set_ylabel("Cumulative probability [%]")
     ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     ax.grid(alpha=0.3, which="both")
-    ax.set_title(f"LRS/HRS d2d (sim., cf. Falcone et al. Fig. 2e; dotted: paper means)\nd2d sigma/mu: {text}", fontsize=8)
+    ax.set_title(f"LRS/HRS device-to-device spread (sim., cf. Falcone et al. Fig. 2e)\nfitted d2d $\\sigma/\\mu$: {text}",
+                 fontsize=8)
     return save_figure(fig, path)
+
+
+#: Symbols of the d2d parameters in figures.
+D2D_SYMBOLS = {"n_lrs": "$N_{LRS}$", "ea_rst": "$E_{a,reset}$"}
+
+
+def _paper_cdf(mean: float, rel_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Resistances and cumulative probability (%) of the lognormal with ``mean`` and sigma/mu ``rel_sigma``."""
+    from scipy.stats import lognorm
+
+    s = math.sqrt(math.log1p(rel_sigma ** 2))
+    law = lognorm(s, scale=mean * math.exp(-s * s / 2))
+    r = np.geomspace(law.ppf(0.001), law.ppf(0.999), 200)
+    return r, 100 * law.cdf(r)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli import spicegen
 
 from spicegen import calibration, get_device
 from spicegen.cli import main
@@ -65,33 +64,25 @@ def test_an_update_without_ship_writes_only_into_the_run_folder(tmp_path):
 
 @pytest.mark.ngspice
 @pytest.mark.openvaf
-def test_kinetic_calibration_study_runs_and_writes_its_values(tmp_path):
-    before = (calibration.folder() / "reram_cmo.json").read_bytes()
-    done = spicegen("study", "run", "reram-calibration", "--set", "transport=no", "--set", "pulses=no",
-                    "--set", "cycles=1", "--set", "max_nfev=1", "--out", "run", "--no-progress", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    result = json.loads((tmp_path / "run" / "result.json").read_text())
+def test_kinetic_calibration_study_runs_and_writes_its_values(kinetic_calibration, package_files):
+    result = json.loads((kinetic_calibration / "run" / "result.json").read_text())
     m = result["measurements"]
     assert m["a_hop"] == get_device("reram_cmo").param("a_hop").default  # transport=no keeps it
     assert m["R_HRS"] == pytest.approx(256e3, rel=0.1) and m["ratio_hrs_lrs"] > 10
-    written = json.loads((tmp_path / "run" / "calibration_reram_cmo.json").read_text())
+    written = json.loads((kinetic_calibration / "run" / "calibration_reram_cmo.json").read_text())
     assert written["values"]["nu_set"] == float(f"{m['nu_set']:.4g}")
     assert written["sources"]["gam_rst"]["key"] == result["key"]
-    assert (calibration.folder() / "reram_cmo.json").read_bytes() == before
+    assert (calibration.folder() / "reram_cmo.json").read_bytes() == package_files["reram_cmo.json"]
 
 
 @pytest.mark.ngspice
 @pytest.mark.openvaf
-def test_c2c_calibration_study_runs_at_a_tiny_size(tmp_path):
-    """90 grid points and 2 Nelder-Mead steps on 1 open-loop train and 2 targets x 1 stream (~20 s)."""
-    done = spicegen("study", "run", "reram-c2c-calibration", "--set", "open_loop_streams=1", "--set", "targets=2",
-                    "--set", "streams=1", "--set", "max_nfev=2", "--out", "run", "--no-progress", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    result = json.loads((tmp_path / "run" / "result.json").read_text())
+def test_c2c_calibration_study_runs_at_a_tiny_size(c2c_calibration):
+    result = json.loads((c2c_calibration / "run" / "result.json").read_text())
     m = result["measurements"]
     assert 0 <= m["p_zero"] < 0.9 and 0.05 <= m["sigma"] <= 3.0 and m["pulses_02pct"] >= 1
     assert result["data"]["runs"] == {"open_loop_streams": 1, "targets": 2, "streams": 1, "seed": 1}
-    written = json.loads((tmp_path / "run" / "calibration_reram_cmo.json").read_text())
+    written = json.loads((c2c_calibration / "run" / "calibration_reram_cmo.json").read_text())
     assert written["variations"]["nu_rst"] == {"sigma": m["sigma"], "p_zero": m["p_zero"]}
 
 

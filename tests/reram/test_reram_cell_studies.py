@@ -1,10 +1,9 @@
 """ReRAM 1T1R cell studies (Falcone et al.) through the command line: ``reram-cycling-iv``, ``reram-forming`` and
-``reram-d2d`` with their extractions, the forming and read testbenches, and the d2d draws through the
-engine's sampler. Real ngspice 46 and openvaf-r; no mocks."""
+``reram-d2d`` with their extractions (the runs: ``conftest.py``), the forming and read testbenches, and the d2d
+draws through the engine's sampler. Real ngspice 46 and openvaf-r; no mocks."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,47 +24,14 @@ READ_TOL = 0.10
 FORM_TOL = 0.03
 
 
-def run_and_extract(work: Path, study: str, *args: str, extraction: str | None = None) -> dict:
-    """Run ``study`` into ``work/run`` (and ``extraction`` into ``work/ex``); its result.json."""
-    done = spicegen("study", "run", study, *args, "--out", "run", "--no-progress", cwd=work)
-    assert done.returncode == 0, done.stderr
-    if extraction:
-        done = spicegen("extract", extraction, "--from", "run", "--out", "ex", cwd=work)
-        assert done.returncode == 0, done.stderr
-    return json.loads((work / "run" / "result.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def package_files() -> dict[str, bytes]:
-    """The package's calibration files before any study of this module ran (none may change them)."""
-    return {p.name: p.read_bytes() for p in calibration.folder().glob("*.json")}
-
-
-@pytest.fixture(scope="module")
-def forming(tmp_path_factory, package_files) -> Path:
-    """A small forming study (3 x 10 devices) and its extraction."""
-    work = tmp_path_factory.mktemp("forming")
-    run_and_extract(work, "reram-forming", "--n", "10", extraction="reram-forming")
-    return work
-
-
-@pytest.fixture(scope="module")
-def d2d(tmp_path_factory, package_files) -> Path:
-    """A small d2d study (coarse 4 x 4 read map, 200 map devices, 2 SPICE devices per seed) and its extraction."""
-    work = tmp_path_factory.mktemp("d2d")
-    run_and_extract(work, "reram-d2d", "--n", "2", "--set", "grid=coarse", "--set", "map_devices=200",
-                    extraction="reram-d2d")
-    return work
-
-
-def test_cycling_iv_study_reads_the_paper_states(tmp_path):
-    result = run_and_extract(tmp_path, "reram-cycling-iv", "--set", "cycles=2")
+def test_cycling_iv_study_reads_the_paper_states(cycling_iv):
+    result = json.loads((cycling_iv / "run" / "result.json").read_text())
     m = result["measurements"]
     assert m["R_LRS"] == pytest.approx(18e3, rel=READ_TOL)
     assert m["R_HRS"] == pytest.approx(256e3, rel=READ_TOL)
     assert m["R_DS"] == pytest.approx(800.0, rel=0.02)
     assert set(result["data"]["reads_ohm"]) == {"hrs0", "lrs0", "hrs1", "lrs1"}
-    assert (tmp_path / "run" / "reram_iv_loop.png").stat().st_size > 0
+    assert (cycling_iv / "run" / "reram_iv_loop.png").stat().st_size > 0
 
 
 def test_forming_study_calibrates_and_checks_on_the_held_out_seed(forming, package_files):

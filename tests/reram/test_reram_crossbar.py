@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -107,17 +105,13 @@ def test_cell_noise_defaults_are_the_shipped_extractions():
 
 
 @pytest.mark.ngspice
-def test_crossbar_study_runs_from_the_command_line(tmp_path):
-    cmd = [sys.executable, "-m", "spicegen.cli", "study", "run", "reram-crossbar", "--set", "size=16",
-           "--set", "vectors=10", "--set", "check_sizes=4", "--out", "run", "--no-progress"]
-    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    result = json.loads((tmp_path / "run" / "result.json").read_text())
+def test_crossbar_study_runs_from_the_command_line(crossbar):
+    result = json.loads((crossbar / "run" / "result.json").read_text())
     m = result["measurements"]
     assert m["spice_vs_numpy_rel"] < xb.SOLVER_RTOL
     assert m["rmse_10y"] > m["rmse_1s"] and m["rmse_large_1s"] is None  # no large array asked for
     assert result["paper"]["rmse_1s"] == 0.03
-    assert all((tmp_path / "run" / name).stat().st_size > 0 for name in result["files"])
+    assert all((crossbar / "run" / name).stat().st_size > 0 for name in result["files"])
 
 
 def test_crossbar_study_without_the_ngspice_check_reports_it_as_missing(tmp_path):

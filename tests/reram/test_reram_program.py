@@ -3,7 +3,6 @@ Real ngspice 46 and openvaf-r; no mocks."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,17 +12,6 @@ from spicegen.study import run
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 
-
-@pytest.fixture(scope="module")
-def program_run(tmp_path_factory) -> Path:
-    """A small closed-loop study (5 targets x 2 cells x 2 acceptance ranges) and its sigma_prog extraction."""
-    work = tmp_path_factory.mktemp("program")
-    study = spicegen("study", "run", "reram-program", "--set", "targets=5", "--n", "2", "--seed", "3",
-                     "--out", "run", "--no-progress", cwd=work)
-    assert study.returncode == 0, study.stderr
-    extraction = spicegen("extract", "reram-sigma-prog", "--from", "run", "--out", "ex", cwd=work)
-    assert extraction.returncode == 0, extraction.stderr
-    return work
 
 
 def test_program_study_runs_from_the_command_line(program_run):

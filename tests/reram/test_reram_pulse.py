@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,17 +14,6 @@ from testbenches.reram.pulse import N_ALTERNATE, N_RESET, N_SET, d2d_parameters
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 
-
-@pytest.fixture(scope="module")
-def pulse_run(tmp_path_factory) -> Path:
-    """Two d2d devices of the open-loop study and the soft-bounds extraction of their traces."""
-    work = tmp_path_factory.mktemp("pulse")
-    study = spicegen("study", "run", "reram-pulse-response", "--n", "2", "--seed", "5", "--out", "run",
-                     "--no-progress", cwd=work)
-    assert study.returncode == 0, study.stderr
-    extraction = spicegen("extract", "reram-pulse-response", "--from", "run", "--out", "ex", cwd=work)
-    assert extraction.returncode == 0, extraction.stderr
-    return work
 
 
 def test_pulse_response_study_runs_from_the_command_line(pulse_run):

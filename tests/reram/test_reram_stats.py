@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli import spicegen
 
 from fitting.reram import stats as reram_stats
 from fitting.surrogate import Surrogate
@@ -13,19 +12,15 @@ from spicegen.study import extract, get_extraction
 EXTRACTIONS = ("reram-sigma-prog", "reram-relaxation", "reram-pulse-response")
 
 
-def test_relaxation_study_and_extraction_from_the_command_line(tmp_path):
+def test_relaxation_study_and_extraction_from_the_command_line(relaxation):
     """The study records the paper's anchors and replays Fig. 4; the extraction fits the anchors of the
     run into the files that are shipped, each surrogate citing the run."""
-    study = spicegen("study", "run", "reram-relaxation", "--n", "8", "--out", "run", "--no-progress", cwd=tmp_path)
-    assert study.returncode == 0, study.stderr
-    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    result = json.loads((relaxation / "run" / "result.json").read_text())
     m = result["measurements"]
     assert m["mean_error_1h"] == pytest.approx(-0.68, abs=0.1) and m["sigma_10min"] == pytest.approx(0.6, rel=0.2)
     assert m["drift_per_decade"] == pytest.approx(-0.191, abs=1e-3)
     assert len(result["data"]["anchors"]["mean"]) == len(reram_stats.ANCHORS["mean"])
-    done = spicegen("extract", "reram-relaxation", "--from", "run", "--out", "ex", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    built = tmp_path / "ex" / "reram-relaxation"
+    built = relaxation / "ex" / "reram-relaxation"
     shipped = get_extraction("reram-relaxation").shipped()
     assert sorted(p.name for p in built.iterdir()) == sorted(p.name for p in shipped.iterdir())
     model = Surrogate.load(built / "relaxation_mean.json")

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from cli import spicegen
 
 from spicegen.cli import main
 from spicegen.study import get_extraction
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 
-
-@pytest.fixture(scope="module")
-def ttt(tmp_path_factory) -> Path:
-    """The study with two coverage replicas, and its extraction."""
-    work = tmp_path_factory.mktemp("ttt")
-    study = spicegen("study", "run", "reram-ttt", "--set", "replicas=2", "--out", "run", "--no-progress", cwd=work)
-    assert study.returncode == 0, study.stderr
-    extraction = spicegen("extract", "reram-ttt", "--from", "run", "--out", "ex", cwd=work)
-    assert extraction.returncode == 0, extraction.stderr
-    return work
 
 
 def test_ttt_study_records_noise_free_curves_and_seeded_replicas(ttt):
