@@ -43,8 +43,9 @@ text-align:left;vertical-align:top}th{background:#eef1f6}td.num{text-align:right
 .ok{color:#166534}.warn{color:#a16207}.bad{color:#b91c1c;font-weight:600}
 .role{display:inline-block;border-radius:3px;padding:0 .4em;font-size:.85em}
 .role.calibration{background:#e0e7ff;color:#3730a3}.role.held{background:#dcfce7;color:#166534}
-figure{display:inline-block;margin:.5em 1em .5em 0;max-width:100%}figure img{max-width:560px;width:100%;
-border:1px solid #eee}figcaption{font-size:.8em;color:#5b6475}
+div.figures{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+figure{margin:.5em 0;flex:1 1 420px;max-width:560px}figure img{width:100%;border:1px solid #eee}
+figcaption{font-size:.8em;color:#5b6475}
 details{margin:.4em 0}summary{cursor:pointer;color:#1d4ed8}
 """
 
@@ -277,14 +278,14 @@ def _provenance(results: Mapping[str, Any]) -> str:
 
 
 def _figures(out: Path, figures: Sequence[str]) -> str:
-    parts = []
+    parts = ['<div class="figures">']
     for rel in figures:
         path = out / rel
         if path.is_file():
             data = base64.b64encode(path.read_bytes()).decode()
             parts.append(f'<figure><img alt="{_e(rel)}" src="data:image/png;base64,{data}">'
                          f"<figcaption>{_e(rel)}</figcaption></figure>")
-    return "".join(parts)
+    return "".join(parts) + "</div>"
 
 
 def _fmt(value: float | None, unit: str) -> str:
