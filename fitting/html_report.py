@@ -197,19 +197,26 @@ def _surrogate_table(out: Path, stages: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _held_out(summary: Mapping[str, Any] | None, name: str) -> str:
-    """The held-out errors the extraction's summary records for surrogate ``name``."""
-    if not summary:
+    """The held-out errors the extraction's summary records for surrogate ``name``: the entry whose label
+    (``f1_cmos``, ``f2_mean``, ``f2``) is the longest prefix of the name."""
+    entries: dict[str, Mapping[str, Any]] = {}
+    for key, entry in (summary or {}).items():
+        if isinstance(entry, Mapping):
+            entries[key] = entry
+            entries.update({f"{key}_{k}": v for k, v in entry.items() if isinstance(v, Mapping)})
+    labels = [k for k in entries if name == k or name.startswith(k + "_")]
+    if not labels:
         return ""
-    for key, entry in summary.items():
-        if not isinstance(entry, Mapping):
-            continue
-        candidates = {key: entry, **{f"{key}_{k}": v for k, v in entry.items() if isinstance(v, Mapping)}}
-        for label, values in candidates.items():
-            if label == name or name.endswith(label):
-                picks = {k: v for k, v in values.items()
-                         if isinstance(v, (int, float)) and ("max" in k or "coverage" in k or "held" in k)}
-                return ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in picks.items())
-    return ""
+    values = entries[max(labels, key=len)]
+    picks = {k: v for k, v in values.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool) and ("max" in k or "coverage" in k)}
+    return "; ".join(f"{HELD_OUT_WORDS.get(k, k.replace('_', ' '))} {v:.3g}" for k, v in picks.items())
+
+
+HELD_OUT_WORDS = {"mean_max_error_fs": "max error of the mean / full scale",
+                  "sigma_max_rel_error": "max relative error of σ",
+                  "coverage_fit_half": "share of fitted samples above the bound",
+                  "held_out_coverage": "share of held-out samples above the bound"}
 
 
 def _speed(out: Path, results: Mapping[str, Any]) -> str:
