@@ -119,6 +119,10 @@ STAGES: tuple[Stage, ...] = (
           sizes=_sizes(Size(None, {"epochs": 1, "train": 16, "test": 8}),
                        Size(None, {"epochs": 8, "train": 400, "test": 200}), Size())),
     # CMO/HfOx ReRAM (Falcone et al.)
+    Stage("reram-calibration", "lmfit calibration of the ReRAM model on the SPICE 1T1R cell (paper scale only)",
+          study="reram-calibration", sizes=_sizes(None, None, Size())),
+    Stage("reram-c2c-calibration", "lmfit of the per-pulse noise law on NSR and the 0.2 % pulse count (paper scale "
+          "only)", study="reram-c2c-calibration", sizes=_sizes(None, None, Size())),
     Stage("reram-ttt", "Trap-to-trap tunnelling I-V of the device alone (HRS, LRS, 4 temperatures)",
           study="reram-ttt", sizes=_sizes(Size(None, {"replicas": 2}), Size(), Size())),
     Stage("reram-cycling-iv", "Quasi-static cycling of the 1T1R cell: I-V loop and 0.2 V reads (Fig. 2d)",
@@ -138,6 +142,8 @@ STAGES: tuple[Stage, ...] = (
           study="reram-crossbar", sizes=_sizes(Size(None, {"check_sizes": "4", "size": 16, "vectors": 20}),
                                                Size(), Size())),
     # LDO + attenuator + DPI LIF neuron (Garg et al.)
+    Stage("lif-calibration", "lmfit calibration of the LIF chain's capacitors and bias-device lengths (paper "
+          "scale only)", study="lif-calibration", sizes=_sizes(None, None, Size())),
     _lif("lif-chain", "LDO clamp, current attenuation K and power of the chain"),
     _lif("lif-fi", "Firing rate vs input current at two thresholds (Fig. 4A)"),
     _lif("lif-pulse-width", "Spike width and maximum rate vs V_pw (Figs. 4D-E)"),
