@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from spicegen.files import write_json
+from testbenches.mdwmtj.mac import CONFIG_LABELS
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 
 LEVELS: dict[str, float | str] = {"0": 0.0, "10": 0.1, "20": 0.2, "40": 0.4, "fitted": "fitted"}
@@ -46,8 +47,8 @@ class P2mTrain(Study):
             "classes": list(SHAPES), "bins": BINS, "window": WINDOW, "capacity_events": track, "results": rows,
             "f1_layer": f1.to_dict(), "f2": f2.to_dict()}
         write_json(ctx.out / "accuracy_vs_noise.json", summary)
-        plot(rows, ctx.out / "accuracy_vs_noise.png", f"P²M first layer, synthetic events, 4 classes\nshipped f1 "
-             f"({options['config']}) and f2 from the ngspice Monte Carlo")
+        plot(rows, ctx.out / "accuracy_vs_noise.png", f"P²M first layer, synthetic events, 4 classes (cf. Kaiser et al. "
+             f"Table 1)\nshipped f1 ({CONFIG_LABELS[options['config']]} weights) and f2 from the ngspice Monte Carlo")
         measurements = {}
         for key, row in zip(LEVELS, rows):
             measurements[f"accuracy_noisy_{key}"] = 100 * row["test_accuracy_noisy"]

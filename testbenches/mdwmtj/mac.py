@@ -54,6 +54,8 @@ from spicegen.testbench import Circuit, CircuitWaves, Option, Testbench, registe
 
 Config = Literal["cmos", "mdwmtj", "cmosx"]
 CONFIGS: tuple[str, ...] = get_args(Config)
+CONFIG_LABELS = {"cmos": "CMOS", "mdwmtj": "MDWMTJ", "cmosx": "CMOS+X"}
+"""Weight configuration → its name in the paper (figure titles)."""
 
 DEVICE = "mdwmtj"
 VDD = 3.3
@@ -626,14 +628,14 @@ def plot_run(run: MacRun, path: Path, title: str) -> None:
         sign = run.spec.weights[k]
         if sign:
             axes[0].vlines(np.asarray(times) * 1e3, k + 0.1, k + 0.9, color="C0" if sign > 0 else "C3")
-    axes[0].set_ylabel("pixel (events)")
+    axes[0].set_ylabel("pixel index (events)")
     axes[1].plot(t, w["accp.q"] * L_FL * 1e9, label="ACC_POS")
     axes[1].plot(t, w["accn.q"] * L_FL * 1e9, label="ACC_NEG")
     for name in sorted(n for n in w if n.startswith("xw")):
         axes[1].plot(t, w[name] * L_FL * 1e9, ":", lw=1, label=f"weight {name[2:-2]}")
     axes[1].plot(t, w["xtb.q"] * L_FL * 1e9, "--", lw=1, label="threshold MDWMTJ")
     axes[1].set_ylabel("DW position q (nm)")
-    axes[1].legend(fontsize=7, ncol=3)
+    axes[1].legend(fontsize=7, ncol=3, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
     m = run.measurements
     n = len(run.spec.events)
     t_eval = np.array([0.5 * (a + b) for a, b in zip(tl.eval_start, tl.eval_end)]) * 1e3
@@ -643,7 +645,7 @@ def plot_run(run: MacRun, path: Path, title: str) -> None:
     axes[2].plot(t_eval, vth, "_", ms=20, mew=2, label="V_TH (divider of two MDWMTJs)")
     for x, a, b in zip(t_eval, pre, vth):
         axes[2].annotate(f"{a - b:+.2f} mV", (x, a), textcoords="offset points", xytext=(6, 0), fontsize=7)
-    axes[2].set_ylabel("at evaluation (mV)")
+    axes[2].set_ylabel("V_ACT,PRE, V_TH (mV)")
     axes[2].legend(fontsize=7)
     spikes = [float(np.max(w["spk"][(w["time"] >= a) & (w["time"] <= b)], initial=0.0))
               for a, b in zip(tl.eval_start, tl.eval_end)]

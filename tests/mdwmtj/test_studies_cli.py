@@ -1,5 +1,5 @@
 """The MDWMTJ / P²M studies and extractions through the command line, run from outside the repository
-(real ngspice + openvaf-r, small sizes)."""
+(real ngspice + openvaf-r, small sizes; every study runs once, in a module fixture)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ import pytest
 
 from spicegen.cli import main
 from spicegen.devices.mdwmtj import RP_SIGMA_3SIGMA
+from spicegen.study import ROLES, get_study, studies
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 REPO = Path(__file__).resolve().parents[2]
@@ -45,18 +46,88 @@ def result(folder: Path) -> dict:
     return json.loads((folder / "result.json").read_text())
 
 
-def test_p2m_f1_run_and_extraction_cite_the_run(spicegen, tmp_path):
-    run = spicegen("study", "run", "p2m-f1", "--n", "4", "--set", "configs=cmos", "--out", "f1")
-    assert run.returncode == 0, run.stderr
-    measured = result(tmp_path / "f1")["measurements"]
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """The folder the module's study runs go into (one sub-folder each)."""
+    return tmp_path_factory.mktemp("runs")
+
+
+def study_run(folder: Path, study: str, *args: str) -> Path:
+    """``spicegen study run STUDY ARGS --out FOLDER``; ``folder``."""
+    assert main(["study", "run", study, *args, "--out", str(folder), "--no-progress"]) == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def f1(runs) -> Path:
+    return study_run(runs / "f1", "p2m-f1", "--n", "4", "--set", "configs=cmos")
+
+
+@pytest.fixture(scope="module")
+def f2(runs) -> Path:
+    return study_run(runs / "f2", "p2m-f2", "--n", "400")
+
+
+@pytest.fixture(scope="module")
+def margin(runs) -> Path:
+    return study_run(runs / "m", "p2m-mac-margin", "--n", "2", "--set", "configs=cmos")
+
+
+@pytest.fixture(scope="module")
+def ranged(runs) -> Path:
+    return study_run(runs / "r", "p2m-range", "--n", "2")
+
+
+@pytest.fixture(scope="module")
+def waveforms(runs) -> Path:
+    return study_run(runs / "w", "p2m-waveforms")
+
+
+@pytest.fixture(scope="module")
+def dw(runs) -> Path:
+    return study_run(runs / "dw", "dw-velocity")
+
+
+@pytest.fixture(scope="module")
+def device(runs) -> Path:
+    return study_run(runs / "device", "mdwmtj-device", "--set", "positions=5", "--set", "currents=7",
+                     "--set", "i_max=120")
+
+
+@pytest.fixture(scope="module")
+def train(runs) -> Path:
+    pytest.importorskip("torch")
+    return study_run(runs / "t", "p2m-train", "--set", "epochs=1", "--set", "train=16", "--set", "test=8")
+
+
+#: Fixture → the study it runs (every MDWMTJ study).
+STUDY_RUNS = {"f1": "p2m-f1", "f2": "p2m-f2", "margin": "p2m-mac-margin", "ranged": "p2m-range",
+              "waveforms": "p2m-waveforms", "dw": "dw-velocity", "device": "mdwmtj-device", "train": "p2m-train"}
+
+
+def test_every_mdwmtj_study_has_a_test_run():
+    assert set(STUDY_RUNS.values()) == {name for name, s in studies().items() if s.family == "mdwmtj"}
+
+
+@pytest.mark.parametrize("fixture", sorted(STUDY_RUNS))
+def test_measurements_have_units_and_paper_values_roles(fixture, request):
+    done = result(request.getfixturevalue(fixture))
+    measures = get_study(done["study"]).measures
+    assert done["units"] == {name: measures[name].unit for name in done["measurements"]}
+    assert set(done["roles"]) == set(done["paper"]) == {k for k, m in measures.items() if m.paper is not None}
+    assert all(role in ROLES and role for role in done["roles"].values()), done["roles"]
+
+
+def test_p2m_f1_run_and_extraction_cite_the_run(spicegen, tmp_path, f1):
+    measured = result(f1)["measurements"]
     assert measured["failed_cmos"] == 0 and 0 < measured["worst_3sigma_cmos"] < 100
     assert measured["worst_3sigma_mdwmtj"] is None                      # not run: NaN, stored as null
-    assert {"f1.png", "f1_cmos"} <= {p.name for p in (tmp_path / "f1").iterdir()}
-    extract = spicegen("extract", "p2m-f1", "--from", "f1", "--out", "ex")
+    assert {"f1.png", "f1_cmos"} <= {p.name for p in f1.iterdir()}
+    extract = spicegen("extract", "p2m-f1", "--from", str(f1), "--out", "ex")
     assert extract.returncode == 0, extract.stderr
     names = {p.name for p in (tmp_path / "ex" / "p2m-f1").iterdir()}
     assert names == {"f1_cmos.json", "f1_cmos_report.json", "f1_cmos_residuals.png", "summary.json", "report.md"}
-    key = json.loads((tmp_path / "f1" / "study.json").read_text())["key"]
+    key = json.loads((f1 / "study.json").read_text())["key"]
     surrogate = json.loads((tmp_path / "ex" / "p2m-f1" / "f1_cmos.json").read_text())
     for cited in (surrogate["provenance"]["study"], surrogate["variation"]["provenance"]["study"]):
         assert cited["study"] == "p2m-f1" and cited["key"] == key
@@ -67,13 +138,11 @@ def test_p2m_f1_run_and_extraction_cite_the_run(spicegen, tmp_path):
     assert summary["study"]["key"] == key and len(summary["f1"]["cmos"]["nominal_m"]) == 9
 
 
-def test_p2m_f2_run_and_extraction(spicegen, tmp_path):
-    run = spicegen("study", "run", "p2m-f2", "--n", "400", "--out", "f2")
-    assert run.returncode == 0, run.stderr
-    measured = result(tmp_path / "f2")["measurements"]
+def test_p2m_f2_run_and_extraction(spicegen, tmp_path, f2):
+    measured = result(f2)["measurements"]
     assert measured["failed"] == 0 and 5 < measured["worst_spread"] < 50
-    assert result(tmp_path / "f2")["paper"]["worst_spread"] == 11.38
-    extract = spicegen("extract", "p2m-f2", "--from", "f2", "--out", "ex")
+    assert result(f2)["paper"]["worst_spread"] == 11.38
+    extract = spicegen("extract", "p2m-f2", "--from", str(f2), "--out", "ex")
     assert extract.returncode == 0, extract.stderr
     shipped = REPO / "fitting" / "extractions" / "p2m_f2"
     assert {p.name for p in (tmp_path / "ex" / "p2m-f2").iterdir()} == {p.name for p in shipped.iterdir()}
@@ -106,38 +175,30 @@ def test_an_extraction_refuses_a_missing_source_study(spicegen):
         assert out.returncode == 1 and f"needs a finished run of study {study!r}" in out.stderr
 
 
-def test_mac_margin_and_programmable_range(spicegen, tmp_path):
-    margin = spicegen("study", "run", "p2m-mac-margin", "--n", "2", "--set", "configs=cmos", "--out", "m")
-    assert margin.returncode == 0, margin.stderr
-    measured = result(tmp_path / "m")["measurements"]
+def test_mac_margin_and_programmable_range(margin, ranged):
+    measured = result(margin)["measurements"]
     assert measured["nominal_margin_cmos"] == pytest.approx(1.98, abs=0.05)   # docs/mdwmtj.md §5
     assert measured["margin_mean_cmosx"] is None
-    ranged = spicegen("study", "run", "p2m-range", "--n", "2", "--out", "r")
-    assert ranged.returncode == 0, ranged.stderr
-    data = result(tmp_path / "r")["data"]
+    data = result(ranged)["data"]
     assert data["samples"] == 2 and data["nominal"][-1] == pytest.approx(0.356, abs=0.005)
 
 
-def test_waveforms_reproduce_fig5_reprogramming(spicegen, tmp_path):
-    run = spicegen("study", "run", "p2m-waveforms", "--out", "w")
-    assert run.returncode == 0, run.stderr
-    done = result(tmp_path / "w")
+def test_waveforms_reproduce_fig5_reprogramming(waveforms):
+    done = result(waveforms)
     assert done["measurements"]["reprogram_spike_app1_cmosx"] == 0 and done["measurements"]["reprogram_spike_app2_cmosx"] == 1
     assert done["measurements"]["v_th_cmos"] == pytest.approx(86.2, abs=0.05)
     assert {"mac_cmos.png", "reprogram_mdwmtj.png"} <= set(done["files"])
 
 
-def test_dw_velocity_study_calibrates_the_device_and_ships_its_surrogate(spicegen, tmp_path):
+def test_dw_velocity_study_calibrates_the_device_and_ships_its_surrogate(spicegen, tmp_path, dw):
     from spicegen.calibration import value
 
-    run = spicegen("study", "run", "dw-velocity", "--out", "dw")
-    assert run.returncode == 0, run.stderr
-    written = json.loads((tmp_path / "dw" / "calibration_mdwmtj.json").read_text())
-    key = json.loads((tmp_path / "dw" / "study.json").read_text())["key"]
+    written = json.loads((dw / "calibration_mdwmtj.json").read_text())
+    key = json.loads((dw / "study.json").read_text())["key"]
     for name in ("c0", "c1", "c2", "ith", "imax"):
         assert written["values"][name] == value("mdwmtj", name)                # the fit reproduces the shipped values
         assert written["sources"][name]["key"] == key
-    extract = spicegen("extract", "dw-velocity", "--from", "dw", "--out", "ex")
+    extract = spicegen("extract", "dw-velocity", "--from", str(dw), "--out", "ex")
     assert extract.returncode == 0, extract.stderr
     surrogate = json.loads((tmp_path / "ex" / "dw-velocity" / "v_dw.json").read_text())
     assert surrogate["provenance"]["study"]["key"] == key
@@ -146,16 +207,20 @@ def test_dw_velocity_study_calibrates_the_device_and_ships_its_surrogate(spicege
     assert surrogate["params"] == pytest.approx(shipped["params"], rel=1e-9)
 
 
-def test_p2m_train_reads_the_shipped_surrogates(spicegen, tmp_path):
-    pytest.importorskip("torch")
-    run = spicegen("study", "run", "p2m-train", "--set", "epochs=1", "--set", "train=16", "--set", "test=8",
-                   "--out", "t")
-    assert run.returncode == 0, run.stderr
-    done = result(tmp_path / "t")
+def test_p2m_train_reads_the_shipped_surrogates(train):
+    done = result(train)
     assert "shipped ngspice Monte Carlo" in done["data"]["note"]
     assert [r["noise"] for r in done["data"]["results"]] == [0.0, 0.1, 0.2, 0.4, "fitted"]
     assert all(0 <= v <= 100 for v in done["measurements"].values())
-    assert (tmp_path / "t" / "accuracy_vs_noise.png").stat().st_size > 1000
+    assert (train / "accuracy_vs_noise.png").stat().st_size > 1000
+
+
+def test_mdwmtj_device_study_reports_tmr_and_threshold(device):
+    m = result(device)["measurements"]
+    assert m["r_ap"] / m["r_p"] == pytest.approx(3.0, rel=1e-3) and m["tmr_10mv"] == pytest.approx(2.0, rel=1e-3)
+    assert m["tmr_800mv"] < m["tmr_10mv"]  # roll-off with bias
+    assert 20.0 <= m["i_threshold"] <= 60.0 and m["velocity_max"] > 0
+    assert (device / "mdwmtj_device.png").stat().st_size > 10_000
 
 
 def test_registering_the_studies_imports_no_torch():
