@@ -65,32 +65,39 @@ def dc_traces_figure(path: Path, traces: Mapping[tuple[float, float], Trace]) ->
         for (i, vthr), tr in traces.items():
             if i == isyn:
                 ax.plot(np.asarray(tr["t"]) * 1e3, tr["y"], lw=0.8, label=f"V_thr = {vthr:g} V")
-        ax.set(xlabel="t (ms)", ylabel="V_mem (V)", title=f"I_syn = {isyn * 1e6:g} µA (cf. Fig. 4B-C)")
+        ax.set(xlabel="t (ms)", ylabel="V_mem (V)", title=f"I_syn = {isyn * 1e6:g} µA (cf. Garg et al. Fig. 4B-C)")
         ax.legend(fontsize=7)
     return save_figure(fig, path, DPI)
 
 
-def leak_figure(path: Path, down: Mapping[float, Trace], up: Mapping[float, Trace]) -> Path:
-    """Membrane leaking toward V_rest from above (per V_taun) and from below (per V_taup)."""
+def leak_figure(path: Path, down: Mapping[float, Trace], up: Mapping[float, Trace], leaked: float) -> Path:
+    """Membrane leaking toward V_rest from above (per V_taun) and from below (per V_taup), with the paper's
+    leak times of Fig. 6D (the downward leak reaches ``leaked`` volts, 90 % of the way to V_rest, then)."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6, 5))
     for bias, traces, style in (("V_taun", down, "-"), ("V_taup", up, "--")):
         for v, tr in traces.items():
             ax.plot(tr["t"], tr["y"], style, lw=0.8, label=f"{bias} = {v:g} V")
-    ax.set(xlabel="t (s)", ylabel="V_mem (V)", title="leak toward V_rest (cf. Fig. 6D-E)")
-    ax.legend(fontsize=7)
+    for name, marker, when in (("leak_135", "x", f"at {POINTS['leak_135'].paper * 1e3:g} ms"),
+                               ("leak_100", ">", f"after more than {POINTS['leak_100'].paper:g} s")):
+        ax.plot([POINTS[name].paper], [leaked], marker, ms=9, mew=2, color="k",
+                label=f"paper, V_taun = {POINTS[name].args['vtaun']:g} V: 90 % leaked {when}")
+    ax.set_xscale("symlog", linthresh=1e-3)
+    ax.set(xlabel="t (s)", ylabel="V_mem (V)", title="leak toward V_rest (cf. Garg et al. Fig. 6D-E)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     return save_figure(fig, path, DPI)
 
 
 def pulsed_figure(path: Path, widths: Sequence[float], rates: Sequence[float], traces: Mapping[float, Trace],
-                  spikes: Mapping[float, Sequence[float]]) -> Path:
-    """Rate against input-pulse width with Fig. 6B's points, and the membrane of each run (spikes marked)."""
+                  spikes: Mapping[float, Sequence[float]], amplitude: float, frequency: float) -> Path:
+    """Rate against input-pulse width (pulses of ``amplitude`` A at ``frequency`` Hz) with Fig. 6B's points,
+    and the membrane of each run (spikes marked)."""
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    a.plot(np.asarray(widths) * 1e6, rates, "o-", label="sim")
+    a.plot(np.asarray(widths) * 1e6, rates, "o-", label=f"sim ({amplitude * 1e6:g} µA, {frequency:g} Hz)")
     a.plot(*_paper(("pulsed_7us", "pulsed_10us", "pulsed_15us"), "width", 1e6), "x", ms=10, mew=2, color="k",
            label="paper (40 µA, 100 Hz)")
-    a.set(xlabel="input pulse width (µs)", ylabel="output rate (Hz)", title="pulsed input (cf. Fig. 6A-B)")
+    a.set(xlabel="input pulse width (µs)", ylabel="output rate (Hz)", title="pulsed input (cf. Garg et al. Fig. 6A-B)")
     a.legend(fontsize=7)
     for k, (width, tr) in enumerate(traces.items()):
         b.plot(np.asarray(tr["t"]) * 1e3, tr["y"], lw=0.8, color=f"C{k}", label=f"{width * 1e6:g} µs pulses")
@@ -101,18 +108,23 @@ def pulsed_figure(path: Path, widths: Sequence[float], rates: Sequence[float], t
     return save_figure(fig, path, DPI)
 
 
-def adaptive_figure(path: Path, mem: Trace, thr: Trace, isi: Sequence[float]) -> Path:
-    """The adaptive pair: primary membrane, regulator membrane (= primary threshold), primary ISIs."""
+def adaptive_figure(path: Path, mem: Trace, thr: Trace, isi: Sequence[float],
+                    paper: Mapping[str, Sequence[float]]) -> Path:
+    """The adaptive pair: primary membrane, regulator membrane (= primary threshold), primary ISIs, with the
+    paper's values (``paper``: ``thr`` start and end in V, ``isi`` first and last in s)."""
     plt = pyplot()
     fig, (a, b) = plt.subplots(2, 1, figsize=(7, 6))
     a.plot(np.asarray(mem["t"]) * 1e3, mem["y"], lw=0.6, label="primary V_mem")
     a.plot(np.asarray(thr["t"]) * 1e3, thr["y"], lw=1.2, label="regulator V_mem = primary V_thr")
-    a.set(xlabel="t (ms)", ylabel="V", title="adaptive pair (cf. Garg et al. Fig. 7B)")
+    for k, v in enumerate(paper["thr"]):
+        a.axhline(v, ls=":", color="k", label="paper threshold: 0.6 V → 2 V" if k else None)
+    a.set(xlabel="t (ms)", ylabel="voltage (V)", title="adaptive pair (cf. Garg et al. Fig. 7B)")
     a.legend(fontsize=7)
-    b.plot(np.arange(1, len(isi) + 1), np.asarray(isi) * 1e3, "o-")
-    b.axhline(2.0, ls=":", color="k")
-    b.axhline(5.0, ls=":", color="k")
-    b.set(xlabel="ISI index", ylabel="primary ISI (ms)", title="paper: 2 ms → 5 ms (dotted)")
+    b.plot(np.arange(1, len(isi) + 1), np.asarray(isi) * 1e3, "o-", label="sim")
+    for k, v in enumerate(paper["isi"]):
+        b.axhline(v * 1e3, ls=":", color="k", label="paper: first 2 ms → last 5 ms" if k else None)
+    b.set(xlabel="ISI index", ylabel="primary ISI (ms)")
+    b.legend(fontsize=7)
     return save_figure(fig, path, DPI)
 
 
@@ -122,10 +134,12 @@ def chain_figure(path: Path, chain: Mapping[str, Sequence[float]]) -> Path:
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.8))
     isyn = np.asarray(chain["isyn"]) * 1e6
     a.semilogx(isyn, chain["k"], "o-")
-    a.axhline(500, ls=":", color="k")
-    a.set(xlabel="I_syn (µA)", ylabel="K = I_syn / I_neuron", title="attenuation (paper: K = 500)")
+    a.axhline(500, ls=":", color="k", label="paper: K = 500")
+    a.legend(fontsize=7)
+    a.set(xlabel="I_syn (µA)", ylabel="K = I_syn / I_neuron", title="attenuation (cf. Garg et al. §II.B)")
     b.semilogx(isyn, np.asarray(chain["clamp_error"]) * 1e3, "o-")
     b.set(xlabel="I_syn (µA)", ylabel="V(syn) − V_ref (mV)", title=f"LDO clamp at V_ref = {chain['vref']:g} V")
+    fig.suptitle("LDO and current attenuator (sim., cf. Garg et al. Fig. 2A)", fontsize=9)
     return save_figure(fig, path, DPI)
 
 

@@ -71,8 +71,9 @@ def _cached(ctx: StudyContext, kind: str, args: Mapping[str, float], compute: Ca
 
 
 def _paper_measures(*names: str) -> dict[str, Measure]:
+    fitted = {n for stage in STAGES for n in stage.calibration}
     return {n: Measure(POINTS[n].unit, POINTS[n].describe(), spec=(POINTS[n].paper, None) if POINTS[n].bound else None,
-                       paper=POINTS[n].paper) for n in names}
+                       paper=POINTS[n].paper, role="calibration" if n in fitted else "held out") for n in names}
 
 
 def _paper_points(ctx: StudyContext, design: Design, names: Iterable[str]) -> dict[str, float]:
@@ -121,12 +122,15 @@ class LifChain(LifStudy):
         "k_max": Measure("", "largest attenuation over the sweep"),
         "clamp_error_min": Measure("V", "smallest V(syn) − V_ref over the sweep"),
         "clamp_error_max": Measure("V", "largest V(syn) − V_ref over the sweep"),
-        "p_ldo_static": Measure("W", "LDO supply power without input (Garg et al. §III.E, SPICE)", paper=10e-6),
-        "p_lif_static": Measure("W", "neuron supply power without input (Garg et al. §III.E)", paper=5e-6),
+        # the OTA and comparator bias devices were sized to these static powers
+        "p_ldo_static": Measure("W", "LDO supply power without input (Garg et al. §III.E, SPICE)", paper=10e-6,
+                                role="calibration"),
+        "p_lif_static": Measure("W", "neuron supply power without input (Garg et al. §III.E)", paper=5e-6,
+                                role="calibration"),
         "p_lif_spiking": Measure("W", "neuron supply power while spiking at i_power"),
         "p_ldo_spiking": Measure("W", "LDO supply power at i_power"),
         "energy_per_spike": Measure("J", "neuron energy per spike above static at i_power (Garg et al. §III.E)",
-                                    paper=200e-12),
+                                    paper=200e-12, role="held out"),
     }
 
     def run(self, ctx: StudyContext) -> StudyResult:
@@ -224,11 +228,11 @@ class LifPulseWidth(LifStudy):
                                  lambda v=v: point_rate(design, isyn, Biases.vthr, v)))
                  for v in named_bar(ctx, "max rate", fast, lambda v: f"V_pw = {v:.3g} V")]
         files = [report.vpw_figure(ctx.out / "pulse_width_vpw.png", vpw, widths, ("tpw_045", "tpw_100"),
-                                   "T_pw at V_dd/2 (s)", "pulse width vs V_pw (cf. Fig. 4E)").name]
+                                   "T_pw at V_dd/2 (s)", "pulse width vs V_pw (cf. Garg et al. Fig. 4E)").name]
         if fast:
             files.append(report.vpw_figure(ctx.out / "max_rate_vpw.png", fast, rates,
                                            ("max_rate_vpw08", "max_rate_vpw11"), f"rate at {isyn * 1e6:g} µA (Hz)",
-                                           "maximum rate vs V_pw (cf. Fig. 4D)").name)
+                                           "maximum rate vs V_pw (cf. Garg et al. Fig. 4D)").name)
         data = {"isyn": isyn, "vpw": vpw, "t_pw": widths, "max_rate_vpw": fast, "max_rate": rates}
         return StudyResult(_paper_points(ctx, design, self.measures), data, files)
 
@@ -271,7 +275,7 @@ class LifPulsed(LifStudy):
                 for w in named_bar(ctx, "pulse width", widths, lambda w: f"{w * 1e6:.3g} µs pulses")}
         rates = [_number(r["rate"]) for r in runs.values()]
         figure = report.pulsed_figure(ctx.out / "pulsed.png", widths, rates, {w: r["trace"] for w, r in runs.items()},
-                                      {w: r["spikes"] for w, r in runs.items()})
+                                      {w: r["spikes"] for w, r in runs.items()}, amplitude, frequency)
         data = {"amplitude": amplitude, "frequency": frequency, "width": widths, "rate": rates}
         return StudyResult(_paper_points(ctx, design, self.measures), data, [figure.name])
 
@@ -312,8 +316,10 @@ class LifLeak(LifStudy):
         side = {d: {bias: r for (direction, bias), r in done.items() if direction == d} for d in ("down", "up")}
         data = {"t_stop": t_stop, **{d: [{k: v for k, v in r.items() if k != "trace"} for r in side[d].values()]
                                      for d in side}}
+        start = Biases.vthr - 0.02
         figure = report.leak_figure(ctx.out / "leak.png", *({b: r["trace"] for b, r in side[d].items()}
-                                                            for d in ("down", "up")))
+                                                            for d in ("down", "up")),
+                                    leaked=Biases.vrest + 0.1 * (start - Biases.vrest))
         m = {**_paper_points(ctx, design, ("leak_135", "leak_100")), "v_settle_typical": _number(typical["v_end"])}
         return StudyResult(m, data, [figure.name])
 
@@ -333,11 +339,16 @@ class LifAdaptivePair(LifStudy):
                Setting("t_stop", 100.0, "simulated time", unit="ms", bounds=(1.0, 1000.0)),
                CORNER)
     measures = {
+        # the regulator starts at its V_rest, the paper's 0.6 V (Table I)
         "thr_start": Measure("V", "primary threshold (regulator membrane) at the start (Garg et al. §III.D)",
-                             paper=0.6),
-        "thr_end": Measure("V", "highest primary threshold reached (Garg et al. §III.D)", paper=2.0),
-        "isi_first": Measure("s", "first inter-spike interval of the primary (Garg et al. Fig. 7B)", paper=2e-3),
-        "isi_last": Measure("s", "last inter-spike interval of the primary (Garg et al. Fig. 7B)", paper=5e-3),
+                             paper=0.6, role="calibration"),
+        "thr_end": Measure("V", "highest primary threshold reached (Garg et al. §III.D)", paper=2.0,
+                           role="held out"),
+        # the input amplitude (not in the paper) was chosen to give this first interval
+        "isi_first": Measure("s", "first inter-spike interval of the primary (Garg et al. Fig. 7B)", paper=2e-3,
+                             role="calibration"),
+        "isi_last": Measure("s", "last inter-spike interval of the primary (Garg et al. Fig. 7B)", paper=5e-3,
+                            role="held out"),
         "spikes": Measure("", "spikes of the primary"),
     }
 
@@ -358,7 +369,9 @@ class LifAdaptivePair(LifStudy):
         isi = np.diff(r["spikes"])
         m = {"thr_start": r["thr_start"], "thr_end": r["thr_end"], "isi_first": float(isi[0]) if isi.size else math.nan,
              "isi_last": float(isi[-1]) if isi.size else math.nan, "spikes": float(len(r["spikes"]))}
-        figure = report.adaptive_figure(ctx.out / "adaptive_pair.png", r["mem"], r["thr"], isi)
+        paper = {"thr": [self.measures[k].paper for k in ("thr_start", "thr_end")],
+                 "isi": [self.measures[k].paper for k in ("isi_first", "isi_last")]}
+        figure = report.adaptive_figure(ctx.out / "adaptive_pair.png", r["mem"], r["thr"], isi, paper)
         return StudyResult(m, {"isi": isi.tolist(), "spikes": r["spikes"]}, [figure.name])
 
 

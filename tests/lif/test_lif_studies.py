@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from spicegen.cli import main
-from spicegen.study import StudyRun
+from spicegen.study import ROLES, StudyRun, studies
 from testbenches.lif.calibrate import POINTS
 from testbenches.lif.circuit import CALIBRATION, LifDesign
 from testbenches.lif.studies import PARTS, part_settings
@@ -40,6 +40,40 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> StudyRun:
     out = tmp_path_factory.mktemp("lif") / "report"
     assert main(["study", "run", "lif-report", "--set", "size=smoke", "--out", str(out), "--no-progress"]) == 0
     return StudyRun.open(out)
+
+
+@pytest.fixture(scope="module")
+def calibration_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """One evaluation of the timer stage; the shipped calibration file before it ran."""
+    shipped = CALIBRATION.path.read_bytes()
+    out = tmp_path_factory.mktemp("lif") / "cal"
+    assert main(["study", "run", "lif-calibration", "--set", "stages=timer", "--set", "max_evals=1",
+                 "--out", str(out), "--no-progress"]) == 0
+    return out, shipped
+
+
+@pytest.fixture(scope="module")
+def rate_grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2 x 2 x 2 rate grid above 40 µA with one held-out check point."""
+    out = tmp_path_factory.mktemp("lif") / "grid"
+    assert main(["study", "run", "lif-rate-grid", "--set", "i_min=40", "--set", "i_points=2", "--set", "vthr_points=2",
+                 "--set", "vpw_points=2", "--set", "checks=1", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_every_lif_study_has_a_test_run() -> None:
+    ran = {"lif-report", "lif-calibration", "lif-rate-grid", *(p.name for p in PARTS)}
+    assert ran == {name for name, s in studies().items() if s.family == "lif"}
+
+
+def test_measurements_have_units_and_paper_values_roles(report: StudyRun, calibration_run, rate_grid) -> None:
+    folders = [report.folder, *(report.folder / p.name for p in PARTS), calibration_run[0], rate_grid]
+    for run in map(StudyRun.open, folders):
+        measures = studies()[run.study].measures
+        assert run.result["units"] == {name: measures[name].unit for name in run.result["measurements"]}, run.study
+        assert set(run.result["roles"]) == set(run.result["paper"]) == {k for k, m in measures.items()
+                                                                          if m.paper is not None}, run.study
+        assert all(role in ROLES and role for role in run.result["roles"].values()), run.study
 
 
 def test_report_compares_every_paper_point(report: StudyRun) -> None:
@@ -106,12 +140,9 @@ def test_calibration_defaults_are_the_package_file() -> None:
     assert (values["c1"], values["c2"], values["l_leak"], values["l_pw"]) == (8.44e-12, 20.48e-12, 1.71e-6, 0.5553e-6)
 
 
-def test_calibration_study_writes_its_values_and_leaves_the_package_alone(tmp_path: Path, capsys) -> None:
-    shipped = CALIBRATION.path.read_bytes()
-    out = tmp_path / "cal"
-    status, _, _ = spicegen(capsys, "study", "run", "lif-calibration", "--set", "stages=timer", "--set", "max_evals=1",
-                            "--out", str(out), "--no-progress")
-    assert status == 0 and CALIBRATION.path.read_bytes() == shipped
+def test_calibration_study_writes_its_values_and_leaves_the_package_alone(calibration_run) -> None:
+    out, shipped = calibration_run
+    assert CALIBRATION.path.read_bytes() == shipped
     run = StudyRun.open(out)
     written = json.loads((out / "calibration.json").read_text())
     assert written["values"]["c2"] == run.measurements["c2"] and np.isnan(run.measurements["c1"])
@@ -119,12 +150,8 @@ def test_calibration_study_writes_its_values_and_leaves_the_package_alone(tmp_pa
     assert written["sources"]["c2"]["key"] == run.key and written["sources"]["c2"]["stage"] == "timer"
 
 
-def test_rate_grid_and_extraction_cite_the_run(tmp_path: Path, capsys) -> None:
-    grid = tmp_path / "grid"
-    status, _, _ = spicegen(capsys, "study", "run", "lif-rate-grid", "--set", "i_min=40", "--set", "i_points=2",
-                            "--set", "vthr_points=2", "--set", "vpw_points=2", "--set", "checks=1",
-                            "--out", str(grid), "--no-progress")
-    assert status == 0
+def test_rate_grid_and_extraction_cite_the_run(tmp_path: Path, capsys, rate_grid: Path) -> None:
+    grid = rate_grid
     status, _, _ = spicegen(capsys, "extract", "lif-rate", "--from", str(grid), "--out", str(tmp_path / "x"))
     assert status == 0
     built = tmp_path / "x" / "lif-rate"
