@@ -191,6 +191,12 @@ class Measure:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"measure role {self.role!r} must be one of {', '.join(map(repr, ROLES))}.")
+        if self.paper is not None and not self.role:
+            raise ValueError(f"measure {self.desc!r} has the paper value {self.paper!r} but no role; pass "
+                             "role='calibration' if a parameter was fitted to make them agree, else role='held out'.")
+        if self.paper is None and self.role:
+            raise ValueError(f"measure {self.desc!r} has role {self.role!r} but no paper value; pass paper=VALUE "
+                             "or leave the role empty.")
 
 
 ROLES = ("", "calibration", "held out")
