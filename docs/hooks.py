@@ -109,16 +109,27 @@ def _produced_by(results: Mapping[str, Any], stages: list[Mapping[str, Any]]) ->
                                                if stage.get("n") is not None)
     else:
         samples = "no Monte Carlo sample counts recorded"
-    provenance = results.get("provenance", {})
-    made_with = ", ".join(f"{key} {provenance[key]}" for key in ("version", "commit", "python", "ngspice")
+    provenance = dict(results.get("provenance", {}))
+    if provenance.get("commit"):
+        provenance["commit"] = _short_commit(provenance["commit"])
+    made_with = ", ".join(_labelled(key, str(provenance[key])) for key in ("version", "commit", "python", "ngspice")
                           if provenance.get(key))
     line = f"Produced by `spicegen run --scale {scale}` ({samples})"
     return f"{line}; {made_with}." if made_with else f"{line}."
 
 
+def _short_commit(commit: str) -> str:
+    """The first 12 hex digits of a commit, keeping a suffix such as ``+dirty``."""
+    digits, plus, suffix = commit.partition("+")
+    return digits[:12] + plus + suffix
+
+
+def _labelled(key: str, value: str) -> str:
+    return value if value.lower().startswith(key) else f"{key} {value}"
+
+
 def _row(stage: Mapping[str, Any], comparison: Mapping[str, Any]) -> str:
-    quantity = comparison.get("desc") or comparison["measure"]
-    cells = [f"`{stage.get('study') or stage['name']}`", f"{_cell(quantity)} (`{comparison['measure']}`)",
+    cells = [f"`{stage.get('study') or stage['name']}`", _cell(comparison.get("desc") or comparison["measure"]),
              _cell(comparison.get("unit") or "–"), _number(comparison.get("paper")), _number(comparison.get("ours")),
              _percent(comparison.get("deviation")), comparison.get("role") or "–"]
     return "| " + " | ".join(cells) + " |"
