@@ -25,30 +25,10 @@ from spicegen.measure import Final
 from spicegen.montecarlo.store import FILE_NAME
 from spicegen import testbench as tb_api
 from spicegen.testbench import Circuit, Option
+from stores import rows, stored
 from testbenches import get_testbench
 
 pytestmark = pytest.mark.ngspice
-
-
-def rows(folder) -> dict[tuple[int, int], tuple]:
-    """(point, sample) → (ok, finished, worker, attempts), read straight from the store
-    (empty while the study is still creating it)."""
-    path = folder / FILE_NAME
-    if not path.exists():
-        return {}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return _stored(db)
-    finally:
-        db.close()
-
-
-def _stored(db: sqlite3.Connection) -> dict[tuple[int, int], tuple]:
-    try:
-        found = db.execute("SELECT point, sample, ok, finished, worker, attempts FROM samples").fetchall()
-    except sqlite3.OperationalError:  # the table is not created yet
-        return {}
-    return {(p, s): rest for p, s, *rest in found}
 
 
 def kill_when_stored(proc: subprocess.Popen, folder, count: int, deadline: float = 600) -> dict:
@@ -67,12 +47,12 @@ def kill_when_stored(proc: subprocess.Popen, folder, count: int, deadline: float
             db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=deadline, isolation_level=None)
             try:
                 db.execute("BEGIN IMMEDIATE")
-                stored = _stored(db)
-                if len(stored) >= count:
+                found = stored(db)
+                if len(found) >= count:
                     _assert_running(proc)
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
-                    return stored
+                    return found
                 db.execute("ROLLBACK")
             except sqlite3.OperationalError as exc:  # the study is still creating the file
                 if "no such table" not in str(exc) and "locked" not in str(exc):

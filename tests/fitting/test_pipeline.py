@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from cli import spicegen
 from fitting.html_report import _fmt
 from fitting.pipeline import RESULTS_FILE, STAGES, select
 from spicegen.montecarlo import load_dataframe
-from spicegen.montecarlo.store import FILE_NAME
+from stores import rows
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf, pytest.mark.vacask]
 
@@ -138,21 +137,6 @@ def test_unknown_stage_or_scale_is_refused_with_the_choices(tmp_path):
 KILLED = ("--scale", "quick", "--only", "mc-demo", "p2m-f2-surrogates", "reram-relaxation", "--no-progress")
 
 
-def stored(folder: Path) -> dict[tuple[int, int], tuple]:
-    """(point, sample) → (ok, finished, worker, attempts) of a Monte Carlo store."""
-    path = folder / FILE_NAME
-    if not path.exists():
-        return {}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
-    try:
-        return {(p, s): rest for p, s, *rest in
-                db.execute("SELECT point, sample, ok, finished, worker, attempts FROM samples").fetchall()}
-    except sqlite3.OperationalError:  # not created yet
-        return {}
-    finally:
-        db.close()
-
-
 def kill_when(proc: subprocess.Popen, ready, deadline: float = 300) -> None:
     """SIGKILL ``proc`` as soon as ``ready()`` is true."""
     give_up = time.monotonic() + deadline
@@ -172,21 +156,21 @@ def test_sigkill_at_three_moments_then_resume_gives_the_uninterrupted_results(tm
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "spicegen.cli", "run", *KILLED, "--out", str(out)]
     demo = out / "mc-demo" / "mc-demo"
-    moments = (lambda: len(stored(demo)) >= 40,                      # inside the first Monte Carlo
-               lambda: len(stored(demo)) >= 120,                     # inside it again, after a resume
+    moments = (lambda: len(rows(demo)) >= 40,                      # inside the first Monte Carlo
+               lambda: len(rows(demo)) >= 120,                     # inside it again, after a resume
                lambda: (out / "p2m-f2" / "study.json").is_file())    # the next stage has begun
     kept: dict = {}
     for moment in moments:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         kill_when(proc, moment)
-        now = stored(demo)
+        now = rows(demo)
         assert {k: now[k] for k in kept} == kept  # what was stored stays stored, untouched
         kept = now
     finished = (out / "mc-demo" / "result.json").stat().st_mtime_ns
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "mc-demo" / "result.json").stat().st_mtime_ns == finished  # a finished stage is not re-run
-    final = stored(demo)
+    final = rows(demo)
     assert {k: final[k] for k in kept} == kept and all(attempts == 1 for *_, attempts in final.values())
     assert without_commit(out) == without_commit(reference)
 
