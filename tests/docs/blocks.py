@@ -86,9 +86,16 @@ def _expand(code: str) -> str:
 
 
 def problems(page: str) -> list[str]:
-    """Rule violations of ``page``'s blocks (unknown language, an unused file, an untitled netlist)."""
+    """Rule violations of ``page``'s blocks (unknown language, an unused file, an untitled netlist, an
+    indented code block, which has no language to say what it is)."""
+    import markdown
+
     found = []
     page_blocks = blocks(page)
+    rendered = markdown.markdown((DOCS / page).read_text(encoding="utf-8"), extensions=["pymdownx.superfences"])
+    if rendered.count("<pre") != len(page_blocks):
+        found.append(f"{page}: {rendered.count('<pre') - len(page_blocks)} indented code block(s); "
+                     "fence them with a language (text for formulas and output)")
     for index, block in enumerate(page_blocks):
         if block.lang not in KNOWN:
             found.append(f"{block.id}: language {block.lang!r}; use one of {sorted(KNOWN)} "
