@@ -235,14 +235,10 @@ def _run_stage(stage: Stage, size: Size, out: Path, **kwargs: Any) -> dict[str, 
     target = out / stage.name
     try:
         if stage.study:
-            run = run_study(stage.study, target, settings=size.settings, n=size.n, **kwargs)
-            return study_entry(stage, run)
+            return study_entry(stage, run_study(stage.study, target, settings=size.settings, n=size.n, **kwargs))
         return extraction_entry(stage, target, _extract(stage, out / stage.source, target))
     except ValueError as exc:
-        if "another definition" in str(exc) or "not a study folder" in str(exc):
-            raise ValueError(f"stage {stage.name!r}: {exc} Another --scale or another spicegen version wrote "
-                             f"{str(out)!r}; run into a new --out folder.") from None
-        raise
+        raise ValueError(f"stage {stage.name!r}: {exc}") from None
 
 
 def _extract(stage: Stage, source: Path, target: Path) -> Mapping[str, Any]:
