@@ -167,6 +167,11 @@ class RqMeasure:
     what: str
     bias: int = 0
 
+    @property
+    def unit(self) -> str:
+        """Ohm for the resistances ``r_p`` and ``r_ap``; the ratio, the TMR and the 0/1 checks are dimensionless."""
+        return "Ohm" if self.what in ("r_p", "r_ap") else ""
+
     def __call__(self, waves) -> float:
         rhmr = get_device(DEVICE).defaults["rhmr"]
         r = np.empty((len(RQ_BIAS), len(RQ_Q)))
@@ -234,4 +239,5 @@ MDWMTJ_PULSE = register_testbench(Testbench(
     build=build_pulse,
     measurements={_current_name(i): Moved(f"d{k}.q", L_FL) for k, i in enumerate(PULSE_CURRENTS)},
     options=_FLAVOR,
+    units={_current_name(i): "m" for i in PULSE_CURRENTS},
 ))

@@ -518,6 +518,7 @@ P2M_MAC = register_testbench(Testbench(
     name="p2m-mac",
     doc="P2M 3x3 MAC channel: random-looking kernel and events, 1 ms window, read, comparator, reset",
     build=build_mac_testbench, measurements=_mac_measurements(), options=_OPTIONS,
+    units={name: "m" for name in ("q_pos", "q_neg", "q_pos_rst", "q_neg_rst")},
 ))
 
 F1_X = tuple((k + 1) / 9 for k in range(9))
@@ -563,6 +564,7 @@ P2M_F1 = register_testbench(Testbench(
     measurements={f"dq{k}": Step("accp.q" if F1_SIGN[k] > 0 else "accn.q", t, scale=L_FL)
                   for k, t in enumerate(F1_EVENT)},
     options=(*_OPTIONS, Option("tune", "weight", tuple(F1_TUNE), "cmosx weight-MDWMTJ positions (see F1_TUNE)")),
+    units={f"dq{k}": "m" for k in range(len(F1_EVENT))},
 ))
 
 F2_SIGMA_Q = L_FL / (2.0 * math.sqrt(3.0))
@@ -589,6 +591,8 @@ P2M_F2 = register_testbench(Testbench(
     build=build_f2_testbench,
     measurements={"d_pos": Final("accp.q"), "d_neg": Final("accn.q"), "v_pre": Ratio("pre", V_RD)},
     options=_OPTIONS[1:2],
+    # the state node holds q / l_FL: the positions are normalised, not the state's metres
+    units={"d_pos": "", "d_neg": ""},
 ))
 
 
