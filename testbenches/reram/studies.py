@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -101,6 +101,11 @@ class FormingVoltage:
     what: str
     rds: float = RDS_TARGET
 
+    @property
+    def unit(self) -> str:
+        """A for the forming current, V for the forming voltages."""
+        return "A" if self.what == "current" else "V"
+
     def __call__(self, waves: Any) -> float:
         try:
             v_cell, current = forming_point(waves["te"], -np.asarray(waves["i(vte)"]))
@@ -146,6 +151,7 @@ CYCLES = 1
 class ReadAt:
     """Cell resistance V_READ/I at time ``t`` (the end of a read plateau)."""
 
+    unit: ClassVar[str] = "Ohm"
     t: float
 
     def __call__(self, waves: Any) -> float:
