@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -47,6 +47,7 @@ _BIAS_DESC = {"vdd": "supply of the LDO and the neuron", "vref": "LDO reference 
 class IsiRate:
     """1 / mean interval between rising crossings of ``threshold`` by ``signal`` (Hz; NaN with < 2)."""
 
+    unit: ClassVar[str] = "Hz"
     signal: str
     threshold: float
 
