@@ -24,6 +24,7 @@ into the units of the P²M layer.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -291,6 +292,11 @@ def _source(summary: dict[str, Any], name: str) -> list[str]:
             f"--out RUN`, then `spicegen extract {name} --from RUN --out OUT`.", ""]
 
 
+def _r2_text(r2: float | None) -> str:
+    """R² to five decimals, or "interpolant" for a mean through every point (no R²: NaN, ``null`` in JSON)."""
+    return "interpolant" if r2 is None or math.isnan(r2) else f"{r2:.5f}"
+
+
 def f1_report(summary: dict[str, Any]) -> str:
     """``report.md`` of the f1 extraction: a table of the held-out checks."""
     lines = ["# P²M f1 extraction", "", *_source(summary, "p2m-f1"),
@@ -303,7 +309,7 @@ def f1_report(summary: dict[str, Any]) -> str:
              "| resolution: 95 % sampling noise of that check (max) | x within resolution | worst range (% FS) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for config, s in summary["f1"].items():
-        lines.append(f"| {config} | `{s['form']}` | `{s['sigma_form']}` | {s['r2']:.5f} | {100 * s['mean_max_error_fs']:.2f} "
+        lines.append(f"| {config} | `{s['form']}` | `{s['sigma_form']}` | {_r2_text(s['r2'])} | {100 * s['mean_max_error_fs']:.2f} "
                      f"({'≤' if s['mean_within_target'] else '>'} 2) | {100 * s['sigma_max_rel_error']:.1f} % "
                      f"({'≤' if s['sigma_within_target'] else '>'} 10 %) | {100 * max(s['sigma_resolution_95']):.1f} % "
                      f"| {s['sigma_within_resolution']}/{len(s['sigma_rel_error'])} | {100 * s['worst_range_fs']:.1f} |")

@@ -22,10 +22,14 @@ def test_f1_fits_the_even_half_and_checks_the_odd_half():
     assert f1.name == "f1_cmos" and f1.domain == {"x": (1 / 9, 1.0)}
     assert f1.provenance.testbench == "p2m-f1" and f1.provenance.seed == 3
     assert float(f1(1.0)) == pytest.approx(1.0, abs=0.02) and float(f1(1 / 9)) == pytest.approx(0.0, abs=0.02)
+    row = {"form": f1.provenance.form, "sigma_form": f1.variation.provenance.form, "r2": f1.stats.r2, **check}
+    # an interpolant has no R² (NaN in memory, null in summary.json): the report names it instead of "nan"
     report = f1_report({"study": {"study": "p2m-f1", "key": "k", "n": 1000, "seed": 3, "options": {}},
-                        "f1": {"cmos": {"form": f1.provenance.form, "sigma_form": f1.variation.provenance.form,
-                                        "r2": f1.stats.r2, **check}}})
-    assert report.startswith("# P²M f1 extraction") and "| cmos |" in report
+                        "f1": {"cmos": row, "mdwmtj": {**row, "form": "interpolate", "r2": np.nan},
+                               "cmosx": {**row, "form": "interpolate", "r2": None}}})
+    assert report.startswith("# P²M f1 extraction") and f"| cmos | `{row['form']}` | `{row['sigma_form']}` | 0." in report
+    assert f"| mdwmtj | `interpolate` | `{row['sigma_form']}` | interpolant |" in report
+    assert f"| cmosx | `interpolate` | `{row['sigma_form']}` | interpolant |" in report and "nan" not in report
 
 
 def test_f2_lower_bound_covers_and_the_mean_follows_the_curve():
