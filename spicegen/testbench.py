@@ -237,7 +237,7 @@ class Circuit:
         self._body: list[str] = []
         self._slots: dict[str, Slot] = {}
         self._aliases: dict[str, str] = {}
-        self._alias_units: dict[str, str] = {}
+        self._alias_units: dict[str, str | None] = {}
         self._osdi: list[str] = []
         self._saves: list[str] = []
         self._analysis: str | None = None
@@ -259,9 +259,10 @@ class Circuit:
         """Compiled Verilog-A files the netlist needs."""
         return tuple(self._osdi)
 
-    def signal_unit(self, vector: str) -> str:
-        """Unit of a vector that measurements read: a device state's unit for its alias (``"m1.w"``),
-        ``"A"`` for a branch current (``i(vdd)``, ``vdd#branch``), ``"s"`` for ``time``, else ``"V"``."""
+    def signal_unit(self, vector: str) -> str | None:
+        """Unit of a vector that measurements read: a device state's unit for its alias (``"m1.w"``; None
+        for a state stored scaled), ``"A"`` for a branch current (``i(vdd)``, ``vdd#branch``), ``"s"``
+        for ``time``, else ``"V"``."""
         key = vector.strip().lower()
         if key in self._alias_units:
             return self._alias_units[key]
@@ -347,7 +348,8 @@ class Circuit:
         for state in model.states:
             vector = f"x{name}.{state.name}" if flavor == "twin" else f"n{name}#{state.name}"
             self.alias(f"{name}.{state.name}", vector)
-            self._alias_units[f"{name}.{state.name}".lower()] = state.unit
+            # a scaled state's node holds x / scale: no unit to name (None: the testbench declares it)
+            self._alias_units[f"{name}.{state.name}".lower()] = state.unit if state.scale == 1.0 else None
 
     def mos(self, name: str, kind: str, d: str, g: str, s: str, b: str, *, w: float, l: float,  # noqa: E741
             nf: int = 1, mult: int = 1, vth: Variation | None = None, width: Variation | None = None) -> None:
