@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import textwrap
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -371,7 +372,9 @@ def scatter_figure(frame: Any, measurement: str, names: _Names, params: list[str
         ax.set_ylabel(ylabel)
     for ax in list(grid.flat)[len(groups):]:
         ax.set_axis_off()
-    fig.suptitle(f"{measurement} against its most influential drawn parameter ({names.testbench})", fontsize=10)
+    title = f"{measurement} against its most influential drawn parameter ({names.testbench})"
+    fig.suptitle(textwrap.fill(title, width=int(14 * 4.2 * columns), break_on_hyphens=False), fontsize=10)
+    fig.tight_layout()
     return fig
 
 
