@@ -21,6 +21,26 @@ from ..testbench import Circuit, Procedure, Slot, Testbench
 from .sampling import KINDS, Sampler
 
 
+#: Most samples per sweep point one study may ask for (``--n``).
+MAX_SAMPLES = 10**7
+
+
+def check_sample_count(n: object) -> int:
+    """``n`` (samples per sweep point) if it is a whole number in 1 .. :data:`MAX_SAMPLES`.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the limit.
+    """
+    _check_whole(n, "n (samples per sweep point)", 1)
+    if n > MAX_SAMPLES:
+        raise ValueError(f"n = {n} samples per sweep point is above the limit of {MAX_SAMPLES:.0e} "
+                         "(spicegen.montecarlo.plan.MAX_SAMPLES); split the study into several folders, "
+                         "or sweep a setting instead.")
+    return n
+
+
 @dataclass(frozen=True)
 class Point:
     """One point of the sweep: a netlist and its slots.

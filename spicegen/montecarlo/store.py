@@ -172,6 +172,22 @@ class Store:
         rows = self._db.execute("SELECT point, sample, ok FROM samples")
         return {(p, s): bool(ok) for p, s, ok in rows}
 
+    def count_stored(self, n: int, *, include_failed: bool = True) -> int:
+        """How many samples with index below ``n`` are stored (failed ones only if ``include_failed``)."""
+        row = self._db.execute("SELECT COUNT(*) FROM samples WHERE sample < ? AND (ok = 1 OR ?)",
+                               (n, int(include_failed))).fetchone()
+        return int(row[0])
+
+    def samples_to_run(self, point: int, n: int, retry_failed: bool = False) -> Iterator[int]:
+        """Sample indices below ``n`` of ``point`` not stored yet (and the failed ones if
+        ``retry_failed``), ascending; one byte per sample of memory."""
+        wanted = bytearray(b"\x01") * n
+        rows = self._db.execute("SELECT sample FROM samples WHERE point = ? AND sample < ? AND (ok = 1 OR ?)",
+                                (point, n, int(not retry_failed)))
+        for (sample,) in rows:
+            wanted[sample] = 0
+        return (sample for sample in range(n) if wanted[sample])
+
     def commit(self, records: Sequence[Record]) -> None:
         """Store ``records`` in one transaction (a retried sample replaces its row).
 

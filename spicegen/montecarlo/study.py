@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from itertools import groupby
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from tqdm import tqdm
 
 from ..testbench import Testbench
-from .plan import Plan, make_plan
+from .plan import Plan, check_sample_count, make_plan
 from .sampling import KINDS
 from .store import Record, Store
 from .worker import Task, forget_circuit, run_batch
@@ -114,9 +114,9 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
     >>> from testbenches import get_testbench                      # doctest: +SKIP
     >>> run_study(get_testbench("mc-demo"), "out/demo", n=100, seed=1, workers=2)  # doctest: +SKIP
     """
-    for value, what in ((n, "n"), (workers, "workers")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{what} must be a whole number >= 1, got {value!r}.")
+    check_sample_count(n)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}.")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a whole number >= 1, got {batch!r}.")
     plan = make_plan(testbench, seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds,
@@ -124,8 +124,8 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
     with Store.create_or_open(folder, plan.definition) as store:
         store.ask(n)
         store.write_quantities(plan.quantities)
-        tasks, skipped = _pending(plan, store.statuses(), n, retry_failed)
-        todo = sum(len(samples) for _, samples in tasks)
+        skipped = store.count_stored(n, include_failed=not retry_failed)
+        todo = len(plan.points) * n - skipped
         start = time.perf_counter()
         if not todo:
             return Summary(Path(folder), 0, 0, skipped, 0.0)
@@ -134,26 +134,18 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
                      desc=desc or testbench.name) as bar:
             size = batch or _auto_batch(todo, slots, dask)
             sink = _Sink(store, bar, [_point_label(p.coords) for p in plan.points])
+            tasks = _pending(plan, store, n, retry_failed)
             _drive(executor, plan, _batches(tasks, max(1, size // plan.pack)), 2 * slots, sink)
         return Summary(Path(folder), sink.computed, sink.failed, skipped, time.perf_counter() - start)
 
 
-def _pending(plan: Plan, statuses: Mapping[tuple[int, int], bool], n: int,
-             retry_failed: bool) -> tuple[list[Task], int]:
-    """Tasks still to run (packs grouped), and how many samples are skipped."""
-    tasks: list[Task] = []
-    skipped = 0
+def _pending(plan: Plan, store: Store, n: int, retry_failed: bool) -> Iterator[Task]:
+    """Tasks still to run (packs grouped), made point by point as they are dispatched, so memory
+    does not grow with ``n``."""
     for point in plan.points:
-        todo = []
-        for sample in range(n):
-            status = statuses.get((point.index, sample))
-            if status is None or (retry_failed and not status):
-                todo.append(sample)
-            else:
-                skipped += 1
+        todo = store.samples_to_run(point.index, n, retry_failed)
         for _, pack in groupby(todo, key=lambda k: k // plan.pack):
-            tasks.append((point.index, tuple(pack)))
-    return tasks, skipped
+            yield point.index, tuple(pack)
 
 
 def _auto_batch(samples: int, slots: int, dask: str | None) -> int:
@@ -162,13 +154,17 @@ def _auto_batch(samples: int, slots: int, dask: str | None) -> int:
     return max(1, min(cap, math.ceil(samples / (8 * slots))))
 
 
-def _batches(tasks: Sequence[Task], size: int) -> list[list[Task]]:
+def _batches(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:
     """Consecutive tasks in batches of ``size``, never mixing sweep points."""
-    out: list[list[Task]] = []
     for _, group in groupby(tasks, key=lambda t: t[0]):
-        items = list(group)
-        out += [items[i:i + size] for i in range(0, len(items), size)]
-    return out
+        batch: list[Task] = []
+        for task in group:
+            batch.append(task)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
 
 @dataclass
@@ -196,7 +192,7 @@ def _point_label(coords: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in coords.items())
 
 
-def _drive(executor: Executor, plan: Plan, batches: Sequence[Sequence[Task]], depth: int,
+def _drive(executor: Executor, plan: Plan, batches: Iterable[Sequence[Task]], depth: int,
            on_records: Callable[[list[Record]], None]) -> None:
     """Keep ``depth`` batches in flight; hand each finished batch's records to ``on_records``."""
     queue = iter(batches)
