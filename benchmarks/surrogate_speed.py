@@ -27,8 +27,9 @@ from typing import Callable
 import numpy as np
 
 from fitting.mdwmtj.f1f2 import P2mF1Extraction, P2mF2Extraction
-from fitting.surrogate import Surrogate, write_atomic, write_numpy_module
+from fitting.surrogate import Surrogate, write_numpy_module
 from timing import time_call
+from spicegen.files import write_text
 from spicegen.montecarlo import make_plan, simulate
 from testbenches.mdwmtj.mac import F1_SIGN, F1_X, P2M_F1
 
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/benchmarks", help="output folder")
     args = parser.parse_args(argv)
     result = run(Path(args.surrogates), Path(args.f2) if args.f2 else None, args.config, args.repeat)
-    write_atomic(Path(args.out) / f"surrogate_speed_{args.config}.json", json.dumps(result, indent=2) + "\n")
+    write_text(Path(args.out) / f"surrogate_speed_{args.config}.json", json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 

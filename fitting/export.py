@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from .expression import CONSTANTS, parse
-from .surrogate import Surrogate, format_numpy_module, write_atomic
+from spicegen.files import write_bytes, write_text
+
+from .surrogate import Surrogate, format_numpy_module
 
 ExportFormat = Literal["numpy", "torch", "json", "onnx"]
 """Targets of :func:`write_export` and ``spicegen export --to``."""
@@ -302,12 +304,12 @@ def write_export(surrogate: Surrogate, to: ExportFormat, path: str | os.PathLike
     if to == "json":
         return surrogate.save(path)
     if to == "numpy":
-        return write_atomic(path, format_numpy_module(surrogate))
+        return write_text(path, format_numpy_module(surrogate))
     if to == "torch":
-        return write_atomic(path, format_torch_module(surrogate))
+        return write_text(path, format_torch_module(surrogate))
     try:
         model = to_onnx(surrogate)
     except ModuleNotFoundError as exc:
         raise ModuleNotFoundError(f"ONNX export needs the optional extra: pip install 'spicegen[onnx]' ({exc}).") \
             from None
-    return write_atomic(path, model.SerializeToString())
+    return write_bytes(path, model.SerializeToString())

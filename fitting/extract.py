@@ -37,9 +37,10 @@ from lmfit import Model, Parameters
 from lmfit.model import ModelResult
 
 from spicegen.figures import pyplot
+from spicegen.files import write_bytes, write_text
 
 from .forms import format_expression, format_spec, guess, parse_form
-from .surrogate import FitStats, ParamStat, Provenance, Surrogate, write_atomic
+from .surrogate import FitStats, ParamStat, Provenance, Surrogate
 
 Statistic = Literal["mean", "std", "relstd", "lower", "upper", "quantile"]
 """What is fitted at each x: mean, σ, σ/|mean|, minimum, maximum, or a quantile (``quantile=q``)."""
@@ -162,9 +163,9 @@ class Extraction:
         folder = Path(folder)
         png = format_residual_plot(self)
         report = json.dumps(_finite(self.summary()), indent=2, allow_nan=False) + "\n"
-        return [write_atomic(folder / f"{stem}.json", self.surrogate.to_json()),
-                write_atomic(folder / f"{stem}_report.json", report),
-                write_atomic(folder / f"{stem}_residuals.png", png)]
+        return [write_text(folder / f"{stem}.json", self.surrogate.to_json()),
+                write_text(folder / f"{stem}_report.json", report),
+                write_bytes(folder / f"{stem}_residuals.png", png)]
 
 
 # ----------------------------------------------------------------------------- data

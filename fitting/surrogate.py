@@ -26,7 +26,6 @@ import json
 import keyword
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -503,8 +502,10 @@ class Surrogate:
         return replace(self, provenance=provenance, variation=variation)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the JSON atomically (a temporary file renamed into place); returns the path."""
-        return write_atomic(path, self.to_json())
+        """Write the JSON atomically (:func:`spicegen.files.write_text`); returns the path."""
+        from spicegen.files import write_text  # here, not at the top: loading a surrogate needs numpy alone
+
+        return write_text(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Surrogate:
@@ -547,27 +548,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename (mode 0644).
-
-    A failure leaves any previous file untouched and no partial file behind. (This is
-    :func:`spicegen.files.write_bytes` again: importing ``spicegen`` would load sympy, and a surrogate
-    must load with numpy alone.)
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ----------------------------------------------------------------------------- numpy module
@@ -673,5 +653,7 @@ def _format_function(name: str, surrogate: Surrogate) -> str:
 
 
 def write_numpy_module(surrogate: Surrogate, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`format_numpy_module` to ``path`` atomically."""
-    return write_atomic(path, format_numpy_module(surrogate))
+    """Write :func:`format_numpy_module` to ``path`` atomically (:func:`spicegen.files.write_text`)."""
+    from spicegen.files import write_text
+
+    return write_text(path, format_numpy_module(surrogate))

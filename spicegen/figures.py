@@ -13,7 +13,6 @@ SI units from the plotted values, :func:`label_problems` finds labels that break
 """
 from __future__ import annotations
 
-import io
 import math
 import re
 from pathlib import Path
@@ -114,7 +113,8 @@ def _label(ax: Any, which: str) -> str:
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int | None = None, *, check_labels: bool = False) -> Path:
-    """Lay out ``fig``, write it to ``path`` (folders created, mode 0644), close it and return ``path``.
+    """Lay out ``fig``, write it to ``path`` atomically (:func:`spicegen.files.write_stream`: folders created,
+    mode from the umask), close it and return ``path``.
 
     Parameters
     ----------
@@ -133,7 +133,7 @@ def save_figure(fig: Any, path: str | Path, dpi: int | None = None, *, check_lab
     ValueError
         With ``check_labels``, naming every offending label; nothing is written.
     """
-    from .files import write_bytes
+    from .files import write_stream
 
     plt = pyplot()
     if check_labels:
@@ -143,7 +143,7 @@ def save_figure(fig: Any, path: str | Path, dpi: int | None = None, *, check_lab
             raise ValueError(f"figure {str(path)!r} has axis labels without units: {'; '.join(problems)}. "
                              "Label each axis 'name (unit)', or 'name (dimensionless)' (spicegen.figures.axis_label).")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return write_bytes(path, buffer.getvalue())
+    try:
+        return write_stream(path, lambda handle: fig.savefig(handle, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png"))
+    finally:
+        plt.close(fig)

@@ -203,7 +203,6 @@ def format_figure(fitted: dict[str, Any], path: Path) -> Path:
 def write(out: Path, table: pd.DataFrame, citation: Mapping[str, Any] | None) -> list[Path]:
     """Fit ``table`` and write the surrogate, its statistics, report, figure and the table into ``out``."""
     from fitting.extract import _finite
-    from fitting.surrogate import write_atomic
 
     fitted = fit(table, citation)
     s = fitted["surrogate"]
@@ -212,7 +211,7 @@ def write(out: Path, table: pd.DataFrame, citation: Mapping[str, Any] | None) ->
                "held_out_points": fitted["check"][[*INPUT_NAMES, "rate_hz"]].to_dict("records")}
     texts = {DATA: table.to_csv(index=False), "lif_rate.json": s.to_json(),
              "lif_rate_fit.json": json.dumps(_finite(summary), indent=2) + "\n", "report.md": format_report(fitted)}
-    return [*(write_atomic(out / name, text) for name, text in texts.items()),
+    return [*(write_text(out / name, text) for name, text in texts.items()),
             format_figure(fitted, out / "lif_rate.png")]
 
 

@@ -25,6 +25,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from ..figures import DIMENSIONLESS, axis_label, pyplot, save_figure
+from ..files import write_text
 from ..testbench import Spec
 from .results import load_dataframe, load_dataset
 from .store import Store
@@ -205,8 +206,8 @@ def write_report(folder: str | os.PathLike[str], specs: Mapping[str, Spec] | Non
     target = Path(out) if out is not None else Path(folder) / "report"
     target.mkdir(parents=True, exist_ok=True)
     table = summary_table(load_dataset(folder), specs)
-    table.to_csv(target / "summary.csv", index=False)
-    (target / "summary.md").write_text(format_markdown(table))
+    write_text(target / "summary.csv", table.to_csv(index=False))
+    write_text(target / "summary.md", format_markdown(table))
     for name, fig in report_figures(folder, specs, table):
         save_figure(fig, target / name, dpi=100, check_labels=True)
     return target

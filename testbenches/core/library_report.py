@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from spicegen import __version__, registry
 from spicegen.figures import axis_label, pyplot, save_figure
+from spicegen.files import write_text
 from spicegen.numpy_code import format_numpy_module
 from veriloga.emit import write_library
 
@@ -104,7 +105,7 @@ def run_library_report(out: Path, *, echo: bool = True) -> list[CheckReport]:
     library = out / "library"
     write_library(library)
     for name, model in registry().items():
-        (library / f"{name}.py").write_text(format_numpy_module(model))
+        write_text(library / f"{name}.py", format_numpy_module(model))
     reports, seconds = [], {}
     for name, model in tqdm(registry().items(), desc="checking devices", unit="device"):
         start = time.perf_counter()
@@ -115,7 +116,7 @@ def run_library_report(out: Path, *, echo: bool = True) -> list[CheckReport]:
         if report.dc:
             plot_dc(report, out / f"{name}_dc.png")
         reports.append(report)
-    (out / "report.md").write_text(_format_report(reports, seconds))
+    write_text(out / "report.md", _format_report(reports, seconds))
     if echo:
         print((out / "report.md").read_text())
     return reports

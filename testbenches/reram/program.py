@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from spicegen.figures import pyplot, save_figure
+from spicegen.files import write_text
 from spicegen.params import Variation
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
@@ -424,7 +425,7 @@ class ReramProgram(Study):
                                 start=o["start"], read_noise=o["read_noise"], cells=cells,
                                 bar=lambda pairs: ctx.bar(pairs, desc="cells x acceptance ranges"))
         runs = runs_frame(results)
-        runs.to_csv(ctx.out / RUNS_FILE, index=False)
+        write_text(ctx.out / RUNS_FILE, runs.to_csv(index=False))
         summary = summarize(runs)
         lines = {"all": self._lines(ctx, runs, None), "le80": self._lines(ctx, runs, G_UNSATURATED)}
         measurements = {"converged_fraction": float(runs["converged"].mean())}

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from spicegen.figures import pyplot, save_figure
+from spicegen.files import write_text
 from spicegen.params import Variation
 from spicegen.study import Measure, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
@@ -288,7 +289,7 @@ class ReramPulseResponse(Study):
             response = ctx.step(f"device_{k:03d}", partial(device_response, params, ctx.rng("c2c", k)))
             traces[f"device_{k}"] = response.pop("trace")
             per_device.append({"params": {name: params[name] for name in varied}, **response})
-        pd.DataFrame(traces).rename_axis("pulse").to_csv(ctx.out / TRACES_FILE)
+        write_text(ctx.out / TRACES_FILE, pd.DataFrame(traces).rename_axis("pulse").to_csv())
         stats = {k: {"mean": float(np.mean([d[k] for d in per_device])),
                      "std": float(np.std([d[k] for d in per_device], ddof=1))} for k in STATISTICS}
         measurements = {k: stats[k]["mean"] for k in STATISTICS}

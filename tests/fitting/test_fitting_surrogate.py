@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fitting.expression import ExpressionError, parse
-from fitting.surrogate import DomainError, Surrogate, format_numpy_module, write_atomic
+from fitting.surrogate import DomainError, Surrogate, format_numpy_module
 
 HEAVY = ("sympy", "lmfit", "matplotlib", "scipy", "pandas", "spicegen", "torch", "onnx")
 
@@ -111,16 +111,3 @@ def test_sample_noise_levels():
         s.sample(x, rng=rng, noise=-0.1)
     with pytest.raises(ValueError, match="has no fitted variation"):
         make_surrogate(with_sigma=False).sample(x, rng=rng)
-
-
-def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
-    target = write_atomic(tmp_path / "out.json", "old")
-
-    def boom(*args):
-        raise OSError("disk full")
-
-    monkeypatch.setattr("os.replace", boom)
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(target, "new")
-    assert target.read_text() == "old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
