@@ -44,6 +44,7 @@ import numpy as np
 from . import __version__
 from .files import to_jsonable, write_json
 from .naming import check_value
+from .parsing import parse_float
 
 Spec = tuple[float | None, float | None]
 """Pass range ``(lower, upper)`` of a measurement; ``None`` leaves a side open."""
@@ -117,10 +118,7 @@ class Setting:
         if isinstance(value, bool):
             raise ValueError(f"option {self.name!r} needs a number, got {value!r}.")
         if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise ValueError(f"option {self.name!r} needs a number, got {value!r}.") from None
+            value = parse_float(value, f"option {self.name!r}")
         return check_value(value, f"option {self.name!r}")
 
     def _boolean(self, value: object) -> bool:

@@ -53,6 +53,7 @@ from .device import DeviceModel
 from .naming import check_name, check_value, format_number
 from .netlist import Flavor, check_node, format_instance, format_subckt
 from .params import Param, Variation
+from .parsing import parse_float
 
 #: Name of the subcircuit that holds one sample when K samples are packed into one netlist.
 PACK_SUBCKT = "mc_sample"
@@ -107,10 +108,7 @@ class Option:
                 raise ValueError(f"option {self.name!r} = {value!r} is not one of {', '.join(self.choices)}.")
             return str(value)
         if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise ValueError(f"option {self.name!r} needs a number, got {value!r}.") from None
+            value = parse_float(value, f"option {self.name!r}")
         number = check_value(value, f"option {self.name!r}")
         if isinstance(self.default, int):
             if number != int(number):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..naming import check_value
+from ..parsing import parse_float, shorten
 from ..testbench import Circuit, Procedure, Slot, Testbench
 from .sampling import KINDS, Sampler
 
@@ -33,7 +34,7 @@ def check_sample_count(n: object) -> int:
     ValueError
         Naming the value and the limit.
     """
-    _check_whole(n, "n (samples per sweep point)", 1)
+    _check_whole(n, "n", 1)
     if n > MAX_SAMPLES:
         raise ValueError(f"n = {n} samples per sweep point is above the limit of {MAX_SAMPLES:.0e} "
                          "(spicegen.montecarlo.plan.MAX_SAMPLES); split the study into several folders, "
@@ -160,7 +161,7 @@ def make_plan(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | 
     if pack > 1 and testbench.procedure is not None:
         raise ValueError(f"testbench {testbench.name!r} runs a procedure of several runs per sample; "
                          "samples can only be packed for a single op/dc/tran run: use pack=1.")
-    sigmas = {name: _number(f"sigma of {name}", v) for name, v in (sigmas or {}).items()}
+    sigmas = {name: _number(f"sigma of {name!r}", v) for name, v in (sigmas or {}).items()}
     settings = {name: _convert(testbench, name, v) for name, v in (settings or {}).items()}
     sweep = {name: _axis(testbench, name, values) for name, values in (sweep or {}).items()}
     points, circuits = [], []
@@ -215,11 +216,21 @@ def _convert(testbench: Testbench, name: str, value: Any) -> str | int | float:
     options = [o.name for o in testbench.options]
     if name in options:
         return testbench.option(name).check(value)
+    if isinstance(value, str) and not _is_number(value):
+        parameters = [s.name for s in testbench.circuit({}).slots]
+        if name not in parameters:
+            raise ValueError(f"testbench {testbench.name!r} has no option {shorten(name)}, and the value "
+                             f"{shorten(value)} is not a number, so it sets no parameter either; options: "
+                             f"{options or 'none'}; parameters (numbers only): {parameters or 'none'}.")
+    return _number(f"parameter {shorten(name)}", value)
+
+
+def _is_number(text: str) -> bool:
     try:
-        return _number(name, value)
-    except ValueError as exc:
-        raise ValueError(f"{exc.args[0]} ({name!r} is not an option of testbench {testbench.name!r}, whose "
-                         f"options are {options or 'none'}, so it must be a parameter.)") from None
+        parse_float(text, "")
+    except ValueError:
+        return False
+    return True
 
 
 def _axis(testbench: Testbench, name: str, values: Sequence[Any]) -> list[str | int | float]:
@@ -254,13 +265,10 @@ def _slot_name(testbench: Testbench, circuit: Circuit, name: str) -> str:
     return name
 
 
-def _number(name: str, value: Any) -> float:
+def _number(what: str, value: Any) -> float:
     if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"parameter {name!r} needs a number, got {value!r}.") from None
-    return check_value(value, f"parameter {name!r}")
+        value = parse_float(value, what)
+    return check_value(value, what)
 
 
 def _with_sigma(testbench: Testbench, circuit: Circuit, slots: Mapping[str, Slot], name: str, sigma: float) -> Slot:
