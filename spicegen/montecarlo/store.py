@@ -12,23 +12,38 @@ Each batch of finished samples is one transaction, so a run killed at any moment
 included) leaves only whole samples behind, and re-running the same study computes exactly the
 missing ones.
 With ``synchronous=NORMAL`` a committed sample survives a crash of the process; only a power
-loss can drop the last commits.
+loss can drop the last commits. Every commit is followed by a checkpoint that copies it from
+``study.sqlite-wal`` into ``study.sqlite``, and closing the store empties the log, so
+``study.sqlite`` alone holds every sample committed before the last one (after a SIGKILL during a
+commit, the log beside it holds that last batch).
+
+One process at a time writes a study: :meth:`Store.create_or_open` takes an exclusive lock on
+``<folder>/study.lock`` (an ``flock``, which the system releases when the holder dies, even by
+SIGKILL) and refuses a second writer, naming the holder's process id. Checking for a stored
+definition and writing one is a single ``BEGIN IMMEDIATE`` transaction. Readers
+(:meth:`Store.open`) never write: they open the database read-only, so a study on read-only
+storage (an archive, a copy of ``study.sqlite`` alone) can be read.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 FILE_NAME = "study.sqlite"
+LOCK_NAME = "study.lock"
+_T = TypeVar("_T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS samples (
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS samples (
     point INTEGER NOT NULL,
     sample INTEGER NOT NULL,
     ok INTEGER NOT NULL,
@@ -40,12 +55,20 @@ CREATE TABLE IF NOT EXISTS samples (
     finished REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (point, sample)
-);
-"""
+)""",
+)
 
 
 class StudyMismatch(ValueError):
     """The folder already holds a study with another definition."""
+
+
+class StudyInUse(ValueError):
+    """Another live process is writing the study folder."""
+
+
+class StudyDamaged(ValueError):
+    """The study folder's database cannot be read, or holds samples without a definition."""
 
 
 @dataclass(frozen=True)
@@ -86,55 +109,107 @@ class Record:
 class Store:
     """An open study folder.
 
-    Use :meth:`create_or_open` to start or resume a study and :meth:`open` to read one.
+    Use :meth:`create_or_open` to start or resume a study (the one writer) and :meth:`open` to
+    read one (read-only).
     """
 
-    def __init__(self, folder: Path, connection: sqlite3.Connection) -> None:
-        self.folder, self._db = folder, connection
+    def __init__(self, folder: Path, connection: sqlite3.Connection, lock: int | None = None) -> None:
+        self.folder, self._db, self._lock = folder, connection, lock
 
     @classmethod
     def create_or_open(cls, folder: str | os.PathLike[str], definition: Mapping[str, Any]) -> Store:
-        """Open the study in ``folder`` (created if needed), checking it has ``definition``.
+        """Open the study in ``folder`` (created if needed) for writing, checking it has ``definition``.
+
+        The store holds the folder's lock until :meth:`close`.
 
         Raises
         ------
+        StudyInUse
+            If another live process writes the folder; the message names its process id.
         StudyMismatch
             If the folder holds a study with another definition; the message lists the
             differences.
+        StudyDamaged
+            If ``study.sqlite`` is not a readable database, or holds samples but no definition.
         """
         path = Path(folder)
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"--out {str(path)!r} is a file, not a study folder; choose a folder path.")
         path.mkdir(parents=True, exist_ok=True)
         definition = json.loads(json.dumps(dict(definition)))
-        store = cls(path, _connect(path / FILE_NAME))
-        stored = store.meta("definition")
-        if stored is None:
-            with store._db:
-                store._set("definition", definition)
-                store._set("created", time.time())
-        elif stored != definition:
+        lock = _take_lock(path)
+        try:
+            connection = _guard(path, lambda: _connect_writer(path / FILE_NAME))
+            store = cls(path, connection, lock)
+        except BaseException:
+            os.close(lock)
+            raise
+        try:
+            _guard(path, lambda: store._claim(definition))
+        except BaseException:
             store.close()
-            raise StudyMismatch(f"the folder {str(path)!r} holds a different study ({_differences(stored, definition)}); "
-                                "choose another --out folder, or delete this one to start over.")
+            raise
         return store
+
+    def _claim(self, definition: Mapping[str, Any]) -> None:
+        """Write ``definition`` into an empty store, or check the stored one, in one transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            stored = self.meta("definition")
+            if stored is None and self._db.execute("SELECT 1 FROM samples LIMIT 1").fetchone() is not None:
+                raise StudyDamaged(f"{str(self.folder / FILE_NAME)!r} holds samples but no study definition, so "
+                                   "nobody can tell which study they belong to; delete the folder and run the "
+                                   "study again, or choose another --out folder.")
+            if stored is None:
+                self._set("definition", definition)
+                self._set("created", time.time())
+            elif stored != definition:
+                raise StudyMismatch(f"the folder {str(self.folder)!r} holds a different study "
+                                    f"({_differences(stored, definition)}); choose another --out folder, or "
+                                    "delete this one to start over.")
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str]) -> Store:
-        """Open an existing study folder for reading.
+        """Open an existing study folder for reading, read-only (it may be on read-only storage).
 
         Raises
         ------
         FileNotFoundError
             If ``folder`` holds no study.
+        StudyDamaged
+            If ``study.sqlite`` is not a readable database or holds no study definition.
         """
         path = Path(folder)
         if not (path / FILE_NAME).is_file():
             raise FileNotFoundError(f"no Monte Carlo study in {str(path)!r} (no {FILE_NAME}); "
                                     "run 'spicegen mc TESTBENCH --out DIR' first.")
-        return cls(path, _connect(path / FILE_NAME))
+        store = cls(path, _guard(path, lambda: _connect_reader(path / FILE_NAME)))
+        try:
+            if _guard(path, lambda: store.meta("definition")) is None:
+                raise StudyDamaged(f"{str(path / FILE_NAME)!r} holds no study definition (the run that made it "
+                                   "stopped before recording one, or only part of the folder was copied); "
+                                   "run the study again into this folder or a new one.")
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+        """Close the database (a writer first copies the log into ``study.sqlite``) and release the lock."""
+        try:
+            if self._lock is not None:
+                self._checkpoint("PASSIVE")
+            self._db.close()
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)
+                self._lock = None
 
     def __enter__(self) -> Store:
         return self
@@ -204,6 +279,11 @@ class Store:
                 [(r.point, r.sample, int(r.ok), json.dumps(r.params), json.dumps(r.results), r.error,
                   r.elapsed, r.worker, r.finished) for r in records],
             )
+        self._checkpoint("PASSIVE")
+
+    def _checkpoint(self, mode: str) -> None:
+        """Copy committed transactions from the log into ``study.sqlite`` (PASSIVE never waits for readers)."""
+        self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
     def records(self) -> Iterator[tuple[Record, int]]:
         """Every stored sample with its attempt count, ordered by point and sample."""
@@ -214,12 +294,65 @@ class Store:
                          finished), attempts
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect_writer(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=60.0)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.executescript(_SCHEMA)
     return connection
+
+
+def _connect_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection. Without a log beside the file (a finished study, or a copy of
+    ``study.sqlite`` alone) and where SQLite cannot create its shared-memory file (read-only
+    storage), the file is opened as immutable: nobody is writing it."""
+    uri = f"file:{_quote(path)}?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True, timeout=60.0)
+        connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return connection
+    except sqlite3.OperationalError:
+        if Path(f"{path}-wal").exists():
+            raise
+    return sqlite3.connect(f"file:{_quote(path)}?immutable=1", uri=True)
+
+
+def _quote(path: Path) -> str:
+    from urllib.parse import quote
+
+    return quote(str(path.resolve()))
+
+
+def _guard(folder: Path, action: Callable[[], _T]) -> _T:
+    """``action()``, with SQLite's errors on a damaged or unreadable file turned into a message."""
+    try:
+        return action()
+    except sqlite3.DatabaseError as exc:
+        file = str(folder / FILE_NAME)
+        if isinstance(exc, sqlite3.OperationalError) and Path(f"{file}-wal").exists() and "readonly" in str(exc):
+            raise StudyDamaged(f"cannot read {file!r} ({exc}): its log study.sqlite-wal is beside it on read-only "
+                               "storage; copy the folder to writable storage and read it there.") from None
+        raise StudyDamaged(f"cannot read the study database {file!r} ({exc}); it is damaged or not a study "
+                           "database: restore the folder from a copy, or delete it and run the study again.") from None
+
+
+def _take_lock(folder: Path) -> int:
+    """Hold ``<folder>/study.lock`` exclusively; the file records who holds it (``pid host``)."""
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").split()
+        os.close(fd)
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+            raise
+        pid, host = (holder + ["?", "?"])[:2]
+        where = "" if host == socket.gethostname() else f" on host {host}"
+        raise StudyInUse(f"study folder {str(folder)!r} is in use by pid {pid}{where}; wait for that run to "
+                         f"finish or stop it (kill {pid}), then run again to resume, or choose another --out "
+                         "folder.") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    return fd
 
 
 def _differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> str:
