@@ -34,6 +34,7 @@ import sympy
 
 from .naming import check_name, check_value
 from .params import Param
+from .printing import checked_expression
 
 #: Largest argument of ``exp`` before it continues linearly (exp(80) ≈ 5.5e34).
 EXP_LIMIT = 80.0
@@ -199,7 +200,9 @@ class Symbols:
             if node not in self._nodes:
                 raise ValueError(f"V({', '.join(branch)}): unknown node {node!r}; nodes are {self._nodes}.")
         symbol = sympy.Symbol("V_" + "_".join(branch), real=True)
-        self.voltages[symbol] = branch
+        if self.voltages.setdefault(symbol, branch) != branch:
+            raise ValueError(f"V({', '.join(branch)}) and V({', '.join(self.voltages[symbol])}) would share the "
+                             f"symbol {symbol}; rename a node so no two branches join to the same name.")
         return symbol
 
 
@@ -348,7 +351,11 @@ def register(cls: type[Device]) -> type[Device]:
 
 
 def build_model(cls: type[Device]) -> DeviceModel:
-    """Validate ``cls`` and build its :class:`DeviceModel` (without registering it)."""
+    """Validate ``cls`` and build its :class:`DeviceModel` (without registering it).
+
+    Nothing of the class is evaluated as text: expressions must be sympy objects or
+    numbers, and a string is refused before it could reach ``sympify``.
+    """
     name = check_name(cls.name or _default_name(cls), "device")
     if not cls.ports:
         raise ValueError(f"device {name!r} declares no ports.")
@@ -357,6 +364,7 @@ def build_model(cls: type[Device]) -> DeviceModel:
         check_name(node, f"node of device {name!r}")
     params = tuple(cls.params)
     states = tuple(cls.states)
+    _check_declarations(name, params, states)
     extra = (Param(FREEZE, 0.0, "", "1 holds every state at its initial value", (0.0, 1.0)),) if states else ()
     all_params = params + extra + tuple(st.initial_param() for st in states)
     _check_unique(name, nodes + tuple(p.name for p in all_params) + tuple(st.name for st in states))
@@ -366,6 +374,8 @@ def build_model(cls: type[Device]) -> DeviceModel:
     if not isinstance(eqs, Equations):
         raise TypeError(f"{cls.__name__}.equations must return Equations, got {type(eqs).__name__}.")
     for branch in list(eqs.currents) + list(eqs.charges):
+        if not isinstance(branch, tuple) or len(branch) not in (1, 2):
+            raise ValueError(f"device {name!r}: a branch is a tuple (node, node) or (node,), got {branch!r}.")
         for node in branch:
             if node not in nodes:
                 raise ValueError(f"device {name!r}: branch {branch} uses unknown node {node!r}; nodes are {nodes}.")
@@ -377,27 +387,64 @@ def build_model(cls: type[Device]) -> DeviceModel:
 
     allowed = {p.symbol for p in params} | set(s.voltages) | {Symbols.T}
     allowed |= {sympy.Symbol(st.name, real=True) for st in states}
+    exprs = {}
     for what, mapping in (("current", eqs.currents), ("rate", eqs.rates), ("charge", eqs.charges)):
-        for key, expr in mapping.items():
-            expr = sympy.sympify(expr)
+        exprs[what] = {key: _expression(name, f"{what} {key}", value) for key, value in mapping.items()}
+        for key, expr in exprs[what].items():
             stray = expr.free_symbols - allowed
             if stray:
                 raise ValueError(f"device {name!r}: {what} {key} uses undeclared symbol(s) "
                                  f"{sorted(map(str, stray))}; declare them as Param or State.")
 
     model = DeviceModel(
-        name=name, doc=(cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else name,
+        name=name, doc=_first_doc_line(cls, name),
         source=f"{cls.__module__}.{cls.__qualname__}", ports=tuple(cls.ports), internal=tuple(cls.internal),
         params=all_params, states=states, currents={}, charges={}, node_rates={},
         voltages=MappingProxyType(dict(s.voltages)), check=cls.check,
     )
-    currents = {b: guard(model.resolved(sympy.sympify(e))) for b, e in eqs.currents.items()}
-    charges = {b: guard(model.resolved(sympy.sympify(e))) for b, e in eqs.charges.items()}
-    rates = {st.name: _node_rate(model, st, sympy.sympify(eqs.rates[st.name])) for st in states}
+    currents = {b: guard(model.resolved(e)) for b, e in exprs["current"].items()}
+    charges = {b: guard(model.resolved(e)) for b, e in exprs["charge"].items()}
+    rates = {st.name: _node_rate(model, st, exprs["rate"][st.name]) for st in states}
     object.__setattr__(model, "currents", MappingProxyType(currents))
     object.__setattr__(model, "charges", MappingProxyType(charges))
     object.__setattr__(model, "node_rates", MappingProxyType(rates))
     return model
+
+
+#: Names the equations namespace uses itself: ``s.T`` is the temperature, ``V_<nodes>`` the
+#: branch-voltage symbols, ``voltages`` the branch table; a parameter or state so named would alias them.
+_NAMESPACE_NAMES = frozenset({"T", "voltages"})
+
+
+def _check_declarations(device: str, params: Sequence[object], states: Sequence[object]) -> None:
+    for kind, items, expected in (("params", params, Param), ("states", states, State)):
+        for item in items:
+            if not isinstance(item, expected):
+                raise ValueError(f"device {device!r}: {kind} holds {item!r}; declare each as "
+                                f"{expected.__name__}(name, ...).")
+            if item.name in _NAMESPACE_NAMES or item.name.startswith("V_"):
+                raise ValueError(f"device {device!r}: the name {item.name!r} is reserved by the equations namespace "
+                                 "('T' is the temperature, 'V_...' the branch voltages); rename it.")
+
+
+def _expression(device: str, what: str, value: object) -> sympy.Expr:
+    """A current, rate or charge as a finite real sympy expression; a string is refused unevaluated."""
+    if isinstance(value, str):
+        raise ValueError(f"device {device!r}: {what} is the string {value[:80]!r}; build it from the symbols "
+                        "of the equations namespace instead (e.g. s.g * s.V('p', 'n')), strings are not evaluated.")
+    expr = checked_expression(value, f"device {device!r}: {what}")
+    if not isinstance(expr, sympy.Expr):
+        raise ValueError(f"device {device!r}: {what} must be a real-valued expression, got {type(expr).__name__} {expr}.")
+    return expr
+
+
+def _first_doc_line(cls: type, default: str) -> str:
+    doc = cls.__doc__
+    if doc is None:
+        return default
+    if not isinstance(doc, str):
+        raise ValueError(f"the docstring of device {default!r} must be a string, got {type(doc).__name__}.")
+    return next(iter(doc.strip().splitlines()), default)
 
 
 def _check_unique(device: str, names: Sequence[str]) -> None:

@@ -1,8 +1,11 @@
-"""Names and values that are safe in every target language.
+"""Names, values and text that are safe in every target language.
 
 A device, port, parameter or state name ends up in Verilog-A source, an ngspice
 netlist (where the control language also lives) and Python code. One check here
-guards all three, so no target ever receives text it could misread.
+guards all three, so no target ever receives text it could misread. Free text
+(docstrings, descriptions, units) reaches generated code only through the escaping
+functions below, one per target: :func:`python_docstring`, :func:`verilog_string`
+and :func:`comment_text`.
 """
 from __future__ import annotations
 
@@ -43,6 +46,22 @@ NGSPICE_RESERVED = frozenset(
 )
 
 
+#: Names the generated numpy module reads inside its functions (``numpy``, ``env``), binds at module
+#: level or calls as builtins; a parameter or node of that name would shadow them. ``np`` and
+#: ``math`` are refused too, so no reader mistakes a parameter for a module.
+PYTHON_RESERVED = frozenset(
+    """
+    numpy np math env inf nan NAME PORTS INTERNAL STATES SCALES PARAMS BOUNDS evaluate
+    ArithmeticError KeyError dict float len max range set sorted zip
+    """.split()
+)
+
+
+def is_identifier(name: object) -> bool:
+    """Whether ``name`` is a plain ASCII identifier (a letter, then letters, digits or '_')."""
+    return isinstance(name, str) and bool(_IDENTIFIER.match(name))
+
+
 def check_name(name: str, what: str) -> str:
     """Return ``name`` if it is usable in Verilog-A, ngspice and Python, else raise.
 
@@ -58,9 +77,9 @@ def check_name(name: str, what: str) -> str:
     ValueError
         If the name is not a plain identifier, or is a reserved word of a target language.
     """
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not is_identifier(name):
         raise ValueError(
-            f"{what} name {name!r} is not a valid identifier: use a letter followed by "
+            f"{what} name {_shortened(name)} is not a valid identifier: use a letter followed by "
             "letters, digits or '_' (it must work in Verilog-A, ngspice and Python)."
         )
     lowered = name.lower()  # ngspice is case-insensitive
@@ -69,7 +88,16 @@ def check_name(name: str, what: str) -> str:
             raise ValueError(f"{what} name {name!r} is a reserved word in {language}; rename it (e.g. {name}_).")
     if keyword.iskeyword(name):
         raise ValueError(f"{what} name {name!r} is a Python keyword; rename it (e.g. {name}_).")
+    if name in PYTHON_RESERVED:
+        raise ValueError(f"{what} name {name!r} is reserved in Python (the generated numpy module uses it); "
+                         f"rename it (e.g. {name}_).")
     return name
+
+
+def _shortened(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters so a huge name is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def check_value(value: object, what: str) -> float:
@@ -92,3 +120,72 @@ def format_number(value: float) -> str:
     if "e" in text or "." in text or "inf" in text or "nan" in text:
         return text
     return text + ".0"
+
+
+def _printable_ascii(char: str) -> bool:
+    return " " <= char <= "~"
+
+
+def _python_escape(char: str) -> str:
+    return ascii(char)[1:-1]  # e.g. \n, \x00, \xe9, \u2028, \U0001f600, \ud800
+
+
+def python_docstring(*lines: str) -> str:
+    r'''A Python triple-quoted string literal whose value is ``lines`` joined by new lines.
+
+    Every backslash and double quote is escaped and every character outside printable
+    ASCII written as a Python escape, so no text can end the literal early, form an
+    invalid escape (``\U``) or put a byte into the source that its encoding cannot hold.
+
+    Examples
+    --------
+    >>> print(python_docstring('say """hi""" in C:\\Users', "second line"))
+    """say \"\"\"hi\"\"\" in C:\\Users
+    second line"""
+    '''
+
+    def escape(char: str) -> str:
+        if char in '\\"':
+            return "\\" + char
+        return char if _printable_ascii(char) else _python_escape(char)
+
+    return '"""' + "\n".join("".join(escape(c) for c in line) for line in lines) + '"""'
+
+
+def verilog_string(text: str) -> str:
+    r"""A Verilog-A string literal (with its quotes) whose value is ``text``.
+
+    Backslash, quote, new line and tab use their Verilog escapes; every other character
+    outside printable ASCII is written as octal escapes of its UTF-8 bytes.
+
+    Examples
+    --------
+    >>> print(verilog_string('ends in \\'))
+    "ends in \\"
+    >>> print(verilog_string('5 Ω "typ"'))
+    "5 \316\251 \"typ\""
+    """
+    named = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+    def escape(char: str) -> str:
+        if char in named:
+            return named[char]
+        if _printable_ascii(char):
+            return char
+        return "".join(f"\\{byte:03o}" for byte in char.encode("utf-8", "surrogatepass"))
+
+    return '"' + "".join(escape(c) for c in text) + '"'
+
+
+def comment_text(text: str) -> str:
+    r"""``text`` as the body of a one-line comment (Verilog-A ``//``, SPICE ``*``).
+
+    Characters outside printable ASCII (line breaks included) are written as Python-style
+    escapes, so the comment can never end early and let the rest be read as code.
+
+    Examples
+    --------
+    >>> print(comment_text("two\nlines, 5 Ω"))
+    two\nlines, 5 \u03a9
+    """
+    return "".join(c if _printable_ascii(c) else _python_escape(c) for c in text)

@@ -6,13 +6,70 @@ class holds the common rules and each target overrides a handful of methods
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import sympy
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from .naming import format_number
+from .naming import format_number, is_identifier
+
+#: Numbers no target can print as a real literal.
+_NOT_REAL = (sympy.nan, sympy.oo, -sympy.oo, sympy.zoo, sympy.I)
+
+
+def checked_expression(expr: Any, context: str) -> sympy.Basic:
+    """``expr`` as a sympy object whose every number is a finite real double, else raise.
+
+    Text is refused rather than handed to ``sympify``, which would evaluate it as Python.
+
+    Parameters
+    ----------
+    expr
+        A sympy expression or a plain number.
+    context
+        What is being checked, for the message (``"Verilog-A printer"``, ``"device 'x': current ('p',)"``).
+
+    Raises
+    ------
+    ValueError
+        If ``expr`` is a string or not convertible to a sympy object without evaluating code, or
+        if it contains ``nan``, an infinity, ``zoo``, the imaginary unit or a number
+        beyond the double range; the message names the number and the expression.
+    """
+    if isinstance(expr, str):
+        raise ValueError(f"{context}: got the string {expr[:80]!r}; pass a sympy expression built from symbols "
+                        "(a string would be evaluated as Python by sympify).")
+    try:
+        expr = sympy.sympify(expr, strict=True)
+    except sympy.SympifyError:
+        raise ValueError(f"{context}: cannot use a {type(expr).__name__}; pass a sympy expression or a number.") from None
+    for atom in expr.atoms():
+        if atom in _NOT_REAL or (atom.is_Number and not _is_double(atom)):
+            raise ValueError(f"{context}: {atom} in {_short(expr)} is not a finite real number, and every target "
+                             "prints finite real literals only (bound the expression with Min/Max or Piecewise).")
+    return expr
+
+
+def _is_double(number: sympy.Number) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:  # an Integer beyond the double range
+        return False
+
+
+def _short(expr: Any, limit: int = 200) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def check_symbol_name(expr: sympy.Symbol, target: str) -> str:
+    """Name of an unmapped symbol if it is a plain identifier, else raise naming it."""
+    if not is_identifier(expr.name):
+        raise ValueError(f"{target} printer: symbol name {expr.name[:80]!r} is not an identifier; "
+                         "map it to target text with the 'symbols' setting or rename it.")
+    return expr.name
 
 #: Integer powers up to this magnitude print as products (exact for negative bases).
 MAX_EXPANDED_POWER = 4
@@ -43,11 +100,13 @@ class InfixPrinter(C99CodePrinter):
         self.known_functions = dict(type(self).known_functions)
 
     def doprint(self, expr: Any, assign_to: Any = None) -> str:  # one expression, one line
-        expr = sympy.sympify(expr)
+        expr = checked_expression(expr, f"{self.language} printer")
         return self._print(expr.xreplace({r: sympy.Float(r) for r in expr.atoms(sympy.Rational) if not r.is_integer}))
 
     def _print_Symbol(self, expr: sympy.Symbol) -> str:
-        return self._settings["symbols"].get(expr, expr.name)
+        if expr in self._settings["symbols"]:
+            return self._settings["symbols"][expr]
+        return check_symbol_name(expr, self.language)
 
     def _print_Float(self, expr: sympy.Float) -> str:
         return format_number(float(expr))
