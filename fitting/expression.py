@@ -17,6 +17,8 @@ This module imports only numpy.
 from __future__ import annotations
 
 import ast
+import math
+import operator
 from collections.abc import Mapping, Set
 
 import numpy as np
@@ -33,6 +35,16 @@ CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}
 """``numpy.<name>`` constants an expression may use."""
 OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 """Binary operators an expression may use."""
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+               ast.Pow: operator.pow}
+MAX_LENGTH = 100_000
+"""Longest expression text accepted, in characters (checked before parsing)."""
+MAX_DEPTH = 200
+"""Deepest nesting of operations accepted (a sum of n terms nests n deep); Python's own recursion
+limits lie beyond it, so a deeper expression is refused with a message instead of a RecursionError."""
+MAX_EXPONENT = 1024
+"""Largest magnitude of an exponent made of number literals only (``x**2``, ``9**9**9``): Python
+evaluates integer powers exactly, so an unbounded one can run for hours."""
 
 
 class ExpressionError(ValueError):
@@ -57,18 +69,93 @@ def parse(text: str, names: Set[str]) -> ast.Expression:
     Raises
     ------
     ExpressionError
-        Naming the first construct or name that is not allowed.
+        Naming the first construct or name that is not allowed, or the size limit exceeded
+        (:data:`MAX_LENGTH`, :data:`MAX_DEPTH`, :data:`MAX_EXPONENT`).
     """
+    if not isinstance(text, str):
+        raise ExpressionError(f"an expression must be text, got {type(text).__name__}.")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression {_short(text)} has {len(text)} characters, more than the {MAX_LENGTH} "
+                              "accepted; fit a form with fewer terms (or fewer bins).")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"expression {text!r} is not valid Python syntax: {exc.msg}.") from None
+        raise ExpressionError(f"expression {_short(text)} is not valid Python syntax: {exc.msg}.") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError(f"expression {_short(text)} nests more than {MAX_DEPTH} operations deep; fit a form "
+                              "with fewer terms (or fewer bins).") from None
+    _check_depth(tree.body, text)
     _check(tree.body, text, names)
     return tree
 
 
+def _short(text: str, limit: int = 80) -> str:
+    """``repr(text)`` cut to ``limit`` characters, so a huge expression is not echoed whole."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= limit else f"{quoted[:limit]}... ({len(text)} characters)"
+
+
+def _check_depth(root: ast.AST, text: str) -> None:
+    """Refuse a tree deeper than :data:`MAX_DEPTH`, without recursing (the check must not hit the limit it guards)."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression {_short(text)} nests more than {MAX_DEPTH} operations deep; fit a "
+                                  "form with fewer terms (or fewer bins).")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _literal_value(node: ast.AST) -> float | None:
+    """The value of a subtree made of number literals and arithmetic only (in floats), else None.
+
+    Raises OverflowError for a value beyond the float range.
+    """
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _literal_value(node.operand)
+        return None if value is None else (-value if isinstance(node.op, ast.USub) else value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, OPERATORS):
+        left, right = _literal_value(node.left), _literal_value(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            return _ARITHMETIC[type(node.op)](left, right)
+        except ZeroDivisionError:
+            return float("nan")
+    return None
+
+
+def _bounded_value(node: ast.AST) -> float | None:
+    """:func:`_literal_value`, infinite where it overflows."""
+    try:
+        return _literal_value(node)
+    except OverflowError:
+        return math.inf
+
+
+def _check_power(node: ast.BinOp, text: str) -> None:
+    """Refuse a constant exponent beyond :data:`MAX_EXPONENT` and a constant power beyond the float range.
+
+    Python raises integer literals to integer powers exactly; with both bounds every such power
+    stays below 2**1024 and takes microseconds.
+    """
+    exponent, value = _bounded_value(node.right), _bounded_value(node)
+    if exponent is not None and not abs(exponent) <= MAX_EXPONENT:
+        problem = f"raises to the power {ast.unparse(node.right)[:40]!r}, beyond the {MAX_EXPONENT} accepted"
+    elif value is not None and not math.isfinite(abs(value)):
+        problem = f"computes {ast.unparse(node)[:40]!r}, beyond the range of a float"
+    else:
+        return
+    raise ExpressionError(f"expression {_short(text)} {problem} for a constant (evaluating it could run for "
+                          "hours); use a smaller constant.")
+
+
 def _check(node: ast.AST, text: str, names: Set[str]) -> None:
     if isinstance(node, ast.BinOp) and isinstance(node.op, OPERATORS):
+        if isinstance(node.op, ast.Pow):
+            _check_power(node, text)
         _check(node.left, text, names)
         _check(node.right, text, names)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -77,7 +164,7 @@ def _check(node: ast.AST, text: str, names: Set[str]) -> None:
         pass
     elif isinstance(node, ast.Name):
         if node.id not in names:
-            raise ExpressionError(f"expression {text!r} uses the unknown name {node.id!r}; "
+            raise ExpressionError(f"expression {_short(text)} uses the unknown name {node.id!r}; "
                                   f"it may use {sorted(names)}.")
     elif _numpy_attr(node) in CONSTANTS:
         pass
@@ -85,12 +172,12 @@ def _check(node: ast.AST, text: str, names: Set[str]) -> None:
         name = _numpy_attr(node.func)
         if len(node.args) != FUNCTIONS[name]:
             raise ExpressionError(f"numpy.{name} takes {FUNCTIONS[name]} argument(s), got {len(node.args)} "
-                                  f"in {text!r}.")
+                                  f"in {_short(text)}.")
         for arg in node.args:
             _check(arg, text, names)
     else:
         raise ExpressionError(f"unsupported construct {ast.unparse(node)!r} ({type(node).__name__}) in expression "
-                              f"{text!r}; allowed: + - * / **, numbers, {sorted(names)}, numpy."
+                              f"{_short(text)}; allowed: + - * / **, numbers, {sorted(names)}, numpy."
                               f"{{{', '.join(sorted(FUNCTIONS))}}} and numpy.{{{', '.join(CONSTANTS)}}}.")
 
 

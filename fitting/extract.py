@@ -56,6 +56,8 @@ per-x points (:func:`interpolant`). In a candidate list it is the fallback, used
 candidate fails the χ² test (:func:`goodness_of_fit` below :data:`GOF_LEVEL`); see :func:`choose_form`."""
 GOF_LEVEL = 0.05
 """Smallest χ² p-value at which a smooth form is accepted over the interpolant."""
+DOMAIN_MARGIN = 0.1
+"""How far a given domain may reach beyond the data's x range, as a fraction of its width."""
 
 
 class FitError(ValueError):
@@ -217,6 +219,7 @@ def load_table(data: Any, columns: Sequence[str], *, where: Mapping[str, Any] | 
         if column not in frame.columns:
             raise KeyError(f"column {column!r} is not in the dataset; available columns: "
                            f"{', '.join(map(str, frame.columns))}. Name one of them (--x/--y/--where).")
+    stored = len(frame)
     for column, value in (where or {}).items():
         frame = frame[frame[column].astype(str) == str(value)]
     frame = frame.reset_index(drop=True)
@@ -231,9 +234,20 @@ def load_table(data: Any, columns: Sequence[str], *, where: Mapping[str, Any] | 
                          "(--nan omit) or fix the data.")
     frame = frame[~bad].reset_index(drop=True)
     if frame.empty:
-        raise ValueError(f"no usable rows left (after dropping {failed} failed samples and the 'where' filter "
-                         f"{dict(where or {})}); check the filter values.")
+        raise ValueError(f"no usable rows left: {_row_losses(failed, stored, len(bad), int(bad.sum()), where, columns)}.")
     return frame, {**meta, "failed": failed, "omitted": int(bad.sum())}
+
+
+def _row_losses(failed: int, stored: int, kept: int, non_finite: int, where: Mapping[str, Any] | None,
+                columns: Sequence[str]) -> str:
+    """Where the rows went, in the order they were dropped, each step with its fix."""
+    steps = [f"{failed} failed sample(s) dropped (re-run them with 'spicegen mc ... --retry-failed')"] if failed else []
+    if where:
+        steps.append(f"the filter {dict(where)} kept {kept} of {stored} (check the filter values)")
+    if non_finite:
+        steps.append(f"{non_finite} row(s) with NaN/inf in {list(columns)} omitted (check that the columns hold "
+                     "numbers)")
+    return "; ".join(steps) or "the dataset holds no rows"
 
 
 def _melt(frame: Any, melt: Mapping[str, float], x: str, y: str) -> Any:
@@ -695,7 +709,9 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
         Also fit σ(x) with this form (or the best of a list, chosen as for ``form``) and attach it as
         the surrogate's variation.
     domain
-        Validity interval of x (default: the range of the samples).
+        Validity interval of x (default: the range of the samples). It must contain the samples' range
+        and reach at most :data:`DOMAIN_MARGIN` of its width beyond it: a surrogate never extrapolates
+        further than that from its data.
     name
         Surrogate name (default ``<y>_<statistic>``).
     nan_policy
@@ -723,11 +739,11 @@ def extract(data: Any, x: str, y: str, form: str | Model | Sequence[str | Model]
     """
     frame, meta = load_table(data, [x, y], where=where, melt=melt, nan_policy=nan_policy)
     xs, ys = frame[x].to_numpy(float), frame[y].to_numpy(float)
+    lo, hi = _checked_domain(domain, xs, x)
     points = statistic_points(xs, ys, statistic, quantile=quantile, bins=bins, seed=seed)
     selection = select_form(form, points, what=f"the {points.statistic} of {y!r} vs {x!r}", params=params,
                             fixed=fixed, max_nfev=max_nfev)
     choice = selection.fit
-    lo, hi = domain if domain is not None else (float(xs.min()), float(xs.max()))
     input_name = _input_name(x, choice[0].param_names if choice else _knot_names(points))
     base = name or _identifier(f"{y}_{points.statistic}")
     provenance = Provenance(version=_version(), dataset_hash=dataset_hash({x: xs, y: ys}),
@@ -774,6 +790,23 @@ def goodness_of_fit(result: ModelResult) -> float:
     if result.weights is None or result.nfree < 1:
         return 1.0
     return float(stats.chi2.sf(result.chisqr, result.nfree))
+
+
+def _checked_domain(domain: tuple[float, float] | None, xs: np.ndarray, column: str) -> tuple[float, float]:
+    """``domain``, or the data's x range when None; refused unless it contains the data and extends beyond
+    it by at most :data:`DOMAIN_MARGIN` of its width on each side."""
+    first, last = float(xs.min()), float(xs.max())
+    if domain is None:
+        return first, last
+    lo, hi = (float(v) for v in domain)
+    slack = DOMAIN_MARGIN * (last - first)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= first and last <= hi
+            and first - lo <= slack and hi - last <= slack):
+        raise ValueError(f"domain [{lo:g}, {hi:g}] does not fit the data: {column!r} spans [{first:.6g}, {last:.6g}]. "
+                         f"The domain must contain that range and reach at most {DOMAIN_MARGIN:.0%} of its width "
+                         f"beyond it, i.e. lie within [{first - slack:.6g}, {last + slack:.6g}]; omit it to use the "
+                         "data range.")
+    return lo, hi
 
 
 def interpolant(points: Points, name: str, input_name: str, domain: tuple[float, float], output: str,
@@ -907,7 +940,7 @@ def format_residual_plot(extraction: Extraction) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["CONFIDENCE", "GOF_LEVEL", "INTERPOLATE", "Candidate", "Extraction", "FitError", "NanPolicy", "Points",
+__all__ = ["CONFIDENCE", "DOMAIN_MARGIN", "GOF_LEVEL", "INTERPOLATE", "Candidate", "Extraction", "FitError", "NanPolicy", "Points",
            "Selection", "Statistic", "choose_form", "compare_forms", "dataset_hash", "extract", "fit_best", "fit_points",
            "fit_stats", "format_residual_plot", "goodness_of_fit", "interpolant", "leave_one_out_rmse", "load_table",
            "select_form", "statistic_points"]

@@ -477,14 +477,18 @@ class Surrogate:
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
             raise ValueError(f"not a spicegen surrogate: expected format {FORMAT!r}, found {found!r}.")
-        stats = data.get("stats")
-        if stats:
-            stats = FitStats(**{**stats, "params": {k: ParamStat(**v) for k, v in stats["params"].items()}})
-        provenance = Provenance(**data["provenance"]) if data.get("provenance") else None
-        variation = cls.from_dict(data["variation"]) if data.get("variation") else None
-        return cls(data["name"], data["expression"], tuple(data["inputs"]), data["params"],
-                   {k: tuple(v) for k, v in data["domain"].items()}, data.get("output", "y"), stats, provenance,
-                   variation, data.get("knots"))
+        try:
+            stats = data.get("stats")
+            if stats:
+                stats = FitStats(**{**stats, "params": {k: ParamStat(**v) for k, v in stats["params"].items()}})
+            provenance = Provenance(**data["provenance"]) if data.get("provenance") else None
+            variation = cls.from_dict(data["variation"]) if data.get("variation") else None
+            return cls(data["name"], data["expression"], tuple(data["inputs"]), data["params"],
+                       {k: tuple(v) for k, v in data["domain"].items()}, data.get("output", "y"), stats, provenance,
+                       variation, data.get("knots"))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed spicegen surrogate ({type(exc).__name__}: {str(exc)[:200]}); "
+                             "export surrogates with 'spicegen fit'.") from None
 
     def to_json(self) -> str:
         """Standard JSON text (no NaN/Infinity literals), keys in a fixed order."""
@@ -519,8 +523,11 @@ class Surrogate:
         text = Path(path).read_text()
         try:
             return cls.from_json(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{str(path)!r} is not JSON ({exc}); export surrogates with 'spicegen fit'.") from None
+        except RecursionError:
+            raise ValueError(f"{str(path)!r} nests too deeply to be a surrogate; export surrogates with "
+                             "'spicegen fit'.") from None
 
 
 def _fast_function(expression: str, inputs: Sequence[str], params: Mapping[str, float], namespace: Any = numpy) -> Any:
