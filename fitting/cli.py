@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from spicegen.cli import pairs
+from spicegen.cli import number, pairs, whole
+from spicegen.parsing import parse_float
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -12,12 +13,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     domain = None
     if args.domain:
         lo, sep, hi = args.domain.partition(":")
-        try:
-            domain = (float(lo), float(hi)) if sep else None
-        except ValueError:
-            domain = None
-        if domain is None:
+        if not sep:
             raise ValueError(f"--domain expects LOW:HIGH, got {args.domain!r}.")
+        domain = (parse_float(lo, "--domain LOW"), parse_float(hi, "--domain HIGH"))
     try:
         extraction = extract(args.study, args.x, args.y, args.form.split(","), statistic=args.stat, quantile=args.quantile,
                              bins=args.bins, where=pairs(args.where, "--where", number=False),
@@ -62,8 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--y", required=True, help="output column")
     fit.add_argument("--stat", default="mean", choices=("mean", "std", "relstd", "lower", "upper", "quantile"),
                      help="statistic fitted at each x (default mean; lower/upper = worst-case envelope)")
-    fit.add_argument("--quantile", type=float, help="level q for --stat quantile")
-    fit.add_argument("--bins", type=int, help="group a continuous x into N equal-count bins")
+    fit.add_argument("--quantile", type=number, help="level q for --stat quantile")
+    fit.add_argument("--bins", type=whole(2), help="group a continuous x into N equal-count bins")
     fit.add_argument("--where", action="append", metavar="COL=VALUE", help="keep only these rows (repeatable)")
     fit.add_argument("--melt", action="append", metavar="COL=X", help="stack wide column COL into --y at x = X "
                      "(repeatable; --x/--y then name the stacked columns)")

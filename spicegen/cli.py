@@ -10,11 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
+import socket
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
+from urllib.parse import urlsplit
 
 from . import __version__, plugins
+from .parsing import ECHO_LIMIT, parse_float, parse_int
+
+SCHEDULER_TIMEOUT = 5.0
+"""Seconds ``spicegen mc --dask ADDRESS`` waits for the scheduler to accept a connection."""
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -45,11 +53,26 @@ def pairs(items: Sequence[str] | None, what: str, number: bool = True) -> dict[s
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"{what} expects NAME=VALUE, got {item!r}.")
-        try:
-            out[key] = float(value) if number else value
-        except ValueError:
-            raise ValueError(f"{what} {key}: {value!r} is not a number.") from None
+        out[key] = parse_float(value, f"{what} {key}") if number else value
     return out
+
+
+def whole(minimum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: ASCII digits only (:func:`~spicegen.parsing.parse_int`), at least ``minimum``."""
+    def convert(text: str) -> int:
+        try:
+            return parse_int(text, "the value", minimum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+def number(text: str) -> float:
+    """An argparse ``type``: an ASCII decimal number (:func:`~spicegen.parsing.parse_float`)."""
+    try:
+        return parse_float(text, "the value")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _study_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,6 +114,9 @@ def cmd_mc(args: argparse.Namespace) -> int:
     from .testbench import get_testbench
 
     testbench = get_testbench(args.testbench)
+    _check_folder(args.out, "--out")
+    if args.dask and args.dask != "local":
+        _check_scheduler(args.dask)
     try:
         summary = run_study(testbench, args.out, n=args.n, seed=args.seed, workers=args.workers, dask=args.dask,
                             pack=args.pack, batch=args.batch, retry_failed=args.retry_failed,
@@ -111,6 +137,7 @@ def cmd_mc_report(args: argparse.Namespace) -> int:
     from .montecarlo.results import load_dataset
     from .testbench import Spec
 
+    _check_folder(args.dir, "DIR")
     try:
         dataset = load_dataset(args.dir)
     except FileNotFoundError as exc:
@@ -121,6 +148,28 @@ def cmd_mc_report(args: argparse.Namespace) -> int:
     print(format_markdown(summary_table(dataset, specs)), end="")
     print(f"figures and summary.csv in {out}")
     return 0
+
+
+def _check_folder(path: str, what: str) -> None:
+    """Refuse a study folder path that names an existing file."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{what} {path!r} is a file; name a study folder (a new one, or one to resume).")
+
+
+def _check_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> None:
+    """Refuse a Dask scheduler address that does not accept a connection within ``timeout`` seconds."""
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise ValueError(f"--dask {address!r} is not a scheduler address; write tcp://HOST:PORT (or 'local').")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(f"no Dask scheduler answers at {address!r} within {timeout:g} s ({exc.strerror or exc}); "
+                         "start one (dask scheduler) or pass --dask local.") from None
 
 
 def _default_specs(name: str) -> dict[str, Any]:
@@ -274,8 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     mc = sub.add_parser("mc", help="run (or resume) a Monte Carlo study of a testbench into a folder")
     mc.add_argument("testbench")
-    mc.add_argument("--n", type=int, required=True, help="samples per sweep point")
-    mc.add_argument("--seed", type=int, required=True, help="study seed (sample k uses SeedSequence(seed).spawn child k)")
+    mc.add_argument("--n", type=whole(), required=True, help="samples per sweep point")
+    mc.add_argument("--seed", type=whole(), required=True, help="study seed (sample k uses SeedSequence(seed).spawn child k)")
     mc.add_argument("--out", required=True, help="study folder (re-run the same command there to resume)")
     _parallel(mc)
     mc.add_argument("--set", action="append", metavar="NAME=VALUE", help="option or nominal parameter value (repeatable)")
@@ -283,9 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("--corners", metavar="C1,C2", help="shorthand for --sweep corner=C1,C2 (tt, ff, ss, fs, sf)")
     mc.add_argument("--sigma", action="append", metavar="NAME=S", help="replace a parameter's sigma (> 0; repeatable)")
     mc.add_argument("--kinds", metavar="K1,K2", help="variation kinds to apply (default all: global,local,d2d,c2c)")
-    mc.add_argument("--pack", type=int, default=1, help="samples per netlist, for op/dc/shared-stimulus tran (default 1)")
-    mc.add_argument("--batch", type=int, help="samples per batch sent to a worker (default: automatic)")
-    mc.add_argument("--timeout", type=float, help="seconds per ngspice run before the sample counts as failed")
+    mc.add_argument("--pack", type=whole(), default=1, help="samples per netlist, for op/dc/shared-stimulus tran (default 1)")
+    mc.add_argument("--batch", type=whole(), help="samples per batch sent to a worker (default: automatic)")
+    mc.add_argument("--timeout", type=number, help="seconds per ngspice run before the sample counts as failed")
     mc.add_argument("--retry-failed", action="store_true", help="also re-run samples stored as failed")
     mc.set_defaults(func=cmd_mc)
 
@@ -299,8 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("action", choices=("list", "describe", "run"))
     study.add_argument("name", nargs="?")
     study.add_argument("--set", action="append", metavar="NAME=VALUE", help="option value (repeatable)")
-    study.add_argument("--n", type=int, help="sample count (default: the study's; see describe)")
-    study.add_argument("--seed", type=int, help="seed (default: the study's, printed and stored)")
+    study.add_argument("--n", type=whole(), help="sample count (default: the study's; see describe)")
+    study.add_argument("--seed", type=whole(), help="seed (default: the study's, printed and stored)")
     study.add_argument("--out", help="output folder (default results/NAME); re-running resumes it")
     study.add_argument("--force", action="store_true", help="run again even if the folder holds the finished run")
     study.add_argument("--from-provenance", metavar="FILE",
@@ -331,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parallel(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--workers", type=int, default=1, help="worker processes (default 1: in this process)")
+    command.add_argument("--workers", type=whole(), default=1, help="worker processes (default 1: in this process)")
     command.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address, or 'local' for a LocalCluster of --workers")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -345,13 +394,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ImportError) as exc:
         print(f"spicegen: {exc}", file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage error (or --help); its code is ours
+        return exc.code if isinstance(exc.code, int) else 2
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        print(f"spicegen {args.command}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"\nspicegen {args.command}: interrupted.", file=sys.stderr)
+        return 130
+    except (KeyError, ValueError) as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+    except OSError as exc:
+        message = _os_error_text(exc)
+    except sqlite3.DatabaseError as exc:
+        message = f"cannot read a study database ({exc}); it is damaged or not a study database."
+    print(f"spicegen {args.command}: {shorten_quoted(message)}", file=sys.stderr)
+    return 2
+
+
+def _os_error_text(exc: OSError) -> str:
+    """What went wrong with which path, in words (no traceback)."""
+    if exc.filename is None:
+        return str(exc.strerror or exc)
+    where = repr(str(exc.filename)) + (f" -> {str(exc.filename2)!r}" if exc.filename2 else "")
+    hint = {IsADirectoryError: "name a file inside it",
+            NotADirectoryError: "a part of the path is a file, not a folder",
+            PermissionError: "choose a path you may write to (or read, for an input)",
+            FileExistsError: "a part of the path is a file, not a folder"}.get(type(exc), "")
+    return f"cannot use {where}: {(exc.strerror or str(exc)).lower()}{'; ' + hint if hint else ''}."
+
+
+def shorten_quoted(message: str, limit: int = ECHO_LIMIT) -> str:
+    """``message`` with every quoted value longer than ``limit`` characters cut, its length noted
+    (a 100 kB name is not echoed whole)."""
+    def cut(found: re.Match[str]) -> str:
+        text = found.group(0)
+        return f"{text[:limit]}...{text[0]} ({len(text) - 2} characters)"
+    return re.sub(r"'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (limit, limit), cut, message)
 
 
 def _early_plugins(argv: Sequence[str]) -> list[str]:

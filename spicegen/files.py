@@ -69,7 +69,7 @@ def write_stream(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
     """
     target = Path(path)
     if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file; name a file inside it", str(target))
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary, fd = _create_temporary(target)
     try:
@@ -78,8 +78,10 @@ def write_stream(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as exc:
         temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:  # e.g. a full disk
+            raise OSError(exc.errno, f"{exc.strerror} (the previous file is unchanged)", str(target)) from exc
         raise
     _sync_folder(target.parent)
     return target
@@ -94,6 +96,8 @@ def _create_temporary(target: Path) -> tuple[Path, int]:
             return temporary, os.open(temporary, flags, NEW_FILE_MODE)
         except FileExistsError:
             continue
+        except OSError as exc:  # name the file asked for, not the temporary one
+            raise OSError(exc.errno, f"{exc.strerror} (creating a file in its folder)", str(target)) from None
 
 
 def _sync_folder(folder: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spicegen.cli import whole
 from spicegen.device import get_device, registry
 
 
@@ -33,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="prove numpy == ngspice twin == ngspice OSDI for a device")
     check.add_argument("device", nargs="?")
     check.add_argument("--all", action="store_true")
-    check.add_argument("--points", type=int, default=16, help="random DC bias points (default 16)")
-    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--points", type=whole(1), default=16, help="random DC bias points (default 16)")
+    check.add_argument("--seed", type=whole(0), default=0)
     check.set_defaults(func=cmd_check)
 
     report = sub.add_parser("library-report", help="emit, compile and check the whole library; write a report")

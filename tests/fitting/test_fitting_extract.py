@@ -141,7 +141,7 @@ def test_cli_failure_writes_nothing(tmp_path, capsys):
     assert "column 'missing' is not in the dataset" in capsys.readouterr().err
     assert main(["fit", str(csv), "--form", "tanh", "--x", "x_norm", "--y", "d_norm", "--start", "rate=oops",
                  "-o", str(out)]) == 2
-    assert "--start rate: 'oops' is not a number" in capsys.readouterr().err
+    assert "--start rate needs a number, got 'oops'" in capsys.readouterr().err
     assert out.read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "f1.json"]
     assert main(["fit", str(tmp_path / "nowhere"), "--form", "tanh", "--x", "a", "--y", "b", "-o", str(out)]) == 2
