@@ -25,7 +25,9 @@ ngspice 46 facts this module relies on (measured on Debian's 46+ds-1~bpo12+1):
   ``ngspice -b`` does; the subprocess backend keeps reading it, for parity.
 - Ctrl-C during a synchronous call is raised by Python inside a ctypes
   callback, where it is dropped; it is caught there and re-raised after the
-  call (a synchronous run is not interrupted, one with a timeout is).
+  call. A synchronous run is therefore not interrupted; a run in ngspice's
+  background thread (a timeout, or ``interruptible=True``) is stopped with
+  ``bg_halt`` at its next time step.
 - Each kept plot slows the next run down: :meth:`NgSpiceShared.run` frees them.
 - ``osdi`` adds device types to a global table, but a circuit's model table is
   sized when the circuit is parsed and walked up to the current number of types:
@@ -80,6 +82,7 @@ _ANALYSIS = re.compile(r"\s*\.(op|dc|ac|tran|noise|tf|sens|pz|disto|pss|sp)\b", 
 _CONTROL = re.compile(r"\s*\.(control|endc)\b", re.I)
 _END = re.compile(r"\s*\.end\s*$", re.I)
 _OSDI_COMMAND = re.compile(r"\s*(pre_)?osdi\b", re.I)
+_OPERATING_POINT = re.compile(r"\s*\.op\b", re.I)
 _SAFE_PATH = re.compile(r"[\w./+@%,-]+")
 _PARAM_NAME = re.compile(r"[A-Za-z_]\w*")
 # A line matching _PARSE_FAILED in ngSpice_Circ's output means the deck was
@@ -337,6 +340,7 @@ class NgSpiceShared:
         self._path = library_path()
         self._transcript: list[str] = []  # output since the last load_circuit / run
         self._netlist = ""
+        self._operating_point = False  # the loaded circuit's analysis is .op
         self._fatal = False
         self._bg_done = threading.Event()
         self._osdi: dict[str, tuple[str, ...]] = {}  # loaded path -> its module names
@@ -406,10 +410,12 @@ class NgSpiceShared:
         ValueError
             If the netlist has a ``.control`` block or not exactly one analysis.
         """
-        lines = [line.encode() for line in _deck_lines(netlist)]
+        checked = _deck_lines(netlist)
+        lines = [line.encode() for line in checked]
         deck = (ctypes.c_char_p * (len(lines) + 1))(*lines, None)
         with self.lock:
             self._netlist, self._transcript = netlist, []
+            self._operating_point = any(_OPERATING_POINT.match(line) for line in checked[1:])
             text = self._call(self._lib.ngSpice_Circ, deck, "ngSpice_Circ")
             if _PARSE_FAILED.search(text):
                 raise self._error(_reason(text), "ngSpice_Circ")
@@ -430,7 +436,7 @@ class NgSpiceShared:
         with self.lock:
             return self._call(self._lib.ngSpice_Command, cmd.encode(), cmd)
 
-    def run(self, *, timeout: float | None = None) -> SimResult:
+    def run(self, *, timeout: float | None = None, interruptible: bool = False) -> SimResult:
         """Run the loaded circuit and collect all vectors of its plot.
 
         All plots are freed afterwards (``destroy all``): ngspice slows down
@@ -441,6 +447,13 @@ class NgSpiceShared:
         ----------
         timeout : float, optional
             Seconds before the run is stopped with ``bg_halt``.
+        interruptible : bool
+            Run an analysis other than ``.op`` in ngspice's background thread even without a
+            timeout, so that Ctrl-C (a KeyboardInterrupt in this thread, e.g. one raised by a
+            SIGTERM handler) stops it at its next time step. This costs a thread start per run
+            (about 0.3 ms) and about 10 µs per line ngspice prints (each a callback from another
+            thread: a failing operating point prints some 800 lines), so it is off by default,
+            and an operating point, which is short, always runs synchronously.
 
         Returns
         -------
@@ -453,14 +466,14 @@ class NgSpiceShared:
         SimError
             If the analysis fails or times out.
         KeyboardInterrupt
-            After the run, if Ctrl-C was pressed during it (with a timeout:
-            at once, the run is stopped).
+            After the run, if Ctrl-C was pressed during it (with a timeout or
+            ``interruptible``: at once, the run is stopped).
         """
         with self.lock:
             try:
                 # Without a timeout the synchronous 'run' is used: bg_run costs
                 # a thread per run, 0.2-0.4 ms (10 % of a 500-point transient).
-                if timeout is None:
+                if timeout is None and (not interruptible or self._operating_point):
                     self.command("run")
                 else:
                     self._run_in_background(timeout)
@@ -559,7 +572,7 @@ class NgSpiceShared:
             self._reload()
             raise self._error(_reason(log) or "fatal ngspice error", what, log)
 
-    def _run_in_background(self, timeout: float) -> None:
+    def _run_in_background(self, timeout: float | None) -> None:
         self._bg_done.clear()
         self.command("bg_run")
         finished = False

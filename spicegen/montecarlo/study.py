@@ -10,14 +10,23 @@ order batches finish. Three executors run the same :func:`~spicegen.montecarlo.w
 - ``dask="local"`` or an address: a Dask ``distributed`` cluster (a ``LocalCluster`` of
   ``workers`` single-threaded processes, or the scheduler at that address) through its
   ``concurrent.futures`` executor.
+
+Stopping is prompt and leaves nothing behind: Ctrl-C or SIGTERM stops dispatching at once,
+stops a running sample (ngspice's background thread is halted in this process; pool workers
+are killed) and keeps every committed sample, so re-running the same command resumes; pool
+workers also die when the parent is killed outright (SIGKILL included).
 """
 from __future__ import annotations
 
 import math
+import os
+import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import groupby
 from multiprocessing import get_context
 from pathlib import Path
@@ -29,7 +38,7 @@ from ..testbench import Testbench
 from .plan import Plan, check_sample_count, make_plan
 from .sampling import KINDS
 from .store import Record, Store
-from .worker import Task, forget_circuit, run_batch
+from .worker import Task, die_with_parent, forget_circuit, run_batch
 
 #: Largest batch (in samples) sent to one worker of a local pool / a Dask cluster.
 MAX_BATCH = {"local": 16, "dask": 64}
@@ -119,8 +128,10 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}.")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a whole number >= 1, got {batch!r}.")
-    plan = make_plan(testbench, seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds,
-                     pack=pack, timeout=timeout)
+    definition = dict(settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds, timeout=timeout)
+    plan = make_plan(testbench, seed=seed, pack=pack, **definition)
+    # a failing pack's samples are run again alone, on the same study unpacked
+    single = make_plan(testbench, seed=seed, pack=1, **definition) if pack > 1 else None
     with Store.create_or_open(folder, plan.definition) as store:
         store.ask(n)
         store.write_quantities(plan.quantities)
@@ -129,13 +140,14 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
         start = time.perf_counter()
         if not todo:
             return Summary(Path(folder), 0, 0, skipped, 0.0)
-        with _executor(workers, dask) as (executor, slots), \
+        with _sigterm_as_interrupt(), _executor(workers, dask) as (executor, slots), \
                 tqdm(total=todo, unit="sample", disable=not progress, dynamic_ncols=True,
                      desc=desc or testbench.name) as bar:
             size = batch or _auto_batch(todo, slots, dask)
             sink = _Sink(store, bar, [_point_label(p.coords) for p in plan.points])
             tasks = _pending(plan, store, n, retry_failed)
-            _drive(executor, plan, _batches(tasks, max(1, size // plan.pack)), 2 * slots, sink)
+            work = partial(run_batch, plan, single=single, interruptible=isinstance(executor, _InlineExecutor))
+            _drive(executor, work, _batches(tasks, max(1, size // plan.pack)), 2 * slots, sink)
         return Summary(Path(folder), sink.computed, sink.failed, skipped, time.perf_counter() - start)
 
 
@@ -192,15 +204,16 @@ def _point_label(coords: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in coords.items())
 
 
-def _drive(executor: Executor, plan: Plan, batches: Iterable[Sequence[Task]], depth: int,
-           on_records: Callable[[list[Record]], None]) -> None:
-    """Keep ``depth`` batches in flight; hand each finished batch's records to ``on_records``."""
+def _drive(executor: Executor, work: Callable[[Sequence[Task]], list[Record]], batches: Iterable[Sequence[Task]],
+           depth: int, on_records: Callable[[list[Record]], None]) -> None:
+    """Keep ``depth`` batches in flight, each run by ``work``; hand each finished batch's records to
+    ``on_records``. An exception (Ctrl-C included) stops the dispatching at once."""
     queue = iter(batches)
     running: set[Future] = set()
 
     def refill() -> None:
         for batch in queue:
-            running.add(executor.submit(run_batch, plan, batch))
+            running.add(executor.submit(work, batch))
             if len(running) >= depth:
                 return
 
@@ -227,8 +240,9 @@ class _InlineExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
             future.set_exception(exc)
+        # KeyboardInterrupt propagates from here, so no further batch is submitted
         return future
 
 
@@ -241,11 +255,42 @@ def _executor(workers: int, dask: str | None) -> Iterator[tuple[Executor, int]]:
     elif workers == 1:
         yield _InlineExecutor(), 1
     else:
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent,
+                                   initargs=(os.getpid(),))
         try:
             yield pool, workers
+        except BaseException:
+            _kill_workers(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now: their running batches are lost (not stored, so a resume runs them)."""
+    # ProcessPoolExecutor has no public way to stop running calls before Python 3.14 (terminate_workers)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the study runs, SIGTERM ends it as Ctrl-C does (KeyboardInterrupt): running samples are
+    stopped, the workers killed, every committed sample kept. Only in the main thread, and only
+    where nobody installed a SIGTERM handler of their own."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
 
 @contextmanager

@@ -9,9 +9,12 @@ before (the tests check this bit for bit across worker counts).
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
+import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -40,9 +43,11 @@ class Session:
         This sample's slot values (arrays hold one value per event).
     """
 
-    def __init__(self, spice: NgSpiceShared, point: Point, values: Values, timeout: float | None) -> None:
+    def __init__(self, spice: NgSpiceShared, point: Point, values: Values, timeout: float | None,
+                 interruptible: bool = False) -> None:
         self.events, self.values = point.events, values
         self._spice, self._point, self._timeout = spice, point, timeout
+        self._interruptible = interruptible
 
     def run(self, *, event: int = 0, values: Mapping[str, float] | None = None) -> CircuitWaves:
         """Run the circuit once with this sample's values for ``event``.
@@ -69,7 +74,7 @@ class Session:
                 raise ValueError(f"no parameter {name!r} in this circuit; parameters: {sorted(known)}.")
         chosen = {name: _at(value, event) for name, value in {**self.values, **(values or {})}.items()}
         _apply(self._spice, self._point.slots, [(None, chosen)])
-        return CircuitWaves(_run(self._spice, self._timeout), self._point.aliases)
+        return CircuitWaves(_run(self._spice, self._timeout, self._interruptible), self._point.aliases)
 
 
 def _at(value: float | np.ndarray, event: int) -> float:
@@ -99,9 +104,9 @@ def _alter(spice: NgSpiceShared, element: str, parameter: str, value: float) -> 
         raise SimError(" ".join(text.split()), command=command, log=text)
 
 
-def _run(spice: NgSpiceShared, timeout: float | None) -> SimResult:
+def _run(spice: NgSpiceShared, timeout: float | None, interruptible: bool) -> SimResult:
     try:
-        return spice.run(timeout=timeout)
+        return spice.run(timeout=timeout, interruptible=interruptible)
     finally:
         spice.command("destroy all")
 
@@ -126,21 +131,51 @@ def forget_circuit() -> None:
     _STATE.loaded = None
 
 
-def run_batch(plan: Plan, tasks: Sequence[Task]) -> list[Record]:
+def run_batch(plan: Plan, tasks: Sequence[Task], *, single: Plan | None = None,
+              interruptible: bool = False) -> list[Record]:
     """Run ``tasks`` of ``plan`` in this process and return one record per sample.
 
     This is the function the process pool and Dask execute. It holds the process's ngspice
     lock for the whole batch.
+
+    Parameters
+    ----------
+    plan
+        The study.
+    tasks
+        (point, samples) pairs: one sample, or the wanted samples of one pack.
+    single
+        For a packed ``plan``: the same study unpacked (``make_plan(..., pack=1)``). The samples
+        of a pack whose run fails are run again alone on it, so each records its own outcome.
+    interruptible
+        Run ngspice in its background thread, so that Ctrl-C (or a signal turned into
+        KeyboardInterrupt) stops a running sample at its next time step; for a study run in the
+        caller's process. Pool workers are stopped by their parent instead.
+
+    Raises
+    ------
+    ValueError
+        If ``plan`` is packed and ``single`` is not that study unpacked.
     """
+    if plan.pack > 1:
+        _check_single(plan, single)
     spice = NgSpiceShared.get()
     records: list[Record] = []
     with spice.lock:
         for point_index, samples in tasks:
-            point = plan.points[point_index]
-            sampler = _prepare(spice, plan, point)
-            run = _run_pack if plan.pack > 1 else _run_sample
-            records += run(spice, plan, point, sampler, samples)
+            if plan.pack > 1:
+                records += _run_pack(spice, plan, single, point_index, samples, interruptible)  # type: ignore[arg-type]
+            else:
+                records += [_run_sample(spice, plan, point_index, sample, interruptible) for sample in samples]
     return records
+
+
+def _check_single(plan: Plan, single: Plan | None) -> None:
+    if (single is None or single.pack != 1 or single.seed != plan.seed or len(single.points) != len(plan.points)
+            or any(a.slots != b.slots for a, b in zip(single.points, plan.points))):
+        raise ValueError("run_batch of a packed study needs single=, the same study unpacked "
+                         "(make_plan with the same arguments and pack=1): a failing pack's samples are run "
+                         "again alone on it.")
 
 
 def _prepare(spice: NgSpiceShared, plan: Plan, point: Point) -> Sampler:
@@ -157,17 +192,19 @@ def _prepare(spice: NgSpiceShared, plan: Plan, point: Point) -> Sampler:
     return _STATE.samplers[key]
 
 
-def _run_sample(spice: NgSpiceShared, plan: Plan, point: Point, sampler: Sampler,
-                samples: Sequence[int]) -> list[Record]:
-    (sample,) = samples
+def _run_sample(spice: NgSpiceShared, plan: Plan, point_index: int, sample: int,
+                interruptible: bool) -> Record:
+    point = plan.points[point_index]
+    sampler = _prepare(spice, plan, point)
     start = time.perf_counter()
     values = sampler.draw(plan.seed, sample)
     try:
         sampler.check(values, sample)
-        results, error = _measure(plan, point, Session(spice, point, values, plan.timeout)), ""
+        session = Session(spice, point, values, plan.timeout, interruptible)
+        results, error = _measure(plan, point, session), ""
     except (SimError, SampleError) as exc:
         results, error = {}, _message(exc)
-    return [_record(point, sample, values, results, error, time.perf_counter() - start)]
+    return _record(point, sample, values, results, error, time.perf_counter() - start)
 
 
 def _measure(plan: Plan, point: Point, session: Session) -> dict[str, float]:
@@ -178,9 +215,15 @@ def _measure(plan: Plan, point: Point, session: Session) -> dict[str, float]:
     return evaluate(plan.measurements, waves)
 
 
-def _run_pack(spice: NgSpiceShared, plan: Plan, point: Point, sampler: Sampler,
-              samples: Sequence[int]) -> list[Record]:
-    """Run one pack: copy ``i`` holds sample ``first + i``; all copies are simulated, the wanted recorded."""
+def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, samples: Sequence[int],
+              interruptible: bool) -> list[Record]:
+    """Run one pack: copy ``i`` holds sample ``first + i``; all copies are simulated, the wanted recorded.
+
+    A sample whose copy cannot be measured, or every wanted sample of a pack that ngspice fails
+    to run, is run again alone on ``single``'s circuit: its record is then the unpacked one.
+    """
+    point = plan.points[point_index]
+    sampler = _prepare(spice, plan, point)
     start = time.perf_counter()
     first = samples[0] - samples[0] % plan.pack
     drawn = [sampler.draw(plan.seed, first + i) for i in range(plan.pack)]
@@ -194,19 +237,31 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, point: Point, sampler: Sampler,
               for i, values in enumerate(drawn)]
     try:
         _apply(spice, point.slots, copies)
-        result, error = _run(spice, plan.timeout), ""
-    except SimError as exc:
-        result, error = None, f"{_message(exc)} (in the packed run of samples {first}-{first + plan.pack - 1})"
+        result: SimResult | None = _run(spice, plan.timeout, interruptible)
+    except SimError:
+        _STATE.loaded = None  # a fatal error unloads the circuit
+        result = None
     elapsed = (time.perf_counter() - start) / plan.pack
-    records = []
+    records, alone = [], []
     for sample in samples:
         i = sample - first
-        if i in problems or result is None:
-            results, why = {}, problems.get(i, error)
+        results = None if i in problems or result is None else _measure_copy(plan, point, result, i)
+        if i in problems:
+            records.append(_record(point, sample, drawn[i], {}, problems[i], elapsed))
+        elif results is None:
+            alone.append(sample)
         else:
-            results, why = evaluate(plan.measurements, CircuitWaves(result, point.aliases, copy=i)), ""
-        records.append(_record(point, sample, drawn[i], results, why, elapsed))
-    return records
+            records.append(_record(point, sample, drawn[i], results, "", elapsed))
+    records += [_run_sample(spice, single, point_index, sample, interruptible) for sample in alone]
+    return sorted(records, key=lambda r: r.sample)
+
+
+def _measure_copy(plan: Plan, point: Point, result: SimResult, copy: int) -> dict[str, float] | None:
+    """The measurements of one copy of a packed run, or None if it cannot be measured."""
+    try:
+        return evaluate(plan.measurements, CircuitWaves(result, point.aliases, copy=copy))
+    except (SimError, SampleError):
+        return None
 
 
 def _message(exc: SimError | SampleError) -> str:
@@ -229,6 +284,26 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def die_with_parent(parent: int) -> None:
+    """Initializer of a pool worker: end this process when ``parent`` (its creator) dies.
+
+    Linux delivers SIGKILL to the worker when the parent dies, even by SIGKILL
+    (``prctl(PR_SET_PDEATHSIG)``); a parent that died before this call is noticed by its pid.
+    Ctrl-C in a terminal reaches the whole process group: the worker ignores it, and the
+    parent, which decides what is kept, stops the workers.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def simulate(plan: Plan, point: int = 0) -> dict[str, float]:
     """Run ``plan`` once at nominal values (no variation) and return the measurements.
 
@@ -242,4 +317,4 @@ def simulate(plan: Plan, point: int = 0) -> dict[str, float]:
     forget_circuit()
     with spice.lock:
         sampler = _prepare(spice, plan, target)
-        return _measure(plan, target, Session(spice, target, sampler.nominal(), plan.timeout))
+        return _measure(plan, target, Session(spice, target, sampler.nominal(), plan.timeout, interruptible=True))
