@@ -56,6 +56,10 @@ from .params import Param, Variation
 from .parsing import parse_float
 
 #: Name of the subcircuit that holds one sample when K samples are packed into one netlist.
+#: Most events one sample may have: runs of an event procedure, or pulses of a train.
+MAX_EVENTS = 100_000
+#: Most time points one transient may ask for (its span divided by its step).
+MAX_TRAN_POINTS = 10**7
 PACK_SUBCKT = "mc_sample"
 #: Instance name prefix of the packed copies: copy ``i`` is ``Xmc<i>``, its vectors ``xmc<i>.*``.
 PACK_PREFIX = "mc"
@@ -228,6 +232,7 @@ class Circuit:
             raise ValueError(f"circuit title must be one non-empty line, got {title!r}.")
         if isinstance(events, bool) or not isinstance(events, int) or events < 1:
             raise ValueError(f"events must be a whole number >= 1, got {events!r}.")
+        _check_count(events, "events per sample")
         self.title, self.events = title, events
         self.shared_nodes = tuple(check_node(n) for n in shared_nodes)
         self._header: list[str] = []
@@ -279,7 +284,21 @@ class Circuit:
         (self._shared if shared else self._body).append(line)
 
     def analysis(self, line: str) -> None:
-        """Set the analysis line (``.op``, ``.dc ...``, ``.tran ...``)."""
+        """Set the analysis line (``.op``, ``.dc ...``, ``.tran ...``).
+
+        Raises
+        ------
+        ValueError
+            For a ``.tran`` of more than :data:`MAX_TRAN_POINTS` time points.
+        """
+        words = line.split()
+        if len(words) >= 3 and words[0].lower() == ".tran":
+            step, stop = _spice_number(words[1]), _spice_number(words[2])
+            start = _spice_number(words[3]) if len(words) > 3 else 0.0
+            if step and stop and start is not None and step > 0 and (stop - start) / step > MAX_TRAN_POINTS:
+                raise ValueError(f"the transient {line!r} asks for {(stop - start) / step:.3g} time points, above "
+                                 f"the limit of {MAX_TRAN_POINTS:.0e} (spicegen.testbench.MAX_TRAN_POINTS); "
+                                 "shorten it or use a larger step (e.g. fewer pulses).")
         self._analysis = line
 
     def save(self, *vectors: str) -> None:
@@ -416,6 +435,7 @@ class Circuit:
         element = name if name[0] in "Vv" else f"V{name}"
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"pulse count must be a whole number >= 1, got {count!r}.")
+        _check_count(count, f"pulses in the train {name!r}")
         if count > 1 and (period is None or check_value(period, "period") <= 0):
             raise ValueError(f"a train of {count} pulses needs a period > 0, got {period!r}.")
         for value, what in ((delay, "delay"), (width, "width"), (rise, "rise"), (fall, "fall")):
@@ -534,6 +554,26 @@ class Circuit:
             assigns = [f"{s.name}={{{packed_name(s.name, i)}}}" for s in slots]
             lines.append(" ".join([f"X{PACK_PREFIX}{i}", *self.shared_nodes, PACK_SUBCKT, *assigns]))
         return lines
+
+
+def _check_count(count: int, what: str) -> None:
+    """Refuse a count above :data:`MAX_EVENTS` before anything is built for it."""
+    if count > MAX_EVENTS:
+        raise ValueError(f"{what} = {count} is above the limit of {MAX_EVENTS} "
+                         "(spicegen.testbench.MAX_EVENTS); ask for fewer (e.g. a smaller --set pulses=N).")
+
+
+_SPICE_SCALE = {"t": 1e12, "g": 1e9, "meg": 1e6, "k": 1e3, "mil": 25.4e-6, "m": 1e-3, "u": 1e-6, "n": 1e-9,
+                "p": 1e-12, "f": 1e-15}
+_SPICE_NUMBER = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(meg|mil|[tgkmunpf])?[a-z]*", re.I)
+
+
+def _spice_number(text: str) -> float | None:
+    """A SPICE number (``0.1u``, ``2meg``, ``1e-6``) as a float, or None for other text."""
+    match = _SPICE_NUMBER.fullmatch(text)
+    if match is None:
+        return None
+    return float(match.group(1)) * _SPICE_SCALE.get((match.group(2) or "").lower(), 1.0)
 
 
 _TWO_NODE_ELEMENTS = "VIRCLB"
