@@ -305,12 +305,12 @@ def _connect_reader(path: Path) -> sqlite3.Connection:
     """A read-only connection. Without a log beside the file (a finished study, or a copy of
     ``study.sqlite`` alone) and where SQLite cannot create its shared-memory file (read-only
     storage), the file is opened as immutable: nobody is writing it."""
-    uri = f"file:{_quote(path)}?mode=ro"
+    connection = sqlite3.connect(f"file:{_quote(path)}?mode=ro", uri=True, timeout=60.0)
     try:
-        connection = sqlite3.connect(uri, uri=True, timeout=60.0)
         connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         return connection
     except sqlite3.OperationalError:
+        connection.close()
         if Path(f"{path}-wal").exists():
             raise
     return sqlite3.connect(f"file:{_quote(path)}?immutable=1", uri=True)
