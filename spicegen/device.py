@@ -110,6 +110,10 @@ class Sine:
     frequency: float
     offset: float = 0.0
 
+    def __post_init__(self) -> None:
+        for what in ("amplitude", "frequency", "offset"):
+            check_value(getattr(self, what), f"sine {what}")
+
     def __call__(self, t: np.ndarray) -> np.ndarray:
         return self.offset + self.amplitude * np.sin(2 * np.pi * self.frequency * np.asarray(t))
 
@@ -122,6 +126,13 @@ class Pwl:
     """Piece-wise linear stimulus through ``(time, value)`` points."""
 
     points: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        for point in self.points:
+            if len(point) != 2:
+                raise ValueError(f"a PWL point is (time, value), got {point!r}.")
+            check_value(point[0], "PWL time")
+            check_value(point[1], "PWL value")
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         times, values = zip(*self.points)
@@ -185,6 +196,7 @@ class Symbols:
         self._names = {p.name: p.symbol for p in params}
         self._names.update({st.name: sympy.Symbol(st.name, real=True) for st in states})
         self._nodes = tuple(nodes)
+        self._state_nodes = {state_node_symbol(st): st.name for st in states}
         self.voltages: dict[sympy.Symbol, Branch] = {}
 
     def __getattr__(self, name: str) -> sympy.Symbol:
@@ -200,6 +212,9 @@ class Symbols:
             if node not in self._nodes:
                 raise ValueError(f"V({', '.join(branch)}): unknown node {node!r}; nodes are {self._nodes}.")
         symbol = sympy.Symbol("V_" + "_".join(branch), real=True)
+        if symbol in self._state_nodes:
+            raise ValueError(f"V({', '.join(branch)}) would share the symbol {symbol} with the node of state "
+                             f"{self._state_nodes[symbol]!r}; rename the state or a node.")
         if self.voltages.setdefault(symbol, branch) != branch:
             raise ValueError(f"V({', '.join(branch)}) and V({', '.join(self.voltages[symbol])}) would share the "
                              f"symbol {symbol}; rename a node so no two branches join to the same name.")

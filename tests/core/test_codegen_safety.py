@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from spicegen import Device, Equations, Param, State
-from spicegen.device import build_model
+from spicegen.device import Pwl, Sine, build_model
 from spicegen.naming import (NGSPICE_RESERVED, PYTHON_RESERVED, VERILOGA_RESERVED, comment_text, python_docstring,
                              verilog_string)
 from spicegen.netlist import format_instance, format_subckt
@@ -142,6 +142,20 @@ def test_branches_that_would_share_a_voltage_symbol_are_refused():
                  current=lambda s, v: s.g * (s.V("p_n", "x") + s.V("p", "n_x")))
     with pytest.raises(ValueError, match="would share the symbol V_p_n_x"):
         build_model(cls)
+
+
+def test_a_branch_that_would_alias_a_state_node_is_refused():
+    cls = device(ports=("a", "b"), params=(Param("g", 1e-3, bounds=(0, 1)),),
+                 states=(State("a_b", 0.5, bounds=(0, 1)),), rates=lambda s, v: {"a_b": v})
+    with pytest.raises(ValueError, match="would share the symbol V_a_b with the node of state 'a_b'"):
+        build_model(cls)
+
+
+@pytest.mark.parametrize("make", [lambda bad: Sine(bad, 1e3), lambda bad: Pwl(((0.0, 0.0), (1e-6, bad)))])
+@pytest.mark.parametrize("bad", ["1)\n.control\nshell touch x\n.endc", float("nan"), float("inf")])
+def test_stimuli_accept_only_finite_numbers(make, bad):
+    with pytest.raises(ValueError, match="must be (a number|finite)"):
+        make(bad)
 
 
 def test_numpy_printer_emits_only_numpy():
