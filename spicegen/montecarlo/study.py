@@ -128,10 +128,10 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}.")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a whole number >= 1, got {batch!r}.")
-    definition = dict(settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds, timeout=timeout)
-    plan = make_plan(testbench, seed=seed, pack=pack, **definition)
+    study = dict(seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds, timeout=timeout)
+    plan = make_plan(testbench, pack=pack, **study)
     # a failing pack's samples are run again alone, on the same study unpacked
-    single = make_plan(testbench, seed=seed, pack=1, **definition) if pack > 1 else None
+    single = make_plan(testbench, pack=1, **study) if pack > 1 else None
     with Store.create_or_open(folder, plan.definition) as store:
         store.ask(n)
         store.write_quantities(plan.quantities)

@@ -6,6 +6,15 @@ sets instance-parameter slots with ``alter``, runs, copies the vectors out, free
 (``destroy all``) and measures. Every slot is set before every run and each analysis starts
 from its own operating point, so a sample's result does not depend on what the worker ran
 before (the tests check this bit for bit across worker counts).
+
+A packed run that fails (ngspice rejects the pack, or one copy cannot be measured) does not fail
+its samples together: each wanted sample of the pack is run again alone on the unpacked circuit,
+so a failure is recorded for the sample that caused it, with its own message, exactly as an
+unpacked study records it.
+
+A pool worker dies with its parent (:func:`die_with_parent`). A study run in the caller's process
+runs each analysis other than an operating point in ngspice's background thread, so Ctrl-C or
+SIGTERM stops a long sample at its next time step.
 """
 from __future__ import annotations
 
