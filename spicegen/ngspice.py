@@ -579,13 +579,16 @@ class NgSpiceShared:
         try:
             finished = self._bg_done.wait(timeout)
         finally:  # also on Ctrl-C: never leave a thread running in the library
-            if not finished:
-                self.command("bg_halt")  # stops it at the next time step / sweep point
-            self._bg_done.wait()
-            self.command("bg_halt")  # joins the thread
+            _to_the_end(lambda: self._stop_background(finished))
         self._raise_if_fatal("bg_run")
         if not finished:
             raise self._error(f"simulation timed out after {timeout:g} s", "bg_run")
+
+    def _stop_background(self, finished: bool) -> None:
+        if not finished:
+            self.command("bg_halt")  # stops it at the next time step / sweep point
+        self._bg_done.wait()
+        self.command("bg_halt")  # joins the thread
 
     def _vectors(self) -> dict[str, np.ndarray]:
         plot = self._lib.ngSpice_CurPlot()
@@ -613,6 +616,21 @@ class NgSpiceShared:
         if exited:
             self._bg_done.set()
         return 0
+
+
+def _to_the_end(cleanup: Callable[[], None]) -> None:
+    """Run ``cleanup`` to its end even if Ctrl-C is pressed (again) meanwhile, then raise
+    KeyboardInterrupt if it was: the library must not be used while its thread still runs.
+    ``cleanup`` is repeated after an interrupt, so it must be safe to repeat."""
+    interrupted = False
+    while True:
+        try:
+            cleanup()
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _declare(lib: ctypes.CDLL) -> None:
