@@ -115,7 +115,7 @@ def read_only(tmp_path):
 
     yield make
     for view in mounts:
-        subprocess.run(["umount", str(view)], check=True)
+        subprocess.run(["umount", "--lazy", str(view)], check=True)  # detached even while a reader holds a file
     for path in tmp_path.rglob("*"):
         if path.is_dir():
             path.chmod(0o755)
