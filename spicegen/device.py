@@ -32,7 +32,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 import numpy as np
 import sympy
 
-from .naming import check_name, check_value
+from .naming import check_device_name, check_name, check_value
 from .params import Param
 from .printing import checked_expression
 
@@ -371,7 +371,7 @@ def build_model(cls: type[Device]) -> DeviceModel:
     Nothing of the class is evaluated as text: expressions must be sympy objects or
     numbers, and a string is refused before it could reach ``sympify``.
     """
-    name = check_name(cls.name or _default_name(cls), "device")
+    name = check_device_name(cls.name or _default_name(cls))
     if not cls.ports:
         raise ValueError(f"device {name!r} declares no ports.")
     nodes = tuple(cls.ports) + tuple(cls.internal)

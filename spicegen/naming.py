@@ -57,6 +57,48 @@ PYTHON_RESERVED = frozenset(
 )
 
 
+#: ngspice ``.model`` types, built in and XSPICE code models (the latter as ngspice 46 ``devhelp`` lists
+#: them): a device so named would make its OSDI ``.model`` card select that model, not the compiled module.
+NGSPICE_MODEL_TYPES = frozenset(
+    """
+    r c l sw csw urc ltra d npn pnp njf pjf nmos pmos nmf pmf nhfet phfet vdmos txl cpl
+    spice2poly climit divide d_dt gain hyst ilimit int limit mult multi_input_pwl oneshot pwl sine slew square
+    summer xfer s_xfer triangle filesource delay pwlts astate adc_bridge dac_bridge bidi_bridge d_and d_buffer
+    d_dff d_dlatch d_fdiv d_genlut d_inverter d_jkff d_lut d_nand d_nor d_open_c d_open_e d_or d_osc d_process
+    d_pulldown d_pullup d_pwm d_ram d_source d_srff d_srlatch d_state d_tff d_tristate d_xnor d_xor d_cosim
+    aswitch capacitoric cmeter core inductoric lcouple lmeter potentiometer zener memristor sidiode pswitch
+    seegen d_to_real real_delay real_gain real_to_v table2d table3d mlin tline cpline cpmlin msopen
+    """.split()
+)
+
+#: Names ``disciplines.vams`` declares at global scope (natures, disciplines, access functions); a
+#: Verilog-A module of that name fails to compile ("already declared in this scope"). Case-sensitive.
+VERILOGA_GLOBAL_NAMES = frozenset(
+    """
+    Current Charge Voltage Flux Magneto_Motive_Force Temperature Power Position Velocity Acceleration Impulse
+    Force Angle Angular_Velocity Angular_Acceleration Angular_Force logic ddiscrete electrical voltage current
+    magnetic thermal kinematic kinematic_v rotational rotational_omega
+    I Q V Phi MMF Temp Pwr Pos Vel Acc Imp F Theta Omega Alpha Tau
+    """.split()
+)
+
+
+def check_device_name(name: str) -> str:
+    """Return ``name`` if it can name a Verilog-A module, an ngspice subcircuit and an OSDI model, else raise.
+
+    On top of :func:`check_name`, a device name must not be an ngspice model type (``C``,
+    ``NMOS``, a code model such as ``gain``) nor a global name of ``disciplines.vams`` (``Q``).
+    """
+    check_name(name, "device")
+    if name.lower() in NGSPICE_MODEL_TYPES:
+        raise ValueError(f"device name {name!r} is an ngspice model type, so its OSDI .model card would select "
+                         f"that model; rename it (e.g. {name}_dev).")
+    if name in VERILOGA_GLOBAL_NAMES:
+        raise ValueError(f"device name {name!r} is declared by Verilog-A's disciplines.vams (a nature, discipline "
+                         f"or access function), so the module would not compile; rename it (e.g. {name}_dev).")
+    return name
+
+
 def is_identifier(name: object) -> bool:
     """Whether ``name`` is a plain ASCII identifier (a letter, then letters, digits or '_')."""
     return isinstance(name, str) and bool(_IDENTIFIER.match(name))
@@ -89,7 +131,7 @@ def check_name(name: str, what: str) -> str:
     if keyword.iskeyword(name):
         raise ValueError(f"{what} name {name!r} is a Python keyword; rename it (e.g. {name}_).")
     if name in PYTHON_RESERVED:
-        raise ValueError(f"{what} name {name!r} is reserved in Python (the generated numpy module uses it); "
+        raise ValueError(f"{what} name {name!r} is a reserved word in Python (the generated numpy module uses it); "
                          f"rename it (e.g. {name}_).")
     return name
 
