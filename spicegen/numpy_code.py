@@ -35,11 +35,15 @@ class NumpyExprPrinter(NumPyPrinter):
 
     def doprint(self, expr: Any, assign_to: Any = None) -> str:
         self._expr = checked_expression(expr, f"{self.language} printer")
-        return super().doprint(self._expr, assign_to)
+        try:
+            return super().doprint(self._expr, assign_to)
+        except NotImplementedError as exc:  # sympy's strict mode: a construct without a numpy form
+            raise ValueError(f"{str(exc).splitlines()[0]} in {self._expr}. Rewrite it with functions numpy "
+                             "provides.") from None
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
         if fqn.split(".")[0] != "numpy" and fqn not in _BUILTINS_USED:
-            raise TypeError(f"Unsupported by {type(self).__name__}: {fqn} in {self._expr} (the generated module "
+            raise ValueError(f"Unsupported by {type(self).__name__}: {fqn} in {self._expr} (the generated module "
                             "imports only numpy). Rewrite it with functions numpy provides.")
         return super()._module_format(fqn, register)
 

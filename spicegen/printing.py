@@ -101,7 +101,11 @@ class InfixPrinter(C99CodePrinter):
 
     def doprint(self, expr: Any, assign_to: Any = None) -> str:  # one expression, one line
         expr = checked_expression(expr, f"{self.language} printer")
-        return self._print(expr.xreplace({r: sympy.Float(r) for r in expr.atoms(sympy.Rational) if not r.is_integer}))
+        try:
+            return self._print(expr.xreplace({r: sympy.Float(r) for r in expr.atoms(sympy.Rational) if not r.is_integer}))
+        except NotImplementedError as exc:  # a construct sympy's C printer refuses before reaching emptyPrinter
+            raise ValueError(f"{str(exc).splitlines()[0]} in {_short(expr)}. Express it with elementary functions, "
+                             "Piecewise, Min/Max or Abs.") from None
 
     def _print_Symbol(self, expr: sympy.Symbol) -> str:
         if expr in self._settings["symbols"]:
@@ -187,7 +191,7 @@ class InfixPrinter(C99CodePrinter):
         name = expr.func.__name__
         if name in self.known_functions:
             return f"{self.known_functions[name]}({', '.join(self._print(a) for a in expr.args)})"
-        raise TypeError(
+        raise ValueError(
             f"Unsupported by {type(self).__name__}: function {name!r} in {expr}. Rewrite it with "
             f"supported functions ({', '.join(sorted(self.known_functions))}, ln, pow, abs, min, max, Piecewise)."
         )
@@ -196,7 +200,7 @@ class InfixPrinter(C99CodePrinter):
         return self._print_Function(expr)
 
     def emptyPrinter(self, expr: Any) -> str:
-        raise TypeError(
+        raise ValueError(
             f"Unsupported by {type(self).__name__}: {type(expr).__name__} ({expr}). "
             "Express it with elementary functions, Piecewise, Min/Max or Abs."
         )
