@@ -122,3 +122,15 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 def _private_osdi_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Compile into a fresh cache so tests exercise openvaf-r, not a stale file."""
     os.environ.setdefault("SPICEGEN_CACHE", str(tmp_path_factory.mktemp("spicegen-cache")))
+
+
+@pytest.fixture(autouse=True)
+def _plugins_stay_with_their_test():
+    """A test that loads a plug-in file in this process (``--plugin``) adds it to SPICEGEN_PLUGINS for
+    worker processes; restore the variable so later tests' subprocesses do not load that file too."""
+    before = os.environ.get("SPICEGEN_PLUGINS")
+    yield
+    if before is None:
+        os.environ.pop("SPICEGEN_PLUGINS", None)
+    else:
+        os.environ["SPICEGEN_PLUGINS"] = before
