@@ -172,9 +172,11 @@ def test_a_corrupted_study_file_gives_a_message_naming_it(tmp_path):
 def test_unbounded_numbers_are_refused_before_any_allocation(tmp_path, args, message):
     argv = ["mc", *args, "--seed", "1", "--out", str(tmp_path / "s")]
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", "import resource, sys\nfrom spicegen.cli import main\n"
+    # VmHWM is this process's own peak (ru_maxrss would carry the forking pytest process's peak over)
+    done = subprocess.run([sys.executable, "-c", "import re, sys\nfrom spicegen.cli import main\n"
                            f"code = main({argv!r})\n"
-                           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+                           "status = open('/proc/self/status').read()\n"
+                           "print(re.search(r'VmHWM:\\s*(\\d+)', status).group(1), file=sys.stderr)\n"
                            "sys.exit(code)"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert int(done.stderr.split()[-1]) < 400_000  # kB: refused before building anything large
