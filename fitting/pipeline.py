@@ -20,11 +20,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 from spicegen import __version__
-from spicegen.files import write_json
+from spicegen.files import to_jsonable, write_json
 from spicegen.study import RESULT_FILE, StudyRun, extract, get_extraction, get_study, git_commit
 from spicegen.study import run as run_study
 from testbenches.lif.studies import SIZES as LIF_SIZES
@@ -291,9 +290,9 @@ def study_entry(stage: Stage, run: StudyRun) -> dict[str, Any]:
     study = get_study(run.study)
     result = run.result or {}
     values = run.measurements
-    measurements = {name: {"value": _finite(values.get(name)), "unit": m.unit, "desc": m.desc}
+    measurements = {name: {"value": to_jsonable(values.get(name)), "unit": m.unit, "desc": m.desc}
                     for name, m in study.measures.items()}
-    comparisons = [comparison(name, m.desc, m.unit, m.paper, values.get(name), m.role or "held out")
+    comparisons = [comparison(name, m.desc, m.unit, m.paper, values.get(name), m.role)
                    for name, m in study.measures.items() if m.paper is not None]
     return {"name": stage.name, "kind": "study", "study": run.study, "family": study.family, "title": stage.title,
             "doc": study.doc, "folder": stage.name, "key": run.key, "seed": run.definition.get("seed"),
@@ -325,16 +324,10 @@ def extraction_entry(stage: Stage, folder: Path, record: Mapping[str, Any]) -> d
 
 def comparison(name: str, desc: str, unit: str, paper: float, ours: float | None, role: str) -> dict[str, Any]:
     """One paper-vs-simulation row; ``deviation`` is (ours − paper) / |paper| (``None`` if undefined)."""
-    ours = _finite(ours)
+    ours = to_jsonable(ours)  # NaN (not measured) as None
     deviation = None if ours is None or paper == 0 else (ours - paper) / abs(paper)
     return {"measure": name, "desc": desc, "unit": unit, "paper": paper, "ours": ours, "deviation": deviation,
             "role": role}
-
-
-def _finite(value: float | None) -> float | None:
-    import math
-
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def provenance() -> dict[str, Any]:
@@ -370,8 +363,6 @@ def timings(out: Path, stages: Iterable[Stage]) -> dict[str, float | None]:
         times[stage.name] = json.loads(path.read_text()).get("seconds") if path.is_file() else None
     return times
 
-
-STAGE_NAMES = MappingProxyType({s.name: s for s in STAGES})
 
 
 # ---------------------------------------------------------------- command line

@@ -119,23 +119,14 @@ def _ngspice_b(folder: Path, netlist: str) -> None:
 
 
 @pytest.mark.ngspice
-def test_ngspice_twin_example_runs_as_written_and_matches_spicegens_runner(tmp_path):
-    folder = _prepare(tmp_path, "sinh_memristor_twin.cir", twin=True)
-    _ngspice_b(folder, "sinh_memristor_twin.cir")
-    got, (want, _) = _wrdata(folder / "twin.txt"), _reference("twin")
+@pytest.mark.parametrize("flavor", ["twin", pytest.param("osdi", marks=pytest.mark.openvaf)])
+def test_ngspice_example_runs_as_written_and_matches_spicegens_runner(tmp_path, flavor):
+    netlist = f"sinh_memristor_{flavor}.cir"
+    folder = _prepare(tmp_path, netlist, **{flavor: True})
+    _ngspice_b(folder, netlist)
+    got, (want, _) = _wrdata(folder / f"{flavor}.txt"), _reference(flavor)
     assert np.allclose(got["time"], want["time"], rtol=1e-14, atol=0)  # same steps (wrdata: 16 digits)
     assert np.ptp(want["w"]) > 0.5  # the drive really switches the device
-    for name in ("a", "i(va)", "w"):
-        assert _full_scale_error(got[name], want[name]) < 1e-12, name
-
-
-@pytest.mark.ngspice
-@pytest.mark.openvaf
-def test_ngspice_osdi_example_runs_as_written_and_matches_spicegens_runner(tmp_path):
-    folder = _prepare(tmp_path, "sinh_memristor_osdi.cir", osdi=True)
-    _ngspice_b(folder, "sinh_memristor_osdi.cir")
-    got, (want, _) = _wrdata(folder / "osdi.txt"), _reference("osdi")
-    assert np.allclose(got["time"], want["time"], rtol=1e-14, atol=0)  # same steps (wrdata: 16 digits)
     for name in ("a", "i(va)", "w"):
         assert _full_scale_error(got[name], want[name]) < 1e-12, name
 
