@@ -145,11 +145,18 @@ class LifDesign:
     c1: float = calibrated("c1")
     c2: float = calibrated("c2")
     c_out: float = 1e-12
-    dpi_in: Mos = Mos(4e-6, 1e-6)
+    c_dpi: float = 0.2e-12
+    dpi_in: Mos = Mos(10e-6, 1e-6)
     dpi_tail: Mos = Mos(4e-6, 1e-6)
+    bypass: Mos = Mos(0.42e-6, calibrated("l_bypass"))
+    gain_bias: Mos = Mos(0.42e-6, calibrated("l_gain"))
+    dpi_out: Mos = Mos(20e-6, 1e-6)
     dpi_pair: Mos = Mos(2e-6, 1e-6)
+    tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"))
+    tau_mirror: Mos = Mos(2e-6, 1e-6)
     leak_bias: Mos = Mos(0.42e-6, calibrated("l_leak"))
     leak_unit: Mos = Mos(2e-6, 1e-6)
+    leak_comp_bias: Mos = Mos(0.42e-6, 20e-6)
     comp_bias: Mos = Mos(100e-6, 1e-6)
     comp_unit: Mos = Mos(2e-6, 1e-6)
     charge: Mos = Mos(10e-6, 0.5e-6)
@@ -213,10 +220,25 @@ def ldo_subckt(ldo: LdoDesign, att: AttenuatorDesign) -> list[str]:
 
 def _dpi(d: LifDesign) -> list[str]:
     return [
+        # input: the attenuator sinks I_in from the PMOS diode at nin; mirrors give the DPI its tail
+        # current (sunk from cs) and the membrane a direct share bypass.w / dpi_in.w of it
         d.dpi_in.line("Mdin", "pfet", "nin", "nin", "vdd", "vdd"),
-        d.dpi_tail.line("Mdt", "pfet", "tl", "nin", "vdd", "vdd"),
-        d.dpi_pair.line("Mdx", "pfet", "mem", "mem", "tl", "tl"),
-        d.dpi_pair.line("Mdy", "pfet", "0", "vgain", "tl", "tl"),
+        d.dpi_in.line("Mdt", "pfet", "ti", "nin", "vdd", "vdd"),
+        d.dpi_tail.line("Mdtn", "nfet", "ti", "ti", "0", "0"),
+        d.dpi_tail.line("Mdts", "nfet", "cs", "ti", "0", "0"),
+        d.bypass.line("Mdby", "pfet", "mem", "nin", "vdd", "vdd"),
+        # I_gain: set by V_gain, mirrored by the diode that also gives the pair its reference gr
+        d.gain_bias.line("Mgb", "nfet", "gr", "vgain", "0", "0"),
+        d.dpi_out.line("Mgd", "pfet", "gr", "gr", "vdd", "vdd"),
+        # the differential pair: the syn branch discharges C_syn, I_tau (V_taun) charges it
+        d.dpi_pair.line("Mda", "nfet", "vdd", "gr", "cs", "0"),
+        d.dpi_pair.line("Mdb", "nfet", "syn", "syn", "cs", "0"),
+        d.tau_bias.line("Mtb", "nfet", "tb", "vtaun", "0", "0"),
+        d.tau_mirror.line("Mtp1", "pfet", "tb", "tb", "vdd", "vdd"),
+        d.tau_mirror.line("Mtp2", "pfet", "syn", "tb", "vdd", "vdd"),
+        _cap("Csyn", "syn", "vdd", d.c_dpi),
+        # output: I_out = I_gain (I_in / I_tau - 1) for I_in > I_tau, into the membrane
+        d.dpi_out.line("Mdo", "pfet", "mem", "syn", "vdd", "vdd"),
         _cap("C1", "mem", "0", d.c1),
     ]
 
@@ -224,20 +246,26 @@ def _dpi(d: LifDesign) -> list[str]:
 def _leak(d: LifDesign) -> list[str]:
     u = d.leak_unit
     return [
-        # down: I_taun into a PMOS pair (V_rest vs mem); the V_rest branch is mirrored to sink from mem
+        # direction: a comparator of mem with V_rest (tail from V_bcomp); dn is high while mem > V_rest
+        d.leak_comp_bias.line("Mlt", "pfet", "lt", "vbcomp", "vdd", "vdd"),
+        u.line("Mlr", "pfet", "lo1", "vrest", "lt", "lt"),
+        u.line("Mlm", "pfet", "dnb", "mem", "lt", "lt"),
+        u.line("Mln1", "nfet", "lo1", "lo1", "0", "0"),
+        u.line("Mln2", "nfet", "dnb", "lo1", "0", "0"),
+        d.leak_comp_bias.line("Mlc", "pfet", "dn", "vbcomp", "vdd", "vdd"),
+        u.line("Mli", "nfet", "dn", "dnb", "0", "0"),
+        # down: I_taun (V_taun, source on V_rest, subthreshold) mirrored to sink from mem while dn is high
         d.leak_bias.line("Mbn", "nfet", "bn", "vtaun", "vrest", "0"),
         u.line("Mpbn", "pfet", "bn", "bn", "vdd", "vdd"),
-        u.line("Mptn", "pfet", "tn", "bn", "vdd", "vdd"),
-        u.line("Mpdr", "pfet", "dn", "vrest", "tn", "tn"),
-        u.line("Mpdm", "pfet", "0", "mem", "tn", "tn"),
-        u.line("Mndd", "nfet", "dn", "dn", "0", "0"),
-        u.line("Mndl", "nfet", "mem", "dn", "0", "0"),
-        # up: I_taup into a PMOS pair whose mem branch sources into mem
+        u.line("Mptn", "pfet", "kn", "bn", "vdd", "vdd"),
+        u.line("Mndd", "nfet", "kn", "kn", "0", "0"),
+        u.line("Mndl", "nfet", "sd", "kn", "0", "0"),
+        u.line("Msd", "nfet", "mem", "dn", "sd", "0"),
+        # up: I_taup (V_taup) mirrored to source into mem while dn is low
         d.leak_bias.line("Mbp", "nfet", "bp", "vtaup", "vrest", "0"),
         u.line("Mpbp", "pfet", "bp", "bp", "vdd", "vdd"),
-        u.line("Mptp", "pfet", "tp", "bp", "vdd", "vdd"),
-        u.line("Mpum", "pfet", "mem", "mem", "tp", "tp"),
-        u.line("Mpur", "pfet", "0", "vrest", "tp", "tp"),
+        u.line("Mptp", "pfet", "su", "bp", "vdd", "vdd"),
+        u.line("Msu", "pfet", "mem", "dn", "su", "vdd"),
     ]
 
 
