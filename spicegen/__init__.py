@@ -1,7 +1,21 @@
 """spicegen: one sympy compact model, every simulator, a fast surrogate."""
-from .device import Check, Device, DeviceModel, Equations, Pwl, Sine, State, get_device, register, registry
-from .params import Param, Variation
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["Check", "Device", "DeviceModel", "Equations", "Param", "Pwl", "Sine", "State", "Variation",
            "get_device", "register", "registry"]
+
+_HOMES = {**dict.fromkeys(("Param", "Variation"), ".params"),
+          **dict.fromkeys(set(__all__) - {"Param", "Variation"}, ".device")}
+
+
+def __getattr__(name: str) -> Any:
+    # The public names are imported on first use, so `spicegen --help` and the CLI's start stay light.
+    if name not in _HOMES:
+        raise AttributeError(f"module 'spicegen' has no attribute {name!r}")
+    value = getattr(import_module(_HOMES[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -26,23 +26,12 @@ SCHEDULER_TIMEOUT = 5.0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .device import registry
-    from .study import extractions, studies
-    from .testbench import testbench_names
+    from .catalog import listing
 
-    print("devices:")
-    for name, model in registry().items():
-        states = ", ".join(st.name for st in model.states) or "-"
-        print(f"  {name:20s} ports={','.join(model.ports):12s} states={states:8s} {model.doc}")
-    print("testbenches:")
-    for name, doc in testbench_names().items():
-        print(f"  {name:20s} {doc}")
-    print("studies:")
-    for name, study in studies().items():
-        print(f"  {name:28s} [{study.family}] {study.doc}")
-    print("extractions:")
-    for name, extraction in extractions().items():
-        print(f"  {name:28s} from {extraction.source}: {extraction.doc}")
+    for kind in ("devices", "testbenches", "studies", "extractions"):
+        print(f"{kind}:")
+        for texts in listing(kind).values():
+            print(f"  {texts['line']}")
     return 0
 
 
@@ -182,17 +171,23 @@ def _default_specs(name: str) -> dict[str, Any]:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from . import study as studies_
+    from .catalog import listing
 
     if args.action == "list":
-        for name, study in studies_.studies().items():
-            print(f"{name:28s} [{study.family}] {study.doc}")
+        for texts in listing("studies").values():
+            print(texts["line"])
         return 0
     if not args.name and not (args.action == "run" and args.from_provenance):
         raise ValueError(f"'spicegen study {args.action}' needs a study NAME (see 'spicegen study list').")
     if args.action == "describe":
-        print(describe_study(studies_.get_study(args.name)))
+        known = listing("studies")
+        if args.name not in known:
+            raise KeyError(f"unknown study {args.name!r}; known: {', '.join(known) or '(none)'} "
+                           "(see 'spicegen study list').")
+        print(known[args.name]["describe"])
         return 0
+    from . import study as studies_
+
     out = Path(args.out) if args.out else Path("results") / (args.name or "rerun")
     common = dict(workers=args.workers, dask=args.dask, progress=not args.no_progress)
     try:
@@ -211,26 +206,6 @@ def cmd_study(args: argparse.Namespace) -> int:
     print(format_measurements(run))
     print(f"result: {run.folder / 'result.json'}")
     return 0
-
-
-def describe_study(study: Any) -> str:
-    """The text of ``spicegen study describe NAME``: options, measurements, sample count, seed."""
-    lines = [f"{study.name} [{study.family}]: {study.doc}", "", "options (--set NAME=VALUE):"]
-    lines += [f"  {o.describe()}" for o in study.options] or ["  (none)"]
-    if study.n_default is not None:
-        lines += ["", f"--n: {study.n_desc} (default {study.n_default}, at least {study.n_min})"]
-    lines += ["", f"--seed: default {study.seed_default}", "", "measurements:"]
-    for name, m in study.measures.items():
-        spec = "" if m.spec is None else f"  spec [{_bound(m.spec[0], '-inf')}, {_bound(m.spec[1], 'inf')}]"
-        paper = "" if m.paper is None else f"  paper {m.paper:g}"
-        lines.append(f"  {name:24s} {m.unit or '-':8s} {m.desc}{spec}{paper}")
-    if study.devices:
-        lines += ["", f"devices: {', '.join(study.devices)}"]
-    return "\n".join(lines)
-
-
-def _bound(value: float | None, open_side: str) -> str:
-    return open_side if value is None else f"{value:g}"
 
 
 def format_measurements(run: Any) -> str:
@@ -304,8 +279,12 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser: core commands plus those of the ``spicegen.commands`` plug-ins."""
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: core commands plus those of the ``spicegen.commands`` plug-ins.
+
+    With ``chosen`` (the sub-command about to run, or ``""`` for none, as for ``--help``) only the
+    plug-in that adds ``chosen`` is imported; the others get stand-ins with their names and help.
+    """
     parser = argparse.ArgumentParser(prog="spicegen", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"spicegen {__version__}")
     parser.add_argument("--plugin", action="append", metavar="FILE", default=[],
@@ -374,9 +353,28 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("--study", metavar="DIR", help="also check that this study folder is the cited run")
     prov.set_defaults(func=cmd_provenance)
 
-    for add_commands in plugins.commands():
-        add_commands(sub)
+    _plugin_commands(sub, chosen)
     return parser
+
+
+def _plugin_commands(sub: argparse._SubParsersAction, chosen: str | None) -> None:
+    """Add the ``spicegen.commands`` plug-ins' sub-commands: for ``chosen`` (a command name, or
+    ``None`` for all) the real ones; for the others a stand-in with the name and help the catalog
+    recorded, so ``spicegen --help`` and the core commands import no plug-in."""
+    if chosen is None:
+        for add_commands in plugins.commands():
+            add_commands(sub)
+        return
+    from importlib.metadata import EntryPoint
+
+    from .catalog import catalog
+
+    for name, entry in catalog()["commands"].items():
+        if chosen in entry["commands"]:
+            EntryPoint(name, entry["module"], "spicegen.commands").load()(sub)
+            continue
+        for command, text in entry["commands"].items():
+            sub.add_parser(command, help=text)
 
 
 def _parallel(command: argparse.ArgumentParser) -> None:
@@ -395,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"spicegen: {exc}", file=sys.stderr)
         return 2
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_chosen_command(argv)).parse_args(argv)
     except SystemExit as exc:  # argparse printed the usage error (or --help); its code is ours
         return exc.code if isinstance(exc.code, int) else 2
     func: Callable[[argparse.Namespace], int] = args.func
@@ -433,6 +431,19 @@ def shorten_quoted(message: str, limit: int = ECHO_LIMIT) -> str:
         text = found.group(0)
         return f"{text[:limit]}...{text[0]} ({len(text) - 2} characters)"
     return re.sub(r"'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (limit, limit), cut, message)
+
+
+def _chosen_command(argv: Sequence[str]) -> str:
+    """The sub-command named in ``argv`` (its first word that is neither an option nor ``--plugin``'s value),
+    or ``""``."""
+    skip = False
+    for arg in argv:
+        if skip or arg == "--plugin":
+            skip = not skip
+            continue
+        if not arg.startswith("-"):
+            return arg
+    return ""
 
 
 def _early_plugins(argv: Sequence[str]) -> list[str]:

@@ -27,14 +27,18 @@ import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
-import sympy
 
 from .naming import check_device_name, check_name, check_value
 from .params import Param
-from .printing import checked_expression
+
+if TYPE_CHECKING:
+    import sympy
+
+# sympy is imported inside the functions that build or read models: importing this module (to list,
+# describe or look devices up) stays light, and a device's model is built on its first use.
 
 #: Largest argument of ``exp`` before it continues linearly (exp(80) ≈ 5.5e34).
 EXP_LIMIT = 80.0
@@ -183,6 +187,15 @@ class Equations:
     charges: Mapping[Branch, sympy.Expr] = field(default_factory=dict)
 
 
+class _TemperatureSymbol:
+    """``Symbols.T``, the temperature symbol, made on access (sympy caches equal symbols)."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> sympy.Symbol:
+        import sympy
+
+        return sympy.Symbol("T", positive=True)
+
+
 class Symbols:
     """The namespace handed to :meth:`Device.equations`.
 
@@ -190,9 +203,11 @@ class Symbols:
     ``s.V(a)`` a node potential and ``s.T`` the device temperature in kelvin.
     """
 
-    T = sympy.Symbol("T", positive=True)
+    T = _TemperatureSymbol()
 
     def __init__(self, params: Sequence[Param], states: Sequence[State], nodes: Sequence[str]):
+        import sympy
+
         self._names = {p.name: p.symbol for p in params}
         self._names.update({st.name: sympy.Symbol(st.name, real=True) for st in states})
         self._nodes = tuple(nodes)
@@ -207,6 +222,8 @@ class Symbols:
 
     def V(self, a: str, b: str | None = None) -> sympy.Symbol:
         """Voltage of branch ``(a, b)``, or the potential of node ``a``."""
+        import sympy
+
         branch: Branch = (a,) if b is None else (a, b)
         for node in branch:
             if node not in self._nodes:
@@ -304,6 +321,8 @@ class DeviceModel:
 
     def state_value(self, state: State) -> sympy.Expr:
         """The clamped physical value of ``state`` in terms of its node voltage symbol."""
+        import sympy
+
         node = state_node_symbol(state)
         value = node if state.scale == 1 else state.scale * node
         lo, hi = state.bounds
@@ -326,6 +345,8 @@ class DeviceModel:
 
     def resolved(self, expr: sympy.Expr) -> sympy.Expr:
         """``expr`` with state symbols replaced by their clamped node expressions."""
+        import sympy
+
         return expr.subs({sympy.Symbol(st.name, real=True): self.state_value(st) for st in self.states})
 
     def checked_params(self, values: Mapping[str, float]) -> dict[str, float]:
@@ -338,40 +359,61 @@ class DeviceModel:
 
 def state_node_symbol(state: State) -> sympy.Symbol:
     """Symbol of the node voltage that carries ``state`` (``V_<name>``)."""
+    import sympy
+
     return sympy.Symbol(f"V_{state.name}", real=True)
 
 
-_registry: dict[str, DeviceModel] = {}
+_declared: dict[str, type[Device]] = {}
+"""Registered device classes by name; a model is built from its class on first use."""
+_built: dict[str, DeviceModel] = {}
 
 
 def _default_name(cls: type) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
+def _source(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _ModelOnFirstUse:
+    """``cls.model`` of a registered class: its :class:`DeviceModel`, built on first access."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, obj: object, owner: type | None = None) -> DeviceModel:
+        return _model(self.name)
+
+
 def register(cls: type[Device]) -> type[Device]:
-    """Class decorator: validate a :class:`Device` subclass and add it to the registry.
+    """Class decorator: check a :class:`Device` subclass's declarations and add it to the registry.
+
+    The name, ports, parameters and states are checked here; the equations are turned into the
+    :class:`DeviceModel` on first use (``cls.model``, :func:`get_device`, :func:`registry` values),
+    so importing a device library costs no sympy work.
 
     Raises
     ------
     ValueError
-        On an invalid or reserved name, a duplicate name, a default outside its bounds,
-        an undeclared free symbol, an unknown node or state, or a missing rate.
+        On an invalid or reserved name, a duplicate name, a default outside its bounds, or a name
+        used twice; when the model is built, also on an undeclared free symbol, an unknown node or
+        state, or a missing rate.
     """
-    model = build_model(cls)
-    if model.name in _registry and _registry[model.name].source != model.source:
-        raise ValueError(f"device name {model.name!r} is already registered by {_registry[model.name].source}.")
-    _registry[model.name] = model
-    cls.model = model  # type: ignore[attr-defined]
+    name = check_device_name(cls.name or _default_name(cls))
+    known = _declared.get(name)
+    if known is not None and _source(known) != _source(cls):
+        raise ValueError(f"device name {name!r} is already registered by {_source(known)}.")
+    _check_class(name, cls)
+    _declared[name] = cls
+    _built.pop(name, None)
+    cls.model = _ModelOnFirstUse(name)  # type: ignore[attr-defined]
     return cls
 
 
-def build_model(cls: type[Device]) -> DeviceModel:
-    """Validate ``cls`` and build its :class:`DeviceModel` (without registering it).
-
-    Nothing of the class is evaluated as text: expressions must be sympy objects or
-    numbers, and a string is refused before it could reach ``sympify``.
-    """
-    name = check_device_name(cls.name or _default_name(cls))
+def _check_class(name: str, cls: type[Device]) -> tuple[Param, ...]:
+    """The declaration checks that need no sympy; returns every parameter (declared and built-in)."""
     if not cls.ports:
         raise ValueError(f"device {name!r} declares no ports.")
     nodes = tuple(cls.ports) + tuple(cls.internal)
@@ -383,6 +425,28 @@ def build_model(cls: type[Device]) -> DeviceModel:
     extra = (Param(FREEZE, 0.0, "", "1 holds every state at its initial value", (0.0, 1.0)),) if states else ()
     all_params = params + extra + tuple(st.initial_param() for st in states)
     _check_unique(name, nodes + tuple(p.name for p in all_params) + tuple(st.name for st in states))
+    return all_params
+
+
+def _model(name: str) -> DeviceModel:
+    if name not in _built:
+        _built[name] = build_model(_declared[name])
+    return _built[name]
+
+
+def build_model(cls: type[Device]) -> DeviceModel:
+    """Validate ``cls`` and build its :class:`DeviceModel` (without registering it).
+
+    Nothing of the class is evaluated as text: expressions must be sympy objects or
+    numbers, and a string is refused before it could reach ``sympify``.
+    """
+    import sympy
+
+    name = check_device_name(cls.name or _default_name(cls))
+    all_params = _check_class(name, cls)
+    nodes = tuple(cls.ports) + tuple(cls.internal)
+    params = tuple(cls.params)
+    states = tuple(cls.states)
 
     s = Symbols(params, states, nodes)
     eqs = cls().equations(s)
@@ -413,7 +477,7 @@ def build_model(cls: type[Device]) -> DeviceModel:
 
     model = DeviceModel(
         name=name, doc=_first_doc_line(cls, name),
-        source=f"{cls.__module__}.{cls.__qualname__}", ports=tuple(cls.ports), internal=tuple(cls.internal),
+        source=_source(cls), ports=tuple(cls.ports), internal=tuple(cls.internal),
         params=all_params, states=states, currents={}, charges={}, node_rates={},
         voltages=MappingProxyType(dict(s.voltages)), check=cls.check,
     )
@@ -444,6 +508,10 @@ def _check_declarations(device: str, params: Sequence[object], states: Sequence[
 
 def _expression(device: str, what: str, value: object) -> sympy.Expr:
     """A current, rate or charge as a finite real sympy expression; a string is refused unevaluated."""
+    import sympy
+
+    from .printing import checked_expression
+
     if isinstance(value, str):
         raise ValueError(f"device {device!r}: {what} is the string {value[:80]!r}; build it from the symbols "
                         "of the equations namespace instead (e.g. s.g * s.V('p', 'n')), strings are not evaluated.")
@@ -472,6 +540,8 @@ def _check_unique(device: str, names: Sequence[str]) -> None:
 
 def _node_rate(model: DeviceModel, state: State, rate: sympy.Expr) -> sympy.Expr:
     """d(node voltage)/dt: the gated, freezable rate plus the tie to the initial value."""
+    import sympy
+
     rate = guard(model.resolved(rate))
     node = state_node_symbol(state)
     if state.bounded:
@@ -497,6 +567,8 @@ def guard(expr: sympy.Expr) -> sympy.Expr:
     the argument of a logarithm are floored at :data:`POSITIVE_FLOOR` unless provably positive.
     Values inside the safe range are unchanged.
     """
+    import sympy
+
 
     def limited_exp(arg: sympy.Expr) -> sympy.Expr:
         cap = sympy.Float(math.exp(EXP_LIMIT))
@@ -520,14 +592,56 @@ def guard(expr: sympy.Expr) -> sympy.Expr:
     return visit(sympy.sympify(expr))
 
 
-def registry() -> Mapping[str, DeviceModel]:
-    """All registered devices by name (loads the built-in library and device plug-ins first)."""
+class _Registry(Mapping[str, DeviceModel]):
+    """Name → :class:`DeviceModel`, in name order; a model is built when its value is first read."""
+
+    def __init__(self, names: Sequence[str]):
+        self._names = tuple(sorted(names))
+
+    def __getitem__(self, name: str) -> DeviceModel:
+        if name not in self._names:
+            raise KeyError(name)
+        return _model(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _load_library() -> None:
     from . import devices  # noqa: F401  (registers the library on import, also without entry points)
     from .plugins import load
 
     load(("devices",))
 
-    return MappingProxyType(dict(sorted(_registry.items())))
+
+def registry() -> Mapping[str, DeviceModel]:
+    """All registered devices by name (loads the built-in library and device plug-ins first).
+
+    Names and membership cost no model building; each model is built when its value is first read.
+    """
+    _load_library()
+    return _Registry(list(_declared))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a device declares, read without building its model (for listings)."""
+
+    name: str
+    ports: tuple[str, ...]
+    states: tuple[str, ...]
+    doc: str
+
+
+def summaries() -> Mapping[str, Summary]:
+    """Every registered device's :class:`Summary` by name; no model is built."""
+    _load_library()
+    return MappingProxyType({name: Summary(name, tuple(cls.ports), tuple(st.name for st in cls.states),
+                                           _first_doc_line(cls, name))
+                             for name, cls in sorted(_declared.items())})
 
 
 def get_device(name: str) -> DeviceModel:

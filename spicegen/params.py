@@ -7,18 +7,21 @@ validity domain.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, get_args
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import sympy
-from scipy import special
 
 from .naming import check_name, check_value
 
 VariationKind = Literal["global", "local", "d2d", "c2c"]
 """global: one draw per sample shared by all instances; local: one per instance per sample
 (mismatch); d2d: per instance, fixed across the cycles of a sample; c2c: redrawn per event."""
+
+if TYPE_CHECKING:
+    import sympy
 
 Distribution = Literal["normal", "lognormal", "uniform", "truncnormal"]
 
@@ -88,6 +91,8 @@ class Variation:
 
     def apply(self, nominal: float, z: np.ndarray | float) -> np.ndarray:
         """Map standard-normal draws ``z`` to parameter values around ``nominal``."""
+        from scipy import special  # only drawing needs it: listing and describing stay light
+
         z = np.asarray(z, dtype=float)
         std = self.sigma * abs(nominal) if self.relative else self.sigma
         if self.distribution == "normal":
@@ -137,7 +142,6 @@ class Param:
     desc: str = ""
     bounds: tuple[float, float] = (-math.inf, math.inf)
     variation: Variation | None = None
-    symbol: sympy.Symbol = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_name(self.name, "parameter")
@@ -155,8 +159,14 @@ class Param:
                 raise ValueError(f"{what} of parameter {self.name!r} must not contain quotes, '*' or new lines: {text!r}.")
         object.__setattr__(self, "default", default)
         object.__setattr__(self, "bounds", (lo, hi))
+
+    @property
+    def symbol(self) -> sympy.Symbol:
+        """The parameter as a real sympy symbol (built on use: sympy is imported only by code that needs it)."""
+        import sympy
+
         # a positive lower bound lets sympy drop guards that only protect non-positive values
-        object.__setattr__(self, "symbol", sympy.Symbol(self.name, real=True, positive=(lo > 0) or None))
+        return sympy.Symbol(self.name, real=True, positive=(self.bounds[0] > 0) or None)
 
     def check(self, value: object) -> float:
         """Return ``value`` as a float if it lies inside the bounds, else raise naming both."""

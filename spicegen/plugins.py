@@ -63,6 +63,11 @@ def load(kinds: Iterable[str] = tuple(GROUPS)) -> None:
             except Exception as exc:
                 raise ImportError(f"plug-in {entry.name!r} ({GROUPS[kind]} = {entry.value!r}) failed to import: "
                                   f"{type(exc).__name__}: {exc}") from exc
+    load_files()
+
+
+def load_files() -> None:
+    """Import the plug-in files of :data:`ENV` (idempotent)."""
     for path in os.environ.get(ENV, "").split(os.pathsep):
         if path.strip():
             load_file(path.strip())

@@ -791,13 +791,17 @@ def _register(cls: type, table: dict[str, Any], what: str) -> None:
 
 
 def get_study(name: str) -> Study:
-    """The study called ``name`` (plug-ins loaded first); the error lists the known names."""
-    return _lookup(name, studies(), "study")
+    """The study called ``name``; the error lists the known names.
+
+    Plug-in files are loaded first; of the installed plug-ins only the module that registers
+    ``name`` is imported (:mod:`spicegen.catalog`).
+    """
+    return _lookup(name, "studies", _studies, "study")
 
 
 def get_extraction(name: str) -> Extraction:
-    """The extraction called ``name`` (plug-ins loaded first); the error lists the known names."""
-    return _lookup(name, extractions(), "extraction")
+    """The extraction called ``name`` (imported as :func:`get_study` imports a study); the error lists the known names."""
+    return _lookup(name, "extractions", _extractions, "extraction")
 
 
 def studies() -> Mapping[str, Study]:
@@ -816,9 +820,35 @@ def extractions() -> Mapping[str, Extraction]:
     return MappingProxyType(dict(sorted(_extractions.items())))
 
 
-def _lookup(name: str, table: Mapping[str, Any], what: str) -> Any:
+def _lookup(name: str, kind: str, table: Mapping[str, Any], what: str) -> Any:
+    from .catalog import import_for, listing
+    from .plugins import load_files
+
+    load_files()
     if name not in table:
-        raise KeyError(f"unknown {what} {name!r}; known: {', '.join(table) or '(none)'} "
+        import_for(kind, name)
+    if name not in table:
+        raise KeyError(f"unknown {what} {name!r}; known: {', '.join(listing(kind)) or '(none)'} "
                        f"(see 'spicegen {'study list' if what == 'study' else 'extract --list'}').")
     return table[name]
+
+
+def describe_study(study: Study) -> str:
+    """The text of ``spicegen study describe NAME``: options, measurements, sample count, seed."""
+    lines = [f"{study.name} [{study.family}]: {study.doc}", "", "options (--set NAME=VALUE):"]
+    lines += [f"  {o.describe()}" for o in study.options] or ["  (none)"]
+    if study.n_default is not None:
+        lines += ["", f"--n: {study.n_desc} (default {study.n_default}, at least {study.n_min})"]
+    lines += ["", f"--seed: default {study.seed_default}", "", "measurements:"]
+    for name, m in study.measures.items():
+        spec = "" if m.spec is None else f"  spec [{_bound(m.spec[0], '-inf')}, {_bound(m.spec[1], 'inf')}]"
+        paper = "" if m.paper is None else f"  paper {m.paper:g}"
+        lines.append(f"  {name:24s} {m.unit or '-':8s} {m.desc}{spec}{paper}")
+    if study.devices:
+        lines += ["", f"devices: {', '.join(study.devices)}"]
+    return "\n".join(lines)
+
+
+def _bound(value: float | None, open_side: str) -> str:
+    return open_side if value is None else f"{value:g}"
 

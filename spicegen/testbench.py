@@ -794,13 +794,17 @@ def register_testbench(testbench: Testbench) -> Testbench:
 def get_testbench(name: str) -> Testbench:
     """The registered testbench called ``name``; the error lists the known names.
 
-    The package's library and plug-ins (:mod:`spicegen.plugins`) are loaded first.
+    Plug-in files are loaded first; of the installed plug-ins only the module that registers
+    ``name`` is imported (:mod:`spicegen.catalog`).
     """
-    from .plugins import load
+    from .catalog import import_for, listing
+    from .plugins import load_files
 
-    load(("devices", "testbenches"))
+    load_files()
     if name not in _testbenches:
-        raise KeyError(f"unknown testbench {name!r}; known: {', '.join(sorted(_testbenches)) or '(none)'} "
+        import_for("testbenches", name)
+    if name not in _testbenches:
+        raise KeyError(f"unknown testbench {name!r}; known: {', '.join(listing('testbenches')) or '(none)'} "
                        "(see 'spicegen list').")
     return _testbenches[name]
 
