@@ -143,12 +143,14 @@ STAGES: tuple[Stage, ...] = (
     # LDO + attenuator + DPI LIF neuron (Garg et al.)
     Stage("lif-calibration", "lmfit calibration of the LIF chain's capacitors and bias-device lengths (paper "
           "scale only)", study="lif-calibration", sizes=_sizes(None, None, Size())),
-    _lif("lif-chain", "LDO clamp, current attenuation K and power of the chain"),
+    _lif("lif-chain", "LDO clamp and current attenuation K of the chain"),
+    _lif("lif-rsyn", "Firing rate vs synaptic resistance and read voltage (Fig. 3A-C)"),
     _lif("lif-fi", "Firing rate vs input current at two thresholds (Fig. 4A)"),
-    _lif("lif-pulse-width", "Spike width and maximum rate vs V_pw (Figs. 4D-E)"),
-    _lif("lif-pulsed", "Firing rate under trains of input pulses (Fig. 6A-B)"),
-    _lif("lif-leak", "Bi-directional leak back to V_rest (Fig. 6D-E)"),
-    _lif("lif-adaptive-pair", "Adaptive pair: threshold adaptation by a regulator neuron (Fig. 7B)"),
+    _lif("lif-vpw", "Spike width and maximum rate vs V_pw (Figs. 4D-E)"),
+    _lif("lif-pulsed", "Firing rate under trains of input pulses vs pulse width and V_taun (Fig. 6A-C)"),
+    _lif("lif-leak", "Bi-directional leak back to V_rest and the rest level over V_taun x V_taup (Fig. 6D-E)"),
+    _lif("lif-adaptive", "Adaptive neuron: a regulator raising the threshold of a pair and a population (Fig. 7B-C)"),
+    _lif("lif-power", "Power of LDO, attenuator and neuron, energy per spike, low-bias comparator (Sec. III.E)"),
 )
 """The headline pipeline, in order (an extraction follows its source)."""
 

@@ -10,6 +10,9 @@ named measurements (floats, SI units). Conventions:
 - A firing rate is 1 / mean inter-spike interval from the first spike on (the first spike starts
   from V_rest, every later one from the reset level 0 V).
 - Power is the supply charge over the run (a charge meter in the netlist) times V_dd over time.
+- Every netlist is built from biases and sizes that pass :func:`testbenches.lif.checks.check_biases`
+  and :func:`testbenches.lif.checks.check_design`: a bias outside 0 ... V_dd, a V_ref outside the LDO's
+  range or a size <= 0 is refused with its value and the valid range.
 
 The studies of :mod:`testbenches.lif.studies` run these (``spicegen study run lif-fi`` ... and
 ``spicegen study run lif-report`` for everything with the report).
@@ -26,6 +29,7 @@ from spicegen.measure import crossings, pulse_widths
 from spicegen.naming import check_value, format_number
 from spicegen.ngspice import SimResult, run_netlist
 
+from testbenches.lif.checks import check_biases, check_design, check_positive
 from testbenches.lif.circuit import Biases, Design, R_IC, bias_lines, chain_lines, model_lines, supply_lines
 
 __all__ = [
@@ -35,10 +39,15 @@ __all__ = [
     "chain_dc",
     "spike_train",
     "firing_rate",
+    "read_train",
+    "window_rate",
+    "rest_levels",
+    "block_power",
     "pulse_width",
     "leak_time",
     "pulsed_rate",
     "adaptive_pair",
+    "adaptive_population",
     "static_power",
 ]
 
@@ -96,7 +105,14 @@ def netlist(body: Sequence[str], analysis: str, *, biases: Biases, design: Desig
     """Complete netlist: models, supplies ``vdda`` (LDO) / ``vddl`` (neuron) with charge meters, biases, body.
 
     ``thr`` adds the threshold source on node ``thr`` (V_thr); leave it out when the body drives it.
+
+    Raises
+    ------
+    ValueError
+        If a bias lies outside 0 ... V_dd, V_ref outside the LDO's range, or a size is not > 0.
     """
+    check_biases(biases)
+    check_design(design)
     lines = ["LIF chain (Garg et al.)", *model_lines(design), *supply_lines("vdda", biases.vdd),
              *supply_lines("vddl", biases.vdd), *bias_lines(biases, vthr=thr), *body, OPTIONS, analysis, ".end"]
     return "\n".join(lines) + "\n"
@@ -109,9 +125,9 @@ def _tran(t_stop: float) -> str:
     return f".tran {format_number(t_stop / STEPS)} {format_number(t_stop)}"
 
 
-def _vin(biases: Biases, isyn: float) -> float:
-    """Input voltage that drives ``isyn`` through R_IC into a node clamped at V_ref."""
-    return biases.vref + check_value(isyn, "isyn") * R_IC
+def _vin(biases: Biases, isyn: float, r_syn: float = R_IC) -> float:
+    """Input voltage that drives ``isyn`` through ``r_syn`` into a node clamped at V_ref."""
+    return biases.vref + check_value(isyn, "isyn") * r_syn
 
 
 def _rest(node: str, biases: Biases) -> str:
@@ -167,6 +183,26 @@ def chain_dc(isyn: Sequence[float], *, biases: Biases = Biases(), design: Design
             "p_ldo": -np.interp(target, vin, result["i(vvdda)"]) * biases.vdd}
 
 
+def idle_power(*, biases: Biases = Biases(), design: Design = Design(), t_stop: float = 2e-3) -> dict[str, float]:
+    """Supply power with no input (W), from a transient of the neuron at rest: ``p_lif`` and ``p_ldo``.
+
+    The mean over the second half of a ``t_stop`` (s) run, where the start-up has settled. Unlike an
+    operating point (:func:`static_power`) the free membrane and the spike latch start in their resting
+    state, so this holds also where ``.op`` lands on another solution of the latch (a raised V_bcomp).
+    """
+    body = [f"Vin in 0 {format_number(biases.vref - V_IDLE)}",
+            *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", biases)]
+    result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design))
+    t = result["time"]
+    half = int(np.searchsorted(t, t[-1] / 2))
+
+    def power(meter: str) -> float:
+        q = result[meter]
+        return float(q[-1] - q[half]) / float(t[-1] - t[half]) * biases.vdd
+
+    return {"p_lif": power("q_vddl"), "p_ldo": power("q_vdda")}
+
+
 def static_power(*, biases: Biases = Biases(), design: Design = Design()) -> dict[str, float]:
     """Supply power with no input (W): ``p_lif`` (neuron, mostly the comparator) and ``p_ldo``."""
     body = [f"Vin in 0 {format_number(biases.vref - V_IDLE)}",
@@ -178,12 +214,15 @@ def static_power(*, biases: Biases = Biases(), design: Design = Design()) -> dic
 # ----------------------------------------------------------------------------- transients
 
 def spike_train(isyn: float, t_stop: float, *, biases: Biases = Biases(), design: Design = Design(),
-                t_on: float = 1e-6) -> SpikeTrain:
-    """Transient with a DC input current ``isyn`` (A) switched on at ``t_on`` (s), until ``t_stop`` (s)."""
-    v0, v1 = biases.vref - V_IDLE, _vin(biases, isyn)
+                t_on: float = 1e-6, r_syn: float = R_IC) -> SpikeTrain:
+    """Transient with a DC input current ``isyn`` (A) through ``r_syn`` (ohm) switched on at ``t_on`` (s),
+    until ``t_stop`` (s)."""
+    r_syn = check_positive("r_syn (ohm)", r_syn, "ohm")
+    v0, v1 = biases.vref - V_IDLE, _vin(biases, isyn, r_syn)
     src = (f"Vin in 0 PWL(0 {format_number(v0)} {format_number(t_on)} {format_number(v0)} "
            f"{format_number(t_on + EDGE)} {format_number(v1)})")
-    body = [src, *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", biases)]
+    body = [src, *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr", r_syn=r_syn),
+            _rest("mem", biases)]
     return _train(run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design)), biases.vdd)
 
 
@@ -216,6 +255,32 @@ def firing_rate(isyn: float, *, biases: Biases = Biases(), design: Design = Desi
                   lambda tr: tr.spikes.size >= spikes)
 
 
+def window_rate(train: SpikeTrain) -> float:
+    """Firing rate (Hz) of a run: 1 / mean ISI with two spikes or more, else spikes per simulated time
+    (0 Hz for a run without a spike, as a counter over the window reads it)."""
+    return train.rate if train.spikes.size >= 2 else train.spikes.size / train.duration
+
+
+def read_train(vread: float, r_syn: float, *, window: float = 1.0, spikes: int = 4, biases: Biases = Biases(),
+               design: Design = Design()) -> SpikeTrain:
+    """Spike train under a read voltage ``vread`` (V) across the synapse ``r_syn`` (ohm) [Garg et al. Fig. 3A].
+
+    I_syn = V_read / R_syn (the input sits at V_ref + V_read, the LDO clamps the synapse node at V_ref).
+    The run length starts from a period estimate for ``spikes`` spikes and grows 4x until the neuron
+    has fired ``spikes`` times or the run reaches ``window`` (s), the paper's 1 s read: a neuron that
+    does not fire inside it has the rate 0 Hz (:func:`window_rate`).
+    """
+    vread, r_syn = check_positive("vread (V)", vread, "V"), check_positive("r_syn (ohm)", r_syn, "ohm")
+    window = check_positive("window (s)", window, "s")
+    isyn = vread / r_syn
+    t_stop = min(window, _period_guess(isyn, biases, design) * (spikes + 1))
+    while True:
+        train = spike_train(isyn, t_stop, biases=biases, design=design, r_syn=r_syn)
+        if train.spikes.size >= spikes or t_stop >= window:
+            return train
+        t_stop = min(window, 4.0 * t_stop)
+
+
 def pulse_width(*, isyn: float = 40e-6, biases: Biases = Biases(), design: Design = Design(),
                 t_first: float = 50e-6) -> float:
     """Width of the first output pulse at V_dd/2 (s) under DC ``isyn`` (default the 40 uA of Fig. 4C)."""
@@ -246,6 +311,60 @@ def leak_time(v_start: float, *, biases: Biases = Biases(), design: Design = Des
     edge = "fall" if v_start > biases.vrest else "rise"
     times = crossings(train.time, train.mem, target, edge)
     return (float(times[0]) if times.size else math.nan), train
+
+
+def rest_levels(*, biases: Biases = Biases(), design: Design = Design(), v_lo: float = 0.0, v_hi: float | None = None,
+                step: float = 1e-3) -> np.ndarray:
+    """Rest levels of the membrane with no input: the stable zeros of the net current into C1 (V).
+
+    A source holds the membrane and sweeps it from ``v_lo`` to ``v_hi`` (default V_thr) in ``step``;
+    the current the neuron drives into that source is the current that would charge C1. A rest level
+    is a falling zero of it (the leak pushes up below it and down above it): where the membrane ends
+    after the leak, however long that takes (seconds at low V_taun / V_taup). The threshold is put at
+    V_dd so the neuron cannot fire.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rest levels in increasing order (empty if the current has no falling zero in the sweep).
+    """
+    v_hi = biases.vthr if v_hi is None else check_value(v_hi, "v_hi")
+    step = check_positive("step (V)", step, "V")
+    if not v_lo < v_hi:
+        raise ValueError(f"v_lo = {v_lo!r} must lie below v_hi = {v_hi!r}")
+    body = [f"Vin in 0 {format_number(biases.vref - V_IDLE)}",
+            *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"),
+            f"Vmem mem 0 {format_number(v_lo)}"]
+    dc = f".dc Vmem {format_number(v_lo)} {format_number(v_hi + step / 2)} {format_number(step)}"
+    result = run_netlist(netlist(body, dc, biases=replace(biases, vthr=biases.vdd), design=design))
+    return crossings(result["v-sweep"], result["i(vmem)"], 0.0, "fall")
+
+
+def block_power(isyn: float, *, biases: Biases = Biases(), design: Design = Design()) -> dict[str, float]:
+    """Power of each block of the chain (W) at a DC read current ``isyn`` (A; 0: no input, the static case).
+
+    The membrane is held at V_rest (the neuron's own power needs a transient, see :func:`firing_rate`).
+
+    Returns
+    -------
+    dict
+        ``p_ldo``: LDO supply (its OTA); ``p_pass``: dissipated in the pass device M1 (I_syn times
+        V(syn) - V(ain)); ``p_att``: dissipated in the attenuator (input branch I_syn times V(ain),
+        output branch I_neuron times V(iout)); ``isyn``: the current through R_IC (A).
+    """
+    isyn = check_value(isyn, "isyn")
+    if isyn < 0:
+        raise ValueError(f"isyn = {isyn!r} A is out of range; valid: >= 0 A")
+    vin = _vin(biases, isyn) if isyn > 0 else biases.vref - V_IDLE
+    body = [f"Vin in 0 {format_number(vin)}",
+            *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"),
+            f"Vmem mem 0 {format_number(biases.vrest)}",
+            # picoampere leakage through M1 when idle: node voltages to 1e-12 V, not the default 1 uV
+            ".options vntol=1e-12"]
+    r = {k: float(v[0]) for k, v in run_netlist(netlist(body, ".op", biases=biases, design=design)).items()}
+    i_in = (r["in"] - r["syn"]) / R_IC
+    return {"p_ldo": -r["i(vvdda)"] * biases.vdd, "p_pass": i_in * (r["syn"] - r["xldo.ain"]),
+            "p_att": i_in * r["xldo.ain"] + r["i(vi)"] * r["iout"], "isyn": i_in}
 
 
 def _pulse_source(name: str, node: str, biases: Biases, amplitude: float, width: float, period: float,
@@ -291,3 +410,49 @@ def adaptive_pair(*, amplitude: float = 200e-6, width: float = 10e-6, frequency:
             f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("mem", biases), _rest("memr", biases)]
     result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design, thr=False))
     return _train(result, biases.vdd), np.asarray(result["memr"])
+
+
+def _synapse_node(lines: Sequence[str], tag: str) -> str:
+    """The synapse node (the LDO's clamped input) of the chain ``lines`` with ``tag``."""
+    for line in lines:
+        words = line.split()
+        if words[0] == f"Rsyn{tag}":
+            return words[2]
+    raise ValueError(f"chain {tag!r} has no synapse resistor Rsyn{tag}")
+
+
+def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, frequency: float = 1e3,
+                        t_stop: float = 0.05, biases: Biases = Biases(),
+                        design: Design = Design()) -> tuple[list[SpikeTrain], np.ndarray]:
+    """Primary neurons, one per input amplitude, sharing one regulator neuron [Garg et al. §III.D, Fig. 7C].
+
+    Primary ``k`` gets input pulses of ``amplitudes[k]`` (A), ``width`` (s) at ``frequency`` (Hz); each
+    primary's OUT reaches the regulator's synapse node through its own 10 kOhm resistor, so the
+    regulator's LDO sums their currents; the regulator's membrane is the threshold of every primary.
+    Its own threshold is V_dd (it integrates, it never fires).
+
+    Returns
+    -------
+    (list of SpikeTrain, numpy.ndarray)
+        The primaries' spike trains (energies over the shared supplies, not per neuron) and the
+        regulator membrane (= the shared threshold) on their time scale.
+    """
+    if len(amplitudes) < 1:
+        raise ValueError("amplitudes needs at least one input current (one primary neuron)")
+    period = 1.0 / check_value(frequency, "frequency")
+    body: list[str] = []
+    for k, amplitude in enumerate(amplitudes):
+        body += [_pulse_source(f"Vin{k}", f"in{k}", biases, amplitude, width, period, 0.5 * period),
+                 *chain_lines(str(k), vdd_ldo="vdda", vdd_lif="vddl", vin=f"in{k}", thr="memr"),
+                 _rest(f"mem{k}", biases)]
+    regulator = chain_lines("r", vdd_ldo="vdda", vdd_lif="vddl", vin="out0", thr="thrr")
+    synapse = _synapse_node(regulator, "r")
+    body += [*regulator, *(f"Rsynr{k} out{k} {synapse} {format_number(R_IC)}" for k in range(1, len(amplitudes))),
+             f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("memr", biases)]
+    result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design, thr=False))
+    t, level = result["time"], biases.vdd / 2
+    energy_lif, energy_ldo = float(result["q_vddl"][-1]) * biases.vdd, float(result["q_vdda"][-1]) * biases.vdd
+    trains = [SpikeTrain(time=t, mem=result[f"mem{k}"], out=result[f"out{k}"],
+                         spikes=crossings(t, result[f"out{k}"], level), widths=pulse_widths(t, result[f"out{k}"], level),
+                         energy_lif=energy_lif, energy_ldo=energy_ldo) for k in range(len(amplitudes))]
+    return trains, np.asarray(result["memr"])

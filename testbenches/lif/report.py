@@ -16,7 +16,8 @@ from spicegen.figures import pyplot, save_figure
 from testbenches.lif.calibrate import POINTS, STAGES
 
 __all__ = ["DPI", "fi_figure", "vpw_figure", "dc_traces_figure", "leak_figure", "pulsed_figure",
-           "adaptive_figure", "chain_figure", "markdown"]
+           "adaptive_figure", "chain_figure", "rsyn_figure", "rsyn_traces_figure", "vtaun_figure", "rest_figure",
+           "population_figure", "power_figure", "markdown"]
 
 DPI = 120
 """Resolution of every figure (dots per inch)."""
@@ -143,6 +144,132 @@ def chain_figure(path: Path, chain: Mapping[str, Sequence[float]]) -> Path:
     return save_figure(fig, path, DPI)
 
 
+def rsyn_figure(path: Path, rsyn: Sequence[float], rates: Mapping[str, Sequence[float]],
+                paper_range: tuple[float, float], vref: float) -> Path:
+    """Rate against R_syn, one line per V_read (``rates``: V_read text in mV -> Hz per R_syn), log-log as Fig. 3A;
+    points without a spike (0 Hz) as triangles on the bottom edge; the paper's extremes as dotted lines."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    r = np.asarray(rsyn) / 1e3
+    positive = [v for line in rates.values() for v in line if v > 0]
+    floor = min([*positive, paper_range[0]]) / 3
+    for k, (vread, line) in enumerate(rates.items()):
+        y = np.asarray(line, dtype=float)
+        ax.loglog(r[y > 0], y[y > 0], "o-", color=f"C{k}", label=f"V_read = {vread} mV")
+        ax.plot(r[y == 0], np.full(int(np.sum(y == 0)), floor), "v", color=f"C{k}", ms=8)
+    for v in paper_range:
+        ax.axhline(v, ls=":", color="k")
+    ax.plot([], [], "v", color="gray", label="0 Hz (no spike in the window)")
+    ax.plot([], [], ":", color="k", label=f"paper extremes {paper_range[0]:g} Hz / {paper_range[1] / 1e3:g} kHz")
+    ax.set(xlabel="R_syn (kΩ)", ylabel="firing rate (Hz)",
+           title=f"rate vs R_syn at V_ref = {vref:g} V (cf. Garg et al. Fig. 3A)")
+    ax.legend(fontsize=7)
+    return save_figure(fig, path, DPI)
+
+
+def rsyn_traces_figure(path: Path, traces: Mapping[float, Mapping[str, Any]]) -> Path:
+    """Membrane and output for each R_syn (``traces``: ohm -> ``mem``, ``out`` traces, ``vread``), as Figs. 3B-C."""
+    plt = pyplot()
+    fig, axes = plt.subplots(2, len(traces), figsize=(5 * len(traces), 5), squeeze=False, sharex="col")
+    for k, (r, tr) in enumerate(traces.items()):
+        for ax, (node, label) in zip(axes[:, k], (("mem", "V_mem (V)"), ("out", "OUT (V)"))):
+            ax.plot(np.asarray(tr[node]["t"]) * 1e3, tr[node]["y"], lw=0.8, color=f"C{k}")
+            ax.set(ylabel=label)
+        axes[0, k].set_title(f"R_syn = {float(r) / 1e3:g} kΩ, V_read = {tr['vread'] * 1e3:g} mV "
+                             f"(cf. Garg et al. Fig. 3{'BC'[k] if k < 2 else ''})", fontsize=9)
+        axes[1, k].set(xlabel="t (ms)")
+    return save_figure(fig, path, DPI)
+
+
+def vtaun_figure(path: Path, vtaun: Sequence[float], rates: Sequence[float], traces: Mapping[float, Trace],
+                 amplitude: float, frequency: float, paper: Mapping[str, tuple[float, float]]) -> Path:
+    """Rate under input pulses against V_taun with the paper's rates as read (``paper``: name -> (V_taun, Hz)),
+    and the membrane of each run (Fig. 6C)."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    a.plot(vtaun, rates, "o-", label=f"sim ({amplitude * 1e6:g} µA x 10 µs, {frequency:g} Hz)")
+    a.plot(*zip(*paper.values()), "x", ms=10, mew=2, color="k", label="paper (40 µA, 100 Hz; V_taun as read)")
+    a.set(xlabel="V_taun (V)", ylabel="output rate (Hz)", title="rate vs V_taun (cf. Garg et al. Fig. 6C)")
+    a.legend(fontsize=7)
+    for k, (v, tr) in enumerate(traces.items()):
+        b.plot(tr["t"], tr["y"], lw=0.8, color=f"C{k}", label=f"V_taun = {v:g} V")
+    b.set(xlabel="t (s)", ylabel="V_mem (V)", title="membrane under the pulses")
+    b.legend(fontsize=7)
+    return save_figure(fig, path, DPI)
+
+
+def rest_figure(path: Path, rest: Mapping[str, Any], vrest: float, tolerance: float) -> Path:
+    """Rest level − V_rest over the V_taun x V_taup grid (``rest``: ``vtaun``, ``vtaup``, ``points`` with
+    ``levels``), the farthest level per point; points without a rest level crossed out."""
+    plt = pyplot()
+    vtaun, vtaup = rest["vtaun"], rest["vtaup"]
+    error = np.full((len(vtaun), len(vtaup)), np.nan)
+    for p in rest["points"]:
+        if p["levels"]:
+            worst = max(p["levels"], key=lambda v: abs(v - vrest))
+            error[vtaun.index(p["vtaun"]), vtaup.index(p["vtaup"])] = (worst - vrest) * 1e3
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    limit = max(tolerance * 1e3, float(np.nanmax(np.abs(error))) if np.isfinite(error).any() else 0.0)
+    image = ax.imshow(error, origin="lower", cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
+    for (i, j), e in np.ndenumerate(error):
+        ax.text(j, i, "none" if np.isnan(e) else f"{e:+.0f}", ha="center", va="center", fontsize=7,
+                color="k" if np.isnan(e) or abs(e) <= tolerance * 1e3 else "w")
+    ax.set_xticks(range(len(vtaup)), [f"{v:g}" for v in vtaup])
+    ax.set_yticks(range(len(vtaun)), [f"{v:g}" for v in vtaun])
+    fig.colorbar(image, label=f"rest level − V_rest (mV); goal ±{tolerance * 1e3:g} mV")
+    ax.set(xlabel="V_taup (V)", ylabel="V_taun (V)",
+           title=f"rest level after the leak, V_rest = {vrest:g} V (cf. Garg et al. Figs. 6D-E)")
+    return save_figure(fig, path, DPI)
+
+
+def population_figure(path: Path, pop: Mapping[str, Any]) -> Path:
+    """A regulator shared by primaries (Fig. 7C): shared threshold and primary membranes; each primary's ISIs."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(2, 1, figsize=(7, 6))
+    for k, (amp, mem) in enumerate(zip(pop["amplitudes"], pop["mem"])):
+        a.plot(np.asarray(mem["t"]) * 1e3, mem["y"], lw=0.5, color=f"C{k + 1}", label=f"N{k + 1} V_mem "
+               f"({amp * 1e6:.3g} µA)")
+        spikes = np.asarray(pop["spikes"][k])
+        if spikes.size > 1:
+            b.plot(spikes[1:] * 1e3, np.diff(spikes) * 1e3, "o-", ms=3, color=f"C{k + 1}", label=f"N{k + 1}")
+    a.plot(np.asarray(pop["thr"]["t"]) * 1e3, pop["thr"]["y"], lw=1.5, color="C0",
+           label="regulator V_mem = shared threshold")
+    a.set(xlabel="t (ms)", ylabel="voltage (V)",
+          title=f"{len(pop['amplitudes'])} primaries sharing one regulator (cf. Garg et al. Fig. 7C)")
+    a.legend(fontsize=6, ncol=2)
+    b.set(xlabel="t (ms)", ylabel="ISI (ms)")
+    if b.lines:
+        b.legend(fontsize=7)
+    return save_figure(fig, path, DPI)
+
+
+_POWER_ROWS = (("p_ldo_static", "LDO static"), ("p_ldo_dynamic", "LDO reading"), ("p_pass", "pass device M1 reading"),
+               ("p_att_static", "attenuator static"), ("p_att_dynamic", "attenuator reading"),
+               ("p_lif_static", "neuron static"), ("p_lif_dynamic", "neuron firing"),
+               ("p_lif_static_low", "neuron static, low-bias comparator"))
+
+
+def power_figure(path: Path, m: Mapping[str, float], paper: Mapping[str, float]) -> Path:
+    """Power of each block (W, log scale) and energy per spike (J), simulated bars with the paper's values."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": (3, 1)})
+
+    def bars(ax: Any, rows: Sequence[tuple[str, str]], scale: float) -> None:
+        y = np.arange(len(rows))
+        ax.barh(y, [abs(m[k]) * scale for k, _ in rows], color="C0", label="sim")
+        marked = [(i, paper[k] * scale) for i, (k, _) in enumerate(rows) if k in paper]
+        ax.plot([v for _, v in marked], [i for i, _ in marked], "x", ms=10, mew=2, color="k", label="paper")
+        ax.set_yticks(y, [text for _, text in rows], fontsize=7)
+        ax.set_xscale("log")
+        ax.legend(fontsize=7)
+
+    bars(a, _POWER_ROWS, 1.0)
+    a.set(xlabel="power (W)", title="power of the chain (cf. Garg et al. §III.E)")
+    bars(b, (("energy_per_spike", "typical V_bcomp"), ("energy_per_spike_low", "low-bias")), 1.0)
+    b.set(xlabel="energy per spike (J)")
+    return save_figure(fig, path, DPI)
+
+
 # ----------------------------------------------------------------------------- markdown
 
 
@@ -173,13 +300,49 @@ def _chain(result: Mapping[str, Any]) -> list[str]:
              "|---|---|---|"]
     lines += [f"| {i * 1e6:.3g} | {k:.1f} | {e * 1e3:.3f} |"
               for i, k, e in zip(c["isyn_nominal"], c["k"], c["clamp_error"])]
-    m = result["measurements"]
-    return [*lines, "", "## Power (paper §III.E: LDO 10 µW static, LIF 5 µW static, 200 pJ/spike)", "",
-            f"- LIF static {_number(m['p_lif_static'] * 1e6, '.2f')} µW, "
-            f"LDO static {_number(m['p_ldo_static'] * 1e6, '.2f')} µW",
-            f"- at {c['i_power'] * 1e6:g} µA DC: LIF {_number(m['p_lif_spiking'] * 1e6, '.2f')} µW, "
-            f"LDO {_number(m['p_ldo_spiking'] * 1e6, '.2f')} µW, LIF energy per spike above static "
-            f"{_number(m['energy_per_spike'] * 1e12, '.1f')} pJ", ""]
+    return [*lines, ""]
+
+
+def _power(result: Mapping[str, Any]) -> list[str]:
+    m, d = result["measurements"], result["data"]
+    rows = [(k, text) for k, text in (*_POWER_ROWS, ("energy_per_spike", "energy per spike"),
+                                      ("energy_per_spike_low", "energy per spike, low-bias comparator"))]
+    lines = [f"## Power (paper §III.E; reading at {d['i_read'] * 1e6:g} µA, neuron firing at "
+             f"{d['i_spike'] * 1e6:g} µA)", "", "| block | paper | simulated | role |", "|---|---|---|---|"]
+    for key, text in rows:
+        paper, role = result["paper"].get(key), result["roles"].get(key, "")
+        unit = "J" if key.startswith("energy") else "W"
+        lines.append(f"| {text} | {'—' if paper is None else f'{paper:.3g} {unit}'} | {_number(m[key], '.3g')} {unit} | "
+                     f"{role or '—'} |")
+    return [*lines, "", f"- low-bias comparator mode: V_bcomp = {_number(m['vbcomp_low'], '.4g')} V (typical 2.4 V)",
+            ""]
+
+
+def _rsyn(result: Mapping[str, Any]) -> list[str]:
+    d, m = result["data"], result["measurements"]
+    head = " | ".join(f"{v} mV (Hz)" for v in d["rates"])
+    lines = [f"## Rate over R_syn x V_read (V_ref = {d['vref']:g} V, window {d['window']:g} s; Fig. 3A)", "",
+             f"| R_syn (kΩ) | {head} |", "|---" * (1 + len(d["rates"])) + "|"]
+    for k, r in enumerate(d["rsyn"]):
+        lines.append(f"| {r / 1e3:.3g} | " + " | ".join(_number(rates[k]) for rates in d["rates"].values()) + " |")
+    return [*lines, "", f"- extremes {_number(m['rate_min'])} Hz … {_number(m['rate_max'])} Hz "
+            "(paper 8 Hz … 25 kHz; 0 Hz: no spike in the window)", ""]
+
+
+def _paper_table(results: Mapping[str, Mapping[str, Any]], skipped: Sequence[str]) -> list[str]:
+    """Every measurement with a paper value, from every study: paper, simulated, deviation, role."""
+    lines = ["## Every paper number", "", "| study | measurement | paper | simulated | deviation | role |",
+             "|---|---|---|---|---|---|"]
+    for study, r in results.items():
+        for name, paper in r["paper"].items():
+            sim = r["measurements"].get(name)
+            value = math.nan if sim is None else float(sim)
+            deviation = ("not simulated" if name in skipped else
+                         f"{value / paper - 1:+.0%}" if math.isfinite(value) and paper else "no value")
+            unit = r["units"].get(name, "")
+            lines.append(f"| {study} | {name} | {paper:.4g} {unit} | {_number(value)} {unit} | {deviation} | "
+                         f"{r['roles'].get(name, '')} |")
+    return [*lines, ""]
 
 
 def _fi(result: Mapping[str, Any]) -> list[str]:
@@ -205,6 +368,8 @@ def _pulsed(result: Mapping[str, Any]) -> list[str]:
     lines = [f"## Pulsed input ({d['amplitude'] * 1e6:g} µA pulses at {d['frequency']:g} Hz; Fig. 6B)", "",
              "| pulse width (µs) | rate (Hz) |", "|---|---|"]
     lines += [f"| {w * 1e6:.3g} | {_number(r)} |" for w, r in zip(d["width"], d["rate"])]
+    lines += ["", "| V_taun (V), 10 µs pulses (Fig. 6C) | rate (Hz) |", "|---|---|"]
+    lines += [f"| {v:.3g} | {_number(r)} |" for v, r in zip(d["vtaun"], d["vtaun_rate"])]
     return [*lines, ""]
 
 
@@ -215,15 +380,23 @@ def _leak(result: Mapping[str, Any]) -> list[str]:
     for direction, bias in (("down", "V_taun"), ("up", "V_taup")):
         lines += [f"| {direction}, {bias} = {r['bias']:g} V | {_number(r['time_90'], '.3g')} | "
                   f"{_number(r['v_end'], '.3f')} |" for r in d[direction]]
-    return [*lines, ""]
+    m = result["measurements"]
+    return [*lines, "", f"- rest level after the leak over V_taun {d['rest']['vtaun'][0]:g} … "
+            f"{d['rest']['vtaun'][-1]:g} V x V_taup {d['rest']['vtaup'][0]:g} … {d['rest']['vtaup'][-1]:g} V: "
+            f"{_number(m['rest_min'], '.3f')} … {_number(m['rest_max'], '.3f')} V, largest error "
+            f"{_number(m['rest_error_max'] * 1e3, '+.1f')} mV (goal ±20 mV), "
+            f"{int(m['rest_missing'])} points without a rest level", ""]
 
 
 def _adaptive(result: Mapping[str, Any]) -> list[str]:
     m, isi = result["measurements"], result["data"]["isi"]
-    return ["## Adaptive pair (paper §III.D: threshold 0.6 → 2 V, ISI 2 → 5 ms)", "",
+    return ["## Adaptive neuron (paper §III.D: threshold 0.6 → 2 V, ISI 2 → 5 ms)", "",
             f"- primary ISIs (ms): {', '.join(f'{x * 1e3:.2f}' for x in isi)}",
             f"- regulator V_mem (= primary threshold) from {_number(m['thr_start'], '.2f')} V to "
-            f"{_number(m['thr_end'], '.2f')} V", ""]
+            f"{_number(m['thr_end'], '.2f')} V",
+            f"- population sharing the regulator (Fig. 7C): threshold up to {_number(m['pop_thr_end'], '.2f')} V, "
+            f"{_number(m['pop_spikes'], '.0f')} spikes, mean first / last ISI {_number(m['pop_isi_first_mean'] * 1e3, '.2f')}"
+            f" / {_number(m['pop_isi_last_mean'] * 1e3, '.2f')} ms, {_number(m['pop_silent'], '.0f')} silent", ""]
 
 
 def markdown(results: Mapping[str, Mapping[str, Any]], skipped: Sequence[str] = ()) -> str:
@@ -247,8 +420,10 @@ def markdown(results: Mapping[str, Mapping[str, Any]], skipped: Sequence[str] = 
                   *_points_table(measurements, stage.calibration, "calibration", skipped), ""]
         if stage.held_out:
             lines += [*_points_table(measurements, stage.held_out, "held-out", skipped), ""]
-    lines += [*_fi(results["lif-fi"]), *_pulse_width(results["lif-pulse-width"]), *_pulsed(results["lif-pulsed"]),
-              *_leak(results["lif-leak"]), *_adaptive(results["lif-adaptive-pair"])]
+    lines += _paper_table(results, skipped)
+    lines += [*_rsyn(results["lif-rsyn"]), *_fi(results["lif-fi"]), *_pulse_width(results["lif-vpw"]),
+              *_pulsed(results["lif-pulsed"]), *_leak(results["lif-leak"]), *_adaptive(results["lif-adaptive"]),
+              *_power(results["lif-power"])]
     lines += ["## Figures", ""]
     lines += [f"- `{name}/{f}`" for name, r in results.items() for f in r["files"] if f.endswith(".png")]
     return "\n".join(lines) + "\n"

@@ -3,13 +3,17 @@
 ==========================  ==========================================================================
 study                       what
 ==========================  ==========================================================================
-``lif-chain``               LDO clamp and K = 500 attenuation over DC currents; static and spiking power
+``lif-chain``               LDO clamp and K = 500 attenuation over DC currents
+``lif-rsyn``                rate over R_syn x V_read at V_ref = 1 V (Fig. 3A), traces (Figs. 3B-C)
 ``lif-fi``                  firing rate against DC input current at two thresholds (Fig. 4A), traces
-``lif-pulse-width``         spike (= refractory) width and maximum rate against V_pw (Figs. 4D-E)
-``lif-pulsed``              rate under input pulses against the pulse width (Fig. 6A-B)
-``lif-leak``                bi-directional leak toward V_rest against V_taun / V_taup (Fig. 6D-E)
-``lif-adaptive-pair``       a regulator neuron raising the primary's threshold (Fig. 7B)
-``lif-report``              all of the above and ``report.md`` (``--set quick=yes``: coarser sweeps)
+``lif-vpw``                 spike (= refractory) width and maximum rate against V_pw (Figs. 4D-E)
+``lif-pulsed``              rate under input pulses against the pulse width (Fig. 6A-B) and V_taun (Fig. 6C)
+``lif-leak``                leak toward V_rest against V_taun / V_taup (Fig. 6D-E), rest level over both
+``lif-adaptive``            a regulator neuron raising the threshold of one primary (Fig. 7B) or of a
+                            population (Fig. 7C)
+``lif-power``               power of LDO, attenuator and neuron, energy per spike, low-bias comparator
+                            (§III.E)
+``lif-report``              all of the above and ``report.md`` (``--set size=quick``: coarser sweeps)
 ``lif-calibration``         lmfit of C1, C2 and two gate lengths to the paper's numbers
 ==========================  ==========================================================================
 
@@ -17,143 +21,73 @@ Every simulated point is a resumable step (``ctx.step``): a killed run recompute
 and a paper point that coincides with a sweep point is simulated once. The measurements are the
 paper's numbers (:data:`testbenches.lif.calibrate.POINTS`), simulated at the paper's conditions
 whatever the sweep options (``--set paper=no`` skips them: the sweeps alone, measurements NaN).
-The studies depend on no random draw: the seed changes nothing.
+The studies depend on no random draw: the seed changes nothing. ``lif-rsyn``, ``lif-adaptive`` and
+``lif-power`` live in :mod:`testbenches.lif.rsyn`, :mod:`testbenches.lif.adaptive` and
+:mod:`testbenches.lif.power`.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from spicegen import study as studies
 from spicegen.files import write_text
-from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, StudyRun, register_study
 
 from testbenches.lif import report
-from testbenches.lif.calibrate import PARAMETERS, POINTS, STAGES, Point, calibrate, point_rate, sizes
+from testbenches.lif.adaptive import LifAdaptive
+from testbenches.lif.calibrate import PARAMETERS, STAGES, Point, calibrate, point_rate, sizes
+from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import CALIBRATION, Biases, Design
-from testbenches.lif.neuron import (adaptive_pair, chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate,
-                                    static_power)
+from testbenches.lif.common import (CORNER, PAPER, TRACE_POINTS, LifStudy, cached, design_of, number, paper_measures,
+                                    paper_points, trace)
+from testbenches.lif.neuron import (chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate, rest_levels,
+                                    window_rate)
+from testbenches.lif.power import LifPower
+from testbenches.lif.rsyn import LifRsyn
 from testbenches.lif.sweeps import named_bar, si, sweep_options, sweep_values
 
-__all__ = ["LifChain", "LifFi", "LifPulseWidth", "LifPulsed", "LifLeak", "LifAdaptivePair", "LifReport",
-           "LifCalibration", "PARTS", "SIZES", "TRACE_POINTS", "part_settings"]
+__all__ = ["LifStudy", "LifChain", "LifFi", "LifVpw", "LifPulsed", "LifLeak", "LifReport", "LifCalibration",
+           "PARTS", "SIZES", "TRACE_POINTS", "part_settings"]
 
-TRACE_POINTS = 2000
-"""Samples of a waveform kept for a figure (resampled on a uniform time grid)."""
 MAX_RATE_VPW = 0.8
-"""Lowest V_pw (V) at which ``lif-pulse-width`` simulates the maximum rate: Fig. 4D's range (below it a
+"""Lowest V_pw (V) at which ``lif-vpw`` simulates the maximum rate: Fig. 4D's range (below it a
 pulse lasts milliseconds and each run is long)."""
 FI_TRACES = ((10e-6, 40e-6), (0.8, 1.2, 1.8))
 """Currents (A) and thresholds (V) of the membrane traces of Figs. 4B-C."""
-
-CORNER = Setting("corner", "tt", "sky130 process corner (the sizes were calibrated at tt)", choices=CORNERS)
-PAPER = Setting("paper", True, "simulate the paper's points (the measurements); no: the sweeps only, measurements NaN")
-
-
-# ----------------------------------------------------------------------------- helpers
+REST_TOLERANCE = 0.02
+"""Largest |rest level - V_rest| (V) the leak may leave at any V_taun / V_taup."""
 
 
-def _number(value: Any) -> float:
-    """A step's stored number (``None`` is how JSON keeps NaN)."""
-    return math.nan if value is None else float(value)
-
-
-def _step_name(kind: str, args: Mapping[str, float]) -> str:
-    return kind + "".join(f"_{k}{v:.6g}" for k, v in sorted(args.items()))
-
-
-def _cached(ctx: StudyContext, kind: str, args: Mapping[str, float], compute: Callable[[], Any]) -> Any:
-    """``compute()`` as the resumable step named after ``kind`` and ``args`` (same condition, same step)."""
-    return ctx.step(_step_name(kind, args), compute)
-
-
-def _paper_measures(*names: str) -> dict[str, Measure]:
-    fitted = {n for stage in STAGES for n in stage.calibration}
-    return {n: Measure(POINTS[n].unit, POINTS[n].describe(), spec=(POINTS[n].paper, None) if POINTS[n].bound else None,
-                       paper=POINTS[n].paper, role="calibration" if n in fitted else "held out") for n in names}
-
-
-def _paper_points(ctx: StudyContext, design: Design, names: Iterable[str]) -> dict[str, float]:
-    """The named paper points, simulated (``paper=yes``) or NaN."""
-    names = list(names)
-    if not ctx.options["paper"]:
-        return {n: math.nan for n in names}
-    return {n: _number(_cached(ctx, POINTS[n].kind, POINTS[n].args, lambda p=POINTS[n]: p.measure(design)))
-            for n in named_bar(ctx, "paper points", names, lambda n: n)}
-
-
-def _design(ctx: StudyContext) -> Design:
-    return Design(corner=ctx.options["corner"])
-
-
-def _trace(time: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
-    """A waveform resampled on :data:`TRACE_POINTS` uniform times (for figures)."""
-    t = np.linspace(float(time[0]), float(time[-1]), TRACE_POINTS)
-    return {"t": t.tolist(), "y": np.interp(t, time, y).tolist()}
-
-
-# ----------------------------------------------------------------------------- LDO + attenuator, power
-
-
-class LifStudy(Study):
-    """A study of the LIF chain: its results depend on the calibrated design sizes, so they enter the key."""
-
-    family = "lif"
-
-    def depends_on(self) -> Mapping[str, Any]:
-        """The calibrated sizes of the shipped design (``testbenches/lif/calibration.json``)."""
-        return {"design": CALIBRATION.read()["values"]}
+# ----------------------------------------------------------------------------- LDO + attenuator
 
 
 @register_study
 class LifChain(LifStudy):
-    """LDO clamp and K = 500 current attenuation over DC input currents; static and spiking supply power."""
+    """LDO clamp and K = 500 current attenuation over DC input currents (the power is ``lif-power``)."""
 
     name = "lif-chain"
     options = (*sweep_options("i", 10.0, 200.0, 5, "µA", (0.1, 1000.0), "DC synaptic current", log=True),
-               Setting("vref", 2.4, "LDO reference (Table I: 2.4 V; §III.A: 1 V)", unit="V", bounds=(0.8, 3.0)),
-               Setting("i_power", 40.0, "DC current of the spiking-power run", unit="µA", bounds=(1.0, 500.0)),
+               Setting("vref", 2.4, "LDO reference (Table I: 2.4 V; §III.A: 1 V)", unit="V", bounds=(VREF_MIN, 3.3)),
                CORNER)
     measures = {
         "k_min": Measure("", "smallest attenuation I_syn / I_neuron over the sweep (paper: K = 500)"),
         "k_max": Measure("", "largest attenuation over the sweep"),
         "clamp_error_min": Measure("V", "smallest V(syn) − V_ref over the sweep"),
         "clamp_error_max": Measure("V", "largest V(syn) − V_ref over the sweep"),
-        # the OTA and comparator bias devices were sized to these static powers
-        "p_ldo_static": Measure("W", "LDO supply power without input (Garg et al. §III.E, SPICE)", paper=10e-6,
-                                role="calibration"),
-        "p_lif_static": Measure("W", "neuron supply power without input (Garg et al. §III.E)", paper=5e-6,
-                                role="calibration"),
-        "p_lif_spiking": Measure("W", "neuron supply power while spiking at i_power"),
-        "p_ldo_spiking": Measure("W", "LDO supply power at i_power"),
-        "energy_per_spike": Measure("J", "neuron energy per spike above static at i_power (Garg et al. §III.E)",
-                                    paper=200e-12, role="held out"),
     }
 
     def run(self, ctx: StudyContext) -> StudyResult:
-        design, biases = _design(ctx), Biases(vref=ctx.options["vref"])
+        design, biases = design_of(ctx), Biases(vref=ctx.options["vref"])
         currents = sweep_values(ctx, "i", 1e-6, log=True)
-        ctx.say(f"{self.name}: DC sweep of {len(currents)} currents, then two power runs")
+        ctx.say(f"{self.name}: DC sweep of {len(currents)} currents")
         chain = ctx.step("chain_dc", lambda: {k: v.tolist() for k, v in
                                               chain_dc(currents, biases=biases, design=design).items()})
-        static = ctx.step("static_power", lambda: static_power(biases=biases, design=design))
-        i_power = si(ctx.options["i_power"], 1e-6)
-
-        def spiking() -> dict[str, float]:
-            train = firing_rate(i_power, biases=biases, design=design, spikes=5)
-            return {"p_lif": train.energy_lif / train.duration, "p_ldo": train.energy_ldo / train.duration,
-                    "rate": train.rate}
-
-        power = ctx.step("spiking_power", spiking)
-        data = {**chain, "isyn_nominal": currents.tolist(), "vref": biases.vref, "i_power": i_power,
-                "spiking_rate": power["rate"]}
+        data = {**chain, "isyn_nominal": currents.tolist(), "vref": biases.vref}
         m = {"k_min": min(chain["k"]), "k_max": max(chain["k"]), "clamp_error_min": min(chain["clamp_error"]),
-             "clamp_error_max": max(chain["clamp_error"]), "p_ldo_static": static["p_ldo"],
-             "p_lif_static": static["p_lif"], "p_lif_spiking": power["p_lif"], "p_ldo_spiking": power["p_ldo"],
-             "energy_per_spike": (power["p_lif"] - static["p_lif"]) / _number(power["rate"])}
+             "clamp_error_max": max(chain["clamp_error"])}
         report.chain_figure(ctx.out / "chain.png", data)
         return StudyResult(m, data, ["chain.png"])
 
@@ -172,13 +106,13 @@ class LifFi(LifStudy):
                Setting("traces", True, "simulate the membrane traces of Figs. 4B-C "
                        "(10 and 40 µA, V_thr 0.8/1.2/1.8 V)"),
                PAPER, CORNER)
-    measures = _paper_measures("rate_10u_thr18", "rate_200u_thr18", "rate_10u_thr08", "rate_200u_thr08")
+    measures = paper_measures("rate_10u_thr18", "rate_200u_thr18", "rate_10u_thr08", "rate_200u_thr08")
 
     def run(self, ctx: StudyContext) -> StudyResult:
-        design, vpw = _design(ctx), ctx.options["vpw"]
+        design, vpw = design_of(ctx), ctx.options["vpw"]
         currents, thresholds = sweep_values(ctx, "i", 1e-6, log=True), sweep_values(ctx, "vthr")
         grid = [(float(i), float(v)) for v in thresholds for i in currents]
-        rates = {(i, v): _number(_cached(ctx, "rate", {"isyn": i, "vthr": v, "vpw": vpw},
+        rates = {(i, v): number(cached(ctx, "rate", {"isyn": i, "vthr": v, "vpw": vpw},
                                          lambda i=i, v=v: point_rate(design, i, v, vpw)))
                  for i, v in named_bar(ctx, "f-I", grid, lambda p: f"I = {p[0] * 1e6:.3g} µA, V_thr = {p[1]:.3g} V")}
         table = {f"{v:.3g}": [rates[(float(i), float(v))] for i in currents] for v in thresholds}
@@ -186,16 +120,16 @@ class LifFi(LifStudy):
         if ctx.options["traces"]:
             files.append(report.dc_traces_figure(ctx.out / "membrane_dc.png", self._traces(ctx, design)).name)
         data = {"isyn": currents.tolist(), "vthr": thresholds.tolist(), "vpw": vpw, "rates": table}
-        return StudyResult(_paper_points(ctx, design, self.measures), data, files)
+        return StudyResult(paper_points(ctx, design, self.measures), data, files)
 
     @staticmethod
     def _traces(ctx: StudyContext, design: Design) -> dict[tuple[float, float], Any]:
-        def trace(isyn: float, vthr: float) -> dict[str, list[float]]:
+        def membrane(isyn: float, vthr: float) -> dict[str, list[float]]:
             train = firing_rate(isyn, biases=Biases(vthr=vthr), design=design)
-            return _trace(train.time, train.mem)
+            return trace(train.time, train.mem)
 
         points = [(i, v) for i in FI_TRACES[0] for v in FI_TRACES[1]]
-        return {(i, v): _cached(ctx, "dc_trace", {"isyn": i, "vthr": v}, lambda i=i, v=v: trace(i, v))
+        return {(i, v): cached(ctx, "dc_trace", {"isyn": i, "vthr": v}, lambda i=i, v=v: membrane(i, v))
                 for i, v in named_bar(ctx, "traces", points, lambda p: f"I = {p[0] * 1e6:g} µA, V_thr = {p[1]:g} V")}
 
 
@@ -208,23 +142,23 @@ def _tpw_guess(vpw: float) -> float:
 
 
 @register_study
-class LifPulseWidth(LifStudy):
+class LifVpw(LifStudy):
     """Spike (= refractory) width T_pw and maximum firing rate against the pulse-width bias V_pw (Figs. 4D-E)."""
 
-    name = "lif-pulse-width"
+    name = "lif-vpw"
     options = (*sweep_options("vpw", 0.45, 1.1, 6, "V", (0.4, 2.0), "pulse-width bias V_pw"),
                Setting("isyn", 200.0, "DC input current of the sweep", unit="µA", bounds=(1.0, 500.0)),
                PAPER, CORNER)
-    measures = _paper_measures("tpw_045", "tpw_100", "max_rate_vpw08", "max_rate_vpw11")
+    measures = paper_measures("tpw_045", "tpw_100", "max_rate_vpw08", "max_rate_vpw11")
 
     def run(self, ctx: StudyContext) -> StudyResult:
-        design, isyn = _design(ctx), si(ctx.options["isyn"], 1e-6)
+        design, isyn = design_of(ctx), si(ctx.options["isyn"], 1e-6)
         vpw = [float(v) for v in sweep_values(ctx, "vpw")]
-        widths = [_number(_cached(ctx, "t_pw", {"isyn": isyn, "vpw": v}, lambda v=v: pulse_width(
+        widths = [number(cached(ctx, "t_pw", {"isyn": isyn, "vpw": v}, lambda v=v: pulse_width(
             isyn=isyn, biases=Biases(vpw=v), design=design, t_first=_tpw_guess(v))))
             for v in named_bar(ctx, "T_pw", vpw, lambda v: f"V_pw = {v:.3g} V")]
         fast = [v for v in vpw if v >= MAX_RATE_VPW]
-        rates = [_number(_cached(ctx, "rate", {"isyn": isyn, "vthr": Biases.vthr, "vpw": v},
+        rates = [number(cached(ctx, "rate", {"isyn": isyn, "vthr": Biases.vthr, "vpw": v},
                                  lambda v=v: point_rate(design, isyn, Biases.vthr, v)))
                  for v in named_bar(ctx, "max rate", fast, lambda v: f"V_pw = {v:.3g} V")]
         files = [report.vpw_figure(ctx.out / "pulse_width_vpw.png", vpw, widths, ("tpw_045", "tpw_100"),
@@ -234,7 +168,7 @@ class LifPulseWidth(LifStudy):
                                            ("max_rate_vpw08", "max_rate_vpw11"), f"rate at {isyn * 1e6:g} µA (Hz)",
                                            "maximum rate vs V_pw (cf. Garg et al. Fig. 4D)").name)
         data = {"isyn": isyn, "vpw": vpw, "t_pw": widths, "max_rate_vpw": fast, "max_rate": rates}
-        return StudyResult(_paper_points(ctx, design, self.measures), data, files)
+        return StudyResult(paper_points(ctx, design, self.measures), data, files)
 
 
 # ----------------------------------------------------------------------------- pulsed input
@@ -246,150 +180,192 @@ def _pulsed_guess(design: Design, amplitude: float, width: float, frequency: flo
     return 2.5 * max(1.0, Biases.vthr / step) / frequency
 
 
+VTAUN_READING = {"pulsed_vtaun11": (1.1, 12.0), "pulsed_vtaun12": (1.2, 8.0), "pulsed_vtaun13": (1.3, 2.0)}
+"""Fig. 6C as read here: paper point -> (V_taun in V, rate in Hz) under 40 µA x 10 µs pulses at 100 Hz."""
+
+
+def _vtaun_measures() -> dict[str, Measure]:
+    text = {1.1: "lowered leak", 1.2: "typical", 1.3: "raised leak"}
+    out = {name: Measure("Hz", f"rate under 40 µA x 10 µs pulses at 100 Hz, V_taun = {v:g} V ({text[v]}; Garg et al. "
+                               f"§III.C, Fig. 6C: {rate:g} Hz)", paper=rate,
+                         # the typical bias is the calibration point pulsed_10us
+                         role="calibration" if v == Biases.vtaun else "held out")
+           for name, (v, rate) in VTAUN_READING.items()}
+    out["vtaun_span"] = Measure("", "rate at V_taun 1.1 V / rate at 1.3 V (Garg et al. Fig. 6C: 12 Hz / 2 Hz)",
+                                paper=6.0, role="held out")
+    return out
+
+
 @register_study
 class LifPulsed(LifStudy):
-    """Firing rate under trains of input current pulses against the pulse width (Fig. 6A-B)."""
+    """Firing rate under trains of input current pulses against the pulse width (Fig. 6A-B) and V_taun (Fig. 6C).
+
+    Fig. 6C's V_taun values are not stated: the paper gives 8 Hz at the typical 1.2 V, 12 Hz "by
+    lowering the leak rate" and 2 Hz "increasing the leak rate". This study reads them as one step of
+    0.1 V either way, the spacing of Fig. 6D's V_taun sweep: 12 Hz at 1.1 V and 2 Hz at 1.3 V (a higher
+    V_taun leaks faster). A run without a spike is 0 Hz (:func:`~testbenches.lif.neuron.window_rate`).
+    """
 
     name = "lif-pulsed"
     options = (*sweep_options("width", 7.0, 15.0, 3, "µs", (1.0, 500.0), "input pulse width", most=20),
+               *sweep_options("vtaun", 1.1, 1.3, 3, "V", (0.5, 2.0), "downward leak bias V_taun (10 µs pulses)",
+                              most=20),
                Setting("amplitude", 40.0, "input pulse current", unit="µA", bounds=(1.0, 500.0)),
                Setting("frequency", 100.0, "input pulse frequency", unit="Hz", bounds=(1.0, 1e4)),
                PAPER, CORNER)
-    measures = _paper_measures("pulsed_10us", "pulsed_7us", "pulsed_15us")
+    measures = {**paper_measures("pulsed_10us", "pulsed_7us", "pulsed_15us"), **_vtaun_measures()}
 
     def run(self, ctx: StudyContext) -> StudyResult:
-        design = _design(ctx)
+        design = design_of(ctx)
         amplitude, frequency = si(ctx.options["amplitude"], 1e-6), ctx.options["frequency"]
         widths = [float(w) for w in sweep_values(ctx, "width", 1e-6)]
         if max(widths) >= 1.0 / frequency:
             raise ValueError(f"pulses of {max(widths) * 1e6:g} µs do not fit in the period of {frequency:g} Hz; "
                              "lower 'width_max' or 'frequency'.")
-
-        def simulate(width: float) -> dict[str, Any]:
-            train = pulsed_rate(amplitude=amplitude, width=width, frequency=frequency, design=design,
-                                t_first=_pulsed_guess(design, amplitude, width, frequency))
-            return {"rate": train.rate, "spikes": train.spikes.tolist(), "trace": _trace(train.time, train.mem)}
-
-        runs = {w: _cached(ctx, "pulsed", {"amplitude": amplitude, "width": w, "frequency": frequency},
-                           lambda w=w: simulate(w))
+        runs = {w: self._run(ctx, design, amplitude, w, frequency, Biases.vtaun)
                 for w in named_bar(ctx, "pulse width", widths, lambda w: f"{w * 1e6:.3g} µs pulses")}
-        rates = [_number(r["rate"]) for r in runs.values()]
+        rates = [number(r["rate"]) for r in runs.values()]
         figure = report.pulsed_figure(ctx.out / "pulsed.png", widths, rates, {w: r["trace"] for w, r in runs.items()},
                                       {w: r["spikes"] for w, r in runs.items()}, amplitude, frequency)
-        data = {"amplitude": amplitude, "frequency": frequency, "width": widths, "rate": rates}
-        return StudyResult(_paper_points(ctx, design, self.measures), data, [figure.name])
+        vtaun = [float(v) for v in sweep_values(ctx, "vtaun")]
+        leaks = {v: self._run(ctx, design, amplitude, 10e-6, frequency, v)
+                 for v in named_bar(ctx, "V_taun", vtaun, lambda v: f"V_taun = {v:.3g} V")}
+        vtaun_rates = [number(r["rate"]) for r in leaks.values()]
+        leak_figure = report.vtaun_figure(ctx.out / "pulsed_vtaun.png", vtaun, vtaun_rates,
+                                          {v: r["trace"] for v, r in leaks.items()}, amplitude, frequency,
+                                          VTAUN_READING)
+        data = {"amplitude": amplitude, "frequency": frequency, "width": widths, "rate": rates, "vtaun": vtaun,
+                "vtaun_rate": vtaun_rates}
+        m = {**paper_points(ctx, design, ("pulsed_10us", "pulsed_7us", "pulsed_15us")), **self._vtaun_points(ctx, design)}
+        return StudyResult(m, data, [figure.name, leak_figure.name])
+
+    @staticmethod
+    def _run(ctx: StudyContext, design: Design, amplitude: float, width: float, frequency: float,
+             vtaun: float) -> dict[str, Any]:
+        """One pulsed run as a step (the typical V_taun keeps the step name of the width sweep)."""
+        def simulate() -> dict[str, Any]:
+            train = pulsed_rate(amplitude=amplitude, width=width, frequency=frequency, biases=Biases(vtaun=vtaun),
+                                design=design, t_first=_pulsed_guess(design, amplitude, width, frequency))
+            return {"rate": window_rate(train), "spikes": train.spikes.tolist(), "trace": trace(train.time, train.mem)}
+
+        args = {"amplitude": amplitude, "width": width, "frequency": frequency}
+        if vtaun != Biases.vtaun:
+            args["vtaun"] = vtaun
+        return cached(ctx, "pulsed", args, simulate)
+
+    def _vtaun_points(self, ctx: StudyContext, design: Design) -> dict[str, float]:
+        if not ctx.options["paper"]:
+            return {n: math.nan for n in (*VTAUN_READING, "vtaun_span")}
+        rates = {n: number(self._run(ctx, design, 40e-6, 10e-6, 100.0, v)["rate"])
+                 for n, (v, _) in VTAUN_READING.items()}
+        low = rates["pulsed_vtaun13"]
+        return {**rates, "vtaun_span": rates["pulsed_vtaun11"] / low if low > 0 else math.nan}
 
 
 # ----------------------------------------------------------------------------- leak
 
 
+def _worst(levels: list[float], vrest: float) -> float:
+    """The rest level farthest from ``vrest`` (V); NaN when there is none."""
+    return max(levels, key=lambda v: abs(v - vrest)) if levels else math.nan
+
+
 @register_study
 class LifLeak(LifStudy):
-    """Bi-directional leak: time for the membrane to return to V_rest from above (V_taun) and below (V_taup)."""
+    """Bi-directional leak: time to return to V_rest from above (V_taun) and below (V_taup), rest level over both.
+
+    The rest level is where the membrane ends after the leak: the stable zero of the net current
+    into C1 with no input (:func:`~testbenches.lif.neuron.rest_levels`), over the grid of every V_taun
+    in Fig. 6D's range and every V_taup in Fig. 6E's; it should be V_rest (0.6 V) within 20 mV.
+    """
 
     name = "lif-leak"
     options = (*sweep_options("vtaun", 1.0, 1.35, 3, "V", (0.5, 2.0), "downward leak bias V_taun", most=10),
                *sweep_options("vtaup", 1.1, 1.6, 3, "V", (0.5, 2.0), "upward leak bias V_taup", most=10),
                Setting("t_stop", 2.0, "length of each sweep run", unit="s", bounds=(0.01, 10.0)),
+               *sweep_options("rest_vtaun", 1.0, 1.35, 8, "V", (0.5, 2.0), "V_taun of the rest-level grid"),
+               *sweep_options("rest_vtaup", 1.1, 1.6, 6, "V", (0.5, 2.0), "V_taup of the rest-level grid"),
                PAPER, CORNER)
-    measures = {**_paper_measures("leak_135", "leak_100"),
+    measures = {**paper_measures("leak_135", "leak_100"),
                 "v_settle_typical": Measure("V", "membrane after t_stop from V_thr − 20 mV at the Table I biases "
-                                                 "(V_taun = V_taup = 1.2 V; V_rest = 0.6 V)")}
+                                                 "(V_taun = V_taup = 1.2 V; V_rest = 0.6 V)"),
+                "rest_error_max": Measure("V", "rest level − V_rest farthest from 0 over the V_taun x V_taup grid "
+                                               "(NaN: a point without a rest level below V_thr)",
+                                          spec=(-REST_TOLERANCE, REST_TOLERANCE)),
+                "rest_min": Measure("V", "lowest rest level over the grid"),
+                "rest_max": Measure("V", "highest rest level over the grid"),
+                "rest_missing": Measure("", "grid points without a rest level below V_thr", spec=(0.0, 0.0))}
 
     def run(self, ctx: StudyContext) -> StudyResult:
-        design, t_stop = _design(ctx), ctx.options["t_stop"]
+        design, t_stop = design_of(ctx), ctx.options["t_stop"]
 
         def leak(direction: str, bias: float) -> dict[str, Any]:
             b = Biases(vtaun=bias) if direction == "down" else Biases(vtaup=bias)
             time, train = leak_time(b.vthr - 0.02 if direction == "down" else 0.0, biases=b, design=design,
                                     t_stop=t_stop)
             return {"bias": bias, "time_90": time, "v_end": float(train.mem[-1]),
-                    "trace": _trace(train.time, train.mem)}
+                    "trace": trace(train.time, train.mem)}
 
-        def cached(run: tuple[str, float]) -> dict[str, Any]:
-            return _cached(ctx, f"leak_{run[0]}", {"bias": run[1], "t_stop": t_stop}, lambda: leak(*run))
+        def leak_run(run: tuple[str, float]) -> dict[str, Any]:
+            return cached(ctx, f"leak_{run[0]}", {"bias": run[1], "t_stop": t_stop}, lambda: leak(*run))
 
         runs = [("down", float(v)) for v in sweep_values(ctx, "vtaun")]
         runs += [("up", float(v)) for v in sweep_values(ctx, "vtaup")]
-        done = {run: cached(run) for run in named_bar(ctx, "leak", runs, lambda r: f"{r[0]}, bias {r[1]:.3g} V")}
-        typical = cached(("down", Biases.vtaun))
+        done = {run: leak_run(run) for run in named_bar(ctx, "leak", runs, lambda r: f"{r[0]}, bias {r[1]:.3g} V")}
+        typical = leak_run(("down", Biases.vtaun))
         side = {d: {bias: r for (direction, bias), r in done.items() if direction == d} for d in ("down", "up")}
+        rest = self._rest_grid(ctx, design)
         data = {"t_stop": t_stop, **{d: [{k: v for k, v in r.items() if k != "trace"} for r in side[d].values()]
-                                     for d in side}}
+                                     for d in side}, "rest": rest}
         start = Biases.vthr - 0.02
-        figure = report.leak_figure(ctx.out / "leak.png", *({b: r["trace"] for b, r in side[d].items()}
+        files = [report.leak_figure(ctx.out / "leak.png", *({b: r["trace"] for b, r in side[d].items()}
                                                             for d in ("down", "up")),
-                                    leaked=Biases.vrest + 0.1 * (start - Biases.vrest))
-        m = {**_paper_points(ctx, design, ("leak_135", "leak_100")), "v_settle_typical": _number(typical["v_end"])}
-        return StudyResult(m, data, [figure.name])
+                                    leaked=Biases.vrest + 0.1 * (start - Biases.vrest)).name,
+                 report.rest_figure(ctx.out / "rest_level.png", rest, Biases.vrest, REST_TOLERANCE).name]
+        worst = [_worst(p["levels"], Biases.vrest) for p in rest["points"]]
+        found = [v for v in worst if math.isfinite(v)]
+        errors = [v - Biases.vrest for v in found]
+        m = {**paper_points(ctx, design, ("leak_135", "leak_100")), "v_settle_typical": number(typical["v_end"]),
+             "rest_error_max": max(errors, key=abs) if len(found) == len(worst) else math.nan,
+             "rest_min": min(found, default=math.nan), "rest_max": max(found, default=math.nan),
+             "rest_missing": float(len(worst) - len(found))}
+        return StudyResult(m, data, files)
 
+    @staticmethod
+    def _rest_grid(ctx: StudyContext, design: Design) -> dict[str, Any]:
+        """Rest levels at every (V_taun, V_taup) of the grid options."""
+        vtaun, vtaup = sweep_values(ctx, "rest_vtaun"), sweep_values(ctx, "rest_vtaup")
+        grid = [(float(n), float(p)) for n in vtaun for p in vtaup]
 
-# ----------------------------------------------------------------------------- adaptive pair
+        def levels(n: float, p: float) -> list[float]:
+            return rest_levels(biases=Biases(vtaun=n, vtaup=p), design=design).tolist()
 
-
-@register_study
-class LifAdaptivePair(LifStudy):
-    """Adaptive pair: a regulator neuron integrates the primary's spikes; its membrane is the primary's threshold."""
-
-    name = "lif-adaptive-pair"
-    options = (Setting("amplitude", 200.0, "input pulse current (not given in the paper; sets the first ISI)",
-                       unit="µA", bounds=(1.0, 500.0)),
-               Setting("width", 10.0, "input pulse width", unit="µs", bounds=(1.0, 500.0)),
-               Setting("frequency", 1000.0, "input pulse frequency (Fig. 7B: 1 kHz)", unit="Hz", bounds=(10.0, 1e5)),
-               Setting("t_stop", 100.0, "simulated time", unit="ms", bounds=(1.0, 1000.0)),
-               CORNER)
-    measures = {
-        # the regulator starts at its V_rest, the paper's 0.6 V (Table I)
-        "thr_start": Measure("V", "primary threshold (regulator membrane) at the start (Garg et al. §III.D)",
-                             paper=0.6, role="calibration"),
-        "thr_end": Measure("V", "highest primary threshold reached (Garg et al. §III.D)", paper=2.0,
-                           role="held out"),
-        # the input amplitude (not in the paper) was chosen to give this first interval
-        "isi_first": Measure("s", "first inter-spike interval of the primary (Garg et al. Fig. 7B)", paper=2e-3,
-                             role="calibration"),
-        "isi_last": Measure("s", "last inter-spike interval of the primary (Garg et al. Fig. 7B)", paper=5e-3,
-                            role="held out"),
-        "spikes": Measure("", "spikes of the primary"),
-    }
-
-    def run(self, ctx: StudyContext) -> StudyResult:
-        o, design = ctx.options, _design(ctx)
-        if o["width"] * 1e-6 >= 1.0 / o["frequency"]:
-            raise ValueError(f"pulses of {o['width']:g} µs do not fit in the period of {o['frequency']:g} Hz; "
-                             "lower 'width' or 'frequency'.")
-        ctx.say(f"{self.name}: one transient of {o['t_stop']:g} ms (two chains)")
-
-        def simulate() -> dict[str, Any]:
-            train, memr = adaptive_pair(amplitude=si(o["amplitude"], 1e-6), width=si(o["width"], 1e-6),
-                                        frequency=o["frequency"], t_stop=si(o["t_stop"], 1e-3), design=design)
-            return {"spikes": train.spikes.tolist(), "thr_start": float(memr[0]), "thr_end": float(memr.max()),
-                    "mem": _trace(train.time, train.mem), "thr": _trace(train.time, memr)}
-
-        r = ctx.step("adaptive_pair", simulate)
-        isi = np.diff(r["spikes"])
-        m = {"thr_start": r["thr_start"], "thr_end": r["thr_end"], "isi_first": float(isi[0]) if isi.size else math.nan,
-             "isi_last": float(isi[-1]) if isi.size else math.nan, "spikes": float(len(r["spikes"]))}
-        paper = {"thr": [self.measures[k].paper for k in ("thr_start", "thr_end")],
-                 "isi": [self.measures[k].paper for k in ("isi_first", "isi_last")]}
-        figure = report.adaptive_figure(ctx.out / "adaptive_pair.png", r["mem"], r["thr"], isi, paper)
-        return StudyResult(m, {"isi": isi.tolist(), "spikes": r["spikes"]}, [figure.name])
+        points = [{"vtaun": n, "vtaup": p, "levels": cached(ctx, "rest", {"vtaun": n, "vtaup": p},
+                                                             lambda n=n, p=p: levels(n, p))}
+                  for n, p in named_bar(ctx, "rest level", grid, lambda q: f"V_taun {q[0]:.3g} V, V_taup {q[1]:.3g} V")]
+        return {"vtaun": vtaun.tolist(), "vtaup": vtaup.tolist(), "points": points}
 
 
 # ----------------------------------------------------------------------------- report
 
 
-PARTS: tuple[type[Study], ...] = (LifChain, LifFi, LifPulseWidth, LifPulsed, LifLeak, LifAdaptivePair)
+PARTS: tuple[type[Study], ...] = (LifChain, LifRsyn, LifFi, LifVpw, LifPulsed, LifLeak, LifAdaptive, LifPower)
 
 
 SIZES: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
     "full": {},
-    "quick": {"lif-chain": {"i_points": 3}, "lif-fi": {"i_points": 3}, "lif-pulse-width": {"vpw_points": 3},
-              "lif-pulsed": {"width_points": 2}},
-    "smoke": {"lif-chain": {"i_points": 2}, "lif-fi": {"i_points": 2, "traces": False},
-              "lif-pulse-width": {"vpw_points": 2},
-              "lif-pulsed": {"width_points": 1, "amplitude": 200.0, "frequency": 1000.0, "paper": False},
-              "lif-leak": {"vtaun_points": 1, "vtaup_points": 1, "t_stop": 0.05},
-              "lif-adaptive-pair": {"t_stop": 12.0}},
+    "quick": {"lif-chain": {"i_points": 3}, "lif-rsyn": {"rsyn_points": 3, "vread_points": 3},
+              "lif-fi": {"i_points": 3}, "lif-vpw": {"vpw_points": 3}, "lif-pulsed": {"width_points": 2},
+              "lif-leak": {"rest_vtaun_points": 4, "rest_vtaup_points": 3}, "lif-adaptive": {"n": 2}},
+    "smoke": {"lif-chain": {"i_points": 2},
+              "lif-rsyn": {"rsyn_points": 2, "vread_points": 2, "window": 0.05, "traces": False},
+              "lif-fi": {"i_points": 2, "traces": False},
+              "lif-vpw": {"vpw_points": 2},
+              "lif-pulsed": {"width_points": 1, "vtaun_points": 1, "amplitude": 200.0, "frequency": 1000.0,
+                             "paper": False},
+              "lif-leak": {"vtaun_points": 1, "vtaup_points": 1, "t_stop": 0.05, "rest_vtaun_points": 2,
+                           "rest_vtaup_points": 2},
+              "lif-adaptive": {"t_stop": 12.0, "n": 2, "pop_t_stop": 6.0}},
 }
 """Report size → study → options that differ from the study's defaults."""
 
@@ -404,9 +380,10 @@ class LifReport(LifStudy):
     """Every LIF study (each in its sub-folder) and report.md: the simulated chain against the paper."""
 
     name = "lif-report"
-    options = (Setting("size", "full", "sweep sizes: full (each study's defaults, about 4 min), quick (3 currents, "
-                       "3 V_pw values, 2 pulse widths), smoke (1-2 points per sweep, pulsed-input paper points "
-                       "skipped, 12 ms adaptive pair: a check that everything runs)", choices=tuple(SIZES)),
+    options = (Setting("size", "full", "sweep sizes: full (each study's defaults), quick (3 currents, 3 x 3 R_syn x "
+                       "V_read, 3 V_pw values, 2 pulse widths, 4 x 3 rest grid, 2 primaries), smoke (1-2 points per "
+                       "sweep, pulsed-input paper points skipped, 12 ms adaptive pair: a check that everything runs)",
+                       choices=tuple(SIZES)),
                CORNER)
     measures = {k: v for part in PARTS for k, v in part.measures.items()}
 
@@ -421,7 +398,7 @@ class LifReport(LifStudy):
             if not run.definition["options"].get("paper", True):
                 skipped += list(part.measures)
         write_text(ctx.out / "report.md", report.markdown(results, skipped))
-        measurements = {k: _number(v) for r in results.values() for k, v in r["measurements"].items()}
+        measurements = {k: number(v) for r in results.values() for k, v in r["measurements"].items()}
         files = [f"{n}/{f}" for n, r in results.items() for f in r["files"]]
         return StudyResult(measurements, {"studies": {n: r["key"] for n, r in results.items()}},
                            ["report.md", *files])
@@ -452,7 +429,7 @@ class LifCalibration(LifStudy):
         citation = StudyRun.open(ctx.out).citation()
 
         def measure(point: Point, design: Design) -> float:
-            return _number(_cached(ctx, point.name, sizes(design), lambda: point.measure(design)))
+            return number(cached(ctx, point.name, sizes(design), lambda: point.measure(design)))
 
         bars: dict[str, Any] = {}
 
@@ -462,7 +439,7 @@ class LifCalibration(LifStudy):
                                 f"; |residual| = {float(np.linalg.norm(residuals)):.3g}")
             bar.update()
 
-        fitted = calibrate(_design(ctx), stages, max_evals=ctx.options["max_evals"], measure=measure,
+        fitted = calibrate(design_of(ctx), stages, max_evals=ctx.options["max_evals"], measure=measure,
                            progress=progress)
         for bar in bars.values():
             bar.close()
