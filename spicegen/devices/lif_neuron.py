@@ -1,0 +1,182 @@
+"""Behavioural twin of the LIF neuron of Garg et al. and of its LDO + current attenuator front end.
+
+N. Garg et al., "Versatile CMOS Analog LIF Neuron for Memristor-Integrated Neuromorphic Circuits":
+a differential-pair integrator (DPI) charges the membrane capacitor C_mem, a bi-directional leak
+pulls the membrane toward V_rest, a comparator against V_thr sets a spike latch, the latch holds the
+membrane at 0 V (reset) and drives the output at V_dd until a timer of length T_pw (set by V_pw)
+clears it, so T_pw is both the pulse width and the refractory time (Garg et al. §II.C, Fig. 2C).
+
+``lif_neuron`` (ports ``vdd nin thr out``)::
+
+    vdd --[ r_in ]-- nin             the input current I_in = V(vdd, nin)/r_in flows from the supply into nin,
+                                     where an external sink (the attenuator output, a current source) draws it
+    thr                              comparator threshold V_thr (no current)
+    out --[ r_out ]-- V(vdd)*a(s)    spike output, amplitude V_dd while the latch is set
+
+States: membrane ``v_mem`` (V), spike latch ``s`` (0 = idle, 1 = spiking) and refractory timer ``r``
+(0 … 1 during a spike)::
+
+    C_mem dv/dt = I_gain*g(I_in/I_tau - 1)*sat(v) - C_mem*leak(v) - a(s)*C_mem*v/t_reset
+    g(x)        = max(soft+(x) - soft+(-1), 0)    the DPI's steady state (x)+ = (I_in/I_tau - 1)+, smoothed
+    soft+(x)    = k*ln(1 + exp(x/k))              over k (k_soft) and exactly 0 without input
+    sat(v)      = 1/(1 + exp((v - v_gain)/v_sat)) the DPI output fades as the membrane nears V_gain
+    leak(v)     = max(v - v_rest, 0)/t_down + min(v - v_rest, 0)/t_up     toward V_rest from both sides
+    t_set ds/dt = 2*s*(1 - s)*(2s - 1) + f(v)*(1 - s) - c(r)*s    bistable latch: set by the comparator
+                                                                  f, cleared when the timer has run out
+    dr/dt       = s/t_pw - b(s)*r/t_set                            counts T_pw while set, recharges after
+    f(v) = step((v - V_thr)/v_cmp),  c(r) = step((r - 1)/R_CLEAR)
+    a(s) = step((s - 0.7)/0.25),     b(s) = step((0.5 - s)/0.4)
+
+``step`` is the C1 smoothstep 3u^2 - 2u^3 of u clipped to [0, 1]: exactly 0 and 1 outside its band,
+so at rest (no input, v = v_rest) every rate is exactly zero and the DC operating point is the
+resting state in all three renderings. The leak is linear on each side of V_rest (time constants
+t_down, t_up; 90 % of the way to V_rest in ln(10)*t): a simulator's Newton iteration starts from 0 V
+on every node, where a saturating (tanh) leak would have no slope and send the membrane node astray;
+the linear leak brings it to V_rest in one step. The latch is bistable (stable at s = 0 and s = 1, unstable
+at 1/2): once the comparator has pushed it past 1/2 it completes the spike by itself while the reset
+pulls the membrane below V_thr, as the transistor latch does. The reset and the output act only
+above s = 0.7 and the timer recharges only below s = 1/2, so neither a spike nor its end is ever
+left half-done (a latch lingering near its unstable point would make the spike time ill-conditioned).
+
+``ldo_attenuator`` (ports ``syn iout``): the LDO clamps the synapse node at V_ref and passes the
+synaptic current I_syn (current limit i_max) to the attenuator, whose output sinks I_syn/K from
+``iout`` while V(iout) stays above its compliance::
+
+    I(syn)  = i_max*tanh(g_ldo*v_on*soft+((V(syn) - v_ref)/v_on)/i_max)   (LDO pass device: sinks only)
+    I(iout) = I(syn)/k * tanh(max(V(iout), 0)/v_comp)^2                   (cascode mirror, x 1/K)
+
+The neuron's calibrated values (``c_mem`` … ``t_pw``) are fitted to the transistor-level sky130 chain by
+the study ``lif-twin`` and read from ``spicegen/devices/calibration/lif_neuron.json``.
+"""
+import sympy as sp
+
+from spicegen.calibration import value
+from spicegen.device import Check, Device, Equations, Pwl, State, register
+from spicegen.params import Param
+
+DEVICE = "lif_neuron"
+#: Width of the timer band over which the latch is cleared (r from 1 to 1 + R_CLEAR).
+R_CLEAR = 0.05
+#: Latch band over which reset and output switch on: past the latch's unstable point 1/2, so a latch
+#: that has begun to reset the membrane is committed to the spike.
+S_SPIKE = (0.7, 0.95)
+#: Latch band over which the timer recharges (s falling from 1/2 to 0.1): once the latch is
+#: committed to clearing, so the clear drive does not vanish before the latch has flipped.
+S_RECHARGE = (0.5, 0.1)
+#: Strength of the latch's bistable feedback (comparator drive needed to flip it: about 1/4).
+LATCH_GAIN = 2.0
+#: Default input resistance (Ohm): 0.1 V across it at 1 uA.
+R_IN = 1e5
+
+
+def step(u: sp.Expr) -> sp.Expr:
+    """C1 smoothstep: 0 for u <= 0, 3u^2 - 2u^3 between, 1 for u >= 1."""
+    clipped = sp.Min(sp.Max(u, 0), 1)
+    return clipped * clipped * (3 - 2 * clipped)
+
+
+def soft_plus(x: sp.Expr, k: sp.Expr) -> sp.Expr:
+    """k*ln(1 + exp(x/k)), written so no exponent is positive (exact for every x, no overflow)."""
+    u = x / k
+    return k * (sp.Max(u, 0) + sp.log(1 + sp.exp(-sp.Abs(u))))
+
+
+def _calibrated(name: str) -> float:
+    return value(DEVICE, name)
+
+
+def _neuron_check() -> Check:
+    """DC: input current -1 … +5 I_gain-equivalents above I_tau, any threshold and output level.
+
+    Transient (1.8 T_pw): the input current rises slowly through the DPI's knee to 2 I_tau and stays;
+    the threshold falls from 1.2 V to 0.3 V, below the membrane, so the comparator fires once: latch
+    set, reset, T_pw of spike, clear, release. The spike is triggered by the threshold rather than by
+    a charged membrane because the time of a charged-membrane spike amplifies any integration error of
+    the charge (an integrator that steps across a kink of the input current, as VACASK does, then
+    misses the spike by nanoseconds, a full-scale error on the output edge).
+    """
+    knee, span, t_pw, vdd = 2 * R_IN * _calibrated("i_tau"), 5 * R_IN * _calibrated("i_tau"), _calibrated("t_pw"), 3.3
+    tstop = 1.8 * t_pw
+    return Check(
+        dc={"vdd": (3.0, 3.6), "nin": (vdd - span, vdd + span / 5), "thr": (0.3, 2.0), "out": (0.0, 3.3)},
+        tran={"vdd": Pwl(((0.0, vdd), (tstop, vdd))),
+              "nin": Pwl(((0.0, vdd), (0.02 * t_pw, vdd), (0.5 * t_pw, vdd - knee), (tstop, vdd - knee))),
+              "thr": Pwl(((0.0, 1.2), (0.3 * t_pw, 1.2), (0.5 * t_pw, 0.3), (tstop, 0.3)))},
+        tstop=tstop,
+    )
+
+
+@register
+class LifNeuron(Device):
+    """LIF neuron (Garg et al.): DPI input, leak toward V_rest, comparator, latch, reset to 0 V for T_pw."""
+
+    ports = ("vdd", "nin", "thr", "out")
+    params = (
+        Param("c_mem", _calibrated("c_mem"), "F", "membrane capacitance C_mem (C1)", (1e-15, 1e-9)),
+        Param("i_gain", _calibrated("i_gain"), "A", "DPI gain current I_gain", (1e-15, 1e-3)),
+        Param("i_tau", _calibrated("i_tau"), "A", "DPI threshold current I_tau: no output below it", (1e-15, 1e-3)),
+        Param("k_soft", 0.3, "", "smoothing of (I_in/I_tau - 1)+ (relative)", (1e-4, 1.0)),
+        Param("v_gain", _calibrated("v_gain"), "V", "membrane level where the DPI output halves", (0.0, 5.0)),
+        Param("v_sat", _calibrated("v_sat"), "V", "membrane volts per e-fold of the DPI output fade", (1e-3, 2.0)),
+        Param("t_down", _calibrated("t_down"), "s", "time constant of the downward leak above V_rest (V_taun)",
+              (1e-9, 1e3)),
+        Param("t_up", _calibrated("t_up"), "s", "time constant of the upward leak below V_rest (V_taup)", (1e-9, 1e3)),
+        Param("v_rest", 0.6, "V", "resting potential V_rest", (0.0, 5.0)),
+        Param("t_pw", _calibrated("t_pw"), "s", "pulse width = refractory time T_pw (V_pw)", (1e-8, 10.0)),
+        Param("t_set", 50e-9, "s", "latch set/clear time (comparator and latch delay)", (1e-11, 1e-5)),
+        Param("t_reset", 20e-9, "s", "time constant of the reset switch holding the membrane at 0 V", (1e-11, 1e-5)),
+        Param("v_cmp", 0.01, "V", "comparator overdrive for full latch drive", (1e-4, 0.5)),
+        Param("r_in", R_IN, "Ohm", "input resistance between vdd and nin", (1.0, 1e9)),
+        Param("r_out", 100.0, "Ohm", "output resistance of the spike buffer", (1e-3, 1e6)),
+    )
+    states = (
+        State("v_mem", 0.6, (-0.5, 5.0), "V", "membrane voltage"),
+        State("s", 0.0, (0.0, 1.0), "", "spike latch (0 idle, 1 spiking)"),
+        State("r", 0.0, (0.0, 1.5), "", "refractory timer (reaches 1 after T_pw of spiking)"),
+    )
+    check = _neuron_check()
+
+    def equations(self, s):
+        v, latch, timer = s.v_mem, s.s, s.r
+        i_in = s.V("vdd", "nin") / s.r_in
+        gain = sp.Max(soft_plus(i_in / s.i_tau - 1, s.k_soft) - soft_plus(-1, s.k_soft), 0)
+        dpi = s.i_gain * gain / (1 + sp.exp((v - s.v_gain) / s.v_sat))
+        leak = sp.Max(v - s.v_rest, 0) / s.t_down + sp.Min(v - s.v_rest, 0) / s.t_up
+        spiking = step((latch - S_SPIKE[0]) / (S_SPIKE[1] - S_SPIKE[0]))
+        recharge = step((latch - S_RECHARGE[0]) / (S_RECHARGE[1] - S_RECHARGE[0]))
+        fire = step((v - s.V("thr")) / s.v_cmp)
+        clear = step((timer - 1) / R_CLEAR)
+        bistable = LATCH_GAIN * latch * (1 - latch) * (2 * latch - 1)
+        return Equations(
+            currents={("vdd", "nin"): i_in, ("out",): (s.V("out") - s.V("vdd") * spiking) / s.r_out},
+            rates={"v_mem": dpi / s.c_mem - leak - spiking * v / s.t_reset,
+                   "s": (bistable + fire * (1 - latch) - clear * latch) / s.t_set,
+                   "r": latch / s.t_pw - recharge * timer / s.t_set},
+        )
+
+
+@register
+class LdoAttenuator(Device):
+    """LDO + current attenuator (Garg et al.): synapse node clamped at V_ref, I_syn/K sunk from the neuron input."""
+
+    ports = ("syn", "iout")
+    params = (
+        Param("v_ref", 1.0, "V", "LDO reference: the synapse node is clamped here (LDO range)", (0.5, 3.0)),
+        Param("k", 500.0, "", "attenuation factor K", (1.0, 1e6)),
+        Param("g_ldo", 1.0, "S", "clamp stiffness of the LDO loop", (1e-6, 1e3)),
+        Param("v_on", 1e-3, "V", "clamp turn-on width (pass device off below V_ref)", (1e-5, 0.1)),
+        Param("i_max", 1e-3, "A", "LDO current limit", (1e-9, 1.0)),
+        Param("v_comp", 0.1, "V", "compliance of the attenuator output", (1e-3, 2.0)),
+    )
+    check = Check(
+        dc={"syn": (0.95, 1.02), "iout": (-0.2, 3.0)},
+        tran={"syn": Pwl(((0.0, 0.9), (1e-6, 1.01), (2e-6, 1.01), (3e-6, 0.9))),
+              "iout": Pwl(((0.0, 2.5), (1.5e-6, 2.5), (2.5e-6, 0.05), (3e-6, 0.05)))},
+        tstop=3e-6,
+    )
+
+    def equations(self, s):
+        i_lin = s.g_ldo * soft_plus(s.V("syn") - s.v_ref, s.v_on)
+        i_syn = s.i_max * sp.tanh(i_lin / s.i_max)
+        compliance = sp.tanh(sp.Max(s.V("iout"), 0) / s.v_comp) ** 2
+        return Equations(currents={("syn",): i_syn, ("iout",): i_syn / s.k * compliance})
