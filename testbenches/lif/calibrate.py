@@ -40,7 +40,12 @@ __all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "sizes",
 #: Residual given to a measurement that produced nothing (no spike, no crossing).
 MISSING = math.log(1e-3)
 #: The calibrated values: name → unit.
-PARAMETERS: Mapping[str, str] = MappingProxyType({"c1": "F", "c2": "F", "l_leak": "m", "l_pw": "m"})
+PARAMETERS: Mapping[str, str] = MappingProxyType(
+    {"c1": "F", "c2": "F", "l_leak": "m", "l_pw": "m", "l_gain": "m", "l_tau": "m", "l_bypass": "m"})
+#: Calibrated gate lengths: parameter name → (LifDesign field, "l").
+_SIZES: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "l_leak": ("leak_bias", "l"), "l_pw": ("pw", "l"), "l_gain": ("gain_bias", "l"),
+    "l_tau": ("tau_bias", "l"), "l_bypass": ("bypass", "l")})
 
 Kind = Literal["rate", "pulse_width", "leak", "pulsed"]
 
@@ -157,25 +162,26 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("timer", {"c2": (20e-12, 1e-12, 200e-12), "l_pw": (0.56e-6, 0.5e-6, 2e-6)},
-          ("tpw_045", "tpw_100"), ()),
-    Stage("membrane", {"c1": (6e-12, 0.5e-12, 30e-12), "l_leak": (2e-6, 0.5e-6, 100e-6)},
-          ("rate_10u_thr18", "rate_200u_thr18", "pulsed_10us", "leak_135"),
-          ("rate_10u_thr08", "rate_200u_thr08", "max_rate_vpw08", "max_rate_vpw11", "leak_100",
-           "pulsed_7us", "pulsed_15us")),
+          ("tpw_045", "tpw_100"), ("max_rate_vpw08", "max_rate_vpw11")),
+    Stage("membrane", {"c1": (10e-12, 1e-12, 50e-12), "l_gain": (40e-6, 1e-6, 100e-6),
+                       "l_tau": (45e-6, 5e-6, 100e-6), "l_bypass": (1e-6, 0.5e-6, 100e-6),
+                       "l_leak": (1.7e-6, 0.5e-6, 100e-6)},
+          ("rate_10u_thr18", "rate_200u_thr18", "pulsed_10us", "pulsed_15us", "leak_135"),
+          ("rate_10u_thr08", "rate_200u_thr08", "leak_100", "pulsed_7us")),
 )
 
 
 def apply(design: Design, values: Mapping[str, float]) -> Design:
-    """``design`` with the calibrated values ``c1``, ``c2``, ``l_leak``, ``l_pw`` (any subset) set."""
+    """``design`` with calibrated values (any subset of :data:`PARAMETERS`) set."""
     lif: LifDesign = design.lif
     changes: dict[str, object] = {}
     for name, value in values.items():
         if name in ("c1", "c2"):
             changes[name] = float(value)
-        elif name == "l_leak":
-            changes["leak_bias"] = Mos(lif.leak_bias.w, float(value), lif.leak_bias.mult)
-        elif name == "l_pw":
-            changes["pw"] = Mos(lif.pw.w, float(value), lif.pw.mult)
+        elif name in _SIZES:
+            field_name, dim = _SIZES[name]
+            mos = changes.get(field_name, getattr(lif, field_name))
+            changes[field_name] = replace(mos, **{dim: float(value)})
         else:
             raise ValueError(f"unknown calibration parameter {name!r}; known: {', '.join(PARAMETERS)}")
     return replace(design, lif=replace(lif, **changes))
@@ -184,7 +190,8 @@ def apply(design: Design, values: Mapping[str, float]) -> Design:
 def sizes(design: Design) -> dict[str, float]:
     """The calibrated values of ``design`` (the inverse of :func:`apply`)."""
     lif = design.lif
-    return {"c1": lif.c1, "c2": lif.c2, "l_leak": lif.leak_bias.l, "l_pw": lif.pw.l}
+    return {"c1": lif.c1, "c2": lif.c2,
+            **{name: getattr(getattr(lif, f), dim) for name, (f, dim) in _SIZES.items()}}
 
 
 def evaluate(names: Sequence[str], design: Design = Design(),
