@@ -5,6 +5,12 @@ from its ``k``-th child (``SeedSequence(seed, spawn_key=(k,))``, the same child 
 ``SeedSequence(seed).spawn(k + 1)[k]``). So sample ``k`` gets the same values whatever the
 worker count, batch size, backend or order of completion.
 
+A worker draws a whole batch at once (:meth:`Sampler.draw_batch`): the children's seeds are mixed
+for every sample of the batch together (numpy's ``SeedSequence`` hash, written over arrays), each
+child's PCG64 state is set on one reused generator, and the distributions and bound checks run on
+the batch's columns. The values are bit for bit those of :meth:`Sampler.draw`, which stays the
+definition (the tests compare them; a numpy whose generator differs falls back to the definition).
+
 Inside a sample every random quantity is one standard normal, identified by a name:
 
 ========  ====================================  ===========================================
@@ -26,7 +32,8 @@ common factor with the same scope (``fg:<group>``, ``fl:<group>:<instance>``,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Mapping, Sequence, get_args
 
 import numpy as np
@@ -43,6 +50,93 @@ Values = dict[str, "float | np.ndarray"]
 def sample_rng(seed: int, sample: int) -> np.random.Generator:
     """The generator of sample ``sample`` in a study seeded with ``seed``."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(sample,)))
+
+
+def batch_normals(seed: int, samples: Sequence[int], size: int) -> np.ndarray:
+    """Row ``i``: ``sample_rng(seed, samples[i]).standard_normal(size)``, bit for bit, for a batch at once.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(samples), size)``.
+    """
+    if not _fast_path_agrees():
+        return np.array([sample_rng(seed, k).standard_normal(size) for k in samples]).reshape(len(samples), size)
+    return _fast_normals(seed, samples, size)
+
+
+# numpy's SeedSequence (numpy/random/bit_generator.pyx) and PCG64 seeding (pcg64.h) constants
+_MASK32, _MASK128 = 0xFFFFFFFF, (1 << 128) - 1
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R, _POOL = 0xCA01F9DD, 0x4973F715, 4
+_PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341
+
+
+def _fast_normals(seed: int, samples: Sequence[int], size: int) -> np.ndarray:
+    out = np.empty((len(samples), size))
+    generator = np.random.Generator(np.random.PCG64())
+    bits = generator.bit_generator
+    by_key_length: dict[bool, list[int]] = {}
+    for row, k in enumerate(samples):
+        by_key_length.setdefault(k > _MASK32, []).append(row)
+    for rows in by_key_length.values():
+        keys = [samples[r] for r in rows]
+        for row, (s_hi, s_lo, i_hi, i_lo) in zip(rows, _child_states(seed, keys).tolist()):
+            inc = ((((i_hi << 64) + i_lo) << 1) | 1) & _MASK128
+            # pcg_setseq_128_srandom_r: state 0, step (state = inc), add the seed, step
+            state = ((inc + (s_hi << 64) + s_lo) * _PCG_MULT + inc) & _MASK128
+            bits.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
+                          "has_uint32": 0, "uinteger": 0}
+            out[row] = generator.standard_normal(size)
+    return out
+
+
+def _child_states(seed: int, keys: Sequence[int]) -> np.ndarray:
+    """``SeedSequence(seed, spawn_key=(k,)).generate_state(4, np.uint64)`` for every ``k`` (keys of one word
+    count), shape ``(len(keys), 4)``."""
+    from numpy.random.bit_generator import _coerce_to_uint32_array
+
+    run = _coerce_to_uint32_array(seed)
+    run = np.concatenate([run, np.zeros(max(0, _POOL - run.size), np.uint32)])
+    spawn = np.array([_coerce_to_uint32_array(k) for k in keys], np.uint32).reshape(len(keys), -1)
+    entropy = np.concatenate([np.broadcast_to(run, (len(keys), run.size)), spawn], axis=1)
+    const = _INIT_A
+
+    def hashmix(value: np.ndarray) -> np.ndarray:
+        nonlocal const
+        value = value ^ np.uint32(const)
+        const = (const * _MULT_A) & _MASK32
+        value = value * np.uint32(const)
+        return value ^ (value >> np.uint32(16))
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        result = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
+        return result ^ (result >> np.uint32(16))
+
+    pool = [hashmix(entropy[:, i]) for i in range(_POOL)]  # entropy has at least _POOL + 1 words
+    for src in range(_POOL):
+        for dst in range(_POOL):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for src in range(_POOL, entropy.shape[1]):
+        for dst in range(_POOL):
+            pool[dst] = mix(pool[dst], hashmix(entropy[:, src]))
+    const = _INIT_B
+    words = np.empty((len(keys), 8), np.uint32)
+    for i in range(8):
+        value = pool[i % _POOL] ^ np.uint32(const)
+        const = (const * _MULT_B) & _MASK32
+        value = value * np.uint32(const)
+        words[:, i] = value ^ (value >> np.uint32(16))
+    return words.astype("<u4").view("<u8").astype(np.uint64)
+
+
+@cache
+def _fast_path_agrees() -> bool:
+    """Whether the batch path reproduces numpy's own children here (checked once per process)."""
+    seeds, keys = (0, 1, 2**64 + 5), [0, 1, 977, 2**32 + 1]
+    return all(np.array_equal(_fast_normals(seed, keys, 3), [sample_rng(seed, k).standard_normal(3) for k in keys])
+               for seed in seeds)
 
 
 @dataclass(frozen=True)
@@ -135,6 +229,35 @@ class Sampler:
         z = sample_rng(seed, sample).standard_normal(self.size)
         return {rule.slot.name: _normal(rule, z) for rule in self._rules}
 
+    def draw_batch(self, seed: int, samples: Sequence[int]) -> Batch:
+        """The values of ``samples`` (each exactly as :meth:`draw` gives it) and which of them
+        :meth:`check` refuses, computed for the batch at once."""
+        z = batch_normals(seed, samples, self.size)
+        columns = {}
+        problems: dict[int, str] = {}
+        for rule in self._rules:
+            variation: Variation = rule.slot.variation  # type: ignore[assignment]
+            normal = z[:, rule.own]
+            if rule.factor is not None:
+                rho = variation.correlation
+                normal = rho * z[:, rule.factor] + math.sqrt(1.0 - rho * rho) * normal
+            column = variation.apply(rule.slot.nominal, normal)
+            columns[rule.slot.name] = column
+            lo, hi = rule.slot.param.bounds
+            inside = (lo <= column) & (column <= hi)
+            for row in np.flatnonzero(~inside.reshape(len(samples), -1).all(axis=1)).tolist():
+                if samples[row] not in problems:
+                    bad = next(float(v) for v in np.ravel(column[row]) if not lo <= v <= hi)
+                    problems[samples[row]] = _outside(samples[row], rule.slot.name, bad, lo, hi)
+        nominal = self.nominal()
+        values = []
+        for row in range(len(samples)):
+            drawn = dict(nominal)
+            for name, column in columns.items():
+                drawn[name] = float(column[row]) if column.ndim == 1 else column[row].copy()
+            values.append(drawn)
+        return Batch(tuple(samples), values, problems)
+
     def check(self, values: Values, sample: int) -> None:
         """Raise :class:`~spicegen.testbench.SampleError` if a value lies outside its parameter's bounds."""
         for rule in self._rules:
@@ -143,8 +266,31 @@ class Sampler:
             if lo <= np.min(value) and np.max(value) <= hi:
                 continue
             bad = next(float(v) for v in np.ravel(value) if not lo <= v <= hi)
-            raise SampleError(f"sample {sample}: {rule.slot.name} = {bad!r} lies outside its bounds [{lo!r}, {hi!r}]; "
-                              "lower its sigma or use a distribution that stays inside (lognormal, truncnormal).")
+            raise SampleError(_outside(sample, rule.slot.name, bad, lo, hi))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The drawn values of a batch of samples.
+
+    Attributes
+    ----------
+    samples
+        Sample indices.
+    values
+        Each sample's values, in the order of ``samples``.
+    problems
+        Sample → why :meth:`Sampler.check` refuses its values (absent: the values are fine).
+    """
+
+    samples: tuple[int, ...]
+    values: list[Values]
+    problems: dict[int, str] = field(default_factory=dict)
+
+
+def _outside(sample: int, name: str, bad: float, lo: float, hi: float) -> str:
+    return (f"sample {sample}: {name} = {bad!r} lies outside its bounds [{lo!r}, {hi!r}]; "
+            "lower its sigma or use a distribution that stays inside (lognormal, truncnormal).")
 
 
 def _normal(rule: _Rule, z: np.ndarray) -> np.ndarray:

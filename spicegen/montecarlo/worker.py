@@ -1,9 +1,9 @@
 """What runs inside a worker process: one libngspice, one loaded circuit, many samples.
 
-A worker loads a point's netlist once (``ngSpice_Circ``) and then, per sample, draws the
-values from the study seed, sets every ``.param`` slot with ``alterparam`` and ``reset``\\ s,
-sets instance-parameter slots with ``alter``, runs, copies the vectors out, frees them
-(``destroy all``) and measures. Every slot is set before every run and each analysis starts
+A worker loads a point's netlist once (``ngSpice_Circ``) and draws the values of a whole batch
+from the study seed at once (checked against the bounds at once); then, per sample, it sets every
+``.param`` slot with ``alterparam`` and ``reset``\\ s, sets instance-parameter slots with ``alter``,
+runs, copies the vectors out, frees them (one ``destroy all``) and measures. Every slot is set before every run and each analysis starts
 from its own operating point, so a sample's result does not depend on what the worker ran
 before (the tests check this bit for bit across worker counts).
 
@@ -26,6 +26,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -34,7 +35,7 @@ from ..measure import evaluate
 from ..ngspice import NgSpiceShared, SimError, SimResult
 from ..testbench import CircuitWaves, SampleError, Slot, packed_element, packed_name
 from .plan import Plan, Point
-from .sampling import Sampler, Values
+from .sampling import Batch, Sampler, Values
 from .store import Record
 
 Task = tuple[int, tuple[int, ...]]
@@ -77,10 +78,9 @@ class Session:
         """
         if not 0 <= event < self.events:
             raise ValueError(f"event {event} is out of range: the circuit declares events={self.events}.")
-        known = {s.name for s in self._point.slots}
         for name in values or {}:
-            if name not in known:
-                raise ValueError(f"no parameter {name!r} in this circuit; parameters: {sorted(known)}.")
+            if name not in self.values:
+                raise ValueError(f"no parameter {name!r} in this circuit; parameters: {sorted(self.values)}.")
         chosen = {name: _at(value, event) for name, value in {**self.values, **(values or {})}.items()}
         _apply(self._spice, self._point.slots, [(None, chosen)])
         return CircuitWaves(_run(self._spice, self._timeout, self._interruptible), self._point.aliases)
@@ -114,10 +114,7 @@ def _alter(spice: NgSpiceShared, element: str, parameter: str, value: float) -> 
 
 
 def _run(spice: NgSpiceShared, timeout: float | None, interruptible: bool) -> SimResult:
-    try:
-        return spice.run(timeout=timeout, interruptible=interruptible)
-    finally:
-        spice.command("destroy all")
+    return spice.run(timeout=timeout, interruptible=interruptible)  # frees the plots itself (destroy all)
 
 
 @dataclass
@@ -171,11 +168,14 @@ def run_batch(plan: Plan, tasks: Sequence[Task], *, single: Plan | None = None,
     spice = NgSpiceShared.get()
     records: list[Record] = []
     with spice.lock:
-        for point_index, samples in tasks:
-            if plan.pack > 1:
+        if plan.pack > 1:
+            for point_index, samples in tasks:
                 records += _run_pack(spice, plan, single, point_index, samples, interruptible)  # type: ignore[arg-type]
-            else:
-                records += [_run_sample(spice, plan, point_index, sample, interruptible) for sample in samples]
+            return records
+        for point_index, group in groupby(tasks, key=lambda task: task[0]):
+            samples = [sample for _, task_samples in group for sample in task_samples]
+            batch = _prepare(spice, plan, plan.points[point_index]).draw_batch(plan.seed, samples)
+            records += [_run_sample(spice, plan, point_index, batch, i, interruptible) for i in range(len(samples))]
     return records
 
 
@@ -201,14 +201,16 @@ def _prepare(spice: NgSpiceShared, plan: Plan, point: Point) -> Sampler:
     return _STATE.samplers[key]
 
 
-def _run_sample(spice: NgSpiceShared, plan: Plan, point_index: int, sample: int,
+def _run_sample(spice: NgSpiceShared, plan: Plan, point_index: int, batch: Batch, row: int,
                 interruptible: bool) -> Record:
+    """Sample ``batch.samples[row]`` with its drawn values (a value out of bounds fails it unrun)."""
     point = plan.points[point_index]
-    sampler = _prepare(spice, plan, point)
+    _prepare(spice, plan, point)  # a failed sample before this one unloads the circuit
     start = time.perf_counter()
-    values = sampler.draw(plan.seed, sample)
+    sample, values = batch.samples[row], batch.values[row]
+    if sample in batch.problems:
+        return _record(point, sample, values, {}, batch.problems[sample], 0.0)
     try:
-        sampler.check(values, sample)
         session = Session(spice, point, values, plan.timeout, interruptible)
         results, error = _measure(plan, point, session), ""
     except (SimError, SampleError) as exc:
@@ -235,13 +237,9 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
     sampler = _prepare(spice, plan, point)
     start = time.perf_counter()
     first = samples[0] - samples[0] % plan.pack
-    drawn = [sampler.draw(plan.seed, first + i) for i in range(plan.pack)]
-    problems: dict[int, str] = {}
-    for i, values in enumerate(drawn):
-        try:
-            sampler.check(values, first + i)
-        except SampleError as exc:
-            problems[i] = str(exc)
+    batch = sampler.draw_batch(plan.seed, range(first, first + plan.pack))
+    drawn = batch.values
+    problems = {sample - first: message for sample, message in batch.problems.items()}
     copies = [(i, {k: _at(v, 0) for k, v in (sampler.nominal() if i in problems else values).items()})
               for i, values in enumerate(drawn)]
     try:
@@ -261,7 +259,9 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
             alone.append(sample)
         else:
             records.append(_record(point, sample, drawn[i], results, "", elapsed))
-    records += [_run_sample(spice, single, point_index, sample, interruptible) for sample in alone]
+    if alone:
+        again = Batch(tuple(alone), [drawn[sample - first] for sample in alone])
+        records += [_run_sample(spice, single, point_index, again, i, interruptible) for i in range(len(alone))]
     return sorted(records, key=lambda r: r.sample)
 
 
