@@ -35,8 +35,9 @@ from spicegen.testbench import Circuit, Option, Testbench, get_testbench, regist
 from testbenches.lif.circuit import R_IC, chain_lines
 from testbenches.lif.testbench import chain_circuit
 
-__all__ = ["K_CURRENTS", "RATE_CURRENTS", "SLACK", "Attenuation", "build_attenuation", "spread", "device_shares",
-           "LifMc"]
+__all__ = ["K_CURRENTS", "RATE_CURRENTS", "WIDTH_CURRENT", "SLACK", "QUANTITIES", "Attenuation", "ClampError",
+           "build_attenuation", "LIF_ATTENUATION", "spread", "device_shares", "LifMc", "histogram_figure",
+           "sensitivity_figure"]
 
 K_CURRENTS = (100e-9, 10e-6, 200e-6)
 """Synaptic currents (A) at which K is measured by an operating point."""
