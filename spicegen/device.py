@@ -26,8 +26,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -287,6 +288,11 @@ class DeviceModel:
         Voltage symbol → branch.
     check
         Harness settings.
+    declaration
+        The :class:`Device` subclass (``None``: the class named by ``source``, imported when needed).
+        ``currents``, ``charges``, ``node_rates`` and ``voltages`` are built from its equations with
+        sympy on first access, so a netlist whose twin text is cached (:mod:`spicegen.testbench`)
+        needs neither sympy nor the device's module.
     """
 
     name: str
@@ -296,11 +302,32 @@ class DeviceModel:
     internal: tuple[str, ...]
     params: tuple[Param, ...]
     states: tuple[State, ...]
-    currents: Mapping[Branch, sympy.Expr]
-    charges: Mapping[Branch, sympy.Expr]
-    node_rates: Mapping[str, sympy.Expr]
-    voltages: Mapping[sympy.Symbol, Branch]
     check: Check | None
+    declaration: type[Device] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def _built(self) -> _Expressions:
+        return _expressions(self)
+
+    @property
+    def currents(self) -> Mapping[Branch, sympy.Expr]:
+        """Branch → guarded current expression."""
+        return self._built.currents
+
+    @property
+    def charges(self) -> Mapping[Branch, sympy.Expr]:
+        """Branch → guarded charge expression."""
+        return self._built.charges
+
+    @property
+    def node_rates(self) -> Mapping[str, sympy.Expr]:
+        """State → ``d(node voltage)/dt``."""
+        return self._built.node_rates
+
+    @property
+    def voltages(self) -> Mapping[sympy.Symbol, Branch]:
+        """Voltage symbol → branch."""
+        return self._built.voltages
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -430,7 +457,7 @@ def _check_class(name: str, cls: type[Device]) -> tuple[Param, ...]:
 
 def _model(name: str) -> DeviceModel:
     if name not in _built:
-        _built[name] = build_model(_declared[name])
+        _built[name] = _declared_model(_declared[name])
     return _built[name]
 
 
@@ -440,13 +467,50 @@ def build_model(cls: type[Device]) -> DeviceModel:
     Nothing of the class is evaluated as text: expressions must be sympy objects or
     numbers, and a string is refused before it could reach ``sympify``.
     """
+    model = _declared_model(cls)
+    model.currents  # builds and checks the equations now  # noqa: B018
+    return model
+
+
+def _declared_model(cls: type[Device]) -> DeviceModel:
+    """The model of ``cls`` with its declarations checked; its expressions are built on first access."""
+    name = check_device_name(cls.name or _default_name(cls))
+    return DeviceModel(name=name, doc=_first_doc_line(cls, name), source=_source(cls), ports=tuple(cls.ports),
+                       internal=tuple(cls.internal), params=_check_class(name, cls), states=tuple(cls.states),
+                       check=cls.check, declaration=cls)
+
+
+def _class_named(source: str) -> type[Device]:
+    """The class ``module.QualName`` (a registered device's :attr:`DeviceModel.source`)."""
+    from importlib import import_module
+
+    module, _, qualname = source.rpartition(".")
+    while module:
+        try:
+            found: Any = import_module(module)
+            break
+        except ModuleNotFoundError:
+            module, _, outer = module.rpartition(".")
+            qualname = f"{outer}.{qualname}"
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+class _Expressions(NamedTuple):
+    currents: Mapping[Branch, sympy.Expr]
+    charges: Mapping[Branch, sympy.Expr]
+    node_rates: Mapping[str, sympy.Expr]
+    voltages: Mapping[sympy.Symbol, Branch]
+
+
+def _expressions(model: DeviceModel) -> _Expressions:
+    """Build, check and guard the expressions of ``model`` from its declaration's equations."""
     import sympy
 
-    name = check_device_name(cls.name or _default_name(cls))
-    all_params = _check_class(name, cls)
-    nodes = tuple(cls.ports) + tuple(cls.internal)
+    cls, name, states = model.declaration or _class_named(model.source), model.name, model.states
+    nodes = model.ports + model.internal
     params = tuple(cls.params)
-    states = tuple(cls.states)
 
     s = Symbols(params, states, nodes)
     eqs = cls().equations(s)
@@ -475,19 +539,11 @@ def build_model(cls: type[Device]) -> DeviceModel:
                 raise ValueError(f"device {name!r}: {what} {key} uses undeclared symbol(s) "
                                  f"{sorted(map(str, stray))}; declare them as Param or State.")
 
-    model = DeviceModel(
-        name=name, doc=_first_doc_line(cls, name),
-        source=_source(cls), ports=tuple(cls.ports), internal=tuple(cls.internal),
-        params=all_params, states=states, currents={}, charges={}, node_rates={},
-        voltages=MappingProxyType(dict(s.voltages)), check=cls.check,
-    )
     currents = {b: guard(model.resolved(e)) for b, e in exprs["current"].items()}
     charges = {b: guard(model.resolved(e)) for b, e in exprs["charge"].items()}
     rates = {st.name: _node_rate(model, st, exprs["rate"][st.name]) for st in states}
-    object.__setattr__(model, "currents", MappingProxyType(currents))
-    object.__setattr__(model, "charges", MappingProxyType(charges))
-    object.__setattr__(model, "node_rates", MappingProxyType(rates))
-    return model
+    return _Expressions(MappingProxyType(currents), MappingProxyType(charges), MappingProxyType(rates),
+                        MappingProxyType(dict(s.voltages)))
 
 
 #: Names the equations namespace uses itself: ``s.T`` is the temperature, ``V_<nodes>`` the
@@ -645,7 +701,18 @@ def summaries() -> Mapping[str, Summary]:
 
 
 def get_device(name: str) -> DeviceModel:
-    """The registered device called ``name``; the error lists the known names."""
+    """The registered device called ``name``; the error lists the known names.
+
+    A device of an installed plug-in that this process has not imported comes from the catalog
+    (:mod:`spicegen.catalog`): its declaration as stored there, its module imported only when its
+    expressions are needed.
+    """
+    if name not in _declared:
+        from .catalog import stored_device
+
+        stored = stored_device(name)
+        if stored is not None:
+            return stored
     devices = registry()
     if name not in devices:
         raise KeyError(f"unknown device {name!r}; known devices: {', '.join(devices) or '(none)'}.")

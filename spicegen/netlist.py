@@ -9,13 +9,13 @@ or ``shell`` can be smuggled in.
 from __future__ import annotations
 
 import re
-from typing import Literal, Mapping, Sequence
-
-import sympy
+from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
 from .device import DeviceModel
 from .naming import check_name, check_value, comment_text, format_number
-from .printing import SpicePrinter
+
+if TYPE_CHECKING:
+    import sympy
 
 Flavor = Literal["twin", "osdi"]
 _NODE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\Z")
@@ -35,6 +35,8 @@ def spice_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
 
 def format_subckt(model: DeviceModel) -> str:
     """Return the ``.subckt`` twin of ``model`` with every parameter defaulted."""
+    from .printing import SpicePrinter  # sympy: only a twin that is not cached needs it
+
     printer = SpicePrinter({"symbols": spice_symbols(model)})
     params = " ".join(f"{p.name}={format_number(p.default)}" for p in model.params)
     lines = [

@@ -91,29 +91,35 @@ class Variation:
 
     def apply(self, nominal: float, z: np.ndarray | float) -> np.ndarray:
         """Map standard-normal draws ``z`` to parameter values around ``nominal``."""
-        from scipy import special  # only drawing needs it: listing and describing stay light
-
         z = np.asarray(z, dtype=float)
         std = self.sigma * abs(nominal) if self.relative else self.sigma
         if self.distribution == "normal":
             return nominal + std * z
+        if self.distribution == "lognormal" and not self.p_zero:
+            s = _lognormal_shape(nominal, std)
+            return nominal * np.exp(s * z - 0.5 * s * s)
+        from scipy import special  # only the distributions that need it import it
+
         if self.distribution == "truncnormal":
             u = special.ndtr(z)
             lo, hi = special.ndtr(-self.clip), special.ndtr(self.clip)
             return nominal + std * special.ndtri(lo + u * (hi - lo))
         if self.distribution == "uniform":
             return nominal + math.sqrt(3.0) * std * (2.0 * special.ndtr(z) - 1.0)
-        if nominal <= 0:
-            raise ValueError(f"a lognormal variation needs a positive nominal value, got {nominal!r}.")
-        s = math.sqrt(math.log1p((std / nominal) ** 2))
-        if not self.p_zero:
-            return nominal * np.exp(s * z - 0.5 * s * s)
+        s = _lognormal_shape(nominal, std)
         u = special.ndtr(z)
         above = np.maximum(u - self.p_zero, 0.0) / (1.0 - self.p_zero)
         # the Gaussian copula keeps the map monotone in z: zeros for the lowest p_zero of the draws
         with np.errstate(divide="ignore"):
             rest = nominal / (1.0 - self.p_zero) * np.exp(s * special.ndtri(above) - 0.5 * s * s)
         return np.where(u > self.p_zero, rest, 0.0)
+
+
+def _lognormal_shape(nominal: float, std: float) -> float:
+    """The shape ``s`` of a lognormal with mean ``nominal`` and standard deviation ``std``."""
+    if nominal <= 0:
+        raise ValueError(f"a lognormal variation needs a positive nominal value, got {nominal!r}.")
+    return math.sqrt(math.log1p((std / nominal) ** 2))
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,13 @@ R2 b 0 1k
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import re
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
@@ -483,7 +487,7 @@ class Circuit:
             if str(osdi) not in self._osdi:
                 self._osdi.append(str(osdi))
             return
-        subckt = format_subckt(model)
+        subckt = twin_text(model)
         if subckt not in self._header:
             self._header.append(subckt)
 
@@ -777,6 +781,53 @@ class Testbench:
         if not isinstance(circuit, Circuit):
             raise TypeError(f"testbench {self.name!r}: build() must return a Circuit, got {type(circuit).__name__}.")
         return circuit
+
+
+def twin_text(model: DeviceModel) -> str:
+    """:func:`~spicegen.netlist.format_subckt` of ``model``, kept on disk.
+
+    The text is stored in the cache folder (:func:`spicegen.catalog.cache_folder`) under the SHA-256
+    of the model's declaration (name, ports, parameters with their defaults and variations, states),
+    the source of the module that defines it (of every plug-in, for a model read from the catalog)
+    and spicegen's own source, so a study whose netlist
+    holds only cached twins imports no sympy; any change to one of these builds the text afresh.
+    """
+    from .catalog import cache_folder
+    from .files import write_text
+
+    path = cache_folder() / "twins" / f"{model.name}-{_twin_key(model)}.cir"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        text = format_subckt(model)
+    try:
+        write_text(path, text)
+    except OSError:  # a read-only cache: build the text again next time
+        pass
+    return text
+
+
+def _twin_key(model: DeviceModel) -> str:
+    declaration = repr((model.name, model.doc, model.source, model.ports, model.internal, model.params,
+                        model.states))
+    digest = hashlib.sha256(declaration.encode())
+    if model.declaration is None:  # from the catalog, whose key covers every plug-in's source
+        from .catalog import source_key
+
+        digest.update(source_key().encode())
+    else:
+        module = sys.modules[model.declaration.__module__]
+        digest.update(Path(module.__file__).read_bytes() if getattr(module, "__file__", None) else b"")
+    digest.update(_spicegen_source_digest())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _spicegen_source_digest() -> bytes:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.digest()
 
 
 _testbenches: dict[str, Testbench] = {}

@@ -56,3 +56,25 @@ def test_a_device_model_is_built_on_first_use(cache: str) -> None:
             "names = list(registry())\nassert 'sinh_memristor' in names and not _built\n"
             "assert get_device('sinh_memristor').currents\nassert list(_built) == ['sinh_memristor'], list(_built)")
     _modules_after(code, cache)
+
+
+def test_a_cached_twin_is_the_generated_text(tmp_path: "os.PathLike[str]", monkeypatch: pytest.MonkeyPatch) -> None:
+    from spicegen.device import build_model, registry
+    from spicegen.netlist import format_subckt
+    from spicegen.testbench import twin_text
+
+    monkeypatch.setenv("SPICEGEN_CACHE", str(tmp_path))
+    for name, model in registry().items():
+        fresh = format_subckt(build_model(model.declaration))
+        assert twin_text(model) == fresh  # written
+        assert twin_text(model) == fresh  # read back
+    assert len(list((tmp_path / "twins").iterdir())) == len(registry())
+
+
+def test_a_monte_carlo_study_with_cached_twins_imports_no_sympy(tmp_path: "os.PathLike[str]", cache: str) -> None:
+    code = ("from spicegen.montecarlo import run_study\nfrom spicegen.testbench import get_testbench\n"
+            f"assert run_study(get_testbench('mc-tran'), {str(tmp_path)!r} + '/' + sys.argv[-1], n=3, seed=1, "
+            "progress=False).computed == 3")
+    first = _modules_after(code.replace("sys.argv[-1]", "'a'"), cache)  # builds and stores the twin
+    second = _modules_after(code.replace("sys.argv[-1]", "'b'"), cache)
+    assert first["sympy"] and not any(second[m] for m in HEAVY), second
