@@ -36,7 +36,7 @@ import numpy as np
 
 __all__ = ["K", "V_REST", "I_REF", "GAIN_LAWS", "LEAK_LAWS", "Neuron", "Reading", "PaperPoint", "POINTS",
            "READINGS", "Profile", "Fit", "predict", "residuals", "parameter_space", "neuron_of", "fit", "profile",
-           "survey", "fit_record", "fit_from_record", "format_table", "implied", "format_figure"]
+           "survey", "polish", "earlier_starts", "fit_record", "fit_from_record", "format_table", "implied", "format_figure"]
 
 K = 500.0
 """Attenuation of the current attenuator (I_n = I_syn / K)."""
@@ -80,7 +80,11 @@ class Neuron:
     i_down, i_up
         Leak currents scale (A) at V_taun = 1.2 V (down) and V_taup = 1.2 V (up).
     leak_slope
-        V_taun (V_taup) per e-fold of the leak current (V); higher V_taun leaks faster, higher V_taup slower.
+        V_taun (V_taup) per e-fold of the leak current in subthreshold (V); higher V_taun leaks faster,
+        higher V_taup slower.
+    leak_vt
+        Threshold of the down-leak transistor (V): above it the current grows as in strong inversion (EKV
+        law ``ln²(1 + exp((V_taun - leak_vt) / (2 leak_slope)))``), far below it exponentially.
     v_leak
         Voltage scale of the leak law (V).
     t_s, v_t, n_ekv
@@ -100,6 +104,7 @@ class Neuron:
     i_down: float = 5e-12
     i_up: float = 5e-12
     leak_slope: float = 0.05
+    leak_vt: float = 3.0
     v_leak: float = 0.1
     t_s: float = 1e-5
     v_t: float = 0.7
@@ -122,7 +127,10 @@ class Neuron:
 
     def leak_currents(self, vtaun: float | np.ndarray, vtaup: float | np.ndarray = 1.2) -> tuple[Any, Any]:
         """(down, up) leak current scales (A) at the biases V_taun, V_taup (V)."""
-        return (self.i_down * np.exp((np.asarray(vtaun) - 1.2) / self.leak_slope),
+        def drive(v: Any) -> Any:
+            return np.logaddexp(0.0, (np.asarray(v) - self.leak_vt) / (2 * self.leak_slope)) ** 2
+
+        return (self.i_down * drive(vtaun) / drive(1.2),
                 self.i_up * np.exp(-(np.asarray(vtaup) - 1.2) / self.leak_slope))
 
     def leak(self, v: np.ndarray, vtaun: float | np.ndarray = 1.2, vtaup: float | np.ndarray = 1.2) -> np.ndarray:
@@ -335,7 +343,7 @@ def predict(neuron: Neuron, nuisance: Mapping[str, float], reading: Reading = Re
 
 _COMMON = {  # name: (start, lower, upper); log10 of the SI value where the name starts with "log_"
     "log_c1": (-11.8, -14.0, -9.0), "log_i_down": (-11.0, -15.0, -7.0), "log_i_up": (-11.0, -15.0, -7.0),
-    "leak_slope": (0.06, 0.015, 0.3), "log_v_leak": (-1.0, -2.3, 0.5), "log_t_s": (-3.6, -9.0, -1.0),
+    "leak_slope": (0.06, 0.015, 0.3), "leak_vt": (2.0, 0.6, 3.0), "log_v_leak": (-1.0, -2.3, 0.5), "log_t_s": (-3.6, -9.0, -1.0),
     "v_t": (0.62, 0.0, 1.5), "n_ekv": (1.5, 1.0, 4.0), "v_off": (0.3, -0.3, 0.6), "t_d_us": (2.3, 0.0, 5.0),
     "log_tau_in": (-7.0, -9.0, -4.5), "vtaun_lower": (1.1, 1.0, 1.2), "vtaun_higher": (1.27, 1.2, 1.35)}
 _GAIN = {"linear": {}, "dpi": {"i_t_frac": (0.2, 0.0, 0.95), "p": (1.0, 0.3, 4.0)},
@@ -362,6 +370,7 @@ def neuron_of(values: Mapping[str, float], gain_law: str, leak_law: str = "tanh"
         gain = tuple(values[f"s{k}"] for k in (1, 2, 3))
     neuron = Neuron(c1=10 ** values["log_c1"], gain_law=gain_law, gain=gain, leak_law=leak_law,
                     i_down=10 ** values["log_i_down"], i_up=10 ** values["log_i_up"], leak_slope=values["leak_slope"],
+                    leak_vt=values["leak_vt"],
                     v_leak=10 ** values["log_v_leak"], t_s=10 ** values["log_t_s"], v_t=values["v_t"],
                     n_ekv=values["n_ekv"], v_off=values["v_off"], t_d=values["t_d_us"] * 1e-6,
                     tau_in=10 ** values["log_tau_in"])
@@ -416,8 +425,8 @@ def _one_fit(start: Mapping[str, float], space: Mapping[str, tuple[float, float,
 
 
 def fit(gain_law: str = "piecewise", leak_law: str = "tanh", reading: Reading = Reading(), starts: int = 12,
-        seed: int = 0, weights: Mapping[str, float] | None = None, first: Mapping[str, float] | None = None,
-        max_nfev: int = 400) -> Fit:
+        seed: int = 0, weights: Mapping[str, float] | None = None, firsts: Sequence[Mapping[str, float]] = (),
+        max_nfev: int = 3000) -> Fit:
     """Fit every paper point at once (lmfit least squares on ln(model / paper)) from ``starts`` starts.
 
     Parameters
@@ -427,14 +436,15 @@ def fit(gain_law: str = "piecewise", leak_law: str = "tanh", reading: Reading = 
     reading
         How unstated conditions are read.
     starts
-        Number of starts: the nominal start (or ``first``) and random points around it (each parameter
-        moved by up to :data:`SPREAD` of its range; starts spread over the whole box rarely converge).
+        Number of starts: the nominal start, each of ``firsts``, then random points around the nominal
+        (each parameter moved by up to :data:`SPREAD` of its range; starts spread over the whole box rarely
+        converge).
     seed
         Seed of the random starts.
     weights
         Point name → weight of its residual (default 1).
-    first
-        Parameter values of the first start (e.g. an earlier fit).
+    firsts
+        Parameter values of further starts (e.g. earlier fits; parameters they lack keep the nominal).
     max_nfev
         Model evaluations per start.
     """
@@ -445,11 +455,11 @@ def fit(gain_law: str = "piecewise", leak_law: str = "tanh", reading: Reading = 
     space = parameter_space(gain_law, reading)
     rng = np.random.default_rng(seed)
     nominal = {k: v[0] for k, v in space.items()}
-    firsts = [{**nominal, **(first or {})}]
-    randoms = [{k: firsts[0][k] + SPREAD * (hi - lo) * rng.uniform(-1, 1) for k, (_, lo, hi) in space.items()}
-               for _ in range(starts - 1)]
+    initial = [nominal, *({**nominal, **{k: v for k, v in f.items() if k in space}} for f in firsts)]
+    randoms = [{k: nominal[k] + SPREAD * (hi - lo) * rng.uniform(-1, 1) for k, (_, lo, hi) in space.items()}
+               for _ in range(starts - len(initial))]
     weights = dict(weights or {})
-    best = min((_one_fit(s, space, gain_law, leak_law, reading, weights, max_nfev) for s in firsts + randoms),
+    best = min((_one_fit(s, space, gain_law, leak_law, reading, weights, max_nfev) for s in initial + randoms),
                key=lambda r: r[0])
     neuron, nuisance = neuron_of(best[1], gain_law, leak_law)
     model = predict(neuron, nuisance, reading)
@@ -496,13 +506,13 @@ def profile(joint: Fit, names: Sequence[str] | None = None, starts: int = 1, see
     names
         Points to profile (default: every point the joint fit misses by more than 15 %).
     starts, seed, max_nfev
-        As in :func:`fit` (the first start is the joint fit).
+        As in :func:`fit` (the joint fit is one of the starts).
     """
     names = [n for n, r in joint.residual.items() if abs(r) > REACHED] if names is None else list(names)
     profiles = []
     for name in names:
         weighted = fit(joint.gain_law, joint.leak_law, joint.reading, starts, seed, {name: PROFILE_WEIGHT},
-                       joint.values, max_nfev)
+                       [joint.values], max_nfev)
         others = {n: r for n, r in weighted.residual.items() if n != name}
         grown = sorted(others, key=lambda n: abs(joint.residual[n]) - abs(others[n]))
         profiles.append(Profile(name, weighted.residual[name], float(sum(r * r for r in others.values())),
@@ -514,17 +524,46 @@ def survey(readings: Mapping[str, Reading] = READINGS, laws: Sequence[str] = GAI
            seed: int = 0, leak_law: str = "tanh", max_nfev: int = 3000) -> dict[tuple[str, str], Fit]:
     """Joint fits of every gain law under every reading, (law, reading name) → :class:`Fit`.
 
-    The piecewise law is fitted first under each reading; the other laws and readings start from the
-    best piecewise fit so far (shared parameters), besides their own random starts.
+    See :func:`earlier_starts` for the order and the starts they share; then every fit is polished
+    (:func:`polish`) once.
     """
     fits: dict[tuple[str, str], Fit] = {}
-    ordered = sorted(laws, key=lambda law: law != "piecewise")
     for name, reading in readings.items():
-        for law in ordered:
-            done = [f for (l, _), f in fits.items() if l == "piecewise"]
-            first = min(done, key=lambda f: f.cost).values if done else None
-            fits[(law, name)] = fit(law, leak_law, reading, starts, seed, first=first, max_nfev=max_nfev)
+        for law in sorted(laws, key=lambda law: law != "piecewise"):
+            fits[(law, name)] = fit(law, leak_law, reading, starts, seed, firsts=earlier_starts(fits, law),
+                                    max_nfev=max_nfev)
+    for key in fits:
+        fits[key] = polish(fits, key, max_nfev)
     return fits
+
+
+def polish(fits: Mapping[tuple[str, str], Fit], key: tuple[str, str], max_nfev: int = 3000) -> Fit:
+    """``fits[key]`` refitted from the best other fit of the same law when that one, read under this
+    fit's reading, is already better (a local optimum of one reading can be a poor start for another;
+    this makes a reading that relaxes another never fit worse than it)."""
+    current = fits[key]
+    space = parameter_space(current.gain_law, current.reading)
+    nominal = {k: v[0] for k, v in space.items()}
+    candidates = [{**nominal, **{k: v for k, v in f.values.items() if k in space}}
+                  for k2, f in fits.items() if k2[0] == key[0] and k2 != key]
+
+    def cost(values: Mapping[str, float]) -> float:
+        return float(np.sum(residuals(values, current.gain_law, current.leak_law, current.reading) ** 2))
+
+    better = [c for c in candidates if cost(c) < current.cost]
+    if not better:
+        return current
+    start = min(better, key=cost)
+    refit = fit(current.gain_law, current.leak_law, current.reading, 1, firsts=[start], max_nfev=max_nfev)
+    return refit if refit.cost < current.cost else current
+
+
+def earlier_starts(fits: Mapping[tuple[str, str], Fit], law: str) -> list[dict[str, float]]:
+    """Starts a fit of ``law`` takes from the fits done so far: the best piecewise fit (shared parameters)
+    and the same law under the earlier readings (a reading that frees a threshold contains the fixed one)."""
+    piecewise = [f for (l, _), f in fits.items() if l == "piecewise"]
+    same = [f.values for (l, _), f in fits.items() if l == law]
+    return ([min(piecewise, key=lambda f: f.cost).values] if piecewise and law != "piecewise" else []) + same
 
 
 def fit_record(f: Fit) -> dict[str, Any]:
@@ -657,7 +696,7 @@ def _register() -> None:
 
         name = "lif-behaviour"
         family = "lif"
-        options = (Setting("starts", 3, "lmfit starts per joint fit (the first from the nominal or best fit so far)",
+        options = (Setting("starts", 4, "lmfit starts per joint fit (nominal, earlier fits, random around nominal)",
                            bounds=(1, 50)),
                    Setting("leak", "tanh", "leak law toward V_rest", choices=LEAK_LAWS),
                    Setting("profile", True, "weight each missed point heavily to find its smallest residual"))
@@ -668,11 +707,13 @@ def _register() -> None:
             fits: dict[tuple[str, str], Fit] = {}
             for name, reading in READINGS.items():
                 for law in sorted(GAIN_LAWS, key=lambda law: law != "piecewise"):
-                    done = [f for (l, _), f in fits.items() if l == "piecewise"]
-                    first = min(done, key=lambda f: f.cost).values if done else None
-                    record = ctx.step(f"fit_{law}_{name}", lambda law=law, reading=reading, first=first: to_jsonable(
-                        fit_record(fit(law, ctx.options["leak"], reading, ctx.options["starts"], ctx.seed, first=first))))
+                    firsts = earlier_starts(fits, law)
+                    record = ctx.step(f"fit_{law}_{name}", lambda law=law, reading=reading, firsts=firsts: to_jsonable(
+                        fit_record(fit(law, ctx.options["leak"], reading, ctx.options["starts"], ctx.seed, firsts=firsts))))
                     fits[(law, name)] = fit_from_record(record, reading)
+            for (law, name), reading in [(k, fits[k].reading) for k in fits]:
+                record = ctx.step(f"polish_{law}_{name}", lambda key=(law, name): to_jsonable(fit_record(polish(fits, key))))
+                fits[(law, name)] = fit_from_record(record, reading)
             main = ("piecewise", "table-i")
             best = fits[main]
             profiles = []
