@@ -1,4 +1,5 @@
-"""Experiments of Garg et al. on the transistor-level chain: f-I, pulse width, leak, pulsed input, adaptive pair.
+"""Experiments of Garg et al. on the transistor-level chain: f-I, synaptic read, pulse width, leak and rest level,
+pulsed input, adaptive pair and population, power of each block.
 
 Each runner builds a netlist with :mod:`testbenches.lif.circuit`, runs it in ngspice and returns
 named measurements (floats, SI units). Conventions:
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -48,7 +49,7 @@ __all__ = [
     "pulsed_rate",
     "adaptive_pair",
     "adaptive_population",
-    "static_power",
+    "idle_power",
 ]
 
 #: Input level between pulses, below V_ref (V): keeps M1 off so no current reaches the neuron.
@@ -187,8 +188,8 @@ def idle_power(*, biases: Biases = Biases(), design: Design = Design(), t_stop: 
     """Supply power with no input (W), from a transient of the neuron at rest: ``p_lif`` and ``p_ldo``.
 
     The mean over the second half of a ``t_stop`` (s) run, where the start-up has settled. Unlike an
-    operating point (:func:`static_power`) the free membrane and the spike latch start in their resting
-    state, so this holds also where ``.op`` lands on another solution of the latch (a raised V_bcomp).
+    operating point, the free membrane and the spike latch start in their resting state: with a raised
+    V_bcomp ``.op`` lands on another solution of the latch (it gave negative supply powers).
     """
     body = [f"Vin in 0 {format_number(biases.vref - V_IDLE)}",
             *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", biases)]
@@ -201,14 +202,6 @@ def idle_power(*, biases: Biases = Biases(), design: Design = Design(), t_stop: 
         return float(q[-1] - q[half]) / float(t[-1] - t[half]) * biases.vdd
 
     return {"p_lif": power("q_vddl"), "p_ldo": power("q_vdda")}
-
-
-def static_power(*, biases: Biases = Biases(), design: Design = Design()) -> dict[str, float]:
-    """Supply power with no input (W): ``p_lif`` (neuron, mostly the comparator) and ``p_ldo``."""
-    body = [f"Vin in 0 {format_number(biases.vref - V_IDLE)}",
-            *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr")]
-    result = run_netlist(netlist(body, ".op", biases=biases, design=design))
-    return {"p_lif": -float(result["i(vvddl)"][0]) * biases.vdd, "p_ldo": -float(result["i(vvdda)"][0]) * biases.vdd}
 
 
 # ----------------------------------------------------------------------------- transients
@@ -340,31 +333,43 @@ def rest_levels(*, biases: Biases = Biases(), design: Design = Design(), v_lo: f
     return crossings(result["v-sweep"], result["i(vmem)"], 0.0, "fall")
 
 
+#: Devices of ``.subckt ldo_att`` whose dissipation is a block's power: (drain, source) node of each.
+PASS_DEVICE = {"m1": ("syn", "ain")}
+ATTENUATOR_DEVICES = {"ma1": ("ab", "0"), "ma3": ("ain", "ab"), "ma2": ("ob", "0"), "ma4": ("iout", "ob")}
+
+
 def block_power(isyn: float, *, biases: Biases = Biases(), design: Design = Design()) -> dict[str, float]:
     """Power of each block of the chain (W) at a DC read current ``isyn`` (A; 0: no input, the static case).
 
     The membrane is held at V_rest (the neuron's own power needs a transient, see :func:`firing_rate`).
+    A device's dissipation is its drain current times its drain-source voltage (ngspice's ``[id]``).
 
     Returns
     -------
     dict
-        ``p_ldo``: LDO supply (its OTA); ``p_pass``: dissipated in the pass device M1 (I_syn times
-        V(syn) - V(ain)); ``p_att``: dissipated in the attenuator (input branch I_syn times V(ain),
-        output branch I_neuron times V(iout)); ``isyn``: the current through R_IC (A).
+        ``p_ldo``: LDO supply (its OTA); ``p_pass``: dissipated in the pass device M1; ``p_att``:
+        dissipated in the attenuator's four devices (it has no supply of its own); ``isyn``: the
+        current through R_IC (A).
     """
     isyn = check_value(isyn, "isyn")
     if isyn < 0:
         raise ValueError(f"isyn = {isyn!r} A is out of range; valid: >= 0 A")
     vin = _vin(biases, isyn) if isyn > 0 else biases.vref - V_IDLE
+    devices = {**PASS_DEVICE, **ATTENUATOR_DEVICES}
     body = [f"Vin in 0 {format_number(vin)}",
             *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"),
             f"Vmem mem 0 {format_number(biases.vrest)}",
-            # picoampere leakage through M1 when idle: node voltages to 1e-12 V, not the default 1 uV
-            ".options vntol=1e-12"]
+            ".save all " + " ".join(f"@m.xldo.{name}[id]" for name in devices)]
     r = {k: float(v[0]) for k, v in run_netlist(netlist(body, ".op", biases=biases, design=design)).items()}
-    i_in = (r["in"] - r["syn"]) / R_IC
-    return {"p_ldo": -r["i(vvdda)"] * biases.vdd, "p_pass": i_in * (r["syn"] - r["xldo.ain"]),
-            "p_att": i_in * r["xldo.ain"] + r["i(vi)"] * r["iout"], "isyn": i_in}
+
+    def node(name: str) -> float:
+        return 0.0 if name == "0" else r[name if name in ("syn", "iout") else f"xldo.{name}"]
+
+    def dissipation(names: Mapping[str, tuple[str, str]]) -> float:
+        return sum(r[f"i(@m.xldo.{n}[id])"] * (node(d) - node(s)) for n, (d, s) in names.items())
+
+    return {"p_ldo": -r["i(vvdda)"] * biases.vdd, "p_pass": dissipation(PASS_DEVICE),
+            "p_att": dissipation(ATTENUATOR_DEVICES), "isyn": (r["in"] - r["syn"]) / R_IC}
 
 
 def _pulse_source(name: str, node: str, biases: Biases, amplitude: float, width: float, period: float,
@@ -452,7 +457,8 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
     result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design, thr=False))
     t, level = result["time"], biases.vdd / 2
     energy_lif, energy_ldo = float(result["q_vddl"][-1]) * biases.vdd, float(result["q_vdda"][-1]) * biases.vdd
-    trains = [SpikeTrain(time=t, mem=result[f"mem{k}"], out=result[f"out{k}"],
-                         spikes=crossings(t, result[f"out{k}"], level), widths=pulse_widths(t, result[f"out{k}"], level),
-                         energy_lif=energy_lif, energy_ldo=energy_ldo) for k in range(len(amplitudes))]
+    outs = [result[f"out{k}"] for k in range(len(amplitudes))]
+    trains = [SpikeTrain(time=t, mem=result[f"mem{k}"], out=out, spikes=crossings(t, out, level),
+                         widths=pulse_widths(t, out, level), energy_lif=energy_lif, energy_ldo=energy_ldo)
+              for k, out in enumerate(outs)]
     return trains, np.asarray(result["memr"])

@@ -11,8 +11,10 @@ How each number is taken:
 - LDO: the supply power of its OTA, at no input and at the read current (operating points with the
   membrane held at V_rest); the power the read current dissipates in the pass device M1 is
   reported apart (``p_pass``): the paper does not say on which side it counts it.
-- Attenuator: the read current times the voltage of its input branch, plus the neuron current times
-  the voltage of its output branch (it has no supply of its own).
+- Attenuator: it has no supply of its own; its power is the dissipation of its four devices (drain
+  current times drain-source voltage) at the same operating points. Without input these currents are
+  leakage at the level where the operating point's node equations still leave nanoampere residuals
+  (the diode node of the 500-cell mirror), so ``p_att_static`` is an upper bound, not a measurement.
 - Neuron: static power from a transient at rest (the supply charge over its second half); dynamic
   power while firing under a DC current; energy per spike = (dynamic - static power) / rate.
 - Low-bias comparator mode: V_bcomp (the gate of the comparator's PMOS bias devices) raised by

@@ -200,13 +200,13 @@ def vtaun_figure(path: Path, vtaun: Sequence[float], rates: Sequence[float], tra
 
 def rest_figure(path: Path, rest: Mapping[str, Any], vrest: float, tolerance: float) -> Path:
     """Rest level − V_rest over the V_taun x V_taup grid (``rest``: ``vtaun``, ``vtaup``, ``points`` with
-    ``levels``), the farthest level per point; points without a rest level crossed out."""
+    ``levels`` and the transient's ``band``), the farthest value per point; "none": no rest level."""
     plt = pyplot()
     vtaun, vtaup = rest["vtaun"], rest["vtaup"]
     error = np.full((len(vtaun), len(vtaup)), np.nan)
     for p in rest["points"]:
         if p["levels"]:
-            worst = max(p["levels"], key=lambda v: abs(v - vrest))
+            worst = max(p["levels"] + p["band"], key=lambda v: abs(v - vrest))
             error[vtaun.index(p["vtaun"]), vtaup.index(p["vtaup"])] = (worst - vrest) * 1e3
     fig, ax = plt.subplots(figsize=(6, 4.5))
     limit = max(tolerance * 1e3, float(np.nanmax(np.abs(error))) if np.isfinite(error).any() else 0.0)
@@ -312,8 +312,8 @@ def _power(result: Mapping[str, Any]) -> list[str]:
     for key, text in rows:
         paper, role = result["paper"].get(key), result["roles"].get(key, "")
         unit = "J" if key.startswith("energy") else "W"
-        lines.append(f"| {text} | {'—' if paper is None else f'{paper:.3g} {unit}'} | {_number(m[key], '.3g')} {unit} | "
-                     f"{role or '—'} |")
+        shown = "—" if paper is None else f"{paper:.3g} {unit}"
+        lines.append(f"| {text} | {shown} | {_number(m[key], '.3g')} {unit} | {role or '—'} |")
     return [*lines, "", f"- low-bias comparator mode: V_bcomp = {_number(m['vbcomp_low'], '.4g')} V (typical 2.4 V)",
             ""]
 
@@ -395,8 +395,9 @@ def _adaptive(result: Mapping[str, Any]) -> list[str]:
             f"- regulator V_mem (= primary threshold) from {_number(m['thr_start'], '.2f')} V to "
             f"{_number(m['thr_end'], '.2f')} V",
             f"- population sharing the regulator (Fig. 7C): threshold up to {_number(m['pop_thr_end'], '.2f')} V, "
-            f"{_number(m['pop_spikes'], '.0f')} spikes, mean first / last ISI {_number(m['pop_isi_first_mean'] * 1e3, '.2f')}"
-            f" / {_number(m['pop_isi_last_mean'] * 1e3, '.2f')} ms, {_number(m['pop_silent'], '.0f')} silent", ""]
+            f"{_number(m['pop_spikes'], '.0f')} spikes, mean first / last ISI "
+            f"{_number(m['pop_isi_first_mean'] * 1e3, '.2f')} / {_number(m['pop_isi_last_mean'] * 1e3, '.2f')} ms, "
+            f"{_number(m['pop_silent'], '.0f')} silent", ""]
 
 
 def markdown(results: Mapping[str, Mapping[str, Any]], skipped: Sequence[str] = ()) -> str:
