@@ -788,8 +788,7 @@ def twin_text(model: DeviceModel) -> str:
 
     The text is stored in the cache folder (:func:`spicegen.catalog.cache_folder`) under the SHA-256
     of the model's declaration (name, ports, parameters with their defaults and variations, states),
-    the source of the module that defines it (of every plug-in, for a model read from the catalog)
-    and spicegen's own source, so a study whose netlist
+    the source of the module that defines it and spicegen's own source, so a study whose netlist
     holds only cached twins imports no sympy; any change to one of these builds the text afresh.
     """
     from .catalog import cache_folder
@@ -811,15 +810,35 @@ def _twin_key(model: DeviceModel) -> str:
     declaration = repr((model.name, model.doc, model.source, model.ports, model.internal, model.params,
                         model.states))
     digest = hashlib.sha256(declaration.encode())
-    if model.declaration is None:  # from the catalog, whose key covers every plug-in's source
+    module = model.source.rsplit(".", 1)[0] if model.declaration is None else model.declaration.__module__
+    source = _module_file(module)
+    if source is None:  # not a plain file: any change of spicegen's or a plug-in's source counts
         from .catalog import source_key
 
         digest.update(source_key().encode())
     else:
-        module = sys.modules[model.declaration.__module__]
-        digest.update(Path(module.__file__).read_bytes() if getattr(module, "__file__", None) else b"")
+        digest.update(source.read_bytes())
     digest.update(_spicegen_source_digest())
     return digest.hexdigest()
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of ``module``, found without importing it (nor its package: the device library
+    imports every device on import); ``None`` if it is not a plain ``.py`` file on the path."""
+    loaded = sys.modules.get(module)
+    if loaded is not None:
+        return Path(loaded.__file__) if getattr(loaded, "__file__", None) else None
+    from importlib.util import find_spec
+
+    top, *inner = module.split(".")
+    spec = find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        return Path(spec.origin) if spec is not None and spec.origin and not inner else None
+    for folder in spec.submodule_search_locations:
+        for candidate in (Path(folder, *inner).with_suffix(".py"), Path(folder, *inner, "__init__.py")):
+            if inner and candidate.is_file():
+                return candidate
+    return None
 
 
 @functools.cache
