@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 __all__ = ["K", "V_REST", "I_REF", "GAIN_LAWS", "LEAK_LAWS", "Neuron", "Reading", "PaperPoint", "POINTS",
-           "READINGS", "Profile", "Fit", "predict", "residuals", "parameter_space", "neuron_of", "fit", "profile",
+           "READINGS", "Profile", "Fit", "predict", "residuals", "parameter_space", "neuron_of", "fit", "profile", "reached",
            "survey", "polish", "earlier_starts", "fit_record", "fit_from_record", "format_table", "implied", "format_figure"]
 
 K = 500.0
@@ -469,8 +469,13 @@ def fit(gain_law: str = "piecewise", leak_law: str = "tanh", reading: Reading = 
 
 PROFILE_WEIGHT = 30.0
 """Weight of the profiled point's residual in :func:`profile` (the others keep 1)."""
-REACHED = math.log(1.15)
-"""A point is reached when |ln(model / paper)| is at most this (15 %)."""
+REACHED = 0.15
+"""A point is reached when its model value is within this fraction of the paper's (15 %)."""
+
+
+def reached(residual: float) -> bool:
+    """Whether a residual ln(model / paper) is within :data:`REACHED`."""
+    return abs(math.expm1(residual)) <= REACHED
 
 
 @dataclass
@@ -508,7 +513,7 @@ def profile(joint: Fit, names: Sequence[str] | None = None, starts: int = 1, see
     starts, seed, max_nfev
         As in :func:`fit` (the joint fit is one of the starts).
     """
-    names = [n for n, r in joint.residual.items() if abs(r) > REACHED] if names is None else list(names)
+    names = [n for n, r in joint.residual.items() if not reached(r)] if names is None else list(names)
     profiles = []
     for name in names:
         weighted = fit(joint.gain_law, joint.leak_law, joint.reading, starts, seed, {name: PROFILE_WEIGHT},
@@ -604,13 +609,13 @@ def format_table(fits: Mapping[tuple[str, str], Fit], profiles: Sequence[Profile
     for p in best.reading.points:
         r = best.residual[p.name]
         profiled = alone.get(p.name)
-        reach_alone = "yes (joint)" if abs(r) <= REACHED else (
-            f"{'yes' if abs(profiled.residual) <= REACHED else 'no'} ({_percent(profiled.residual)})"
+        reach_alone = "yes (joint)" if reached(r) else (
+            f"{'yes' if reached(profiled.residual) else 'no'} ({_percent(profiled.residual)})"
             if profiled else "not profiled")
         given = ", ".join(f"{n} {_percent(v)}" for n, v in profiled.given_way) if profiled else ""
         bound = {"<=": "≤ ", ">=": "≥ "}.get(p.kind, "")
         cells = [p.name, p.figure, bound + _value(p, p.paper), _value(p, best.model[p.name]), _percent(r),
-                 "yes" if abs(r) <= REACHED else "no", reach_alone, given,
+                 "yes" if reached(r) else "no", reach_alone, given,
                  *(_percent(fits[k].residual[p.name]) for k in others)]
         lines.append("| " + " | ".join(cells) + " |")
     costs = ", ".join(f"{l} / {r}: {f.cost:.3f}" for (l, r), f in fits.items())
@@ -718,7 +723,7 @@ def _register() -> None:
             best = fits[main]
             profiles = []
             if ctx.options["profile"]:
-                for point in [n for n, r in best.residual.items() if abs(r) > REACHED]:
+                for point in [n for n, r in best.residual.items() if not reached(r)]:
                     stored = ctx.step(f"profile_{point}", lambda point=point: to_jsonable(
                         profile(best, [point], seed=ctx.seed)[0].__dict__))
                     profiles.append(Profile(stored["point"], stored["residual"], stored["others_cost"],
@@ -730,8 +735,8 @@ def _register() -> None:
             m = {**best.model, "cost": best.cost,
                  "cost_best_reading": min(f.cost for (l, _), f in fits.items() if l == "piecewise"),
                  "cost_linear": fits[("linear", "table-i")].cost, "cost_dpi": fits[("dpi", "table-i")].cost,
-                 "missed": float(sum(abs(r) > REACHED for r in best.residual.values())),
-                 "missed_alone": float(sum(abs(p.residual) > REACHED for p in profiles))}
+                 "missed": float(sum(not reached(r) for r in best.residual.values())),
+                 "missed_alone": float(sum(not reached(p.residual) for p in profiles))}
             data = {"fits": {f"{l}|{r}": fit_record(f) for (l, r), f in fits.items()},
                     "profiles": [p.__dict__ for p in profiles], "implied": implied(best)}
             return StudyResult(m, to_jsonable(data), ["behaviour_table.md", "behaviour_implied.json",
