@@ -664,11 +664,12 @@ def format_figure(fits: Mapping[tuple[str, str], Fit], main: tuple[str, str], pa
     left.set(xlabel=x_label, ylabel=y_label, title="DC f-I (dotted: linear law; dashed: V_pw 0.8 / 1.1 V)")
     left.legend(fontsize=7)
     names = [p.name for p in best.reading.points]
-    for k, (key, f) in enumerate(fits.items()):
-        if key[0] != "piecewise" and key != main:
-            continue
-        right.barh(np.arange(len(names)) + 0.2 * (k % 4), [100 * math.expm1(f.residual[n]) for n in names], 0.2,
-                   label=f"{key[0]}, {key[1]}")
+    lowest = min(fits, key=lambda k: fits[k].cost)
+    shown = [k for k in fits if k[0] == main[0]] + ([lowest] if lowest[0] != main[0] else [])
+    for k, key in enumerate(shown):
+        f = fits[key]
+        right.barh(np.arange(len(names)) + 0.8 * k / len(shown), [100 * math.expm1(f.residual[n]) for n in names],
+                   0.8 / len(shown), label=f"{key[0]}, {key[1]} (cost {f.cost:.3f})")
     right.set_yticks(np.arange(len(names)), names, fontsize=7)
     right.axvline(0, color="k", lw=0.8)
     for edge in (-15, 15):
