@@ -9,18 +9,21 @@ whether any single neuron reproduces all of them, independent of a transistor ci
   offset), then the neuron is held at 0 V for the pulse width ``T_pw(V_pw)`` (= refractory) plus a
   comparator delay. ``g`` is a gain law of the neuron current ``I_n = I_syn / 500`` (linear; a
   DPI-type current threshold ``((I_n - I_t)+)^p``; or a monotone piecewise power law), normalised
-  so that ``g(80 nA) = 80 nA`` (the charge of the paper's 40 µA pulses reaches C1 unchanged at that
-  current, so ``C1`` is the capacitance under that normalisation). The leak pulls V toward
-  ``V_rest = 0.6 V`` with a saturating (tanh) or linear law whose current is exponential in
-  ``V_taun`` (down) and ``V_taup`` (up). ``T_pw`` follows an EKV law of ``V_pw`` (subthreshold to strong
+  so that ``g(80 nA) = 80 nA`` (a steady 80 nA, the paper's 40 µA after the attenuator, reaches C1
+  unchanged, so ``C1`` is the capacitance under that normalisation; the data fix only ``g / C1``). The leak pulls V toward
+  ``V_rest = 0.6 V`` with a saturating (tanh) or linear law whose current follows ``V_taun`` (down)
+  through an EKV law (exponential in subthreshold, quadratic above threshold) and ``V_taup`` (up)
+  exponentially. ``T_pw`` follows an EKV law of ``V_pw`` (subthreshold to strong
   inversion). Pulsed input passes a first-order low-pass before the gain law.
 * :data:`POINTS` are the paper's numbers as functions of the neuron; :func:`fit` fits them all at once
   with lmfit (least squares on ``ln(model / paper)``, many starts); :func:`profile` weights one point
-  heavily to find the smallest residual any parameter choice gives it and which points then give way.
-* :class:`LifBehaviour` is the study ``lif-behaviour`` (table, figure, the residuals as measurements).
+  heavily to find the smallest residual the fit reaches for it and which points then give way (a
+  multi-start local fit: "not reached" means not reached by any fit found, not a proof).
+* The study ``lif-behaviour`` runs all of it (table, implied circuit values, figure; the joint fit's
+  values as measurements).
 
 Readings of what the paper leaves open (:class:`Reading`): the threshold of Figs. 3A and 6 (Table I's
-1.2 V, or free in 0.8-1.8 V), and the extremes "8 Hz - 25 kHz" of Fig. 3A (the corners of the
+1.2 V, or free in 0.7-2.5 V), and the extremes "8 Hz - 25 kHz" of Fig. 3A (the corners of the
 R_syn x V_read grid, or the extremes of the points that fired: then the 1 MΩ / 100 mV corner fires at
 most 8 Hz).
 """
@@ -28,9 +31,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
