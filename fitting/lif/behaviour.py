@@ -705,7 +705,7 @@ def _register() -> None:
 
         name = "lif-behaviour"
         family = "lif"
-        options = (Setting("starts", 4, "lmfit starts per joint fit (nominal, earlier fits, random around nominal)",
+        options = (Setting("starts", 3, "lmfit starts per joint fit (nominal, earlier fits, random around nominal)",
                            bounds=(1, 50)),
                    Setting("leak", "tanh", "leak law toward V_rest", choices=LEAK_LAWS),
                    Setting("profile", True, "weight each missed point heavily to find its smallest residual"))
