@@ -11,6 +11,9 @@ with the engine's:
 
 engine
     ``run_study(..., workers=1)`` in this process's child, as ``spicegen mc mc-tran --workers 1``.
+binding
+    spicegen's own libngspice binding in a bare loop (the PySpice loop below, on spicegen's
+    ``NgSpiceShared``): what the engine adds on top of the simulator calls.
 pyspice, pyspice+no_mem_check
     A PySpice user's loop on PySpice's ``NgSpiceShared``: ``alterparam`` per value, ``reset``, ``run``,
     the plot's vectors read through PySpice, ``destroy all``; once with PySpice's defaults, once with
@@ -54,7 +57,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 TESTBENCH, SEED = "mc-tran", 1
-METHODS = ("engine", "pyspice", "pyspice+no_mem_check", "spicelib", "control", "process")
+METHODS = ("engine", "binding", "pyspice", "pyspice+no_mem_check", "spicelib", "control", "process")
 PROCESS_SHARE = 4
 """One process per sample and spicelib run on ``n // PROCESS_SHARE`` samples (they are slow)."""
 CHECKED_RAW = 20
@@ -147,9 +150,9 @@ def run_pyspice(n: int, out: Path, no_mem_check: bool) -> Any:
     ngspice = NgSpiceShared.new_instance()
     if no_mem_check:
         ngspice.exec_command("set no_mem_check")
-    ngspice.load_circuit(point.netlist)
     results = []
     with _clock() as clock:
+        ngspice.load_circuit(point.netlist)
         for v in values:
             for name, x in v.items():
                 ngspice.exec_command(f"alterparam {name}={x!r}")
@@ -159,6 +162,23 @@ def run_pyspice(n: int, out: Path, no_mem_check: bool) -> Any:
             vectors = {name: np.array(vector._data, dtype=float) for name, vector in plot.items()}
             ngspice.destroy()
             results.append(measure(testbench, point, vectors))
+    return clock, results
+
+
+def run_binding(n: int, out: Path) -> Any:
+    from spicegen.ngspice import NgSpiceShared
+
+    testbench, point = study()
+    values = sample_values(point, n)
+    ngspice = NgSpiceShared.get()
+    results = []
+    with _clock() as clock:
+        ngspice.load_circuit(point.netlist)
+        for v in values:
+            for name, x in v.items():
+                ngspice.alterparam(name, x)
+            ngspice.reset()
+            results.append(measure(testbench, point, dict(ngspice.run().vectors)))
     return clock, results
 
 
@@ -234,6 +254,7 @@ def _cpu() -> float:
 
 RUNNERS: dict[str, Callable[[int, Path], Any]] = {
     "engine": run_engine,
+    "binding": run_binding,
     "pyspice": lambda n, out: run_pyspice(n, out, no_mem_check=False),
     "pyspice+no_mem_check": lambda n, out: run_pyspice(n, out, no_mem_check=True),
     "spicelib": run_spicelib,
