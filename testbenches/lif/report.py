@@ -240,6 +240,8 @@ def population_figure(path: Path, pop: Mapping[str, Any]) -> Path:
     b.set(xlabel="t (ms)", ylabel="ISI (ms)")
     if b.lines:
         b.legend(fontsize=7)
+    else:
+        b.text(0.5, 0.5, "no primary fired twice", ha="center", va="center", transform=b.transAxes)
     return save_figure(fig, path, DPI)
 
 
