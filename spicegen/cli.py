@@ -196,16 +196,30 @@ def cmd_study(args: argparse.Namespace) -> int:
         else:
             study = studies_.get_study(args.name)
             seed = study.seed_default if args.seed is None else args.seed
-            print(f"{study.name}: seed {seed}{' (default)' if args.seed is None else ''} -> {out}", flush=True)
+            print(f"{study.name}: seed {seed}{' (default)' if args.seed is None else ''} -> {out}", flush=True,
+                  file=sys.stderr if args.json else sys.stdout)
             run = studies_.run(study, out, settings=pairs(args.set, "--set", number=False), seed=seed, n=args.n,
                                force=args.force, **common)
     except KeyboardInterrupt:
         print(f"\nspicegen study: interrupted; finished steps and samples are kept in {out}. "
               "Re-run the same command to resume.", file=sys.stderr)
         return 130
+    if args.json:
+        print(json.dumps(measurements_json(run), indent=2))
+        return 0
     print(format_measurements(run))
     print(f"result: {run.folder / 'result.json'}")
     return 0
+
+
+def measurements_json(run: Any) -> dict[str, Any]:
+    """A finished run's measurements as JSON: value, unit and, where the paper gives one, its value and role."""
+    result = run.result or {}
+    units, paper, roles = result.get("units", {}), result.get("paper", {}), result.get("roles", {})
+    rows = {name: {"value": _json_number(value), "unit": units.get(name, ""),
+                   **({"paper": paper[name], "role": roles.get(name, "")} if name in paper else {})}
+            for name, value in run.measurements.items()}
+    return {"study": run.study, "key": run.key, "result": str(run.folder / "result.json"), "measurements": rows}
 
 
 def format_measurements(run: Any) -> str:
@@ -331,6 +345,8 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     study.add_argument("--seed", type=whole(), help="seed (default: the study's, printed and stored)")
     study.add_argument("--out", help="output folder (default results/NAME); re-running resumes it")
     study.add_argument("--force", action="store_true", help="run again even if the folder holds the finished run")
+    study.add_argument("--json", action="store_true", help="with run: print the measurements as JSON (value, unit, "
+                       "the paper's value and its role; NaN as null)")
     study.add_argument("--from-provenance", metavar="FILE",
                        help="re-run the study a surrogate JSON cites, with its exact definition")
     _parallel(study)

@@ -110,6 +110,12 @@ def test_each_study_runs_through_the_cli_with_its_figures(report: StudyRun, stud
     figures = [f for f in run.result["files"] if f.endswith(".png")]
     assert figures and all((folder / f).stat().st_size > 10_000 for f in figures)
     assert set(run.measurements) == set(PARTS[[p.name for p in PARTS].index(study)].measures)
+    status, out, _ = spicegen(capsys, "study", "run", study, *sets(part_settings(study, "smoke", "tt")),
+                              "--out", str(folder), "--no-progress", "--json")
+    rows = json.loads(out)["measurements"]
+    assert status == 0 and set(rows) == set(run.measurements)
+    for name, paper in run.result["paper"].items():
+        assert rows[name]["paper"] == paper and rows[name]["role"] == run.result["roles"][name] in ROLES[1:]
 
 
 def test_study_results_hold_the_physics(report: StudyRun) -> None:
