@@ -422,7 +422,7 @@ def _one_fit(start: Mapping[str, float], space: Mapping[str, tuple[float, float,
     for name, (_, lower, upper) in space.items():
         params.add(name, value=float(np.clip(start[name], lower, upper)), min=lower, max=upper)
     out = lmfit.minimize(lambda p: residuals(p.valuesdict(), gain_law, leak_law, reading, weights), params,
-                         method="least_squares", max_nfev=max_nfev, x_scale="jac")
+                         method="least_squares", max_nfev=max_nfev, x_scale="jac", calc_covar=False)
     values = out.params.valuesdict()
     return float(np.sum(residuals(values, gain_law, leak_law, reading, weights) ** 2)), dict(values)
 
