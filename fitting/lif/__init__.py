@@ -1,3 +1,4 @@
-"""The LIF chain's firing-rate surrogate: the study ``lif-rate-grid`` and the extraction ``lif-rate``."""
+"""The LIF chain's firing-rate surrogate (study ``lif-rate-grid``, extraction ``lif-rate``) and the behavioural
+twin's calibration (study ``lif-twin``)."""
 
-from . import rate  # noqa: F401  (registers on import)
+from . import rate, twin  # noqa: F401  (registers on import)

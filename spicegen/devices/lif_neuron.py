@@ -13,12 +13,13 @@ clears it, so T_pw is both the pulse width and the refractory time (Garg et al. 
     thr                              comparator threshold V_thr (no current)
     out --[ r_out ]-- V(vdd)*a(s)    spike output, amplitude V_dd while the latch is set
 
-States: membrane ``v_mem`` (V), spike latch ``s`` (0 = idle, 1 = spiking) and refractory timer ``r``
-(0 … 1 during a spike)::
+States: DPI output current ``i_dpi`` (A), membrane ``v_mem`` (V), spike latch ``s`` (0 = idle,
+1 = spiking) and refractory timer ``r`` (0 … 1 during a spike)::
 
-    C_mem dv/dt = I_gain*g(I_in/I_tau - 1)*sat(v) - C_mem*leak(v) - a(s)*C_mem*v/t_reset
-    g(x)        = max(soft+(x) - soft+(-1), 0)    the DPI's steady state (x)+ = (I_in/I_tau - 1)+, smoothed
-    soft+(x)    = k*ln(1 + exp(x/k))              over k (k_soft) and exactly 0 without input
+    t_dpi di/dt = I_gain*g((I_in/I_tau)^p - 1) - i    DPI output i: first order toward its steady state
+    C_mem dv/dt = i*sat(v) - C_mem*leak(v) - a(s)*C_mem*v/t_reset
+    g(x)        = max(soft+(x) - soft+(-1), 0)    the DPI's steady state (x)+ (p = 1: I_gain*(I_in/I_tau - 1)+),
+    soft+(x)    = k*ln(1 + exp(x/k))              smoothed over k (k_soft), exactly 0 without input
     sat(v)      = 1/(1 + exp((v - v_gain)/v_sat)) the DPI output fades as the membrane nears V_gain
     leak(v)     = max(v - v_rest, 0)/t_down + min(v - v_rest, 0)/t_up     toward V_rest from both sides
     t_set ds/dt = 2*s*(1 - s)*(2s - 1) + f(v)*(1 - s) - c(r)*s    bistable latch: set by the comparator
@@ -44,6 +45,8 @@ synaptic current I_syn (current limit i_max) to the attenuator, whose output sin
 
     I(syn)  = i_max*tanh(g_ldo*v_on*soft+((V(syn) - v_ref)/v_on)/i_max)   (LDO pass device: sinks only)
     I(iout) = I(syn)/k * tanh(max(V(iout), 0)/v_comp)^2                   (cascode mirror, x 1/K)
+    Q(syn)  = c_syn*V(syn)      (the node's capacitance: without it the steep clamp makes syn an algebraic
+                                 node that a fast input edge can leave without a solution in time)
 
 The neuron's calibrated values (``c_mem`` … ``t_pw``) are fitted to the transistor-level sky130 chain by
 the study ``lif-twin`` and read from ``spicegen/devices/calibration/lif_neuron.json``.
@@ -115,7 +118,10 @@ class LifNeuron(Device):
         Param("c_mem", _calibrated("c_mem"), "F", "membrane capacitance C_mem (C1)", (1e-15, 1e-9)),
         Param("i_gain", _calibrated("i_gain"), "A", "DPI gain current I_gain", (1e-15, 1e-3)),
         Param("i_tau", _calibrated("i_tau"), "A", "DPI threshold current I_tau: no output below it", (1e-15, 1e-3)),
-        Param("k_soft", 0.3, "", "smoothing of (I_in/I_tau - 1)+ (relative)", (1e-4, 1.0)),
+        Param("p_gain", _calibrated("p_gain"), "", "exponent of the input in the gain law (1: the DPI's)", (0.3, 3.0)),
+        Param("k_soft", _calibrated("k_soft"), "", "smoothing of the gain law's knee at I_tau (relative)", (1e-3, 1.0)),
+        Param("t_dpi", _calibrated("t_dpi"), "s", "time constant of the DPI output (input pulses arrive delayed)",
+              (1e-10, 1e-2)),
         Param("v_gain", _calibrated("v_gain"), "V", "membrane level where the DPI output halves", (0.0, 5.0)),
         Param("v_sat", _calibrated("v_sat"), "V", "membrane volts per e-fold of the DPI output fade", (1e-3, 2.0)),
         Param("t_down", _calibrated("t_down"), "s", "time constant of the downward leak above V_rest (V_taun)",
@@ -130,6 +136,7 @@ class LifNeuron(Device):
         Param("r_out", 100.0, "Ohm", "output resistance of the spike buffer", (1e-3, 1e6)),
     )
     states = (
+        State("i_dpi", 0.0, unit="A", desc="DPI output current charging the membrane", scale=1e-6),
         State("v_mem", 0.6, (-0.5, 5.0), "V", "membrane voltage"),
         State("s", 0.0, (0.0, 1.0), "", "spike latch (0 idle, 1 spiking)"),
         State("r", 0.0, (0.0, 1.5), "", "refractory timer (reaches 1 after T_pw of spiking)"),
@@ -139,8 +146,9 @@ class LifNeuron(Device):
     def equations(self, s):
         v, latch, timer = s.v_mem, s.s, s.r
         i_in = s.V("vdd", "nin") / s.r_in
-        gain = sp.Max(soft_plus(i_in / s.i_tau - 1, s.k_soft) - soft_plus(-1, s.k_soft), 0)
-        dpi = s.i_gain * gain / (1 + sp.exp((v - s.v_gain) / s.v_sat))
+        drive = sp.Max(i_in / s.i_tau, 0) ** s.p_gain - 1
+        gain = sp.Max(soft_plus(drive, s.k_soft) - soft_plus(-1, s.k_soft), 0)
+        dpi = s.i_dpi / (1 + sp.exp((v - s.v_gain) / s.v_sat))
         leak = sp.Max(v - s.v_rest, 0) / s.t_down + sp.Min(v - s.v_rest, 0) / s.t_up
         spiking = step((latch - S_SPIKE[0]) / (S_SPIKE[1] - S_SPIKE[0]))
         recharge = step((latch - S_RECHARGE[0]) / (S_RECHARGE[1] - S_RECHARGE[0]))
@@ -149,7 +157,8 @@ class LifNeuron(Device):
         bistable = LATCH_GAIN * latch * (1 - latch) * (2 * latch - 1)
         return Equations(
             currents={("vdd", "nin"): i_in, ("out",): (s.V("out") - s.V("vdd") * spiking) / s.r_out},
-            rates={"v_mem": dpi / s.c_mem - leak - spiking * v / s.t_reset,
+            rates={"i_dpi": (s.i_gain * gain - s.i_dpi) / s.t_dpi,
+                   "v_mem": dpi / s.c_mem - leak - spiking * v / s.t_reset,
                    "s": (bistable + fire * (1 - latch) - clear * latch) / s.t_set,
                    "r": latch / s.t_pw - recharge * timer / s.t_set},
         )
@@ -164,9 +173,11 @@ class LdoAttenuator(Device):
         Param("v_ref", 1.0, "V", "LDO reference: the synapse node is clamped here (LDO range)", (0.5, 3.0)),
         Param("k", 500.0, "", "attenuation factor K", (1.0, 1e6)),
         Param("g_ldo", 1.0, "S", "clamp stiffness of the LDO loop", (1e-6, 1e3)),
-        Param("v_on", 1e-3, "V", "clamp turn-on width (pass device off below V_ref)", (1e-5, 0.1)),
+        Param("v_on", 35e-6, "V", "clamp turn-on width: n U_T over the loop gain (pass device off below V_ref)",
+              (1e-6, 0.1)),
         Param("i_max", 1e-3, "A", "LDO current limit", (1e-9, 1.0)),
         Param("v_comp", 0.1, "V", "compliance of the attenuator output", (1e-3, 2.0)),
+        Param("c_syn", 0.1e-12, "F", "capacitance of the synapse node (pass-device drain, wiring)", (1e-16, 1e-9)),
     )
     check = Check(
         dc={"syn": (0.95, 1.02), "iout": (-0.2, 3.0)},
@@ -179,4 +190,5 @@ class LdoAttenuator(Device):
         i_lin = s.g_ldo * soft_plus(s.V("syn") - s.v_ref, s.v_on)
         i_syn = s.i_max * sp.tanh(i_lin / s.i_max)
         compliance = sp.tanh(sp.Max(s.V("iout"), 0) / s.v_comp) ** 2
-        return Equations(currents={("syn",): i_syn, ("iout",): i_syn / s.k * compliance})
+        return Equations(currents={("syn",): i_syn, ("iout",): i_syn / s.k * compliance},
+                         charges={("syn",): s.c_syn * s.V("syn")})

@@ -1,0 +1,514 @@
+"""The behavioural twin (``lif_neuron`` + ``ldo_attenuator``) calibrated with lmfit to the transistor-level chain.
+
+Study ``lif-twin``: samples the sky130 chain of Garg et al. through :mod:`testbenches.lif.neuron` (the
+committed circuit, its default biases), fits the twin's free parameters and measures how well the twin
+tracks the chain:
+
+* **data** (ngspice, transistor level): DC f-I at V_thr 0.8 / 1.2 / 1.8 V (calibration currents
+  :data:`FI_FIT_UA`, held-out currents :data:`FI_HELD_UA`), the rate under 40 uA input pulses at 100 Hz
+  (calibration widths :data:`PULSE_FIT_US`, held-out :data:`PULSE_HELD_US`), the downward and upward
+  leak times (start 1.18 V and 0 V, 90 % of the way to V_rest) and the spike times of a 300 us run at
+  40 uA (held out);
+* **fixed** from the chain: C_mem = C1 of the design, K = 500 (the attenuator's nominal ratio), the
+  upward leak t_up = t_90 / ln 10 of the measured upward leak, V_rest;
+* **fitted** on the calibration points: :data:`FREE` (:func:`fit_twin`: lmfit least squares of the log
+  rate ratio on the f-I points, then t_down on the pulsed points and the measured leak time);
+* **tracking**: the calibrated twin is then simulated in ngspice (its OSDI build, the same input
+  source, R_syn and V_ref as the chain) at every point, calibration and held out; the reported errors
+  are these simulations against the chain, not the fit's own model.
+
+Measured on the committed chain (study run of 2026-12-02, 9 minutes on 2 shared cores): the ngspice
+twin meets all 21 f-I points within 0.84 % (calibration and held out alike) and the spike times of
+the 300 us run within 4.5 us (0.17 of an inter-spike interval: its first spike comes 4 us early,
+the intervals agree), but fires 1.6-2.2x as often as the chain under the short input pulses: the
+chain loses about 2.5 us of every pulse (the LDO's loop has to turn its pass device on from off),
+which no parameter of the twin removes (its DPI lag t_dpi delays charge but loses none).
+
+Inside the fit the twin's rate comes from the device's own numpy rendering: between spikes the
+membrane obeys the 1-D ODE ``dv/dt = rate(v, I)`` of ``lif_neuron``, so the time from the reset level
+to V_thr is the quadrature of ``1/rate`` over v (evaluated vectorised), plus the spike, whose length
+is the timer's T_pw plus the latch's own delays (:func:`spike_duration`).
+
+Writes ``twin_fit.json`` (values, lmfit report, every point with chain and twin values and its role),
+``calibration_lif_neuron.json`` (``--set ship=yes`` also updates the package's calibration file, so the
+device's defaults become the calibrated twin; re-emit the library afterwards with ``spicegen emit --all``)
+and ``lif_twin.png`` (f-I of twin and chain, the spike times of the held-out run, the pulsed rates).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from spicegen.calibration import significant, update
+from spicegen.device import get_device
+from spicegen.figures import pyplot, save_figure
+from spicegen.files import write_json
+from spicegen.measure import crossings
+from spicegen.naming import format_number
+from spicegen.netlist import format_instance
+from spicegen.ngspice import run_netlist
+from spicegen.numpy_code import load_numpy_module
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
+
+__all__ = ["FI_FIT_UA", "FI_HELD_UA", "VTHR", "PULSE_FIT_US", "PULSE_HELD_US", "FREE", "ChainData", "TwinModel",
+           "sample_chain", "fit_twin", "twin_spike_train", "twin_pulsed", "track", "LifTwin"]
+
+FI_FIT_UA = (10.0, 20.0, 50.0, 100.0, 200.0)
+"""DC synaptic currents of the f-I calibration points (uA), at every threshold of :data:`VTHR`."""
+FI_HELD_UA = (30.0, 140.0)
+"""DC synaptic currents of the held-out f-I points (uA)."""
+VTHR = (0.8, 1.2, 1.8)
+"""Comparator thresholds of the f-I points (V) [Garg et al. Fig. 4A]."""
+PULSE_FIT_US = (7.0, 15.0)
+"""Input pulse widths of the pulsed calibration points (us; 40 uA at 100 Hz) [Garg et al. Fig. 6B]."""
+PULSE_HELD_US = (10.0,)
+"""Input pulse width of the held-out pulsed point (us) [Garg et al. Fig. 6A]."""
+PULSE_UA, PULSE_HZ = 40.0, 100.0
+"""Amplitude and repetition rate of the input pulses [Garg et al. Fig. 6A-C]."""
+TRAIN_UA, TRAIN_S = 40.0, 300e-6
+"""DC current and length of the held-out spike-time run."""
+FREE = ("i_gain", "i_tau", "p_gain", "k_soft", "v_gain", "v_sat", "t_pw", "t_down", "t_dpi")
+"""The twin's parameters fitted to the chain."""
+K_NOMINAL = 500.0
+"""Attenuation of the twin's ldo_attenuator (the design value [Garg et al. §II.B])."""
+R_SYN = 10e3
+"""On-chip series resistor R_IC the input current flows through (ohm) [Garg et al. §III.A]."""
+V_IDLE = 0.1
+"""Input level below V_ref between pulses (V), as in the chain's experiments."""
+EDGE = 50e-9
+"""Edge time of the input source (s), as in the chain's experiments."""
+GRID = 400
+"""Membrane points of the quadrature of the time to threshold."""
+PULSE_STEPS = 40
+"""Midpoint steps of the membrane per input pulse in the fit's pulsed model."""
+DIGITS = 4
+"""Significant digits of a calibrated value."""
+
+
+# ----------------------------------------------------------------------------- the chain's data
+
+@dataclass
+class ChainData:
+    """What the transistor-level chain measured (SI units).
+
+    ``fi`` rows: ``isyn`` (A), ``vthr`` (V), ``rate`` (Hz), ``role`` (``calibration`` / ``held out``);
+    ``pulsed`` rows: ``width`` (s), ``rate`` (Hz), ``duration`` (s), ``role``; ``train``: spike times (s)
+    of the held-out run; ``t_down90`` / ``t_up90``: leak times (s); ``pulse_width``: T_pw at V_dd/2 (s);
+    ``c1``: membrane capacitance (F); ``biases``: the bias voltages.
+    """
+
+    fi: list[dict[str, Any]] = field(default_factory=list)
+    pulsed: list[dict[str, Any]] = field(default_factory=list)
+    train: list[float] = field(default_factory=list)
+    t_down90: float = math.nan
+    t_up90: float = math.nan
+    pulse_width: float = math.nan
+    c1: float = math.nan
+    biases: dict[str, float] = field(default_factory=dict)
+
+
+def fi_points() -> list[tuple[float, float, str]]:
+    """(isyn in A, V_thr, role) of every f-I point."""
+    return [(i * 1e-6, v, role) for v in VTHR for currents, role in ((FI_FIT_UA, "calibration"),
+                                                                    (FI_HELD_UA, "held out")) for i in currents]
+
+
+def pulse_points() -> list[tuple[float, str]]:
+    """(width in s, role) of every pulsed point."""
+    return [(w * 1e-6, "calibration") for w in PULSE_FIT_US] + [(w * 1e-6, "held out") for w in PULSE_HELD_US]
+
+
+def sample_chain(step=lambda name, compute: compute()) -> ChainData:
+    """Run the chain's experiments (ngspice, transistor level; about 8 minutes on one core).
+
+    ``step(name, compute)`` wraps each simulation (a study passes its resumable ``ctx.step``).
+    """
+    from dataclasses import asdict
+
+    from testbenches.lif import neuron
+    from testbenches.lif.circuit import Biases, Design
+
+    base = Biases()
+    data = ChainData(c1=Design().lif.c1, biases=asdict(base))
+    for isyn, vthr, role in fi_points():
+        rate = step(f"fi_{isyn * 1e6:g}uA_{vthr:g}V",
+                    lambda: float(neuron.firing_rate(isyn, biases=replace(base, vthr=vthr)).rate))
+        data.fi.append({"isyn": isyn, "vthr": vthr, "rate": rate, "role": role})
+    for width, role in pulse_points():
+        def pulsed(width: float = width) -> dict[str, float]:
+            train = neuron.pulsed_rate(amplitude=PULSE_UA * 1e-6, width=width, frequency=PULSE_HZ, biases=base)
+            return {"rate": float(train.rate), "duration": train.duration}
+        row = step(f"pulsed_{width * 1e6:g}us", pulsed)
+        data.pulsed.append({"width": width, **row, "role": role})
+    data.t_down90 = step("leak_down", lambda: _leak_time(neuron, 1.18, base))
+    data.t_up90 = step("leak_up", lambda: _leak_time(neuron, 0.0, base))
+    data.pulse_width = step("pulse_width", lambda: float(neuron.pulse_width(biases=base)))
+    data.train = step("train", lambda: neuron.spike_train(TRAIN_UA * 1e-6, TRAIN_S, biases=base).spikes.tolist())
+    return data
+
+
+def _leak_time(neuron: ModuleType, v_start: float, biases: Any, t_stop: float = 0.4) -> float:
+    """The chain's 90 % leak time (s) from ``v_start``: runs of 0.4 s, then 1.6 s if that was too short (a run
+    of the picoampere leak costs minutes per simulated second)."""
+    for length in (t_stop, 4 * t_stop):
+        time = float(neuron.leak_time(v_start, biases=biases, t_stop=length)[0])
+        if np.isfinite(time):
+            return time
+    raise ValueError(f"the chain's membrane started at {v_start} V has not leaked 90 % of the way to V_rest "
+                     f"in {4 * t_stop} s; the twin's leak cannot be calibrated")
+
+
+# ----------------------------------------------------------------------------- the twin's fast model
+
+@lru_cache(maxsize=1)
+def _numpy_module() -> ModuleType:
+    """The numpy rendering of ``lif_neuron``, generated once per process."""
+    return load_numpy_module(get_device("lif_neuron"))
+
+
+class TwinModel:
+    """Rates of ``lif_neuron`` from its numpy rendering: quadrature of the membrane ODE between spikes.
+
+    Parameters
+    ----------
+    params
+        Parameter values of ``lif_neuron`` (defaults for the rest).
+    vdd
+        Supply (V).
+    k
+        Attenuation: the neuron's input is I_syn / k.
+    """
+
+    def __init__(self, params: Mapping[str, float], vdd: float = 3.3, k: float = K_NOMINAL):
+        self.module = _numpy_module()
+        self.params = {**get_device("lif_neuron").defaults, **params}
+        self.vdd, self.k = vdd, k
+
+    def _evaluate(self, isyn: float, i_dpi: Any, v: Any) -> dict[str, np.ndarray]:
+        """State rates of the idle neuron (latch open) under synaptic current ``isyn`` (A)."""
+        v = np.asarray(v, dtype=float)
+        shape = np.broadcast_shapes(v.shape, np.shape(i_dpi), *(np.shape(x) for x in self.params.values()))
+        nin = self.vdd - isyn / self.k * self.params["r_in"]
+        volts = {"vdd": np.full(shape, self.vdd), "nin": nin, "thr": self.vdd + 1.0, "out": 0.0}
+        return self.module.evaluate(volts, {"i_dpi": i_dpi, "v_mem": v, "s": 0.0, "r": 0.0}, **self.params)["rates"]
+
+    def dpi_target(self, isyn: float) -> Any:
+        """Steady DPI output (A) under ``isyn``: its rate at i_dpi = 0 times t_dpi."""
+        return self._evaluate(isyn, 0.0, self.params["v_rest"])["i_dpi"] * self.params["t_dpi"]
+
+    def membrane_rate(self, v: np.ndarray, isyn: float) -> np.ndarray:
+        """dv/dt (V/s) of the idle neuron at membrane ``v`` with the DPI settled under ``isyn`` (A)."""
+        return self._evaluate(isyn, self.dpi_target(isyn), v)["v_mem"]
+
+    def time_table(self, isyn: float, v_from: float, v_to: float) -> tuple[np.ndarray, np.ndarray]:
+        """Membrane grid from ``v_from`` to ``v_to`` and the time (s) to reach each point (inf past a
+        level the input cannot charge beyond)."""
+        v = np.linspace(v_from, v_to, GRID)
+        inverse = 1.0 / np.maximum(self.membrane_rate(v, isyn), 1e-300)
+        times = np.concatenate(([0.0], np.cumsum(np.diff(v) * 0.5 * (inverse[1:] + inverse[:-1]))))
+        return v, times
+
+    def spike_duration(self) -> Any:
+        """Latch set to release (s): T_pw, the timer's overshoot into the clear band, the latch's flips."""
+        return self.params["t_pw"] * 1.016 + 4 * self.params["t_set"]
+
+    def dc_rate(self, isyn: float, vthr: float) -> float:
+        """Firing rate (Hz) under DC ``isyn``: 1 / (reset level to V_thr + spike); 0 if V_thr is out of reach."""
+        _, times = self.time_table(isyn, 0.0, vthr)
+        return 0.0 if not np.isfinite(times[-1]) or times[-1] > 1e3 else 1.0 / (times[-1] + self.spike_duration())
+
+    def pulsed_spikes(self, isyn: float, width: float, frequency: float, duration: float, vthr: float,
+                      steps: int = PULSE_STEPS) -> list[np.ndarray]:
+        """Spike times (s) under pulses of ``isyn`` (A), ``width`` (s) at ``frequency`` (Hz), first pulse at
+        half a period, membrane at V_rest, one array per parameter set (parameters may be arrays).
+
+        In a pulse the DPI output relaxes exactly toward its target and the membrane takes ``steps``
+        midpoint steps; between pulses the DPI's remaining charge (i*t_dpi) lands at once and the membrane
+        relaxes exponentially toward V_rest (t_dpi and the pulse are short against the gap and the leak).
+        A spike holds the membrane at 0 V for the spike's duration.
+        """
+        p = self.params
+        shape = np.broadcast_shapes(*(np.shape(x) for x in p.values())) or (1,)
+        t_dpi, c_mem, v_rest = (np.broadcast_to(p[n], shape) for n in ("t_dpi", "c_mem", "v_rest"))
+        t_down, t_up = np.broadcast_to(p["t_down"], shape), np.broadcast_to(p["t_up"], shape)
+        target, spike = np.broadcast_to(self.dpi_target(isyn), shape), np.broadcast_to(self.spike_duration(), shape)
+        period, h = 1.0 / frequency, width / steps
+        v, i, hold = np.array(v_rest, dtype=float), np.zeros(shape), np.full(shape, -1.0)
+        spikes: list[list[float]] = [[] for _ in range(int(np.prod(shape)))]
+        t_end = 0.0
+        for start in np.arange(0.5 * period, duration, period):
+            gap = start - t_end
+            before, free = v, hold < t_end
+            tail = i * t_dpi * (1 - np.exp(-gap / t_dpi)) / c_mem
+            v = v + tail * free
+            fired = free & (v >= vthr)
+            for n in np.flatnonzero(fired.ravel()):  # the DPI's tail charges the membrane past V_thr
+                fraction = (vthr - before.ravel()[n]) / tail.ravel()[n]
+                spikes[n].append(t_end - t_dpi.ravel()[n] * math.log(max(1 - fraction, 1e-12)))
+            hold = np.where(fired, t_end + spike, hold)
+            v = np.where(fired, 0.0, v)
+            i = i * np.exp(-gap / t_dpi)
+            tau = np.where(v > v_rest, t_down, t_up)
+            v = np.where(hold < start, v_rest + (v - v_rest) * np.exp(-gap / tau), v)
+            for k in range(steps):
+                t = start + k * h
+                i_mid = target + (i - target) * np.exp(-0.5 * h / t_dpi)
+                free = hold < t
+                half = v + 0.5 * h * self._evaluate(isyn, i, v)["v_mem"]
+                v = np.where(free, v + h * self._evaluate(isyn, i_mid, half)["v_mem"], 0.0)
+                i = target + (i - target) * np.exp(-h / t_dpi)
+                for n in np.flatnonzero(free.ravel() & (v.ravel() >= vthr)):
+                    spikes[n].append(t + h)
+                hold = np.where(free & (v >= vthr), t + h + spike, hold)
+                v = np.where(free & (v >= vthr), 0.0, v)
+            t_end = start + width
+        return [np.asarray(times) for times in spikes]
+
+
+def _rate(spikes: np.ndarray) -> float:
+    return float(1.0 / np.mean(np.diff(spikes))) if len(spikes) >= 2 else 0.0
+
+
+# ----------------------------------------------------------------------------- the fit
+
+def fixed_params(data: ChainData) -> dict[str, float]:
+    """Twin parameters taken from the chain without fitting: C_mem, V_rest, t_up (and starting values)."""
+    return {"c_mem": data.c1, "v_rest": data.biases["vrest"], "t_up": data.t_up90 / math.log(10)}
+
+
+FI_FREE = ("i_gain", "i_tau", "p_gain", "k_soft", "v_gain", "v_sat", "t_pw")
+"""Fitted to the f-I calibration points (a smooth least-squares problem)."""
+I_TAU_STARTS = (1e-9, 5e-9, 1e-8, 2e-8, 5e-8)
+"""Starting values of I_tau (A) of the f-I fit; the best of the fits is kept."""
+T_DOWN_GRID = 17
+"""Candidates of t_down (log-spaced over x0.1 … x10 of the measured leak) of the pulsed fit."""
+T_DPI_GRID, T_DPI_RANGE = 13, (0.1e-6, 30e-6)
+"""Candidates of t_dpi (log-spaced over the range, s) of the pulsed fit."""
+
+
+def fit_twin(data: ChainData, max_nfev: int = 400) -> tuple[dict[str, float], Any]:
+    """Calibrate the twin on the calibration points of ``data``, in two stages.
+
+    1. lmfit (least squares of log(twin / chain)) of :data:`FI_FREE` on the f-I points, from each start
+       of :data:`I_TAU_STARTS`; the fit with the least chi-square is kept.
+    2. t_down and t_dpi on the pulsed points and the measured downward leak time: the pulsed rate is a
+       step function of both (a whole spike more or less), which a gradient method cannot follow, so the
+       best pair of a :data:`T_DOWN_GRID` x :data:`T_DPI_GRID` log grid is taken (sum of squared log
+       ratios, the leak time's ln(10)*t_down against the chain's 90 % time counted as one more point).
+
+    Returns
+    -------
+    (dict, lmfit.MinimizerResult)
+        Every fitted and fixed value, and the lmfit result of stage 1.
+    """
+    fixed = {**fixed_params(data), "t_down": data.t_down90 / math.log(10), "t_dpi": 1e-6}
+    fi = [row for row in data.fi if row["role"] == "calibration" and row["rate"] > 0]
+    best = min((_fit_fi(data, fixed, fi, i_tau, max_nfev) for i_tau in I_TAU_STARTS), key=lambda r: r[1].chisqr)
+    values = {**best[0], **_fit_pulsed(data, best[0])}
+    return values, best[1]
+
+
+def _fit_fi(data: ChainData, fixed: Mapping[str, float], fi: Sequence[Mapping[str, Any]], i_tau: float,
+            max_nfev: int) -> tuple[dict[str, float], Any]:
+    import lmfit
+
+    model = get_device("lif_neuron")
+    start = {"i_gain": 10 * i_tau, "i_tau": i_tau, "p_gain": 1.0, "k_soft": 0.1, "v_gain": 2.1, "v_sat": 0.2,
+             "t_pw": data.pulse_width}
+    params = lmfit.Parameters()
+    for name in FI_FREE:
+        lo, hi = model.param(name).bounds
+        if name.startswith(("i_", "t_", "k_")):  # fitted in log10: decades apart
+            params.add(f"log_{name}", math.log10(start[name]), min=math.log10(max(lo, 1e-15)), max=math.log10(hi))
+        else:
+            params.add(name, start[name], min=lo, max=hi)
+
+    def values(p: lmfit.Parameters) -> dict[str, float]:
+        return {**fixed, **{n: (10 ** p[f"log_{n}"].value if f"log_{n}" in p else p[n].value) for n in FI_FREE}}
+
+    def residual(p: lmfit.Parameters) -> np.ndarray:
+        twin = TwinModel(values(p), data.biases["vdd"])
+        return np.asarray([math.log(max(twin.dc_rate(r["isyn"], r["vthr"]), 1e-3) / r["rate"]) for r in fi])
+
+    result = lmfit.minimize(residual, params, method="least_squares", max_nfev=max_nfev)
+    return values(result.params), result
+
+
+def _fit_pulsed(data: ChainData, values: Mapping[str, float]) -> dict[str, float]:
+    """t_down and t_dpi: the best pair of a log grid on the pulsed points and the measured leak time."""
+    pulsed = [row for row in data.pulsed if row["role"] == "calibration"]
+    measured = data.t_down90 / math.log(10)
+    t_down, t_dpi = np.meshgrid(np.geomspace(0.1 * measured, 10 * measured, T_DOWN_GRID),
+                                np.geomspace(*T_DPI_RANGE, T_DPI_GRID))
+    twin = TwinModel({**values, "t_down": t_down.ravel(), "t_dpi": t_dpi.ravel()}, data.biases["vdd"])
+    cost = np.log(t_down.ravel() / measured) ** 2
+    for r in pulsed:
+        trains = twin.pulsed_spikes(PULSE_UA * 1e-6, r["width"], PULSE_HZ, r["duration"], data.biases["vthr"])
+        rates = np.array([_rate(train) for train in trains])
+        cost = cost + np.log(np.maximum(rates, 0.1) / max(r["rate"], 0.1)) ** 2
+    best = int(np.argmin(cost))
+    return {"t_down": float(t_down.ravel()[best]), "t_dpi": float(t_dpi.ravel()[best])}
+
+
+# ----------------------------------------------------------------------------- the twin in ngspice
+
+def _twin_netlist(source: str, t_stop: float, params: Mapping[str, float], biases: Mapping[str, float],
+                  vthr: float, t_max: float) -> tuple[str, list[str]]:
+    """The twin chain (R_syn + ldo_attenuator + lif_neuron, OSDI builds) under input ``source`` (on node ``in``)."""
+    from veriloga import compile_model
+
+    lif, ldo = get_device("lif_neuron"), get_device("ldo_attenuator")
+    lines = ["LIF twin (ldo_attenuator + lif_neuron)", f"Vvdd vdd 0 {format_number(biases['vdd'])}",
+             f"Vthr thr 0 {format_number(vthr)}", source, f"Rsyn in syn {format_number(R_SYN)}",
+             *format_instance(ldo, "ldo", ["syn", "nin"], {"v_ref": biases["vref"], "k": K_NOMINAL}, "osdi"),
+             *format_instance(lif, "lif", ["vdd", "nin", "thr", "out"], params, "osdi"),
+             f".tran {format_number(t_max)} {format_number(t_stop)} 0 {format_number(t_max)}", ".end"]
+    return "\n".join(lines) + "\n", [str(compile_model(lif)), str(compile_model(ldo))]
+
+
+def _spikes(netlist: str, osdi: Sequence[str], vdd: float) -> np.ndarray:
+    result = run_netlist(netlist, osdi=osdi)
+    return crossings(result["time"], result["out"], vdd / 2)
+
+
+def twin_spike_train(isyn: float, t_stop: float, params: Mapping[str, float], biases: Mapping[str, float],
+                     vthr: float, t_on: float = 1e-6) -> np.ndarray:
+    """Spike times (s) of the twin in ngspice under the chain's DC stimulus (``isyn`` switched on at ``t_on``)."""
+    v0, v1 = biases["vref"] - V_IDLE, biases["vref"] + isyn * R_SYN
+    source = (f"Vin in 0 PWL(0 {format_number(v0)} {format_number(t_on)} {format_number(v0)} "
+              f"{format_number(t_on + EDGE)} {format_number(v1)})")
+    return _spikes(*_twin_netlist(source, t_stop, params, biases, vthr, t_stop / 2000), biases["vdd"])
+
+
+def twin_pulsed(width: float, duration: float, params: Mapping[str, float], biases: Mapping[str, float],
+                amplitude: float = PULSE_UA * 1e-6, frequency: float = PULSE_HZ) -> np.ndarray:
+    """Spike times (s) of the twin in ngspice under the chain's input pulses."""
+    period = 1.0 / frequency
+    v0, v1 = biases["vref"] - V_IDLE, biases["vref"] + amplitude * R_SYN
+    values = (v0, v1, 0.5 * period, EDGE, EDGE, width - EDGE, period)
+    source = f"Vin in 0 PULSE({' '.join(format_number(v) for v in values)})"
+    # steps of period/500: much longer ones can step over a spike whose threshold crossing falls at the
+    # very end of a pulse (the latch then sees too little overdrive), shorter ones only cost time
+    return _spikes(*_twin_netlist(source, duration, params, biases, biases["vthr"], period / 500), biases["vdd"])
+
+
+def _relative(twin: float, chain: float) -> float:
+    return float(twin / chain - 1) if chain > 0 and np.isfinite(chain) else math.nan
+
+
+def track(data: ChainData, params: Mapping[str, float]) -> dict[str, Any]:
+    """The calibrated twin simulated in ngspice at every point of ``data``: rates, spike times, errors."""
+    b = data.biases
+    fi = []
+    for row in data.fi:
+        period = 1.0 / row["rate"] if row["rate"] > 0 else 1e-3
+        spikes = twin_spike_train(row["isyn"], 1e-6 + 4.5 * period, params, b, row["vthr"])
+        fi.append({**row, "twin": _rate(spikes), "error": _relative(_rate(spikes), row["rate"])})
+    pulsed = []
+    for row in data.pulsed:
+        spikes = twin_pulsed(row["width"], row["duration"], params, b)
+        pulsed.append({**row, "twin": _rate(spikes), "error": _relative(_rate(spikes), row["rate"])})
+    twin_train = twin_spike_train(TRAIN_UA * 1e-6, TRAIN_S, params, b, b["vthr"])
+    chain_train = np.asarray(data.train)
+    n = min(len(twin_train), len(chain_train))
+    shift = np.abs(twin_train[:n] - chain_train[:n])
+    isi = float(np.mean(np.diff(chain_train))) if len(chain_train) >= 2 else math.nan
+    return {"fi": fi, "pulsed": pulsed, "train": {"chain": chain_train.tolist(), "twin": twin_train.tolist(),
+                                                  "max_shift": float(np.max(shift)) if n else math.nan,
+                                                  "max_shift_isi": float(np.max(shift)) / isi if n else math.nan,
+                                                  "count_chain": len(chain_train), "count_twin": len(twin_train)}}
+
+
+def _worst(rows: Sequence[Mapping[str, Any]], role: str) -> float:
+    errors = [abs(r["error"]) for r in rows if r["role"] == role]
+    return float(np.nanmax(errors)) if errors and np.isfinite(errors).any() else math.nan
+
+
+# ----------------------------------------------------------------------------- report
+
+def format_figure(data: ChainData, tracked: Mapping[str, Any], path: Path) -> Path:
+    """PNG: f-I of chain (markers) and twin (lines) per V_thr; spike times of the held-out run; pulsed rates."""
+    plt = pyplot()
+    fig, (fi_ax, train_ax, pulse_ax) = plt.subplots(1, 3, figsize=(14, 4.2))
+    for k, vthr in enumerate(VTHR):
+        rows = sorted((r for r in tracked["fi"] if r["vthr"] == vthr), key=lambda r: r["isyn"])
+        i_ua = [1e6 * r["isyn"] for r in rows]
+        fi_ax.loglog(i_ua, [r["twin"] for r in rows], "-", color=f"C{k}", label=f"twin, V_thr {vthr:g} V")
+        for role, marker in (("calibration", "o"), ("held out", "x")):
+            part = [r for r in rows if r["role"] == role]
+            fi_ax.loglog([1e6 * r["isyn"] for r in part], [r["rate"] for r in part], marker, color=f"C{k}",
+                         mfc="none", label=f"chain ({role})" if k == 0 else None)
+    fi_ax.set(xlabel="I_syn (µA)", ylabel="firing rate (Hz)", title="f-I: twin vs transistor chain")
+    fi_ax.legend(fontsize=7)
+    train = tracked["train"]
+    for y, (name, times) in enumerate((("chain", train["chain"]), ("twin", train["twin"]))):
+        train_ax.vlines(1e6 * np.asarray(times), y + 0.6, y + 1.4, color=f"C{y}", label=name)
+    train_ax.set(xlabel="time (µs)", yticks=[1, 2], yticklabels=["chain", "twin"],
+                 title=f"spike times at {TRAIN_UA:g} µA (held out): max shift {1e6 * train['max_shift']:.2g} µs")
+    widths = [1e6 * r["width"] for r in tracked["pulsed"]]
+    pulse_ax.plot(widths, [r["rate"] for r in tracked["pulsed"]], "o", mfc="none", label="chain")
+    pulse_ax.plot(widths, [r["twin"] for r in tracked["pulsed"]], "x", label="twin")
+    pulse_ax.set(xlabel="input pulse width (µs)", ylabel="firing rate (Hz)",
+                 title=f"{PULSE_UA:g} µA pulses at {PULSE_HZ:g} Hz")
+    pulse_ax.legend(fontsize=8)
+    return save_figure(fig, path, 120)
+
+
+@register_study
+class LifTwin(Study):
+    """The behavioural LIF twin calibrated with lmfit to the transistor-level chain; rates and spike times tracked."""
+
+    name = "lif-twin"
+    family = "lif"
+    options = (Setting("max_nfev", 400, "most evaluations of the least-squares fit", bounds=(1, 5000)),
+               Setting("ship", False, "also update the package's calibration file (lif_neuron.json)"))
+    measures = {
+        "fi_cal_max_error": Measure("", "worst |twin/chain - 1| of the f-I calibration points (ngspice twin)"),
+        "fi_held_max_error": Measure("", "worst |twin/chain - 1| of the held-out f-I points (ngspice twin)"),
+        "pulsed_cal_max_error": Measure("", "worst |twin/chain - 1| of the pulsed calibration points"),
+        "pulsed_held_max_error": Measure("", "worst |twin/chain - 1| of the held-out pulsed point"),
+        "train_max_shift": Measure("s", "largest spike-time difference of the held-out 300 us run"),
+        "train_max_shift_isi": Measure("", "the same over the chain's mean inter-spike interval"),
+        **{name: Measure(unit, f"fitted {name}") for name, unit in
+           (("i_gain", "A"), ("i_tau", "A"), ("p_gain", ""), ("k_soft", ""), ("v_gain", "V"), ("v_sat", "V"),
+            ("t_pw", "s"), ("t_down", "s"), ("t_dpi", "s"))},
+    }
+    devices = ("lif_neuron", "ldo_attenuator")
+
+    def depends_on(self) -> Mapping[str, Any]:
+        """The chain's calibrated sizes: a redesign changes the key."""
+        from testbenches.lif.circuit import CALIBRATION
+
+        return {"lif_design": CALIBRATION.read().get("values", {})}
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        ctx.say(f"{self.name}: sampling the transistor chain ({len(fi_points())} f-I points, "
+                f"{len(pulse_points())} pulsed runs, leak, pulse width, spike train; about 8 minutes)")
+        raw = ctx.step("chain", lambda: vars(sample_chain(ctx.step)))
+        data = ChainData(**raw)
+        ctx.say(f"{self.name}: lmfit of {', '.join(FREE)}")
+        values, result = fit_twin(data, ctx.options["max_nfev"])
+        calibrated = {name: significant(values[name], DIGITS) for name in (*FREE, "c_mem", "t_up")}
+        params = {**calibrated, "v_rest": values["v_rest"]}
+        ctx.say(f"{self.name}: the calibrated twin in ngspice at every point")
+        tracked = track(data, params)
+        written = update("lif_neuron", ctx.out, values=calibrated, source=ctx.citation(), ship=ctx.options["ship"])
+        report = {"values": calibrated, "fixed": fixed_params(data), "chain": raw, "tracked": tracked,
+                  "lmfit": {"nfev": int(result.nfev), "chisqr": float(result.chisqr), "success": bool(result.success),
+                            "message": str(result.message)}}
+        write_json(ctx.out / "twin_fit.json", report)
+        figure = format_figure(data, tracked, ctx.out / "lif_twin.png")
+        measurements = {"fi_cal_max_error": _worst(tracked["fi"], "calibration"),
+                        "fi_held_max_error": _worst(tracked["fi"], "held out"),
+                        "pulsed_cal_max_error": _worst(tracked["pulsed"], "calibration"),
+                        "pulsed_held_max_error": _worst(tracked["pulsed"], "held out"),
+                        "train_max_shift": tracked["train"]["max_shift"],
+                        "train_max_shift_isi": tracked["train"]["max_shift_isi"],
+                        **{name: calibrated[name] for name in FREE}}
+        return StudyResult(measurements, data=report, files=["twin_fit.json", written[0].name, figure.name])
