@@ -32,10 +32,10 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import numpy as np
 
 from testbenches.lif.circuit import Biases, Design, LifDesign, Mos
-from testbenches.lif.neuron import firing_rate, leak_time, pulse_width, pulsed_rate
+from testbenches.lif.neuron import SpikeTrain, firing_rate, leak_time, pulse_width, pulsed_rate
 
 __all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "sizes", "evaluate", "calibrate", "point_rate",
-           "point_pulse_width", "point_leak", "point_pulsed"]
+           "point_pulse_width", "point_leak", "point_pulsed", "pulses_per_spike"]
 
 #: Residual given to a measurement that produced nothing (no spike, no crossing).
 MISSING = math.log(1e-3)
@@ -67,9 +67,36 @@ def point_leak(design: Design, vtaun: float, t_stop: float) -> float:
     return leak_time(b.vthr - 0.02, biases=b, design=design, t_stop=t_stop)[0]
 
 
-def point_pulsed(design: Design, width: float, expect: float) -> float:
-    """Rate (Hz) under 40 uA pulses of ``width`` (s) at 100 Hz; ``expect`` (Hz) sizes the first run."""
-    return pulsed_rate(width=width, design=design, t_first=2.5 / expect).rate
+def point_pulsed(design: Design, width: float, expect: float, frequency: float = 100.0) -> float:
+    """Rate (Hz) under 40 uA pulses of ``width`` (s) at ``frequency`` (Hz), as ``frequency`` / pulses per spike.
+
+    Every inter-spike interval is a whole number of input periods, so 1 / mean ISI moves in steps
+    (12.5 Hz, 11.1 Hz, ...) as the sizes change; the calibration needs a value that moves smoothly. The
+    pulses per spike are counted from the reset that ends the first spike, and the pulse that fires the
+    second spike counts with the fraction of a pulse's rise it needed. ``expect`` (Hz) sizes the first run.
+    """
+    train = pulsed_rate(width=width, frequency=frequency, design=design, t_first=2.5 / expect)
+    return frequency / pulses_per_spike(train, frequency, width, Biases().vthr)
+
+
+def pulses_per_spike(train: SpikeTrain, frequency: float, width: float, vthr: float) -> float:
+    """Input pulses (fractional) between the first two spikes of ``train`` (NaN with fewer than two).
+
+    Pulse k starts at (k + 1/2) / ``frequency``; the last pulse, the one during which V_mem reaches
+    ``vthr``, counts as (vthr - V_mem at its start) / (rise of V_mem during the pulse before it).
+    """
+    if train.spikes.size < 2:
+        return math.nan
+    period = 1.0 / frequency
+    starts = (np.arange(math.ceil(train.spikes[0] / period - 0.5), math.floor(train.spikes[1] / period - 0.5) + 1)
+              + 0.5) * period
+    starts = starts[starts > train.spikes[0] + width]
+    if starts.size < 2:
+        return float(max(starts.size, 1))
+    before = np.interp(starts - 1e-7, train.time, train.mem)
+    rise = float(np.interp(starts[-2] + width + 1e-6, train.time, train.mem)) - before[-2]
+    fraction = (vthr - before[-1]) / rise if rise > 0 else 1.0
+    return float(starts.size - 1 + min(max(fraction, 0.0), 1.0))
 
 
 _MEASURES: Mapping[str, Callable[..., float]] = MappingProxyType(
