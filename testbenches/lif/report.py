@@ -279,6 +279,11 @@ def _number(value: Any, digits: str = ".4g") -> str:
     return "—" if value is None or not math.isfinite(float(value)) else format(float(value), digits)
 
 
+def _scaled(value: Any, scale: float) -> float:
+    """A stored measurement (``None``: NaN) times ``scale``."""
+    return math.nan if value is None else float(value) * scale
+
+
 def _points_table(measurements: Mapping[str, Any], names: Sequence[str], kind: str,
                   skipped: Sequence[str]) -> list[str]:
     lines = [f"| {kind} point | paper | simulated | error | source |", "|---|---|---|---|---|"]
@@ -386,7 +391,7 @@ def _leak(result: Mapping[str, Any]) -> list[str]:
     return [*lines, "", f"- rest level after the leak over V_taun {d['rest']['vtaun'][0]:g} … "
             f"{d['rest']['vtaun'][-1]:g} V x V_taup {d['rest']['vtaup'][0]:g} … {d['rest']['vtaup'][-1]:g} V: "
             f"{_number(m['rest_min'], '.3f')} … {_number(m['rest_max'], '.3f')} V, largest error "
-            f"{_number(m['rest_error_max'] * 1e3, '+.1f')} mV (goal ±20 mV), "
+            f"{_number(_scaled(m['rest_error_max'], 1e3), '+.1f')} mV (goal ±20 mV), "
             f"{int(m['rest_missing'])} points without a rest level", ""]
 
 
@@ -398,7 +403,8 @@ def _adaptive(result: Mapping[str, Any]) -> list[str]:
             f"{_number(m['thr_end'], '.2f')} V",
             f"- population sharing the regulator (Fig. 7C): threshold up to {_number(m['pop_thr_end'], '.2f')} V, "
             f"{_number(m['pop_spikes'], '.0f')} spikes, mean first / last ISI "
-            f"{_number(m['pop_isi_first_mean'] * 1e3, '.2f')} / {_number(m['pop_isi_last_mean'] * 1e3, '.2f')} ms, "
+            f"{_number(_scaled(m['pop_isi_first_mean'], 1e3), '.2f')} / "
+            f"{_number(_scaled(m['pop_isi_last_mean'], 1e3), '.2f')} ms, "
             f"{_number(m['pop_silent'], '.0f')} silent", ""]
 
 
