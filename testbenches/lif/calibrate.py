@@ -2,18 +2,19 @@
 
 Two fits, because the pulse-width timer does not depend on the membrane:
 
-========  =====================================  =================================================
-stage     free parameters                        calibration points (Garg et al.)
-========  =====================================  =================================================
-timer     C2, L of M_pw                          T_pw = 20 ms at V_pw = 0.45 V, 10 us at 1 V (§III.B)
-membrane  C1, L of the leak bias transistors     419 Hz at 10 uA and 59 kHz at 200 uA (V_thr 1.8 V);
-                                                 8 Hz for 40 uA x 10 us pulses at 100 Hz (§III.C);
-                                                 8 ms threshold→rest leak at V_taun = 1.35 V (Fig. 6D)
-========  =====================================  =================================================
+========  ========================================  ==============================================
+stage     free parameters                           calibration points (Garg et al.)
+========  ========================================  ==============================================
+timer     C2, L of M_pw                             T_pw = 20 ms at V_pw = 0.45 V, 10 us at 1 V (§III.B)
+membrane  C1, L of the DPI gain, DPI threshold,     419 Hz at 10 uA and 59 kHz at 200 uA (V_thr 1.8 V);
+          input share and leak bias transistors     8 Hz / 18 Hz for 40 uA x 10 / 15 us pulses at 100 Hz
+                                                    (§III.C); 8 ms threshold→rest leak at V_taun 1.35 V
+                                                    (Fig. 6D)
+========  ========================================  ==============================================
 
 Held out (never fitted, reported as errors): 800 Hz / 68 kHz at V_thr = 0.8 V, the maximum rate
 at 200 uA for V_pw = 0.8 V (20 kHz) and 1.1 V (92 kHz), the leak time at V_taun = 1.0 V (> 2 s),
-and 2 Hz / 18 Hz for 7 us / 15 us input pulses.
+and 2 Hz for 7 us input pulses.
 
 Every residual is ln(simulated / paper); a point that does not fire is scored as ln(1e-3).
 Each parameter is fitted as x = 1 + log10(value / initial value): scipy's relative finite-difference
