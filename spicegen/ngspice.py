@@ -503,6 +503,36 @@ class NgSpiceShared:
         if _PARSE_FAILED.search(text):
             raise self._error(_reason(text), f"alterparam {name}", text)
 
+    def alterparams(self, values: Mapping[str, float]) -> None:
+        """:meth:`alterparam` for several parameters at once: one lock and one interrupt guard for
+        all the commands (a Monte Carlo sample sets every parameter; per call this saves about 25 µs
+        of Python). Call :meth:`reset` next.
+
+        Raises
+        ------
+        SimError
+            If ngspice does not know a parameter (the message names it).
+        """
+        commands = []
+        for name, value in values.items():
+            if not _PARAM_NAME.fullmatch(name) or not np.isfinite(value):
+                raise ValueError(f"bad parameter {name}={value!r}")
+            commands.append(f"alterparam {name.lower()}={float(value):.17g}")
+        with self.lock:
+            start = len(self._transcript)
+            with _interrupts_in_callbacks() as interrupted:
+                for command in commands:
+                    # a fatal error longjmps back and makes the call return 1
+                    if self._lib.ngSpice_Command(command.encode()) != 0:
+                        self._fatal = True
+                        break
+            self._raise_if_fatal("alterparam")
+            if interrupted:
+                raise KeyboardInterrupt
+            text = "\n".join(self._transcript[start:])
+            if _PARSE_FAILED.search(text):
+                raise self._error(_reason(text), "alterparam", text)
+
     def reset(self) -> None:
         """Re-parse the loaded circuit (``reset``), applying ``alterparam`` changes."""
         self.command("reset")

@@ -94,10 +94,9 @@ def _apply(spice: NgSpiceShared, slots: Sequence[Slot], copies: Sequence[tuple[i
     """Set every slot of every copy (``None``: an unpacked circuit): ``.param`` slots with
     ``alterparam`` and one ``reset``, then instance parameters with ``alter``."""
     params = [s for s in slots if s.alter is None]
-    for copy, values in copies:
-        for s in params:
-            spice.alterparam(s.name if copy is None else packed_name(s.name, copy), values[s.name])
     if params:
+        spice.alterparams({s.name if copy is None else packed_name(s.name, copy): values[s.name]
+                           for copy, values in copies for s in params})
         spice.reset()
     for copy, values in copies:
         for s in slots:

@@ -394,6 +394,23 @@ def test_alterparam_reset_run():
             spice.destroy_all()
 
 
+def test_alterparams_sets_several_parameters_before_one_reset():
+    spice = NgSpiceShared.get()
+    netlist = ".param ra=1k rb=3k\nV1 in 0 1\nR1 in out {ra}\nR2 out 0 {rb}\n.op\n.end"
+    with spice.lock:
+        spice.load_circuit("alterparams\n" + netlist)
+        try:
+            spice.alterparams({"ra": 3e3, "RB": 1e3})  # ngspice keeps .param names lower-cased
+            spice.reset()
+            assert spice.run()["out"][0] == 0.25
+            with pytest.raises(SimError, match="parameter 'nope' not found"):
+                spice.alterparams({"ra": 1e3, "nope": 1.0})
+            with pytest.raises(ValueError, match="bad parameter ra=nan"):
+                spice.alterparams({"ra": float("nan")})
+        finally:
+            spice.destroy_all()
+
+
 def test_threads_share_the_library_safely():
     results: dict[int, float] = {}
 
