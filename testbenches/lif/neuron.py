@@ -151,6 +151,7 @@ def _train(result: SimResult, vdd: float) -> SpikeTrain:
 def chain_dc(isyn: Sequence[float], *, biases: Biases = Biases(), design: Design = Design()) -> dict[str, np.ndarray]:
     """LDO clamp and attenuation over DC input currents.
 
+    One operating point per current (a sweep interpolated between its points put K at 53 at 1 uA).
     The neuron loads the attenuator; its membrane is held at V_rest by a source (a DC sweep of the
     free neuron would have to pick one of several operating points of an oscillator).
 
@@ -170,20 +171,23 @@ def chain_dc(isyn: Sequence[float], *, biases: Biases = Biases(), design: Design
     currents = np.asarray([check_value(i, "isyn") for i in isyn], dtype=float)
     if currents.size == 0 or np.any(currents <= 0):
         raise ValueError("isyn needs at least one current, all > 0 A")
-    lo, hi = _vin(biases, currents.min()), _vin(biases, currents.max())
-    step = (hi - lo) / 200 if hi > lo else 1e-3
-    body = [f"Vin in 0 {format_number(lo)}", *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"),
-            f"Vmem mem 0 {format_number(biases.vrest)}"]
-    # the sweep starts one step early: ngspice's first DC point has come out inexact here
-    dc = f".dc Vin {format_number(lo - step)} {format_number(hi + step / 2)} {format_number(step)}"
-    result = run_netlist(netlist(body, dc, biases=biases, design=design))
-    vin = result["v-sweep"]
-    target = _vin(biases, 0.0) + currents * R_IC
-    i_syn = np.interp(target, vin, (vin - result["syn"]) / R_IC)
-    i_neuron = np.interp(target, vin, result["i(vi)"])
+    points = [_chain_op(i, biases, design) for i in currents]
+    i_syn = np.array([p["isyn"] for p in points])
+    i_neuron = np.array([p["i_neuron"] for p in points])
     return {"isyn": i_syn, "i_neuron": i_neuron, "k": i_syn / i_neuron,
-            "clamp_error": np.interp(target, vin, result["syn"]) - biases.vref,
-            "p_ldo": -np.interp(target, vin, result["i(vvdda)"]) * biases.vdd}
+            "clamp_error": np.array([p["clamp_error"] for p in points]),
+            "p_ldo": np.array([p["p_ldo"] for p in points])}
+
+
+def _chain_op(isyn: float, biases: Biases, design: Design) -> dict[str, float]:
+    """One operating point of the chain at ``isyn`` (its own ``.op``, no sweep to interpolate)."""
+    body = [f"Vin in 0 {format_number(_vin(biases, isyn))}",
+            *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"),
+            f"Vmem mem 0 {format_number(biases.vrest)}"]
+    r = run_netlist(netlist(body, ".op", biases=biases, design=design))
+    syn = float(r["syn"][0])
+    return {"isyn": (float(r["in"][0]) - syn) / R_IC, "i_neuron": float(r["i(vi)"][0]),
+            "clamp_error": syn - biases.vref, "p_ldo": -float(r["i(vvdda)"][0]) * biases.vdd}
 
 
 def idle_power(*, biases: Biases = Biases(), design: Design = Design(), t_stop: float = 2e-3) -> dict[str, float]:

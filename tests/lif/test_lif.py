@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from testbenches.lif.circuit import Biases, LifDesign, Mos, bias_lines, chain_lines, lif_subckt
-from testbenches.lif.neuron import chain_dc, leak_time, spike_train
+from testbenches.lif.neuron import chain_dc, firing_rate, leak_time, spike_train
 
 #: Attenuation tolerance: the unit-cell mirror gives K = 496 (DIBL of the cascodes), 0.8 % low.
 K_RTOL = 0.02
@@ -41,6 +41,24 @@ def test_attenuation_is_500_and_the_ldo_clamps_at_vref(vref: float) -> None:
     np.testing.assert_allclose(dc["k"], 500.0, rtol=K_RTOL)
     np.testing.assert_allclose(dc["clamp_error"], 0.0, atol=CLAMP_ATOL)
     np.testing.assert_allclose(dc["isyn"], [10e-6, 50e-6, 200e-6], rtol=5e-3)
+
+
+@pytest.mark.ngspice
+def test_attenuation_is_500_from_100_na_by_operating_points() -> None:
+    """K by one operating point per current down to 100 nA (0.2 nA into the neuron), where a sweep or the
+    default sparse solver gave K of -45 ... 2359."""
+    currents = [100e-9, 1e-6, 10e-6, 200e-6]
+    dc = chain_dc(currents)
+    np.testing.assert_allclose(dc["k"], 500.0, rtol=0.1)
+    np.testing.assert_allclose(dc["isyn"][1:], currents[1:], rtol=0.02)
+
+
+@pytest.mark.ngspice
+def test_f_i_is_superlinear_as_measured_by_garg() -> None:
+    """x20 current gives far more than x20 rate (the DPI's input threshold); Garg et al. Fig. 4A: x141."""
+    low = firing_rate(10e-6, biases=Biases(vthr=1.8)).rate
+    high = firing_rate(200e-6, biases=Biases(vthr=1.8)).rate
+    assert high / low > 60
 
 
 @pytest.fixture(scope="module")
