@@ -6,6 +6,7 @@ threshold rises from 0.6 V to 2 V and the inter-spike interval from 2 ms to 5 ms
 regulator shared by a population of primaries; the paper draws the scheme and gives no numbers.
 Here ``n`` primaries (option) get pulses of different amplitudes, each primary's output reaches the
 regulator's synapse node through its own 10 kΩ, and the regulator's membrane is the threshold of all.
+A population run the simulator cannot finish leaves its measurements NaN and its message in the data.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from spicegen.ngspice import SimError
 from spicegen.study import Measure, Setting, StudyContext, StudyResult, register_study
 
 from testbenches.lif import report
@@ -31,7 +33,8 @@ def _isi_ends(spikes: list[float]) -> tuple[float, float]:
 
 @register_study
 class LifAdaptive(LifStudy):
-    """Adaptive neuron: a regulator's membrane is the threshold of one primary (Fig. 7B) or of a population (Fig. 7C)."""
+    """Adaptive neuron: a regulator's membrane is the threshold of one primary (Fig. 7B) or of a population
+    (Fig. 7C)."""
 
     name = "lif-adaptive"
     options = (Setting("amplitude", 200.0, "input pulse current of the pair (not given in the paper; sets the first "
@@ -82,8 +85,10 @@ class LifAdaptive(LifStudy):
         m = {"thr_start": pair["thr_start"], "thr_end": pair["thr_end"], "isi_first": first, "isi_last": last,
              "spikes": float(len(pair["spikes"]))}
         data: dict[str, Any] = {"isi": isi.tolist(), "spikes": pair["spikes"]}
-        if o["n"]:
-            pop = self._population(ctx)
+        pop = self._population(ctx) if o["n"] else {}
+        if "error" in pop:
+            data["population_error"] = pop["error"]
+        if "spikes" in pop:
             files.append(report.population_figure(ctx.out / "adaptive_population.png", pop).name)
             ends = [_isi_ends(s) for s in pop["spikes"]]
             fired = [e for e in ends if math.isfinite(e[0])]
@@ -115,9 +120,13 @@ class LifAdaptive(LifStudy):
         ctx.say(f"{self.name}: the population, one transient of {o['pop_t_stop']:g} ms ({o['n'] + 1} chains)")
 
         def simulate() -> dict[str, Any]:
-            trains, memr = adaptive_population(amplitudes=amplitudes, width=si(o["width"], 1e-6),
-                                               frequency=o["frequency"], t_stop=si(o["pop_t_stop"], 1e-3),
-                                               design=design)
+            try:
+                trains, memr = adaptive_population(amplitudes=amplitudes, width=si(o["width"], 1e-6),
+                                                   frequency=o["frequency"], t_stop=si(o["pop_t_stop"], 1e-3),
+                                                   design=design)
+            except SimError as exc:  # kept as the result: the measurements say NaN, data says why
+                ctx.say(f"{self.name}: the population run failed: {exc}")
+                return {"error": str(exc)}
             time = trains[0].time
             return {"amplitudes": amplitudes, "spikes": [t.spikes.tolist() for t in trains],
                     "thr_end": float(memr.max()), "thr": trace(time, memr),

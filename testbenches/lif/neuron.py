@@ -437,7 +437,8 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
                         design: Design = Design()) -> tuple[list[SpikeTrain], np.ndarray]:
     """Primary neurons, one per input amplitude, sharing one regulator neuron [Garg et al. §III.D, Fig. 7C].
 
-    Primary ``k`` gets input pulses of ``amplitudes[k]`` (A), ``width`` (s) at ``frequency`` (Hz); each
+    Primary ``k`` of ``n`` gets input pulses of ``amplitudes[k]`` (A), ``width`` (s) at ``frequency`` (Hz),
+    delayed by (k + 1/2) / n periods (simultaneous spikes of all primaries stall the simulator); each
     primary's OUT reaches the regulator's synapse node through its own 10 kOhm resistor, so the
     regulator's LDO sums their currents; the regulator's membrane is the threshold of every primary.
     Its own threshold is V_dd (it integrates, it never fires).
@@ -453,7 +454,8 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
     period = 1.0 / check_value(frequency, "frequency")
     body: list[str] = []
     for k, amplitude in enumerate(amplitudes):
-        body += [_pulse_source(f"Vin{k}", f"in{k}", biases, amplitude, width, period, 0.5 * period),
+        delay = (k + 0.5) / len(amplitudes) * period
+        body += [_pulse_source(f"Vin{k}", f"in{k}", biases, amplitude, width, period, delay),
                  *chain_lines(str(k), vdd_ldo="vdda", vdd_lif="vddl", vin=f"in{k}", thr="memr"),
                  _rest(f"mem{k}", biases)]
     regulator = chain_lines("r", vdd_ldo="vdda", vdd_lif="vddl", vin="out0", thr="thrr")
