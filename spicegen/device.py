@@ -394,6 +394,7 @@ def state_node_symbol(state: State) -> sympy.Symbol:
 _declared: dict[str, type[Device]] = {}
 """Registered device classes by name; a model is built from its class on first use."""
 _built: dict[str, DeviceModel] = {}
+"""Models handed out so far by name (from a registered class, or from the catalog)."""
 
 
 def _default_name(cls: type) -> str:
@@ -682,24 +683,6 @@ def registry() -> Mapping[str, DeviceModel]:
     return _Registry(list(_declared))
 
 
-@dataclass(frozen=True)
-class Summary:
-    """What a device declares, read without building its model (for listings)."""
-
-    name: str
-    ports: tuple[str, ...]
-    states: tuple[str, ...]
-    doc: str
-
-
-def summaries() -> Mapping[str, Summary]:
-    """Every registered device's :class:`Summary` by name; no model is built."""
-    _load_library()
-    return MappingProxyType({name: Summary(name, tuple(cls.ports), tuple(st.name for st in cls.states),
-                                           _first_doc_line(cls, name))
-                             for name, cls in sorted(_declared.items())})
-
-
 def get_device(name: str) -> DeviceModel:
     """The registered device called ``name``; the error lists the known names.
 
@@ -707,12 +690,15 @@ def get_device(name: str) -> DeviceModel:
     (:mod:`spicegen.catalog`): its declaration as stored there, its module imported only when its
     expressions are needed.
     """
-    if name not in _declared:
+    if name not in _declared and name not in _built:
         from .catalog import stored_device
 
         stored = stored_device(name)
         if stored is not None:
+            _built[name] = stored  # one model per name: its expressions are built once
             return stored
+    if name in _built:
+        return _built[name]
     devices = registry()
     if name not in devices:
         raise KeyError(f"unknown device {name!r}; known devices: {', '.join(devices) or '(none)'}.")
