@@ -1,6 +1,7 @@
 """The Monte Carlo engine against its peers, side by side in one run, on the same study.
 
-Run from the repository root (a few minutes)::
+Run from the repository root (a few minutes; spicelib comes with the ``bench`` extra,
+``pip install -e '.[bench]'``, and is left out when it is missing)::
 
     .venv/bin/python benchmarks/peers.py [--n 300] [--repeat 3] [--markdown results/peers.md]
 
@@ -338,6 +339,15 @@ def _measurement_names() -> list[str]:
     return list(testbench.measurements)
 
 
+def _spicelib_installed() -> bool:
+    from importlib.util import find_spec
+
+    if find_spec("spicelib") is None:
+        print("spicelib is not installed, so it is left out: pip install -e '.[bench]'", file=sys.stderr)
+        return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300)
@@ -352,7 +362,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.n, out)
         return
-    methods = args.methods.split(",")
+    methods = [m for m in args.methods.split(",") if m != "spicelib" or _spicelib_installed()]
     load_before = os.getloadavg()
     sizes = {m: max(1, args.n // PROCESS_SHARE) if m in ("process", "spicelib") else args.n for m in methods}
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
