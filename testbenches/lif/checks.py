@@ -55,7 +55,7 @@ def check_vref(vref: Any, vdd: float = 3.3) -> float:
 
 
 def check_biases(biases: Any) -> None:
-    """Refuse a :class:`~testbenches.lif.circuit.Biases` with a bias outside 0 ... V_dd or V_ref outside the LDO's range.
+    """Refuse :class:`~testbenches.lif.circuit.Biases` with a bias outside 0 ... V_dd or V_ref outside the LDO's range.
 
     Raises
     ------

@@ -42,7 +42,8 @@ def _corner_measure(name: str) -> Measure:
 
 @register_study
 class LifRsyn(LifStudy):
-    """Firing rate over synaptic resistance R_syn x read voltage V_read at V_ref = 1 V (Fig. 3A), traces (Figs. 3B-C)."""
+    """Firing rate over synaptic resistance R_syn x read voltage V_read at V_ref = 1 V (Fig. 3A), traces
+    (Figs. 3B-C)."""
 
     name = "lif-rsyn"
     options = (*sweep_options("rsyn", 10.0, 1000.0, 5, "kΩ", (1.0, 10000.0), "synaptic resistance R_syn", log=True),
