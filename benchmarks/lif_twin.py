@@ -46,13 +46,17 @@ def numpy_ode_spikes(isyn: float, t_stop: float, vdd: float, vthr: float) -> np.
     r_in = model.defaults["r_in"]
     volts = {"vdd": vdd, "nin": vdd - isyn / K_NOMINAL * r_in, "thr": vthr, "out": 0.0}
 
-    def rhs(_t: float, x: np.ndarray) -> list[float]:
-        rates = module.evaluate(volts, {"v_mem": x[0], "s": x[1], "r": x[2]})["rates"]
-        return [float(rates["v_mem"]), float(rates["s"]), float(rates["r"])]
+    names = [st.name for st in model.states]
 
-    x0 = [model.defaults["v_mem0"], 0.0, 0.0]
-    sol = solve_ivp(rhs, (0.0, t_stop), x0, method="LSODA", rtol=1e-6, atol=1e-9, max_step=t_stop / 2000)
-    latch = sol.y[1]
+    def rhs(_t: float, x: np.ndarray) -> list[float]:
+        rates = module.evaluate(volts, dict(zip(names, x)))["rates"]
+        return [float(rates[name]) for name in names]
+
+    x0 = [model.defaults[f"{name}0"] for name in names]
+    scale = [st.scale for st in model.states]
+    sol = solve_ivp(rhs, (0.0, t_stop), x0, method="LSODA", rtol=1e-6, atol=[1e-9 * x for x in scale],
+                    max_step=t_stop / 2000)
+    latch = sol.y[names.index("s")]
     return sol.t[1:][(latch[1:] >= 0.5) & (latch[:-1] < 0.5)]
 
 

@@ -73,7 +73,7 @@ PULSE_UA, PULSE_HZ = 40.0, 100.0
 """Amplitude and repetition rate of the input pulses [Garg et al. Fig. 6A-C]."""
 TRAIN_UA, TRAIN_S = 40.0, 300e-6
 """DC current and length of the held-out spike-time run."""
-FREE = ("i_gain", "i_tau", "p_gain", "k_soft", "v_gain", "v_sat", "t_pw", "t_down", "t_dpi")
+FREE = ("i_gain", "i_tau", "p_gain", "k_soft", "v_gain", "v_sat", "t_pw", "t_down", "t_on", "t_dpi")
 """The twin's parameters fitted to the chain."""
 K_NOMINAL = 500.0
 """Attenuation of the twin's ldo_attenuator (the design value [Garg et al. §II.B])."""
@@ -97,7 +97,8 @@ DIGITS = 4
 class ChainData:
     """What the transistor-level chain measured (SI units).
 
-    ``fi`` rows: ``isyn`` (A), ``vthr`` (V), ``rate`` (Hz), ``role`` (``calibration`` / ``held out``);
+    ``fi`` rows: ``isyn`` (A), ``vthr`` (V), ``rate`` (Hz; 0: fewer than two spikes), ``role``
+    (``calibration`` / ``held out``);
     ``pulsed`` rows: ``width`` (s), ``rate`` (Hz), ``duration`` (s), ``role``; ``train``: spike times (s)
     of the held-out run; ``t_down90`` / ``t_up90``: leak times (s); ``pulse_width``: T_pw at V_dd/2 (s);
     ``c1``: membrane capacitance (F); ``biases``: the bias voltages.
@@ -190,17 +191,25 @@ class TwinModel:
         self.params = {**get_device("lif_neuron").defaults, **params}
         self.vdd, self.k = vdd, k
 
-    def _evaluate(self, isyn: float, i_dpi: Any, v: Any) -> dict[str, np.ndarray]:
+    def _evaluate(self, isyn: float, i_dpi: Any, v: Any, active: Any = 1.0) -> dict[str, np.ndarray]:
         """State rates of the idle neuron (latch open) under synaptic current ``isyn`` (A)."""
         v = np.asarray(v, dtype=float)
-        shape = np.broadcast_shapes(v.shape, np.shape(i_dpi), *(np.shape(x) for x in self.params.values()))
+        shape = np.broadcast_shapes(v.shape, np.shape(i_dpi), np.shape(active),
+                                    *(np.shape(x) for x in self.params.values()))
         nin = self.vdd - isyn / self.k * self.params["r_in"]
         volts = {"vdd": np.full(shape, self.vdd), "nin": nin, "thr": self.vdd + 1.0, "out": 0.0}
-        return self.module.evaluate(volts, {"i_dpi": i_dpi, "v_mem": v, "s": 0.0, "r": 0.0}, **self.params)["rates"]
+        states = {"a_in": active, "i_dpi": i_dpi, "v_mem": v, "s": 0.0, "r": 0.0}
+        return self.module.evaluate(volts, states, **self.params)["rates"]
 
-    def dpi_target(self, isyn: float) -> Any:
-        """Steady DPI output (A) under ``isyn``: its rate at i_dpi = 0 times t_dpi."""
-        return self._evaluate(isyn, 0.0, self.params["v_rest"])["i_dpi"] * self.params["t_dpi"]
+    def activation(self, isyn: float) -> Any:
+        """Input-stage activation the neuron settles at under ``isyn``."""
+        return self._evaluate(isyn, 0.0, self.params["v_rest"], 0.0)["a_in"] * self.params["t_on"]
+
+    def dpi_target(self, isyn: float, active: Any = None) -> Any:
+        """DPI output (A) the DPI relaxes to under ``isyn`` at input-stage activation ``active`` (default:
+        the settled one)."""
+        active = self.activation(isyn) if active is None else active
+        return self._evaluate(isyn, 0.0, self.params["v_rest"], active)["i_dpi"] * self.params["t_dpi"]
 
     def membrane_rate(self, v: np.ndarray, isyn: float) -> np.ndarray:
         """dv/dt (V/s) of the idle neuron at membrane ``v`` with the DPI settled under ``isyn`` (A)."""
@@ -228,18 +237,20 @@ class TwinModel:
         """Spike times (s) under pulses of ``isyn`` (A), ``width`` (s) at ``frequency`` (Hz), first pulse at
         half a period, membrane at V_rest, one array per parameter set (parameters may be arrays).
 
-        In a pulse the DPI output relaxes exactly toward its target and the membrane takes ``steps``
+        In a pulse the input stage activates exactly, the DPI output relaxes exactly toward its target
+        (held over each step at the activation of the step's midpoint) and the membrane takes ``steps``
         midpoint steps; between pulses the DPI's remaining charge (i*t_dpi) lands at once and the membrane
         relaxes exponentially toward V_rest (t_dpi and the pulse are short against the gap and the leak).
         A spike holds the membrane at 0 V for the spike's duration.
         """
         p = self.params
         shape = np.broadcast_shapes(*(np.shape(x) for x in p.values())) or (1,)
-        t_dpi, c_mem, v_rest = (np.broadcast_to(p[n], shape) for n in ("t_dpi", "c_mem", "v_rest"))
+        t_dpi, c_mem, v_rest, t_on = (np.broadcast_to(p[n], shape) for n in ("t_dpi", "c_mem", "v_rest", "t_on"))
         t_down, t_up = np.broadcast_to(p["t_down"], shape), np.broadcast_to(p["t_up"], shape)
-        target, spike = np.broadcast_to(self.dpi_target(isyn), shape), np.broadcast_to(self.spike_duration(), shape)
+        spike = np.broadcast_to(self.spike_duration(), shape)
         period, h = 1.0 / frequency, width / steps
         v, i, hold = np.array(v_rest, dtype=float), np.zeros(shape), np.full(shape, -1.0)
+        active, settled = np.zeros(shape), self.activation(isyn)
         spikes: list[list[float]] = [[] for _ in range(int(np.prod(shape)))]
         t_end = 0.0
         for start in np.arange(0.5 * period, duration, period):
@@ -254,10 +265,13 @@ class TwinModel:
             hold = np.where(fired, t_end + spike, hold)
             v = np.where(fired, 0.0, v)
             i = i * np.exp(-gap / t_dpi)
+            active = active * np.exp(-gap / t_on)
             tau = np.where(v > v_rest, t_down, t_up)
             v = np.where(hold < start, v_rest + (v - v_rest) * np.exp(-gap / tau), v)
             for k in range(steps):
                 t = start + k * h
+                target = self.dpi_target(isyn, settled + (active - settled) * np.exp(-0.5 * h / t_on))
+                active = settled + (active - settled) * np.exp(-h / t_on)
                 i_mid = target + (i - target) * np.exp(-0.5 * h / t_dpi)
                 free = hold < t
                 half = v + 0.5 * h * self._evaluate(isyn, i, v)["v_mem"]
@@ -269,6 +283,11 @@ class TwinModel:
                 v = np.where(free & (v >= vthr), 0.0, v)
             t_end = start + width
         return [np.asarray(times) for times in spikes]
+
+
+def _silent_as_zero(rate: float | None) -> float:
+    """A measured rate, 0 where the chain fired fewer than two spikes (no rate: NaN, stored as null)."""
+    return float(rate) if rate is not None and math.isfinite(rate) else 0.0
 
 
 def _rate(spikes: np.ndarray) -> float:
@@ -286,9 +305,11 @@ FI_FREE = ("i_gain", "i_tau", "p_gain", "k_soft", "v_gain", "v_sat", "t_pw")
 """Fitted to the f-I calibration points (a smooth least-squares problem)."""
 I_TAU_STARTS = (1e-9, 5e-9, 1e-8, 2e-8, 5e-8)
 """Starting values of I_tau (A) of the f-I fit; the best of the fits is kept."""
-T_DOWN_GRID = 17
+T_DOWN_GRID = 9
 """Candidates of t_down (log-spaced over x0.1 … x10 of the measured leak) of the pulsed fit."""
-T_DPI_GRID, T_DPI_RANGE = 13, (0.1e-6, 30e-6)
+T_ON_GRID, T_ON_RANGE = 16, (0.2e-6, 6e-6)
+"""Candidates of t_on (log-spaced over the range, s) of the pulsed fit."""
+T_DPI_GRID, T_DPI_RANGE = 5, (0.1e-6, 10e-6)
 """Candidates of t_dpi (log-spaced over the range, s) of the pulsed fit."""
 
 
@@ -297,17 +318,18 @@ def fit_twin(data: ChainData, max_nfev: int = 400) -> tuple[dict[str, float], An
 
     1. lmfit (least squares of log(twin / chain)) of :data:`FI_FREE` on the f-I points, from each start
        of :data:`I_TAU_STARTS`; the fit with the least chi-square is kept.
-    2. t_down and t_dpi on the pulsed points and the measured downward leak time: the pulsed rate is a
-       step function of both (a whole spike more or less), which a gradient method cannot follow, so the
-       best pair of a :data:`T_DOWN_GRID` x :data:`T_DPI_GRID` log grid is taken (sum of squared log
-       ratios, the leak time's ln(10)*t_down against the chain's 90 % time counted as one more point).
+    2. t_down, t_on and t_dpi on the pulsed points and the measured downward leak time: the pulsed rate
+       is a step function of each (a whole spike more or less), which a gradient method cannot follow, so
+       the best triple of a :data:`T_DOWN_GRID` x :data:`T_ON_GRID` x :data:`T_DPI_GRID` log grid is taken
+       (sum of squared log ratios, the leak time's ln(10)*t_down against the chain's 90 % time counted as
+       one more point).
 
     Returns
     -------
     (dict, lmfit.MinimizerResult)
         Every fitted and fixed value, and the lmfit result of stage 1.
     """
-    fixed = {**fixed_params(data), "t_down": data.t_down90 / math.log(10), "t_dpi": 1e-6}
+    fixed = {**fixed_params(data), "t_down": data.t_down90 / math.log(10), "t_on": 1e-9, "t_dpi": 1e-6}
     fi = [row for row in data.fi if row["role"] == "calibration" and row["rate"] > 0]
     best = min((_fit_fi(data, fixed, fi, i_tau, max_nfev) for i_tau in I_TAU_STARTS), key=lambda r: r[1].chisqr)
     values = {**best[0], **_fit_pulsed(data, best[0])}
@@ -341,19 +363,20 @@ def _fit_fi(data: ChainData, fixed: Mapping[str, float], fi: Sequence[Mapping[st
 
 
 def _fit_pulsed(data: ChainData, values: Mapping[str, float]) -> dict[str, float]:
-    """t_down and t_dpi: the best pair of a log grid on the pulsed points and the measured leak time."""
+    """t_down, t_on and t_dpi: the best triple of a log grid on the pulsed points and the measured leak time."""
     pulsed = [row for row in data.pulsed if row["role"] == "calibration"]
     measured = data.t_down90 / math.log(10)
-    t_down, t_dpi = np.meshgrid(np.geomspace(0.1 * measured, 10 * measured, T_DOWN_GRID),
-                                np.geomspace(*T_DPI_RANGE, T_DPI_GRID))
-    twin = TwinModel({**values, "t_down": t_down.ravel(), "t_dpi": t_dpi.ravel()}, data.biases["vdd"])
-    cost = np.log(t_down.ravel() / measured) ** 2
+    t_down, t_on, t_dpi = (a.ravel() for a in np.meshgrid(np.geomspace(0.1 * measured, 10 * measured, T_DOWN_GRID),
+                                                          np.geomspace(*T_ON_RANGE, T_ON_GRID),
+                                                          np.geomspace(*T_DPI_RANGE, T_DPI_GRID)))
+    twin = TwinModel({**values, "t_down": t_down, "t_on": t_on, "t_dpi": t_dpi}, data.biases["vdd"])
+    cost = np.log(t_down / measured) ** 2
     for r in pulsed:
         trains = twin.pulsed_spikes(PULSE_UA * 1e-6, r["width"], PULSE_HZ, r["duration"], data.biases["vthr"])
         rates = np.array([_rate(train) for train in trains])
         cost = cost + np.log(np.maximum(rates, 0.1) / max(r["rate"], 0.1)) ** 2
     best = int(np.argmin(cost))
-    return {"t_down": float(t_down.ravel()[best]), "t_dpi": float(t_dpi.ravel()[best])}
+    return {"t_down": float(t_down[best]), "t_on": float(t_on[best]), "t_dpi": float(t_dpi[best])}
 
 
 # ----------------------------------------------------------------------------- the twin in ngspice
@@ -477,9 +500,10 @@ class LifTwin(Study):
         "train_max_shift_isi": Measure("", "the same over the chain's mean inter-spike interval"),
         **{name: Measure(unit, f"fitted {name}") for name, unit in
            (("i_gain", "A"), ("i_tau", "A"), ("p_gain", ""), ("k_soft", ""), ("v_gain", "V"), ("v_sat", "V"),
-            ("t_pw", "s"), ("t_down", "s"), ("t_dpi", "s"))},
+            ("t_pw", "s"), ("t_down", "s"), ("t_on", "s"), ("t_dpi", "s"))},
     }
-    devices = ("lif_neuron", "ldo_attenuator")
+    # no ``devices``: the twin's parameters are this study's output, and a definition holding them would
+    # change with every shipped calibration and throw the chain's stored simulations away
 
     def depends_on(self) -> Mapping[str, Any]:
         """The chain's calibrated sizes: a redesign changes the key."""
@@ -492,6 +516,8 @@ class LifTwin(Study):
                 f"{len(pulse_points())} pulsed runs, leak, pulse width, spike train; about 8 minutes)")
         raw = ctx.step("chain", lambda: vars(sample_chain(ctx.step)))
         data = ChainData(**raw)
+        for row in (*data.fi, *data.pulsed):  # a stored NaN reads back as None: fewer than two spikes
+            row["rate"] = _silent_as_zero(row["rate"])
         ctx.say(f"{self.name}: lmfit of {', '.join(FREE)}")
         values, result = fit_twin(data, ctx.options["max_nfev"])
         calibrated = {name: significant(values[name], DIGITS) for name in (*FREE, "c_mem", "t_up")}

@@ -13,10 +13,12 @@ clears it, so T_pw is both the pulse width and the refractory time (Garg et al. 
     thr                              comparator threshold V_thr (no current)
     out --[ r_out ]-- V(vdd)*a(s)    spike output, amplitude V_dd while the latch is set
 
-States: DPI output current ``i_dpi`` (A), membrane ``v_mem`` (V), spike latch ``s`` (0 = idle,
-1 = spiking) and refractory timer ``r`` (0 … 1 during a spike)::
+States: input-stage activation ``a_in`` (0 … 1), DPI output current ``i_dpi`` (A), membrane ``v_mem``
+(V), spike latch ``s`` (0 = idle, 1 = spiking) and refractory timer ``r`` (0 … 1 during a spike)::
 
-    t_dpi di/dt = I_gain*g((I_in/I_tau)^p - 1) - i    DPI output i: first order toward its steady state
+    t_on da/dt  = step(10*I_in/I_tau) - a             input stage activation: from off, it takes about
+                                                      t_on before the DPI sees the input (a pulse loses it)
+    t_dpi di/dt = I_gain*g((I_in/I_tau)^p - 1)*step((a - 0.5)/0.4) - i     DPI output i: first order
     C_mem dv/dt = i*sat(v) - C_mem*leak(v) - a(s)*C_mem*v/t_reset
     g(x)        = max(soft+(x) - soft+(-1), 0)    the DPI's steady state (x)+ (p = 1: I_gain*(I_in/I_tau - 1)+),
     soft+(x)    = k*ln(1 + exp(x/k))              smoothed over k (k_soft), exactly 0 without input
@@ -66,6 +68,11 @@ S_SPIKE = (0.7, 0.95)
 #: Latch band over which the timer recharges (s falling from 1/2 to 0.1): once the latch is
 #: committed to clearing, so the clear drive does not vanish before the latch has flipped.
 S_RECHARGE = (0.5, 0.1)
+#: Activation band of the input stage over which the DPI output turns on (a_in from 0.5 to 0.9).
+A_ON = (0.5, 0.9)
+#: Input current, in units of I_tau, at which the input stage is fully on (below the gain law's knee,
+#: so the activation gates pulses and never the DC gain law).
+A_FULL = 0.1
 #: Strength of the latch's bistable feedback (comparator drive needed to flip it: about 1/4).
 LATCH_GAIN = 2.0
 #: Default input resistance (Ohm): 0.1 V across it at 1 uA.
@@ -120,6 +127,8 @@ class LifNeuron(Device):
         Param("i_tau", _calibrated("i_tau"), "A", "DPI threshold current I_tau: no output below it", (1e-15, 1e-3)),
         Param("p_gain", _calibrated("p_gain"), "", "exponent of the input in the gain law (1: the DPI's)", (0.3, 3.0)),
         Param("k_soft", _calibrated("k_soft"), "", "smoothing of the gain law's knee at I_tau (relative)", (1e-3, 1.0)),
+        Param("t_on", _calibrated("t_on"), "s", "turn-on time of the input stage (the first ~t_on of a pulse is lost)",
+              (1e-10, 1e-3)),
         Param("t_dpi", _calibrated("t_dpi"), "s", "time constant of the DPI output (input pulses arrive delayed)",
               (1e-10, 1e-2)),
         Param("v_gain", _calibrated("v_gain"), "V", "membrane level where the DPI output halves", (0.0, 5.0)),
@@ -136,6 +145,7 @@ class LifNeuron(Device):
         Param("r_out", 100.0, "Ohm", "output resistance of the spike buffer", (1e-3, 1e6)),
     )
     states = (
+        State("a_in", 0.0, (0.0, 1.0), "", "activation of the input stage (0 off, 1 on)"),
         State("i_dpi", 0.0, unit="A", desc="DPI output current charging the membrane", scale=1e-6),
         State("v_mem", 0.6, (-0.5, 5.0), "V", "membrane voltage"),
         State("s", 0.0, (0.0, 1.0), "", "spike latch (0 idle, 1 spiking)"),
@@ -157,7 +167,8 @@ class LifNeuron(Device):
         bistable = LATCH_GAIN * latch * (1 - latch) * (2 * latch - 1)
         return Equations(
             currents={("vdd", "nin"): i_in, ("out",): (s.V("out") - s.V("vdd") * spiking) / s.r_out},
-            rates={"i_dpi": (s.i_gain * gain - s.i_dpi) / s.t_dpi,
+            rates={"a_in": (step(i_in / (A_FULL * s.i_tau)) - s.a_in) / s.t_on,
+                   "i_dpi": (s.i_gain * gain * step((s.a_in - A_ON[0]) / (A_ON[1] - A_ON[0])) - s.i_dpi) / s.t_dpi,
                    "v_mem": dpi / s.c_mem - leak - spiking * v / s.t_reset,
                    "s": (bistable + fire * (1 - latch) - clear * latch) / s.t_set,
                    "r": latch / s.t_pw - recharge * timer / s.t_set},
