@@ -4,7 +4,8 @@ Study ``lif-rate-grid``: ``testbenches.lif.neuron.firing_rate`` (LDO + attenuato
 transistor level, the calibrated design) on a grid of DC synaptic currents (log-spaced) ×
 thresholds × pulse-width biases (fitted), plus ``checks`` random points inside the grid's box
 (held out, never fitted; drawn from the run's ``held-out`` stream). Each point is one ngspice run
-of about 1.5 s, written to ``lif_rate_data.csv`` in the run folder.
+of 2–8 s (longest at the lowest currents, whose periods are about 2 ms), written to
+``lif_rate_data.csv`` in the run folder.
 
 Extraction ``lif-rate`` (``spicegen extract lif-rate --from RUN --out DIR``): the fit, written as
 ``lif_rate.json`` (surrogate citing the run), ``lif_rate_fit.json``, ``report.md``, ``lif_rate.png``
@@ -13,12 +14,17 @@ and a copy of the table; shipped in ``fitting/extractions/lif``.
 Form (physical, :class:`fitting.sympy_model.SympyForm`): the period is the time C1 needs to
 integrate to the threshold plus the pulse (= refractory) time of the timer::
 
-    f = 1e6 / (c·(V_thr − v0)/I^p + t0 + tp·exp(−(V_pw − 1 V)/v_s))     [Hz; I in µA, times in µs]
+    f = 1e6 / (c·(V_thr − v0)/g(I) + t0 + tp·exp(−(V_pw − 1 V)/v_s))     [Hz; I in µA, times in µs]
+    g(I) = a·I^q + s_k(I/i_tau − 1),   s_k(x) = max(x, 0) + k·ln(1 + exp(−|x|/k))
 
-The integration term is C1·V_thr·K/I for an ideal DPI (p = 1, v0 = 0); v0 and p absorb the
-membrane's start from the reset level and the DPI's gain. The pulse term is the subthreshold
-discharge of C2 through M_pw (exponential in V_pw) plus a fixed latch/comparator delay t0.
-Fitted with lmfit to the rate, weighted by 1/rate (relative errors).
+g is the membrane current in units of the DPI gain current: the differential-pair integrator gives
+I_gain·(I/I_tau − 1) above its input threshold I_tau and nothing below, and a small direct share
+a·I^q of the input charges C1 at every current (q absorbs that share's departure from
+proportionality), so the rate rises slowly below i_tau, steeply above it, and saturates at
+1/(pulse time). s_k is a softplus, the DPI's (x)+ rounded over k (written so that it does not
+overflow for small k). v0 absorbs the membrane's start from the reset level. The pulse term is the
+subthreshold discharge of C2 through M_pw (exponential in V_pw) plus a fixed
+latch/comparator delay t0. Fitted with lmfit to the rate, weighted by 1/rate (relative errors).
 """
 from __future__ import annotations
 
@@ -39,38 +45,48 @@ from testbenches.lif.sweeps import named_bar, spaced, sweep_options, sweep_value
 
 from fitting.sympy_model import SympyForm
 
-__all__ = ["ISYN_UA", "VTHR", "VPW", "CHECKS", "DATA", "FORM", "rate_model", "points", "simulate_point", "fit",
-           "format_report", "format_figure", "write", "LifRateGrid", "LifRate"]
+__all__ = ["ISYN_UA", "VTHR", "VPW", "CHECKS", "DATA", "FORM", "softplus", "rate_model", "points", "simulate_point",
+           "fit", "format_report", "format_figure", "write", "LifRateGrid", "LifRate"]
 
-ISYN_UA = tuple(map(float, spaced(10.0, 200.0, 5, log=True)))
+ISYN_UA = tuple(map(float, spaced(10.0, 200.0, 13, log=True)))
 """DC synaptic currents of the default grid (µA, log-spaced over the range of Garg et al. Fig. 4D)."""
 VTHR = tuple(map(float, spaced(0.8, 1.8, 3)))
 """Comparator thresholds of the default grid (V)."""
-VPW = tuple(map(float, spaced(0.8, 1.1, 4)))
+VPW = tuple(map(float, spaced(0.8, 1.1, 3)))
 """Pulse-width biases of the default grid (V)."""
-CHECKS = 8
+CHECKS = 12
 """Held-out random points of the default run (log-uniform I, uniform V_thr and V_pw inside the grid's box)."""
 DATA = "lif_rate_data.csv"
 """The simulated table, in the study folder and among the shipped files."""
-FORM = "1e6/(c*(vthr - v0)/isyn_ua**p + t0 + tp*exp(-(vpw - 1)/v_s))"
+FORM = ("1e6/(c*(vthr - v0)/(a*isyn_ua**q + softplus_k(isyn_ua/i_tau - 1)) + t0 + tp*exp(-(vpw - 1)/v_s)), "
+        "softplus_k(x) = max(x, 0) + k*log(1 + exp(-|x|/k))")
 """The form in words (the expression itself comes from :func:`rate_model`)."""
 INPUT_NAMES = ("isyn_ua", "vthr", "vpw")
 """The surrogate's inputs: DC synaptic current (µA), threshold (V), pulse-width bias (V)."""
 
 INPUTS = tuple(sp.Symbol(n, positive=True) for n in ("isyn_ua", "vthr", "vpw"))
-PARAMS = (Param("c", 4000.0, "us uA^p/V", "integration time per volt of threshold at 1 uA", (1.0, 1e6)),
-          Param("v0", 0.05, "V", "threshold offset (membrane start after reset)", (-1.0, 0.7)),
-          Param("p", 1.0, "", "current exponent of the integration time", (0.5, 1.5)),
-          Param("t0", 3.0, "us", "fixed pulse delay (latch, comparator)", (0.0, 100.0)),
-          Param("tp", 6.0, "us", "pulse time at V_pw = 1 V above t0", (0.01, 1e4)),
-          Param("v_s", 0.08, "V", "V_pw per e-fold of the pulse time", (0.01, 1.0)))
+PARAMS = (Param("c", 15.0, "us", "integration time per volt of threshold at one DPI gain current", (1e-3, 1e7)),
+          Param("v0", 0.1, "V", "threshold offset (membrane start after reset)", (-1.0, 0.7)),
+          Param("a", 0.001, "uA^-q", "direct share of the input, in DPI gain currents at 1 uA", (0.0, 10.0)),
+          Param("q", 1.0, "", "current exponent of the direct share", (0.3, 3.0)),
+          Param("i_tau", 30.0, "uA", "DPI input threshold (synaptic current)", (1.0, 200.0)),
+          Param("k", 0.05, "", "rounding of the DPI threshold (relative to i_tau)", (1e-3, 5.0)),
+          Param("t0", 5.0, "us", "fixed pulse delay (latch, comparator)", (0.0, 100.0)),
+          Param("tp", 15.0, "us", "pulse time at V_pw = 1 V above t0", (0.01, 1e4)),
+          Param("v_s", 0.1, "V", "V_pw per e-fold of the pulse time", (0.01, 1.0)))
+
+
+def softplus(x: sp.Expr, k: sp.Expr) -> sp.Expr:
+    """``max(x, 0)`` rounded over ``k``: ``k·ln(1 + exp(x/k))``, in a form whose exponent is never positive."""
+    return sp.Max(x, 0) + k * sp.log(1 + sp.exp(-sp.Abs(x) / k))
 
 
 def rate_model() -> SympyForm:
     """The firing-rate form as an lmfit model of (isyn_ua, vthr, vpw)."""
     isyn, vthr, vpw = INPUTS
-    c, v0, p, t0, tp, v_s = (q.symbol for q in PARAMS)
-    period = c * (vthr - v0) / isyn ** p + t0 + tp * sp.exp(-(vpw - 1) / v_s)
+    c, v0, a, q, i_tau, k, t0, tp, v_s = (param.symbol for param in PARAMS)
+    drive = a * isyn ** q + softplus(isyn / i_tau - 1, k)
+    period = c * (vthr - v0) / drive + t0 + tp * sp.exp(-(vpw - 1) / v_s)
     return SympyForm(1e6 / period, inputs=list(INPUTS), params=list(PARAMS))
 
 
@@ -127,7 +143,7 @@ def fit(table: pd.DataFrame, citation: Mapping[str, Any] | None = None) -> dict[
     model = rate_model()
     inputs = {str(s): grid[str(s)].to_numpy(float) for s in INPUTS}
     rate = grid["rate_hz"].to_numpy(float)
-    result = model.fit(rate, model.make_params(), weights=1 / rate, **inputs)
+    result = model.fit(rate, model.make_params(), weights=1 / rate, method="least_squares", **inputs)
     stats = fit_stats(result, rate, True)
     names = [str(s) for s in INPUTS]
     provenance = Provenance(version=_version(), dataset_hash=dataset_hash({**inputs, "rate_hz": rate}),
@@ -160,10 +176,11 @@ def format_report(fitted: dict[str, Any]) -> str:
     stats = s.stats
     runs = len(grid) + len(fitted["check"])
     lines = ["# LIF firing rate f(I, V_thr, V_pw) (Garg et al. neuron, sky130, ngspice)", "",
-             f"Regenerate: `spicegen study run lif-rate-grid --out DIR` ({runs} ngspice runs of 1.5–3 s), then "
+             f"Regenerate: `spicegen study run lif-rate-grid --out DIR` ({runs} ngspice runs of 2–8 s), then "
              "`spicegen extract lif-rate --from DIR --out OUT` (a few s).",
-             "", "Form: `f = 1e6/(c·(V_thr − v0)/I^p + t0 + tp·exp(−(V_pw − 1)/v_s))` Hz, I in µA, "
-             "times in µs; "
+             "", "Form: `f = 1e6/(c·(V_thr − v0)/g(I) + t0 + tp·exp(−(V_pw − 1)/v_s))` Hz with "
+             "`g(I) = a·I^q + s_k(I/i_tau − 1)`, `s_k(x) = max(x, 0) + k·ln(1 + exp(−|x|/k))` (the DPI's output above "
+             "its input threshold plus a direct share of the input), I in µA, times in µs; "
              f"fitted with lmfit (weights 1/f) on the {len(grid)}-point grid I = {_axis(grid, 'isyn_ua')} µA × "
              f"V_thr = {_axis(grid, 'vthr')} V × V_pw = {_axis(grid, 'vpw')} V.", "",
              f"- fit: {_rel_rms(fitted['rel_fit'])}; R² {stats.r2:.5f}",
@@ -221,9 +238,9 @@ class LifRateGrid(Study):
 
     name = "lif-rate-grid"
     family = "lif"
-    options = (*sweep_options("i", 10.0, 200.0, 5, "µA", (1.0, 500.0), "DC synaptic current", most=20, log=True),
+    options = (*sweep_options("i", 10.0, 200.0, 13, "µA", (1.0, 500.0), "DC synaptic current", most=20, log=True),
                *sweep_options("vthr", 0.8, 1.8, 3, "V", (0.3, 3.0), "threshold V_thr", most=10),
-               *sweep_options("vpw", 0.8, 1.1, 4, "V", (0.6, 2.0), "pulse-width bias V_pw", most=10),
+               *sweep_options("vpw", 0.8, 1.1, 3, "V", (0.6, 2.0), "pulse-width bias V_pw", most=10),
                Setting("checks", CHECKS, "held-out random points inside the grid's box", bounds=(0, 100)))
     measures = {"points": Measure("", "points simulated (grid and held out)"),
                 "silent": Measure("", "points where the neuron fired fewer than two spikes (no rate)", spec=(0, 0)),
