@@ -17,12 +17,14 @@ tracks the chain:
   source, R_syn and V_ref as the chain) at every point, calibration and held out; the reported errors
   are these simulations against the chain, not the fit's own model.
 
-Measured on the committed chain (study run of 2026-12-02, 9 minutes on 2 shared cores): the ngspice
-twin meets all 21 f-I points within 0.84 % (calibration and held out alike) and the spike times of
-the 300 us run within 4.5 us (0.17 of an inter-spike interval: its first spike comes 4 us early,
-the intervals agree), but fires 1.6-2.2x as often as the chain under the short input pulses: the
-chain loses about 2.5 us of every pulse (the LDO's loop has to turn its pass device on from off),
-which no parameter of the twin removes (its DPI lag t_dpi delays charge but loses none).
+Measured on the chain committed at 18e1fa4 (study run of 2026-12-02, 11 minutes on 2 shared cores):
+the ngspice twin meets the held-out f-I points within 16.9 % and the fitted ones within 49 %; the
+worst are at 10 and 20 uA, where the chain's rate jumps 22-fold between 20 and 50 uA, a knee sharper
+than the gain law follows. Under 15 us input pulses it fires at 16.7 Hz against the chain's 18.2 Hz;
+under 10 us pulses (held out) it stays silent where the chain fires at 7.1 Hz. Spike times: within
+0.21 of an interval at 100 uA (V_thr 0.8 V); at 40 uA the twin is 35 % slow and drifts by two
+intervals in 300 us. (On the chain committed at 1c2047e's parent the same procedure met every f-I
+point within 0.84 %: the twin's accuracy depends on how sharp the chain's knee is.)
 
 Inside the fit the twin's rate comes from the device's own numpy rendering: between spikes the
 membrane obeys the 1-D ODE ``dv/dt = rate(v, I)`` of ``lif_neuron``, so the time from the reset level
