@@ -400,14 +400,15 @@ def pulsed_rate(*, amplitude: float = 40e-6, width: float = 10e-6, frequency: fl
 
 
 def adaptive_pair(*, amplitude: float = 200e-6, width: float = 10e-6, frequency: float = 1e3, t_stop: float = 0.1,
-                  biases: Biases = Biases(), design: Design = Design()) -> tuple[SpikeTrain, np.ndarray]:
+                  biases: Biases = Biases(), design: Design = Design(),
+                  regulator: Biases | None = None) -> tuple[SpikeTrain, np.ndarray]:
     """Primary neuron driven by pulses; its OUT feeds a regulator neuron (10 kOhm + LDO + attenuator)
     whose membrane is the primary's threshold [Garg et al. §III.D, Fig. 7A-B].
 
-    The regulator's own threshold is V_dd (it integrates, it never fires). Both neurons use
-    ``biases``; the regulator's input idles at 0 V (the primary's OUT), below V_ref. The paper does
-    not give the input pulse amplitude; 200 uA (the top of its §III.B range) makes the first ISI
-    2 ms as in Fig. 7B.
+    The regulator's own threshold is V_dd (it integrates, it never fires). It uses ``regulator``
+    (default: ``biases``, the primary's), on its own bias nodes; its input idles at 0 V (the primary's OUT), below V_ref. The paper does
+    not give the input pulse amplitude or the regulator's biases; the study ``lif-adaptive`` chooses
+    60 uA (first ISI 2 ms, as in Fig. 7B) and a regulator V_gain of 1.1 V (threshold 2 V after 50 ms).
 
     Returns
     -------
@@ -415,10 +416,13 @@ def adaptive_pair(*, amplitude: float = 200e-6, width: float = 10e-6, frequency:
         The primary's spike train and the regulator membrane (= primary threshold) on its time scale.
     """
     period = 1.0 / check_value(frequency, "frequency")
+    reg = biases if regulator is None else regulator
+    check_biases(reg)
     body = [_pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period),
             *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="memr"),
-            *chain_lines("r", vdd_ldo="vdda", vdd_lif="vddl", vin="out", thr="thrr"),
-            f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("mem", biases), _rest("memr", biases)]
+            *bias_lines(reg, suffix="r", vthr=False),
+            *chain_lines("r", vdd_ldo="vdda", vdd_lif="vddl", vin="out", thr="thrr", suffix="r"),
+            f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("mem", biases), _rest("memr", reg)]
     result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design, thr=False))
     return _train(result, biases.vdd), np.asarray(result["memr"])
 
@@ -434,7 +438,8 @@ def _synapse_node(lines: Sequence[str], tag: str) -> str:
 
 def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, frequency: float = 1e3,
                         t_stop: float = 0.05, biases: Biases = Biases(),
-                        design: Design = Design()) -> tuple[list[SpikeTrain], np.ndarray]:
+                        design: Design = Design(),
+                        regulator_biases: Biases | None = None) -> tuple[list[SpikeTrain], np.ndarray]:
     """Primary neurons, one per input amplitude, sharing one regulator neuron [Garg et al. §III.D, Fig. 7C].
 
     Primary ``k`` of ``n`` gets input pulses of ``amplitudes[k]`` (A), ``width`` (s) at ``frequency`` (Hz),
@@ -461,13 +466,16 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
         body += [_pulse_source(f"Vin{k}", f"in{k}", biases, amplitude, width, period, delay),
                  *chain_lines(str(k), vdd_ldo="vdda", vdd_lif="vddl", vin=f"in{k}", thr="memr"),
                  _rest(f"mem{k}", biases)]
-    regulator = chain_lines("r", vdd_ldo="vdda", vdd_lif="vddl", vin="acc0", thr="thrr")
+    reg = biases if regulator_biases is None else regulator_biases
+    check_biases(reg)
+    regulator = [*bias_lines(reg, suffix="r", vthr=False),
+                 *chain_lines("r", vdd_ldo="vdda", vdd_lif="vddl", vin="acc0", thr="thrr", suffix="r")]
     synapse = _synapse_node(regulator, "r")
     level = format_number(biases.vdd / 2)
     body += [*regulator, *(f"Rsynr{k} acc{k} {synapse} {format_number(R_IC)}" for k in range(1, len(amplitudes))),
              *(f"Sacc{k} out{k} acc{k} out{k} 0 access" for k in range(len(amplitudes))),
              f".model access sw vt={level} vh=0.1 ron=1 roff=1e12",
-             f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("memr", biases)]
+             f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("memr", reg)]
     result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design, thr=False))
     t, level = result["time"], biases.vdd / 2
     energy_lif, energy_ldo = float(result["q_vddl"][-1]) * biases.vdd, float(result["q_vdda"][-1]) * biases.vdd
