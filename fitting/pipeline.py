@@ -151,6 +151,12 @@ STAGES: tuple[Stage, ...] = (
     _lif("lif-leak", "Bi-directional leak back to V_rest and the rest level over V_taun x V_taup (Fig. 6D-E)"),
     _lif("lif-adaptive", "Adaptive neuron: a regulator raising the threshold of a pair and a population (Fig. 7B-C)"),
     _lif("lif-power", "Power of LDO, attenuator and neuron, energy per spike, low-bias comparator (Sec. III.E)"),
+    Stage("lif-mc", "Monte Carlo of the chain: transistor mismatch per process corner (K, rates, pulse width)",
+          study="lif-mc", sizes=_sizes(Size(2, {"corners": "tt"}), Size(20, {"corners": "tt"}), Size(200))),
+    Stage("lif-behaviour", "Which of the paper's LIF numbers one behavioural neuron can reach (paper scale only)",
+          study="lif-behaviour", sizes=_sizes(None, None, Size())),
+    Stage("lif-twin", "Behavioural twin of the neuron calibrated to the transistor chain (paper scale only)",
+          study="lif-twin", sizes=_sizes(None, None, Size())),
 )
 """The headline pipeline, in order (an extraction follows its source)."""
 
