@@ -305,14 +305,16 @@ def histogram_figure(path: Path, frames: Mapping[str, Any], results: Mapping[str
             v = f[q].to_numpy(float)
             v = v[np.isfinite(v)] * factor
             info = results[corner]["spread"][q]
-            ax.hist(v, bins=bins, histtype="step", color=f"C{k}", lw=1.2,
-                    label=f"{corner}: σ/mean {100 * info['cv']:.2g} %")
+            spread = (f"σ/mean {100 * info['cv']:.2g} %" if abs(info["mean"]) > info["std"]  # an offset: σ itself
+                      else f"σ {info['std'] * factor:.2g} {xlabel.rsplit('(', 1)[-1].rstrip(')')}")
+            ax.hist(v, bins=bins, histtype="step", color=f"C{k}", lw=1.2, label=f"{corner}: {spread}")
             ax.axvline(info["nominal"] * factor, color=f"C{k}", ls="--", lw=0.8)
         ax.set_title(desc, fontsize=8)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("samples (count)")
         ax.legend(fontsize=6)
-    axes.flat[-1].set_axis_off()
+    for ax in list(axes.flat)[len(QUANTITIES):]:
+        ax.set_axis_off()
     n = max(len(f) for f in frames.values())
     fig.suptitle(f"LIF chain under transistor mismatch (A_VT 10 mV·µm, σ_W 5 nm), {n} samples per corner; "
                  "dashed: nominal chain (sim.)", fontsize=10)
