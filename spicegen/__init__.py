@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what static tools (type checkers, the API reference) read; at run time see __getattr__
+    from spicegen.device import (Check, Device, DeviceModel, Equations, Pwl, Sine, State, get_device, register,
+                                 registry)
+    from spicegen.params import Param, Variation
 
 __version__ = "0.1.0"
 __all__ = ["Check", "Device", "DeviceModel", "Equations", "Param", "Pwl", "Sine", "State", "Variation",
