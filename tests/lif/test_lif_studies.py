@@ -15,7 +15,7 @@ import pytest
 from spicegen.cli import main
 from spicegen.study import ROLES, StudyRun, studies
 
-from testbenches.lif.calibrate import POINTS
+from testbenches.lif.calibrate import PARAMETERS, POINTS, sizes
 from testbenches.lif.checks import VREF_MIN, check_biases, check_design
 from testbenches.lif.circuit import CALIBRATION, Biases, Design, LifDesign
 from testbenches.lif.neuron import firing_rate, read_train, window_rate
@@ -206,8 +206,7 @@ def test_describe_lists_typed_options_and_bad_values_are_refused(tmp_path: Path,
 
 def test_calibration_defaults_are_the_package_file() -> None:
     values = json.loads(CALIBRATION.path.read_text())["values"]
-    d = LifDesign()
-    assert (d.c1, d.c2, d.leak_bias.l, d.pw.l) == (values["c1"], values["c2"], values["l_leak"], values["l_pw"])
+    assert sizes(Design()) == {name: values[name] for name in PARAMETERS}
 
 
 def test_calibration_study_writes_its_values_and_leaves_the_package_alone(calibration_run) -> None:
@@ -238,7 +237,7 @@ def test_lif_neuron_testbench_sim_and_monte_carlo(tmp_path: Path, capsys) -> Non
     status, out, _ = spicegen(capsys, "sim", "lif-neuron", "--json", "--set", "isyn=100e-6")
     nominal = json.loads(out)
     assert status == 0 and nominal["spikes"] >= 5 and nominal["width"] == pytest.approx(10e-6, rel=0.02)
-    assert 1e4 < nominal["rate"] < 3e4
+    assert 3e4 < nominal["rate"] < 1e5  # the DPI well above its threshold; the 10 us refractory caps it at 100 kHz
     status, _, _ = spicegen(capsys, "mc", "lif-neuron", "--n", "4", "--seed", "1", "--set", "isyn=100e-6",
                             "--out", str(tmp_path / "mc"), "--no-progress")
     assert status == 0
