@@ -146,7 +146,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_dataset(t
     The resumed study equals an uninterrupted one, stored samples are never recomputed, no process
     is left behind, and the killed folder's study.sqlite alone, copied to read-only storage, can be
     read."""
-    n, seed, stop = 200, 7, 1e-5  # some 25 ms per sample
+    n, seed, stop = 600, 7, 1e-5  # some 25 ms per sample; enough that ten kills land before the end
     flags = ["--n", str(n), "--seed", str(seed), "--set", f"stop={stop:g}", "--batch", "2", "--no-progress"]
     folder = tmp_path / "killed"
     command = [*slow_rc, "mc", "slow-rc", *flags, "--out", str(folder), "--workers", "2"]
