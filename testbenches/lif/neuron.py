@@ -21,6 +21,7 @@ The studies of :mod:`testbenches.lif.studies` run these (``spicegen study run li
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
@@ -226,14 +227,15 @@ def spike_train(isyn: float, t_stop: float, *, biases: Biases = Biases(), design
 
 
 def _until(run: Callable[[float], SpikeTrain], t_first: float, done: Callable[[SpikeTrain], bool],
-           tries: int = 4, grow: float = 4.0) -> SpikeTrain:
-    """Call ``run(t_stop)`` with a growing ``t_stop`` until ``done(result)``; return the last result."""
-    t_stop = t_first
+           tries: int = 4, grow: float = 4.0, t_max: float = math.inf) -> SpikeTrain:
+    """Call ``run(t_stop)`` with a growing ``t_stop`` (at most ``t_max``) until ``done(result)`` or a run
+    of ``t_max`` is done; return the last result."""
+    t_stop = min(t_first, t_max)
     for _ in range(tries):
         result = run(t_stop)
-        if done(result):
+        if done(result) or t_stop >= t_max:
             break
-        t_stop *= grow
+        t_stop = min(t_stop * grow, t_max)
     return result
 
 
@@ -272,12 +274,9 @@ def read_train(vread: float, r_syn: float, *, window: float = 1.0, spikes: int =
     vread, r_syn = check_positive("vread (V)", vread, "V"), check_positive("r_syn (ohm)", r_syn, "ohm")
     window = check_positive("window (s)", window, "s")
     isyn = vread / r_syn
-    t_stop = min(window, _period_guess(isyn, biases, design) * (spikes + 1))
-    while True:
-        train = spike_train(isyn, t_stop, biases=biases, design=design, r_syn=r_syn)
-        if train.spikes.size >= spikes or t_stop >= window:
-            return train
-        t_stop = min(window, 4.0 * t_stop)
+    return _until(lambda t: spike_train(isyn, t, biases=biases, design=design, r_syn=r_syn),
+                  _period_guess(isyn, biases, design) * (spikes + 1), lambda tr: tr.spikes.size >= spikes,
+                  tries=sys.maxsize, t_max=window)
 
 
 def pulse_width(*, isyn: float = 40e-6, biases: Biases = Biases(), design: Design = Design(),
