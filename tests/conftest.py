@@ -13,6 +13,7 @@ import ctypes.util
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -38,6 +39,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # pyproject.toml declares ngspice and openvaf; declaring one twice is harmless
     for marker in ("vacask", "chromium"):
         config.addinivalue_line("markers", f"{marker}: {_MARKERS[marker]}")
+    # The Ctrl-C tests need SIGINT to raise KeyboardInterrupt here and in the commands they start; a
+    # shell that starts the suite as a background job hands it SIGINT ignored, which Python keeps and
+    # children inherit (a caught signal, unlike an ignored one, is reset to the default on exec).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
