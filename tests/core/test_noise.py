@@ -25,7 +25,7 @@ import pytest
 import sympy as sp
 from scipy.signal import welch
 
-from spicegen import Device, Equations, FlickerNoise, Param, WhiteNoise
+from spicegen import Check, Device, Equations, FlickerNoise, Param, Sine, WhiteNoise
 from spicegen.constants import BOLTZMANN
 from spicegen.device import build_model
 from spicegen.netlist import format_instance, format_subckt
@@ -44,6 +44,7 @@ class NoisyConductance(Device):
     ports = ("p", "n")
     params = (Param("g", G, "S", "conductance", (1e-9, 1.0)),
               Param("kf", KF, "1/Hz^-0.2", "flicker coefficient", (0.0, 1.0)))
+    check = Check(dc={"p": (-1.0, 1.0)}, tran={"p": Sine(1.0, 1e3)}, tstop=1e-3)
 
     def equations(self, s):
         i = s.g * s.V("p", "n")
@@ -141,6 +142,15 @@ def test_twin_adds_unit_sources_and_trnoise_only_when_asked():
         f"IN1 _n1 0 dc 0 trnoise(0.0 1e-06 1.2 {math.sqrt((2 * math.pi * 1e-6) ** 1.2 / 2e-6)!r})"]
     with pytest.raises(ValueError, match="noise_step must be > 0"):
         format_subckt(MODEL, noise_step=0.0)
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_noise_sources_leave_dc_and_transient_equal_across_renderings():
+    from testbenches.core.equivalence import check_device
+
+    report = check_device(MODEL, points=4, seed=1)
+    assert report.passed, report.format_table()
 
 
 # ---------------------------------------------------------------- ngspice .noise and VACASK noise
