@@ -180,6 +180,14 @@ def test_ngspice_noise_analysis_gives_the_declared_psd(flavor, v, celsius):
     np.testing.assert_allclose(out["onoise_spectrum"] ** 2, declared(f, v, celsius), rtol=1e-10)
 
 
+@pytest.mark.ngspice
+def test_both_ngspice_backends_return_the_noise_spectra():
+    deck = noise_deck("twin", 0.3, 27.0)
+    shared, subprocess = run_netlist(deck), run_netlist(deck, backend="subprocess")
+    assert set(shared) == set(subprocess) == {"frequency", "inoise_spectrum", "onoise_spectrum"}
+    np.testing.assert_array_equal(shared["onoise_spectrum"], subprocess["onoise_spectrum"])
+
+
 @pytest.mark.openvaf
 @pytest.mark.vacask
 def test_vacask_noise_analysis_gives_the_declared_psd():
