@@ -226,7 +226,7 @@ class FlickerNoise:
         exponent = check_value(self.exponent, f"exponent of noise source {self.name!r}")
         if not 0 < exponent < 2:
             raise ValueError(f"exponent of flicker noise {self.name!r} must lie in (0, 2), got {self.exponent!r}: "
-                             "ngspice's transient noise generator and VACASK accept no other; use WhiteNoise for 0.")
+                             "the range of ngspice's transient 1/f generator; use WhiteNoise for 0.")
         object.__setattr__(self, "exponent", float(exponent))
 
 

@@ -51,6 +51,8 @@ def format_subckt(model: DeviceModel, noise_step: float | None = None) -> str:
     """
     from .printing import SpicePrinter  # sympy: only a twin that is not cached needs it
 
+    if noise_step is not None:
+        _checked_step(noise_step)
     sources = model.noise_sources
     symbols = spice_symbols(model) | {_noise_sense(k): f"i(VN{k})" for k in range(len(sources))}
     printer = SpicePrinter({"symbols": symbols})
@@ -119,14 +121,19 @@ def format_noise(k: int, branch: Branch, source: Noise, printer: SpicePrinter,
              f".model noise{k} R kf=1.0 af=0.0 ef={format_number(exponent)}",
              f"BN{k} {_branch_nodes(branch)} I = {gain}"]
     if noise_step is not None:
-        step = check_value(noise_step, "noise_step")
-        if not step > 0:
-            raise ValueError(f"noise_step must be > 0 s, got {noise_step!r}.")
+        step = _checked_step(noise_step)
         white, amplitude = (0.0, math.sqrt((2 * math.pi * step) ** exponent / (2 * step))) if exponent \
             else (math.sqrt(1 / (2 * step)), 0.0)
         lines.append(f"IN{k} _n{k} 0 dc 0 trnoise({format_number(white)} {format_number(step)} "
                      f"{format_number(exponent)} {format_number(amplitude)})")
     return lines
+
+
+def _checked_step(noise_step: float) -> float:
+    step = check_value(noise_step, "noise_step")
+    if not step > 0:
+        raise ValueError(f"noise_step must be > 0 s, got {noise_step!r}.")
+    return step
 
 
 def _branch_nodes(branch: Sequence[str]) -> str:
