@@ -5,13 +5,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what static tools (type checkers, the API reference) read; at run time see __getattr__
-    from spicegen.device import (Check, Device, DeviceModel, Equations, Pwl, Sine, State, get_device, register,
-                                 registry)
+    from spicegen.device import (Check, Device, DeviceModel, Equations, FlickerNoise, Pwl, Sine, State, WhiteNoise,
+                                 get_device, register, registry)
     from spicegen.params import Param, Variation
 
 __version__ = "0.1.0"
-__all__ = ["Check", "Device", "DeviceModel", "Equations", "Param", "Pwl", "Sine", "State", "Variation",
-           "get_device", "register", "registry"]
+__all__ = ["Check", "Device", "DeviceModel", "Equations", "FlickerNoise", "Param", "Pwl", "Sine", "State",
+           "Variation", "WhiteNoise", "get_device", "register", "registry"]
 
 _HOMES = {**dict.fromkeys(("Param", "Variation"), ".params"),
           **dict.fromkeys(set(__all__) - {"Param", "Variation"}, ".device")}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, NamedTuple, Sequence
@@ -170,6 +170,71 @@ class Check:
 
 
 @dataclass(frozen=True)
+class WhiteNoise:
+    """A white noise current of a branch (Verilog-A ``white_noise``).
+
+    Parameters
+    ----------
+    psd
+        One-sided power spectral density in A²/Hz: a sympy expression of the parameters,
+        branch voltages, states and ``s.T`` (e.g. ``4 * k_B * s.T * g`` for thermal noise,
+        ``2 * q * abs(i)`` for shot noise), evaluated at the bias point. Must not be negative.
+    name
+        Identifier of the source, unique in the device (the Verilog-A noise name).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> WhiteNoise(sp.Symbol("s_w"), name="thermal").name
+    'thermal'
+    """
+
+    psd: sympy.Expr
+    name: str = "white"
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "noise source")
+
+
+@dataclass(frozen=True)
+class FlickerNoise:
+    """A flicker (1/f^exponent) noise current of a branch (Verilog-A ``flicker_noise``).
+
+    Parameters
+    ----------
+    psd
+        One-sided power spectral density at 1 Hz in A²/Hz, a sympy expression as for
+        :class:`WhiteNoise`; at frequency f the density is ``psd / f**exponent``.
+    exponent
+        Frequency exponent, 0 < exponent < 2 (1 is 1/f noise).
+    name
+        Identifier of the source, unique in the device.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> FlickerNoise(sp.Symbol("kf"), 1.2).exponent
+    1.2
+    """
+
+    psd: sympy.Expr
+    exponent: float = 1.0
+    name: str = "flicker"
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "noise source")
+        exponent = check_value(self.exponent, f"exponent of noise source {self.name!r}")
+        if not 0 < exponent < 2:
+            raise ValueError(f"exponent of flicker noise {self.name!r} must lie in (0, 2), got {self.exponent!r}: "
+                             "the range of ngspice's transient 1/f generator; use WhiteNoise for 0.")
+        object.__setattr__(self, "exponent", float(exponent))
+
+
+Noise = WhiteNoise | FlickerNoise
+"""A noise current source of a branch."""
+
+
+@dataclass(frozen=True)
 class Equations:
     """What a device's :meth:`Device.equations` returns.
 
@@ -181,11 +246,15 @@ class Equations:
         State name → ``dx/dt`` in the state's unit per second.
     charges
         Branch → charge (C); contributes ``d(charge)/dt`` to the branch current.
+    noise
+        Branch → a noise source or a sequence of them (:class:`WhiteNoise`, :class:`FlickerNoise`),
+        independent current sources in parallel with the branch.
     """
 
     currents: Mapping[Branch, sympy.Expr]
     rates: Mapping[str, sympy.Expr] = field(default_factory=dict)
     charges: Mapping[Branch, sympy.Expr] = field(default_factory=dict)
+    noise: Mapping[Branch, Noise | Sequence[Noise]] = field(default_factory=dict)
 
 
 class _TemperatureSymbol:
@@ -282,6 +351,8 @@ class DeviceModel:
         State declarations.
     currents, charges
         Branch → guarded expression, with state symbols standing for clamped state values.
+    noise
+        Branch → its noise sources, each with a guarded PSD expression.
     node_rates
         State → ``d(node voltage)/dt`` including gating, freeze and the initial-value tie.
     voltages
@@ -318,6 +389,16 @@ class DeviceModel:
     def charges(self) -> Mapping[Branch, sympy.Expr]:
         """Branch → guarded charge expression."""
         return self._built.charges
+
+    @property
+    def noise(self) -> Mapping[Branch, tuple[Noise, ...]]:
+        """Branch → noise sources, their PSD expressions guarded (empty for a noiseless device)."""
+        return self._built.noise
+
+    @property
+    def noise_sources(self) -> tuple[tuple[Branch, Noise], ...]:
+        """Every ``(branch, source)`` pair, in declaration order."""
+        return tuple((branch, source) for branch, sources in self.noise.items() for source in sources)
 
     @property
     def node_rates(self) -> Mapping[str, sympy.Expr]:
@@ -503,6 +584,7 @@ class _Expressions(NamedTuple):
     charges: Mapping[Branch, sympy.Expr]
     node_rates: Mapping[str, sympy.Expr]
     voltages: Mapping[sympy.Symbol, Branch]
+    noise: Mapping[Branch, tuple[Noise, ...]]
 
 
 def _expressions(model: DeviceModel) -> _Expressions:
@@ -517,7 +599,8 @@ def _expressions(model: DeviceModel) -> _Expressions:
     eqs = cls().equations(s)
     if not isinstance(eqs, Equations):
         raise TypeError(f"{cls.__name__}.equations must return Equations, got {type(eqs).__name__}.")
-    for branch in list(eqs.currents) + list(eqs.charges):
+    noise = _noise_sources(name, eqs.noise)
+    for branch in list(eqs.currents) + list(eqs.charges) + list(noise):
         if not isinstance(branch, tuple) or len(branch) not in (1, 2):
             raise ValueError(f"device {name!r}: a branch is a tuple (node, node) or (node,), got {branch!r}.")
         for node in branch:
@@ -531,8 +614,10 @@ def _expressions(model: DeviceModel) -> _Expressions:
 
     allowed = {p.symbol for p in params} | set(s.voltages) | {Symbols.T}
     allowed |= {sympy.Symbol(st.name, real=True) for st in states}
+    psds = {(b, src.name): src.psd for b, sources in noise.items() for src in sources}
     exprs = {}
-    for what, mapping in (("current", eqs.currents), ("rate", eqs.rates), ("charge", eqs.charges)):
+    for what, mapping in (("current", eqs.currents), ("rate", eqs.rates), ("charge", eqs.charges),
+                          ("noise PSD", psds)):
         exprs[what] = {key: _expression(name, f"{what} {key}", value) for key, value in mapping.items()}
         for key, expr in exprs[what].items():
             stray = expr.free_symbols - allowed
@@ -543,8 +628,41 @@ def _expressions(model: DeviceModel) -> _Expressions:
     currents = {b: guard(model.resolved(e)) for b, e in exprs["current"].items()}
     charges = {b: guard(model.resolved(e)) for b, e in exprs["charge"].items()}
     rates = {st.name: _node_rate(model, st, exprs["rate"][st.name]) for st in states}
+    guarded = {b: tuple(replace(src, psd=_noise_psd(name, src, guard(model.resolved(exprs["noise PSD"][b, src.name]))))
+                        for src in sources) for b, sources in noise.items()}
     return _Expressions(MappingProxyType(currents), MappingProxyType(charges), MappingProxyType(rates),
-                        MappingProxyType(dict(s.voltages)))
+                        MappingProxyType(dict(s.voltages)), MappingProxyType(guarded))
+
+
+def _noise_sources(device: str, noise: Mapping[Branch, Noise | Sequence[Noise]]) -> dict[Branch, tuple[Noise, ...]]:
+    """Branch → tuple of sources, each a :class:`WhiteNoise` or :class:`FlickerNoise` with a unique name."""
+    sources: dict[Branch, tuple[Noise, ...]] = {}
+    names: set[str] = set()
+    for branch, given in noise.items():
+        items = (given,) if isinstance(given, (WhiteNoise, FlickerNoise)) else given
+        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) or not items:
+            raise ValueError(f"device {device!r}: noise of branch {branch!r} is {given!r}; give a WhiteNoise, a "
+                             "FlickerNoise or a non-empty list of them.")
+        for item in items:
+            if not isinstance(item, (WhiteNoise, FlickerNoise)):
+                raise ValueError(f"device {device!r}: noise of branch {branch!r} holds {item!r}; declare each source "
+                                 "as WhiteNoise(psd, name) or FlickerNoise(psd, exponent, name).")
+            if item.name.lower() in names:
+                raise ValueError(f"device {device!r}: the noise source name {item.name!r} is used twice; give each "
+                                 "source its own name (name=...).")
+            names.add(item.name.lower())
+        sources[branch] = tuple(items)
+    return sources
+
+
+def _noise_psd(device: str, source: Noise, psd: sympy.Expr) -> sympy.Expr:
+    """``psd`` clipped at 0 unless provably non-negative; a provably negative one is refused."""
+    import sympy
+
+    if psd.is_negative:
+        raise ValueError(f"device {device!r}: the PSD of noise source {source.name!r} is negative ({psd}); a power "
+                         "spectral density is >= 0 (A²/Hz): square an amplitude or use abs().")
+    return psd if psd.is_nonnegative else sympy.Max(psd, 0)
 
 
 #: Names the equations namespace uses itself: ``s.T`` is the temperature, ``V_<nodes>`` the

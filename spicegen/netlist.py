@@ -8,14 +8,17 @@ or ``shell`` can be smuggled in.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
-from .device import DeviceModel
+from .device import Branch, DeviceModel, Noise, guard
 from .naming import check_name, check_value, comment_text, format_number
 
 if TYPE_CHECKING:
     import sympy
+
+    from .printing import SpicePrinter
 
 Flavor = Literal["twin", "osdi"]
 _NODE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\Z")
@@ -33,11 +36,26 @@ def spice_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
     return model.symbol_text(lambda branch: f"v({','.join(branch)})", "(temper + 273.15)")
 
 
-def format_subckt(model: DeviceModel) -> str:
-    """Return the ``.subckt`` twin of ``model`` with every parameter defaulted."""
+def format_subckt(model: DeviceModel, noise_step: float | None = None) -> str:
+    """Return the ``.subckt`` twin of ``model`` with every parameter defaulted.
+
+    Parameters
+    ----------
+    model
+        The device.
+    noise_step
+        Sample interval (s) of transient noise. ``None`` (default): the noise sources act in
+        ``.noise`` analyses only and the transient is noiseless, as the Verilog-A module's is in
+        ngspice. A number adds ngspice ``trnoise`` generators with that sample interval, so a
+        ``.tran`` carries the device's noise up to ``1 / (2 * noise_step)`` (see :func:`format_noise`).
+    """
     from .printing import SpicePrinter  # sympy: only a twin that is not cached needs it
 
-    printer = SpicePrinter({"symbols": spice_symbols(model)})
+    if noise_step is not None:
+        _checked_step(noise_step)
+    sources = model.noise_sources
+    symbols = spice_symbols(model) | {_noise_sense(k): f"i(VN{k})" for k in range(len(sources))}
+    printer = SpicePrinter({"symbols": symbols})
     params = " ".join(f"{p.name}={format_number(p.default)}" for p in model.params)
     lines = [
         f"* {model.name}: {comment_text(model.doc)}",
@@ -51,11 +69,71 @@ def format_subckt(model: DeviceModel) -> str:
         # charge through a 1 F capacitor puts it under the integrator, as OSDI's ddt is.
         lines += [f"BQ{k} _q{k} 0 V = {printer.doprint(expr)}", f"CQ{k} _q{k} _q{k}s 1", f"VQ{k} _q{k}s 0 0",
                   f"FQ{k} {_branch_nodes(branch)} VQ{k} 1"]
+    for k, (branch, source) in enumerate(sources):
+        lines += format_noise(k, branch, source, printer, noise_step)
     for st in model.states:
         lines.append(f"C_{st.name} {st.name} 0 1")
         lines.append(f"B_{st.name} 0 {st.name} I = {printer.doprint(model.node_rates[st.name])}")
     lines += [f".ends {model.name}", ""]
     return "\n".join(lines)
+
+
+#: Resistance of a noise source's unit resistor: its thermal noise, 4kT/R = 1.7e-32 A²/Hz, is
+#: negligible next to the 1 A²/Hz·Hz^e/f^e of its flicker noise up to 1e9 Hz.
+NOISE_RESISTANCE = 1e12
+
+
+def _noise_sense(k: int) -> sympy.Symbol:
+    import sympy
+
+    return sympy.Symbol(f"_i_VN{k}", real=True)
+
+
+def format_noise(k: int, branch: Branch, source: Noise, printer: SpicePrinter,
+                 noise_step: float | None = None) -> list[str]:
+    """Twin lines of noise source number ``k``: a unit noise current scaled by ``sqrt(PSD)``.
+
+    ngspice B-sources have no noise, so the twin makes a current whose one-sided PSD is
+    ``1/f**e`` A²/Hz (``e = 0`` for white noise) and copies it onto the branch with the gain
+    ``sqrt(PSD)``: a resistor ``RN<k>`` whose model has the flicker noise ``kf=1 af=0 ef=e``,
+    shorted by the 0 V source ``VN<k>`` that carries its noise current; the B-source ``BN<k>``
+    contributes ``i(VN<k>) * sqrt(PSD)``. At DC and in a transient ``i(VN<k>)`` is exactly
+    zero, so the twin's currents are unchanged; in ``.noise`` the linearised gain is
+    ``sqrt(PSD)`` at the operating point, which makes the branch PSD exact.
+
+    With ``noise_step`` the current source ``IN<k>`` adds an ngspice ``trnoise`` generator
+    with the same unit PSD to ``VN<k>``'s current: white noise as independent samples
+    every ``noise_step`` (variance ``1/(2*noise_step)`` A²), flicker noise by ngspice's
+    Kasdin 1/f^e generator with amplitude ``sqrt((2*pi*noise_step)**e / (2*noise_step))``;
+    ngspice interpolates linearly between samples. Sampled every ``noise_step``, the PSD is
+    ``1`` (white) and ``(pi*f*step / sin(pi*f*step))**e / f**e`` (flicker), within 1 % of
+    ``1/f**e`` below ``f = 0.05/noise_step``.
+    """
+    import sympy
+
+    from .device import FlickerNoise
+
+    exponent = source.exponent if isinstance(source, FlickerNoise) else 0.0
+    gain = printer.doprint(guard(_noise_sense(k) * sympy.sqrt(source.psd)))
+    kind = f"flicker 1/f^{format_number(exponent)}" if exponent else "white"
+    lines = [f"* noise {source.name} ({kind}): unit noise current i(VN{k}) scaled by sqrt(PSD)",
+             f"RN{k} _n{k} 0 {format_number(NOISE_RESISTANCE)} noise{k}", f"VN{k} _n{k} 0 0",
+             f".model noise{k} R kf=1.0 af=0.0 ef={format_number(exponent)}",
+             f"BN{k} {_branch_nodes(branch)} I = {gain}"]
+    if noise_step is not None:
+        step = _checked_step(noise_step)
+        white, amplitude = (0.0, math.sqrt((2 * math.pi * step) ** exponent / (2 * step))) if exponent \
+            else (math.sqrt(1 / (2 * step)), 0.0)
+        lines.append(f"IN{k} _n{k} 0 dc 0 trnoise({format_number(white)} {format_number(step)} "
+                     f"{format_number(exponent)} {format_number(amplitude)})")
+    return lines
+
+
+def _checked_step(noise_step: float) -> float:
+    step = check_value(noise_step, "noise_step")
+    if not step > 0:
+        raise ValueError(f"noise_step must be > 0 s, got {noise_step!r}.")
+    return step
 
 
 def _branch_nodes(branch: Sequence[str]) -> str:

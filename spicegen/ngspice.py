@@ -83,6 +83,8 @@ _CONTROL = re.compile(r"\s*\.(control|endc)\b", re.I)
 _END = re.compile(r"\s*\.end\s*$", re.I)
 _OSDI_COMMAND = re.compile(r"\s*(pre_)?osdi\b", re.I)
 _OPERATING_POINT = re.compile(r"\s*\.op\b", re.I)
+# .noise writes two plots, the spectra and then the integrated noise; the spectra are the result
+_NOISE = re.compile(r"\s*\.noise\b", re.I)
 _SAFE_PATH = re.compile(r"[\w./+@%,-]+")
 _PARAM_NAME = re.compile(r"[A-Za-z_]\w*")
 # A line matching _PARSE_FAILED in ngSpice_Circ's output means the deck was
@@ -263,6 +265,8 @@ def run_netlist(
     Returns
     -------
     SimResult
+        For ``.noise``, the spectra: ``'frequency'``, ``'onoise_spectrum'`` and
+        ``'inoise_spectrum'`` as densities (V/√Hz or A/√Hz), not the integrated plot.
 
     Raises
     ------
@@ -341,6 +345,7 @@ class NgSpiceShared:
         self._transcript: list[str] = []  # output since the last load_circuit / run
         self._netlist = ""
         self._operating_point = False  # the loaded circuit's analysis is .op
+        self._noise = False  # the loaded circuit's analysis is .noise
         self._fatal = False
         self._bg_done = threading.Event()
         self._osdi: dict[str, tuple[str, ...]] = {}  # loaded path -> its module names
@@ -416,6 +421,7 @@ class NgSpiceShared:
         with self.lock:
             self._netlist, self._transcript = netlist, []
             self._operating_point = any(_OPERATING_POINT.match(line) for line in checked[1:])
+            self._noise = any(_NOISE.match(line) for line in checked[1:])
             text = self._call(self._lib.ngSpice_Circ, deck, "ngSpice_Circ")
             if _PARSE_FAILED.search(text):
                 raise self._error(_reason(text), "ngSpice_Circ")
@@ -480,6 +486,8 @@ class NgSpiceShared:
                 log, self._transcript = "\n".join(self._transcript), []
                 if _RUN_FAILED.search(log):
                     raise self._error(_reason(log) or "the analysis failed", "run", log)
+                if self._noise:
+                    self.command("setplot previous")
                 vectors = self._vectors()
                 if not vectors:
                     raise self._error("the run produced no vectors", "run", log)
@@ -901,11 +909,13 @@ def _run_subprocess(netlist: str, osdi: Sequence[str], timeout: float | None) ->
 
 def _with_control(netlist: str, osdi: Sequence[str], raw: str) -> list[str]:
     """The deck with spicegen's control section inserted before ``.end``."""
+    lines = _deck_lines(netlist)
+    spectra = ["setplot previous"] if any(_NOISE.match(line) for line in lines[1:]) else []
     control = [".control", *SETTINGS, *(f"pre_osdi {path}" for path in osdi),
-               "run", "set filetype=binary", f"write {raw}",
+               "run", *spectra, "set filetype=binary", f"write {raw}",
                # without quit, batch mode runs the analysis a second time
                "quit", ".endc"]
-    return [*_deck_lines(netlist)[:-1], *control, ".end"]
+    return [*lines[:-1], *control, ".end"]
 
 
 def _text(data: str | bytes | None) -> str:

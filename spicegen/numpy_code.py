@@ -14,7 +14,7 @@ from typing import Any
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from .device import DeviceModel
+from .device import DeviceModel, FlickerNoise, Noise
 from .naming import format_number, python_docstring
 from .printing import checked_expression
 
@@ -146,7 +146,21 @@ def format_numpy_module(model: DeviceModel) -> str:
             + function("_internal_jacobian", jacobian, "d residual / d internal potential, row-major.")
             + function("_state_rates", rates, "dx/dt of each state in its unit per second.")
             + function("_charges", charges, "Branch charges (C)."))
-    return "\n".join(header + body) + _EVALUATE
+    if not model.noise:
+        return "\n".join(header + body) + _EVALUATE
+    sources = model.noise_sources
+    noise = [
+        "NOISE = {" + ", ".join(f"{src.name!r}: ({branch!r}, {format_number(_exponent(src))})"
+                                for branch, src in sources) + "}",
+        '"""Noise source name -> (branch, frequency exponent: 0 white, e flicker 1/f**e)."""',
+        "",
+    ]
+    body += function("_noise_psd", [src.psd for _, src in sources], "PSD of each noise source at 1 Hz (A^2/Hz).")
+    return "\n".join(header + noise + body) + _EVALUATE + _NOISE
+
+
+def _exponent(source: Noise) -> float:
+    return source.exponent if isinstance(source, FlickerNoise) else 0.0
 
 
 _EVALUATE = '''
@@ -173,6 +187,19 @@ def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, guess=
     dict with ``currents`` (port -> A into the port), ``rates`` (state -> d/dt),
     ``internal`` (node -> V).
     """
+    env, shape = _bias(voltages, states, temperature, newton_tol, guess, params)
+    with numpy.errstate(over='ignore', invalid='ignore'):
+        currents = [numpy.broadcast_to(c, shape) for c in _port_currents(env)]
+        rates = [numpy.broadcast_to(r, shape) for r in _state_rates(env)]
+    return {
+        'currents': dict(zip(PORTS, currents)),
+        'rates': dict(zip(STATES, rates)),
+        'internal': {n: env['_n_' + n] for n in INTERNAL},
+    }
+
+
+def _bias(voltages, states, temperature, newton_tol, guess, params):
+    """The evaluation environment at the given bias (internal nodes solved) and its shape."""
     unknown = set(params) - set(PARAMS)
     if unknown:
         raise KeyError(f"unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}")
@@ -189,13 +216,7 @@ def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, guess=
         env['_u_' + name] = numpy.broadcast_to(numpy.asarray(value, dtype=float) / SCALES[name], shape)
     with numpy.errstate(over='ignore', invalid='ignore'):
         _solve_internal(env, shape, newton_tol, guess or {})
-        currents = [numpy.broadcast_to(c, shape) for c in _port_currents(env)]
-        rates = [numpy.broadcast_to(r, shape) for r in _state_rates(env)]
-    return {
-        'currents': dict(zip(PORTS, currents)),
-        'rates': dict(zip(STATES, rates)),
-        'internal': {n: env['_n_' + n] for n in INTERNAL},
-    }
+    return env, shape
 
 
 def _solve_internal(env, shape, tol, guess, max_iter=500, max_step=0.1):
@@ -218,6 +239,84 @@ def _solve_internal(env, shape, tol, guess, max_iter=500, max_step=0.1):
             return
     raise ArithmeticError(f"internal-node Newton did not converge in {max_iter} iterations "
                           f"(last step {float(numpy.max(numpy.abs(step))):.3g} V)")
+'''
+
+_NOISE = '''
+
+def noise_psd(voltages, states=None, temperature=300.15, newton_tol=1e-13, guess=None, **params):
+    """One-sided PSD of each noise source at the given bias, at 1 Hz (A^2/Hz).
+
+    Source ``name`` has the density ``noise_psd(...)[name] / f**NOISE[name][1]`` at frequency f.
+    The arguments are those of :func:`evaluate`.
+
+    Returns
+    -------
+    dict
+        Noise source name -> PSD array of the bias shape.
+    """
+    env, shape = _bias(voltages, states, temperature, newton_tol, guess, params)
+    with numpy.errstate(over='ignore', invalid='ignore'):
+        psds = [numpy.broadcast_to(p, shape) for p in _noise_psd(env)]
+    return dict(zip(NOISE, psds))
+
+
+def unit_noise(n, dt, exponent, rng):
+    """``n`` samples, ``dt`` apart, of Gaussian noise with one-sided PSD ``1/f**exponent`` (A^2/Hz).
+
+    White noise (exponent 0) is independent samples of variance ``1/(2*dt)``; flicker noise
+    is white noise shaped in the frequency domain by ``f**(-exponent/2)`` (zero mean), so its
+    PSD holds at the frequencies ``k/(n*dt)`` up to the Nyquist frequency ``1/(2*dt)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    dt : float
+        Sample interval (s).
+    exponent : float
+        Frequency exponent (0 white, 0 < e < 2 flicker).
+    rng : numpy.random.Generator or int
+        Random generator, or the seed of a new one.
+    """
+    rng = numpy.random.default_rng(rng)
+    white = rng.standard_normal(n) / numpy.sqrt(2.0 * dt)
+    if exponent == 0:
+        return white
+    f = numpy.fft.rfftfreq(n, dt)
+    shape = numpy.zeros_like(f)
+    shape[1:] = f[1:] ** (-0.5 * exponent)
+    return numpy.fft.irfft(numpy.fft.rfft(white) * shape, n)
+
+
+def noise(voltages, n, dt, rng, states=None, temperature=300.15, newton_tol=1e-13, guess=None, **params):
+    """Sampled noise current of each noise source, seeded.
+
+    Each source is :func:`unit_noise` of its exponent times ``sqrt(PSD)`` at the bias: for a
+    constant bias a stationary noise with the declared PSD; a bias given per sample (arrays of
+    length ``n``) modulates it sample by sample, as the ngspice twin's transient noise does.
+
+    Parameters
+    ----------
+    voltages : dict
+        Port name -> potential (V): scalars, or arrays of length ``n``.
+    n : int
+        Number of samples.
+    dt : float
+        Sample interval (s); the noise reaches up to ``1/(2*dt)`` Hz.
+    rng : numpy.random.Generator or int
+        Random generator, or its seed: the same seed gives the same samples.
+    states, temperature, newton_tol, guess, **params
+        As for :func:`evaluate`.
+
+    Returns
+    -------
+    dict
+        Noise source name -> ``n`` samples of its current (A) in the direction of its branch.
+    """
+    rng = numpy.random.default_rng(rng)
+    psds = noise_psd(voltages, states, temperature, newton_tol, guess, **params)
+    return {name: unit_noise(n, dt, NOISE[name][1], rng) * numpy.sqrt(numpy.maximum(psds[name], 0.0))
+            for name in NOISE}
 '''
 
 

@@ -10,7 +10,7 @@ import math
 
 import sympy
 
-from spicegen.device import DeviceModel
+from spicegen.device import DeviceModel, FlickerNoise, Noise
 from spicegen.naming import comment_text, format_number, verilog_string
 from spicegen.params import Param
 
@@ -38,6 +38,13 @@ def format_param(param: Param) -> str:
     return f"  {attrs}parameter real {param.name} = {format_number(param.default)}{format_range(param)};"
 
 
+def format_noise(source: Noise, printer: VerilogAPrinter) -> str:
+    """The ``white_noise(...)`` or ``flicker_noise(...)`` call of one noise source."""
+    if isinstance(source, FlickerNoise):
+        return f"flicker_noise({printer.doprint(source.psd)}, {format_number(source.exponent)}, {verilog_string(source.name)})"
+    return f"white_noise({printer.doprint(source.psd)}, {verilog_string(source.name)})"
+
+
 def format_module(model: DeviceModel) -> str:
     """Return the Verilog-A source of ``model``."""
     printer = VerilogAPrinter({"symbols": va_symbols(model)})
@@ -60,6 +67,7 @@ def format_module(model: DeviceModel) -> str:
         lines.append(f"    I({', '.join(branch)}) <+ {printer.doprint(expr)};")
     for branch, expr in model.charges.items():
         lines.append(f"    I({', '.join(branch)}) <+ ddt({printer.doprint(expr)});")
+    lines += [f"    I({', '.join(branch)}) <+ {format_noise(source, printer)};" for branch, source in model.noise_sources]
     for st in model.states:
         lines.append(f"    I({st.name}) <+ ddt(V({st.name}));")
         lines.append(f"    I({st.name}) <+ -({printer.doprint(model.node_rates[st.name])});")
