@@ -181,11 +181,19 @@ class Equations:
         State name → ``dx/dt`` in the state's unit per second.
     charges
         Branch → charge (C); contributes ``d(charge)/dt`` to the branch current.
+    named
+        Name → sub-expression of the above (``{"i_tunnel": i_tunnel, "kt": kt}``). Wherever the
+        sub-expression appears in the emitted code it is computed once into a variable of that name
+        (a ``real`` in Verilog-A, a local in the numpy module), so the emitted code reads like the
+        equations. Optional, and only for reading: the values are the same with or without it. A
+        name the equations no longer contain (sympy may fold a numeric factor into its
+        surroundings, as in ``1/(k*T)``) declares nothing.
     """
 
     currents: Mapping[Branch, sympy.Expr]
     rates: Mapping[str, sympy.Expr] = field(default_factory=dict)
     charges: Mapping[Branch, sympy.Expr] = field(default_factory=dict)
+    named: Mapping[str, sympy.Expr] = field(default_factory=dict)
 
 
 class _TemperatureSymbol:
@@ -284,6 +292,8 @@ class DeviceModel:
         Branch → guarded expression, with state symbols standing for clamped state values.
     node_rates
         State → ``d(node voltage)/dt`` including gating, freeze and the initial-value tie.
+    named
+        Name → guarded sub-expression the author named (:attr:`Equations.named`), in declaration order.
     voltages
         Voltage symbol → branch.
     check
@@ -323,6 +333,11 @@ class DeviceModel:
     def node_rates(self) -> Mapping[str, sympy.Expr]:
         """State → ``d(node voltage)/dt``."""
         return self._built.node_rates
+
+    @property
+    def named(self) -> Mapping[str, sympy.Expr]:
+        """Name → guarded sub-expression the author named, in declaration order."""
+        return self._built.named
 
     @property
     def voltages(self) -> Mapping[sympy.Symbol, Branch]:
@@ -503,6 +518,7 @@ class _Expressions(NamedTuple):
     charges: Mapping[Branch, sympy.Expr]
     node_rates: Mapping[str, sympy.Expr]
     voltages: Mapping[sympy.Symbol, Branch]
+    named: Mapping[str, sympy.Expr]
 
 
 def _expressions(model: DeviceModel) -> _Expressions:
@@ -531,8 +547,10 @@ def _expressions(model: DeviceModel) -> _Expressions:
 
     allowed = {p.symbol for p in params} | set(s.voltages) | {Symbols.T}
     allowed |= {sympy.Symbol(st.name, real=True) for st in states}
+    _check_named(name, eqs.named, nodes + tuple(p.name for p in model.params) + tuple(st.name for st in states))
     exprs = {}
-    for what, mapping in (("current", eqs.currents), ("rate", eqs.rates), ("charge", eqs.charges)):
+    for what, mapping in (("current", eqs.currents), ("rate", eqs.rates), ("charge", eqs.charges),
+                          ("named sub-expression", eqs.named)):
         exprs[what] = {key: _expression(name, f"{what} {key}", value) for key, value in mapping.items()}
         for key, expr in exprs[what].items():
             stray = expr.free_symbols - allowed
@@ -543,8 +561,24 @@ def _expressions(model: DeviceModel) -> _Expressions:
     currents = {b: guard(model.resolved(e)) for b, e in exprs["current"].items()}
     charges = {b: guard(model.resolved(e)) for b, e in exprs["charge"].items()}
     rates = {st.name: _node_rate(model, st, exprs["rate"][st.name]) for st in states}
+    named = {n: guard(model.resolved(e)) for n, e in exprs["named sub-expression"].items()}
     return _Expressions(MappingProxyType(currents), MappingProxyType(charges), MappingProxyType(rates),
-                        MappingProxyType(dict(s.voltages)))
+                        MappingProxyType(dict(s.voltages)), MappingProxyType(named))
+
+
+def _check_named(device: str, named: object, names: Sequence[str]) -> None:
+    """The names of :attr:`Equations.named`: identifiers in every target, none already used by the device."""
+    if not isinstance(named, Mapping):
+        raise ValueError(f"device {device!r}: named must map a name to a sub-expression, got {type(named).__name__}.")
+    used = {n.lower(): n for n in names}
+    for key in named:
+        check_name(key, f"named sub-expression of device {device!r}")
+        if key in _NAMESPACE_NAMES or key.startswith("V_"):
+            raise ValueError(f"device {device!r}: the named sub-expression {key!r} would alias the equations namespace "
+                             "('T' is the temperature, 'V_...' the branch voltages); rename it.")
+        if key.lower() in used:
+            raise ValueError(f"device {device!r}: the named sub-expression {key!r} clashes with the port, node, "
+                             f"parameter or state {used[key.lower()]!r} (names are case-insensitive); rename it.")
 
 
 #: Names the equations namespace uses itself: ``s.T`` is the temperature, ``V_<nodes>`` the
