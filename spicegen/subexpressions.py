@@ -1,7 +1,7 @@
 """Common sub-expressions of a device's expressions, as named assignments for the emitters.
 
-The author's names (:attr:`~spicegen.device.Equations.named`) are put in first, then sympy's
-``cse`` names what is still repeated. Every assignment is a sub-tree of the expressions it came
+The author's names (:attr:`~spicegen.device.Equations.named`) and what sympy's ``cse`` finds
+repeated become variables, the author's name where there is one, a generated one elsewhere. Every assignment is a sub-tree of the expressions it came
 from (or, where sympy regroups a sum or product, the same terms in another order), so the
 values equal the inlined expressions to rounding, and each assignment is made before its first
 use: the emitted code keeps no value between evaluations.
@@ -71,8 +71,9 @@ def common_subexpressions(exprs: Sequence[sympy.Expr], named: Mapping[str, sympy
     exprs
         The expressions to emit.
     named
-        Variable name → sub-expression, used wherever the sub-expression occurs (a named
-        sub-expression that occurs nowhere is left out).
+        Variable name → sub-expression, used wherever the sub-expression occurs in ``exprs`` (as
+        sympy's ``cse`` finds it: a whole sub-tree, or some of the terms of a sum or factors of a
+        product); one that occurs nowhere is left out.
     name
         Gives each repeated sub-expression that has no name its variable name (it must be unique).
 
@@ -86,21 +87,31 @@ def common_subexpressions(exprs: Sequence[sympy.Expr], named: Mapping[str, sympy
     >>> out.exprs
     [t0*y, s**2 + t0]
     """
-    exprs, definitions = _substitute_named(list(exprs), named)
-    shared, reduced = sympy.cse(exprs + list(definitions.values()), symbols=_placeholders(), optimizations=None)
+    # each named sub-expression goes in as an expression of its own: occurring twice then, it is shared
+    definitions = [e for e in named.values() if not e.is_Atom]
+    shared, reduced = sympy.cse([*exprs, *definitions], symbols=_placeholders(), optimizations=None)
+    names = {}
+    for key, placeholder in zip((k for k, e in named.items() if not e.is_Atom), reduced[len(exprs):]):
+        names.setdefault(placeholder, key)
     replaced: dict[sympy.Symbol, sympy.Expr] = {}
+    author: dict[sympy.Symbol, sympy.Expr] = {}
     generated: dict[sympy.Expr, sympy.Symbol] = {}
     for placeholder, expr in shared:  # in dependency order
         expr = expr.xreplace(replaced)
-        if _inline(expr):
+        if placeholder in names:
+            replaced[placeholder] = sympy.Symbol(names[placeholder], real=True)
+            author[replaced[placeholder]] = expr
+        elif _inline(expr):
             replaced[placeholder] = expr
         else:  # two may coincide once the inline ones are put back
             if expr not in generated:
                 generated[expr] = sympy.Symbol(name(expr), real=True)
             replaced[placeholder] = generated[expr]
-    reduced = [e.xreplace(replaced) for e in reduced]
-    defined = dict(zip(definitions, reduced[len(exprs):])) | {s: e for e, s in generated.items()}
-    return Assignments(_in_order(reduced[:len(exprs)], defined), reduced[:len(exprs)])
+    exprs = [e.xreplace(replaced) for e in reduced[:len(exprs)]]
+    ordered = {sympy.Symbol(k, real=True): None for k in named}  # the author's order first
+    ordered.update(author)
+    defined = {s: e for s, e in ordered.items() if e is not None} | {s: e for e, s in generated.items()}
+    return Assignments(_in_order(exprs, defined), exprs)
 
 
 def _inline(expr: sympy.Basic) -> bool:
@@ -113,22 +124,6 @@ def _inline(expr: sympy.Basic) -> bool:
 def _placeholders() -> Iterator[sympy.Symbol]:
     # a Dummy never equals a symbol of the expressions, whatever the user named them
     return (sympy.Dummy(f"cse{k}") for k in itertools.count())
-
-
-def _substitute_named(exprs: list[sympy.Expr], named: Mapping[str, sympy.Expr]
-                      ) -> tuple[list[sympy.Expr], dict[sympy.Symbol, sympy.Expr]]:
-    """``exprs`` and the named definitions with each named sub-expression replaced by its symbol.
-
-    The largest go first, so a named expression inside another is found in both.
-    """
-    definitions = {sympy.Symbol(n, real=True): sympy.sympify(e) for n, e in named.items()}
-    for symbol in sorted(definitions, key=lambda s: -sympy.count_ops(definitions[s])):
-        old = definitions[symbol]
-        if old.is_Atom:  # a name for a bare symbol or number: nothing to compute once
-            continue
-        exprs = [e.subs(old, symbol) for e in exprs]
-        definitions = {s: (e if s == symbol else e.subs(old, symbol)) for s, e in definitions.items()}
-    return exprs, {s: e for s, e in definitions.items() if not e.is_Atom}
 
 
 def _in_order(exprs: Sequence[sympy.Expr], defined: Mapping[sympy.Symbol, sympy.Expr]
