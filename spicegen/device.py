@@ -249,12 +249,20 @@ class Equations:
     noise
         Branch → a noise source or a sequence of them (:class:`WhiteNoise`, :class:`FlickerNoise`),
         independent current sources in parallel with the branch.
+    named
+        Name → sub-expression of the above (``{"i_tunnel": i_tunnel, "kt": kt}``). Wherever the
+        sub-expression appears in the emitted code it is computed once into a variable of that name
+        (a ``real`` in Verilog-A, a local in the numpy module), so the emitted code reads like the
+        equations. Optional, and only for reading: the values are the same with or without it. A
+        name the equations no longer contain (sympy may fold a numeric factor into its
+        surroundings, as in ``1/(k*T)``) declares nothing.
     """
 
     currents: Mapping[Branch, sympy.Expr]
     rates: Mapping[str, sympy.Expr] = field(default_factory=dict)
     charges: Mapping[Branch, sympy.Expr] = field(default_factory=dict)
     noise: Mapping[Branch, Noise | Sequence[Noise]] = field(default_factory=dict)
+    named: Mapping[str, sympy.Expr] = field(default_factory=dict)
 
 
 class _TemperatureSymbol:
@@ -355,6 +363,8 @@ class DeviceModel:
         Branch → its noise sources, each with a guarded PSD expression.
     node_rates
         State → ``d(node voltage)/dt`` including gating, freeze and the initial-value tie.
+    named
+        Name → guarded sub-expression the author named (:attr:`Equations.named`), in declaration order.
     voltages
         Voltage symbol → branch.
     check
@@ -404,6 +414,11 @@ class DeviceModel:
     def node_rates(self) -> Mapping[str, sympy.Expr]:
         """State → ``d(node voltage)/dt``."""
         return self._built.node_rates
+
+    @property
+    def named(self) -> Mapping[str, sympy.Expr]:
+        """Name → guarded sub-expression the author named, in declaration order."""
+        return self._built.named
 
     @property
     def voltages(self) -> Mapping[sympy.Symbol, Branch]:
@@ -585,6 +600,7 @@ class _Expressions(NamedTuple):
     node_rates: Mapping[str, sympy.Expr]
     voltages: Mapping[sympy.Symbol, Branch]
     noise: Mapping[Branch, tuple[Noise, ...]]
+    named: Mapping[str, sympy.Expr]
 
 
 def _expressions(model: DeviceModel) -> _Expressions:
@@ -614,10 +630,11 @@ def _expressions(model: DeviceModel) -> _Expressions:
 
     allowed = {p.symbol for p in params} | set(s.voltages) | {Symbols.T}
     allowed |= {sympy.Symbol(st.name, real=True) for st in states}
+    _check_named(name, eqs.named, nodes + tuple(p.name for p in model.params) + tuple(st.name for st in states))
     psds = {(b, src.name): src.psd for b, sources in noise.items() for src in sources}
     exprs = {}
     for what, mapping in (("current", eqs.currents), ("rate", eqs.rates), ("charge", eqs.charges),
-                          ("noise PSD", psds)):
+                          ("noise PSD", psds), ("named sub-expression", eqs.named)):
         exprs[what] = {key: _expression(name, f"{what} {key}", value) for key, value in mapping.items()}
         for key, expr in exprs[what].items():
             stray = expr.free_symbols - allowed
@@ -630,8 +647,9 @@ def _expressions(model: DeviceModel) -> _Expressions:
     rates = {st.name: _node_rate(model, st, exprs["rate"][st.name]) for st in states}
     guarded = {b: tuple(replace(src, psd=_noise_psd(name, src, guard(model.resolved(exprs["noise PSD"][b, src.name]))))
                         for src in sources) for b, sources in noise.items()}
+    named = {n: guard(model.resolved(e)) for n, e in exprs["named sub-expression"].items()}
     return _Expressions(MappingProxyType(currents), MappingProxyType(charges), MappingProxyType(rates),
-                        MappingProxyType(dict(s.voltages)), MappingProxyType(guarded))
+                        MappingProxyType(dict(s.voltages)), MappingProxyType(guarded), MappingProxyType(named))
 
 
 def _noise_sources(device: str, noise: Mapping[Branch, Noise | Sequence[Noise]]) -> dict[Branch, tuple[Noise, ...]]:
@@ -663,6 +681,21 @@ def _noise_psd(device: str, source: Noise, psd: sympy.Expr) -> sympy.Expr:
         raise ValueError(f"device {device!r}: the PSD of noise source {source.name!r} is negative ({psd}); a power "
                          "spectral density is >= 0 (A²/Hz): square an amplitude or use abs().")
     return psd if psd.is_nonnegative else sympy.Max(psd, 0)
+
+
+def _check_named(device: str, named: object, names: Sequence[str]) -> None:
+    """The names of :attr:`Equations.named`: identifiers in every target, none already used by the device."""
+    if not isinstance(named, Mapping):
+        raise ValueError(f"device {device!r}: named must map a name to a sub-expression, got {type(named).__name__}.")
+    used = {n.lower(): n for n in names}
+    for key in named:
+        check_name(key, f"named sub-expression of device {device!r}")
+        if key in _NAMESPACE_NAMES or key.startswith("V_"):
+            raise ValueError(f"device {device!r}: the named sub-expression {key!r} would alias the equations namespace "
+                             "('T' is the temperature, 'V_...' the branch voltages); rename it.")
+        if key.lower() in used:
+            raise ValueError(f"device {device!r}: the named sub-expression {key!r} clashes with the port, node, "
+                             f"parameter or state {used[key.lower()]!r} (names are case-insensitive); rename it.")
 
 
 #: Names the equations namespace uses itself: ``s.T`` is the temperature, ``V_<nodes>`` the

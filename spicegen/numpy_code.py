@@ -7,6 +7,7 @@ proven equal to the simulators.
 """
 from __future__ import annotations
 
+import itertools
 import keyword
 import types
 from typing import Any
@@ -17,6 +18,7 @@ from sympy.printing.numpy import NumPyPrinter
 from .device import DeviceModel, FlickerNoise, Noise
 from .naming import format_number, python_docstring
 from .printing import checked_expression
+from .subexpressions import common_subexpressions
 
 
 #: Python builtins sympy's NumPy printer may emit (``Abs`` prints as ``abs``); the naming rules keep them unshadowed.
@@ -129,10 +131,12 @@ def format_numpy_module(model: DeviceModel) -> str:
     prologue += [f"    {printer.doprint(sym)} = {printer.doprint(expr)}" for sym, expr in potentials.items()]
 
     def function(name: str, exprs: list[sympy.Expr], doc: str) -> list[str]:
-        # common subexpressions once: the Jacobian repeats the same exponentials many times
-        shared, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_c"), optimizations=None)
-        lines = [f"    {printer.doprint(sym)} = {printer.doprint(expr)}" for sym, expr in shared]
-        body = ", ".join(printer.doprint(e) for e in reduced)
+        # common subexpressions once (the Jacobian repeats the same exponentials many times), under the
+        # author's names where given; generated locals start with '_', which no device name does
+        generated = itertools.count()
+        assigned = common_subexpressions(exprs, model.named, lambda e: f"_c{next(generated)}")
+        lines = [f"    {printer.doprint(sym)} = {printer.doprint(expr)}" for sym, expr in assigned.variables]
+        body = ", ".join(printer.doprint(e) for e in assigned.exprs)
         return [f"def {name}(env):", f'    """{doc}"""', *prologue, *lines,
                 f"    return ({body}{',' if exprs else ''})", ""]
 

@@ -1,18 +1,28 @@
 """Write a :class:`~spicegen.device.DeviceModel` as a Verilog-A module.
 
-OpenVAF-safe by construction: no ``$random``, no variables carried between time steps,
+OpenVAF-safe by construction: no ``$random``, no values carried between time steps,
 states live on internal nodes in the ``ddt`` form (``I(x) <+ ddt(V(x)) - rate``) rather
 than ``idt(f, ic)``, whose initial value openvaf-r drops.
+
+Readable: each sub-expression the device names (``Equations(named=...)``), each clamped state
+value (``<state>_val``) and each sub-expression the equations repeat is computed once into a
+``real`` variable declared in the analog block's own scope, and long expressions are wrapped.
+Every variable is assigned, unconditionally and before its first use, on every evaluation, so
+none carries a value from one call to the next (openvaf-r keeps no variable between calls: a
+model that relied on that would have no memory). The values equal the inlined expressions of the
+SPICE twin and the numpy module to rounding (sympy may regroup a sum or product).
 """
 from __future__ import annotations
 
 import math
+import re
 
 import sympy
 
-from spicegen.device import DeviceModel, FlickerNoise, Noise
+from spicegen.device import Branch, DeviceModel, FlickerNoise, Noise
 from spicegen.naming import comment_text, format_number, verilog_string
 from spicegen.params import Param
+from spicegen.subexpressions import NameAllocator, common_subexpressions, generated_prefix
 
 from .printer import VerilogAPrinter
 
@@ -38,11 +48,13 @@ def format_param(param: Param) -> str:
     return f"  {attrs}parameter real {param.name} = {format_number(param.default)}{format_range(param)};"
 
 
-def format_noise(source: Noise, printer: VerilogAPrinter) -> str:
-    """The ``white_noise(...)`` or ``flicker_noise(...)`` call of one noise source."""
-    if isinstance(source, FlickerNoise):
-        return f"flicker_noise({printer.doprint(source.psd)}, {format_number(source.exponent)}, {verilog_string(source.name)})"
-    return f"white_noise({printer.doprint(source.psd)}, {verilog_string(source.name)})"
+#: Longest line of an emitted module (a longer expression is wrapped over several lines).
+MAX_LINE = 200
+#: Width an expression is wrapped to, beyond its indentation.
+WRAP_WIDTH = 100
+#: Name of the analog block's scope, which holds the variables (when no device name takes it).
+SCOPE = "equations"
+_INDENT = "    "
 
 
 def format_module(model: DeviceModel) -> str:
@@ -62,14 +74,61 @@ def format_module(model: DeviceModel) -> str:
     lines += [f"  electrical {st.name};  // state {st.name} = {format_number(st.scale)} * V({st.name}) [{comment_text(st.unit)}]"
               for st in model.states]
     lines += [format_param(p) for p in model.params]
-    lines += ["", "  analog begin"]
-    for branch, expr in model.currents.items():
-        lines.append(f"    I({', '.join(branch)}) <+ {printer.doprint(expr)};")
-    for branch, expr in model.charges.items():
-        lines.append(f"    I({', '.join(branch)}) <+ ddt({printer.doprint(expr)});")
-    lines += [f"    I({', '.join(branch)}) <+ {format_noise(source, printer)};" for branch, source in model.noise_sources]
-    for st in model.states:
-        lines.append(f"    I({st.name}) <+ ddt(V({st.name}));")
-        lines.append(f"    I({st.name}) <+ -({printer.doprint(model.node_rates[st.name])});")
-    lines += ["  end", "endmodule", ""]
+    lines += [""] + format_analog(model, printer) + ["endmodule", ""]
     return "\n".join(lines)
+
+
+def format_analog(model: DeviceModel, printer: VerilogAPrinter) -> list[str]:
+    """The analog block: variable declarations and assignments, then the contributions."""
+    names = NameAllocator([model.name, *model.nodes, *(p.name for p in model.params), *(st.name for st in model.states),
+                           *model.named])
+    scope = names.take(SCOPE)
+    named = {names.take(f"{st.name}_val"): model.state_value(st) for st in model.states if st.bounded}
+    named.update(model.named)
+    contributions = [*model.currents.values(), *model.charges.values(),
+                     *(source.psd for _, source in model.noise_sources), *model.node_rates.values()]
+    assigned = common_subexpressions(contributions, named, lambda e: names.numbered(generated_prefix(e)))
+    text = iter(printer.doprint(e) for e in assigned.exprs)
+    lines = [f"  analog begin : {scope}"]
+    if assigned.variables:
+        lines += wrapped(f"{_INDENT}real ", ", ".join(str(v) for v, _ in assigned.variables), ";")
+        for variable, expr in assigned.variables:
+            lines += wrapped(f"{_INDENT}{variable} = ", printer.doprint(expr), ";")
+    for branch in model.currents:
+        lines += wrapped(f"{_INDENT}I({', '.join(branch)}) <+ ", next(text), ";")
+    for branch in model.charges:
+        lines += wrapped(f"{_INDENT}I({', '.join(branch)}) <+ ddt(", next(text), ");")
+    for branch, source in model.noise_sources:
+        lines += format_noise(branch, source, next(text))
+    for st in model.states:
+        lines.append(f"{_INDENT}I({st.name}) <+ ddt(V({st.name}));")
+        lines += wrapped(f"{_INDENT}I({st.name}) <+ -(", next(text), ");")
+    return lines + ["  end"]
+
+
+def format_noise(branch: Branch, source: Noise, psd: str) -> list[str]:
+    """The ``white_noise(psd, "name")`` or ``flicker_noise(psd, exponent, "name")`` contribution of one source."""
+    contribution = f"{_INDENT}I({', '.join(branch)}) <+ "
+    if isinstance(source, FlickerNoise):
+        return wrapped(f"{contribution}flicker_noise(", psd,
+                       f", {format_number(source.exponent)}, {verilog_string(source.name)});")
+    return wrapped(f"{contribution}white_noise(", psd, f", {verilog_string(source.name)});")
+
+
+def wrapped(head: str, text: str, tail: str) -> list[str]:
+    """``head + text + tail`` as lines of at most :data:`WRAP_WIDTH` characters of ``text`` each.
+
+    Lines break after a space or a ``*`` (both only ever separate tokens in printed expressions);
+    continuation lines are indented under the head.
+    """
+    pieces = re.findall(r"[^ *]*(?:[ *]|$)", text)
+    lines, line = [], ""
+    for piece in pieces:
+        if line and len(line) + len(piece.rstrip()) > WRAP_WIDTH:
+            lines.append(line.rstrip())
+            line = ""
+        line += piece
+    lines.append(line.rstrip())
+    indent = " " * (len(_INDENT) + 2)
+    return [head + lines[0] + ("" if len(lines) > 1 else tail)] + [
+        indent + part + (tail if k == len(lines) - 2 else "") for k, part in enumerate(lines[1:])]

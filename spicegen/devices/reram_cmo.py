@@ -117,13 +117,15 @@ class ReramCmo(Device):
         span = X_HI - X_LO
         up = ((X_HI - s.x) / span) ** s.gam_set
         down = ((s.x - X_LO) / span) ** s.gam_rst
-        rate = (_hop(s.nu_set, s.ea_set, s.a_set * sp.Max(field, 0) / 2, kt) * up
-                - _hop(s.nu_rst, s.ea_rst, s.a_rst * sp.Max(-field, 0) / 2, kt) * down)
+        rate_set = _hop(s.nu_set, s.ea_set, s.a_set * sp.Max(field, 0) / 2, kt) * up
+        rate_rst = _hop(s.nu_rst, s.ea_rst, s.a_rst * sp.Max(-field, 0) / 2, kt) * down
         return Equations(
             currents={
                 ("te", "ci"): s.V("te", "ci") / s.rs,
                 ("ci", "be"): i_cmo,
                 ("tk",): G_THERMAL * (s.V("tk") - sp.log((s.T + s.rth * power) / T_REF)),
             },
-            rates={"x": rate},
+            rates={"x": rate_set - rate_rst},
+            named={"field": field, "density": density, "barrier": barrier, "inv_kt": 1 / kt, "i_cmo": i_cmo,
+                   "rate_set": rate_set, "rate_rst": rate_rst},
         )
