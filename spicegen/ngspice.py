@@ -44,8 +44,8 @@ ngspice 46 facts this module relies on (measured on Debian's 46+ds-1~bpo12+1):
   failure; ``pow(x, 0.5)`` with ``x < 0`` silently returns a number.
 - The default matrix solver is SPARSE 1.3, whose reordering and fill-in grow
   as (cells)^2.3-3.1 on a meshed circuit (a 16x16 differential ReRAM array,
-  512 cells: 3.1 s against 0.07 s with KLU; 32x32: ~30 s against 0.4 s). KLU
-  (``.options klu``) grows about linearly and agrees to 1e-13. On small or
+  512 cells: 3-24 s depending on the input, against 0.09 s with KLU). KLU
+  (``.options klu``) grows as cells^1.1-1.3 up to 8192 cells and agrees to 1e-13. On small or
   banded circuits the two are within ~25 % of each other either way (a
   1000-stage RC ladder transient: KLU 27 % slower). So a deck of at least
   :data:`KLU_ELEMENTS` element lines that names no solver gets ``.options klu``

@@ -10,9 +10,13 @@ the inverted read map) in series with the access transistor as a resistor (R_DS 
 every wire segment between adjacent cells is ``r_wire`` (0.35 Ohm, section 4.6). Row drivers sit
 at column 0, TIAs below row M-1.
 
-Two solvers: :func:`spice_outputs` (ngspice, the real device) and :func:`nodal_outputs` (numpy/scipy
-sparse nodal analysis with each cell's chord conductance at V_READ), which agree to
-:data:`SOLVER_RTOL` (``tests/reram/test_reram_crossbar.py``). Inputs are pulse-width coded (aihwkit's DAC): each
+Solvers: :func:`spice_outputs` (the full array as one netlist in ngspice, on KLU, or VACASK: the real device,
+one ``.op`` per input slice), :func:`nodal_outputs` (numpy/scipy sparse nodal analysis with each cell's chord
+conductance at V_READ, what the study runs; it agrees with ngspice to :data:`SOLVER_RTOL`) and
+:func:`device_nodal_currents` (Newton on the array with the device's numpy rendering). The last equals
+ngspice and VACASK within :func:`device_tolerance`, a bound derived from the solvers' stopping rules
+(:func:`full_array_check`; ``tests/reram/test_reram_crossbar.py`` at 8x8 and 32x32,
+``benchmarks/reram_crossbar_scaling.py`` at 64x64). Inputs are pulse-width coded (aihwkit's DAC): each
 row is at +V_READ, -V_READ or 0 during a slice, so every cell is read at its read point and the output
 is linear in x; in a linear network the slices add up to the amplitude-coded solve the numpy solver does.
 
