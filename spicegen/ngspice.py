@@ -42,6 +42,14 @@ ngspice 46 facts this module relies on (measured on Debian's 46+ds-1~bpo12+1):
 - A B-source domain error (``ln``/``sqrt`` of a negative number) is *not*
   fatal: it fails the analysis ("Timestep too small") like a convergence
   failure; ``pow(x, 0.5)`` with ``x < 0`` silently returns a number.
+- The default matrix solver is SPARSE 1.3, whose reordering and fill-in grow
+  as (cells)^2.3-3.1 on a meshed circuit (a 16x16 differential ReRAM array,
+  512 cells: 3-24 s depending on the input, against 0.09 s with KLU). KLU
+  (``.options klu``) grows as cells^1.1-1.3 up to 8192 cells and agrees to 1e-13. On small or
+  banded circuits the two are within ~25 % of each other either way (a
+  1000-stage RC ladder transient: KLU 27 % slower). So a deck of at least
+  :data:`KLU_ELEMENTS` element lines that names no solver gets ``.options klu``
+  (:func:`choose_solver`), for both backends.
 """
 
 from __future__ import annotations
@@ -69,7 +77,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["NgSpiceShared", "SimError", "SimResult", "run_netlist"]
+__all__ = ["KLU_ELEMENTS", "NgSpiceShared", "SimError", "SimResult", "choose_solver", "run_netlist"]
 
 _SETUP_HINT = (
     "run scripts/setup.sh (installs ngspice and libngspice0 46 from bookworm-backports)"
@@ -85,6 +93,11 @@ _OSDI_COMMAND = re.compile(r"\s*(pre_)?osdi\b", re.I)
 _OPERATING_POINT = re.compile(r"\s*\.op\b", re.I)
 # .noise writes two plots, the spectra and then the integrated noise; the spectra are the result
 _NOISE = re.compile(r"\s*\.noise\b", re.I)
+_SOLVER_OPTION = re.compile(r"\s*\.options?\b.*\b(klu|sparse)\b", re.I)
+#: Element lines from which a deck that names no matrix solver runs on KLU. Measured on ReRAM
+#: crossbar ``.op`` decks (BENCHMARKS.md): SPARSE and KLU are even at ~300 element lines (a 6x6
+#: differential array), SPARSE is 2.4x slower at 536 (8x8) and 9x at 1188 (12x12).
+KLU_ELEMENTS = 300
 _SAFE_PATH = re.compile(r"[\w./+@%,-]+")
 _PARAM_NAME = re.compile(r"[A-Za-z_]\w*")
 # A line matching _PARSE_FAILED in ngSpice_Circ's output means the deck was
@@ -796,7 +809,21 @@ def _deck_lines(netlist: str) -> list[str]:
     if analyses != 1:
         raise ValueError(f"the netlist needs exactly one analysis line "
                          f"(.op, .dc, .tran, .ac, ...), found {analyses}")
-    return [*lines, ".end"]
+    return [*choose_solver(lines), ".end"]
+
+
+def choose_solver(lines: Sequence[str]) -> list[str]:
+    """The deck ``lines`` (title first) with ``.options klu`` after the title when it has at least
+    :data:`KLU_ELEMENTS` element lines and no ``.options`` line names ``klu`` or ``sparse``.
+
+    Element lines are those that start with a letter (after the title): every ``X`` instance counts
+    once, however large its subcircuit. A deck that names a solver keeps it.
+    """
+    lines = list(lines)
+    if any(_SOLVER_OPTION.match(line) for line in lines[1:]):
+        return lines
+    elements = sum(1 for line in lines[1:] if line.lstrip()[:1].isalpha())
+    return [lines[0], ".options klu", *lines[1:]] if elements >= KLU_ELEMENTS else lines
 
 
 def _checked_path(path: str | os.PathLike[str]) -> str:

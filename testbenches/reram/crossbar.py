@@ -10,9 +10,13 @@ the inverted read map) in series with the access transistor as a resistor (R_DS 
 every wire segment between adjacent cells is ``r_wire`` (0.35 Ohm, section 4.6). Row drivers sit
 at column 0, TIAs below row M-1.
 
-Two solvers: :func:`spice_outputs` (ngspice, the real device) and :func:`nodal_outputs` (numpy/scipy
-sparse nodal analysis with each cell's chord conductance at V_READ), which agree to
-:data:`SOLVER_RTOL` (``tests/reram/test_reram_crossbar.py``). Inputs are pulse-width coded (aihwkit's DAC): each
+Solvers: :func:`spice_outputs` (the full array as one netlist in ngspice, on KLU, or VACASK: the real device,
+one ``.op`` per input slice), :func:`nodal_outputs` (numpy/scipy sparse nodal analysis with each cell's chord
+conductance at V_READ, what the study runs; it agrees with ngspice to :data:`SOLVER_RTOL`) and
+:func:`device_nodal_currents` (Newton on the array with the device's numpy rendering). The last equals
+ngspice and VACASK within :func:`device_tolerance`, a bound derived from the solvers' stopping rules
+(:func:`full_array_check`; ``tests/reram/test_reram_crossbar.py`` at 8x8 and 32x32,
+``benchmarks/reram_crossbar_scaling.py`` at 64x64). Inputs are pulse-width coded (aihwkit's DAC): each
 row is at +V_READ, -V_READ or 0 during a slice, so every cell is read at its read point and the output
 is linear in x; in a linear network the slices add up to the amplitude-coded solve the numpy solver does.
 
@@ -45,7 +49,9 @@ from scipy.sparse.linalg import splu
 
 from spicegen.figures import pyplot, save_figure
 from spicegen.naming import format_number
+from spicegen.numpy_code import as_callable
 from spicegen.netlist import format_instance
+from veriloga import vacask
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
 from testbenches.reram.program import TARGET_RANGE
@@ -119,7 +125,7 @@ class Crossbar:
 
 
 IDEAL = Crossbar(r_wire=0.0, dac_bits=0, adc_bits=0)
-Solver = Literal["numpy", "spice"]
+Solver = Literal["numpy", "spice", "vacask"]
 
 
 # ----------------------------------------------------------------------------- inputs and mapping
@@ -192,7 +198,7 @@ def cell_map(r_access: float = R_ACCESS, v_read: float = V_READ, points: int = 1
     xs = np.linspace(lo, hi, points)
     lines = ["* reram_cmo cell read map", ".options reltol=1e-9 abstol=1e-15"]
     for k, x in enumerate(xs):
-        lines += _cell_lines(f"m{k}", f"t{k}", "0", float(x), r_access)
+        lines += _spice_cell(f"m{k}", f"t{k}", "0", float(x), r_access, "reram", instance_params=False)
         lines.append(f"Vt{k} t{k} 0 {format_number(v_read)}")
     result = cell.simulate("\n".join(lines + [".op", ".end"]))
     g = np.array([-float(np.ravel(result[f"i(vt{k})"])[0]) / v_read for k in range(points)])
@@ -211,49 +217,176 @@ def state_for_conductance(g: np.ndarray, xbar: Crossbar = Crossbar()) -> np.ndar
     return PchipInterpolator(np.log(gs), xs)(np.log(g))
 
 
-def _cell_lines(name: str, row: str, col: str, x: float, r_access: float) -> list[str]:
-    lines = format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": x, "freeze": 1.0}, "osdi")
-    return lines + [f"R{name}a {name}d {col} {format_number(r_access)}"]
+# ----------------------------------------------------------------------------- full-array netlists (ngspice, VACASK)
+
+#: Convergence settings of both simulators on the array decks (ngspice ``.options``, VACASK ``options`` with
+#: ``relrefsol="pointlocal"``, ngspice's per-unknown reference); :func:`device_tolerance` is derived from them.
+SIM_TOL: dict[str, float] = {"reltol": 1e-7, "abstol": 1e-15, "vntol": 1e-9}
+#: Newton stopping rule of :func:`device_nodal_currents`: max |update| <= NEWTON_RTOL * max |node potential|.
+NEWTON_RTOL = 1e-12
+#: Model card shared by every cell when ``x0`` and ``freeze`` are instance parameters of the module.
+SHARED_CARD = "xcell"
+CellKind = Literal["reram", "linear"]
+Engine = Literal["ngspice", "vacask"]
 
 
-# ----------------------------------------------------------------------------- ngspice solver
+@dataclass(frozen=True)
+class ArrayElements:
+    """The M x C array as elements, for any simulator.
 
-def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar) -> str:
-    """``.op`` netlist of the M x C array with device states ``states`` and row voltages ``v_rows`` (V).
-
-    Nodes: row ``r<i>_<j>``, column ``c<i>_<j>`` (merged per line when its wires are ideal); TIA current ``i(vo<j>)``.
+    Attributes
+    ----------
+    sources
+        ``(name, node, volts)``: row drivers ``vd<i>`` and TIAs ``vo<j>`` (0 V, their current is the output),
+        each from ``node`` to ground.
+    resistors
+        ``(name, node_a, node_b, ohms)``: the wire segments.
+    cells
+        ``(name, row_node, column_node)`` of cell ``(i, j)`` at index ``i*C + j``.
     """
-    m, ncol = states.shape
+
+    sources: list[tuple[str, str, float]]
+    resistors: list[tuple[str, str, str, float]]
+    cells: list[tuple[str, str, str]]
+
+
+def array_elements(m: int, ncol: int, v_rows: np.ndarray, xbar: Crossbar) -> ArrayElements:
+    """Drivers, wires and cell nodes of an ``m`` x ``ncol`` array driven at ``v_rows`` (V).
+
+    Nodes: driver ``d<i>``, row ``r<i>_<j>``, column ``c<i>_<j>`` (a line with ideal wires is one node,
+    its driver ``d<i>`` or its TIA ``o<j>``), TIA ``o<j>``. Drivers sit at column 0, TIAs below row ``m - 1``.
+
+    Raises
+    ------
+    ValueError
+        If ``v_rows`` does not hold one finite voltage per row.
+    """
+    v_rows = np.asarray(v_rows, dtype=float)
+    if v_rows.shape != (m,) or not np.all(np.isfinite(v_rows)):
+        raise ValueError(f"v_rows must hold {m} finite row voltages (one per row), got shape {v_rows.shape}.")
     rows_wired, cols_wired = xbar.r_row > 0, xbar.r_wire > 0
-
-    def row(i: int, j: int) -> str:
-        return f"r{i}_{j}" if rows_wired else f"d{i}"
-
-    def col(i: int, j: int) -> str:
-        return f"c{i}_{j}" if cols_wired else f"o{j}"
-
-    rw, rr = format_number(xbar.r_wire), format_number(xbar.r_row)
-    lines = [f"* reram_cmo crossbar {m}x{ncol}", ".options reltol=1e-7 abstol=1e-15 vntol=1e-9"]
-    for i in range(m):
-        lines.append(f"Vd{i} d{i} 0 {format_number(float(v_rows[i]))}")
-        if rows_wired:
-            lines.append(f"Rd{i} d{i} r{i}_0 {rr}")
-            lines += [f"Rr{i}_{j} r{i}_{j} r{i}_{j + 1} {rr}" for j in range(ncol - 1)]
-    for j in range(ncol):
-        lines.append(f"Vo{j} o{j} 0 0")
-        if cols_wired:
-            lines += [f"Rc{i}_{j} c{i}_{j} c{i + 1}_{j} {rw}" for i in range(m - 1)]
-            lines.append(f"Ro{j} c{m - 1}_{j} o{j} {rw}")
-    for i in range(m):
+    sources = [(f"vd{i}", f"d{i}", float(v_rows[i])) for i in range(m)] + [(f"vo{j}", f"o{j}", 0.0) for j in range(ncol)]
+    resistors = []
+    if rows_wired:
+        for i in range(m):
+            resistors.append((f"rd{i}", f"d{i}", f"r{i}_0", xbar.r_row))
+            resistors += [(f"rr{i}_{j}", f"r{i}_{j}", f"r{i}_{j + 1}", xbar.r_row) for j in range(ncol - 1)]
+    if cols_wired:
         for j in range(ncol):
-            lines += _cell_lines(f"x{i}_{j}", row(i, j), col(i, j), float(states[i, j]), xbar.r_access)
+            resistors += [(f"rc{i}_{j}", f"c{i}_{j}", f"c{i + 1}_{j}", xbar.r_wire) for i in range(m - 1)]
+            resistors.append((f"ro{j}", f"c{m - 1}_{j}", f"o{j}", xbar.r_wire))
+    cells = [(f"x{i}_{j}", f"r{i}_{j}" if rows_wired else f"d{i}", f"c{i}_{j}" if cols_wired else f"o{j}")
+             for i in range(m) for j in range(ncol)]
+    return ArrayElements(sources, resistors, cells)
+
+
+def _check_cell_values(values: np.ndarray, kind: CellKind) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if kind not in ("reram", "linear"):
+        raise ValueError(f"kind must be 'reram' (device states) or 'linear' (conductances in S), got {kind!r}.")
+    if values.ndim != 2 or min(values.shape) < 1:
+        raise ValueError(f"the cell values must be a 2-D M x C array, got shape {values.shape}.")
+    if kind == "linear" and not np.all(np.isfinite(values) & (values > 0)):
+        raise ValueError(f"linear cells need finite conductances > 0 S; got min {np.nanmin(values)!r} S.")
+    if kind == "reram":
+        lo, hi = cell.device_model().states[0].bounds
+        if not np.all((values >= lo) & (values <= hi)):
+            raise ValueError(f"device states must lie in [{lo}, {hi}], the range of reram_cmo's x; got "
+                             f"[{np.nanmin(values)!r}, {np.nanmax(values)!r}].")
+    return values
+
+
+def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
+                     solver: Literal["klu", "sparse"] = "klu", instance_params: bool = False) -> str:
+    """ngspice ``.op`` deck of the array (:func:`array_elements`); saves only the TIA currents ``i(vo<j>)``.
+
+    Parameters
+    ----------
+    states
+        M x C device states ``x`` (``kind="reram"``: the ``reram_cmo`` device, frozen, in series with the
+        access resistor) or cell conductances in S (``kind="linear"``: one resistor per cell).
+    v_rows
+        Row driver voltages (V).
+    xbar
+        Wires and access resistance.
+    solver
+        ngspice's matrix solver: ``"klu"`` (linear growth) or ``"sparse"`` (SPARSE 1.3, whose reordering
+        takes minutes from 32x32 differential arrays on).
+    instance_params
+        One ``.model`` card for all cells with ``x0``/``freeze`` on the ``N`` lines; needs a build of the
+        module that declares them ``(*type="instance"*)``. Default: a card per cell.
+    """
+    values = _check_cell_values(states, kind)
+    if solver not in ("klu", "sparse"):
+        raise ValueError(f"solver must be 'klu' or 'sparse', got {solver!r}.")
+    m, ncol = values.shape
+    net = array_elements(m, ncol, v_rows, xbar)
+    options = " ".join(f"{k}={format_number(v)}" for k, v in SIM_TOL.items())
+    lines = [f"* reram_cmo crossbar {m}x{ncol}", f".options {solver} {options}"]
+    lines += [f"{name} {node} 0 {format_number(v)}" for name, node, v in net.sources]
+    lines += [f"{name} {a} {b} {format_number(r)}" for name, a, b, r in net.resistors]
+    if instance_params and kind == "reram":
+        lines.append(f".model {SHARED_CARD} {cell.DEVICE}")
+    for (name, row, col), value in zip(net.cells, values.ravel()):
+        lines += _spice_cell(name, row, col, float(value), xbar.r_access, kind, instance_params)
+    lines += [f".save i(vo{j})" for j in range(ncol)]
     return "\n".join(lines + [".op", ".end"])
 
 
-def spice_currents(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar) -> np.ndarray:
-    """Column currents (A) of one ngspice ``.op`` of the array with row driver voltages ``v_rows`` (V)."""
-    result = cell.simulate(crossbar_netlist(states, v_rows, xbar))
-    return np.array([float(np.ravel(result[f"i(vo{j})"])[0]) for j in range(states.shape[1])])
+def _spice_cell(name: str, row: str, col: str, value: float, r_access: float, kind: CellKind,
+                instance_params: bool) -> list[str]:
+    if kind == "linear":
+        return [f"R{name} {row} {col} {format_number(1.0 / value)}"]
+    if instance_params:
+        device = [f"N{name}r {row} {name}d {SHARED_CARD} x0={format_number(value)} freeze=1"]
+    else:
+        device = format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, "freeze": 1.0},
+                                 "osdi")
+    return device + [f"R{name}a {name}d {col} {format_number(r_access)}"]
+
+
+def vacask_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
+                   instance_params: bool = False) -> str:
+    """VACASK ``op`` deck of the same array as :func:`crossbar_netlist` (same element names, lower case);
+    the TIA currents are ``vo<j>:flow(br)``. Load the device's ``.osdi`` and ``resistor.osdi``."""
+    values = _check_cell_values(states, kind)
+    m, ncol = values.shape
+    net = array_elements(m, ncol, v_rows, xbar)
+    lines = [f"reram_cmo crossbar {m}x{ncol}", "ground 0", "model vsource vsource", "model r resistor"]
+    lines += [vacask.format_source(name, (node, "0"), v) for name, node, v in net.sources]
+    lines += [f"{name} ({a} {b}) r r={format_number(r)}" for name, a, b, r in net.resistors]
+    if instance_params and kind == "reram":
+        lines.append(f"model {SHARED_CARD} {cell.DEVICE}")
+    for (name, row, col), value in zip(net.cells, values.ravel()):
+        lines += _vacask_cell(name, row, col, float(value), xbar.r_access, kind, instance_params)
+    options = " ".join(f"{k}={format_number(v)}" for k, v in SIM_TOL.items())
+    return "\n".join(lines + ["control", f'  options {options} relrefsol="pointlocal"', "  analysis op1 op", "endc"])
+
+
+def _vacask_cell(name: str, row: str, col: str, value: float, r_access: float, kind: CellKind,
+                 instance_params: bool) -> list[str]:
+    if kind == "linear":
+        return [f"{name} ({row} {col}) r r={format_number(1.0 / value)}"]
+    if instance_params:
+        device = [f"{name}r ({row} {name}d) {SHARED_CARD} x0={format_number(value)} freeze=1"]
+    else:
+        device = vacask.format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, "freeze": 1.0})
+    return device + [f"{name}a ({name}d {col}) r r={format_number(r_access)}"]
+
+
+def spice_currents(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
+                   engine: Engine = "ngspice") -> np.ndarray:
+    """Column (TIA) currents (A) of one ``.op`` of the array with row driver voltages ``v_rows`` (V), in ngspice
+    (:func:`crossbar_netlist`, KLU) or VACASK (:func:`vacask_netlist`)."""
+    ncol = np.shape(states)[1] if np.ndim(states) == 2 else 0
+    if engine == "ngspice":
+        result = cell.simulate(crossbar_netlist(states, v_rows, xbar, kind=kind))
+        return np.array([float(np.ravel(result[f"i(vo{j})"])[0]) for j in range(ncol)])
+    if engine == "vacask":
+        out = vacask.run_vacask(vacask_netlist(states, v_rows, xbar, kind=kind),
+                                osdi=[cell._osdi_path(), "resistor.osdi"], timeout=600)
+        return np.array([float(out[f"vo{j}:flow(br)"][0]) for j in range(ncol)])
+    raise ValueError(f"engine must be 'ngspice' or 'vacask', got {engine!r}.")
 
 
 def pwm_slices(x: np.ndarray, bits: int) -> list[tuple[float, np.ndarray]]:
@@ -279,15 +412,18 @@ def pwm_slices(x: np.ndarray, bits: int) -> list[tuple[float, np.ndarray]]:
     return slices
 
 
-def spice_outputs(g_cells: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossbar()) -> np.ndarray:
-    """Analog outputs (weight units, before the ADC) of the ngspice array storing cell conductances
-    ``g_cells`` (M x 2N, S): one ``.op`` per pulse-width slice (:func:`pwm_slices`) of every input vector."""
+def spice_outputs(g_cells: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossbar(),
+                  engine: Engine = "ngspice") -> np.ndarray:
+    """Analog outputs (weight units, before the ADC) of the simulated array (ngspice or VACASK) storing cell
+    conductances ``g_cells`` (M x 2N, S): one ``.op`` per pulse-width slice (:func:`pwm_slices`) of every
+    input vector."""
     x = _check_cells(g_cells, inputs)
     states = state_for_conductance(g_cells, xbar)
     out = np.zeros((x.shape[0], g_cells.shape[1] // 2))
     for k, vector in enumerate(x):
         for duration, pattern in pwm_slices(vector, xbar.dac_bits):
-            out[k] += duration * column_outputs(spice_currents(states, pattern * xbar.v_read, xbar), xbar)
+            currents = spice_currents(states, pattern * xbar.v_read, xbar, engine=engine)
+            out[k] += duration * column_outputs(currents, xbar)
     return out
 
 
@@ -357,16 +493,164 @@ def nodal_outputs(g_cells: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Cros
     return column_outputs(nodal_currents(g_cells, x * xbar.v_read, xbar.r_wire, xbar.row_wires), xbar)
 
 
+@lru_cache(maxsize=1)
+def _device_numpy() -> Callable[..., Any]:
+    return as_callable(cell.device_model())
+
+
+def _device_current(v: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """Current (A) through the frozen ``reram_cmo`` device from top to bottom electrode at ``v`` = V(te, be)."""
+    out = _device_numpy()({"te": v, "be": np.zeros_like(v)}, {"x": states})
+    return np.asarray(out["currents"]["te"], dtype=float)
+
+
+def device_nodal_currents(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar,
+                          rtol: float = NEWTON_RTOL, max_iter: int = 50) -> np.ndarray:
+    """Column (TIA) currents (A), K x C, of the array of ``reram_cmo`` cells by Newton's method on its nodes.
+
+    The same circuit as :func:`crossbar_netlist` with ``kind="reram"``: every cell is the device (its numpy
+    rendering, internal nodes solved inside it) in series with the access resistor, every wire segment a
+    resistor. Unknowns: row, column and device-to-access nodes; drivers and TIAs are fixed potentials.
+    Newton stops when max |update| <= ``rtol`` * max |potential| (the device's own internal-node Newton
+    stops at a relative step of 1e-13).
+
+    Parameters
+    ----------
+    states
+        M x C device states ``x``.
+    v_rows
+        K x M (or M) row driver voltages (V), one Newton solve each.
+    xbar
+        Wires and access resistance.
+
+    Raises
+    ------
+    ArithmeticError
+        If Newton does not converge in ``max_iter`` iterations.
+    """
+    x = _check_cell_values(states, "reram")
+    v_rows = np.atleast_2d(np.asarray(v_rows, dtype=float))
+    if v_rows.ndim != 2 or v_rows.shape[1] != x.shape[0]:
+        raise ValueError(f"row voltages of shape {v_rows.shape} do not fit {x.shape[0]} rows (K x M).")
+    network = _Network(x.shape, xbar)
+    return np.array([network.solve(x.ravel(), v, rtol, max_iter) for v in v_rows])
+
+
+class _Network:
+    """Node numbering and linear part of the array for :func:`device_nodal_currents`.
+
+    Nodes: ground (0, the TIAs), drivers ``1..M``, then row nodes (row wires), column nodes (column wires)
+    and the device-to-access node of every cell; the first ``1 + M`` are fixed potentials.
+    """
+
+    def __init__(self, shape: tuple[int, int], xbar: Crossbar):
+        m, c = shape
+        self.m, self.fixed = m, 1 + m
+        cells = np.arange(m * c).reshape(m, c)
+        count = self.fixed
+        drivers = np.repeat(np.arange(1, m + 1), c).reshape(m, c)
+        self.top, count = (cells + count, count + m * c) if xbar.r_row > 0 else (drivers, count)
+        col, count = (cells + count, count + m * c) if xbar.r_wire > 0 else (np.zeros_like(cells), count)
+        self.mid, self.size = cells + count, count + m * c
+        edges: list[tuple[np.ndarray, np.ndarray, float]] = [(self.mid.ravel(), col.ravel(), 1.0 / xbar.r_access)]
+        if xbar.r_row > 0:
+            edges += [(drivers[:, 0], self.top[:, 0], 1.0 / xbar.r_row),
+                      (self.top[:, :-1].ravel(), self.top[:, 1:].ravel(), 1.0 / xbar.r_row)]
+        if xbar.r_wire > 0:
+            edges += [(col[:-1, :].ravel(), col[1:, :].ravel(), 1.0 / xbar.r_wire),
+                      (col[-1, :], np.zeros(c, dtype=int), 1.0 / xbar.r_wire)]
+        a = np.concatenate([e[0] for e in edges])
+        b = np.concatenate([e[1] for e in edges])
+        g = np.concatenate([np.full(e[0].size, e[2]) for e in edges])
+        self.laplacian = _stamp(a, b, g, self.size)
+        # the TIA current of column j: what the edges into ground carry from column j
+        into_ground = b == 0
+        self.out_node, self.out_g = a[into_ground], g[into_ground]
+        self.out_col = np.tile(np.arange(c), m) if xbar.r_wire == 0 else np.arange(c)
+        self.columns = c
+
+    def solve(self, states: np.ndarray, v_drivers: np.ndarray, rtol: float, max_iter: int) -> np.ndarray:
+        v = np.zeros(self.size)
+        v[1:self.fixed] = v_drivers
+        top, mid, free = self.top.ravel(), self.mid.ravel(), slice(self.fixed, None)
+        for _ in range(max_iter):
+            drop = v[top] - v[mid]
+            current = _device_current(drop, states)
+            step_v = 1e-7 * np.maximum(np.abs(drop), 1e-3)
+            slope = (_device_current(drop + step_v, states) - current) / step_v
+            residual = self.laplacian @ v + np.bincount(top, current, self.size) - np.bincount(mid, current, self.size)
+            jacobian = (self.laplacian + _stamp(top, mid, slope, self.size)).tocsc()[free, free]
+            update = splu(jacobian).solve(residual[free])
+            v[free] -= update
+            if np.abs(update).max() <= rtol * np.abs(v).max():
+                return np.bincount(self.out_col, self.out_g * v[self.out_node], self.columns)
+        raise ArithmeticError(f"the array's Newton iteration did not converge in {max_iter} iterations "
+                              f"(last update {np.abs(update).max():.3g} V); raise max_iter or rtol.")
+
+
+def _stamp(a: np.ndarray, b: np.ndarray, g: np.ndarray, n: int) -> sps.csr_matrix:
+    """Nodal matrix of conductances ``g`` between nodes ``a`` and ``b``."""
+    rows = np.concatenate([a, b, a, b])
+    cols = np.concatenate([a, b, b, a])
+    return sps.csr_matrix((np.concatenate([g, g, -g, -g]), (rows, cols)), shape=(n, n))
+
+
+def device_tolerance(currents: np.ndarray, outputs: np.ndarray, rows: int, xbar: Crossbar,
+                     tol: Mapping[str, float] = SIM_TOL, rtol: float = NEWTON_RTOL) -> float:
+    """Largest ``max |y_a - y_b| / max |y|`` that two of ngspice, VACASK and :func:`device_nodal_currents` may
+    show on an array of ``reram_cmo`` cells, from their convergence criteria (not a fitted number).
+
+    Derivation. ngspice accepts a Newton iterate when every unknown moved by less than
+    ``reltol*|value| + abstol`` (branch currents, among them the TIA sources' currents I_j) or
+    ``reltol*|value| + vntol`` (node potentials); VACASK, with ``relrefsol="pointlocal"`` and the same
+    ``reltol``/``abstol``/``vntol`` (:data:`SIM_TOL`), applies the same test (and a residual check on top).
+    Newton converges quadratically near the solution, so the error of the accepted iterate is below its last
+    update: ``|dI_j| <= reltol*|I_j| + abstol``. The nodal solver stops at a node update below
+    ``rtol * max|V|`` (``max|V| = V_read``, the drivers), which bounds its TIA currents' error by
+    ``rtol * V_read * g_out`` with ``g_out`` the conductance from the column into the TIA (``1/r_wire``,
+    or ``M/r_access`` with ideal column wires). The device renderings (compiled Verilog-A, numpy) agree to
+    rounding (``spicegen check``). An output ``y_j = (I_2j - I_2j+1)/(V_read*(G_max - G_min))`` thus
+    differs between two solvers by at most the sum of both solvers' bounds on ``I_2j`` and ``I_2j+1``
+    over ``V_read*(G_max - G_min)``. The bound returned covers every pair (two simulators' bounds plus
+    the nodal solver's on each current), largest over the columns, divided by ``max|y|`` as in
+    :func:`solver_agreement`.
+
+    Parameters
+    ----------
+    currents
+        TIA currents (A), K x 2N, of one solver (the bound is evaluated at them).
+    xbar
+        The array (read voltage, wires, access resistance).
+    outputs
+        Outputs ``y`` (weight units) whose ``max |y|`` normalises the bound.
+    rows
+        Rows M of the array.
+    tol, rtol
+        The simulators' settings and the nodal solver's stopping rule.
+    """
+    i = np.abs(np.atleast_2d(currents))
+    spice = tol["reltol"] * i + tol["abstol"]
+    g_out = 1.0 / xbar.r_wire if xbar.r_wire > 0 else rows / xbar.r_access
+    nodal = rtol * xbar.v_read * g_out
+    per_current = 2 * spice + nodal  # two simulators (worst pair) plus the nodal solver
+    per_output = per_current[:, 0::2] + per_current[:, 1::2]
+    return float(per_output.max() / (xbar.v_read * (G_MAX - G_MIN)) / np.abs(outputs).max())
+
+
 def cell_mvm(g_cells: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossbar(),
              solver: Solver = "numpy") -> np.ndarray:
     """Analog MVM of the array storing ``g_cells`` (M x 2N, S): DAC quantization, array (with IR drop), ADC.
 
-    ``solver`` is ``"numpy"`` (:func:`nodal_outputs`) or ``"spice"`` (:func:`spice_outputs`).
+    ``solver`` is ``"numpy"`` (:func:`nodal_outputs`), ``"spice"`` (ngspice) or ``"vacask"``
+    (:func:`spice_outputs`).
     """
-    if solver not in ("numpy", "spice"):
-        raise ValueError(f"solver must be 'numpy' or 'spice', got {solver!r}.")
+    if solver not in ("numpy", "spice", "vacask"):
+        raise ValueError(f"solver must be 'numpy', 'spice' or 'vacask', got {solver!r}.")
     x = quantize(inputs, xbar.dac_bits, 1.0)
-    y = nodal_outputs(g_cells, x, xbar) if solver == "numpy" else spice_outputs(g_cells, x, xbar)
+    if solver == "numpy":
+        y = nodal_outputs(g_cells, x, xbar)
+    else:
+        y = spice_outputs(g_cells, x, xbar, engine="vacask" if solver == "vacask" else "ngspice")
     return quantize(y, xbar.adc_bits, xbar.out_bound)
 
 
@@ -383,7 +667,7 @@ def analog_mvm(weights: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossba
     xbar
         Array settings.
     solver
-        ``"numpy"`` or ``"spice"``.
+        ``"numpy"``, ``"spice"`` (ngspice) or ``"vacask"``.
 
     Returns
     -------
@@ -539,6 +823,35 @@ def solver_agreement(size: int, vectors: int, rng: np.random.Generator, xbar: Cr
     diff = np.abs(y_np - y_sp).max()
     return {"max_rel_output": float(diff / np.abs(y_sp).max()), "max_rel_ir_effect": float(diff / ir),
             "ir_effect_max": float(ir)}
+
+
+def full_array_check(size: int, rng: np.random.Generator, xbar: Crossbar = Crossbar()) -> dict[str, float]:
+    """The nodal solvers against ngspice and VACASK on one pulse-coded input slice of a ``size`` x ``size``
+    differential array (``size`` x ``2*size`` cells) of the paper's weights.
+
+    Returns, as ``max |y_a - y_b| / max |y|``: ``linear_<a>_<b>`` (every cell a resistor of its chord
+    conductance; :func:`nodal_currents`) and ``reram_<a>_<b>`` (``reram_cmo`` cells;
+    :func:`device_nodal_currents`) for the pairs of ``ngspice``, ``vacask`` and ``nodal``, and
+    ``reram_tolerance``, the bound :func:`device_tolerance` derives for the latter.
+    """
+    w, _ = paper_operands(size, 1, rng)
+    g = interleave(*weight_conductances(w))
+    v = rng.choice([-1.0, 1.0], size) * xbar.v_read  # every row on: the largest IR drop of a slice
+    states = state_for_conductance(g, xbar)
+    currents = {"linear": {"nodal": nodal_currents(g, v, xbar.r_wire, xbar.row_wires)[0]},
+                "reram": {"nodal": device_nodal_currents(states, v, xbar)[0]}}
+    for engine in ("ngspice", "vacask"):
+        currents["linear"][engine] = spice_currents(g, v, xbar, kind="linear", engine=engine)
+        currents["reram"][engine] = spice_currents(states, v, xbar, engine=engine)
+    out = {}
+    for kind, by_solver in currents.items():
+        y = {name: column_outputs(i, xbar) for name, i in by_solver.items()}
+        scale = np.abs(y["ngspice"]).max()
+        for a, b in (("nodal", "ngspice"), ("nodal", "vacask"), ("ngspice", "vacask")):
+            out[f"{kind}_{a}_{b}"] = float(np.abs(y[a] - y[b]).max() / scale)
+    reference = currents["reram"]["ngspice"]
+    out["reram_tolerance"] = device_tolerance(reference, column_outputs(reference, xbar), size, xbar)
+    return out
 
 
 # ----------------------------------------------------------------------------- figures

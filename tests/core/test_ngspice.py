@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spicegen.ngspice import NgSpiceShared, SimError, SimResult, _read_raw, run_netlist
+from spicegen.ngspice import KLU_ELEMENTS, NgSpiceShared, SimError, SimResult, _read_raw, run_netlist
 
 pytestmark = pytest.mark.ngspice
 
@@ -482,3 +482,20 @@ def test_a_missing_simulator_fails_or_skips_the_marked_tests(tmp_path, option, o
     assert outcome in done.stdout
     assert f"cannot load the shared library {str(tmp_path / 'libngspice.so.0')!r}" in done.stdout
     assert "scripts/setup.sh" in done.stdout
+
+
+def _ladder(stages: int, options: str = "") -> str:
+    lines = ["* resistor ladder", *([options] if options else []), "V1 n0 0 1"]
+    lines += [f"R{i} n{i} n{i + 1} 1k" for i in range(stages)] + [f"Rend n{stages} 0 1k", ".op", ".end"]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("backend", ["shared", "subprocess"])
+@pytest.mark.parametrize(("stages", "options", "solver"), [
+    (10, "", "SPARSE"), (KLU_ELEMENTS, "", "KLU"), (KLU_ELEMENTS, ".options sparse", "SPARSE"),
+    (10, ".option reltol=1e-6 klu", "KLU")])
+def test_large_decks_run_on_klu_unless_they_name_a_solver(backend, stages, options, solver):
+    result = run_netlist(_ladder(stages, options), backend=backend)
+    assert f"Using {solver}" in result.log
+    # stages + 1 equal resistors in series: the far node holds 1/(stages + 1) of the source
+    assert result[f"n{stages}"][0] == pytest.approx(1.0 / (stages + 1), rel=1e-12)

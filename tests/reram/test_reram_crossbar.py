@@ -135,3 +135,54 @@ def test_bad_crossbar_options_are_refused_before_anything_is_written(tmp_path, s
     with pytest.raises(ValueError, match=message):
         run("reram-crossbar", tmp_path / "bad", settings=setting, progress=False)
     assert not (tmp_path / "bad").exists()
+
+
+# ------------------------------------------------------------------ full-array simulation
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+@pytest.mark.vacask
+@pytest.mark.parametrize("size", [8, 32])
+def test_nodal_solvers_equal_ngspice_and_vacask_on_the_full_array(size):
+    check = xb.full_array_check(size, np.random.default_rng(size))
+    for pair in ("nodal_ngspice", "nodal_vacask", "ngspice_vacask"):
+        assert check[f"linear_{pair}"] <= 1e-6
+        assert check[f"reram_{pair}"] <= check["reram_tolerance"]
+    # the bound is a bound, not a fitted number: reltol=1e-7 on currents of up to 2N cells
+    assert 1e-8 < check["reram_tolerance"] < 1e-5
+
+
+def test_device_tolerance_follows_the_simulator_settings():
+    currents = np.array([[1e-3, 2e-4]])
+    y = xb.column_outputs(currents, xb.Crossbar())
+    loose = xb.device_tolerance(currents, y, 8, xb.Crossbar(), tol={**xb.SIM_TOL, "reltol": 1e-5})
+    tight = xb.device_tolerance(currents, y, 8, xb.Crossbar())
+    assert loose == pytest.approx(100 * tight, rel=0.01)  # the abstol and nodal terms do not scale
+
+
+@pytest.mark.ngspice
+def test_array_decks_name_their_solver_and_save_only_the_tias():
+    states = np.full((2, 4), 0.5)
+    deck = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar(), solver="sparse")
+    assert ".options sparse" in deck and deck.count(".save") == 4 and deck.count(".model") == 8
+    shared = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar(), instance_params=True)
+    assert shared.count(".model") == 1 and "x0=0.5 freeze=1" in shared
+    assert xb.vacask_netlist(states, np.zeros(2), xb.Crossbar(), kind="linear").count(" r r=") > 8
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: xb.crossbar_netlist(np.full((2, 4), 0.5), np.zeros(3), xb.Crossbar()), "must hold 2 finite row voltages"),
+    (lambda: xb.crossbar_netlist(np.full(4, 0.5), np.zeros(1), xb.Crossbar()), "2-D M x C array, got shape"),
+    (lambda: xb.crossbar_netlist(np.full((2, 2), 2.0), np.zeros(2), xb.Crossbar()), "device states must lie in"),
+    (lambda: xb.crossbar_netlist(np.zeros((2, 2)), np.zeros(2), xb.Crossbar(), kind="linear"), "conductances > 0"),
+    (lambda: xb.crossbar_netlist(np.full((2, 2), 0.5), np.zeros(2), xb.Crossbar(), kind="ohmic"), "kind must be"),
+    (lambda: xb.crossbar_netlist(np.full((2, 2), 0.5), np.zeros(2), xb.Crossbar(), solver="lu"), "'klu' or 'sparse'"),
+    (lambda: xb.spice_currents(np.full((2, 2), 0.5), np.zeros(2), xb.Crossbar(), engine="spectre"), "engine must be"),
+    (lambda: xb.device_nodal_currents(np.full((2, 2), 0.5), np.zeros((1, 3)), xb.Crossbar()), "do not fit 2 rows"),
+    (lambda: xb.spice_outputs(np.full((2, 3), 20e-6), np.zeros(2)), r"M x 2N, pairs"),
+    (lambda: xb.Crossbar(r_wire=-0.1), "wire resistance must be finite and >= 0"),
+])
+def test_bad_array_inputs_are_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

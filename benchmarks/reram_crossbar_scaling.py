@@ -1,0 +1,166 @@
+"""Full-array ReRAM crossbar ``.op``: load + solve time against array size in ngspice and VACASK, in one run.
+
+``python benchmarks/reram_crossbar_scaling.py --out results/benchmarks``
+
+Arrays: N x N differential weights, N x 2N ``reram_cmo`` OSDI cells (frozen states of the paper's weights)
+with the access resistor, 0.35 Ohm row and column wire segments, drivers and TIAs
+(:func:`testbenches.reram.crossbar.crossbar_netlist`), one ``.op`` of one input slice (every row on).
+Configurations per N, each timed as the median of ``--repeat`` runs:
+
+* ngspice, KLU, a ``.model`` card per cell (what the package runs today);
+* ngspice, KLU, one shared card, ``x0``/``freeze`` as instance parameters: the emitted Verilog-A with
+  ``(*type="instance"*)`` added to those two declarations by hand (a copy; the package's emitter is unchanged);
+* ngspice, SPARSE 1.3 (ngspice's default), a card per cell, only up to ``--sparse-max`` (its reordering takes
+  minutes beyond: 512 cells ~3 s, growth ~cells^2.3-3.1);
+* VACASK, a card per cell and one shared card (instance parameters).
+
+ngspice is timed in two parts through the shared library: load (``ngSpice_Circ``: parse, cards, set-up) and
+solve (``run`` plus copying the saved vectors out). VACASK runs as a process: its time is the whole run.
+Also measured: ngspice saving every vector instead of only the TIA currents (at the largest N <= 64), the
+growth exponent of each configuration in cells (least squares on log time vs log cells over N >= 16), and
+the nodal solvers against ngspice and VACASK at ``--check`` sizes
+(:func:`testbenches.reram.crossbar.full_array_check`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from spicegen.ngspice import NgSpiceShared
+from testbenches.reram import cell
+from testbenches.reram import crossbar as xb
+from veriloga.compile import compile_source
+from veriloga.module import format_module
+from veriloga.vacask import run_vacask
+
+INSTANCE_PARAMS = ("x0", "freeze")
+"""Parameters the hand-edited module declares per instance."""
+
+
+def instance_param_osdi() -> str:
+    """The device's Verilog-A with ``x0`` and ``freeze`` marked ``(*type="instance"*)``, compiled."""
+    source = format_module(cell.device_model())
+    for name in INSTANCE_PARAMS:
+        source, count = re.subn(rf'units=""\*\) parameter real {name} =', f'units="", type="instance"*) parameter real {name} =',
+                                source)
+        if count != 1:
+            raise RuntimeError(f"parameter {name!r} not found once in the emitted Verilog-A; update this benchmark.")
+    return str(compile_source(source, f"{cell.DEVICE}_instance"))
+
+
+def array(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """States of an n x n differential array of the paper's weights and one input slice (every row on)."""
+    rng = np.random.default_rng(seed)
+    w, _ = xb.paper_operands(n, 1, rng)
+    states = xb.state_for_conductance(xb.interleave(*xb.weight_conductances(w)))
+    return states, rng.choice([-1.0, 1.0], n) * xb.V_READ
+
+
+def time_ngspice(deck: str, osdi: str, repeat: int) -> dict[str, float]:
+    """Median load and solve seconds of ``deck`` in the shared ngspice library."""
+    spice = NgSpiceShared.get()
+    loads, solves = [], []
+    for _ in range(repeat):
+        with spice.lock:
+            spice.use_osdi([osdi])
+            start = time.perf_counter()
+            spice.load_circuit(deck)
+            loaded = time.perf_counter()
+            result = spice.run()
+            solves.append(time.perf_counter() - loaded)
+            loads.append(loaded - start)
+            spice.destroy_all()
+    return {"load_s": statistics.median(loads), "solve_s": statistics.median(solves),
+            "total_s": statistics.median(a + b for a, b in zip(loads, solves)), "vectors": len(result)}
+
+
+def time_vacask(deck: str, osdi: str, repeat: int) -> dict[str, float]:
+    """Median seconds of a VACASK process running ``deck``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run_vacask(deck, osdi=[osdi, "resistor.osdi"], timeout=3600)
+        times.append(time.perf_counter() - start)
+    return {"total_s": statistics.median(times)}
+
+
+def configurations(sparse_max: int) -> dict[str, Callable[[int, np.ndarray, np.ndarray, int], dict[str, float]]]:
+    """Name -> ``time(n, states, v_rows, repeat)`` of every configuration (None where it is skipped)."""
+    shared_osdi, package_osdi, wires = instance_param_osdi(), cell._osdi_path(), xb.Crossbar()
+
+    def ngspice(solver: str, instance: bool) -> Callable:
+        return lambda n, s, v, r: time_ngspice(xb.crossbar_netlist(s, v, wires, solver=solver, instance_params=instance),
+                                               shared_osdi if instance else package_osdi, r)
+
+    def vacask(instance: bool) -> Callable:
+        return lambda n, s, v, r: time_vacask(xb.vacask_netlist(s, v, wires, instance_params=instance),
+                                              shared_osdi if instance else package_osdi, r)
+
+    sparse = ngspice("sparse", False)
+    return {"ngspice_klu_cards": ngspice("klu", False), "ngspice_klu_instance": ngspice("klu", True),
+            "ngspice_sparse_cards": lambda n, s, v, r: sparse(n, s, v, 1) if n <= sparse_max else None,
+            "vacask_cards": vacask(False), "vacask_instance": vacask(True)}
+
+
+def save_all_cost(n: int, repeat: int) -> dict[str, float]:
+    """ngspice KLU with one card per cell, saving only the TIA currents vs every vector."""
+    states, v = array(n)
+    deck = xb.crossbar_netlist(states, v, xb.Crossbar())
+    every = "\n".join(line for line in deck.splitlines() if not line.startswith(".save"))
+    return {"n": n, "tia_only": time_ngspice(deck, cell._osdi_path(), repeat),
+            "all_vectors": time_ngspice(every, cell._osdi_path(), repeat)}
+
+
+def exponents(rows: list[dict], names: list[str], n_min: int = 16) -> dict[str, float]:
+    """Slope of log(total time) vs log(cells) over the sizes >= ``n_min`` each configuration ran."""
+    out = {}
+    for name in names:
+        points = [(2 * r["n"] ** 2, r[name]["total_s"]) for r in rows if r["n"] >= n_min and r.get(name)]
+        if len(points) >= 2:
+            cells, seconds = np.log(np.array(points)).T
+            out[name] = float(np.polyfit(cells, seconds, 1)[0])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="results/benchmarks")
+    parser.add_argument("--sizes", default="8,16,32,64,128", help="array sizes N (N x 2N cells), comma-separated")
+    parser.add_argument("--sparse-max", type=int, default=16, help="largest N run with SPARSE (minutes beyond)")
+    parser.add_argument("--check", default="8,32,64", help="sizes of the nodal-vs-simulators check")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median); SPARSE runs once")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    configs = configurations(args.sparse_max)
+    rows = []
+    for n in sizes:
+        states, v = array(n)
+        row = {"n": n, "cells": 2 * n * n}
+        for name, run in configs.items():
+            row[name] = run(n, states, v, args.repeat if n < 128 else 1)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    checks = {}
+    for n in (int(s) for s in args.check.split(",") if s):
+        start = time.perf_counter()
+        checks[n] = xb.full_array_check(n, np.random.default_rng(n)) | {"seconds": time.perf_counter() - start}
+        print(json.dumps({"check": n, **checks[n]}), flush=True)
+    summary = {"rows": rows, "growth_exponent_in_cells": exponents(rows, list(configs)),
+               "save_all_cost": save_all_cost(max([n for n in sizes if n <= 64], default=sizes[0]), args.repeat),
+               "checks": checks, "sparse_max": args.sparse_max}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "reram_crossbar_scaling.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: summary[k] for k in ("growth_exponent_in_cells", "save_all_cost")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
