@@ -52,6 +52,9 @@ def test_f2_spread_reports_range_and_3sigma_and_refuses_empty_bins():
     full = v.max() - v.min()
     assert f2["worst_spread"] == pytest.approx(0.02 / full)
     assert f2["worst_3sigma"] == pytest.approx(3 * np.std(np.linspace(-0.01, 0.01, 10), ddof=1) / full)
+    assert f2["worst_spread_vrd"] == pytest.approx(0.02)                          # in units of V_RD
+    assert f2["worst_spread_bound"] == pytest.approx(0.02 / (0.5 - 0.2 * 0.975 - 0.01))  # where the bound is lowest
+    assert f2["width"] == 0.01 and f2_spread(d, v, 0.05)["worst_spread"] == pytest.approx(0.02 / full)
     with pytest.raises(ValueError, match="five samples"):
         f2_spread(d[:3], v[:3])
 
