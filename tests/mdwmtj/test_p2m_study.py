@@ -77,3 +77,16 @@ def test_f1_tune_option_pins_the_cmosx_weight_mdwmtjs_at_either_end():
         f1_spec("cmos", "ap")
     with pytest.raises(ValueError, match="not one of"):
         f1_spec("cmosx", "half")
+
+
+def test_f2_spread_of_the_divider_at_low_bias_closed_form():
+    """docs/mdwmtj.md §5: at low bias the three-MTJ divider spreads 15.9 % of its range at one d_DIFF (ngspice
+    with vh = 10 V: 16.0 %), a resistance linear in q 10.8 % (R_P = 1, TMR 200 %, rhmr 0.4167 R_P)."""
+    q = np.linspace(0, 1, 201)
+    laws = {"three MTJs in parallel": 1 / (1 - 2 * q / 3) + 0.4167, "linear in q": 1 + 2 * q + 0.4167}
+    spreads = {}
+    for name, r in laws.items():
+        v = r[:, None] / (r[:, None] + r[None, :])          # v[i_pos, i_neg]
+        spreads[name] = max(np.ptp(np.diagonal(v, k)) for k in range(-200, 201)) / np.ptp(v)
+    assert spreads["three MTJs in parallel"] == pytest.approx(0.159, abs=0.001)
+    assert spreads["linear in q"] == pytest.approx(0.108, abs=0.001)
