@@ -105,7 +105,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("p2m-f1", "f1 Monte Carlo per weight configuration (Fig. 6a-c)", study="p2m-f1",
           sizes=_sizes(Size(4, {"configs": "cmos"}), Size(200), Size(1000))),
     Stage("p2m-f2", "f2 Monte Carlo of the read divider (Fig. 6d)", study="p2m-f2",
-          sizes=_sizes(Size(400), Size(2000), Size(10000))),
+          sizes=_sizes(Size(400), Size(2000), Size(40000))),
     Stage("p2m-f1-surrogates", "f1 surrogates (lmfit) exported to numpy, PyTorch, ONNX and JSON",
           extraction="p2m-f1", source="p2m-f1", sizes=_every()),
     Stage("p2m-f2-surrogates", "f2 surrogates (lmfit) exported to numpy, PyTorch, ONNX and JSON",

@@ -240,7 +240,9 @@ class FitStats:
             held_out = (f"leave-one-out RMSE {self.loo_rmse:.4g}" if self.loo_rmse is not None
                         else "no leave-one-out error (fewer than three points)")
             return f"interpolant through {self.points} points (no R²: it passes through every point); {held_out}"
-        text = f"RMSE {self.rmse:.4g} ({self.nrmse:.3%} of full scale), R² {self.r2:.6f}"
+        text = f"RMSE {self.rmse:.4g} ({self.nrmse:.3%} of full scale)"
+        if not math.isnan(self.r2):  # NaN: not defined for this fit (e.g. a quantile regression's bound)
+            text += f", R² {self.r2:.6f}"
         return text if self.loo_rmse is None else f"{text}, leave-one-out RMSE {self.loo_rmse:.4g}"
 
 

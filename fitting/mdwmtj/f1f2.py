@@ -13,14 +13,17 @@ shipped in ``fitting/extractions/p2m_f2``). Every surrogate cites its run (``pro
   rule (:func:`fitting.extract.choose_form`): the smooth candidate of lowest BIC (:data:`F1_FORM`,
   :data:`SIGMA_FORM`) if it passes the χ² test at 5 %, else the piecewise-linear interpolant through
   the per-x values. Both are fitted on the even-numbered samples.
-- **f2**: V_PRE / V_RD against d_DIFF = (q_POS − q_NEG) / l_FL; the worst-case lower bound in
-  :data:`F2_BINS` equal-count bins, fitted with the best of :data:`F2_FORM` on the even-numbered samples.
+- **f2**: V_PRE / V_RD against d_DIFF = (q_POS − q_NEG) / l_FL; the worst-case lower bound is a
+  piecewise-linear quantile regression at :data:`F2_TAU` (pinball loss, a linear programme) on the samples
+  numbered 0 mod 4, lowered by a split-conformal shift calibrated on those numbered 2 mod 4
+  (:func:`conformal_rank`): with probability ≥ 1 − :data:`F2_DELTA` over the calibration draw, at most
+  :data:`F2_ALPHA` of new samples fall below it (training-conditional split conformal, Vovk 2012).
 
 Held-out check (odd-numbered samples, the targets of the f1/f2 extraction): f1's mean within 2 % of full
 scale and its σ within 10 % relative at every x, next to the 95 % sampling resolution of that σ
-comparison (:func:`sigma_rel_stderr`); for f2, the fraction of held-out samples on or above the lower
-bound (and the largest shortfall below it, in % of V_NORM's full range). :func:`layer_f1` converts f1
-into the units of the P²M layer.
+comparison (:func:`sigma_rel_stderr`); for the f2 bound, the fraction of held-out samples below it with
+its one-sided 95 % Clopper–Pearson upper limit, against the stated :data:`F2_ALPHA` (and the largest
+shortfall, in % of V_NORM's full range). :func:`layer_f1` converts f1 into the units of the P²M layer.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ import numpy as np
 from spicegen.files import write_json, write_text
 from spicegen.study import Extraction, StudyRun, register_extraction
 
-from fitting.extract import INTERPOLATE, Extraction as Fitted, extract, load_table
+from fitting.extract import INTERPOLATE, Extraction as Fitted, FitError, extract, load_table
 from fitting.surrogate import Surrogate
 
 
@@ -47,10 +50,23 @@ SIGMA_FORM = ("polynomial:1", "polynomial:2", "polynomial:3", "polynomial:4", "p
               "piecewise_linear:2", "piecewise_linear:3", INTERPOLATE)
 """Candidate forms of σ(x) of f1: the smooth form of lowest BIC if it passes the χ² test at 5 %, else the
 per-x interpolant (the weights are quantised to k/9, so σ is only needed at the nine measured x)."""
-F2_FORM = ("tanh", "logistic", "polynomial:3")
-"""Candidate forms of the f2 lower bound."""
+F2_TAU = 0.0005
+"""Quantile level of the f2 lower-bound regression. Below the 0.1 % the bound is for, but not what makes
+it hold: the conformal shift (:func:`conformal_rank`) does that, whatever the regression's quality."""
+F2_KNOTS = 21
+"""Knots of the piecewise-linear quantile regression of the f2 bound: equal-count in d_DIFF over the fitted
+split (the middle one at the median, d_DIFF ≈ 0, where the divider balances), the outer two moved to ±1.
+Evenly spaced knots were tried on the shipped run: its thin end segments (|d_DIFF| > 0.9, ~50 samples each)
+gathered the calibration misses, which made the conformal shift 8× larger (0.0013 vs 0.00015) everywhere;
+equal-count knots spread the misses over d_DIFF and leave the ends a little loose instead."""
+F2_MIN_PER_SEGMENT = 20
+"""Fewer knots when the fitted split is small: at least this many samples between two knots."""
+F2_ALPHA = 0.001
+"""Stated miscoverage of the f2 bound: at most 0.1 % of samples below it."""
+F2_DELTA = 0.05
+"""The f2 bound's miscoverage is at most :data:`F2_ALPHA` with probability 1 − δ over the calibration draw."""
 F2_BINS = 40
-"""Equal-count bins of d_DIFF for the f2 envelope and the f2 mean."""
+"""Equal-count bins of d_DIFF for the f2 mean (and the per-bin minima drawn beside the f2 bound)."""
 F2_MEAN_FORM = ("tanh", "polynomial:3", "polynomial:5", "piecewise_linear:3", "piecewise_linear:4")
 """Candidate forms of the f2 mean curve."""
 F2_SIGMA_FORM = ("polynomial:2", "polynomial:4", "piecewise_linear:2", "piecewise_linear:3", INTERPOLATE)
@@ -156,19 +172,146 @@ def layer_f1(f1: Surrogate, nominal: Sequence[float]) -> tuple[Surrogate, float]
     return layer, L_FL / span
 
 
-def f2_extraction(frame: Any) -> tuple[Fitted, dict[str, Any]]:
-    """Fit the f2 lower bound on half the samples; check its coverage on the other half.
+def hat_basis(x: np.ndarray, knots: np.ndarray) -> Any:
+    """Sparse ``(len(x), len(knots))`` matrix of the piecewise-linear interpolation weights of ``x`` between
+    ``knots`` (each row: two weights summing to 1), so that ``basis @ values`` interpolates knot values."""
+    from scipy import sparse
 
-    ``frame``: one row per sample with ``sample``, ``d_diff`` (units of l_FL) and ``v_pre`` (V_PRE/V_RD).
+    j = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, knots.size - 2)
+    t = np.clip((x - knots[j]) / (knots[j + 1] - knots[j]), 0.0, 1.0)
+    rows = np.repeat(np.arange(x.size), 2)
+    cols = np.column_stack([j, j + 1]).ravel()
+    return sparse.csr_matrix((np.column_stack([1 - t, t]).ravel(), (rows, cols)), shape=(x.size, knots.size))
+
+
+def quantile_knots(x: np.ndarray, y: np.ndarray, knots: np.ndarray, tau: float) -> np.ndarray:
+    """Knot values of the piecewise-linear ``tau``-quantile regression of ``y`` on ``x``.
+
+    Minimises the pinball loss Σ τ·max(r, 0) + (1 − τ)·max(−r, 0), r = y − f(x), as the linear programme
+    ``B·s + u − w = y``, u, w ≥ 0 (HiGHS). With ``tau`` → 0 the curve settles under the lower envelope.
+
+    Raises
+    ------
+    FitError
+        If the solver does not find the optimum.
     """
-    fit, held, full = _f2_halves(frame)
-    e = extract(fit, "d_diff", "v_pre", F2_FORM, statistic="lower", bins=F2_BINS, domain=(-1.0, 1.0),
-                name="f2_lower", device="mdwmtj", note="P2M f2 worst-case lower bound; fitted on even samples")
-    d, v = held["d_diff"].to_numpy(float), held["v_pre"].to_numpy(float)
-    below = e.surrogate(d, out_of_domain="clip") - v
-    check = {"held_out_samples": int(len(v)), "held_out_coverage": float(np.mean(below <= 0)),
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    basis = hat_basis(x, knots)
+    n, k = basis.shape
+    cost = np.concatenate([np.zeros(k), np.full(n, tau), np.full(n, 1.0 - tau)])
+    equality = sparse.hstack([basis, sparse.eye(n), -sparse.eye(n)], format="csr")
+    bounds = [(None, None)] * k + [(0.0, None)] * (2 * n)
+    result = linprog(cost, A_eq=equality, b_eq=y, bounds=bounds, method="highs")
+    if not result.success:
+        raise FitError(f"the {tau:g}-quantile regression of the f2 bound failed on {n} samples: {result.message}")
+    return result.x[:k]
+
+
+def f2_knots(d: np.ndarray, count: int = F2_KNOTS, minimum: int = F2_MIN_PER_SEGMENT) -> np.ndarray:
+    """Knots at equal-count quantiles of the samples ``d`` (at most ``count``, at least ``minimum`` samples per
+    segment), the outer two moved to the domain's ends ±1."""
+    knots = np.quantile(d, np.linspace(0.0, 1.0, int(min(count, max(2, d.size // minimum + 1)))))
+    knots[0], knots[-1] = -1.0, 1.0
+    return knots
+
+
+def conformal_rank(n: int, alpha: float, delta: float) -> tuple[int, float]:
+    """Which calibration score lowers a bound by how much, and the miscoverage it guarantees.
+
+    With scores s = bound(x) − y of ``n`` exchangeable calibration samples and the bound lowered by the
+    j-th largest score, the miscoverage P(y_new below) of a new sample is Beta(j, n + 1 − j) distributed
+    over the calibration draw (continuous scores). The largest j with P(miscoverage > ``alpha``) ≤ ``delta``
+    gives the tightest bound that holds at ``alpha`` with probability ≥ 1 − ``delta``; its expected
+    miscoverage is j/(n + 1) < ``alpha``.
+
+    Returns
+    -------
+    tuple
+        (j, stated miscoverage): ``alpha``; or, when ``n`` is too small for any j (below about
+        3/``alpha``), j = 1 (the largest score) and the miscoverage it does guarantee at 1 − ``delta``.
+
+    >>> conformal_rank(10000, 0.001, 0.05)
+    (5, 0.001)
+    """
+    from scipy.stats import beta
+
+    j = np.arange(1, n + 1)
+    ok = np.flatnonzero(beta.sf(alpha, j, n + 1 - j) <= delta)
+    if ok.size:
+        return int(j[ok[-1]]), alpha
+    return 1, float(beta.isf(delta, 1, n))
+
+
+def _f2_splits(frame: Any) -> tuple[Any, Any, Any]:
+    """(fitted, calibration, held-out) samples of f2: numbers 0 mod 4, 2 mod 4, odd."""
+    number = frame["sample"].to_numpy() % 4
+    return frame[number == 0], frame[number == 2], frame[number % 2 == 1]
+
+
+def f2_extraction(frame: Any, *, tau: float = F2_TAU, alpha: float = F2_ALPHA,
+                  delta: float = F2_DELTA) -> tuple[Fitted, dict[str, Any]]:
+    """The f2 lower bound: quantile regression, split-conformal shift, held-out check.
+
+    Parameters
+    ----------
+    frame
+        One row per sample with ``sample``, ``d_diff`` (units of l_FL) and ``v_pre`` (V_PRE/V_RD); its
+        ``attrs`` name the testbench, seed and source for the provenance.
+    tau, alpha, delta
+        See :data:`F2_TAU`, :data:`F2_ALPHA`, :data:`F2_DELTA`.
+
+    Returns
+    -------
+    tuple
+        The extraction (surrogate ``f2_lower``: the piecewise-linear bound through its knots) and the
+        check: split sizes, the conformal rank and shift, the stated and expected miscoverage, and on
+        the held-out samples the count and fraction below with its one-sided 95 % upper limit.
+    """
+    import spicegen
+    from scipy.stats import beta
+
+    from fitting.extract import dataset_hash, interpolant, statistic_points
+    from fitting.surrogate import FitStats, ParamStat, Provenance
+
+    fit, cal, held = _f2_splits(frame)
+    d, v = fit["d_diff"].to_numpy(float), fit["v_pre"].to_numpy(float)
+    knots = f2_knots(d)
+    count = knots.size
+    values = quantile_knots(d, v, knots, tau)
+    scores = hat_basis(cal["d_diff"].to_numpy(float), knots) @ values - cal["v_pre"].to_numpy(float)
+    rank, stated = conformal_rank(scores.size, alpha, delta)
+    shift = float(np.sort(scores)[-rank])
+    form = f"quantile {tau:g}, piecewise linear ({count} knots) + split-conformal shift"
+    provenance = Provenance(version=spicegen.__version__, dataset_hash=dataset_hash({"d_diff": d, "v_pre": v}),
+                            statistic="lower", form=form, columns={"x": "d_diff", "y": "v_pre"}, device="mdwmtj",
+                            testbench=frame.attrs.get("testbench"), seed=frame.attrs.get("seed"),
+                            source=frame.attrs.get("source"),
+                            note=f"P2M f2 worst-case lower bound: quantile regression on samples 0 mod 4, conformal "
+                                 f"shift on 2 mod 4; at most {stated:g} below with probability {1 - delta:g}")
+    minima = statistic_points(d, v, "lower", bins=F2_BINS)
+    bound = interpolant(replace(minima, x=knots, value=values - shift, stderr=None), "f2_lower", "d_diff",
+                        (-1.0, 1.0), "v_pre", provenance)
+    used = np.concatenate([v, cal["v_pre"].to_numpy(float)])
+    residual = v - bound(d)
+    stats = FitStats(points=int(d.size), dof=int(d.size - count), rmse=float(np.sqrt(np.mean(residual ** 2))),
+                     nrmse=float(np.sqrt(np.mean(residual ** 2)) / np.ptp(v)), r2=math.nan,
+                     max_error=float(np.abs(residual).max()), confidence=0.95, weighted=False,
+                     params={k: ParamStat(float(x), None, float(x), float(x)) for k, x in bound.params.items()},
+                     coverage=float(np.mean(used >= bound(np.concatenate([d, cal["d_diff"].to_numpy(float)])))))
+    bound = replace(bound, stats=stats)
+    below = bound(held["d_diff"].to_numpy(float)) - held["v_pre"].to_numpy(float)
+    n_held, n_below = int(below.size), int(np.sum(below > 0))
+    full = float(np.ptp(frame["v_pre"].to_numpy(float)))
+    check = {"form": form, "tau": tau, "knots": count, "fit_samples": int(d.size), "calibration_samples": int(scores.size),
+             "alpha": alpha, "delta": delta, "rank": rank, "shift": shift, "stated_miscoverage": stated,
+             "expected_miscoverage": rank / (scores.size + 1), "coverage_fit": stats.coverage,
+             "held_out_samples": n_held, "held_out_below": n_below, "held_out_below_fraction": n_below / n_held,
+             "held_out_below_upper95": float(beta.ppf(0.95, n_below + 1, n_held - n_below)),
+             "held_out_coverage": 1.0 - n_below / n_held, "holds": bool(n_below / n_held <= stated),
              "largest_shortfall_fs": float(max(below.max(), 0.0) / full), "v_norm_full_range": full}
-    return e, check
+    return Fitted(bound, minima, None, d, v), check
 
 
 def f2_mean_extraction(frame: Any, bins: int = F2_SIGMA_BINS) -> tuple[Fitted, dict[str, Any]]:
@@ -261,7 +404,7 @@ class P2mF2Extraction(Extraction):
     name = "p2m-f2"
     source = "p2m-f2"
     statistic = "lower; mean, std"
-    form = "lowest BIC of F2_FORM (lower), F2_MEAN_FORM (mean), F2_SIGMA_FORM (std)"
+    form = "quantile regression + split-conformal shift (lower), lowest BIC of F2_MEAN_FORM (mean), F2_SIGMA_FORM (std)"
     folder = "extractions/p2m_f2"
 
     def fit(self, run: StudyRun, out: Path) -> list[Path]:
@@ -272,9 +415,8 @@ class P2mF2Extraction(Extraction):
         mean, mean_check = f2_mean_extraction(frame)
         lower, mean = lower.citing(run.citation()), mean.citing(run.citation())
         summary = {"study": run.citation(brief=True),
-                   "forms": {"f2": F2_FORM, "f2_mean": F2_MEAN_FORM, "f2_sigma": F2_SIGMA_FORM},
-                   "f2": {"form": lower.surrogate.provenance.form, "r2": lower.surrogate.stats.r2,
-                          "coverage_fit_half": lower.surrogate.stats.coverage, **check},
+                   "forms": {"f2": check["form"], "f2_mean": F2_MEAN_FORM, "f2_sigma": F2_SIGMA_FORM},
+                   "f2": check,
                    "f2_mean": {"form": mean.surrogate.provenance.form,
                                "sigma_form": mean.surrogate.variation.provenance.form,
                                "r2": mean.surrogate.stats.r2, **mean_check}}
@@ -324,17 +466,23 @@ def f1_report(summary: dict[str, Any]) -> str:
 
 
 def f2_report(summary: dict[str, Any]) -> str:
-    """``report.md`` of the f2 extraction: the lower bound's held-out coverage and the mean's checks."""
+    """``report.md`` of the f2 extraction: the lower bound's guarantee and held-out check, the mean's checks."""
     f2, m = summary["f2"], summary["f2_mean"]
     lines = ["# P²M f2 extraction", "", *_source(summary, "p2m-f2"),
-             f"Forms chosen by the lowest BIC among candidates, fitted on even-numbered samples ({F2_BINS} equal-count "
-             "bins of d_DIFF), checked on odd-numbered ones.", "",
-             f"f2 lower bound (`{f2['form']}`): R² {f2['r2']:.4f}; held-out coverage {100 * f2['held_out_coverage']:.2f} % "
-             f"of samples on or above it; largest shortfall {100 * f2['largest_shortfall_fs']:.2f} % of "
-             "V_NORM's full range.", "",
+             f"f2 lower bound (`{f2['form']}`): the {f2['tau']:g}-quantile regression on {f2['fit_samples']} samples "
+             f"(numbers 0 mod 4), lowered by the {f2['rank']}th largest of {f2['calibration_samples']} calibration "
+             f"scores (numbers 2 mod 4; shift {f2['shift']:.4g}). Guarantee (split conformal, training-conditional): "
+             f"at most {100 * f2['stated_miscoverage']:.3g} % of new samples below it, with probability "
+             f"≥ {100 * (1 - f2['delta']):.3g} % over the calibration draw (expected "
+             f"{100 * f2['expected_miscoverage']:.3g} %).", "",
+             f"Held out (odd numbers): {f2['held_out_below']} of {f2['held_out_samples']} samples below the bound, "
+             f"{100 * f2['held_out_below_fraction']:.3f} % (one-sided 95 % upper limit "
+             f"{100 * f2['held_out_below_upper95']:.3f} %; stated {100 * f2['stated_miscoverage']:.3g} %: "
+             f"{'holds' if f2['holds'] else 'DOES NOT HOLD'}); largest shortfall "
+             f"{100 * f2['largest_shortfall_fs']:.3f} % of V_NORM's full range.", "",
              f"f2 mean (`{m['form']}`, R² {m['r2']:.5f}) with σ about it (`{m['sigma_form']}`, "
-             f"{m['sigma_bins']} equal-count bins), fitted on {m['fit_samples']}, checked on {m['held_out_samples']} "
-             f"held-out samples: mean error {100 * m['mean_max_error_fs']:.2f} % FS "
+             f"{m['sigma_bins']} equal-count bins), fitted on {m['fit_samples']} (even numbers), checked on "
+             f"{m['held_out_samples']} held-out samples: mean error {100 * m['mean_max_error_fs']:.2f} % FS "
              f"({'≤' if m['mean_within_target'] else '>'} 2), σ error {100 * m['sigma_max_rel_error']:.1f} % "
              f"({'≤' if m['sigma_within_target'] else '>'} 10 %), resolution {100 * max(m['sigma_resolution_95']):.1f} %, "
              f"{m['sigma_within_resolution']}/{m['sigma_bins']} bins within it."]

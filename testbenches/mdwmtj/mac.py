@@ -569,28 +569,58 @@ P2M_F1 = register_testbench(Testbench(
 
 F2_SIGMA_Q = L_FL / (2.0 * math.sqrt(3.0))
 """σ of the uniform draw of each accumulator position over [0, l_FL] in ``p2m-f2``."""
+F2_DEVICE_OPTIONS = ("rhmr", "vh", "kn")
+"""Parameters of both accumulators that ``p2m-f2`` exposes as options (the readings of the read law
+compared in docs/mdwmtj.md §5); each defaults to the device's own default."""
+
+
+@dataclass(frozen=True)
+class NodeRatio:
+    """Operating-point voltage of ``signal`` divided by that of ``by`` (dimensionless): a divider's output
+    in units of its own supply, whatever the supply is set to."""
+
+    unit = ""
+    signal: str
+    by: str
+
+    def __call__(self, waves: CircuitWaves) -> float:
+        return float(np.ravel(waves[self.signal])[-1]) / float(np.ravel(waves[self.by])[-1])
 
 
 def build_f2_testbench(options: Mapping[str, object]) -> Circuit:
-    """``p2m-f2``: the read divider at random accumulator positions (uniform over [0, l_FL]), DC."""
+    """``p2m-f2``: the read divider at random accumulator positions (uniform over [0, l_FL]), DC.
+
+    Options ``v_rd`` (read bias, V) and the accumulator parameters of :data:`F2_DEVICE_OPTIONS`; a
+    parameter at the device's default is left out of the netlist.
+    """
     model = get_device(DEVICE)
+    defaults = {p.name: p.default for p in model.params}
     c = Circuit("p2m-f2: pre-activation divider")
-    c.element(f"Vrd vrd 0 {num(V_RD)}")
+    c.element(f"Vrd vrd 0 {num(float(options['v_rd']))}")  # type: ignore[arg-type]
     spread = {"q0": Variation("local", F2_SIGMA_Q, "uniform", relative=False)}
+    read_law = {k: float(options[k]) for k in F2_DEVICE_OPTIONS if float(options[k]) != defaults[k]}  # type: ignore[arg-type]
     for name, nodes in (("accn", ["pre", "vrd", "pre"]), ("accp", ["0", "pre", "0"])):
-        c.device(model, name, nodes, values={"q0": 0.5 * L_FL, "freeze": 1.0}, variations=spread,
+        c.device(model, name, nodes, values={"q0": 0.5 * L_FL, "freeze": 1.0, **read_law}, variations=spread,
                  flavor=options["flavor"])  # type: ignore[arg-type]
     c.analysis(".op")
     c.alias("pre", "pre")
+    c.alias("vrd", "vrd")
     return c
+
+
+def _f2_options() -> tuple[Option, ...]:
+    defaults = {p.name: p.default for p in get_device(DEVICE).params}
+    return (_OPTIONS[1], Option("v_rd", V_RD, desc="read bias of the divider (V)"),
+            *(Option(k, defaults[k], desc=f"{k} of both accumulators (device default {defaults[k]!r})")
+              for k in F2_DEVICE_OPTIONS))
 
 
 P2M_F2 = register_testbench(Testbench(
     name="p2m-f2",
     doc="P2M f2 data: normalized pre-activation voltage vs accumulator positions (DC divider)",
     build=build_f2_testbench,
-    measurements={"d_pos": Final("accp.q"), "d_neg": Final("accn.q"), "v_pre": Ratio("pre", V_RD)},
-    options=_OPTIONS[1:2],
+    measurements={"d_pos": Final("accp.q"), "d_neg": Final("accn.q"), "v_pre": NodeRatio("pre", "vrd")},
+    options=_f2_options(),
     # the state node holds q / l_FL: the positions are normalised, not the state's metres
     units={"d_pos": "", "d_neg": ""},
 ))

@@ -1,11 +1,15 @@
 """The P²M f1/f2 extraction functions on synthetic samples (the shipped ones come from ngspice Monte Carlo runs)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from fitting.mdwmtj.f1f2 import f1_extraction, f1_report, f2_extraction, f2_mean_extraction, f2_report
+from fitting.mdwmtj.f1f2 import (P2mF2Extraction, conformal_rank, f1_extraction, f1_report, f2_extraction,
+                                 f2_mean_extraction, f2_report)
+from fitting.surrogate import Surrogate
 from testbenches.mdwmtj.mac import F1_X
 
 
@@ -32,21 +36,57 @@ def test_f1_fits_the_even_half_and_checks_the_odd_half():
     assert f"| cmosx | `interpolate` | `{row['sigma_form']}` | interpolant |" in report and "nan" not in report
 
 
-def test_f2_lower_bound_covers_and_the_mean_follows_the_curve():
-    rng = np.random.default_rng(0)
-    q = rng.uniform(0, 1, (2000, 2))
-    v = 0.5 + 0.2 * np.tanh(1.5 * (q[:, 0] - q[:, 1])) + rng.uniform(0, 0.05, 2000)
-    frame = pd.DataFrame({"sample": np.arange(2000), "d_diff": q[:, 0] - q[:, 1], "v_pre": v})
+def divider(n: int, seed: int) -> pd.DataFrame:
+    """V_PRE/V_RD of a divider of two three-MTJ read laws (TMR 200 %, series 0.4 R_P) at uniform positions."""
+    q = np.random.default_rng(seed).uniform(0, 1, (n, 2))
+    r = 1 / (1 - 2 * q / 3) + 0.4
+    return pd.DataFrame({"sample": np.arange(n), "d_diff": q[:, 0] - q[:, 1], "v_pre": r[:, 0] / r.sum(axis=1)})
+
+
+def test_conformal_rank_is_the_largest_that_keeps_its_guarantee():
+    from scipy.stats import beta
+
+    for n in (3000, 10000, 20000):
+        j, stated = conformal_rank(n, 0.001, 0.05)
+        assert stated == 0.001 and beta.sf(0.001, j, n + 1 - j) <= 0.05 < beta.sf(0.001, j + 1, n - j)
+    j, stated = conformal_rank(100, 0.001, 0.05)  # too few for 0.1 %: the largest score and what it guarantees
+    assert j == 1 and beta.sf(stated, 1, 100) == pytest.approx(0.05)
+
+
+def test_f2_lower_bound_holds_at_its_stated_coverage_on_held_out_samples():
+    frame = divider(40000, 0)
     lower, check = f2_extraction(frame)
-    assert check["held_out_coverage"] > 0.9 and check["largest_shortfall_fs"] < 0.03
-    mean, mean_check = f2_mean_extraction(frame)
-    assert mean_check["mean_within_target"]  # the tanh curve, within 2 % of full scale
-    assert float(mean.surrogate.sigma(0.0)) == pytest.approx(0.05 / np.sqrt(12), rel=0.2)  # uniform, width 0.05
-    report = f2_report({"study": {"study": "p2m-f2", "key": None, "n": 2000, "seed": 1, "options": {}},
-                        "f2": {"form": lower.surrogate.provenance.form, "r2": lower.surrogate.stats.r2, **check},
-                        "f2_mean": {"form": mean.surrogate.provenance.form, "r2": mean.surrogate.stats.r2,
-                                    "sigma_form": mean.surrogate.variation.provenance.form, **mean_check}})
-    assert "key `none`" in report and "f2 lower bound" in report
+    assert (check["fit_samples"], check["calibration_samples"], check["held_out_samples"]) == (10000, 10000, 20000)
+    assert check["stated_miscoverage"] == 0.001 and check["rank"] == 5
+    # expected 0.05 % below (rank 5 of 10 001): more than 0.1 % of 20 000 has probability ≈ 0.2 % if it holds
+    assert check["held_out_below_fraction"] <= 0.001 and check["holds"]
+    # a fresh draw of the same process: the guarantee is for new samples, not only the held-out half
+    fresh = divider(40000, 1)
+    below = np.mean(fresh["v_pre"].to_numpy() < lower.surrogate(fresh["d_diff"].to_numpy()))
+    assert below <= 0.001
+    d = np.linspace(-0.95, 0.95, 39)
+    qp = np.maximum(d, 0) + np.linspace(0, 1, 2001)[:, None] * (1 - np.abs(d))  # every q_POS with q_POS - d in [0, 1]
+    qn = qp - d
+    r_p, r_n = 1 / (1 - 2 * qp / 3) + 0.4, 1 / (1 - 2 * qn / 3) + 0.4
+    gap = ((r_p / (r_p + r_n)).min(axis=0) - lower.surrogate(d)) / np.ptp(frame["v_pre"])
+    # ... and it is tight against the true lower envelope: above it by < 0.5 % of the full range in places (a
+    # 99.9 % bound need not lie under the last 0.1 %), below it by < 2 % (at the ends, where d_DIFF is rare)
+    assert -0.005 < gap.min() and gap.max() < 0.02 and np.median(gap) < 0.001
+    report = f2_report({"study": {"study": "p2m-f2", "key": None, "n": 40000, "seed": 1, "options": {}},
+                        "f2": check, "f2_mean": {**f2_mean_extraction(frame)[1], "form": "tanh", "r2": 0.99,
+                                                 "sigma_form": "interpolate"}})
+    assert "key `none`" in report and "10000 calibration scores" in report and ": holds)" in report
+
+
+def test_the_shipped_f2_bound_held_on_its_held_out_samples():
+    shipped = P2mF2Extraction().shipped()
+    summary = json.loads((shipped / "summary.json").read_text())
+    f2 = summary["f2"]
+    assert f2["stated_miscoverage"] == 0.001 and f2["held_out_samples"] >= 20000
+    assert f2["held_out_below_fraction"] <= 0.001 and f2["holds"]
+    bound = Surrogate.load(shipped / "f2_lower.json")
+    assert bound.provenance.study["key"] == summary["study"]["key"] and bound.domain == {"d_diff": (-1.0, 1.0)}
+    assert np.all(np.diff(bound(np.linspace(-1, 1, 201))) > 0)  # V_PRE rises with d_POS - d_NEG
 
 
 def test_f2_refuses_held_out_bins_too_small_for_its_sigma_check():

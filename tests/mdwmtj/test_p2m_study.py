@@ -52,6 +52,9 @@ def test_f2_spread_reports_range_and_3sigma_and_refuses_empty_bins():
     full = v.max() - v.min()
     assert f2["worst_spread"] == pytest.approx(0.02 / full)
     assert f2["worst_3sigma"] == pytest.approx(3 * np.std(np.linspace(-0.01, 0.01, 10), ddof=1) / full)
+    assert f2["worst_spread_vrd"] == pytest.approx(0.02)                          # in units of V_RD
+    assert f2["worst_spread_bound"] == pytest.approx(0.02 / (0.5 - 0.2 * 0.975 - 0.01))  # where the bound is lowest
+    assert f2["width"] == 0.01 and f2_spread(d, v, 0.05)["worst_spread"] == pytest.approx(0.02 / full)
     with pytest.raises(ValueError, match="five samples"):
         f2_spread(d[:3], v[:3])
 
@@ -74,3 +77,16 @@ def test_f1_tune_option_pins_the_cmosx_weight_mdwmtjs_at_either_end():
         f1_spec("cmos", "ap")
     with pytest.raises(ValueError, match="not one of"):
         f1_spec("cmosx", "half")
+
+
+def test_f2_spread_of_the_divider_at_low_bias_closed_form():
+    """docs/mdwmtj.md §5: at low bias the three-MTJ divider spreads 15.9 % of its range at one d_DIFF (ngspice
+    with vh = 10 V: 16.0 %), a resistance linear in q 10.8 % (R_P = 1, TMR 200 %, rhmr 0.4167 R_P)."""
+    q = np.linspace(0, 1, 201)
+    laws = {"three MTJs in parallel": 1 / (1 - 2 * q / 3) + 0.4167, "linear in q": 1 + 2 * q + 0.4167}
+    spreads = {}
+    for name, r in laws.items():
+        v = r[:, None] / (r[:, None] + r[None, :])          # v[i_pos, i_neg]
+        spreads[name] = max(np.ptp(np.diagonal(v, k)) for k in range(-200, 201)) / np.ptp(v)
+    assert spreads["three MTJs in parallel"] == pytest.approx(0.159, abs=0.001)
+    assert spreads["linear in q"] == pytest.approx(0.108, abs=0.001)
