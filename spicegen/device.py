@@ -520,7 +520,7 @@ def _bound_value(bound: Any, values: Mapping[str, float]) -> float:
 def _check_initial(state: State, bounds: tuple[float, float], initial: float, where: str) -> None:
     """Refuse bounds with lower >= upper and an initial value outside them; ``where`` says at which values."""
     text = f"[{_bound_text(state.bounds[0])}, {_bound_text(state.bounds[1])}]"
-    names = " and ".join(repr(n) for n in state.bound_params)
+    names = " or ".join(repr(n) for n in state.bound_params)
     lo, hi = bounds
     if not lo < hi:
         raise ValueError(f"the bounds {text} of state {state.name!r} evaluate to [{lo!r}, {hi!r}]{where}; "

@@ -11,7 +11,7 @@ import math
 import sympy
 
 from spicegen.device import DeviceModel
-from spicegen.naming import comment_text, format_number, ngspice_reads, verilog_string
+from spicegen.naming import comment_text, format_number, ngspice_reads, ngspice_substitutes, verilog_string
 from spicegen.params import Param
 
 from .printer import VerilogAPrinter
@@ -25,20 +25,23 @@ def va_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
 Bounds = tuple[float | sympy.Expr, float | sympy.Expr]
 
 
-def format_range(param: Param, bounds: Bounds | None = None, printer: VerilogAPrinter | None = None) -> str:
+def format_range(param: Param, bounds: Bounds | None = None, printer: VerilogAPrinter | None = None, *,
+                 substituted: bool = False) -> str:
     """The ``from`` clause of a parameter declaration (empty when unbounded).
 
     ``bounds`` replaces ``param.bounds``; an end that is an expression of parameters prints
     through ``printer``. The range includes its ends, and a numeric end is written as ngspice
     reads the value :func:`~spicegen.naming.format_number` writes for it, where that lies
-    outside (``0.7`` -> ``0.7000000000000001``): so a value exactly at a bound is accepted by
-    every OSDI host, ngspice included (:func:`~spicegen.naming.ngspice_reads`).
+    outside (``0.7`` -> ``0.7000000000000001``, :func:`~spicegen.naming.ngspice_reads`), so a
+    value exactly at a bound is accepted by every OSDI host, ngspice included. ``substituted``
+    also covers the value given through a ``{parameter}`` (a testbench's slot,
+    :func:`~spicegen.naming.ngspice_substitutes`).
     """
     lo, hi = bounds or param.bounds
     if _open(lo) and _open(hi):
         return ""
-    left = "(-inf" if _open(lo) else f"[{_range_end(lo, min, printer)}"
-    right = "inf)" if _open(hi) else f"{_range_end(hi, max, printer)}]"
+    left = "(-inf" if _open(lo) else f"[{_range_end(lo, min, printer, substituted)}"
+    right = "inf)" if _open(hi) else f"{_range_end(hi, max, printer, substituted)}]"
     return f" from {left}:{right}"
 
 
@@ -46,17 +49,20 @@ def _open(end: float | sympy.Expr) -> bool:
     return isinstance(end, float) and math.isinf(end)
 
 
-def _range_end(end: float | sympy.Expr, outward, printer: VerilogAPrinter | None) -> str:
-    if isinstance(end, float):
-        return format_number(outward(end, ngspice_reads(format_number(end))))
-    return (printer or VerilogAPrinter()).doprint(end)
+def _range_end(end: float | sympy.Expr, outward, printer: VerilogAPrinter | None, substituted: bool) -> str:
+    if not isinstance(end, float):
+        return (printer or VerilogAPrinter()).doprint(end)
+    readings = (ngspice_reads(format_number(end)),) + ((ngspice_substitutes(end),) if substituted else ())
+    return format_number(outward(end, *readings))
 
 
-def format_param(param: Param, bounds: Bounds | None = None, printer: VerilogAPrinter | None = None) -> str:
+def format_param(param: Param, bounds: Bounds | None = None, printer: VerilogAPrinter | None = None, *,
+                 substituted: bool = False) -> str:
     """One ``parameter real`` line with its description and unit attributes (escaped string literals);
-    ``bounds`` and ``printer`` as in :func:`format_range`."""
+    ``bounds``, ``printer`` and ``substituted`` as in :func:`format_range`."""
     attrs = f"(*desc={verilog_string(param.desc)}, units={verilog_string(param.unit)}*) "
-    return f"  {attrs}parameter real {param.name} = {format_number(param.default)}{format_range(param, bounds, printer)};"
+    clause = format_range(param, bounds, printer, substituted=substituted)
+    return f"  {attrs}parameter real {param.name} = {format_number(param.default)}{clause};"
 
 
 def format_module(model: DeviceModel) -> str:
@@ -75,9 +81,10 @@ def format_module(model: DeviceModel) -> str:
     lines += [f"  electrical {node};  // internal node" for node in model.internal]
     lines += [f"  electrical {st.name};  // state {st.name} = {format_number(st.scale)} * V({st.name}) [{comment_text(st.unit)}]"
               for st in model.states]
-    # the initial value of a state whose bounds name parameters ranges over those parameters
-    ranges = {f"{st.name}0": model.bound_exprs(st) for st in model.states if st.bound_params}
-    lines += [format_param(p, ranges.get(p.name), printer) for p in model.params]
+    # a state's initial value ranges over its bounds (parameters where they name them), and a procedure
+    # may set it at a bound through a testbench slot: the clamp keeps the state inside either way
+    ranges = {f"{st.name}0": model.bound_exprs(st) for st in model.states}
+    lines += [format_param(p, ranges.get(p.name), printer, substituted=p.name in ranges) for p in model.params]
     lines += ["", "  analog begin"]
     for branch, expr in model.currents.items():
         lines.append(f"    I({', '.join(branch)}) <+ {printer.doprint(expr)};")

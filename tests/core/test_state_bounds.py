@@ -7,10 +7,11 @@ import sympy as sp
 
 from spicegen import Check, Device, Equations, Param, Sine, State
 from spicegen.device import build_model
-from spicegen.naming import ngspice_reads
+from spicegen.naming import ngspice_reads, ngspice_substitutes
 from spicegen.netlist import format_instance, format_subckt
 from spicegen.ngspice import SimError, run_netlist
 from spicegen.numpy_code import load_numpy_module
+from spicegen.testbench import Circuit
 from testbenches.core.equivalence import check_device
 from veriloga import compile_model, compile_source, format_module
 from veriloga.vacask import format_instance as vacask_instance
@@ -111,7 +112,7 @@ def test_an_emitted_range_holds_its_ends_as_ngspice_reads_them():
     assert ngspice_reads("0.7") > 0.7 and ngspice_reads("1.2") > 1.2 and ngspice_reads("0.3") > 0.3
     assert ngspice_reads("1e-09") == 1e-9
     va = format_module(device((0.3, 0.7), name="const_bounds"))
-    assert "parameter real w0 = 0.5 from [0.3:0.7000000000000001];" in va  # lower end: ngspice reads it above
+    assert "parameter real w0 = 0.5 from [0.3:0.7000000000000001];" in va  # both readings of 0.3 lie above it
 
 
 def _run_at_the_bounds(model, values):
@@ -143,6 +144,34 @@ def test_an_initial_value_at_its_bound_runs_in_ngspice_osdi_twin_and_vacask(boun
     assert osdi == pytest.approx(expected, rel=1e-12)
     assert twin == pytest.approx(expected, rel=1e-12)
     assert vacask == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+@pytest.mark.parametrize("value", [0.1, 1.7])
+def test_an_initial_value_at_its_bound_through_a_parameter_substitution_runs_in_ngspice(value):
+    """A testbench sets w0 through '{slot}': ngspice reads {0.1} as 0.09999999999999999, {1.7} one ulp above."""
+    assert ngspice_substitutes(value) != value
+    model = device((0.1, 1.7), name="at_bound_slot")
+    netlist = (f"* slot\n.param slot={value!r}\nV1 p 0 0.2\nN1 p 0 m1\n.model m1 at_bound_slot w0={{slot}} freeze=1\n"
+               ".op\n.end")
+    assert run_netlist(netlist, osdi=[str(compile_model(model))])["n1#w"][0] == pytest.approx(value, rel=1e-15)
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+@pytest.mark.parametrize("value", [0.1, 1.7])
+def test_a_settable_initial_value_at_a_parameter_bound_runs_in_a_testbench(value):
+    """The bounds' parameters go through '{...}' like the slot, so both read the same double."""
+    model = device(("lo", "hi"), params=(Param("lo", 0.1), Param("hi", 1.7)), name="at_bound_settable")
+    c = Circuit("settable initial value at its bound")
+    c.device(model, "m1", ("p", "0"), settable=("w0",), flavor="osdi", osdi=str(compile_model(model)),
+             values={"freeze": 1.0})
+    c.element("V1 p 0 0.2")
+    c.analysis(".op")
+    text = c.format([slot.with_nominal(value) if slot.name == "m1__w0" else slot for slot in c.slots])
+    assert "hi={1.7} lo={0.1} w0={m1__w0}" in text
+    assert run_netlist(text, osdi=list(c.osdi))["nm1#w"][0] == pytest.approx(value, rel=1e-15)
 
 
 @pytest.mark.ngspice
