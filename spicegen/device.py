@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Na
 
 import numpy as np
 
-from .naming import check_device_name, check_name, check_value
+from .naming import check_device_name, check_name, check_value, format_number
 from .params import Param
 
 if TYPE_CHECKING:
@@ -65,7 +65,10 @@ class State:
     initial
         Default initial value; the instance parameter ``<name>0`` overrides it.
     bounds
-        Hard bounds; the rate is gated to zero at them and the value clamped.
+        Hard bounds; the rate is gated to zero at them and the value clamped. Each end is a
+        number, the name of a parameter (``("gap_min", "gap_max")``) or a sympy expression of
+        parameters (``sympy.Symbol("t_ox") / 2``); an end that names parameters is checked against
+        them when the device is registered and evaluated per instance.
     unit, desc
         Documentation.
     scale
@@ -73,11 +76,19 @@ class State:
         (simulator tolerances are absolute in volts).
     edge
         Fraction of the range over which the rate is smoothly gated off at a bound.
+
+    Notes
+    -----
+    The initial-value parameter ``<name>0`` accepts exactly the values inside the bounds, ends
+    included (a filament fully formed starts at its bound). Where an end names parameters, its
+    range follows them: Verilog-A declares ``from [gap_min:gap_max]`` and
+    :meth:`DeviceModel.checked_params` refuses, per instance, an initial value outside the bounds
+    its parameters give.
     """
 
     name: str
     initial: float
-    bounds: tuple[float, float] = (-math.inf, math.inf)
+    bounds: tuple[float | str | sympy.Expr, float | str | sympy.Expr] = (-math.inf, math.inf)
     unit: str = ""
     desc: str = ""
     scale: float = 1.0
@@ -85,12 +96,15 @@ class State:
 
     def __post_init__(self) -> None:
         check_name(self.name, "state")
-        lo, hi = (float(b) for b in self.bounds)
-        if not lo < hi:
-            raise ValueError(f"bounds of state {self.name!r} must satisfy lower < upper, got {self.bounds!r}.")
+        if not isinstance(self.bounds, (tuple, list)) or len(self.bounds) != 2:
+            raise ValueError(f"bounds of state {self.name!r} must be (lower, upper), got {self.bounds!r}.")
+        lo, hi = (_bound(b, self.name) for b in self.bounds)
         initial = check_value(self.initial, f"initial value of state {self.name!r}")
-        if not lo <= initial <= hi:
-            raise ValueError(f"initial value {initial!r} of state {self.name!r} lies outside its bounds [{lo!r}, {hi!r}].")
+        if isinstance(lo, float) and isinstance(hi, float) and not lo < hi:
+            raise ValueError(f"bounds of state {self.name!r} must satisfy lower < upper, got {self.bounds!r}.")
+        if (isinstance(lo, float) and initial < lo) or (isinstance(hi, float) and initial > hi):
+            raise ValueError(f"initial value {initial!r} of state {self.name!r} lies outside its bounds "
+                             f"[{_bound_text(lo)}, {_bound_text(hi)}].")
         if not check_value(self.scale, "scale") > 0:
             raise ValueError(f"scale of state {self.name!r} must be > 0, got {self.scale!r}.")
         if not 0 < check_value(self.edge, "edge") < 0.5:
@@ -99,12 +113,61 @@ class State:
 
     @property
     def bounded(self) -> bool:
-        """Whether both bounds are finite."""
-        return math.isfinite(self.bounds[0]) and math.isfinite(self.bounds[1])
+        """Whether both bounds are finite (an end that names parameters is)."""
+        return all(not isinstance(b, float) or math.isfinite(b) for b in self.bounds)
+
+    @property
+    def bound_params(self) -> tuple[str, ...]:
+        """Names of the parameters the bounds refer to, sorted (empty for constant bounds)."""
+        return tuple(sorted(set().union(*(_bound_names(b) for b in self.bounds))))
 
     def initial_param(self) -> Param:
-        """The instance parameter ``<name>0`` that sets the initial (and DC) value."""
-        return Param(f"{self.name}0", self.initial, self.unit, f"initial value of state {self.name}", self.bounds)
+        """The instance parameter ``<name>0`` that sets the initial (and DC) value.
+
+        Its :attr:`~spicegen.params.Param.bounds` hold the constant ends; an end that names
+        parameters is open there and checked by :meth:`DeviceModel.checked_params`.
+        """
+        lo, hi = (b if isinstance(b, float) else default for b, default in zip(self.bounds, (-math.inf, math.inf)))
+        return Param(f"{self.name}0", self.initial, self.unit, f"initial value of state {self.name}", (lo, hi))
+
+
+def _bound(value: object, state: str) -> Any:
+    """One end of a state's bounds as a float, a parameter name, or a sympy expression of parameters."""
+    if isinstance(value, str):
+        return check_name(value, f"bound of state {state!r}")
+    if hasattr(value, "free_symbols") and not isinstance(value, bool):  # a sympy object (sympy stays unimported)
+        if not value.free_symbols:
+            return _number_bound(value, state)
+        if getattr(value, "is_Symbol", False):
+            return check_name(value.name, f"bound of state {state!r}")
+        from .printing import checked_expression
+
+        return checked_expression(value, f"bound of state {state!r}")
+    return _number_bound(value, state)
+
+
+def _number_bound(value: object, state: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"a bound of state {state!r} must be a number, the name of a parameter or a sympy "
+                         f"expression of parameters, got {value!r} ({type(value).__name__}).") from None
+    if isinstance(value, bool) or math.isnan(number):
+        raise ValueError(f"a bound of state {state!r} must be a number, the name of a parameter or a sympy "
+                         f"expression of parameters, got {value!r}.")
+    return number
+
+
+def _bound_names(bound: Any) -> set[str]:
+    if isinstance(bound, float):
+        return set()
+    if isinstance(bound, str):
+        return {bound}
+    return {sym.name for sym in bound.free_symbols}
+
+
+def _bound_text(bound: Any) -> str:
+    return repr(bound) if isinstance(bound, float) else str(bound)
 
 
 @dataclass(frozen=True)
@@ -274,14 +337,35 @@ class _TemperatureSymbol:
         return sympy.Symbol("T", positive=True)
 
 
+class _ThermalVoltageSymbol:
+    """``Symbols.vt``, the thermal voltage symbol (``_vt``: no parameter can be so named)."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> sympy.Symbol:
+        import sympy
+
+        return sympy.Symbol("_vt", positive=True)
+
+
 class Symbols:
     """The namespace handed to :meth:`Device.equations`.
 
     ``s.<param>`` and ``s.<state>`` are sympy symbols, ``s.V(a, b)`` a branch voltage,
-    ``s.V(a)`` a node potential and ``s.T`` the device temperature in kelvin.
+    ``s.V(a)`` a node potential, ``s.T`` (also ``s.temperature``) the device temperature in
+    kelvin and ``s.vt`` the thermal voltage k_B·T/q in volts.
+
+    Notes
+    -----
+    ``s.T`` prints as ``$temperature`` in Verilog-A, ``(temper + 273.15)`` in the ngspice twin
+    and the ``temperature`` argument in numpy. ``s.vt`` prints as ``$vt`` in Verilog-A and as
+    ``T·``:data:`~spicegen.constants.VT_PER_KELVIN` in the twin and numpy: the constants are
+    the ones openvaf-r's ``$vt`` uses (CODATA 2010, measured), so all targets agree to the last
+    bit or two. They differ from the CODATA 2018 values of :mod:`spicegen.constants` by 1.0e-7
+    relative; a model written with ``BOLTZMANN * s.T / ELEMENTARY_CHARGE`` keeps CODATA 2018.
     """
 
     T = _TemperatureSymbol()
+    temperature = _TemperatureSymbol()
+    vt = _ThermalVoltageSymbol()
 
     def __init__(self, params: Sequence[Param], states: Sequence[State], nodes: Sequence[str]):
         import sympy
@@ -442,28 +526,44 @@ class DeviceModel:
                 return p
         raise KeyError(f"device {self.name!r} has no parameter {name!r}; it has {[p.name for p in self.params]}.")
 
+    def bound_exprs(self, state: State) -> tuple[float | sympy.Expr, float | sympy.Expr]:
+        """The bounds of ``state`` as the emitters print them: a float (``±inf``: open), or an
+        expression of the parameter symbols."""
+        return _bound_expr(self, state.bounds[0]), _bound_expr(self, state.bounds[1])
+
+    def state_bounds(self, state: State, values: Mapping[str, float] | None = None) -> tuple[float, float]:
+        """The bounds of ``state`` as numbers, at the parameter defaults updated with ``values``."""
+        merged = {**self.defaults, **(values or {})}
+        return _bound_value(state.bounds[0], merged), _bound_value(state.bounds[1], merged)
+
     def state_value(self, state: State) -> sympy.Expr:
         """The clamped physical value of ``state`` in terms of its node voltage symbol."""
         import sympy
 
         node = state_node_symbol(state)
         value = node if state.scale == 1 else state.scale * node
-        lo, hi = state.bounds
-        if math.isfinite(lo):
+        lo, hi = self.bound_exprs(state)
+        if _finite(lo):
             value = sympy.Max(value, lo)
-        if math.isfinite(hi):
+        if _finite(hi):
             value = sympy.Min(value, hi)
         return value
 
-    def symbol_text(self, voltage: Callable[[Branch], str], temperature: str) -> dict[sympy.Symbol, str]:
-        """Symbol → target text for voltages, state nodes and temperature, given a target's spelling.
+    def symbol_text(self, voltage: Callable[[Branch], str], temperature: str,
+                    thermal_voltage: str | None = None) -> dict[sympy.Symbol, str]:
+        """Symbol → target text for voltages, state nodes, temperature and thermal voltage, given a
+        target's spelling.
 
         ``voltage`` spells a branch or node in the target (``("p", "n") -> "V(p, n)"``); a state
-        node is the one-node branch ``(state,)``.
+        node is the one-node branch ``(state,)``. ``thermal_voltage`` defaults to
+        ``(temperature*VT_PER_KELVIN)`` (see :mod:`spicegen.constants`).
         """
+        from .constants import VT_PER_KELVIN
+
         symbols = {sym: voltage(branch) for sym, branch in self.voltages.items()}
         symbols.update({state_node_symbol(st): voltage((st.name,)) for st in self.states})
         symbols[Symbols.T] = temperature
+        symbols[Symbols.vt] = thermal_voltage or f"({temperature}*{format_number(VT_PER_KELVIN)})"
         return symbols
 
     def resolved(self, expr: sympy.Expr) -> sympy.Expr:
@@ -473,11 +573,58 @@ class DeviceModel:
         return expr.subs({sympy.Symbol(st.name, real=True): self.state_value(st) for st in self.states})
 
     def checked_params(self, values: Mapping[str, float]) -> dict[str, float]:
-        """Defaults updated with ``values``; each name and value validated."""
+        """Defaults updated with ``values``; each name and value validated.
+
+        A state whose bounds name parameters is checked too: its bounds, evaluated at these
+        values, must satisfy lower < upper and hold the initial value ``<state>0`` (ends included).
+        """
         merged = self.defaults
         for name, value in values.items():
             merged[name] = self.param(name).check(value)
+        for state in self.states:
+            if state.bound_params:
+                _check_initial(state, self.state_bounds(state, merged), merged[f"{state.name}0"],
+                               " for this instance's parameters")
         return merged
+
+
+def _finite(bound: float | sympy.Expr) -> bool:
+    return not isinstance(bound, float) or math.isfinite(bound)
+
+
+def _bound_expr(model: DeviceModel, bound: Any) -> float | sympy.Expr:
+    if isinstance(bound, float):
+        return bound
+    if isinstance(bound, str):
+        return model.param(bound).symbol
+    return bound.xreplace({sym: model.param(sym.name).symbol for sym in bound.free_symbols})
+
+
+def _bound_value(bound: Any, values: Mapping[str, float]) -> float:
+    if isinstance(bound, float):
+        return bound
+    if isinstance(bound, str):
+        return float(values[bound])
+    number = bound.subs({sym: values[sym.name] for sym in bound.free_symbols})
+    try:
+        return float(number)
+    except TypeError:  # zoo, nan or complex
+        raise ValueError(f"the state bound {bound} is not a finite real number at {dict(sorted(values.items()))}; "
+                         "keep it finite for every allowed parameter value (e.g. bound the parameters).") from None
+
+
+def _check_initial(state: State, bounds: tuple[float, float], initial: float, where: str) -> None:
+    """Refuse bounds with lower >= upper and an initial value outside them; ``where`` says at which values."""
+    text = f"[{_bound_text(state.bounds[0])}, {_bound_text(state.bounds[1])}]"
+    names = " or ".join(repr(n) for n in state.bound_params)
+    lo, hi = bounds
+    if not lo < hi:
+        raise ValueError(f"the bounds {text} of state {state.name!r} evaluate to [{lo!r}, {hi!r}]{where}; "
+                         f"they must satisfy lower < upper: change {names}.")
+    if not lo <= initial <= hi:
+        raise ValueError(f"the initial value {initial!r} of state {state.name!r} (parameter '{state.name}0') lies "
+                         f"outside its bounds {text} = [{lo!r}, {hi!r}]{where}; pass a '{state.name}0' inside them "
+                         f"(ends included) or change {names}.")
 
 
 def state_node_symbol(state: State) -> sympy.Symbol:
@@ -548,8 +695,38 @@ def _check_class(name: str, cls: type[Device]) -> tuple[Param, ...]:
     _check_declarations(name, params, states)
     extra = (Param(FREEZE, 0.0, "", "1 holds every state at its initial value", (0.0, 1.0)),) if states else ()
     all_params = params + extra + tuple(st.initial_param() for st in states)
-    _check_unique(name, nodes + tuple(p.name for p in all_params) + tuple(st.name for st in states))
+    _check_unique(name, [(n, f"port {n!r}") for n in cls.ports]
+                  + [(n, f"internal node {n!r}") for n in cls.internal]
+                  + [(p.name, f"parameter {p.name!r}") for p in params]
+                  + [(FREEZE, f"the generated parameter {FREEZE!r} (1 holds every state at its initial value)")
+                     for _ in extra]
+                  + [(f"{st.name}0", _GENERATED.format(state=st.name)) for st in states]
+                  + [(st.name, f"state {st.name!r}") for st in states])
+    _check_state_bounds(name, params, states)
     return all_params
+
+
+_GENERATED = "the generated parameter '{state}0' that sets the initial value of state '{state}'"
+
+
+def _check_state_bounds(device: str, params: Sequence[Param], states: Sequence[State]) -> None:
+    """Bounds that name parameters: the names are declared parameters, and at the defaults the bounds
+    satisfy lower < upper and hold the state's initial value."""
+    declared = [p.name for p in params]
+    for st in states:
+        unknown = sorted(set(st.bound_params) - set(declared))
+        if unknown:
+            raise ValueError(f"device {device!r}: the bounds [{_bound_text(st.bounds[0])}, {_bound_text(st.bounds[1])}] "
+                             f"of state {st.name!r} name {unknown}, which {'is' if len(unknown) == 1 else 'are'} not "
+                             f"a declared parameter; the parameters are {declared}. Declare it as a Param, or "
+                             "write a number.")
+        if st.bound_params:
+            defaults = {p.name: p.default for p in params}
+            try:
+                _check_initial(st, (_bound_value(st.bounds[0], defaults), _bound_value(st.bounds[1], defaults)),
+                               st.initial, " at the parameters' defaults")
+            except ValueError as exc:
+                raise ValueError(f"device {device!r}: {exc}") from None
 
 
 def _model(name: str) -> DeviceModel:
@@ -612,7 +789,12 @@ def _expressions(model: DeviceModel) -> _Expressions:
     params = tuple(cls.params)
 
     s = Symbols(params, states, nodes)
-    eqs = cls().equations(s)
+    try:
+        eqs = cls().equations(s)
+    except TypeError as exc:
+        if "truth value of Relational" not in str(exc):
+            raise
+        raise TypeError(_PYTHON_BRANCH.format(device=name, cls=cls.__name__, error=exc)) from exc
     if not isinstance(eqs, Equations):
         raise TypeError(f"{cls.__name__}.equations must return Equations, got {type(eqs).__name__}.")
     noise = _noise_sources(name, eqs.noise)
@@ -628,7 +810,7 @@ def _expressions(model: DeviceModel) -> _Expressions:
         raise ValueError(f"device {name!r}: rates must be given for exactly the states {[st.name for st in states]}; "
                          f"missing {sorted(missing)}, unknown {sorted(unknown)}.")
 
-    allowed = {p.symbol for p in params} | set(s.voltages) | {Symbols.T}
+    allowed = {p.symbol for p in params} | set(s.voltages) | {Symbols.T, Symbols.vt}
     allowed |= {sympy.Symbol(st.name, real=True) for st in states}
     _check_named(name, eqs.named, nodes + tuple(p.name for p in model.params) + tuple(st.name for st in states))
     psds = {(b, src.name): src.psd for b, sources in noise.items() for src in sources}
@@ -698,9 +880,18 @@ def _check_named(device: str, named: object, names: Sequence[str]) -> None:
                              f"parameter or state {used[key.lower()]!r} (names are case-insensitive); rename it.")
 
 
-#: Names the equations namespace uses itself: ``s.T`` is the temperature, ``V_<nodes>`` the
-#: branch-voltage symbols, ``voltages`` the branch table; a parameter or state so named would alias them.
-_NAMESPACE_NAMES = frozenset({"T", "voltages"})
+#: Names the equations namespace uses itself: ``s.T`` and ``s.temperature`` are the temperature, ``s.vt``
+#: the thermal voltage, ``V_<nodes>`` the branch-voltage symbols, ``voltages`` the branch table; a
+#: parameter or state so named would alias them.
+_NAMESPACE_NAMES = frozenset({"T", "temperature", "vt", "voltages"})
+
+_PYTHON_BRANCH = """device {device!r}: {cls}.equations decided with Python (an `if`, `and`/`or`, `min`/`max` or \
+`bool()`) on a symbolic expression, and sympy cannot say whether it is true ({error}). The equations are \
+built once, symbolically, before any voltage is known: write the choice as an expression instead, with \
+sympy.Piecewise for a branch and sympy.Min / sympy.Max for a limit, e.g.
+    v = s.V("p", "n")
+    i = sympy.Piecewise((s.g_on * v, v > s.v_th), (s.g_off * v, True))   # not: if v > s.v_th: ...
+    x = sympy.Max(v, 0)                                                   # not: max(v, 0)"""
 
 
 def _check_declarations(device: str, params: Sequence[object], states: Sequence[object]) -> None:
@@ -711,7 +902,8 @@ def _check_declarations(device: str, params: Sequence[object], states: Sequence[
                                 f"{expected.__name__}(name, ...).")
             if item.name in _NAMESPACE_NAMES or item.name.startswith("V_"):
                 raise ValueError(f"device {device!r}: the name {item.name!r} is reserved by the equations namespace "
-                                 "('T' is the temperature, 'V_...' the branch voltages); rename it.")
+                                 "('T' and 'temperature' are the temperature, 'vt' the thermal voltage, 'V_...' the "
+                                 "branch voltages); rename it.")
 
 
 def _expression(device: str, what: str, value: object) -> sympy.Expr:
@@ -738,12 +930,21 @@ def _first_doc_line(cls: type, default: str) -> str:
     return next(iter(doc.strip().splitlines()), default)
 
 
-def _check_unique(device: str, names: Sequence[str]) -> None:
-    seen: set[str] = set()
-    for n in names:
-        if n.lower() in seen:  # ngspice folds case
-            raise ValueError(f"device {device!r}: the name {n!r} is used twice (ports, nodes, parameters and states share one namespace, case-insensitive).")
-        seen.add(n.lower())
+def _check_unique(device: str, names: Sequence[tuple[str, str]]) -> None:
+    """Refuse a name used twice; ``names`` holds (name, what it names) pairs."""
+    seen: dict[str, str] = {}
+    for n, what in names:
+        first = seen.get(n.lower())  # ngspice folds case
+        if first is None:
+            seen[n.lower()] = what
+            continue
+        fix = "rename one of them"
+        if any(w.startswith("the generated") for w in (first, what)):
+            fix = ("every state 'x' gets a generated parameter 'x0' that sets its initial value (and 'freeze' is "
+                   "built in), so rename the declared name or the state (e.g. a parameter 'g0' next to a state "
+                   "'g' becomes 'g_init', or the state 'g' becomes 'gap')")
+        raise ValueError(f"device {device!r}: the name {n!r} is used twice, as {first} and as {what} (ports, nodes, "
+                         f"parameters and states share one namespace, case-insensitive); {fix}.")
 
 
 def _node_rate(model: DeviceModel, state: State, rate: sympy.Expr) -> sympy.Expr:
@@ -753,7 +954,7 @@ def _node_rate(model: DeviceModel, state: State, rate: sympy.Expr) -> sympy.Expr
     rate = guard(model.resolved(rate))
     node = state_node_symbol(state)
     if state.bounded:
-        lo, hi = state.bounds
+        lo, hi = model.bound_exprs(state)
         width = state.edge * (hi - lo)
         x = node if state.scale == 1 else state.scale * node
         # The room factors go negative past a bound, so a state a time step carried over the

@@ -164,6 +164,50 @@ def format_number(value: float) -> str:
     return text + ".0"
 
 
+_DECIMAL = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\Z")
+
+
+def ngspice_reads(text: str) -> float:
+    """The double ngspice 46 reads for the decimal number ``text`` (as :func:`format_number` writes it).
+
+    ngspice's number parser (``INPevaluate``) accumulates the digits into a double mantissa and
+    multiplies by ``pow(10, exponent)``, which is not correctly rounded: ``0.3`` reads as
+    ``0.30000000000000004`` and ``3e-09`` as ``3.0000000000000004e-09`` (up to 2 ulps off over 405
+    measured values, each read back through an OSDI model: this function agreed on all of them).
+    openvaf-r and VACASK read decimals correctly rounded, so a value written exactly at a
+    Verilog-A range bound can land outside the range in ngspice only.
+
+    Examples
+    --------
+    >>> ngspice_reads("0.3"), ngspice_reads("1e-09")
+    (0.30000000000000004, 1e-09)
+    """
+    match = _DECIMAL.match(text)
+    if match is None or not (match.group(2) or match.group(3)):
+        raise ValueError(f"{text!r} is not a decimal number as format_number writes it.")
+    sign, whole, fraction, exponent = match.group(1), match.group(2), match.group(3) or "", match.group(4)
+    mantissa = 0.0
+    for digit in whole + fraction:
+        mantissa = 10 * mantissa + int(digit)
+    value = mantissa * math.pow(10.0, int(exponent or 0) - len(fraction))
+    return -value if sign == "-" else value
+
+
+def ngspice_substitutes(value: float) -> float:
+    """The double ngspice 46 reads for ``value`` substituted into a card through a ``{parameter}``.
+
+    Its numparam step writes the value as ``%.15e`` and the card parser reads that text back
+    (:func:`ngspice_reads`), up to an ulp off either way: ``{0.1}`` reads as 0.09999999999999999
+    and ``{3.0}`` as 3.0000000000000004 (measured: this function agreed on 107 of 107 values).
+
+    Examples
+    --------
+    >>> ngspice_substitutes(0.1), ngspice_substitutes(1.0)
+    (0.09999999999999999, 1.0)
+    """
+    return ngspice_reads(f"{check_value(value, 'value'):.15e}")
+
+
 def _printable_ascii(char: str) -> bool:
     return " " <= char <= "~"
 

@@ -32,8 +32,31 @@ def check_node(node: str) -> str:
 
 
 def spice_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
-    """Symbol → ngspice text for the voltages, state nodes and temperature of ``model``."""
-    return model.symbol_text(lambda branch: f"v({','.join(branch)})", "(temper + 273.15)")
+    """Symbol → ngspice text for the voltages, state nodes, temperature and thermal voltage of ``model``."""
+    from .constants import VT_PER_KELVIN
+
+    temperature = "(temper + 273.15)"
+    return model.symbol_text(lambda branch: f"v({','.join(branch)})", temperature,
+                             f"({temperature}*{spice_constant(VT_PER_KELVIN)})")
+
+
+def spice_constant(value: float) -> str:
+    """``value`` as B-source text that ngspice 46 reads back as the same double.
+
+    ngspice rounds a number in a B-source expression to 11 significant digits (measured:
+    ``8.617332384960955e-05`` reads as ``8.617332385e-05``, 4.5e-12 off); an 11-digit head plus
+    the small rest reads back exact.
+
+    Examples
+    --------
+    >>> spice_constant(8.617332384960955e-05), spice_constant(0.5)
+    ('(8.617332385e-05 - 3.9044830737e-16)', '0.5')
+    """
+    head = float(f"{check_value(value, 'constant'):.10e}")
+    tail = float(f"{value - head:.10e}")
+    if tail == 0:
+        return format_number(value)
+    return f"({format_number(head)} {'+' if tail > 0 else '-'} {format_number(abs(tail))})"
 
 
 def format_subckt(model: DeviceModel, noise_step: float | None = None) -> str:
@@ -163,7 +186,13 @@ def format_instance(model: DeviceModel, name: str, nodes: Sequence[str],
         raise ValueError(f"device {model.name!r} has ports {model.ports}; got {len(nodes)} nodes {tuple(nodes)}.")
     nodes_text = " ".join(check_node(n) for n in nodes)
     overrides = model.checked_params(values or {})
-    changed = {k: v for k, v in overrides.items() if k in (values or {})}
+    given = set(values or {})
+    for st in model.states:
+        if f"{st.name}0" in given:
+            # ngspice reads decimals up to 2 ulps off (naming.ngspice_reads): an initial value at a bound
+            # that names parameters stays inside only if the bound is read through the same parser
+            given.update(st.bound_params)
+    changed = {k: v for k, v in overrides.items() if k in given}
     assigns = " ".join(f"{k}={format_number(check_value(v, k))}" for k, v in sorted(changed.items()))
     if flavor == "twin":
         return [f"X{name} {nodes_text} {model.name} {assigns}".rstrip()]

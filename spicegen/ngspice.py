@@ -113,6 +113,7 @@ _RUN_FAILED = re.compile(
 _REASONS = tuple(
     re.compile(p, re.I)
     for p in (
+        r"parameter \S+ is out of bounds.*",
         r"singular matrix.*",
         r".*out of range for .*",
         r"error on line.*|.*no such function.*|.*yyparse.*|.*undefined parameter.*"
@@ -133,8 +134,15 @@ _HINTS = (
     (r"no such function|yyparse", "fix the B-source expression: check the "
      "function names and parentheses"),
     (r"undefined parameter", "define the parameter with .param"),
-    (r"model|osdi", "add the .model line; an OSDI device (letter N) needs its "
-     "compiled .osdi file passed as osdi=[...]"),
+    (r"out of bounds", "the value of that parameter on the .model line lies outside the range the "
+     "Verilog-A module declares for it (its 'from [lo:hi]'): pass a value inside the range. spicegen's "
+     "format_instance checks the ranges before it writes a card, and the ranges it emits accept a value "
+     "exactly at a bound, which ngspice reads up to 2 ulps off"),
+    (r"definition of model|modelname", "no .model card of that name, or its type is unknown: add the "
+     ".model line, and for an OSDI device (letter N) pass the compiled .osdi file as osdi=[...] so "
+     "that its module name is a model type"),
+    (r"error opening osdi|couldn.t be loaded", "pass the path of a compiled .osdi file (spicegen compile DEVICE "
+     "writes one)"),
     (r"timestep too small", "the solver did not converge: check the model "
      "for discontinuities, bound its states, or relax .options reltol/abstol"),
     (r"timed out", "raise the timeout or shorten the analysis (.tran step/stop)"),

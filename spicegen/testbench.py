@@ -358,12 +358,15 @@ class Circuit:
             model.param(pname)  # raises, listing the device's parameters
         declared.update(variations or {})
         varied = [p for p in model.params if declared[p.name] is not None or p.name in settable]
+        model.checked_params(values)  # the nominal values, states' bounds included, before slots take some
+        substituted = _bounds_beside_slots(model, values, {p.name for p in varied})
         for p in varied:
             nominal = p.check(values.pop(p.name, p.default))
             slot = Param(f"{name}__{p.name}", nominal, p.unit, p.desc, p.bounds, declared[p.name])
             self._add_slot(Slot(slot, name, f"{model.name}.{p.name}"))
         lines = format_instance(model, name, nodes, values, flavor)
-        lines[0] = " ".join([lines[0], *(f"{p.name}={{{name}__{p.name}}}" for p in varied)])
+        lines[0] = " ".join([lines[0], *(f"{k}={{{format_number(v)}}}" for k, v in substituted.items()),
+                             *(f"{p.name}={{{name}__{p.name}}}" for p in varied)])
         self._body.extend(lines)
         self._add_model(model, flavor, osdi)
         for state in model.states:
@@ -602,6 +605,16 @@ def _inline(line: str, slots: Sequence[Slot]) -> str:
 def packed_element(element: str, copy: int) -> str:
     """ngspice's name of ``element`` inside packed copy ``copy`` (``m.xmc3.mn``)."""
     return f"{element[0]}.x{PACK_PREFIX}{copy}.{element}".lower()
+
+
+def _bounds_beside_slots(model: DeviceModel, values: dict[str, float], slotted: set[str]) -> dict[str, float]:
+    """The fixed parameters that bound a state whose initial value is a slot, removed from ``values``.
+
+    ngspice reads a ``{slot}`` up to an ulp away from a literal (:func:`~spicegen.naming.ngspice_substitutes`);
+    written as ``{value}`` the bounds are read the same way, so an initial value at its bound stays inside.
+    """
+    names = sorted({b for st in model.states if f"{st.name}0" in slotted for b in st.bound_params} - slotted)
+    return {b: model.param(b).check(values.pop(b, model.param(b).default)) for b in names}
 
 
 def _parts_value(parts: Sequence[str], key: str) -> float:

@@ -20,7 +20,7 @@ import re
 import sympy
 
 from spicegen.device import Branch, DeviceModel, FlickerNoise, Noise
-from spicegen.naming import comment_text, format_number, verilog_string
+from spicegen.naming import comment_text, format_number, ngspice_reads, ngspice_substitutes, verilog_string
 from spicegen.params import Param
 from spicegen.subexpressions import NameAllocator, common_subexpressions, generated_prefix
 
@@ -28,24 +28,51 @@ from .printer import VerilogAPrinter
 
 
 def va_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
-    """Symbol → Verilog-A text for the voltages, state nodes and temperature of ``model``."""
-    return model.symbol_text(lambda branch: f"V({', '.join(branch)})", "$temperature")
+    """Symbol → Verilog-A text for the voltages, state nodes, temperature and thermal voltage of ``model``."""
+    return model.symbol_text(lambda branch: f"V({', '.join(branch)})", "$temperature", "$vt")
 
 
-def format_range(param: Param) -> str:
-    """The ``from`` clause of a parameter declaration (empty when unbounded)."""
-    lo, hi = param.bounds
-    if math.isinf(lo) and math.isinf(hi):
+Bounds = tuple[float | sympy.Expr, float | sympy.Expr]
+
+
+def format_range(param: Param, bounds: Bounds | None = None, printer: VerilogAPrinter | None = None, *,
+                 substituted: bool = False) -> str:
+    """The ``from`` clause of a parameter declaration (empty when unbounded).
+
+    ``bounds`` replaces ``param.bounds``; an end that is an expression of parameters prints
+    through ``printer``. The range includes its ends, and a numeric end is written as ngspice
+    reads the value :func:`~spicegen.naming.format_number` writes for it, where that lies
+    outside (``0.7`` -> ``0.7000000000000001``, :func:`~spicegen.naming.ngspice_reads`), so a
+    value exactly at a bound is accepted by every OSDI host, ngspice included. ``substituted``
+    also covers the value given through a ``{parameter}`` (a testbench's slot,
+    :func:`~spicegen.naming.ngspice_substitutes`).
+    """
+    lo, hi = bounds or param.bounds
+    if _open(lo) and _open(hi):
         return ""
-    left = "(-inf" if math.isinf(lo) else f"[{format_number(lo)}"
-    right = "inf)" if math.isinf(hi) else f"{format_number(hi)}]"
+    left = "(-inf" if _open(lo) else f"[{_range_end(lo, min, printer, substituted)}"
+    right = "inf)" if _open(hi) else f"{_range_end(hi, max, printer, substituted)}]"
     return f" from {left}:{right}"
 
 
-def format_param(param: Param) -> str:
-    """One ``parameter real`` line with its description and unit attributes (escaped string literals)."""
+def _open(end: float | sympy.Expr) -> bool:
+    return isinstance(end, float) and math.isinf(end)
+
+
+def _range_end(end: float | sympy.Expr, outward, printer: VerilogAPrinter | None, substituted: bool) -> str:
+    if not isinstance(end, float):
+        return (printer or VerilogAPrinter()).doprint(end)
+    readings = (ngspice_reads(format_number(end)),) + ((ngspice_substitutes(end),) if substituted else ())
+    return format_number(outward(end, *readings))
+
+
+def format_param(param: Param, bounds: Bounds | None = None, printer: VerilogAPrinter | None = None, *,
+                 substituted: bool = False) -> str:
+    """One ``parameter real`` line with its description and unit attributes (escaped string literals);
+    ``bounds``, ``printer`` and ``substituted`` as in :func:`format_range`."""
     attrs = f"(*desc={verilog_string(param.desc)}, units={verilog_string(param.unit)}*) "
-    return f"  {attrs}parameter real {param.name} = {format_number(param.default)}{format_range(param)};"
+    clause = format_range(param, bounds, printer, substituted=substituted)
+    return f"  {attrs}parameter real {param.name} = {format_number(param.default)}{clause};"
 
 
 #: Longest line of an emitted module (a longer expression is wrapped over several lines).
@@ -73,7 +100,10 @@ def format_module(model: DeviceModel) -> str:
     lines += [f"  electrical {node};  // internal node" for node in model.internal]
     lines += [f"  electrical {st.name};  // state {st.name} = {format_number(st.scale)} * V({st.name}) [{comment_text(st.unit)}]"
               for st in model.states]
-    lines += [format_param(p) for p in model.params]
+    # a state's initial value ranges over its bounds (parameters where they name them), and a procedure
+    # may set it at a bound through a testbench slot: the clamp keeps the state inside either way
+    ranges = {f"{st.name}0": model.bound_exprs(st) for st in model.states}
+    lines += [format_param(p, ranges.get(p.name), printer, substituted=p.name in ranges) for p in model.params]
     lines += [""] + format_analog(model, printer) + ["endmodule", ""]
     return "\n".join(lines)
 

@@ -121,13 +121,13 @@ def _node(prefix: str, k: int | str, port: str) -> str:
 
 
 def random_bias(model: DeviceModel, points: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Seeded port voltages (within ``check.dc``) and state values (within bounds)."""
+    """Seeded port voltages (within ``check.dc``) and state values (within bounds, at the parameter defaults)."""
     rng = np.random.default_rng(seed)
     assert model.check is not None
     volts = {p: rng.uniform(*model.check.dc.get(p, (0.0, 0.0)), size=points) for p in model.ports}
     states = {}
     for st in model.states:
-        lo, hi = st.bounds if st.bounded else (st.initial - abs(st.initial) - 1, st.initial + abs(st.initial) + 1)
+        lo, hi = model.state_bounds(st) if st.bounded else (st.initial - abs(st.initial) - 1, st.initial + abs(st.initial) + 1)
         states[st.name] = rng.uniform(lo, hi, size=points)
     return volts, states
 
@@ -251,7 +251,7 @@ def check_tran(model: DeviceModel, osdi: str, ode=None) -> tuple[list[Comparison
     for i, st in enumerate(model.states):
         twin = result[_inner("twin", "t", st.name)] * st.scale
         osd = result[_inner("osdi", "t", st.name)] * st.scale
-        scale = _state_range(st, twin)
+        scale = _state_range(model, st, twin)
         rows.append(Comparison("tran", "twin~osdi", st.name, float(np.max(np.abs(osd - twin))) / scale, TRAN_SIM_TOL))
         rows.append(Comparison("tran", "numpy-ode~twin", st.name, float(np.max(np.abs(twin - x_ref[i]))) / scale, TRAN_ODE_TOL))
         waves.update({f"{st.name} twin": twin, f"{st.name} osdi": osd, f"{st.name} numpy": x_ref[i]})
@@ -279,7 +279,7 @@ def check_tran_vacask(model: DeviceModel, osdi: str, ode=None) -> list[Compariso
     for i, st in enumerate(model.states):
         sim = result[f"vt:{st.name}"] * st.scale
         rows.append(Comparison("tran", "numpy-ode~vacask", st.name,
-                               float(np.max(np.abs(sim - x_ref[i]))) / _state_range(st, sim), TRAN_ODE_TOL))
+                               float(np.max(np.abs(sim - x_ref[i]))) / _state_range(model, st, sim), TRAN_ODE_TOL))
     return rows
 
 
@@ -295,9 +295,12 @@ def _ode_reference(model: DeviceModel, ode, t: np.ndarray):
     return volts, module.evaluate(volts, {st.name: x_ref[i] for i, st in enumerate(model.states)}), x_ref
 
 
-def _state_range(st, wave: np.ndarray) -> float:
-    """Full scale of a state: its bounds' span, else the wave's largest magnitude."""
-    return st.bounds[1] - st.bounds[0] if st.bounded else max(float(np.max(np.abs(wave))), 1e-30)
+def _state_range(model: DeviceModel, st, wave: np.ndarray) -> float:
+    """Full scale of a state: its bounds' span (at the parameter defaults), else the wave's largest magnitude."""
+    if st.bounded:
+        lo, hi = model.state_bounds(st)
+        return hi - lo
+    return max(float(np.max(np.abs(wave))), 1e-30)
 
 
 def _integrate(model: DeviceModel, module, stim, tstop: float):

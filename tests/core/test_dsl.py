@@ -145,3 +145,33 @@ def test_variation_rejects_unknown_kind_and_distribution():
         Variation("wafer", 0.1)
     with pytest.raises(ValueError, match="distribution 'cauchy' is not one of"):
         Variation("d2d", 0.1, "cauchy")
+
+
+def test_a_python_if_on_a_symbol_points_to_piecewise():
+    def branchy(self, s):
+        v = s.V("p", "n")
+        if v > 0:  # the first-day mistake: a Python branch on a symbolic voltage
+            return Equations({("p", "n"): s.g * v})
+        return Equations({("p", "n"): 0.1 * s.g * v})
+
+    with pytest.raises(TypeError, match=r"(?s)decided with Python.*sympy.Piecewise.*sympy.Piecewise\(\(s.g_on \* v, "
+                                        r"v > s.v_th\), \(s.g_off \* v, True\)\)") as caught:
+        make(body=branchy)
+    assert "cannot determine truth value of Relational" in str(caught.value)
+    with pytest.raises(TypeError, match=r"sympy.Min / sympy.Max"):
+        make(body=lambda self, s: Equations({("p", "n"): max(s.V("p", "n"), 0) * s.g}))
+
+
+@pytest.mark.parametrize("param", ["w0", "W0"])
+def test_a_parameter_named_like_a_generated_initial_value_is_explained(param):
+    with pytest.raises(ValueError, match=rf"the name 'w0' is used twice, as parameter '{param}' and as the "
+                                         r"generated parameter 'w0' that sets the initial value of state 'w'.*"
+                                         r"rename the declared name or the state"):
+        make(params=(Param("g", 1e-3, bounds=(0, 1)), Param(param, 1.0)), states=(State("w", 0.5, (0, 1)),),
+             body=lambda self, s: Equations({("p", "n"): s.g * s.V("p", "n")}, {"w": s.V("p", "n")}))
+
+
+@pytest.mark.parametrize("name", ["vt", "temperature"])
+def test_the_thermal_voltage_and_temperature_names_are_reserved(name):
+    with pytest.raises(ValueError, match=rf"the name '{name}' is reserved by the equations namespace"):
+        make(params=(Param("g", 1e-3, bounds=(0, 1)), Param(name, 1.0)))
