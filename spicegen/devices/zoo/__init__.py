@@ -1,0 +1,5 @@
+"""The model zoo: ports of widely used public compact models, one module per model.
+
+Each port cites its paper and the public Verilog-A it was compared with; ``docs/zoo.md`` lists what was
+compared and the measured difference, ``docs/porting.md`` how a Verilog-A model is ported.
+"""

@@ -1,0 +1,106 @@
+"""The model zoo against the public Verilog-A originals, compiled by openvaf-r and run in ngspice (OSDI).
+
+The originals are not redistributed here (their repositories state no licence that allows it). Each test
+reads its original from ``$SPICEGEN_ZOO_ORIGINALS`` (default ``tests/zoo/originals/``), checks that it is the
+pinned version (SHA-256) and skips, naming where to get it, when it is absent.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from spicegen.device import get_device
+from spicegen.netlist import format_instance
+from spicegen.ngspice import run_netlist
+from veriloga import compile_model, compile_source
+
+#: Same tight tolerances as the equivalence check's DC, so Newton does not limit the comparison.
+DC_OPTIONS = ".options reltol=1e-12 abstol=1e-18 vntol=1e-15 itl1=500"
+READ_TOL = 1e-9
+
+
+class Original(NamedTuple):
+    file: str
+    url: str
+    commit: str
+    path: str
+    sha256: str
+
+
+YAKOPCIC = Original("Yagopcic_verilogA.va", "https://github.com/asultan123/Memristor-Models",
+                    "561a3e14e981adf0ce5659464b18957c54c5f7a4", "Yagopcic_verilogA/veriloga/veriloga.va",
+                    "f141f7288bbceecf79886895858ee44585c63d0a2c081f056c649d3816fd9b5b")
+
+#: The original's parameter presets (``model=0`` ... ``6``), as port parameters; ``x0`` is its ``xo``.
+YAKOPCIC_PRESETS = {
+    0: dict(a1=0.165, a2=0.165, b=0.05, vp=2.86, vn=3.56, ap=5.5e8, an=4e8, xp=0.9, xn=0.9, alphap=20, alphan=20,
+            x0=0.01, eta=1),
+    1: dict(a1=2.3e-4, a2=3.8e-4, b=1, vp=1.2, vn=0.6, ap=5, an=30, xp=0.7, xn=0.8, alphap=4, alphan=24, x0=0.02,
+            eta=1),
+    2: dict(a1=0.17, a2=0.17, b=0.05, vp=0.16, vn=0.15, ap=4000, an=4000, xp=0.3, xn=0.5, alphap=1, alphan=5,
+            x0=0.11, eta=1),
+    4: dict(a1=0.11, a2=0.11, b=0.5, vp=0.5, vn=0.75, ap=7.5, an=2, xp=0.3, xn=0.5, alphap=1, alphan=5, x0=0.11,
+            eta=1),
+    5: dict(a1=1.4, a2=1.4, b=0.05, vp=0.65, vn=0.56, ap=16, an=11, xp=0.3, xn=0.5, alphap=1.1, alphan=6.2,
+            x0=0.99, eta=-1),
+    6: dict(a1=0.076, a2=0.06, b=3, vp=0.9, vn=0.2, ap=0.1, an=10, xp=0.15, xn=0.25, alphap=1, alphan=4, x0=0.001,
+            eta=1),
+}
+
+
+def original_source(original: Original) -> str:
+    """The pinned original's text, or a skip that says where to get it."""
+    folder = Path(os.environ.get("SPICEGEN_ZOO_ORIGINALS", Path(__file__).parent / "originals"))
+    path = folder / original.file
+    if not path.exists():
+        pytest.skip(f"original {original.file} not present: save {original.url}/blob/{original.commit}/"
+                    f"{original.path} as {path}")
+    text = path.read_bytes()
+    assert hashlib.sha256(text).hexdigest() == original.sha256, f"{path} is not the pinned version"
+    return text.decode()
+
+
+@pytest.fixture(scope="module")
+def yakopcic_osdi(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("zoo")
+    return (compile_source(original_source(YAKOPCIC), "Yagopcic_verilogA", directory=folder),
+            compile_model(get_device("yakopcic"), directory=folder))
+
+
+def _yakopcic_deck(preset: int, analysis: str, source: str) -> str:
+    model = get_device("yakopcic")
+    port = format_instance(model, "port", ("t2", "0"), {**YAKOPCIC_PRESETS[preset], "freeze": 1.0}, flavor="osdi")
+    return "\n".join([
+        f"yakopcic preset {preset}", DC_OPTIONS, f"Vin in 0 {source}", "V1 in t1 0", "V2 in t2 0",
+        f".model m_orig Yagopcic_verilogA model={preset}", "Norig t1 0 xsv m_orig", *port, analysis, ".end"])
+
+
+@pytest.mark.openvaf
+@pytest.mark.ngspice
+@pytest.mark.parametrize("preset", sorted(YAKOPCIC_PRESETS))
+def test_yakopcic_read_iv_equals_the_original(yakopcic_osdi, preset):
+    result = run_netlist(_yakopcic_deck(preset, ".dc Vin -1 1 0.05", "0"), osdi=yakopcic_osdi)
+    original, port = -result["i(v1)"], -result["i(v2)"]
+    assert np.max(np.abs(original)) > 0
+    scale = np.maximum(np.abs(original), 1e-9 * np.max(np.abs(original)))
+    assert np.max(np.abs(port - original) / scale) <= READ_TOL
+    np.testing.assert_allclose(result["xsv"], YAKOPCIC_PRESETS[preset]["x0"], rtol=1e-12)
+
+
+@pytest.mark.openvaf
+@pytest.mark.ngspice
+def test_yakopcic_original_drops_its_initial_state_in_transient(yakopcic_osdi):
+    """``idt(eta*F*G, xo)`` under openvaf-r: x = xo at the operating point, 0 from the first time step on."""
+    deck = _yakopcic_deck(0, ".tran 1n 10n", "0.5").replace(" freeze=1", "")
+    result = run_netlist(deck, osdi=yakopcic_osdi)
+    x0 = YAKOPCIC_PRESETS[0]["x0"]
+    read = 0.165 * x0 * np.sinh(0.05 * 0.5)
+    assert result["xsv"][0] == pytest.approx(x0)
+    assert np.all(np.abs(result["xsv"][1:]) < 1e-12)  # below threshold nothing moves x: the offset is the dropped ic
+    assert np.all(np.abs(result["i(v1)"][1:]) < 1e-15)  # so the original conducts nothing after t = 0
+    np.testing.assert_allclose(np.abs(result["i(v2)"]), read, rtol=1e-9)  # the port keeps its state
