@@ -79,6 +79,12 @@ class NumpyExprPrinter(NumPyPrinter):
             text = f"numpy.where({self._print(arg.cond)}, {self._print(arg.expr)}, {text})"
         return text
 
+    def _print_ITE(self, expr: Any) -> str:
+        # sympy writes a comparison of a clamped value (Min/Max) as ITE; its own printer rewrites an ITE as
+        # a Piecewise, which fails when the branches are conditions themselves
+        cond, then, other = (self._print(a) for a in expr.args)
+        return f"numpy.where({cond}, {then}, {other})"
+
 
 def _numpy_symbols(model: DeviceModel) -> dict[sympy.Symbol, str]:
     """Local variable names: ``_v_p_n`` for branch voltages, ``_u_<state>`` for state nodes."""
@@ -224,25 +230,96 @@ def _bias(voltages, states, temperature, newton_tol, guess, params):
 
 
 def _solve_internal(env, shape, tol, guess, max_iter=500, max_step=0.1):
-    """Damped Newton on the internal-node KCL, vectorised over bias points."""
-    n = len(INTERNAL)
-    if n == 0:
+    """Internal-node potentials that satisfy KCL, vectorised over bias points.
+
+    Damped Newton from ``guess`` (default: the mean port potential). Where that does not converge
+    (a far start on a strongly non-linear device: a diode in series with a resistor, self-heating),
+    the point's port potentials are stepped from their mean to their values, each stage starting from
+    the previous stage's solution (source stepping, as SPICE does); a stage that fails is retried shorter.
+    """
+    if not INTERNAL:
         return
-    start = numpy.mean([env['_n_' + p] for p in PORTS], axis=0)
-    for node in INTERNAL:
-        env['_n_' + node] = numpy.array(numpy.broadcast_to(guess.get(node, start), shape), dtype=float)
+    start = numpy.broadcast_to(numpy.mean([env['_n_' + p] for p in PORTS], axis=0), shape)
+    x = numpy.stack([numpy.array(numpy.broadcast_to(guess.get(node, start), shape), dtype=float)
+                     for node in INTERNAL], axis=-1)
+    x, converged, step = _newton(env, shape, x, tol, max_iter // 5, max_step)
+    if numpy.all(converged):
+        return
+    ports = {p: env['_n_' + p] for p in PORTS}
+    done = numpy.where(converged, 1.0, 0.0)
+    stage = numpy.full(shape, 0.125)
+    x = numpy.where(converged[..., None], x, start[..., None])
+    while numpy.any(done < 1.0):
+        target = numpy.minimum(1.0, done + stage)
+        for p in PORTS:
+            env['_n_' + p] = start + target * (ports[p] - start)
+        trial, converged, step = _newton(env, shape, x, tol, 50, max_step)
+        x = numpy.where(converged[..., None], trial, x)
+        done = numpy.where(converged, target, done)
+        stage = numpy.where(converged, 2.0 * stage, 0.25 * stage)
+        if numpy.any((stage < 1e-6) & (done < 1.0)):
+            env.update({'_n_' + p: value for p, value in ports.items()})
+            _set_internal(env, shape, x)
+            raise ArithmeticError(f"internal-node Newton did not converge (last Newton step "
+                                  f"{float(numpy.max(step)):.3g} V), also not by stepping the port voltages (stuck at "
+                                  f"{float(numpy.min(done)):.6g} of them); pass a 'guess' near the solution, e.g. the "
+                                  "solution at a nearby bias")
+    env.update({'_n_' + p: value for p, value in ports.items()})
+    _set_internal(env, shape, x)
+
+
+def _newton(env, shape, x, tol, max_iter, max_step, max_halvings=20):
+    """Damped Newton from ``x``: the last iterate, which points converged, and their last Newton step (V).
+
+    Each point's Newton step keeps its direction: it is shortened as a whole to at most ``max_step``
+    volts on any node, then halved until the sum of squared residuals decreases (a backtracking line
+    search; the Newton direction always descends it). Clipping each node's step on its own would turn
+    the direction and can make the iteration cycle between two points. Steps below ``sqrt(tol)`` are
+    taken whole (quadratic convergence; the residual is then at its rounding level). A point whose
+    residual no step decreases (a kink or a local minimum of the residual) stops there, unconverged.
+    """
+    n = len(INTERNAL)
+    residual = _set_internal(env, shape, x)
+    stuck = numpy.zeros(shape, dtype=bool)
     for _ in range(max_iter):
-        residual = numpy.stack([numpy.broadcast_to(r, shape) for r in _internal_residual(env)], axis=-1)
         jac = numpy.stack([numpy.broadcast_to(j, shape) for j in _internal_jacobian(env)], axis=-1)
         step = numpy.linalg.solve(jac.reshape(shape + (n, n)), residual[..., None])[..., 0]
-        step = numpy.clip(step, -max_step, max_step)
-        for k, node in enumerate(INTERNAL):
-            env['_n_' + node] = env['_n_' + node] - step[..., k]
-        scale = 1.0 + max(float(numpy.max(numpy.abs(env['_n_' + m]))) for m in INTERNAL)
-        if float(numpy.max(numpy.abs(step))) <= tol * scale:
-            return
-    raise ArithmeticError(f"internal-node Newton did not converge in {max_iter} iterations "
-                          f"(last step {float(numpy.max(numpy.abs(step))):.3g} V)")
+        largest = numpy.max(numpy.abs(step), axis=-1)
+        size = 1.0 + numpy.max(numpy.abs(x), axis=-1)
+        converged = largest <= tol * size
+        if numpy.all(converged):
+            x = x - step
+            _set_internal(env, shape, x)
+            break
+        if numpy.all(converged | stuck):
+            break
+        step = numpy.where(stuck[..., None], 0.0, step * numpy.minimum(1.0, max_step / largest)[..., None])
+        x, residual, decreased = _line_search(env, shape, x, residual, step,
+                                              stuck | (largest <= numpy.sqrt(tol) * size), max_halvings)
+        stuck |= ~decreased
+    return x, converged, largest
+
+
+def _set_internal(env, shape, x):
+    """Put the internal potentials ``x`` into ``env``; return the KCL residual there."""
+    for k, node in enumerate(INTERNAL):
+        env['_n_' + node] = x[..., k]
+    return numpy.stack([numpy.broadcast_to(r, shape) for r in _internal_residual(env)], axis=-1)
+
+
+def _line_search(env, shape, x, residual, step, whole, max_halvings):
+    """``x - t*step`` with the largest ``t`` in 1, 1/2, 1/4 ... that decreases the squared residual
+    (``t = 1`` where ``whole``), its residual, and where a decreasing ``t`` was found."""
+    norm = numpy.sum(residual ** 2, axis=-1)
+    t = numpy.ones(shape)
+    for _ in range(max_halvings):
+        trial = x - t[..., None] * step
+        trial_residual = _set_internal(env, shape, trial)
+        decreased = whole | (numpy.sum(trial_residual ** 2, axis=-1) <= (1.0 - 1e-4 * t) * norm)
+        if numpy.all(decreased):
+            break
+        t = numpy.where(decreased, t, 0.5 * t)
+    return trial, trial_residual, decreased
 '''
 
 _NOISE = '''

@@ -89,7 +89,8 @@ class InfixPrinter(C99CodePrinter):
     _default_settings: dict[str, Any] = dict(C99CodePrinter._default_settings, symbols={}, strict=True)
     known_functions: dict[str, str] = {
         "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "sin": "sin", "cos": "cos", "tan": "tan",
-        "atan": "atan", "asinh": "asinh", "acosh": "acosh", "atanh": "atanh",
+        "asin": "asin", "acos": "acos", "atan": "atan", "atan2": "atan2", "asinh": "asinh", "acosh": "acosh",
+        "atanh": "atanh",
         "floor": "floor", "ceiling": "ceil", "exp": "exp", "sqrt": "sqrt",
     }
     #: name of the natural logarithm
@@ -213,6 +214,11 @@ class SpicePrinter(InfixPrinter):
     """ngspice B-source expression printer (``ln`` is the natural log, ``temper`` in °C)."""
 
     language = "ngspice"
+    known_functions = {name: text for name, text in InfixPrinter.known_functions.items() if name != "atan2"}
+
+    def _print_atan2(self, expr: Any) -> str:  # ngspice 46 stops with "fatal error" on atan2 in a B-source
+        raise ValueError(f"Unsupported by {type(self).__name__}: function 'atan2' in {expr} (ngspice B-sources have "
+                         "no atan2). Write the quadrant you need with atan and Piecewise, e.g. atan(y/x) for x > 0.")
 
 
 def spice_expr(expr: sympy.Expr, symbols: Mapping[sympy.Symbol, str] | None = None) -> str:

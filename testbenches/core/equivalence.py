@@ -292,7 +292,23 @@ def _ode_reference(model: DeviceModel, ode, t: np.ndarray):
         ode = _integrate(model, module, stim, model.check.tstop)
     x_ref = ode(t) if model.states else np.zeros((0, t.size))
     volts = {p: _drive(stim[p], t) for p in model.ports}
-    return volts, module.evaluate(volts, {st.name: x_ref[i] for i, st in enumerate(model.states)}), x_ref
+    return volts, _evaluate_along(model, module, volts, {st.name: x_ref[i] for i, st in enumerate(model.states)}), x_ref
+
+
+def _evaluate_along(model: DeviceModel, module, volts: dict[str, np.ndarray], states: dict[str, np.ndarray]) -> dict:
+    """numpy evaluation along a waveform. With internal nodes, point by point, each Newton started from the
+    previous point's solution: where the equations have more than one solution (self-heating), that is the
+    branch a simulator follows in time."""
+    if not model.internal:
+        return module.evaluate(volts, states)
+    last: dict[str, np.ndarray] = {}
+    points = []
+    for k in range(len(next(iter(volts.values())))):
+        points.append(module.evaluate({p: v[k] for p, v in volts.items()}, {n: x[k] for n, x in states.items()},
+                                      guess=last))
+        last = points[-1]["internal"]
+    return {key: {name: np.array([float(point[key][name]) for point in points]) for name in points[0][key]}
+            for key in ("currents", "rates", "internal")}
 
 
 def _state_range(model: DeviceModel, st, wave: np.ndarray) -> float:
