@@ -2,3 +2,4 @@
 
 from . import mc_demo  # noqa: F401  (registers on import)
 from . import studies  # noqa: F401  (registers on import)
+from . import zoo  # noqa: F401  (registers on import)

@@ -15,10 +15,13 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from spicegen.device import get_device
+from spicegen.device import get_device, registry
+from spicegen.devices.zoo import DEVICES as ZOO_DEVICES
+from spicegen.montecarlo import load_dataframe, run_study
 from spicegen.netlist import format_instance
 from spicegen.ngspice import run_netlist
 from spicegen.numpy_code import load_numpy_module
+from testbenches import get_testbench
 from veriloga import compile_model, compile_source
 
 #: Same tight tolerances as the equivalence check's DC, so Newton does not limit the comparison.
@@ -148,3 +151,27 @@ def test_jart_sweep_sets_at_negative_and_resets_at_positive_voltage(tmp_path):
     assert 0.88 < reset_at < 0.98
     read = load_numpy_module(model).evaluate({"te": [0.05, 0.05], "be": 0.0}, {"lnd": np.log([0.008, 20.0])})
     assert read["currents"]["te"][1] / read["currents"]["te"][0] > 30  # 40 measured
+
+
+def test_the_zoo_list_names_every_device_of_the_zoo_package():
+    from spicegen.device import _declared
+    from spicegen.devices.zoo import DEVICES
+
+    registry()
+    assert sorted(DEVICES) == sorted(name for name, cls in _declared.items()
+                                     if cls.__module__.startswith("spicegen.devices.zoo."))
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+@pytest.mark.parametrize("flavor", ["twin", "osdi"])
+@pytest.mark.parametrize("device", ZOO_DEVICES)
+def test_every_zoo_device_runs_in_the_monte_carlo_engine(tmp_path, device, flavor):
+    """Four samples of the read current, each with its own draw of the device's declared variations."""
+    run_study(get_testbench("zoo-read"), tmp_path / "study", n=4, seed=7, settings={"device": device, "flavor": flavor},
+              progress=False)
+    frame = load_dataframe(tmp_path / "study")
+    currents = frame["i_read"].to_numpy()
+    assert currents.size == 4 and np.all(np.isfinite(currents)) and np.all(currents != 0)
+    varied = [p.name for p in get_device(device).params if p.variation is not None]
+    assert varied and len(np.unique(np.round(currents, 15))) == 4  # every sample drew its own device
