@@ -293,7 +293,8 @@ def _newton(env, shape, x, tol, max_iter, max_step, max_halvings=20):
             break
         if numpy.all(converged | stuck):
             break
-        step = numpy.where(stuck[..., None], 0.0, step * numpy.minimum(1.0, max_step / largest)[..., None])
+        shorten = numpy.minimum(1.0, max_step / numpy.maximum(largest, 1e-300))
+        step = numpy.where(stuck[..., None], 0.0, step * shorten[..., None])
         x, residual, decreased = _line_search(env, shape, x, residual, step,
                                               stuck | (largest <= numpy.sqrt(tol) * size), max_halvings)
         stuck |= ~decreased
