@@ -246,7 +246,15 @@ def quotient(expr: sympy.Basic) -> tuple[sympy.Expr, sympy.Expr] | None:
 
 
 def printed_denominators(expr: sympy.Basic) -> list[sympy.Expr]:
-    """Every denominator the ngspice twin prints for ``expr``, outermost first."""
+    """Every denominator the ngspice twin prints for ``expr``, in the order sympy holds its terms.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x, y, z = sp.symbols("x y z", positive=True)
+    >>> printed_denominators(x / (y * z) + sp.sqrt(x) / y**2)
+    [y**2, y*z]
+    """
 
     def walk(e: sympy.Basic) -> list[sympy.Expr]:
         parts = quotient(e)

@@ -21,6 +21,7 @@ For every device it runs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Mapping
 
 import numpy as np
@@ -29,10 +30,9 @@ from scipy.integrate import solve_ivp
 
 from spicegen.device import FREEZE, STATE_GMIN, DeviceModel, Stimulus, Symbols, state_node_symbol
 from spicegen.netlist import format_instance, format_subckt
-from spicegen.numpy_code import NumpyExprPrinter
-from spicegen.printing import DIVISION_SCALE, NGSPICE_DIVISION_FUDGE, printed_denominators, with_division_fudge
 from spicegen.ngspice import SimResult, run_netlist
-from spicegen.numpy_code import load_numpy_module
+from spicegen.numpy_code import NumpyExprPrinter, load_numpy_module
+from spicegen.printing import DIVISION_SCALE, NGSPICE_DIVISION_FUDGE, printed_denominators, with_division_fudge
 from veriloga import compile_model
 from veriloga.vacask import format_instance as vacask_instance
 from veriloga.vacask import format_source as vacask_source
@@ -148,7 +148,7 @@ def random_bias(model: DeviceModel, points: int, seed: int) -> tuple[dict[str, n
 
 
 def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0,
-             record: dict[str, np.ndarray] | None = None, module=None) -> list[Comparison]:
+             record: dict[str, np.ndarray] | None = None, module: ModuleType | None = None) -> list[Comparison]:
     """Compare numpy, twin and OSDI at random DC points, values and rates (see module docstring);
     ``record`` (if given) receives the values, ``<quantity> <rendering>``; ``module`` is the numpy
     rendering (loaded if not given)."""
@@ -201,7 +201,7 @@ def _held(k: int, state: str) -> str:
     return f"hr{k}_{state}"
 
 
-def _rate_rows(model: DeviceModel, module, osdi: str, volts: Mapping[str, np.ndarray],
+def _rate_rows(model: DeviceModel, module: ModuleType, osdi: str, volts: Mapping[str, np.ndarray],
                states: Mapping[str, np.ndarray], result: SimResult,
                record: dict[str, np.ndarray] | None) -> list[Comparison]:
     """``dx/dt`` of every state at the DC points: numpy against the held twin and the ``.osdi``."""
@@ -261,7 +261,7 @@ def osdi_rates(model: DeviceModel, osdi: str, volts: Mapping[str, np.ndarray], i
     return rates
 
 
-def check_twin_divisions(model: DeviceModel, points: int = 16, seed: int = 0, module=None,
+def check_twin_divisions(model: DeviceModel, points: int = 16, seed: int = 0, module: ModuleType | None = None,
                          fudge: float = NGSPICE_DIVISION_FUDGE / DIVISION_SCALE) -> tuple[list[Comparison], list[str]]:
     """Does ngspice's ``1e-32`` on every B-source denominator change a twin expression at the DC points?
 
