@@ -300,7 +300,15 @@ class SpicePrinter(InfixPrinter):
 
     def _print_Pow(self, expr: sympy.Pow) -> str:
         parts = quotient(expr)
-        return super()._print_Pow(expr) if parts is None else f"({self._print_quotient(*parts)})"
+        if parts is not None:
+            return f"({self._print_quotient(*parts)})"
+        base, exponent = expr.args
+        if exponent.is_integer and exponent < -MAX_EXPANDED_POWER:  # pow(0, -n) stops the first iterate
+            return f"({self._print_quotient(sympy.Integer(1), sympy.Pow(base, -exponent, evaluate=False))})"
+        if exponent.is_integer and exponent.is_odd and exponent > MAX_EXPANDED_POWER:
+            # ngspice's pow(x, n) is pow(|x|, n): the sign of an odd power comes back through sgn
+            return f"(sgn({self._print(base)})*{super()._print_Pow(expr)})"
+        return super()._print_Pow(expr)
 
     def _print_quotient(self, numerator: sympy.Expr, denominator: sympy.Expr) -> str:
         if numerator.as_coeff_Mul()[0] < 0:
