@@ -137,9 +137,12 @@ STAGES: tuple[Stage, ...] = (
           study="reram-pulse-response", sizes=_sizes(Size(2), Size(8), Size(32))),
     Stage("reram-relaxation", "Relaxation after programming (Fig. 4)", study="reram-relaxation",
           sizes=_sizes(Size(8), Size(32), Size(32))),
-    Stage("reram-crossbar", "Crossbar MVM accuracy vs time after programming, IR drop, 6/8-bit I/O (Fig. 4f)",
-          study="reram-crossbar", sizes=_sizes(Size(None, {"check_sizes": "4", "size": 16, "vectors": 20}),
-                                               Size(), Size())),
+    Stage("crossbar-mvm", "Crossbar MVM accuracy vs time after programming, IR drop, 6/8-bit I/O (Fig. 4f, S6)",
+          study="crossbar-mvm", sizes=_sizes(Size(None, {"check_sizes": "4", "size": 16, "vectors": 20, "large": 64}),
+                                             Size(), Size())),
+    Stage("crossbar-presets", "Crossbar MVM error per device preset (NeuroSim, SpikeSim, CMO/HfOx), on/off and ADC "
+          "swept", study="crossbar-presets", sizes=_sizes(Size(None, {"vectors": 5, "on_off": "3,100",
+                                                                       "adc_bits": "4,6"}), Size(), Size())),
     # LDO + attenuator + DPI LIF neuron (Garg et al.)
     Stage("lif-calibration", "lmfit calibration of the LIF chain's capacitors and bias-device lengths (paper "
           "scale only)", study="lif-calibration", sizes=_sizes(None, None, Size())),
