@@ -59,3 +59,5 @@ c2c_calibration = _study_run("reram-c2c-calibration", "--set", "open_loop_stream
                                  "(~20 s).")
 crossbar = _study_run("reram-crossbar", "--set", "size=16", "--set", "vectors=10", "--set", "check_sizes=4",
                       doc="A 16 x 16 array, 10 vectors, checked against ngspice on 4 x 4.")
+snn_nonideal = _study_run("snn-nonideal", "--set", "timesteps=1,2", "--set", "epochs=1", "--set", "hidden=16",
+                          "--set", "repeats=1", doc="Two 16-neuron networks (T = 1, 2), one epoch each (~20 s).")
