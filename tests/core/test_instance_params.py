@@ -171,6 +171,9 @@ def test_monte_carlo_sets_them_per_instance_without_cards_of_their_own(tmp_path,
     for pack in (1, 2):
         run_study(bench, tmp_path / f"p{pack}", n=4, seed=3, pack=pack, progress=False)
     single, packed = load_dataset(tmp_path / "p1"), load_dataset(tmp_path / "p2")
+    # alter leaves the circuit loaded between samples: a sample's result must not depend on the samples before
+    run_study(bench, tmp_path / "shuffled", n=4, seed=3, workers=2, batch=1, progress=False)
+    assert load_dataset(tmp_path / "shuffled").identical(single)
     for k in (1, 2):
         g = single[f"m{k}__g"].values.ravel()
         assert np.unique(g).size == 4
