@@ -107,8 +107,9 @@ def test_two_instances_on_one_card_give_their_own_currents_in_ngspice(osdi):
     assert deck.count(".model") == 1 + deck.count(".model noise")
     result = run_netlist(deck, osdi=[osdi])
     for k, values in enumerate(PAIR):
+        current = expected(values["g"], values["w0"])
         for flavor in ("twin", "osdi"):
-            assert -result[f"v{flavor[0]}{k}#branch"][0] == pytest.approx(expected(values["g"], values["w0"]), rel=1e-12)
+            assert -result[f"v{flavor[0]}{k}#branch"][0] == pytest.approx(current, rel=1e-12)
 
 
 @pytest.mark.openvaf
