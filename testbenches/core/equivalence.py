@@ -2,9 +2,11 @@
 
 For every device it runs
 
-* **DC**: seeded random bias points and state values (states held with ``freeze=1``),
-  all instances in one netlist and one ``.op``; terminal currents, internal node
-  voltages and state nodes are compared point by point (relative error);
+* **DC**: seeded random bias points, state values (states held with ``freeze=1``) and values
+  of the instance parameters (:func:`random_instance_values`), all instances in one netlist and
+  one ``.op``, the OSDI ones on one shared ``.model`` card with their own values on their ``N``
+  lines; terminal currents, internal node voltages and state nodes are compared point by point
+  (relative error);
 * **DC rates**: at the same points every state's rate ``dx/dt``: the twin's with its state node
   held by a voltage source (``freeze=0``; the source carries the rate), the ``.osdi``'s from its
   state-node residual evaluated by ``osdi_py`` (no simulator can hold an OSDI internal node);
@@ -30,11 +32,12 @@ from scipy.integrate import solve_ivp
 
 from spicegen.constants import VT_PER_KELVIN
 from spicegen.device import FREEZE, STATE_GMIN, DeviceModel, Stimulus, Symbols, state_node_symbol
-from spicegen.netlist import format_instance, format_subckt
+from spicegen.netlist import format_card, format_instance, format_subckt
 from spicegen.ngspice import SimResult, run_netlist
 from spicegen.numpy_code import NumpyExprPrinter, load_numpy_module
 from spicegen.printing import DIVISION_SCALE, NGSPICE_DIVISION_FUDGE, printed_denominators, with_division_fudge
 from veriloga import compile_model
+from veriloga.vacask import format_card as vacask_card
 from veriloga.vacask import format_instance as vacask_instance
 from veriloga.vacask import format_source as vacask_source
 from veriloga.vacask import run_vacask
@@ -63,6 +66,8 @@ TEMPERATURE = 300.15
 #: Absolute tolerance of the reference ODE per unit of ``State.scale`` (node volts): a state in
 #: metres with scale 1e-9 is integrated to 1e-21 m, one in [0, 1] with scale 1 to 1e-12.
 ODE_ATOL = 1e-12
+#: Relative spread of the instance parameters over the DC points (each point its own value).
+INSTANCE_SPREAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -148,24 +153,42 @@ def random_bias(model: DeviceModel, points: int, seed: int) -> tuple[dict[str, n
     return volts, states
 
 
+def random_instance_values(model: DeviceModel, points: int, seed: int) -> dict[str, np.ndarray]:
+    """Seeded values, one per DC point, of the declared instance parameters: ``default * (1 ± INSTANCE_SPREAD)``
+    inside the bounds.
+
+    Left at their defaults: ``<state>0`` and ``freeze`` (the points set the states themselves), a parameter
+    that bounds a state (the states are drawn inside the bounds at the defaults) and one whose default is 0.
+    """
+    rng = np.random.default_rng([seed, 1])  # a stream of its own: the bias points stay those of random_bias
+    skipped = {FREEZE, *(f"{st.name}0" for st in model.states), *(b for st in model.states for b in st.bound_params)}
+    values = {}
+    for p in model.params:
+        if p.per_instance and p.name not in skipped and p.default != 0:
+            values[p.name] = np.clip(p.default * (1 + INSTANCE_SPREAD * rng.uniform(-1, 1, points)), *p.bounds)
+    return values
+
+
 def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0,
              record: dict[str, np.ndarray] | None = None, module: ModuleType | None = None) -> list[Comparison]:
     """Compare numpy, twin and OSDI at random DC points, values and rates (see module docstring);
     ``record`` (if given) receives the values, ``<quantity> <rendering>``; ``module`` is the numpy
     rendering (loaded if not given)."""
     volts, states = random_bias(model, points, seed)
-    lines = [f"* spicegen DC equivalence check: {model.name}", format_subckt(model), DC_OPTIONS]
+    params = random_instance_values(model, points, seed)
+    lines = [f"* spicegen DC equivalence check: {model.name}", format_subckt(model), format_card(model), DC_OPTIONS]
     for k in range(points):
         for flavor in ("twin", "osdi"):
             nodes = [_node(flavor[0], k, p) for p in model.ports]
-            lines += format_instance(model, f"{flavor[0]}{k}", nodes, _dc_values(model, states, k), flavor)
+            lines += format_instance(model, f"{flavor[0]}{k}", nodes, _dc_values(model, states, params, k), flavor,
+                                     shared=True)
             lines += [f"V{n} {n} 0 {float(volts[p][k])!r}" for n, p in zip(nodes, model.ports)]
         lines += _held_twin(model, k, volts, states)
     lines += [".op", ".end"]
     result = run_netlist("\n".join(lines), osdi=[osdi])
 
     module = module or load_numpy_module(model)
-    ref = module.evaluate(volts, states)
+    ref = module.evaluate(volts, states, **params)
     rows: list[Comparison] = []
     for flavor, label in (("twin", "numpy~twin"), ("osdi", "numpy~osdi")):
         rows += _dc_rows(model, label, ref, states,
@@ -340,24 +363,27 @@ def check_dc_vacask(model: DeviceModel, osdi: str, points: int = 16, seed: int =
     """Compare numpy and the OSDI build in VACASK at the DC points of :func:`check_dc` (one ``op``);
     ``record`` (if given) receives the values, ``<quantity> vacask``."""
     volts, states = random_bias(model, points, seed)
-    lines = [f"spicegen VACASK DC equivalence check: {model.name}", "ground 0", "model vsource vsource"]
+    params = random_instance_values(model, points, seed)
+    lines = [f"spicegen VACASK DC equivalence check: {model.name}", "ground 0", "model vsource vsource",
+             vacask_card(model)]
     for k in range(points):
         nodes = [_node("v", k, p) for p in model.ports]
-        lines += vacask_instance(model, f"v{k}", nodes, _dc_values(model, states, k))
+        lines += vacask_instance(model, f"v{k}", nodes, _dc_values(model, states, params, k), shared=True)
         lines += [vacask_source(f"s{n}", (n, "0"), float(volts[p][k])) for n, p in zip(nodes, model.ports)]
     result = run_vacask("\n".join(lines + _vacask_control(VACASK_DC_OPTIONS, "op op")), osdi=[osdi])
-    ref = load_numpy_module(model).evaluate(volts, states)
+    ref = load_numpy_module(model).evaluate(volts, states, **params)
     # a source's flow(br) runs from its + node through it, i.e. out of the device terminal
     return _dc_rows(model, "numpy~vacask", ref, states,
                     lambda p: np.array([-result[f"s{_node('v', k, p)}:flow(br)"][0] for k in range(points)]),
                     lambda n: np.array([result[f"v{k}:{n}"][0] for k in range(points)]), record)
 
 
-def _dc_values(model: DeviceModel, states: Mapping[str, np.ndarray], k: int) -> dict[str, float]:
-    """Instance parameters of DC point ``k``: the state values, held with ``freeze=1``."""
-    values = {f"{s}0": float(states[s][k]) for s in states}
+def _dc_values(model: DeviceModel, states: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray],
+               k: int) -> dict[str, float]:
+    """Instance parameters of DC point ``k``: the state values, held with ``freeze=1``, and ``params``."""
+    values = {f"{s}0": float(states[s][k]) for s in states} | {p: float(v[k]) for p, v in params.items()}
     if model.states:
-        values["freeze"] = 1.0
+        values[FREEZE] = 1.0
     return values
 
 

@@ -36,9 +36,10 @@ import scipy.sparse as sps
 from scipy.interpolate import PchipInterpolator
 from scipy.sparse.linalg import splu
 
+from spicegen.device import FREEZE
 from spicegen.naming import format_number
 from spicegen.numpy_code import as_callable
-from spicegen.netlist import format_instance
+from spicegen.netlist import format_card, format_instance
 from veriloga import vacask
 from testbenches.reram import cell
 
@@ -175,9 +176,9 @@ def cell_map(r_access: float = R_ACCESS, v_read: float = V_READ, points: int = 1
     """
     lo, hi = cell.device_model().states[0].bounds
     xs = np.linspace(lo, hi, points)
-    lines = ["* reram_cmo cell read map", ".options reltol=1e-9 abstol=1e-15"]
+    lines = ["* reram_cmo cell read map", ".options reltol=1e-9 abstol=1e-15", format_card(cell.device_model())]
     for k, x in enumerate(xs):
-        lines += _spice_cell(f"m{k}", f"t{k}", "0", float(x), r_access, "reram", instance_params=False)
+        lines += _spice_cell(f"m{k}", f"t{k}", "0", float(x), r_access, "reram", instance_params=True)
         lines.append(f"Vt{k} t{k} 0 {format_number(v_read)}")
     result = cell.simulate("\n".join(lines + [".op", ".end"]))
     g = np.array([-float(np.ravel(result[f"i(vt{k})"])[0]) / v_read for k in range(points)])
@@ -203,8 +204,6 @@ def state_for_conductance(g: np.ndarray, xbar: Crossbar = Crossbar()) -> np.ndar
 SIM_TOL: dict[str, float] = {"reltol": 1e-7, "abstol": 1e-15, "vntol": 1e-9}
 #: Newton stopping rule of :func:`device_nodal_currents`: max |update| <= NEWTON_RTOL * max |node potential|.
 NEWTON_RTOL = 1e-12
-#: Model card shared by every cell when ``x0`` and ``freeze`` are instance parameters of the module.
-SHARED_CARD = "xcell"
 CellKind = Literal["reram", "linear"]
 Engine = Literal["ngspice", "vacask"]
 
@@ -276,7 +275,7 @@ def _check_cell_values(values: np.ndarray, kind: CellKind) -> np.ndarray:
 
 
 def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
-                     solver: Literal["klu", "sparse"] = "klu", instance_params: bool = False) -> str:
+                     solver: Literal["klu", "sparse"] = "klu", instance_params: bool = True) -> str:
     """ngspice ``.op`` deck of the array (:func:`array_elements`); saves only the TIA currents ``i(vo<j>)``.
 
     Parameters
@@ -292,8 +291,8 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
         ngspice's matrix solver: ``"klu"`` (linear growth) or ``"sparse"`` (SPARSE 1.3, whose reordering
         takes minutes from 32x32 differential arrays on).
     instance_params
-        One ``.model`` card for all cells with ``x0``/``freeze`` on the ``N`` lines; needs a build of the
-        module that declares them ``(*type="instance"*)``. Default: a card per cell.
+        One ``.model`` card for all cells, each cell's ``x0`` and ``freeze`` (instance parameters of the
+        module) on its ``N`` line (default); ``False``: a card per cell.
     """
     values = _check_cell_values(states, kind)
     if solver not in ("klu", "sparse"):
@@ -305,7 +304,7 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
     lines += [f"{name} {node} 0 {format_number(v)}" for name, node, v in net.sources]
     lines += [f"{name} {a} {b} {format_number(r)}" for name, a, b, r in net.resistors]
     if instance_params and kind == "reram":
-        lines.append(f".model {SHARED_CARD} {cell.DEVICE}")
+        lines.append(format_card(cell.device_model()))
     for (name, row, col), value in zip(net.cells, values.ravel()):
         lines += _spice_cell(name, row, col, float(value), xbar.r_access, kind, instance_params)
     lines += [f".save i(vo{j})" for j in range(ncol)]
@@ -316,18 +315,16 @@ def _spice_cell(name: str, row: str, col: str, value: float, r_access: float, ki
                 instance_params: bool) -> list[str]:
     if kind == "linear":
         return [f"R{name} {row} {col} {format_number(1.0 / value)}"]
-    if instance_params:
-        device = [f"N{name}r {row} {name}d {SHARED_CARD} x0={format_number(value)} freeze=1"]
-    else:
-        device = format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, "freeze": 1.0},
-                                 "osdi")
+    device = format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, FREEZE: 1.0},
+                             "osdi", shared=instance_params)
     return device + [f"R{name}a {name}d {col} {format_number(r_access)}"]
 
 
 def vacask_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
-                   instance_params: bool = False) -> str:
-    """VACASK ``op`` deck of the same array as :func:`crossbar_netlist` (same element names, lower case);
-    the TIA currents are ``vo<j>:flow(br)``. Load the device's ``.osdi`` and ``resistor.osdi``."""
+                   instance_params: bool = True) -> str:
+    """VACASK ``op`` deck of the same array as :func:`crossbar_netlist` (same element names, lower case; one
+    shared card unless ``instance_params=False``); the TIA currents are ``vo<j>:flow(br)``. Load the device's
+    ``.osdi`` and ``resistor.osdi``."""
     values = _check_cell_values(states, kind)
     m, ncol = values.shape
     net = array_elements(m, ncol, v_rows, xbar)
@@ -335,7 +332,7 @@ def vacask_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, ki
     lines += [vacask.format_source(name, (node, "0"), v) for name, node, v in net.sources]
     lines += [f"{name} ({a} {b}) r r={format_number(r)}" for name, a, b, r in net.resistors]
     if instance_params and kind == "reram":
-        lines.append(f"model {SHARED_CARD} {cell.DEVICE}")
+        lines.append(vacask.format_card(cell.device_model()))
     for (name, row, col), value in zip(net.cells, values.ravel()):
         lines += _vacask_cell(name, row, col, float(value), xbar.r_access, kind, instance_params)
     options = " ".join(f"{k}={format_number(v)}" for k, v in SIM_TOL.items())
@@ -346,10 +343,8 @@ def _vacask_cell(name: str, row: str, col: str, value: float, r_access: float, k
                  instance_params: bool) -> list[str]:
     if kind == "linear":
         return [f"{name} ({row} {col}) r r={format_number(1.0 / value)}"]
-    if instance_params:
-        device = [f"{name}r ({row} {name}d) {SHARED_CARD} x0={format_number(value)} freeze=1"]
-    else:
-        device = vacask.format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, "freeze": 1.0})
+    device = vacask.format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, FREEZE: 1.0},
+                                    shared=instance_params)
     return device + [f"{name}a ({name}d {col}) r r={format_number(r_access)}"]
 
 

@@ -100,10 +100,11 @@ def test_device_tolerance_follows_the_simulator_settings():
 @pytest.mark.ngspice
 def test_array_decks_name_their_solver_and_save_only_the_tias():
     states = np.full((2, 4), 0.5)
-    deck = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar(), solver="sparse")
+    deck = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar(), solver="sparse", instance_params=False)
     assert ".options sparse" in deck and deck.count(".save") == 4 and deck.count(".model") == 8
-    shared = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar(), instance_params=True)
-    assert shared.count(".model") == 1 and "x0=0.5 freeze=1" in shared
+    shared = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar())
+    assert shared.count(".model") == 1 and "\nNx0_0r r0_0 x0_0d reram_cmo freeze=1.0 x0=0.5\n" in shared
+    assert xb.vacask_netlist(states, np.zeros(2), xb.Crossbar()).count("model reram_cmo reram_cmo") == 1
     assert xb.vacask_netlist(states, np.zeros(2), xb.Crossbar(), kind="linear").count(" r r=") > 8
 
 
