@@ -29,6 +29,9 @@ The spike is a Heaviside step with a fast-sigmoid surrogate gradient. Accumulato
 after every window (``reset="window"``, the MAC → read → reset cycle of the P²M testbench), or
 only where the neuron spiked (``reset="spike"``: non-volatile retention otherwise).
 
+:class:`IdealLayer` is the same layer without custom functions (linear MAC, no track limit, no noise):
+the baseline of the paper's Table 1.
+
 Needs the optional torch extra.
 """
 from __future__ import annotations

@@ -152,18 +152,18 @@ def tensors(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test
 
 
 def summarize(rows: list[dict[str, Any]], levels: Sequence[Level]) -> list[dict[str, Any]]:
-    """Per table row: mean and sample σ over the seeds of the noisy and clean accuracy (%), and the
-    drop from the baseline (paired by seed, points)."""
-    def values(level: Level, key: str) -> np.ndarray:
+    """Per table row: mean and sample σ over the seeds of the noisy and clean accuracy (%), the drop
+    from the baseline (``drop``) and from the P²M layer at noise 0 (``noise_drop``), paired by seed (points)."""
+    def values(level: Level, key: str = "test_accuracy_noisy") -> np.ndarray:
         return np.array([100 * r[key] for r in rows if r["row"] == level])
 
-    base = values("baseline", "test_accuracy_noisy") if "baseline" in levels else None
     table = []
     for level in levels:
-        noisy, clean = values(level, "test_accuracy_noisy"), values(level, "test_accuracy_clean")
+        noisy, clean = values(level), values(level, "test_accuracy_clean")
         entry = {"row": level, "seeds": len(noisy), **_stats("noisy", noisy), **_stats("clean", clean)}
-        if base is not None:
-            entry.update(_stats("drop", base - noisy))
+        for name, reference in (("drop", "baseline"), ("noise_drop", 0.0)):
+            if reference in levels and level != "baseline":
+                entry.update(_stats(name, values(reference) - noisy))
         table.append(entry)
     return table
 
