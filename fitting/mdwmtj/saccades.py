@@ -138,7 +138,8 @@ def record(images: np.ndarray, camera: Camera, rng: np.random.Generator,
 
 
 def pixel_thresholds(camera: Camera, rng: np.random.Generator) -> np.ndarray:
-    """One camera's contrast thresholds ``(sensor, sensor)``: ``threshold`` with ``mismatch`` spread, ≥ a tenth of it."""
+    """One camera's contrast thresholds ``(sensor, sensor)``: ``threshold`` with ``mismatch`` spread (at least a
+    tenth of ``threshold``)."""
     drawn = rng.normal(camera.threshold, camera.mismatch, (camera.sensor, camera.sensor))
     return np.maximum(drawn, 0.1 * camera.threshold)
 

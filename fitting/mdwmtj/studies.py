@@ -1,4 +1,4 @@
-"""``p2m-accuracy``: the hardware-aware accuracy table of the P²M paper (Kaiser et al. 2024, Table 1) on digit saccade clips.
+"""``p2m-accuracy``: the P²M paper's hardware-aware accuracy table (Kaiser et al. 2024, Table 1) on saccade clips.
 
 Registering the study imports no torch (the optional extra); running it does (:mod:`fitting.mdwmtj.train`).
 """

@@ -46,7 +46,7 @@ CLASSES = 10
 
 
 def lif(drive: torch.Tensor, beta: float) -> torch.Tensor:
-    """Spikes of leaky integrate-and-fire neurons (threshold 1, reset by subtraction) under ``drive`` ``(batch, T, ...)``."""
+    """Spikes of leaky integrate-and-fire neurons (threshold 1, reset by subtraction) driven by ``(batch, T, ...)``."""
     membrane = torch.zeros_like(drive[:, 0])
     out = []
     for step in drive.unbind(dim=1):
