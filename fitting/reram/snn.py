@@ -39,6 +39,7 @@ from torch.nn import functional as F
 from fitting.mdwmtj.layer import spike
 from spicegen.figures import pyplot, save_figure
 from testbenches.reram.crossbar import nodal_currents
+from testbenches.reram.nonideal import NonIdealities, target_conductances
 from testbenches.reram.presets import preset
 
 LEAK = 0.9
@@ -106,13 +107,8 @@ def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.n
     """Physical array (rows x 2·columns, G+ and G- interleaved, S) of ``weights`` (in x out) and the weight
     that a full G_on - G_off difference stands for."""
     w_max = float(np.abs(weights).max()) or 1.0
-    levels = 2 ** xbar.bits - 1
-    q = np.round(weights / w_max * levels) / levels
-    span = xbar.g_on - xbar.g_off
-    g = np.empty((weights.shape[0], 2 * weights.shape[1]))
-    g[:, 0::2] = xbar.g_off + span * np.clip(q, 0, None)
-    g[:, 1::2] = xbar.g_off + span * np.clip(-q, 0, None)
-    return g, w_max
+    device = NonIdealities(g_max=xbar.g_on, on_off=xbar.on_off, levels=2 ** xbar.bits)
+    return target_conductances(weights / w_max, device), w_max
 
 
 def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float) -> np.ndarray:
