@@ -7,9 +7,9 @@ with the access resistor, 0.35 Ohm row and column wire segments, drivers and TIA
 (:func:`testbenches.reram.crossbar.crossbar_netlist`), one ``.op`` of one input slice (every row on).
 Configurations per N, each timed as the median of ``--repeat`` runs:
 
-* ngspice, KLU, a ``.model`` card per cell (what the package runs today);
-* ngspice, KLU, one shared card, ``x0``/``freeze`` as instance parameters: the emitted Verilog-A with
-  ``(*type="instance"*)`` added to those two declarations by hand (a copy; the package's emitter is unchanged);
+* ngspice, KLU, a ``.model`` card per cell (``instance_params=False``);
+* ngspice, KLU, one shared card, each cell's ``x0``/``freeze`` on its ``N`` line: the package's own module,
+  which declares them ``(*type="instance"*)`` (the default of the array decks);
 * ngspice, SPARSE 1.3 (ngspice's default), a card per cell, only up to ``--sparse-max`` (its reordering takes
   minutes beyond: 512 cells ~3 s, growth ~cells^2.3-3.1);
 * VACASK, a card per cell and one shared card (instance parameters).
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import time
 from pathlib import Path
@@ -36,23 +35,7 @@ import numpy as np
 from spicegen.ngspice import NgSpiceShared
 from testbenches.reram import cell
 from testbenches.reram import crossbar as xb
-from veriloga.compile import compile_source
-from veriloga.module import format_module
 from veriloga.vacask import run_vacask
-
-INSTANCE_PARAMS = ("x0", "freeze")
-"""Parameters the hand-edited module declares per instance."""
-
-
-def instance_param_osdi() -> str:
-    """The device's Verilog-A with ``x0`` and ``freeze`` marked ``(*type="instance"*)``, compiled."""
-    source = format_module(cell.device_model())
-    for name in INSTANCE_PARAMS:
-        source, count = re.subn(rf'units=""\*\) parameter real {name} =', f'units="", type="instance"*) parameter real {name} =',
-                                source)
-        if count != 1:
-            raise RuntimeError(f"parameter {name!r} not found once in the emitted Verilog-A; update this benchmark.")
-    return str(compile_source(source, f"{cell.DEVICE}_instance"))
 
 
 def array(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -93,15 +76,14 @@ def time_vacask(deck: str, osdi: str, repeat: int) -> dict[str, float]:
 
 def configurations(sparse_max: int) -> dict[str, Callable[[int, np.ndarray, np.ndarray, int], dict[str, float]]]:
     """Name -> ``time(n, states, v_rows, repeat)`` of every configuration (None where it is skipped)."""
-    shared_osdi, package_osdi, wires = instance_param_osdi(), cell._osdi_path(), xb.Crossbar()
+    osdi, wires = cell._osdi_path(), xb.Crossbar()
 
     def ngspice(solver: str, instance: bool) -> Callable:
         return lambda n, s, v, r: time_ngspice(xb.crossbar_netlist(s, v, wires, solver=solver, instance_params=instance),
-                                               shared_osdi if instance else package_osdi, r)
+                                               osdi, r)
 
     def vacask(instance: bool) -> Callable:
-        return lambda n, s, v, r: time_vacask(xb.vacask_netlist(s, v, wires, instance_params=instance),
-                                              shared_osdi if instance else package_osdi, r)
+        return lambda n, s, v, r: time_vacask(xb.vacask_netlist(s, v, wires, instance_params=instance), osdi, r)
 
     sparse = ngspice("sparse", False)
     return {"ngspice_klu_cards": ngspice("klu", False), "ngspice_klu_instance": ngspice("klu", True),
@@ -110,7 +92,7 @@ def configurations(sparse_max: int) -> dict[str, Callable[[int, np.ndarray, np.n
 
 
 def save_all_cost(n: int, repeat: int) -> dict[str, float]:
-    """ngspice KLU with one card per cell, saving only the TIA currents vs every vector."""
+    """ngspice KLU with one shared card, saving only the TIA currents vs every vector."""
     states, v = array(n)
     deck = xb.crossbar_netlist(states, v, xb.Crossbar())
     every = "\n".join(line for line in deck.splitlines() if not line.startswith(".save"))

@@ -187,6 +187,7 @@ def _surrogate_table(out: Path, stages: Sequence[Mapping[str, Any]]) -> str:
             stats = s["stats"]
             dof = stats.get("dof")
             quality = (f"interpolant through {stats.get('points')} points" if dof == 0
+                       else f"NRMSE {stats['nrmse']:.2e}" if stats.get("r2") is None  # a bound: R² undefined
                        else f"R² {stats['r2']:.4f}, NRMSE {stats['nrmse']:.2e}")
             domain = ", ".join(f"{k} ∈ [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in s["domain"].items())
             rows.append(f"<tr><td><code>{_e(name)}</code></td><td>{_e(s['output'])}({_e(', '.join(s['inputs']))})"

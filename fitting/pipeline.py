@@ -114,9 +114,11 @@ STAGES: tuple[Stage, ...] = (
           sizes=_sizes(Size(2, {"configs": "cmos"}), Size(40), Size(200))),
     Stage("p2m-range", "CMOS+X programmable range under variation", study="p2m-range",
           sizes=_sizes(Size(2), Size(20), Size(300))),
-    Stage("p2m-train", "Spiking CNN with the P²M first layer vs f1/f2 noise 0/10/20/40 %", study="p2m-train",
-          sizes=_sizes(Size(None, {"epochs": 1, "train": 16, "test": 8}),
-                       Size(None, {"epochs": 8, "train": 400, "test": 200}), Size())),
+    Stage("p2m-accuracy", "Spiking CNN with the P²M first layer vs f1/f2 noise 0/10/20/40 % and the baseline "
+          "(Table 1)", study="p2m-accuracy",
+          sizes=_sizes(Size(None, {"epochs": 1, "train": 32, "test": 16, "seeds": 2}),
+                       Size(None, {"epochs": 4, "train": 600, "test": 300, "fitted": False}),
+                       Size(None, {"epochs": 20, "seeds": 5, "channels": 16}))),
     # CMO/HfOx ReRAM (Falcone et al.)
     Stage("reram-calibration", "lmfit calibration of the ReRAM model on the SPICE 1T1R cell (paper scale only)",
           study="reram-calibration", sizes=_sizes(None, None, Size())),
@@ -137,9 +139,12 @@ STAGES: tuple[Stage, ...] = (
           study="reram-pulse-response", sizes=_sizes(Size(2), Size(8), Size(32))),
     Stage("reram-relaxation", "Relaxation after programming (Fig. 4)", study="reram-relaxation",
           sizes=_sizes(Size(8), Size(32), Size(32))),
-    Stage("reram-crossbar", "Crossbar MVM accuracy vs time after programming, IR drop, 6/8-bit I/O (Fig. 4f)",
-          study="reram-crossbar", sizes=_sizes(Size(None, {"check_sizes": "4", "size": 16, "vectors": 20}),
-                                               Size(), Size())),
+    Stage("crossbar-mvm", "Crossbar MVM accuracy vs time after programming, IR drop, 6/8-bit I/O (Fig. 4f, S6)",
+          study="crossbar-mvm", sizes=_sizes(Size(None, {"check_sizes": "4", "size": 16, "vectors": 20, "large": 64}),
+                                             Size(), Size())),
+    Stage("crossbar-presets", "Crossbar MVM error per device preset (NeuroSim, SpikeSim, CMO/HfOx), on/off and ADC "
+          "swept", study="crossbar-presets", sizes=_sizes(Size(None, {"vectors": 5, "on_off": "3,100",
+                                                                       "adc_bits": "4,6"}), Size(), Size())),
     # LDO + attenuator + DPI LIF neuron (Garg et al.)
     Stage("lif-calibration", "lmfit calibration of the LIF chain's capacitors and bias-device lengths (paper "
           "scale only)", study="lif-calibration", sizes=_sizes(None, None, Size())),

@@ -122,13 +122,15 @@ class State:
         return tuple(sorted(set().union(*(_bound_names(b) for b in self.bounds))))
 
     def initial_param(self) -> Param:
-        """The instance parameter ``<name>0`` that sets the initial (and DC) value.
+        """The instance parameter ``<name>0`` that sets the initial (and DC) value (per instance:
+        :attr:`~spicegen.params.Param.per_instance`).
 
         Its :attr:`~spicegen.params.Param.bounds` hold the constant ends; an end that names
         parameters is open there and checked by :meth:`DeviceModel.checked_params`.
         """
         lo, hi = (b if isinstance(b, float) else default for b, default in zip(self.bounds, (-math.inf, math.inf)))
-        return Param(f"{self.name}0", self.initial, self.unit, f"initial value of state {self.name}", (lo, hi))
+        return Param(f"{self.name}0", self.initial, self.unit, f"initial value of state {self.name}", (lo, hi),
+                     instance=True)
 
 
 def _bound(value: object, state: str) -> Any:
@@ -693,7 +695,8 @@ def _check_class(name: str, cls: type[Device]) -> tuple[Param, ...]:
     params = tuple(cls.params)
     states = tuple(cls.states)
     _check_declarations(name, params, states)
-    extra = (Param(FREEZE, 0.0, "", "1 holds every state at its initial value", (0.0, 1.0)),) if states else ()
+    extra = (Param(FREEZE, 0.0, "", "1 holds every state at its initial value", (0.0, 1.0), instance=True),) \
+        if states else ()
     all_params = params + extra + tuple(st.initial_param() for st in states)
     _check_unique(name, [(n, f"port {n!r}") for n in cls.ports]
                   + [(n, f"internal node {n!r}") for n in cls.internal]

@@ -164,7 +164,8 @@ def _branch_nodes(branch: Sequence[str]) -> str:
 
 
 def format_instance(model: DeviceModel, name: str, nodes: Sequence[str],
-                    values: Mapping[str, float] | None = None, flavor: Flavor = "twin") -> list[str]:
+                    values: Mapping[str, float] | None = None, flavor: Flavor = "twin", *,
+                    shared: bool = False) -> list[str]:
     """Lines that place one instance of ``model`` in a netlist.
 
     Parameters
@@ -178,8 +179,22 @@ def format_instance(model: DeviceModel, name: str, nodes: Sequence[str],
     values
         Parameter overrides, validated against the parameters' bounds.
     flavor
-        ``"twin"`` for the B-source subcircuit (``X`` line), ``"osdi"`` for the compiled
-        Verilog-A module (a ``.model`` card of its own plus an ``N`` line).
+        ``"twin"`` for the B-source subcircuit (``X`` line, every override on it), ``"osdi"``
+        for the compiled Verilog-A module: instance parameters
+        (:attr:`~spicegen.params.Param.per_instance`) on the ``N`` line, model parameters on a
+        ``.model`` card of the instance's own (``m_<name>``).
+    shared
+        ``"osdi"`` only: an instance that overrides no model parameter refers to the device's
+        shared card (:func:`format_card`, placed once in the netlist) instead of a card of its own.
+
+    Examples
+    --------
+    >>> from spicegen import get_device
+    >>> m = get_device("sinh_memristor")
+    >>> format_instance(m, "m1", ["a", "0"], {"w0": 0.5, "a": 2.0}, "osdi")
+    ['.model m_m1 sinh_memristor a=2.0', 'Nm1 a 0 m_m1 w0=0.5']
+    >>> format_instance(m, "m2", ["b", "0"], {"w0": 0.3}, "osdi", shared=True)
+    ['Nm2 b 0 sinh_memristor w0=0.3']
     """
     check_name(name, "instance")
     if len(nodes) != len(model.ports):
@@ -192,11 +207,25 @@ def format_instance(model: DeviceModel, name: str, nodes: Sequence[str],
             # ngspice reads decimals up to 2 ulps off (naming.ngspice_reads): an initial value at a bound
             # that names parameters stays inside only if the bound is read through the same parser
             given.update(st.bound_params)
-    changed = {k: v for k, v in overrides.items() if k in given}
-    assigns = " ".join(f"{k}={format_number(check_value(v, k))}" for k, v in sorted(changed.items()))
+    changed = {k: check_value(v, k) for k, v in overrides.items() if k in given}
     if flavor == "twin":
-        return [f"X{name} {nodes_text} {model.name} {assigns}".rstrip()]
-    if flavor == "osdi":
-        card = f"m_{name}"
-        return [f".model {card} {model.name} {assigns}".rstrip(), f"N{name} {nodes_text} {card}"]
-    raise ValueError(f"flavor {flavor!r} is not one of 'twin', 'osdi'.")
+        return [f"X{name} {nodes_text} {model.name} {_assigns(changed)}".rstrip()]
+    if flavor != "osdi":
+        raise ValueError(f"flavor {flavor!r} is not one of 'twin', 'osdi'.")
+    on_card = {k: v for k, v in changed.items() if not model.param(k).per_instance}
+    on_line = {k: v for k, v in changed.items() if k not in on_card}
+    if shared and not on_card:
+        return [f"N{name} {nodes_text} {model.name} {_assigns(on_line)}".rstrip()]
+    card = f"m_{name}"
+    return [f".model {card} {model.name} {_assigns(on_card)}".rstrip(),
+            f"N{name} {nodes_text} {card} {_assigns(on_line)}".rstrip()]
+
+
+def format_card(model: DeviceModel) -> str:
+    """The ``.model`` card, named like the device, that instances placed with ``shared=True`` refer to
+    (:func:`format_instance`); put it in the netlist once."""
+    return f".model {model.name} {model.name}"
+
+
+def _assigns(values: Mapping[str, float]) -> str:
+    return " ".join(f"{k}={format_number(v)}" for k, v in sorted(values.items()))

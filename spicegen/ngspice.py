@@ -134,10 +134,13 @@ _HINTS = (
     (r"no such function|yyparse", "fix the B-source expression: check the "
      "function names and parentheses"),
     (r"undefined parameter", "define the parameter with .param"),
-    (r"out of bounds", "the value of that parameter on the .model line lies outside the range the "
+    (r"out of bounds", "the value of that parameter on the .model card or N line lies outside the range the "
      "Verilog-A module declares for it (its 'from [lo:hi]'): pass a value inside the range. spicegen's "
-     "format_instance checks the ranges before it writes a card, and the ranges it emits accept a value "
-     "exactly at a bound, which ngspice reads up to 2 ulps off"),
+     "format_instance checks the ranges before it writes a card or line, and the ranges it emits accept a "
+     "value exactly at a bound, which ngspice reads up to 2 ulps off"),
+    (r"unknown parameter", "the element on that line has no instance parameter of that name; an OSDI device "
+     "(letter N) takes on its line only the parameters its Verilog-A module declares (*type=\"instance\"*), "
+     "the others go on its .model card (spicegen's format_instance places each where it belongs)"),
     (r"definition of model|modelname", "no .model card of that name, or its type is unknown: add the "
      ".model line, and for an OSDI device (letter N) pass the compiled .osdi file as osdi=[...] so "
      "that its module name is a model type"),

@@ -182,7 +182,8 @@ def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, guess=
     voltages : dict
         Port name -> node potential (V), scalars or broadcastable arrays.
     states : dict, optional
-        State name -> value in its unit (defaults: the ``<state>0`` parameters).
+        State name -> value in its unit (defaults: the ``<state>0`` parameters); scalars or
+        arrays that broadcast with the voltages.
     temperature : float
         Device temperature in kelvin.
     newton_tol : float
@@ -190,7 +191,8 @@ def evaluate(voltages, states=None, temperature=300.15, newton_tol=1e-13, guess=
     guess : dict, optional
         Internal node -> starting potential (e.g. the previous solution of a sweep).
     **params
-        Parameter overrides.
+        Parameter overrides: scalars, or arrays that broadcast with the voltages, one value per
+        element (as instances that each set their own value).
 
     Returns
     -------
@@ -218,7 +220,8 @@ def _bias(voltages, states, temperature, newton_tol, guess, params):
         raise KeyError(f"missing port voltage(s) {sorted(missing)}; ports are {PORTS}")
     env = dict(PARAMS, **params, _T=temperature)
     arrays = [numpy.asarray(voltages[p], dtype=float) for p in PORTS]
-    shape = numpy.broadcast_shapes(*(a.shape for a in arrays))
+    given = [numpy.shape(v) for v in (*params.values(), *(states or {}).values())]
+    shape = numpy.broadcast_shapes(*(a.shape for a in arrays), *given)
     for port, value in zip(PORTS, arrays):
         env['_n_' + port] = numpy.broadcast_to(value, shape)
     for name in STATES:

@@ -140,6 +140,13 @@ class Param:
         Closed interval ``(lower, upper)``; infinite ends are allowed.
     variation
         Optional :class:`Variation` for Monte Carlo.
+    instance
+        Whether each instance sets its own value (an *instance* parameter): Verilog-A declares it
+        ``(*type="instance"*)``, the OSDI ``N`` line and the VACASK instance carry it, so instances
+        that differ only in such parameters share one ``.model`` card, and the numpy module takes
+        it per element. ``None`` (default): per instance exactly when the variation is drawn per
+        instance (``local``, ``d2d`` or ``c2c``; :attr:`per_instance` resolves it). Every state's
+        initial value ``<state>0`` and ``freeze`` are instance parameters.
     """
 
     name: str
@@ -148,6 +155,7 @@ class Param:
     desc: str = ""
     bounds: tuple[float, float] = (-math.inf, math.inf)
     variation: Variation | None = None
+    instance: bool | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "parameter")
@@ -163,8 +171,18 @@ class Param:
         for text, what in ((self.unit, "unit"), (self.desc, "desc")):
             if any(c in text for c in '"\n\r*'):
                 raise ValueError(f"{what} of parameter {self.name!r} must not contain quotes, '*' or new lines: {text!r}.")
+        if self.instance is not None and not isinstance(self.instance, bool):
+            raise ValueError(f"instance of parameter {self.name!r} must be True, False or None (per instance when "
+                             f"the variation is), got {self.instance!r}.")
         object.__setattr__(self, "default", default)
         object.__setattr__(self, "bounds", (lo, hi))
+
+    @property
+    def per_instance(self) -> bool:
+        """Whether each instance sets its own value (:attr:`instance`, or else a variation drawn per instance)."""
+        if self.instance is not None:
+            return self.instance
+        return self.variation is not None and self.variation.kind != "global"
 
     @property
     def symbol(self) -> sympy.Symbol:

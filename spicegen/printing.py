@@ -6,6 +6,7 @@ class holds the common rules and each target overrides a handful of methods
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Mapping
 
@@ -75,6 +76,12 @@ def check_symbol_name(expr: sympy.Symbol, target: str) -> str:
 MAX_EXPANDED_POWER = 4
 
 
+@functools.lru_cache(maxsize=256)
+def _floated(expr: sympy.Basic) -> sympy.Basic:
+    """``expr`` with every non-integer rational as a float, the form the infix printers print."""
+    return expr.xreplace({r: sympy.Float(r) for r in expr.atoms(sympy.Rational) if not r.is_integer})
+
+
 class InfixPrinter(C99CodePrinter):
     """Strict one-line infix printer; subclasses set the language's names.
 
@@ -103,7 +110,7 @@ class InfixPrinter(C99CodePrinter):
     def doprint(self, expr: Any, assign_to: Any = None) -> str:  # one expression, one line
         expr = checked_expression(expr, f"{self.language} printer")
         try:
-            return self._print(expr.xreplace({r: sympy.Float(r) for r in expr.atoms(sympy.Rational) if not r.is_integer}))
+            return self._print(_floated(expr))
         except NotImplementedError as exc:  # a construct sympy's C printer refuses before reaching emptyPrinter
             raise ValueError(f"{str(exc).splitlines()[0]} in {_short(expr)}. Express it with elementary functions, "
                              "Piecewise, Min/Max or Abs.") from None
@@ -210,8 +217,81 @@ class InfixPrinter(C99CodePrinter):
         return self.emptyPrinter(expr)
 
 
+#: ngspice 46 adds this to every B-source denominator that is not a constant (``PTdivide`` in
+#: src/spicelib/parser/ptfuncs.c: ``gmin * 1e-20``, with the default gmin 1e-12).
+NGSPICE_DIVISION_FUDGE = 1e-32
+#: The twin prints a quotient ``a/b`` as ``a*2^64/(b*2^64)``: multiplying by a power of two is exact,
+#: so the quotient is that of ``a/b``, and ngspice's fudge acts on ``b`` as 1e-32/2^64 = 5.4e-52
+#: instead of 1e-32, which changes any ``b`` below 1e-26 by more than 1e-6. (``2^64`` is evaluated by
+#: ngspice; a literal would not do: ngspice reprints every B-source number with 11 digits.)
+DIVISION_SCALE = 2.0**64
+_DIVISION_SCALE_TEXT = "2^64"
+
+
+def quotient(expr: sympy.Basic) -> tuple[sympy.Expr, sympy.Expr] | None:
+    """``(numerator, denominator)`` of an expression the infix printers print as a quotient, else ``None``.
+
+    A product prints its factors with a negative rational exponent below the ``/`` (sympy's C
+    printer); a lone power with a negative integer exponent up to :data:`MAX_EXPANDED_POWER` prints
+    as ``1/(b*b...)``. Other negative powers print as ``pow``, which ngspice does not fudge.
+    """
+    if expr.is_Mul:
+        below = [f for f in expr.args if f.is_commutative and f.is_Pow and f.exp.is_Rational and f.exp.is_negative]
+        if below:
+            above = [f for f in expr.args if f not in below]
+            return sympy.Mul(*above), sympy.Mul(*[sympy.Pow(f.base, -f.exp) for f in below])
+    if (expr.is_Pow and expr.exp.is_integer and expr.exp.is_negative
+            and abs(int(expr.exp)) <= MAX_EXPANDED_POWER):
+        return sympy.Integer(1), sympy.Pow(expr.base, -expr.exp)
+    return None
+
+
+def printed_denominators(expr: sympy.Basic) -> list[sympy.Expr]:
+    """Every denominator the ngspice twin prints for ``expr``, in the order sympy holds its terms.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x, y, z = sp.symbols("x y z", positive=True)
+    >>> printed_denominators(x / (y * z) + sp.sqrt(x) / y**2)
+    [y**2, y*z]
+    """
+
+    def walk(e: sympy.Basic) -> list[sympy.Expr]:
+        parts = quotient(e)
+        return ([parts[1]] if parts else []) + [d for arg in (parts or e.args) for d in walk(arg)]
+
+    return walk(_floated(expr))
+
+
+def with_division_fudge(expr: sympy.Basic, fudge: float) -> sympy.Basic:
+    """``expr`` as ngspice evaluates its twin text: each printed denominator ``b`` becomes ``b ± fudge``.
+
+    The sign follows ``b`` (``+`` at ``b = 0``), as in ngspice's ``PTdivide``. Pass
+    ``NGSPICE_DIVISION_FUDGE / DIVISION_SCALE`` for the twin as printed.
+    """
+
+    def walk(e: sympy.Basic) -> sympy.Basic:
+        parts = quotient(e)
+        if parts is not None:
+            numerator, denominator = (walk(part) for part in parts)
+            return numerator / (denominator + sympy.Piecewise((fudge, denominator >= 0), (-fudge, True)))
+        args = tuple(walk(arg) for arg in e.args)
+        if args == e.args:
+            return e
+        with sympy.evaluate(False):  # a numeric model: sympy's canonical Min/Max would cost seconds
+            return e.func(*args)
+
+    return walk(_floated(expr))
+
+
 class SpicePrinter(InfixPrinter):
-    """ngspice B-source expression printer (``ln`` is the natural log, ``temper`` in °C)."""
+    """ngspice B-source expression printer (``ln`` is the natural log, ``temper`` in °C).
+
+    Quotients print as ``a*2^64/(b*2^64)`` (:data:`DIVISION_SCALE`): ngspice adds 1e-32 to every
+    denominator, which silently changes a denominator below 1e-26 (``k_B*t_ox*T`` with ``k_B`` a
+    parameter is 5e-29) by more than 1e-6; scaled, the same change needs ``b`` < 5e-46.
+    """
 
     language = "ngspice"
     known_functions = {name: text for name, text in InfixPrinter.known_functions.items() if name != "atan2"}
@@ -219,6 +299,29 @@ class SpicePrinter(InfixPrinter):
     def _print_atan2(self, expr: Any) -> str:  # ngspice 46 stops with "fatal error" on atan2 in a B-source
         raise ValueError(f"Unsupported by {type(self).__name__}: function 'atan2' in {expr} (ngspice B-sources have "
                          "no atan2). Write the quadrant you need with atan and Piecewise, e.g. atan(y/x) for x > 0.")
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        parts = quotient(expr)
+        return super()._print_Mul(expr) if parts is None else self._print_quotient(*parts)
+
+    def _print_Pow(self, expr: sympy.Pow) -> str:
+        parts = quotient(expr)
+        if parts is not None:
+            return f"({self._print_quotient(*parts)})"
+        base, exponent = expr.args
+        if exponent.is_integer and exponent < -MAX_EXPANDED_POWER:  # pow(0, -n) stops the first iterate
+            return f"({self._print_quotient(sympy.Integer(1), sympy.Pow(base, -exponent, evaluate=False))})"
+        if exponent.is_integer and exponent.is_odd and exponent > MAX_EXPANDED_POWER:
+            # ngspice's pow(x, n) is pow(|x|, n): the sign of an odd power comes back through sgn
+            return f"(sgn({self._print(base)})*{super()._print_Pow(expr)})"
+        return super()._print_Pow(expr)
+
+    def _print_quotient(self, numerator: sympy.Expr, denominator: sympy.Expr) -> str:
+        if numerator.as_coeff_Mul()[0] < 0:
+            return "-" + self._print_quotient(-numerator, denominator)
+        scale = _DIVISION_SCALE_TEXT
+        top = scale if numerator == 1 else f"{self.parenthesize(numerator, PRECEDENCE['Mul'], strict=True)}*{scale}"
+        return f"{top}/({self.parenthesize(denominator, PRECEDENCE['Mul'], strict=True)}*{scale})"
 
 
 def spice_expr(expr: sympy.Expr, symbols: Mapping[sympy.Symbol, str] | None = None) -> str:

@@ -8,7 +8,9 @@ re-runs it. Slots come from
 
 - device parameters with a :class:`~spicegen.params.Variation` (declared on the device's
   :class:`~spicegen.params.Param` or overridden per instance) and the ones named ``settable``
-  (state initial values ``<state>0`` a procedure carries from run to run);
+  (state initial values ``<state>0`` a procedure carries from run to run). In an OSDI device an
+  instance parameter (:attr:`~spicegen.params.Param.per_instance`) sits on the ``N`` line and is set
+  with ``alter``, so instances that vary only those share one ``.model`` card;
 - testbench parameters declared with :meth:`Circuit.param`;
 - sky130 transistor mismatch (:meth:`Circuit.mos`: ``delvto`` and width per instance);
 - pulse timing jitter (:meth:`Circuit.pulse`: width and delay, per pulse or per source).
@@ -55,7 +57,7 @@ import numpy as np
 
 from .device import DeviceModel
 from .naming import check_name, check_value, format_number
-from .netlist import Flavor, check_node, format_instance, format_subckt
+from .netlist import Flavor, check_node, format_card, format_instance, format_subckt
 from .params import Param, Variation
 from .parsing import parse_float
 
@@ -144,8 +146,9 @@ class Slot:
         ``None``: a ``c2c`` slot takes one draw per event (run) of the sample.
     alter
         ``(element, parameter)`` for an instance parameter that ngspice changes with
-        ``alter`` without re-parsing the circuit (a MOS ``delvto``); the netlist then holds
-        the number. ``None``: a ``.param``, set with ``alterparam`` + ``reset``.
+        ``alter`` without re-parsing the circuit (a MOS ``delvto``, an OSDI device's instance
+        parameter); the netlist then holds the number. ``None``: a ``.param``, set with
+        ``alterparam`` + ``reset``.
     """
 
     param: Param
@@ -359,16 +362,22 @@ class Circuit:
         declared.update(variations or {})
         varied = [p for p in model.params if declared[p.name] is not None or p.name in settable]
         model.checked_params(values)  # the nominal values, states' bounds included, before slots take some
-        substituted = _bounds_beside_slots(model, values, {p.name for p in varied})
+        # an OSDI instance parameter is set with alter on the N line: no re-parse, no card of its own
+        altered = [p for p in varied if flavor == "osdi" and p.per_instance]
+        carded = [p for p in varied if p not in altered]
+        substituted = _bounds_beside_slots(model, values, {p.name for p in carded})
+        _bounds_beside_numbers(model, values, {p.name for p in altered}, {p.name for p in varied})
         for p in varied:
             nominal = p.check(values.pop(p.name, p.default))
             slot = Param(f"{name}__{p.name}", nominal, p.unit, p.desc, p.bounds, declared[p.name])
-            self._add_slot(Slot(slot, name, f"{model.name}.{p.name}"))
-        lines = format_instance(model, name, nodes, values, flavor)
+            alter = (f"N{name}", p.name) if p in altered else None
+            self._add_slot(Slot(slot, name, f"{model.name}.{p.name}", alter=alter))
+        lines = format_instance(model, name, nodes, values, flavor, shared=not (carded or substituted))
         lines[0] = " ".join([lines[0], *(f"{k}={{{format_number(v)}}}" for k, v in substituted.items()),
-                             *(f"{p.name}={{{name}__{p.name}}}" for p in varied)])
+                             *(f"{p.name}={{{name}__{p.name}}}" for p in carded)])
+        lines[-1] = " ".join([lines[-1], *(f"{p.name}={{{name}__{p.name}}}" for p in altered)])
         self._body.extend(lines)
-        self._add_model(model, flavor, osdi)
+        self._add_model(model, flavor, osdi, shared=flavor == "osdi" and len(lines) == 1)  # no card of its own
         for state in model.states:
             vector = f"x{name}.{state.name}" if flavor == "twin" else f"n{name}#{state.name}"
             self.alias(f"{name}.{state.name}", vector)
@@ -481,7 +490,7 @@ class Circuit:
                              "instance and parameter names must be unique (case-insensitive).")
         self._slots[key] = slot
 
-    def _add_model(self, model: DeviceModel, flavor: Flavor, osdi: str | None) -> None:
+    def _add_model(self, model: DeviceModel, flavor: Flavor, osdi: str | None, shared: bool = False) -> None:
         if flavor == "osdi":
             if osdi is None:
                 from .plugins import compiler
@@ -489,6 +498,8 @@ class Circuit:
                 osdi = str(compiler("osdi")(model))
             if str(osdi) not in self._osdi:
                 self._osdi.append(str(osdi))
+            if shared and format_card(model) not in self._header:
+                self._header.append(format_card(model))
             return
         subckt = twin_text(model)
         if subckt not in self._header:
@@ -615,6 +626,16 @@ def _bounds_beside_slots(model: DeviceModel, values: dict[str, float], slotted: 
     """
     names = sorted({b for st in model.states if f"{st.name}0" in slotted for b in st.bound_params} - slotted)
     return {b: model.param(b).check(values.pop(b, model.param(b).default)) for b in names}
+
+
+def _bounds_beside_numbers(model: DeviceModel, values: dict[str, float], altered: set[str], slotted: set[str]) -> None:
+    """Add to ``values`` the fixed parameters that bound a state whose initial value is set with ``alter``.
+
+    The netlist holds that initial value as a number, which ngspice reads up to 2 ulps off
+    (:func:`~spicegen.naming.ngspice_reads`); written as numbers too, the bounds are read the same way.
+    """
+    for bound in sorted({b for st in model.states if f"{st.name}0" in altered for b in st.bound_params} - slotted):
+        values.setdefault(bound, model.param(bound).default)
 
 
 def _parts_value(parts: Sequence[str], key: str) -> float:

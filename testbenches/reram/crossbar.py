@@ -20,41 +20,28 @@ ngspice and VACASK within :func:`device_tolerance`, a bound derived from the sol
 row is at +V_READ, -V_READ or 0 during a slice, so every cell is read at its read point and the output
 is linear in x; in a linear network the slices add up to the amplitude-coded solve the numpy solver does.
 
-Programming noise and relaxation (:class:`CellNoise`) are the lines of the shipped extractions
-``reram-sigma-prog`` (sigma_prog at AR 0.2 %) and ``reram-relaxation`` (drift and spread linear in
-log t), handed to the study as numbers: its options, whose defaults are the shipped values. So the
-testbenches layer neither imports nor reads the fitting package (it works the same from an installed
-wheel), the study's definition and hash cover the noise it used, and ``--set`` runs it with other
-lines (e.g. the paper's Fig. 3e sigma_prog). ``tests/reram/test_reram_crossbar.py`` checks that the
-defaults equal the shipped surrogates, so a re-shipped extraction cannot leave them stale.
-
-Study ``reram-crossbar`` (Fig. 4f- and Fig. S6-style figures; ``--set large=512`` adds Fig. S6b's
-large array)::
-
-    spicegen study run reram-crossbar --out results/reram-crossbar
+The non-idealities of a crossbar (device variation, programming noise, relaxation, drift, read noise,
+faults, DAC/ADC, partial-parallel reads, row and/or column IR drop) are in
+:mod:`testbenches.reram.nonideal` on top of :func:`nodal_currents`; the studies ``crossbar-mvm`` and
+``crossbar-presets`` are in :mod:`testbenches.reram.crossbar_studies`.
 """
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 import scipy.sparse as sps
 from scipy.interpolate import PchipInterpolator
 from scipy.sparse.linalg import splu
 
-from spicegen.figures import pyplot, save_figure
+from spicegen.device import FREEZE
 from spicegen.naming import format_number
 from spicegen.numpy_code import as_callable
-from spicegen.netlist import format_instance
+from spicegen.netlist import format_card, format_instance
 from veriloga import vacask
-from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
-from testbenches.reram.program import TARGET_RANGE
 
 #: Conductance window of the normalised weights (S), section 4.6.1 of Falcone et al. ("[9, 89] uS from Fig. 3a").
 G_MIN, G_MAX = 9e-6, 89e-6
@@ -66,15 +53,8 @@ R_ACCESS = 134.9
 V_READ = cell.V_READ
 #: DAC / ADC resolution (bits), section 2.2.2; ADC range +-OUT_BOUND in weight units (aihwkit default).
 DAC_BITS, ADC_BITS, OUT_BOUND = 6, 8, 12.0
-#: Acceptance range of the closed-loop programming whose sigma_prog is used (section 2.2.2).
-ACCEPTANCE = "0.002"
-#: Inference times after programming (s); ``prog`` is programming noise only (no relaxation).
-YEAR = 365.25 * 86400.0
-TIMES: dict[str, float] = {"1s": 1.0, "1h": 3600.0, "1d": 86400.0, "1y": YEAR, "10y": 10 * YEAR}
 #: Relative agreement of the numpy nodal solver with ngspice on pulse-coded inputs (checked in tests).
 SOLVER_RTOL = 2e-3
-#: Paper numbers (section 2.2.2, Fig. 4f, Fig. S6).
-PAPER = {"rmse_1s": 0.03, "rmse_10y": 0.2, "rmse_prog_fp_noir": 6e-3, "wan2022_rmse": 0.58}
 
 
 @dataclass(frozen=True)
@@ -196,9 +176,9 @@ def cell_map(r_access: float = R_ACCESS, v_read: float = V_READ, points: int = 1
     """
     lo, hi = cell.device_model().states[0].bounds
     xs = np.linspace(lo, hi, points)
-    lines = ["* reram_cmo cell read map", ".options reltol=1e-9 abstol=1e-15"]
+    lines = ["* reram_cmo cell read map", ".options reltol=1e-9 abstol=1e-15", format_card(cell.device_model())]
     for k, x in enumerate(xs):
-        lines += _spice_cell(f"m{k}", f"t{k}", "0", float(x), r_access, "reram", instance_params=False)
+        lines += _spice_cell(f"m{k}", f"t{k}", "0", float(x), r_access, "reram", instance_params=True)
         lines.append(f"Vt{k} t{k} 0 {format_number(v_read)}")
     result = cell.simulate("\n".join(lines + [".op", ".end"]))
     g = np.array([-float(np.ravel(result[f"i(vt{k})"])[0]) / v_read for k in range(points)])
@@ -224,8 +204,6 @@ def state_for_conductance(g: np.ndarray, xbar: Crossbar = Crossbar()) -> np.ndar
 SIM_TOL: dict[str, float] = {"reltol": 1e-7, "abstol": 1e-15, "vntol": 1e-9}
 #: Newton stopping rule of :func:`device_nodal_currents`: max |update| <= NEWTON_RTOL * max |node potential|.
 NEWTON_RTOL = 1e-12
-#: Model card shared by every cell when ``x0`` and ``freeze`` are instance parameters of the module.
-SHARED_CARD = "xcell"
 CellKind = Literal["reram", "linear"]
 Engine = Literal["ngspice", "vacask"]
 
@@ -297,7 +275,7 @@ def _check_cell_values(values: np.ndarray, kind: CellKind) -> np.ndarray:
 
 
 def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
-                     solver: Literal["klu", "sparse"] = "klu", instance_params: bool = False) -> str:
+                     solver: Literal["klu", "sparse"] = "klu", instance_params: bool = True) -> str:
     """ngspice ``.op`` deck of the array (:func:`array_elements`); saves only the TIA currents ``i(vo<j>)``.
 
     Parameters
@@ -313,8 +291,8 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
         ngspice's matrix solver: ``"klu"`` (linear growth) or ``"sparse"`` (SPARSE 1.3, whose reordering
         takes minutes from 32x32 differential arrays on).
     instance_params
-        One ``.model`` card for all cells with ``x0``/``freeze`` on the ``N`` lines; needs a build of the
-        module that declares them ``(*type="instance"*)``. Default: a card per cell.
+        One ``.model`` card for all cells, each cell's ``x0`` and ``freeze`` (instance parameters of the
+        module) on its ``N`` line (default); ``False``: a card per cell.
     """
     values = _check_cell_values(states, kind)
     if solver not in ("klu", "sparse"):
@@ -326,7 +304,7 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
     lines += [f"{name} {node} 0 {format_number(v)}" for name, node, v in net.sources]
     lines += [f"{name} {a} {b} {format_number(r)}" for name, a, b, r in net.resistors]
     if instance_params and kind == "reram":
-        lines.append(f".model {SHARED_CARD} {cell.DEVICE}")
+        lines.append(format_card(cell.device_model()))
     for (name, row, col), value in zip(net.cells, values.ravel()):
         lines += _spice_cell(name, row, col, float(value), xbar.r_access, kind, instance_params)
     lines += [f".save i(vo{j})" for j in range(ncol)]
@@ -337,18 +315,16 @@ def _spice_cell(name: str, row: str, col: str, value: float, r_access: float, ki
                 instance_params: bool) -> list[str]:
     if kind == "linear":
         return [f"R{name} {row} {col} {format_number(1.0 / value)}"]
-    if instance_params:
-        device = [f"N{name}r {row} {name}d {SHARED_CARD} x0={format_number(value)} freeze=1"]
-    else:
-        device = format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, "freeze": 1.0},
-                                 "osdi")
+    device = format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, FREEZE: 1.0},
+                             "osdi", shared=instance_params)
     return device + [f"R{name}a {name}d {col} {format_number(r_access)}"]
 
 
 def vacask_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
-                   instance_params: bool = False) -> str:
-    """VACASK ``op`` deck of the same array as :func:`crossbar_netlist` (same element names, lower case);
-    the TIA currents are ``vo<j>:flow(br)``. Load the device's ``.osdi`` and ``resistor.osdi``."""
+                   instance_params: bool = True) -> str:
+    """VACASK ``op`` deck of the same array as :func:`crossbar_netlist` (same element names, lower case; one
+    shared card unless ``instance_params=False``); the TIA currents are ``vo<j>:flow(br)``. Load the device's
+    ``.osdi`` and ``resistor.osdi``."""
     values = _check_cell_values(states, kind)
     m, ncol = values.shape
     net = array_elements(m, ncol, v_rows, xbar)
@@ -356,7 +332,7 @@ def vacask_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, ki
     lines += [vacask.format_source(name, (node, "0"), v) for name, node, v in net.sources]
     lines += [f"{name} ({a} {b}) r r={format_number(r)}" for name, a, b, r in net.resistors]
     if instance_params and kind == "reram":
-        lines.append(f"model {SHARED_CARD} {cell.DEVICE}")
+        lines.append(vacask.format_card(cell.device_model()))
     for (name, row, col), value in zip(net.cells, values.ravel()):
         lines += _vacask_cell(name, row, col, float(value), xbar.r_access, kind, instance_params)
     options = " ".join(f"{k}={format_number(v)}" for k, v in SIM_TOL.items())
@@ -367,10 +343,8 @@ def _vacask_cell(name: str, row: str, col: str, value: float, r_access: float, k
                  instance_params: bool) -> list[str]:
     if kind == "linear":
         return [f"{name} ({row} {col}) r r={format_number(1.0 / value)}"]
-    if instance_params:
-        device = [f"{name}r ({row} {name}d) {SHARED_CARD} x0={format_number(value)} freeze=1"]
-    else:
-        device = vacask.format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, "freeze": 1.0})
+    device = vacask.format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, FREEZE: 1.0},
+                                    shared=instance_params)
     return device + [f"{name}a ({name}d {col}) r r={format_number(r_access)}"]
 
 
@@ -437,53 +411,79 @@ def _check_cells(g_cells: np.ndarray, inputs: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- numpy nodal solver
 
-def nodal_currents(g_cells: np.ndarray, v_rows: np.ndarray, r_wire: float, row_wires: bool = True) -> np.ndarray:
+def nodal_currents(g_cells: np.ndarray, v_rows: np.ndarray, r_wire: float, row_wires: bool = True,
+                   column_wires: bool = True) -> np.ndarray:
     """Column currents (A), K x C, of the linear array by sparse nodal analysis (one LU for all vectors).
 
     Parameters
     ----------
     g_cells
-        M x C cell conductances (S).
+        M x C cell conductances (S); 0 = a cell switched off.
     v_rows
         K x M row driver voltages (V).
     r_wire
         Wire segment resistance (Ohm); 0 = ideal wires.
-    row_wires
-        False: ideal row wires (every cell's row node at its driver voltage), column wires only.
+    row_wires, column_wires
+        Which wires have ``r_wire``; an ideal row puts every cell's row node at its driver voltage, an
+        ideal column every cell's column node at its amplifier (0 V).
 
-    Unknowns are the row node (with row wires) and the column node of every cell; drivers and TIAs are
-    fixed potentials.
+    Unknowns are the row node (with row wires) and the column node (with column wires) of every cell;
+    drivers and TIAs are fixed potentials.
     """
     g_cells = np.asarray(g_cells, dtype=float)
     v_rows = np.atleast_2d(v_rows)
-    if r_wire == 0:
+    if r_wire == 0 or not (row_wires or column_wires):
         return v_rows @ g_cells
+    if not (row_wires and column_wires):
+        # one wired direction: every line is a ladder of its own; by reciprocity its transfer conductance from
+        # driver i to TIA j is g_ij times the potential of cell (i, j) with the line's source end at 1 V and
+        # the other terminals at 0 V, one tridiagonal solve per line for every input vector at once
+        if row_wires:
+            return v_rows @ (g_cells * _ladder(g_cells.T, 1.0 / r_wire, source_first=True).T)
+        return v_rows @ (g_cells * _ladder(g_cells, 1.0 / r_wire, source_first=False))
     m, c = g_cells.shape
     gw = 1.0 / r_wire
-    offset = m * c if row_wires else 0
-    cid = np.arange(m * c).reshape(m, c) + offset
-    n = offset + m * c
-    a, b, g = [cid[:-1, :].ravel()], [cid[1:, :].ravel()], [np.full((m - 1) * c, gw)]
-    diag = np.zeros(n)
+    cells = np.arange(m * c).reshape(m, c)
+    rid, cid = cells, cells + m * c
+    n = 2 * m * c
+    a = np.concatenate([cid[:-1, :].ravel(), rid[:, :-1].ravel(), rid.ravel()])
+    b = np.concatenate([cid[1:, :].ravel(), rid[:, 1:].ravel(), cid.ravel()])
+    g = np.concatenate([np.full((m - 1) * c, gw), np.full(m * (c - 1), gw), g_cells.ravel()])
+    diag = np.bincount(a, g, n) + np.bincount(b, g, n)
     diag[cid[-1, :]] += gw  # last column node -> TIA at 0 V
+    diag[rid[:, 0]] += gw  # driver -> first row node
     rhs = np.zeros((n, v_rows.shape[0]))
-    if row_wires:
-        rid = np.arange(m * c).reshape(m, c)
-        a += [rid.ravel(), rid[:, :-1].ravel()]
-        b += [cid.ravel(), rid[:, 1:].ravel()]
-        g += [g_cells.ravel(), np.full(m * (c - 1), gw)]
-        diag[rid[:, 0]] += gw  # driver -> first row node
-        rhs[rid[:, 0], :] = gw * v_rows.T
-    else:
-        diag[cid.ravel()] += g_cells.ravel()  # cell to its driver
-        rhs[cid.ravel(), :] = (g_cells[:, :, None] * v_rows.T[:, None, :]).reshape(m * c, -1)
-    a, b, g = np.concatenate(a), np.concatenate(b), np.concatenate(g)
-    diag += np.bincount(a, g, n) + np.bincount(b, g, n)
+    rhs[rid[:, 0], :] = gw * v_rows.T
     matrix = sps.csc_matrix((np.concatenate([diag, -g, -g]),
                              (np.concatenate([np.arange(n), a, b]), np.concatenate([np.arange(n), b, a]))),
                             shape=(n, n))
     volts = splu(matrix).solve(rhs)
     return gw * volts[cid[-1, :], :].T
+
+
+def _ladder(g_shunt: np.ndarray, gw: float, source_first: bool) -> np.ndarray:
+    """Node potentials (V) of independent resistor ladders, one per column of ``g_shunt`` (M x C): node i
+    of a ladder goes to ground through ``g_shunt[i]`` and to node i+1 through ``gw``; the end node
+    (first if ``source_first``, else last) goes through ``gw`` to a 1 V source. Thomas algorithm along
+    axis 0, all ladders at once."""
+    g = g_shunt[::-1] if source_first else g_shunt
+    m = g.shape[0]
+    diag = g + 2 * gw
+    diag[0] -= gw  # the open end has one wire
+    c_prime = np.empty_like(g)
+    d_prime = np.zeros_like(g)
+    c_prime[0] = -gw / diag[0]
+    for i in range(1, m):
+        denom = diag[i] + gw * c_prime[i - 1]
+        c_prime[i] = -gw / denom
+        d_prime[i] = (gw * d_prime[i - 1] + (gw if i == m - 1 else 0.0)) / denom
+    if m == 1:
+        d_prime[0] = gw / diag[0]
+    v = np.empty_like(g)
+    v[-1] = d_prime[-1]
+    for i in range(m - 2, -1, -1):
+        v[i] = d_prime[i] - c_prime[i] * v[i + 1]
+    return v[::-1] if source_first else v
 
 
 def nodal_outputs(g_cells: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossbar()) -> np.ndarray:
@@ -678,60 +678,11 @@ def analog_mvm(weights: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossba
     return cell_mvm(interleave(*weight_conductances(w)), x, xbar, solver)
 
 
-# ----------------------------------------------------------------------------- device non-idealities
-
-@dataclass(frozen=True)
-class CellNoise:
-    """Programming noise and relaxation of every cell: the lines of the shipped extractions.
-
-    Attributes
-    ----------
-    sigma_prog_slope, sigma_prog_offset
-        ``sigma_prog(G) = slope*G + offset`` (S) of the closed-loop programming at AR 0.2 %
-        (extraction ``reram-sigma-prog``, all targets), held at its value at the lowest target of the
-        closed-loop study (10 uS) below it.
-    drift_1s, drift_per_decade
-        G-independent mean shift ``drift_1s + drift_per_decade*log10(t/s)`` (uS) after programming
-        (extraction ``reram-relaxation``).
-    spread_1s, spread_per_decade
-        Its spread ``sigma(t) = spread_1s + spread_per_decade*log10(t/s)`` (uS).
-    """
-
-    sigma_prog_slope: float = 0.0010249188597876403
-    sigma_prog_offset: float = 1.802461929723237e-09
-    drift_1s: float = 0.0
-    drift_per_decade: float = -0.19120983095596822
-    spread_1s: float = 0.0558
-    spread_per_decade: float = 0.19588566314553596
-
-    def program(self, g_target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Programmed conductances (S): ``G_target + N(0, sigma_prog(G_target))``."""
-        g_held = np.maximum(g_target, TARGET_RANGE[0])
-        sigma = self.sigma_prog_slope * g_held + self.sigma_prog_offset
-        return g_target + sigma * rng.standard_normal(np.shape(g_target))
-
-    def relax(self, g_prog: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
-        """Conductances (S) ``t`` s after programming: the drift and the growth of the spread beyond
-        its 1 s value (``g_prog`` already carries the programming spread), floored at 1 % of G_MIN so a
-        cell never reads negative."""
-        if not 1.0 <= t <= TIMES["10y"]:
-            raise ValueError(f"t = {t!r} s lies outside the relaxation lines' domain [1 s, 10 y].")
-        decades = math.log10(t)
-        shift = self.drift_1s + self.drift_per_decade * decades
-        growth = math.sqrt(max((self.spread_1s + self.spread_per_decade * decades) ** 2 - self.spread_1s ** 2, 0.0))
-        g = np.asarray(g_prog) * 1e6 + shift + growth * rng.standard_normal(np.shape(g_prog))
-        return np.maximum(g * 1e-6, 0.01 * G_MIN)
-
+# ----------------------------------------------------------------------------- checks
 
 def rmse(y: np.ndarray, y_ref: np.ndarray) -> float:
     """Root-mean-square error over all outputs and vectors."""
     return float(np.sqrt(np.mean((np.asarray(y) - np.asarray(y_ref)) ** 2)))
-
-
-# ----------------------------------------------------------------------------- study
-
-Streams = Callable[..., np.random.Generator]
-"""``rng(name, *index)``: the generator of a named random stream (:meth:`spicegen.study.StudyContext.rng`)."""
 
 
 def paper_operands(size: int, vectors: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -739,74 +690,6 @@ def paper_operands(size: int, vectors: int, rng: np.random.Generator) -> tuple[n
     and ``vectors`` inputs ``clip(N(0,1), -1, 1)`` (section 2.2.2: normally distributed within [-1, 1])."""
     w = rng.standard_normal((size, size))
     return w / np.abs(w).max(), np.clip(rng.standard_normal((vectors, size)), -1.0, 1.0)
-
-
-Wires = Literal["none", "columns", "both"]
-#: Configurations of Fig. S6: (wires with resistance, quantized I/O). ``columns`` is the one-dimensional
-#: IR drop along the output lines that aihwkit models; ``both`` adds the row (input) wires.
-CONFIGS: dict[str, tuple[Wires, bool]] = {"fp_noir": ("none", False), "fp_ir": ("both", False),
-                                          "q_ir": ("both", True), "q_ircol": ("columns", True)}
-#: Single-effect RMSEs at the exact targets (no programming noise, no relaxation).
-COMPONENTS: dict[str, tuple[Wires, bool]] = {"ir_only": ("both", False), "ir_columns_only": ("columns", False),
-                                             "quant_only": ("none", True)}
-
-
-@dataclass
-class ArrayRmse:
-    """RMSE vs FP of one array size: ``rmse[config][time]`` (times: ``prog`` and :data:`TIMES`), the FP outputs
-    and the analog outputs ``samples[config][time]``."""
-
-    size: int
-    vectors: int
-    rmse: dict[str, dict[str, float]]
-    components: dict[str, float]
-    y_fp: np.ndarray
-    samples: dict[str, dict[str, np.ndarray]]
-    seconds: float
-
-
-def _config(wires: Wires, quant: bool, xbar: Crossbar) -> Crossbar:
-    return replace(xbar, r_wire=0.0 if wires == "none" else xbar.r_wire, row_wires=wires == "both",
-                   dac_bits=xbar.dac_bits if quant else 0, adc_bits=xbar.adc_bits if quant else 0)
-
-
-def run_study(size: int, vectors: int, rng: Streams, xbar: Crossbar = Crossbar(), noise: CellNoise = CellNoise(),
-              configs: Mapping[str, tuple[Wires, bool]] = CONFIGS, times: Sequence[str] | None = None,
-              components: Mapping[str, tuple[Wires, bool]] = COMPONENTS,
-              bar: Callable[..., Any] | None = None) -> ArrayRmse:
-    """RMSE vs floating point for every configuration and time (one weight draw, one programming draw,
-    one relaxation draw per time, shared by all configurations), plus the single-effect components.
-
-    Parameters
-    ----------
-    size, vectors
-        Array size (size x size weights) and input vectors.
-    rng
-        Named random streams: ``operands``, ``programming`` and ``relaxation`` (one per time).
-    xbar, noise
-        Array settings; programming noise and relaxation.
-    configs, times, components
-        Configurations, keys of ``("prog", *TIMES)`` (default all) and single-effect components.
-    bar
-        ``bar(iterable, total=, desc=)`` progress bar (:meth:`spicegen.study.StudyContext.bar`).
-    """
-    start = time.perf_counter()
-    w, x = paper_operands(size, vectors, rng("operands"))
-    y_fp = x @ w
-    target = interleave(*weight_conductances(w))
-    g_prog = noise.program(target, rng("programming"))
-    states = {"prog": g_prog} | {k: noise.relax(g_prog, t, rng("relaxation", i))
-                                 for i, (k, t) in enumerate(TIMES.items())}
-    keys = list(times or states)
-    table: dict[str, dict[str, float]] = {name: {} for name in configs}
-    samples: dict[str, dict[str, np.ndarray]] = {}
-    jobs = [(name, k) for name in configs for k in keys]
-    for name, k in (bar or (lambda it, **_: it))(jobs, total=len(jobs), desc=f"{size}x{size} MVM"):
-        y = cell_mvm(states[k], x, _config(*configs[name], xbar))
-        table[name][k] = rmse(y, y_fp)
-        samples.setdefault(name, {})[k] = y
-    single = {name: rmse(cell_mvm(target, x, _config(*effect, xbar)), y_fp) for name, effect in components.items()}
-    return ArrayRmse(size, vectors, table, single, y_fp, samples, time.perf_counter() - start)
 
 
 def solver_agreement(size: int, vectors: int, rng: np.random.Generator, xbar: Crossbar = Crossbar()) -> dict[str, float]:
@@ -852,193 +735,3 @@ def full_array_check(size: int, rng: np.random.Generator, xbar: Crossbar = Cross
     reference = currents["reram"]["ngspice"]
     out["reram_tolerance"] = device_tolerance(reference, column_outputs(reference, xbar), size, xbar)
     return out
-
-
-# ----------------------------------------------------------------------------- figures
-
-LABELS = {"fp_noir": "no IR drop, FP I/O", "fp_ir": "IR drop, FP I/O", "q_ir": "IR drop, 6/8-bit I/O",
-          "q_ircol": "column IR drop, 6/8-bit I/O"}
-
-
-def plot_mvm(result: ArrayRmse, path: Path, config: str = "q_ir") -> Path:
-    """Fig. 4f-style figure: analog vs FP outputs of ``config`` at several times, RMSE vs time beside."""
-    plt = pyplot()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.0, 4.0), dpi=150)
-    for k, color in zip(("prog", "1s", "1h", "10y"), ("tab:purple", "tab:blue", "tab:green", "tab:red")):
-        ax.plot(result.y_fp.ravel(), result.samples[config][k].ravel(), ".", ms=2, color=color, alpha=0.5, label=k)
-    lim = np.abs(result.y_fp).max() * 1.1
-    ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8)
-    ax.set(xlabel="expected inner product, floating point (weight units)",
-           ylabel="ReRAM inner product (weight units)", title=f"{result.size}x{result.size}, {LABELS[config]}")
-    ax.legend(markerscale=4, fontsize=8, title="time after programming", title_fontsize=7)
-    _rmse_panel(ax2, {f"{result.size}x{result.size} {LABELS[name]}": result.rmse[name]
-                      for name in ("q_ir", "q_ircol") if name in result.rmse})
-    ax2.plot([TIMES["1s"], TIMES["10y"]], [PAPER["rmse_1s"], PAPER["rmse_10y"]], "*", color="k", ms=10,
-             label="paper, IR drop, 6/8-bit I/O (Fig. 4f)")
-    ax2.legend(fontsize=7)
-    fig.suptitle("ReRAM crossbar MVM after programming and relaxation (sim., cf. Falcone et al. Fig. 4f)", fontsize=9)
-    return save_figure(fig, path)
-
-
-def plot_breakdown(results: Sequence[ArrayRmse], path: Path) -> Path:
-    """Fig. S6-style figure: RMSE vs time per configuration (and per array size)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=150)
-    _rmse_panel(ax, {f"{r.size}x{r.size} {LABELS[name]}": r.rmse[name] for r in results for name in r.rmse})
-    ax.axhline(PAPER["rmse_prog_fp_noir"], color="k", ls=":", lw=1.2,
-               label="paper after programming, no IR drop, FP I/O (Fig. S6a)")
-    ax.legend(fontsize=7)
-    ax.set_title("RMSE vs FP: quantization, IR drop, relaxation (sim., cf. Falcone et al. Fig. S6)\n"
-                 "dashed: after programming, before relaxation", fontsize=9)
-    return save_figure(fig, path)
-
-
-def _rmse_panel(ax: Any, curves: Mapping[str, Mapping[str, float]]) -> None:
-    for (label, values), marker in zip(curves.items(), "oxsd^v<>"):
-        keys = [k for k in TIMES if k in values]
-        line, = ax.loglog([TIMES[k] for k in keys], [values[k] for k in keys], marker=marker, label=label)
-        if "prog" in values:
-            ax.axhline(values["prog"], color=line.get_color(), ls="--", lw=0.8)
-    ax.set(xlabel="time after programming (s)", ylabel="RMSE vs floating point (weight units)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-
-
-# ----------------------------------------------------------------------------- study reram-crossbar
-
-#: Unit and meaning of each :class:`CellNoise` field, as study options.
-NOISE_OPTIONS = {"sigma_prog_slope": ("", "sigma_prog line slope at AR 0.2 % (extraction reram-sigma-prog)", (0.0, 0.1)),
-                 "sigma_prog_offset": ("S", "sigma_prog line offset at AR 0.2 %", (-1e-6, 1e-6)),
-                 "drift_1s": ("uS", "relaxation mean shift at 1 s (extraction reram-relaxation)", (-10.0, 10.0)),
-                 "drift_per_decade": ("uS", "relaxation mean shift per decade of time", (-10.0, 10.0)),
-                 "spread_1s": ("uS", "relaxation spread sigma at 1 s", (0.0, 10.0)),
-                 "spread_per_decade": ("uS", "relaxation spread per decade of time", (-10.0, 10.0))}
-
-
-def _sizes(text: str, option: str, bounds: tuple[int, int]) -> list[int]:
-    """The array sizes of a comma-separated option (empty: none)."""
-    sizes = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        if not part.isdigit() or not bounds[0] <= int(part) <= bounds[1]:
-            raise ValueError(f"option {option!r} = {text!r}: {part!r} is not an array size in "
-                             f"[{bounds[0]}, {bounds[1]}]; give sizes separated by commas, or nothing to skip.")
-        sizes.append(int(part))
-    return sizes
-
-
-def _times(text: str) -> list[str]:
-    keys = [k.strip() for k in text.split(",") if k.strip()]
-    bad = [k for k in keys if k not in ("prog", *TIMES)]
-    if bad:
-        raise ValueError(f"option 'large_full_times' = {text!r}: {bad} are not times; choose from "
-                         f"prog, {', '.join(TIMES)}, separated by commas.")
-    return keys
-
-
-def _crossbar_measures() -> dict[str, Measure]:
-    measures = {f"rmse_{k}": Measure("", f"RMSE vs FP at {k}, row and column IR drop, 6/8-bit I/O",
-                                     paper=PAPER.get(f"rmse_{k}"), role="held out" if f"rmse_{k}" in PAPER else "")
-                for k in ("prog", *TIMES)}
-    measures |= {f"rmse_{k}_colir": Measure("", f"RMSE vs FP at {k}, column IR drop (aihwkit's), 6/8-bit I/O",
-                                            paper=PAPER[f"rmse_{k}"], role="held out") for k in ("1s", "10y")}
-    return measures | {
-        "rmse_prog_fp_noir": Measure("", "RMSE after programming, no IR drop, floating-point I/O",
-                                     paper=PAPER["rmse_prog_fp_noir"], role="held out"),
-        "rmse_prog_fp_ir": Measure("", "RMSE after programming, row and column IR drop, floating-point I/O"),
-        "rmse_ir_only": Measure("", "row and column IR drop alone (exact targets, FP I/O)"),
-        "rmse_ir_columns_only": Measure("", "column IR drop alone"),
-        "rmse_quant_only": Measure("", "6/8-bit quantization alone"),
-        "rmse_large_1s_colir": Measure("", "large array: RMSE at 1 s, column IR drop, 6/8-bit I/O (NaN: large = 0)"),
-        "rmse_large_10y_colir": Measure("", "large array: RMSE at 10 y, column IR drop, 6/8-bit I/O"),
-        "rmse_large_1s": Measure("", "large array: RMSE at 1 s, row and column IR drop (NaN unless 1s is in "
-                                     "large_full_times)"),
-        "spice_vs_numpy_rel": Measure("", "largest |numpy - ngspice| output over the largest output, over the "
-                                          "check sizes (NaN: none)", spec=(None, SOLVER_RTOL)),
-    }
-
-
-@register_study
-class ReramCrossbar(Study):
-    """ReRAM crossbar MVM accuracy vs time after programming, IR drop, 6/8-bit I/O (Falcone et al. Fig. 4f, S6).
-
-    RMSE against floating point of a size x size array for four configurations (Fig. S6a) at every
-    time, single-effect components, optionally a large array (Fig. S6b), and the numpy solver checked
-    against ngspice; ``reram_crossbar_mvm.png`` (Fig. 4f style), ``reram_crossbar_breakdown.png``.
-    """
-
-    name = "reram-crossbar"
-    family = "reram"
-    options = (
-        Setting("size", 64, "array size N (N x N weights, 2N physical columns)", bounds=(2, 256)),
-        Setting("vectors", 100, "input vectors (paper: 100)", bounds=(1, 10000)),
-        Setting("r_wire", R_WIRE, "wire segment resistance (paper: 0.35)", unit="Ohm", bounds=(0.0, 100.0)),
-        Setting("large", 0, "size of the large-array point, column IR drop at every time (0: skip; Fig. S6b: "
-                            "512, ~1 min)", bounds=(0, 1024)),
-        Setting("large_full_times", "1s", "times of the large array with row and column wires, comma-separated "
-                                          "(one sparse LU of 2N^2 nodes each, ~2.5 min at 512)"),
-        Setting("check_sizes", "8", "array sizes of the ngspice-vs-numpy check, comma-separated, 2-32 "
-                                    "(empty: skip)"),
-        *(Setting(name, getattr(CellNoise(), name), desc, unit=unit, bounds=bounds)
-          for name, (unit, desc, bounds) in NOISE_OPTIONS.items()),
-    )
-    measures = _crossbar_measures()
-    devices = (cell.DEVICE,)
-    seed_default = 0
-
-    def resolve(self, settings: Mapping[str, object] | None = None) -> dict[str, Any]:
-        """The options, with the comma-separated ones checked too (before anything is written)."""
-        values = super().resolve(settings)
-        _sizes(values["check_sizes"], "check_sizes", (2, 32))
-        _times(values["large_full_times"])
-        return values
-
-    def run(self, ctx: StudyContext) -> StudyResult:
-        o = ctx.options
-        checks, full_times = _sizes(o["check_sizes"], "check_sizes", (2, 32)), _times(o["large_full_times"])
-        xbar = Crossbar(r_wire=o["r_wire"])
-        noise = CellNoise(**{f.name: o[f.name] for f in fields(CellNoise)})
-        results = [run_study(o["size"], o["vectors"], ctx.rng, xbar, noise, bar=ctx.bar)]
-        if o["large"]:
-            results.append(self._large(ctx, o["large"], full_times, xbar, noise))
-        agreement = {f"{n}x{n}": self._check(ctx, n, xbar) for n in checks}
-        files = [str(p.relative_to(ctx.out)) for p in (plot_mvm(results[0], ctx.out / "reram_crossbar_mvm.png"),
-                                                       plot_breakdown(results, ctx.out / "reram_crossbar_breakdown.png"))]
-        return StudyResult(self._measurements(results, agreement), data={
-            "settings": {"G_min_S": G_MIN, "G_max_S": G_MAX, "r_access_ohm": xbar.r_access, "v_read_V": xbar.v_read,
-                         "dac_bits": xbar.dac_bits, "adc_bits": xbar.adc_bits, "out_bound": xbar.out_bound,
-                         "acceptance_range": float(ACCEPTANCE), "times_s": TIMES},
-            "arrays": {f"{r.size}x{r.size}": {"rmse": r.rmse, "components": r.components, "vectors": r.vectors,
-                                               "seconds": r.seconds} for r in results},
-            "solver_agreement": agreement, "paper": PAPER}, files=files)
-
-    @staticmethod
-    def _large(ctx: StudyContext, size: int, full_times: Sequence[str], xbar: Crossbar, noise: CellNoise) -> ArrayRmse:
-        """The large array: column IR drop at every time, row and column wires at ``full_times`` only."""
-        vectors = ctx.options["vectors"]
-        large = run_study(size, vectors, ctx.rng, xbar, noise, configs={"q_ircol": CONFIGS["q_ircol"]},
-                          components={k: COMPONENTS[k] for k in ("ir_columns_only", "quant_only")}, bar=ctx.bar)
-        if full_times:
-            full = run_study(size, vectors, ctx.rng, xbar, noise, configs={"q_ir": CONFIGS["q_ir"]}, times=full_times,
-                             components={}, bar=ctx.bar)
-            large.rmse["q_ir"], large.seconds = full.rmse["q_ir"], large.seconds + full.seconds
-        return large
-
-    @staticmethod
-    def _check(ctx: StudyContext, size: int, xbar: Crossbar) -> dict[str, float]:
-        ctx.say(f"reram-crossbar: ngspice vs numpy on {size}x{size}")
-        start = time.perf_counter()
-        return solver_agreement(size, 2, ctx.rng("check", size), xbar) | {"seconds": time.perf_counter() - start}
-
-    @staticmethod
-    def _measurements(results: Sequence[ArrayRmse], agreement: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-        main = results[0]
-        out = {f"rmse_{k}": main.rmse["q_ir"][k] for k in ("prog", *TIMES)}
-        out |= {f"rmse_{k}_colir": main.rmse["q_ircol"][k] for k in ("1s", "10y")}
-        out |= {"rmse_prog_fp_noir": main.rmse["fp_noir"]["prog"], "rmse_prog_fp_ir": main.rmse["fp_ir"]["prog"]}
-        out |= {f"rmse_{k}": value for k, value in main.components.items()}
-        large = results[1].rmse if len(results) > 1 else {}
-        out |= {"rmse_large_1s_colir": large.get("q_ircol", {}).get("1s", math.nan),
-                "rmse_large_10y_colir": large.get("q_ircol", {}).get("10y", math.nan),
-                "rmse_large_1s": large.get("q_ir", {}).get("1s", math.nan)}
-        out["spice_vs_numpy_rel"] = max((a["max_rel_output"] for a in agreement.values()), default=math.nan)
-        return out

@@ -309,7 +309,9 @@ def check_renderings(model) -> tuple[str, str, str]:
     assert va.isascii() and spice.isascii() and numpy_source.isascii()
     code = "\n".join(VA_STRING.sub('""', line).split("//")[0] for line in va.splitlines())
     assert code.count("parameter real") == len(model.params) and code.count("endmodule") == 1
-    assert code.count('(*desc="", units=""*)') == len(model.params)
+    instance = sum(p.per_instance for p in model.params)  # <state>0 and freeze: type="instance"
+    assert code.count('(*desc="", units=""*)') == len(model.params) - instance
+    assert code.count('(*desc="", units="", type=""*)') == instance
     lines = spice.splitlines()
     assert [line[:2] for line in lines[:3]] == ["* ", "* ", ".s"] and lines[-1] == f".ends {model.name}"
     assert all(line[0] in "BCVF" for line in lines[3:-1])

@@ -30,8 +30,10 @@ PRINTED = [
     (x / 2, "0.5*x", "0.5*x"),
     (sp.Rational(1, 3) * y, "0.3333333333333333*y", "0.3333333333333333*y"),
     (x**2, "(x*x)", "(x*x)"),
-    (x**-2, "(1.0/(x*x))", "(1.0/(x*x))"),
-    (x**7, "pow(x, 7.0)", "pow(x, 7.0)"),
+    (x**-2, "(1.0/(x*x))", "(2^64/((x*x)*2^64))"),
+    (-2 * x / (x + y), "-2.0*x/(x + y)", "-2.0*x*2^64/((x + y)*2^64)"),
+    (x**7, "pow(x, 7.0)", "(sgn(x)*pow(x, 7.0))"),
+    (x**6, "pow(x, 6.0)", "pow(x, 6.0)"),
     (sp.sqrt(x), "sqrt(x)", "sqrt(x)"),
     (sp.Abs(x), "abs(x)", "abs(x)"),
     (sp.Max(x, y, 0), "max(max(0.0, x), y)", "max(max(0.0, x), y)"),
@@ -47,6 +49,20 @@ PRINTED = [
 def test_expression_printing(expr, va, spice):
     assert va_expr(expr) == va
     assert spice_expr(expr) == spice
+
+
+@pytest.mark.ngspice
+def test_odd_powers_of_negative_values_keep_their_sign_in_ngspice():
+    """ngspice's ``pow(x, n)`` is ``pow(|x|, n)``: the printed twin must still give x**5 < 0 for x < 0."""
+    from spicegen.ngspice import run_netlist
+
+    powers = {"p5": x**5, "p6": x**6, "m7": x**-7, "p7": 2 * x**7}
+    sources = [f"B{name} {name} 0 V={spice_expr(e.subs(x, sp.Symbol('vx')), {sp.Symbol('vx'): 'v(a)'})}\nR{name} {name} 0 1"
+               for name, e in powers.items()]
+    netlist = "\n".join(["powers", "V1 a 0 -1.5", *sources, ".op", ".end"])
+    result = run_netlist(netlist)
+    for name, e in powers.items():
+        assert result[name][0] == pytest.approx(float(e.subs(x, -1.5)), rel=1e-10), name
 
 
 @pytest.mark.parametrize("printer", [va_expr, spice_expr])

@@ -65,8 +65,8 @@ def test_the_installed_package_runs_studies_and_exports_from_another_folder(inst
     assert str(ROOT) not in where and "site-packages" in where
 
     listed = _run([*spicegen, "study", "list"], work, _env())
-    assert "reram-crossbar" in listed and "mc-demo" in listed
-    _run([*spicegen, "study", "run", "reram-crossbar", "--set", "size=8", "--set", "vectors=4",
+    assert "crossbar-mvm" in listed and "crossbar-presets" in listed and "mc-demo" in listed
+    _run([*spicegen, "study", "run", "crossbar-mvm", "--set", "size=8", "--set", "vectors=4", "--set", "large=16",
           "--set", "check_sizes=8", "--out", "xbar", "--no-progress"], work, _env())
     result = json.loads((work / "xbar" / "result.json").read_text())
     assert 0.0 < result["measurements"]["rmse_1s"] < 1.0, result["measurements"]

@@ -41,7 +41,7 @@ def test_dc_figure_plots_every_rendering_against_numpy(memristor, tmp_path):
     try:
         assert label_problems(fig, declared=True) == []
         drawn = [ax for ax in fig.axes if ax.axison]
-        assert [ax.get_title() for ax in drawn] == ["I(n)", "I(p)", "w"]
+        assert [ax.get_title() for ax in drawn] == ["I(n)", "I(p)", "dw/dt", "w"]
         assert drawn[1].get_xlabel() == "I(p), numpy (µA)" and drawn[1].get_ylabel() == "|ΔI(p)| from numpy (A)"
         legend = [t.get_text() for t in drawn[1].get_legend().get_texts()]
         assert legend == ["ngspice B-source twin", "ngspice OSDI (Verilog-A)", "VACASK OSDI"]

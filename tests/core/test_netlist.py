@@ -41,7 +41,12 @@ def test_wrong_number_of_nodes():
 def test_instance_lines_exact():
     assert format_instance(MEMRISTOR, "m1", ["a", "0"], {"w0": 0.5, "i0": 2e-6}) == ["Xm1 a 0 sinh_memristor i0=2e-06 w0=0.5"]
     assert format_instance(MEMRISTOR, "m1", ["a", "0"], {"w0": 0.5}, "osdi") == [
-        ".model m_m1 sinh_memristor w0=0.5", "Nm1 a 0 m_m1"]
+        ".model m_m1 sinh_memristor", "Nm1 a 0 m_m1 w0=0.5"]
+    # instance parameters (w0, freeze, the d2d i0) on the N line, model parameters on a card of its own
+    assert format_instance(MEMRISTOR, "m1", ["a", "0"], {"w0": 0.5, "i0": 2e-6, "a": 2.0}, "osdi", shared=True) == [
+        ".model m_m1 sinh_memristor a=2.0", "Nm1 a 0 m_m1 i0=2e-06 w0=0.5"]
+    assert format_instance(MEMRISTOR, "m1", ["a", "0"], {"w0": 0.5, "freeze": 1}, "osdi", shared=True) == [
+        "Nm1 a 0 sinh_memristor freeze=1.0 w0=0.5"]
 
 
 def test_check_node_accepts_hierarchical_names():

@@ -162,7 +162,8 @@ def test_an_initial_value_at_its_bound_through_a_parameter_substitution_runs_in_
 @pytest.mark.openvaf
 @pytest.mark.parametrize("value", [0.1, 1.7])
 def test_a_settable_initial_value_at_a_parameter_bound_runs_in_a_testbench(value):
-    """The bounds' parameters go through '{...}' like the slot, so both read the same double."""
+    """The OSDI N line holds the slot's number (alter sets it per run) and the card the bounds' parameters
+    as numbers, so ngspice reads them the same way."""
     model = device(("lo", "hi"), params=(Param("lo", 0.1), Param("hi", 1.7)), name="at_bound_settable")
     c = Circuit("settable initial value at its bound")
     c.device(model, "m1", ("p", "0"), settable=("w0",), flavor="osdi", osdi=str(compile_model(model)),
@@ -170,7 +171,7 @@ def test_a_settable_initial_value_at_a_parameter_bound_runs_in_a_testbench(value
     c.element("V1 p 0 0.2")
     c.analysis(".op")
     text = c.format([slot.with_nominal(value) if slot.name == "m1__w0" else slot for slot in c.slots])
-    assert "hi={1.7} lo={0.1} w0={m1__w0}" in text
+    assert ".model m_m1 at_bound_settable hi=1.7 lo=0.1\n" in text and f"m_m1 freeze=1.0 w0={value!r}\n" in text
     assert run_netlist(text, osdi=list(c.osdi))["nm1#w"][0] == pytest.approx(value, rel=1e-15)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fitting.mdwmtj.layer import P2MLayer, spike  # noqa: E402
+from fitting.mdwmtj.layer import IdealLayer, P2MLayer, spike  # noqa: E402
 from fitting.surrogate import Surrogate  # noqa: E402
 
 F1 = Surrogate("f1", "0.2 + 0.8*x", ("x",), {}, {"x": (0.0, 1.0)},
@@ -95,6 +95,21 @@ def test_bad_arguments():
         layer(reset="never")
     with pytest.raises(ValueError, match=r"time a multiple of window=2, got shape \(1, 3, 1, 1, 1\)"):
         layer()(torch.zeros(1, 3, 1, 1, 1, dtype=torch.float64))
+
+
+def test_ideal_layer_is_the_linear_signed_mac_per_window():
+    """The baseline without custom functions: each event adds its weight, no track limit, reset per window."""
+    torch.manual_seed(0)
+    net = IdealLayer(in_channels=2, out_channels=3, window=2).double()
+    events = torch.poisson(torch.full((4, 6, 2, 7, 7), 0.8, dtype=torch.float64))
+    counts = events.reshape(4, 3, 2, 2, 7, 7).sum(dim=2)                    # per window
+    v = torch.stack([torch.nn.functional.conv2d(counts[:, k], net.weight, stride=2, padding=1) for k in range(3)], 1)
+    assert v.abs().max() > 3.0                                               # beyond a full P²M track
+    assert torch.equal(net(events), (v > net.threshold.view(1, 1, -1, 1, 1)).double())
+    net(events).sum().backward()
+    assert net.weight.grad.abs().sum() > 0 and net.threshold.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"time a multiple of window=2, got shape \(1, 3, 2, 7, 7\)"):
+        net(events[:1, :3])
 
 
 def test_surrogate_gradient():

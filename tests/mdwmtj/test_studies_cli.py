@@ -95,14 +95,17 @@ def device(runs) -> Path:
 
 
 @pytest.fixture(scope="module")
-def train(runs) -> Path:
+def accuracy(runs) -> Path:
     pytest.importorskip("torch")
-    return study_run(runs / "t", "p2m-train", "--set", "epochs=1", "--set", "train=16", "--set", "test=8")
+    pytest.importorskip("sklearn")
+    return study_run(runs / "a", "p2m-accuracy", "--set", "epochs=1", "--set", "train=16", "--set", "test=10",
+                     "--set", "seeds=2", "--set", "channels=2", "--set", "fitted=yes")
 
 
 #: Fixture → the study it runs (every MDWMTJ study).
 STUDY_RUNS = {"f1": "p2m-f1", "f2": "p2m-f2", "margin": "p2m-mac-margin", "ranged": "p2m-range",
-              "waveforms": "p2m-waveforms", "dw": "dw-velocity", "device": "mdwmtj-device", "train": "p2m-train"}
+              "waveforms": "p2m-waveforms", "dw": "dw-velocity", "device": "mdwmtj-device",
+              "accuracy": "p2m-accuracy"}
 
 
 def test_every_mdwmtj_study_has_a_test_run():
@@ -153,7 +156,7 @@ def test_bad_options_are_refused_naming_what_is_allowed(spicegen, tmp_path):
     assert bogus.returncode == 2 and "'bogus' is not one of 3sigma, 1sigma" in bogus.stderr
     configs = spicegen("study", "run", "p2m-f1", "--set", "configs=cmos,finfet", "--out", "bad")
     assert configs.returncode == 2 and "one or more of cmos, mdwmtj, cmosx" in configs.stderr
-    epochs = spicegen("study", "run", "p2m-train", "--set", "epochs=0", "--out", "bad")
+    epochs = spicegen("study", "run", "p2m-accuracy", "--set", "epochs=0", "--out", "bad")
     assert epochs.returncode == 2 and "lies outside [1, 1000]" in epochs.stderr
     small = spicegen("study", "run", "p2m-f2", "--n", "20", "--out", "bad")
     assert small.returncode == 2 and "n >= 200" in small.stderr
@@ -164,7 +167,7 @@ def test_describe_lists_the_options(spicegen):
     described = spicegen("study", "describe", "p2m-f1").stdout
     assert "configs = 'cmos,mdwmtj,cmosx'" in described and "rp_reading = '3sigma'  (3sigma|1sigma)" in described
     assert "paper 39.39" in described
-    for name, option in (("p2m-f2", "rp = False"), ("p2m-train", "epochs = 20"), ("p2m-waveforms", "flavor = 'osdi'"),
+    for name, option in (("p2m-f2", "rp = False"), ("p2m-accuracy", "seeds = 3"), ("p2m-waveforms", "flavor = 'osdi'"),
                          ("dw-velocity", "ship = False"), ("p2m-mac-margin", "configs ="), ("p2m-range", "--n")):
         assert option in spicegen("study", "describe", name).stdout, name
 
@@ -207,12 +210,34 @@ def test_dw_velocity_study_calibrates_the_device_and_ships_its_surrogate(spicege
     assert surrogate["params"] == pytest.approx(shipped["params"], rel=1e-9)
 
 
-def test_p2m_train_reads_the_shipped_surrogates(train):
-    done = result(train)
-    assert "shipped ngspice Monte Carlo" in done["data"]["note"]
-    assert [r["noise"] for r in done["data"]["results"]] == [0.0, 0.1, 0.2, 0.4, "fitted"]
-    assert all(0 <= v <= 100 for v in done["measurements"].values())
-    assert (train / "accuracy_vs_noise.png").stat().st_size > 1000
+def test_p2m_accuracy_table_over_seeds_from_the_shipped_surrogates(accuracy):
+    done = result(accuracy)
+    data, measured = done["data"], done["measurements"]
+    assert "shipped ngspice Monte Carlo" in data["note"] and data["digits_recorded"] <= 2 * 26
+    rows = ["baseline", 0.0, 0.1, 0.2, 0.4, "fitted"]
+    assert [r["row"] for r in data["table"]] == rows and [r["row"] for r in data["runs"]] == rows * 2
+    assert all(r["seeds"] == 2 for r in data["table"])
+    for entry in data["table"]:                     # the table is the mean and σ of its runs, drops paired by seed
+        runs = [r for r in data["runs"] if r["row"] == entry["row"]]
+        noisy = [100 * r["test_accuracy_noisy"] for r in runs]
+        base = [100 * r["test_accuracy_noisy"] for r in data["runs"] if r["row"] == "baseline"]
+        assert entry["noisy_mean"] == pytest.approx(sum(noisy) / 2)
+        assert entry["noisy_std"] == pytest.approx(abs(noisy[0] - noisy[1]) / 2 ** 0.5)
+        if entry["row"] != "baseline":
+            assert entry["drop_mean"] == pytest.approx((base[0] - noisy[0] + base[1] - noisy[1]) / 2)
+            assert "noise_drop_mean" in entry
+        assert all(10 * r["test_accuracy_noisy"] == pytest.approx(round(10 * r["test_accuracy_noisy"]))
+                   for r in runs)                                                            # of 10 test clips
+    assert measured["accuracy_baseline"] == data["table"][0]["noisy_mean"] and measured["drop_40"] is not None
+    assert done["paper"] == {"drop_40": 2.68}
+    for name in ("accuracy_table.png", "saccade_clip.png"):
+        assert (accuracy / name).stat().st_size > 10_000
+
+
+def test_p2m_accuracy_refuses_more_clips_than_digits(spicegen, tmp_path):
+    pytest.importorskip("torch")
+    done = spicegen("study", "run", "p2m-accuracy", "--set", "train=1700", "--set", "test=200", "--out", "big")
+    assert done.returncode != 0 and "train + test = 1700 + 200 clips exceeds the 1797 digits" in done.stderr
 
 
 def test_mdwmtj_device_study_reports_tmr_and_threshold(device):
@@ -225,5 +250,5 @@ def test_mdwmtj_device_study_reports_tmr_and_threshold(device):
 
 def test_registering_the_studies_imports_no_torch():
     code = ("import sys, spicegen.study as s; s.studies(); s.extractions(); "
-            "assert 'p2m-train' in s.studies() and 'torch' not in sys.modules")
+            "assert 'p2m-accuracy' in s.studies() and 'torch' not in sys.modules and 'sklearn' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0

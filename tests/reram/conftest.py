@@ -57,5 +57,10 @@ c2c_calibration = _study_run("reram-c2c-calibration", "--set", "open_loop_stream
                              "--set", "streams=1", "--set", "max_nfev=2",
                              doc="90 grid points and 2 Nelder-Mead steps on 1 open-loop train and 2 targets x 1 stream "
                                  "(~20 s).")
-crossbar = _study_run("reram-crossbar", "--set", "size=16", "--set", "vectors=10", "--set", "check_sizes=4",
-                      doc="A 16 x 16 array, 10 vectors, checked against ngspice on 4 x 4.")
+crossbar = _study_run("crossbar-mvm", "--set", "size=16", "--set", "vectors=10", "--set", "check_sizes=4",
+                      "--set", "large=32", doc="A 16 x 16 array and a 32 x 32 one, 10 vectors, checked against "
+                                               "ngspice on 4 x 4.")
+crossbar_presets = _study_run("crossbar-presets", "--set", "vectors=4", "--set", "on_off=3,100", "--set", "adc_bits=4,5",
+                              doc="Every device preset on 4 vectors, two on/off ratios and two ADC resolutions.")
+snn_nonideal = _study_run("snn-nonideal", "--set", "timesteps=1,2", "--set", "epochs=1", "--set", "hidden=16",
+                          "--set", "repeats=1", doc="Two 16-neuron networks (T = 1, 2), one epoch each (~20 s).")

@@ -1,15 +1,12 @@
-"""CMO/HfOx ReRAM crossbar MVM with IR drop (Falcone et al. Fig. 4f, S6). Real ngspice 46 and openvaf-r; no mocks."""
+"""CMO/HfOx ReRAM crossbar solvers: the full array in ngspice and VACASK, the nodal solvers. Real ngspice 46, openvaf-r
+and VACASK; no mocks. Non-idealities and the crossbar studies: ``test_crossbar_nonideal.py``."""
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from fitting.surrogate import Surrogate
-from spicegen.study import get_extraction, run
 from testbenches.reram import crossbar as xb
 
 #: Ideal array through ngspice vs W.T @ x (weight units): limited by the inversion of the read map.
@@ -39,9 +36,12 @@ def test_pulse_width_coded_inputs_through_ngspice():
 
 
 @pytest.mark.ngspice
-def test_nodal_solver_matches_ngspice_with_wires():
-    check = xb.solver_agreement(8, 2, np.random.default_rng(0), xbar=xb.Crossbar(r_wire=2.0))
-    assert check["ir_effect_max"] > 5e-3  # the wires matter at this resistance
+@pytest.mark.parametrize("row_wires", [True, False])
+def test_nodal_solver_matches_ngspice_with_wires(row_wires):
+    """Row and column wires (sparse LU) and column wires alone (one ladder per column) against ngspice."""
+    xbar = xb.Crossbar(r_wire=2.0, row_wires=row_wires)
+    check = xb.solver_agreement(8, 2, np.random.default_rng(0), xbar=xbar)
+    assert check["ir_effect_max"] > 2e-3  # the wires matter at this resistance
     assert check["max_rel_output"] < xb.SOLVER_RTOL
 
 
@@ -55,18 +55,6 @@ def test_ir_drop_shrinks_output_monotonically():
     y_sp = np.array([xb.spice_outputs(g, x, xb.Crossbar(r_wire=r))[0] for r in r_values])
     for y in (y_np, y_sp):
         assert np.all(np.diff(np.abs(y), axis=0) < 0)
-
-
-def _streams(name: str, *index: int) -> np.random.Generator:
-    """Named random streams for :func:`xb.run_study` outside a study run."""
-    return np.random.default_rng([len(name), ord(name[0]), *index])
-
-
-def test_study_reproduces_paper_trend():
-    result = xb.run_study(32, 20, _streams)
-    q = result.rmse["q_ir"]
-    assert q["10y"] > q["1d"] > q["1s"]  # relaxation grows in log t
-    assert result.rmse["fp_noir"]["prog"] < result.rmse["fp_ir"]["prog"] < q["prog"]  # Fig. S6a ordering
 
 
 @pytest.mark.parametrize("weights, inputs, match", [
@@ -83,58 +71,6 @@ def test_bad_operands_refused(weights, inputs, match):
 def test_negative_wire_resistance_refused():
     with pytest.raises(ValueError, match=r"r_wire = -0.35 Ohm"):
         xb.Crossbar(r_wire=-0.35)
-
-
-def test_relaxation_outside_its_lines_is_refused():
-    with pytest.raises(ValueError, match=r"outside the relaxation lines' domain \[1 s, 10 y\]"):
-        xb.CellNoise().relax(np.full(3, 50e-6), 0.5, np.random.default_rng(0))
-
-
-def test_cell_noise_defaults_are_the_shipped_extractions():
-    """The study's noise options default to the shipped surrogates (a re-shipped extraction must update them)."""
-    sigma = json.loads((get_extraction("reram-sigma-prog").shipped() / "sigma_prog.json").read_text())
-    line = Surrogate.from_dict(sigma["all_targets"][xb.ACCEPTANCE]["surrogate"])
-    relax = Surrogate.load(get_extraction("reram-relaxation").shipped() / "relaxation_mean.json")
-    noise = xb.CellNoise()
-    assert (noise.sigma_prog_slope, noise.sigma_prog_offset) == (line.params["c1"], line.params["c0"])
-    assert (noise.drift_1s, noise.drift_per_decade) == (relax.params["c0"], relax.params["c1"])
-    assert (noise.spread_1s, noise.spread_per_decade) == (relax.variation.params["c0"], relax.variation.params["c1"])
-    g = np.linspace(10e-6, 89e-6, 5)
-    spread = (noise.program(g, np.random.default_rng(1)) - g) / np.random.default_rng(1).standard_normal(5)
-    np.testing.assert_allclose(spread, line(g), rtol=1e-12)
-
-
-@pytest.mark.ngspice
-def test_crossbar_study_runs_from_the_command_line(crossbar):
-    result = json.loads((crossbar / "run" / "result.json").read_text())
-    m = result["measurements"]
-    assert m["spice_vs_numpy_rel"] < xb.SOLVER_RTOL
-    assert m["rmse_10y"] > m["rmse_1s"] and m["rmse_large_1s"] is None  # no large array asked for
-    assert result["paper"]["rmse_1s"] == 0.03
-    assert all((crossbar / "run" / name).stat().st_size > 0 for name in result["files"])
-
-
-def test_crossbar_study_without_the_ngspice_check_reports_it_as_missing(tmp_path):
-    """check_sizes empty ("skip") still reports every measurement; the skipped check is NaN; the large
-    array reports its column-wire RMSEs at every time and its full solve at the asked time."""
-    done = run("reram-crossbar", tmp_path, settings={"size": 8, "vectors": 5, "check_sizes": "", "large": 12},
-               progress=False)
-    m = done.measurements
-    assert set(m) == set(xb.ReramCrossbar.measures)
-    assert math.isnan(m["spice_vs_numpy_rel"]) and m["rmse_10y"] > m["rmse_1s"]
-    assert m["rmse_large_10y_colir"] > 0 and m["rmse_large_1s"] > 0
-
-
-@pytest.mark.parametrize("setting, message", [
-    ({"size": 1}, r"'size' = 1 lies outside \[2, 256\]"),
-    ({"check_sizes": "4,64"}, r"'64' is not an array size in \[2, 32\]"),
-    ({"large_full_times": "1s,2y"}, r"\['2y'\] are not times"),
-    ({"r_wire": -0.35}, r"'r_wire' = -0.35 lies outside"),
-])
-def test_bad_crossbar_options_are_refused_before_anything_is_written(tmp_path, setting, message):
-    with pytest.raises(ValueError, match=message):
-        run("reram-crossbar", tmp_path / "bad", settings=setting, progress=False)
-    assert not (tmp_path / "bad").exists()
 
 
 # ------------------------------------------------------------------ full-array simulation
@@ -164,10 +100,11 @@ def test_device_tolerance_follows_the_simulator_settings():
 @pytest.mark.ngspice
 def test_array_decks_name_their_solver_and_save_only_the_tias():
     states = np.full((2, 4), 0.5)
-    deck = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar(), solver="sparse")
+    deck = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar(), solver="sparse", instance_params=False)
     assert ".options sparse" in deck and deck.count(".save") == 4 and deck.count(".model") == 8
-    shared = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar(), instance_params=True)
-    assert shared.count(".model") == 1 and "x0=0.5 freeze=1" in shared
+    shared = xb.crossbar_netlist(states, np.array([0.2, 0.0]), xb.Crossbar())
+    assert shared.count(".model") == 1 and "\nNx0_0r r0_0 x0_0d reram_cmo freeze=1.0 x0=0.5\n" in shared
+    assert xb.vacask_netlist(states, np.zeros(2), xb.Crossbar()).count("model reram_cmo reram_cmo") == 1
     assert xb.vacask_netlist(states, np.zeros(2), xb.Crossbar(), kind="linear").count(" r r=") > 8
 
 

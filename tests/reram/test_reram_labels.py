@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 STUDY_RUNS = {"cycling_iv": "reram-cycling-iv", "forming": "reram-forming", "d2d": "reram-d2d",
               "program_run": "reram-program", "pulse_run": "reram-pulse-response", "ttt": "reram-ttt",
               "relaxation": "reram-relaxation", "kinetic_calibration": "reram-calibration",
-              "c2c_calibration": "reram-c2c-calibration", "crossbar": "reram-crossbar"}
+              "c2c_calibration": "reram-c2c-calibration", "crossbar": "crossbar-mvm",
+              "crossbar_presets": "crossbar-presets",
+              "snn_nonideal": "snn-nonideal"}
 
 
 def test_every_reram_study_has_a_test_run():

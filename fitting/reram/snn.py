@@ -1,0 +1,316 @@
+"""A small LIF spiking network whose layers run on ReRAM crossbars with IR drop and read noise (study ``snn-nonideal``).
+
+The miniature of Fig. 10a of Moitra et al., "When In-memory Computing Meets Spiking Neural Networks"
+(SpikeSim setting, their Table III: 64x64 RRAM crossbars, R_on = 20 kΩ, on/off 10, 4-bit devices,
+0.1 V read; non-idealities r_par = 5 Ω wire segments and Gaussian read noise σ = 0.1):
+
+- Data: scikit-learn's 8x8 digits (shipped with the package, no download), pixels / 16 as the
+  probability of an input spike per timestep (Poisson rate code), so the 64 pixels drive the 64 rows
+  of one crossbar.
+- Network: 64 → ``hidden`` LIF neurons (batch norm on the crossbar output, leak ``leak`` (0.9), threshold 1,
+  reset by subtraction) → 10 read-out columns whose outputs are averaged over the timesteps. One
+  network is trained per number of timesteps T (BPTT, fast-sigmoid surrogate gradient), ideally in
+  floating point, as the paper's SNNs are.
+- Hardware: every weight matrix is scaled by its largest |w|, quantized to the device's levels and
+  stored as a differential pair (G+, G-) in [G_off, G_on]; each timestep is one crossbar read of the
+  binary spike vector (rows at V_read or 0 V).
+
+The array is linear in its row voltages, so the nodal solver's answer for any spike vector is
+``v·s @ A`` with ``A`` the effective conductance matrix from one solve with one row driven at a time
+(:func:`effective_conductances`, :func:`testbenches.reram.crossbar.nodal_currents`): IR drop costs one
+LU per layer and is exact. Read noise perturbs every cell at every read; the study draws it on the
+column currents as ``N(0, σ²·v²·s @ A²)``, first order in the IR drop (A instead of G under the
+noise), which :func:`check_fast_model` compares with nodal solves of the perturbed arrays.
+
+Needs the optional torch extra (and scikit-learn, which comes with it).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fitting.mdwmtj.layer import spike
+from spicegen.figures import pyplot, save_figure
+from testbenches.reram.crossbar import nodal_currents
+from testbenches.reram.nonideal import NonIdealities, target_conductances
+from testbenches.reram.presets import preset
+
+LEAK = 0.9
+"""Default membrane leak per timestep (λ of the paper's Eq. 1; 1 = integrate-and-fire)."""
+THRESHOLD = 1.0
+"""Firing threshold θ."""
+BATCH, LR = 64, 3e-3
+"""Training batch and Adam learning rate."""
+
+Mvm = Callable[[torch.Tensor], torch.Tensor]
+"""A layer's matrix-vector product on a batch of spike vectors (weight units)."""
+
+
+_SPIKESIM = preset("spikesim-rram")
+
+
+@dataclass(frozen=True)
+class SpikeSimCrossbar:
+    """Crossbar of the SpikeSim evaluation (Moitra et al., "When In-memory Computing Meets Spiking Neural
+    Networks", Table III, Fig. 10a) and its non-idealities; the defaults are the ``spikesim-rram`` preset's.
+
+    Attributes
+    ----------
+    g_on
+        On conductance (S): 1/R_on with R_on = 20 kΩ.
+    on_off
+        On/off ratio (G_off = g_on/on_off).
+    bits
+        Device precision (levels per device: 2**bits).
+    v_read
+        Read voltage of an active row (V).
+    r_par
+        Wire segment resistance between adjacent cells in rows and columns (Ω); 0 = ideal wires.
+    read_noise
+        Relative Gaussian read noise σ of every cell at every read; 0 = off.
+    size
+        Rows of one crossbar (the digits' 64 pixels fill it).
+    """
+
+    g_on: float = _SPIKESIM.g_max
+    on_off: float = _SPIKESIM.on_off
+    bits: int = _SPIKESIM.levels.bit_length() - 1
+    v_read: float = _SPIKESIM.v_read
+    r_par: float = _SPIKESIM.r_wire
+    read_noise: float = _SPIKESIM.read_noise
+    size: int = _SPIKESIM.array_size
+
+    def __post_init__(self) -> None:
+        if self.on_off <= 1:
+            raise ValueError(f"on_off = {self.on_off!r}: the on/off ratio must exceed 1.")
+        if self.r_par < 0 or self.read_noise < 0:
+            raise ValueError(f"r_par = {self.r_par!r} Ω and read_noise = {self.read_noise!r} must be >= 0.")
+
+    @property
+    def g_off(self) -> float:
+        """Off conductance (S)."""
+        return self.g_on / self.on_off
+
+    def ideal(self) -> SpikeSimCrossbar:
+        """The same mapping without non-idealities."""
+        return replace(self, r_par=0.0, read_noise=0.0)
+
+
+def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, float]:
+    """Physical array (rows x 2·columns, G+ and G- interleaved, S) of ``weights`` (in x out) and the weight
+    that a full G_on - G_off difference stands for."""
+    w_max = float(np.abs(weights).max()) or 1.0
+    device = NonIdealities(g_max=xbar.g_on, on_off=xbar.on_off, levels=2 ** xbar.bits)
+    return target_conductances(weights / w_max, device), w_max
+
+
+def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float) -> np.ndarray:
+    """``A`` (S) with column currents ``v·s @ A`` for any row pattern s: one nodal solve per driven row."""
+    if r_par == 0:
+        return g_cells
+    rows = g_cells.shape[0]
+    return nodal_currents(g_cells, np.eye(rows) * v_read, r_par) / v_read
+
+
+class CrossbarLayer:
+    """One weight matrix on a SpikeSim crossbar: ``__call__(spikes)`` is one read, in weight units."""
+
+    def __init__(self, weights: np.ndarray, xbar: SpikeSimCrossbar, generator: torch.Generator) -> None:
+        if weights.shape[0] > xbar.size:
+            raise ValueError(f"a layer with {weights.shape[0]} inputs does not fit a {xbar.size}-row crossbar.")
+        g, self.w_max = pair_conductances(weights, xbar)
+        a = effective_conductances(g, xbar.r_par, xbar.v_read)
+        self.a = torch.tensor(a, dtype=torch.float32)
+        self.a2 = self.a ** 2
+        self.xbar, self.generator = xbar, generator
+        self.unit = self.w_max / (xbar.v_read * (xbar.g_on - xbar.g_off))
+
+    def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
+        v = self.xbar.v_read
+        current = v * spikes @ self.a
+        if self.xbar.read_noise:
+            std = self.xbar.read_noise * v * torch.sqrt(spikes @ self.a2)
+            current = current + std * torch.randn(current.shape, generator=self.generator)
+        return (current[:, 0::2] - current[:, 1::2]) * self.unit
+
+
+def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rng: np.random.Generator,
+                     rate: float = 0.3) -> dict[str, float]:
+    """The layer model against the nodal solver on ``reads`` random spike vectors (``rate`` active rows).
+
+    Returns the largest relative error of the noise-free outputs (superposition: round-off), and the
+    spread of the read-noise outputs of the nodal solver on perturbed arrays ``G·(1 + σ·N)`` over that of
+    the layer model (1 = the first-order noise model is exact), with their relative RMS difference.
+    """
+    g, w_max = pair_conductances(weights, xbar)
+    layer = CrossbarLayer(weights, replace(xbar, read_noise=0.0), torch.Generator())
+    spikes = (rng.random((reads, weights.shape[0])) < rate).astype(float)
+    unit = w_max / (xbar.v_read * (xbar.g_on - xbar.g_off))
+    exact = _outputs(nodal_currents(g, spikes * xbar.v_read, xbar.r_par), unit)
+    fast = layer(torch.tensor(spikes, dtype=torch.float32)).double().numpy()
+    noisy = np.stack([_outputs(nodal_currents(g * (1 + xbar.read_noise * rng.standard_normal(g.shape)),
+                                              s[None] * xbar.v_read, xbar.r_par), unit)[0] for s in spikes])
+    std_fast = xbar.read_noise * xbar.v_read * np.sqrt(spikes @ layer.a.double().numpy() ** 2)
+    std_fast = np.sqrt(std_fast[:, 0::2] ** 2 + std_fast[:, 1::2] ** 2) * unit
+    active = std_fast > 0  # a read with no active row has neither signal nor noise
+    z = (noisy - exact)[active] / std_fast[active]
+    return {"mean_rel_error": float(np.abs(fast - exact).max() / np.abs(exact).max()),
+            "noise_std_ratio": float(z.std()), "reads": reads}
+
+
+def _outputs(currents: np.ndarray, unit: float) -> np.ndarray:
+    return (currents[:, 0::2] - currents[:, 1::2]) * unit
+
+
+class SpikingMLP(nn.Module):
+    """64 → hidden LIF (batch norm, leak, threshold, soft reset) → 10 outputs averaged over T."""
+
+    def __init__(self, hidden: int = 64, leak: float = LEAK, inputs: int = 64, classes: int = 10) -> None:
+        super().__init__()
+        self.leak = leak
+        self.fc1 = nn.Linear(inputs, hidden, bias=False)
+        self.norm = nn.BatchNorm1d(hidden)
+        self.fc2 = nn.Linear(hidden, classes, bias=False)
+
+    def forward(self, trains: torch.Tensor, mvms: Sequence[Mvm] | None = None,
+                record: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Logits of spike trains ``(T, batch, 64)``; ``mvms`` replaces the two weight products (crossbars);
+        ``record`` collects the hidden membrane potential of every timestep."""
+        mvm1, mvm2 = mvms or (self.fc1, self.fc2)
+        u = torch.zeros(trains.shape[1], self.fc1.out_features)
+        out = 0.0
+        for s in trains:
+            u = self.leak * u + self.norm(mvm1(s))
+            if record is not None:
+                record.append(u.detach().clone())
+            fired = spike(u - THRESHOLD)
+            u = u - fired * THRESHOLD
+            out = out + mvm2(fired)
+        return out / len(trains)
+
+
+def digits(rng: np.random.Generator, test_fraction: float = 0.3) -> tuple[torch.Tensor, ...]:
+    """scikit-learn's digits as spike probabilities in [0, 1], shuffled by ``rng``: x_train, y_train, x_test, y_test."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    order = rng.permutation(len(y))
+    x, y = torch.tensor(x[order] / 16.0, dtype=torch.float32), torch.tensor(y[order])
+    cut = int(round(len(y) * (1 - test_fraction)))
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+def encode(x: torch.Tensor, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """Poisson rate code: ``(steps, batch, pixels)`` spikes with probability x per timestep."""
+    return (torch.rand((steps, *x.shape), generator=generator) < x).float()
+
+
+def train(x: torch.Tensor, y: torch.Tensor, steps: int, epochs: int, hidden: int, leak: float,
+          seed: int) -> SpikingMLP:
+    """BPTT in floating point at ``steps`` timesteps (torch seeded with ``seed``)."""
+    torch.manual_seed(seed)
+    spikes = torch.Generator().manual_seed(seed)
+    net = SpikingMLP(hidden, leak)
+    optimiser = torch.optim.Adam(net.parameters(), lr=LR)
+    for _ in range(epochs):
+        net.train()
+        order = torch.randperm(len(y))
+        for i in range(0, len(order), BATCH):
+            batch = order[i:i + BATCH]
+            loss = F.cross_entropy(net(encode(x[batch], steps, spikes)), y[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return net.eval()
+
+
+def hardware(net: SpikingMLP, xbar: SpikeSimCrossbar, generator: torch.Generator) -> list[CrossbarLayer]:
+    """Both weight matrices on crossbars."""
+    return [CrossbarLayer(layer.weight.detach().T.double().numpy(), xbar, generator) for layer in (net.fc1, net.fc2)]
+
+
+def accuracy(net: SpikingMLP, x: torch.Tensor, y: torch.Tensor, steps: int, mvms: Sequence[Mvm] | None,
+             seed: int, repeats: int) -> float:
+    """Test accuracy (fraction) averaged over ``repeats`` draws of the input spikes (and read noise)."""
+    spikes = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        hits = [float((net(encode(x, steps, spikes), mvms).argmax(1) == y).float().mean()) for _ in range(repeats)]
+    return float(np.mean(hits))
+
+
+def adapt_norm(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm], seed: int) -> SpikingMLP:
+    """A copy of ``net`` whose batch-norm statistics are re-measured on the hardware (training inputs):
+    the noise-aware batch-norm adaptation of Moitra et al. Fig. 10c; weights untouched."""
+    adapted = copy.deepcopy(net)
+    adapted.norm.reset_running_stats()
+    adapted.norm.momentum = None  # cumulative average over all timesteps
+    adapted.train()
+    with torch.no_grad():
+        adapted(encode(x, steps, torch.Generator().manual_seed(seed)), mvms)
+    return adapted.eval()
+
+
+def membrane_error(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm], seed: int) -> list[float]:
+    """RMS deviation (in units of θ) of the hidden membrane potential on the crossbars from the ideal one,
+    per timestep, on the same input spikes."""
+    trains = encode(x, steps, torch.Generator().manual_seed(seed))
+    ideal: list[torch.Tensor] = []
+    real: list[torch.Tensor] = []
+    with torch.no_grad():
+        net(trains, None, ideal)
+        net(trains, mvms, real)
+    return [float(((a - b) ** 2).mean().sqrt() / THRESHOLD) for a, b in zip(real, ideal)]
+
+
+CONFIGS = {"ideal": "ideal crossbar (4-bit, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
+           "noise": "read noise (σ = 0.1)", "both": "IR drop + read noise", "adapted": "both, batch norm adapted"}
+"""Inference configurations of the study → figure labels."""
+
+
+def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, epochs: int, hidden: int,
+                  leak: float, seed: int, repeats: int) -> dict[str, Any]:
+    """Train at ``steps`` timesteps and measure the accuracy in every configuration of :data:`CONFIGS`."""
+    x_train, y_train, x_test, y_test = data
+    net = train(x_train, y_train, steps, epochs, hidden, leak, seed)
+    noise = torch.Generator().manual_seed(seed + 1)
+    settings = {"ideal": xbar.ideal(), "ir": replace(xbar, read_noise=0.0), "noise": replace(xbar, r_par=0.0),
+                "both": xbar}
+    layers = {k: hardware(net, v, noise) for k, v in settings.items()}
+    acc = {k: accuracy(net, x_test, y_test, steps, m, seed + 2, repeats) for k, m in layers.items()}
+    acc["software"] = accuracy(net, x_test, y_test, steps, None, seed + 2, repeats)
+    acc["adapted"] = accuracy(adapt_norm(net, x_train, steps, layers["both"], seed + 3), x_test, y_test, steps,
+                              layers["both"], seed + 2, repeats)
+    return {"timesteps": steps, "accuracy": acc,
+            "membrane_error": membrane_error(net, x_test, steps, layers["both"], seed + 2),
+            "fast_model": check_fast_model(net.fc1.weight.detach().T.double().numpy(), xbar, 8,
+                                           np.random.default_rng(seed + 4))}
+
+
+def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Accuracy (%) vs timesteps per configuration, and the hidden membrane error vs timestep."""
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.0))
+    steps = [r["timesteps"] for r in rows]
+    for key, label in CONFIGS.items():
+        left.plot(steps, [100 * r["accuracy"][key] for r in rows], "o-" if key in ("ideal", "both") else ".--",
+                  label=label)
+    left.set_xscale("log", base=2)
+    left.set_xticks(steps, [str(s) for s in steps])
+    left.set_xlabel("timesteps T (trained and run at T)")
+    left.set_ylabel("test accuracy (%)")
+    left.set_title("LIF SNN 64-64-10 on 64x64 RRAM crossbars, digits", fontsize=9)
+    left.legend(fontsize=8)
+    for r in rows:
+        right.plot(range(1, r["timesteps"] + 1), r["membrane_error"], label=f"T = {r['timesteps']}")
+    right.set_xlabel("timestep t")
+    right.set_ylabel("RMS hidden membrane error (θ)")
+    right.set_title("IR drop + read noise vs ideal, same input spikes", fontsize=9)
+    right.legend(fontsize=8)
+    return save_figure(fig, path, dpi=120)

@@ -1,0 +1,77 @@
+"""``snn-nonideal``: accuracy of a small LIF SNN on ReRAM crossbars vs timesteps, with and without IR drop and read noise.
+
+Registering the study imports no torch (the optional extra); running it does (:mod:`fitting.reram.snn`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from spicegen.files import write_json
+from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
+
+STEPS = (1, 2, 4, 8, 16)
+"""Default timesteps (one network trained per value)."""
+
+
+def _steps(text: str) -> list[int]:
+    try:
+        steps = sorted({int(s) for s in str(text).split(",") if s.strip()})
+    except ValueError:
+        raise ValueError(f"timesteps = {text!r}: give comma-separated integers, e.g. '1,2,4,8,16'.") from None
+    if not steps or steps[0] < 1 or steps[-1] > 256:
+        raise ValueError(f"timesteps = {text!r}: each must lie in 1..256.")
+    return steps
+
+
+@register_study
+class SnnNonideal(Study):
+    """Accuracy vs timesteps of a LIF SNN (digits) on 64x64 RRAM crossbars with r_par = 5 Ω and read noise σ = 0.1."""
+
+    name = "snn-nonideal"
+    family = "reram"
+    options = (Setting("timesteps", ",".join(map(str, STEPS)), "timesteps T, comma-separated (one network per T)"),
+               Setting("epochs", 30, "training epochs per T", bounds=(1, 1000)),
+               Setting("hidden", 64, "hidden LIF neurons (one 64x64 crossbar)", bounds=(2, 64)),
+               Setting("leak", 0.9, "membrane leak per timestep (1 = integrate-and-fire)", bounds=(0.0, 1.0)),
+               Setting("r_par", 5.0, "wire segment resistance", unit="Ohm", bounds=(0.0, 100.0)),
+               Setting("read_noise", 0.1, "relative read noise per cell and read", bounds=(0.0, 1.0)),
+               Setting("repeats", 2, "test passes (input spikes and read noise redrawn)", bounds=(1, 100)))
+    measures = {
+        **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {k}")
+           for t in STEPS for k in ("ideal", "nonideal", "adapted")},
+        "loss_growth": Measure("%", "ideal minus non-ideal accuracy at the largest T minus that at the smallest T"),
+        "fast_model_mean_error": Measure("", "largest relative error of the noise-free layer outputs vs the nodal "
+                                             "solver (float32 round-off)", spec=(None, 1e-5)),
+        "fast_model_noise_ratio": Measure("", "spread of nodal-solver read-noise outputs over the layer model's",
+                                          spec=(0.9, 1.1)),
+    }
+    seed_default = 0
+
+    def resolve(self, settings: Any = None) -> dict[str, Any]:
+        options = super().resolve(settings)
+        _steps(options["timesteps"])
+        return options
+
+    def run(self, ctx: StudyContext) -> StudyResult:
+        from .snn import SpikeSimCrossbar, digits, plot, run_timesteps
+
+        o = ctx.options
+        steps = _steps(o["timesteps"])
+        xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"])
+        data = digits(ctx.rng("split"))
+        seed = ctx.stream_seed("torch") % 2 ** 31
+        rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
+                                                              seed, o["repeats"]))
+                for t in ctx.bar(steps, desc="timesteps")]
+        plot(rows, ctx.out / "accuracy_vs_timesteps.png")
+        write_json(ctx.out / "accuracy_vs_timesteps.json", {"crossbar": vars(xbar), "rows": rows})
+        m: dict[str, float] = dict.fromkeys(self.measures, math.nan)
+        for r in (r for r in rows if r["timesteps"] in STEPS):
+            for key, name in (("ideal", "ideal"), ("both", "nonideal"), ("adapted", "adapted")):
+                m[f"accuracy_{name}_T{r['timesteps']}"] = 100 * r["accuracy"][key]
+        loss = [100 * (r["accuracy"]["ideal"] - r["accuracy"]["both"]) for r in rows]
+        m["loss_growth"] = loss[-1] - loss[0]
+        m["fast_model_mean_error"] = max(r["fast_model"]["mean_rel_error"] for r in rows)
+        m["fast_model_noise_ratio"] = rows[0]["fast_model"]["noise_std_ratio"]
+        return StudyResult(m, {"rows": rows}, files=["accuracy_vs_timesteps.png", "accuracy_vs_timesteps.json"])

@@ -1,0 +1,67 @@
+"""The snn-nonideal pieces: the crossbar layer against the nodal solver, the mapping, the study's options."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from fitting.reram import snn  # noqa: E402
+from fitting.reram.studies import _steps  # noqa: E402
+
+
+def test_layer_equals_the_nodal_solver_and_its_noise_model_holds():
+    """Superposition makes the noise-free layer exact; the first-order read-noise spread matches nodal solves
+    of perturbed arrays (1600 samples: ~2 % sampling error)."""
+    weights = np.random.default_rng(0).standard_normal((16, 8))
+    check = snn.check_fast_model(weights, snn.SpikeSimCrossbar(), 200, np.random.default_rng(1))
+    assert check["mean_rel_error"] < 1e-5  # float32 round-off
+    assert check["noise_std_ratio"] == pytest.approx(1.0, abs=0.08)
+
+
+def test_ideal_layer_is_the_quantized_product():
+    """Weights on the device's 4-bit levels come back exactly from an ideal crossbar (differential pair)."""
+    xbar = snn.SpikeSimCrossbar().ideal()
+    levels = np.random.default_rng(2).integers(-15, 16, (64, 10)) / 15.0
+    levels[0, 0] = 1.0
+    layer = snn.CrossbarLayer(levels, xbar, torch.Generator())
+    spikes = torch.tensor(np.random.default_rng(3).random((5, 64)) < 0.4, dtype=torch.float32)
+    expected = spikes.double() @ torch.from_numpy(levels)
+    assert torch.allclose(layer(spikes).double(), expected, atol=1e-5)
+
+
+def test_ir_drop_attenuates_the_outputs():
+    w = np.ones((64, 4))
+    spikes = torch.ones((1, 64))
+    ideal = snn.CrossbarLayer(w, snn.SpikeSimCrossbar().ideal(), torch.Generator())(spikes)
+    wired = snn.CrossbarLayer(w, snn.SpikeSimCrossbar(read_noise=0.0), torch.Generator())(spikes)
+    assert torch.all(wired < 0.9 * ideal)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"on_off": 1.0}, "on/off ratio must exceed 1"),
+                                           ({"r_par": -1.0}, "must be >= 0")])
+def test_bad_crossbar_settings_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        snn.SpikeSimCrossbar(**kwargs)
+
+
+def test_layer_too_large_for_the_crossbar_raises():
+    with pytest.raises(ValueError, match="100 inputs does not fit a 64-row crossbar"):
+        snn.CrossbarLayer(np.ones((100, 4)), snn.SpikeSimCrossbar(), torch.Generator())
+
+
+@pytest.mark.parametrize("text", ["", "0,2", "a,b"])
+def test_bad_timesteps_raise(text):
+    with pytest.raises(ValueError, match="timesteps"):
+        _steps(text)
+
+
+def test_one_timestep_setting_runs():
+    """A tiny network trains and reports every configuration, the membrane error per timestep and the check."""
+    data = snn.digits(np.random.default_rng(0))
+    row = snn.run_timesteps(data, 2, snn.SpikeSimCrossbar(), epochs=1, hidden=16, leak=0.9, seed=0, repeats=1)
+    assert set(row["accuracy"]) == {*snn.CONFIGS, "software"}
+    assert all(0.0 <= a <= 1.0 for a in row["accuracy"].values())
+    assert row["accuracy"]["software"] > 0.5
+    assert len(row["membrane_error"]) == 2 and row["membrane_error"][0] > 0
