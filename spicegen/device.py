@@ -978,13 +978,24 @@ def guard(expr: sympy.Expr) -> sympy.Expr:
     ``exp`` continues linearly above :data:`EXP_LIMIT`; the base of a fractional power and
     the argument of a logarithm are floored at :data:`POSITIVE_FLOOR` unless provably positive.
     Values inside the safe range are unchanged.
+
+    The condition of a limited ``exp`` holds no ``Piecewise``: sympy folds one inside a condition
+    into an ``ITE`` over all its branches, so an ``exp`` whose argument holds k limited ones (a real
+    model's ``exp(-phi/kT)`` with a heated ``T``) would print 2^k branches, nested k deep. In the
+    condition each inner one reads ``exp(min(a, 80))*(1 + max(a - 80, 0))``, its exact equal.
     """
     import sympy
 
+    unfolded: dict[sympy.Expr, sympy.Expr] = {}
 
     def limited_exp(arg: sympy.Expr) -> sympy.Expr:
         cap = sympy.Float(math.exp(EXP_LIMIT))
-        return sympy.Piecewise((sympy.exp(arg, evaluate=False), arg < EXP_LIMIT), (cap * (arg - EXP_LIMIT + 1), True))
+        plain = arg.xreplace(unfolded)
+        limited = sympy.Piecewise((sympy.exp(arg, evaluate=False), plain < EXP_LIMIT), (cap * (arg - EXP_LIMIT + 1), True))
+        # unevaluated: sympy's Min/Max compare their arguments by factoring, seconds on a real model
+        unfolded[limited] = (sympy.exp(sympy.Min(plain, EXP_LIMIT, evaluate=False), evaluate=False)
+                             * (1 + sympy.Max(plain - EXP_LIMIT, 0, evaluate=False)))
+        return limited
 
     def floored(arg: sympy.Expr) -> sympy.Expr:
         return arg if arg.is_positive else sympy.Max(arg, POSITIVE_FLOOR)

@@ -295,18 +295,39 @@ def check_twin_divisions(model: DeviceModel, points: int = 16, seed: int = 0, mo
     (``NGSPICE_DIVISION_FUDGE`` itself for a twin printed with plain ``a/b``). Returns one row per
     expression and, for each one changed beyond ``DC_TOL``, a message naming the denominator that
     does it. ``module`` is the numpy rendering (loaded if not given).
+
+    A change is relative to the expression's value, or to its largest summand where the summands
+    cancel: an internal node's current is a balance that is zero, to rounding, at the DC solution
+    (the heat flow into a thermal node), and what shifts the solution is the change relative to the
+    terms that balance.
     """
     volts, states = random_bias(model, points, seed)
     ref = (module or load_numpy_module(model)).evaluate(volts, states, **_rate_values(model, states))
     values = _symbol_values(model, volts, ref["internal"], states)
     rows, problems = [], []
     for quantity, expr in _twin_expressions(model):
-        exact = _evaluate(expr, values)
-        error = _relative(_evaluate(with_division_fudge(expr, fudge), values), exact, 1e-300)
+        exact, fudged = _evaluate(expr, values), _evaluate(with_division_fudge(expr, fudge), values)
+        error = _relative(fudged, exact, 1e-300)
+        if error > DC_TOL and expr.is_Add:  # only then are the summands worth their evaluation
+            error = _relative_to(fudged, exact, _largest_summand(expr, values))
         rows.append(Comparison("dc", "exact~fudged", quantity, error, DC_TOL))
         if error > DC_TOL:
             problems.append(_fudge_problem(model, quantity, expr, values, fudge, error))
     return rows, problems
+
+
+def _largest_summand(expr: sympy.Add, values: Mapping[sympy.Symbol, np.ndarray]) -> np.ndarray:
+    """Largest ``|term|`` of the sum ``expr`` at each point."""
+    return np.max([np.abs(_evaluate(term, values)) * np.ones(_points(values)) for term in expr.args], axis=0)
+
+
+def _relative_to(a: np.ndarray, b: np.ndarray, scale: np.ndarray) -> float:
+    """Max point-wise ``|a - b|``, each point relative to ``|b|`` or ``scale`` there, whichever is larger."""
+    return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(b), scale), 1e-300)))
+
+
+def _points(values: Mapping[sympy.Symbol, np.ndarray]) -> int:
+    return max(np.size(v) for v in values.values())
 
 
 def _twin_expressions(model: DeviceModel) -> list[tuple[str, sympy.Expr]]:
@@ -321,7 +342,7 @@ def _fudge_problem(model: DeviceModel, quantity: str, expr: sympy.Expr, values: 
     """Name the denominator of ``expr`` nearest to ngspice's fudge and where it gets there."""
     smallest = {}
     for denominator in printed_denominators(expr):
-        size = np.broadcast_to(np.abs(_evaluate(denominator, values)), (len(next(iter(values.values()))),))
+        size = np.abs(_evaluate(denominator, values)) * np.ones(_points(values))
         smallest[denominator] = (float(np.min(size)), int(np.argmin(size)))
     denominator, (size, point) = min(smallest.items(), key=lambda item: item[1][0])
     return (f"the ngspice twin of {quantity} of {model.name!r} divides by {_short(denominator)}, which is "

@@ -109,6 +109,21 @@ def test_guard_limits_exp_and_floors_fractional_power_and_log():
     assert guard(sp.Symbol("y", positive=True) ** 0.5) == sp.Symbol("y", positive=True) ** 0.5
 
 
+def test_guard_of_nested_exps_has_one_branch_per_exp():
+    """An exp of a sum of 8 exps: each limited once, no branch per combination (sympy folds a
+    Piecewise inside a condition into an ITE over all its branches: 2^8 of them, nested 8 deep)."""
+    xs = sp.symbols("x0:8", real=True)
+    guarded = guard(sp.exp(sum(sp.exp(x) for x in xs) / 100))
+    assert not guarded.atoms(sp.ITE)
+    assert len(guarded.atoms(sp.Piecewise)) == len(xs) + 1
+    f = sp.lambdify(xs, guarded, "numpy")
+    inside = [0.5 * k for k in range(8)]
+    assert f(*inside) == pytest.approx(math.exp(sum(math.exp(x) for x in inside) / 100), rel=1e-14)
+    past = [81.0] + inside[1:]  # the inner exp continues linearly, and so the outer one
+    inner = math.exp(80.0) * 2.0 + sum(math.exp(x) for x in inside[1:])
+    assert f(*past) == pytest.approx(math.exp(80.0) * (inner / 100 - 79.0), rel=1e-12)
+
+
 @pytest.mark.parametrize("dist", ["normal", "lognormal", "uniform", "truncnormal"])
 def test_variation_sigma_is_the_standard_deviation(dist):
     z = np.random.default_rng(1).standard_normal(200_000)
