@@ -22,6 +22,7 @@ from spicegen.netlist import format_instance
 from spicegen.ngspice import run_netlist
 from spicegen.numpy_code import load_numpy_module
 from testbenches import get_testbench
+from testbenches.core.equivalence import check_twin_divisions
 from veriloga import compile_model, compile_source
 
 #: Same tight tolerances as the equivalence check's DC, so Newton does not limit the comparison.
@@ -130,6 +131,18 @@ def test_jart_internal_nodes_solved_far_from_the_start(jart_numpy, volts, lnd):
     residual = np.array([float(r) for r in jart_numpy._internal_residual(env)])
     assert np.max(np.abs(residual[:2])) <= 1e-12 * current  # KCL at the two electrical nodes (A)
     assert abs(residual[2]) <= 1e-15  # the temperature node's normalised balance
+
+
+def test_jart_twin_divisions_checked_through_its_nested_exps():
+    """The heated Schottky contact nests limited exps three deep (exp(-phi/w0), w0 with tanh(w00/kT), T =
+    T_REF*exp(V(tk))): the twin-division check evaluates every twin expression (it stopped on a
+    RecursionError), and the thermal node's balance, zero to rounding at the DC solution, is measured
+    against the terms that balance (relative to its value, a rounding-level change read as 500 %)."""
+    model = get_device("jart_vcm_v1b")
+    rows, problems = check_twin_divisions(model)
+    assert not problems
+    assert {r.quantity for r in rows} == {"I(te,sc)", "I(sc,dp)", "I(dp,be)", "I(tk)", "dlnd/dt"}
+    assert max(r.error for r in rows) < 1e-12
 
 
 @pytest.mark.ngspice
