@@ -991,7 +991,8 @@ def guard(expr: sympy.Expr) -> sympy.Expr:
     def limited_exp(arg: sympy.Expr) -> sympy.Expr:
         cap = sympy.Float(math.exp(EXP_LIMIT))
         plain = arg.xreplace(unfolded)
-        limited = sympy.Piecewise((sympy.exp(arg, evaluate=False), plain < EXP_LIMIT), (cap * (arg - EXP_LIMIT + 1), True))
+        limited = sympy.Piecewise((sympy.exp(arg, evaluate=False), plain < EXP_LIMIT),
+                                  (cap * (arg - EXP_LIMIT + 1), True))
         # unevaluated: sympy's Min/Max compare their arguments by factoring, seconds on a real model
         unfolded[limited] = (sympy.exp(sympy.Min(plain, EXP_LIMIT, evaluate=False), evaluate=False)
                              * (1 + sympy.Max(plain - EXP_LIMIT, 0, evaluate=False)))
