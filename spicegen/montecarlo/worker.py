@@ -251,8 +251,8 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
         _STATE.loaded = None  # a fatal error unloads the circuit
         result = None
     elapsed = (time.perf_counter() - start) / plan.pack
-    measured = {} if result is None else _measure_pack(plan, point, result, [s - first for s in samples
-                                                                              if s - first not in problems])
+    wanted = [sample - first for sample in samples if sample - first not in problems]
+    measured = {} if result is None else _measure_pack(plan, point, result, wanted)
     records, alone = [], []
     for sample in samples:
         i = sample - first
@@ -269,7 +269,8 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
     return sorted(records, key=lambda r: r.sample)
 
 
-def _measure_pack(plan: Plan, point: Point, result: SimResult, copies: Sequence[int]) -> dict[int, dict[str, float] | None]:
+def _measure_pack(plan: Plan, point: Point, result: SimResult,
+                  copies: Sequence[int]) -> dict[int, dict[str, float] | None]:
     """The measurements of ``copies`` of a packed run (None: that copy cannot be measured).
 
     When every measurement is a :class:`~spicegen.measure.Final` (an operating point's value), the copies'

@@ -180,7 +180,8 @@ def test_a_pack_s_final_values_read_at_once_equal_each_copy_measured_alone(devic
     forget_circuit()
     with spice.lock:
         batch = _prepare(spice, plan, point).draw_batch(plan.seed, range(6))
-        _apply(spice, point.slots, [(i, {k: float(v) for k, v in values.items()}) for i, values in enumerate(batch.values)])
+        copies = [(i, {k: float(v) for k, v in values.items()}) for i, values in enumerate(batch.values)]
+        _apply(spice, point.slots, copies)
         result = spice.run()
     forget_circuit()
     fast = _measure_pack(plan, point, result, [0, 2, 3, 5])
