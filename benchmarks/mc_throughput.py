@@ -20,9 +20,11 @@ the same sampled values in every method:
     two processes at that moment (on a shared machine, the yardstick for (d)).
 
 DC: ``mc-dc`` (one ``.op`` per sample), 1000 samples, one sample per run against K samples
-packed into one netlist, for three circuits: a sky130 NMOS with threshold mismatch only (set by
-``alter``, no re-parse), with threshold and width mismatch (width needs ``alterparam`` + ``reset``)
-and the ``diode_rs`` B-source twin (``alterparam`` + ``reset``).
+packed into one netlist, for four circuits: a sky130 NMOS with threshold mismatch only (set by
+``alter``, no re-parse), with threshold and width mismatch (width needs ``alterparam`` + ``reset``),
+the ``diode_rs`` B-source twin (``alterparam`` + ``reset``) and the compiled ``diode_rs`` (OSDI:
+``is_`` an instance parameter set by ``alter``, ``rs`` on a card per copy: ``alterparam`` + ``reset``).
+``--dc-only`` runs only this part.
 
 Rates: the whole ``run_study`` call (plan, circuit load, worker start-up included), and the
 "steady state" from the 10 %-th to the last finished sample in the store. Every measurement is
@@ -61,6 +63,7 @@ DC_CIRCUITS = {
     "sky130 NMOS, vth mismatch (alter)": {"device": "nmos", "mismatch": "vth"},
     "sky130 NMOS, vth + width mismatch (alterparam + reset)": {"device": "nmos", "mismatch": "vth+w"},
     "diode_rs twin, is_ + rs (alterparam + reset)": {"device": "diode"},
+    "diode_rs OSDI, is_ (alter) + rs (alterparam + reset)": {"device": "diode", "flavor": "osdi"},
 }
 
 
@@ -205,10 +208,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="repeats; the best rate counts")
     parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "spicegen-bench"))
     parser.add_argument("--packs", default="10,50,100", help="K values for the DC packing benchmark")
+    parser.add_argument("--dc-only", action="store_true", help="only the DC packing benchmark")
     args = parser.parse_args()
     out = Path(args.out)
     print(f"load average before: {os.getloadavg()[0]:.2f} (2-core machine)")
-    transient(args, out)
+    if not args.dc_only:
+        transient(args, out)
     packing(args, out)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 

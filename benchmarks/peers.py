@@ -5,6 +5,11 @@ Run from the repository root (a few minutes; spicelib comes with the ``bench`` e
 
     .venv/bin/python benchmarks/peers.py [--n 300] [--repeat 3] [--markdown results/peers.md]
 
+spicelib may also live in a folder of its own, outside the environment (it then brings no second numpy)::
+
+    pip install --no-deps --target /tmp/spicelib spicelib==1.6.4 clipin
+    PYTHONPATH=.:/tmp/spicelib .venv/bin/python benchmarks/peers.py
+
 The study is ``mc-tran`` (a sinh memristor programmed by a jittered 4-pulse train in one 40 µs
 transient, 7 drawn values per sample), seed 1, ``n`` samples. Every method gets the same drawn
 values (the engine's own draws) and the same netlist, and every method's measurements are compared

@@ -665,6 +665,23 @@ class CircuitWaves:
                     return self.result[candidate]
         return self.result[key]
 
+    def key(self, name: str) -> str:
+        """The canonical name (a key of ``result.vectors``) of the vector ``self[name]`` returns, for a
+        :class:`~spicegen.ngspice.SimResult` result: a packed run's copies can then be read by name
+        without resolving each copy's prefix again.
+
+        Raises
+        ------
+        KeyError
+            If there is no such vector.
+        """
+        key = self._aliases.get(name.strip().lower(), name.strip().lower())
+        if self._prefix is not None:
+            for candidate in _in_copy(key, self._prefix):
+                if candidate in self.result:
+                    return self.result.key(candidate)
+        return self.result.key(key)
+
     def __contains__(self, name: object) -> bool:
         try:
             self[name]  # type: ignore[index]

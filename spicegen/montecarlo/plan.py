@@ -153,23 +153,41 @@ def make_plan(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | 
         For an unknown option or parameter, a bad value, sigma <= 0, an unknown kind,
         a bad seed or pack, or a sweep that changes the circuit's parameters.
     """
+    return make_plans(testbench, seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds,
+                      packs=(pack,), timeout=timeout)[0]
+
+
+def make_plans(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | None = None,
+               sweep: Mapping[str, Sequence[Any]] | None = None, sigmas: Mapping[str, float] | None = None,
+               kinds: Sequence[str] = KINDS, packs: Sequence[int] = (1,), timeout: float | None = None) -> list[Plan]:
+    """:func:`make_plan` for each of ``packs`` from one build of the circuits: equal to
+    ``[make_plan(..., pack=k) for k in packs]`` (a packed study and its unpacked twin build their
+    circuits, and compile their models, once)."""
     _check_whole(seed, "seed", 0)
-    _check_whole(pack, "pack", 1)
+    for pack in packs:
+        _check_whole(pack, "pack", 1)
     if timeout is not None and not check_value(timeout, "timeout") > 0:
         raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}.")
     kinds = _check_kinds(kinds)
-    if pack > 1 and testbench.procedure is not None:
+    if max(packs) > 1 and testbench.procedure is not None:
         raise ValueError(f"testbench {testbench.name!r} runs a procedure of several runs per sample; "
                          "samples can only be packed for a single op/dc/tran run: use pack=1.")
     sigmas = {name: _number(f"sigma of {name!r}", v) for name, v in (sigmas or {}).items()}
     settings = {name: _convert(testbench, name, v) for name, v in (settings or {}).items()}
     sweep = {name: _axis(testbench, name, values) for name, values in (sweep or {}).items()}
-    points, circuits = [], []
-    for index, combo in enumerate(itertools.product(*sweep.values())):
-        coords = dict(zip(sweep, combo))
-        point, circuit = _point(testbench, index, {**settings, **coords}, coords, sigmas, kinds, pack)
-        points.append(point)
-        circuits.append(circuit)
+    built = [_circuit(testbench, {**settings, **dict(zip(sweep, combo))}, sigmas, kinds)
+             for combo in itertools.product(*sweep.values())]
+    coords = [dict(zip(sweep, combo)) for combo in itertools.product(*sweep.values())]
+    return [_assemble(testbench, seed, settings, sweep, sigmas, kinds, pack, timeout, built, coords) for pack in packs]
+
+
+def _assemble(testbench: Testbench, seed: int, settings: Mapping[str, Any], sweep: Mapping[str, list[Any]],
+              sigmas: Mapping[str, float], kinds: tuple[str, ...], pack: int, timeout: float | None,
+              built: Sequence[tuple[Circuit, tuple[Slot, ...]]], coords: Sequence[Mapping[str, Any]]) -> Plan:
+    """The plan of the built circuits (with their chosen slots) at ``pack`` samples per netlist."""
+    circuits = [circuit for circuit, _ in built]
+    points = [Point(index, dict(coords[index]), circuit.format(chosen, pack), chosen, dict(circuit.aliases),
+                    circuit.osdi, circuit.events) for index, (circuit, chosen) in enumerate(built)]
     _check_same_params(points, list(sweep))
     definition = {
         "testbench": testbench.name,
@@ -239,8 +257,9 @@ def _axis(testbench: Testbench, name: str, values: Sequence[Any]) -> list[str | 
     return [_convert(testbench, name, v) for v in values]
 
 
-def _point(testbench: Testbench, index: int, values: Mapping[str, Any], coords: Mapping[str, Any],
-           sigmas: Mapping[str, float], kinds: Sequence[str], pack: int) -> tuple[Point, Circuit]:
+def _circuit(testbench: Testbench, values: Mapping[str, Any], sigmas: Mapping[str, float],
+             kinds: Sequence[str]) -> tuple[Circuit, tuple[Slot, ...]]:
+    """One sweep point's circuit and its slots with the point's nominal values and the chosen variations."""
     option_names = {o.name for o in testbench.options}
     circuit = testbench.circuit({k: v for k, v in values.items() if k in option_names})
     slots = {s.name: s for s in circuit.slots}
@@ -253,8 +272,7 @@ def _point(testbench: Testbench, index: int, values: Mapping[str, Any], coords: 
     chosen = tuple(s if s.variation is None or s.variation.kind in kinds else s.with_variation(None)
                    for s in slots.values())
     Sampler(chosen, circuit.events)  # fails early on groups mixing kinds or bad distributions
-    return Point(index, dict(coords), circuit.format(chosen, pack), chosen,
-                 dict(circuit.aliases), circuit.osdi, circuit.events), circuit
+    return circuit, chosen
 
 
 def _slot_name(testbench: Testbench, circuit: Circuit, name: str) -> str:

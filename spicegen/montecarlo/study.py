@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from tqdm import tqdm
 
 from ..testbench import Testbench
-from .plan import Plan, check_sample_count, make_plan
+from .plan import Plan, check_sample_count, make_plans
 from .sampling import KINDS
 from .store import Record, Store
 from .worker import Task, die_with_parent, forget_circuit, run_batch
@@ -129,9 +129,9 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a whole number >= 1, got {batch!r}.")
     study = dict(seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds, timeout=timeout)
-    plan = make_plan(testbench, pack=pack, **study)
-    # a failing pack's samples are run again alone, on the same study unpacked
-    single = make_plan(testbench, pack=1, **study) if pack > 1 else None
+    # a failing pack's samples are run again alone, on the same study unpacked (built from the same circuits)
+    plan, *rest = make_plans(testbench, packs=(pack,) if pack == 1 else (pack, 1), **study)
+    single = rest[0] if rest else None
     with Store.create_or_open(folder, plan.definition) as store:
         store.ask(n)
         store.write_quantities(plan.quantities)

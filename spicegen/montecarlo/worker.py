@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..measure import evaluate
+from ..measure import Final, evaluate
 from ..ngspice import NgSpiceShared, SimError, SimResult
 from ..testbench import CircuitWaves, SampleError, Slot, packed_element, packed_name
 from .plan import Plan, Point
@@ -98,12 +98,10 @@ def _apply(spice: NgSpiceShared, slots: Sequence[Slot], copies: Sequence[tuple[i
         spice.alterparams({s.name if copy is None else packed_name(s.name, copy): values[s.name]
                            for copy, values in copies for s in params})
         spice.reset()
-    for copy, values in copies:
-        for s in slots:
-            if s.alter is not None:
-                element, parameter = s.alter
-                _alter(spice, element if copy is None else packed_element(element, copy), parameter,
-                       _inside(s, values[s.name]))
+    alters = [(element if copy is None else packed_element(element, copy), parameter, _inside(s, values[s.name]))
+              for copy, values in copies for s in slots if s.alter is not None for element, parameter in [s.alter]]
+    if alters:
+        spice.alters(alters)  # one binding call for every copy's instance parameters
 
 
 def _inside(slot: Slot, value: float) -> float:
@@ -116,13 +114,6 @@ def _inside(slot: Slot, value: float) -> float:
     return value
 
 
-def _alter(spice: NgSpiceShared, element: str, parameter: str, value: float) -> None:
-    command = f"alter {element} {parameter}={value:.17g}"
-    text = spice.command(command)
-    if "error" in text.lower():
-        raise SimError(" ".join(text.split()), command=command, log=text)
-
-
 def _run(spice: NgSpiceShared, timeout: float | None, interruptible: bool) -> SimResult:
     return spice.run(timeout=timeout, interruptible=interruptible)  # frees the plots itself (destroy all)
 
@@ -133,6 +124,7 @@ class _WorkerState:
 
     loaded: tuple[str, int] | None = None
     samplers: dict[tuple[str, int], Sampler] = field(default_factory=dict)
+    vector_names: dict[tuple[str, int], dict[str, list[str]]] = field(default_factory=dict)
 
 
 _STATE = _WorkerState()
@@ -259,10 +251,12 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
         _STATE.loaded = None  # a fatal error unloads the circuit
         result = None
     elapsed = (time.perf_counter() - start) / plan.pack
+    wanted = [sample - first for sample in samples if sample - first not in problems]
+    measured = {} if result is None else _measure_pack(plan, point, result, wanted)
     records, alone = [], []
     for sample in samples:
         i = sample - first
-        results = None if i in problems or result is None else _measure_copy(plan, point, result, i)
+        results = measured.get(i)
         if i in problems:
             records.append(_record(point, sample, drawn[i], {}, problems[i], elapsed))
         elif results is None:
@@ -273,6 +267,38 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
         again = Batch(tuple(alone), [drawn[sample - first] for sample in alone])
         records += [_run_sample(spice, single, point_index, again, i, interruptible) for i in range(len(alone))]
     return sorted(records, key=lambda r: r.sample)
+
+
+def _measure_pack(plan: Plan, point: Point, result: SimResult,
+                  copies: Sequence[int]) -> dict[int, dict[str, float] | None]:
+    """The measurements of ``copies`` of a packed run (None: that copy cannot be measured).
+
+    When every measurement is a :class:`~spicegen.measure.Final` (an operating point's value), the copies'
+    vector names are resolved once per loaded circuit and the values read straight from the vectors: the
+    same numbers as :func:`~spicegen.measure.evaluate` on each copy, without its per-copy lookups.
+    """
+    names = _pack_vector_names(plan, point, result) if copies else None
+    if names is None:
+        return {i: _measure_copy(plan, point, result, i) for i in copies}
+    vectors = result.vectors
+    return {i: {name: float(np.ravel(vectors[keys[i]])[-1]) for name, keys in names.items()} for i in copies}
+
+
+def _pack_vector_names(plan: Plan, point: Point, result: SimResult) -> dict[str, list[str]] | None:
+    """Measurement → each copy's vector name, for a plan whose measurements are all ``Final``; None otherwise
+    or when a copy lacks its vector (each copy is then measured alone, as :func:`_measure_copy` does)."""
+    key = (plan.key, point.index)
+    if key not in _STATE.vector_names:
+        if not all(type(m) is Final for m in plan.measurements.values()):
+            return None
+        try:
+            _STATE.vector_names[key] = {
+                name: [CircuitWaves(result, point.aliases, copy=i).key(m.signal) for i in range(plan.pack)]
+                for name, m in plan.measurements.items()}
+        except KeyError:
+            return None
+    names = _STATE.vector_names[key]
+    return names if all(k in result.vectors for keys in names.values() for k in keys) else None
 
 
 def _measure_copy(plan: Plan, point: Point, result: SimResult, copy: int) -> dict[str, float] | None:

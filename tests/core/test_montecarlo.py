@@ -157,6 +157,38 @@ def test_packed_samples_match_single_runs_and_extending_a_study(tmp_path, mismat
     assert float(single["id"].std() / single["id"].mean()) > 0.02
 
 
+def test_plans_built_together_equal_plans_built_alone():
+    """run_study builds a packed plan and its unpacked twin from one build of the circuits."""
+    from spicegen.montecarlo.plan import make_plan, make_plans
+
+    tb, study = get_testbench("mc-dc"), dict(seed=4, settings={"mismatch": "vth+w"}, sweep={"mn__w": [1e-6, 2e-6]})
+    together = make_plans(tb, packs=(8, 1), **study)
+    alone = [make_plan(tb, pack=8, **study), make_plan(tb, pack=1, **study)]
+    assert [(p.key, p.definition, p.points) for p in together] == [(p.key, p.definition, p.points) for p in alone]
+    assert together[0].key != together[1].key
+
+
+@pytest.mark.parametrize("device", ["diode", "nmos"])
+def test_a_pack_s_final_values_read_at_once_equal_each_copy_measured_alone(device):
+    """The packed fast path (vector names resolved once per circuit) against evaluate on each copy."""
+    from spicegen.montecarlo import make_plan
+    from spicegen.montecarlo.worker import _apply, _measure_copy, _measure_pack, _prepare, forget_circuit
+    from spicegen.ngspice import NgSpiceShared
+
+    plan = make_plan(get_testbench("mc-dc"), seed=2, settings={"device": device, "mismatch": "vth"}, pack=6)
+    point, spice = plan.points[0], NgSpiceShared.get()
+    forget_circuit()
+    with spice.lock:
+        batch = _prepare(spice, plan, point).draw_batch(plan.seed, range(6))
+        copies = [(i, {k: float(v) for k, v in values.items()}) for i, values in enumerate(batch.values)]
+        _apply(spice, point.slots, copies)
+        result = spice.run()
+    forget_circuit()
+    fast = _measure_pack(plan, point, result, [0, 2, 3, 5])
+    assert fast == {i: _measure_copy(plan, point, result, i) for i in [0, 2, 3, 5]}
+    assert len({r["id"] for r in fast.values()}) == 4  # each copy its own value
+
+
 def _state_bench(shared_nodes: tuple[str, ...]) -> tb_api.Testbench:
     def build(options):
         c = Circuit("state read through its alias", shared_nodes=shared_nodes)

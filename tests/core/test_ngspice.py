@@ -411,6 +411,22 @@ def test_alterparams_sets_several_parameters_before_one_reset():
             spice.destroy_all()
 
 
+def test_alters_sets_instance_parameters_without_a_reset():
+    spice = NgSpiceShared.get()
+    netlist = "V1 in 0 1\nR1 in out 1k\nR2 out 0 3k\n.op\n.end"
+    with spice.lock:
+        spice.load_circuit("alters\n" + netlist)
+        try:
+            spice.alters([("R1", "resistance", 3e3), ("r2", "resistance", 1e3)])
+            assert spice.run()["out"][0] == 0.25
+            with pytest.raises(SimError, match="alter nope resistance=1"):
+                spice.alters([("R1", "resistance", 1e3), ("nope", "resistance", 1.0)])
+            with pytest.raises(ValueError, match="bad alter of 'R1'"):
+                spice.alters([("R1", "resistance", float("inf"))])
+        finally:
+            spice.destroy_all()
+
+
 def test_threads_share_the_library_safely():
     results: dict[int, float] = {}
 
