@@ -460,7 +460,7 @@ MAP_GRIDS = {
     "fine": {"lognormal": sorted({sign * v for v in (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
                                   for sign in (-1.0, 1.0)}),
              "normal": np.linspace(-0.3, 0.3, 13).tolist()},
-    "coarse": {"lognormal": [-2.0, -0.5, 0.5, 2.0], "normal": [-0.3, -0.1, 0.1, 0.3]},
+    "coarse": {"lognormal": [-1.5, -0.5, 0.5, 1.5], "normal": [-0.3, -0.1, 0.1, 0.3]},
 }
 #: Devices in the array of Fig. 2e (8x4, Falcone et al. §2.1.2): the sampling uncertainty of the paper's
 #: sigma/mu, 0.25*sqrt(1/(2*(32 - 1))) = 0.032, weights the lmfit residuals (and gives the sigmas' stderr).
