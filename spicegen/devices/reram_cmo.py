@@ -32,7 +32,7 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
             - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**gam_rst
 
 Numbers and their sources: ``docs/reram.md``. The fitted values (``a_hop``, the set/reset prefactors and
-soft-bound exponents) and the calibrated variations (d2d of ``n_lrs`` and ``ea_rst``, the per-pulse law of
+soft-bound exponents) and the calibrated variations (d2d of ``n_lrs`` and ``gam_rst``, the per-pulse law of
 ``nu_set`` and ``nu_rst``) are read from the calibration file, which the studies ``reram-calibration``,
 ``reram-c2c-calibration`` and ``reram-d2d`` rewrite (``--set ship=yes``).
 
@@ -90,11 +90,11 @@ class ReramCmo(Device):
         Param("a_set", 3.0e-9, "m", "set ionic hopping distance incl. field enhancement (assumed)", (0.0, 1e-7)),
         Param("nu_rst", value(DEVICE, "nu_rst"), "1/s", "reset attempt rate (fitted)", (0.0, 1e30),
               Variation("c2c", distribution="lognormal", **variation(DEVICE, "nu_rst"))),
-        Param("ea_rst", 1.0, "eV", "reset activation energy (assumed)", (0.0, 5.0),
-              Variation("d2d", distribution="normal", **variation(DEVICE, "ea_rst"))),
+        Param("ea_rst", 1.0, "eV", "reset activation energy (assumed)", (0.0, 5.0)),
         Param("a_rst", 2.0e-10, "m", "reset ionic hopping distance (assumed)", (0.0, 1e-7)),
         Param("gam_set", value(DEVICE, "gam_set"), "", "soft-bound exponent of the set rate (fitted)", (0.0, 10.0)),
-        Param("gam_rst", value(DEVICE, "gam_rst"), "", "soft-bound exponent of the reset rate (fitted)", (0.0, 10.0)),
+        Param("gam_rst", value(DEVICE, "gam_rst"), "", "soft-bound exponent of the reset rate (fitted)", (0.0, 30.0),
+              Variation("d2d", distribution="lognormal", **variation(DEVICE, "gam_rst"))),
     )
     states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),)
     check = Check(

@@ -7,7 +7,7 @@ Testbenches (``spicegen sim`` / ``spicegen mc``), all on the 1T1R cell of :mod:`
     Quasi-static 8W cycling of the nominal ``reram_cmo`` (no variation); measurements ``R_LRS``,
     ``R_HRS``: the 0.2 V reads after the set and the reset sweep of the last cycle.
 ``reram-cycling``
-    The same with the device's d2d variation (``n_lrs``, ``ea_rst``; c2c held at nominal);
+    The same with the device's d2d variation (``n_lrs``, ``gam_rst``; c2c held at nominal);
     ``spicegen mc reram-cycling --n 200``.
 ``reram-forming``
     Positive quasi-static sweep to 3.6 V at V_G = 1.2 V of a pristine ``hfox_forming`` cell;
@@ -191,7 +191,7 @@ def build_read(options: Mapping[str, Any]) -> Circuit:
 
 def build_cycling(options: Mapping[str, Any]) -> Circuit:
     """``reram_cmo`` 1T1R cell under quasi-static 8W cycling, with the device's d2d variation only
-    (``n_lrs``, ``ea_rst``: docs/reram_studies.md section 3)."""
+    (``n_lrs``, ``gam_rst``: docs/reram_studies.md section 3)."""
     return _cycling_circuit(options, "reram-cycling: quasi-static 8W cycling with d2d variation", _d2d_only())
 
 
@@ -460,7 +460,7 @@ MAP_GRIDS = {
     "fine": {"lognormal": sorted({sign * v for v in (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
                                   for sign in (-1.0, 1.0)}),
              "normal": np.linspace(-0.3, 0.3, 13).tolist()},
-    "coarse": {"lognormal": [-2.0, -0.5, 0.5, 2.0], "normal": [-0.3, -0.1, 0.1, 0.3]},
+    "coarse": {"lognormal": [-1.5, -0.5, 0.5, 1.5], "normal": [-0.3, -0.1, 0.1, 0.3]},
 }
 #: Devices in the array of Fig. 2e (8x4, Falcone et al. §2.1.2): the sampling uncertainty of the paper's
 #: sigma/mu, 0.25*sqrt(1/(2*(32 - 1))) = 0.032, weights the lmfit residuals (and gives the sigmas' stderr).
@@ -482,7 +482,7 @@ def _d2d_params() -> list[str]:
 
 
 def parse_sigmas(text: str) -> dict[str, float]:
-    """``"n_lrs=0.3,ea_rst=0.05"`` → ``{"n_lrs": 0.3, "ea_rst": 0.05}`` (empty text: none).
+    """``"n_lrs=0.3,gam_rst=0.3"`` → ``{"n_lrs": 0.3, "gam_rst": 0.3}`` (empty text: none).
 
     Raises
     ------
@@ -497,7 +497,7 @@ def parse_sigmas(text: str) -> dict[str, float]:
                 raise ValueError(item)
             sigmas[name.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"start sigma {item!r} is not NAME=NUMBER; write e.g. 'n_lrs=0.3,ea_rst=0.05'.") from None
+            raise ValueError(f"start sigma {item!r} is not NAME=NUMBER; write e.g. 'n_lrs=0.3,gam_rst=0.3'.") from None
     return sigmas
 
 
@@ -667,7 +667,7 @@ class D2dStudy(Study):
     )
     measures = {
         "sigma_n_lrs": Measure("", "fitted relative d2d sigma of n_lrs (lognormal)"),
-        "sigma_ea_rst": Measure("", "fitted relative d2d sigma of ea_rst (normal)"),
+        "sigma_gam_rst": Measure("", "fitted relative d2d sigma of gam_rst (lognormal)"),
         **{f"{m}_rel_std": Measure("", f"sigma/mu of {m}, SPICE devices of the held-out seed", spec=(0.225, 0.275),
                                    paper=PAPER["rel_sigma"], role="held out") for m in READS},
         **{f"{m}_rel_std_cal": Measure("", f"sigma/mu of {m}, SPICE devices of the calibration seed",
@@ -720,7 +720,7 @@ class D2dStudy(Study):
 def _d2d_measurements(fitted: Mapping[str, float], spice: Mapping[str, Any]) -> dict[str, float]:
     """The headline numbers of :class:`D2dStudy`: fitted sigmas, SPICE spreads and means, map error."""
     stats = {label: next(v for k, v in run.items() if k.startswith("spice_")) for label, run in spice.items()}
-    out = {f"sigma_{name}": fitted.get(name, math.nan) for name in ("n_lrs", "ea_rst")}
+    out = {f"sigma_{name}": fitted.get(name, math.nan) for name in ("n_lrs", "gam_rst")}
     for m in READS:
         out[f"{m}_rel_std"] = stats["held-out"][m]["rel_std"]
         out[f"{m}_rel_std_cal"] = stats["calibration"][m]["rel_std"]
@@ -756,7 +756,7 @@ def _plot_d2d(sigmas: Mapping[str, float], spice: Mapping[str, Any], big: Mappin
 
 
 #: Symbols of the d2d parameters in figures.
-D2D_SYMBOLS = {"n_lrs": "$N_{LRS}$", "ea_rst": "$E_{a,reset}$"}
+D2D_SYMBOLS = {"n_lrs": "$N_{LRS}$", "gam_rst": "$\\gamma_{reset}$"}
 
 
 def _paper_cdf(mean: float, rel_sigma: float) -> tuple[np.ndarray, np.ndarray]:

@@ -258,8 +258,8 @@ def test_d2d_devices_differ_and_are_reproducible(model):
     from testbenches.reram.pulse import d2d_parameters
 
     a, b = draw_devices("reram_cmo", 3, seed=5), draw_devices("reram_cmo", 3, seed=5)
-    assert a == b and d2d_parameters() == ["n_lrs", "ea_rst"]  # the two independent d2d sources
-    assert a[0]["n_lrs"] != a[1]["n_lrs"] and a[0]["ea_rst"] != a[1]["ea_rst"]
+    assert a == b and d2d_parameters() == ["n_lrs", "gam_rst"]  # the two independent d2d sources
+    assert a[0]["n_lrs"] != a[1]["n_lrs"] and a[0]["gam_rst"] != a[1]["gam_rst"]
     assert all(a[0][k] == a[1][k] == v for k, v in model.defaults.items() if k not in d2d_parameters())
 
 

@@ -42,7 +42,7 @@ def test_calibrated_values_are_todays_numbers():
     cmo, forming = get_device("reram_cmo"), get_device("hfox_forming")
     assert [cmo.param(n).default for n in ("a_hop", "nu_set", "nu_rst", "gam_set", "gam_rst")] == [
         6.011e-9, 4.161e19, 8.106e12, 8.730, 2.224]
-    assert (cmo.param("n_lrs").variation.sigma, cmo.param("ea_rst").variation.sigma) == (0.371, 0.0648)
+    assert (cmo.param("n_lrs").variation.sigma, cmo.param("gam_rst").variation.sigma) == (0.37, 0.382)
     for name in ("nu_set", "nu_rst"):
         assert (cmo.param(name).variation.sigma, cmo.param(name).variation.p_zero) == (0.8, 0.2)
     assert (forming.param("p_dip").default, forming.param("t_ox").variation.sigma) == (2.7565e-9, 0.02788)

@@ -22,7 +22,7 @@ def test_pulse_response_study_runs_from_the_command_line(pulse_run):
     assert 5 < m["n_states"] < 200 and 0.2 < m["sp_skew"] < 0.9 and 0.5 < m["nsr"] < 1.4
     assert result["paper"] == {"n_states": 22.0, "sp_skew": 0.61, "nsr": 0.9}
     devices = result["data"]["per_device"]
-    assert [set(d["params"]) for d in devices] == [set(d2d_parameters())] * 2 == [{"n_lrs", "ea_rst"}] * 2
+    assert [set(d["params"]) for d in devices] == [set(d2d_parameters())] * 2 == [{"n_lrs", "gam_rst"}] * 2
     assert all(devices[0]["params"][k] != devices[1]["params"][k] for k in d2d_parameters())  # drawn, not nominal
     traces = pd.read_csv(pulse_run / "run" / "traces.csv", index_col="pulse")
     assert traces.shape == (N_SET + N_RESET + N_ALTERNATE, 2)
