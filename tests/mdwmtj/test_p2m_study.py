@@ -1,4 +1,6 @@
 """P²M Monte Carlo study definitions and the CMOS+X weight encoding (real ngspice + openvaf-r)."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,6 +33,16 @@ def test_cmosx_programmable_range_at_fixed_width_is_30_to_40_percent():
     median = 0.5 * (low + high)
     np.testing.assert_array_less(0.28, (high - low) / median)
     np.testing.assert_array_less((high - low) / median, 0.42)
+
+
+def test_displacement_per_event_is_smooth_in_the_pulse_width():
+    # the write-pulse jitter changes the flat top by about 10 ps: the simulated displacement must follow it
+    # smoothly (equal steps for equal increments), not jump with the solver's step placement
+    spec = f1_spec("cmos")
+    steps = np.array([_f1_steps(replace(spec, t_pulse=spec.t_pulse + dt)) for dt in (0.0, 10e-12, 20e-12)])
+    first, second = np.diff(steps, axis=0)
+    assert np.all(first > 0) and np.all(second > 0)
+    np.testing.assert_allclose(first, second, rtol=0.15)
 
 
 def test_variance_shares_recover_known_linear_sources():
