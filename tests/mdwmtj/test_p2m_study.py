@@ -1,4 +1,6 @@
 """P²M Monte Carlo study definitions and the CMOS+X weight encoding (real ngspice + openvaf-r)."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,7 +8,9 @@ import pytest
 from spicegen.devices.mdwmtj import L_FL, RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
 from testbenches.mdwmtj.mac import (F1_X, MacSpec, event_steps, f1_spec, initial_positions, run_mac, weight_position,
                                  weight_sweep)
-from testbenches.mdwmtj.studies import JITTER_READINGS, RP_READINGS, f2_spread, sigma_overrides, variance_shares
+from testbenches.mdwmtj.studies import (HELD, JITTER_READINGS, RP_READINGS, bootstrap_values, f2_spread,
+                                        percentile_interval, sigma_overrides, spread_intervals, variance_shares,
+                                        worst_3sigma)
 
 
 def _f1_steps(spec: MacSpec) -> np.ndarray:
@@ -29,6 +33,16 @@ def test_cmosx_programmable_range_at_fixed_width_is_30_to_40_percent():
     median = 0.5 * (low + high)
     np.testing.assert_array_less(0.28, (high - low) / median)
     np.testing.assert_array_less((high - low) / median, 0.42)
+
+
+def test_displacement_per_event_is_smooth_in_the_pulse_width():
+    # the write-pulse jitter changes the flat top by about 10 ps: the simulated displacement must follow it
+    # smoothly (equal steps for equal increments), not jump with the solver's step placement
+    spec = f1_spec("cmos")
+    steps = np.array([_f1_steps(replace(spec, t_pulse=spec.t_pulse + dt)) for dt in (0.0, 10e-12, 20e-12)])
+    first, second = np.diff(steps, axis=0)
+    assert np.all(first > 0) and np.all(second > 0)
+    np.testing.assert_allclose(first, second, rtol=0.15)
 
 
 def test_variance_shares_recover_known_linear_sources():
@@ -68,6 +82,50 @@ def test_both_readings_of_the_resistance_variation():
     assert set(over.values()) == {0.2} and {"accp__rp", "accn__rp", "xw0__rp", "xw8__rp"} <= set(over)
     jitter = sigma_overrides(P2M_F1, {"config": "cmos"}, RP_SIGMA_3SIGMA, JITTER_READINGS["3sigma"])
     assert set(jitter) == {f"vev{k}_0__width" for k in range(9)} and set(jitter.values()) == {0.1 / 3}
+
+
+def test_vary_keeps_one_source_and_holds_the_others_at_nominal():
+    from testbenches.mdwmtj.mac import P2M_F1
+
+    alone = sigma_overrides(P2M_F1, {"config": "cmos"}, RP_SIGMA_3SIGMA, vary="jitter")
+    assert not any(name.startswith("vev") for name in alone)                        # jitter: its declared sigma
+    width = 0.45 + F1_X[0] * (2.0 - 0.45)                                            # µm
+    assert alone["mw0__delvto"] == pytest.approx(HELD * 0.01 / np.sqrt(width * 0.5)) and alone["mw3__w"] == HELD * 5e-9
+    assert alone["accp__rp"] == pytest.approx(HELD * RP_SIGMA_3SIGMA)
+    rp = sigma_overrides(P2M_F1, {"config": "cmosx"}, RP_SIGMA_1SIGMA, vary="rp")
+    assert rp["xw0__rp"] == 0.2 and rp["vev0_0__width"] == pytest.approx(HELD * 0.1)
+    with pytest.raises(ValueError, match="'temperature' is not 'all' or one of jitter, vt, w, rp"):
+        sigma_overrides(P2M_F1, {"config": "cmos"}, RP_SIGMA_3SIGMA, vary="temperature")
+
+
+def test_percentile_interval_of_known_values():
+    ci = percentile_interval(np.arange(1001.0))
+    assert (ci["low"], ci["high"]) == pytest.approx((25.0, 975.0)) and (ci["resamples"], ci["level"]) == (1001, 0.95)
+    assert percentile_interval(np.arange(101.0), level=0.5)["low"] == pytest.approx(25.0)
+    with pytest.raises(ValueError, match="inside \\(0, 1\\), got 1.5"):
+        percentile_interval(np.arange(5.0), level=1.5)
+    with pytest.raises(ValueError, match="at least 2 samples, got 1"):
+        bootstrap_values(np.ones((1, 9)), np.mean)
+
+
+def test_bootstrap_interval_of_the_worst_spread_matches_the_normal_theory():
+    # d_NORM ~ N(x, 0.05) at nine weights, 0.1 at the last one: the worst 3σ is 0.3, and the standard error of
+    # a normal sample's σ is σ/√(2(n − 1)), so the 95 % interval is about ±1.96 · 0.3/√(2n)
+    n = 1000
+    rng = np.random.default_rng(7)
+    sigma = np.r_[np.full(8, 0.05), 0.1]
+    nominal = np.linspace(0.0, 1.0, 9)
+    samples = nominal + sigma * rng.standard_normal((n, 9))
+    assert worst_3sigma(samples, nominal) == pytest.approx(0.3, rel=0.05)
+    ci = spread_intervals({"a": samples, "b": 0.5 * samples + 0.5 * nominal}, {"a": nominal, "b": nominal})
+    half = 1.96 * 0.3 / np.sqrt(2 * n)
+    assert ci["a"]["low"] < worst_3sigma(samples, nominal) < ci["a"]["high"]
+    assert ci["a"]["high"] - ci["a"]["low"] == pytest.approx(2 * half, rel=0.2)
+    assert ci["a"]["sigma"] == pytest.approx(0.3 / np.sqrt(2 * n), rel=0.2) and ci["a"]["resamples"] == 1000
+    assert ci["b"]["high"] < ci["a"]["low"] and ci["a-b"]["p_greater"] == 1.0
+    se = 0.3 / np.sqrt(2 * n)                                 # the two runs are resampled independently
+    assert ci["a-b"]["low"] == pytest.approx(worst_3sigma(samples, nominal) / 2 - 1.96 * np.hypot(se, se / 2),
+                                             abs=0.003)
 
 
 def test_f1_tune_option_pins_the_cmosx_weight_mdwmtjs_at_either_end():

@@ -125,6 +125,11 @@ def test_p2m_f1_run_and_extraction_cite_the_run(spicegen, tmp_path, f1):
     measured = result(f1)["measurements"]
     assert measured["failed_cmos"] == 0 and 0 < measured["worst_3sigma_cmos"] < 100
     assert measured["worst_3sigma_mdwmtj"] is None                      # not run: NaN, stored as null
+    interval = result(f1)["data"]["f1"]["cmos"]["worst_3sigma_ci95"]    # the 95 % bootstrap interval
+    assert interval["resamples"] == 1000 and interval["level"] == 0.95
+    assert (measured["worst_3sigma_low_cmos"], measured["worst_3sigma_high_cmos"]) == (100 * interval["low"],
+                                                                                      100 * interval["high"])
+    assert 0 < interval["low"] < interval["high"] and result(f1)["data"]["intervals"]["cmos"] == interval
     assert {"f1.png", "f1_cmos"} <= {p.name for p in f1.iterdir()}
     extract = spicegen("extract", "p2m-f1", "--from", str(f1), "--out", "ex")
     assert extract.returncode == 0, extract.stderr
@@ -180,10 +185,10 @@ def test_an_extraction_refuses_a_missing_source_study(spicegen):
 
 def test_mac_margin_and_programmable_range(margin, ranged):
     measured = result(margin)["measurements"]
-    assert measured["nominal_margin_cmos"] == pytest.approx(1.98, abs=0.05)   # docs/mdwmtj.md §5
+    assert measured["nominal_margin_cmos"] == pytest.approx(1.71, abs=0.05)   # docs/mdwmtj.md §5
     assert measured["margin_mean_cmosx"] is None
     data = result(ranged)["data"]
-    assert data["samples"] == 2 and data["nominal"][-1] == pytest.approx(0.356, abs=0.005)
+    assert data["samples"] == 2 and data["nominal"][-1] == pytest.approx(0.364, abs=0.005)
 
 
 def test_waveforms_reproduce_fig5_reprogramming(waveforms):
