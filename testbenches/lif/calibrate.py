@@ -191,7 +191,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("timer", {"c2": (20e-12, 1e-12, 200e-12), "l_pw": (0.56e-6, 0.5e-6, 2e-6)},
           ("tpw_045", "tpw_100"), ("max_rate_vpw08", "max_rate_vpw11")),
-    Stage("membrane", {"c1": (10e-12, 1e-12, 50e-12), "l_gain": (40e-6, 1e-6, 100e-6),
+    Stage("membrane", {"c1": (10e-12, 1e-12, 50e-12), "l_gain": (90e-6, 2e-6, 100e-6),
                        "l_tau": (45e-6, 5e-6, 100e-6), "l_bypass": (1e-6, 0.5e-6, 100e-6),
                        "l_leak": (1.7e-6, 0.5e-6, 100e-6)},
           ("rate_10u_thr18", "rate_200u_thr18", "pulsed_10us", "pulsed_15us", "leak_135"),

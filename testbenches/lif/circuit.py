@@ -150,6 +150,7 @@ class LifDesign:
     dpi_tail: Mos = Mos(4e-6, 1e-6)
     bypass: Mos = Mos(0.42e-6, calibrated("l_bypass"))
     gain_bias: Mos = Mos(0.42e-6, calibrated("l_gain"))
+    gain_ref: Mos = Mos(6.1e-6, 1e-6)
     dpi_out: Mos = Mos(20e-6, 1e-6)
     dpi_pair: Mos = Mos(2e-6, 1e-6)
     tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"))
@@ -229,7 +230,7 @@ def _dpi(d: LifDesign) -> list[str]:
         d.bypass.line("Mdby", "pfet", "mem", "nin", "vdd", "vdd"),
         # I_gain: set by V_gain, mirrored by the diode that also gives the pair its reference gr
         d.gain_bias.line("Mgb", "nfet", "gr", "vgain", "0", "0"),
-        d.dpi_out.line("Mgd", "pfet", "gr", "gr", "vdd", "vdd"),
+        d.gain_ref.line("Mgd", "pfet", "gr", "gr", "vdd", "vdd"),
         # the differential pair: the syn branch discharges C_syn, I_tau (V_taun) charges it
         d.dpi_pair.line("Mda", "nfet", "vdd", "gr", "cs", "0"),
         d.dpi_pair.line("Mdb", "nfet", "syn", "syn", "cs", "0"),

@@ -57,8 +57,10 @@ __all__ = [
 V_IDLE = 0.1
 #: Simulator options: tight tolerances because the leak currents are picoamperes, and the KLU solver:
 #: with ngspice's default SPARSE 1.3 the operating point of the chain gives the nanoampere branch
-#: currents wrong (K = -45 at 1 uA, -2359 at 10 uA, measured); KLU gives 495 and 496.
-OPTIONS = ".options klu reltol=1e-4 abstol=1e-15 chgtol=1e-17"
+#: currents wrong (K = -45 at 1 uA, -2359 at 10 uA, measured); KLU gives 495 and 496. ``gmin``: ngspice
+#: puts gmin across every junction (default 1e-12 S, i.e. 3 pA at 3 V), which at V_taun 1.0 V is three
+#: times the 0.9 pA of the leak bias device and set the slow leak (measured); 1e-15 S leaves the devices.
+OPTIONS = ".options klu reltol=1e-4 abstol=1e-15 chgtol=1e-17 gmin=1e-15"
 #: Edge time of the input source (s).
 EDGE = 50e-9
 #: Number of time steps a transient is cut into at most (its TMAX).
