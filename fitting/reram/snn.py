@@ -7,13 +7,18 @@ The miniature of Fig. 10a of Moitra et al., "When In-memory Computing Meets Spik
 - Data: scikit-learn's 8x8 digits (shipped with the package, no download), pixels / 16 as the
   probability of an input spike per timestep (Poisson rate code), so the 64 pixels drive the 64 rows
   of one crossbar.
-- Network: 64 → ``hidden`` LIF neurons (batch norm on the crossbar output, leak ``leak`` (0.9), threshold 1,
-  reset by subtraction) → 10 read-out columns whose outputs are averaged over the timesteps. One
+- Network: 64 → ``depth`` layers of ``hidden`` LIF neurons (batch norm on the crossbar output, leak
+  ``leak``, threshold 1, reset by subtraction) → 10 read-out columns whose outputs are accumulated over
+  the timesteps (the membrane of a non-firing last layer, as in SpikeSim's networks). One
   network is trained per number of timesteps T (BPTT, fast-sigmoid surrogate gradient), ideally in
   floating point, as the paper's SNNs are.
-- Hardware: every weight matrix is scaled by its largest |w|, quantized to the device's levels and
-  stored as a differential pair (G+, G-) in [G_off, G_on]; each timestep is one crossbar read of the
-  binary spike vector (rows at V_read or 0 V).
+- Hardware: every weight matrix is scaled by its largest |w| and quantized to the device's levels. The
+  default ``offset`` mapping is SpikeSim's: one device per weight holding the signed 4-bit integer plus an
+  offset (level q + 8 of 0..15 in [G_off, G_on]), and the signed product recovered by the digital DIFF
+  module, which subtracts the offset's current once per input spike ("replace the dual-crossbar approach
+  with a cost-efficient digital DIFF module", Moitra et al. §IV.A); ``differential`` stores a pair
+  (G+, G-) per weight instead. Each timestep is one crossbar read of the binary spike vector (rows at
+  V_read or 0 V).
 
 The array is linear in its row voltages, so the nodal solver's answer for any spike vector is
 ``v·s @ A`` with ``A`` the effective conductance matrix from one solve with one row driven at a time
@@ -44,6 +49,8 @@ from testbenches.reram.presets import preset
 
 LEAK = 0.9
 """Default membrane leak per timestep (λ of the paper's Eq. 1; 1 = integrate-and-fire)."""
+MAPPINGS = ("offset", "differential")
+"""Signed weights on the array: one device plus SpikeSim's digital offset subtraction, or a G+/G- pair."""
 THRESHOLD = 1.0
 """Firing threshold θ."""
 BATCH, LR = 64, 3e-3
@@ -77,6 +84,8 @@ class SpikeSimCrossbar:
         Relative Gaussian read noise σ of every cell at every read; 0 = off.
     size
         Rows of one crossbar (the digits' 64 pixels fill it).
+    mapping
+        One of :data:`MAPPINGS`.
     """
 
     g_on: float = _SPIKESIM.g_max
@@ -86,8 +95,11 @@ class SpikeSimCrossbar:
     r_par: float = _SPIKESIM.r_wire
     read_noise: float = _SPIKESIM.read_noise
     size: int = _SPIKESIM.array_size
+    mapping: str = "differential"
 
     def __post_init__(self) -> None:
+        if self.mapping not in MAPPINGS:
+            raise ValueError(f"mapping = {self.mapping!r}: choose one of {', '.join(MAPPINGS)}.")
         if self.on_off <= 1:
             raise ValueError(f"on_off = {self.on_off!r}: the on/off ratio must exceed 1.")
         if self.r_par < 0 or self.read_noise < 0:
@@ -111,6 +123,15 @@ def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.n
     return target_conductances(weights / w_max, device), w_max
 
 
+def offset_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, float]:
+    """Physical array (rows x columns, S) of ``weights`` in SpikeSim's offset mapping, and the weight of one
+    integer step: level ``q + 2**(bits-1)`` of ``2**bits`` with ``q = round(w / step)`` in ±(2**(bits-1) - 1)."""
+    half = 2 ** (xbar.bits - 1)
+    step = (float(np.abs(weights).max()) or 1.0) / (half - 1)
+    levels = np.round(weights / step) + half
+    return xbar.g_off + (xbar.g_on - xbar.g_off) * levels / (2 ** xbar.bits - 1), step
+
+
 def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float) -> np.ndarray:
     """``A`` (S) with column currents ``v·s @ A`` for any row pattern s: one nodal solve per driven row."""
     if r_par == 0:
@@ -125,20 +146,45 @@ class CrossbarLayer:
     def __init__(self, weights: np.ndarray, xbar: SpikeSimCrossbar, generator: torch.Generator) -> None:
         if weights.shape[0] > xbar.size:
             raise ValueError(f"a layer with {weights.shape[0]} inputs does not fit a {xbar.size}-row crossbar.")
-        g, self.w_max = pair_conductances(weights, xbar)
-        a = effective_conductances(g, xbar.r_par, xbar.v_read)
-        self.a = torch.tensor(a, dtype=torch.float32)
+        span = xbar.g_on - xbar.g_off
+        if xbar.mapping == "differential":
+            self.g, w_unit = pair_conductances(weights, xbar)
+            self.unit, self.g_zero = w_unit / (xbar.v_read * span), 0.0
+        else:
+            self.g, w_unit = offset_conductances(weights, xbar)
+            self.unit = w_unit * (2 ** xbar.bits - 1) / (xbar.v_read * span)
+            self.g_zero = xbar.g_off + span * 2 ** (xbar.bits - 1) / (2 ** xbar.bits - 1)
+        self.a = torch.tensor(effective_conductances(self.g, xbar.r_par, xbar.v_read), dtype=torch.float32)
         self.a2 = self.a ** 2
         self.xbar, self.generator = xbar, generator
-        self.unit = self.w_max / (xbar.v_read * (xbar.g_on - xbar.g_off))
 
-    def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
+    def currents(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Column currents (A) of one read, with read noise."""
         v = self.xbar.v_read
         current = v * spikes @ self.a
         if self.xbar.read_noise:
-            std = self.xbar.read_noise * v * torch.sqrt(spikes @ self.a2)
-            current = current + std * torch.randn(current.shape, generator=self.generator)
-        return (current[:, 0::2] - current[:, 1::2]) * self.unit
+            current = current + self.current_std(spikes) * torch.randn(current.shape, generator=self.generator)
+        return current
+
+    def current_std(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Read-noise spread (A) of every column current, first order in the IR drop."""
+        return self.xbar.read_noise * self.xbar.v_read * torch.sqrt(spikes @ self.a2)
+
+    def decode(self, currents: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
+        """Weight-unit outputs: the pair difference, or the digital subtraction of the offset per input spike."""
+        if self.xbar.mapping == "differential":
+            return (currents[:, 0::2] - currents[:, 1::2]) * self.unit
+        return (currents - self.xbar.v_read * self.g_zero * spikes.sum(1, keepdim=True)) * self.unit
+
+    def output_std(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Read-noise spread of the decoded outputs."""
+        std = self.current_std(spikes)
+        if self.xbar.mapping == "differential":
+            std = torch.sqrt(std[:, 0::2] ** 2 + std[:, 1::2] ** 2)
+        return std * self.unit
+
+    def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.currents(spikes), spikes)
 
 
 def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rng: np.random.Generator,
@@ -149,50 +195,61 @@ def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rn
     spread of the read-noise outputs of the nodal solver on perturbed arrays ``G·(1 + σ·N)`` over that of
     the layer model (1 = the first-order noise model is exact), with their relative RMS difference.
     """
-    g, w_max = pair_conductances(weights, xbar)
     layer = CrossbarLayer(weights, replace(xbar, read_noise=0.0), torch.Generator())
     spikes = (rng.random((reads, weights.shape[0])) < rate).astype(float)
-    unit = w_max / (xbar.v_read * (xbar.g_on - xbar.g_off))
-    exact = _outputs(nodal_currents(g, spikes * xbar.v_read, xbar.r_par), unit)
-    fast = layer(torch.tensor(spikes, dtype=torch.float32)).double().numpy()
-    noisy = np.stack([_outputs(nodal_currents(g * (1 + xbar.read_noise * rng.standard_normal(g.shape)),
-                                              s[None] * xbar.v_read, xbar.r_par), unit)[0] for s in spikes])
-    std_fast = xbar.read_noise * xbar.v_read * np.sqrt(spikes @ layer.a.double().numpy() ** 2)
-    std_fast = np.sqrt(std_fast[:, 0::2] ** 2 + std_fast[:, 1::2] ** 2) * unit
+    s = torch.tensor(spikes)
+    g, v = layer.g, xbar.v_read
+
+    def decoded(currents: np.ndarray) -> np.ndarray:
+        return layer.decode(torch.from_numpy(currents), s[:len(currents)]).numpy()
+
+    exact = decoded(nodal_currents(g, spikes * v, xbar.r_par))
+    fast = layer(s.float()).double().numpy()
+    noisy = np.concatenate([layer.decode(torch.from_numpy(nodal_currents(
+        g * (1 + xbar.read_noise * rng.standard_normal(g.shape)), row[None] * v, xbar.r_par)), s[i:i + 1]).numpy()
+        for i, row in enumerate(spikes)])
+    layer.a2, layer.xbar = layer.a2.double(), xbar
+    std_fast = layer.output_std(s).numpy()
     active = std_fast > 0  # a read with no active row has neither signal nor noise
     z = (noisy - exact)[active] / std_fast[active]
     return {"mean_rel_error": float(np.abs(fast - exact).max() / np.abs(exact).max()),
             "noise_std_ratio": float(z.std()), "reads": reads}
 
 
-def _outputs(currents: np.ndarray, unit: float) -> np.ndarray:
-    return (currents[:, 0::2] - currents[:, 1::2]) * unit
-
-
 class SpikingMLP(nn.Module):
-    """64 → hidden LIF (batch norm, leak, threshold, soft reset) → 10 outputs averaged over T."""
+    """64 → ``depth`` x hidden LIF (batch norm, leak, threshold, soft reset) → 10 outputs accumulated over T."""
 
-    def __init__(self, hidden: int = 64, leak: float = LEAK, inputs: int = 64, classes: int = 10) -> None:
+    def __init__(self, hidden: int = 64, leak: float = LEAK, inputs: int = 64, classes: int = 10,
+                 depth: int = 1) -> None:
         super().__init__()
         self.leak = leak
-        self.fc1 = nn.Linear(inputs, hidden, bias=False)
-        self.norm = nn.BatchNorm1d(hidden)
-        self.fc2 = nn.Linear(hidden, classes, bias=False)
+        widths = [inputs] + [hidden] * depth
+        self.hidden = nn.ModuleList(nn.Linear(i, o, bias=False) for i, o in zip(widths, widths[1:]))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(depth))
+        self.readout = nn.Linear(hidden, classes, bias=False)
+
+    @property
+    def weights(self) -> list[nn.Linear]:
+        """Every weight matrix, input first: one crossbar each."""
+        return [*self.hidden, self.readout]
 
     def forward(self, trains: torch.Tensor, mvms: Sequence[Mvm] | None = None,
                 record: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Logits of spike trains ``(T, batch, 64)``; ``mvms`` replaces the two weight products (crossbars);
-        ``record`` collects the hidden membrane potential of every timestep."""
-        mvm1, mvm2 = mvms or (self.fc1, self.fc2)
-        u = torch.zeros(trains.shape[1], self.fc1.out_features)
+        """Logits of spike trains ``(T, batch, 64)``; ``mvms`` replaces the weight products (crossbars);
+        ``record`` collects the hidden membrane potentials (all layers side by side) of every timestep."""
+        mvms = mvms or self.weights
+        u = [torch.zeros(trains.shape[1], layer.out_features) for layer in self.hidden]
         out = 0.0
         for s in trains:
-            u = self.leak * u + self.norm(mvm1(s))
+            charged = []
+            for k, (mvm, norm) in enumerate(zip(mvms, self.norms)):
+                u[k] = self.leak * u[k] + norm(mvm(s))
+                charged.append(u[k].detach().clone())
+                s = spike(u[k] - THRESHOLD)
+                u[k] = u[k] - s * THRESHOLD
             if record is not None:
-                record.append(u.detach().clone())
-            fired = spike(u - THRESHOLD)
-            u = u - fired * THRESHOLD
-            out = out + mvm2(fired)
+                record.append(torch.cat(charged, 1))
+            out = out + mvms[-1](s)
         return out / len(trains)
 
 
@@ -213,11 +270,11 @@ def encode(x: torch.Tensor, steps: int, generator: torch.Generator) -> torch.Ten
 
 
 def train(x: torch.Tensor, y: torch.Tensor, steps: int, epochs: int, hidden: int, leak: float,
-          seed: int) -> SpikingMLP:
+          seed: int, depth: int = 1) -> SpikingMLP:
     """BPTT in floating point at ``steps`` timesteps (torch seeded with ``seed``)."""
     torch.manual_seed(seed)
     spikes = torch.Generator().manual_seed(seed)
-    net = SpikingMLP(hidden, leak)
+    net = SpikingMLP(hidden, leak, depth=depth)
     optimiser = torch.optim.Adam(net.parameters(), lr=LR)
     for _ in range(epochs):
         net.train()
@@ -232,8 +289,8 @@ def train(x: torch.Tensor, y: torch.Tensor, steps: int, epochs: int, hidden: int
 
 
 def hardware(net: SpikingMLP, xbar: SpikeSimCrossbar, generator: torch.Generator) -> list[CrossbarLayer]:
-    """Both weight matrices on crossbars."""
-    return [CrossbarLayer(layer.weight.detach().T.double().numpy(), xbar, generator) for layer in (net.fc1, net.fc2)]
+    """Every weight matrix on a crossbar."""
+    return [CrossbarLayer(layer.weight.detach().T.double().numpy(), xbar, generator) for layer in net.weights]
 
 
 def accuracy(net: SpikingMLP, x: torch.Tensor, y: torch.Tensor, steps: int, mvms: Sequence[Mvm] | None,
@@ -249,8 +306,9 @@ def adapt_norm(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm]
     """A copy of ``net`` whose batch-norm statistics are re-measured on the hardware (training inputs):
     the noise-aware batch-norm adaptation of Moitra et al. Fig. 10c; weights untouched."""
     adapted = copy.deepcopy(net)
-    adapted.norm.reset_running_stats()
-    adapted.norm.momentum = None  # cumulative average over all timesteps
+    for norm in adapted.norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over all timesteps
     adapted.train()
     with torch.no_grad():
         adapted(encode(x, steps, torch.Generator().manual_seed(seed)), mvms)
@@ -275,10 +333,18 @@ CONFIGS = {"ideal": "ideal crossbar (4-bit, on/off 10)", "ir": "IR drop (r_par =
 
 
 def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, epochs: int, hidden: int,
-                  leak: float, seed: int, repeats: int) -> dict[str, Any]:
+                  leak: float, seed: int, repeats: int, depth: int = 1) -> dict[str, Any]:
     """Train at ``steps`` timesteps and measure the accuracy in every configuration of :data:`CONFIGS`."""
     x_train, y_train, x_test, y_test = data
-    net = train(x_train, y_train, steps, epochs, hidden, leak, seed)
+    net = train(x_train, y_train, steps, epochs, hidden, leak, seed, depth)
+    return evaluate(net, data, steps, xbar, seed, repeats)
+
+
+def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, seed: int,
+             repeats: int) -> dict[str, Any]:
+    """The accuracy of a trained network in every configuration of :data:`CONFIGS`, its hidden membrane error
+    per timestep and the check of the layer model."""
+    x_train, _, x_test, y_test = data
     noise = torch.Generator().manual_seed(seed + 1)
     settings = {"ideal": xbar.ideal(), "ir": replace(xbar, read_noise=0.0), "noise": replace(xbar, r_par=0.0),
                 "both": xbar}
@@ -289,11 +355,11 @@ def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCros
                               layers["both"], seed + 2, repeats)
     return {"timesteps": steps, "accuracy": acc,
             "membrane_error": membrane_error(net, x_test, steps, layers["both"], seed + 2),
-            "fast_model": check_fast_model(net.fc1.weight.detach().T.double().numpy(), xbar, 8,
+            "fast_model": check_fast_model(net.hidden[0].weight.detach().T.double().numpy(), xbar, 8,
                                            np.random.default_rng(seed + 4))}
 
 
-def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10") -> Path:
     """Accuracy (%) vs timesteps per configuration, and the hidden membrane error vs timestep."""
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.0))
@@ -305,7 +371,7 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     left.set_xticks(steps, [str(s) for s in steps])
     left.set_xlabel("timesteps T (trained and run at T)")
     left.set_ylabel("test accuracy (%)")
-    left.set_title("LIF SNN 64-64-10 on 64x64 RRAM crossbars, digits", fontsize=9)
+    left.set_title(f"LIF SNN {title} on 64x64 RRAM crossbars, digits", fontsize=9)
     left.legend(fontsize=8)
     for r in rows:
         right.plot(range(1, r["timesteps"] + 1), r["membrane_error"], label=f"T = {r['timesteps']}")

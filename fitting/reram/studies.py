@@ -32,7 +32,10 @@ class SnnNonideal(Study):
     family = "reram"
     options = (Setting("timesteps", ",".join(map(str, STEPS)), "timesteps T, comma-separated (one network per T)"),
                Setting("epochs", 30, "training epochs per T", bounds=(1, 1000)),
-               Setting("hidden", 64, "hidden LIF neurons (one 64x64 crossbar)", bounds=(2, 64)),
+               Setting("hidden", 64, "hidden LIF neurons per layer (one 64x64 crossbar)", bounds=(2, 64)),
+               Setting("depth", 2, "hidden LIF layers, each on its own crossbar", bounds=(1, 4)),
+               Setting("mapping", "differential", "signed weights: a G+/G- pair, or one device and SpikeSim's "
+                                                  "digital offset subtraction", choices=("differential", "offset")),
                Setting("leak", 0.9, "membrane leak per timestep (1 = integrate-and-fire)", bounds=(0.0, 1.0)),
                Setting("r_par", 5.0, "wire segment resistance", unit="Ohm", bounds=(0.0, 100.0)),
                Setting("read_noise", 0.1, "relative read noise per cell and read", bounds=(0.0, 1.0)),
@@ -58,13 +61,13 @@ class SnnNonideal(Study):
 
         o = ctx.options
         steps = _steps(o["timesteps"])
-        xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"])
+        xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"], mapping=o["mapping"])
         data = digits(ctx.rng("split"))
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
-                                                              seed, o["repeats"]))
+                                                              seed, o["repeats"], o["depth"]))
                 for t in ctx.bar(steps, desc="timesteps")]
-        plot(rows, ctx.out / "accuracy_vs_timesteps.png")
+        plot(rows, ctx.out / "accuracy_vs_timesteps.png", "-".join(map(str, [64] + [o["hidden"]] * o["depth"] + [10])))
         write_json(ctx.out / "accuracy_vs_timesteps.json", {"crossbar": vars(xbar), "rows": rows})
         m: dict[str, float] = dict.fromkeys(self.measures, math.nan)
         for r in (r for r in rows if r["timesteps"] in STEPS):

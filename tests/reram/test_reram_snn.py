@@ -11,11 +11,12 @@ from fitting.reram import snn  # noqa: E402
 from fitting.reram.studies import _steps  # noqa: E402
 
 
-def test_layer_equals_the_nodal_solver_and_its_noise_model_holds():
+@pytest.mark.parametrize("mapping", snn.MAPPINGS)
+def test_layer_equals_the_nodal_solver_and_its_noise_model_holds(mapping):
     """Superposition makes the noise-free layer exact; the first-order read-noise spread matches nodal solves
     of perturbed arrays (1600 samples: ~2 % sampling error)."""
     weights = np.random.default_rng(0).standard_normal((16, 8))
-    check = snn.check_fast_model(weights, snn.SpikeSimCrossbar(), 200, np.random.default_rng(1))
+    check = snn.check_fast_model(weights, snn.SpikeSimCrossbar(mapping=mapping), 200, np.random.default_rng(1))
     assert check["mean_rel_error"] < 1e-5  # float32 round-off
     assert check["noise_std_ratio"] == pytest.approx(1.0, abs=0.08)
 
@@ -31,6 +32,28 @@ def test_ideal_layer_is_the_quantized_product():
     assert torch.allclose(layer(spikes).double(), expected, atol=1e-5)
 
 
+def test_offset_mapping_recovers_the_signed_product_digitally():
+    """One device per weight (signed 4-bit integer + 8) and the offset subtracted per input spike: an ideal
+    crossbar returns the integer product exactly."""
+    xbar = snn.SpikeSimCrossbar(mapping="offset").ideal()
+    q = np.random.default_rng(4).integers(-7, 8, (64, 10)).astype(float)
+    q[0, 0] = 7.0
+    layer = snn.CrossbarLayer(q / 7.0, xbar, torch.Generator())
+    assert layer.g.shape == (64, 10) and np.all(layer.g >= xbar.g_off) and np.all(layer.g <= xbar.g_on)
+    spikes = torch.tensor(np.random.default_rng(5).random((5, 64)) < 0.4, dtype=torch.float32)
+    assert torch.allclose(layer(spikes).double(), spikes.double() @ torch.from_numpy(q / 7.0), atol=1e-5)
+
+
+def test_ir_drop_leaves_the_offset_uncancelled():
+    """IR drop lowers every cell's current while the digital subtraction assumes ideal cells: with the offset
+    mapping a zero weight matrix (unit scale) reads strongly negative, with the pair it stays near zero."""
+    spikes = torch.ones((1, 64))
+    reads = {m: snn.CrossbarLayer(np.zeros((64, 4)), snn.SpikeSimCrossbar(read_noise=0.0, mapping=m),
+                                  torch.Generator())(spikes) for m in snn.MAPPINGS}
+    assert torch.all(reads["offset"] < -5.0), reads
+    assert torch.all(reads["differential"].abs() < 0.05), reads
+
+
 def test_ir_drop_attenuates_the_outputs():
     w = np.ones((64, 4))
     spikes = torch.ones((1, 64))
@@ -40,7 +63,8 @@ def test_ir_drop_attenuates_the_outputs():
 
 
 @pytest.mark.parametrize("kwargs, match", [({"on_off": 1.0}, "on/off ratio must exceed 1"),
-                                           ({"r_par": -1.0}, "must be >= 0")])
+                                           ({"r_par": -1.0}, "must be >= 0"),
+                                           ({"mapping": "pairs"}, "choose one of offset, differential")])
 def test_bad_crossbar_settings_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         snn.SpikeSimCrossbar(**kwargs)
@@ -65,3 +89,13 @@ def test_one_timestep_setting_runs():
     assert all(0.0 <= a <= 1.0 for a in row["accuracy"].values())
     assert row["accuracy"]["software"] > 0.5
     assert len(row["membrane_error"]) == 2 and row["membrane_error"][0] > 0
+
+
+def test_deeper_network_runs_every_layer_on_a_crossbar():
+    """Two hidden LIF layers: three crossbars, the membranes of both layers recorded side by side."""
+    data = snn.digits(np.random.default_rng(0))
+    net = snn.train(data[0][:128], data[1][:128], 2, 1, 16, 0.9, 0, depth=2)
+    layers = snn.hardware(net, snn.SpikeSimCrossbar(), torch.Generator().manual_seed(0))
+    assert [tuple(layer.g.shape) for layer in layers] == [(64, 32), (16, 32), (16, 20)]
+    error = snn.membrane_error(net, data[2][:32], 3, layers, 0)
+    assert len(error) == 3 and all(e > 0 for e in error)
