@@ -5,4 +5,4 @@ compared and the measured difference, ``docs/porting.md`` how a Verilog-A model 
 """
 
 #: Registered names of the zoo's devices (``tests/zoo`` checks the list against the modules of this package).
-DEVICES = ("jart_vcm_v1b", "kinematic_dwmtj", "yakopcic")
+DEVICES = ("camsari_mtj", "jart_vcm_v1b", "kinematic_dwmtj", "yakopcic")
