@@ -14,9 +14,9 @@ Equations (Camsari, Ganguly, Datta 2015; the libSpin Verilog-AMS below, modules 
 The port is the original's MTJ with its free-layer side (``t2c``) at ground: the spin current the free
 layer receives is the original's ``s2`` with ``V(t2c) = 0`` and no external spin current (the original's
 spin terminals shunted by ``gsh``), fed into the LLG of the original's ``ls_monodomain_noiseless_llg``
-(``libspinllg.vams``). The free layer's magnetisation is two angles, so ``|m| = 1`` holds exactly: the original integrates
-mx, my, mz, whose ``m = 0`` is a fixed point of the LLG, where a simulator's operating point from zero
-node voltages lands (the port's zero is +z, an equilibrium at zero bias). The original's leak
+(``libspinllg.vams``). The free layer's magnetisation is two angles, so ``|m| = 1`` holds exactly: the
+original integrates mx, my, mz, whose ``m = 0`` is a fixed point of the LLG, where a simulator's
+operating point from zero node voltages lands (the port's zero is +z, an equilibrium at zero bias). The original's leak
 ``1e-12 * m`` "for stability" is radial and so has no counterpart. The angles' poles are +-x, the hard
 axis (``kx = -150``), which the demagnetisation field keeps m away from. Without thermal noise, a free
 layer exactly (anti)parallel to the fixed layer feels no torque: the default fixed layer is tilted
@@ -61,7 +61,8 @@ class CamsariMtj(Device):
 
     ports = ("p", "n")
     params = (
-        Param("g0", 1e-3, "S", "unpolarised conductance", (1e-12, 1e3), Variation("d2d", 0.05, "normal", relative=True)),
+        Param("g0", 1e-3, "S", "unpolarised conductance", (1e-12, 1e3),
+              Variation("d2d", 0.05, "normal", relative=True)),
         Param("p1", 0.5, "", "spin polarisation of the fixed layer", (0.0, 1.0)),
         Param("p2", 0.5, "", "spin polarisation of the free layer", (0.0, 1.0)),
         Param("a", 1.0, "", "in-plane (Slonczewski) spin-torque coefficient", (0.0, 1e3)),
