@@ -378,53 +378,50 @@ def test_singleton():
         NgSpiceShared()
 
 
-def test_alterparam_reset_run():
+@contextlib.contextmanager
+def _loaded(title: str, netlist: str) -> Iterator[NgSpiceShared]:
+    """The shared binding with ``netlist`` loaded under its lock; every circuit destroyed afterwards."""
     spice = NgSpiceShared.get()
-    netlist = ".param rb=3k\nV1 in 0 1\nR1 in out 1k\nR2 out 0 {rb}\n.op\n.end"
     with spice.lock:
-        spice.load_circuit("alter\n" + netlist)
+        spice.load_circuit(title + "\n" + netlist)
         try:
-            assert spice.run()["out"][0] == 0.75
-            spice.alterparam("rb", 1e3)
-            spice.reset()
-            assert spice.run()["out"][0] == 0.5
-            with pytest.raises(SimError, match="parameter 'nope' not found"):
-                spice.alterparam("nope", 1.0)
+            yield spice
         finally:
             spice.destroy_all()
+
+
+def test_alterparam_reset_run():
+    netlist = ".param rb=3k\nV1 in 0 1\nR1 in out 1k\nR2 out 0 {rb}\n.op\n.end"
+    with _loaded("alter", netlist) as spice:
+        assert spice.run()["out"][0] == 0.75
+        spice.alterparam("rb", 1e3)
+        spice.reset()
+        assert spice.run()["out"][0] == 0.5
+        with pytest.raises(SimError, match="parameter 'nope' not found"):
+            spice.alterparam("nope", 1.0)
 
 
 def test_alterparams_sets_several_parameters_before_one_reset():
-    spice = NgSpiceShared.get()
     netlist = ".param ra=1k rb=3k\nV1 in 0 1\nR1 in out {ra}\nR2 out 0 {rb}\n.op\n.end"
-    with spice.lock:
-        spice.load_circuit("alterparams\n" + netlist)
-        try:
-            spice.alterparams({"ra": 3e3, "RB": 1e3})  # ngspice keeps .param names lower-cased
-            spice.reset()
-            assert spice.run()["out"][0] == 0.25
-            with pytest.raises(SimError, match="parameter 'nope' not found"):
-                spice.alterparams({"ra": 1e3, "nope": 1.0})
-            with pytest.raises(ValueError, match="bad parameter ra=nan"):
-                spice.alterparams({"ra": float("nan")})
-        finally:
-            spice.destroy_all()
+    with _loaded("alterparams", netlist) as spice:
+        spice.alterparams({"ra": 3e3, "RB": 1e3})  # ngspice keeps .param names lower-cased
+        spice.reset()
+        assert spice.run()["out"][0] == 0.25
+        with pytest.raises(SimError, match="parameter 'nope' not found"):
+            spice.alterparams({"ra": 1e3, "nope": 1.0})
+        with pytest.raises(ValueError, match="bad parameter ra=nan"):
+            spice.alterparams({"ra": float("nan")})
 
 
 def test_alters_sets_instance_parameters_without_a_reset():
-    spice = NgSpiceShared.get()
     netlist = "V1 in 0 1\nR1 in out 1k\nR2 out 0 3k\n.op\n.end"
-    with spice.lock:
-        spice.load_circuit("alters\n" + netlist)
-        try:
-            spice.alters([("R1", "resistance", 3e3), ("r2", "resistance", 1e3)])
-            assert spice.run()["out"][0] == 0.25
-            with pytest.raises(SimError, match="alter nope resistance=1"):
-                spice.alters([("R1", "resistance", 1e3), ("nope", "resistance", 1.0)])
-            with pytest.raises(ValueError, match="bad alter of 'R1'"):
-                spice.alters([("R1", "resistance", float("inf"))])
-        finally:
-            spice.destroy_all()
+    with _loaded("alters", netlist) as spice:
+        spice.alters([("R1", "resistance", 3e3), ("r2", "resistance", 1e3)])
+        assert spice.run()["out"][0] == 0.25
+        with pytest.raises(SimError, match="alter nope resistance=1"):
+            spice.alters([("R1", "resistance", 1e3), ("nope", "resistance", 1.0)])
+        with pytest.raises(ValueError, match="bad alter of 'R1'"):
+            spice.alters([("R1", "resistance", float("inf"))])
 
 
 def test_threads_share_the_library_safely():
