@@ -175,9 +175,8 @@ def make_plans(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] |
     sigmas = {name: _number(f"sigma of {name!r}", v) for name, v in (sigmas or {}).items()}
     settings = {name: _convert(testbench, name, v) for name, v in (settings or {}).items()}
     sweep = {name: _axis(testbench, name, values) for name, values in (sweep or {}).items()}
-    built = [_circuit(testbench, {**settings, **dict(zip(sweep, combo))}, sigmas, kinds)
-             for combo in itertools.product(*sweep.values())]
     coords = [dict(zip(sweep, combo)) for combo in itertools.product(*sweep.values())]
+    built = [_circuit(testbench, {**settings, **point}, sigmas, kinds) for point in coords]
     return [_assemble(testbench, seed, settings, sweep, sigmas, kinds, pack, timeout, built, coords) for pack in packs]
 
 
