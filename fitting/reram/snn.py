@@ -86,6 +86,10 @@ class SpikeSimCrossbar:
         Rows of one crossbar (the digits' 64 pixels fill it).
     mapping
         One of :data:`MAPPINGS`.
+    weight_bits
+        Weight precision: ``ceil(weight_bits / bits)`` slices of ``bits`` bits each on their own columns,
+        combined digitally with their significance (SpikeSim's 8-bit weights on 4-bit devices: two slices);
+        ``bits`` = one device (pair) per weight.
     """
 
     g_on: float = _SPIKESIM.g_max
@@ -96,14 +100,26 @@ class SpikeSimCrossbar:
     read_noise: float = _SPIKESIM.read_noise
     size: int = _SPIKESIM.array_size
     mapping: str = "differential"
+    weight_bits: int = _SPIKESIM.levels.bit_length() - 1
 
     def __post_init__(self) -> None:
         if self.mapping not in MAPPINGS:
             raise ValueError(f"mapping = {self.mapping!r}: choose one of {', '.join(MAPPINGS)}.")
+        if self.weight_bits < self.bits:
+            raise ValueError(f"weight_bits = {self.weight_bits!r} < bits = {self.bits!r}: a weight needs at least "
+                             f"one device.")
+        if self.slices > 1 and self.mapping != "differential":
+            raise ValueError(f"weight_bits = {self.weight_bits!r} > bits = {self.bits!r} slices the weights over "
+                             f"differential pairs: set mapping='differential'.")
         if self.on_off <= 1:
             raise ValueError(f"on_off = {self.on_off!r}: the on/off ratio must exceed 1.")
         if self.r_par < 0 or self.read_noise < 0:
             raise ValueError(f"r_par = {self.r_par!r} Ω and read_noise = {self.read_noise!r} must be >= 0.")
+
+    @property
+    def slices(self) -> int:
+        """Devices (pairs) per weight."""
+        return -(-self.weight_bits // self.bits)
 
     @property
     def g_off(self) -> float:
@@ -115,12 +131,19 @@ class SpikeSimCrossbar:
         return replace(self, r_par=0.0, read_noise=0.0)
 
 
-def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, float]:
-    """Physical array (rows x 2·columns, G+ and G- interleaved, S) of ``weights`` (in x out) and the weight
-    that a full G_on - G_off difference stands for."""
+def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, np.ndarray]:
+    """Physical array of ``weights`` (in x out) on differential pairs, and the weight that a full
+    G_on - G_off difference stands for in each slice (most significant last).
+
+    The magnitude, rounded to ``weight_bits``, is split into base-``2**bits`` digits; slice k fills its own
+    block of 2·out columns (G+ and G- interleaved, S)."""
     w_max = float(np.abs(weights).max()) or 1.0
-    device = NonIdealities(g_max=xbar.g_on, on_off=xbar.on_off, levels=2 ** xbar.bits)
-    return target_conductances(weights / w_max, device), w_max
+    top, base = 2 ** xbar.weight_bits - 1, 2 ** xbar.bits
+    magnitude = np.round(np.abs(weights) / w_max * top)
+    digits = [(magnitude // base ** k) % base for k in range(xbar.slices)]
+    device = NonIdealities(g_max=xbar.g_on, on_off=xbar.on_off, levels=base)
+    g = np.hstack([target_conductances(np.sign(weights) * d / (base - 1), device) for d in digits])
+    return g, w_max * (base - 1) * base ** np.arange(xbar.slices) / top
 
 
 def offset_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, float]:
@@ -132,29 +155,41 @@ def offset_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np
     return xbar.g_off + (xbar.g_on - xbar.g_off) * levels / (2 ** xbar.bits - 1), step
 
 
-def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float) -> np.ndarray:
-    """``A`` (S) with column currents ``v·s @ A`` for any row pattern s: one nodal solve per driven row."""
+def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float, tile: int) -> np.ndarray:
+    """``A`` (S) with column currents ``v·s @ A`` for any row pattern s: one nodal solve per driven row, the
+    columns split into crossbars of ``tile`` columns, each with its own wires (drivers shared)."""
     if r_par == 0:
         return g_cells
-    rows = g_cells.shape[0]
-    return nodal_currents(g_cells, np.eye(rows) * v_read, r_par) / v_read
+    drive = np.eye(g_cells.shape[0]) * v_read
+    return np.hstack([nodal_currents(g_cells[:, j:j + tile], drive, r_par) / v_read
+                      for j in range(0, g_cells.shape[1], tile)])
 
 
 class CrossbarLayer:
-    """One weight matrix on a SpikeSim crossbar: ``__call__(spikes)`` is one read, in weight units."""
+    """One weight matrix on SpikeSim crossbars (``xbar.size`` columns each): ``__call__(spikes)`` is one read,
+    in weight units."""
 
     def __init__(self, weights: np.ndarray, xbar: SpikeSimCrossbar, generator: torch.Generator) -> None:
         if weights.shape[0] > xbar.size:
             raise ValueError(f"a layer with {weights.shape[0]} inputs does not fit a {xbar.size}-row crossbar.")
         span = xbar.g_on - xbar.g_off
+        outputs = weights.shape[1]
         if xbar.mapping == "differential":
-            self.g, w_unit = pair_conductances(weights, xbar)
-            self.unit, self.g_zero = w_unit / (xbar.v_read * span), 0.0
+            self.g, w_units = pair_conductances(weights, xbar)
+            # column 2j (+) and 2j+1 (-) of slice k's block add to output j with its significance
+            self.decoder = torch.zeros(self.g.shape[1], outputs, dtype=torch.float64)
+            for k, w_unit in enumerate(w_units / (xbar.v_read * span)):
+                block = self.decoder[2 * outputs * k:2 * outputs * (k + 1)]
+                block[0::2].fill_diagonal_(w_unit)
+                block[1::2].fill_diagonal_(-w_unit)
+            self.g_zero = 0.0
         else:
             self.g, w_unit = offset_conductances(weights, xbar)
-            self.unit = w_unit * (2 ** xbar.bits - 1) / (xbar.v_read * span)
+            self.decoder = torch.eye(outputs, dtype=torch.float64) * w_unit * (2 ** xbar.bits - 1) / (
+                xbar.v_read * span)
             self.g_zero = xbar.g_off + span * 2 ** (xbar.bits - 1) / (2 ** xbar.bits - 1)
-        self.a = torch.tensor(effective_conductances(self.g, xbar.r_par, xbar.v_read), dtype=torch.float32)
+        self.a = torch.tensor(effective_conductances(self.g, xbar.r_par, xbar.v_read, xbar.size),
+                              dtype=torch.float32)
         self.a2 = self.a ** 2
         self.xbar, self.generator = xbar, generator
 
@@ -171,17 +206,14 @@ class CrossbarLayer:
         return self.xbar.read_noise * self.xbar.v_read * torch.sqrt(spikes @ self.a2)
 
     def decode(self, currents: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
-        """Weight-unit outputs: the pair difference, or the digital subtraction of the offset per input spike."""
-        if self.xbar.mapping == "differential":
-            return (currents[:, 0::2] - currents[:, 1::2]) * self.unit
-        return (currents - self.xbar.v_read * self.g_zero * spikes.sum(1, keepdim=True)) * self.unit
+        """Weight-unit outputs: the pair differences weighted by their slice's significance, or the digital
+        subtraction of the offset per input spike."""
+        offset = self.xbar.v_read * self.g_zero * spikes.sum(1, keepdim=True)
+        return (currents - offset) @ self.decoder.to(currents.dtype)
 
     def output_std(self, spikes: torch.Tensor) -> torch.Tensor:
         """Read-noise spread of the decoded outputs."""
-        std = self.current_std(spikes)
-        if self.xbar.mapping == "differential":
-            std = torch.sqrt(std[:, 0::2] ** 2 + std[:, 1::2] ** 2)
-        return std * self.unit
+        return torch.sqrt(self.current_std(spikes) ** 2 @ self.decoder.to(spikes.dtype) ** 2)
 
     def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
         return self.decode(self.currents(spikes), spikes)
