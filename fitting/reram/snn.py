@@ -155,14 +155,19 @@ def offset_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np
     return xbar.g_off + (xbar.g_on - xbar.g_off) * levels / (2 ** xbar.bits - 1), step
 
 
+def tiled_currents(g_cells: np.ndarray, v_rows: np.ndarray, r_par: float, tile: int) -> np.ndarray:
+    """Column currents (A) by the nodal solver, the columns split into crossbars of ``tile`` columns, each
+    with its own row and column wires (the row drivers shared)."""
+    return np.hstack([nodal_currents(g_cells[:, j:j + tile], v_rows, r_par)
+                      for j in range(0, g_cells.shape[1], tile)])
+
+
 def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float, tile: int) -> np.ndarray:
-    """``A`` (S) with column currents ``v·s @ A`` for any row pattern s: one nodal solve per driven row, the
-    columns split into crossbars of ``tile`` columns, each with its own wires (drivers shared)."""
+    """``A`` (S) with column currents ``v·s @ A`` for any row pattern s: one nodal solve per driven row on
+    crossbars of ``tile`` columns (:func:`tiled_currents`)."""
     if r_par == 0:
         return g_cells
-    drive = np.eye(g_cells.shape[0]) * v_read
-    return np.hstack([nodal_currents(g_cells[:, j:j + tile], drive, r_par) / v_read
-                      for j in range(0, g_cells.shape[1], tile)])
+    return tiled_currents(g_cells, np.eye(g_cells.shape[0]) * v_read, r_par, tile) / v_read
 
 
 class CrossbarLayer:
@@ -235,10 +240,11 @@ def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rn
     def decoded(currents: np.ndarray) -> np.ndarray:
         return layer.decode(torch.from_numpy(currents), s[:len(currents)]).numpy()
 
-    exact = decoded(nodal_currents(g, spikes * v, xbar.r_par))
+    exact = decoded(tiled_currents(g, spikes * v, xbar.r_par, xbar.size))
     fast = layer(s.float()).double().numpy()
-    noisy = np.concatenate([layer.decode(torch.from_numpy(nodal_currents(
-        g * (1 + xbar.read_noise * rng.standard_normal(g.shape)), row[None] * v, xbar.r_par)), s[i:i + 1]).numpy()
+    noisy = np.concatenate([layer.decode(torch.from_numpy(tiled_currents(
+        g * (1 + xbar.read_noise * rng.standard_normal(g.shape)), row[None] * v, xbar.r_par, xbar.size)),
+        s[i:i + 1]).numpy()
         for i, row in enumerate(spikes)])
     layer.a2, layer.xbar = layer.a2.double(), xbar
     std_fast = layer.output_std(s).numpy()

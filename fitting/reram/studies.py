@@ -33,9 +33,13 @@ class SnnNonideal(Study):
     options = (Setting("timesteps", ",".join(map(str, STEPS)), "timesteps T, comma-separated (one network per T)"),
                Setting("epochs", 30, "training epochs per T", bounds=(1, 1000)),
                Setting("hidden", 64, "hidden LIF neurons per layer (one 64x64 crossbar)", bounds=(2, 64)),
-               Setting("depth", 2, "hidden LIF layers, each on its own crossbar", bounds=(1, 4)),
+               Setting("depth", 4, "hidden LIF layers, each on its own crossbars", bounds=(1, 8)),
                Setting("mapping", "differential", "signed weights: a G+/G- pair, or one device and SpikeSim's "
                                                   "digital offset subtraction", choices=("differential", "offset")),
+               Setting("weight_bits", 8, "weight precision, sliced over 4-bit devices (pairs) of significance "
+                                         "16**k", bounds=(4, 16)),
+               Setting("crossbar_size", 64, "rows and columns of one crossbar, each with its own wires (a layer's "
+                                            "columns fill as many as needed)", bounds=(64, 1024)),
                Setting("leak", 0.9, "membrane leak per timestep (1 = integrate-and-fire)", bounds=(0.0, 1.0)),
                Setting("r_par", 5.0, "wire segment resistance", unit="Ohm", bounds=(0.0, 100.0)),
                Setting("read_noise", 0.1, "relative read noise per cell and read", bounds=(0.0, 1.0)),
@@ -61,7 +65,8 @@ class SnnNonideal(Study):
 
         o = ctx.options
         steps = _steps(o["timesteps"])
-        xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"], mapping=o["mapping"])
+        xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"], mapping=o["mapping"],
+                                weight_bits=o["weight_bits"], size=o["crossbar_size"])
         data = digits(ctx.rng("split"))
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
