@@ -12,18 +12,20 @@ The miniature of Fig. 10a of Moitra et al., "When In-memory Computing Meets Spik
   the timesteps (the membrane of a non-firing last layer, as in SpikeSim's networks). One
   network is trained per number of timesteps T (BPTT, fast-sigmoid surrogate gradient), ideally in
   floating point, as the paper's SNNs are.
-- Hardware: every weight matrix is scaled by its largest |w| and quantized to the device's levels. The
-  default ``offset`` mapping is SpikeSim's: one device per weight holding the signed 4-bit integer plus an
-  offset (level q + 8 of 0..15 in [G_off, G_on]), and the signed product recovered by the digital DIFF
-  module, which subtracts the offset's current once per input spike ("replace the dual-crossbar approach
-  with a cost-efficient digital DIFF module", Moitra et al. §IV.A); ``differential`` stores a pair
-  (G+, G-) per weight instead. Each timestep is one crossbar read of the binary spike vector (rows at
+- Hardware: every weight matrix is scaled by its largest |w| and quantized to ``weight_bits`` (the paper's
+  networks are 8-bit: two 4-bit slices on their own columns, combined digitally with significance 1 and 16).
+  A layer's columns fill as many ``size`` x ``size`` crossbars as needed, each with its own row and column
+  wires (Table III: 64x64). ``differential`` stores a pair (G+, G-) per weight and slice; ``offset`` is
+  SpikeSim's single device per 4-bit weight holding the signed integer plus an offset (level q + 8 of 0..15
+  in [G_off, G_on]), the signed product recovered by the digital DIFF module, which subtracts the offset's
+  current once per input spike ("replace the dual-crossbar approach with a cost-efficient digital DIFF
+  module", Moitra et al. §IV.A). Each timestep is one crossbar read of the binary spike vector (rows at
   V_read or 0 V).
 
 The array is linear in its row voltages, so the nodal solver's answer for any spike vector is
 ``v·s @ A`` with ``A`` the effective conductance matrix from one solve with one row driven at a time
 (:func:`effective_conductances`, :func:`testbenches.reram.crossbar.nodal_currents`): IR drop costs one
-LU per layer and is exact. Read noise perturbs every cell at every read; the study draws it on the
+LU per crossbar and is exact. Read noise perturbs every cell at every read; the study draws it on the
 column currents as ``N(0, σ²·v²·s @ A²)``, first order in the IR drop (A instead of G under the
 noise), which :func:`check_fast_model` compares with nodal solves of the perturbed arrays.
 
@@ -365,6 +367,21 @@ def membrane_error(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[
     return [float(((a - b) ** 2).mean().sqrt() / THRESHOLD) for a, b in zip(real, ideal)]
 
 
+def spike_rates(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm], seed: int) -> dict[str, list]:
+    """Per hidden layer: the mean spike rate (spikes per neuron and timestep) in floating point and on the
+    crossbars, and the mean absolute difference of every neuron's rate, on the same input spikes."""
+    trains = encode(x, steps, torch.Generator().manual_seed(seed))
+    membranes: dict[str, list[torch.Tensor]] = {"ideal": [], "crossbar": []}
+    with torch.no_grad():
+        net(trains, None, membranes["ideal"])
+        net(trains, mvms, membranes["crossbar"])
+    rates = {k: (torch.stack(v) > THRESHOLD).float().mean(0) for k, v in membranes.items()}
+    layers = [slice(k * layer.out_features, (k + 1) * layer.out_features) for k, layer in enumerate(net.hidden)]
+    return {"ideal": [float(rates["ideal"][:, j].mean()) for j in layers],
+            "crossbar": [float(rates["crossbar"][:, j].mean()) for j in layers],
+            "abs_difference": [float((rates["ideal"][:, j] - rates["crossbar"][:, j]).abs().mean()) for j in layers]}
+
+
 CONFIGS = {"ideal": "ideal crossbar (4-bit, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
            "noise": "read noise (σ = 0.1)", "both": "IR drop + read noise", "adapted": "both, batch norm adapted"}
 """Inference configurations of the study → figure labels."""
@@ -393,6 +410,7 @@ def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: 
                               layers["both"], seed + 2, repeats)
     return {"timesteps": steps, "accuracy": acc,
             "membrane_error": membrane_error(net, x_test, steps, layers["both"], seed + 2),
+            "spike_rates": spike_rates(net, x_test, steps, layers["both"], seed + 2),
             "fast_model": check_fast_model(net.hidden[0].weight.detach().T.double().numpy(), xbar, 8,
                                            np.random.default_rng(seed + 4))}
 

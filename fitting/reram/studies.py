@@ -47,6 +47,9 @@ class SnnNonideal(Study):
     measures = {
         **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {k}")
            for t in STEPS for k in ("ideal", "nonideal", "adapted")},
+        **{f"spike_rate_error_T{t}": Measure("", f"mean |spike rate difference| of the deepest hidden layer's "
+                                                 f"neurons, IR drop + read noise vs floating point, at T = {t}")
+           for t in STEPS},
         "loss_growth": Measure("%", "ideal minus non-ideal accuracy at the largest T minus that at the smallest T"),
         "fast_model_mean_error": Measure("", "largest relative error of the noise-free layer outputs vs the nodal "
                                              "solver (float32 round-off)", spec=(None, 1e-5)),
@@ -78,6 +81,7 @@ class SnnNonideal(Study):
         for r in (r for r in rows if r["timesteps"] in STEPS):
             for key, name in (("ideal", "ideal"), ("both", "nonideal"), ("adapted", "adapted")):
                 m[f"accuracy_{name}_T{r['timesteps']}"] = 100 * r["accuracy"][key]
+            m[f"spike_rate_error_T{r['timesteps']}"] = r["spike_rates"]["abs_difference"][-1]
         loss = [100 * (r["accuracy"]["ideal"] - r["accuracy"]["both"]) for r in rows]
         m["loss_growth"] = loss[-1] - loss[0]
         m["fast_model_mean_error"] = max(r["fast_model"]["mean_rel_error"] for r in rows)

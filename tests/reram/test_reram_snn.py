@@ -99,6 +99,9 @@ def test_deeper_network_runs_every_layer_on_a_crossbar():
     assert [tuple(layer.g.shape) for layer in layers] == [(64, 32), (16, 32), (16, 20)]
     error = snn.membrane_error(net, data[2][:32], 3, layers, 0)
     assert len(error) == 3 and all(e > 0 for e in error)
+    rates = snn.spike_rates(net, data[2][:32], 3, layers, 0)
+    assert all(len(v) == 2 for v in rates.values())
+    assert all(0 <= d <= 1 for d in rates["abs_difference"]) and max(rates["abs_difference"]) > 0
 
 
 def test_eight_bit_weights_sliced_over_two_pairs_come_back_exactly():
