@@ -382,7 +382,7 @@ def spike_rates(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm
             "abs_difference": [float((rates["ideal"][:, j] - rates["crossbar"][:, j]).abs().mean()) for j in layers]}
 
 
-CONFIGS = {"ideal": "ideal crossbar (4-bit, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
+CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
            "noise": "read noise (σ = 0.1)", "both": "IR drop + read noise", "adapted": "both, batch norm adapted"}
 """Inference configurations of the study → figure labels."""
 
