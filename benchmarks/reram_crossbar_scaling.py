@@ -14,17 +14,22 @@ Configurations per N, each timed as the median of ``--repeat`` runs:
   minutes beyond: 512 cells ~3 s, growth ~cells^2.3-3.1);
 * VACASK, a card per cell and one shared card (instance parameters).
 
-ngspice is timed in two parts through the shared library: load (``ngSpice_Circ``: parse, cards, set-up) and
-solve (``run`` plus copying the saved vectors out). VACASK runs as a process: its time is the whole run.
-Also measured: ngspice saving every vector instead of only the TIA currents (at the largest N <= 64), the
-growth exponent of each configuration in cells (least squares on log time vs log cells over N >= 16), and
-the nodal solvers against ngspice and VACASK at ``--check`` sizes
+ngspice is timed in two parts through the shared library, in CPU seconds of this process (the machine is
+shared: wall time measures the neighbours): load (``ngSpice_Circ``: parse, cards) and solve (``run``:
+set-up, the ``.op``, copying the saved vectors out). VACASK runs as a process: its time is the CPU time of
+the whole run. Also measured: ngspice saving every vector instead of only the TIA outputs (at the largest
+N <= 64), where ngspice's solve goes with instance parameters (its ``.options acct`` timers: Newton
+iterations, matrix size and fill-in, device load, first factorisation with pivoting, refactorisations,
+triangular solves), the growth exponent of each configuration in cells (least squares on log time vs log
+cells over N >= 16), and the nodal solvers against ngspice and VACASK at ``--check`` sizes
 (:func:`testbenches.reram.crossbar.full_array_check`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -46,32 +51,60 @@ def array(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return states, rng.choice([-1.0, 1.0], n) * xb.V_READ
 
 
+#: ngspice's ``.options acct`` report (``rusage everything``): key -> line label.
+ACCT = {"iterations": "Total iterations", "equations": "Circuit Equations", "nonzeros": "Circuit original non-zeroes",
+        "fill_in": "Circuit fill-in non-zeroes", "analysis_s": "Total analysis time (seconds)",
+        "device_load_s": "Matrix load time", "first_factor_s": "Matrix reorder time",
+        "refactor_s": "Matrix factor time", "triangular_solve_s": "Matrix solve time"}
+
+
 def time_ngspice(deck: str, osdi: str, repeat: int) -> dict[str, float]:
-    """Median load and solve seconds of ``deck`` in the shared ngspice library."""
+    """Median load and solve CPU seconds of ``deck`` in the shared ngspice library."""
     spice = NgSpiceShared.get()
     loads, solves = [], []
     for _ in range(repeat):
         with spice.lock:
             spice.use_osdi([osdi])
-            start = time.perf_counter()
+            start = time.process_time()
             spice.load_circuit(deck)
-            loaded = time.perf_counter()
+            loaded = time.process_time()
             result = spice.run()
-            solves.append(time.perf_counter() - loaded)
+            solves.append(time.process_time() - loaded)
             loads.append(loaded - start)
             spice.destroy_all()
     return {"load_s": statistics.median(loads), "solve_s": statistics.median(solves),
             "total_s": statistics.median(a + b for a, b in zip(loads, solves)), "vectors": len(result)}
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_vacask(deck: str, osdi: str, repeat: int) -> dict[str, float]:
-    """Median seconds of a VACASK process running ``deck``."""
+    """Median CPU seconds of a VACASK process running ``deck``."""
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = children_cpu()
         run_vacask(deck, osdi=[osdi, "resistor.osdi"], timeout=3600)
-        times.append(time.perf_counter() - start)
+        times.append(children_cpu() - start)
     return {"total_s": statistics.median(times)}
+
+
+def solve_breakdown(n: int) -> dict[str, float]:
+    """ngspice's own account of one ``.op`` of the N x N array with instance parameters (``.options acct``)."""
+    states, v = array(n)
+    deck = xb.crossbar_netlist(states, v, xb.Crossbar()).replace(".options klu", ".options klu acct", 1)
+    spice = NgSpiceShared.get()
+    with spice.lock:
+        spice.use_osdi([cell._osdi_path()])
+        spice.load_circuit(deck)
+        spice.run()
+        report = spice.command("rusage everything")
+        spice.destroy_all()
+    values = {key: re.search(re.escape(label) + r"\s*=\s*([0-9.eE+-]+)", report) for key, label in ACCT.items()}
+    return {"n": n} | {key: float(match.group(1)) for key, match in values.items() if match}
 
 
 def configurations(sparse_max: int) -> dict[str, Callable[[int, np.ndarray, np.ndarray, int], dict[str, float]]]:
@@ -92,11 +125,11 @@ def configurations(sparse_max: int) -> dict[str, Callable[[int, np.ndarray, np.n
 
 
 def save_all_cost(n: int, repeat: int) -> dict[str, float]:
-    """ngspice KLU with one shared card, saving only the TIA currents vs every vector."""
+    """ngspice KLU with one shared card, saving only the TIA outputs vs every vector."""
     states, v = array(n)
     deck = xb.crossbar_netlist(states, v, xb.Crossbar())
     every = "\n".join(line for line in deck.splitlines() if not line.startswith(".save"))
-    return {"n": n, "tia_only": time_ngspice(deck, cell._osdi_path(), repeat),
+    return {"n": n, "tia_outputs_only": time_ngspice(deck, cell._osdi_path(), repeat),
             "all_vectors": time_ngspice(every, cell._osdi_path(), repeat)}
 
 
@@ -134,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         checks[n] = xb.full_array_check(n, np.random.default_rng(n)) | {"seconds": time.perf_counter() - start}
         print(json.dumps({"check": n, **checks[n]}), flush=True)
-    summary = {"rows": rows, "growth_exponent_in_cells": exponents(rows, list(configs)),
+    breakdown = [solve_breakdown(n) for n in sizes if n >= 32]
+    print(json.dumps({"solve_breakdown": breakdown}), flush=True)
+    summary = {"rows": rows, "growth_exponent_in_cells": exponents(rows, list(configs)), "solve_breakdown": breakdown,
                "save_all_cost": save_all_cost(max([n for n in sizes if n <= 64], default=sizes[0]), args.repeat),
                "checks": checks, "sparse_max": args.sparse_max}
     out = Path(args.out)
