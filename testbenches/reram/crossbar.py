@@ -281,8 +281,8 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
     Each TIA ``vo<j>`` (a 0 V source) drives an ideal transimpedance amplifier ``Ht<j>`` of 1 V/A, listed
     first, whose output ``t<j>`` is the column current in A. ngspice matches every ``.save`` name against
     its node list from the start, and nodes are numbered in the order the deck names them, while source
-    currents come after every deck node: saving ``i(vo<j>)`` scans (columns x nodes) names, cells^1.5, 0.4 s
-    of a 4 s 128x128 ``.op``; ``v(t<j>)`` is found among the first names. Same currents to the last bit.
+    currents come after every deck node: saving ``i(vo<j>)`` scans (columns x nodes) names, cells^1.5, 1.1 s
+    of CPU in a 5 s 128x128 ``.op``; ``v(t<j>)`` is found among the first names. Same currents to the last bit.
 
     Parameters
     ----------
