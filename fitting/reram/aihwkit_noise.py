@@ -17,19 +17,19 @@ says how to install it.
 """
 from __future__ import annotations
 
-import importlib.util
+import torch
 
-if importlib.util.find_spec("aihwkit") is None:
-    raise ImportError("aihwkit is not installed: it is the optional extra 'aihwkit' of spicegen. Install the "
-                      "binary wheel without its build-time requirements, `pip install --no-deps aihwkit==1.1.0` "
-                      "(CPython 3.11, x86-64 Linux; scripts/setup.sh does it), or `pip install 'spicegen[aihwkit]'`.")
+try:
+    from aihwkit.inference.converter.base import BaseConductanceConverter
+    from aihwkit.inference.converter.conductance import SinglePairConductanceConverter
+    from aihwkit.inference.noise.base import BaseNoiseModel
+except ImportError as error:
+    raise ImportError(f"aihwkit cannot be imported ({error}). It is the optional extra 'aihwkit' of spicegen: install "
+                      "the binary wheel without its build-time requirements, `pip install --no-deps aihwkit==1.1.0` "
+                      "(CPython 3.11, x86-64 Linux; scripts/setup.sh does it), or `pip install 'spicegen[aihwkit]'`."
+                      ) from error
 
-import torch  # noqa: E402
-from aihwkit.inference.converter.base import BaseConductanceConverter  # noqa: E402
-from aihwkit.inference.converter.conductance import SinglePairConductanceConverter  # noqa: E402
-from aihwkit.inference.noise.base import BaseNoiseModel  # noqa: E402
-
-from fitting.reram.noise_model import ReramWeightNoise  # noqa: E402
+from fitting.reram.noise_model import ReramWeightNoise
 
 MICRO = 1e-6
 """aihwkit's conductance unit (µS) in S."""
