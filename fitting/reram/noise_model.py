@@ -18,7 +18,8 @@ The fitted lines are read from the shipped extractions (:func:`shipped_noise`) i
 :class:`~testbenches.reram.nonideal.NonIdealities` of the ``cmo-hfox`` preset, the numbers the crossbar
 studies use.
 The forward pass returns ``w + (w_noisy - w).detach()``: noisy values, identity gradient (noise
-injection for hardware-aware training). Needs the optional torch extra.
+injection for hardware-aware training). Needs the optional torch extra. :func:`aihwkit_noise_model` gives
+the same noise as an aihwkit inference noise model (optional extra ``aihwkit``).
 """
 from __future__ import annotations
 
@@ -224,8 +225,8 @@ class ReramWeightNoise(nn.Module):
 
 def aihwkit_noise_model(*, read_noise: float = 0.0, drift_nu: float = 0.0, drift_t0: float = 1.0,
                         noise: NonIdealities | None = None, g_min: float | None = None, g_max: float | None = None,
-                        generator: torch.Generator | None = None) -> "ReramNoiseModel":
-    """The same noise as an aihwkit inference noise model (``InferenceRPUConfig(noise_model=...)``).
+                        generator: torch.Generator | None = None) -> ReramNoiseModel:
+    """The same noise as an aihwkit inference noise model (``TorchInferenceRPUConfig(noise_model=...)``).
 
     Parameters are those of :class:`ReramWeightNoise` (the time comes from aihwkit's ``t_inference``).
     Needs the optional extra ``aihwkit``; see :mod:`fitting.reram.aihwkit_noise`.

@@ -105,7 +105,7 @@ def test_deterministic_part_equal():
     and drift are the deterministic part)."""
     quiet = replace(shipped_noise(), sigma_prog_slope=0.0, sigma_prog_offset=0.0, relax_sigma_1s=0.0,
                     relax_sigma_per_decade=0.0)
-    model, module = _pair(noise=quiet, drift_nu=0.05)
+    model, _ = _pair(noise=quiet, drift_nu=0.05)
     w = torch.linspace(-1.0, 1.0, 201, dtype=torch.float64)
     programmed, nu = model.apply_programming_noise(w)
     theirs = model.apply_drift_noise(programmed, nu, 86400.0)
