@@ -11,7 +11,7 @@ Configurations per N, each timed as the median of ``--repeat`` rounds that run e
 * ngspice, KLU, one shared card, each cell's ``x0``/``freeze`` on its ``N`` line: the package's own module,
   which declares them ``(*type="instance"*)`` (the default of the array decks);
 * ngspice, SPARSE 1.3 (ngspice's default), a card per cell, only up to ``--sparse-max`` (its reordering takes
-  minutes beyond: 512 cells ~3 s, growth ~cells^2.3-3.1);
+  minutes beyond: 512 cells ~5 s of CPU, growth ~cells^2.3-3.1);
 * VACASK, a card per cell and one shared card (instance parameters).
 
 ngspice is timed in two parts through the shared library, in CPU seconds of this process (the machine is
@@ -21,9 +21,9 @@ the whole run. Also measured: ngspice saving every vector instead of only the TI
 N <= 64), where ngspice's solve goes with instance parameters (its ``.options acct`` timers: Newton
 iterations, matrix size and fill-in, device load, first factorisation with pivoting, refactorisations,
 triangular solves) and VACASK's (``print stats``), the fill-in and flops of an LU of the array's nodal
-pattern under minimum degree (SuperLU's, like the AMD of KLU) and under nested dissection, the growth exponent of each configuration in cells (least squares on log time vs log
-cells over N >= 16), and the nodal solvers against ngspice and VACASK at ``--check`` sizes
-(:func:`testbenches.reram.crossbar.full_array_check`).
+pattern under minimum degree (SuperLU's, like the AMD of KLU) and under nested dissection, the growth exponent
+of each configuration in cells (least squares on log time vs log cells over N >= 16), and the nodal solvers
+against ngspice and VACASK at ``--check`` sizes (:func:`testbenches.reram.crossbar.full_array_check`).
 """
 from __future__ import annotations
 
