@@ -2,7 +2,8 @@
 # Set up everything spicegen needs on a fresh Debian bookworm machine (run as root).
 #   - apt: ngspice + libngspice0 46 from bookworm-backports (OSDI support), binutils (`ld` for openvaf-r),
 #     chromium (the report's browser check)
-#   - a virtual environment in .venv with the package and its pinned dependencies
+#   - a virtual environment in .venv with the package and its pinned dependencies (aihwkit: the binary
+#     wheel without its build tools, on CPython 3.11 / x86-64)
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,13 @@ want=$(cat pyproject.toml requirements/constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e ".[test,mc,torch,onnx,pyspice,docs]"
+  # aihwkit (extra 'aihwkit'): its only binary wheel is for CPython 3.11 on x86-64. Its declared requirements
+  # are build and dev tools (cmake, scikit-build, pybind11, mypy, torchvision); the inference noise models
+  # and the PyTorch tiles need only what the torch extra brings, so the wheel goes in without them.
+  if [ "$(uname -m)" = x86_64 ] && .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt \
+      --no-deps --only-binary=aihwkit aihwkit
+  fi
   echo "$want" > "$stamp"
 fi
 echo "setup: ready ($(ngspice -v 2>/dev/null | grep -o 'ngspice-[0-9]*' | head -n1), $(.venv/bin/python --version))"

@@ -539,12 +539,7 @@ class NgSpiceShared:
         SimError
             If ngspice does not know the parameter.
         """
-        if not _PARAM_NAME.fullmatch(name) or not np.isfinite(value):
-            raise ValueError(f"bad parameter {name}={value!r}")
-        # ngspice stores .param names lower-cased but alterparam matches case-sensitively
-        text = self.command(f"alterparam {name.lower()}={float(value):.17g}")
-        if _PARSE_FAILED.search(text):
-            raise self._error(_reason(text), f"alterparam {name}", text)
+        self.alterparams({name: value})
 
     def alterparams(self, values: Mapping[str, float]) -> None:
         """:meth:`alterparam` for several parameters at once: one lock and one interrupt guard for
@@ -560,21 +555,9 @@ class NgSpiceShared:
         for name, value in values.items():
             if not _PARAM_NAME.fullmatch(name) or not np.isfinite(value):
                 raise ValueError(f"bad parameter {name}={value!r}")
+            # ngspice stores .param names lower-cased but alterparam matches case-sensitively
             commands.append(f"alterparam {name.lower()}={float(value):.17g}")
-        with self.lock:
-            start = len(self._transcript)
-            with _interrupts_in_callbacks() as interrupted:
-                for command in commands:
-                    # a fatal error longjmps back and makes the call return 1
-                    if self._lib.ngSpice_Command(command.encode()) != 0:
-                        self._fatal = True
-                        break
-            self._raise_if_fatal("alterparam")
-            if interrupted:
-                raise KeyboardInterrupt
-            text = "\n".join(self._transcript[start:])
-            if _PARSE_FAILED.search(text):
-                raise self._error(_reason(text), "alterparam", text)
+        self._send_each(commands, "alterparam")
 
     def alters(self, values: Sequence[tuple[str, str, float]]) -> None:
         """Set instance parameters without re-parsing: ``alter element parameter=value`` for each
@@ -591,20 +574,7 @@ class NgSpiceShared:
             if not _ELEMENT_NAME.fullmatch(element) or not _PARAM_NAME.fullmatch(parameter) or not np.isfinite(value):
                 raise ValueError(f"bad alter of {element!r}: {parameter}={value!r}")
             commands.append(f"alter {element} {parameter}={float(value):.17g}")
-        with self.lock:
-            with _interrupts_in_callbacks() as interrupted:
-                for command in commands:
-                    start = len(self._transcript)
-                    # a fatal error longjmps back and makes the call return 1
-                    if self._lib.ngSpice_Command(command.encode()) != 0:
-                        self._fatal = True
-                        break
-                    text = "\n".join(self._transcript[start:])
-                    if "error" in text.lower():
-                        raise self._error(" ".join(text.split()), command, text)
-            self._raise_if_fatal("alter")
-            if interrupted:
-                raise KeyboardInterrupt
+        self._send_each(commands, "alter")
 
     def reset(self) -> None:
         """Re-parse the loaded circuit (``reset``), applying ``alterparam`` changes."""
@@ -619,6 +589,24 @@ class NgSpiceShared:
             self._transcript = []
 
     # -- internals
+
+    def _send_each(self, commands: Sequence[str], what: str) -> None:
+        """Send ``commands`` under one lock and one interrupt guard, stopping at the first that ngspice
+        refuses (a :class:`SimError` naming it) or that ends in a fatal error."""
+        with self.lock:
+            with _interrupts_in_callbacks() as interrupted:
+                for command in commands:
+                    start = len(self._transcript)
+                    # a fatal error longjmps back and makes the call return 1
+                    if self._lib.ngSpice_Command(command.encode()) != 0:
+                        self._fatal = True
+                        break
+                    text = "\n".join(self._transcript[start:])
+                    if _PARSE_FAILED.search(text):
+                        raise self._error(_reason(text) or " ".join(text.split()), command, text)
+            self._raise_if_fatal(what)
+            if interrupted:
+                raise KeyboardInterrupt
 
     def _open(self, path: str) -> ctypes.CDLL:
         try:

@@ -18,7 +18,8 @@ The fitted lines are read from the shipped extractions (:func:`shipped_noise`) i
 :class:`~testbenches.reram.nonideal.NonIdealities` of the ``cmo-hfox`` preset, the numbers the crossbar
 studies use.
 The forward pass returns ``w + (w_noisy - w).detach()``: noisy values, identity gradient (noise
-injection for hardware-aware training). Needs the optional torch extra.
+injection for hardware-aware training). Needs the optional torch extra. :func:`aihwkit_noise_model` gives
+the same noise as an aihwkit inference noise model (optional extra ``aihwkit``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import math
 from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
@@ -37,6 +38,9 @@ from testbenches.reram.crossbar_studies import TIMES
 from testbenches.reram.nonideal import NonIdealities
 from testbenches.reram.presets import preset
 from testbenches.reram.program import TARGET_RANGE
+
+if TYPE_CHECKING:
+    from fitting.reram.aihwkit_noise import ReramNoiseModel
 
 SIGMA_PROG_FOLDER = "extractions/reram_sigma_prog"
 """Package-data folder of the extraction ``reram-sigma-prog`` (``fitting.reram.stats.SigmaProg.folder``)."""
@@ -67,6 +71,20 @@ def shipped_noise(acceptance: str = "0.002") -> NonIdealities:
                    relax_mean_1s=relax.params["c0"] * 1e-6, relax_mean_per_decade=relax.params["c1"] * 1e-6,
                    relax_sigma_1s=relax.variation.params["c0"] * 1e-6,
                    relax_sigma_per_decade=relax.variation.params["c1"] * 1e-6)
+
+
+def check_time(t: float | None) -> None:
+    """Raise unless ``t`` (s after programming) is ``None`` or inside the relaxation lines' domain :data:`T_RANGE`.
+
+    Raises
+    ------
+    ValueError
+        If ``t`` lies outside [1 s, 10 y] (the message shows the domain).
+    """
+    if t is not None and not T_RANGE[0] <= t <= T_RANGE[1]:
+        raise ValueError(f"t = {t!r} s lies outside the relaxation lines' domain [1 s, 10 y] = "
+                         f"[{T_RANGE[0]:g}, {T_RANGE[1]:g}] s; pass a time inside it, or t=None for "
+                         "programming noise only.")
 
 
 class ReramWeightNoise(nn.Module):
@@ -107,10 +125,7 @@ class ReramWeightNoise(nn.Module):
         self.noise = noise or shipped_noise()
         g_min = self.noise.g_min if g_min is None else g_min
         g_max = self.noise.g_max if g_max is None else g_max
-        if t is not None and not T_RANGE[0] <= t <= T_RANGE[1]:
-            raise ValueError(f"t = {t!r} s lies outside the relaxation lines' domain [1 s, 10 y] = "
-                             f"[{T_RANGE[0]:g}, {T_RANGE[1]:g}] s; pass a time inside it, or t=None for "
-                             "programming noise only.")
+        check_time(t)
         if not 0 < g_min < g_max:
             raise ValueError(f"conductance window g_min = {g_min!r} S, g_max = {g_max!r} S: need 0 < g_min < g_max.")
         if read_noise < 0 or drift_nu < 0 or drift_t0 <= 0:
@@ -172,22 +187,29 @@ class ReramWeightNoise(nn.Module):
         mu, sigma = self.relaxation(t)
         return (g_prog + mu + sigma * self._normal(g_prog)).clamp(min=0.01 * self.g_min)
 
-    def drift(self, g: torch.Tensor, t: float) -> torch.Tensor:
-        """Power-law drift ``G·(t/t0)^(-ν)``."""
-        return g * (t / self.drift_t0) ** (-self.drift_nu)
+    def drift(self, g: torch.Tensor, t: float, nu: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Power-law drift ``G·(t/t0)^(-ν)``, with ν = ``drift_nu`` unless ``nu`` gives one per cell."""
+        return g * (t / self.drift_t0) ** (-(self.drift_nu if nu is None else nu))
 
     def read(self, g: torch.Tensor) -> torch.Tensor:
         """One read: ``G·(1 + σ_read·N(0,1))``."""
         return g * (1 + self.read_noise * self._normal(g)) if self.read_noise else g
 
+    def after_programming(self, g_prog: torch.Tensor, t: float | None,
+                          nu: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Conductances (S) read ``t`` s after programming to ``g_prog``: relax, drift (ν = ``nu`` or
+        ``drift_nu``), read; ``t=None``: the read only."""
+        check_time(t)
+        g = g_prog
+        if t is not None:
+            g = self.relax(g, t)
+            if self.drift_nu or nu is not None:
+                g = self.drift(g, t, nu)
+        return self.read(g)
+
     def conductances(self, g_target: torch.Tensor) -> torch.Tensor:
         """Conductances (S) read at the inference time from targets ``g_target``: program, relax, drift, read."""
-        g = self.program(g_target)
-        if self.t is not None:
-            g = self.relax(g, self.t)
-            if self.drift_nu:
-                g = self.drift(g, self.t)
-        return self.read(g)
+        return self.after_programming(self.program(g_target), self.t)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         """Noisy weights (fresh draws every call) with an identity gradient."""
@@ -199,3 +221,22 @@ class ReramWeightNoise(nn.Module):
     def extra_repr(self) -> str:
         return (f"t={self.t}, read_noise={self.read_noise}, drift_nu={self.drift_nu}, w_max={self.w_max!r}, "
                 f"g=[{self.g_min:.3g}, {self.g_max:.3g}] S")
+
+
+def aihwkit_noise_model(*, read_noise: float = 0.0, drift_nu: float = 0.0, drift_t0: float = 1.0,
+                        noise: NonIdealities | None = None, g_min: float | None = None, g_max: float | None = None,
+                        generator: torch.Generator | None = None) -> ReramNoiseModel:
+    """The same noise as an aihwkit inference noise model (``TorchInferenceRPUConfig(noise_model=...)``).
+
+    Parameters are those of :class:`ReramWeightNoise` (the time comes from aihwkit's ``t_inference``).
+    Needs the optional extra ``aihwkit``; see :mod:`fitting.reram.aihwkit_noise`.
+
+    Raises
+    ------
+    ImportError
+        If aihwkit is not installed (the message says how to install it).
+    """
+    from fitting.reram.aihwkit_noise import ReramNoiseModel
+
+    return ReramNoiseModel(ReramWeightNoise(read_noise=read_noise, drift_nu=drift_nu, drift_t0=drift_t0, noise=noise,
+                                            g_min=g_min, g_max=g_max, w_max="max", generator=generator))

@@ -276,7 +276,13 @@ def _check_cell_values(values: np.ndarray, kind: CellKind) -> np.ndarray:
 
 def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
                      solver: Literal["klu", "sparse"] = "klu", instance_params: bool = True) -> str:
-    """ngspice ``.op`` deck of the array (:func:`array_elements`); saves only the TIA currents ``i(vo<j>)``.
+    """ngspice ``.op`` deck of the array (:func:`array_elements`); saves only the TIA outputs ``v(t<j>)``.
+
+    Each TIA ``vo<j>`` (a 0 V source) drives an ideal transimpedance amplifier ``Ht<j>`` of 1 V/A, listed
+    first, whose output ``t<j>`` is the column current in A. ngspice matches every ``.save`` name against
+    its node list from the start, and nodes are numbered in the order the deck names them, while source
+    currents come after every deck node: saving ``i(vo<j>)`` scans (columns x nodes) names, cells^1.5, 1.1 s
+    of CPU in a 5 s 128x128 ``.op``; ``v(t<j>)`` is found among the first names. Same currents to the last bit.
 
     Parameters
     ----------
@@ -301,13 +307,14 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
     net = array_elements(m, ncol, v_rows, xbar)
     options = " ".join(f"{k}={format_number(v)}" for k, v in SIM_TOL.items())
     lines = [f"* reram_cmo crossbar {m}x{ncol}", f".options {solver} {options}"]
+    lines += [f"Ht{j} t{j} 0 vo{j} 1" for j in range(ncol)]
     lines += [f"{name} {node} 0 {format_number(v)}" for name, node, v in net.sources]
     lines += [f"{name} {a} {b} {format_number(r)}" for name, a, b, r in net.resistors]
     if instance_params and kind == "reram":
         lines.append(format_card(cell.device_model()))
     for (name, row, col), value in zip(net.cells, values.ravel()):
         lines += _spice_cell(name, row, col, float(value), xbar.r_access, kind, instance_params)
-    lines += [f".save i(vo{j})" for j in range(ncol)]
+    lines += [f".save v(t{j})" for j in range(ncol)]
     return "\n".join(lines + [".op", ".end"])
 
 
@@ -355,7 +362,7 @@ def spice_currents(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, ki
     ncol = np.shape(states)[1] if np.ndim(states) == 2 else 0
     if engine == "ngspice":
         result = cell.simulate(crossbar_netlist(states, v_rows, xbar, kind=kind))
-        return np.array([float(np.ravel(result[f"i(vo{j})"])[0]) for j in range(ncol)])
+        return np.array([float(np.ravel(result[f"v(t{j})"])[0]) for j in range(ncol)])
     if engine == "vacask":
         out = vacask.run_vacask(vacask_netlist(states, v_rows, xbar, kind=kind),
                                 osdi=[cell._osdi_path(), "resistor.osdi"], timeout=600)

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from testbenches.reram import cell
 from testbenches.reram import crossbar as xb
 
 #: Ideal array through ngspice vs W.T @ x (weight units): limited by the inversion of the read map.
@@ -106,6 +107,18 @@ def test_array_decks_name_their_solver_and_save_only_the_tias():
     assert shared.count(".model") == 1 and "\nNx0_0r r0_0 x0_0d reram_cmo freeze=1.0 x0=0.5\n" in shared
     assert xb.vacask_netlist(states, np.zeros(2), xb.Crossbar()).count("model reram_cmo reram_cmo") == 1
     assert xb.vacask_netlist(states, np.zeros(2), xb.Crossbar(), kind="linear").count(" r r=") > 8
+
+
+@pytest.mark.ngspice
+def test_tia_outputs_are_the_column_currents():
+    states = np.random.default_rng(5).uniform(0.2, 0.8, (6, 12))
+    v_rows = np.random.default_rng(6).choice([-xb.V_READ, 0.0, xb.V_READ], 6)
+    deck = xb.crossbar_netlist(states, v_rows, xb.Crossbar())
+    assert deck.splitlines()[2] == "Ht0 t0 0 vo0 1" and deck.count(".save v(t") == 12
+    both = deck.replace(".op", "\n".join(f".save i(vo{j})" for j in range(12)) + "\n.op")
+    result = cell.simulate(both)
+    source = np.array([float(np.ravel(result[f"i(vo{j})"])[0]) for j in range(12)])
+    np.testing.assert_allclose(xb.spice_currents(states, v_rows, xb.Crossbar()), source, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize(("call", "match"), [

@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from fitting.reram.noise_model import RELAXATION_FOLDER, SIGMA_PROG_FOLDER, ReramWeightNoise, shipped_noise  # noqa: E402
+from fitting.reram.noise_model import (  # noqa: E402
+    RELAXATION_FOLDER,
+    SIGMA_PROG_FOLDER,
+    ReramWeightNoise,
+    aihwkit_noise_model,
+    shipped_noise,
+)
 from fitting.reram.stats import Relaxation, SigmaProg  # noqa: E402
 from fitting.surrogate import Surrogate  # noqa: E402
 from testbenches.reram.crossbar_studies import TIMES  # noqa: E402
@@ -122,3 +129,12 @@ def test_weights_outside_the_scale_raise_and_max_scales():
 def test_unknown_acceptance_range_lists_the_shipped_ones():
     with pytest.raises(KeyError, match=r"0\.5.*'0\.002', '0\.02'"):
         shipped_noise("0.5")
+
+
+def test_aihwkit_adapter_without_aihwkit_says_how_to_install(monkeypatch):
+    """Without aihwkit (blocked here, installed or not) the adapter's error gives the install line."""
+    for name in ["aihwkit", *(name for name in sys.modules if name.startswith("aihwkit."))]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "fitting.reram.aihwkit_noise", raising=False)
+    with pytest.raises(ImportError, match=r"pip install --no-deps aihwkit==1\.1\.0"):
+        aihwkit_noise_model()
