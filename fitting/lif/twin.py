@@ -17,13 +17,12 @@ tracks the chain:
   source, R_syn and V_ref as the chain) at every point, calibration and held out; the reported errors
   are these simulations against the chain, not the fit's own model.
 
-Measured on the chain committed at 18e1fa4 (study run of 2026-12-02, 11 minutes on 2 shared cores):
-the ngspice twin meets the held-out f-I points within 16.9 % and the fitted ones within 49 %; the
-worst are at 10 and 20 uA, where the chain's rate jumps 22-fold between 20 and 50 uA, a knee sharper
-than the gain law follows. Under 15 us input pulses it fires at 16.7 Hz against the chain's 18.2 Hz;
-under 10 us pulses (held out) it stays silent where the chain fires at 7.1 Hz. Spike times: within
-0.21 of an interval at 100 uA (V_thr 0.8 V); at 40 uA the twin is 35 % slow and drifts by two
-intervals in 300 us. (On the chain committed at 1c2047e's parent the same procedure met every f-I
+Measured on the chain of 2026-12-03 (6.1/1 um DPI gain reference, gmin 1e-15 S; study run of 8.4 minutes
+on 2 shared cores): the ngspice twin meets the held-out f-I points within 17.6 % and the fitted ones
+within 49 %; the worst are at 10 and 20 uA, where the chain's rate jumps 22-fold between 20 and 50 uA, a
+knee sharper than the gain law follows. Under 15 us input pulses it fires at 16.7 Hz against the chain's
+18.2 Hz; under 10 us pulses (held out) at 9.1 Hz against 7.1 Hz. Spike times: within 0.078 of an
+interval at 100 uA (V_thr 0.8 V); at 40 uA the twin is 36 % slow and drifts by 1.85 intervals in 300 us. (On the chain committed at 1c2047e's parent the same procedure met every f-I
 point within 0.84 %: the twin's accuracy depends on how sharp the chain's knee is.)
 
 Inside the fit the twin's rate comes from the device's own numpy rendering: between spikes the
