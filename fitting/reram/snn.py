@@ -12,18 +12,20 @@ The miniature of Fig. 10a of Moitra et al., "When In-memory Computing Meets Spik
   the timesteps (the membrane of a non-firing last layer, as in SpikeSim's networks). One
   network is trained per number of timesteps T (BPTT, fast-sigmoid surrogate gradient), ideally in
   floating point, as the paper's SNNs are.
-- Hardware: every weight matrix is scaled by its largest |w| and quantized to the device's levels. The
-  default ``offset`` mapping is SpikeSim's: one device per weight holding the signed 4-bit integer plus an
-  offset (level q + 8 of 0..15 in [G_off, G_on]), and the signed product recovered by the digital DIFF
-  module, which subtracts the offset's current once per input spike ("replace the dual-crossbar approach
-  with a cost-efficient digital DIFF module", Moitra et al. §IV.A); ``differential`` stores a pair
-  (G+, G-) per weight instead. Each timestep is one crossbar read of the binary spike vector (rows at
+- Hardware: every weight matrix is scaled by its largest |w| and quantized to ``weight_bits`` (the paper's
+  networks are 8-bit: two 4-bit slices on their own columns, combined digitally with significance 1 and 16).
+  A layer's columns fill as many ``size`` x ``size`` crossbars as needed, each with its own row and column
+  wires (Table III: 64x64). ``differential`` stores a pair (G+, G-) per weight and slice; ``offset`` is
+  SpikeSim's single device per 4-bit weight holding the signed integer plus an offset (level q + 8 of 0..15
+  in [G_off, G_on]), the signed product recovered by the digital DIFF module, which subtracts the offset's
+  current once per input spike ("replace the dual-crossbar approach with a cost-efficient digital DIFF
+  module", Moitra et al. §IV.A). Each timestep is one crossbar read of the binary spike vector (rows at
   V_read or 0 V).
 
 The array is linear in its row voltages, so the nodal solver's answer for any spike vector is
 ``v·s @ A`` with ``A`` the effective conductance matrix from one solve with one row driven at a time
 (:func:`effective_conductances`, :func:`testbenches.reram.crossbar.nodal_currents`): IR drop costs one
-LU per layer and is exact. Read noise perturbs every cell at every read; the study draws it on the
+LU per crossbar and is exact. Read noise perturbs every cell at every read; the study draws it on the
 column currents as ``N(0, σ²·v²·s @ A²)``, first order in the IR drop (A instead of G under the
 noise), which :func:`check_fast_model` compares with nodal solves of the perturbed arrays.
 
@@ -86,6 +88,10 @@ class SpikeSimCrossbar:
         Rows of one crossbar (the digits' 64 pixels fill it).
     mapping
         One of :data:`MAPPINGS`.
+    weight_bits
+        Weight precision: ``ceil(weight_bits / bits)`` slices of ``bits`` bits each on their own columns,
+        combined digitally with their significance (SpikeSim's 8-bit weights on 4-bit devices: two slices);
+        ``bits`` = one device (pair) per weight.
     """
 
     g_on: float = _SPIKESIM.g_max
@@ -96,14 +102,26 @@ class SpikeSimCrossbar:
     read_noise: float = _SPIKESIM.read_noise
     size: int = _SPIKESIM.array_size
     mapping: str = "differential"
+    weight_bits: int = _SPIKESIM.levels.bit_length() - 1
 
     def __post_init__(self) -> None:
         if self.mapping not in MAPPINGS:
             raise ValueError(f"mapping = {self.mapping!r}: choose one of {', '.join(MAPPINGS)}.")
+        if self.weight_bits < self.bits:
+            raise ValueError(f"weight_bits = {self.weight_bits!r} < bits = {self.bits!r}: a weight needs at least "
+                             f"one device.")
+        if self.slices > 1 and self.mapping != "differential":
+            raise ValueError(f"weight_bits = {self.weight_bits!r} > bits = {self.bits!r} slices the weights over "
+                             f"differential pairs: set mapping='differential'.")
         if self.on_off <= 1:
             raise ValueError(f"on_off = {self.on_off!r}: the on/off ratio must exceed 1.")
         if self.r_par < 0 or self.read_noise < 0:
             raise ValueError(f"r_par = {self.r_par!r} Ω and read_noise = {self.read_noise!r} must be >= 0.")
+
+    @property
+    def slices(self) -> int:
+        """Devices (pairs) per weight."""
+        return -(-self.weight_bits // self.bits)
 
     @property
     def g_off(self) -> float:
@@ -115,12 +133,19 @@ class SpikeSimCrossbar:
         return replace(self, r_par=0.0, read_noise=0.0)
 
 
-def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, float]:
-    """Physical array (rows x 2·columns, G+ and G- interleaved, S) of ``weights`` (in x out) and the weight
-    that a full G_on - G_off difference stands for."""
+def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, np.ndarray]:
+    """Physical array of ``weights`` (in x out) on differential pairs, and the weight that a full
+    G_on - G_off difference stands for in each slice (most significant last).
+
+    The magnitude, rounded to ``weight_bits``, is split into base-``2**bits`` digits; slice k fills its own
+    block of 2·out columns (G+ and G- interleaved, S)."""
     w_max = float(np.abs(weights).max()) or 1.0
-    device = NonIdealities(g_max=xbar.g_on, on_off=xbar.on_off, levels=2 ** xbar.bits)
-    return target_conductances(weights / w_max, device), w_max
+    top, base = 2 ** xbar.weight_bits - 1, 2 ** xbar.bits
+    magnitude = np.round(np.abs(weights) / w_max * top)
+    digits = [(magnitude // base ** k) % base for k in range(xbar.slices)]
+    device = NonIdealities(g_max=xbar.g_on, on_off=xbar.on_off, levels=base)
+    g = np.hstack([target_conductances(np.sign(weights) * d / (base - 1), device) for d in digits])
+    return g, w_max * (base - 1) * base ** np.arange(xbar.slices) / top
 
 
 def offset_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, float]:
@@ -132,29 +157,46 @@ def offset_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np
     return xbar.g_off + (xbar.g_on - xbar.g_off) * levels / (2 ** xbar.bits - 1), step
 
 
-def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float) -> np.ndarray:
-    """``A`` (S) with column currents ``v·s @ A`` for any row pattern s: one nodal solve per driven row."""
+def tiled_currents(g_cells: np.ndarray, v_rows: np.ndarray, r_par: float, tile: int) -> np.ndarray:
+    """Column currents (A) by the nodal solver, the columns split into crossbars of ``tile`` columns, each
+    with its own row and column wires (the row drivers shared)."""
+    return np.hstack([nodal_currents(g_cells[:, j:j + tile], v_rows, r_par)
+                      for j in range(0, g_cells.shape[1], tile)])
+
+
+def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float, tile: int) -> np.ndarray:
+    """``A`` (S) with column currents ``v·s @ A`` for any row pattern s: one nodal solve per driven row on
+    crossbars of ``tile`` columns (:func:`tiled_currents`)."""
     if r_par == 0:
         return g_cells
-    rows = g_cells.shape[0]
-    return nodal_currents(g_cells, np.eye(rows) * v_read, r_par) / v_read
+    return tiled_currents(g_cells, np.eye(g_cells.shape[0]) * v_read, r_par, tile) / v_read
 
 
 class CrossbarLayer:
-    """One weight matrix on a SpikeSim crossbar: ``__call__(spikes)`` is one read, in weight units."""
+    """One weight matrix on SpikeSim crossbars (``xbar.size`` columns each): ``__call__(spikes)`` is one read,
+    in weight units."""
 
     def __init__(self, weights: np.ndarray, xbar: SpikeSimCrossbar, generator: torch.Generator) -> None:
         if weights.shape[0] > xbar.size:
             raise ValueError(f"a layer with {weights.shape[0]} inputs does not fit a {xbar.size}-row crossbar.")
         span = xbar.g_on - xbar.g_off
+        outputs = weights.shape[1]
         if xbar.mapping == "differential":
-            self.g, w_unit = pair_conductances(weights, xbar)
-            self.unit, self.g_zero = w_unit / (xbar.v_read * span), 0.0
+            self.g, w_units = pair_conductances(weights, xbar)
+            # column 2j (+) and 2j+1 (-) of slice k's block add to output j with its significance
+            self.decoder = torch.zeros(self.g.shape[1], outputs, dtype=torch.float64)
+            for k, w_unit in enumerate(w_units / (xbar.v_read * span)):
+                block = self.decoder[2 * outputs * k:2 * outputs * (k + 1)]
+                block[0::2].fill_diagonal_(w_unit)
+                block[1::2].fill_diagonal_(-w_unit)
+            self.g_zero = 0.0
         else:
             self.g, w_unit = offset_conductances(weights, xbar)
-            self.unit = w_unit * (2 ** xbar.bits - 1) / (xbar.v_read * span)
+            self.decoder = torch.eye(outputs, dtype=torch.float64) * w_unit * (2 ** xbar.bits - 1) / (
+                xbar.v_read * span)
             self.g_zero = xbar.g_off + span * 2 ** (xbar.bits - 1) / (2 ** xbar.bits - 1)
-        self.a = torch.tensor(effective_conductances(self.g, xbar.r_par, xbar.v_read), dtype=torch.float32)
+        self.a = torch.tensor(effective_conductances(self.g, xbar.r_par, xbar.v_read, xbar.size),
+                              dtype=torch.float32)
         self.a2 = self.a ** 2
         self.xbar, self.generator = xbar, generator
 
@@ -171,17 +213,14 @@ class CrossbarLayer:
         return self.xbar.read_noise * self.xbar.v_read * torch.sqrt(spikes @ self.a2)
 
     def decode(self, currents: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
-        """Weight-unit outputs: the pair difference, or the digital subtraction of the offset per input spike."""
-        if self.xbar.mapping == "differential":
-            return (currents[:, 0::2] - currents[:, 1::2]) * self.unit
-        return (currents - self.xbar.v_read * self.g_zero * spikes.sum(1, keepdim=True)) * self.unit
+        """Weight-unit outputs: the pair differences weighted by their slice's significance, or the digital
+        subtraction of the offset per input spike."""
+        offset = self.xbar.v_read * self.g_zero * spikes.sum(1, keepdim=True)
+        return (currents - offset) @ self.decoder.to(currents.dtype)
 
     def output_std(self, spikes: torch.Tensor) -> torch.Tensor:
         """Read-noise spread of the decoded outputs."""
-        std = self.current_std(spikes)
-        if self.xbar.mapping == "differential":
-            std = torch.sqrt(std[:, 0::2] ** 2 + std[:, 1::2] ** 2)
-        return std * self.unit
+        return torch.sqrt(self.current_std(spikes) ** 2 @ self.decoder.to(spikes.dtype) ** 2)
 
     def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
         return self.decode(self.currents(spikes), spikes)
@@ -203,10 +242,11 @@ def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rn
     def decoded(currents: np.ndarray) -> np.ndarray:
         return layer.decode(torch.from_numpy(currents), s[:len(currents)]).numpy()
 
-    exact = decoded(nodal_currents(g, spikes * v, xbar.r_par))
+    exact = decoded(tiled_currents(g, spikes * v, xbar.r_par, xbar.size))
     fast = layer(s.float()).double().numpy()
-    noisy = np.concatenate([layer.decode(torch.from_numpy(nodal_currents(
-        g * (1 + xbar.read_noise * rng.standard_normal(g.shape)), row[None] * v, xbar.r_par)), s[i:i + 1]).numpy()
+    noisy = np.concatenate([layer.decode(torch.from_numpy(tiled_currents(
+        g * (1 + xbar.read_noise * rng.standard_normal(g.shape)), row[None] * v, xbar.r_par, xbar.size)),
+        s[i:i + 1]).numpy()
         for i, row in enumerate(spikes)])
     layer.a2, layer.xbar = layer.a2.double(), xbar
     std_fast = layer.output_std(s).numpy()
@@ -327,7 +367,22 @@ def membrane_error(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[
     return [float(((a - b) ** 2).mean().sqrt() / THRESHOLD) for a, b in zip(real, ideal)]
 
 
-CONFIGS = {"ideal": "ideal crossbar (4-bit, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
+def spike_rates(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm], seed: int) -> dict[str, list]:
+    """Per hidden layer: the mean spike rate (spikes per neuron and timestep) in floating point and on the
+    crossbars, and the mean absolute difference of every neuron's rate, on the same input spikes."""
+    trains = encode(x, steps, torch.Generator().manual_seed(seed))
+    membranes: dict[str, list[torch.Tensor]] = {"ideal": [], "crossbar": []}
+    with torch.no_grad():
+        net(trains, None, membranes["ideal"])
+        net(trains, mvms, membranes["crossbar"])
+    rates = {k: (torch.stack(v) > THRESHOLD).float().mean(0) for k, v in membranes.items()}
+    layers = [slice(k * layer.out_features, (k + 1) * layer.out_features) for k, layer in enumerate(net.hidden)]
+    return {"ideal": [float(rates["ideal"][:, j].mean()) for j in layers],
+            "crossbar": [float(rates["crossbar"][:, j].mean()) for j in layers],
+            "abs_difference": [float((rates["ideal"][:, j] - rates["crossbar"][:, j]).abs().mean()) for j in layers]}
+
+
+CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
            "noise": "read noise (σ = 0.1)", "both": "IR drop + read noise", "adapted": "both, batch norm adapted"}
 """Inference configurations of the study → figure labels."""
 
@@ -355,6 +410,7 @@ def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: 
                               layers["both"], seed + 2, repeats)
     return {"timesteps": steps, "accuracy": acc,
             "membrane_error": membrane_error(net, x_test, steps, layers["both"], seed + 2),
+            "spike_rates": spike_rates(net, x_test, steps, layers["both"], seed + 2),
             "fast_model": check_fast_model(net.hidden[0].weight.detach().T.double().numpy(), xbar, 8,
                                            np.random.default_rng(seed + 4))}
 

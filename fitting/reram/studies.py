@@ -33,9 +33,13 @@ class SnnNonideal(Study):
     options = (Setting("timesteps", ",".join(map(str, STEPS)), "timesteps T, comma-separated (one network per T)"),
                Setting("epochs", 30, "training epochs per T", bounds=(1, 1000)),
                Setting("hidden", 64, "hidden LIF neurons per layer (one 64x64 crossbar)", bounds=(2, 64)),
-               Setting("depth", 2, "hidden LIF layers, each on its own crossbar", bounds=(1, 4)),
+               Setting("depth", 4, "hidden LIF layers, each on its own crossbars", bounds=(1, 8)),
                Setting("mapping", "differential", "signed weights: a G+/G- pair, or one device and SpikeSim's "
                                                   "digital offset subtraction", choices=("differential", "offset")),
+               Setting("weight_bits", 8, "weight precision, sliced over 4-bit devices (pairs) of significance "
+                                         "16**k", bounds=(4, 16)),
+               Setting("crossbar_size", 64, "rows and columns of one crossbar, each with its own wires (a layer's "
+                                            "columns fill as many as needed)", bounds=(64, 1024)),
                Setting("leak", 0.9, "membrane leak per timestep (1 = integrate-and-fire)", bounds=(0.0, 1.0)),
                Setting("r_par", 5.0, "wire segment resistance", unit="Ohm", bounds=(0.0, 100.0)),
                Setting("read_noise", 0.1, "relative read noise per cell and read", bounds=(0.0, 1.0)),
@@ -43,6 +47,9 @@ class SnnNonideal(Study):
     measures = {
         **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {k}")
            for t in STEPS for k in ("ideal", "nonideal", "adapted")},
+        **{f"spike_rate_error_T{t}": Measure("", f"mean |spike rate difference| of the deepest hidden layer's "
+                                                 f"neurons, IR drop + read noise vs floating point, at T = {t}")
+           for t in STEPS},
         "loss_growth": Measure("%", "ideal minus non-ideal accuracy at the largest T minus that at the smallest T"),
         "fast_model_mean_error": Measure("", "largest relative error of the noise-free layer outputs vs the nodal "
                                              "solver (float32 round-off)", spec=(None, 1e-5)),
@@ -61,7 +68,8 @@ class SnnNonideal(Study):
 
         o = ctx.options
         steps = _steps(o["timesteps"])
-        xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"], mapping=o["mapping"])
+        xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"], mapping=o["mapping"],
+                                weight_bits=o["weight_bits"], size=o["crossbar_size"])
         data = digits(ctx.rng("split"))
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
@@ -73,6 +81,7 @@ class SnnNonideal(Study):
         for r in (r for r in rows if r["timesteps"] in STEPS):
             for key, name in (("ideal", "ideal"), ("both", "nonideal"), ("adapted", "adapted")):
                 m[f"accuracy_{name}_T{r['timesteps']}"] = 100 * r["accuracy"][key]
+            m[f"spike_rate_error_T{r['timesteps']}"] = r["spike_rates"]["abs_difference"][-1]
         loss = [100 * (r["accuracy"]["ideal"] - r["accuracy"]["both"]) for r in rows]
         m["loss_growth"] = loss[-1] - loss[0]
         m["fast_model_mean_error"] = max(r["fast_model"]["mean_rel_error"] for r in rows)

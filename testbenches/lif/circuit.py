@@ -67,12 +67,12 @@ LIF_SUBCKT = "lif"
 _LDO_PORTS = "vdd syn iout vref vopa"
 _LIF_PORTS = "vdd nin mem thr out vgain vtaun vtaup vrest vbcomp vpw"
 CALIBRATION = CalibrationFile("testbenches.lif", "calibration.json", "the LIF design", "calibration.json")
-"""Package data beside this module: the calibrated sizes (``values``: ``c1``, ``c2`` in F, ``l_leak``,
-``l_pw`` in m) and, per value, the study run that fitted it (``sources``)."""
+"""Package data beside this module: the calibrated sizes (``values``: ``c1``, ``c2``, ``c_dpi`` in F,
+gate lengths ``l_*`` in m) and, per value, the study run that fitted it (``sources``)."""
 
 
 def calibrated(name: str) -> float:
-    """Calibrated value ``name`` (``c1``, ``c2``, ``l_leak`` or ``l_pw``) of the shipped calibration file."""
+    """Calibrated value ``name`` (one of ``testbenches.lif.calibrate.PARAMETERS``) of the shipped calibration file."""
     return CALIBRATION.value(name)
 
 
@@ -137,15 +137,15 @@ class AttenuatorDesign:
 class LifDesign:
     """LIF neuron sizes and capacitors (F).
 
-    ``c1``, ``c2``, ``leak_bias.l`` and ``pw.l`` were fitted by the study ``lif-calibration`` (tt
-    corner) and are read from the package's :data:`CALIBRATION`; the other sizes are design
+    ``c1``, ``c2``, ``c_dpi`` and the gate lengths of the bias devices were fitted by the study
+    ``lif-calibration`` (tt corner) and are read from the package's :data:`CALIBRATION`; the other sizes are design
     choices (docs/lif_neuron.md).
     """
 
     c1: float = calibrated("c1")
     c2: float = calibrated("c2")
     c_out: float = 1e-12
-    c_dpi: float = 0.2e-12
+    c_dpi: float = calibrated("c_dpi")
     dpi_in: Mos = Mos(10e-6, 1e-6)
     dpi_tail: Mos = Mos(4e-6, 1e-6)
     bypass: Mos = Mos(0.42e-6, calibrated("l_bypass"))

@@ -423,11 +423,12 @@ class LifReport(LifStudy):
 
 @register_study
 class LifCalibration(LifStudy):
-    """lmfit calibration of C1, C2 and the gate lengths of M_pw and the leak bias devices against the paper."""
+    """lmfit calibration of C1, C2, the DPI's C_syn and the gate lengths of M_pw and the bias devices."""
 
     name = "lif-calibration"
-    options = (Setting("stages", "timer,membrane", "stages to fit, in order (timer: C2, L(M_pw); membrane: C1, "
-                       "L(leak bias))", choices=("timer,membrane", "timer", "membrane")),
+    options = (Setting("stages", "timer,membrane", "stages to fit, in order (timer: C2, L(M_pw); membrane: C1, C_syn, "
+                       "L(DPI gain, DPI threshold, input share, leak bias))",
+                       choices=("timer,membrane", "timer", "membrane")),
                Setting("max_evals", 30, "most residual evaluations per stage (lmfit max_nfev)", bounds=(1, 500)),
                Setting("ship", False, "also update the package's calibration file "
                        f"(testbenches/lif/{CALIBRATION.name})"),

@@ -99,3 +99,42 @@ def test_deeper_network_runs_every_layer_on_a_crossbar():
     assert [tuple(layer.g.shape) for layer in layers] == [(64, 32), (16, 32), (16, 20)]
     error = snn.membrane_error(net, data[2][:32], 3, layers, 0)
     assert len(error) == 3 and all(e > 0 for e in error)
+    rates = snn.spike_rates(net, data[2][:32], 3, layers, 0)
+    assert all(len(v) == 2 for v in rates.values())
+    assert all(0 <= d <= 1 for d in rates["abs_difference"]) and max(rates["abs_difference"]) > 0
+
+
+def test_eight_bit_weights_sliced_over_two_pairs_come_back_exactly():
+    """8-bit magnitudes split into two base-16 digits on two pairs each: an ideal crossbar returns the 8-bit
+    product, to a 255th of the largest weight instead of a 15th."""
+    xbar = snn.SpikeSimCrossbar(weight_bits=8).ideal()
+    q = np.random.default_rng(6).integers(-255, 256, (64, 10)).astype(float)
+    q[0, 0] = 255.0
+    layer = snn.CrossbarLayer(q / 255.0, xbar, torch.Generator())
+    assert xbar.slices == 2 and layer.g.shape == (64, 40)
+    spikes = torch.tensor(np.random.default_rng(7).random((5, 64)) < 0.4, dtype=torch.float32)
+    assert torch.allclose(layer(spikes).double(), spikes.double() @ torch.from_numpy(q / 255.0), atol=1e-4)
+
+
+def test_sliced_layer_equals_the_nodal_solver_tile_by_tile():
+    """Two slices of 64 outputs fill 256 columns: four 64x64 crossbars, each solved with its own wires."""
+    weights = np.random.default_rng(8).standard_normal((64, 64))
+    xbar = snn.SpikeSimCrossbar(weight_bits=8)
+    check = snn.check_fast_model(weights, xbar, 100, np.random.default_rng(9))
+    assert check["mean_rel_error"] < 1e-5
+    assert check["noise_std_ratio"] == pytest.approx(1.0, abs=0.08)
+
+
+def test_tiles_have_less_ir_drop_than_one_wide_array():
+    """The same 64x128 cells as two 64x64 crossbars lose less current than as one array with 128-cell rows."""
+    g = snn.pair_conductances(np.ones((64, 64)), snn.SpikeSimCrossbar())[0]
+    wide = snn.effective_conductances(g, 5.0, 0.1, 128).sum()
+    tiled = snn.effective_conductances(g, 5.0, 0.1, 64).sum()
+    assert wide < tiled < g.sum()
+
+
+@pytest.mark.parametrize("kwargs, match", [({"weight_bits": 2}, "a weight needs at least one device"),
+                                           ({"weight_bits": 8, "mapping": "offset"}, "set mapping='differential'")])
+def test_bad_weight_bits_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        snn.SpikeSimCrossbar(**kwargs)
