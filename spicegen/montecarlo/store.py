@@ -341,10 +341,11 @@ def _take_lock(folder: Path) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
-        holder = os.pread(fd, 200, 0).decode(errors="replace").split()
-        os.close(fd)
         if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+            os.close(fd)
             raise
+        holder = _holder(fd)
+        os.close(fd)
         pid, host = (holder + ["?", "?"])[:2]
         where = "" if host == socket.gethostname() else f" on host {host}"
         raise StudyInUse(f"study folder {str(folder)!r} is in use by pid {pid}{where}; wait for that run to "
@@ -353,6 +354,17 @@ def _take_lock(folder: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
     return fd
+
+
+def _holder(fd: int, wait: float = 2.0) -> list[str]:
+    """``[pid, host]`` from the lock file. The holder writes them just after taking the lock, so a launch that
+    loses the race by microseconds reads an empty file: it reads again until they appear (up to ``wait`` s)."""
+    deadline = time.monotonic() + wait
+    while True:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").split()
+        if holder or time.monotonic() > deadline:
+            return holder
+        time.sleep(0.01)
 
 
 def _differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> str:
