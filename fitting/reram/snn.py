@@ -92,6 +92,9 @@ class SpikeSimCrossbar:
         Weight precision: ``ceil(weight_bits / bits)`` slices of ``bits`` bits each on their own columns,
         combined digitally with their significance (SpikeSim's 8-bit weights on 4-bit devices: two slices);
         ``bits`` = one device (pair) per weight.
+    adc_bits
+        ADC resolution of every column's partial sum, read per crossbar, per slice and per timestep before
+        the digital shift-and-add (:func:`adc`); ``None`` = ideal (floating-point) read-out.
     """
 
     g_on: float = _SPIKESIM.g_max
@@ -103,8 +106,13 @@ class SpikeSimCrossbar:
     size: int = _SPIKESIM.array_size
     mapping: str = "differential"
     weight_bits: int = _SPIKESIM.levels.bit_length() - 1
+    adc_bits: int | None = None
 
     def __post_init__(self) -> None:
+        if self.adc_bits is not None and (isinstance(self.adc_bits, bool) or not isinstance(self.adc_bits, int)
+                                          or self.adc_bits < 1):
+            raise ValueError(f"adc_bits = {self.adc_bits!r}: give an integer >= 1 (e.g. 5, the paper's ADC), or "
+                             f"None for an ideal read-out.")
         if self.mapping not in MAPPINGS:
             raise ValueError(f"mapping = {self.mapping!r}: choose one of {', '.join(MAPPINGS)}.")
         if self.weight_bits < self.bits:
@@ -128,9 +136,27 @@ class SpikeSimCrossbar:
         """Off conductance (S)."""
         return self.g_on / self.on_off
 
+    @property
+    def adc_full_scale(self) -> float:
+        """ADC full-scale current of a column (A): ``size`` rows at G_on and V_read, the largest current a
+        crossbar column can carry, fixed as in SpikeSim and NeuroSim (not adapted to the partial sums)."""
+        return self.size * self.g_on * self.v_read
+
     def ideal(self) -> SpikeSimCrossbar:
         """The same mapping without non-idealities."""
-        return replace(self, r_par=0.0, read_noise=0.0)
+        return replace(self, r_par=0.0, read_noise=0.0, adc_bits=None)
+
+
+def adc(currents: torch.Tensor, bits: int, full_scale: float) -> torch.Tensor:
+    """Column currents through a linear mid-tread ADC: ``2**bits`` codes 0 … 2**bits - 1, step
+    ``full_scale / (2**bits - 1)`` (the top code reads the full scale), each current rounded to the nearest
+    code and clipped to the range (a negative current, from read noise, reads 0)."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+        raise ValueError(f"bits = {bits!r}: the ADC needs an integer resolution >= 1 (e.g. 5).")
+    if not full_scale > 0:
+        raise ValueError(f"full_scale = {full_scale!r} A: the ADC range must be > 0.")
+    step = full_scale / (2 ** bits - 1)
+    return torch.clamp(torch.round(currents / step), 0, 2 ** bits - 1) * step
 
 
 def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, np.ndarray]:
@@ -201,11 +227,13 @@ class CrossbarLayer:
         self.xbar, self.generator = xbar, generator
 
     def currents(self, spikes: torch.Tensor) -> torch.Tensor:
-        """Column currents (A) of one read, with read noise."""
+        """Column currents (A) of one read, with read noise, through the ADC of each crossbar column."""
         v = self.xbar.v_read
         current = v * spikes @ self.a
         if self.xbar.read_noise:
             current = current + self.current_std(spikes) * torch.randn(current.shape, generator=self.generator)
+        if self.xbar.adc_bits is not None:
+            current = adc(current, self.xbar.adc_bits, self.xbar.adc_full_scale)
         return current
 
     def current_std(self, spikes: torch.Tensor) -> torch.Tensor:
@@ -234,6 +262,7 @@ def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rn
     spread of the read-noise outputs of the nodal solver on perturbed arrays ``G·(1 + σ·N)`` over that of
     the layer model (1 = the first-order noise model is exact), with their relative RMS difference.
     """
+    xbar = replace(xbar, adc_bits=None)  # the check is of the analog model, before the ADC
     layer = CrossbarLayer(weights, replace(xbar, read_noise=0.0), torch.Generator())
     spikes = (rng.random((reads, weights.shape[0])) < rate).astype(float)
     s = torch.tensor(spikes)
@@ -383,8 +412,9 @@ def spike_rates(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm
 
 
 CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
-           "noise": "read noise (σ = 0.1)", "both": "IR drop + read noise", "adapted": "both, batch norm adapted"}
-"""Inference configurations of the study → figure labels."""
+           "noise": "read noise (σ = 0.1)", "adc": "ADC only", "both": "IR drop + read noise (+ ADC)",
+           "adapted": "all, batch norm adapted"}
+"""Inference configurations of the study → figure labels (``adc`` only when the crossbar has an ADC)."""
 
 
 def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, epochs: int, hidden: int,
@@ -401,8 +431,10 @@ def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: 
     per timestep and the check of the layer model."""
     x_train, _, x_test, y_test = data
     noise = torch.Generator().manual_seed(seed + 1)
-    settings = {"ideal": xbar.ideal(), "ir": replace(xbar, read_noise=0.0), "noise": replace(xbar, r_par=0.0),
-                "both": xbar}
+    settings = {"ideal": xbar.ideal(), "ir": replace(xbar.ideal(), r_par=xbar.r_par),
+                "noise": replace(xbar.ideal(), read_noise=xbar.read_noise), "both": xbar}
+    if xbar.adc_bits is not None:
+        settings["adc"] = replace(xbar.ideal(), adc_bits=xbar.adc_bits)
     layers = {k: hardware(net, v, noise) for k, v in settings.items()}
     acc = {k: accuracy(net, x_test, y_test, steps, m, seed + 2, repeats) for k, m in layers.items()}
     acc["software"] = accuracy(net, x_test, y_test, steps, None, seed + 2, repeats)
@@ -420,7 +452,7 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10")
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.0))
     steps = [r["timesteps"] for r in rows]
-    for key, label in CONFIGS.items():
+    for key, label in ((k, v) for k, v in CONFIGS.items() if k in rows[0]["accuracy"]):
         left.plot(steps, [100 * r["accuracy"][key] for r in rows], "o-" if key in ("ideal", "both") else ".--",
                   label=label)
     left.set_xscale("log", base=2)
@@ -433,6 +465,6 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10")
         right.plot(range(1, r["timesteps"] + 1), r["membrane_error"], label=f"T = {r['timesteps']}")
     right.set_xlabel("timestep t")
     right.set_ylabel("RMS hidden membrane error (θ)")
-    right.set_title("IR drop + read noise vs ideal, same input spikes", fontsize=9)
+    right.set_title("all non-idealities vs ideal, same input spikes", fontsize=9)
     right.legend(fontsize=8)
     return save_figure(fig, path, dpi=120)

@@ -43,10 +43,14 @@ class SnnNonideal(Study):
                Setting("leak", 0.9, "membrane leak per timestep (1 = integrate-and-fire)", bounds=(0.0, 1.0)),
                Setting("r_par", 5.0, "wire segment resistance", unit="Ohm", bounds=(0.0, 100.0)),
                Setting("read_noise", 0.1, "relative read noise per cell and read", bounds=(0.0, 1.0)),
+               Setting("adc_bits", 0, "ADC bits of every crossbar column's partial sum, full scale = rows x G_on x "
+                                      "V_read (0 = ideal read-out)", bounds=(0, 16)),
                Setting("repeats", 2, "test passes (input spikes and read noise redrawn)", bounds=(1, 100)))
     measures = {
-        **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {k}")
-           for t in STEPS for k in ("ideal", "nonideal", "adapted")},
+        **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {label}")
+           for t in STEPS for k, label in (("ideal", "ideal crossbar"), ("nonideal", "all non-idealities"),
+                                           ("adapted", "all non-idealities, batch norm adapted"),
+                                           ("adc", "ADC alone (nan without an ADC)"))},
         **{f"spike_rate_error_T{t}": Measure("", f"mean |spike rate difference| of the deepest hidden layer's "
                                                  f"neurons, IR drop + read noise vs floating point, at T = {t}")
            for t in STEPS},
@@ -69,7 +73,8 @@ class SnnNonideal(Study):
         o = ctx.options
         steps = _steps(o["timesteps"])
         xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"], mapping=o["mapping"],
-                                weight_bits=o["weight_bits"], size=o["crossbar_size"])
+                                weight_bits=o["weight_bits"], size=o["crossbar_size"],
+                                adc_bits=o["adc_bits"] or None)
         data = digits(ctx.rng("split"))
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
@@ -79,8 +84,8 @@ class SnnNonideal(Study):
         write_json(ctx.out / "accuracy_vs_timesteps.json", {"crossbar": vars(xbar), "rows": rows})
         m: dict[str, float] = dict.fromkeys(self.measures, math.nan)
         for r in (r for r in rows if r["timesteps"] in STEPS):
-            for key, name in (("ideal", "ideal"), ("both", "nonideal"), ("adapted", "adapted")):
-                m[f"accuracy_{name}_T{r['timesteps']}"] = 100 * r["accuracy"][key]
+            for key, name in (("ideal", "ideal"), ("both", "nonideal"), ("adapted", "adapted"), ("adc", "adc")):
+                m[f"accuracy_{name}_T{r['timesteps']}"] = 100 * r["accuracy"].get(key, math.nan)
             m[f"spike_rate_error_T{r['timesteps']}"] = r["spike_rates"]["abs_difference"][-1]
         loss = [100 * (r["accuracy"]["ideal"] - r["accuracy"]["both"]) for r in rows]
         m["loss_growth"] = loss[-1] - loss[0]

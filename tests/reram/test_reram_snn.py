@@ -1,6 +1,8 @@
 """The snn-nonideal pieces: the crossbar layer against the nodal solver, the mapping, the study's options."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -84,7 +86,8 @@ def test_bad_timesteps_raise(text):
 def test_one_timestep_setting_runs():
     """A tiny network trains and reports every configuration, the membrane error per timestep and the check."""
     data = snn.digits(np.random.default_rng(0))
-    row = snn.run_timesteps(data, 2, snn.SpikeSimCrossbar(), epochs=1, hidden=16, leak=0.9, seed=0, repeats=1)
+    row = snn.run_timesteps(data, 2, snn.SpikeSimCrossbar(adc_bits=5), epochs=1, hidden=16, leak=0.9, seed=0,
+                            repeats=1)
     assert set(row["accuracy"]) == {*snn.CONFIGS, "software"}
     assert all(0.0 <= a <= 1.0 for a in row["accuracy"].values())
     assert row["accuracy"]["software"] > 0.5
@@ -138,3 +141,38 @@ def test_tiles_have_less_ir_drop_than_one_wide_array():
 def test_bad_weight_bits_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         snn.SpikeSimCrossbar(**kwargs)
+
+
+def test_adc_rounds_to_the_nearest_of_its_codes_and_clips_to_its_range():
+    """2 bits over 3 A: codes 0, 1, 2, 3 A; mid-tread rounding, negative currents read 0, overflow the top code."""
+    currents = torch.tensor([-0.4, 0.0, 0.49, 0.51, 1.4, 2.6, 2.9, 7.0])
+    assert snn.adc(currents, 2, 3.0).tolist() == [0.0, 0.0, 0.0, 1.0, 1.0, 3.0, 3.0, 3.0]
+    sweep = snn.adc(torch.linspace(0.0, 1.0, 10001), 5, 1.0)
+    assert len(torch.unique(sweep)) == 2 ** 5
+    assert float((sweep - torch.linspace(0.0, 1.0, 10001)).abs().max()) <= 0.5 / 31 + 1e-6
+
+
+def test_adc_full_scale_is_a_column_of_cells_at_g_on():
+    xbar = snn.SpikeSimCrossbar(adc_bits=5)
+    assert xbar.adc_full_scale == pytest.approx(64 * 50e-6 * 0.1)
+    assert xbar.ideal().adc_bits is None
+
+
+def test_five_bit_adc_loses_a_single_spike_that_a_fine_adc_keeps():
+    """One active row at the largest weight draws G_on·V_read = 5 µA, under half the 5-bit step (320 µA / 31):
+    the partial sum rounds to zero; a 12-bit ADC returns it within a step."""
+    w = np.ones((64, 4))
+    spikes = torch.zeros((1, 64))
+    spikes[0, 0] = 1.0
+    reads = {b: snn.CrossbarLayer(w, replace(snn.SpikeSimCrossbar().ideal(), adc_bits=b), torch.Generator())(spikes)
+             for b in (5, 12)}
+    assert torch.all(reads[5] == 0.0), reads
+    assert torch.allclose(reads[12].double(), torch.ones((1, 4), dtype=torch.float64), atol=0.05), reads
+
+
+@pytest.mark.parametrize("bits", [0, -3, 2.5, True, "5"])
+def test_bad_adc_bits_raise(bits):
+    with pytest.raises(ValueError, match="adc_bits = .*integer >= 1"):
+        snn.SpikeSimCrossbar(adc_bits=bits)
+    with pytest.raises(ValueError, match="bits = .*integer resolution >= 1"):
+        snn.adc(torch.zeros(3), bits, 1.0)
