@@ -412,7 +412,8 @@ def spike_rates(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm
 
 
 CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
-           "noise": "read noise (σ = 0.1)", "adc": "ADC only", "both": "IR drop + read noise (+ ADC)",
+           "noise": "read noise (σ = 0.1)", "adc": "ADC only (full scale = a column at G_on)",
+           "both": "IR drop + read noise",
            "adapted": "all, batch norm adapted"}
 """Inference configurations of the study → figure labels (``adc`` only when the crossbar has an ADC)."""
 
@@ -452,7 +453,9 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10")
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.0))
     steps = [r["timesteps"] for r in rows]
+    with_adc = "adc" in rows[0]["accuracy"]
     for key, label in ((k, v) for k, v in CONFIGS.items() if k in rows[0]["accuracy"]):
+        label = label + " + ADC" if key == "both" and with_adc else label
         left.plot(steps, [100 * r["accuracy"][key] for r in rows], "o-" if key in ("ideal", "both") else ".--",
                   label=label)
     left.set_xscale("log", base=2)
