@@ -411,6 +411,20 @@ def spike_rates(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm
             "abs_difference": [float((rates["ideal"][:, j] - rates["crossbar"][:, j]).abs().mean()) for j in layers]}
 
 
+def read_error_averaging(ideal: CrossbarLayer, real: CrossbarLayer, trains: torch.Tensor) -> dict[str, float]:
+    """How the output error of one layer (``real`` - ``ideal``, same spike trains ``(T, batch, inputs)``)
+    averages over the T reads, each relative to the RMS of the ideal outputs: the RMS error of one read,
+    of the mean over the T reads (an error that changes from read to read falls as 1/sqrt(T)), and of its
+    mean over every read and image per output (the bias, which no number of reads removes)."""
+    with torch.no_grad():
+        signal = torch.stack([ideal(s) for s in trains]).double()
+        error = torch.stack([real(s) for s in trains]).double() - signal
+    scale = float(signal.pow(2).mean().sqrt())
+    return {"per_read": float(error.pow(2).mean().sqrt()) / scale,
+            "over_reads": float(error.mean(0).pow(2).mean().sqrt()) / scale,
+            "bias": float(error.mean((0, 1)).pow(2).mean().sqrt()) / scale, "reads": len(trains)}
+
+
 CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_par = 5 Ω)",
            "noise": "read noise (σ = 0.1)", "adc": "ADC only (full scale = a column at G_on)",
            "both": "IR drop + read noise",
@@ -441,7 +455,11 @@ def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: 
     acc["software"] = accuracy(net, x_test, y_test, steps, None, seed + 2, repeats)
     acc["adapted"] = accuracy(adapt_norm(net, x_train, steps, layers["both"], seed + 3), x_test, y_test, steps,
                               layers["both"], seed + 2, repeats)
-    return {"timesteps": steps, "accuracy": acc,
+    extra = {}
+    if "adc" in layers:  # the first layer sees the same input spikes on both
+        trains = encode(x_test, steps, torch.Generator().manual_seed(seed + 2))
+        extra["adc_error"] = read_error_averaging(layers["ideal"][0], layers["adc"][0], trains)
+    return {"timesteps": steps, "accuracy": acc, **extra,
             "membrane_error": membrane_error(net, x_test, steps, layers["both"], seed + 2),
             "spike_rates": spike_rates(net, x_test, steps, layers["both"], seed + 2),
             "fast_model": check_fast_model(net.hidden[0].weight.detach().T.double().numpy(), xbar, 8,

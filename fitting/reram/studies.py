@@ -54,6 +54,10 @@ class SnnNonideal(Study):
         **{f"spike_rate_error_T{t}": Measure("", f"mean |spike rate difference| of the deepest hidden layer's "
                                                  f"neurons, IR drop + read noise vs floating point, at T = {t}")
            for t in STEPS},
+        **{f"adc_error_{k}": Measure("", f"first layer's ADC output error at the largest T, {desc}, relative to "
+                                          f"the RMS output (nan without an ADC)")
+           for k, desc in (("per_read", "RMS of one read"), ("over_reads", "RMS of the mean over the T reads"),
+                           ("bias", "RMS over outputs of the mean over every read"))},
         "loss_growth": Measure("%", "ideal minus non-ideal accuracy at the largest T minus that at the smallest T"),
         "fast_model_mean_error": Measure("", "largest relative error of the noise-free layer outputs vs the nodal "
                                              "solver (float32 round-off)", spec=(None, 1e-5)),
@@ -89,6 +93,8 @@ class SnnNonideal(Study):
             m[f"spike_rate_error_T{r['timesteps']}"] = r["spike_rates"]["abs_difference"][-1]
         loss = [100 * (r["accuracy"]["ideal"] - r["accuracy"]["both"]) for r in rows]
         m["loss_growth"] = loss[-1] - loss[0]
+        for k in ("per_read", "over_reads", "bias"):
+            m[f"adc_error_{k}"] = rows[-1].get("adc_error", {}).get(k, math.nan)
         m["fast_model_mean_error"] = max(r["fast_model"]["mean_rel_error"] for r in rows)
         m["fast_model_noise_ratio"] = rows[0]["fast_model"]["noise_std_ratio"]
         return StudyResult(m, {"rows": rows}, files=["accuracy_vs_timesteps.png", "accuracy_vs_timesteps.json"])

@@ -92,6 +92,7 @@ def test_one_timestep_setting_runs():
     assert all(0.0 <= a <= 1.0 for a in row["accuracy"].values())
     assert row["accuracy"]["software"] > 0.5
     assert len(row["membrane_error"]) == 2 and row["membrane_error"][0] > 0
+    assert row["adc_error"]["reads"] == 2 and row["adc_error"]["per_read"] > 0
 
 
 def test_deeper_network_runs_every_layer_on_a_crossbar():
@@ -176,3 +177,17 @@ def test_bad_adc_bits_raise(bits):
         snn.SpikeSimCrossbar(adc_bits=bits)
     with pytest.raises(ValueError, match="bits = .*integer resolution >= 1"):
         snn.adc(torch.zeros(3), bits, 1.0)
+
+
+def test_adc_error_changes_from_read_to_read_under_poisson_inputs():
+    """Random spike vectors on random 8-bit weights: the 5-bit ADC's error of one read is large, its mean over
+    16 reads near 1/sqrt(16) of it, and its bias per output smaller still; an ideal layer against itself: 0."""
+    weights = np.random.default_rng(10).standard_normal((64, 16))
+    ideal = snn.CrossbarLayer(weights, snn.SpikeSimCrossbar(weight_bits=8).ideal(), torch.Generator())
+    real = snn.CrossbarLayer(weights, replace(ideal.xbar, adc_bits=5), torch.Generator())
+    trains = snn.encode(torch.full((200, 64), 0.3), 16, torch.Generator().manual_seed(0))
+    error = snn.read_error_averaging(ideal, real, trains)
+    assert error["per_read"] > 0.05
+    assert error["over_reads"] == pytest.approx(error["per_read"] / 4, rel=0.3)
+    assert error["bias"] < error["over_reads"]
+    assert snn.read_error_averaging(ideal, ideal, trains)["per_read"] == 0.0
