@@ -20,7 +20,8 @@ The miniature of Fig. 10a of Moitra et al., "When In-memory Computing Meets Spik
   in [G_off, G_on]), the signed product recovered by the digital DIFF module, which subtracts the offset's
   current once per input spike ("replace the dual-crossbar approach with a cost-efficient digital DIFF
   module", Moitra et al. §IV.A). Each timestep is one crossbar read of the binary spike vector (rows at
-  V_read or 0 V).
+  V_read or 0 V). An optional ADC (``adc_bits``) digitises every column of every crossbar and slice at every
+  read, with a fixed full scale of a column at G_on, before the digital shift-and-add (:func:`adc`).
 
 The array is linear in its row voltages, so the nodal solver's answer for any spike vector is
 ``v·s @ A`` with ``A`` the effective conductance matrix from one solve with one row driven at a time
