@@ -59,6 +59,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import itertools
+import math
 import os
 import re
 import shutil
@@ -553,10 +554,11 @@ class NgSpiceShared:
         """
         commands = []
         for name, value in values.items():
-            if not _PARAM_NAME.fullmatch(name) or not np.isfinite(value):
+            value = float(value)
+            if not _PARAM_NAME.fullmatch(name) or not math.isfinite(value):
                 raise ValueError(f"bad parameter {name}={value!r}")
             # ngspice stores .param names lower-cased but alterparam matches case-sensitively
-            commands.append(f"alterparam {name.lower()}={float(value):.17g}")
+            commands.append(f"alterparam {name.lower()}={value:.17g}")
         self._send_each(commands, "alterparam")
 
     def alters(self, values: Sequence[tuple[str, str, float]]) -> None:
@@ -571,9 +573,10 @@ class NgSpiceShared:
         """
         commands = []
         for element, parameter, value in values:
-            if not _ELEMENT_NAME.fullmatch(element) or not _PARAM_NAME.fullmatch(parameter) or not np.isfinite(value):
+            value = float(value)
+            if not _ELEMENT_NAME.fullmatch(element) or not _PARAM_NAME.fullmatch(parameter) or not math.isfinite(value):
                 raise ValueError(f"bad alter of {element!r}: {parameter}={value!r}")
-            commands.append(f"alter {element} {parameter}={float(value):.17g}")
+            commands.append(f"alter {element} {parameter}={value:.17g}")
         self._send_each(commands, "alter")
 
     def reset(self) -> None:
@@ -601,6 +604,8 @@ class NgSpiceShared:
                     if self._lib.ngSpice_Command(command.encode()) != 0:
                         self._fatal = True
                         break
+                    if len(self._transcript) == start:  # printed nothing (alter and alterparam, when they work)
+                        continue
                     text = "\n".join(self._transcript[start:])
                     if _PARSE_FAILED.search(text):
                         raise self._error(_reason(text) or " ".join(text.split()), command, text)
