@@ -57,6 +57,7 @@ from __future__ import annotations
 import _ctypes
 import contextlib
 import ctypes
+import functools
 import ctypes.util
 import itertools
 import math
@@ -898,6 +899,7 @@ def _aliases(name: str) -> tuple[str, ...]:
     return (key, f"i({key.removesuffix('#branch')})")
 
 
+@functools.lru_cache(maxsize=65536)  # every run of a loaded circuit names the same vectors
 def _canonical(name: str, kind: str) -> str:
     """Key of a vector, as ngspice names it in a rawfile minus the ``v()`` around voltages."""
     name = name.lower()
@@ -921,7 +923,8 @@ def _collect(items: Iterable[tuple[str, str, np.ndarray]]) -> dict[str, np.ndarr
     vectors = {}
     for name, kind, values in items:
         if kind == "frequency" or not is_complex:
-            vectors[_canonical(name, kind)] = np.array(values.real, dtype=np.float64)
+            own = values.dtype == np.float64 and values.flags.owndata and values.flags.writeable  # _array's copy
+            vectors[_canonical(name, kind)] = values if own else np.array(values.real, dtype=np.float64)
         else:
             vectors[_canonical(name, kind)] = np.array(values, dtype=np.complex128)
     return dict(sorted(vectors.items()))
