@@ -87,7 +87,7 @@ def _fast_normals(seed: int, samples: Sequence[int], size: int) -> np.ndarray:
             state = ((inc + (s_hi << 64) + s_lo) * _PCG_MULT + inc) & _MASK128
             bits.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
                           "has_uint32": 0, "uinteger": 0}
-            out[row] = generator.standard_normal(size)
+            generator.standard_normal(size, out=out[row])
     return out
 
 
