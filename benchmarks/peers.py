@@ -17,6 +17,10 @@ with the engine's:
 
 engine
     ``run_study(..., workers=1)`` in this process's child, as ``spicegen mc mc-tran --workers 1``.
+engine (2 workers)
+    ``run_study(..., workers=2)``, as ``spicegen mc mc-tran --workers 2``: the same samples, bit for bit,
+    on two worker processes (their start-up is inside the clock). The other loops use one core; this
+    row is the wall-clock speed a user gets from the engine on a 2-core machine.
 binding
     spicegen's own libngspice binding in a bare loop (the PySpice loop below, on spicegen's
     ``NgSpiceShared``): what the engine adds on top of the simulator calls.
@@ -63,7 +67,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 TESTBENCH, SEED = "mc-tran", 1
-METHODS = ("engine", "binding", "pyspice", "pyspice+no_mem_check", "spicelib", "control", "process")
+METHODS = ("engine", "engine (2 workers)", "binding", "pyspice", "pyspice+no_mem_check", "spicelib", "control", "process")
 PROCESS_SHARE = 4
 """One process per sample and spicelib run on ``n // PROCESS_SHARE`` samples (they are slow)."""
 CHECKED_RAW = 20
@@ -133,14 +137,14 @@ def tstop_of(point: Any) -> float:
 # ------------------------------------------------------------------------------- methods (in a child)
 
 
-def run_engine(n: int, out: Path) -> list[list[float]]:
+def run_engine(n: int, out: Path, workers: int = 1) -> Any:
     from spicegen.montecarlo import load_dataset, run_study
 
     testbench, _ = study()
-    folder = out / "engine-study"
+    folder = out / f"engine-study-{workers}"
     shutil.rmtree(folder, ignore_errors=True)
     with _clock() as clock:
-        run_study(testbench, folder, n=n, seed=SEED, progress=False)
+        run_study(testbench, folder, n=n, seed=SEED, workers=workers, progress=False)
     data = load_dataset(folder)
     return clock, np.stack([data[name].values for name in testbench.measurements], axis=1).tolist()
 
@@ -260,6 +264,7 @@ def _cpu() -> float:
 
 RUNNERS: dict[str, Callable[[int, Path], Any]] = {
     "engine": run_engine,
+    "engine (2 workers)": lambda n, out: run_engine(n, out, workers=2),
     "binding": run_binding,
     "pyspice": lambda n, out: run_pyspice(n, out, no_mem_check=False),
     "pyspice+no_mem_check": lambda n, out: run_pyspice(n, out, no_mem_check=True),
