@@ -57,8 +57,8 @@ from __future__ import annotations
 import _ctypes
 import contextlib
 import ctypes
-import functools
 import ctypes.util
+import functools
 import itertools
 import math
 import os
