@@ -23,7 +23,7 @@ DC: ``mc-dc`` (one ``.op`` per sample), 1000 samples, one sample per run against
 packed into one netlist, for four circuits: a sky130 NMOS with threshold mismatch only (set by
 ``alter``, no re-parse), with threshold and width mismatch (width needs ``alterparam`` + ``reset``),
 the ``diode_rs`` B-source twin (``alterparam`` + ``reset``) and the compiled ``diode_rs`` (OSDI:
-``is_`` an instance parameter set by ``alter``, ``rs`` on a card per copy: ``alterparam`` + ``reset``).
+``is_`` and ``rs`` instance parameters set by ``alter``, no re-parse).
 ``--dc-only`` runs only this part.
 
 Rates: the whole ``run_study`` call (plan, circuit load, worker start-up included), and the
@@ -63,7 +63,7 @@ DC_CIRCUITS = {
     "sky130 NMOS, vth mismatch (alter)": {"device": "nmos", "mismatch": "vth"},
     "sky130 NMOS, vth + width mismatch (alterparam + reset)": {"device": "nmos", "mismatch": "vth+w"},
     "diode_rs twin, is_ + rs (alterparam + reset)": {"device": "diode"},
-    "diode_rs OSDI, is_ (alter) + rs (alterparam + reset)": {"device": "diode", "flavor": "osdi"},
+    "diode_rs OSDI, is_ + rs (alter)": {"device": "diode", "flavor": "osdi"},
 }
 
 

@@ -144,9 +144,10 @@ class Param:
         Whether each instance sets its own value (an *instance* parameter): Verilog-A declares it
         ``(*type="instance"*)``, the OSDI ``N`` line and the VACASK instance carry it, so instances
         that differ only in such parameters share one ``.model`` card, and the numpy module takes
-        it per element. ``None`` (default): per instance exactly when the variation is drawn per
-        instance (``local``, ``d2d`` or ``c2c``; :attr:`per_instance` resolves it). Every state's
-        initial value ``<state>0`` and ``freeze`` are instance parameters.
+        it per element. ``None`` (default): per instance exactly when the parameter varies, whatever
+        the kind (:attr:`per_instance` resolves it): a Monte Carlo sample then sets it with ``alter``
+        instead of re-parsing a card, and a ``global`` draw is written to every instance. Every
+        state's initial value ``<state>0`` and ``freeze`` are instance parameters.
     """
 
     name: str
@@ -179,10 +180,10 @@ class Param:
 
     @property
     def per_instance(self) -> bool:
-        """Whether each instance sets its own value (:attr:`instance`, or else a variation drawn per instance)."""
+        """Whether each instance sets its own value (:attr:`instance`, or else whether the parameter varies)."""
         if self.instance is not None:
             return self.instance
-        return self.variation is not None and self.variation.kind != "global"
+        return self.variation is not None
 
     @property
     def symbol(self) -> sympy.Symbol:

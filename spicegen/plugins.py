@@ -19,6 +19,7 @@ A package of your own declares, in its ``pyproject.toml``::
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from importlib import import_module
@@ -106,6 +107,7 @@ def load_file(path: str | os.PathLike[str]) -> ModuleType:
     return _files[file]
 
 
+@functools.cache  # scanning the installed distributions' entry points takes 10-30 ms; once per process
 def compiler(name: str) -> Callable[..., Any]:
     """The model compiler registered as ``name`` in the ``spicegen.compilers`` group
     (``"osdi"``: ``veriloga.compile_model``, model → path of the compiled ``.osdi`` file).

@@ -613,6 +613,7 @@ def _inline(line: str, slots: Sequence[Slot]) -> str:
     return line
 
 
+@functools.lru_cache(maxsize=4096)  # a packed run names every copy's elements: a lookup, not a new string
 def packed_element(element: str, copy: int) -> str:
     """ngspice's name of ``element`` inside packed copy ``copy`` (``m.xmc3.mn``)."""
     return f"{element[0]}.x{PACK_PREFIX}{copy}.{element}".lower()

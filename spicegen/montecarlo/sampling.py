@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from typing import Mapping, Sequence, get_args
 
 import numpy as np
@@ -87,7 +87,7 @@ def _fast_normals(seed: int, samples: Sequence[int], size: int) -> np.ndarray:
             state = ((inc + (s_hi << 64) + s_lo) * _PCG_MULT + inc) & _MASK128
             bits.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
                           "has_uint32": 0, "uinteger": 0}
-            out[row] = generator.standard_normal(size)
+            generator.standard_normal(size, out=out[row])
     return out
 
 
@@ -96,31 +96,16 @@ def _child_states(seed: int, keys: Sequence[int]) -> np.ndarray:
     count), shape ``(len(keys), 4)``."""
     from numpy.random.bit_generator import _coerce_to_uint32_array
 
-    run = _coerce_to_uint32_array(seed)
-    run = np.concatenate([run, np.zeros(max(0, _POOL - run.size), np.uint32)])
-    spawn = np.array([_coerce_to_uint32_array(k) for k in keys], np.uint32).reshape(len(keys), -1)
-    entropy = np.concatenate([np.broadcast_to(run, (len(keys), run.size)), spawn], axis=1)
-    const = _INIT_A
-
-    def hashmix(value: np.ndarray) -> np.ndarray:
-        nonlocal const
-        value = value ^ np.uint32(const)
-        const = (const * _MULT_A) & _MASK32
-        value = value * np.uint32(const)
-        return value ^ (value >> np.uint32(16))
-
-    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        result = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
-        return result ^ (result >> np.uint32(16))
-
-    pool = [hashmix(entropy[:, i]) for i in range(_POOL)]  # entropy has at least _POOL + 1 words
-    for src in range(_POOL):
+    if all(0 <= k <= _MASK32 for k in keys):
+        spawn = np.array(keys, np.uint32).reshape(len(keys), 1)
+    else:
+        spawn = np.array([_coerce_to_uint32_array(k) for k in keys], np.uint32).reshape(len(keys), -1)
+    pool, const = _seed_pool(seed)  # the seed's words come first and are every child's: hashed once
+    pool = list(pool)
+    for src in range(spawn.shape[1]):
         for dst in range(_POOL):
-            if src != dst:
-                pool[dst] = mix(pool[dst], hashmix(pool[src]))
-    for src in range(_POOL, entropy.shape[1]):
-        for dst in range(_POOL):
-            pool[dst] = mix(pool[dst], hashmix(entropy[:, src]))
+            hashed, const = _hashmix(spawn[:, src], const)
+            pool[dst] = _mix(pool[dst], hashed)
     const = _INIT_B
     words = np.empty((len(keys), 8), np.uint32)
     for i in range(8):
@@ -129,6 +114,43 @@ def _child_states(seed: int, keys: Sequence[int]) -> np.ndarray:
         value = value * np.uint32(const)
         words[:, i] = value ^ (value >> np.uint32(16))
     return words.astype("<u4").view("<u8").astype(np.uint64)
+
+
+@lru_cache(maxsize=16)
+def _seed_pool(seed: int) -> tuple[tuple[np.ndarray, ...], int]:
+    """SeedSequence's entropy pool after mixing in the words of ``seed`` (every child's first words), as
+    arrays of one element, and the hash constant reached."""
+    from numpy.random.bit_generator import _coerce_to_uint32_array
+
+    run = _coerce_to_uint32_array(seed)
+    run = np.concatenate([run, np.zeros(max(0, _POOL - run.size), np.uint32)]).reshape(-1, 1)
+    const, pool = _INIT_A, []
+    for i in range(_POOL):
+        hashed, const = _hashmix(run[i], const)
+        pool.append(hashed)
+    for src in range(_POOL):
+        for dst in range(_POOL):
+            if src != dst:
+                hashed, const = _hashmix(pool[src], const)
+                pool[dst] = _mix(pool[dst], hashed)
+    for src in range(_POOL, run.shape[0]):
+        for dst in range(_POOL):
+            hashed, const = _hashmix(run[src], const)
+            pool[dst] = _mix(pool[dst], hashed)
+    return tuple(pool), const
+
+
+def _hashmix(value: np.ndarray, const: int) -> tuple[np.ndarray, int]:
+    """SeedSequence's ``hashmix`` and the next hash constant."""
+    value = value ^ np.uint32(const)
+    const = (const * _MULT_A) & _MASK32
+    value = value * np.uint32(const)
+    return value ^ (value >> np.uint32(16)), const
+
+
+def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    result = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
+    return result ^ (result >> np.uint32(16))
 
 
 @cache
@@ -250,11 +272,15 @@ class Sampler:
                     bad = next(float(v) for v in np.ravel(column[row]) if not lo <= v <= hi)
                     problems[samples[row]] = _outside(samples[row], rule.slot.name, bad, lo, hi)
         nominal = self.nominal()
+        floats = {name: column.tolist() for name, column in columns.items() if column.ndim == 1}
+        arrays = {name: column for name, column in columns.items() if column.ndim > 1}
         values = []
         for row in range(len(samples)):
             drawn = dict(nominal)
-            for name, column in columns.items():
-                drawn[name] = float(column[row]) if column.ndim == 1 else column[row].copy()
+            for name, column in floats.items():
+                drawn[name] = column[row]
+            for name, array in arrays.items():
+                drawn[name] = array[row].copy()
             values.append(drawn)
         return Batch(tuple(samples), values, problems)
 

@@ -40,7 +40,7 @@ from .sampling import KINDS
 from .store import Record, Store
 from .worker import Task, die_with_parent, forget_circuit, run_batch
 
-#: Largest batch (in samples) sent to one worker of a local pool / a Dask cluster.
+#: Largest batch (in runs: a sample, or a pack of samples) sent to one worker of a local pool / a Dask cluster.
 MAX_BATCH = {"local": 16, "dask": 64}
 
 
@@ -99,7 +99,7 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
         Dask scheduler (``tcp://host:8786``); ``None`` for the local process pool.
     batch
         Samples per batch (default: about eight batches per worker, at most
-        :data:`MAX_BATCH`).
+        :data:`MAX_BATCH` runs, each a sample or a pack).
     retry_failed
         Also re-run samples stored as failed.
     progress
@@ -143,7 +143,7 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
         with _sigterm_as_interrupt(), _executor(workers, dask) as (executor, slots), \
                 tqdm(total=todo, unit="sample", disable=not progress, dynamic_ncols=True,
                      desc=desc or testbench.name) as bar:
-            size = batch or _auto_batch(todo, slots, dask)
+            size = batch or _auto_batch(todo, slots, dask, plan.pack)
             sink = _Sink(store, bar, [_point_label(p.coords) for p in plan.points])
             tasks = _pending(plan, store, n, retry_failed)
             work = partial(run_batch, plan, single=single, interruptible=isinstance(executor, _InlineExecutor))
@@ -160,9 +160,13 @@ def _pending(plan: Plan, store: Store, n: int, retry_failed: bool) -> Iterator[T
             yield point.index, tuple(pack)
 
 
-def _auto_batch(samples: int, slots: int, dask: str | None) -> int:
-    """About eight batches per worker thread, capped so a crash loses little work."""
-    cap = MAX_BATCH["dask" if dask else "local"]
+def _auto_batch(samples: int, slots: int, dask: str | None, pack: int = 1) -> int:
+    """Samples per batch: about eight batches per worker thread, capped so a crash loses little work.
+
+    The cap counts runs, and a pack of ``pack`` samples is one run: a packed study commits (and
+    checkpoints, 0.3 ms of CPU) once per several packs rather than once per pack.
+    """
+    cap = MAX_BATCH["dask" if dask else "local"] * pack
     return max(1, min(cap, math.ceil(samples / (8 * slots))))
 
 

@@ -242,7 +242,8 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
     batch = sampler.draw_batch(plan.seed, range(first, first + plan.pack))
     drawn = batch.values
     problems = {sample - first: message for sample, message in batch.problems.items()}
-    copies = [(i, {k: _at(v, 0) for k, v in (sampler.nominal() if i in problems else values).items()})
+    copies = [(i, {k: v if type(v) is float else _at(v, 0)
+                   for k, v in (sampler.nominal() if i in problems else values).items()})
               for i, values in enumerate(drawn)]
     try:
         _apply(spice, point.slots, copies)

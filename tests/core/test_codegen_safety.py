@@ -33,7 +33,8 @@ from spicegen.numpy_code import NumpyExprPrinter, format_numpy_module, load_nump
 from spicegen.printing import spice_expr
 from veriloga import compile_source, format_module, va_expr
 
-CANARY = Path(tempfile.gettempdir()) / f"spicegen-codegen-canary-{os.getpid()}"
+# one name per user, not per process: test ids must be the same in every pytest-xdist worker
+CANARY = Path(tempfile.gettempdir()) / f"spicegen-codegen-canary-{os.getuid()}"
 PAYLOADS = (
     '"""', "'''", "\\", "\\U", "\\x", "\\N{", "\n", "\r", "\x00", "\u2028", "Ω µ é", "\ud800", "*)", "(*", '"',
     "*/", "//", "`define", "$finish;", "endmodule", "\n.control\nshell touch {canary}\n.endc\n",

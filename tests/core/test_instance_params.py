@@ -59,8 +59,9 @@ def osdi():
 
 def test_which_parameters_are_per_instance():
     assert not Param("a", 1.0).per_instance
-    assert not Param("a", 1.0, variation=Variation("global", 0.1)).per_instance
-    assert all(Param("a", 1.0, variation=Variation(kind, 0.1)).per_instance for kind in ("local", "d2d", "c2c"))
+    assert not Param("a", 1.0, variation=Variation("global", 0.1), instance=False).per_instance
+    assert all(Param("a", 1.0, variation=Variation(kind, 0.1)).per_instance
+               for kind in ("global", "local", "d2d", "c2c"))
     assert not Param("a", 1.0, variation=Variation("d2d", 0.1), instance=False).per_instance
     assert [p.name for p in MODEL.params if p.per_instance] == ["g", "k", FREEZE, "w0"]
     with pytest.raises(ValueError, match="instance of parameter 'a' must be True, False or None"):

@@ -32,9 +32,9 @@ def test_divider_op_matches_ohms_law(tmp_path):
 
 def test_spicegen_diode_op_solves_shockley_with_series_resistance():
     model = get_device("diode_rs")
-    is_, n, rs = 2e-14, 1.0, 50.0
-    lines = format_instance(model, "d1", ["a", "0"], {"is_": is_, "rs": rs})
-    assert lines == ["model m_d1 diode_rs rs=50.0", "d1 (a 0) m_d1 is_=2e-14"]  # is_ varies locally: per instance
+    is_, n, rs = 2e-14, 1.2, 50.0
+    lines = format_instance(model, "d1", ["a", "0"], {"is_": is_, "n": n, "rs": rs})
+    assert lines == ["model m_d1 diode_rs n=1.2", "d1 (a 0) m_d1 is_=2e-14 rs=50.0"]  # is_, rs vary: per instance
     out = run_vacask(deck(*lines, "v1 (a 0) vsource dc=0.8"), osdi=[compile_model(model), "resistor.osdi"])
     i, vai = -out["v1:flow(br)"][0], out["d1:ai"][0]
     vt = BOLTZMANN * (27 + 273.15) / ELEMENTARY_CHARGE  # VACASK's default temp is 27 C
