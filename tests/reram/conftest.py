@@ -67,4 +67,5 @@ crossbar = _study_run("crossbar-mvm", "--set", "size=16", "--set", "vectors=10",
 crossbar_presets = _study_run("crossbar-presets", "--set", "vectors=4", "--set", "on_off=3,100", "--set", "adc_bits=4,5",
                               doc="Every device preset on 4 vectors, two on/off ratios and two ADC resolutions.")
 snn_nonideal = _study_run("snn-nonideal", "--set", "timesteps=1,2", "--set", "epochs=1", "--set", "hidden=16",
-                          "--set", "repeats=1", doc="Two 16-neuron networks (T = 1, 2), one epoch each (~20 s).")
+                          "--set", "repeats=1", "--set", "adc_bits=5",
+                          doc="Two 16-neuron networks (T = 1, 2), one epoch each, with a 5-bit ADC (~20 s).")
