@@ -4,9 +4,11 @@ The miniature of Fig. 10a of Moitra et al., "When In-memory Computing Meets Spik
 (SpikeSim setting, their Table III: 64x64 RRAM crossbars, R_on = 20 kΩ, on/off 10, 4-bit devices,
 0.1 V read; non-idealities r_par = 5 Ω wire segments and Gaussian read noise σ = 0.1):
 
-- Data: scikit-learn's 8x8 digits (shipped with the package, no download), pixels / 16 as the
-  probability of an input spike per timestep (Poisson rate code), so the 64 pixels drive the 64 rows
-  of one crossbar.
+- Data: scikit-learn's 8x8 digits (shipped with the package, no download), pixels / 16 in [0, 1], so the
+  64 pixels drive the 64 rows of one crossbar. ``encoding`` (:data:`ENCODINGS`): ``rate``, the probability
+  of an input spike per timestep (Poisson rate code), or ``direct``, the intensities themselves at every
+  timestep (the direct encoding of the BPTT-trained SNNs the paper evaluates): the first crossbar's rows
+  then carry multi-bit voltages through a DAC of ``input_bits`` and it sees the same input at every read.
 - Network: 64 → ``depth`` layers of ``hidden`` LIF neurons (batch norm on the crossbar output, leak
   ``leak``, threshold 1, reset by subtraction) → 10 read-out columns whose outputs are accumulated over
   the timesteps (the membrane of a non-firing last layer, as in SpikeSim's networks). One
@@ -20,14 +22,15 @@ The miniature of Fig. 10a of Moitra et al., "When In-memory Computing Meets Spik
   in [G_off, G_on]), the signed product recovered by the digital DIFF module, which subtracts the offset's
   current once per input spike ("replace the dual-crossbar approach with a cost-efficient digital DIFF
   module", Moitra et al. §IV.A). Each timestep is one crossbar read of the binary spike vector (rows at
-  V_read or 0 V). An optional ADC (``adc_bits``) digitises every column of every crossbar and slice at every
+  V_read or 0 V), or of the analog input x in [0, 1] (rows at x·V_read, x on the DAC's ``2**input_bits``
+  levels). An optional ADC (``adc_bits``) digitises every column of every crossbar and slice at every
   read, with a fixed full scale of a column at G_on, before the digital shift-and-add (:func:`adc`).
 
 The array is linear in its row voltages, so the nodal solver's answer for any spike vector is
 ``v·s @ A`` with ``A`` the effective conductance matrix from one solve with one row driven at a time
 (:func:`effective_conductances`, :func:`testbenches.reram.crossbar.nodal_currents`): IR drop costs one
 LU per crossbar and is exact. Read noise perturbs every cell at every read; the study draws it on the
-column currents as ``N(0, σ²·v²·s @ A²)``, first order in the IR drop (A instead of G under the
+column currents as ``N(0, σ²·v²·s² @ A²)`` (s² = s for spikes), first order in the IR drop (A instead of G under the
 noise), which :func:`check_fast_model` compares with nodal solves of the perturbed arrays.
 
 Needs the optional torch extra (and scikit-learn, which comes with it).
@@ -52,6 +55,8 @@ from testbenches.reram.presets import preset
 
 LEAK = 0.9
 """Default membrane leak per timestep (λ of the paper's Eq. 1; 1 = integrate-and-fire)."""
+ENCODINGS = ("rate", "direct")
+"""Input encodings: a Poisson spike train of rate x, or x itself at every timestep (multi-bit rows)."""
 MAPPINGS = ("offset", "differential")
 """Signed weights on the array: one device plus SpikeSim's digital offset subtraction, or a G+/G- pair."""
 THRESHOLD = 1.0
@@ -93,6 +98,9 @@ class SpikeSimCrossbar:
         Weight precision: ``ceil(weight_bits / bits)`` slices of ``bits`` bits each on their own columns,
         combined digitally with their significance (SpikeSim's 8-bit weights on 4-bit devices: two slices);
         ``bits`` = one device (pair) per weight.
+    input_bits
+        DAC resolution of the row drivers: an analog row input x in [0, 1] (direct encoding) is driven at
+        ``round(x·(2**input_bits - 1)) / (2**input_bits - 1)·V_read``; spikes (0 or 1) pass unchanged.
     adc_bits
         ADC resolution of every column's partial sum, read per crossbar, per slice and per timestep before
         the digital shift-and-add (:func:`adc`); ``None`` = ideal (floating-point) read-out.
@@ -108,8 +116,12 @@ class SpikeSimCrossbar:
     mapping: str = "differential"
     weight_bits: int = _SPIKESIM.levels.bit_length() - 1
     adc_bits: int | None = None
+    input_bits: int = 6
 
     def __post_init__(self) -> None:
+        if isinstance(self.input_bits, bool) or not isinstance(self.input_bits, int) or self.input_bits < 1:
+            raise ValueError(f"input_bits = {self.input_bits!r}: give the row DAC's resolution as an integer >= 1 "
+                             f"(e.g. 6).")
         if self.adc_bits is not None and (isinstance(self.adc_bits, bool) or not isinstance(self.adc_bits, int)
                                           or self.adc_bits < 1):
             raise ValueError(f"adc_bits = {self.adc_bits!r}: give an integer >= 1 (e.g. 5, the paper's ADC), or "
@@ -158,6 +170,16 @@ def adc(currents: torch.Tensor, bits: int, full_scale: float) -> torch.Tensor:
         raise ValueError(f"full_scale = {full_scale!r} A: the ADC range must be > 0.")
     step = full_scale / (2 ** bits - 1)
     return torch.clamp(torch.round(currents / step), 0, 2 ** bits - 1) * step
+
+
+def dac(rows: torch.Tensor, bits: int) -> torch.Tensor:
+    """Row inputs in [0, 1] on the ``2**bits`` levels of a linear DAC (0 and 1 exact, so spikes pass)."""
+    low, high = float(rows.min()), float(rows.max())
+    if low < 0 or high > 1:
+        raise ValueError(f"row inputs span [{low:g}, {high:g}]: the DAC drives 0 … V_read, give inputs in [0, 1] "
+                         f"(e.g. pixels / their maximum).")
+    top = 2 ** bits - 1
+    return torch.round(rows * top) / top
 
 
 def pair_conductances(weights: np.ndarray, xbar: SpikeSimCrossbar) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +250,8 @@ class CrossbarLayer:
         self.xbar, self.generator = xbar, generator
 
     def currents(self, spikes: torch.Tensor) -> torch.Tensor:
-        """Column currents (A) of one read, with read noise, through the ADC of each crossbar column."""
+        """Column currents (A) of one read of row inputs in [0, 1] (spikes, or analog through the DAC), with
+        read noise, through the ADC of each crossbar column."""
         v = self.xbar.v_read
         current = v * spikes @ self.a
         if self.xbar.read_noise:
@@ -238,8 +261,9 @@ class CrossbarLayer:
         return current
 
     def current_std(self, spikes: torch.Tensor) -> torch.Tensor:
-        """Read-noise spread (A) of every column current, first order in the IR drop."""
-        return self.xbar.read_noise * self.xbar.v_read * torch.sqrt(spikes @ self.a2)
+        """Read-noise spread (A) of every column current, first order in the IR drop: each cell's current
+        x·v·A carries σ·x·v·A."""
+        return self.xbar.read_noise * self.xbar.v_read * torch.sqrt(spikes ** 2 @ self.a2)
 
     def decode(self, currents: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
         """Weight-unit outputs: the pair differences weighted by their slice's significance, or the digital
@@ -251,13 +275,15 @@ class CrossbarLayer:
         """Read-noise spread of the decoded outputs."""
         return torch.sqrt(self.current_std(spikes) ** 2 @ self.decoder.to(spikes.dtype) ** 2)
 
-    def __call__(self, spikes: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.currents(spikes), spikes)
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        rows = dac(rows, self.xbar.input_bits)
+        return self.decode(self.currents(rows), rows)
 
 
 def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rng: np.random.Generator,
-                     rate: float = 0.3) -> dict[str, float]:
-    """The layer model against the nodal solver on ``reads`` random spike vectors (``rate`` active rows).
+                     rate: float = 0.3, analog: bool = False) -> dict[str, float]:
+    """The layer model against the nodal solver on ``reads`` random spike vectors (``rate`` active rows), or,
+    ``analog``, on those rows driven at uniform random levels of the DAC (direct encoding).
 
     Returns the largest relative error of the noise-free outputs (superposition: round-off), and the
     spread of the read-noise outputs of the nodal solver on perturbed arrays ``G·(1 + σ·N)`` over that of
@@ -266,6 +292,8 @@ def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rn
     xbar = replace(xbar, adc_bits=None)  # the check is of the analog model, before the ADC
     layer = CrossbarLayer(weights, replace(xbar, read_noise=0.0), torch.Generator())
     spikes = (rng.random((reads, weights.shape[0])) < rate).astype(float)
+    if analog:
+        spikes = dac(torch.tensor(spikes * rng.random(spikes.shape)), xbar.input_bits).numpy()
     s = torch.tensor(spikes)
     g, v = layer.g, xbar.v_read
 
@@ -287,12 +315,15 @@ def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rn
 
 
 class SpikingMLP(nn.Module):
-    """64 → ``depth`` x hidden LIF (batch norm, leak, threshold, soft reset) → 10 outputs accumulated over T."""
+    """64 → ``depth`` x hidden LIF (batch norm, leak, threshold, soft reset) → 10 outputs accumulated over T;
+    ``encoding`` (:data:`ENCODINGS`) is how its inputs are fed, in training and inference alike."""
 
     def __init__(self, hidden: int = 64, leak: float = LEAK, inputs: int = 64, classes: int = 10,
-                 depth: int = 1) -> None:
+                 depth: int = 1, encoding: str = "rate") -> None:
         super().__init__()
-        self.leak = leak
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding = {encoding!r}: choose one of {', '.join(ENCODINGS)}.")
+        self.leak, self.encoding = leak, encoding
         widths = [inputs] + [hidden] * depth
         self.hidden = nn.ModuleList(nn.Linear(i, o, bias=False) for i, o in zip(widths, widths[1:]))
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(depth))
@@ -305,7 +336,7 @@ class SpikingMLP(nn.Module):
 
     def forward(self, trains: torch.Tensor, mvms: Sequence[Mvm] | None = None,
                 record: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Logits of spike trains ``(T, batch, 64)``; ``mvms`` replaces the weight products (crossbars);
+        """Logits of input trains ``(T, batch, 64)`` (:func:`encode`); ``mvms`` replaces the weight products (crossbars);
         ``record`` collects the hidden membrane potentials (all layers side by side) of every timestep."""
         mvms = mvms or self.weights
         u = [torch.zeros(trains.shape[1], layer.out_features) for layer in self.hidden]
@@ -334,24 +365,29 @@ def digits(rng: np.random.Generator, test_fraction: float = 0.3) -> tuple[torch.
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
-def encode(x: torch.Tensor, steps: int, generator: torch.Generator) -> torch.Tensor:
-    """Poisson rate code: ``(steps, batch, pixels)`` spikes with probability x per timestep."""
+def encode(x: torch.Tensor, steps: int, generator: torch.Generator, encoding: str = "rate") -> torch.Tensor:
+    """``(steps, batch, pixels)`` inputs of x in [0, 1]: ``rate``, spikes with probability x per timestep
+    (Poisson rate code); ``direct``, x itself at every timestep (``generator`` unused)."""
+    if encoding == "direct":
+        return x.expand(steps, *x.shape).clone()
+    if encoding != "rate":
+        raise ValueError(f"encoding = {encoding!r}: choose one of {', '.join(ENCODINGS)}.")
     return (torch.rand((steps, *x.shape), generator=generator) < x).float()
 
 
 def train(x: torch.Tensor, y: torch.Tensor, steps: int, epochs: int, hidden: int, leak: float,
-          seed: int, depth: int = 1) -> SpikingMLP:
-    """BPTT in floating point at ``steps`` timesteps (torch seeded with ``seed``)."""
+          seed: int, depth: int = 1, encoding: str = "rate") -> SpikingMLP:
+    """BPTT in floating point at ``steps`` timesteps on ``encoding`` inputs (torch seeded with ``seed``)."""
     torch.manual_seed(seed)
     spikes = torch.Generator().manual_seed(seed)
-    net = SpikingMLP(hidden, leak, depth=depth)
+    net = SpikingMLP(hidden, leak, depth=depth, encoding=encoding)
     optimiser = torch.optim.Adam(net.parameters(), lr=LR)
     for _ in range(epochs):
         net.train()
         order = torch.randperm(len(y))
         for i in range(0, len(order), BATCH):
             batch = order[i:i + BATCH]
-            loss = F.cross_entropy(net(encode(x[batch], steps, spikes)), y[batch])
+            loss = F.cross_entropy(net(encode(x[batch], steps, spikes, net.encoding)), y[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -368,7 +404,7 @@ def accuracy(net: SpikingMLP, x: torch.Tensor, y: torch.Tensor, steps: int, mvms
     """Test accuracy (fraction) averaged over ``repeats`` draws of the input spikes (and read noise)."""
     spikes = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        hits = [float((net(encode(x, steps, spikes), mvms).argmax(1) == y).float().mean()) for _ in range(repeats)]
+        hits = [float((net(encode(x, steps, spikes, net.encoding), mvms).argmax(1) == y).float().mean()) for _ in range(repeats)]
     return float(np.mean(hits))
 
 
@@ -381,14 +417,14 @@ def adapt_norm(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm]
         norm.momentum = None  # cumulative average over all timesteps
     adapted.train()
     with torch.no_grad():
-        adapted(encode(x, steps, torch.Generator().manual_seed(seed)), mvms)
+        adapted(encode(x, steps, torch.Generator().manual_seed(seed), net.encoding), mvms)
     return adapted.eval()
 
 
 def membrane_error(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm], seed: int) -> list[float]:
     """RMS deviation (in units of θ) of the hidden membrane potential on the crossbars from the ideal one,
     per timestep, on the same input spikes."""
-    trains = encode(x, steps, torch.Generator().manual_seed(seed))
+    trains = encode(x, steps, torch.Generator().manual_seed(seed), net.encoding)
     ideal: list[torch.Tensor] = []
     real: list[torch.Tensor] = []
     with torch.no_grad():
@@ -400,7 +436,7 @@ def membrane_error(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[
 def spike_rates(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm], seed: int) -> dict[str, list]:
     """Per hidden layer: the mean spike rate (spikes per neuron and timestep) in floating point and on the
     crossbars, and the mean absolute difference of every neuron's rate, on the same input spikes."""
-    trains = encode(x, steps, torch.Generator().manual_seed(seed))
+    trains = encode(x, steps, torch.Generator().manual_seed(seed), net.encoding)
     membranes: dict[str, list[torch.Tensor]] = {"ideal": [], "crossbar": []}
     with torch.no_grad():
         net(trains, None, membranes["ideal"])
@@ -434,10 +470,11 @@ CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_p
 
 
 def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, epochs: int, hidden: int,
-                  leak: float, seed: int, repeats: int, depth: int = 1) -> dict[str, Any]:
-    """Train at ``steps`` timesteps and measure the accuracy in every configuration of :data:`CONFIGS`."""
+                  leak: float, seed: int, repeats: int, depth: int = 1, encoding: str = "rate") -> dict[str, Any]:
+    """Train at ``steps`` timesteps on ``encoding`` inputs and measure the accuracy in every configuration of
+    :data:`CONFIGS`."""
     x_train, y_train, x_test, y_test = data
-    net = train(x_train, y_train, steps, epochs, hidden, leak, seed, depth)
+    net = train(x_train, y_train, steps, epochs, hidden, leak, seed, depth, encoding)
     return evaluate(net, data, steps, xbar, seed, repeats)
 
 
@@ -458,13 +495,13 @@ def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: 
                               layers["both"], seed + 2, repeats)
     extra = {}
     if "adc" in layers:  # the first layer sees the same input spikes on both
-        trains = encode(x_test, steps, torch.Generator().manual_seed(seed + 2))
+        trains = encode(x_test, steps, torch.Generator().manual_seed(seed + 2), net.encoding)
         extra["adc_error"] = read_error_averaging(layers["ideal"][0], layers["adc"][0], trains)
     return {"timesteps": steps, "accuracy": acc, **extra,
             "membrane_error": membrane_error(net, x_test, steps, layers["both"], seed + 2),
             "spike_rates": spike_rates(net, x_test, steps, layers["both"], seed + 2),
             "fast_model": check_fast_model(net.hidden[0].weight.detach().T.double().numpy(), xbar, 8,
-                                           np.random.default_rng(seed + 4))}
+                                           np.random.default_rng(seed + 4), analog=net.encoding == "direct")}
 
 
 def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10") -> Path:

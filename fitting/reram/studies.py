@@ -45,6 +45,9 @@ class SnnNonideal(Study):
                Setting("read_noise", 0.1, "relative read noise per cell and read", bounds=(0.0, 1.0)),
                Setting("adc_bits", 0, "ADC bits of every crossbar column's partial sum, full scale = rows x G_on x "
                                       "V_read (0 = ideal read-out)", bounds=(0, 16)),
+               Setting("encoding", "rate", "input encoding: Poisson spikes of rate pixel/16, or the intensities at "
+                                           "every timestep through the row DAC (direct)", choices=("rate", "direct")),
+               Setting("input_bits", 6, "row DAC bits of the first crossbar under direct encoding", bounds=(1, 16)),
                Setting("repeats", 2, "test passes (input spikes and read noise redrawn)", bounds=(1, 100)))
     measures = {
         **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {label}")
@@ -78,11 +81,11 @@ class SnnNonideal(Study):
         steps = _steps(o["timesteps"])
         xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"], mapping=o["mapping"],
                                 weight_bits=o["weight_bits"], size=o["crossbar_size"],
-                                adc_bits=o["adc_bits"] or None)
+                                adc_bits=o["adc_bits"] or None, input_bits=o["input_bits"])
         data = digits(ctx.rng("split"))
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
-                                                              seed, o["repeats"], o["depth"]))
+                                                              seed, o["repeats"], o["depth"], o["encoding"]))
                 for t in ctx.bar(steps, desc="timesteps")]
         plot(rows, ctx.out / "accuracy_vs_timesteps.png", "-".join(map(str, [64] + [o["hidden"]] * o["depth"] + [10])))
         write_json(ctx.out / "accuracy_vs_timesteps.json", {"crossbar": vars(xbar), "rows": rows})

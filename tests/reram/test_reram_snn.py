@@ -191,3 +191,44 @@ def test_adc_error_changes_from_read_to_read_under_poisson_inputs():
     assert error["over_reads"] == pytest.approx(error["per_read"] / 4, rel=0.3)
     assert error["bias"] < error["over_reads"]
     assert snn.read_error_averaging(ideal, ideal, trains)["per_read"] == 0.0
+
+
+@pytest.mark.parametrize("mapping", snn.MAPPINGS)
+def test_analog_rows_equal_the_nodal_solver_and_their_noise_model_holds(mapping):
+    """Direct encoding drives rows at DAC levels in [0, 1]·V_read: superposition still makes the noise-free
+    layer exact, and the read-noise spread (σ·x·v·A per cell) matches nodal solves of perturbed arrays."""
+    weights = np.random.default_rng(11).standard_normal((64, 16))
+    xbar = snn.SpikeSimCrossbar(mapping=mapping, weight_bits=8 if mapping == "differential" else 4)
+    check = snn.check_fast_model(weights, xbar, 200, np.random.default_rng(12), rate=0.6, analog=True)
+    assert check["mean_rel_error"] < 1e-5
+    assert check["noise_std_ratio"] == pytest.approx(1.0, abs=0.08)
+
+
+def test_dac_drives_analog_rows_on_its_levels_and_spikes_unchanged():
+    """A 6-bit DAC: x in [0, 1] read back within half a step of 1/63 (an ideal crossbar returns x @ W); 0 and 1
+    exact, so spike inputs are unaffected."""
+    x = torch.linspace(0.0, 1.0, 1001)
+    levels = snn.dac(x, 6)
+    assert len(torch.unique(levels)) == 64 and float((levels - x).abs().max()) <= 0.5 / 63 + 1e-7
+    assert snn.dac(torch.tensor([0.0, 1.0]), 6).tolist() == [0.0, 1.0]
+    weights = np.random.default_rng(13).integers(-255, 256, (64, 10)) / 255.0
+    layer = snn.CrossbarLayer(weights, snn.SpikeSimCrossbar(weight_bits=8).ideal(), torch.Generator())
+    rows = torch.rand((5, 64), generator=torch.Generator().manual_seed(0))
+    expected = snn.dac(rows, 6).double() @ torch.from_numpy(weights)
+    assert torch.allclose(layer(rows).double(), expected, atol=1e-4)
+
+
+def test_direct_encoding_repeats_the_input_at_every_timestep():
+    x = torch.rand((3, 64), generator=torch.Generator().manual_seed(0))
+    trains = snn.encode(x, 4, torch.Generator(), "direct")
+    assert trains.shape == (4, 3, 64) and all(torch.equal(t, x) for t in trains)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: snn.encode(torch.zeros((1, 64)), 2, torch.Generator(), "poisson"), "encoding = 'poisson'.*rate, direct"),
+    (lambda: snn.SpikingMLP(encoding="latency"), "encoding = 'latency'.*rate, direct"),
+    (lambda: snn.SpikeSimCrossbar(input_bits=0), "input_bits = 0.*integer >= 1"),
+    (lambda: snn.dac(torch.tensor([0.5, 2.0]), 6), r"row inputs span \[0.5, 2\].*give inputs in \[0, 1\]")])
+def test_bad_encoding_and_row_inputs_raise(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
