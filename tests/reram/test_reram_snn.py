@@ -83,11 +83,12 @@ def test_bad_timesteps_raise(text):
         _steps(text)
 
 
-def test_one_timestep_setting_runs():
+@pytest.mark.parametrize("encoding", snn.ENCODINGS)
+def test_one_timestep_setting_runs(encoding):
     """A tiny network trains and reports every configuration, the membrane error per timestep and the check."""
     data = snn.digits(np.random.default_rng(0))
     row = snn.run_timesteps(data, 2, snn.SpikeSimCrossbar(adc_bits=5), epochs=1, hidden=16, leak=0.9, seed=0,
-                            repeats=1)
+                            repeats=1, encoding=encoding)
     assert set(row["accuracy"]) == {*snn.CONFIGS, "software"}
     assert all(0.0 <= a <= 1.0 for a in row["accuracy"].values())
     assert row["accuracy"]["software"] > 0.5
