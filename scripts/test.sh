@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+# One pytest-xdist worker per CPU; a test file stays on one worker, so its module fixtures run once.
+exec .venv/bin/python -m pytest -n auto --dist loadfile "$@"

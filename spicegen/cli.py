@@ -20,8 +20,10 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from . import __version__, plugins
-from .parsing import ECHO_LIMIT, parse_float, parse_int
+from .parsing import parse_float, parse_int
 
+QUOTED_LIMIT = 400
+"""Characters of one quoted value in a command's error line: a file path shows whole, a 100 kB name does not."""
 SCHEDULER_TIMEOUT = 5.0
 """Seconds ``spicegen mc --dask ADDRESS`` waits for the scheduler to accept a connection."""
 
@@ -445,7 +447,7 @@ def _os_error_text(exc: OSError) -> str:
     return f"cannot use {where}: {(exc.strerror or str(exc)).lower()}{'; ' + hint if hint else ''}."
 
 
-def shorten_quoted(message: str, limit: int = ECHO_LIMIT) -> str:
+def shorten_quoted(message: str, limit: int = QUOTED_LIMIT) -> str:
     """``message`` with every quoted value longer than ``limit`` characters cut, its length noted
     (a 100 kB name is not echoed whole)."""
     def cut(found: re.Match[str]) -> str:
