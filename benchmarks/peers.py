@@ -405,6 +405,10 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], whol
     for method, (wall, cpu) in rate.items():
         lines.append(f"| {method} | {wall:.1f} | {cpu:.1f} | {engine_wall / wall:.2f}× | {engine_cpu / cpu:.2f}× "
                      f"| {verdicts[method] if method != 'engine' else 'reference'} |")
+    if "engine (2 workers)" in rate:
+        two = rate["engine (2 workers)"][0]
+        lines += ["", "engine (2 workers) ÷ method (wall): " + ", ".join(
+            f"{m} {two / rate[m][0]:.2f}×" for m in rate if m not in ("engine", "engine (2 workers)"))]
     cli = [w["spicegen mc"] for w in whole]
     loop = [w["ngspice .control loop"] for w in whole]
     cli_wall, cli_cpu = statistics.median(x[0] for x in cli), statistics.median(x[1] for x in cli)
