@@ -580,6 +580,7 @@ class StudyContext:
             else:
                 from .montecarlo.study import process_pool
 
+                _check_importable({name: calls[name][0] for name in pending})
                 with process_pool(min(self.workers, len(pending))) as pool:
                     futures = {pool.submit(calls[name][0], **calls[name][1]): name for name in pending}
                     for future in as_completed(futures):
@@ -611,6 +612,15 @@ class StudyContext:
         """A line of progress on stderr (when progress is shown)."""
         if self.progress:
             print(text, file=sys.stderr, flush=True)
+
+
+def _check_importable(functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Refuse a step function a worker process cannot import (a lambda, a nested function)."""
+    for name, function in functions.items():
+        where = getattr(function, "__qualname__", "")
+        if "<" in where or not getattr(function, "__module__", None):
+            raise ValueError(f"step {name!r}: {where or function!r} cannot run in a worker process; define it at "
+                             "module level (a lambda or nested function cannot be sent to another process).")
 
 
 def _stream_id(name: str) -> int:

@@ -141,6 +141,15 @@ def test_independent_steps_run_on_the_workers_with_the_same_values(tmp_path):
     assert os.getpid() not in pooled.result["data"]["pids"].values()
 
 
+def test_a_step_a_worker_cannot_import_is_refused_by_name(tmp_path):
+    class Nested(Squares):
+        def run(self, ctx):
+            return ctx.steps({"a": (lambda: 1, {}), "b": (lambda: 2, {})})
+
+    with pytest.raises(ValueError, match=r"step 'a': .*<lambda>' cannot run in a worker process; define it at module"):
+        st.run(Nested(), tmp_path / "n", workers=2, progress=False)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_step_keeps_the_finished_ones_and_a_rerun_resumes(tmp_path, workers):
     study = Squares()
