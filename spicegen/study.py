@@ -542,12 +542,13 @@ class StudyContext:
 
     def step(self, name: str, compute: Callable[[], Any]) -> Any:
         """A resumable step: ``compute()``'s JSON-able value, stored under ``out/steps/<name>.json``
-        with the run's key and returned from there on a re-run (a killed run keeps its finished steps)."""
+        with the run's key and the wall seconds it took, and returned from there on a re-run (a killed run
+        keeps its finished steps)."""
         stored = self._stored(name)
         if stored is not _MISSING:
             self.say(f"{self.study.name}: step {name!r} already done ({self.out / 'steps' / name}.json)")
             return stored
-        return self._store(name, compute())
+        return self._store(name, *_timed(compute, {}))
 
     def steps(self, calls: Mapping[str, tuple[Callable[..., Any], Mapping[str, Any]]], *,
               desc: str = "steps") -> dict[str, Any]:
@@ -575,16 +576,16 @@ class StudyContext:
                 for name in pending:
                     bar.set_postfix_str(name)
                     function, kwargs = calls[name]
-                    done[name] = self._store(name, function(**kwargs))
+                    done[name] = self._store(name, *_timed(function, kwargs))
                     bar.update()
             else:
                 from .montecarlo.study import process_pool
 
                 _check_importable({name: calls[name][0] for name in pending})
                 with process_pool(min(self.workers, len(pending))) as pool:
-                    futures = {pool.submit(calls[name][0], **calls[name][1]): name for name in pending}
+                    futures = {pool.submit(_timed, *calls[name]): name for name in pending}
                     for future in as_completed(futures):
-                        done[futures[future]] = self._store(futures[future], future.result())
+                        done[futures[future]] = self._store(futures[future], *future.result())
                         bar.update()
         return done
 
@@ -596,9 +597,9 @@ class StudyContext:
                 return stored["value"]
         return _MISSING
 
-    def _store(self, name: str, value: Any) -> Any:
+    def _store(self, name: str, value: Any, seconds: float) -> Any:
         path = self.out / "steps" / f"{name}.json"
-        write_json(path, {"key": self.key, "value": value})
+        write_json(path, {"key": self.key, "value": value, "seconds": seconds})
         return json.loads(path.read_text())["value"]
 
     def bar(self, iterable: Iterable[Any] | None = None, *, total: int | None = None, desc: str = "") -> Any:
@@ -612,6 +613,12 @@ class StudyContext:
         """A line of progress on stderr (when progress is shown)."""
         if self.progress:
             print(text, file=sys.stderr, flush=True)
+
+
+def _timed(function: Callable[..., Any], kwargs: Mapping[str, Any]) -> tuple[Any, float]:
+    """``function(**kwargs)`` and the wall seconds it took (kept in the step's file)."""
+    start = time.perf_counter()
+    return function(**kwargs), time.perf_counter() - start
 
 
 def _check_importable(functions: Mapping[str, Callable[..., Any]]) -> None:
