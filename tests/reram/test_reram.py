@@ -2,7 +2,11 @@
 the 1T1R cell and its calibration targets. Real ngspice 46, openvaf-r and VACASK; no mocks."""
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,6 +121,47 @@ def test_pulse_map_matches_the_spice_transient(pulse_map):
     for x0, bias in ((0.1, SET_BIAS), (0.7, SET_BIAS), (0.7, RESET_BIAS)):
         spice = cell.apply_pulse(x0, *bias, 2.5e-6)
         assert pulse_map.pulse(x0, bias) - x0 == pytest.approx(spice - x0, rel=0.02)
+
+
+_BUILD_MAP = """
+import json
+from testbenches.reram.pulse import PulseMap
+pmap = PulseMap.build()
+print(json.dumps({"g_read": pmap.g_read.tolist(), "v_device": [[*b, v.tolist()] for b, v in pmap.v_device.items()]}))
+"""
+
+
+def _continuation_cells(x: np.ndarray, v: float, vg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Device voltage and cell current of frozen cells solved another way than ``frozen_operating_points``:
+    KLU instead of SPARSE and a ``.dc`` sweep of one shared top-electrode source from 0 V to ``v`` (each
+    point starts from the previous solution) instead of one ``.op`` from the all-zero start."""
+    lines = ["* frozen 1T1R cells, dc continuation", *cell.header_lines(),
+             ".options klu reltol=1e-9 abstol=1e-15", f"Vg g 0 {vg}", "Vte te 0 0"]
+    for k, value in enumerate(x):
+        lines += cell.cell_lines(f"c{k}", "te", "g", "0", params={"x0": float(value), "freeze": 1.0})
+    result = cell.simulate("\n".join(lines + [f".dc Vte 0 {v} {v / 20}", ".end"]))
+    assert float(np.ravel(result["v-sweep"])[-1]) == pytest.approx(v)
+    last = {k: float(np.ravel(result[k])[-1]) for k in result if k.startswith(("c", "nc"))}
+    v_device = np.array([v - last[f"c{k}_d"] for k in range(len(x))])
+    current = np.array([(v - last[f"nc{k}r#ci"]) / cell.device_model().defaults["rs"] for k in range(len(x))])
+    return v_device, current
+
+
+def test_pulse_map_build_is_silent_and_matches_a_continuation_with_klu():
+    """Building the pulse map writes nothing on stderr (SPARSE's 'Pivot for step = N not found' went there,
+    from the library itself, while Newton from the all-zero start met a singular Jacobian), and its operating
+    points equal those of another solver along another path to 1e-6 (ngspice's reltol is 1e-9)."""
+    from testbenches.reram.pulse import READ_BIAS, X_GRID
+
+    done = subprocess.run([sys.executable, "-c", _BUILD_MAP], cwd=Path(__file__).parents[2], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert "spfactor" not in done.stderr and "Pivot" not in done.stderr, done.stderr
+    built = json.loads(done.stdout.strip().splitlines()[-1])
+    _, i_read = _continuation_cells(X_GRID, *READ_BIAS)
+    np.testing.assert_allclose(built["g_read"], i_read / READ_BIAS[0], rtol=1e-6)
+    for v, vg, v_device in built["v_device"]:
+        np.testing.assert_allclose(v_device, _continuation_cells(X_GRID, v, vg)[0], rtol=1e-6)
 
 
 def test_symmetry_point_steps_and_swing(pulse_map):
