@@ -559,9 +559,10 @@ class NgSpiceShared:
         """
         commands = []
         for name, value in values.items():
-            value = float(value)
+            value = _number(value, f"parameter {name}")
             if not _PARAM_NAME.fullmatch(name) or not math.isfinite(value):
-                raise ValueError(f"bad parameter {name}={value!r}")
+                raise ValueError(f"bad parameter {name}={value!r}: give a name of letters, digits and _ and a "
+                                 "finite number")
             # ngspice stores .param names lower-cased but alterparam matches case-sensitively
             commands.append(f"alterparam {name.lower()}={value:.17g}")
         self._send_each(commands, "alterparam")
@@ -578,9 +579,10 @@ class NgSpiceShared:
         """
         commands = []
         for element, parameter, value in values:
-            value = float(value)
+            value = _number(value, f"alter of {element!r}: {parameter}")
             if not _ELEMENT_NAME.fullmatch(element) or not _PARAM_NAME.fullmatch(parameter) or not math.isfinite(value):
-                raise ValueError(f"bad alter of {element!r}: {parameter}={value!r}")
+                raise ValueError(f"bad alter of {element!r}: {parameter}={value!r}: give an element and a parameter "
+                                 "name of letters, digits and _ and a finite number")
             commands.append(f"alter {element} {parameter}={value:.17g}")
         self._send_each(commands, "alter")
 
@@ -718,6 +720,16 @@ class NgSpiceShared:
         if exited:
             self._bg_done.set()
         return 0
+
+
+def _number(value: object, what: str) -> float:
+    """``value`` as a float (a number, not text: text never reaches a command)."""
+    if isinstance(value, (str, bytes, bool)):
+        raise ValueError(f"{what}={value!r}: give a number, not {type(value).__name__}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}={value!r}: give a number") from None
 
 
 def _to_the_end(cleanup: Callable[[], None]) -> None:

@@ -5,7 +5,8 @@ it reports (with units, default pass ranges and the paper's value where there is
 ``run(ctx)``. The :class:`StudyContext` hands it everything it needs and nothing it must invent:
 the seed (one :class:`numpy.random.SeedSequence` root), its output folder, the Monte Carlo engine
 (``ctx.monte_carlo``) and the engine's one :class:`~spicegen.montecarlo.Sampler`
-(``ctx.sample_devices``), a progress bar, and resumable steps (``ctx.step``).
+(``ctx.sample_devices``), a progress bar, and resumable steps (``ctx.step``; ``ctx.steps`` runs
+independent ones on the run's worker processes).
 
 >>> from spicegen.study import Measure, Setting, Study, StudyResult, register_study
 >>> @register_study
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -45,6 +47,9 @@ from . import __version__
 from .files import to_jsonable, write_json
 from .naming import check_value
 from .parsing import parse_float
+
+_MISSING = object()
+"""A step not stored yet (``None`` is a stored value)."""
 
 Spec = tuple[float | None, float | None]
 """Pass range ``(lower, upper)`` of a measurement; ``None`` leaves a side open."""
@@ -537,15 +542,64 @@ class StudyContext:
 
     def step(self, name: str, compute: Callable[[], Any]) -> Any:
         """A resumable step: ``compute()``'s JSON-able value, stored under ``out/steps/<name>.json``
-        with the run's key and returned from there on a re-run (a killed run keeps its finished steps)."""
+        with the run's key and the wall seconds it took, and returned from there on a re-run (a killed run
+        keeps its finished steps)."""
+        stored = self._stored(name)
+        if stored is not _MISSING:
+            self.say(f"{self.study.name}: step {name!r} already done ({self.out / 'steps' / name}.json)")
+            return stored
+        return self._store(name, *_timed(compute, {}))
+
+    def steps(self, calls: Mapping[str, tuple[Callable[..., Any], Mapping[str, Any]]], *,
+              desc: str = "steps") -> dict[str, Any]:
+        """Resumable steps that do not depend on each other, run on ``workers`` processes.
+
+        Each ``name: (function, kwargs)`` is the step ``name`` of :meth:`step` computing
+        ``function(**kwargs)``. The unfinished ones run under one progress bar: in this process with
+        one worker, else on a pool of ``workers`` spawned processes (``function`` must then be defined
+        at module level and ``kwargs`` picklable). Each value is stored the moment it is computed, so
+        a failing step, Ctrl-C or a kill keeps every finished one; values do not depend on
+        ``workers``.
+
+        Returns
+        -------
+        dict
+            Step name → value, as :meth:`step` returns it (JSON round-tripped).
+        """
+        done = {name: self._stored(name) for name in calls}
+        pending = [name for name, value in done.items() if value is _MISSING]
+        if len(calls) > len(pending):
+            self.say(f"{self.study.name}: {len(calls) - len(pending)} of {len(calls)} {desc} already done "
+                     f"({self.out / 'steps'})")
+        with self.bar(total=len(pending), desc=desc) as bar:
+            if self.workers == 1 or len(pending) < 2:
+                for name in pending:
+                    bar.set_postfix_str(name)
+                    function, kwargs = calls[name]
+                    done[name] = self._store(name, *_timed(function, kwargs))
+                    bar.update()
+            else:
+                from .montecarlo.study import process_pool
+
+                _check_importable({name: calls[name][0] for name in pending})
+                with process_pool(min(self.workers, len(pending))) as pool:
+                    futures = {pool.submit(_timed, *calls[name]): name for name in pending}
+                    for future in as_completed(futures):
+                        done[futures[future]] = self._store(futures[future], *future.result())
+                        bar.update()
+        return done
+
+    def _stored(self, name: str) -> Any:
         path = self.out / "steps" / f"{name}.json"
         if path.is_file():
             stored = json.loads(path.read_text())
             if stored.get("key") == self.key:
-                self.say(f"{self.study.name}: step {name!r} already done ({path})")
                 return stored["value"]
-        value = compute()
-        write_json(path, {"key": self.key, "value": value})
+        return _MISSING
+
+    def _store(self, name: str, value: Any, seconds: float) -> Any:
+        path = self.out / "steps" / f"{name}.json"
+        write_json(path, {"key": self.key, "value": value, "seconds": seconds})
         return json.loads(path.read_text())["value"]
 
     def bar(self, iterable: Iterable[Any] | None = None, *, total: int | None = None, desc: str = "") -> Any:
@@ -559,6 +613,21 @@ class StudyContext:
         """A line of progress on stderr (when progress is shown)."""
         if self.progress:
             print(text, file=sys.stderr, flush=True)
+
+
+def _timed(function: Callable[..., Any], kwargs: Mapping[str, Any]) -> tuple[Any, float]:
+    """``function(**kwargs)`` and the wall seconds it took (kept in the step's file)."""
+    start = time.perf_counter()
+    return function(**kwargs), time.perf_counter() - start
+
+
+def _check_importable(functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Refuse a step function a worker process cannot import (a lambda, a nested function)."""
+    for name, function in functions.items():
+        where = getattr(function, "__qualname__", "")
+        if "<" in where or not getattr(function, "__module__", None):
+            raise ValueError(f"step {name!r}: {where or function!r} cannot run in a worker process; define it at "
+                             "module level (a lambda or nested function cannot be sent to another process).")
 
 
 def _stream_id(name: str) -> int:

@@ -71,6 +71,20 @@ Mvm = Callable[[torch.Tensor], torch.Tensor]
 _SPIKESIM = preset("spikesim-rram")
 
 
+def _check_resolution(name: str, value: object, converter: str, example: str, otherwise: str = "") -> None:
+    """Raise unless ``value`` is an integer resolution >= 1 (a bool is not): the message names ``name``, the
+    ``converter`` it sets, an ``example`` and ``otherwise`` what else may be given."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} = {value!r}: give the {converter}'s resolution as an integer >= 1 "
+                         f"(e.g. {example}){otherwise}.")
+
+
+def _check_encoding(encoding: str) -> None:
+    """Raise unless ``encoding`` is one of :data:`ENCODINGS`."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding = {encoding!r}: choose one of {', '.join(ENCODINGS)}.")
+
+
 @dataclass(frozen=True)
 class SpikeSimCrossbar:
     """Crossbar of the SpikeSim evaluation (Moitra et al., "When In-memory Computing Meets Spiking Neural
@@ -119,13 +133,10 @@ class SpikeSimCrossbar:
     input_bits: int = 6
 
     def __post_init__(self) -> None:
-        if isinstance(self.input_bits, bool) or not isinstance(self.input_bits, int) or self.input_bits < 1:
-            raise ValueError(f"input_bits = {self.input_bits!r}: give the row DAC's resolution as an integer >= 1 "
-                             f"(e.g. 6).")
-        if self.adc_bits is not None and (isinstance(self.adc_bits, bool) or not isinstance(self.adc_bits, int)
-                                          or self.adc_bits < 1):
-            raise ValueError(f"adc_bits = {self.adc_bits!r}: give an integer >= 1 (e.g. 5, the paper's ADC), or "
-                             f"None for an ideal read-out.")
+        _check_resolution("input_bits", self.input_bits, "row DAC", "6")
+        if self.adc_bits is not None:
+            _check_resolution("adc_bits", self.adc_bits, "column ADC", "5, the paper's ADC",
+                              ", or None for an ideal read-out")
         if self.mapping not in MAPPINGS:
             raise ValueError(f"mapping = {self.mapping!r}: choose one of {', '.join(MAPPINGS)}.")
         if self.weight_bits < self.bits:
@@ -164,8 +175,7 @@ def adc(currents: torch.Tensor, bits: int, full_scale: float) -> torch.Tensor:
     """Column currents through a linear mid-tread ADC: ``2**bits`` codes 0 … 2**bits - 1, step
     ``full_scale / (2**bits - 1)`` (the top code reads the full scale), each current rounded to the nearest
     code and clipped to the range (a negative current, from read noise, reads 0)."""
-    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
-        raise ValueError(f"bits = {bits!r}: the ADC needs an integer resolution >= 1 (e.g. 5).")
+    _check_resolution("bits", bits, "ADC", "5")
     if not full_scale > 0:
         raise ValueError(f"full_scale = {full_scale!r} A: the ADC range must be > 0.")
     step = full_scale / (2 ** bits - 1)
@@ -222,10 +232,16 @@ def effective_conductances(g_cells: np.ndarray, r_par: float, v_read: float, til
 
 
 class CrossbarLayer:
-    """One weight matrix on SpikeSim crossbars (``xbar.size`` columns each): ``__call__(spikes)`` is one read,
-    in weight units."""
+    """One weight matrix on SpikeSim crossbars (``xbar.size`` columns each): ``__call__(rows)`` is one read,
+    in weight units.
 
-    def __init__(self, weights: np.ndarray, xbar: SpikeSimCrossbar, generator: torch.Generator) -> None:
+    ``analog_rows``: the rows may carry analog inputs (the first crossbar under direct encoding), driven
+    through the DAC of ``xbar.input_bits``; ``False`` for a layer read only with spikes, which the DAC passes
+    unchanged, so it is skipped there.
+    """
+
+    def __init__(self, weights: np.ndarray, xbar: SpikeSimCrossbar, generator: torch.Generator,
+                 analog_rows: bool = True) -> None:
         if weights.shape[0] > xbar.size:
             raise ValueError(f"a layer with {weights.shape[0]} inputs does not fit a {xbar.size}-row crossbar.")
         span = xbar.g_on - xbar.g_off
@@ -247,7 +263,7 @@ class CrossbarLayer:
         self.a = torch.tensor(effective_conductances(self.g, xbar.r_par, xbar.v_read, xbar.size),
                               dtype=torch.float32)
         self.a2 = self.a ** 2
-        self.xbar, self.generator = xbar, generator
+        self.xbar, self.generator, self.analog_rows = xbar, generator, analog_rows
 
     def currents(self, spikes: torch.Tensor) -> torch.Tensor:
         """Column currents (A) of one read of row inputs in [0, 1] (spikes, or analog through the DAC), with
@@ -276,7 +292,8 @@ class CrossbarLayer:
         return torch.sqrt(self.current_std(spikes) ** 2 @ self.decoder.to(spikes.dtype) ** 2)
 
     def __call__(self, rows: torch.Tensor) -> torch.Tensor:
-        rows = dac(rows, self.xbar.input_bits)
+        if self.analog_rows:
+            rows = dac(rows, self.xbar.input_bits)
         return self.decode(self.currents(rows), rows)
 
 
@@ -321,8 +338,7 @@ class SpikingMLP(nn.Module):
     def __init__(self, hidden: int = 64, leak: float = LEAK, inputs: int = 64, classes: int = 10,
                  depth: int = 1, encoding: str = "rate") -> None:
         super().__init__()
-        if encoding not in ENCODINGS:
-            raise ValueError(f"encoding = {encoding!r}: choose one of {', '.join(ENCODINGS)}.")
+        _check_encoding(encoding)
         self.leak, self.encoding = leak, encoding
         widths = [inputs] + [hidden] * depth
         self.hidden = nn.ModuleList(nn.Linear(i, o, bias=False) for i, o in zip(widths, widths[1:]))
@@ -368,10 +384,9 @@ def digits(rng: np.random.Generator, test_fraction: float = 0.3) -> tuple[torch.
 def encode(x: torch.Tensor, steps: int, generator: torch.Generator, encoding: str = "rate") -> torch.Tensor:
     """``(steps, batch, pixels)`` inputs of x in [0, 1]: ``rate``, spikes with probability x per timestep
     (Poisson rate code); ``direct``, x itself at every timestep (``generator`` unused)."""
+    _check_encoding(encoding)
     if encoding == "direct":
         return x.expand(steps, *x.shape).clone()
-    if encoding != "rate":
-        raise ValueError(f"encoding = {encoding!r}: choose one of {', '.join(ENCODINGS)}.")
     return (torch.rand((steps, *x.shape), generator=generator) < x).float()
 
 
@@ -395,8 +410,9 @@ def train(x: torch.Tensor, y: torch.Tensor, steps: int, epochs: int, hidden: int
 
 
 def hardware(net: SpikingMLP, xbar: SpikeSimCrossbar, generator: torch.Generator) -> list[CrossbarLayer]:
-    """Every weight matrix on a crossbar."""
-    return [CrossbarLayer(layer.weight.detach().T.double().numpy(), xbar, generator) for layer in net.weights]
+    """Every weight matrix on a crossbar; only the first, under direct encoding, reads analog rows (the DAC)."""
+    return [CrossbarLayer(layer.weight.detach().T.double().numpy(), xbar, generator,
+                          analog_rows=k == 0 and net.encoding == "direct") for k, layer in enumerate(net.weights)]
 
 
 def accuracy(net: SpikingMLP, x: torch.Tensor, y: torch.Tensor, steps: int, mvms: Sequence[Mvm] | None,

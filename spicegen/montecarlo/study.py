@@ -259,15 +259,23 @@ def _executor(workers: int, dask: str | None) -> Iterator[tuple[Executor, int]]:
     elif workers == 1:
         yield _InlineExecutor(), 1
     else:
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent,
-                                   initargs=(os.getpid(),))
-        try:
+        with process_pool(workers) as pool:
             yield pool, workers
-        except BaseException:
-            _kill_workers(pool)
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` spawned processes that die with this one and ignore Ctrl-C; leaving the
+    block by an exception (Ctrl-C included) kills them at once, their running calls lost."""
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        _kill_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:

@@ -80,7 +80,10 @@ class LifAdaptive(LifStudy):
         if o["pop_amplitude_min"] > o["pop_amplitude_max"]:
             raise ValueError(f"option 'pop_amplitude_min' = {o['pop_amplitude_min']!r} is above 'pop_amplitude_max' "
                              f"= {o['pop_amplitude_max']!r}; swap them.")
-        pair = self._pair(ctx)
+        done = ctx.steps({"adaptive_pair": (pair_run, self._pair(ctx)),
+                          **({"adaptive_population": (population_run, self._population(ctx))} if o["n"] else {})},
+                         desc="transients")
+        pair = done["adaptive_pair"]
         isi = np.diff(pair["spikes"])
         paper = {"thr": [self.measures[k].paper for k in ("thr_start", "thr_end")],
                  "isi": [self.measures[k].paper for k in ("isi_first", "isi_last")]}
@@ -89,8 +92,9 @@ class LifAdaptive(LifStudy):
         m = {"thr_start": pair["thr_start"], "thr_end": pair["thr_end"], "isi_first": first, "isi_last": last,
              "spikes": float(len(pair["spikes"]))}
         data: dict[str, Any] = {"isi": isi.tolist(), "spikes": pair["spikes"]}
-        pop = self._population(ctx) if o["n"] else {}
+        pop = done.get("adaptive_population", {})
         if "error" in pop:
+            ctx.say(f"{self.name}: the population run failed: {pop['error']}")
             data["population_error"] = pop["error"]
         if "spikes" in pop:
             files.append(report.population_figure(ctx.out / "adaptive_population.png", pop).name)
@@ -106,35 +110,37 @@ class LifAdaptive(LifStudy):
         return StudyResult(m, data, files)
 
     def _pair(self, ctx: StudyContext) -> dict[str, Any]:
-        o, design = ctx.options, design_of(ctx)
+        """Arguments of :func:`pair_run`."""
+        o = ctx.options
         ctx.say(f"{self.name}: the pair, one transient of {o['t_stop']:g} ms (two chains)")
-
-        def simulate() -> dict[str, Any]:
-            train, memr = adaptive_pair(amplitude=si(o["amplitude"], 1e-6), width=si(o["width"], 1e-6),
-                                        frequency=o["frequency"], t_stop=si(o["t_stop"], 1e-3), design=design,
-                                        regulator=Biases(vgain=o["regulator_vgain"]))
-            return {"spikes": train.spikes.tolist(), "thr_start": float(memr[0]), "thr_end": float(memr.max()),
-                    "mem": trace(train.time, train.mem), "thr": trace(train.time, memr)}
-
-        return ctx.step("adaptive_pair", simulate)
+        return {"amplitude": si(o["amplitude"], 1e-6), "width": si(o["width"], 1e-6), "frequency": o["frequency"],
+                "t_stop": si(o["t_stop"], 1e-3), "design": design_of(ctx), "regulator": Biases(vgain=o["regulator_vgain"])}
 
     def _population(self, ctx: StudyContext) -> dict[str, Any]:
-        o, design = ctx.options, design_of(ctx)
+        """Arguments of :func:`population_run`."""
+        o = ctx.options
         amplitudes = [float(a) for a in spaced(si(o["pop_amplitude_min"], 1e-6), si(o["pop_amplitude_max"], 1e-6),
                                                o["n"])]
         ctx.say(f"{self.name}: the population, one transient of {o['pop_t_stop']:g} ms ({o['n'] + 1} chains)")
+        return {"amplitudes": amplitudes, "width": si(o["width"], 1e-6), "frequency": o["frequency"],
+                "t_stop": si(o["pop_t_stop"], 1e-3), "design": design_of(ctx),
+                "regulator_biases": Biases(vgain=o["regulator_vgain"])}
 
-        def simulate() -> dict[str, Any]:
-            try:
-                trains, memr = adaptive_population(amplitudes=amplitudes, width=si(o["width"], 1e-6),
-                                                   frequency=o["frequency"], t_stop=si(o["pop_t_stop"], 1e-3),
-                                                   design=design, regulator_biases=Biases(vgain=o["regulator_vgain"]))
-            except SimError as exc:  # kept as the result: the measurements say NaN, data says why
-                ctx.say(f"{self.name}: the population run failed: {exc}")
-                return {"error": str(exc)}
-            time = trains[0].time
-            return {"amplitudes": amplitudes, "spikes": [t.spikes.tolist() for t in trains],
-                    "thr_end": float(memr.max()), "thr": trace(time, memr),
-                    "mem": [trace(time, t.mem) for t in trains]}
 
-        return ctx.step("adaptive_population", simulate)
+def pair_run(**kwargs: Any) -> dict[str, Any]:
+    """The adaptive pair (:func:`~testbenches.lif.neuron.adaptive_pair`): spikes, threshold range, traces."""
+    train, memr = adaptive_pair(**kwargs)
+    return {"spikes": train.spikes.tolist(), "thr_start": float(memr[0]), "thr_end": float(memr.max()),
+            "mem": trace(train.time, train.mem), "thr": trace(train.time, memr)}
+
+
+def population_run(amplitudes: list[float], **kwargs: Any) -> dict[str, Any]:
+    """A population under one regulator (:func:`~testbenches.lif.neuron.adaptive_population`); a failed run
+    is kept as its result (the measurements say NaN, the data says why)."""
+    try:
+        trains, memr = adaptive_population(amplitudes=amplitudes, **kwargs)
+    except SimError as exc:
+        return {"error": str(exc)}
+    time = trains[0].time
+    return {"amplitudes": amplitudes, "spikes": [t.spikes.tolist() for t in trains], "thr_end": float(memr.max()),
+            "thr": trace(time, memr), "mem": [trace(time, t.mem) for t in trains]}

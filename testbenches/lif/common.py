@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import numpy as np
 
@@ -11,10 +12,11 @@ from spicegen.study import Measure, Setting, Study, StudyContext
 
 from testbenches.lif.calibrate import POINTS, STAGES
 from testbenches.lif.circuit import CALIBRATION, Design
-from testbenches.lif.sweeps import named_bar
 
-__all__ = ["TRACE_POINTS", "CORNER", "PAPER", "LifStudy", "number", "cached", "paper_measures", "paper_points",
-           "design_of", "trace"]
+__all__ = ["TRACE_POINTS", "CORNER", "PAPER", "LifStudy", "Run", "number", "cached", "simulate", "paper_measures",
+           "measure_point", "paper_runs", "paper_values", "design_of", "trace"]
+
+K = TypeVar("K")
 
 TRACE_POINTS = 2000
 """Samples of a waveform kept for a figure (resampled on a uniform time grid)."""
@@ -47,6 +49,28 @@ def cached(ctx: StudyContext, kind: str, args: Mapping[str, float], compute: Cal
     return ctx.step(_step_name(kind, args), compute)
 
 
+@dataclass(frozen=True)
+class Run:
+    """One simulation of a study: ``function(**kwargs)``, stored as the step named after ``kind`` and
+    ``args`` (same condition, same step). ``function`` is defined at module level (it may run in a
+    worker process)."""
+
+    kind: str
+    args: Mapping[str, float]
+    function: Callable[..., Any]
+    kwargs: Mapping[str, Any]
+
+    @property
+    def step(self) -> str:
+        return _step_name(self.kind, self.args)
+
+
+def simulate(ctx: StudyContext, runs: Mapping[K, Run], desc: str) -> dict[K, Any]:
+    """Every run of ``runs`` as a resumable step, on the study's worker processes: key → value."""
+    values = ctx.steps({run.step: (run.function, run.kwargs) for run in runs.values()}, desc=desc)
+    return {key: values[run.step] for key, run in runs.items()}
+
+
 def paper_measures(*names: str) -> dict[str, Measure]:
     """Measures of the named paper points of :data:`~testbenches.lif.calibrate.POINTS`, with their roles."""
     fitted = {n for stage in STAGES for n in stage.calibration}
@@ -54,13 +78,22 @@ def paper_measures(*names: str) -> dict[str, Measure]:
                        paper=POINTS[n].paper, role="calibration" if n in fitted else "held out") for n in names}
 
 
-def paper_points(ctx: StudyContext, design: Design, names: Iterable[str]) -> dict[str, float]:
-    """The named paper points, simulated (``paper=yes``) or NaN."""
-    names = list(names)
+def measure_point(name: str, design: Design) -> float:
+    """The simulated value of paper point ``name`` for ``design``."""
+    return POINTS[name].measure(design)
+
+
+def paper_runs(ctx: StudyContext, design: Design, names: Iterable[str]) -> dict[tuple[str, str], Run]:
+    """The runs of the named paper points (none with ``paper=no``), keyed ``("paper", name)``."""
     if not ctx.options["paper"]:
-        return {n: math.nan for n in names}
-    return {n: number(cached(ctx, POINTS[n].kind, POINTS[n].args, lambda p=POINTS[n]: p.measure(design)))
-            for n in named_bar(ctx, "paper points", names, lambda n: n)}
+        return {}
+    return {("paper", n): Run(POINTS[n].kind, POINTS[n].args, measure_point, {"name": n, "design": design})
+            for n in names}
+
+
+def paper_values(values: Mapping[Any, Any], names: Iterable[str]) -> dict[str, float]:
+    """The named paper points from :func:`simulate`'s ``values`` of :func:`paper_runs` (NaN: not run)."""
+    return {n: number(values.get(("paper", n))) for n in names}
 
 
 def design_of(ctx: StudyContext) -> Design:

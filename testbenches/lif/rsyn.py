@@ -18,10 +18,10 @@ from spicegen.study import Measure, Setting, StudyContext, StudyResult, register
 
 from testbenches.lif import report
 from testbenches.lif.checks import VREF_MIN
-from testbenches.lif.circuit import Biases
-from testbenches.lif.common import CORNER, LifStudy, cached, design_of, number, trace
+from testbenches.lif.circuit import Biases, Design
+from testbenches.lif.common import CORNER, LifStudy, Run, design_of, number, simulate, trace
 from testbenches.lif.neuron import read_train, window_rate
-from testbenches.lif.sweeps import named_bar, sweep_options, sweep_values
+from testbenches.lif.sweeps import sweep_options, sweep_values
 
 __all__ = ["LifRsyn", "RSYN_TRACES", "PAPER_RANGE"]
 
@@ -70,19 +70,24 @@ class LifRsyn(LifStudy):
         rsyn, vread = sweep_values(ctx, "rsyn", 1e3, log=True), sweep_values(ctx, "vread", 1e-3)
         grid = [(float(r), float(v)) for v in vread for r in rsyn]
 
-        def point(r: float, v: float) -> dict[str, Any]:
-            train = read_train(v, r, window=o["window"], biases=biases, design=design)
-            return {"rate": window_rate(train), "spikes": int(train.spikes.size), "duration": train.duration}
-
-        runs = {(r, v): cached(ctx, "rsyn", {"rsyn": r, "vread": v, "vref": o["vref"], "window": o["window"]},
-                               lambda r=r, v=v: point(r, v))
-                for r, v in named_bar(ctx, "R_syn x V_read", grid,
-                                      lambda p: f"R_syn = {p[0] / 1e3:.3g} kΩ, V_read = {p[1] * 1e3:.3g} mV")}
+        runs: dict[Any, Run] = {
+            ("grid", r, v): Run("rsyn", {"rsyn": r, "vread": v, "vref": o["vref"], "window": o["window"]}, rsyn_point,
+                                {"design": design, "biases": biases, "rsyn": r, "vread": v, "window": o["window"]})
+            for r, v in grid}
+        if o["traces"]:
+            r_traces, v_trace = RSYN_TRACES
+            runs |= {("trace", r): Run("rsyn_trace", {"rsyn": r, "vread": v_trace, "vref": o["vref"]}, rsyn_trace,
+                                       {"design": design, "biases": biases, "rsyn": r, "vread": v_trace,
+                                        "window": o["window"]})
+                     for r in r_traces}
+        done = simulate(ctx, runs, "R_syn x V_read runs")
+        runs = {key[1:]: value for key, value in done.items() if key[0] == "grid"}
         rates = np.array([[number(runs[(float(r), float(v))]["rate"]) for v in vread] for r in rsyn])
         table = {f"{v * 1e3:.4g}": rates[:, k].tolist() for k, v in enumerate(vread)}
         files = [report.rsyn_figure(ctx.out / "rate_rsyn.png", rsyn, table, PAPER_RANGE, o["vref"]).name]
         if o["traces"]:
-            files.append(report.rsyn_traces_figure(ctx.out / "traces_rsyn.png", self._traces(ctx, biases)).name)
+            traces = {key[1]: value for key, value in done.items() if key[0] == "trace"}
+            files.append(report.rsyn_traces_figure(ctx.out / "traces_rsyn.png", traces).name)
         m = {"rate_min": float(np.nanmin(rates)), "rate_max": float(np.nanmax(rates)),
              **{f"rate_{c}": float(rates[i, j]) for c, (i, j) in _CORNERS.items()},
              "silent_points": float(np.sum(rates == 0))}
@@ -90,16 +95,15 @@ class LifRsyn(LifStudy):
                 "rates": table, "runs": [{"rsyn": r, "vread": v, **run} for (r, v), run in runs.items()]}
         return StudyResult(m, data, files)
 
-    @staticmethod
-    def _traces(ctx: StudyContext, biases: Biases) -> dict[float, Any]:
-        resistances, vread = RSYN_TRACES
-        design = design_of(ctx)
 
-        def simulate(r: float) -> dict[str, Any]:
-            train = read_train(vread, r, window=ctx.options["window"], spikes=6, biases=biases, design=design)
-            return {"mem": trace(train.time, train.mem), "out": trace(train.time, train.out),
-                    "rate": window_rate(train), "vread": vread}
+def rsyn_point(design: Design, biases: Biases, rsyn: float, vread: float, window: float) -> dict[str, Any]:
+    """Rate, spike count and run length with ``vread`` (V) across ``rsyn`` (Ω) for at most ``window`` (s)."""
+    train = read_train(vread, rsyn, window=window, biases=biases, design=design)
+    return {"rate": window_rate(train), "spikes": int(train.spikes.size), "duration": train.duration}
 
-        return {r: cached(ctx, "rsyn_trace", {"rsyn": r, "vread": vread, "vref": biases.vref},
-                          lambda r=r: simulate(r))
-                for r in named_bar(ctx, "traces", list(resistances), lambda r: f"R_syn = {r / 1e3:g} kΩ")}
+
+def rsyn_trace(design: Design, biases: Biases, rsyn: float, vread: float, window: float) -> dict[str, Any]:
+    """Membrane and output traces of six spikes (Figs. 3B-C)."""
+    train = read_train(vread, rsyn, window=window, spikes=6, biases=biases, design=design)
+    return {"mem": trace(train.time, train.mem), "out": trace(train.time, train.out),
+            "rate": window_rate(train), "vread": vread}

@@ -17,8 +17,9 @@ study                       what
 ``lif-calibration``         lmfit of C1, C2 and two gate lengths to the paper's numbers
 ==========================  ==========================================================================
 
-Every simulated point is a resumable step (``ctx.step``): a killed run recomputes nothing finished,
-and a paper point that coincides with a sweep point is simulated once. The measurements are the
+Every simulated point is a resumable step, run on the study's worker processes (``ctx.steps``): a
+killed run recomputes nothing finished, and a paper point that coincides with a sweep point is
+simulated once. The measurements are the
 paper's numbers (:data:`testbenches.lif.calibrate.POINTS`), simulated at the paper's conditions
 whatever the sweep options (``--set paper=no`` skips them: the sweeps alone, measurements NaN).
 The studies depend on no random draw: the seed changes nothing. ``lif-rsyn``, ``lif-adaptive`` and
@@ -41,13 +42,13 @@ from testbenches.lif.adaptive import LifAdaptive
 from testbenches.lif.calibrate import PARAMETERS, STAGES, Point, calibrate, point_rate, sizes
 from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import CALIBRATION, Biases, Design
-from testbenches.lif.common import (CORNER, PAPER, TRACE_POINTS, LifStudy, cached, design_of, number, paper_measures,
-                                    paper_points, trace)
+from testbenches.lif.common import (CORNER, PAPER, TRACE_POINTS, LifStudy, Run, cached, design_of, number,
+                                    paper_measures, paper_runs, paper_values, simulate, trace)
 from testbenches.lif.neuron import (chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate, rest_levels,
                                     window_rate)
 from testbenches.lif.power import LifPower
 from testbenches.lif.rsyn import LifRsyn
-from testbenches.lif.sweeps import named_bar, si, sweep_options, sweep_values
+from testbenches.lif.sweeps import si, sweep_options, sweep_values
 
 __all__ = ["LifStudy", "LifChain", "LifFi", "LifVpw", "LifPulsed", "LifLeak", "LifReport", "LifCalibration",
            "PARTS", "SIZES", "TRACE_POINTS", "part_settings"]
@@ -111,26 +112,27 @@ class LifFi(LifStudy):
     def run(self, ctx: StudyContext) -> StudyResult:
         design, vpw = design_of(ctx), ctx.options["vpw"]
         currents, thresholds = sweep_values(ctx, "i", 1e-6, log=True), sweep_values(ctx, "vthr")
-        grid = [(float(i), float(v)) for v in thresholds for i in currents]
-        rates = {(i, v): number(cached(ctx, "rate", {"isyn": i, "vthr": v, "vpw": vpw},
-                                         lambda i=i, v=v: point_rate(design, i, v, vpw)))
-                 for i, v in named_bar(ctx, "f-I", grid, lambda p: f"I = {p[0] * 1e6:.3g} µA, V_thr = {p[1]:.3g} V")}
-        table = {f"{v:.3g}": [rates[(float(i), float(v))] for i in currents] for v in thresholds}
+        runs: dict[Any, Run] = {("rate", float(i), float(v)): Run(
+            "rate", {"isyn": float(i), "vthr": float(v), "vpw": vpw}, point_rate,
+            {"design": design, "isyn": float(i), "vthr": float(v), "vpw": vpw}) for v in thresholds for i in currents}
+        if ctx.options["traces"]:
+            runs |= {("trace", i, v): Run("dc_trace", {"isyn": i, "vthr": v}, dc_trace,
+                                          {"design": design, "isyn": i, "vthr": v})
+                     for i in FI_TRACES[0] for v in FI_TRACES[1]}
+        done = simulate(ctx, runs | paper_runs(ctx, design, self.measures), "f-I runs")
+        table = {f"{v:.3g}": [number(done[("rate", float(i), float(v))]) for i in currents] for v in thresholds}
         files = [report.fi_figure(ctx.out / "fi_curves.png", currents, table).name]
         if ctx.options["traces"]:
-            files.append(report.dc_traces_figure(ctx.out / "membrane_dc.png", self._traces(ctx, design)).name)
+            traces = {key[1:]: value for key, value in done.items() if key[0] == "trace"}
+            files.append(report.dc_traces_figure(ctx.out / "membrane_dc.png", traces).name)
         data = {"isyn": currents.tolist(), "vthr": thresholds.tolist(), "vpw": vpw, "rates": table}
-        return StudyResult(paper_points(ctx, design, self.measures), data, files)
+        return StudyResult(paper_values(done, self.measures), data, files)
 
-    @staticmethod
-    def _traces(ctx: StudyContext, design: Design) -> dict[tuple[float, float], Any]:
-        def membrane(isyn: float, vthr: float) -> dict[str, list[float]]:
-            train = firing_rate(isyn, biases=Biases(vthr=vthr), design=design)
-            return trace(train.time, train.mem)
 
-        points = [(i, v) for i in FI_TRACES[0] for v in FI_TRACES[1]]
-        return {(i, v): cached(ctx, "dc_trace", {"isyn": i, "vthr": v}, lambda i=i, v=v: membrane(i, v))
-                for i, v in named_bar(ctx, "traces", points, lambda p: f"I = {p[0] * 1e6:g} µA, V_thr = {p[1]:g} V")}
+def dc_trace(design: Design, isyn: float, vthr: float) -> dict[str, list[float]]:
+    """The membrane under a DC ``isyn`` (A) at threshold ``vthr`` (V), resampled for a figure."""
+    train = firing_rate(isyn, biases=Biases(vthr=vthr), design=design)
+    return trace(train.time, train.mem)
 
 
 # ----------------------------------------------------------------------------- pulse width
@@ -154,13 +156,14 @@ class LifVpw(LifStudy):
     def run(self, ctx: StudyContext) -> StudyResult:
         design, isyn = design_of(ctx), si(ctx.options["isyn"], 1e-6)
         vpw = [float(v) for v in sweep_values(ctx, "vpw")]
-        widths = [number(cached(ctx, "t_pw", {"isyn": isyn, "vpw": v}, lambda v=v: pulse_width(
-            isyn=isyn, biases=Biases(vpw=v), design=design, t_first=_tpw_guess(v))))
-            for v in named_bar(ctx, "T_pw", vpw, lambda v: f"V_pw = {v:.3g} V")]
         fast = [v for v in vpw if v >= MAX_RATE_VPW]
-        rates = [number(cached(ctx, "rate", {"isyn": isyn, "vthr": Biases.vthr, "vpw": v},
-                                 lambda v=v: point_rate(design, isyn, Biases.vthr, v)))
-                 for v in named_bar(ctx, "max rate", fast, lambda v: f"V_pw = {v:.3g} V")]
+        runs: dict[Any, Run] = {("t_pw", v): Run("t_pw", {"isyn": isyn, "vpw": v}, pulse_width, {
+            "isyn": isyn, "biases": Biases(vpw=v), "design": design, "t_first": _tpw_guess(v)}) for v in vpw}
+        runs |= {("rate", v): Run("rate", {"isyn": isyn, "vthr": Biases.vthr, "vpw": v}, point_rate,
+                                  {"design": design, "isyn": isyn, "vthr": Biases.vthr, "vpw": v}) for v in fast}
+        done = simulate(ctx, runs | paper_runs(ctx, design, self.measures), "V_pw runs")
+        widths = [number(done[("t_pw", v)]) for v in vpw]
+        rates = [number(done[("rate", v)]) for v in fast]
         files = [report.vpw_figure(ctx.out / "pulse_width_vpw.png", vpw, widths, ("tpw_045", "tpw_100"),
                                    "T_pw at V_dd/2 (s)", "pulse width vs V_pw (cf. Garg et al. Fig. 4E)").name]
         if fast:
@@ -168,7 +171,7 @@ class LifVpw(LifStudy):
                                            ("max_rate_vpw08", "max_rate_vpw11"), f"rate at {isyn * 1e6:g} µA (Hz)",
                                            "maximum rate vs V_pw (cf. Garg et al. Fig. 4D)").name)
         data = {"isyn": isyn, "vpw": vpw, "t_pw": widths, "max_rate_vpw": fast, "max_rate": rates}
-        return StudyResult(paper_points(ctx, design, self.measures), data, files)
+        return StudyResult(paper_values(done, self.measures), data, files)
 
 
 # ----------------------------------------------------------------------------- pulsed input
@@ -222,45 +225,49 @@ class LifPulsed(LifStudy):
         if max(widths) >= 1.0 / frequency:
             raise ValueError(f"pulses of {max(widths) * 1e6:g} µs do not fit in the period of {frequency:g} Hz; "
                              "lower 'width_max' or 'frequency'.")
-        runs = {w: self._run(ctx, design, amplitude, w, frequency, Biases.vtaun)
-                for w in named_bar(ctx, "pulse width", widths, lambda w: f"{w * 1e6:.3g} µs pulses")}
-        rates = [number(r["rate"]) for r in runs.values()]
-        figure = report.pulsed_figure(ctx.out / "pulsed.png", widths, rates, {w: r["trace"] for w, r in runs.items()},
-                                      {w: r["spikes"] for w, r in runs.items()}, amplitude, frequency)
         vtaun = [float(v) for v in sweep_values(ctx, "vtaun")]
-        leaks = {v: self._run(ctx, design, amplitude, 10e-6, frequency, v)
-                 for v in named_bar(ctx, "V_taun", vtaun, lambda v: f"V_taun = {v:.3g} V")}
-        vtaun_rates = [number(r["rate"]) for r in leaks.values()]
+        runs: dict[Any, Run] = {("width", w): _pulsed(design, amplitude, w, frequency) for w in widths}
+        runs |= {("vtaun", v): _pulsed(design, amplitude, 10e-6, frequency, v) for v in vtaun}
+        if ctx.options["paper"]:
+            runs |= {("reading", n): _pulsed(design, 40e-6, 10e-6, 100.0, v) for n, (v, _) in VTAUN_READING.items()}
+        paper = ("pulsed_10us", "pulsed_7us", "pulsed_15us")
+        done = simulate(ctx, runs | paper_runs(ctx, design, paper), "pulsed runs")
+        by_width = {w: done[("width", w)] for w in widths}
+        by_vtaun = {v: done[("vtaun", v)] for v in vtaun}
+        rates = [number(r["rate"]) for r in by_width.values()]
+        figure = report.pulsed_figure(ctx.out / "pulsed.png", widths, rates, {w: r["trace"] for w, r in by_width.items()},
+                                      {w: r["spikes"] for w, r in by_width.items()}, amplitude, frequency)
+        vtaun_rates = [number(r["rate"]) for r in by_vtaun.values()]
         leak_figure = report.vtaun_figure(ctx.out / "pulsed_vtaun.png", vtaun, vtaun_rates,
-                                          {v: r["trace"] for v, r in leaks.items()}, amplitude, frequency,
+                                          {v: r["trace"] for v, r in by_vtaun.items()}, amplitude, frequency,
                                           VTAUN_READING)
         data = {"amplitude": amplitude, "frequency": frequency, "width": widths, "rate": rates, "vtaun": vtaun,
                 "vtaun_rate": vtaun_rates}
-        m = {**paper_points(ctx, design, ("pulsed_10us", "pulsed_7us", "pulsed_15us")),
-             **self._vtaun_points(ctx, design)}
-        return StudyResult(m, data, [figure.name, leak_figure.name])
+        return StudyResult({**paper_values(done, paper), **_vtaun_points(done)}, data, [figure.name, leak_figure.name])
 
-    @staticmethod
-    def _run(ctx: StudyContext, design: Design, amplitude: float, width: float, frequency: float,
-             vtaun: float) -> dict[str, Any]:
-        """One pulsed run as a step (the typical V_taun keeps the step name of the width sweep)."""
-        def simulate() -> dict[str, Any]:
-            train = pulsed_rate(amplitude=amplitude, width=width, frequency=frequency, biases=Biases(vtaun=vtaun),
-                                design=design, t_first=_pulsed_guess(design, amplitude, width, frequency))
-            return {"rate": window_rate(train), "spikes": train.spikes.tolist(), "trace": trace(train.time, train.mem)}
 
-        args = {"amplitude": amplitude, "width": width, "frequency": frequency}
-        if vtaun != Biases.vtaun:
-            args["vtaun"] = vtaun
-        return cached(ctx, "pulsed", args, simulate)
+def _pulsed(design: Design, amplitude: float, width: float, frequency: float, vtaun: float = Biases.vtaun) -> Run:
+    """One pulsed run (the typical V_taun keeps the step name of the width sweep)."""
+    args = {"amplitude": amplitude, "width": width, "frequency": frequency}
+    if vtaun != Biases.vtaun:
+        args["vtaun"] = vtaun
+    return Run("pulsed", args, pulsed_run, {"design": design, **args, "vtaun": vtaun})
 
-    def _vtaun_points(self, ctx: StudyContext, design: Design) -> dict[str, float]:
-        if not ctx.options["paper"]:
-            return {n: math.nan for n in (*VTAUN_READING, "vtaun_span")}
-        rates = {n: number(self._run(ctx, design, 40e-6, 10e-6, 100.0, v)["rate"])
-                 for n, (v, _) in VTAUN_READING.items()}
-        low = rates["pulsed_vtaun13"]
-        return {**rates, "vtaun_span": rates["pulsed_vtaun11"] / low if low > 0 else math.nan}
+
+def pulsed_run(design: Design, amplitude: float, width: float, frequency: float, vtaun: float) -> dict[str, Any]:
+    """Rate (:func:`~testbenches.lif.neuron.window_rate`), spike times and membrane trace under a pulse train."""
+    train = pulsed_rate(amplitude=amplitude, width=width, frequency=frequency, biases=Biases(vtaun=vtaun),
+                        design=design, t_first=_pulsed_guess(design, amplitude, width, frequency))
+    return {"rate": window_rate(train), "spikes": train.spikes.tolist(), "trace": trace(train.time, train.mem)}
+
+
+def _vtaun_points(done: Mapping[Any, Any]) -> dict[str, float]:
+    """Fig. 6C's measurements from the reading runs (NaN without them)."""
+    if not any(key[0] == "reading" for key in done):
+        return {n: math.nan for n in (*VTAUN_READING, "vtaun_span")}
+    rates = {n: number(done[("reading", n)]["rate"]) for n in VTAUN_READING}
+    low = rates["pulsed_vtaun13"]
+    return {**rates, "vtaun_span": rates["pulsed_vtaun11"] / low if low > 0 else math.nan}
 
 
 # ----------------------------------------------------------------------------- leak
@@ -304,23 +311,19 @@ class LifLeak(LifStudy):
 
     def run(self, ctx: StudyContext) -> StudyResult:
         design, t_stop = design_of(ctx), ctx.options["t_stop"]
-
-        def leak(direction: str, bias: float) -> dict[str, Any]:
-            b = Biases(vtaun=bias) if direction == "down" else Biases(vtaup=bias)
-            time, train = leak_time(b.vthr - 0.02 if direction == "down" else 0.0, biases=b, design=design,
-                                    t_stop=t_stop)
-            return {"bias": bias, "time_90": time, "v_end": float(train.mem[-1]),
-                    "trace": trace(train.time, train.mem)}
-
-        def leak_run(run: tuple[str, float]) -> dict[str, Any]:
-            return cached(ctx, f"leak_{run[0]}", {"bias": run[1], "t_stop": t_stop}, lambda: leak(*run))
-
-        runs = [("down", float(v)) for v in sweep_values(ctx, "vtaun")]
-        runs += [("up", float(v)) for v in sweep_values(ctx, "vtaup")]
-        done = {run: leak_run(run) for run in named_bar(ctx, "leak", runs, lambda r: f"{r[0]}, bias {r[1]:.3g} V")}
-        typical = leak_run(("down", Biases.vtaun))
-        side = {d: {bias: r for (direction, bias), r in done.items() if direction == d} for d in ("down", "up")}
-        rest = self._rest_grid(ctx, design)
+        sweep = [("down", float(v)) for v in sweep_values(ctx, "vtaun")]
+        sweep += [("up", float(v)) for v in sweep_values(ctx, "vtaup")]
+        runs: dict[Any, Run] = {("leak", d, b): _leak(design, d, b, t_stop) for d, b in [*sweep, ("down", Biases.vtaun)]}
+        vtaun, vtaup = sweep_values(ctx, "rest_vtaun"), sweep_values(ctx, "rest_vtaup")
+        rest_t_stop = si(ctx.options["rest_t_stop"], 1e-3)
+        grid = [(float(n), float(p)) for n in vtaun for p in vtaup]
+        runs |= {("rest", n, p): Run("rest", {"vtaun": n, "vtaup": p, "t_stop": rest_t_stop}, rest_point,
+                                     {"design": design, "vtaun": n, "vtaup": p, "t_stop": rest_t_stop})
+                 for n, p in grid}
+        done = simulate(ctx, runs | paper_runs(ctx, design, ("leak_135", "leak_100")), "leak runs")
+        side = {d: {b: done[("leak", d, b)] for direction, b in sweep if direction == d} for d in ("down", "up")}
+        rest = {"vtaun": vtaun.tolist(), "vtaup": vtaup.tolist(), "t_stop": rest_t_stop,
+                "points": [{"vtaun": n, "vtaup": p, **done[("rest", n, p)]} for n, p in grid]}
         data = {"t_stop": t_stop, **{d: [{k: v for k, v in r.items() if k != "trace"} for r in side[d].values()]
                                      for d in side}, "rest": rest}
         start = Biases.vthr - 0.02
@@ -331,32 +334,35 @@ class LifLeak(LifStudy):
         worst = [_worst(p["levels"] + p["band"], Biases.vrest) if p["levels"] else math.nan for p in rest["points"]]
         found = [v for v in worst if math.isfinite(v)]
         errors = [v - Biases.vrest for v in found]
-        m = {**paper_points(ctx, design, ("leak_135", "leak_100")), "v_settle_typical": number(typical["v_end"]),
+        m = {**paper_values(done, ("leak_135", "leak_100")),
+             "v_settle_typical": number(done[("leak", "down", Biases.vtaun)]["v_end"]),
              "rest_error_max": max(errors, key=abs) if len(found) == len(worst) else math.nan,
              "rest_min": min(found, default=math.nan), "rest_max": max(found, default=math.nan),
              "rest_missing": float(len(worst) - len(found))}
         return StudyResult(m, data, files)
 
-    @staticmethod
-    def _rest_grid(ctx: StudyContext, design: Design) -> dict[str, Any]:
-        """Rest levels at every (V_taun, V_taup) of the grid options."""
-        vtaun, vtaup = sweep_values(ctx, "rest_vtaun"), sweep_values(ctx, "rest_vtaup")
-        grid = [(float(n), float(p)) for n in vtaun for p in vtaup]
 
-        t_stop = si(ctx.options["rest_t_stop"], 1e-3)
+def _leak(design: Design, direction: str, bias: float, t_stop: float) -> Run:
+    return Run(f"leak_{direction}", {"bias": bias, "t_stop": t_stop}, leak_run,
+               {"design": design, "direction": direction, "bias": bias, "t_stop": t_stop})
 
-        def rest(n: float, p: float) -> dict[str, list[float]]:
-            biases = Biases(vtaun=n, vtaup=p)
-            levels = rest_levels(biases=biases, design=design).tolist()
-            start = _worst(levels, biases.vrest) if levels else biases.vrest
-            _, train = leak_time(start, biases=biases, design=design, t_stop=t_stop)
-            tail = train.mem[train.time >= t_stop / 2]
-            return {"levels": levels, "band": [float(tail.min()), float(tail.max())]}
 
-        points = [{"vtaun": n, "vtaup": p, **cached(ctx, "rest", {"vtaun": n, "vtaup": p, "t_stop": t_stop},
-                                                    lambda n=n, p=p: rest(n, p))}
-                  for n, p in named_bar(ctx, "rest level", grid, lambda q: f"V_taun {q[0]:.3g} V, V_taup {q[1]:.3g} V")]
-        return {"vtaun": vtaun.tolist(), "vtaup": vtaup.tolist(), "t_stop": t_stop, "points": points}
+def leak_run(design: Design, direction: str, bias: float, t_stop: float) -> dict[str, Any]:
+    """The leak from V_thr − 20 mV down (``direction="down"``, V_taun = ``bias``) or from 0 V up (V_taup)."""
+    b = Biases(vtaun=bias) if direction == "down" else Biases(vtaup=bias)
+    time, train = leak_time(b.vthr - 0.02 if direction == "down" else 0.0, biases=b, design=design, t_stop=t_stop)
+    return {"bias": bias, "time_90": time, "v_end": float(train.mem[-1]), "trace": trace(train.time, train.mem)}
+
+
+def rest_point(design: Design, vtaun: float, vtaup: float, t_stop: float) -> dict[str, list[float]]:
+    """Rest levels at one (V_taun, V_taup): the stable zeros of the net current, and the band of a ``t_stop``
+    transient's second half started at the worst of them."""
+    biases = Biases(vtaun=vtaun, vtaup=vtaup)
+    levels = rest_levels(biases=biases, design=design).tolist()
+    start = _worst(levels, biases.vrest) if levels else biases.vrest
+    _, train = leak_time(start, biases=biases, design=design, t_stop=t_stop)
+    tail = train.mem[train.time >= t_stop / 2]
+    return {"levels": levels, "band": [float(tail.min()), float(tail.max())]}
 
 
 # ----------------------------------------------------------------------------- report
@@ -406,7 +412,7 @@ class LifReport(LifStudy):
         skipped: list[str] = []
         for part in ctx.bar(PARTS, desc="studies"):
             ctx.say(f"{self.name}: study {part.name} -> {ctx.out / part.name}")
-            run = studies.run(part.name, ctx.out / part.name, progress=ctx.progress,
+            run = studies.run(part.name, ctx.out / part.name, progress=ctx.progress, workers=ctx.workers,
                               settings=part_settings(part.name, ctx.options["size"], ctx.options["corner"]))
             results[part.name] = run.result
             if not run.definition["options"].get("paper", True):

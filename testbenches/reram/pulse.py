@@ -31,7 +31,6 @@ Study ``reram-pulse-response`` (the paper's array: ``--n 32``)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -285,8 +284,9 @@ class ReramPulseResponse(Study):
         drawn = ctx.sample_devices(cell.DEVICE, ctx.n, stream="devices")
         varied = d2d_parameters()
         per_device, traces = [], {}
-        for k, params in enumerate(ctx.bar(drawn, desc="devices")):
-            response = ctx.step(f"device_{k:03d}", partial(device_response, params, ctx.rng("c2c", k)))
+        responses = ctx.steps({f"device_{k:03d}": (device_response, {"params": params, "rng": ctx.rng("c2c", k)})
+                               for k, params in enumerate(drawn)}, desc="devices")
+        for k, (params, response) in enumerate(zip(drawn, responses.values())):
             traces[f"device_{k}"] = response.pop("trace")
             per_device.append({"params": {name: params[name] for name in varied}, **response})
         write_text(ctx.out / TRACES_FILE, pd.DataFrame(traces).rename_axis("pulse").to_csv())

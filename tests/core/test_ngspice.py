@@ -411,6 +411,8 @@ def test_alterparams_sets_several_parameters_before_one_reset():
             spice.alterparams({"ra": 1e3, "nope": 1.0})
         with pytest.raises(ValueError, match="bad parameter ra=nan"):
             spice.alterparams({"ra": float("nan")})
+        with pytest.raises(ValueError, match=r"parameter ra='1k; quit': give a number, not str"):
+            spice.alterparams({"ra": "1k; quit"})
 
 
 def test_alters_sets_instance_parameters_without_a_reset():
@@ -422,6 +424,8 @@ def test_alters_sets_instance_parameters_without_a_reset():
             spice.alters([("R1", "resistance", 1e3), ("nope", "resistance", 1.0)])
         with pytest.raises(ValueError, match="bad alter of 'R1'"):
             spice.alters([("R1", "resistance", float("inf"))])
+        with pytest.raises(ValueError, match=r"alter of 'R1': resistance='2e3': give a number, not str"):
+            spice.alters([("R1", "resistance", "2e3")])
 
 
 def test_threads_share_the_library_safely():

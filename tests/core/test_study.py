@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,67 @@ def test_a_killed_run_keeps_its_finished_steps(tmp_path):
     with pytest.raises(RuntimeError):
         st.run(DRAWS, tmp_path / "k", settings={"fail_after_first": True}, progress=False)
     assert Draws.calls == ["first"]
+
+
+def square_in_process(value: int) -> dict[str, int]:
+    """A step computed in whichever process runs it."""
+    return {"square": value * value, "pid": os.getpid()}
+
+
+def fail_once_stored(folder: str, step: str) -> None:
+    """A step that fails, but only after ``step`` of the same run is stored (no race with it)."""
+    deadline = time.monotonic() + 120
+    while not (Path(folder) / "steps" / f"{step}.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    raise RuntimeError("a step failed on purpose")
+
+
+class Squares(Study):
+    """Independent steps through ``ctx.steps``; one more that fails while ``broken`` is set."""
+
+    name = "test-squares"
+    measures = {"total": Measure("", "sum of the squares")}
+    broken = False
+
+    def run(self, ctx):
+        calls = {f"square_{k}": (square_in_process, {"value": k}) for k in range(4)}
+        if self.broken:
+            calls["broken"] = (fail_once_stored, {"folder": str(ctx.out), "step": "square_2"})
+        done = ctx.steps(calls, desc="squares")
+        return StudyResult({"total": float(sum(v["square"] for v in done.values()))},
+                           data={"pids": {k: v["pid"] for k, v in done.items()}})
+
+
+def test_independent_steps_run_on_the_workers_with_the_same_values(tmp_path):
+    alone = st.run(Squares(), tmp_path / "one", progress=False)
+    pooled = st.run(Squares(), tmp_path / "two", workers=2, progress=False)
+    assert alone.measurements == pooled.measurements == {"total": 14.0}
+    assert set(alone.result["data"]["pids"].values()) == {os.getpid()}
+    assert os.getpid() not in pooled.result["data"]["pids"].values()
+
+
+def test_a_step_a_worker_cannot_import_is_refused_by_name(tmp_path):
+    class Nested(Squares):
+        def run(self, ctx):
+            return ctx.steps({"a": (lambda: 1, {}), "b": (lambda: 2, {})})
+
+    with pytest.raises(ValueError, match=r"step 'a': .*<lambda>' cannot run in a worker process; define it at module"):
+        st.run(Nested(), tmp_path / "n", workers=2, progress=False)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_step_keeps_the_finished_ones_and_a_rerun_resumes(tmp_path, workers):
+    study = Squares()
+    study.broken = True
+    with pytest.raises(RuntimeError, match="failed on purpose"):
+        st.run(study, tmp_path / "r", workers=workers, progress=False)
+    step = tmp_path / "r" / "steps" / "square_2.json"
+    stored, inode = json.loads(step.read_text())["value"], step.stat().st_ino
+    assert not (tmp_path / "r" / "result.json").exists()
+    study.broken = False
+    run = st.run(study, tmp_path / "r", workers=workers, progress=False)
+    assert run.measurements == {"total": 14.0} and run.result["data"]["pids"]["square_2"] == stored["pid"]
+    assert step.stat().st_ino == inode  # read back, not computed and written again
 
 
 def test_a_folder_of_another_definition_or_of_other_files_is_refused_untouched(tmp_path):

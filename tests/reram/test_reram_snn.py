@@ -176,7 +176,7 @@ def test_five_bit_adc_loses_a_single_spike_that_a_fine_adc_keeps():
 def test_bad_adc_bits_raise(bits):
     with pytest.raises(ValueError, match="adc_bits = .*integer >= 1"):
         snn.SpikeSimCrossbar(adc_bits=bits)
-    with pytest.raises(ValueError, match="bits = .*integer resolution >= 1"):
+    with pytest.raises(ValueError, match="bits = .*the ADC's resolution as an integer >= 1"):
         snn.adc(torch.zeros(3), bits, 1.0)
 
 
@@ -217,6 +217,19 @@ def test_dac_drives_analog_rows_on_its_levels_and_spikes_unchanged():
     rows = torch.rand((5, 64), generator=torch.Generator().manual_seed(0))
     expected = snn.dac(rows, 6).double() @ torch.from_numpy(weights)
     assert torch.allclose(layer(rows).double(), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("encoding, analog", [("rate", [False, False, False]), ("direct", [True, False, False])])
+def test_only_the_first_crossbar_under_direct_encoding_drives_its_rows_through_the_dac(encoding, analog):
+    """Every other layer reads spikes, which the DAC passes unchanged: skipping it there changes no bit."""
+    net = snn.SpikingMLP(hidden=16, depth=2, encoding=encoding)
+    layers = snn.hardware(net, snn.SpikeSimCrossbar(), torch.Generator().manual_seed(0))
+    assert [layer.analog_rows for layer in layers] == analog
+    spikes = torch.tensor(np.random.default_rng(14).random((8, 16)) < 0.4, dtype=torch.float32)
+    weights = net.hidden[1].weight.detach().T.double().numpy()
+    through_dac = snn.CrossbarLayer(weights, layers[1].xbar, torch.Generator().manual_seed(1))
+    layers[1].generator.manual_seed(1)  # the same read noise on both
+    assert torch.equal(layers[1](spikes), through_dac(spikes))
 
 
 def test_direct_encoding_repeats_the_input_at_every_timestep():
