@@ -16,7 +16,7 @@ A pool worker dies with its parent (:func:`die_with_parent`). A study run in the
 runs a long analysis (other than an operating point) in ngspice's background thread, so Ctrl-C or
 SIGTERM stops it at its next time step. A sample runs synchronously instead when the previous sample
 of the same point took less than :data:`SYNCHRONOUS_BELOW` seconds: a background run costs a thread and
-a callback from it per printed line (about 0.3 ms of a 4.5 ms transient), and Ctrl-C during a
+a callback from it per printed line (0.2-0.7 ms of CPU per 5 ms `mc-tran` sample), and Ctrl-C during a
 synchronous run takes effect when it returns, a fraction of a second later. The first sample of a point,
 the samples after a long one and every run with a timeout stay in the background.
 """
