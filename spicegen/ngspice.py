@@ -369,6 +369,9 @@ class NgSpiceShared:
     ----------
     lock : threading.RLock
         Serialises all calls into the library.
+    background_runs : int
+        How many runs this process made in ngspice's background thread (with a timeout or
+        ``interruptible``).
     """
 
     _instance: ClassVar[NgSpiceShared | None] = None
@@ -385,6 +388,7 @@ class NgSpiceShared:
         self._noise = False  # the loaded circuit's analysis is .noise
         self._fatal = False
         self._bg_done = threading.Event()
+        self.background_runs = 0
         self._osdi: dict[str, tuple[str, ...]] = {}  # loaded path -> its module names
         # kept on the instance: ctypes callbacks must outlive the library's use of them
         self._callbacks = (_SendChar(self._on_char), _ControlledExit(self._on_exit),
@@ -674,6 +678,7 @@ class NgSpiceShared:
     def _run_in_background(self, timeout: float | None) -> None:
         self._bg_done.clear()
         self.command("bg_run")
+        self.background_runs += 1
         finished = False
         try:
             finished = self._bg_done.wait(timeout)

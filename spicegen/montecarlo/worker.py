@@ -13,13 +13,18 @@ so a failure is recorded for the sample that caused it, with its own message, ex
 unpacked study records it.
 
 A pool worker dies with its parent (:func:`die_with_parent`). A study run in the caller's process
-runs each analysis other than an operating point in ngspice's background thread, so Ctrl-C or
-SIGTERM stops a long sample at its next time step.
+runs a long analysis (other than an operating point) in ngspice's background thread, so Ctrl-C or
+SIGTERM stops it at its next time step. A sample runs synchronously instead when the previous sample
+of the same point took less than :data:`SYNCHRONOUS_BELOW` seconds: a background run costs a thread and
+a callback from it per printed line (0.2-0.7 ms of CPU per 5 ms `mc-tran` sample), and Ctrl-C during a
+synchronous run takes effect when it returns, a fraction of a second later. The first sample of a point,
+the samples after a long one and every run with a timeout stay in the background.
 """
 from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import signal
 import socket
@@ -40,6 +45,11 @@ from .store import Record
 
 Task = tuple[int, tuple[int, ...]]
 """(point index, sample indices): one sample, or the wanted samples of one pack."""
+
+SYNCHRONOUS_BELOW = 0.2
+"""Seconds: in an interruptible batch, a sample (or pack) runs synchronously when the previous one of the
+same point took less than this, so Ctrl-C is answered within about this long; otherwise ngspice runs it
+in its background thread, which Ctrl-C halts at its next time step."""
 
 
 class Session:
@@ -125,6 +135,8 @@ class _WorkerState:
     loaded: tuple[str, int] | None = None
     samplers: dict[tuple[str, int], Sampler] = field(default_factory=dict)
     vector_names: dict[tuple[str, int], dict[str, list[str]]] = field(default_factory=dict)
+    last_seconds: dict[tuple[str, int], float] = field(default_factory=dict)
+    """Per point: how long its last sample (or pack) took in this process."""
 
 
 _STATE = _WorkerState()
@@ -134,9 +146,11 @@ def forget_circuit() -> None:
     """Load the circuit afresh at the next batch.
 
     A worker process keeps its circuit loaded between batches; in a process where other code
-    may have used ngspice since (the caller's process, for ``workers=1``), call this first.
+    may have used ngspice since (the caller's process, for ``workers=1``), call this first. The first
+    sample of each point then runs in ngspice's background thread again (see :data:`SYNCHRONOUS_BELOW`).
     """
     _STATE.loaded = None
+    _STATE.last_seconds.clear()
 
 
 def run_batch(plan: Plan, tasks: Sequence[Task], *, single: Plan | None = None,
@@ -156,9 +170,10 @@ def run_batch(plan: Plan, tasks: Sequence[Task], *, single: Plan | None = None,
         For a packed ``plan``: the same study unpacked (``make_plan(..., pack=1)``). The samples
         of a pack whose run fails are run again alone on it, so each records its own outcome.
     interruptible
-        Run ngspice in its background thread, so that Ctrl-C (or a signal turned into
-        KeyboardInterrupt) stops a running sample at its next time step; for a study run in the
-        caller's process. Pool workers are stopped by their parent instead.
+        Let Ctrl-C (or a signal turned into KeyboardInterrupt) stop a running sample at its next time
+        step: ngspice runs it in its background thread, unless the previous sample of its point took
+        less than :data:`SYNCHRONOUS_BELOW` seconds (then Ctrl-C takes effect when the sample returns);
+        for a study run in the caller's process. Pool workers are stopped by their parent instead.
 
     Raises
     ------
@@ -213,11 +228,18 @@ def _run_sample(spice: NgSpiceShared, plan: Plan, point_index: int, batch: Batch
     if sample in batch.problems:
         return _record(point, sample, values, {}, batch.problems[sample], 0.0)
     try:
-        session = Session(spice, point, values, plan.timeout, interruptible)
+        session = Session(spice, point, values, plan.timeout, _in_background(plan, point, interruptible))
         results, error = _measure(plan, point, session), ""
     except (SimError, SampleError) as exc:
         results, error = {}, _message(exc)
-    return _record(point, sample, values, results, error, time.perf_counter() - start)
+    elapsed = _STATE.last_seconds[(plan.key, point.index)] = time.perf_counter() - start
+    return _record(point, sample, values, results, error, elapsed)
+
+
+def _in_background(plan: Plan, point: Point, interruptible: bool) -> bool:
+    """Whether an interruptible batch runs this point's next sample in ngspice's background thread:
+    unless the point's previous sample in this process was short (see :data:`SYNCHRONOUS_BELOW`)."""
+    return interruptible and _STATE.last_seconds.get((plan.key, point.index), math.inf) >= SYNCHRONOUS_BELOW
 
 
 def _measure(plan: Plan, point: Point, session: Session) -> dict[str, float]:
@@ -247,10 +269,11 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
               for i, values in enumerate(drawn)]
     try:
         _apply(spice, point.slots, copies)
-        result: SimResult | None = _run(spice, plan.timeout, interruptible)
+        result: SimResult | None = _run(spice, plan.timeout, _in_background(plan, point, interruptible))
     except SimError:
         _STATE.loaded = None  # a fatal error unloads the circuit
         result = None
+    _STATE.last_seconds[(plan.key, point.index)] = time.perf_counter() - start
     elapsed = (time.perf_counter() - start) / plan.pack
     wanted = [sample - first for sample in samples if sample - first not in problems]
     measured = {} if result is None else _measure_pack(plan, point, result, wanted)

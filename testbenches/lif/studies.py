@@ -119,7 +119,7 @@ class LifFi(LifStudy):
             runs |= {("trace", i, v): Run("dc_trace", {"isyn": i, "vthr": v}, dc_trace,
                                           {"design": design, "isyn": i, "vthr": v})
                      for i in FI_TRACES[0] for v in FI_TRACES[1]}
-        done = simulate(ctx, runs | paper_runs(ctx, design, self.measures), "f-I runs")
+        done = simulate(ctx, paper_runs(ctx, design, self.measures) | runs, "f-I runs")
         table = {f"{v:.3g}": [number(done[("rate", float(i), float(v))]) for i in currents] for v in thresholds}
         files = [report.fi_figure(ctx.out / "fi_curves.png", currents, table).name]
         if ctx.options["traces"]:
@@ -161,7 +161,7 @@ class LifVpw(LifStudy):
             "isyn": isyn, "biases": Biases(vpw=v), "design": design, "t_first": _tpw_guess(v)}) for v in vpw}
         runs |= {("rate", v): Run("rate", {"isyn": isyn, "vthr": Biases.vthr, "vpw": v}, point_rate,
                                   {"design": design, "isyn": isyn, "vthr": Biases.vthr, "vpw": v}) for v in fast}
-        done = simulate(ctx, runs | paper_runs(ctx, design, self.measures), "V_pw runs")
+        done = simulate(ctx, paper_runs(ctx, design, self.measures) | runs, "V_pw runs")
         widths = [number(done[("t_pw", v)]) for v in vpw]
         rates = [number(done[("rate", v)]) for v in fast]
         files = [report.vpw_figure(ctx.out / "pulse_width_vpw.png", vpw, widths, ("tpw_045", "tpw_100"),
@@ -231,7 +231,7 @@ class LifPulsed(LifStudy):
         if ctx.options["paper"]:
             runs |= {("reading", n): _pulsed(design, 40e-6, 10e-6, 100.0, v) for n, (v, _) in VTAUN_READING.items()}
         paper = ("pulsed_10us", "pulsed_7us", "pulsed_15us")
-        done = simulate(ctx, runs | paper_runs(ctx, design, paper), "pulsed runs")
+        done = simulate(ctx, paper_runs(ctx, design, paper) | runs, "pulsed runs")
         by_width = {w: done[("width", w)] for w in widths}
         by_vtaun = {v: done[("vtaun", v)] for v in vtaun}
         rates = [number(r["rate"]) for r in by_width.values()]
@@ -320,7 +320,7 @@ class LifLeak(LifStudy):
         runs |= {("rest", n, p): Run("rest", {"vtaun": n, "vtaup": p, "t_stop": rest_t_stop}, rest_point,
                                      {"design": design, "vtaun": n, "vtaup": p, "t_stop": rest_t_stop})
                  for n, p in grid}
-        done = simulate(ctx, runs | paper_runs(ctx, design, ("leak_135", "leak_100")), "leak runs")
+        done = simulate(ctx, paper_runs(ctx, design, ("leak_135", "leak_100")) | runs, "leak runs")
         side = {d: {b: done[("leak", d, b)] for direction, b in sweep if direction == d} for d in ("down", "up")}
         rest = {"vtaun": vtaun.tolist(), "vtaup": vtaup.tolist(), "t_stop": rest_t_stop,
                 "points": [{"vtaun": n, "vtaup": p, **done[("rest", n, p)]} for n, p in grid]}

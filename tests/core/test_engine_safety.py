@@ -7,6 +7,7 @@ Processes are found through ``/proc`` (Linux), not psutil.
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -120,6 +121,39 @@ def test_ctrl_c_stops_a_running_sample_at_once_and_the_study_resumes(tmp_path, s
     assert done.returncode == 0, done.stderr
     assert "2 samples computed (0 failed), 2 already stored" in done.stdout
     assert all(attempts == 1 for *_, attempts in rows(folder).values())
+
+
+def test_ctrl_c_stops_a_long_sample_after_a_long_one_at_once(tmp_path, slow_rc):
+    """In-process, the third 6 s sample of a point runs in the background too (the one before it was
+    long), so Ctrl-C halts it mid-run rather than when it returns (a synchronous run would go on for
+    seconds)."""
+    folder = tmp_path / "study"
+    command = [*slow_rc, "mc", "slow-rc", "--sweep", "stop=2.4e-3", "--n", "3", "--batch", "1", "--seed", "1",
+               "--no-progress", "--out", str(folder)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_rows(proc, folder, 2)  # the first two batches are stored together
+    time.sleep(0.5)  # inside the third sample
+    seconds, err = _signal_and_wait(proc, signal.SIGINT)
+    assert proc.returncode == 130 and seconds < 2.0, (proc.returncode, seconds, err)
+    _assert_one_line(err, "interrupted; every finished sample is stored")
+    assert set(rows(folder)) == {(0, 0), (0, 1)}
+
+
+def test_short_samples_after_the_first_of_a_point_run_synchronously(tmp_path, monkeypatch):
+    """An in-process study runs the first sample of each point in ngspice's background thread and, the
+    samples before them counting as short, the others synchronously: the same samples as two worker
+    processes. (Every sample counts as short here, so the test does not depend on how long one takes.)"""
+    from spicegen.montecarlo import worker
+    from spicegen.ngspice import NgSpiceShared
+
+    monkeypatch.setattr(worker, "SYNCHRONOUS_BELOW", math.inf)
+    spice = NgSpiceShared.get()
+    before = spice.background_runs
+    testbench, sweep = get_testbench("mc-tran"), {"vprog": [1.3, 1.4]}
+    run_study(testbench, tmp_path / "inline", n=6, seed=3, sweep=sweep, batch=2, progress=False)
+    assert spice.background_runs - before == 2  # one per point, whatever the batches
+    run_study(testbench, tmp_path / "pool", n=6, seed=3, sweep=sweep, workers=2, progress=False)
+    assert load_dataframe(tmp_path / "inline").equals(load_dataframe(tmp_path / "pool"))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)

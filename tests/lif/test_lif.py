@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from testbenches.lif.circuit import Biases, LifDesign, Mos, bias_lines, chain_lines, lif_subckt
-from testbenches.lif.neuron import chain_dc, firing_rate, leak_time, spike_train
+from testbenches.lif.neuron import SpikeTrain, chain_dc, firing_rate, leak_time, settled_below, spike_train
 
 #: Attenuation tolerance: the unit-cell mirror gives K = 496 (DIBL of the cascodes), 0.8 % low.
 K_RTOL = 0.02
@@ -98,3 +98,25 @@ def test_leak_returns_the_membrane_toward_rest_from_both_sides(v_start: float, b
     # the side with the stronger bias wins near V_rest: it settles (U_T/kappa) ln(I_taun/I_taup) past it
     assert abs(final - biases.vrest) < 0.25
     assert np.all(np.diff(tr.mem) * np.sign(biases.vrest - v_start) > -1e-3)  # monotonic toward rest
+
+
+def _pulse_response(peaks: np.ndarray, period: float = 0.01, spikes: tuple[float, ...] = ()) -> SpikeTrain:
+    """A membrane at 0.6 V that jumps to ``peaks[k]`` at the middle of period k (ten samples a period)."""
+    time = np.arange(peaks.size * 10) * period / 10
+    mem = np.full(time.size, 0.6)
+    mem[5::10] = peaks
+    empty = np.array([])
+    return SpikeTrain(time, mem, mem, np.array(spikes), empty, 0.0, 0.0)
+
+
+def test_a_pulse_train_is_silent_only_when_its_peaks_settle_below_threshold():
+    k = np.arange(60)
+    assert settled_below(_pulse_response(np.full(60, 0.62)), 1.2, 0.01)  # each pulse leaks away: flat
+    assert settled_below(_pulse_response(1.0 - 0.4 * 0.9 ** k), 1.2, 0.01)  # geometric, toward 1.0 V
+    assert not settled_below(_pulse_response(1.3 - 0.7 * 0.97 ** k), 1.2, 0.01)  # toward 1.3 V: it will fire
+    assert not settled_below(_pulse_response(0.6 + 0.01 * k), 1.2, 0.01)  # still rising steadily
+    assert not settled_below(_pulse_response(np.full(25, 0.62)), 1.2, 0.01)  # too short to tell
+    # only the periods since the last spike count
+    after_spike = np.concatenate([np.full(30, 1.19), np.full(20, 0.62)])
+    assert not settled_below(_pulse_response(after_spike, spikes=(0.3,)), 1.2, 0.01)
+    assert settled_below(_pulse_response(np.concatenate([after_spike, np.full(15, 0.62)]), spikes=(0.3,)), 1.2, 0.01)
