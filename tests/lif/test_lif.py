@@ -12,6 +12,7 @@ import pytest
 
 from testbenches.lif.circuit import Biases, LifDesign, Mos, bias_lines, chain_lines, lif_subckt
 from testbenches.lif.neuron import SpikeTrain, chain_dc, firing_rate, leak_time, settled_below, spike_train
+from testbenches.lif.studies import REST_BAND, at_rest
 
 #: Attenuation tolerance: the unit-cell mirror gives K = 496 (DIBL of the cascodes), 0.8 % low.
 K_RTOL = 0.02
@@ -120,3 +121,14 @@ def test_a_pulse_train_is_silent_only_when_its_peaks_settle_below_threshold():
     after_spike = np.concatenate([np.full(30, 1.19), np.full(20, 0.62)])
     assert not settled_below(_pulse_response(after_spike, spikes=(0.3,)), 1.2, 0.01)
     assert settled_below(_pulse_response(np.concatenate([after_spike, np.full(15, 0.62)]), spikes=(0.3,)), 1.2, 0.01)
+
+
+def test_a_leak_run_rests_only_when_its_second_half_stays_near_v_rest():
+    t = np.linspace(0.0, 0.1, 1001)
+    settled = 0.6 + 0.3 * np.exp(-t / 5e-3) + 0.7e-3 * np.sin(2 * np.pi * t / 2e-5)  # leaked, then a ±0.7 mV cycle
+    slow = 0.6 + 0.3 * np.exp(-t / 0.5)  # still leaking
+    offset = np.full(t.size, 0.6 + 2 * REST_BAND)  # resting, but not at V_rest
+    empty = np.array([])
+    assert at_rest(SpikeTrain(t, settled, settled, empty, empty, 0.0, 0.0), 0.6)
+    assert not at_rest(SpikeTrain(t, slow, slow, empty, empty, 0.0, 0.0), 0.6)
+    assert not at_rest(SpikeTrain(t, offset, offset, empty, empty, 0.0, 0.0), 0.6)
