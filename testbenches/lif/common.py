@@ -62,6 +62,7 @@ class Run:
 
     @property
     def step(self) -> str:
+        """The step's name (its file under ``steps/``)."""
         return _step_name(self.kind, self.args)
 
 
