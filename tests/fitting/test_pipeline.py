@@ -132,6 +132,14 @@ def test_unknown_stage_or_scale_is_refused_with_the_choices(tmp_path):
     assert done.returncode != 0 and "unknown stage(s) nope" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_each_stage_says_when_it_starts_and_how_long_it_took(tmp_path):
+    done = spicegen("run", "--scale", "smoke", "--only", "p2m-f2-surrogates", "--out", str(tmp_path / "x"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[1/2] p2m-f2: " in done.stderr and "[2/2] p2m-f2-surrogates: " in done.stderr
+    finished = re.findall(r"^\[(\d)/2\] (\S+) finished in \d+ s \(\d+:\d\d since the start\)$", done.stderr, re.M)
+    assert finished == [("1", "p2m-f2"), ("2", "p2m-f2-surrogates")]
+
+
 # ---------------------------------------------------------------- SIGKILL and resume
 
 KILLED = ("--scale", "quick", "--only", "mc-demo", "p2m-f2-surrogates", "reram-relaxation", "--no-progress")
