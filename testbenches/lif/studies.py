@@ -44,8 +44,8 @@ from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import CALIBRATION, Biases, Design
 from testbenches.lif.common import (CORNER, PAPER, TRACE_POINTS, LifStudy, Run, cached, design_of, number,
                                     paper_measures, paper_runs, paper_values, simulate, trace)
-from testbenches.lif.neuron import (SpikeTrain, chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate,
-                                    rest_levels, window_rate)
+from testbenches.lif.neuron import (chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate, rest_levels,
+                                    window_rate)
 from testbenches.lif.power import LifPower
 from testbenches.lif.rsyn import LifRsyn
 from testbenches.lif.sweeps import si, sweep_options, sweep_values
@@ -350,33 +350,18 @@ def _leak(design: Design, direction: str, bias: float, t_stop: float) -> Run:
 
 
 def leak_run(design: Design, direction: str, bias: float, t_stop: float) -> dict[str, Any]:
-    """The leak from V_thr − 20 mV down (``direction="down"``, V_taun = ``bias``) or from 0 V up (V_taup).
-
-    The run starts at :data:`LEAK_FIRST` and grows 4x up to ``t_stop``, stopping once the membrane has
-    rested at V_rest (:func:`at_rest`): at some biases the comparator-switched leak then holds it in a
-    ±0.7 mV limit cycle, which costs ngspice minutes per simulated second and shows nothing new.
-    """
+    """The leak from V_thr − 20 mV down (``direction="down"``, V_taun = ``bias``) or from 0 V up (V_taup), in a
+    run that starts at :data:`LEAK_FIRST` and stops once the membrane rests at V_rest, at most ``t_stop``
+    (:func:`~testbenches.lif.neuron.leak_time`)."""
     b = Biases(vtaun=bias) if direction == "down" else Biases(vtaup=bias)
-    run = min(LEAK_FIRST, t_stop)
-    while True:
-        time, train = leak_time(b.vthr - 0.02 if direction == "down" else 0.0, biases=b, design=design, t_stop=run)
-        if run >= t_stop or at_rest(train, b.vrest):
-            break
-        run = min(4.0 * run, t_stop)
+    time, train = leak_time(b.vthr - 0.02 if direction == "down" else 0.0, biases=b, design=design, t_stop=t_stop,
+                            t_first=LEAK_FIRST)
     return {"bias": bias, "time_90": time, "v_end": float(train.mem[-1]), "t_end": float(train.time[-1]),
             "trace": trace(train.time, train.mem)}
 
 
 LEAK_FIRST = 0.05
 """First run length (s) of a leak sweep run (see :func:`leak_run`)."""
-REST_BAND = 2e-3
-"""Half-width (V) of the band around V_rest in which :func:`at_rest` counts the membrane as resting."""
-
-
-def at_rest(train: SpikeTrain, vrest: float) -> bool:
-    """Whether the membrane stayed within :data:`REST_BAND` of ``vrest`` over the second half of the run."""
-    tail = train.mem[train.time >= 0.5 * (train.time[0] + train.time[-1])]
-    return bool(np.all(np.abs(tail - vrest) <= REST_BAND))
 
 
 def rest_point(design: Design, vtaun: float, vtaup: float, t_stop: float) -> dict[str, list[float]]:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from testbenches.lif.circuit import Biases, LifDesign, Mos, bias_lines, chain_lines, lif_subckt
-from testbenches.lif.neuron import SpikeTrain, chain_dc, firing_rate, leak_time, settled_below, spike_train
-from testbenches.lif.studies import REST_BAND, at_rest
+from testbenches.lif.neuron import (REST_BAND, SpikeTrain, at_rest, chain_dc, firing_rate, leak_time, settled_below,
+                                    spike_train)
 
 #: Attenuation tolerance: the unit-cell mirror gives K = 496 (DIBL of the cascodes), 0.8 % low.
 K_RTOL = 0.02
