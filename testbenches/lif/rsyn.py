@@ -81,8 +81,8 @@ class LifRsyn(LifStudy):
                                         "window": o["window"]})
                      for r in r_traces}
         done = simulate(ctx, runs, "R_syn x V_read runs")
-        runs = {key[1:]: value for key, value in done.items() if key[0] == "grid"}
-        rates = np.array([[number(runs[(float(r), float(v))]["rate"]) for v in vread] for r in rsyn])
+        points = {key[1:]: value for key, value in done.items() if key[0] == "grid"}
+        rates = np.array([[number(points[(float(r), float(v))]["rate"]) for v in vread] for r in rsyn])
         table = {f"{v * 1e3:.4g}": rates[:, k].tolist() for k, v in enumerate(vread)}
         files = [report.rsyn_figure(ctx.out / "rate_rsyn.png", rsyn, table, PAPER_RANGE, o["vref"]).name]
         if o["traces"]:
@@ -92,7 +92,7 @@ class LifRsyn(LifStudy):
              **{f"rate_{c}": float(rates[i, j]) for c, (i, j) in _CORNERS.items()},
              "silent_points": float(np.sum(rates == 0))}
         data = {"rsyn": rsyn.tolist(), "vread": vread.tolist(), "vref": o["vref"], "window": o["window"],
-                "rates": table, "runs": [{"rsyn": r, "vread": v, **run} for (r, v), run in runs.items()]}
+                "rates": table, "runs": [{"rsyn": r, "vread": v, **run} for (r, v), run in points.items()]}
         return StudyResult(m, data, files)
 
 
