@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from fitting.reram import snn
+from timing import time_interleaved
 
 XBAR = snn.SpikeSimCrossbar(adc_bits=5, weight_bits=8)
 """The study's crossbar with its smoke setting ``adc_bits=5``."""
@@ -34,18 +33,6 @@ def logits(net: snn.SpikingMLP, x: torch.Tensor, steps: int, layers: list[snn.Cr
         layer.generator.manual_seed(1)
     with torch.no_grad():
         return net(snn.encode(x, steps, torch.Generator().manual_seed(2), net.encoding), layers)
-
-
-def interleaved(calls: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Median seconds of each call, the calls taking turns ``repeat`` times (a shared machine's load then
-    falls on both alike)."""
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    for _ in range(repeat):
-        for key, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[key].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def measure(encoding: str, steps: int, data: tuple[torch.Tensor, ...], repeat: int) -> dict:
@@ -62,7 +49,7 @@ def measure(encoding: str, steps: int, data: tuple[torch.Tensor, ...], repeat: i
         layer.analog_rows = True
     return {"encoding": encoding, "timesteps": steps, "train_s": trained - start,
             "evaluate_s": evaluated - trained,
-            **interleaved({"inference_dac_everywhere_s": lambda: logits(net, data[2], steps, every),
+            **time_interleaved({"inference_dac_everywhere_s": lambda: logits(net, data[2], steps, every),
                            "inference_dac_where_analog_s": lambda: logits(net, data[2], steps, ours)}, repeat),
             "analog_rows": [layer.analog_rows for layer in ours],
             "bit_identical": bool(torch.equal(logits(net, data[2], steps, every), logits(net, data[2], steps, ours)))}
