@@ -9,7 +9,8 @@ timer     C2, L of M_pw                             T_pw = 20 ms at V_pw = 0.45 
 membrane  C1, C_syn of the DPI, L of the DPI gain,  419 Hz at 10 uA and 59 kHz at 200 uA (V_thr 1.8 V);
           DPI threshold, input share and leak bias  8 Hz / 18 Hz for 40 uA x 10 / 15 us pulses at 100 Hz
           transistors                               (§III.C); 8 ms threshold→rest leak at V_taun 1.35 V
-                                                    (Fig. 6D)
+                                                    (Fig. 6D); 25 kHz at R_syn 10 kΩ, V_read 400 mV
+                                                    through the LDO at V_ref 1 V (Fig. 3A's highest rate)
 ========  ========================================  ==============================================
 
 Held out (never fitted, reported as errors): 800 Hz / 68 kHz at V_thr = 0.8 V, the maximum rate
@@ -33,10 +34,10 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import numpy as np
 
 from testbenches.lif.circuit import Biases, Design, LifDesign, Mos
-from testbenches.lif.neuron import SpikeTrain, firing_rate, leak_time, pulse_width, pulsed_rate
+from testbenches.lif.neuron import SpikeTrain, firing_rate, leak_time, pulse_width, pulsed_rate, read_train, window_rate
 
 __all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "sizes", "evaluate", "calibrate", "point_rate",
-           "point_pulse_width", "point_leak", "point_pulsed", "pulses_per_spike"]
+           "point_pulse_width", "point_leak", "point_pulsed", "point_read", "pulses_per_spike"]
 
 #: Residual given to a measurement that produced nothing (no spike, no crossing).
 MISSING = math.log(1e-3)
@@ -48,7 +49,7 @@ _SIZES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "l_leak": ("leak_bias", "l"), "l_pw": ("pw", "l"), "l_gain": ("gain_bias", "l"),
     "l_tau": ("tau_bias", "l"), "l_bypass": ("bypass", "l")})
 
-Kind = Literal["rate", "pulse_width", "leak", "pulsed"]
+Kind = Literal["rate", "pulse_width", "leak", "pulsed", "read"]
 
 
 def point_rate(design: Design, isyn: float, vthr: float, vpw: float = 1.0) -> float:
@@ -100,8 +101,15 @@ def pulses_per_spike(train: SpikeTrain, frequency: float, width: float, vthr: fl
     return float(starts.size - 1 + min(max(fraction, 0.0), 1.0))
 
 
+def point_read(design: Design, rsyn: float, vread: float, vref: float, window: float) -> float:
+    """Rate (Hz) with ``vread`` (V) across the synapse ``rsyn`` (Ω) through the LDO at ``vref`` (V), read for at
+    most ``window`` (s): the run of one grid point of ``lif-rsyn`` (Fig. 3A; 0 Hz without a spike)."""
+    return window_rate(read_train(vread, rsyn, window=window, biases=Biases(vref=vref), design=design))
+
+
 _MEASURES: Mapping[str, Callable[..., float]] = MappingProxyType(
-    {"rate": point_rate, "pulse_width": point_pulse_width, "leak": point_leak, "pulsed": point_pulsed})
+    {"rate": point_rate, "pulse_width": point_pulse_width, "leak": point_leak, "pulsed": point_pulsed,
+     "read": point_read})
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,9 @@ class Point:
         elif self.kind == "leak":
             what = (f"time to leak 90 % of the way from V_thr − 20 mV to V_rest at V_taun {a['vtaun']:g} V "
                     f"(NaN: not within {a['t_stop']:g} s)")
+        elif self.kind == "read":
+            what = (f"rate with V_read {a['vread'] * 1e3:g} mV across R_syn {a['rsyn'] * 1e-3:g} kΩ through the LDO at "
+                    f"V_ref {a['vref']:g} V, V_thr 1.2 V, read for at most {a['window']:g} s")
         else:
             what = f"rate under 40 µA × {a['width'] * 1e6:g} µs input pulses at 100 Hz"
         return f"{what} (Garg et al., {self.source})"
@@ -175,6 +186,8 @@ POINTS: Mapping[str, Point] = MappingProxyType({p.name: p for p in (
     Point("leak_100", 2.0, "s", "§III.C, Fig. 6D (> 2 s)", "leak", {"vtaun": 1.0, "t_stop": 3.0}, bound="lower"),
     Point("pulsed_7us", 2.0, "Hz", "§III.C, Fig. 6B", "pulsed", {"width": 7e-6, "expect": 2.0}),
     Point("pulsed_15us", 18.0, "Hz", "§III.C, Fig. 6B", "pulsed", {"width": 15e-6, "expect": 18.0}),
+    Point("rsyn_max", 25e3, "Hz", "Fig. 3A and Conclusion (highest rate: 10 kΩ, 400 mV)", "read",
+          {"rsyn": 10e3, "vread": 0.4, "vref": 1.0, "window": 1.0}),
 )})
 
 
@@ -191,10 +204,10 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("timer", {"c2": (20e-12, 1e-12, 200e-12), "l_pw": (0.56e-6, 0.5e-6, 2e-6)},
           ("tpw_045", "tpw_100"), ("max_rate_vpw08", "max_rate_vpw11")),
-    Stage("membrane", {"c1": (14e-12, 1e-12, 50e-12), "c_dpi": (0.1e-12, 0.03e-12, 1e-12),
+    Stage("membrane", {"c1": (10.39e-12, 1e-12, 50e-12), "c_dpi": (0.2e-12, 0.03e-12, 1e-12),
                        "l_gain": (90e-6, 2e-6, 100e-6), "l_tau": (40.07e-6, 5e-6, 100e-6),
                        "l_bypass": (1.099e-6, 0.5e-6, 100e-6), "l_leak": (1.603e-6, 0.5e-6, 100e-6)},
-          ("rate_10u_thr18", "rate_200u_thr18", "pulsed_10us", "pulsed_15us", "leak_135"),
+          ("rate_10u_thr18", "rate_200u_thr18", "pulsed_10us", "pulsed_15us", "leak_135", "rsyn_max"),
           ("rate_10u_thr08", "rate_200u_thr08", "leak_100", "pulsed_7us")),
 )
 

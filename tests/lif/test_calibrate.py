@@ -12,7 +12,7 @@ from testbenches.lif.circuit import Design
 def closed_form(point: Point, design: Design) -> float:
     """Each point scales as a power of C1 and C_syn, off the paper's value at the stage's start."""
     c1, c_dpi = (STAGES[1].params[n][0] for n in ("c1", "c_dpi"))
-    power = {"rate": -1.0, "pulsed": -2.0, "leak": 1.0}[point.kind]
+    power = {"rate": -1.0, "read": -1.0, "pulsed": -2.0, "leak": 1.0}[point.kind]
     return 1.3 * point.paper * (design.lif.c1 / c1) ** power * (design.lif.c_dpi / c_dpi) ** 0.5
 
 

@@ -20,6 +20,7 @@ from testbenches.lif.checks import VREF_MIN, check_biases, check_design
 from testbenches.lif.circuit import CALIBRATION, Biases, Design, LifDesign
 from testbenches.lif.neuron import firing_rate, read_train, window_rate
 from testbenches.lif.power import vbcomp_for_power
+from testbenches.lif.rsyn import LifRsyn, rsyn_point
 from testbenches.lif.studies import PARTS, part_settings
 
 pytestmark = pytest.mark.ngspice
@@ -155,6 +156,15 @@ def test_a_grid_point_is_sized_to_its_rate_and_0_hz_without_a_spike(report: Stud
     assert fast["spikes"] >= 4 and fast["duration"] < 0.01
     train = read_train(0.1, 1e6, window=2e-3, biases=Biases(vref=1.0))  # 100 nA: tens of ms per spike
     assert train.spikes.size == 0 and train.duration == pytest.approx(2e-3) and window_rate(train) == 0.0
+
+
+def test_fig_3a_highest_rate_point_simulates_the_lif_rsyn_corner() -> None:
+    point, grid = POINTS["rsyn_max"], {s.name: s.default for s in LifRsyn.options}
+    assert point.args == pytest.approx({"rsyn": grid["rsyn_min"] * 1e3, "vread": grid["vread_max"] * 1e-3,
+                                        "vref": grid["vref"], "window": grid["window"]})
+    short = {**point.args, "window": 5e-3}  # 40 µA: four spikes well inside 5 ms, as in the 1 s window
+    corner = rsyn_point(Design(), Biases(vref=short["vref"]), short["rsyn"], short["vread"], short["window"])
+    assert corner["spikes"] >= 4 and replace(point, args=short).measure(Design()) == corner["rate"]
 
 
 def test_low_bias_search_brackets_the_target_power() -> None:
