@@ -19,7 +19,9 @@ from spicegen.study import Measure, Setting, StudyContext, StudyResult, register
 from testbenches.lif import report
 from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import Biases, Design
-from testbenches.lif.common import CORNER, LifStudy, Run, design_of, number, role, simulate, trace
+from testbenches.lif.calibrate import POINTS
+from testbenches.lif.common import (CORNER, LifStudy, Run, design_of, measure_point, number, paper_measures, role,
+                                    simulate, trace)
 from testbenches.lif.neuron import read_train, window_rate
 from testbenches.lif.sweeps import sweep_options, sweep_values
 
@@ -63,6 +65,7 @@ class LifRsyn(LifStudy):
                             role=role("rsyn_max")),
         **{f"rate_{c}": _corner_measure(c) for c in _CORNERS},
         "silent_points": Measure("", "grid points without a spike in their window"),
+        **paper_measures("rsyn_max"),
     }
 
     def run(self, ctx: StudyContext) -> StudyResult:
@@ -75,6 +78,8 @@ class LifRsyn(LifStudy):
             ("grid", r, v): Run("rsyn", {"rsyn": r, "vread": v, "vref": o["vref"], "window": o["window"]}, rsyn_point,
                                 {"design": design, "biases": biases, "rsyn": r, "vread": v, "window": o["window"]})
             for r, v in grid}
+        point = POINTS["rsyn_max"]  # at the paper's conditions whatever the grid options
+        runs[("paper", "rsyn_max")] = Run(point.kind, point.args, measure_point, {"name": point.name, "design": design})
         if o["traces"]:
             r_traces, v_trace = RSYN_TRACES
             runs |= {("trace", r): Run("rsyn_trace", {"rsyn": r, "vread": v_trace, "vref": o["vref"]}, rsyn_trace,
@@ -91,7 +96,7 @@ class LifRsyn(LifStudy):
             files.append(report.rsyn_traces_figure(ctx.out / "traces_rsyn.png", traces).name)
         m = {"rate_min": float(np.nanmin(rates)), "rate_max": float(np.nanmax(rates)),
              **{f"rate_{c}": float(rates[i, j]) for c, (i, j) in _CORNERS.items()},
-             "silent_points": float(np.sum(rates == 0))}
+             "silent_points": float(np.sum(rates == 0)), "rsyn_max": number(done[("paper", "rsyn_max")])}
         data = {"rsyn": rsyn.tolist(), "vread": vread.tolist(), "vref": o["vref"], "window": o["window"],
                 "rates": table, "runs": [{"rsyn": r, "vread": v, **run} for (r, v), run in points.items()]}
         return StudyResult(m, data, files)
