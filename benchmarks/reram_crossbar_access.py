@@ -13,7 +13,9 @@ and column wires. Per N, in ngspice (KLU, one shared device card):
 * the nodal solvers against the sky130 array: ``device_nodal_currents`` (device + stand-in) and ``nodal_currents``
   (each cell its chord conductance, what the studies run);
 * load + solve CPU seconds of both decks (median of ``--repeat`` rounds that run each once, as
-  ``reram_crossbar_scaling.py`` times them) and ngspice's Newton iterations and solve time (``.options acct``).
+  ``reram_crossbar_scaling.py`` times them) and ngspice's Newton iterations and solve time (``.options acct``);
+* at ``--bin-sizes``, the sky130 deck with the base model name on every transistor line (ngspice searches the
+  bins for each) against the deck's named bins, one round each.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from reram_crossbar_scaling import solve_breakdown, time_ngspice
+from spicegen.pdk import NFET_MODEL, sky130_bin
 from testbenches.reram import cell
 from testbenches.reram import crossbar as xb
 
@@ -50,16 +53,28 @@ def errors(n: int) -> dict[str, float]:
                   "r_chord_min": float(r_chord.min()), "r_chord_max": float(r_chord.max())}
 
 
-def timings(n: int, repeat: int) -> dict[str, dict[str, float]]:
-    """Median load and solve CPU seconds of the resistor and sky130 decks, alternating, ``repeat`` rounds."""
+def decks(n: int) -> dict[str, str]:
+    """The resistor and sky130 decks of the N x N array (operands as in :func:`errors`)."""
     rng = np.random.default_rng(n)
     w, _ = xb.paper_operands(n, 1, rng)
     states = xb.state_for_conductance(xb.interleave(*xb.weight_conductances(w)))
     v = rng.choice([-1.0, 1.0], n) * xb.V_READ
-    decks = {access: xb.crossbar_netlist(states, v, xb.Crossbar(), access=access) for access in xb.ACCESS_KINDS}
-    runs: dict[str, list[dict[str, float]]] = {access: [] for access in decks}
+    return {access: xb.crossbar_netlist(states, v, xb.Crossbar(), access=access) for access in xb.ACCESS_KINDS}
+
+
+def bin_search_cost(n: int) -> dict[str, dict[str, float]]:
+    """Load and solve CPU seconds of the sky130 deck with named bins and with the base model name, one round."""
+    named = decks(n)["sky130"]
+    base = named.replace(f" {sky130_bin('nfet', cell.W_ACCESS, cell.L_ACCESS)} ", f" {NFET_MODEL} ")
+    return {"named_bin": time_ngspice(named, cell._osdi_path(), 1), "base_name": time_ngspice(base, cell._osdi_path(), 1)}
+
+
+def timings(n: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Median load and solve CPU seconds of the resistor and sky130 decks, alternating, ``repeat`` rounds."""
+    by_access = decks(n)
+    runs: dict[str, list[dict[str, float]]] = {access: [] for access in by_access}
     for _ in range(repeat):
-        for access, deck in decks.items():
+        for access, deck in by_access.items():
             runs[access].append(time_ngspice(deck, cell._osdi_path(), 1))
     return {access: {key: statistics.median(r[key] for r in got) for key in ("load_s", "solve_s", "total_s")}
             for access, got in runs.items()}
@@ -70,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/benchmarks")
     parser.add_argument("--sizes", default="8,32,64", help="array sizes N (N x 2N cells), comma-separated")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per timing (median)")
+    parser.add_argument("--bin-sizes", default="8,32", help="sizes of the bin-search comparison (33 s at 64)")
     args = parser.parse_args(argv)
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -77,9 +93,11 @@ def main(argv: list[str] | None = None) -> int:
                "acct": {access: solve_breakdown(n, access) for access in xb.ACCESS_KINDS}}
         rows.append(row)
         print(json.dumps(row), flush=True)
+    bins = {n: bin_search_cost(n) for n in (int(s) for s in args.bin_sizes.split(",") if s)}
+    print(json.dumps({"bin_search": bins}), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "reram_crossbar_access.json").write_text(json.dumps(rows, indent=1))
+    (out / "reram_crossbar_access.json").write_text(json.dumps({"rows": rows, "bin_search": bins}, indent=1))
     return 0
 
 

@@ -6,7 +6,8 @@ A normalised weight matrix W (M x N, entries in [-1, 1]) is stored as a differen
 the input x_i as a read voltage ``x_i*V_READ``; every column ends in an ideal TIA (a 0 V source); the
 output of weight column ``j`` is ``y_j = (I+_j - I-_j)/(V_READ*(G_MAX - G_MIN))`` in weight units, so an
 ideal array returns ``W.T @ x``. Every cell is the ``reram_cmo`` device (OSDI, ``freeze=1``, ``x0`` from
-the inverted read map) in series with the access transistor as a resistor (R_DS at V_G = 3.3 V),
+the inverted read map) in series with the access transistor as a resistor (R_DS at V_G = 3.3 V) or, in
+ngspice with ``access="sky130"``, as the sky130 NMOS itself (:func:`stand_in_bound` bounds the difference),
 every wire segment between adjacent cells is ``r_wire`` (0.35 Ohm, section 4.6). Row drivers sit
 at column 0, TIAs below row M-1.
 
@@ -322,7 +323,7 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
         ``"resistor"``: the access transistor is the resistor ``xbar.r_access`` (default). ``"sky130"``: it is
         the 1T1R cell's sky130 5 V NMOS (``M<cell>a``, drain on the device, source on the column, bulk at
         0 V), the models of ``corner`` included and the model bin named on each line (``sky130_mos``'s
-        ``bin_corner``: ngspice's bin search would cost 4 ms per transistor at load). Every gate is on one word-line net ``wl`` driven at
+        ``bin_corner``: ngspice's bin search would cost 2.5-4 ms per transistor at load). Every gate is on one word-line net ``wl`` driven at
         ``cell.VG_READ``: the models have no gate current (``igcmod = igbmod = 0``), so every row's word
         line sits at its driver's voltage whatever its wire, and one net is the same circuit as one source
         per row with M - 1 sources fewer.
