@@ -215,6 +215,14 @@ def test_a_mistyped_name_gets_the_closest_names(capsys, argv, needle):
     _assert_one_line(main(argv), capsys.readouterr().err, needle)
 
 
+def test_a_missing_input_file_is_named_in_words(tmp_path, capsys):
+    missing = tmp_path / "nope.json"
+    _assert_one_line(main(["export", str(missing), "--to", "numpy", "-o", str(tmp_path / "f.py")]),
+                     capsys.readouterr().err, f"cannot use '{missing}': no such file or directory")
+    _assert_one_line(main(["fit", str(tmp_path), "--form", "tanh", "--x", "a", "--y", "b", "-o", str(missing)]),
+                     capsys.readouterr().err, f"no Monte Carlo study in '{tmp_path}'")
+
+
 def test_all_nan_with_nan_omit_says_where_the_rows_went(tmp_path, capsys):
     pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [np.nan] * 3}).to_csv(tmp_path / "nan.csv", index=False)
     code = main(["fit", str(tmp_path / "nan.csv"), "--form", "polynomial:1", "--x", "x", "--y", "y", "--nan", "omit",
