@@ -323,10 +323,10 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
         ``"resistor"``: the access transistor is the resistor ``xbar.r_access`` (default). ``"sky130"``: it is
         the 1T1R cell's sky130 5 V NMOS (``M<cell>a``, drain on the device, source on the column, bulk at
         0 V), the models of ``corner`` included and the model bin named on each line (``sky130_mos``'s
-        ``bin_corner``: ngspice's bin search would cost 2.5-4 ms per transistor at load). Every gate is on one word-line net ``wl`` driven at
-        ``cell.VG_READ``: the models have no gate current (``igcmod = igbmod = 0``), so every row's word
-        line sits at its driver's voltage whatever its wire, and one net is the same circuit as one source
-        per row with M - 1 sources fewer.
+        ``bin_corner``: ngspice's bin search would cost 2.5-4 ms per transistor at load). Every gate is on
+        one word-line net ``wl`` driven at ``cell.VG_READ``: the models have no gate current (``igcmod =
+        igbmod = 0``), so every row's word line sits at its driver's voltage whatever its wire, and one net
+        is the same circuit as one source per row with M - 1 sources fewer.
     corner
         Process corner of the sky130 models (``access="sky130"`` only).
     """
