@@ -66,7 +66,8 @@ def bin_search_cost(n: int) -> dict[str, dict[str, float]]:
     """Load and solve CPU seconds of the sky130 deck with named bins and with the base model name, one round."""
     named = decks(n)["sky130"]
     base = named.replace(f" {sky130_bin('nfet', cell.W_ACCESS, cell.L_ACCESS)} ", f" {NFET_MODEL} ")
-    return {name: time_ngspice(deck, cell._osdi_path(), 1) for name, deck in (("named_bin", named), ("base_name", base))}
+    osdi = cell._osdi_path()
+    return {"named_bin": time_ngspice(named, osdi, 1), "base_name": time_ngspice(base, osdi, 1)}
 
 
 def timings(n: int, repeat: int) -> dict[str, dict[str, float]]:
