@@ -97,10 +97,10 @@ def time_vacask(deck: str, osdi: str, repeat: int) -> dict[str, float]:
     return {"total_s": statistics.median(times)}
 
 
-def solve_breakdown(n: int) -> dict[str, float]:
+def solve_breakdown(n: int, access: xb.Access = "resistor") -> dict[str, float]:
     """ngspice's own account of one ``.op`` of the N x N array with instance parameters (``.options acct``)."""
     states, v = array(n)
-    deck = xb.crossbar_netlist(states, v, xb.Crossbar()).replace(".options klu", ".options klu acct", 1)
+    deck = xb.crossbar_netlist(states, v, xb.Crossbar(), access=access).replace(".options klu", ".options klu acct", 1)
     spice = NgSpiceShared.get()
     with spice.lock:
         spice.use_osdi([cell._osdi_path()])

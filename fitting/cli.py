@@ -16,15 +16,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if not sep:
             raise ValueError(f"--domain expects LOW:HIGH, got {args.domain!r}.")
         domain = (parse_float(lo, "--domain LOW"), parse_float(hi, "--domain HIGH"))
-    try:
-        extraction = extract(args.study, args.x, args.y, args.form.split(","), statistic=args.stat, quantile=args.quantile,
-                             bins=args.bins, where=pairs(args.where, "--where", number=False),
-                             melt=pairs(args.melt, "--melt"),
-                             params=pairs(args.start, "--start"), fixed=pairs(args.fix, "--fix"),
-                             variation=args.variation.split(",") if args.variation else None, domain=domain, name=args.name, nan_policy=args.nan,
-                             device=args.device)
-    except FileNotFoundError as exc:
-        raise ValueError(str(exc)) from None
+    extraction = extract(args.study, args.x, args.y, args.form.split(","), statistic=args.stat, quantile=args.quantile,
+                         bins=args.bins, where=pairs(args.where, "--where", number=False),
+                         melt=pairs(args.melt, "--melt"), params=pairs(args.start, "--start"),
+                         fixed=pairs(args.fix, "--fix"),
+                         variation=args.variation.split(",") if args.variation else None, domain=domain,
+                         name=args.name, nan_policy=args.nan, device=args.device)
     surrogate = extraction.surrogate
     if args.report:
         for path in extraction.write_report(args.report):
@@ -42,7 +39,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         surrogate = Surrogate.load(args.surrogate)
         path = write_export(surrogate, args.to, args.output)
-    except (FileNotFoundError, ModuleNotFoundError) as exc:
+    except ModuleNotFoundError as exc:
         raise ValueError(str(exc)) from None
     print(f"wrote {path}")
     return 0

@@ -175,6 +175,7 @@ def _default_specs(name: str) -> dict[str, Any]:
 
 def cmd_study(args: argparse.Namespace) -> int:
     from .catalog import listing
+    from .naming import did_you_mean
 
     if args.action == "list":
         for texts in listing("studies").values():
@@ -185,7 +186,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.action == "describe":
         known = listing("studies")
         if args.name not in known:
-            raise KeyError(f"unknown study {args.name!r}; known: {', '.join(known) or '(none)'} "
+            raise KeyError(f"unknown study {args.name!r}{did_you_mean(args.name, known)}; "
+                           f"known: {', '.join(known) or '(none)'} "
                            "(see 'spicegen study list').")
         print(known[args.name]["describe"])
         return 0
@@ -452,8 +454,10 @@ def shorten_quoted(message: str, limit: int = QUOTED_LIMIT) -> str:
     (a 100 kB name is not echoed whole)."""
     def cut(found: re.Match[str]) -> str:
         text = found.group(0)
-        return f"{text[:limit]}...{text[0]} ({len(text) - 2} characters)"
-    return re.sub(r"'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (limit, limit), cut, message)
+        return text if len(text) - 2 < limit else f"{text[:limit]}...{text[0]} ({len(text) - 2} characters)"
+    # Every quoted value is matched, short ones too, so that quotes pair up left to right: the text between
+    # two short quoted values is not itself a quoted value.
+    return re.sub(r"'[^'\n]*'|\"[^\"\n]*\"", cut, message)
 
 
 def _chosen_command(argv: Sequence[str]) -> str:

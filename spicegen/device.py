@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Na
 
 import numpy as np
 
-from .naming import check_device_name, check_name, check_value, format_number
+from .naming import check_device_name, check_name, check_value, did_you_mean, format_number
 from .params import Param
 
 if TYPE_CHECKING:
@@ -1068,7 +1068,8 @@ def get_device(name: str) -> DeviceModel:
         return _built[name]
     devices = registry()
     if name not in devices:
-        raise KeyError(f"unknown device {name!r}; known devices: {', '.join(devices) or '(none)'}.")
+        raise KeyError(f"unknown device {name!r}{did_you_mean(name, devices)}; "
+                       f"known devices: {', '.join(devices) or '(none)'}.")
     return devices[name]
 
 

@@ -142,7 +142,8 @@ def save_figure(fig: Any, path: str | Path, dpi: int | None = None, *, check_lab
             plt.close(fig)
             raise ValueError(f"figure {str(path)!r} has axis labels without units: {'; '.join(problems)}. "
                              "Label each axis 'name (unit)', or 'name (dimensionless)' (spicegen.figures.axis_label).")
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # a figure made with layout="constrained" keeps its own
+        fig.tight_layout()
     try:
         return write_stream(path, lambda handle: fig.savefig(handle, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png"))
     finally:

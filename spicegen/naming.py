@@ -9,9 +9,11 @@ and :func:`comment_text`.
 """
 from __future__ import annotations
 
+import difflib
 import keyword
 import math
 import re
+from typing import Iterable
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
@@ -140,6 +142,16 @@ def _shortened(value: object, limit: int = 80) -> str:
     """``repr(value)``, cut to ``limit`` characters so a huge name is not echoed whole."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` naming up to three of ``known`` close to a mistyped ``name``, or ``""``.
+
+    >>> did_you_mean("vthrr", ["vthr", "vdd"])
+    " (did you mean 'vthr'?)"
+    """
+    close = difflib.get_close_matches(str(name), list(known), n=3)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
 def check_value(value: object, what: str) -> float:

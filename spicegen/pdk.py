@@ -33,6 +33,7 @@ takes about 4 s); the model folder is found with :func:`importlib.util.find_spec
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import pathlib
@@ -54,6 +55,8 @@ __all__ = [
     "sky130_model_file",
     "sky130_model_name",
     "sky130_include",
+    "sky130_bins",
+    "sky130_bin",
     "sky130_mos",
     "triode_width_for_rds",
 ]
@@ -82,6 +85,11 @@ _MODEL_FILE = "C4M.Sky130_io_{corner}_model.spice"
 _EDGE_RTOL = 1e-9
 _INSTANCE_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
 _NODE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:#<>\[\]+-]*\Z")
+_BIN_CARD = re.compile(
+    r"^\.model\s+(\S+)\.(\d+)\s+[np]mos\s*\n(?:\*.*\n)*"
+    r"\+\s*lmin\s*=\s*(\S+)\s+lmax\s*=\s*(\S+)\s+wmin\s*=\s*(\S+)\s+wmax\s*=\s*(\S+)",
+    re.MULTILINE | re.IGNORECASE,
+)
 
 
 def _check_choice(value: object, choices: tuple[str, ...], what: str) -> str:
@@ -200,6 +208,48 @@ def sky130_include(corner: Corner = "tt") -> str:
     return f'.include "{path}"'
 
 
+@functools.lru_cache(maxsize=None)
+def sky130_bins(corner: Corner = "tt") -> dict[str, tuple[tuple[int, float, float, float, float], ...]]:
+    """The model bins of both 5 V devices in the file of ``corner``, in file order.
+
+    Returns
+    -------
+    dict
+        Base model name (:data:`NFET_MODEL`, :data:`PFET_MODEL`) -> ``(index, lmin, lmax, wmin, wmax)`` of
+        every bin ``<name>.<index>`` (metres).
+    """
+    bins: dict[str, list[tuple[int, float, float, float, float]]] = {}
+    for m in _BIN_CARD.finditer(sky130_model_file(_check_corner(corner)).read_text()):
+        bins.setdefault(m.group(1), []).append((int(m.group(2)), *(float(x) for x in m.group(3, 4, 5, 6))))
+    return {name: tuple(rows) for name, rows in bins.items()}
+
+
+def sky130_bin(kind: MosKind, w: float, l: float, corner: Corner = "tt") -> str:  # noqa: E741
+    """Name ``<base>.<index>`` of the model bin ngspice picks for an instance of total width ``w`` and length ``l``.
+
+    Naming the bin in the instance line gives the same device to the last bit and spares ngspice its bin search
+    at load time, 2.5-4 ms per instance with this 176-card file (a 2048-transistor array: 5.1 s against 0.10 s).
+
+    Notes
+    -----
+    Measured with ngspice 46: bin edges count on both sides, and a size on an edge shared by two bins takes the
+    later card of the file (W = 15 um, L = 0.5 um: bin 23 [10, 15] um, not bin 15 [15, 20] um).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind`` or ``corner``, or ``w``/``l`` outside the bins.
+    """
+    kind = _check_kind(kind)
+    w = _check_size(w, W_MIN, W_MAX, "w (total width)", kind)
+    l = _check_size(l, L_MIN, L_MAX, "l", kind)  # noqa: E741
+    name = _MODEL_NAMES[kind]
+    lo, hi = 1 - _EDGE_RTOL, 1 + _EDGE_RTOL
+    inside = [index for index, lmin, lmax, wmin, wmax in sky130_bins(corner)[name]
+              if lmin * lo <= l <= lmax * hi and wmin * lo <= w <= wmax * hi]
+    return f"{name}.{inside[-1]}"
+
+
 def _check_size(value: object, lo: float, hi: float, what: str, kind: str, extra: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number in metres, got {value!r}")
@@ -244,6 +294,7 @@ def sky130_mos(
     nf: int = 1,
     mult: int = 1,
     delvto: float = 0.0,
+    bin_corner: Corner | None = None,
 ) -> str:
     """One ngspice instance line of a sky130 5 V (g5v0d10v5) transistor.
 
@@ -269,6 +320,9 @@ def sky130_mos(
         Threshold shift in volts, the BSIM4 instance parameter: added to VTH0. An NMOS Vth
         rises by ``delvto``; a PMOS Vth (negative) also rises by ``delvto``, i.e. its
         magnitude ``|Vth|`` *falls* by ``delvto``. Used for per-instance local mismatch.
+    bin_corner
+        ``None``: name the base model and let ngspice pick the bin. A corner: name the bin of that corner's
+        file (:func:`sky130_bin`), the same device loaded without ngspice's bin search (large netlists).
 
     Returns
     -------
@@ -299,6 +353,8 @@ def sky130_mos(
         )
     if isinstance(delvto, bool) or not isinstance(delvto, (int, float)) or not math.isfinite(delvto):
         raise ValueError(f"delvto must be a finite number of volts, got {delvto!r}")
+    if bin_corner is not None:
+        model = sky130_bin(kind, w, l, bin_corner)
     parts = [inst, *nodes, model, f"w={_fmt(w)}", f"l={_fmt(l)}"]
     if nf != 1:
         parts.append(f"nf={nf}")

@@ -45,7 +45,7 @@ import numpy as np
 
 from . import __version__
 from .files import to_jsonable, write_json
-from .naming import check_value
+from .naming import check_value, did_you_mean
 from .parsing import parse_float
 
 _MISSING = object()
@@ -350,7 +350,9 @@ class Study(ABC):
         for option in self.options:
             if option.name == name:
                 return option
-        raise KeyError(f"study {self.name!r} has no option {name!r}; options: "
+        hint = did_you_mean(name, (o.name for o in self.options))
+        raise KeyError(f"study {self.name!r} has no option {name!r}{hint}; "
+                       "options: "
                        f"{', '.join(o.name for o in self.options) or 'none'} (see 'spicegen study describe {self.name}').")
 
     def resolve(self, settings: Mapping[str, object] | None = None) -> dict[str, Any]:
@@ -897,7 +899,8 @@ def _lookup(name: str, kind: str, table: Mapping[str, Any], what: str) -> Any:
     if name not in table:
         import_for(kind, name)
     if name not in table:
-        raise KeyError(f"unknown {what} {name!r}; known: {', '.join(listing(kind)) or '(none)'} "
+        raise KeyError(f"unknown {what} {name!r}{did_you_mean(name, listing(kind))}; "
+                       f"known: {', '.join(listing(kind)) or '(none)'} "
                        f"(see 'spicegen {'study list' if what == 'study' else 'extract --list'}').")
     return table[name]
 

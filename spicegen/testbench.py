@@ -56,7 +56,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .device import DeviceModel
-from .naming import check_name, check_value, format_number
+from .naming import check_name, check_value, did_you_mean, format_number
 from .netlist import Flavor, check_node, format_card, format_instance, format_subckt
 from .params import Param, Variation
 from .parsing import parse_float
@@ -812,7 +812,9 @@ class Testbench:
         for option in self.options:
             if option.name == name:
                 return option
-        raise KeyError(f"testbench {self.name!r} has no option {name!r}; options: "
+        hint = did_you_mean(name, (o.name for o in self.options))
+        raise KeyError(f"testbench {self.name!r} has no option {name!r}{hint}; "
+                       "options: "
                        f"{[o.name for o in self.options] or 'none'}.")
 
     def measurement_units(self, circuit: Circuit) -> dict[str, str | None]:
@@ -926,7 +928,8 @@ def get_testbench(name: str) -> Testbench:
     if name not in _testbenches:
         import_for("testbenches", name)
     if name not in _testbenches:
-        raise KeyError(f"unknown testbench {name!r}; known: {', '.join(listing('testbenches')) or '(none)'} "
+        raise KeyError(f"unknown testbench {name!r}{did_you_mean(name, listing('testbenches'))}; "
+                       f"known: {', '.join(listing('testbenches')) or '(none)'} "
                        "(see 'spicegen list').")
     return _testbenches[name]
 

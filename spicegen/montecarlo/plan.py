@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ..naming import check_value
+from ..naming import check_value, did_you_mean
 from ..parsing import parse_float, shorten
 from ..testbench import Circuit, Procedure, Slot, Testbench
 from .sampling import KINDS, Sampler
@@ -236,7 +236,8 @@ def _convert(testbench: Testbench, name: str, value: Any) -> str | int | float:
     if isinstance(value, str) and not _is_number(value):
         parameters = [s.name for s in testbench.circuit({}).slots]
         if name not in parameters:
-            raise ValueError(f"testbench {testbench.name!r} has no option {shorten(name)}, and the value "
+            raise ValueError(f"testbench {testbench.name!r} has no option {shorten(name)}"
+                             f"{did_you_mean(name, options + parameters)}, and the value "
                              f"{shorten(value)} is not a number, so it sets no parameter either; options: "
                              f"{options or 'none'}; parameters (numbers only): {parameters or 'none'}.")
     return _number(f"parameter {shorten(name)}", value)
@@ -276,9 +277,10 @@ def _circuit(testbench: Testbench, values: Mapping[str, Any], sigmas: Mapping[st
 
 def _slot_name(testbench: Testbench, circuit: Circuit, name: str) -> str:
     if name not in {s.name for s in circuit.slots}:
-        raise KeyError(f"testbench {testbench.name!r} has no option or parameter {name!r}; "
-                       f"options: {[o.name for o in testbench.options] or 'none'}; "
-                       f"parameters: {[s.name for s in circuit.slots] or 'none'}.")
+        options, parameters = [o.name for o in testbench.options], [s.name for s in circuit.slots]
+        raise KeyError(f"testbench {testbench.name!r} has no option or parameter {name!r}"
+                       f"{did_you_mean(name, options + parameters)}; "
+                       f"options: {options or 'none'}; parameters: {parameters or 'none'}.")
     return name
 
 

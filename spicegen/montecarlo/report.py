@@ -363,7 +363,10 @@ def scatter_figure(frame: Any, measurement: str, names: _Names, params: list[str
         if best is None:
             ax.plot(sub["sample"], sub[measurement] * yfactor, ".", ms=3)
             ax.set_xlabel("sample index (count)")
-            heading = "no drawn parameter varies"
+            finite = np.asarray(sub[measurement], dtype=float)
+            finite = finite[np.isfinite(finite)]
+            constant = finite.size > 0 and np.ptp(finite) == 0
+            heading = "the same in every sample" if constant else "no drawn parameter varies"
         else:
             xlabel, xfactor = names.param(best, sub[best])
             ax.plot(sub[best] * xfactor, sub[measurement] * yfactor, ".", ms=3)
@@ -374,7 +377,7 @@ def scatter_figure(frame: Any, measurement: str, names: _Names, params: list[str
     for ax in list(grid.flat)[len(groups):]:
         ax.set_axis_off()
     title = f"{measurement} against its most influential drawn parameter ({names.testbench})"
-    fig.suptitle(textwrap.fill(title, width=int(14 * 4.2 * columns), break_on_hyphens=False), fontsize=10)
+    fig.suptitle(textwrap.fill(title, width=int(11 * 4.2 * columns), break_on_hyphens=False), fontsize=10)
     fig.tight_layout()
     return fig
 

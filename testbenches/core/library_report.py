@@ -19,19 +19,23 @@ from testbenches.core.equivalence import CheckReport, check_device
 RENDERINGS = {"numpy": "numpy (ODE / algebra)", "twin": "ngspice B-source twin", "osdi": "ngspice OSDI (Verilog-A)",
               "vacask": "VACASK OSDI"}
 """Legend text of each rendering."""
+ROUND_OFF = 1e-17
+"""Differences below this fraction of a quantity's full scale are round-off and not drawn."""
 
 
 def transient_figure(report: CheckReport) -> Any:
     """Stimulus, then per compared quantity its three renderings over time and, under it, the differences
-    |twin − numpy| and |OSDI − twin| on a log axis (so agreement to 1e-12 shows)."""
+    |twin − numpy| and |OSDI − twin| on a log axis (so agreement to 1e-12 shows), down to
+    :data:`ROUND_OFF` of the quantity's full scale."""
     plt = pyplot()
     waves = report.waves
     xlabel, tfactor = axis_label("time", "s", waves["time"])
     t = waves["time"] * tfactor
     quantities = sorted({k.rsplit(" ", 1)[0] for k in waves if k.endswith(" twin")})
     ratios = [1.5] + [2.0, 1.0] * len(quantities)
+    # constrained layout: tight_layout puts a tall figure's title over the first axes
     fig, axes = plt.subplots(len(ratios), 1, figsize=(7, 1.3 * sum(ratios) + 0.6), sharex=True,
-                             height_ratios=ratios)
+                             height_ratios=ratios, layout="constrained")
     stimulus = [k for k in waves if k.startswith("V(")]
     vlabel, vfactor = axis_label("stimulus", "V", np.concatenate([waves[k] for k in stimulus]))
     for key in stimulus:
@@ -46,11 +50,17 @@ def transient_figure(report: CheckReport) -> Any:
         value_ax.plot(t, waves[f"{q} twin"] * factor, lw=1.2, label=RENDERINGS["twin"])
         value_ax.plot(t, waves[f"{q} osdi"] * factor, "--", lw=1.0, label=RENDERINGS["osdi"])
         value_ax.set_ylabel(label)
-        error_ax.plot(t, np.abs(waves[f"{q} twin"] - waves[f"{q} numpy"]), color="C1", lw=1.0, label="|twin − numpy|")
-        error_ax.plot(t, np.abs(waves[f"{q} osdi"] - waves[f"{q} twin"]), color="C2", lw=1.0, label="|OSDI − twin|")
+        differences = {"|twin − numpy|": np.abs(waves[f"{q} twin"] - waves[f"{q} numpy"]),
+                       "|OSDI − twin|": np.abs(waves[f"{q} osdi"] - waves[f"{q} twin"])}
+        floor = ROUND_OFF * float(np.nanmax(np.abs(waves[f"{q} twin"]), initial=0.0))
+        for (text, difference), color in zip(differences.items(), ("C1", "C2")):
+            error_ax.plot(t, np.where(difference > floor, difference, np.nan), color=color, lw=1.0, label=text)
         error_ax.set_yscale("log", nonpositive="mask")
+        if floor > 0:
+            top = max(floor * 10.0, *(float(np.nanmax(d, initial=0.0)) for d in differences.values()))
+            error_ax.set_ylim(floor, top * 2.0)
         error_ax.set_ylabel(axis_label(f"|Δ{q}|", unit)[0], fontsize=8)
-        error_ax.legend(loc="upper right", fontsize=6, ncols=2)
+        error_ax.legend(loc="best", fontsize=6, ncols=2)
     axes[1].legend(loc="upper right", fontsize=7)
     axes[-1].set_xlabel(xlabel)
     fig.suptitle(f"{report.device}: transient, three renderings of one model and their differences")

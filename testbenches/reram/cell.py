@@ -120,11 +120,12 @@ def simulate(netlist: str, flavor: Flavor = "osdi") -> SimResult:
 
 def transistor_iv(vg: float, *, vmax: float = 0.2, step: float = 0.005, w: float = W_ACCESS,
                   l: float = L_ACCESS, delvto: float = DELVTO_ACCESS,  # noqa: E741
-                  corner: str = "tt") -> tuple[np.ndarray, np.ndarray]:
-    """Output characteristic I_D(V_DS) of the access transistor at gate voltage ``vg``."""
+                  corner: str = "tt", vmin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Output characteristic I_D(V_DS) of the access transistor at gate voltage ``vg``, V_DS from ``vmin`` to
+    ``vmax`` (source and bulk at 0 V)."""
     lines = ["access transistor output characteristic", sky130_include(corner), f"vg g 0 {format_number(vg)}",
              "vd d 0 0", sky130_mos("M1", "nfet", "d", "g", "0", "0", w=w, l=l, delvto=delvto),
-             f".dc vd 0 {format_number(vmax)} {format_number(step)}", ".end"]
+             f".dc vd {format_number(vmin)} {format_number(vmax)} {format_number(step)}", ".end"]
     result = run_netlist("\n".join(lines))
     return np.asarray(result["v-sweep"]), -np.asarray(result["i(vd)"])
 

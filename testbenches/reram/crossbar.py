@@ -6,7 +6,8 @@ A normalised weight matrix W (M x N, entries in [-1, 1]) is stored as a differen
 the input x_i as a read voltage ``x_i*V_READ``; every column ends in an ideal TIA (a 0 V source); the
 output of weight column ``j`` is ``y_j = (I+_j - I-_j)/(V_READ*(G_MAX - G_MIN))`` in weight units, so an
 ideal array returns ``W.T @ x``. Every cell is the ``reram_cmo`` device (OSDI, ``freeze=1``, ``x0`` from
-the inverted read map) in series with the access transistor as a resistor (R_DS at V_G = 3.3 V),
+the inverted read map) in series with the access transistor as a resistor (R_DS at V_G = 3.3 V) or, in
+ngspice with ``access="sky130"``, as the sky130 NMOS itself (:func:`stand_in_bound` bounds the difference),
 every wire segment between adjacent cells is ``r_wire`` (0.35 Ohm, section 4.6). Row drivers sit
 at column 0, TIAs below row M-1.
 
@@ -40,6 +41,7 @@ from spicegen.device import FREEZE
 from spicegen.naming import format_number
 from spicegen.numpy_code import as_callable
 from spicegen.netlist import format_card, format_instance
+from spicegen.pdk import Corner, sky130_include, sky130_mos
 from veriloga import vacask
 from testbenches.reram import cell
 
@@ -206,6 +208,12 @@ SIM_TOL: dict[str, float] = {"reltol": 1e-7, "abstol": 1e-15, "vntol": 1e-9}
 NEWTON_RTOL = 1e-12
 CellKind = Literal["reram", "linear"]
 Engine = Literal["ngspice", "vacask"]
+#: Access device of every cell of the ngspice array: the resistor stand-in ``r_access`` or the sky130 5 V NMOS of
+#: the 1T1R cell (:mod:`testbenches.reram.cell`: ``W_ACCESS``, ``L_ACCESS``, bulk at 0 V) with its gate at VG_READ.
+Access = Literal["resistor", "sky130"]
+ACCESS_KINDS: tuple[str, ...] = ("resistor", "sky130")
+#: The one gate net of every sky130 access transistor (see :func:`crossbar_netlist`).
+WORD_LINE = "wl"
 
 
 @dataclass(frozen=True)
@@ -274,8 +282,20 @@ def _check_cell_values(values: np.ndarray, kind: CellKind) -> np.ndarray:
     return values
 
 
+def _check_access(access: str, kind: CellKind = "reram", engine: Engine = "ngspice") -> None:
+    if access not in ACCESS_KINDS:
+        raise ValueError(f"access must be one of {', '.join(map(repr, ACCESS_KINDS))}, got {access!r}.")
+    if access == "sky130" and kind != "reram":
+        raise ValueError(f"access='sky130' needs kind='reram', got kind={kind!r}: a linear cell is one resistor, "
+                         "its access included.")
+    if access == "sky130" and engine != "ngspice":
+        raise ValueError(f"access='sky130' runs in ngspice only (the sky130 models are ngspice BSIM4 cards), got "
+                         f"engine={engine!r}; use engine='ngspice' or access='resistor'.")
+
+
 def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
-                     solver: Literal["klu", "sparse"] = "klu", instance_params: bool = True) -> str:
+                     solver: Literal["klu", "sparse"] = "klu", instance_params: bool = True,
+                     access: Access = "resistor", corner: Corner = "tt") -> str:
     """ngspice ``.op`` deck of the array (:func:`array_elements`); saves only the TIA outputs ``v(t<j>)``.
 
     Each TIA ``vo<j>`` (a 0 V source) drives an ideal transimpedance amplifier ``Ht<j>`` of 1 V/A, listed
@@ -299,8 +319,19 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
     instance_params
         One ``.model`` card for all cells, each cell's ``x0`` and ``freeze`` (instance parameters of the
         module) on its ``N`` line (default); ``False``: a card per cell.
+    access
+        ``"resistor"``: the access transistor is the resistor ``xbar.r_access`` (default). ``"sky130"``: it is
+        the 1T1R cell's sky130 5 V NMOS (``M<cell>a``, drain on the device, source on the column, bulk at
+        0 V), the models of ``corner`` included and the model bin named on each line (``sky130_mos``'s
+        ``bin_corner``: ngspice's bin search would cost 2.5-4 ms per transistor at load). Every gate is on
+        one word-line net ``wl`` driven at ``cell.VG_READ``: the models have no gate current (``igcmod =
+        igbmod = 0``), so every row's word line sits at its driver's voltage whatever its wire, and one net
+        is the same circuit as one source per row with M - 1 sources fewer.
+    corner
+        Process corner of the sky130 models (``access="sky130"`` only).
     """
     values = _check_cell_values(states, kind)
+    _check_access(access, kind)
     if solver not in ("klu", "sparse"):
         raise ValueError(f"solver must be 'klu' or 'sparse', got {solver!r}.")
     m, ncol = values.shape
@@ -309,21 +340,26 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
     lines = [f"* reram_cmo crossbar {m}x{ncol}", f".options {solver} {options}"]
     lines += [f"Ht{j} t{j} 0 vo{j} 1" for j in range(ncol)]
     lines += [f"{name} {node} 0 {format_number(v)}" for name, node, v in net.sources]
+    if access == "sky130":
+        lines += [sky130_include(corner), f"Vwl {WORD_LINE} 0 {format_number(cell.VG_READ)}"]
     lines += [f"{name} {a} {b} {format_number(r)}" for name, a, b, r in net.resistors]
     if instance_params and kind == "reram":
         lines.append(format_card(cell.device_model()))
     for (name, row, col), value in zip(net.cells, values.ravel()):
-        lines += _spice_cell(name, row, col, float(value), xbar.r_access, kind, instance_params)
+        lines += _spice_cell(name, row, col, float(value), xbar.r_access, kind, instance_params, access, corner)
     lines += [f".save v(t{j})" for j in range(ncol)]
     return "\n".join(lines + [".op", ".end"])
 
 
 def _spice_cell(name: str, row: str, col: str, value: float, r_access: float, kind: CellKind,
-                instance_params: bool) -> list[str]:
+                instance_params: bool, access: Access = "resistor", corner: Corner = "tt") -> list[str]:
     if kind == "linear":
         return [f"R{name} {row} {col} {format_number(1.0 / value)}"]
     device = format_instance(cell.device_model(), f"{name}r", [row, f"{name}d"], {"x0": value, FREEZE: 1.0},
                              "osdi", shared=instance_params)
+    if access == "sky130":
+        return device + [sky130_mos(f"M{name}a", "nfet", f"{name}d", WORD_LINE, col, "0", w=cell.W_ACCESS,
+                                    l=cell.L_ACCESS, delvto=cell.DELVTO_ACCESS, bin_corner=corner)]
     return device + [f"R{name}a {name}d {col} {format_number(r_access)}"]
 
 
@@ -356,12 +392,14 @@ def _vacask_cell(name: str, row: str, col: str, value: float, r_access: float, k
 
 
 def spice_currents(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, kind: CellKind = "reram",
-                   engine: Engine = "ngspice") -> np.ndarray:
+                   engine: Engine = "ngspice", access: Access = "resistor", corner: Corner = "tt") -> np.ndarray:
     """Column (TIA) currents (A) of one ``.op`` of the array with row driver voltages ``v_rows`` (V), in ngspice
-    (:func:`crossbar_netlist`, KLU) or VACASK (:func:`vacask_netlist`)."""
+    (:func:`crossbar_netlist`, KLU; ``access`` and ``corner`` as there) or VACASK (:func:`vacask_netlist`,
+    resistor access only)."""
     ncol = np.shape(states)[1] if np.ndim(states) == 2 else 0
+    _check_access(access, kind, engine)
     if engine == "ngspice":
-        result = cell.simulate(crossbar_netlist(states, v_rows, xbar, kind=kind))
+        result = cell.simulate(crossbar_netlist(states, v_rows, xbar, kind=kind, access=access, corner=corner))
         return np.array([float(np.ravel(result[f"v(t{j})"])[0]) for j in range(ncol)])
     if engine == "vacask":
         out = vacask.run_vacask(vacask_netlist(states, v_rows, xbar, kind=kind),
@@ -394,16 +432,17 @@ def pwm_slices(x: np.ndarray, bits: int) -> list[tuple[float, np.ndarray]]:
 
 
 def spice_outputs(g_cells: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossbar(),
-                  engine: Engine = "ngspice") -> np.ndarray:
+                  engine: Engine = "ngspice", access: Access = "resistor") -> np.ndarray:
     """Analog outputs (weight units, before the ADC) of the simulated array (ngspice or VACASK) storing cell
     conductances ``g_cells`` (M x 2N, S): one ``.op`` per pulse-width slice (:func:`pwm_slices`) of every
-    input vector."""
+    input vector. The states are those of the resistor stand-in's read map (:func:`state_for_conductance`)
+    whatever ``access`` (:func:`crossbar_netlist`), so ``access="sky130"`` measures the stand-in's error."""
     x = _check_cells(g_cells, inputs)
     states = state_for_conductance(g_cells, xbar)
     out = np.zeros((x.shape[0], g_cells.shape[1] // 2))
     for k, vector in enumerate(x):
         for duration, pattern in pwm_slices(vector, xbar.dac_bits):
-            currents = spice_currents(states, pattern * xbar.v_read, xbar, engine=engine)
+            currents = spice_currents(states, pattern * xbar.v_read, xbar, engine=engine, access=access)
             out[k] += duration * column_outputs(currents, xbar)
     return out
 
@@ -644,20 +683,86 @@ def device_tolerance(currents: np.ndarray, outputs: np.ndarray, rows: int, xbar:
     return float(per_output.max() / (xbar.v_read * (G_MAX - G_MIN)) / np.abs(outputs).max())
 
 
+def access_chord_resistance(v_max: float, corner: Corner = "tt", points: int = 41) -> tuple[np.ndarray, np.ndarray]:
+    """Triode law of the sky130 access transistor of ``access="sky130"``: chord resistance ``V_DS/I_D`` (Ohm) at
+    V_G = ``cell.VG_READ`` for ``V_DS`` on a grid over [-``v_max``, ``v_max``] (0 left out; source and bulk at 0 V).
+
+    Returns
+    -------
+    v_ds, r_chord
+        Drain-source voltages (V) and chord resistances (Ohm).
+    """
+    v, i = cell.transistor_iv(cell.VG_READ, vmin=-v_max, vmax=v_max, step=2 * v_max / (points - 1), corner=corner)
+    keep = np.abs(v) > 0.5 * v_max / (points - 1)
+    return v[keep], v[keep] / i[keep]
+
+
+def stand_in_bound(g_cells: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, outputs: np.ndarray,
+                   corner: Corner = "tt") -> float:
+    """Largest ``max |y_sky130 - y_resistor| / max |y|`` the access transistor's triode law allows on one ``.op``
+    of the array storing ``g_cells`` (M x 2N, S) with rows at ``v_rows`` (V), first order in the change of the
+    access resistance.
+
+    Derivation. A cell reads at most ``G_MAX`` at ``v_read``, so its access device drops at most
+    ``v_max = G_MAX*v_read*r_access`` (2.4 mV). Over ``|V_DS| <= v_max`` the transistor is its chord resistance
+    ``R_ch(V_DS)`` (:func:`access_chord_resistance`), so the sky130 array is the resistor array with each
+    access resistance moved by at most ``dR = max |r_access - R_ch|``. In a cell of the device in series with
+    ``R`` at voltage ``V``, ``dI/dR = -I/(R + r_d)``, ``r_d`` the device's differential resistance, which is at
+    least ``1/g_d`` with ``g_d`` the device's largest differential conductance over ``|V| <= v_read`` (its
+    numpy rendering, per cell). Hence ``|dI| <= I*g_c*dR/(1 - g_c*dR)``, ``g_c = 1/(min R_ch + 1/g_d)`` (the
+    denominator covers ``I`` growing along the change), with ``I <= |V_row|*G`` (the chord conductance grows
+    with the cell's voltage). An output is the difference of two TIA currents, each the sum of its column's
+    cell currents, over ``v_read*(G_MAX - G_MIN)``: ``|dy_j| <= sum_i (|dI_i,2j| + |dI_i,2j+1|)/(v_read*
+    (G_MAX - G_MIN))``. Neglected: the wires' share, since the IR drop lowers the cells' voltages and the
+    changed currents move the wire potentials by ``dI*r_wire`` per segment (second order).
+
+    Parameters
+    ----------
+    g_cells
+        Cell conductances (S) read through the stand-in (the states are :func:`state_for_conductance`'s).
+    v_rows
+        K x M (or M) row driver voltages (V).
+    xbar
+        The array (read voltage, stand-in ``r_access``).
+    outputs
+        Outputs ``y`` (weight units) whose ``max |y|`` normalises the bound.
+    corner
+        Corner of the sky130 models.
+    """
+    v_max = G_MAX * xbar.v_read * xbar.r_access
+    _, r_chord = access_chord_resistance(v_max, corner)
+    d_r = float(np.abs(xbar.r_access - r_chord).max())
+    states = state_for_conductance(g_cells, xbar).ravel()
+    grid, step = np.linspace(-xbar.v_read, xbar.v_read, 21), 1e-6
+    v = np.repeat(grid, states.size)
+    x = np.tile(states, grid.size)
+    g_dev = ((_device_current(v + step, x) - _device_current(v - step, x)) / (2 * step)).reshape(grid.size, -1)
+    g_c = 1.0 / (r_chord.min() + 1.0 / g_dev.max(axis=0).reshape(g_cells.shape))
+    d_g = g_cells * g_c * d_r / (1 - g_c * d_r)
+    d_i = np.abs(np.atleast_2d(v_rows)) @ d_g
+    per_output = d_i[:, 0::2] + d_i[:, 1::2]
+    return float(per_output.max() / (xbar.v_read * (G_MAX - G_MIN)) / np.abs(outputs).max())
+
+
 def cell_mvm(g_cells: np.ndarray, inputs: np.ndarray, xbar: Crossbar = Crossbar(),
-             solver: Solver = "numpy") -> np.ndarray:
+             solver: Solver = "numpy", access: Access = "resistor") -> np.ndarray:
     """Analog MVM of the array storing ``g_cells`` (M x 2N, S): DAC quantization, array (with IR drop), ADC.
 
     ``solver`` is ``"numpy"`` (:func:`nodal_outputs`), ``"spice"`` (ngspice) or ``"vacask"``
-    (:func:`spice_outputs`).
+    (:func:`spice_outputs`); ``access="sky130"`` (the real access transistor, :func:`crossbar_netlist`)
+    needs ``solver="spice"``, the other solvers use the resistor stand-in.
     """
     if solver not in ("numpy", "spice", "vacask"):
         raise ValueError(f"solver must be 'numpy', 'spice' or 'vacask', got {solver!r}.")
+    _check_access(access)
+    if access != "resistor" and solver != "spice":
+        raise ValueError(f"access={access!r} needs solver='spice' (ngspice), got solver={solver!r}: the numpy "
+                         "solver and VACASK use the resistor stand-in.")
     x = quantize(inputs, xbar.dac_bits, 1.0)
     if solver == "numpy":
         y = nodal_outputs(g_cells, x, xbar)
     else:
-        y = spice_outputs(g_cells, x, xbar, engine="vacask" if solver == "vacask" else "ngspice")
+        y = spice_outputs(g_cells, x, xbar, engine="vacask" if solver == "vacask" else "ngspice", access=access)
     return quantize(y, xbar.adc_bits, xbar.out_bound)
 
 

@@ -195,6 +195,34 @@ def test_a_huge_name_is_not_echoed_whole(capsys):
     assert len(capsys.readouterr().err) < 1000
 
 
+def test_a_long_list_between_two_quoted_names_is_not_cut_as_one_value(capsys):
+    # The known studies sit between the quoted mistyped name and the quoted command to run: no quoted value
+    # is long, so nothing is cut (the list once was, as if it were the text of one quoted value).
+    _assert_one_line(main(["study", "describe", "lif-rsyx"]), capsys.readouterr().err,
+                     "unknown study 'lif-rsyx' (did you mean 'lif-rsyn'?)", "snn-nonideal (see 'spicegen study list')")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["check", "reram_cm"], "unknown device 'reram_cm' (did you mean 'reram_cmo'?)"),
+    (["sim", "mc-tram"], "unknown testbench 'mc-tram' (did you mean 'mc-tran'?)"),
+    (["sim", "mc-dc", "--set", "mn__delvt=0.01"],
+     "testbench 'mc-dc' has no option or parameter 'mn__delvt' (did you mean 'mn__delvto'?)"),
+    (["study", "run", "lif-rsyn", "--set", "vrefx=1", "--out", "unused"],
+     "study 'lif-rsyn' has no option 'vrefx' (did you mean 'vref'?)"),
+    (["sim", "mc-dc", "--set", "mismatc=vth"], "testbench 'mc-dc' has no option 'mismatc' (did you mean 'mismatch'?)"),
+])
+def test_a_mistyped_name_gets_the_closest_names(capsys, argv, needle):
+    _assert_one_line(main(argv), capsys.readouterr().err, needle)
+
+
+def test_a_missing_input_file_is_named_in_words(tmp_path, capsys):
+    missing = tmp_path / "nope.json"
+    _assert_one_line(main(["export", str(missing), "--to", "numpy", "-o", str(tmp_path / "f.py")]),
+                     capsys.readouterr().err, f"cannot use '{missing}': no such file or directory")
+    _assert_one_line(main(["fit", str(tmp_path), "--form", "tanh", "--x", "a", "--y", "b", "-o", str(missing)]),
+                     capsys.readouterr().err, f"no Monte Carlo study in '{tmp_path}'")
+
+
 def test_all_nan_with_nan_omit_says_where_the_rows_went(tmp_path, capsys):
     pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [np.nan] * 3}).to_csv(tmp_path / "nan.csv", index=False)
     code = main(["fit", str(tmp_path / "nan.csv"), "--form", "polynomial:1", "--x", "x", "--y", "y", "--nan", "omit",

@@ -7,7 +7,7 @@ import pytest
 from spicegen import registry
 from spicegen.figures import label_problems, pyplot
 from testbenches.core.equivalence import check_device
-from testbenches.core.library_report import dc_figure, plot_dc, plot_transient, transient_figure
+from testbenches.core.library_report import ROUND_OFF, dc_figure, plot_dc, plot_transient, transient_figure
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf, pytest.mark.vacask]
 
@@ -30,6 +30,11 @@ def test_transient_figure_has_an_error_panel_under_each_quantity(memristor):
             twin_numpy, osdi_twin = (line.get_ydata() for line in error_ax.get_lines())
             assert [t.get_text() for t in error_ax.get_legend().get_texts()] == ["|twin − numpy|", "|OSDI − twin|"]
             assert 0 < np.nanmax(osdi_twin) < 1e-9  # the two ngspice renderings agree far below the axis' top
+        for k, error_ax in enumerate(fig.axes[2::2]):
+            quantity = fig.axes[1 + 2 * k].get_ylabel().split(" (")[0]
+            floor = ROUND_OFF * np.max(np.abs(memristor.waves[f"{quantity} twin"]))
+            assert error_ax.get_ylim()[0] == pytest.approx(floor)  # round-off is not drawn, the axis ends there
+            assert all(np.nanmin(line.get_ydata()) > floor for line in error_ax.get_lines())
         current = memristor.waves["I(p) twin"]
         assert np.allclose(fig.axes[3].get_lines()[1].get_ydata(), current * 1e6)  # plotted in µA
     finally:

@@ -100,7 +100,8 @@ def test_mc_report_figures_have_units_words_yields_and_a_panel_per_corner(tmp_pa
             legend = ax.get_legend()
             texts += [t.get_text() for t in legend.get_texts()] if legend else []
         assert not any(INTERNAL_NAME.search(t) for t in texts), (name, texts)
-        if name in ("hist_w_final.png", "hist_e_write.png", "scatter_w_final.png", "sensitivity_e_write.png"):
+        if name in ("hist_w_final.png", "hist_e_write.png", "scatter_w_final.png", "scatter_pulses.png",
+                    "sensitivity_e_write.png"):
             seen[name] = (fig, texts)
         else:
             pyplot().close(fig)
@@ -117,6 +118,10 @@ def test_mc_report_figures_have_units_words_yields_and_a_panel_per_corner(tmp_pa
     titles = [ax.get_title() for ax in scatter.axes if ax.axison]
     assert [t.split(":")[0] for t in titles] == ["corner=tt", "corner=ss"]
     assert all(re.fullmatch(r".+ of .+ \(.+\)", ax.get_xlabel()) for ax in scatter.axes if ax.axison)
+
+    constant, _ = seen["scatter_pulses.png"]  # two pulses in every sample: the measurement, not the draws, is flat
+    assert [ax.get_title() for ax in constant.axes if ax.axison] == [
+        "corner=tt: the same in every sample", "corner=ss: the same in every sample"]
 
     sensitivity, texts = seen["sensitivity_e_write.png"]
     assert {t.get_text() for t in sensitivity.axes[0].get_legend().get_texts()} == {"corner = tt", "corner = ss"}

@@ -7,6 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from spicegen.naming import format_number
+from spicegen.pdk import sky130_include
 from testbenches.reram import cell
 from testbenches.reram import crossbar as xb
 
@@ -121,6 +123,40 @@ def test_tia_outputs_are_the_column_currents():
     np.testing.assert_allclose(xb.spice_currents(states, v_rows, xb.Crossbar()), source, rtol=1e-12, atol=0)
 
 
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_sky130_access_array_equals_the_resistor_array_within_the_triode_bound():
+    """The real access transistor against its 134.9 Ohm stand-in on an 8x8 differential array: the difference
+    stays within the first-order bound of the transistor's triode law over the cells' access drops."""
+    rng = np.random.default_rng(8)
+    w, _ = xb.paper_operands(8, 1, rng)
+    g = xb.interleave(*xb.weight_conductances(w))
+    v = rng.choice([-1.0, 1.0], 8) * xb.V_READ
+    xbar = xb.Crossbar()
+    states = xb.state_for_conductance(g, xbar)
+    y = {access: xb.column_outputs(xb.spice_currents(states, v, xbar, access=access), xbar)
+         for access in xb.ACCESS_KINDS}
+    error = np.abs(y["sky130"] - y["resistor"]).max() / np.abs(y["resistor"]).max()
+    assert error <= xb.stand_in_bound(g, v, xbar, y["resistor"])
+
+
+def test_sky130_access_deck_is_the_resistor_deck_with_transistors():
+    """The default deck is the resistor deck; the sky130 deck adds the models and the word line and puts the
+    transistor (drain on the device, gate on the word line, source on the column, bulk at 0 V) where the
+    resistor was, nothing else."""
+    states, v = np.full((2, 4), 0.5), np.array([0.2, -0.2])
+    resistor = xb.crossbar_netlist(states, v, xb.Crossbar())
+    assert resistor == xb.crossbar_netlist(states, v, xb.Crossbar(), access="resistor")
+    sky130 = xb.crossbar_netlist(states, v, xb.Crossbar(), access="sky130").splitlines()
+    added = [sky130_include("tt"), f"Vwl {xb.WORD_LINE} 0 {format_number(cell.VG_READ)}"]
+    assert all(line in sky130 for line in added)
+    transistors = [line.split() for line in sky130 if line.startswith("M")]
+    assert len(transistors) == 8 and all(t[2] == xb.WORD_LINE and t[4] == "0" for t in transistors)
+    as_resistors = [f"R{line[1:].split()[0]} {line.split()[1]} {line.split()[3]} {format_number(xb.R_ACCESS)}"
+                    if line.startswith("M") else line for line in sky130 if line not in added]
+    assert "\n".join(as_resistors) == resistor
+
+
 @pytest.mark.parametrize(("call", "match"), [
     (lambda: xb.crossbar_netlist(np.full((2, 4), 0.5), np.zeros(3), xb.Crossbar()), "must hold 2 finite row voltages"),
     (lambda: xb.crossbar_netlist(np.full(4, 0.5), np.zeros(1), xb.Crossbar()), "2-D M x C array, got shape"),
@@ -132,6 +168,13 @@ def test_tia_outputs_are_the_column_currents():
     (lambda: xb.device_nodal_currents(np.full((2, 2), 0.5), np.zeros((1, 3)), xb.Crossbar()), "do not fit 2 rows"),
     (lambda: xb.spice_outputs(np.full((2, 3), 20e-6), np.zeros(2)), r"M x 2N, pairs"),
     (lambda: xb.Crossbar(r_wire=-0.1), "wire resistance must be finite and >= 0"),
+    (lambda: xb.crossbar_netlist(np.full((2, 2), 0.5), np.zeros(2), xb.Crossbar(), access="bjt"),
+     r"access must be one of 'resistor', 'sky130', got 'bjt'"),
+    (lambda: xb.crossbar_netlist(np.full((2, 2), 1e-5), np.zeros(2), xb.Crossbar(), kind="linear", access="sky130"),
+     "access='sky130' needs kind='reram'"),
+    (lambda: xb.spice_currents(np.full((2, 2), 0.5), np.zeros(2), xb.Crossbar(), engine="vacask", access="sky130"),
+     "runs in ngspice only"),
+    (lambda: xb.cell_mvm(np.full((2, 2), 20e-6), np.zeros((1, 2)), access="sky130"), "needs solver='spice'"),
 ])
 def test_bad_array_inputs_are_refused(call, match):
     with pytest.raises(ValueError, match=match):
