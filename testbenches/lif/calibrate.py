@@ -152,8 +152,8 @@ class Point:
             what = (f"time to leak 90 % of the way from V_thr − 20 mV to V_rest at V_taun {a['vtaun']:g} V "
                     f"(NaN: not within {a['t_stop']:g} s)")
         elif self.kind == "read":
-            what = (f"rate with V_read {a['vread'] * 1e3:g} mV across R_syn {a['rsyn'] * 1e-3:g} kΩ through the LDO at "
-                    f"V_ref {a['vref']:g} V, V_thr 1.2 V, read for at most {a['window']:g} s")
+            what = (f"rate with V_read {a['vread'] * 1e3:g} mV across R_syn {a['rsyn'] * 1e-3:g} kΩ through the LDO "
+                    f"at V_ref {a['vref']:g} V, V_thr 1.2 V, read for at most {a['window']:g} s")
         else:
             what = f"rate under 40 µA × {a['width'] * 1e6:g} µs input pulses at 100 Hz"
         return f"{what} (Garg et al., {self.source})"
