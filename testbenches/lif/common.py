@@ -14,7 +14,7 @@ from testbenches.lif.calibrate import POINTS, STAGES
 from testbenches.lif.circuit import CALIBRATION, Design
 
 __all__ = ["TRACE_POINTS", "CORNER", "PAPER", "LifStudy", "Run", "number", "cached", "simulate", "paper_measures",
-           "measure_point", "role", "paper_runs", "paper_values", "design_of", "trace"]
+           "measure_point", "paper_runs", "paper_values", "design_of", "trace"]
 
 K = TypeVar("K")
 
@@ -75,16 +75,11 @@ def simulate(ctx: StudyContext, runs: Mapping[K, Run], desc: str) -> dict[K, Any
     return {key: values[run.step] for key, run in runs.items()}
 
 
-def role(name: str) -> str:
-    """``"calibration"`` if a stage of :data:`~testbenches.lif.calibrate.STAGES` fits paper point ``name``, else
-    ``"held out"``."""
-    return "calibration" if any(name in stage.calibration for stage in STAGES) else "held out"
-
-
 def paper_measures(*names: str) -> dict[str, Measure]:
     """Measures of the named paper points of :data:`~testbenches.lif.calibrate.POINTS`, with their roles."""
+    fitted = {n for stage in STAGES for n in stage.calibration}
     return {n: Measure(POINTS[n].unit, POINTS[n].describe(), spec=(POINTS[n].paper, None) if POINTS[n].bound else None,
-                       paper=POINTS[n].paper, role=role(n)) for n in names}
+                       paper=POINTS[n].paper, role="calibration" if n in fitted else "held out") for n in names}
 
 
 def measure_point(name: str, design: Design) -> float:

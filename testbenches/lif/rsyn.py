@@ -20,7 +20,7 @@ from testbenches.lif import report
 from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import Biases, Design
 from testbenches.lif.calibrate import POINTS
-from testbenches.lif.common import (CORNER, LifStudy, Run, design_of, measure_point, number, paper_measures, role,
+from testbenches.lif.common import (CORNER, LifStudy, Run, design_of, measure_point, number, paper_measures,
                                     simulate, trace)
 from testbenches.lif.neuron import read_train, window_rate
 from testbenches.lif.sweeps import sweep_options, sweep_values
@@ -59,10 +59,10 @@ class LifRsyn(LifStudy):
         "rate_min": Measure("Hz", "lowest rate over the grid (Garg et al. Fig. 3A and Conclusion: 8 Hz)",
                             spec=(PAPER_RANGE[0] / SPAN, PAPER_RANGE[0] * SPAN), paper=PAPER_RANGE[0],
                             role="held out"),
-        "rate_max": Measure("Hz", "highest rate over the grid (Garg et al. Fig. 3A and Conclusion: 25 kHz; at the "
-                            "default grid the paper point rsyn_max)",
-                            spec=(PAPER_RANGE[1] / SPAN, PAPER_RANGE[1] * SPAN), paper=PAPER_RANGE[1],
-                            role=role("rsyn_max")),
+        # The paper's 25 kHz is compared once, as the paper point rsyn_max (the same run at the default grid).
+        "rate_max": Measure("Hz", "highest rate over the grid (Garg et al. Fig. 3A and Conclusion: 25 kHz, compared "
+                            "as rsyn_max); pass range within x1.5 of it",
+                            spec=(PAPER_RANGE[1] / SPAN, PAPER_RANGE[1] * SPAN)),
         **{f"rate_{c}": _corner_measure(c) for c in _CORNERS},
         "silent_points": Measure("", "grid points without a spike in their window"),
         **paper_measures("rsyn_max"),
