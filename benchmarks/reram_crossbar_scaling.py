@@ -100,16 +100,22 @@ def time_vacask(deck: str, osdi: str, repeat: int) -> dict[str, float]:
 def solve_breakdown(n: int, access: xb.Access = "resistor") -> dict[str, float]:
     """ngspice's own account of one ``.op`` of the N x N array with instance parameters (``.options acct``)."""
     states, v = array(n)
-    deck = xb.crossbar_netlist(states, v, xb.Crossbar(), access=access).replace(".options klu", ".options klu acct", 1)
+    return {"n": n} | deck_breakdown(xb.crossbar_netlist(states, v, xb.Crossbar(), access=access))
+
+
+def deck_breakdown(deck: str) -> dict[str, float]:
+    """ngspice's own account of one ``.op`` of a KLU deck (``.options acct``); ``gmin_stepping`` is 1 where the
+    direct Newton failed and ngspice fell back on gmin stepping."""
     spice = NgSpiceShared.get()
     with spice.lock:
         spice.use_osdi([cell._osdi_path()])
-        spice.load_circuit(deck)
-        spice.run()
+        spice.load_circuit(deck.replace(".options klu", ".options klu acct", 1))
+        result = spice.run()
         report = spice.command("rusage everything")
         spice.destroy_all()
     values = {key: re.search(re.escape(label) + r"\s*=\s*([0-9.eE+-]+)", report) for key, label in ACCT.items()}
-    return {"n": n} | {key: float(match.group(1)) for key, match in values.items() if match}
+    return ({key: float(match.group(1)) for key, match in values.items() if match}
+            | {"gmin_stepping": float("gmin stepping" in result.log)})
 
 
 def configurations(sparse_max: int) -> dict[str, Callable[[int, np.ndarray, np.ndarray, int], dict[str, float]]]:

@@ -295,6 +295,7 @@ def sky130_mos(
     mult: int = 1,
     delvto: float = 0.0,
     bin_corner: Corner | None = None,
+    ic: tuple[float, float, float] | None = None,
 ) -> str:
     """One ngspice instance line of a sky130 5 V (g5v0d10v5) transistor.
 
@@ -323,19 +324,25 @@ def sky130_mos(
     bin_corner
         ``None``: name the base model and let ngspice pick the bin. A corner: name the bin of that corner's
         file (:func:`sky130_bin`), the same device loaded without ngspice's bin search (large netlists).
+    ic
+        ``(V_DS, V_GS, V_BS)`` in volts where BSIM4 linearises the transistor in the first Newton iteration of
+        an operating point (ngspice's ``IC=``; without ``uic`` it sets only that start, not the solution).
+        ``None``: BSIM4's own start, ``V_DS = 0.1 V`` and ``V_GS = V_th0 + 0.1 V`` whatever the gate is
+        driven at.
 
     Returns
     -------
     str
         For example ``M1 d g 0 0 sky130_fd_pr__nfet_g5v0d10v5__model w=1e-06 l=5e-07``
-        (``nf``, ``m`` and ``delvto`` appear only when not at their defaults). Include
+        (``nf``, ``m``, ``delvto`` and ``ic`` appear only when not at their defaults). Include
         :func:`sky130_include` once in the same netlist.
 
     Raises
     ------
     ValueError
         For an unknown ``kind``, a bad name or node, ``w``/``l`` outside the model bins,
-        a finger narrower than 0.42 µm, ``nf``/``mult`` below 1 or a non-finite ``delvto``.
+        a finger narrower than 0.42 µm, ``nf``/``mult`` below 1, a non-finite ``delvto`` or an ``ic`` that is not
+        three finite voltages.
     """
     model = sky130_model_name(kind)
     if not isinstance(name, str) or not _INSTANCE_NAME.match(name):
@@ -353,6 +360,9 @@ def sky130_mos(
         )
     if isinstance(delvto, bool) or not isinstance(delvto, (int, float)) or not math.isfinite(delvto):
         raise ValueError(f"delvto must be a finite number of volts, got {delvto!r}")
+    if ic is not None and (not isinstance(ic, (tuple, list)) or len(ic) != 3 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in ic)):
+        raise ValueError(f"ic must be three finite voltages (V_DS, V_GS, V_BS), got {ic!r}")
     if bin_corner is not None:
         model = sky130_bin(kind, w, l, bin_corner)
     parts = [inst, *nodes, model, f"w={_fmt(w)}", f"l={_fmt(l)}"]
@@ -362,6 +372,8 @@ def sky130_mos(
         parts.append(f"m={mult}")
     if delvto != 0.0:
         parts.append(f"delvto={_fmt(float(delvto))}")
+    if ic is not None:
+        parts.append("ic=" + ",".join(_fmt(float(v)) for v in ic))
     return " ".join(parts)
 
 

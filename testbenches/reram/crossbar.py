@@ -326,7 +326,11 @@ def crossbar_netlist(states: np.ndarray, v_rows: np.ndarray, xbar: Crossbar, *, 
         ``bin_corner``: ngspice's bin search would cost 2.5-4 ms per transistor at load). Every gate is on
         one word-line net ``wl`` driven at ``cell.VG_READ``: the models have no gate current (``igcmod =
         igbmod = 0``), so every row's word line sits at its driver's voltage whatever its wire, and one net
-        is the same circuit as one source per row with M - 1 sources fewer.
+        is the same circuit as one source per row with M - 1 sources fewer. Each transistor starts Newton at
+        its bias at ngspice's all-zero start, ``IC=0,VG_READ,0`` (V_DS, V_GS, V_BS): BSIM4's own first
+        linearisation, at ``V_DS = 0.1 V`` and ``V_GS = V_th0 + 0.1 V`` whatever the word line, sends the direct
+        Newton astray on most arrays (2x2 ... 64x64 but 8x8) and ngspice to gmin stepping, about 50
+        iterations instead of 6 (docs/reram_crossbar.md); the solution is the same.
     corner
         Process corner of the sky130 models (``access="sky130"`` only).
     """
@@ -359,7 +363,8 @@ def _spice_cell(name: str, row: str, col: str, value: float, r_access: float, ki
                              "osdi", shared=instance_params)
     if access == "sky130":
         return device + [sky130_mos(f"M{name}a", "nfet", f"{name}d", WORD_LINE, col, "0", w=cell.W_ACCESS,
-                                    l=cell.L_ACCESS, delvto=cell.DELVTO_ACCESS, bin_corner=corner)]
+                                    l=cell.L_ACCESS, delvto=cell.DELVTO_ACCESS, bin_corner=corner,
+                                    ic=(0.0, cell.VG_READ, 0.0))]
     return device + [f"R{name}a {name}d {col} {format_number(r_access)}"]
 
 

@@ -126,6 +126,8 @@ def test_instance_line_text():
     assert line == "M1 d g 0 0 sky130_fd_pr__nfet_g5v0d10v5__model w=1e-06 l=5e-07"
     line = pdk.sky130_mos("mp", "pfet", "d", "g", "vdd", "vdd", w=4e-6, l=1e-6, nf=2, mult=3, delvto=-0.012)
     assert line == "mp d g vdd vdd sky130_fd_pr__pfet_g5v0d10v5__model w=4e-06 l=1e-06 nf=2 m=3 delvto=-0.012"
+    line = pdk.sky130_mos("ma", "nfet", "d", "g", "s", "0", w=1e-6, l=0.5e-6, ic=(0.0, 3.3, -0.1))
+    assert line == "ma d g s 0 sky130_fd_pr__nfet_g5v0d10v5__model w=1e-06 l=5e-07 ic=0,3.3,-0.1"
     # values a hair outside an edge from float arithmetic land on the edge
     assert "w=4.2e-07" in pdk.sky130_mos("e", "nfet", "d", "g", "0", "0", w=0.42e-6 * (1 - 1e-12), l=100e-6)
 
@@ -142,6 +144,8 @@ def test_instance_line_text():
         (dict(nf=0), r"nf must be an integer >= 1, got 0"),
         (dict(mult=1.5), r"mult must be an integer >= 1, got 1\.5"),
         (dict(delvto=float("nan")), r"delvto must be a finite number"),
+        (dict(ic=(0.0, 3.3)), r"ic must be three finite voltages \(V_DS, V_GS, V_BS\), got \(0\.0, 3\.3\)"),
+        (dict(ic=(0.0, float("inf"), 0.0)), r"ic must be three finite voltages"),
         (dict(name="m 1"), r"instance name 'm 1' is not valid"),
         (dict(d="a b"), r"drain node 'a b' is not a valid node name"),
     ],

@@ -2,6 +2,7 @@
 and VACASK; no mocks. Non-idealities and the crossbar studies: ``test_crossbar_nonideal.py``."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -140,6 +141,27 @@ def test_sky130_access_array_equals_the_resistor_array_within_the_triode_bound()
     assert error <= xb.stand_in_bound(g, v, xbar, y["resistor"])
 
 
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_sky130_access_array_converges_by_direct_newton():
+    """Each access transistor starts Newton at its bias at the all-zero start (V_GS on the word line, V_DS = V_BS = 0),
+    so ngspice's direct Newton solves the 2x4-cell array; with BSIM4's own first linearisation (V_GS = Vth0 +
+    0.1 V) it fails and ngspice needs gmin stepping. Both reach the same solution within the solvers' tolerance."""
+    rng = np.random.default_rng(2)
+    w, _ = xb.paper_operands(2, 1, rng)
+    states = xb.state_for_conductance(xb.interleave(*xb.weight_conductances(w)))
+    v = rng.choice([-1.0, 1.0], 2) * xb.V_READ
+    xbar = xb.Crossbar()
+    deck = xb.crossbar_netlist(states, v, xbar, access="sky130")
+    runs = {"started": cell.simulate(deck), "bsim4_start": cell.simulate(re.sub(r" ic=\S+", "", deck))}
+    assert "gmin stepping" not in runs["started"].log
+    assert "gmin stepping" in runs["bsim4_start"].log
+    i = {name: np.array([float(np.ravel(r[f"v(t{j})"])[0]) for j in range(4)]) for name, r in runs.items()}
+    y = {name: xb.column_outputs(c, xbar) for name, c in i.items()}
+    error = np.abs(y["started"] - y["bsim4_start"]).max() / np.abs(y["bsim4_start"]).max()
+    assert error <= xb.device_tolerance(i["bsim4_start"], y["bsim4_start"], 2, xbar)
+
+
 def test_sky130_access_deck_is_the_resistor_deck_with_transistors():
     """The default deck is the resistor deck; the sky130 deck adds the models and the word line and puts the
     transistor (drain on the device, gate on the word line, source on the column, bulk at 0 V) where the
@@ -152,6 +174,7 @@ def test_sky130_access_deck_is_the_resistor_deck_with_transistors():
     assert all(line in sky130 for line in added)
     transistors = [line.split() for line in sky130 if line.startswith("M")]
     assert len(transistors) == 8 and all(t[2] == xb.WORD_LINE and t[4] == "0" for t in transistors)
+    assert all(t[-1] == f"ic=0,{format_number(cell.VG_READ)},0" for t in transistors)
     as_resistors = [f"R{line[1:].split()[0]} {line.split()[1]} {line.split()[3]} {format_number(xb.R_ACCESS)}"
                     if line.startswith("M") else line for line in sky130 if line not in added]
     assert "\n".join(as_resistors) == resistor
