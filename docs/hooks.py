@@ -35,7 +35,7 @@ MISSING = """# Paper vs simulation
 This page compares every number the papers report with what spicegen's simulations give. It is
 generated from `docs/results.json`, which this copy of the documentation does not have yet.
 
-To produce it, run the whole pipeline, `spicegen run --scale quick --out results` (about 20 minutes on
+To produce it, run the whole pipeline, `spicegen run --scale quick --out results` (about 12 minutes on
 two cores; `--scale paper` runs the sample counts of the papers), copy `results/results.json` to
 `docs/results.json` and build the site again (`mkdocs build`). `results/report.html` shows the same
 comparison with the figures of every stage.
