@@ -331,15 +331,19 @@ def bias_lines(b: Biases, suffix: str = "", vthr: bool = True) -> list[str]:
     return [f"V{n}{suffix} {check_node(nodes.get(n, n) + suffix)} 0 {format_number(getattr(b, n))}" for n in names]
 
 
-def supply_lines(name: str, vdd: float) -> list[str]:
-    """Supply ``V<name>`` on node ``<name>`` and a charge meter: ``v(q_<name>)`` = charge delivered (C).
+def supply_lines(name: str, vdd: float, meter: bool = True) -> list[str]:
+    """Supply ``V<name>`` on node ``<name>`` and, with ``meter``, a charge meter: ``v(q_<name>)`` = charge
+    delivered (C).
 
     The meter is a current-controlled current source into a 1 F capacitor started at 0 V
-    (``.ic``), so the simulator integrates the supply current with its own error control.
+    (``.ic``), so the simulator integrates the supply current with its own error control. It belongs in
+    transients only: at an operating point its node has no DC path, the matrix is singular and ngspice
+    falls back to gmin stepping.
     """
     check_node(name)
-    return [f"V{name} {name} 0 {format_number(check_value(vdd, 'vdd'))}",
-            f"Fq{name} 0 q_{name} V{name} -1", f"Cq{name} q_{name} 0 1", f".ic v(q_{name})=0"]
+    supply = [f"V{name} {name} 0 {format_number(check_value(vdd, 'vdd'))}"]
+    return supply + ([f"Fq{name} 0 q_{name} V{name} -1", f"Cq{name} q_{name} 0 1", f".ic v(q_{name})=0"]
+                     if meter else [])
 
 
 def chain_lines(tag: str, *, vdd_ldo: str, vdd_lif: str, vin: str, thr: str, suffix: str = "",

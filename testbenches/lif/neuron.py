@@ -110,7 +110,8 @@ class SpikeTrain:
 
 
 def netlist(body: Sequence[str], analysis: str, *, biases: Biases, design: Design, thr: bool = True) -> str:
-    """Complete netlist: models, supplies ``vdda`` (LDO) / ``vddl`` (neuron) with charge meters, biases, body.
+    """Complete netlist: models, supplies ``vdda`` (LDO) / ``vddl`` (neuron), with charge meters in a transient
+    (:func:`~testbenches.lif.circuit.supply_lines`), biases, body.
 
     ``thr`` adds the threshold source on node ``thr`` (V_thr); leave it out when the body drives it.
 
@@ -121,8 +122,10 @@ def netlist(body: Sequence[str], analysis: str, *, biases: Biases, design: Desig
     """
     check_biases(biases)
     check_design(design)
-    lines = ["LIF chain (Garg et al.)", *model_lines(design), *supply_lines("vdda", biases.vdd),
-             *supply_lines("vddl", biases.vdd), *bias_lines(biases, vthr=thr), *body, OPTIONS, analysis, ".end"]
+    meter = analysis.lstrip().lower().startswith(".tran")
+    lines = ["LIF chain (Garg et al.)", *model_lines(design), *supply_lines("vdda", biases.vdd, meter),
+             *supply_lines("vddl", biases.vdd, meter), *bias_lines(biases, vthr=thr), *body, OPTIONS, analysis,
+             ".end"]
     return "\n".join(lines) + "\n"
 
 

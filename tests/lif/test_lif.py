@@ -10,9 +10,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from testbenches.lif.circuit import Biases, LifDesign, Mos, bias_lines, chain_lines, lif_subckt
-from testbenches.lif.neuron import (REST_BAND, SpikeTrain, at_rest, chain_dc, firing_rate, leak_time, settled_below,
-                                    spike_train)
+from testbenches.lif.circuit import Biases, Design, LifDesign, Mos, bias_lines, chain_lines, lif_subckt
+from testbenches.lif.neuron import (REST_BAND, SpikeTrain, at_rest, chain_dc, firing_rate, leak_time, netlist,
+                                    settled_below, spike_train)
 
 #: Attenuation tolerance: the unit-cell mirror gives K = 496 (DIBL of the cascodes), 0.8 % low.
 K_RTOL = 0.02
@@ -52,6 +52,15 @@ def test_attenuation_is_500_from_100_na_by_operating_points() -> None:
     dc = chain_dc(currents)
     np.testing.assert_allclose(dc["k"], 500.0, rtol=0.1)
     np.testing.assert_allclose(dc["isyn"][1:], currents[1:], rtol=0.02)
+
+
+def test_supply_charge_meters_are_in_transients_only() -> None:
+    """A meter's node has no DC path: in an operating point or a DC sweep it made the matrix singular (ngspice
+    fell back to gmin stepping at every ``.op``)."""
+    decks = {analysis: netlist([], analysis, biases=Biases(), design=Design())
+             for analysis in (".tran 1u 1m", ".op", ".dc Vmem 0 1 0.1")}
+    assert "Fqvdda" in decks[".tran 1u 1m"] and "Cqvddl" in decks[".tran 1u 1m"]
+    assert all("Fq" not in deck and "q_vdd" not in deck for a, deck in decks.items() if not a.startswith(".tran"))
 
 
 @pytest.mark.ngspice
