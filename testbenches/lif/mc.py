@@ -50,9 +50,16 @@ SLACK = 1.6
 every interval."""
 
 
-def _label(current: float) -> str:
-    """``100nA``, ``10uA``, ``200uA``: a current in a measurement or folder name."""
-    return f"{significant(current * 1e9, 3):g}nA" if current < 1e-6 else f"{significant(current * 1e6, 3):g}uA"
+def _label(current: float, space: str = "", micro: str = "u") -> str:
+    """``100nA``, ``10uA``, ``200uA``: a current in a measurement or folder name (``space=" ", micro="µ"``: in
+    words, ``10 µA``)."""
+    if current < 1e-6:
+        return f"{significant(current * 1e9, 3):g}{space}nA"
+    return f"{significant(current * 1e6, 3):g}{space}{micro}A"
+
+
+def _words(current: float) -> str:
+    return _label(current, " ", "µ")
 
 
 @dataclass(frozen=True)
@@ -108,11 +115,11 @@ LIF_ATTENUATION = register_testbench(Testbench(
     options=(Option("corner", "tt", CORNERS, "sky130 process corner"),),
 ))
 
-QUANTITIES = {**{f"k_{_label(i)}": ("", f"K = I_syn / I_neuron at {_label(i)} (operating point)") for i in K_CURRENTS},
-              **{f"rate_{_label(i)}": ("Hz", f"firing rate at {_label(i)} (first inter-spike intervals)")
+QUANTITIES = {**{f"k_{_label(i)}": ("", f"K = I_syn / I_neuron at {_words(i)} (operating point)") for i in K_CURRENTS},
+              **{f"rate_{_label(i)}": ("Hz", f"firing rate at {_words(i)} (first inter-spike intervals)")
                  for i in RATE_CURRENTS},
-              "width": ("s", f"width of the first output pulse at {_label(WIDTH_CURRENT)}, V_pw 1 V"),
-              "clamp_10uA": ("V", "LDO offset V(syn) - V_ref at 10uA")}
+              "width": ("s", f"width of the first output pulse at {_words(WIDTH_CURRENT)}, V_pw 1 V"),
+              "clamp_10uA": ("V", "LDO offset V(syn) - V_ref at 10 µA")}
 """Quantity name → (unit, meaning): what each sample measures."""
 SPREAD_COLUMNS = ("n_ok", "nominal", "mean", "std", "cv", "p5", "p95")
 """Columns of the spread table (``cv`` = σ/mean)."""
