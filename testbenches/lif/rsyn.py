@@ -20,8 +20,7 @@ from testbenches.lif import report
 from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import Biases, Design
 from testbenches.lif.calibrate import POINTS
-from testbenches.lif.common import (CORNER, LifStudy, Run, design_of, measure_point, number, paper_measures,
-                                    simulate, trace)
+from testbenches.lif.common import CORNER, LifStudy, Run, design_of, number, paper_measures, simulate, trace
 from testbenches.lif.neuron import read_train, window_rate
 from testbenches.lif.sweeps import sweep_options, sweep_values
 
@@ -74,12 +73,10 @@ class LifRsyn(LifStudy):
         rsyn, vread = sweep_values(ctx, "rsyn", 1e3, log=True), sweep_values(ctx, "vread", 1e-3)
         grid = [(float(r), float(v)) for v in vread for r in rsyn]
 
-        runs: dict[Any, Run] = {
-            ("grid", r, v): Run("rsyn", {"rsyn": r, "vread": v, "vref": o["vref"], "window": o["window"]}, rsyn_point,
-                                {"design": design, "biases": biases, "rsyn": r, "vread": v, "window": o["window"]})
-            for r, v in grid}
-        point = POINTS["rsyn_max"]  # at the paper's conditions whatever the grid options
-        runs[("paper", "rsyn_max")] = Run(point.kind, point.args, measure_point, {"name": point.name, "design": design})
+        runs: dict[Any, Run] = {("grid", r, v): _read_run(design, r, v, o["vref"], o["window"]) for r, v in grid}
+        # The paper point at its own conditions whatever the grid options; on the default grid it is the corner's
+        # run (same step), so it is simulated once.
+        runs[("paper", "rsyn_max")] = _read_run(design, **POINTS["rsyn_max"].args)
         if o["traces"]:
             r_traces, v_trace = RSYN_TRACES
             runs |= {("trace", r): Run("rsyn_trace", {"rsyn": r, "vread": v_trace, "vref": o["vref"]}, rsyn_trace,
@@ -96,10 +93,17 @@ class LifRsyn(LifStudy):
             files.append(report.rsyn_traces_figure(ctx.out / "traces_rsyn.png", traces).name)
         m = {"rate_min": float(np.nanmin(rates)), "rate_max": float(np.nanmax(rates)),
              **{f"rate_{c}": float(rates[i, j]) for c, (i, j) in _CORNERS.items()},
-             "silent_points": float(np.sum(rates == 0)), "rsyn_max": number(done[("paper", "rsyn_max")])}
+             "silent_points": float(np.sum(rates == 0)), "rsyn_max": number(done[("paper", "rsyn_max")]["rate"])}
         data = {"rsyn": rsyn.tolist(), "vread": vread.tolist(), "vref": o["vref"], "window": o["window"],
                 "rates": table, "runs": [{"rsyn": r, "vread": v, **run} for (r, v), run in points.items()]}
         return StudyResult(m, data, files)
+
+
+def _read_run(design: Design, rsyn: float, vread: float, vref: float, window: float) -> Run:
+    """The run of one grid point: ``vread`` (V) across ``rsyn`` (Ω) through the LDO at ``vref`` (V), at most
+    ``window`` (s)."""
+    return Run("rsyn", {"rsyn": rsyn, "vread": vread, "vref": vref, "window": window}, rsyn_point,
+               {"design": design, "biases": Biases(vref=vref), "rsyn": rsyn, "vread": vread, "window": window})
 
 
 def rsyn_point(design: Design, biases: Biases, rsyn: float, vread: float, window: float) -> dict[str, Any]:
