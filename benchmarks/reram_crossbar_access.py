@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reram_crossbar_scaling import deck_breakdown, time_ngspice
+from reram_crossbar_scaling import array, deck_breakdown, operands, time_ngspice
 from spicegen.pdk import NFET_MODEL, sky130_bin
 from testbenches.reram import cell
 from testbenches.reram import crossbar as xb
@@ -40,10 +40,7 @@ from testbenches.reram import crossbar as xb
 
 def errors(n: int) -> dict[str, float]:
     """Every comparison of the N x N array, as ``max |y_a - y_b| / max |y_resistor|``."""
-    rng = np.random.default_rng(n)
-    w, _ = xb.paper_operands(n, 1, rng)
-    g = xb.interleave(*xb.weight_conductances(w))
-    v = rng.choice([-1.0, 1.0], n) * xb.V_READ
+    g, v = operands(n, seed=n)
     xbar = xb.Crossbar()
     states = xb.state_for_conductance(g, xbar)
     v_ds, r_chord = xb.access_chord_resistance(xb.G_MAX * xbar.v_read * xbar.r_access)
@@ -69,10 +66,7 @@ def bsim4_started(deck: str) -> str:
 
 def decks(n: int) -> dict[str, str]:
     """The resistor, sky130 and sky130_bsim4_start decks of the N x N array (operands as in :func:`errors`)."""
-    rng = np.random.default_rng(n)
-    w, _ = xb.paper_operands(n, 1, rng)
-    states = xb.state_for_conductance(xb.interleave(*xb.weight_conductances(w)))
-    v = rng.choice([-1.0, 1.0], n) * xb.V_READ
+    states, v = array(n, seed=n)
     out = {access: xb.crossbar_netlist(states, v, xb.Crossbar(), access=access) for access in xb.ACCESS_KINDS}
     return out | {"sky130_bsim4_start": bsim4_started(out["sky130"])}
 

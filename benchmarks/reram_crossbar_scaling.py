@@ -48,12 +48,18 @@ from testbenches.reram import crossbar as xb
 from veriloga.vacask import run_vacask, vacask_command
 
 
-def array(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """States of an n x n differential array of the paper's weights and one input slice (every row on)."""
+def operands(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cell conductances (S) of an n x n differential array of the paper's weights and one input slice (every
+    row on; row voltages in V)."""
     rng = np.random.default_rng(seed)
     w, _ = xb.paper_operands(n, 1, rng)
-    states = xb.state_for_conductance(xb.interleave(*xb.weight_conductances(w)))
-    return states, rng.choice([-1.0, 1.0], n) * xb.V_READ
+    return xb.interleave(*xb.weight_conductances(w)), rng.choice([-1.0, 1.0], n) * xb.V_READ
+
+
+def array(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """States of the array of :func:`operands` and its input slice."""
+    g, v = operands(n, seed)
+    return xb.state_for_conductance(g), v
 
 
 #: ngspice's ``.options acct`` report (``rusage everything``): key -> line label.
