@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from tqdm import tqdm
+
 from spicegen import __version__
 from spicegen.files import to_jsonable, write_json
 from spicegen.study import RESULT_FILE, StudyRun, extract, get_extraction, get_study, git_commit
@@ -229,7 +231,7 @@ def run_pipeline(out: str | os.PathLike[str], *, scale: str = "quick", only: Seq
         began = time.perf_counter()
         entries.append(_run_stage(stage, size, folder, workers=workers, dask=dask, progress=progress))
         _say(progress, f"[{k}/{len(chosen)}] {stage.name} finished in {time.perf_counter() - began:.0f} s "
-                       f"({_clock(time.perf_counter() - start)} since the start)")
+                       f"({tqdm.format_interval(time.perf_counter() - start)} since the start)")
     results = {"scale": scale, "provenance": provenance(), "stages": entries}
     write_json(folder / RESULTS_FILE, results)
     from .html_report import write_report
@@ -239,13 +241,6 @@ def run_pipeline(out: str | os.PathLike[str], *, scale: str = "quick", only: Seq
     report = write_report(folder, results)
     _say(progress, f"done in {time.perf_counter() - start:.0f} s: {report} and {folder / RESULTS_FILE}")
     return results
-
-
-def _clock(seconds: float) -> str:
-    """``seconds`` as h:mm:ss (or m:ss)."""
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _say(progress: bool, text: str) -> None:

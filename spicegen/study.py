@@ -899,8 +899,8 @@ def _lookup(name: str, kind: str, table: Mapping[str, Any], what: str) -> Any:
     if name not in table:
         import_for(kind, name)
     if name not in table:
-        raise KeyError(f"unknown {what} {name!r}{did_you_mean(name, listing(kind))}; "
-                       f"known: {', '.join(listing(kind)) or '(none)'} "
+        known = listing(kind)
+        raise KeyError(f"unknown {what} {name!r}{did_you_mean(name, known)}; known: {', '.join(known) or '(none)'} "
                        f"(see 'spicegen {'study list' if what == 'study' else 'extract --list'}').")
     return table[name]
 

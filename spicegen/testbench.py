@@ -928,8 +928,8 @@ def get_testbench(name: str) -> Testbench:
     if name not in _testbenches:
         import_for("testbenches", name)
     if name not in _testbenches:
-        raise KeyError(f"unknown testbench {name!r}{did_you_mean(name, listing('testbenches'))}; "
-                       f"known: {', '.join(listing('testbenches')) or '(none)'} "
+        known = listing("testbenches")
+        raise KeyError(f"unknown testbench {name!r}{did_you_mean(name, known)}; known: {', '.join(known) or '(none)'} "
                        "(see 'spicegen list').")
     return _testbenches[name]
 
