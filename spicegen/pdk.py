@@ -250,8 +250,12 @@ def sky130_bin(kind: MosKind, w: float, l: float, corner: Corner = "tt") -> str:
     return f"{name}.{inside[-1]}"
 
 
+def _finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_size(value: object, lo: float, hi: float, what: str, kind: str, extra: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not _finite_number(value):
         raise ValueError(f"{what} must be a finite number in metres, got {value!r}")
     v = float(value)
     if lo * (1 - _EDGE_RTOL) <= v < lo:
@@ -358,10 +362,9 @@ def sky130_mos(
             f"w/nf = {w / nf * 1e6:.6g} um per finger is below the minimum {W_MIN * 1e6:g} um "
             f"(w = {w * 1e6:.6g} um, nf = {nf}); use fewer fingers or a wider device"
         )
-    if isinstance(delvto, bool) or not isinstance(delvto, (int, float)) or not math.isfinite(delvto):
+    if not _finite_number(delvto):
         raise ValueError(f"delvto must be a finite number of volts, got {delvto!r}")
-    if ic is not None and (not isinstance(ic, (tuple, list)) or len(ic) != 3 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in ic)):
+    if ic is not None and (not isinstance(ic, (tuple, list)) or len(ic) != 3 or not all(map(_finite_number, ic))):
         raise ValueError(f"ic must be three finite voltages (V_DS, V_GS, V_BS), got {ic!r}")
     if bin_corner is not None:
         model = sky130_bin(kind, w, l, bin_corner)
@@ -427,7 +430,7 @@ def triode_width_for_rds(
 
     _check_corner(corner)
     for value, what in ((rds_target, "rds_target"), (vg, "vg"), (vds, "vds")):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _finite_number(value):
             raise ValueError(f"{what} must be a finite number, got {value!r}")
     if rds_target <= 0 or vds <= 0:
         raise ValueError(f"rds_target and vds must be > 0, got rds_target={rds_target!r}, vds={vds!r}")
