@@ -9,15 +9,22 @@ timer     C2, L of M_pw                             T_pw = 20 ms at V_pw = 0.45 
 membrane  C1, C_syn of the DPI, L of the DPI gain,  419 Hz at 10 uA and 59 kHz at 200 uA (V_thr 1.8 V);
           DPI threshold, input share and leak bias  8 Hz / 18 Hz for 40 uA x 10 / 15 us pulses at 100 Hz
           transistors                               (§III.C); 8 ms threshold→rest leak at V_taun 1.35 V
-                                                    (Fig. 6D)
+                                                    (Fig. 6D); Fig. 3A's highest rate, 25 kHz at R_syn =
+                                                    10 kΩ and V_read = 400 mV through the LDO at V_ref =
+                                                    1 V (``rsyn_max``, the run of ``lif-rsyn``'s grid
+                                                    corner)
 ========  ========================================  ==============================================
 
 Held out (never fitted, reported as errors): 800 Hz / 68 kHz at V_thr = 0.8 V, the maximum rate
-at 200 uA for V_pw = 0.8 V (20 kHz) and 1.1 V (92 kHz), the leak time at V_taun = 1.0 V (> 2 s),
-2 Hz for 7 us input pulses and Fig. 3A's highest rate, 25 kHz at R_syn = 10 kΩ and V_read = 400 mV through
-the LDO at V_ref = 1 V (``rsyn_max``, the run of ``lif-rsyn``'s grid corner).
+at 200 uA for V_pw = 0.8 V (20 kHz) and 1.1 V (92 kHz), the leak time at V_taun = 1.0 V (> 2 s) and
+2 Hz for 7 us input pulses.
 
-Every residual is ln(simulated / paper); a point that does not fire is scored as ln(1e-3).
+Every point has a goal (:attr:`Point.goal`, a relative tolerance): 15 % for a calibration point, 30 % for a
+held-out one, ×1.5 (goal 0.5) for the extremes of Fig. 3A's 8 Hz – 25 kHz span, the goals this calibration is
+held to. A stage fits the residuals ln(simulated / paper) / ln(1 + goal), each in units of its own
+goal: ±1 is a point at its goal, whatever the goal. ``rsyn_max`` is a calibration point with its ×1.5 goal
+because no fit of the membrane met all six points within 15 % (``docs/lif_neuron.md``, "What the residuals
+say"). A point that does not fire is scored as ln(1e-3) before that division.
 Each parameter is fitted as x = 1 + log10(value / initial value): scipy's relative finite-difference
 step (0.02 of x, x near 1) is then a 5 % change of the size.
 
@@ -36,11 +43,18 @@ import numpy as np
 from testbenches.lif.circuit import Biases, Design, LifDesign, Mos
 from testbenches.lif.neuron import SpikeTrain, firing_rate, leak_time, pulse_width, pulsed_rate, read_train, window_rate
 
-__all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "sizes", "evaluate", "calibrate", "point_rate",
+__all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "sizes", "evaluate", "calibrate", "fit_note",
+           "CALIBRATION_GOAL", "HELD_OUT_GOAL", "SPAN_GOAL", "point_rate",
            "point_pulse_width", "point_leak", "point_pulsed", "point_read", "pulses_per_spike"]
 
 #: Residual given to a measurement that produced nothing (no spike, no crossing).
 MISSING = math.log(1e-3)
+#: Goal of a calibration point: within 15 % of the paper.
+CALIBRATION_GOAL = 0.15
+#: Goal of a held-out point: within 30 % of the paper.
+HELD_OUT_GOAL = 0.30
+#: Goal of the extremes of Fig. 3A's 8 Hz – 25 kHz span: within ×1.5.
+SPAN_GOAL = 0.5
 #: The calibrated values: name → unit.
 PARAMETERS: Mapping[str, str] = MappingProxyType(
     {"c1": "F", "c2": "F", "c_dpi": "F", "l_leak": "m", "l_pw": "m", "l_gain": "m", "l_tau": "m", "l_bypass": "m"})
@@ -128,6 +142,9 @@ class Point:
         Where Garg et al. state it.
     kind, args
         The simulation: ``point_<kind>(design, **args)``.
+    goal
+        Relative tolerance the simulation is held to (:data:`CALIBRATION_GOAL`, :data:`HELD_OUT_GOAL`,
+        :data:`SPAN_GOAL`); a stage weights the point's residual by 1 / ln(1 + ``goal``).
     bound
         ``"lower"`` when the paper gives only a lower bound (e.g. "> 2 s"): the point counts as met
         when the simulation is at least ``paper``.
@@ -139,7 +156,13 @@ class Point:
     source: str
     kind: Kind
     args: Mapping[str, float]
+    goal: float
     bound: str = ""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.goal) and self.goal > 0):
+            raise ValueError(f"point {self.name!r}: goal {self.goal!r} is not a relative tolerance; "
+                             "give a positive number, e.g. 0.15 for 15 % or 0.5 for ×1.5")
 
     def describe(self) -> str:
         """One line: the condition simulated and where the paper states the value."""
@@ -169,25 +192,30 @@ class Point:
         r = math.log(value / self.paper)
         return min(r, 0.0) if self.bound == "lower" else r
 
+    def weighted(self, value: float) -> float:
+        """:meth:`residual` in units of the goal: ln(value / paper) / ln(1 + goal) (±1: at the goal)."""
+        return self.residual(value) / math.log1p(self.goal)
 
+
+_C, _H, _S = CALIBRATION_GOAL, HELD_OUT_GOAL, SPAN_GOAL
 POINTS: Mapping[str, Point] = MappingProxyType({p.name: p for p in (
-    Point("tpw_045", 20e-3, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 0.45, "expect": 20e-3}),
-    Point("tpw_100", 10e-6, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 1.0, "expect": 10e-6}),
-    Point("rate_10u_thr18", 419.0, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 10e-6, "vthr": 1.8, "vpw": 1.0}),
-    Point("rate_200u_thr18", 59e3, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 200e-6, "vthr": 1.8, "vpw": 1.0}),
-    Point("pulsed_10us", 8.0, "Hz", "§III.C, Fig. 6A", "pulsed", {"width": 10e-6, "expect": 8.0}),
-    Point("leak_135", 8e-3, "s", "§III.C, Fig. 6D", "leak", {"vtaun": 1.35, "t_stop": 0.2}),
-    Point("rate_10u_thr08", 800.0, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 10e-6, "vthr": 0.8, "vpw": 1.0}),
-    Point("rate_200u_thr08", 68e3, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 200e-6, "vthr": 0.8, "vpw": 1.0}),
+    Point("tpw_045", 20e-3, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 0.45, "expect": 20e-3}, _C),
+    Point("tpw_100", 10e-6, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 1.0, "expect": 10e-6}, _C),
+    Point("rate_10u_thr18", 419.0, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 10e-6, "vthr": 1.8, "vpw": 1.0}, _C),
+    Point("rate_200u_thr18", 59e3, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 200e-6, "vthr": 1.8, "vpw": 1.0}, _C),
+    Point("pulsed_10us", 8.0, "Hz", "§III.C, Fig. 6A", "pulsed", {"width": 10e-6, "expect": 8.0}, _C),
+    Point("leak_135", 8e-3, "s", "§III.C, Fig. 6D", "leak", {"vtaun": 1.35, "t_stop": 0.2}, _C),
+    Point("rate_10u_thr08", 800.0, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 10e-6, "vthr": 0.8, "vpw": 1.0}, _H),
+    Point("rate_200u_thr08", 68e3, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 200e-6, "vthr": 0.8, "vpw": 1.0}, _H),
     Point("max_rate_vpw08", 20e3, "Hz", "§III.B, Fig. 4D (200 uA, V_thr 1.2 V)", "rate",
-          {"isyn": 200e-6, "vthr": 1.2, "vpw": 0.8}),
+          {"isyn": 200e-6, "vthr": 1.2, "vpw": 0.8}, _H),
     Point("max_rate_vpw11", 92e3, "Hz", "§III.B, Fig. 4D (200 uA, V_thr 1.2 V)", "rate",
-          {"isyn": 200e-6, "vthr": 1.2, "vpw": 1.1}),
-    Point("leak_100", 2.0, "s", "§III.C, Fig. 6D (> 2 s)", "leak", {"vtaun": 1.0, "t_stop": 3.0}, bound="lower"),
-    Point("pulsed_7us", 2.0, "Hz", "§III.C, Fig. 6B", "pulsed", {"width": 7e-6, "expect": 2.0}),
-    Point("pulsed_15us", 18.0, "Hz", "§III.C, Fig. 6B", "pulsed", {"width": 15e-6, "expect": 18.0}),
+          {"isyn": 200e-6, "vthr": 1.2, "vpw": 1.1}, _H),
+    Point("leak_100", 2.0, "s", "§III.C, Fig. 6D (> 2 s)", "leak", {"vtaun": 1.0, "t_stop": 3.0}, _H, bound="lower"),
+    Point("pulsed_7us", 2.0, "Hz", "§III.C, Fig. 6B", "pulsed", {"width": 7e-6, "expect": 2.0}, _H),
+    Point("pulsed_15us", 18.0, "Hz", "§III.C, Fig. 6B", "pulsed", {"width": 15e-6, "expect": 18.0}, _C),
     Point("rsyn_max", 25e3, "Hz", "Fig. 3A and Conclusion (highest rate: 10 kΩ, 400 mV)", "read",
-          {"rsyn": 10e3, "vread": 0.4, "vref": 1.0, "window": 1.0}),
+          {"rsyn": 10e3, "vread": 0.4, "vref": 1.0, "window": 1.0}, _S),
 )})
 
 
@@ -204,11 +232,13 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("timer", {"c2": (20e-12, 1e-12, 200e-12), "l_pw": (0.56e-6, 0.5e-6, 2e-6)},
           ("tpw_045", "tpw_100"), ("max_rate_vpw08", "max_rate_vpw11")),
-    Stage("membrane", {"c1": (14e-12, 1e-12, 50e-12), "c_dpi": (0.1e-12, 0.03e-12, 1e-12),
-                       "l_gain": (90e-6, 2e-6, 100e-6), "l_tau": (40.07e-6, 5e-6, 100e-6),
-                       "l_bypass": (1.099e-6, 0.5e-6, 100e-6), "l_leak": (1.603e-6, 0.5e-6, 100e-6)},
-          ("rate_10u_thr18", "rate_200u_thr18", "pulsed_10us", "pulsed_15us", "leak_135"),
-          ("rate_10u_thr08", "rate_200u_thr08", "leak_100", "pulsed_7us", "rsyn_max")),
+    # the membrane starts halfway (geometric) between the sizes shipped before rsyn_max was a calibration
+    # point and the refit that met the other five within 2 % but left rsyn_max at ×1.61 under the paper
+    Stage("membrane", {"c1": (10.89e-12, 1e-12, 50e-12), "c_dpi": (0.1472e-12, 0.03e-12, 1e-12),
+                       "l_gain": (89.81e-6, 2e-6, 100e-6), "l_tau": (38.63e-6, 5e-6, 100e-6),
+                       "l_bypass": (1.073e-6, 0.5e-6, 100e-6), "l_leak": (1.544e-6, 0.5e-6, 100e-6)},
+          ("rate_10u_thr18", "rate_200u_thr18", "pulsed_10us", "pulsed_15us", "leak_135", "rsyn_max"),
+          ("rate_10u_thr08", "rate_200u_thr08", "leak_100", "pulsed_7us")),
 )
 
 
@@ -237,7 +267,8 @@ def sizes(design: Design) -> dict[str, float]:
 
 def evaluate(names: Sequence[str], design: Design = Design(),
              measure: Callable[[Point, Design], float] = Point.measure) -> dict[str, dict[str, float | str]]:
-    """Simulate the named points; each entry: ``paper``, ``sim``, ``unit``, ``source``, ``log_error``.
+    """Simulate the named points; each entry: ``paper``, ``sim``, ``unit``, ``source``, ``goal``, ``log_error``
+    (ln(sim / paper), :meth:`Point.residual`) and ``weighted`` (the same in units of the goal, :meth:`Point.weighted`).
 
     ``measure(point, design)`` simulates one point (default :meth:`Point.measure`; a study passes a
     cached one).
@@ -247,7 +278,7 @@ def evaluate(names: Sequence[str], design: Design = Design(),
         point = POINTS[name]
         value = float(measure(point, design))
         out[name] = {"paper": point.paper, "sim": value, "unit": point.unit, "source": point.source,
-                     "log_error": point.residual(value)}
+                     "goal": point.goal, "log_error": point.residual(value), "weighted": point.weighted(value)}
     return out
 
 
@@ -269,7 +300,7 @@ def _fit(stage: Stage, design: Design, measure: Callable[[Point, Design], float]
     def residual(p: Parameters) -> np.ndarray:
         values = values_of(p)
         trial = apply(design, values)
-        res = np.array([POINTS[n].residual(measure(POINTS[n], trial)) for n in stage.calibration])
+        res = np.array([POINTS[n].weighted(measure(POINTS[n], trial)) for n in stage.calibration])
         if float(res @ res) < best["chisqr"]:
             best.update(chisqr=float(res @ res), values=values)
         progress(values, res)
@@ -285,10 +316,23 @@ def _fit(stage: Stage, design: Design, measure: Callable[[Point, Design], float]
     return apply(design, fitted), summary
 
 
+def fit_note(stage: str, fitted: Mapping[str, Any]) -> str:
+    """How stage ``stage`` fitted its values, for the calibration file: ``fitted`` is its entry of
+    :func:`calibrate`'s report."""
+    points = "; ".join(f"{name} {p['sim'] / p['paper'] - 1:+.1%} (goal ×{1 + p['goal']:g})"
+                       for name, p in fitted["calibration"].items())
+    return (f"fitted by testbenches.lif.calibrate.calibrate, stage {stage} (lmfit least_squares on the residuals "
+            f"ln(sim/paper) / ln(1 + goal)): the best of {fitted['nfev']} residual evaluations, sum of squared "
+            f"residuals {fitted['chisqr']:.4g}; sim/paper - 1 at the calibration points: {points}")
+
+
 def calibrate(design: Design = Design(), stages: Sequence[str] = tuple(s.name for s in STAGES), *,
               max_evals: int = 30, measure: Callable[[Point, Design], float] = Point.measure,
               progress: Callable[[str, dict[str, float], np.ndarray], None] = lambda *_: None) -> dict[str, Any]:
     """Run the named stages in order, each starting from the design the previous one fitted.
+
+    A stage minimises the sum of squares of its calibration points' residuals in units of their goals,
+    ln(sim / paper) / ln(1 + goal) (:meth:`Point.weighted`): a point with a wider goal weighs less.
 
     Parameters
     ----------
@@ -306,8 +350,8 @@ def calibrate(design: Design = Design(), stages: Sequence[str] = tuple(s.name fo
     Returns
     -------
     dict
-        Per stage: the lmfit summary, the calibration points and the held-out points
-        (each with paper value, simulated value and ``log_error`` = ln(sim / paper)).
+        Per stage: the lmfit summary (``chisqr``: the sum of squared goal-weighted residuals at the fitted
+        values), the calibration points and the held-out points (each as :func:`evaluate` gives it).
     """
     unknown = sorted(set(stages) - {s.name for s in STAGES})
     if unknown:

@@ -39,7 +39,7 @@ from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, S
 
 from testbenches.lif import report
 from testbenches.lif.adaptive import LifAdaptive
-from testbenches.lif.calibrate import PARAMETERS, STAGES, Point, calibrate, point_rate, sizes
+from testbenches.lif.calibrate import PARAMETERS, STAGES, Point, calibrate, fit_note, point_rate, sizes
 from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import CALIBRATION, Biases, Design
 from testbenches.lif.common import (CORNER, PAPER, TRACE_POINTS, LifStudy, Run, cached, design_of, number,
@@ -451,8 +451,8 @@ class LifCalibration(LifStudy):
                CORNER)
     measures = {
         **{n: Measure(u, f"fitted {n} (NaN: its stage was not run)") for n, u in PARAMETERS.items()},
-        **{f"chisqr_{s.name}": Measure("", f"Σ ln²(sim / paper) over the {s.name} stage's calibration points")
-           for s in STAGES},
+        **{f"chisqr_{s.name}": Measure("", f"Σ (ln(sim / paper) / ln(1 + goal))² over the {s.name} stage's "
+                                           "calibration points") for s in STAGES},
     }
 
     def run(self, ctx: StudyContext) -> StudyResult:
@@ -475,17 +475,17 @@ class LifCalibration(LifStudy):
         for bar in bars.values():
             bar.close()
         values = {k: v for stage in fitted.values() for k, v in stage["values"].items()}
-        stage_of = {k: s.name for s in STAGES if s.name in fitted for k in s.params}
-        files = self._write(ctx, values, stage_of, citation)
+        detail = {k: {"stage": s.name, "note": fit_note(s.name, fitted[s.name])}
+                  for s in STAGES if s.name in fitted for k in s.params}
+        files = self._write(ctx, values, detail, citation)
         m = {**{k: values.get(k, math.nan) for k in PARAMETERS},
              **{f"chisqr_{s.name}": fitted[s.name]["chisqr"] if s.name in fitted else math.nan for s in STAGES}}
         return StudyResult(m, {"stages": fitted}, files)
 
     @staticmethod
-    def _write(ctx: StudyContext, values: Mapping[str, float], stage_of: Mapping[str, str],
+    def _write(ctx: StudyContext, values: Mapping[str, float], detail: Mapping[str, Mapping[str, str]],
                citation: Mapping[str, Any]) -> list[str]:
-        """``calibration.json`` (the shipped file with the fitted entries replaced) into the run folder and,
-        with ``ship``, into the package."""
-        CALIBRATION.update(ctx.out, values=values, source=citation, detail={k: {"stage": s} for k, s in stage_of.items()},
-                           ship=ctx.options["ship"])
+        """``calibration.json`` (the shipped file with the fitted entries replaced, each citing the run, its stage
+        and how the stage fitted it) into the run folder and, with ``ship``, into the package."""
+        CALIBRATION.update(ctx.out, values=values, source=citation, detail=detail, ship=ctx.options["ship"])
         return [CALIBRATION.out_name]

@@ -5,7 +5,9 @@ import math
 
 import numpy as np
 
-from testbenches.lif.calibrate import POINTS, STAGES, Point, calibrate
+import pytest
+
+from testbenches.lif.calibrate import POINTS, STAGES, Point, calibrate, fit_note
 from testbenches.lif.circuit import Design
 
 
@@ -24,6 +26,33 @@ def test_a_fit_stopped_by_max_evals_keeps_the_best_point_it_evaluated() -> None:
     assert seen[-1][1] > best_chisqr  # stopped inside a finite-difference step, off the best point
     fitted = report["membrane"]
     assert fitted["values"] == best_values and math.isclose(fitted["chisqr"], best_chisqr)
-    sims = np.array([fitted["calibration"][n]["log_error"] for n in STAGES[1].calibration])
+    sims = np.array([fitted["calibration"][n]["weighted"] for n in STAGES[1].calibration])
     assert math.isclose(float(sims @ sims), best_chisqr)
     assert set(fitted["held_out"]) == set(STAGES[1].held_out) and all(n in POINTS for n in fitted["held_out"])
+
+
+def test_each_residual_is_weighted_by_its_own_goal() -> None:
+    """Only C1 matters and the points disagree on it: the 15 % points want ln(C1 / start) = +0.2, ``rsyn_max``
+    (goal ×1.5) wants -0.4. The least-squares C1 is their mean weighted by 1 / ln²(1 + goal), not the plain mean."""
+    membrane = STAGES[1]
+    c1 = membrane.params["c1"][0]
+    wants = {n: (-0.4 if n == "rsyn_max" else 0.2) for n in membrane.calibration}
+
+    def conflicting(point: Point, design: Design) -> float:
+        return point.paper * math.exp(wants.get(point.name, 0.0) - math.log(design.lif.c1 / c1))
+
+    fitted = calibrate(stages=["membrane"], max_evals=40, measure=conflicting)["membrane"]
+    weight = {n: 1.0 / math.log1p(POINTS[n].goal) ** 2 for n in membrane.calibration}
+    expected = sum(weight[n] * wants[n] for n in wants) / sum(weight.values())
+    assert POINTS["rsyn_max"].goal == 0.5 and all(POINTS[n].goal == 0.15 for n in wants if n != "rsyn_max")
+    assert math.log(fitted["values"]["c1"] / c1) == pytest.approx(expected, abs=2e-3)
+    assert abs(expected - float(np.mean(list(wants.values())))) > 0.05  # the plain mean is elsewhere
+    for n, entry in fitted["calibration"].items():
+        assert entry["weighted"] == pytest.approx(entry["log_error"] / math.log1p(POINTS[n].goal))
+    note = fit_note("membrane", fitted)
+    assert "rsyn_max" in note and "goal ×1.5" in note and f"{fitted['nfev']} residual evaluations" in note
+
+
+def test_a_point_without_a_positive_goal_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"goal -0.1 .*0.15 for 15 %"):
+        Point("bad", 1.0, "Hz", "nowhere", "rate", {"isyn": 1e-6, "vthr": 1.0}, -0.1)
