@@ -382,7 +382,6 @@ def timings(out: Path, stages: Iterable[Stage]) -> dict[str, float | None]:
     return times
 
 
-
 # ---------------------------------------------------------------- command line
 
 
