@@ -34,7 +34,6 @@ SCALES = ("smoke", "quick", "paper")
 """Sizes of a pipeline run, smallest first."""
 
 RESULTS_FILE = "results.json"
-REPORT_FILE = "report.html"
 EXTRACTION_FILE = "extraction.json"
 EXPORT_FORMATS = {"numpy": ".py", "torch": "_torch.py", "onnx": ".onnx"}
 
