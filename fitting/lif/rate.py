@@ -172,6 +172,13 @@ def _rel_rms(errors: np.ndarray) -> str:
             f"max {100 * float(np.max(np.abs(errors))):.2f} %") if len(errors) else "no points"
 
 
+def _param_row(name: str, p: Any) -> str:
+    """One parameter's table row; its error and interval read "not estimated" when lmfit gave none."""
+    if p.stderr is None:
+        return f"| `{name}` | {p.value:.5g} (s.e. not estimated) | not estimated |"
+    return f"| `{name}` | {p.value:.5g} ± {p.stderr:.2g} | {p.low:.5g} … {p.high:.5g} |"
+
+
 def format_report(fitted: dict[str, Any]) -> str:
     """Markdown summary of the fit and the held-out check."""
     s, grid = fitted["surrogate"], fitted["grid"]
@@ -189,8 +196,11 @@ def format_report(fitted: dict[str, Any]) -> str:
              f"- held out ({len(fitted['check'])} random points inside the grid box, never fitted): "
              f"{_rel_rms(fitted['rel_check'])}", "",
              "| parameter | value ± s.e. | 95 % interval |", "|---|---|---|"]
-    lines += [f"| `{k}` | {p.value:.5g} ± {p.stderr:.2g} | {p.low:.5g} … {p.high:.5g} |"
-              for k, p in stats.params.items()]
+    lines += [_param_row(k, p) for k, p in stats.params.items()]
+    if any(p.stderr is None for p in stats.params.values()):
+        lines += ["", "No standard errors where the fit's covariance is singular: a parameter the rates do not "
+                  "depend on near its value (e.g. the knee's rounding k once the knee is sharper than the grid's "
+                  "spacing) leaves the others' errors undefined too."]
     lines += ["", "Files: `lif_rate.json` (surrogate, 3 inputs), `lif_rate_fit.json` (statistics, residuals), "
               "`lif_rate_data.csv` (the ngspice table), `lif_rate.png` (data and fit)."]
     return "\n".join(lines) + "\n"
