@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--packs", default="10,50,100", help="packed K values (K = 1 is always run)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best rate counts")
+    parser.add_argument("--only", default="", help="only the circuits whose label contains this text")
     args = parser.parse_args()
     packs = [1, *(int(k) for k in args.packs.split(","))]
     trees = {"before": args.before.resolve(), "after": ROOT}
@@ -72,6 +73,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, settings in DC_CIRCUITS.items():
+            if args.only not in label:
+                continue
             best = {version: {k: 0.0 for k in packs} for version in trees}
             values: dict[str, dict] = {}
             for _ in range(args.repeat):

@@ -78,7 +78,9 @@ def _fast_normals(seed: int, samples: Sequence[int], size: int) -> np.ndarray:
     out = np.empty((len(samples), size))
     state, draw = _generator()
     by_key_words: dict[int, list[int]] = {}  # SeedSequence hashes a key word by word
-    for row, k in enumerate(samples):
+    if samples and 0 <= min(samples) and max(samples) <= _MASK32:
+        by_key_words[1] = list(range(len(samples)))
+    for row, k in enumerate(samples if not by_key_words else ()):
         by_key_words.setdefault(max(1, (k.bit_length() + 31) // 32), []).append(row)
     for rows in by_key_words.values():
         words = _pcg_seeded(_child_states(seed, [samples[r] for r in rows]))
@@ -160,6 +162,7 @@ def _child_states(seed: int, keys: Sequence[int]) -> np.ndarray:
     return words.astype("<u4").view("<u8").astype(np.uint64)
 
 
+@lru_cache(maxsize=64)
 def _hash_constants(const: int, multiplier: int, count: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The constants ``count`` successive hashes XOR and multiply with (columns), and the constant reached."""
     xor, mult = [], []
