@@ -34,7 +34,6 @@ SCALES = ("smoke", "quick", "paper")
 """Sizes of a pipeline run, smallest first."""
 
 RESULTS_FILE = "results.json"
-REPORT_FILE = "report.html"
 EXTRACTION_FILE = "extraction.json"
 EXPORT_FORMATS = {"numpy": ".py", "torch": "_torch.py", "onnx": ".onnx"}
 
@@ -380,7 +379,6 @@ def timings(out: Path, stages: Iterable[Stage]) -> dict[str, float | None]:
         path = out / stage.name / (RESULT_FILE if stage.study else EXTRACTION_FILE)
         times[stage.name] = json.loads(path.read_text()).get("seconds") if path.is_file() else None
     return times
-
 
 
 # ---------------------------------------------------------------- command line

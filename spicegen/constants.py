@@ -18,8 +18,6 @@ BOLTZMANN = 1.380649e-23
 """Boltzmann constant k_B (J/K), CODATA 2018."""
 ELEMENTARY_CHARGE = 1.602176634e-19
 """Elementary charge e (C), CODATA 2018."""
-T_NOMINAL = 300.15
-"""ngspice's default circuit temperature, 27 °C, in kelvin."""
 OPENVAF_BOLTZMANN = 1.3806488e-23
 """k_B (J/K) as openvaf-r's ``$vt`` uses it (CODATA 2010)."""
 OPENVAF_ELEMENTARY_CHARGE = 1.602176565e-19

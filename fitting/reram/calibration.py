@@ -80,11 +80,6 @@ DG_UP_GMIN = DG_SP / (G_MAX - G_SP) * (G_MAX - G_MIN)  # linear soft bounds thro
 PULSE_TRAIN = 400                      # section 2.3.1: pulses per batch
 #: Weight of the quasi-static read residuals (must-show: within 10 %) relative to the pulse ones.
 READ_WEIGHT = 4.0
-#: Pulse conditions of the open-loop scheme (section 2.3.1).
-PULSE_WIDTH = 2.5e-6
-V_SET_PULSE, VG_SET_PULSE = 1.35, 1.4
-V_RESET_PULSE, VG_RESET_PULSE = -1.3, 3.3
-
 
 def _finite(values) -> np.ndarray:
     out = np.asarray(values, dtype=float)

@@ -245,11 +245,6 @@ class Store:
 
     # -- samples
 
-    def statuses(self) -> dict[tuple[int, int], bool]:
-        """(point, sample) → ok, for every stored sample."""
-        rows = self._db.execute("SELECT point, sample, ok FROM samples")
-        return {(p, s): bool(ok) for p, s, ok in rows}
-
     def count_stored(self, n: int, *, include_failed: bool = True) -> int:
         """How many samples with index below ``n`` are stored (failed ones only if ``include_failed``)."""
         row = self._db.execute("SELECT COUNT(*) FROM samples WHERE sample < ? AND (ok = 1 OR ?)",

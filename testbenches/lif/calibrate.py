@@ -33,7 +33,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
-from testbenches.lif.circuit import Biases, Design, LifDesign, Mos
+from testbenches.lif.circuit import Biases, Design, LifDesign
 from testbenches.lif.neuron import SpikeTrain, firing_rate, leak_time, pulse_width, pulsed_rate, read_train, window_rate
 
 __all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "sizes", "evaluate", "calibrate", "point_rate",

@@ -19,7 +19,7 @@ from spicegen import get_device
 from spicegen.devices.mdwmtj import L_FL
 from spicegen.naming import format_number as num
 from spicegen.netlist import Flavor, format_instance, format_subckt
-from spicegen.ngspice import SimResult, run_netlist
+from spicegen.ngspice import run_netlist
 from spicegen.plugins import compiler
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
 
@@ -121,11 +121,6 @@ def run_pulse(currents: Sequence[float], width: float = 1e-9, *, q0: float = 0.0
     q = np.array([res[internal_node(flavor, f"d{k}", "q")] * L_FL for k in range(len(currents))])
     dq = q[:, -1] - q[:, 0]
     return {"current": currents, "dq": dq, "velocity": dq / width, "time": res["time"], "q": q}
-
-
-def sim_result_q(result: SimResult, flavor: Flavor, instance: str) -> np.ndarray:
-    """Wall position (m) of ``instance`` from a simulation result."""
-    return result[internal_node(flavor, instance, "q")] * L_FL
 
 
 # ----------------------------------------------------------------------------- registered testbenches

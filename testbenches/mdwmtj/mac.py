@@ -45,7 +45,7 @@ import numpy as np
 from spicegen import Variation, get_device
 from spicegen.devices.mdwmtj import L_FL
 from spicegen.figures import pyplot, save_figure
-from spicegen.measure import Above, At, Final, Ratio, Step
+from spicegen.measure import Above, At, Final, Step
 from spicegen.naming import format_number as num
 from spicegen.netlist import Flavor
 from spicegen.ngspice import run_netlist

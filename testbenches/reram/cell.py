@@ -15,11 +15,10 @@ Study ``reram-cycling-iv`` (the Fig. 2d-like I-V loop, the 0.2 V reads and R_DS)
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -94,26 +93,9 @@ def header_lines(flavor: Flavor = "osdi", corner: str = "tt") -> list[str]:
     return lines
 
 
-Backend = Literal["shared", "subprocess"]
-_BACKEND: list[Backend] = ["shared"]
-
-
-@contextmanager
-def ngspice_backend(backend: Backend) -> Iterator[None]:
-    """Run every :func:`run` inside the ``with`` block on ``backend``: ``"subprocess"`` (``ngspice -b``)
-    is needed inside a testbench procedure, whose worker already drives the shared libngspice."""
-    if backend not in ("shared", "subprocess"):
-        raise ValueError(f"backend must be 'shared' or 'subprocess', got {backend!r}")
-    _BACKEND.append(backend)
-    try:
-        yield
-    finally:
-        _BACKEND.pop()
-
-
 def simulate(netlist: str, flavor: Flavor = "osdi") -> SimResult:
     """Run a cell netlist (the OSDI library is passed when the flavor needs it)."""
-    return run_netlist(netlist, osdi=[_osdi_path()] if flavor == "osdi" else [], backend=_BACKEND[-1])
+    return run_netlist(netlist, osdi=[_osdi_path()] if flavor == "osdi" else [])
 
 
 # ----------------------------------------------------------------------------- access transistor

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from cli import spicegen
-from fitting.html_report import _fmt
+from fitting.html_report import _fmt, _took
 from fitting.pipeline import RESULTS_FILE, STAGES, select
 from spicegen.montecarlo import load_dataframe
 from stores import rows
@@ -120,6 +120,15 @@ def test_report_renders_in_headless_chromium(smoke, tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2400, 1400)
     assert pixels[..., :3].std() > 0.05  # not a blank page: header, tables and figures
+
+
+def test_report_header_says_when_the_last_run_read_most_stages_back():
+    whole = {"stages": {"a": 300.0, "b": 300.0, "c": None}, "pipeline_seconds": 606.0}
+    assert _took(whole) == ", 10.0 min of computation"
+    resumed = {"stages": {"a": 300.0, "b": 300.0}, "pipeline_seconds": 66.0}
+    assert _took(resumed) == (", 10.0 min of computation (1.1 min in the last run, which read the other stages "
+                              "back from earlier runs)")
+    assert _took({}) == ""
 
 
 def test_unknown_stage_or_scale_is_refused_with_the_choices(tmp_path):
