@@ -104,7 +104,7 @@ def _apply(spice: NgSpiceShared, slots: Sequence[Slot], copies: Sequence[tuple[i
            checked: bool = False) -> None:
     """Set every slot of every copy (``None``: an unpacked circuit): ``.param`` slots with
     ``alterparam`` and one ``reset``, then instance parameters with ``alter``. ``checked``: the values
-    are known to lie inside their bounds (drawn and checked by :meth:`Sampler.draw_batch`, or nominal)."""
+    are known to lie inside their bounds (drawn and checked by :meth:`Sampler.draw_batch`)."""
     params = [s for s in slots if s.alter is None]
     if params:
         spice.alterparams({s.name if copy is None else packed_name(s.name, copy): values[s.name]
