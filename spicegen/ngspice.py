@@ -72,7 +72,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
@@ -579,8 +579,9 @@ class NgSpiceShared:
         """
         commands = []
         for element, parameter, value in values:
-            value = _number(value, f"alter of {element!r}: {parameter}")
-            if not _ELEMENT_NAME.fullmatch(element) or not _PARAM_NAME.fullmatch(parameter) or not math.isfinite(value):
+            if type(value) is not float:
+                value = _number(value, f"alter of {element!r}: {parameter}")
+            if not math.isfinite(value) or not _alter_target(element, parameter):
                 raise ValueError(f"bad alter of {element!r}: {parameter}={value!r}: give an element and a parameter "
                                  "name of letters, digits and _ and a finite number")
             commands.append(f"alter {element} {parameter}={value:.17g}")
@@ -695,14 +696,27 @@ class NgSpiceShared:
         self.command("bg_halt")  # joins the thread
 
     def _vectors(self) -> dict[str, np.ndarray]:
+        """Copies of the current plot's vectors. The one-point vectors of an operating point (one per
+        packed copy) are read as numbers and copied out together, each a view of one array."""
         plot = self._lib.ngSpice_CurPlot()
         names = self._lib.ngSpice_AllVecs(plot)
-        items = []
+        items: list[list[Any]] = []
+        points: list[int] = []
         for i in itertools.count():
             if not names or not names[i]:
-                return _collect(items)
+                break
             info = self._lib.ngGet_Vec_Info(names[i]).contents
-            items.append((names[i].decode(), _KINDS.get(info.v_type, "notype"), _array(info)))
+            name, kind = names[i].decode(), _KINDS.get(info.v_type, "notype")
+            if info.v_length == 1 and info.v_realdata:
+                points.append(len(items))
+                items.append([name, kind, info.v_realdata[0]])
+            else:
+                items.append([name, kind, _array(info)])
+        if points:
+            values = np.array([items[j][2] for j in points], dtype=np.float64)
+            for row, j in enumerate(points):
+                items[j][2] = values[row:row + 1]
+        return _collect(items, owned=True)
 
     def _error(self, reason: str, command: str, log: str = "") -> SimError:
         return SimError(reason, self._netlist, command, log or "\n".join(self._transcript))
@@ -720,6 +734,12 @@ class NgSpiceShared:
         if exited:
             self._bg_done.set()
         return 0
+
+
+@functools.lru_cache(maxsize=65536)  # a packed Monte Carlo run names the same instances every run
+def _alter_target(element: str, parameter: str) -> bool:
+    """Whether ``alter element parameter=...`` names an element and a parameter (nothing else can ride along)."""
+    return bool(_ELEMENT_NAME.fullmatch(element) and _PARAM_NAME.fullmatch(parameter))
 
 
 def _number(value: object, what: str) -> float:
@@ -929,18 +949,19 @@ def _canonical(name: str, kind: str) -> str:
     return name
 
 
-def _collect(items: Iterable[tuple[str, str, np.ndarray]]) -> dict[str, np.ndarray]:
+def _collect(items: Iterable[Sequence[Any]], owned: bool = False) -> dict[str, np.ndarray]:
     """Name and type the vectors of a plot the same way for both backends.
 
     In a complex (ac) plot every signal is complex128 and the frequency
     scale float64; otherwise all vectors are float64.  Keys are sorted.
+    ``owned``: every real float64 array in ``items`` is a fresh copy nobody else holds (kept as it is).
     """
     items = list(items)
-    is_complex = any(np.iscomplexobj(values) for _, _, values in items)
+    is_complex = any(values.dtype.kind == "c" for _, _, values in items)
     vectors = {}
     for name, kind, values in items:
         if kind == "frequency" or not is_complex:
-            own = values.dtype == np.float64 and values.flags.owndata and values.flags.writeable  # _array's copy
+            own = values.dtype == np.float64 and (owned or (values.flags.owndata and values.flags.writeable))
             vectors[_canonical(name, kind)] = values if own else np.array(values.real, dtype=np.float64)
         else:
             vectors[_canonical(name, kind)] = np.array(values, dtype=np.complex128)

@@ -31,10 +31,12 @@ common factor with the same scope (``fg:<group>``, ``fl:<group>:<instance>``,
 """
 from __future__ import annotations
 
+import ctypes
 import math
+import threading
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
-from typing import Mapping, Sequence, get_args
+from typing import Any, Mapping, Sequence, get_args
 
 import numpy as np
 
@@ -66,7 +68,7 @@ def batch_normals(seed: int, samples: Sequence[int], size: int) -> np.ndarray:
 
 
 # numpy's SeedSequence (numpy/random/bit_generator.pyx) and PCG64 seeding (pcg64.h) constants
-_MASK32, _MASK128 = 0xFFFFFFFF, (1 << 128) - 1
+_MASK32, _MASK64 = 0xFFFFFFFF, (1 << 64) - 1
 _INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
 _MIX_L, _MIX_R, _POOL = 0xCA01F9DD, 0x4973F715, 4
 _PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341
@@ -74,21 +76,69 @@ _PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341
 
 def _fast_normals(seed: int, samples: Sequence[int], size: int) -> np.ndarray:
     out = np.empty((len(samples), size))
-    generator = np.random.Generator(np.random.PCG64())
-    bits = generator.bit_generator
-    by_key_length: dict[bool, list[int]] = {}
-    for row, k in enumerate(samples):
-        by_key_length.setdefault(k > _MASK32, []).append(row)
-    for rows in by_key_length.values():
-        keys = [samples[r] for r in rows]
-        for row, (s_hi, s_lo, i_hi, i_lo) in zip(rows, _child_states(seed, keys).tolist()):
-            inc = ((((i_hi << 64) + i_lo) << 1) | 1) & _MASK128
-            # pcg_setseq_128_srandom_r: state 0, step (state = inc), add the seed, step
-            state = ((inc + (s_hi << 64) + s_lo) * _PCG_MULT + inc) & _MASK128
-            bits.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
-                          "has_uint32": 0, "uinteger": 0}
-            generator.standard_normal(size, out=out[row])
+    state, draw = _generator()
+    by_key_words: dict[int, list[int]] = {}  # SeedSequence hashes a key word by word
+    if samples and 0 <= min(samples) and max(samples) <= _MASK32:
+        by_key_words[1] = list(range(len(samples)))
+    for row, k in enumerate(samples if not by_key_words else ()):
+        by_key_words.setdefault(max(1, (k.bit_length() + 31) // 32), []).append(row)
+    for rows in by_key_words.values():
+        words = _pcg_seeded(_child_states(seed, [samples[r] for r in rows]))
+        for row, row_words in zip(rows, words):
+            state[:] = row_words
+            draw(out=out[row])  # the size from out: a third less CPU than passing it too
     return out
+
+
+_LOCAL = threading.local()
+
+
+def _generator() -> tuple[np.ndarray, Any]:
+    """This thread's reused generator: its state words (see :func:`_state_words`) and ``standard_normal``."""
+    if not hasattr(_LOCAL, "generator"):
+        generator = np.random.Generator(np.random.PCG64())
+        _LOCAL.generator = (_state_words(generator.bit_generator), generator.standard_normal)
+    return _LOCAL.generator
+
+
+def _pcg_seeded(child: np.ndarray) -> np.ndarray:
+    """PCG64's state and increment after seeding from ``generate_state(4, np.uint64)`` words ``child``
+    (one row per sample: seed high and low word, increment high and low word), as rows of
+    (state low, state high, increment low, increment high): numpy's ``pcg_setseq_128_srandom_r``
+    (state 0, step, add the seed, step) in 64-bit words, for the batch at once."""
+    one = np.uint64(1)
+    s_hi, s_lo, i_hi, i_lo = child.T
+    inc_lo = (i_lo << one) | one
+    inc_hi = (i_hi << one) | (i_lo >> np.uint64(63))
+    x_lo = inc_lo + s_lo
+    x_hi = inc_hi + s_hi + (x_lo < inc_lo)
+    lo, hi = _wide_product(x_lo, _PCG_MULT & _MASK64)
+    hi = hi + x_hi * np.uint64(_PCG_MULT & _MASK64) + x_lo * np.uint64(_PCG_MULT >> 64)
+    state_lo = lo + inc_lo
+    state_hi = hi + inc_hi + (state_lo < lo)
+    return np.stack([state_lo, state_hi, inc_lo, inc_hi], axis=1)
+
+
+def _wide_product(a: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """The low and high 64-bit words of ``a * b`` (``a`` unsigned 64-bit words, ``b`` < 2**64)."""
+    half, shift = np.uint64(_MASK32), np.uint64(32)
+    a0, a1, b0, b1 = a & half, a >> shift, np.uint64(b & _MASK32), np.uint64(b >> 32)
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    middle = (p00 >> shift) + (p01 & half) + (p10 & half)
+    return a * np.uint64(b), p11 + (p01 >> shift) + (p10 >> shift) + (middle >> shift)
+
+
+def _state_words(bits: np.random.PCG64) -> np.ndarray:
+    """The generator's 128-bit state and increment as four words (low word first), written in place.
+
+    Writing them costs a fifth of setting ``bits.state`` from a dict. numpy's PCG64 holds
+    ``{pcg64_random_t *pcg_state; int has_uint32; uint32_t uinteger}``, and with a native 128-bit integer
+    ``pcg64_random_t`` is ``{state, inc}``; :func:`_fast_path_agrees` checks the layout against
+    ``bits.state`` once per process (a numpy laid out otherwise falls back to the definition).
+    """
+    bits.state = {"bit_generator": "PCG64", "state": {"state": 0, "inc": 1}, "has_uint32": 0, "uinteger": 0}
+    address = ctypes.c_void_p.from_address(bits.ctypes.state_address).value
+    return np.ctypeslib.as_array((ctypes.c_uint64 * 4).from_address(address))
 
 
 def _child_states(seed: int, keys: Sequence[int]) -> np.ndarray:
@@ -101,19 +151,26 @@ def _child_states(seed: int, keys: Sequence[int]) -> np.ndarray:
     else:
         spawn = np.array([_coerce_to_uint32_array(k) for k in keys], np.uint32).reshape(len(keys), -1)
     pool, const = _seed_pool(seed)  # the seed's words come first and are every child's: hashed once
-    pool = list(pool)
-    for src in range(spawn.shape[1]):
-        for dst in range(_POOL):
-            hashed, const = _hashmix(spawn[:, src], const)
-            pool[dst] = _mix(pool[dst], hashed)
-    const = _INIT_B
-    words = np.empty((len(keys), 8), np.uint32)
-    for i in range(8):
-        value = pool[i % _POOL] ^ np.uint32(const)
-        const = (const * _MULT_B) & _MASK32
-        value = value * np.uint32(const)
-        words[:, i] = value ^ (value >> np.uint32(16))
+    pool = np.array(pool, np.uint32).reshape(_POOL, 1)
+    for src in range(spawn.shape[1]):  # one word of the key into every pool word at once
+        xor, mult, const = _hash_constants(const, _MULT_A, _POOL)
+        hashed = (spawn[:, src] ^ xor) * mult
+        pool = _mix(pool, hashed ^ (hashed >> np.uint32(16)))
+    xor, mult, _ = _hash_constants(_INIT_B, _MULT_B, 8)
+    value = (pool[np.arange(8) % _POOL] ^ xor) * mult
+    words = np.ascontiguousarray((value ^ (value >> np.uint32(16))).T)
     return words.astype("<u4").view("<u8").astype(np.uint64)
+
+
+@lru_cache(maxsize=64)
+def _hash_constants(const: int, multiplier: int, count: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The constants ``count`` successive hashes XOR and multiply with (columns), and the constant reached."""
+    xor, mult = [], []
+    for _ in range(count):
+        xor.append(const)
+        const = (const * multiplier) & _MASK32
+        mult.append(const)
+    return np.array(xor, np.uint32).reshape(-1, 1), np.array(mult, np.uint32).reshape(-1, 1), const
 
 
 @lru_cache(maxsize=16)
@@ -155,7 +212,13 @@ def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @cache
 def _fast_path_agrees() -> bool:
-    """Whether the batch path reproduces numpy's own children here (checked once per process)."""
+    """Whether the batch path reproduces numpy's own children here (checked once per process): the state
+    words lie where :func:`_state_words` writes them, and the normals are numpy's."""
+    bits = np.random.PCG64()
+    words = _state_words(bits)
+    words[:] = (5, 6, 7, 8)
+    if bits.state["state"] != {"state": (6 << 64) + 5, "inc": (8 << 64) + 7}:
+        return False
     seeds, keys = (0, 1, 2**64 + 5), [0, 1, 977, 2**32 + 1]
     return all(np.array_equal(_fast_normals(seed, keys, 3), [sample_rng(seed, k).standard_normal(3) for k in keys])
                for seed in seeds)

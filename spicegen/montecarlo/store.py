@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import json
+import math
+import operator
 import os
 import socket
 import sqlite3
@@ -271,8 +274,9 @@ class Store:
                 "ok = excluded.ok, params = excluded.params, results = excluded.results, "
                 "error = excluded.error, elapsed = excluded.elapsed, worker = excluded.worker, "
                 "finished = excluded.finished, attempts = samples.attempts + 1",
-                [(r.point, r.sample, int(r.ok), json.dumps(r.params), json.dumps(r.results), r.error,
-                  r.elapsed, r.worker, r.finished) for r in records],
+                [(r.point, r.sample, int(r.ok), params, results, r.error, r.elapsed, r.worker, r.finished)
+                 for r, params, results in zip(records, _json_texts([r.params for r in records]),
+                                               _json_texts([r.results for r in records]))],
             )
         self._checkpoint("PASSIVE")
 
@@ -287,6 +291,35 @@ class Store:
         for p, s, ok, params, results, error, elapsed, worker, finished, attempts in rows:
             yield Record(p, s, bool(ok), json.loads(params), json.loads(results), error, elapsed, worker,
                          finished), attempts
+
+
+def _json_texts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``json.dumps(row)`` of every row, the same text, for a batch at once (see :func:`_same_keys_json`)."""
+    shapes = list(map(tuple, rows))
+    if not rows or shapes.count(shapes[0]) == len(rows):
+        return _same_keys_json(rows, shapes[0] if rows else ())
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, keys in enumerate(shapes):
+        groups.setdefault(keys, []).append(i)
+    texts = [""] * len(rows)
+    for keys, members in groups.items():
+        for i, text in zip(members, _same_keys_json([rows[i] for i in members], keys)):
+            texts[i] = text
+    return texts
+
+
+def _same_keys_json(rows: Sequence[Mapping[str, Any]], keys: tuple[Any, ...]) -> list[str]:
+    """``json.dumps`` of rows that share ``keys``. When every value is a finite float (a batch's parameters,
+    or its measurements) the rows are written column by column into one template: a third of the CPU of
+    one ``json.dumps`` call per row."""
+    columns = [list(map(operator.itemgetter(k), rows)) for k in keys]
+    values = list(itertools.chain.from_iterable(columns))
+    if not all(type(k) is str for k in keys) or set(map(type, values)) - {float} or not all(map(math.isfinite, values)):
+        return [json.dumps(row) for row in rows]
+    template = "{" + ", ".join(json.dumps(k).replace("%", "%%") + ": %s" for k in keys) + "}"
+    if not keys:
+        return [template] * len(rows)
+    return [template % text for text in zip(*[map(float.__repr__, column) for column in columns])]
 
 
 def _connect_writer(path: Path) -> sqlite3.Connection:

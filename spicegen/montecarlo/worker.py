@@ -100,18 +100,31 @@ def _at(value: float | np.ndarray, event: int) -> float:
     return float(value[event]) if isinstance(value, np.ndarray) else float(value)
 
 
-def _apply(spice: NgSpiceShared, slots: Sequence[Slot], copies: Sequence[tuple[int | None, Mapping[str, float]]]) -> None:
+def _apply(spice: NgSpiceShared, slots: Sequence[Slot], copies: Sequence[tuple[int | None, Mapping[str, float]]],
+           checked: bool = False) -> None:
     """Set every slot of every copy (``None``: an unpacked circuit): ``.param`` slots with
-    ``alterparam`` and one ``reset``, then instance parameters with ``alter``."""
+    ``alterparam`` and one ``reset``, then instance parameters with ``alter``. ``checked``: the values
+    are known to lie inside their bounds (drawn and checked by :meth:`Sampler.draw_batch`)."""
     params = [s for s in slots if s.alter is None]
     if params:
         spice.alterparams({s.name if copy is None else packed_name(s.name, copy): values[s.name]
                            for copy, values in copies for s in params})
         spice.reset()
-    alters = [(element if copy is None else packed_element(element, copy), parameter, _inside(s, values[s.name]))
-              for copy, values in copies for s in slots if s.alter is not None for element, parameter in [s.alter]]
-    if alters:
-        spice.alters(alters)  # one binding call for every copy's instance parameters
+    instance = [(s, s.name, s.alter[0], s.alter[1]) for s in slots if s.alter is not None]
+    if not instance:
+        return
+    if checked:
+        alters = [(element if copy is None else _copy_element(element, copy), parameter, values[name])
+                  for copy, values in copies for _, name, element, parameter in instance]
+    else:
+        alters = [(element if copy is None else _copy_element(element, copy), parameter, _inside(s, values[name]))
+                  for copy, values in copies for s, name, element, parameter in instance]
+    spice.alters(alters)  # one binding call for every copy's instance parameters
+
+
+@functools.lru_cache(maxsize=65536)  # every pack of a point names the same copies
+def _copy_element(element: str, copy: int) -> str:
+    return packed_element(element, copy)
 
 
 def _inside(slot: Slot, value: float) -> float:
@@ -264,11 +277,9 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
     batch = sampler.draw_batch(plan.seed, range(first, first + plan.pack))
     drawn = batch.values
     problems = {sample - first: message for sample, message in batch.problems.items()}
-    copies = [(i, {k: v if type(v) is float else _at(v, 0)
-                   for k, v in (sampler.nominal() if i in problems else values).items()})
-              for i, values in enumerate(drawn)]
+    copies = _first_event([(i, sampler.nominal() if i in problems else values) for i, values in enumerate(drawn)])
     try:
-        _apply(spice, point.slots, copies)
+        _apply(spice, point.slots, copies, checked=not problems)
         result: SimResult | None = _run(spice, plan.timeout, _in_background(plan, point, interruptible))
     except SimError:
         _STATE.loaded = None  # a fatal error unloads the circuit
@@ -277,20 +288,30 @@ def _run_pack(spice: NgSpiceShared, plan: Plan, single: Plan, point_index: int, 
     elapsed = (time.perf_counter() - start) / plan.pack
     wanted = [sample - first for sample in samples if sample - first not in problems]
     measured = {} if result is None else _measure_pack(plan, point, result, wanted)
-    records, alone = [], []
+    records, alone, finished, worker = [], [], time.time(), _worker_name()
     for sample in samples:
         i = sample - first
         results = measured.get(i)
         if i in problems:
-            records.append(_record(point, sample, drawn[i], {}, problems[i], elapsed))
+            records.append(_record(point, sample, drawn[i], {}, problems[i], elapsed, finished))
         elif results is None:
             alone.append(sample)
-        else:
-            records.append(_record(point, sample, drawn[i], results, "", elapsed))
+        else:  # the drawn values and the measurements are this sample's own dictionaries
+            params = drawn[i] if copies[i][1] is drawn[i] else _params(drawn[i])
+            records.append(Record(point.index, sample, True, params, results, "", elapsed, worker, finished))
     if alone:
         again = Batch(tuple(alone), [drawn[sample - first] for sample in alone])
         records += [_run_sample(spice, single, point_index, again, i, interruptible) for i in range(len(alone))]
     return sorted(records, key=lambda r: r.sample)
+
+
+def _first_event(copies: list[tuple[int, Values]]) -> list[tuple[int, Values]]:
+    """Each copy's values with per-event arrays replaced by their first event's value (a packed circuit
+    runs one event); ``copies`` themselves when no value is an array."""
+    if not any(isinstance(v, np.ndarray) for _, values in copies for v in values.values()):
+        return copies
+    return [(i, {k: _at(v, 0) if isinstance(v, np.ndarray) else float(v) for k, v in values.items()})
+            for i, values in copies]
 
 
 def _measure_pack(plan: Plan, point: Point, result: SimResult,
@@ -305,7 +326,7 @@ def _measure_pack(plan: Plan, point: Point, result: SimResult,
     if names is None:
         return {i: _measure_copy(plan, point, result, i) for i in copies}
     vectors = result.vectors
-    return {i: {name: float(np.ravel(vectors[keys[i]])[-1]) for name, keys in names.items()} for i in copies}
+    return {i: {name: vectors[keys[i]].item(-1) for name, keys in names.items()} for i in copies}
 
 
 def _pack_vector_names(plan: Plan, point: Point, result: SimResult) -> dict[str, list[str]] | None:
@@ -343,9 +364,15 @@ def _message(exc: SimError | SampleError) -> str:
 
 
 def _record(point: Point, sample: int, values: Values, results: Mapping[str, float], error: str,
-            elapsed: float) -> Record:
-    params = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in values.items()}
-    return Record(point.index, sample, not error, params, dict(results), error, elapsed, _worker_name(), time.time())
+            elapsed: float, finished: float | None = None) -> Record:
+    """The record of a finished sample; ``finished`` defaults to now (a pack's samples finish together)."""
+    return Record(point.index, sample, not error, _params(values), dict(results), error, elapsed, _worker_name(),
+                  time.time() if finished is None else finished)
+
+
+def _params(values: Values) -> dict[str, Any]:
+    """A sample's values as stored: per-event arrays as lists."""
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in values.items()}
 
 
 @functools.cache
