@@ -78,11 +78,15 @@ def dc_figure(report: CheckReport) -> Any:
         unit = report.units.get(q)
         reference = report.dc[f"{q} numpy"]
         xlabel, factor = axis_label(f"{q}, numpy", unit, reference)
-        for marker, rendering in zip("os^", ("twin", "osdi", "vacask")):
-            if f"{q} {rendering}" in report.dc:
-                ax.plot(reference * factor, np.abs(report.dc[f"{q} {rendering}"] - reference), marker, ms=4,
-                        mfc="none", label=RENDERINGS[rendering])
-        ax.set_yscale("log", nonpositive="mask")
+        differences = {rendering: np.abs(report.dc[f"{q} {rendering}"] - reference)
+                       for rendering in ("twin", "osdi", "vacask") if f"{q} {rendering}" in report.dc}
+        for marker, (rendering, difference) in zip("os^", differences.items()):
+            ax.plot(reference * factor, difference, marker, ms=4, mfc="none", label=RENDERINGS[rendering])
+        if any(np.any(d > 0) for d in differences.values()):
+            ax.set_yscale("log", nonpositive="mask")
+        else:  # a log axis has nothing to show
+            ax.text(0.5, 0.5, "every rendering equal to numpy\nto the last bit at every point", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=8)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(axis_label(f"|Δ{q}| from numpy", unit)[0])
         ax.set_title(q, fontsize=9)

@@ -1,6 +1,8 @@
 """The library report's figures: three renderings with their differences on a log axis, DC points, units."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,18 @@ def test_dc_figure_plots_every_rendering_against_numpy(memristor, tmp_path):
         pyplot().close(fig)
     assert plot_dc(memristor, tmp_path / "dc.png").stat().st_size > 10_000
     assert plot_transient(memristor, tmp_path / "tran.png").stat().st_size > 10_000
+
+
+def test_dc_panel_where_every_rendering_equals_numpy_says_so_without_a_log_axis(memristor, recwarn):
+    dc = dict(memristor.dc)
+    for rendering in ("twin", "osdi", "vacask"):
+        dc[f"w {rendering}"] = dc["w numpy"].copy()
+    fig = dc_figure(replace(memristor, dc=dc))
+    try:
+        panel = next(ax for ax in fig.axes if ax.get_title() == "w")
+        assert panel.get_yscale() == "linear"
+        assert "equal to numpy" in " ".join(t.get_text() for t in panel.texts)
+        assert next(ax for ax in fig.axes if ax.get_title() == "I(p)").get_yscale() == "log"
+        assert not [w for w in recwarn if "log-scaled" in str(w.message)]
+    finally:
+        pyplot().close(fig)
