@@ -146,6 +146,13 @@ def fit(table: pd.DataFrame, citation: Mapping[str, Any] | None = None) -> dict[
     inputs = {str(s): grid[str(s)].to_numpy(float) for s in INPUTS}
     rate = grid["rate_hz"].to_numpy(float)
     result = model.fit(rate, model.make_params(), weights=1 / rate, method="least_squares", **inputs)
+    if result.params["k"].stderr is None:
+        # A knee sharper than the grid's current spacing leaves the rates blind to its rounding k: the
+        # covariance is singular and no parameter gets an error. Held at its fitted value, k is a constant
+        # of the form and the others' errors are defined (conditional on k).
+        pinned = result.params.copy()
+        pinned["k"].set(vary=False)
+        result = model.fit(rate, pinned, weights=1 / rate, method="least_squares", **inputs)
     stats = fit_stats(result, rate, True)
     names = [str(s) for s in INPUTS]
     provenance = Provenance(version=_version(), dataset_hash=dataset_hash({**inputs, "rate_hz": rate}),
@@ -197,10 +204,15 @@ def format_report(fitted: dict[str, Any]) -> str:
              f"{_rel_rms(fitted['rel_check'])}", "",
              "| parameter | value ± s.e. | 95 % interval |", "|---|---|---|"]
     lines += [_param_row(k, p) for k, p in stats.params.items()]
-    if any(p.stderr is None for p in stats.params.values()):
+    unestimated = [f"`{k}`" for k, p in stats.params.items() if p.stderr is None]
+    if len(unestimated) == len(stats.params):
         lines += ["", "No standard errors where the fit's covariance is singular: a parameter the rates do not "
                   "depend on near its value (e.g. the knee's rounding k once the knee is sharper than the grid's "
                   "spacing) leaves the others' errors undefined too."]
+    elif unestimated:
+        lines += ["", f"No standard error for {', '.join(unestimated)}: the rates do not depend on it near its value "
+                  "(the knee's rounding, once the knee is sharper than the grid's spacing), so it is held at its "
+                  "fitted value and the other errors are conditional on it."]
     lines += ["", "Files: `lif_rate.json` (surrogate, 3 inputs), `lif_rate_fit.json` (statistics, residuals), "
               "`lif_rate_data.csv` (the ngspice table), `lif_rate.png` (data and fit)."]
     return "\n".join(lines) + "\n"

@@ -1,9 +1,11 @@
 """Shipped extractions: ReRAM TTT recovery (ngspice), LIF rate recovery, f1 in layer units, exports of the shipped surrogates."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from importlib.resources import files
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,6 +61,23 @@ def test_lif_rate_report_says_when_lmfit_gave_no_standard_errors():
                                                                                             params=singular))})
     assert report.count("(s.e. not estimated) | not estimated |") == len(LIF_TRUTH)
     assert "covariance is singular" in report and "covariance" not in lif_rate.format_report(fitted)
+
+
+def test_lif_rate_report_says_which_parameter_was_held_for_the_other_errors():
+    fitted = lif_rate.fit(synthetic_lif(LIF_TRUTH, 0.01, 0))
+    surrogate = fitted["surrogate"]
+    held = {k: replace(p, stderr=None) if k == "k" else p for k, p in surrogate.stats.params.items()}
+    report = lif_rate.format_report({**fitted, "surrogate": replace(surrogate, stats=replace(surrogate.stats,
+                                                                                            params=held))})
+    assert report.count("(s.e. not estimated) | not estimated |") == 1
+    assert "No standard error for `k`" in report and "conditional on it" in report
+    assert "covariance is singular" not in report
+
+
+def test_shipped_lif_rate_has_errors_for_every_parameter_but_the_held_knee():
+    shipped = json.loads((Path(lif_rate.__file__).parents[1] / "extractions" / "lif" / "lif_rate_fit.json").read_text())
+    errors = {name: p["stderr"] for name, p in shipped["stats"]["params"].items()}
+    assert errors.pop("k") is None and all(e is not None and e > 0 for e in errors.values()), errors
 
 
 def test_lif_rate_rejects_a_neuron_that_did_not_fire():
