@@ -145,7 +145,8 @@ def fit(table: pd.DataFrame, citation: Mapping[str, Any] | None = None) -> dict[
     model = rate_model()
     inputs = {str(s): grid[str(s)].to_numpy(float) for s in INPUTS}
     rate = grid["rate_hz"].to_numpy(float)
-    result = model.fit(rate, model.make_params(), weights=1 / rate, method="least_squares", **inputs)
+    with np.errstate(invalid="ignore"):  # lmfit takes the sqrt of a singular covariance's diagonal (handled below)
+        result = model.fit(rate, model.make_params(), weights=1 / rate, method="least_squares", **inputs)
     if result.params["k"].stderr is None:
         # A knee sharper than the grid's current spacing leaves the rates blind to its rounding k: the
         # covariance is singular and no parameter gets an error. Held at its fitted value, k is a constant
