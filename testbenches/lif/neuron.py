@@ -47,6 +47,7 @@ __all__ = [
     "window_rate",
     "rest_levels",
     "block_power",
+    "membrane_currents",
     "pulse_width",
     "leak_time",
     "pulsed_rate",
@@ -358,6 +359,39 @@ def rest_levels(*, biases: Biases = Biases(), design: Design = Design(), v_lo: f
     dc = f".dc Vmem {format_number(v_lo)} {format_number(v_hi + step / 2)} {format_number(step)}"
     result = run_netlist(netlist(body, dc, biases=replace(biases, vthr=biases.vdd), design=design))
     return crossings(result["v-sweep"], result["i(vmem)"], 0.0, "fall")
+
+
+def membrane_currents(isyn: Sequence[float], vmem: float, *, biases: Biases = Biases(),
+                      design: Design = Design()) -> dict[str, np.ndarray]:
+    """Currents into C1 by path at DC read currents ``isyn`` (A), the membrane held at ``vmem`` (V).
+
+    One operating point per current (as :func:`chain_dc`); the threshold is put at V_dd so the neuron
+    cannot fire. The direct share is the drain current of M_by (``Mdby``: mirrors the input diode straight
+    onto C1, no DPI threshold), the DPI output that of ``Mdo``; both are PMOS drain currents sourced
+    into the membrane.
+
+    Returns
+    -------
+    dict
+        ``isyn`` (A, through R_IC), ``i_neuron`` (A, the neuron's input current), ``i_bypass`` and ``i_dpi``
+        (A, into C1), ``share`` = i_bypass / i_neuron.
+    """
+    vmem = check_value(vmem, "vmem")
+    if not 0.0 <= vmem <= biases.vdd:
+        raise ValueError(f"vmem = {vmem!r} V is out of range; valid: 0 ... {biases.vdd} V (V_dd)")
+    currents = np.asarray([check_value(i, "isyn") for i in isyn], dtype=float)
+    if currents.size == 0 or np.any(currents <= 0):
+        raise ValueError("isyn needs at least one current, all > 0 A")
+    rows = []
+    for i in currents:
+        body = [f"Vin in 0 {format_number(_vin(biases, i))}",
+                *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"),
+                f"Vmem mem 0 {format_number(vmem)}", ".save all @m.xlif.mdby[id] @m.xlif.mdo[id]"]
+        r = run_netlist(netlist(body, ".op", biases=replace(biases, vthr=biases.vdd), design=design))
+        rows.append((float(r["in"][0] - r["syn"][0]) / R_IC, float(r["i(vi)"][0]),
+                     float(r["i(@m.xlif.mdby[id])"][0]), float(r["i(@m.xlif.mdo[id])"][0])))
+    i_syn, i_neuron, i_bypass, i_dpi = (np.array(col) for col in zip(*rows))
+    return {"isyn": i_syn, "i_neuron": i_neuron, "i_bypass": i_bypass, "i_dpi": i_dpi, "share": i_bypass / i_neuron}
 
 
 #: Devices of ``.subckt ldo_att`` whose dissipation is a block's power: (drain, source) node of each.
