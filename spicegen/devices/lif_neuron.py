@@ -19,16 +19,24 @@ States: input-stage activation ``a_in`` (0 … 1), DPI output current ``i_dpi`` 
     t_on da/dt  = step(10*I_in/I_tau) - a             input stage activation: from off, it takes about
                                                       t_on before the DPI sees the input (a pulse loses it)
     t_dpi di/dt = I_gain*g((I_in/I_tau)^p - 1)*step((a - 0.5)/0.4) - i     DPI output i: first order
-    C_mem dv/dt = i*sat(v) - C_mem*leak(v) - a(s)*C_mem*v/t_reset
+    C_mem dv/dt = (i + I_by)*sat(v) - C_mem*leak(v) - a(s)*C_mem*v/t_reset
+    I_by        = bypass*I_in*((I_in + I_FLOOR)/I_REF)^(q_by - 1)   direct share of the input (mirror M_by):
+                                                      no threshold, no dead time; bypass = share at I_REF
     g(x)        = max(soft+(x) - soft+(-1), 0)    the DPI's steady state (x)+ (p = 1: I_gain*(I_in/I_tau - 1)+),
     soft+(x)    = k*ln(1 + exp(x/k))              smoothed over k (k_soft), exactly 0 without input
-    sat(v)      = 1/(1 + exp((v - v_gain)/v_sat)) the DPI output fades as the membrane nears V_gain
+    sat(v)      = 1/(1 + exp((v - v_gain)/v_sat)) both outputs into C_mem fade as the membrane rises
     leak(v)     = max(v - v_rest, 0)/t_down + min(v - v_rest, 0)/t_up     toward V_rest from both sides
     t_set ds/dt = 2*s*(1 - s)*(2s - 1) + f(v)*(1 - s) - c(r)*s    bistable latch: set by the comparator
                                                                   f, cleared when the timer has run out
     dr/dt       = s/t_pw - b(s)*r/t_set                            counts T_pw while set, recharges after
     f(v) = step((v - V_thr)/v_cmp),  c(r) = step((r - 1)/R_CLEAR)
     a(s) = step((s - 0.7)/0.25),     b(s) = step((0.5 - s)/0.4)
+
+The direct share I_by is the current of the chain's bypass mirror M_by, which copies the input diode
+straight onto the membrane: it is what charges the membrane below the DPI's threshold I_tau. Its law is
+the one measured on the transistor chain by operating points (a power law of I_in, share falling from
+0.64 to 0.28 of I_in over 0.19-400 nA with the membrane at 0 V; I_REF = 100 nA, I_FLOOR = 1 pA keeps the
+slope at I_in = 0 finite). I_in < 0 (a source into nin) gives no share, as the diode conducts one way.
 
 ``step`` is the C1 smoothstep 3u^2 - 2u^3 of u clipped to [0, 1]: exactly 0 and 1 outside its band,
 so at rest (no input, v = v_rest) every rate is exactly zero and the DC operating point is the
@@ -77,6 +85,11 @@ A_FULL = 0.1
 LATCH_GAIN = 2.0
 #: Default input resistance (Ohm): 0.1 V across it at 1 uA.
 R_IN = 1e5
+#: Input current at which the direct share equals ``bypass`` (A).
+I_REF = 100e-9
+#: Current added to I_in in the direct share's power law (A): keeps its slope finite at I_in = 0 (a
+#: power below 1 of I_in alone has an infinite derivative there, which Newton's method cannot use).
+I_FLOOR = 1e-12
 
 
 def step(u: sp.Expr) -> sp.Expr:
@@ -131,8 +144,12 @@ class LifNeuron(Device):
               (1e-10, 1e-3)),
         Param("t_dpi", _calibrated("t_dpi"), "s", "time constant of the DPI output (input pulses arrive delayed)",
               (1e-10, 1e-2)),
-        Param("v_gain", _calibrated("v_gain"), "V", "membrane level where the DPI output halves", (0.0, 5.0)),
-        Param("v_sat", _calibrated("v_sat"), "V", "membrane volts per e-fold of the DPI output fade", (1e-3, 2.0)),
+        Param("bypass", _calibrated("bypass"), "",
+              "direct share of the input current reaching C_mem (mirror M_by) at I_in = 100 nA", (0.0, 10.0)),
+        Param("q_bypass", _calibrated("q_bypass"), "", "exponent of I_in in the direct share (1: a fixed fraction)",
+              (0.3, 2.0)),
+        Param("v_gain", _calibrated("v_gain"), "V", "membrane level where the outputs into C_mem halve", (0.0, 5.0)),
+        Param("v_sat", _calibrated("v_sat"), "V", "membrane volts per e-fold of the output fade", (1e-3, 2.0)),
         Param("t_down", _calibrated("t_down"), "s", "time constant of the downward leak above V_rest (V_taun)",
               (1e-9, 1e3)),
         Param("t_up", _calibrated("t_up"), "s", "time constant of the upward leak below V_rest (V_taup)", (1e-9, 1e3)),
@@ -158,7 +175,9 @@ class LifNeuron(Device):
         i_in = s.V("vdd", "nin") / s.r_in
         drive = sp.Max(i_in / s.i_tau, 0) ** s.p_gain - 1
         gain = sp.Max(soft_plus(drive, s.k_soft) - soft_plus(-1, s.k_soft), 0)
-        dpi = s.i_dpi / (1 + sp.exp((v - s.v_gain) / s.v_sat))
+        i_pos = sp.Max(i_in, 0)
+        bypass = s.bypass * i_pos * ((i_pos + I_FLOOR) / I_REF) ** (s.q_bypass - 1)
+        dpi = (s.i_dpi + bypass) / (1 + sp.exp((v - s.v_gain) / s.v_sat))
         leak = sp.Max(v - s.v_rest, 0) / s.t_down + sp.Min(v - s.v_rest, 0) / s.t_up
         spiking = step((latch - S_SPIKE[0]) / (S_SPIKE[1] - S_SPIKE[0]))
         recharge = step((latch - S_RECHARGE[0]) / (S_RECHARGE[1] - S_RECHARGE[0]))
