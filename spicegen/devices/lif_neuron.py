@@ -16,8 +16,9 @@ clears it, so T_pw is both the pulse width and the refractory time (Garg et al. 
 States: input-stage activation ``a_in`` (0 … 1), DPI output current ``i_dpi`` (A), membrane ``v_mem``
 (V), spike latch ``s`` (0 = idle, 1 = spiking) and refractory timer ``r`` (0 … 1 during a spike)::
 
-    t_on da/dt  = step(10*I_in/I_tau) - a             input stage activation: from off, it takes about
-                                                      t_on before the DPI sees the input (a pulse loses it)
+    da/dt       = (step(10*I_in/I_tau) - a)*(0.1 + (I_in/I_tau - 1)+)/t_on    input stage activation: the DPI
+                                                      sees the input after a delay ~ t_on*I_tau/(I_in - I_tau),
+                                                      as the chain's C_syn slews (a pulse loses it)
     t_dpi di/dt = I_gain*g((I_in/I_tau)^p - 1)*step((a - 0.5)/0.4) - i     DPI output i: first order
     C_mem dv/dt = (i + I_by)*sat(v) - C_mem*leak(v) - a(s)*C_mem*v/t_reset
     I_by        = bypass*I_in*((I_in + I_FLOOR)/I_REF)^(q_by - 1)   direct share of the input (mirror M_by):
@@ -25,7 +26,8 @@ States: input-stage activation ``a_in`` (0 … 1), DPI output current ``i_dpi`` 
     g(x)        = max(soft+(x) - soft+(-1), 0)    the DPI's steady state (x)+ (p = 1: I_gain*(I_in/I_tau - 1)+),
     soft+(x)    = k*ln(1 + exp(x/k))              smoothed over k (k_soft), exactly 0 without input
     sat(v)      = 1/(1 + exp((v - v_gain)/v_sat)) both outputs into C_mem fade as the membrane rises
-    leak(v)     = max(v - v_rest, 0)/t_down + min(v - v_rest, 0)/t_up     toward V_rest from both sides
+    leak(v)     = min(max(v - v_rest, 0), 0.05 V)/t_down + min(v - v_rest, 0)/t_up     toward V_rest:
+                                                      a constant current above V_rest + 50 mV, linear below
     t_set ds/dt = 2*s*(1 - s)*(2s - 1) + f(v)*(1 - s) - c(r)*s    bistable latch: set by the comparator
                                                                   f, cleared when the timer has run out
     dr/dt       = s/t_pw - b(s)*r/t_set                            counts T_pw while set, recharges after
@@ -40,10 +42,11 @@ slope at I_in = 0 finite). I_in < 0 (a source into nin) gives no share, as the d
 
 ``step`` is the C1 smoothstep 3u^2 - 2u^3 of u clipped to [0, 1]: exactly 0 and 1 outside its band,
 so at rest (no input, v = v_rest) every rate is exactly zero and the DC operating point is the
-resting state in all three renderings. The leak is linear on each side of V_rest (time constants
-t_down, t_up; 90 % of the way to V_rest in ln(10)*t): a simulator's Newton iteration starts from 0 V
-on every node, where a saturating (tanh) leak would have no slope and send the membrane node astray;
-the linear leak brings it to V_rest in one step. The latch is bistable (stable at s = 0 and s = 1, unstable
+resting state in all three renderings. Above V_rest the leak is the chain's switched constant current
+(the membrane slews down at 0.05 V/t_down, linear only within 50 mV of V_rest); below V_rest it stays
+linear (time constant t_up; 90 % of the way to V_rest in ln(10)*t_up): a simulator's Newton iteration
+starts from 0 V on every node, where a saturating leak would have no slope and send the membrane node
+astray; the linear up-leak brings it to V_rest in one step. The latch is bistable (stable at s = 0 and s = 1, unstable
 at 1/2): once the comparator has pushed it past 1/2 it completes the spike by itself while the reset
 pulls the membrane below V_thr, as the transistor latch does. The reset and the output act only
 above s = 0.7 and the timer recharges only below s = 1/2, so neither a spike nor its end is ever
@@ -81,6 +84,12 @@ A_ON = (0.5, 0.9)
 #: Input current, in units of I_tau, at which the input stage is fully on (below the gain law's knee,
 #: so the activation gates pulses and never the DC gain law).
 A_FULL = 0.1
+#: Turn-on speed of the input stage with no input in excess of I_tau, in units of 1/t_on (the stage's
+#: turn-off, and its turn-on below the knee, take t_on/A_FLOOR).
+A_FLOOR = 0.1
+#: Half-width (V) of the downward leak's linear band above V_rest: beyond it the leak is a constant current
+#: C_mem*V_BAND/t_down (the chain's switched leak mirror saturates about 50 mV above V_rest).
+V_BAND = 0.05
 #: Strength of the latch's bistable feedback (comparator drive needed to flip it: about 1/4).
 LATCH_GAIN = 2.0
 #: Default input resistance (Ohm): 0.1 V across it at 1 uA.
@@ -102,6 +111,20 @@ def soft_plus(x: sp.Expr, k: sp.Expr) -> sp.Expr:
     """k*ln(1 + exp(x/k)), written so no exponent is positive (exact for every x, no overflow)."""
     u = x / k
     return k * (sp.Max(u, 0) + sp.log(1 + sp.exp(-sp.Abs(u))))
+
+
+def turn_on_speed(i_in, i_tau, t_on):
+    """Rate (1/s) at which the input stage's activation follows its target: (A_FLOOR + (I_in/I_tau - 1)+)/t_on.
+
+    The chain's DPI needs its capacitor C_syn slewed by the input's excess over I_tau before its output follows
+    (a delay C_syn*dV/(I_in - I_tau)); A_FLOOR lets the stage turn off, and on below the knee, in t_on/A_FLOOR.
+    Works on sympy expressions and on numbers / numpy arrays alike.
+    """
+    excess = i_in / i_tau - 1
+    if isinstance(excess, sp.Expr):
+        return (A_FLOOR + sp.Max(excess, 0)) / t_on
+    import numpy as np
+    return (A_FLOOR + np.maximum(excess, 0)) / t_on
 
 
 def _calibrated(name: str) -> float:
@@ -140,8 +163,8 @@ class LifNeuron(Device):
         Param("i_tau", _calibrated("i_tau"), "A", "DPI threshold current I_tau: no output below it", (1e-15, 1e-3)),
         Param("p_gain", _calibrated("p_gain"), "", "exponent of the input in the gain law (1: the DPI's)", (0.3, 3.0)),
         Param("k_soft", _calibrated("k_soft"), "", "smoothing of the gain law's knee at I_tau (relative)", (1e-3, 1.0)),
-        Param("t_on", _calibrated("t_on"), "s", "turn-on time of the input stage (the first ~t_on of a pulse is lost)",
-              (1e-10, 1e-3)),
+        Param("t_on", _calibrated("t_on"), "s",
+              "turn-on time of the input stage at I_in = 2 I_tau (scales as I_tau/(I_in - I_tau))", (1e-10, 1e-3)),
         Param("t_dpi", _calibrated("t_dpi"), "s", "time constant of the DPI output (input pulses arrive delayed)",
               (1e-10, 1e-2)),
         Param("bypass", _calibrated("bypass"), "",
@@ -150,7 +173,8 @@ class LifNeuron(Device):
               (0.3, 2.0)),
         Param("v_gain", _calibrated("v_gain"), "V", "membrane level where the outputs into C_mem halve", (0.0, 5.0)),
         Param("v_sat", _calibrated("v_sat"), "V", "membrane volts per e-fold of the output fade", (1e-3, 2.0)),
-        Param("t_down", _calibrated("t_down"), "s", "time constant of the downward leak above V_rest (V_taun)",
+        Param("t_down", _calibrated("t_down"), "s",
+              "time constant of the downward leak within 50 mV above V_rest (V_taun); beyond, it slews at 50 mV/t_down",
               (1e-9, 1e3)),
         Param("t_up", _calibrated("t_up"), "s", "time constant of the upward leak below V_rest (V_taup)", (1e-9, 1e3)),
         Param("v_rest", 0.6, "V", "resting potential V_rest", (0.0, 5.0)),
@@ -178,7 +202,7 @@ class LifNeuron(Device):
         i_pos = sp.Max(i_in, 0)
         bypass = s.bypass * i_pos * ((i_pos + I_FLOOR) / I_REF) ** (s.q_bypass - 1)
         dpi = (s.i_dpi + bypass) / (1 + sp.exp((v - s.v_gain) / s.v_sat))
-        leak = sp.Max(v - s.v_rest, 0) / s.t_down + sp.Min(v - s.v_rest, 0) / s.t_up
+        leak = sp.Min(sp.Max(v - s.v_rest, 0), V_BAND) / s.t_down + sp.Min(v - s.v_rest, 0) / s.t_up
         spiking = step((latch - S_SPIKE[0]) / (S_SPIKE[1] - S_SPIKE[0]))
         recharge = step((latch - S_RECHARGE[0]) / (S_RECHARGE[1] - S_RECHARGE[0]))
         fire = step((v - s.V("thr")) / s.v_cmp)
@@ -186,7 +210,7 @@ class LifNeuron(Device):
         bistable = LATCH_GAIN * latch * (1 - latch) * (2 * latch - 1)
         return Equations(
             currents={("vdd", "nin"): i_in, ("out",): (s.V("out") - s.V("vdd") * spiking) / s.r_out},
-            rates={"a_in": (step(i_in / (A_FULL * s.i_tau)) - s.a_in) / s.t_on,
+            rates={"a_in": (step(i_in / (A_FULL * s.i_tau)) - s.a_in) * turn_on_speed(i_in, s.i_tau, s.t_on),
                    "i_dpi": (s.i_gain * gain * step((s.a_in - A_ON[0]) / (A_ON[1] - A_ON[0])) - s.i_dpi) / s.t_dpi,
                    "v_mem": dpi / s.c_mem - leak - spiking * v / s.t_reset,
                    "s": (bistable + fire * (1 - latch) - clear * latch) / s.t_set,
