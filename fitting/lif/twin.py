@@ -178,7 +178,7 @@ def pulse_points() -> list[tuple[float, str]]:
 
 
 def sample_chain(step=lambda name, compute: compute()) -> ChainData:
-    """Run the chain's experiments (ngspice, transistor level; about 8 minutes on one core).
+    """Run the chain's experiments (ngspice, transistor level; about 1 minute on one core with the PWL input pulses).
 
     ``step(name, compute)`` wraps each simulation (a study passes its resumable ``ctx.step``).
     """
@@ -605,7 +605,7 @@ class LifTwin(Study):
 
     def run(self, ctx: StudyContext) -> StudyResult:
         ctx.say(f"{self.name}: sampling the transistor chain ({len(fi_points())} f-I points, "
-                f"{len(pulse_points())} pulsed runs, leak, pulse width, spike train; about 8 minutes)")
+                f"{len(pulse_points())} pulsed runs, leak, pulse width, spike train; about 1 minute)")
         raw = ctx.step("chain", lambda: vars(sample_chain(ctx.step)))
         data = ChainData(**raw)
         data.direct = ctx.step("direct_share", lambda: measure_direct_share(data.biases))
