@@ -78,7 +78,7 @@ def main() -> None:
         "pulses 40 µA × 10 µs at 100 Hz, 0.3 s": {
             "chain (transistor level, ngspice)": lambda: _chain_pulsed(b),
             "twin OSDI (ngspice)": lambda: twin_pulsed(PULSE_WIDTH, PULSE_S, params, biases),
-            "twin numpy events": lambda: TwinModel(params).pulsed_spikes(40e-6, PULSE_WIDTH, 100.0, PULSE_S, b.vthr),
+            "twin numpy events": lambda: TwinModel(params).pulsed_spikes(40e-6, PULSE_WIDTH, 100.0, PULSE_S, b.vthr)[0],
         },
     }
     print(f"machine: {platform.processor() or platform.machine()}, repeat {args.repeat} (median)\n")

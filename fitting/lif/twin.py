@@ -50,8 +50,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from spicegen.calibration import significant, update
-from spicegen.devices.lif_neuron import A_FLOOR
 from spicegen.device import get_device
+from spicegen.devices.lif_neuron import A_FLOOR
 from spicegen.figures import pyplot, save_figure
 from spicegen.files import write_json
 from spicegen.measure import crossings
@@ -92,12 +92,9 @@ V_IDLE = 0.1
 EDGE = 50e-9
 """Edge time of the input source (s), as in the chain's experiments."""
 GRID = 400
+"""Membrane points of the quadrature of the time to threshold."""
 LEAK_START = 1.18
 """Membrane level (V) the downward leak time is measured from (20 mV below the default V_thr)."""
-"""Membrane points of the quadrature of the time to threshold."""
-PULSE_STEP = 0.25
-"""Largest simulator time step of the twin's runs under input PULSE sources, in pulse widths: with longer steps
-ngspice steps over whole input pulses now and then (the chain's runs use PWL pulses, which it cannot skip)."""
 PULSE_STEPS = 40
 """Midpoint steps of the membrane per input pulse in the fit's pulsed model."""
 DIGITS = 4
@@ -499,15 +496,15 @@ def twin_spike_train(isyn: float, t_stop: float, params: Mapping[str, float], bi
 def twin_pulsed(width: float, duration: float, params: Mapping[str, float], biases: Mapping[str, float],
                 amplitude: float = PULSE_UA * 1e-6, frequency: float = PULSE_HZ) -> np.ndarray:
     """Spike times (s) of the twin in ngspice under the chain's input pulses."""
+    from testbenches.lif.circuit import Biases
+    from testbenches.lif.neuron import pulse_source
+
     period = 1.0 / frequency
-    v0, v1 = biases["vref"] - V_IDLE, biases["vref"] + amplitude * R_SYN
-    values = (v0, v1, 0.5 * period, EDGE, EDGE, width - EDGE, period)
-    source = f"Vin in 0 PULSE({' '.join(format_number(v) for v in values)})"
-    # steps of period/500 at most: much longer ones can step over a spike whose threshold crossing falls at the
-    # very end of a pulse (the latch then sees too little overdrive); and a quarter of the pulse at most, so no
-    # pulse is stepped over whole
-    t_max = min(period / 500, width * PULSE_STEP)
-    return _spikes(*_twin_netlist(source, duration, params, biases, biases["vthr"], t_max), biases["vdd"])
+    # the chain's PWL pulses (every corner a breakpoint, so no pulse is stepped over) and steps of period/500 at
+    # most: much longer ones can step over a spike whose threshold crossing falls at the very end of a pulse (the
+    # latch then sees too little overdrive)
+    source = pulse_source("Vin", "in", Biases(**biases), amplitude, width, period, 0.5 * period, duration)
+    return _spikes(*_twin_netlist(source, duration, params, biases, biases["vthr"], period / 500), biases["vdd"])
 
 
 def _relative(twin: float, chain: float) -> float:

@@ -36,6 +36,7 @@ from testbenches.lif.circuit import Biases, Design, R_IC, bias_lines, chain_line
 
 __all__ = [
     "V_IDLE",
+    "pulse_source",
     "SpikeTrain",
     "settled_below",
     "at_rest",
@@ -433,7 +434,7 @@ def block_power(isyn: float, *, biases: Biases = Biases(), design: Design = Desi
             "p_att": dissipation(ATTENUATOR_DEVICES), "isyn": (r["in"] - r["syn"]) / R_IC}
 
 
-def _pulse_source(name: str, node: str, biases: Biases, amplitude: float, width: float, period: float,
+def pulse_source(name: str, node: str, biases: Biases, amplitude: float, width: float, period: float,
                   delay: float, t_stop: float) -> str:
     """Input pulses of ``amplitude`` (A), ``width`` (s) every ``period`` (s) from ``delay`` (s) until ``t_stop`` (s),
     as a PWL source with every corner written out.
@@ -462,16 +463,16 @@ def pulsed_rate(*, amplitude: float = 40e-6, width: float = 10e-6, frequency: fl
                 spikes: int = 2) -> SpikeTrain:
     """Output under input pulses of ``amplitude`` (A) and ``width`` (s) at ``frequency`` (Hz) [Garg et al. Fig. 6A-C].
 
-    The pulses are a PWL source with every corner written out (:func:`_pulse_source`), so ngspice cannot step
+    The pulses are a PWL source with every corner written out (:func:`pulse_source`), so ngspice cannot step
     over one: with a PULSE source and the default step it skipped 2 of 30 pulses of 10 us and 3 of 30 of 15 us
     in a 0.3 s run at 100 Hz; a step cap of a quarter pulse also delivers every pulse, at 5-7x the run time.
     """
     period = 1.0 / check_value(frequency, "frequency")
-    _pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period, period)  # refuse a bad pulse now
+    pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period, period)  # refuse a bad pulse now
     chain = [*chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", biases)]
 
     def body(t: float) -> list[str]:
-        return [_pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period, t), *chain]
+        return [pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period, t), *chain]
 
     return _until(lambda t: _train(run_netlist(netlist(body(t), _tran(t), biases=biases, design=design)),
                                    biases.vdd),
@@ -535,7 +536,7 @@ def adaptive_pair(*, amplitude: float = 200e-6, width: float = 10e-6, frequency:
     period = 1.0 / check_value(frequency, "frequency")
     reg = biases if regulator is None else regulator
     check_biases(reg)
-    body = [_pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period, t_stop),
+    body = [pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period, t_stop),
             *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="memr"),
             *bias_lines(reg, suffix="r", vthr=False),
             *chain_lines("r", vdd_ldo="vdda", vdd_lif="vddl", vin="out", thr="thrr", suffix="r"),
@@ -580,7 +581,7 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
     body: list[str] = []
     for k, amplitude in enumerate(amplitudes):
         delay = (k + 0.5) / len(amplitudes) * period
-        body += [_pulse_source(f"Vin{k}", f"in{k}", biases, amplitude, width, period, delay, t_stop),
+        body += [pulse_source(f"Vin{k}", f"in{k}", biases, amplitude, width, period, delay, t_stop),
                  *chain_lines(str(k), vdd_ldo="vdda", vdd_lif="vddl", vin=f"in{k}", thr="memr"),
                  _rest(f"mem{k}", biases)]
     reg = biases if regulator_biases is None else regulator_biases

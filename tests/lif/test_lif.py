@@ -148,10 +148,10 @@ def test_a_leak_run_rests_only_when_its_second_half_stays_near_v_rest():
 def test_every_input_pulse_of_a_long_train_reaches_the_neuron() -> None:
     """A 0.3 s train of 10 us pulses at 100 Hz with the default time step (a PULSE source lost 2 of these 30):
     the neuron's input ammeter sees each pulse's charge, 40 uA / K x 10 us (K = 500, measured: 0.917 of it)."""
-    from testbenches.lif.neuron import _pulse_source, _rest, _tran
+    from testbenches.lif.neuron import pulse_source, _rest, _tran
 
     b, width, period, t_stop = Biases(), 10e-6, 10e-3, 0.3
-    body = [_pulse_source("Vin", "in", b, 40e-6, width, period, 0.5 * period, t_stop),
+    body = [pulse_source("Vin", "in", b, 40e-6, width, period, 0.5 * period, t_stop),
             *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", b)]
     result = run_netlist(netlist(body, _tran(t_stop), biases=b, design=Design()))
     time, current = np.asarray(result["time"]), np.abs(np.asarray(result["i(vi)"]))
