@@ -78,15 +78,29 @@ def calibrated(name: str) -> float:
 
 @dataclass(frozen=True)
 class Mos:
-    """One transistor size: total width ``w`` and length ``l`` in metres, parallel multiplier ``mult``."""
+    """One transistor size: total width ``w`` and length ``l`` in metres, parallel multiplier ``mult``, and
+    ``series`` such devices in series (common gate and bulk): a gate longer than the model bins' 100 µm."""
 
     w: float
     l: float  # noqa: E741  (SPICE name of the gate length)
     mult: int = 1
+    series: int = 1
 
     def line(self, name: str, kind: MosKind, d: str, g: str, s: str, b: str) -> str:
-        """The ngspice instance line of this size (sizes are checked against the sky130 bins)."""
+        """The ngspice instance line of this size (sizes are checked against the sky130 bins); one device only."""
+        if self.series != 1:
+            raise ValueError(f"{name} is a stack of {self.series} devices: use Mos.lines")
         return sky130_mos(name, kind, d, g, s, b, w=self.w, l=self.l, mult=self.mult)
+
+    def lines(self, name: str, kind: MosKind, d: str, g: str, s: str, b: str) -> list[str]:
+        """The instance lines of this size: ``series`` devices ``<name>``, ``<name>s1`` ... from ``d`` to ``s``."""
+        if isinstance(self.series, bool) or not isinstance(self.series, int) or self.series < 1:
+            raise ValueError(f"series of {name} must be an integer >= 1, got {self.series!r}")
+        if self.series == 1:
+            return [self.line(name, kind, d, g, s, b)]
+        nodes = [d, *(f"{name.lower()}_{k}" for k in range(1, self.series)), s]
+        return [sky130_mos(name if k == 0 else f"{name}s{k}", kind, nodes[k], g, nodes[k + 1], b, w=self.w, l=self.l,
+                           mult=self.mult) for k in range(self.series)]
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,7 @@ class LifDesign:
     dpi_pair: Mos = Mos(2e-6, 1e-6)
     tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"))
     tau_mirror: Mos = Mos(2e-6, 1e-6)
+    tau_ref: Mos = Mos(2e-6, 1e-6)
     leak_bias: Mos = Mos(0.42e-6, calibrated("l_leak"))
     leak_unit: Mos = Mos(2e-6, 1e-6)
     leak_comp_bias: Mos = Mos(0.42e-6, 2e-6)
@@ -167,6 +182,8 @@ class LifDesign:
     reset: Mos = Mos(2e-6, 1e-6)
     buffer_n: Mos = Mos(8e-6, 0.5e-6)
     buffer_p: Mos = Mos(16e-6, 0.5e-6)
+    timer_inv_n: Mos = Mos(0.42e-6, 8e-6)
+    timer_inv_p: Mos = Mos(0.42e-6, 8e-6)
 
 
 @dataclass(frozen=True)
@@ -229,13 +246,13 @@ def _dpi(d: LifDesign) -> list[str]:
         d.dpi_tail.line("Mdts", "nfet", "cs", "ti", "0", "0"),
         d.bypass.line("Mdby", "pfet", "mem", "nin", "vdd", "vdd"),
         # I_gain: set by V_gain, mirrored by the diode that also gives the pair its reference gr
-        d.gain_bias.line("Mgb", "nfet", "gr", "vgain", "0", "0"),
-        d.gain_ref.line("Mgd", "pfet", "gr", "gr", "vdd", "vdd"),
+        *d.gain_bias.lines("Mgb", "nfet", "gr", "vgain", "0", "0"),
+        *d.gain_ref.lines("Mgd", "pfet", "gr", "gr", "vdd", "vdd"),
         # the differential pair: the syn branch discharges C_syn, I_tau (V_taun) charges it
         d.dpi_pair.line("Mda", "nfet", "vdd", "gr", "cs", "0"),
         d.dpi_pair.line("Mdb", "nfet", "syn", "syn", "cs", "0"),
-        d.tau_bias.line("Mtb", "nfet", "tb", "vtaun", "0", "0"),
-        d.tau_mirror.line("Mtp1", "pfet", "tb", "tb", "vdd", "vdd"),
+        *d.tau_bias.lines("Mtb", "nfet", "tb", "vtaun", "0", "0"),
+        *d.tau_ref.lines("Mtp1", "pfet", "tb", "tb", "vdd", "vdd"),
         d.tau_mirror.line("Mtp2", "pfet", "syn", "tb", "vdd", "vdd"),
         _cap("Csyn", "syn", "vdd", d.c_dpi),
         # output: I_out = I_gain (I_in / I_tau - 1) for I_in > I_tau, into the membrane
@@ -303,7 +320,7 @@ def _fire(d: LifDesign) -> list[str]:
         d.pw.line("Mpw", "nfet", "pw", "vpw", "pws", "0"),
         d.logic_n.line("Mpws", "nfet", "pws", "spk", "0", "0"),
         _cap("C2", "pw", "0", d.c2),
-        *_inverter(d, "i2", "pw", "pwb"),
+        *_inverter(d, "i2", "pw", "pwb", d.timer_inv_n, d.timer_inv_p),
         d.reset.line("M8", "nfet", "mem", "spk", "0", "0"),
         *_inverter(d, "b1", "spk", "ob"),
         *_inverter(d, "b2", "ob", "out", d.buffer_n, d.buffer_p),

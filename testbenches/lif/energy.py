@@ -39,7 +39,7 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "membrane": ("mdo", "mdby"),
     "gain_ref": ("mgd", "mda"),
     "tau_ref": ("mtp1", "mtp2"),
-    "leak": ("mlt", "mlc", "mpbn", "mptn", "mpbp", "mptp", "msu"),
+    "leak": ("mlt", "mlc", "mpbn", "mptn", "mpbp", "mptp"),
     "comparator": ("mct", "mcl"),
     "latch": ("mxapa", "mxbpa", "mi3p"),
     "timer_c2": ("mchg",),
