@@ -153,7 +153,10 @@ class LifDesign:
 
     ``c1``, ``c2``, ``c_dpi`` and the gate lengths of the bias devices were fitted by the study
     ``lif-calibration`` (tt corner) and are read from the package's :data:`CALIBRATION`; the other sizes are design
-    choices (docs/lif_neuron.md).
+    choices (docs/lif_neuron.md). The DPI's gain and threshold bias devices are stacks (``series``) of devices of
+    the calibrated length, so that their references draw nanoamperes (the low-bias comparator mode of Garg et al.
+    §III.E); their diodes are sized for the diode voltages the single devices gave at Table I's V_gain and V_taun,
+    and ``c_bias`` holds those high-impedance nodes.
     """
 
     c1: float = calibrated("c1")
@@ -163,13 +166,13 @@ class LifDesign:
     dpi_in: Mos = Mos(10e-6, 1e-6)
     dpi_tail: Mos = Mos(4e-6, 1e-6)
     bypass: Mos = Mos(0.42e-6, calibrated("l_bypass"))
-    gain_bias: Mos = Mos(0.42e-6, calibrated("l_gain"))
-    gain_ref: Mos = Mos(6.1e-6, 1e-6)
+    gain_bias: Mos = Mos(0.42e-6, calibrated("l_gain"), series=150)
+    gain_ref: Mos = Mos(0.42e-6, 29.20e-6)
     dpi_out: Mos = Mos(20e-6, 1e-6)
     dpi_pair: Mos = Mos(2e-6, 1e-6)
-    tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"))
+    tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"), series=76)
     tau_mirror: Mos = Mos(2e-6, 1e-6)
-    tau_ref: Mos = Mos(2e-6, 1e-6)
+    tau_ref: Mos = Mos(0.42e-6, 30.49e-6)
     leak_bias: Mos = Mos(0.42e-6, calibrated("l_leak"))
     leak_unit: Mos = Mos(2e-6, 1e-6)
     leak_comp_bias: Mos = Mos(0.42e-6, 2e-6)
@@ -182,6 +185,7 @@ class LifDesign:
     reset: Mos = Mos(2e-6, 1e-6)
     buffer_n: Mos = Mos(8e-6, 0.5e-6)
     buffer_p: Mos = Mos(16e-6, 0.5e-6)
+    c_bias: float | None = 5e-12
     timer_inv_n: Mos = Mos(0.42e-6, 8e-6)
     timer_inv_p: Mos = Mos(0.42e-6, 8e-6)
 
@@ -255,6 +259,8 @@ def _dpi(d: LifDesign) -> list[str]:
         *d.tau_ref.lines("Mtp1", "pfet", "tb", "tb", "vdd", "vdd"),
         d.tau_mirror.line("Mtp2", "pfet", "syn", "tb", "vdd", "vdd"),
         _cap("Csyn", "syn", "vdd", d.c_dpi),
+        # the DPI's bias nodes, when their references carry nanoamperes, held by capacitors to V_dd
+        *([] if d.c_bias is None else [_cap("Cgr", "gr", "vdd", d.c_bias), _cap("Ctb", "tb", "vdd", d.c_bias)]),
         # output: I_out = I_gain (I_in / I_tau - 1) for I_in > I_tau, into the membrane
         d.dpi_out.line("Mdo", "pfet", "mem", "syn", "vdd", "vdd"),
         _cap("C1", "mem", "0", d.c1),

@@ -1,10 +1,17 @@
 """Where the neuron's energy per spike goes (per-block supply ammeters), in real ngspice with the sky130 models."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from testbenches.lif.circuit import Design, LifDesign, Mos, lif_subckt
+from spicegen.naming import format_number
+from spicegen.ngspice import run_netlist
+
+from testbenches.lif.circuit import Biases, Design, LifDesign, Mos, chain_lines, lif_subckt
 from testbenches.lif.energy import BLOCKS, METERED_SUBCKT, breakdown, metered_subckt
+from testbenches.lif.neuron import V_IDLE, firing_rate, idle_power, netlist
+from testbenches.lif.power import vbcomp_for_power
 
 
 def test_every_supply_device_is_metered_by_exactly_one_block() -> None:
@@ -51,3 +58,37 @@ def test_the_blocks_add_up_to_the_supply_and_the_big_items_follow_their_arithmet
     assert b.energy["timer_inv"] < 0.1 * b.energy["timer_c2"]
     # at rest the firing comparator's bias is most of the static power
     assert b.static["comparator"] > 0.7 * b.static_total
+
+
+def _references(design: Design, biases: Biases) -> dict[str, float]:
+    """Operating point: the DPI's gain / threshold reference voltages (V), their currents (A), neuron supply (W)."""
+    body = [f"Vin in 0 {format_number(biases.vref - V_IDLE)}",
+            *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"),
+            f"Vmem mem 0 {format_number(biases.vrest)}", ".save all @m.xlif.mgd[id] @m.xlif.mtp1[id]"]
+    r = {k: float(v[0]) for k, v in run_netlist(netlist(body, ".op", biases=biases, design=design)).items()}
+    return {"gr": r["xlif.gr"], "tb": r["xlif.tb"], "i_gain": r["i(@m.xlif.mgd[id])"],
+            "i_tau": r["i(@m.xlif.mtp1[id])"], "p": -r["i(vvddl)"] * biases.vdd}
+
+
+@pytest.mark.ngspice
+def test_the_nanoampere_references_keep_the_reference_voltages_of_table_i() -> None:
+    shipped = Design()
+    lif = shipped.lif
+    single = replace(shipped, lif=replace(lif, gain_bias=replace(lif.gain_bias, series=1), gain_ref=Mos(6.1e-6, 1e-6),
+                                          tau_bias=replace(lif.tau_bias, series=1), tau_ref=Mos(2e-6, 1e-6), c_bias=None))
+    before, after = _references(single, Biases()), _references(shipped, Biases())
+    assert after["gr"] == pytest.approx(before["gr"], abs=1e-3) and after["tb"] == pytest.approx(before["tb"], abs=1e-3)
+    assert before["i_gain"] > 100e-9 and before["i_tau"] > 30e-9
+    assert 0 < after["i_gain"] < 3e-9 and 0 < after["i_tau"] < 3e-9
+    assert before["p"] - after["p"] > 1e-6  # the references no longer take a microwatt
+
+
+@pytest.mark.ngspice
+def test_the_low_bias_comparator_mode_reaches_17_nw_and_still_fires() -> None:
+    design = Design()
+    vbcomp = vbcomp_for_power(17e-9, Biases(), design)
+    assert Biases().vbcomp < vbcomp < Biases().vdd
+    low = replace(Biases(), vbcomp=vbcomp)
+    assert idle_power(biases=low, design=design)["p_lif"] == pytest.approx(17e-9, rel=0.05)
+    train = firing_rate(40e-6, biases=low, design=design, spikes=3)
+    assert train.spikes.size >= 3 and train.rate > 1e3
