@@ -67,7 +67,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 TESTBENCH, SEED = "mc-tran", 1
-METHODS = ("engine", "engine (2 workers)", "binding", "pyspice", "pyspice+no_mem_check", "spicelib", "control", "process")
+METHODS = ("engine", "engine (2 workers)", "binding", "pyspice", "pyspice+no_mem_check", "spicelib", "control",
+           "library control", "process")
 PROCESS_SHARE = 4
 """One process per sample and spicelib run on ``n // PROCESS_SHARE`` samples (they are slow)."""
 CHECKED_RAW = 20
@@ -233,6 +234,28 @@ def run_control(n: int, out: Path) -> Any:
     return clock, [[final if name == "w_final" else None for name in names] for final in finals]
 
 
+def run_library_control(n: int, out: Path) -> Any:
+    import ctypes
+
+    from spicegen.ngspice import library_path
+
+    testbench, point = study()
+    lines = control_deck(point, sample_values(point, n), tstop_of(point)).replace("quit\n", "").splitlines()
+    printed: list[bytes] = []
+    on_print = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p)(
+        lambda text, _ident, _user: printed.append(text) or 0)
+    on_exit = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_bool, ctypes.c_bool, ctypes.c_int,
+                               ctypes.c_void_p)(lambda *_: 0)
+    lib = ctypes.CDLL(library_path())
+    lib.ngSpice_Init(on_print, None, on_exit, None, None, None, None)
+    deck = (ctypes.c_char_p * (len(lines) + 1))(*(line.encode() for line in lines), None)
+    with _clock() as clock:
+        lib.ngSpice_Circ(deck)
+    text = "\n".join(line.decode(errors="replace") for line in printed)
+    finals = [float(x) for x in re.findall(r"^(?:stdout )?wf\s*=\s*(\S+)", text, flags=re.M)]
+    return clock, [[final if name == "w_final" else None for name in testbench.measurements] for final in finals]
+
+
 def run_process(n: int, out: Path) -> Any:
     from spicegen.ngspice import run_netlist
 
@@ -270,6 +293,7 @@ RUNNERS: dict[str, Callable[[int, Path], Any]] = {
     "pyspice+no_mem_check": lambda n, out: run_pyspice(n, out, no_mem_check=True),
     "spicelib": run_spicelib,
     "control": run_control,
+    "library control": run_library_control,
     "process": run_process,
 }
 
@@ -297,8 +321,9 @@ def whole_processes(n: int, out: Path) -> dict[str, tuple[float, float]]:
     deck = out / "control-whole.cir"
     deck.write_text(control_deck(point, sample_values(point, n), tstop_of(point)))
     spicegen = Path(sys.executable).with_name("spicegen")
-    commands = {"spicegen mc": [str(spicegen), "mc", TESTBENCH, "--n", str(n), "--seed", str(SEED), "--out",
-                                str(out / "cli-study"), "--no-progress"],
+    cli = [str(spicegen), "mc", TESTBENCH, "--n", str(n), "--seed", str(SEED), "--out", str(out / "cli-study"),
+           "--no-progress"]
+    commands = {"spicegen mc": cli, "spicegen mc --workers 2": [*cli, "--workers", "2"],
                 "ngspice .control loop": ["ngspice", "-b", str(deck)]}
     timings = {}
     for label, command in commands.items():
@@ -334,7 +359,7 @@ def compare(results: dict[str, list[list[float]]], reference: np.ndarray) -> dic
     for method, rows in results.items():
         got = np.array(rows, dtype=float)
         ref = reference[: len(got)]
-        if method == "control":
+        if method in ("control", "library control"):
             w = list(_measurement_names()).index("w_final")
             error = np.max(np.abs(got[:, w] - ref[:, w]) / np.abs(ref[:, w]))
             verdicts[method] = f"w_final within {error:.1e} (relative; `meas` prints 7 digits)"
@@ -409,15 +434,20 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], whol
         two = rate["engine (2 workers)"][0]
         lines += ["", "engine (2 workers) ÷ method (wall): " + ", ".join(
             f"{m} {two / rate[m][0]:.2f}×" for m in rate if m not in ("engine", "engine (2 workers)"))]
-    cli = [w["spicegen mc"] for w in whole]
-    loop = [w["ngspice .control loop"] for w in whole]
-    cli_wall, cli_cpu = statistics.median(x[0] for x in cli), statistics.median(x[1] for x in cli)
-    loop_wall, loop_cpu = statistics.median(x[0] for x in loop), statistics.median(x[1] for x in loop)
+    if {"control", "library control"} <= rate.keys():
+        lines += ["", "Yardsticks per CPU second: the `.control` loop inside libngspice ÷ in the ngspice program "
+                  f"{rate['library control'][1] / rate['control'][1]:.2f}×"
+                  + (f"; the program's `.control` loop ÷ spicelib {rate['control'][1] / rate['spicelib'][1]:.2f}×"
+                     if "spicelib" in rate else "")]
+    medians = {label: (statistics.median(w[label][0] for w in whole), statistics.median(w[label][1] for w in whole))
+               for label in whole[0]}
+    loop_wall, loop_cpu = medians.pop("ngspice .control loop")
     lines += ["", f"Whole processes, n = {args.n} (start-up included), medians:", "",
-              "| command | wall s | CPU s |", "|---|---|---|",
-              f"| `spicegen mc {TESTBENCH} --n {args.n}` | {cli_wall:.2f} | {cli_cpu:.2f} |",
-              f"| `ngspice -b` on the `.control` loop deck | {loop_wall:.2f} | {loop_cpu:.2f} |",
-              "", f"spicegen mc ÷ .control loop: {cli_wall / loop_wall:.2f}× wall, {cli_cpu / loop_cpu:.2f}× CPU",
+              "| command | wall s | CPU s | ÷ `.control` loop (wall) | ÷ `.control` loop (CPU) |", "|---|---|---|---|---|"]
+    lines += [f"| `{label.replace('spicegen mc', f'spicegen mc {TESTBENCH} --n {args.n}')}` | {wall:.2f} | {cpu:.2f} "
+              f"| {wall / loop_wall:.2f}× | {cpu / loop_cpu:.2f}× |" for label, (wall, cpu) in medians.items()]
+    lines += [f"| `ngspice -b` on the `.control` loop deck | {loop_wall:.2f} | {loop_cpu:.2f} | 1.00× | 1.00× |",
+              "",
               f"`.control` loop rawfiles ({CHECKED_RAW} samples, every measurement) against the engine: "
               f"largest difference {raw_error:.1e}"]
     return "\n".join(lines) + "\n"

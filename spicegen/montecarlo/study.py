@@ -271,16 +271,42 @@ def _executor(workers: int, dask: str | None) -> Iterator[tuple[Executor, int]]:
 @contextmanager
 def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of ``workers`` spawned processes that die with this one and ignore Ctrl-C; leaving the
-    block by an exception (Ctrl-C included) kills them at once, their running calls lost."""
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent,
-                               initargs=(os.getpid(),))
+    block by an exception (Ctrl-C included) kills them at once, their running calls lost. Each worker's
+    numerical libraries start with its share of the CPUs (:func:`worker_threads`)."""
+    with worker_threads(workers):
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent,
+                                   initargs=(os.getpid(),))
+        try:
+            yield pool
+        except BaseException:
+            _kill_workers(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The variables that set how many threads OpenBLAS (numpy), OpenMP (libngspice, PyTorch) and MKL start."""
+
+
+@contextmanager
+def worker_threads(workers: int) -> Iterator[None]:
+    """While the block runs, processes started from this one give their numerical libraries
+    ``CPUs // workers`` threads (at least one); a variable the user has set is left as it is.
+
+    The pool's processes start lazily, so the variables hold for the whole block, and are removed
+    after it. Without this every worker's OpenBLAS starts a thread per CPU, which spins after each
+    call: on 2 CPUs, two ``mc-tran`` workers ran 13 % more samples per second with one thread each.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = str(max(1, cpus // workers))
+    added = [name for name in THREAD_VARIABLES if name not in os.environ]
+    os.environ.update({name: threads for name in added})
     try:
-        yield pool
-    except BaseException:
-        _kill_workers(pool)
-        raise
+        yield
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:

@@ -84,6 +84,34 @@ def test_same_samples_with_1_or_2_workers_and_dask(tmp_path):
     assert len(workers) == 2  # both processes took part
 
 
+def test_pool_workers_start_their_numerical_libraries_with_their_share_of_the_cpus(monkeypatch):
+    """Two pool workers each see ``CPUs // 2`` threads for OpenBLAS, OpenMP and MKL (and numpy's OpenBLAS
+    really runs that many); a variable the user set is kept; the parent's environment is restored."""
+    from spicegen.montecarlo.study import THREAD_VARIABLES, process_pool
+
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    share = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    with process_pool(2) as pool:
+        seen = pool.submit(_thread_settings).result()
+    assert seen["OPENBLAS_NUM_THREADS"] == seen["OMP_NUM_THREADS"] == share
+    assert seen["MKL_NUM_THREADS"] == "7"
+    assert seen["openblas"] in (None, int(share))  # None: not measurable here (no OpenBLAS, no threadpoolctl)
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ
+    assert os.environ["MKL_NUM_THREADS"] == "7" and len(THREAD_VARIABLES) == 3
+
+
+def _thread_settings() -> dict:
+    try:  # threadpoolctl comes with scikit-learn (the torch extra)
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threadpool_info = list
+    openblas = [pool["num_threads"] for pool in threadpool_info() if pool["internal_api"] == "openblas"]
+    return {**{name: os.environ.get(name) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+            "openblas": openblas[0] if openblas else None}
+
+
 def test_dask_scheduler_address_gives_the_same_samples(tmp_path):
     from distributed import LocalCluster
 
