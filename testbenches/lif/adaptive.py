@@ -40,9 +40,8 @@ class LifAdaptive(LifStudy):
     name = "lif-adaptive"
     options = (Setting("amplitude", 60.0, "input pulse current of the pair (not given in the paper; sets the first "
                        "ISI)", unit="µA", bounds=(1.0, 500.0)),
-               Setting("regulator_vgain", 1.197, "V_gain of the regulator neuron (not given in the paper; sets how far "
-                       "one primary spike raises the threshold; 1.197 V gives the DPI gain reference the voltage "
-                       "1.1 V gave before the references were scaled to nanoamperes)", unit="V", bounds=(0.0, 3.3)),
+               Setting("regulator_vgain", 1.1, "V_gain of the regulator neuron (not given in the paper; sets how far "
+                       "one primary spike raises the threshold)", unit="V", bounds=(0.0, 3.3)),
                Setting("width", 10.0, "input pulse width", unit="µs", bounds=(1.0, 500.0)),
                Setting("frequency", 1000.0, "input pulse frequency (Fig. 7B: 1 kHz)", unit="Hz", bounds=(10.0, 1e5)),
                Setting("t_stop", 50.0, "simulated time of the pair", unit="ms", bounds=(1.0, 1000.0)),

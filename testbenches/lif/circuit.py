@@ -33,7 +33,7 @@ whose gate is V_opa; ``c_comp`` in series with ``r_zero`` compensates it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spicegen.calibration import CalibrationFile
 from spicegen.naming import check_value, format_number
@@ -47,6 +47,7 @@ __all__ = [
     "AttenuatorDesign",
     "LifDesign",
     "Design",
+    "nanoampere_references",
     "R_IC",
     "CALIBRATION",
     "calibrated",
@@ -153,10 +154,8 @@ class LifDesign:
 
     ``c1``, ``c2``, ``c_dpi`` and the gate lengths of the bias devices were fitted by the study
     ``lif-calibration`` (tt corner) and are read from the package's :data:`CALIBRATION`; the other sizes are design
-    choices (docs/lif_neuron.md). The DPI's gain and threshold bias devices are stacks (``series``) of devices of
-    the calibrated length, so that their references draw nanoamperes (the low-bias comparator mode of Garg et al.
-    §III.E); their diodes are sized for the diode voltages the single devices gave at Table I's V_gain and V_taun,
-    and ``c_bias`` holds those high-impedance nodes.
+    choices (docs/lif_neuron.md). :func:`nanoampere_references` gives the variant whose DPI references draw
+    nanoamperes (the low-bias comparator mode of Garg et al. §III.E; measured, not the shipped design).
     """
 
     c1: float = calibrated("c1")
@@ -166,13 +165,13 @@ class LifDesign:
     dpi_in: Mos = Mos(10e-6, 1e-6)
     dpi_tail: Mos = Mos(4e-6, 1e-6)
     bypass: Mos = Mos(0.42e-6, calibrated("l_bypass"))
-    gain_bias: Mos = Mos(0.42e-6, calibrated("l_gain"), series=150)
-    gain_ref: Mos = Mos(0.42e-6, 29.20e-6)
+    gain_bias: Mos = Mos(0.42e-6, calibrated("l_gain"))
+    gain_ref: Mos = Mos(6.1e-6, 1e-6)
     dpi_out: Mos = Mos(20e-6, 1e-6)
     dpi_pair: Mos = Mos(2e-6, 1e-6)
-    tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"), series=76)
+    tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"))
     tau_mirror: Mos = Mos(2e-6, 1e-6)
-    tau_ref: Mos = Mos(0.42e-6, 30.49e-6)
+    tau_ref: Mos = Mos(2e-6, 1e-6)
     leak_bias: Mos = Mos(0.42e-6, calibrated("l_leak"))
     leak_unit: Mos = Mos(2e-6, 1e-6)
     leak_comp_bias: Mos = Mos(0.42e-6, 2e-6)
@@ -185,9 +184,22 @@ class LifDesign:
     reset: Mos = Mos(2e-6, 1e-6)
     buffer_n: Mos = Mos(8e-6, 0.5e-6)
     buffer_p: Mos = Mos(16e-6, 0.5e-6)
-    c_bias: float | None = 5e-12
+    c_bias: float | None = None
     timer_inv_n: Mos = Mos(0.42e-6, 8e-6)
     timer_inv_p: Mos = Mos(0.42e-6, 8e-6)
+
+
+def nanoampere_references(lif: LifDesign) -> LifDesign:
+    """``lif`` with the DPI's gain and threshold references at nanoamperes, the same diode voltages at Table I.
+
+    The bias devices become stacks of 150 and 76 devices of their (calibrated) length in series, 1/154.5 and
+    1/85.8 of one device's current at V_gain 2.1 V and V_taun 1.2 V (1.96 nA and 0.89 nA instead of 301 nA and
+    76 nA); the diodes are 0.42 µm wide and as long as makes their voltages there those of the 6.1/1 and 2/1 µm
+    diodes (within 0.01 mV, bisection on operating points); 5 pF from each reference node to V_dd holds it
+    against the input pulses (docs/lif_neuron.md, "The low-bias comparator mode").
+    """
+    return replace(lif, gain_bias=replace(lif.gain_bias, series=150), gain_ref=Mos(0.42e-6, 29.20e-6),
+                   tau_bias=replace(lif.tau_bias, series=76), tau_ref=Mos(0.42e-6, 30.49e-6), c_bias=5e-12)
 
 
 @dataclass(frozen=True)

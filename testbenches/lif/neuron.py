@@ -467,7 +467,7 @@ def adaptive_pair(*, amplitude: float = 200e-6, width: float = 10e-6, frequency:
     The regulator's own threshold is V_dd (it integrates, it never fires). It uses ``regulator``
     (default: ``biases``, the primary's), on its own bias nodes; its input idles at 0 V (the primary's OUT), below V_ref. The paper does
     not give the input pulse amplitude or the regulator's biases; the study ``lif-adaptive`` chooses
-    60 uA (first ISI 2 ms, as in Fig. 7B) and a regulator V_gain of 1.197 V (threshold 1.9 V after 50 ms).
+    60 uA (first ISI 2 ms, as in Fig. 7B) and a regulator V_gain of 1.1 V (threshold 2 V after 50 ms).
 
     Returns
     -------
