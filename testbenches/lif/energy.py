@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping
-
 import numpy as np
 
 from spicegen.measure import crossings
@@ -142,11 +140,6 @@ class Breakdown:
     def sum_blocks(self) -> float:
         """Sum of the supply blocks' energies per spike (J)."""
         return float(sum(v for k, v in self.energy.items() if k != "reset"))
-
-
-def _charges(result: Mapping[str, np.ndarray], i0: int, i1: int) -> dict[str, float]:
-    return {b: float(result[f"xlif.q_{b}"][i1] - result[f"xlif.q_{b}"][i0]) for b in [*BLOCKS, "reset"]} | {
-        "total": float(result["q_vddl"][i1] - result["q_vddl"][i0])}
 
 
 def block_charges(isyn: float, t_stop: float, *, biases: Biases = Biases(), design: Design = Design(),
