@@ -33,7 +33,7 @@ whose gate is V_opa; ``c_comp`` in series with ``r_zero`` compensates it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spicegen.calibration import CalibrationFile
 from spicegen.naming import check_value, format_number
@@ -47,6 +47,7 @@ __all__ = [
     "AttenuatorDesign",
     "LifDesign",
     "Design",
+    "nanoampere_references",
     "R_IC",
     "CALIBRATION",
     "calibrated",
@@ -78,15 +79,29 @@ def calibrated(name: str) -> float:
 
 @dataclass(frozen=True)
 class Mos:
-    """One transistor size: total width ``w`` and length ``l`` in metres, parallel multiplier ``mult``."""
+    """One transistor size: total width ``w`` and length ``l`` in metres, parallel multiplier ``mult``, and
+    ``series`` such devices in series (common gate and bulk): a gate longer than the model bins' 100 µm."""
 
     w: float
     l: float  # noqa: E741  (SPICE name of the gate length)
     mult: int = 1
+    series: int = 1
 
     def line(self, name: str, kind: MosKind, d: str, g: str, s: str, b: str) -> str:
-        """The ngspice instance line of this size (sizes are checked against the sky130 bins)."""
+        """The ngspice instance line of this size (sizes are checked against the sky130 bins); one device only."""
+        if self.series != 1:
+            raise ValueError(f"{name} is a stack of {self.series} devices: use Mos.lines")
         return sky130_mos(name, kind, d, g, s, b, w=self.w, l=self.l, mult=self.mult)
+
+    def lines(self, name: str, kind: MosKind, d: str, g: str, s: str, b: str) -> list[str]:
+        """The instance lines of this size: ``series`` devices ``<name>``, ``<name>s1`` ... from ``d`` to ``s``."""
+        if isinstance(self.series, bool) or not isinstance(self.series, int) or self.series < 1:
+            raise ValueError(f"series of {name} must be an integer >= 1, got {self.series!r}")
+        if self.series == 1:
+            return [self.line(name, kind, d, g, s, b)]
+        nodes = [d, *(f"{name.lower()}_{k}" for k in range(1, self.series)), s]
+        return [sky130_mos(name if k == 0 else f"{name}s{k}", kind, nodes[k], g, nodes[k + 1], b, w=self.w, l=self.l,
+                           mult=self.mult) for k in range(self.series)]
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,8 @@ class LifDesign:
 
     ``c1``, ``c2``, ``c_dpi`` and the gate lengths of the bias devices were fitted by the study
     ``lif-calibration`` (tt corner) and are read from the package's :data:`CALIBRATION`; the other sizes are design
-    choices (docs/lif_neuron.md).
+    choices (docs/lif_neuron.md). :func:`nanoampere_references` gives the variant whose DPI references draw
+    nanoamperes (the low-bias comparator mode of Garg et al. §III.E; measured, not the shipped design).
     """
 
     c1: float = calibrated("c1")
@@ -155,6 +171,7 @@ class LifDesign:
     dpi_pair: Mos = Mos(2e-6, 1e-6)
     tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"))
     tau_mirror: Mos = Mos(2e-6, 1e-6)
+    tau_ref: Mos = Mos(2e-6, 1e-6)
     leak_bias: Mos = Mos(0.42e-6, calibrated("l_leak"))
     leak_unit: Mos = Mos(2e-6, 1e-6)
     leak_comp_bias: Mos = Mos(0.42e-6, 2e-6)
@@ -167,6 +184,22 @@ class LifDesign:
     reset: Mos = Mos(2e-6, 1e-6)
     buffer_n: Mos = Mos(8e-6, 0.5e-6)
     buffer_p: Mos = Mos(16e-6, 0.5e-6)
+    c_bias: float | None = None
+    timer_inv_n: Mos = Mos(0.42e-6, 8e-6)
+    timer_inv_p: Mos = Mos(0.42e-6, 8e-6)
+
+
+def nanoampere_references(lif: LifDesign) -> LifDesign:
+    """``lif`` with the DPI's gain and threshold references at nanoamperes, the same diode voltages at Table I.
+
+    The bias devices become stacks of 150 and 76 devices of their (calibrated) length in series, 1/154.5 and
+    1/85.8 of one device's current at V_gain 2.1 V and V_taun 1.2 V (1.96 nA and 0.89 nA instead of 301 nA and
+    76 nA); the diodes are 0.42 µm wide and as long as makes their voltages there those of the 6.1/1 and 2/1 µm
+    diodes (within 0.01 mV, bisection on operating points); 5 pF from each reference node to V_dd holds it
+    against the input pulses (docs/lif_neuron.md, "The low-bias comparator mode").
+    """
+    return replace(lif, gain_bias=replace(lif.gain_bias, series=150), gain_ref=Mos(0.42e-6, 29.20e-6),
+                   tau_bias=replace(lif.tau_bias, series=76), tau_ref=Mos(0.42e-6, 30.49e-6), c_bias=5e-12)
 
 
 @dataclass(frozen=True)
@@ -229,15 +262,17 @@ def _dpi(d: LifDesign) -> list[str]:
         d.dpi_tail.line("Mdts", "nfet", "cs", "ti", "0", "0"),
         d.bypass.line("Mdby", "pfet", "mem", "nin", "vdd", "vdd"),
         # I_gain: set by V_gain, mirrored by the diode that also gives the pair its reference gr
-        d.gain_bias.line("Mgb", "nfet", "gr", "vgain", "0", "0"),
-        d.gain_ref.line("Mgd", "pfet", "gr", "gr", "vdd", "vdd"),
+        *d.gain_bias.lines("Mgb", "nfet", "gr", "vgain", "0", "0"),
+        *d.gain_ref.lines("Mgd", "pfet", "gr", "gr", "vdd", "vdd"),
         # the differential pair: the syn branch discharges C_syn, I_tau (V_taun) charges it
         d.dpi_pair.line("Mda", "nfet", "vdd", "gr", "cs", "0"),
         d.dpi_pair.line("Mdb", "nfet", "syn", "syn", "cs", "0"),
-        d.tau_bias.line("Mtb", "nfet", "tb", "vtaun", "0", "0"),
-        d.tau_mirror.line("Mtp1", "pfet", "tb", "tb", "vdd", "vdd"),
+        *d.tau_bias.lines("Mtb", "nfet", "tb", "vtaun", "0", "0"),
+        *d.tau_ref.lines("Mtp1", "pfet", "tb", "tb", "vdd", "vdd"),
         d.tau_mirror.line("Mtp2", "pfet", "syn", "tb", "vdd", "vdd"),
         _cap("Csyn", "syn", "vdd", d.c_dpi),
+        # the DPI's bias nodes, when their references carry nanoamperes, held by capacitors to V_dd
+        *([] if d.c_bias is None else [_cap("Cgr", "gr", "vdd", d.c_bias), _cap("Ctb", "tb", "vdd", d.c_bias)]),
         # output: I_out = I_gain (I_in / I_tau - 1) for I_in > I_tau, into the membrane
         d.dpi_out.line("Mdo", "pfet", "mem", "syn", "vdd", "vdd"),
         _cap("C1", "mem", "0", d.c1),
@@ -303,7 +338,7 @@ def _fire(d: LifDesign) -> list[str]:
         d.pw.line("Mpw", "nfet", "pw", "vpw", "pws", "0"),
         d.logic_n.line("Mpws", "nfet", "pws", "spk", "0", "0"),
         _cap("C2", "pw", "0", d.c2),
-        *_inverter(d, "i2", "pw", "pwb"),
+        *_inverter(d, "i2", "pw", "pwb", d.timer_inv_n, d.timer_inv_p),
         d.reset.line("M8", "nfet", "mem", "spk", "0", "0"),
         *_inverter(d, "b1", "spk", "ob"),
         *_inverter(d, "b2", "ob", "out", d.buffer_n, d.buffer_p),

@@ -394,7 +394,7 @@ SIZES: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
                              "paper": False},
               "lif-leak": {"vtaun_points": 1, "vtaup_points": 1, "t_stop": 0.05, "rest_vtaun_points": 2,
                            "rest_vtaup_points": 2, "rest_t_stop": 5.0},
-              "lif-adaptive": {"t_stop": 12.0, "n": 2, "pop_t_stop": 6.0}, "lif-power": {"low_bias": False}},
+              "lif-adaptive": {"t_stop": 15.0, "n": 2, "pop_t_stop": 6.0}, "lif-power": {"low_bias": False}},
 }
 """Report size → study → options that differ from the study's defaults."""
 
@@ -411,7 +411,7 @@ class LifReport(LifStudy):
     name = "lif-report"
     options = (Setting("size", "full", "sweep sizes: full (each study's defaults), quick (3 currents, 3 x 3 R_syn x "
                        "V_read, 3 V_pw values, 2 pulse widths, 4 x 3 rest grid, 2 primaries), smoke (1-2 points per "
-                       "sweep, pulsed-input paper points and the low-bias search skipped, 12 ms adaptive pair: a "
+                       "sweep, pulsed-input paper points and the low-bias search skipped, 15 ms adaptive pair: a "
                        "check that everything runs)",
                        choices=tuple(SIZES)),
                CORNER)
