@@ -51,7 +51,7 @@ import numpy as np
 
 from spicegen.calibration import significant, update
 from spicegen.device import get_device
-from spicegen.devices.lif_neuron import A_FLOOR
+from spicegen.devices.lif_neuron import A_FLOOR, I_REF, V_BAND, turn_on_speed
 from spicegen.figures import pyplot, save_figure
 from spicegen.files import write_json
 from spicegen.measure import crossings
@@ -87,10 +87,6 @@ K_NOMINAL = 500.0
 """Attenuation of the twin's ldo_attenuator (the design value [Garg et al. §II.B])."""
 R_SYN = 10e3
 """On-chip series resistor R_IC the input current flows through (ohm) [Garg et al. §III.A]."""
-V_IDLE = 0.1
-"""Input level below V_ref between pulses (V), as in the chain's experiments."""
-EDGE = 50e-9
-"""Edge time of the input source (s), as in the chain's experiments."""
 GRID = 400
 """Membrane points of the quadrature of the time to threshold."""
 LEAK_START = 1.18
@@ -154,8 +150,6 @@ def measure_direct_share(biases: Mapping[str, float] | None = None) -> dict[str,
 def direct_share_law(i_neuron: Sequence[float], i_bypass: Sequence[float]) -> dict[str, float]:
     """``bypass`` and ``q_bypass`` of the twin's direct share I_by = bypass*I_in*(I_in/100 nA)^(q - 1): least
     squares of ln(I_by/I_in) on ln(I_in/100 nA), and the largest relative deviation of the law (``worst``)."""
-    from spicegen.devices.lif_neuron import I_REF
-
     i_in, i_by = np.asarray(i_neuron, dtype=float), np.asarray(i_bypass, dtype=float)
     slope, intercept = np.polyfit(np.log(i_in / I_REF), np.log(i_by / i_in), 1)
     law = math.exp(intercept) * i_in * (i_in / I_REF) ** slope
@@ -256,16 +250,12 @@ class TwinModel:
 
     def turn_on_speed(self, isyn: float) -> Any:
         """Rate (1/s) at which the input stage's activation follows its target under ``isyn``."""
-        from spicegen.devices.lif_neuron import turn_on_speed
-
         return turn_on_speed(np.asarray(isyn / self.k), np.asarray(self.params["i_tau"]),
                              np.asarray(self.params["t_on"]))
 
     def relax(self, v: Any, gap: float) -> Any:
         """Membrane after ``gap`` (s) of leak alone from ``v``: below V_rest exponential (t_up); above it a
         constant slew of V_BAND/t_down down to V_rest + V_BAND, then exponential (t_down)."""
-        from spicegen.devices.lif_neuron import V_BAND
-
         p = self.params
         v_rest, t_down, t_up = (np.asarray(p[n], dtype=float) for n in ("v_rest", "t_down", "t_up"))
         x = np.asarray(v, dtype=float) - v_rest
@@ -367,8 +357,6 @@ def _rate(spikes: np.ndarray) -> float:
 def t_down_of(data: ChainData) -> float:
     """The twin's t_down that gives the chain's downward leak time: from LEAK_START to 90 % of the way to V_rest
     the twin's membrane slews at V_BAND/t_down all the way (the last 10 % lies above the linear band)."""
-    from spicegen.devices.lif_neuron import V_BAND
-
     distance = 0.9 * (LEAK_START - data.biases["vrest"])
     if (LEAK_START - data.biases["vrest"]) - distance < V_BAND:
         raise ValueError(f"the leak's 90 % point lies inside the twin's linear band ({V_BAND} V above V_rest)")
@@ -487,9 +475,10 @@ def _spikes(netlist: str, osdi: Sequence[str], vdd: float) -> np.ndarray:
 def twin_spike_train(isyn: float, t_stop: float, params: Mapping[str, float], biases: Mapping[str, float],
                      vthr: float, t_on: float = 1e-6) -> np.ndarray:
     """Spike times (s) of the twin in ngspice under the chain's DC stimulus (``isyn`` switched on at ``t_on``)."""
-    v0, v1 = biases["vref"] - V_IDLE, biases["vref"] + isyn * R_SYN
-    source = (f"Vin in 0 PWL(0 {format_number(v0)} {format_number(t_on)} {format_number(v0)} "
-              f"{format_number(t_on + EDGE)} {format_number(v1)})")
+    from testbenches.lif.circuit import Biases
+    from testbenches.lif.neuron import step_source
+
+    source = step_source("Vin", "in", Biases(**biases), isyn, t_on, R_SYN)
     return _spikes(*_twin_netlist(source, t_stop, params, biases, vthr, t_stop / 2000), biases["vdd"])
 
 

@@ -64,6 +64,7 @@ synaptic current I_syn (current limit i_max) to the attenuator, whose output sin
 The neuron's calibrated values (``c_mem`` … ``t_pw``) are fitted to the transistor-level sky130 chain by
 the study ``lif-twin`` and read from ``spicegen/devices/calibration/lif_neuron.json``.
 """
+import numpy as np
 import sympy as sp
 
 from spicegen.calibration import value
@@ -123,7 +124,6 @@ def turn_on_speed(i_in, i_tau, t_on):
     excess = i_in / i_tau - 1
     if isinstance(excess, sp.Expr):
         return (A_FLOOR + sp.Max(excess, 0)) / t_on
-    import numpy as np
     return (A_FLOOR + np.maximum(excess, 0)) / t_on
 
 

@@ -25,7 +25,7 @@ from spicegen.naming import format_number
 from spicegen.ngspice import run_netlist
 
 from testbenches.lif.circuit import LIF_SUBCKT, Biases, Design, chain_lines, lif_subckt
-from testbenches.lif.neuron import EDGE, V_IDLE, _period_guess, _rest, _tran, _vin, netlist
+from testbenches.lif.neuron import V_IDLE, _period_guess, _rest, _tran, _until, netlist, step_source
 
 __all__ = ["BLOCKS", "DESCRIPTIONS", "METERED_SUBCKT", "metered_subckt", "Breakdown", "block_charges", "breakdown", "describe"]
 
@@ -86,7 +86,7 @@ def metered_subckt(design: Design) -> list[str]:
     out, seen = [], set()
     for line in lines:
         words = line.split()
-        if words[0].lower() == f".subckt" and words[1] == LIF_SUBCKT:
+        if words[0].lower() == ".subckt" and words[1] == LIF_SUBCKT:
             words[1] = METERED_SUBCKT
         elif words[0].lower() == "m8":
             words[3] = "s_reset"
@@ -147,13 +147,7 @@ def block_charges(isyn: float, t_stop: float, *, biases: Biases = Biases(), desi
     """One transient of the metered chain: DC ``isyn`` (A; 0: no input, the membrane started at V_rest)
     switched on at ``t_on`` (s), until ``t_stop`` (s). Vectors: ``time``, ``out``, ``mem``, ``pw`` (C2),
     ``q_<block>`` and ``q_reset`` (C), ``q_total`` (the neuron supply's meter)."""
-    v0 = biases.vref - V_IDLE
-    if isyn > 0:
-        v1 = _vin(biases, isyn)
-        src = (f"Vin in 0 PWL(0 {format_number(v0)} {format_number(t_on)} {format_number(v0)} "
-               f"{format_number(t_on + EDGE)} {format_number(v1)})")
-    else:
-        src = f"Vin in 0 {format_number(v0)}"
+    src = step_source("Vin", "in", biases, isyn, t_on) if isyn > 0 else f"Vin in 0 {format_number(biases.vref - V_IDLE)}"
     body = [src, *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", biases)]
     r = run_netlist(netlist(_metered_body(body, design), _tran(t_stop), biases=biases, design=design))
     out = {"time": r["time"], "out": r["out"], "mem": r["mem"], "pw": r["xlif.pw"], "q_total": r["q_vddl"]}
@@ -175,15 +169,15 @@ def breakdown(isyn: float, *, biases: Biases = Biases(), design: Design = Design
     half = int(np.searchsorted(t, t[-1] / 2))
     span = float(t[-1] - t[half])
     static = {k[2:]: float(idle[k][-1] - idle[k][half]) / span * biases.vdd for k in idle if k.startswith("q_")}
-    t_stop = _period_guess(isyn, biases, design) * (spikes + 1)
-    for _ in range(6):
-        run = block_charges(isyn, t_stop, biases=biases, design=design)
-        times = crossings(run["time"], run["out"], biases.vdd / 2)
-        if times.size >= spikes:
-            break
-        t_stop *= 2
-    else:
-        raise RuntimeError(f"the neuron fired {times.size} < {spikes} spikes at isyn = {isyn!r} A in {t_stop:g} s")
+    def fired(charges: dict[str, np.ndarray]) -> np.ndarray:
+        return crossings(charges["time"], charges["out"], biases.vdd / 2)
+
+    run = _until(lambda t: block_charges(isyn, t, biases=biases, design=design),
+                 _period_guess(isyn, biases, design) * (spikes + 1), lambda r: fired(r).size >= spikes, tries=6, grow=2)
+    times = fired(run)
+    if times.size < spikes:
+        raise RuntimeError(f"the neuron fired {times.size} < {spikes} spikes at isyn = {isyn!r} A in "
+                           f"{run['time'][-1]:g} s")
     time = run["time"]
     i0, i1 = (int(np.searchsorted(time, x)) for x in (times[1], times[-1]))
     periods = times.size - 2

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from testbenches.lif.circuit import Biases, Design, R_IC, bias_lines, chain_line
 
 __all__ = [
     "V_IDLE",
+    "step_source",
     "pulse_source",
     "SpikeTrain",
     "settled_below",
@@ -227,16 +228,16 @@ def spike_train(isyn: float, t_stop: float, *, biases: Biases = Biases(), design
     """Transient with a DC input current ``isyn`` (A) through ``r_syn`` (ohm) switched on at ``t_on`` (s),
     until ``t_stop`` (s)."""
     r_syn = check_positive("r_syn (ohm)", r_syn, "ohm")
-    v0, v1 = biases.vref - V_IDLE, _vin(biases, isyn, r_syn)
-    src = (f"Vin in 0 PWL(0 {format_number(v0)} {format_number(t_on)} {format_number(v0)} "
-           f"{format_number(t_on + EDGE)} {format_number(v1)})")
-    body = [src, *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr", r_syn=r_syn),
+    body = [step_source("Vin", "in", biases, isyn, t_on, r_syn), *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr", r_syn=r_syn),
             _rest("mem", biases)]
     return _train(run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design)), biases.vdd)
 
 
-def _until(run: Callable[[float], SpikeTrain], t_first: float, done: Callable[[SpikeTrain], bool],
-           tries: int = 4, grow: float = 4.0, t_max: float = math.inf) -> SpikeTrain:
+Run = TypeVar("Run")
+
+
+def _until(run: Callable[[float], Run], t_first: float, done: Callable[[Run], bool],
+           tries: int = 4, grow: float = 4.0, t_max: float = math.inf) -> Run:
     """Call ``run(t_stop)`` with a growing ``t_stop`` (at most ``t_max``) until ``done(result)`` or a run
     of ``t_max`` is done; return the last result."""
     t_stop = min(t_first, t_max)
@@ -434,6 +435,13 @@ def block_power(isyn: float, *, biases: Biases = Biases(), design: Design = Desi
             "p_att": dissipation(ATTENUATOR_DEVICES), "isyn": (r["in"] - r["syn"]) / R_IC}
 
 
+def step_source(name: str, node: str, biases: Biases, isyn: float, t_on: float, r_syn: float = R_IC) -> str:
+    """Input source that switches a DC current ``isyn`` (A) through ``r_syn`` (ohm) on at ``t_on`` (s), in one edge."""
+    v0, v1 = biases.vref - V_IDLE, _vin(biases, isyn, r_syn)
+    return (f"{name} {node} 0 PWL(0 {format_number(v0)} {format_number(t_on)} {format_number(v0)} "
+            f"{format_number(t_on + EDGE)} {format_number(v1)})")
+
+
 def pulse_source(name: str, node: str, biases: Biases, amplitude: float, width: float, period: float,
                   delay: float, t_stop: float) -> str:
     """Input pulses of ``amplitude`` (A), ``width`` (s) every ``period`` (s) from ``delay`` (s) until ``t_stop`` (s),
@@ -468,7 +476,6 @@ def pulsed_rate(*, amplitude: float = 40e-6, width: float = 10e-6, frequency: fl
     in a 0.3 s run at 100 Hz; a step cap of a quarter pulse also delivers every pulse, at 5-7x the run time.
     """
     period = 1.0 / check_value(frequency, "frequency")
-    pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period, period)  # refuse a bad pulse now
     chain = [*chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", biases)]
 
     def body(t: float) -> list[str]:
