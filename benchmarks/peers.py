@@ -229,9 +229,14 @@ def run_control(n: int, out: Path) -> Any:
     deck.write_text(control_deck(point, values, tstop_of(point)))
     with _clock() as clock:
         text = subprocess.run(["ngspice", "-b", str(deck)], capture_output=True, text=True, check=True).stdout
-    finals = [float(x) for x in re.findall(r"^wf\s*=\s*(\S+)", text, flags=re.M)]
-    names = list(testbench.measurements)
-    return clock, [[final if name == "w_final" else None for name in names] for final in finals]
+    return clock, _meas_rows(text, testbench)
+
+
+def _meas_rows(text: str, testbench: Any) -> list[list[float | None]]:
+    """One row per ``meas`` line ``wf = …`` of a ``.control`` loop's output (the library's lines carry a
+    ``stdout`` prefix): ``w_final`` filled, the other measurements None."""
+    finals = [float(x) for x in re.findall(r"^(?:stdout )?wf\s*=\s*(\S+)", text, flags=re.M)]
+    return [[final if name == "w_final" else None for name in testbench.measurements] for final in finals]
 
 
 def run_library_control(n: int, out: Path) -> Any:
@@ -251,9 +256,7 @@ def run_library_control(n: int, out: Path) -> Any:
     deck = (ctypes.c_char_p * (len(lines) + 1))(*(line.encode() for line in lines), None)
     with _clock() as clock:
         lib.ngSpice_Circ(deck)
-    text = "\n".join(line.decode(errors="replace") for line in printed)
-    finals = [float(x) for x in re.findall(r"^(?:stdout )?wf\s*=\s*(\S+)", text, flags=re.M)]
-    return clock, [[final if name == "w_final" else None for name in testbench.measurements] for final in finals]
+    return clock, _meas_rows("\n".join(line.decode(errors="replace") for line in printed), testbench)
 
 
 def run_process(n: int, out: Path) -> Any:

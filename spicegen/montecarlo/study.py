@@ -296,7 +296,7 @@ def worker_threads(workers: int) -> Iterator[None]:
 
     The pool's processes start lazily, so the variables hold for the whole block, and are removed
     after it. Without this every worker's OpenBLAS starts a thread per CPU, which spins after each
-    call: on 2 CPUs, two ``mc-tran`` workers ran 13 % more samples per second with one thread each.
+    call: on 2 CPUs, two ``mc-tran`` workers ran 10 % more samples per second with one thread each.
     """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     threads = str(max(1, cpus // workers))
