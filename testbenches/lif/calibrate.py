@@ -5,7 +5,9 @@ Two fits, because the pulse-width timer does not depend on the membrane:
 ========  ========================================  ==============================================
 stage     free parameters                           calibration points (Garg et al.)
 ========  ========================================  ==============================================
-timer     C2, L of M_pw                             T_pw = 20 ms at V_pw = 0.45 V, 10 us at 1 V (§III.B)
+timer     C2; W, L and source resistor R_pw of M_pw  T_pw = 20 ms at V_pw = 0.45 V, 10 us at 1 V (§III.B,
+                                                    Fig. 4E; goal 1 %); 20 kHz at 200 uA and V_pw = 0.8 V
+                                                    (Fig. 4D)
 membrane  C1, C_syn of the DPI, L of the DPI gain,  419 Hz at 10 uA and 59 kHz at 200 uA (V_thr 1.8 V);
           DPI threshold, input share and leak bias  8 Hz / 18 Hz for 40 uA x 10 / 15 us pulses at 100 Hz
           transistors                               (§III.C); 8 ms threshold→rest leak at V_taun 1.35 V
@@ -16,13 +18,13 @@ membrane  C1, C_syn of the DPI, L of the DPI gain,  419 Hz at 10 uA and 59 kHz a
 ========  ========================================  ==============================================
 
 Held out (never fitted, reported as errors): 800 Hz / 68 kHz at V_thr = 0.8 V, the maximum rate
-at 200 uA for V_pw = 0.8 V (20 kHz) and 1.1 V (92 kHz), the leak time at V_taun = 1.0 V (> 2 s) and
+at 200 uA for V_pw = 1.1 V (92 kHz), the leak time at V_taun = 1.0 V (> 2 s) and
 2 Hz for 7 us input pulses.
 
 Every point has a goal (:attr:`Point.goal`, a relative tolerance): 15 % for a calibration point, 30 % for a
-held-out one, ×1.5 (goal 0.5) for the extremes of Fig. 3A's 8 Hz – 25 kHz span, the goals this calibration is
-held to. A stage fits the residuals ln(simulated / paper) / ln(1 + goal), each in units of its own
-goal: ±1 is a point at its goal, whatever the goal. ``rsyn_max`` is a calibration point with its ×1.5 goal
+held-out one, ×1.5 (goal 0.5) for the extremes of Fig. 3A's 8 Hz – 25 kHz span, 1 % for Fig. 4E's two pulse
+widths, the goals this calibration is held to. A stage fits the residuals ln(simulated / paper) /
+ln(1 + goal), each in units of its own goal: ±1 is a point at its goal, whatever the goal. ``rsyn_max`` is a calibration point with its ×1.5 goal
 because no fit of the membrane met all six points within 15 % (``docs/lif_neuron.md``, "What the residuals
 say"). A point that does not fire is scored as ln(1e-3) before that division.
 Each parameter is fitted as x = 1 + log10(value / initial value): scipy's relative finite-difference
@@ -44,7 +46,7 @@ from testbenches.lif.circuit import Biases, Design, LifDesign
 from testbenches.lif.neuron import SpikeTrain, firing_rate, leak_time, pulse_width, pulsed_rate, read_train, window_rate
 
 __all__ = ["Point", "POINTS", "STAGES", "Stage", "PARAMETERS", "apply", "sizes", "evaluate", "calibrate", "fit_note",
-           "CALIBRATION_GOAL", "HELD_OUT_GOAL", "SPAN_GOAL", "point_rate",
+           "CALIBRATION_GOAL", "HELD_OUT_GOAL", "SPAN_GOAL", "PULSE_WIDTH_GOAL", "point_rate",
            "point_pulse_width", "point_leak", "point_pulsed", "point_read", "pulses_per_spike"]
 
 #: Residual given to a measurement that produced nothing (no spike, no crossing).
@@ -55,12 +57,16 @@ CALIBRATION_GOAL = 0.15
 HELD_OUT_GOAL = 0.30
 #: Goal of the extremes of Fig. 3A's 8 Hz – 25 kHz span: within ×1.5.
 SPAN_GOAL = 0.5
+#: Goal of Fig. 4E's two pulse widths: within 1 %. The timer stage fits four sizes to three points (these two and
+#: Fig. 4D's 20 kHz at V_pw 0.8 V); the tighter goal makes it meet the pulse widths first.
+PULSE_WIDTH_GOAL = 0.01
 #: The calibrated values: name → unit.
 PARAMETERS: Mapping[str, str] = MappingProxyType(
-    {"c1": "F", "c2": "F", "c_dpi": "F", "l_leak": "m", "l_pw": "m", "l_gain": "m", "l_tau": "m", "l_bypass": "m"})
+    {"c1": "F", "c2": "F", "c_dpi": "F", "l_leak": "m", "l_pw": "m", "l_gain": "m", "l_tau": "m", "l_bypass": "m",
+     "w_pw": "m", "r_pw": "Ω"})
 #: Calibrated gate lengths: parameter name → (LifDesign field, "l").
 _SIZES: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "l_leak": ("leak_bias", "l"), "l_pw": ("pw", "l"), "l_gain": ("gain_bias", "l"),
+    "l_leak": ("leak_bias", "l"), "l_pw": ("pw", "l"), "w_pw": ("pw", "w"), "l_gain": ("gain_bias", "l"),
     "l_tau": ("tau_bias", "l"), "l_bypass": ("bypass", "l")})
 
 Kind = Literal["rate", "pulse_width", "leak", "pulsed", "read"]
@@ -197,10 +203,10 @@ class Point:
         return self.residual(value) / math.log1p(self.goal)
 
 
-_C, _H, _S = CALIBRATION_GOAL, HELD_OUT_GOAL, SPAN_GOAL
+_C, _H, _S, _PW = CALIBRATION_GOAL, HELD_OUT_GOAL, SPAN_GOAL, PULSE_WIDTH_GOAL
 POINTS: Mapping[str, Point] = MappingProxyType({p.name: p for p in (
-    Point("tpw_045", 20e-3, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 0.45, "expect": 20e-3}, _C),
-    Point("tpw_100", 10e-6, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 1.0, "expect": 10e-6}, _C),
+    Point("tpw_045", 20e-3, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 0.45, "expect": 20e-3}, _PW),
+    Point("tpw_100", 10e-6, "s", "§III.B, Fig. 4E", "pulse_width", {"vpw": 1.0, "expect": 10e-6}, _PW),
     Point("rate_10u_thr18", 419.0, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 10e-6, "vthr": 1.8, "vpw": 1.0}, _C),
     Point("rate_200u_thr18", 59e3, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 200e-6, "vthr": 1.8, "vpw": 1.0}, _C),
     Point("pulsed_10us", 8.0, "Hz", "§III.C, Fig. 6A", "pulsed", {"width": 10e-6, "expect": 8.0}, _C),
@@ -208,7 +214,7 @@ POINTS: Mapping[str, Point] = MappingProxyType({p.name: p for p in (
     Point("rate_10u_thr08", 800.0, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 10e-6, "vthr": 0.8, "vpw": 1.0}, _H),
     Point("rate_200u_thr08", 68e3, "Hz", "§III.B, Fig. 4A", "rate", {"isyn": 200e-6, "vthr": 0.8, "vpw": 1.0}, _H),
     Point("max_rate_vpw08", 20e3, "Hz", "§III.B, Fig. 4D (200 uA, V_thr 1.2 V)", "rate",
-          {"isyn": 200e-6, "vthr": 1.2, "vpw": 0.8}, _H),
+          {"isyn": 200e-6, "vthr": 1.2, "vpw": 0.8}, _C),
     Point("max_rate_vpw11", 92e3, "Hz", "§III.B, Fig. 4D (200 uA, V_thr 1.2 V)", "rate",
           {"isyn": 200e-6, "vthr": 1.2, "vpw": 1.1}, _H),
     Point("leak_100", 2.0, "s", "§III.C, Fig. 6D (> 2 s)", "leak", {"vtaun": 1.0, "t_stop": 3.0}, _H, bound="lower"),
@@ -230,8 +236,11 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("timer", {"c2": (20e-12, 1e-12, 200e-12), "l_pw": (0.56e-6, 0.5e-6, 2e-6)},
-          ("tpw_045", "tpw_100"), ("max_rate_vpw08", "max_rate_vpw11")),
+    # four sizes for three points: M_pw's width, length and source resistor set the shape of T_pw(V_pw), C2 its
+    # scale; it starts at the exploratory fit that met all three (docs/lif_neuron.md, "The pulse-width timer")
+    Stage("timer", {"c2": (2.223e-12, 0.5e-12, 200e-12), "l_pw": (16.76e-6, 0.5e-6, 100e-6),
+                    "w_pw": (13.82e-6, 0.42e-6, 100e-6), "r_pw": (205.5e3, 1e3, 10e6)},
+          ("tpw_045", "tpw_100", "max_rate_vpw08"), ("max_rate_vpw11",)),
     # the membrane starts halfway (geometric) between the sizes shipped before rsyn_max was a calibration
     # point and the refit that met the other five within 2 % but left rsyn_max at ×1.61 under the paper
     Stage("membrane", {"c1": (10.89e-12, 1e-12, 50e-12), "c_dpi": (0.1472e-12, 0.03e-12, 1e-12),
@@ -247,7 +256,7 @@ def apply(design: Design, values: Mapping[str, float]) -> Design:
     lif: LifDesign = design.lif
     changes: dict[str, object] = {}
     for name, value in values.items():
-        if name in ("c1", "c2", "c_dpi"):
+        if name in ("c1", "c2", "c_dpi", "r_pw"):
             changes[name] = float(value)
         elif name in _SIZES:
             field_name, dim = _SIZES[name]
@@ -261,7 +270,7 @@ def apply(design: Design, values: Mapping[str, float]) -> Design:
 def sizes(design: Design) -> dict[str, float]:
     """The calibrated values of ``design`` (the inverse of :func:`apply`)."""
     lif = design.lif
-    return {"c1": lif.c1, "c2": lif.c2, "c_dpi": lif.c_dpi,
+    return {"c1": lif.c1, "c2": lif.c2, "c_dpi": lif.c_dpi, "r_pw": lif.r_pw,
             **{name: getattr(getattr(lif, f), dim) for name, (f, dim) in _SIZES.items()}}
 
 

@@ -22,7 +22,8 @@ Signal chain (one neuron; ``[x]`` = subcircuit port)::
           bias devices whose source sits on V_rest (gate V_taun / V_taup, subthreshold)
           comparator: PMOS-input OTA (tail and 2nd-stage load biased by V_bcomp), V_mem vs V_thr
           spike latch (two NOR gates) set by the comparator: while it is set, M8 holds mem at gnd,
-          OUT is high and C2 (precharged to V_dd) discharges through M_pw (gate V_pw); the latch is
+          OUT is high and C2 (precharged to V_dd) discharges through M_pw (gate V_pw, source resistor
+          R_pw); the latch is
           cleared when C2 crosses the inverter threshold, so V_pw sets pulse width = refractory time
 
 Nodes brought out of the LIF subcircuit: ``mem`` (membrane, C1) and ``out`` (spike, V_dd
@@ -69,7 +70,8 @@ _LDO_PORTS = "vdd syn iout vref vopa"
 _LIF_PORTS = "vdd nin mem thr out vgain vtaun vtaup vrest vbcomp vpw"
 CALIBRATION = CalibrationFile("testbenches.lif", "calibration.json", "the LIF design", "calibration.json")
 """Package data beside this module: the calibrated sizes (``values``: ``c1``, ``c2``, ``c_dpi`` in F,
-gate lengths ``l_*`` in m) and, per value, the study run that fitted it (``sources``)."""
+gate lengths ``l_*`` and M_pw's width ``w_pw`` in m, M_pw's source resistor ``r_pw`` in ohm) and, per value, the
+study run that fitted it (``sources``)."""
 
 
 def calibrated(name: str) -> float:
@@ -152,7 +154,8 @@ class AttenuatorDesign:
 class LifDesign:
     """LIF neuron sizes and capacitors (F).
 
-    ``c1``, ``c2``, ``c_dpi`` and the gate lengths of the bias devices were fitted by the study
+    ``c1``, ``c2``, ``c_dpi``, the gate lengths of the bias devices and M_pw's width, length and source resistor
+    ``r_pw`` (ohm; ``None``: M_pw's source on the switch) were fitted by the study
     ``lif-calibration`` (tt corner) and are read from the package's :data:`CALIBRATION`; the other sizes are design
     choices (docs/lif_neuron.md). :func:`nanoampere_references` gives the variant whose DPI references draw
     nanoamperes (the low-bias comparator mode of Garg et al. §III.E; measured, not the shipped design).
@@ -178,7 +181,7 @@ class LifDesign:
     comp_bias: Mos = Mos(100e-6, 1e-6)
     comp_unit: Mos = Mos(2e-6, 1e-6)
     charge: Mos = Mos(10e-6, 0.5e-6)
-    pw: Mos = Mos(0.42e-6, calibrated("l_pw"))
+    pw: Mos = Mos(calibrated("w_pw"), calibrated("l_pw"))
     logic_n: Mos = Mos(2e-6, 1e-6)
     logic_p: Mos = Mos(2e-6, 1e-6)
     reset: Mos = Mos(2e-6, 1e-6)
@@ -187,6 +190,7 @@ class LifDesign:
     c_bias: float | None = None
     timer_inv_n: Mos = Mos(0.42e-6, 8e-6)
     timer_inv_p: Mos = Mos(0.42e-6, 8e-6)
+    r_pw: float | None = calibrated("r_pw")
 
 
 def nanoampere_references(lif: LifDesign) -> LifDesign:
@@ -216,6 +220,13 @@ def _cap(name: str, a: str, b: str, value: float) -> str:
     value = check_value(value, f"capacitor {name}")
     if value <= 0:
         raise ValueError(f"capacitor {name} must be > 0 F, got {value!r}")
+    return f"{name} {a} {b} {format_number(value)}"
+
+
+def _res(name: str, a: str, b: str, value: float) -> str:
+    value = check_value(value, f"resistor {name}")
+    if value <= 0:
+        raise ValueError(f"resistor {name} must be > 0 ohm, got {value!r}")
     return f"{name} {a} {b} {format_number(value)}"
 
 
@@ -333,9 +344,12 @@ def _fire(d: LifDesign) -> list[str]:
         *_nor(d, "Xb", "cmp", "q", "qb"),
         *_inverter(d, "i3", "qb", "spk"),
         # pulse width / refractory timer: C2 precharged to V_dd between spikes, discharged during a
-        # spike through M_pw (gate V_pw) and a switch; the spike ends when pw falls below the inverter
+        # spike through M_pw (gate V_pw), its source resistor R_pw (source degeneration: it flattens the
+        # strong-inversion current, not the subthreshold one) and a switch; the spike ends when pw falls
+        # below the inverter
         d.charge.line("Mchg", "pfet", "pw", "spk", "vdd", "vdd"),
-        d.pw.line("Mpw", "nfet", "pw", "vpw", "pws", "0"),
+        d.pw.line("Mpw", "nfet", "pw", "vpw", "pws" if d.r_pw is None else "pwr", "0"),
+        *([] if d.r_pw is None else [_res("Rpw", "pwr", "pws", d.r_pw)]),
         d.logic_n.line("Mpws", "nfet", "pws", "spk", "0", "0"),
         _cap("C2", "pw", "0", d.c2),
         *_inverter(d, "i2", "pw", "pwb", d.timer_inv_n, d.timer_inv_p),

@@ -439,10 +439,10 @@ class LifReport(LifStudy):
 
 @register_study
 class LifCalibration(LifStudy):
-    """lmfit calibration of C1, C2, the DPI's C_syn and the gate lengths of M_pw and the bias devices."""
+    """lmfit calibration of C1, C2, the DPI's C_syn, M_pw's size and source resistor and the bias devices' gate lengths."""
 
     name = "lif-calibration"
-    options = (Setting("stages", "timer,membrane", "stages to fit, in order (timer: C2, L(M_pw); membrane: C1, C_syn, "
+    options = (Setting("stages", "timer,membrane", "stages to fit, in order (timer: C2, W, L and R_pw of M_pw; membrane: C1, C_syn, "
                        "L(DPI gain, DPI threshold, input share, leak bias))",
                        choices=("timer,membrane", "timer", "membrane")),
                Setting("max_evals", 30, "most residual evaluations per stage (lmfit max_nfev)", bounds=(1, 500)),
