@@ -25,8 +25,8 @@ Every point has a goal (:attr:`Point.goal`, a relative tolerance): 15 % for a ca
 held-out one, ×1.5 (goal 0.5) for the extremes of Fig. 3A's 8 Hz – 25 kHz span, 1 % for Fig. 4E's two pulse
 widths, the goals this calibration is held to. A stage fits the residuals ln(simulated / paper) /
 ln(1 + goal), each in units of its own goal: ±1 is a point at its goal, whatever the goal. ``rsyn_max`` is a
-calibration point with its ×1.5 goal because no fit of the membrane met all six points within 15 % (``docs/lif_neuron.md``, "What the residuals
-say"). A point that does not fire is scored as ln(1e-3) before that division.
+calibration point with its ×1.5 goal because no fit of the membrane met all six points within 15 %
+(``docs/lif_neuron.md``, "What the residuals say"). A point that does not fire is scored as ln(1e-3) before that division.
 Each parameter is fitted as x = 1 + log10(value / initial value): scipy's relative finite-difference
 step (0.02 of x, x near 1) is then a 5 % change of the size.
 
