@@ -48,14 +48,15 @@ def test_the_blocks_add_up_to_the_supply_and_the_big_items_follow_their_arithmet
     # the blocks' ammeters account for the neuron supply (only the wells' junction currents are outside)
     assert b.sum_blocks == pytest.approx(b.total, rel=5e-3)
     assert sum(v for k, v in b.static.items() if k != "reset") == pytest.approx(b.static_total, rel=5e-3)
-    # C2 is precharged from V_dd once per spike: C2 x swing x V_dd
-    assert b.energy["timer_c2"] == pytest.approx(design.lif.c2 * b.c2_swing * vdd, rel=0.03)
+    # C2 is precharged from V_dd once per spike: C2 x swing x V_dd, and the tens of fF of the devices on its node
+    assert design.lif.c2 * b.c2_swing * vdd < b.energy["timer_c2"] < 1.06 * design.lif.c2 * b.c2_swing * vdd
     # every charge that reaches the membrane leaves through M8
     assert b.energy["reset"] == pytest.approx(b.energy["membrane"], rel=0.02)
     # the buffer charges C_out to V_dd once per spike, and a little more (its own gates and crowbar)
     assert design.lif.c_out * vdd ** 2 < b.energy["buffer"] < 1.3 * design.lif.c_out * vdd ** 2
-    # the starved inverter that watches C2 no longer conducts through while C2 slews past its threshold
-    assert b.energy["timer_inv"] < 0.1 * b.energy["timer_c2"]
+    # the starved inverter that watches C2 no longer conducts through while C2 slews past its threshold (with
+    # 2/1 um devices it took 1.8 times C2's precharge)
+    assert b.energy["timer_inv"] < 0.5 * b.energy["timer_c2"]
     # at rest the firing comparator's bias is most of the static power
     assert b.static["comparator"] > 0.7 * b.static_total
 
