@@ -147,10 +147,12 @@ def fit(table: pd.DataFrame, citation: Mapping[str, Any] | None = None) -> dict[
     rate = grid["rate_hz"].to_numpy(float)
     with np.errstate(invalid="ignore"):  # lmfit takes the sqrt of a singular covariance's diagonal (handled below)
         result = model.fit(rate, model.make_params(), weights=1 / rate, method="least_squares", **inputs)
-    if result.params["k"].stderr is None:
+    knee = result.params["k"]
+    if knee.stderr is None or knee.stderr > 100 * abs(knee.value):
         # A knee sharper than the grid's current spacing leaves the rates blind to its rounding k: the
-        # covariance is singular and no parameter gets an error. Held at its fitted value, k is a constant
-        # of the form and the others' errors are defined (conditional on k).
+        # covariance is singular and no parameter gets an error, or k's error is many times k itself (a
+        # nearly singular one). Held at its fitted value, k is a constant of the form and the others'
+        # errors are defined (conditional on k).
         pinned = result.params.copy()
         pinned["k"].set(vary=False)
         result = model.fit(rate, pinned, weights=1 / rate, method="least_squares", **inputs)
