@@ -196,6 +196,17 @@ def test_bad_biases_and_sizes_are_refused_with_value_and_range(build, message: s
         build()
 
 
+@pytest.mark.parametrize("testbench, setting, message", [
+    ("lif-neuron", "vtaun=4", "bias vtaun = 4.0 is out of range; valid: 0 ... V_dd = 3.3 V"),
+    ("lif-neuron", "vref=0.5", f"bias vref = 0.5 is out of range; valid: {VREF_MIN:g} ... V_dd = 3.3 V"),
+    ("lif-attenuation", "vpw=3.4", "bias vpw = 3.4 is out of range; valid: 0 ... V_dd = 3.3 V"),
+])
+def test_netlist_testbenches_refuse_a_bias_outside_the_supply_before_simulating(
+        capsys, testbench: str, setting: str, message: str) -> None:
+    status, _, err = spicegen(capsys, "sim", testbench, "--set", setting)
+    assert status == 2 and message in err
+
+
 def test_describe_lists_typed_options_and_bad_values_are_refused(tmp_path: Path, capsys) -> None:
     status, out, _ = spicegen(capsys, "study", "describe", "lif-fi")
     assert status == 0 and "i_min = 10.0 µA  (float in [0.1, 1000])" in out and "rate_10u_thr18" in out
