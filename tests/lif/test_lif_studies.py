@@ -117,6 +117,10 @@ def test_each_study_runs_through_the_cli_with_its_figures(report: StudyRun, stud
     assert status == 0 and set(rows) == set(run.measurements)
     for name, paper in run.result["paper"].items():
         assert rows[name]["paper"] == paper and rows[name]["role"] == run.result["roles"][name] in ROLES[1:]
+        assert rows[name]["goal"] is not None, name  # every LIF paper number has its goal
+        if rows[name]["value"] is not None and rows[name]["goal"][1] is not None:
+            lower, upper = rows[name]["goal"]
+            assert rows[name]["met"] is (lower <= rows[name]["value"] <= upper), name
 
 
 def test_study_results_hold_the_physics(report: StudyRun) -> None:
