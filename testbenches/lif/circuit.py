@@ -172,7 +172,7 @@ class LifDesign:
     tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"))
     tau_mirror: Mos = Mos(2e-6, 1e-6)
     tau_ref: Mos = Mos(2e-6, 1e-6)
-    leak_bias: Mos = Mos(0.42e-6, calibrated("l_leak"))
+    leak_bias: Mos = Mos(20e-6, calibrated("l_leak"))
     leak_unit: Mos = Mos(2e-6, 1e-6)
     leak_comp_bias: Mos = Mos(0.42e-6, 2e-6)
     comp_bias: Mos = Mos(100e-6, 1e-6)
