@@ -84,13 +84,14 @@ def format_results(results: Mapping[str, Any]) -> str:
         lines += [f"## {title}", ""]
         if source:
             lines += [f"Paper values from {source}.", ""]
-        lines += ["| study | quantity | unit | paper | ours | deviation (%) | role |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["| study | quantity | unit | paper | ours | deviation (%) | goal | role |",
+                  "|---|---|---|---|---|---|---|---|"]
         lines += [_row(stage, comparison) for stage in by_family[family] for comparison in stage["comparisons"]]
         lines.append("")
-    lines += ["Deviation is (ours − paper)/|paper|. *Calibration* quantities were fitted to the paper, so a "
-              "small deviation there is by construction; *held out* quantities were not fitted and test the "
-              "model.", ""]
+    lines += ["Deviation is (ours − paper)/|paper|. The goal is the range a study holds the number to, and "
+              "whether ours lies in it (– where the study states none). *Calibration* quantities were fitted to "
+              "the paper, so a small deviation there is by construction; *held out* quantities were not fitted "
+              "and test the model.", ""]
     return "\n".join(lines)
 
 
@@ -131,8 +132,18 @@ def _labelled(key: str, value: str) -> str:
 def _row(stage: Mapping[str, Any], comparison: Mapping[str, Any]) -> str:
     cells = [f"`{stage.get('study') or stage['name']}`", _cell(comparison.get("desc") or comparison["measure"]),
              _cell(comparison.get("unit") or "–"), _number(comparison.get("paper")), _number(comparison.get("ours")),
-             _percent(comparison.get("deviation")), comparison.get("role") or "–"]
+             _percent(comparison.get("deviation")), _goal(comparison), comparison.get("role") or "–"]
     return "| " + " | ".join(cells) + " |"
+
+
+def _goal(comparison: Mapping[str, Any]) -> str:
+    goal = comparison.get("goal")
+    if goal is None:
+        return "–"
+    lower, upper = (None if v is None else f"{v:.4g}" for v in goal)
+    span = f"{lower} … {upper}" if lower and upper else (f"≥ {lower}" if lower else f"≤ {upper}")
+    met = comparison.get("met")
+    return span if met is None else f"{span}, {'met' if met else '**missed**'}"
 
 
 def _cell(text: str) -> str:

@@ -118,10 +118,15 @@ def _overview(results: Mapping[str, Any], timings: Mapping[str, Any]) -> str:
 def _within(comparisons: Sequence[Mapping[str, Any]]) -> str:
     parts = []
     for role in ("calibration", "held out"):
-        devs = [abs(c["deviation"]) for c in comparisons if c["role"] == role and c["deviation"] is not None]
+        rows = [c for c in comparisons if c["role"] == role]
+        judged = [c["met"] for c in rows if c.get("met") is not None]
+        devs = [abs(c["deviation"]) for c in rows if c.get("goal") is None and c["deviation"] is not None]
+        text = [f"{sum(judged)} of {len(judged)} within their goal"] if judged else []
         if devs:
-            parts.append(f"{role}: {sum(d <= 0.15 for d in devs)} of {len(devs)} within 15 %, "
-                         f"{sum(d <= 0.30 for d in devs)} within 30 %")
+            text.append(f"of {len(devs)} without a stated goal {sum(d <= 0.15 for d in devs)} within 15 %, "
+                        f"{sum(d <= 0.30 for d in devs)} within 30 %")
+        if text:
+            parts.append(f"{role}: " + "; ".join(text))
     return "; ".join(parts) or "none"
 
 
@@ -132,9 +137,11 @@ def _comparison_table(stages: Sequence[Mapping[str, Any]]) -> str:
     body = "".join(
         f"<tr><td>{_e(s['name'])}</td><td>{_e(c['desc'] or c['measure'])}</td>"
         f"<td class=num>{_fmt(c['paper'], c['unit'])}</td><td class=num>{_fmt(c['ours'], c['unit'])}</td>"
-        f"<td class=num>{_deviation(c['deviation'])}</td><td>{_role(c['role'])}</td></tr>" for s, c in rows)
-    return ("<h3>Paper vs simulation</h3><table><tr><th>stage</th><th>quantity</th><th>paper</th><th>ours</th>"
-            "<th>deviation</th><th>role</th></tr>" + body + "</table>")
+        f"<td class=num>{_deviation(c['deviation'], c.get('met'))}</td><td>{_goal(c)}</td>"
+        f"<td>{_role(c['role'])}</td></tr>" for s, c in rows)
+    return ("<h3>Paper vs simulation</h3><p>Goal: the pass range the study holds a number to; a row without "
+            "one is coloured by its deviation alone (green within 15 %, amber within 30 %).</p><table><tr><th>stage</th><th>quantity</th>"
+            "<th>paper</th><th>ours</th><th>deviation</th><th>goal</th><th>role</th></tr>" + body + "</table>")
 
 
 def _stage(out: Path, stage: Mapping[str, Any]) -> str:
@@ -319,11 +326,26 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:.4g}{' ' + _e(shown) if shown else ''}"
 
 
-def _deviation(value: float | None) -> str:
+def _deviation(value: float | None, met: bool | None = None) -> str:
     if value is None:
         return "—"
-    cls = "ok" if abs(value) <= 0.15 else ("warn" if abs(value) <= 0.30 else "bad")
+    if met is None:
+        cls = "ok" if abs(value) <= 0.15 else ("warn" if abs(value) <= 0.30 else "bad")
+    else:
+        cls = "ok" if met else "bad"
     return f'<span class="{cls}">{value * 100:+.1f} %</span>'
+
+
+def _goal(comparison: Mapping[str, Any]) -> str:
+    """The pass range of a paper row and whether ours lies in it (``—`` without a goal)."""
+    goal = comparison.get("goal")
+    if goal is None:
+        return "—"
+    lower, upper = (_fmt(v, comparison["unit"]) if v is not None else None for v in goal)
+    span = f"{lower} … {upper}" if lower and upper else (f"≥ {lower}" if lower else f"≤ {upper}")
+    met = comparison.get("met")
+    verdict = "" if met is None else (' <span class="ok">met</span>' if met else ' <span class="bad">missed</span>')
+    return f"{span}{verdict}"
 
 
 def _role(role: str) -> str:

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from spicegen import __version__
 from spicegen.files import to_jsonable, write_json
-from spicegen.study import RESULT_FILE, StudyRun, extract, get_extraction, get_study, git_commit
+from spicegen.study import RESULT_FILE, StudyRun, extract, get_extraction, get_study, git_commit, paper_comparison
 from spicegen.study import run as run_study
 from testbenches.lif.studies import SIZES as LIF_SIZES
 
@@ -309,8 +309,8 @@ def study_entry(stage: Stage, run: StudyRun) -> dict[str, Any]:
     values = run.measurements
     measurements = {name: {"value": to_jsonable(values.get(name)), "unit": m.unit, "desc": m.desc}
                     for name, m in study.measures.items()}
-    comparisons = [comparison(name, m.desc, m.unit, m.paper, values.get(name), m.role)
-                   for name, m in study.measures.items() if m.paper is not None]
+    comparisons = [paper_comparison(name, m, values.get(name)) for name, m in study.measures.items()
+                   if m.paper is not None]
     return {"name": stage.name, "kind": "study", "study": run.study, "family": study.family, "title": stage.title,
             "doc": study.doc, "folder": stage.name, "key": run.key, "seed": run.definition.get("seed"),
             "n": run.definition.get("n"), "n_desc": study.n_desc, "options": run.definition.get("options", {}),
@@ -337,14 +337,6 @@ def extraction_entry(stage: Stage, folder: Path, record: Mapping[str, Any]) -> d
             "source": stage.source, "source_key": record["source_key"], "surrogates": surrogates,
             "summary": summary, "files": list(record["files"]),
             "figures": [f"{stage.name}/{f}" for f in record["files"] if f.endswith(".png")]}
-
-
-def comparison(name: str, desc: str, unit: str, paper: float, ours: float | None, role: str) -> dict[str, Any]:
-    """One paper-vs-simulation row; ``deviation`` is (ours − paper) / |paper| (``None`` if undefined)."""
-    ours = to_jsonable(ours)  # NaN (not measured) as None
-    deviation = None if ours is None or paper == 0 else (ours - paper) / abs(paper)
-    return {"measure": name, "desc": desc, "unit": unit, "paper": paper, "ours": ours, "deviation": deviation,
-            "role": role}
 
 
 def provenance() -> dict[str, Any]:

@@ -218,12 +218,21 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def measurements_json(run: Any) -> dict[str, Any]:
-    """A finished run's measurements as JSON: value, unit and, where the paper gives one, its value and role."""
+    """A finished run's measurements as JSON: value, unit and, where the paper gives one, its value, role,
+    the deviation from it, the goal (pass range) and whether it is met."""
+    from .study import Measure, paper_comparison
+
     result = run.result or {}
-    units, paper, roles = result.get("units", {}), result.get("paper", {}), result.get("roles", {})
-    rows = {name: {"value": _json_number(value), "unit": units.get(name, ""),
-                   **({"paper": paper[name], "role": roles.get(name, "")} if name in paper else {})}
-            for name, value in run.measurements.items()}
+    units, paper, roles, goals = (result.get(k, {}) for k in ("units", "paper", "roles", "goals"))
+    rows = {}
+    for name, value in run.measurements.items():
+        rows[name] = {"value": _json_number(value), "unit": units.get(name, "")}
+        if name in paper:
+            goal = goals.get(name)
+            measure = Measure(units.get(name, ""), paper=paper[name], role=roles.get(name, ""),
+                              spec=None if goal is None else (goal[0], goal[1]))
+            row = paper_comparison(name, measure, value)
+            rows[name] |= {k: row[k] for k in ("paper", "role", "deviation", "goal", "met")}
     return {"study": run.study, "key": run.key, "result": str(run.folder / "result.json"), "measurements": rows}
 
 

@@ -154,6 +154,19 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
+def listing(names: Iterable[str], limit: int = 24) -> str:
+    """``names`` as a list for an error message, the first ``limit`` of them and how many more.
+
+    >>> listing(["a", "b", "c"], limit=2)
+    "['a', 'b'] and 1 more"
+    """
+    names = list(names)
+    if not names:
+        return "none"
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{names[:limit]}{more}"
+
+
 def check_value(value: object, what: str) -> float:
     """Return ``value`` as a finite float, else raise with the offending value.
 

@@ -183,6 +183,9 @@ class Measure:
     role
         How the value relates to ``paper``: ``"calibration"`` (a parameter was fitted to make them
         agree) or ``"held out"`` (predicted without fitting to it); required with ``paper``.
+    goal
+        Relative tolerance the value is held to against ``paper`` (0.15: within ±15 %); it sets
+        ``spec`` to ``paper·(1 ∓ goal)``. A goal of another shape (a bound, a factor) is a ``spec``.
     """
 
     unit: str = ""
@@ -190,8 +193,15 @@ class Measure:
     spec: Spec | None = None
     paper: float | None = None
     role: str = ""
+    goal: float | None = None
 
     def __post_init__(self) -> None:
+        if self.goal is not None:
+            if self.paper is None or self.spec is not None or not (math.isfinite(self.goal) and self.goal > 0):
+                raise ValueError(f"measure {self.desc!r}: goal {self.goal!r} must be a relative tolerance > 0 "
+                                 "of a paper value without a spec of its own (or give the pass range as spec).")
+            bounds = sorted((self.paper * (1 - self.goal), self.paper * (1 + self.goal)))
+            object.__setattr__(self, "spec", (bounds[0], bounds[1]))
         if self.role not in ROLES:
             raise ValueError(f"measure role {self.role!r} must be one of {', '.join(map(repr, ROLES))}.")
         if self.paper is not None and not self.role:
@@ -204,6 +214,27 @@ class Measure:
 
 ROLES = ("", "calibration", "held out")
 """Allowed :attr:`Measure.role` values (empty: the value is not compared with a paper number)."""
+
+
+def paper_comparison(name: str, measure: Measure, value: float | None) -> dict[str, Any]:
+    """The paper-vs-simulation row of a measurement with a paper value.
+
+    Returns
+    -------
+    dict
+        ``measure``, ``desc``, ``unit``, ``paper``, ``ours`` (None when not measured), ``deviation``
+        ((ours − paper) / |paper|, None when undefined), ``role``, ``goal`` (the pass range
+        ``[lower, upper]`` of :attr:`Measure.spec`, None on an open side; None without one) and
+        ``met`` (whether ours lies in it; None without a goal or a value).
+    """
+    ours = to_jsonable(value)  # NaN (not measured) as None
+    paper = measure.paper
+    deviation = None if ours is None or paper is None or paper == 0 else (ours - paper) / abs(paper)
+    spec = measure.spec
+    met = None if spec is None or ours is None else bool((spec[0] is None or ours >= spec[0])
+                                                         and (spec[1] is None or ours <= spec[1]))
+    return {"measure": name, "desc": measure.desc, "unit": measure.unit, "paper": paper, "ours": ours,
+            "deviation": deviation, "role": measure.role, "goal": None if spec is None else list(spec), "met": met}
 
 
 # ---------------------------------------------------------------- results
@@ -695,6 +726,7 @@ def run(study: Study | str, out: str | os.PathLike[str], *, settings: Mapping[st
         "units": {k: study.measures[k].unit for k in result.measurements if k in study.measures},
         "paper": {k: m.paper for k, m in study.measures.items() if m.paper is not None},
         "roles": {k: m.role for k, m in study.measures.items() if m.paper is not None},
+        "goals": {k: m.spec for k, m in study.measures.items() if m.paper is not None and m.spec is not None},
         "data": result.data, "files": files, "seconds": time.perf_counter() - start})
     return StudyRun.open(folder)
 

@@ -781,6 +781,11 @@ class Testbench:
         Measurement name → unit of its value (``""``: dimensionless), for measurements whose unit
         :func:`~spicegen.measure.measurement_unit` cannot tell (a scaled value, a custom callable)
         or to override it.
+    check
+        Called with the nominal parameter values of each sweep point (name → value, after ``--set``
+        and sweep values) for limits that one parameter's bounds cannot state, such as a bias that
+        must stay below a supply that is itself a parameter; raises ``ValueError`` naming the value
+        and the valid range.
     """
 
     name: str
@@ -791,6 +796,7 @@ class Testbench:
     procedure: Procedure | None = None
     specs: Mapping[str, Spec] = field(default_factory=dict)
     units: Mapping[str, str] = field(default_factory=dict)
+    check: Callable[[Mapping[str, float]], None] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", self.name):

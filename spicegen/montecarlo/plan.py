@@ -14,9 +14,10 @@ import json
 import re
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
-from ..naming import check_value, did_you_mean
+from ..naming import check_value, did_you_mean, listing
 from ..parsing import parse_float, shorten
 from ..testbench import Circuit, Procedure, Slot, Testbench
 from .sampling import KINDS, Sampler
@@ -234,12 +235,12 @@ def _convert(testbench: Testbench, name: str, value: Any) -> str | int | float:
     if name in options:
         return testbench.option(name).check(value)
     if isinstance(value, str) and not _is_number(value):
-        parameters = [s.name for s in testbench.circuit({}).slots]
+        parameters = _parameter_names(testbench.circuit({}).slots)
         if name not in parameters:
             raise ValueError(f"testbench {testbench.name!r} has no option {shorten(name)}"
                              f"{did_you_mean(name, options + parameters)}, and the value "
                              f"{shorten(value)} is not a number, so it sets no parameter either; options: "
-                             f"{options or 'none'}; parameters (numbers only): {parameters or 'none'}.")
+                             f"{listing(options)}; parameters (numbers only): {listing(parameters)}.")
     return _number(f"parameter {shorten(name)}", value)
 
 
@@ -267,6 +268,8 @@ def _circuit(testbench: Testbench, values: Mapping[str, Any], sigmas: Mapping[st
         if name not in option_names:
             slot = slots[_slot_name(testbench, circuit, name)]
             slots[name] = slot.with_nominal(value)
+    if testbench.check is not None:
+        testbench.check(MappingProxyType({name: slot.nominal for name, slot in slots.items()}))
     for name, sigma in sigmas.items():
         slots[name] = _with_sigma(testbench, circuit, slots, name, sigma)
     chosen = tuple(s if s.variation is None or s.variation.kind in kinds else s.with_variation(None)
@@ -277,11 +280,16 @@ def _circuit(testbench: Testbench, values: Mapping[str, Any], sigmas: Mapping[st
 
 def _slot_name(testbench: Testbench, circuit: Circuit, name: str) -> str:
     if name not in {s.name for s in circuit.slots}:
-        options, parameters = [o.name for o in testbench.options], [s.name for s in circuit.slots]
+        options, parameters = [o.name for o in testbench.options], _parameter_names(circuit.slots)
         raise KeyError(f"testbench {testbench.name!r} has no option or parameter {name!r}"
                        f"{did_you_mean(name, options + parameters)}; "
-                       f"options: {options or 'none'}; parameters: {parameters or 'none'}.")
+                       f"options: {listing(options)}; parameters: {listing(parameters)}.")
     return name
+
+
+def _parameter_names(slots: Sequence[Slot]) -> list[str]:
+    """Slot names for an error message: the fixed parameters (what ``--set`` usually sets) before the varied ones."""
+    return [s.name for s in slots if s.variation is None] + [s.name for s in slots if s.variation is not None]
 
 
 def _number(what: str, value: Any) -> float:

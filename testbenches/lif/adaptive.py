@@ -20,7 +20,7 @@ from spicegen.study import Measure, Setting, StudyContext, StudyResult, register
 
 from testbenches.lif import report
 from testbenches.lif.circuit import Biases
-from testbenches.lif.common import CORNER, LifStudy, design_of, trace
+from testbenches.lif.common import CORNER, LifStudy, design_of, trace, with_goals
 from testbenches.lif.neuron import adaptive_pair, adaptive_population
 from testbenches.lif.sweeps import si, spaced
 
@@ -52,7 +52,7 @@ class LifAdaptive(LifStudy):
                        "evenly between)", unit="µA", bounds=(1.0, 500.0)),
                Setting("pop_t_stop", 50.0, "simulated time of the population", unit="ms", bounds=(1.0, 1000.0)),
                CORNER)
-    measures = {
+    measures = with_goals({
         # the regulator starts at its V_rest, the paper's 0.6 V (Table I)
         "thr_start": Measure("V", "primary threshold (regulator membrane) at the start (Garg et al. §III.D)",
                              paper=0.6, role="calibration"),
@@ -70,7 +70,7 @@ class LifAdaptive(LifStudy):
         "pop_isi_first_mean": Measure("s", "first inter-spike interval, mean over the primaries that fired twice"),
         "pop_isi_last_mean": Measure("s", "last inter-spike interval, mean over the primaries that fired twice"),
         "pop_silent": Measure("", "primaries with fewer than two spikes"),
-    }
+    })
 
     def run(self, ctx: StudyContext) -> StudyResult:
         o = ctx.options

@@ -11,11 +11,11 @@ that module, so its dataclasses can call them from ``__post_init__``:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 from spicegen.naming import check_value
 
-__all__ = ["VDD_MAX", "VREF_MIN", "check_bias", "check_biases", "check_design", "check_positive", "check_vref"]
+__all__ = ["VDD_MAX", "VREF_MIN", "check_bias", "check_bias_values", "check_biases", "check_design", "check_positive", "check_vref"]
 
 VDD_MAX = 5.5
 """Highest supply (V) the sky130 g5v0d10v5 devices of the chain are rated for (5 V nominal + 10 %)."""
@@ -62,7 +62,21 @@ def check_biases(biases: Any) -> None:
     ValueError
         Naming the bias, its value and the valid range.
     """
-    values = {f.name: getattr(biases, f.name) for f in dataclasses.fields(biases)}
+    check_bias_values({f.name: getattr(biases, f.name) for f in dataclasses.fields(biases)})
+
+
+def check_bias_values(values: Mapping[str, Any]) -> None:
+    """:func:`check_biases` on a mapping of bias name → value (V) holding ``vdd`` and ``vref``.
+
+    The chain's netlist testbenches pass their biases here (their ``check``): the biases are
+    parameters there, so ``spicegen sim lif-neuron --set vtaun=4`` is refused before ngspice runs.
+
+    Raises
+    ------
+    ValueError
+        Naming the bias, its value and the valid range.
+    """
+    values = dict(values)
     vdd = check_value(values.pop("vdd"), "bias vdd")
     if not 0.0 < vdd <= VDD_MAX:
         raise _refuse("bias vdd", vdd, f"> 0 ... {VDD_MAX:g} V")

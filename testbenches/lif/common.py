@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import numpy as np
@@ -10,11 +10,11 @@ import numpy as np
 from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext
 
-from testbenches.lif.calibrate import POINTS, STAGES
+from testbenches.lif.calibrate import CALIBRATION_GOAL, HELD_OUT_GOAL, POINTS, STAGES
 from testbenches.lif.circuit import CALIBRATION, Design
 
 __all__ = ["TRACE_POINTS", "CORNER", "PAPER", "LifStudy", "Run", "number", "cached", "simulate", "paper_measures",
-           "measure_point", "paper_runs", "paper_values", "design_of", "trace"]
+           "with_goals", "goal_range", "measure_point", "paper_runs", "paper_values", "design_of", "trace"]
 
 K = TypeVar("K")
 
@@ -76,10 +76,28 @@ def simulate(ctx: StudyContext, runs: Mapping[K, Run], desc: str) -> dict[K, Any
 
 
 def paper_measures(*names: str) -> dict[str, Measure]:
-    """Measures of the named paper points of :data:`~testbenches.lif.calibrate.POINTS`, with their roles."""
+    """Measures of the named paper points of :data:`~testbenches.lif.calibrate.POINTS`, with their roles and
+    goals (:func:`goal_range`)."""
     fitted = {n for stage in STAGES for n in stage.calibration}
-    return {n: Measure(POINTS[n].unit, POINTS[n].describe(), spec=(POINTS[n].paper, None) if POINTS[n].bound else None,
-                       paper=POINTS[n].paper, role="calibration" if n in fitted else "held out") for n in names}
+    return {n: Measure(POINTS[n].unit, POINTS[n].describe(), paper=POINTS[n].paper,
+                       spec=goal_range(POINTS[n].paper, POINTS[n].goal, POINTS[n].bound),
+                       role="calibration" if n in fitted else "held out") for n in names}
+
+
+def with_goals(measures: Mapping[str, Measure]) -> dict[str, Measure]:
+    """``measures`` with the goal of their role as the pass range of every paper value that has none:
+    :data:`~testbenches.lif.calibrate.CALIBRATION_GOAL` or :data:`~testbenches.lif.calibrate.HELD_OUT_GOAL`."""
+    goals = {"calibration": CALIBRATION_GOAL, "held out": HELD_OUT_GOAL}
+    return {name: replace(m, spec=goal_range(m.paper, goals[m.role])) if m.paper is not None and m.spec is None else m
+            for name, m in measures.items()}
+
+
+def goal_range(paper: float, goal: float, bound: str = "") -> tuple[float | None, float | None]:
+    """The pass range of a paper value: within a factor 1 + ``goal`` either way (the calibration's measure of
+    a point, :meth:`~testbenches.lif.calibrate.Point.weighted`), or above it for a lower ``bound``."""
+    if bound == "lower":
+        return (paper, None)
+    return (paper / (1 + goal), paper * (1 + goal))
 
 
 def measure_point(name: str, design: Design) -> float:

@@ -33,7 +33,7 @@ from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, S
 from spicegen.testbench import Circuit, Option, Testbench, get_testbench, register_testbench
 
 from testbenches.lif.circuit import R_IC, chain_lines
-from testbenches.lif.testbench import chain_circuit
+from testbenches.lif.testbench import chain_circuit, check_chain_biases
 
 __all__ = ["K_CURRENTS", "RATE_CURRENTS", "WIDTH_CURRENT", "SLACK", "QUANTITIES", "Attenuation", "ClampError",
            "build_attenuation", "LIF_ATTENUATION", "spread", "device_shares", "LifMc", "histogram_figure",
@@ -113,6 +113,7 @@ LIF_ATTENUATION = register_testbench(Testbench(
     measurements={**{f"k_{_label(i)}": Attenuation(f"k{k}") for k, i in enumerate(K_CURRENTS)},
                   **{f"clamp_{_label(i)}": ClampError(f"k{k}") for k, i in enumerate(K_CURRENTS)}},
     options=(Option("corner", "tt", CORNERS, "sky130 process corner"),),
+    check=check_chain_biases,
 ))
 
 QUANTITIES = {**{f"k_{_label(i)}": ("", f"K = I_syn / I_neuron at {_words(i)} (operating point)") for i in K_CURRENTS},

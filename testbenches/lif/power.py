@@ -33,7 +33,7 @@ from spicegen.study import Measure, Setting, StudyContext, StudyResult, register
 from testbenches.lif import report
 from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import Biases, Design, nanoampere_references
-from testbenches.lif.common import CORNER, LifStudy, design_of, number
+from testbenches.lif.common import CORNER, LifStudy, design_of, number, with_goals
 from testbenches.lif.neuron import block_power, firing_rate, idle_power
 from testbenches.lif.sweeps import si
 
@@ -88,7 +88,7 @@ class LifPower(LifStudy):
                        "nano (stacked bias devices, 2 / 0.9 nA at the same reference voltages; not the shipped design)",
                        choices=("shipped", "nano")),
                CORNER)
-    measures = {
+    measures = with_goals({
         # the LDO's OTA bias device was sized by hand to this static power
         "p_ldo_static": Measure("W", "LDO supply power without input (Garg et al. §III.E)", paper=10e-6,
                                 role="calibration"),
@@ -113,7 +113,7 @@ class LifPower(LifStudy):
         "rate_low": Measure("Hz", "firing rate under i_spike in the low-bias comparator mode"),
         "energy_per_spike_low": Measure("J", "energy per spike in the low-bias comparator mode (Garg et al. "
                                              "§III.E)", paper=7e-9, role="held out"),
-    }
+    })
 
     def run(self, ctx: StudyContext) -> StudyResult:
         o, design = ctx.options, design_of(ctx)

@@ -43,7 +43,7 @@ from testbenches.lif.calibrate import PARAMETERS, STAGES, Point, calibrate, fit_
 from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import CALIBRATION, Biases, Design
 from testbenches.lif.common import (CORNER, PAPER, TRACE_POINTS, LifStudy, Run, cached, design_of, number,
-                                    paper_measures, paper_runs, paper_values, simulate, trace)
+                                    paper_measures, paper_runs, paper_values, simulate, trace, with_goals)
 from testbenches.lif.neuron import (chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate, rest_levels,
                                     window_rate)
 from testbenches.lif.power import LifPower
@@ -196,7 +196,7 @@ def _vtaun_measures() -> dict[str, Measure]:
            for name, (v, rate) in VTAUN_READING.items()}
     out["vtaun_span"] = Measure("", "rate at V_taun 1.1 V / rate at 1.3 V (Garg et al. Fig. 6C: 12 Hz / 2 Hz)",
                                 paper=6.0, role="held out")
-    return out
+    return with_goals(out)
 
 
 @register_study

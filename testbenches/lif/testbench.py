@@ -26,6 +26,7 @@ from spicegen.params import Param, Variation
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
 
+from testbenches.lif.checks import check_bias_values
 from testbenches.lif.circuit import R_IC, Biases, Design, chain_lines, ldo_subckt, lif_subckt
 from testbenches.lif.neuron import EDGE, OPTIONS, STEPS, V_IDLE
 
@@ -126,6 +127,11 @@ def chain_circuit(title: str, corner: str) -> Circuit:
     return c
 
 
+def check_chain_biases(values: Mapping[str, float]) -> None:
+    """A chain testbench's ``check``: its bias parameters inside 0 ... V_dd, V_ref inside the LDO's range."""
+    check_bias_values({f.name: values[f.name] for f in fields(Biases)})
+
+
 def build_neuron(options: Mapping[str, Any]) -> Circuit:
     """The chain under a DC input current, biases and input as parameters, transistor mismatch as slots.
 
@@ -164,4 +170,5 @@ LIF_NEURON = register_testbench(Testbench(
     options=(Option("corner", "tt", CORNERS, "sky130 process corner"),
              Option("t_stop", 1e-3, desc="transient length (s), 1e-5 ... 1")),
     specs={"spikes": (2.0, None)},
+    check=check_chain_biases,
 ))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from spicegen.naming import did_you_mean
 from testbenches.reram.nonideal import NonIdealities
 
 #: Shipped closed-loop sigma_prog line at 0.2 % acceptance (extraction ``reram-sigma-prog``; slope, offset in S).
@@ -112,5 +113,6 @@ def preset(name: str) -> NonIdealities:
     0.1
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown device preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+        raise ValueError(f"unknown device preset {name!r}{did_you_mean(name, PRESETS)}; "
+                         f"choose one of: {', '.join(PRESETS)}.")
     return PRESETS[name].settings

@@ -53,6 +53,8 @@ SP_SETTLE = 100
 SWING_TAIL = 40
 #: Paper values over 32 devices (section 2.3.1, Fig. 5c).
 PAPER = {"n_states": 22.0, "sp_skew": 0.61, "nsr": 0.90}
+#: Relative tolerance of the mean N_states and SP_skew against the paper's.
+PULSE_GOAL = 0.10
 #: Ends of the paper's 400/400 swing, G_min and G_max (S; Fig. 5a, read off the figure).
 PAPER_SWING = (10e-6, 100e-6)
 #: State grid of the pulse map (the device's range) and the fine grid of the time integral.
@@ -263,8 +265,9 @@ class ReramPulseResponse(Study):
         # the kinetics were fitted to the steps at the paper's symmetry point and the swing ends (Eqs. 1-2),
         # the per-pulse noise law to NSR (reram-calibration, reram-c2c-calibration on the nominal cell)
         "n_states": Measure("", "N_states (Eq. 1), mean over the devices", paper=PAPER["n_states"],
-                            role="calibration"),
-        "sp_skew": Measure("", "SP_skew (Eq. 2), mean over the devices", paper=PAPER["sp_skew"], role="calibration"),
+                            role="calibration", goal=PULSE_GOAL),
+        "sp_skew": Measure("", "SP_skew (Eq. 2), mean over the devices", paper=PAPER["sp_skew"], role="calibration",
+                           goal=PULSE_GOAL),
         "nsr": Measure("", "NSR (Eq. 3), mean over the devices", paper=PAPER["nsr"], role="calibration"),
         "n_states_std": Measure("", "N_states, standard deviation over the devices"),
         "sp_skew_std": Measure("", "SP_skew, standard deviation over the devices"),

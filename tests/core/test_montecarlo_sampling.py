@@ -190,6 +190,27 @@ def test_plan_resolves_settings_and_rejects_unknown_names():
         make_plan(tb, seed=1, settings={"r": 0})
 
 
+def _r_below_5k(values):
+    if values["r"] >= 5e3:
+        raise ValueError(f"r = {values['r']!r} must stay below 5 kOhm")
+
+
+def test_a_testbench_check_sees_every_sweep_points_nominal_values():
+    tb = tb_api.Testbench("checked", "a divider", packed_bench, {"vout": Final("out")}, check=_r_below_5k)
+    assert make_plan(tb, seed=1, settings={"r": 4e3}).points[0].slots[0].nominal == 4e3
+    with pytest.raises(ValueError, match="r = 6000.0 must stay below 5 kOhm"):
+        make_plan(tb, seed=1, sweep={"r": [1e3, 6e3]})
+
+
+def test_unknown_names_list_the_fixed_parameters_first_and_cut_long_lists():
+    from spicegen.naming import listing
+
+    assert listing([]) == "none" and listing(["a", "b", "c"], limit=2) == "['a', 'b'] and 1 more"
+    tb = tb_api.Testbench("packed", "a divider", packed_bench, {"vout": Final("out")})
+    with pytest.raises(KeyError, match=r"parameters: \['r'\]"):
+        make_plan(tb, seed=3, settings={"rr": 1})
+
+
 # ---------------------------------------------------------------- measurements
 
 

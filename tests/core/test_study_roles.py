@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from spicegen.study import Measure, Study, StudyResult, run
+from spicegen.study import Measure, Study, StudyResult, paper_comparison, run
 
 
 class Compared(Study):
@@ -14,7 +14,7 @@ class Compared(Study):
 
     name = "roles-demo"
     measures = {"fitted": Measure("V", "fitted to the paper", paper=1.0, role="calibration"),
-                "predicted": Measure("s", "predicted", paper=2.0, role="held out"),
+                "predicted": Measure("s", "predicted", paper=2.0, role="held out", goal=0.2),
                 "other": Measure("", "no paper value")}
 
     def run(self, ctx):
@@ -41,3 +41,23 @@ def test_result_records_the_role_of_every_paper_value(tmp_path):
     assert result["paper"] == {"fitted": 1.0, "predicted": 2.0}
     assert result["roles"] == {"fitted": "calibration", "predicted": "held out"}
     assert result["units"] == {"fitted": "V", "predicted": "s", "other": ""}
+    assert result["goals"] == {"predicted": [1.6, 2.4]}
+
+
+def test_a_goal_is_the_pass_range_of_a_paper_value_and_each_row_says_whether_it_is_met():
+    held = Measure("s", "predicted", paper=2.0, role="held out", goal=0.2)
+    assert held.spec == (1.6, 2.4)
+    row = paper_comparison("predicted", held, 2.5)
+    assert row["deviation"] == pytest.approx(0.25) and row["goal"] == [1.6, 2.4] and row["met"] is False
+    assert paper_comparison("predicted", held, 2.3)["met"] is True
+    assert paper_comparison("predicted", held, float("nan"))["met"] is None  # not measured
+    bound = Measure("s", "longer than", paper=2.0, role="held out", spec=(2.0, None))
+    assert paper_comparison("b", bound, 3.1)["met"] is True and paper_comparison("b", bound, 1.9)["met"] is False
+    assert paper_comparison("f", Compared.measures["fitted"], 1.3)["met"] is None  # no goal stated
+
+
+@pytest.mark.parametrize("kwargs", [{"goal": 0.1}, {"goal": -0.1, "paper": 1.0, "role": "held out"},
+                                    {"goal": 0.1, "paper": 1.0, "role": "held out", "spec": (0.0, 2.0)}])
+def test_a_goal_needs_a_paper_value_a_positive_tolerance_and_no_second_range(kwargs):
+    with pytest.raises(ValueError, match="must be a relative tolerance > 0"):
+        Measure("", "x", **kwargs)

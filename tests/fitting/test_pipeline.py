@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from cli import spicegen
-from fitting.html_report import _fmt, _took
+from fitting.html_report import _comparison_table, _fmt, _took, _within
 from fitting.pipeline import RESULTS_FILE, STAGES, select
 from spicegen.montecarlo import load_dataframe
 from stores import rows
@@ -52,6 +52,12 @@ def test_every_stage_runs_and_reports(smoke):
             assert entry["measurements"] and entry["key"], entry["name"]
             for c in entry["comparisons"]:
                 assert c["role"] in ("calibration", "held out") and c["paper"] is not None, (entry["name"], c)
+                if c["goal"] is None or c["ours"] is None:
+                    assert c["met"] is None, (entry["name"], c)
+                else:
+                    lower, upper = c["goal"]
+                    inside = (lower is None or c["ours"] >= lower) and (upper is None or c["ours"] <= upper)
+                    assert c["met"] is inside, (entry["name"], c)
         else:
             assert entry["surrogates"], entry["name"]
             for s in entry["surrogates"]:
@@ -120,6 +126,20 @@ def test_report_renders_in_headless_chromium(smoke, tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2400, 1400)
     assert pixels[..., :3].std() > 0.05  # not a blank page: header, tables and figures
+
+
+def test_the_report_judges_each_paper_number_by_its_goal():
+    rows = [{"measure": "a", "desc": "a", "unit": "s", "paper": 2.0, "ours": 2.5, "deviation": 0.25,
+             "role": "held out", "goal": [1.6, 2.4], "met": False},
+            {"measure": "b", "desc": "b", "unit": "s", "paper": 2.0, "ours": 3.0, "deviation": 0.5,
+             "role": "held out", "goal": [2.0, None], "met": True},
+            {"measure": "c", "desc": "c", "unit": "", "paper": 1.0, "ours": 1.2, "deviation": 0.2,
+             "role": "calibration", "goal": None, "met": None}]
+    assert _within(rows) == ("calibration: of 1 without a stated goal 0 within 15 %, 1 within 30 %; "
+                             "held out: 1 of 2 within their goal")
+    table = _comparison_table([{"name": "demo", "comparisons": rows}])
+    assert '1.6 s … 2.4 s <span class="bad">missed</span>' in table and "≥ 2 s" in table
+    assert '<span class="bad">+25.0 %</span>' in table  # a miss of its goal, though within 30 %
 
 
 def test_report_header_says_when_the_last_run_read_most_stages_back():

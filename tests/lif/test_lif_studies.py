@@ -117,6 +117,10 @@ def test_each_study_runs_through_the_cli_with_its_figures(report: StudyRun, stud
     assert status == 0 and set(rows) == set(run.measurements)
     for name, paper in run.result["paper"].items():
         assert rows[name]["paper"] == paper and rows[name]["role"] == run.result["roles"][name] in ROLES[1:]
+        assert rows[name]["goal"] is not None, name  # every LIF paper number has its goal
+        if rows[name]["value"] is not None and rows[name]["goal"][1] is not None:
+            lower, upper = rows[name]["goal"]
+            assert rows[name]["met"] is (lower <= rows[name]["value"] <= upper), name
 
 
 def test_study_results_hold_the_physics(report: StudyRun) -> None:
@@ -194,6 +198,17 @@ def test_low_bias_search_brackets_the_target_power() -> None:
 def test_bad_biases_and_sizes_are_refused_with_value_and_range(build, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build()
+
+
+@pytest.mark.parametrize("testbench, setting, message", [
+    ("lif-neuron", "vtaun=4", "bias vtaun = 4.0 is out of range; valid: 0 ... V_dd = 3.3 V"),
+    ("lif-neuron", "vref=0.5", f"bias vref = 0.5 is out of range; valid: {VREF_MIN:g} ... V_dd = 3.3 V"),
+    ("lif-attenuation", "vpw=3.4", "bias vpw = 3.4 is out of range; valid: 0 ... V_dd = 3.3 V"),
+])
+def test_netlist_testbenches_refuse_a_bias_outside_the_supply_before_simulating(
+        capsys, testbench: str, setting: str, message: str) -> None:
+    status, _, err = spicegen(capsys, "sim", testbench, "--set", setting)
+    assert status == 2 and message in err
 
 
 def test_describe_lists_typed_options_and_bad_values_are_refused(tmp_path: Path, capsys) -> None:

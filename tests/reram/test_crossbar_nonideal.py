@@ -210,7 +210,8 @@ def test_cmo_preset_holds_the_shipped_extractions():
     (lambda: nm.NonIdealities(stuck_on=0.7, stuck_off=0.5), r"stuck_on \+ stuck_off = 1.2 exceeds 1"),
     (lambda: nm.NonIdealities(wires="diagonal"), r"wires = 'diagonal' is not one of both, columns, rows, none"),
     (lambda: nm.NonIdealities(levels=1), r"levels = 1: use 0 \(analog\) or at least 2"),
-    (lambda: preset("rram-7nm"), r"unknown device preset 'rram-7nm'; choose one of: rram-22nm-intel, .*cmo-hfox"),
+    (lambda: preset("rram-22nm-intl"), r"'rram-22nm-intl' \(did you mean 'rram-22nm-intel'"),
+    (lambda: preset("rram-7nm"), r"unknown device preset 'rram-7nm'( \(did you mean [^)]*\))?; choose one of: rram-22nm-intel, .*cmo-hfox"),
     (lambda: nm.at_time(_programmed(preset("cmo-hfox")), 0.5, preset("cmo-hfox"), _rng()), r"start at 1 s"),
     (lambda: nm.read(np.full((2, 2), 50e-6), np.ones(2), nm.NonIdealities(read_noise=0.1)), r"pass a random gen"),
 ])
@@ -246,7 +247,7 @@ def test_crossbar_presets_at_a_tiny_size(tmp_path):
     ("crossbar-mvm", {"size": 1}, r"'size' = 1 lies outside \[2, 256\]"),
     ("crossbar-mvm", {"check_sizes": "4,64"}, r"'64' is not an array size in \[2, 32\]"),
     ("crossbar-mvm", {"r_wire": -0.35}, r"'r_wire' = -0.35 lies outside"),
-    ("crossbar-presets", {"presets": "cmo-hfox,pcm-7nm"}, r"unknown device preset 'pcm-7nm'; choose one of"),
+    ("crossbar-presets", {"presets": "cmo-hfox,pcm-7nm"}, r"unknown device preset 'pcm-7nm'( \(did you mean [^)]*\))?; choose one of"),
     ("crossbar-presets", {"on_off": "10,1"}, r"'1' is not a number > 1"),
     ("crossbar-presets", {"adc_bits": "4,40"}, r"use 2..16 bits"),
 ])
