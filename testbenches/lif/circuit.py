@@ -175,7 +175,8 @@ class LifDesign:
     tau_bias: Mos = Mos(0.42e-6, calibrated("l_tau"))
     tau_mirror: Mos = Mos(2e-6, 1e-6)
     tau_ref: Mos = Mos(2e-6, 1e-6)
-    leak_bias: Mos = Mos(0.42e-6, calibrated("l_leak"))
+    leak_bias: Mos = Mos(20e-6, calibrated("l_leak"))
+    leak_up_bias: Mos = Mos(0.42e-6, 1.589e-6)
     leak_unit: Mos = Mos(2e-6, 1e-6)
     leak_comp_bias: Mos = Mos(0.42e-6, 2e-6)
     comp_bias: Mos = Mos(100e-6, 1e-6)
@@ -301,7 +302,8 @@ def _leak(d: LifDesign) -> list[str]:
         u.line("Mln2", "nfet", "dnb", "lo1", "0", "0"),
         d.leak_comp_bias.line("Mlc", "pfet", "dn", "vbcomp", "vdd", "vdd"),
         u.line("Mli", "nfet", "dn", "dnb", "0", "0"),
-        # down: I_taun (V_taun, source on V_rest, subthreshold) mirrored to sink from mem while dn is high
+        # down: I_taun (V_taun, source on V_rest, weak inversion: a long, wide device) mirrored to sink from mem
+        # while dn is high
         d.leak_bias.line("Mbn", "nfet", "bn", "vtaun", "vrest", "0"),
         u.line("Mpbn", "pfet", "bn", "bn", "vdd", "vdd"),
         u.line("Mptn", "pfet", "kn", "bn", "vdd", "vdd"),
@@ -309,7 +311,7 @@ def _leak(d: LifDesign) -> list[str]:
         u.line("Mndl", "nfet", "sd", "kn", "0", "0"),
         u.line("Msd", "nfet", "mem", "dn", "sd", "0"),
         # up: I_taup (V_taup) mirrored to source into mem while dn is low
-        d.leak_bias.line("Mbp", "nfet", "bp", "vtaup", "vrest", "0"),
+        d.leak_up_bias.line("Mbp", "nfet", "bp", "vtaup", "vrest", "0"),
         u.line("Mpbp", "pfet", "bp", "bp", "vdd", "vdd"),
         u.line("Mptp", "pfet", "su", "bp", "vdd", "vdd"),
         u.line("Msu", "pfet", "mem", "dn", "su", "vdd"),

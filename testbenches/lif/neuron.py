@@ -53,6 +53,7 @@ __all__ = [
     "pulse_width",
     "leak_time",
     "pulsed_rate",
+    "pulse_increments",
     "adaptive_pair",
     "adaptive_population",
     "idle_power",
@@ -485,6 +486,57 @@ def pulsed_rate(*, amplitude: float = 40e-6, width: float = 10e-6, frequency: fl
                                    biases.vdd),
                   t_first, lambda tr: tr.spikes.size >= spikes or settled_below(tr, biases.vthr, period),
                   tries=3, grow=2.5)
+
+
+#: Membrane paths of :func:`pulse_increments`: name -> (device of ``.subckt lif``, sign of its drain current into C1).
+PULSE_PATHS = {"dpi": ("mdo", 1.0), "direct": ("mdby", 1.0), "leak_up": ("msu", 1.0), "leak_down": ("msd", -1.0),
+               "reset": ("m8", -1.0)}
+
+
+def pulse_increments(width: float, *, amplitude: float = 40e-6, frequency: float = 100.0, pulses: int = 3,
+                     biases: Biases = Biases(), design: Design = Design()) -> list[dict[str, float]]:
+    """What each of ``pulses`` input pulses of ``amplitude`` (A) and ``width`` (s) at ``frequency`` (Hz) does to V_mem,
+    the membrane started at V_rest and the threshold at V_dd (no spike) [Garg et al. Fig. 6B].
+
+    Pulse k starts at (k + 1/2) / ``frequency``; its period runs to the next pulse's start. Each path's charge into
+    C1 over the period (drain currents of the devices :data:`PULSE_PATHS` names, integrated over the simulator's
+    time points) is divided by C1, so the paths add up to the change of V_mem over the period.
+
+    Returns
+    -------
+    list of dict
+        Per pulse (V unless stated): ``v_start`` (V_mem at the pulse's start), ``rise`` (highest V_mem within
+        the pulse and 0.2 ms after it, minus ``v_start``), ``kept`` (V_mem at the next pulse's start minus
+        ``v_start``), ``t_back`` (s from the pulse's start until V_mem is back within 2 mV of ``v_start``; NaN:
+        not within the period), and per path of :data:`PULSE_PATHS` its charge over the period / C1 (``leak_down``
+        and ``reset`` count negative), and ``other``: ``kept`` minus the paths (what the named drain currents leave out,
+        e.g. the devices' capacitive currents).
+    """
+    if isinstance(pulses, bool) or not isinstance(pulses, int) or pulses < 1:
+        raise ValueError(f"pulses must be an integer >= 1, got {pulses!r}")
+    period = 1.0 / check_value(frequency, "frequency")
+    t_stop = (pulses + 0.5) * period
+    devices = " ".join(f"@m.xlif.{dev}[id]" for dev, _ in PULSE_PATHS.values())
+    body = [pulse_source("Vin", "in", biases, amplitude, width, period, 0.5 * period, t_stop),
+            *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr"), _rest("mem", biases),
+            f".save all {devices}"]
+    b = replace(biases, vthr=biases.vdd)
+    result = run_netlist(netlist(body, _tran(t_stop), biases=b, design=design))
+    t, mem = result["time"], result["mem"]
+    rows = []
+    for k in range(pulses):
+        start, end = (k + 0.5) * period, (k + 1.5) * period
+        v0, v1 = (float(np.interp(x - 1e-7, t, mem)) for x in (start, end))
+        near = (t >= start) & (t <= start + width + 2e-4)
+        back = t[(t > start + width) & (t < end) & (mem <= v0 + 2e-3)]
+        row = {"v_start": v0, "rise": float(mem[near].max()) - v0, "kept": v1 - v0,
+               "t_back": float(back[0] - start) if back.size else math.nan}
+        span = (t >= start) & (t <= end)
+        for path, (dev, sign) in PULSE_PATHS.items():
+            row[path] = sign * float(np.trapezoid(result[f"i(@m.xlif.{dev}[id])"][span], t[span])) / design.lif.c1
+        row["other"] = row["kept"] - sum(row[path] for path in PULSE_PATHS)
+        rows.append(row)
+    return rows
 
 
 SETTLE_PERIODS = 10
