@@ -10,7 +10,7 @@ import numpy as np
 from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext
 
-from testbenches.lif.calibrate import CALIBRATION_GOAL, HELD_OUT_GOAL, POINTS, STAGES
+from testbenches.lif.calibrate import CALIBRATION_GOAL, HELD_OUT_GOAL, POINTS, SPAN_GOAL, STAGES
 from testbenches.lif.circuit import CALIBRATION, Design
 
 __all__ = ["TRACE_POINTS", "CORNER", "PAPER", "LifStudy", "Run", "number", "cached", "simulate", "paper_measures",
@@ -93,11 +93,14 @@ def with_goals(measures: Mapping[str, Measure]) -> dict[str, Measure]:
 
 
 def goal_range(paper: float, goal: float, bound: str = "") -> tuple[float | None, float | None]:
-    """The pass range of a paper value: within a factor 1 + ``goal`` either way (the calibration's measure of
-    a point, :meth:`~testbenches.lif.calibrate.Point.weighted`), or above it for a lower ``bound``."""
+    """The pass range of a paper value: within ±``goal`` of it (15 %, 30 %, 1 %), within a factor 1.5 either way
+    for the extremes of Fig. 3A's span (:data:`~testbenches.lif.calibrate.SPAN_GOAL`), or above it for a lower
+    ``bound``."""
     if bound == "lower":
         return (paper, None)
-    return (paper / (1 + goal), paper * (1 + goal))
+    if goal == SPAN_GOAL:
+        return (paper / (1 + goal), paper * (1 + goal))
+    return (paper * (1 - goal), paper * (1 + goal))
 
 
 def measure_point(name: str, design: Design) -> float:
