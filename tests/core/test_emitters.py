@@ -114,7 +114,7 @@ def test_library_files_equal_fresh_emission(name, update_golden):
         if update_golden:
             write_library(LIBRARY_DIR)
         assert path.exists(), f"{path} missing: run 'spicegen emit --all'"
-        assert path.read_text() == render(name, fmt), f"{path} is stale: run 'spicegen emit --all'"
+        assert path.read_text() == render(name, fmt), f"{path} is stale: run 'spicegen emit --all --update-package'"
 
 
 def test_library_has_no_stale_files():
