@@ -217,17 +217,16 @@ class Design:
     corner: Corner = "tt"
 
 
-def _cap(name: str, a: str, b: str, value: float) -> str:
-    value = check_value(value, f"capacitor {name}")
-    if value <= 0:
-        raise ValueError(f"capacitor {name} must be > 0 F, got {value!r}")
-    return f"{name} {a} {b} {format_number(value)}"
+_PASSIVES = {"C": ("capacitor", "F"), "R": ("resistor", "ohm")}
+"""SPICE letter of a two-terminal element -> (what it is, unit), for :func:`_passive`'s message."""
 
 
-def _res(name: str, a: str, b: str, value: float) -> str:
-    value = check_value(value, f"resistor {name}")
+def _passive(name: str, a: str, b: str, value: float) -> str:
+    """The netlist line of capacitor or resistor ``name`` (its SPICE letter says which), refusing a value <= 0."""
+    what, unit = _PASSIVES[name[0]]
+    value = check_value(value, f"{what} {name}")
     if value <= 0:
-        raise ValueError(f"resistor {name} must be > 0 ohm, got {value!r}")
+        raise ValueError(f"{what} {name} must be > 0 {unit}, got {value!r}")
     return f"{name} {a} {b} {format_number(value)}"
 
 
@@ -252,9 +251,9 @@ def ldo_subckt(ldo: LdoDesign, att: AttenuatorDesign) -> list[str]:
         ldo.load.line("Mld2", "pfet", "o2", "o1", "vdd", "vdd"),
         ldo.stage2.line("Ms2", "pfet", "og", "o2", "vdd", "vdd"),
         ldo.bias_mirror.line("Mn2", "nfet", "og", "nb", "0", "0"),
-        _cap("Cc", "og", "oz", ldo.c_comp),
-        f"Rz oz o2 {format_number(check_value(ldo.r_zero, 'r_zero'))}",
-        _cap("Csyn", "syn", "0", ldo.c_syn),
+        _passive("Cc", "og", "oz", ldo.c_comp),
+        _passive("Rz", "oz", "o2", ldo.r_zero),
+        _passive("Csyn", "syn", "0", ldo.c_syn),
         ldo.pass_device.line("M1", "nfet", "syn", "og", "ain", "0"),
         inp.line("Ma1", "nfet", "ab", "ain", "0", "0"),
         inc.line("Ma3", "nfet", "ain", "ain", "ab", "0"),
@@ -282,12 +281,12 @@ def _dpi(d: LifDesign) -> list[str]:
         *d.tau_bias.lines("Mtb", "nfet", "tb", "vtaun", "0", "0"),
         *d.tau_ref.lines("Mtp1", "pfet", "tb", "tb", "vdd", "vdd"),
         d.tau_mirror.line("Mtp2", "pfet", "syn", "tb", "vdd", "vdd"),
-        _cap("Csyn", "syn", "vdd", d.c_dpi),
+        _passive("Csyn", "syn", "vdd", d.c_dpi),
         # the DPI's bias nodes, when their references carry nanoamperes, held by capacitors to V_dd
-        *([] if d.c_bias is None else [_cap("Cgr", "gr", "vdd", d.c_bias), _cap("Ctb", "tb", "vdd", d.c_bias)]),
+        *([] if d.c_bias is None else [_passive("Cgr", "gr", "vdd", d.c_bias), _passive("Ctb", "tb", "vdd", d.c_bias)]),
         # output: I_out = I_gain (I_in / I_tau - 1) for I_in > I_tau, into the membrane
         d.dpi_out.line("Mdo", "pfet", "mem", "syn", "vdd", "vdd"),
-        _cap("C1", "mem", "0", d.c1),
+        _passive("C1", "mem", "0", d.c1),
     ]
 
 
@@ -351,9 +350,9 @@ def _fire(d: LifDesign) -> list[str]:
         # below the inverter
         d.charge.line("Mchg", "pfet", "pw", "spk", "vdd", "vdd"),
         d.pw.line("Mpw", "nfet", "pw", "vpw", "pws" if d.r_pw is None else "pwr", "0"),
-        *([] if d.r_pw is None else [_res("Rpw", "pwr", "pws", d.r_pw)]),
+        *([] if d.r_pw is None else [_passive("Rpw", "pwr", "pws", d.r_pw)]),
         d.logic_n.line("Mpws", "nfet", "pws", "spk", "0", "0"),
-        _cap("C2", "pw", "0", d.c2),
+        _passive("C2", "pw", "0", d.c2),
         *_inverter(d, "i2", "pw", "pwb", d.timer_inv_n, d.timer_inv_p),
         d.reset.line("M8", "nfet", "mem", "spk", "0", "0"),
         *_inverter(d, "b1", "spk", "ob"),
@@ -367,7 +366,7 @@ def lif_subckt(d: LifDesign) -> list[str]:
     ``nin`` is the input (the attenuator output sinks the input current from it).
     """
     return [f".subckt {LIF_SUBCKT} {_LIF_PORTS}", *_dpi(d), *_leak(d), *_fire(d),
-            _cap("Cout", "out", "0", d.c_out), f".ends {LIF_SUBCKT}"]
+            _passive("Cout", "out", "0", d.c_out), f".ends {LIF_SUBCKT}"]
 
 
 def model_lines(design: Design) -> list[str]:
