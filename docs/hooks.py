@@ -16,6 +16,8 @@ from typing import Any, Mapping
 import griffe
 from mkdocs.structure.files import File, Files
 
+from spicegen.study import goal_span
+
 PAGE = "paper_vs_simulation.md"
 RESULTS = "results.json"
 
@@ -140,8 +142,7 @@ def _goal(comparison: Mapping[str, Any]) -> str:
     goal = comparison.get("goal")
     if goal is None:
         return "–"
-    lower, upper = (None if v is None else f"{v:.4g}" for v in goal)
-    span = f"{lower} … {upper}" if lower and upper else (f"≥ {lower}" if lower else f"≤ {upper}")
+    span = goal_span(goal, lambda v: f"{v:.4g}")
     met = comparison.get("met")
     return span if met is None else f"{span}, {'met' if met else '**missed**'}"
 

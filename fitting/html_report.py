@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from spicegen.files import write_text
+from spicegen.study import goal_span
 
 FAMILIES = {
     "core": ("Device library and Monte Carlo engine", ""),
@@ -341,8 +342,7 @@ def _goal(comparison: Mapping[str, Any]) -> str:
     goal = comparison.get("goal")
     if goal is None:
         return "—"
-    lower, upper = (_fmt(v, comparison["unit"]) if v is not None else None for v in goal)
-    span = f"{lower} … {upper}" if lower and upper else (f"≥ {lower}" if lower else f"≤ {upper}")
+    span = goal_span(goal, lambda v: _fmt(v, comparison["unit"]))
     met = comparison.get("met")
     verdict = "" if met is None else (' <span class="ok">met</span>' if met else ' <span class="bad">missed</span>')
     return f"{span}{verdict}"

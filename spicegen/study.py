@@ -216,6 +216,15 @@ ROLES = ("", "calibration", "held out")
 """Allowed :attr:`Measure.role` values (empty: the value is not compared with a paper number)."""
 
 
+def goal_span(goal: Sequence[float | None], write: Callable[[float], str]) -> str:
+    """A pass range ``[lower, upper]`` (None: an open side) in words, each bound written by ``write``:
+    ``"a … b"``, ``"≥ a"`` or ``"≤ b"``."""
+    lower, upper = (None if v is None else write(v) for v in goal)
+    if lower is not None and upper is not None:
+        return f"{lower} … {upper}"
+    return f"≥ {lower}" if lower is not None else f"≤ {upper}"
+
+
 def paper_comparison(name: str, measure: Measure, value: float | None) -> dict[str, Any]:
     """The paper-vs-simulation row of a measurement with a paper value.
 
