@@ -56,7 +56,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .device import DeviceModel
-from .naming import check_name, check_value, did_you_mean, format_number
+from .naming import check_name, check_value, did_you_mean, format_number, listing
 from .netlist import Flavor, check_node, format_card, format_instance, format_subckt
 from .params import Param, Variation
 from .parsing import parse_float
@@ -200,7 +200,7 @@ def _number_or_ref(value: float | str, slots: Mapping[str, Slot], what: str) -> 
     if isinstance(value, str):
         if value.lower() not in slots:
             raise ValueError(f"{what} refers to {value!r}, which is not a parameter of this circuit; "
-                             f"declare it with Circuit.param first (known: {sorted(slots)}).")
+                             f"declare it with Circuit.param first (known: {listing(sorted(slots))}).")
         return "{" + value + "}"
     return format_number(check_value(value, what))
 

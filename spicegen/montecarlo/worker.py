@@ -37,6 +37,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..measure import Final, evaluate
+from ..naming import listing
 from ..ngspice import NgSpiceShared, SimError, SimResult
 from ..testbench import CircuitWaves, SampleError, Slot, packed_element, packed_name
 from .plan import Plan, Point
@@ -90,7 +91,7 @@ class Session:
             raise ValueError(f"event {event} is out of range: the circuit declares events={self.events}.")
         for name in values or {}:
             if name not in self.values:
-                raise ValueError(f"no parameter {name!r} in this circuit; parameters: {sorted(self.values)}.")
+                raise ValueError(f"no parameter {name!r} in this circuit; parameters: {listing(sorted(self.values))}.")
         chosen = {name: _at(value, event) for name, value in {**self.values, **(values or {})}.items()}
         _apply(self._spice, self._point.slots, [(None, chosen)])
         return CircuitWaves(_run(self._spice, self._timeout, self._interruptible), self._point.aliases)
