@@ -179,3 +179,21 @@ def test_shipped_d2d_extraction_is_the_device_law_and_meets_the_adoption_rule():
     arrays = summary["arrays"]
     assert len(arrays) == 4 and all(len(a["n_states"]) == 32 for a in arrays)
     assert sum(a["inside"] for a in arrays) >= 3
+
+
+def test_spicegen_mc_takes_a_correlation_override(tmp_path):
+    """``spicegen mc reram-cycling --correlation``: at factor correlation 1 both members are the common factor, so
+    their standard normals agree (2 SPICE devices)."""
+    from cli import spicegen
+
+    from spicegen.montecarlo import load_dataframe
+
+    done = spicegen("mc", "reram-cycling", "--n", "2", "--seed", "3", "--no-progress", "--out", "mc",
+                    "--correlation", "c__n_lrs=1", "--correlation", "c__gam_rst=1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    frame = load_dataframe(tmp_path / "mc")
+    assert (frame["status"] == "ok").all() and (frame["R_LRS"] > 0).all()
+    law = d2d_joint.device_law()
+    shapes = [math.sqrt(math.log1p(law[n] ** 2)) for n in PARAMS]
+    normals = (_ln_ratios(frame.to_dict("records"), prefix="c__") + np.array(shapes) ** 2 / 2) / np.array(shapes)
+    np.testing.assert_allclose(normals[:, 0], normals[:, 1], rtol=1e-9)
