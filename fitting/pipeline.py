@@ -131,9 +131,10 @@ STAGES: tuple[Stage, ...] = (
           study="reram-cycling-iv", sizes=_sizes(Size(None, {"cycles": 2}), Size(None, {"cycles": 3}), Size())),
     Stage("reram-forming", "Forming voltage of pristine 1T1R cells (Fig. 2c)", study="reram-forming",
           sizes=_sizes(Size(10), Size(200), Size(2000))),
-    Stage("reram-d2d", "Device-to-device spread of the 0.2 V reads (Fig. 2e)", study="reram-d2d",
-          sizes=_sizes(Size(2, {"grid": "coarse", "map_devices": 200}), Size(40, {"map_devices": 2000}),
-                       Size(200))),
+    Stage("reram-d2d", "d2d law fitted jointly to the read spreads (Fig. 2e) and the N_states range (Fig. 5c)",
+          study="reram-d2d",
+          sizes=_sizes(Size(2, {"grid": "coarse", "map_devices": 200, "streams": 2, "arrays": 1, "array_size": 2}),
+                       Size(40, {"map_devices": 2000, "streams": 2, "arrays": 1}), Size(200))),
     Stage("reram-program", "Closed-loop identical-pulse programming: pulses and σ_prog (Fig. 3c/e)",
           study="reram-program", sizes=_sizes(Size(2, {"targets": 5}), Size(8), Size(32))),
     Stage("reram-pulse-response", "Open-loop identical-pulse response: N_states, SP_skew, NSR (Fig. 5)",
@@ -395,7 +396,7 @@ def register(sub: Any) -> None:
                                      "ReRAM and LIF studies, results.json and report.html")
     run.add_argument("--out", default="results", help="output folder (default: results); re-running resumes")
     run.add_argument("--scale", default="quick", choices=SCALES,
-                     help="smoke: seconds per stage; quick (default): every number at reduced n, about 5 min on "
+                     help="smoke: seconds per stage; quick (default): every number at reduced n, about 12 min on "
                           "2 cores; paper: the papers' sample sizes")
     run.add_argument("--only", nargs="+", metavar="STAGE", help="run these stages (and the stages they read)")
     run.add_argument("--workers", type=int, default=1, help="worker processes for Monte Carlo stages")

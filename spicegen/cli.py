@@ -75,7 +75,9 @@ def _study_arguments(args: argparse.Namespace) -> dict[str, Any]:
         sweep["corner"] = args.corners.split(",")
     kinds = args.kinds.split(",") if args.kinds else None
     return {"settings": pairs(args.set, "--set", number=False), "sweep": sweep,
-            "sigmas": pairs(args.sigma, "--sigma", number=False), **({"kinds": kinds} if kinds else {})}
+            "sigmas": pairs(args.sigma, "--sigma", number=False), **({"kinds": kinds} if kinds else {}),
+            **({"correlations": pairs(args.correlation, "--correlation", number=False)}
+               if getattr(args, "correlation", None) else {})}
 
 
 def _json_number(value: float) -> float | None:
@@ -338,6 +340,9 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     mc.add_argument("--sweep", action="append", metavar="NAME=V1,V2", help="sweep axis over an option or parameter (repeatable)")
     mc.add_argument("--corners", metavar="C1,C2", help="shorthand for --sweep corner=C1,C2 (tt, ff, ss, fs, sf)")
     mc.add_argument("--sigma", action="append", metavar="NAME=S", help="replace a parameter's sigma (> 0; repeatable)")
+    mc.add_argument("--correlation", action="append", metavar="NAME=C",
+                    help="replace a grouped parameter's correlation with its group's common factor (-1 … 1; "
+                         "repeatable)")
     mc.add_argument("--kinds", metavar="K1,K2", help="variation kinds to apply (default all: global,local,d2d,c2c)")
     mc.add_argument("--pack", type=whole(), default=1, help="samples per netlist, for op/dc/shared-stimulus tran (default 1)")
     mc.add_argument("--batch", type=whole(), help="samples per batch sent to a worker (default: automatic)")

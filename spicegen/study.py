@@ -530,7 +530,7 @@ class StudyContext:
 
     def sample_devices(self, device: str, n: int, *, kinds: Sequence[str] = ("d2d",), stream: str = "devices",
                        values: Mapping[str, float] | None = None, sigmas: Mapping[str, float] | None = None,
-                       normals: bool = False) -> list[dict[str, float]]:
+                       normals: bool = False, correlations: Mapping[str, float] | None = None) -> list[dict[str, float]]:
         """``n`` devices drawn with the engine's sampler (every distribution, correlated groups).
 
         See :func:`spicegen.montecarlo.sampling.draw_devices`; device ``k`` is sample ``k`` of the
@@ -539,7 +539,7 @@ class StudyContext:
         from .montecarlo.sampling import draw_devices
 
         return draw_devices(device, n, seed=self.stream_seed(stream), kinds=kinds, values=values, sigmas=sigmas,
-                            normals=normals)
+                            normals=normals, correlations=correlations)
 
     def monte_carlo(self, testbench: str, n: int, *, folder: str | None = None, stream: str | None = None,
                     **definition: Any) -> Any:
@@ -558,7 +558,7 @@ class StudyContext:
             Seed stream (default: the run's seed itself, so ``spicegen mc`` with that seed gives the
             same samples).
         definition
-            ``settings``, ``sweep``, ``sigmas``, ``kinds``, ``pack``, ``timeout`` of
+            ``settings``, ``sweep``, ``sigmas``, ``correlations``, ``kinds``, ``pack``, ``timeout`` of
             :func:`~spicegen.montecarlo.run_study`.
         """
         from .montecarlo import load_dataframe, run_study

@@ -32,7 +32,7 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
             - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**gam_rst
 
 Numbers and their sources: ``docs/reram.md``. The fitted values (``a_hop``, the set/reset prefactors and
-soft-bound exponents) and the calibrated variations (d2d of ``n_lrs`` and ``gam_rst``, the per-pulse law of
+soft-bound exponents) and the calibrated variations (d2d of ``n_lrs`` and ``gam_rst``, a correlated pair, the per-pulse law of
 ``nu_set`` and ``nu_rst``) are read from the calibration file, which the studies ``reram-calibration``,
 ``reram-c2c-calibration`` and ``reram-d2d`` rewrite (``--set ship=yes``).
 
@@ -56,6 +56,9 @@ G_THERMAL = 1e-3
 K_EV = BOLTZMANN / ELEMENTARY_CHARGE  # Boltzmann constant in eV/K
 #: Name of the device and of its calibration file (``spicegen/devices/calibration/reram_cmo.json``).
 DEVICE = "reram_cmo"
+#: The Monte Carlo engine's correlated group of the d2d pair (n_lrs, gam_rst): one filament geometry behind the
+#: set and the reset end; the calibration file holds each member's sigma and correlation with the common factor.
+D2D_GROUP = "filament"
 
 
 def _hop(prefactor, barrier, lowering, kt):
@@ -77,7 +80,7 @@ class ReramCmo(Device):
         Param("nu0", 1e13, "1/s", "electron attempt frequency (assumed)", (1e6, 1e18)),
         Param("n_hrs", 1.2e24, "1/m^3", "defect density at x = 0 (paper HRS)", (1e15, 1e30)),
         Param("n_lrs", 5e25, "1/m^3", "defect density at x = 1 (paper LRS)", (1e15, 1e30),
-              Variation("d2d", distribution="lognormal", **variation(DEVICE, "n_lrs"))),
+              Variation("d2d", distribution="lognormal", group=D2D_GROUP, **variation(DEVICE, "n_lrs"))),
         Param("de_hrs", 0.080, "eV", "hopping barrier at x = 0 (paper HRS)", (0.0, 2.0)),
         Param("de_lrs", 0.065, "eV", "hopping barrier at x = 1 (paper LRS)", (0.0, 2.0)),
         Param("rs", 3.91e3, "Ohm", "series resistance: CMO spreading, filament, electrodes", (1e-3, 1e8)),
@@ -94,7 +97,7 @@ class ReramCmo(Device):
         Param("a_rst", 2.0e-10, "m", "reset ionic hopping distance (assumed)", (0.0, 1e-7)),
         Param("gam_set", value(DEVICE, "gam_set"), "", "soft-bound exponent of the set rate (fitted)", (0.0, 10.0)),
         Param("gam_rst", value(DEVICE, "gam_rst"), "", "soft-bound exponent of the reset rate (fitted)", (0.0, 30.0),
-              Variation("d2d", distribution="lognormal", **variation(DEVICE, "gam_rst"))),
+              Variation("d2d", distribution="lognormal", group=D2D_GROUP, **variation(DEVICE, "gam_rst"))),
     )
     states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),)
     check = Check(

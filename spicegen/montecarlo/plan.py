@@ -120,7 +120,8 @@ class Plan:
 
 def make_plan(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | None = None,
               sweep: Mapping[str, Sequence[Any]] | None = None, sigmas: Mapping[str, float] | None = None,
-              kinds: Sequence[str] = KINDS, pack: int = 1, timeout: float | None = None) -> Plan:
+              kinds: Sequence[str] = KINDS, pack: int = 1, timeout: float | None = None,
+              correlations: Mapping[str, float] | None = None) -> Plan:
     """Resolve a study on ``testbench`` into a :class:`Plan`.
 
     Parameters
@@ -139,6 +140,10 @@ def make_plan(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | 
         relative or absolute).
     kinds
         Variation kinds to apply; parameters of other kinds stay at nominal.
+    correlations
+        Parameter name → correlation with its correlated group's common factor (-1 … 1), replacing the
+        declared one (the parameter must belong to a group). Recorded in the definition only when given,
+        so the keys of studies without it do not change.
     pack
         Samples per netlist (op, dc and shared-stimulus transients only).
     timeout
@@ -155,12 +160,13 @@ def make_plan(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | 
         a bad seed or pack, or a sweep that changes the circuit's parameters.
     """
     return make_plans(testbench, seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds,
-                      packs=(pack,), timeout=timeout)[0]
+                      packs=(pack,), timeout=timeout, correlations=correlations)[0]
 
 
 def make_plans(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] | None = None,
                sweep: Mapping[str, Sequence[Any]] | None = None, sigmas: Mapping[str, float] | None = None,
-               kinds: Sequence[str] = KINDS, packs: Sequence[int] = (1,), timeout: float | None = None) -> list[Plan]:
+               kinds: Sequence[str] = KINDS, packs: Sequence[int] = (1,), timeout: float | None = None,
+               correlations: Mapping[str, float] | None = None) -> list[Plan]:
     """:func:`make_plan` for each of ``packs`` from one build of the circuits: equal to
     ``[make_plan(..., pack=k) for k in packs]`` (a packed study and its unpacked twin build their
     circuits, and compile their models, once)."""
@@ -174,16 +180,19 @@ def make_plans(testbench: Testbench, *, seed: int, settings: Mapping[str, Any] |
         raise ValueError(f"testbench {testbench.name!r} runs a procedure of several runs per sample; "
                          "samples can only be packed for a single op/dc/tran run: use pack=1.")
     sigmas = {name: _number(f"sigma of {name!r}", v) for name, v in (sigmas or {}).items()}
+    correlations = {name: _number(f"correlation of {name!r}", v) for name, v in (correlations or {}).items()}
     settings = {name: _convert(testbench, name, v) for name, v in (settings or {}).items()}
     sweep = {name: _axis(testbench, name, values) for name, values in (sweep or {}).items()}
     coords = [dict(zip(sweep, combo)) for combo in itertools.product(*sweep.values())]
-    built = [_circuit(testbench, {**settings, **point}, sigmas, kinds) for point in coords]
-    return [_assemble(testbench, seed, settings, sweep, sigmas, kinds, pack, timeout, built, coords) for pack in packs]
+    built = [_circuit(testbench, {**settings, **point}, sigmas, kinds, correlations) for point in coords]
+    return [_assemble(testbench, seed, settings, sweep, sigmas, kinds, pack, timeout, built, coords, correlations)
+            for pack in packs]
 
 
 def _assemble(testbench: Testbench, seed: int, settings: Mapping[str, Any], sweep: Mapping[str, list[Any]],
               sigmas: Mapping[str, float], kinds: tuple[str, ...], pack: int, timeout: float | None,
-              built: Sequence[tuple[Circuit, tuple[Slot, ...]]], coords: Sequence[Mapping[str, Any]]) -> Plan:
+              built: Sequence[tuple[Circuit, tuple[Slot, ...]]], coords: Sequence[Mapping[str, Any]],
+              correlations: Mapping[str, float] | None = None) -> Plan:
     """The plan of the built circuits (with their chosen slots) at ``pack`` samples per netlist."""
     circuits = [circuit for circuit, _ in built]
     points = [Point(index, dict(coords[index]), circuit.format(chosen, pack), chosen, dict(circuit.aliases),
@@ -201,6 +210,8 @@ def _assemble(testbench: Testbench, seed: int, settings: Mapping[str, Any], swee
         "params": {s.name: _event_count(s, points[0].events) for s in points[0].slots},
         "fingerprint": _fingerprint(testbench, points),
     }
+    if correlations:
+        definition["correlations"] = dict(correlations)
     key = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
     return Plan(testbench.name, seed, pack, tuple(points), dict(testbench.measurements),
                 testbench.procedure, definition, key, timeout, quantities(testbench, circuits[0], points[0]))
@@ -259,7 +270,7 @@ def _axis(testbench: Testbench, name: str, values: Sequence[Any]) -> list[str | 
 
 
 def _circuit(testbench: Testbench, values: Mapping[str, Any], sigmas: Mapping[str, float],
-             kinds: Sequence[str]) -> tuple[Circuit, tuple[Slot, ...]]:
+             kinds: Sequence[str], correlations: Mapping[str, float] | None = None) -> tuple[Circuit, tuple[Slot, ...]]:
     """One sweep point's circuit and its slots with the point's nominal values and the chosen variations."""
     option_names = {o.name for o in testbench.options}
     circuit = testbench.circuit({k: v for k, v in values.items() if k in option_names})
@@ -272,6 +283,8 @@ def _circuit(testbench: Testbench, values: Mapping[str, Any], sigmas: Mapping[st
         testbench.check(MappingProxyType({name: slot.nominal for name, slot in slots.items()}))
     for name, sigma in sigmas.items():
         slots[name] = _with_sigma(testbench, circuit, slots, name, sigma)
+    for name, rho in (correlations or {}).items():
+        slots[name] = _with_correlation(testbench, circuit, slots, name, rho)
     chosen = tuple(s if s.variation is None or s.variation.kind in kinds else s.with_variation(None)
                    for s in slots.values())
     Sampler(chosen, circuit.events)  # fails early on groups mixing kinds or bad distributions
@@ -309,6 +322,16 @@ def _with_sigma(testbench: Testbench, circuit: Circuit, slots: Mapping[str, Slot
                          f"{'relative' if slot.variation.relative else 'absolute'}, declared {slot.variation.sigma!r}); "
                          "to hold a kind of variation at nominal, leave it out of the variation kinds.")
     return slot.with_variation(replace(slot.variation, sigma=sigma))
+
+
+def _with_correlation(testbench: Testbench, circuit: Circuit, slots: Mapping[str, Slot], name: str,
+                      rho: float) -> Slot:
+    slot = slots[_slot_name(testbench, circuit, name)]
+    if slot.variation is None or slot.variation.group is None:
+        grouped = [s.name for s in slots.values() if s.variation is not None and s.variation.group is not None]
+        raise ValueError(f"parameter {name!r} of testbench {testbench.name!r} is in no correlated group, so it has no "
+                         f"correlation to override; grouped parameters: {grouped or 'none'}.")
+    return slot.with_variation(replace(slot.variation, correlation=rho))
 
 
 def _check_same_params(points: Sequence[Point], axes: Sequence[str]) -> None:

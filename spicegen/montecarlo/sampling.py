@@ -393,7 +393,7 @@ def _normal(rule: _Rule, z: np.ndarray) -> np.ndarray:
 
 def draw_devices(device: str, n: int, *, seed: int, kinds: Sequence[str] = ("d2d",),
                  values: Mapping[str, float] | None = None, sigmas: Mapping[str, float] | None = None,
-                 normals: bool = False) -> list[dict[str, float]]:
+                 normals: bool = False, correlations: Mapping[str, float] | None = None) -> list[dict[str, float]]:
     """``n`` samples of a registered device's varied parameters, drawn as the engine draws them.
 
     Device ``k`` is sample ``k`` of a study seeded with ``seed`` holding one instance of the device,
@@ -417,6 +417,8 @@ def draw_devices(device: str, n: int, *, seed: int, kinds: Sequence[str] = ("d2d
     normals
         Return each varied parameter's standard normal (:meth:`Sampler.normals`) instead of the values:
         device ``k``'s normals do not depend on the sigmas, so they give its values at any sigma.
+    correlations
+        Parameter name → correlation with its group's common factor replacing the declared one.
 
     Returns
     -------
@@ -429,8 +431,8 @@ def draw_devices(device: str, n: int, *, seed: int, kinds: Sequence[str] = ("d2d
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a whole number >= 1, got {n!r}.")
     model = get_device(device)
-    values, sigmas = dict(values or {}), dict(sigmas or {})
-    for name in [*values, *sigmas]:
+    values, sigmas, correlations = dict(values or {}), dict(sigmas or {}), dict(correlations or {})
+    for name in [*values, *sigmas, *correlations]:
         model.param(name)  # raises, listing the device's parameters
     slots = []
     for p in model.params:
@@ -439,6 +441,11 @@ def draw_devices(device: str, n: int, *, seed: int, kinds: Sequence[str] = ("d2d
             variation = replace(variation, sigma=float(sigmas[p.name]))
         elif p.name in sigmas:
             raise ValueError(f"parameter {p.name!r} of {device!r} has no {'/'.join(kinds)} variation to override.")
+        if variation is not None and variation.group is not None and p.name in correlations:
+            variation = replace(variation, correlation=float(correlations[p.name]))
+        elif p.name in correlations:
+            raise ValueError(f"parameter {p.name!r} of {device!r} has no {'/'.join(kinds)} variation in a correlated "
+                             "group whose correlation could be overridden.")
         slots.append(Slot(replace(p, default=p.check(values.get(p.name, p.default)), variation=variation),
                           "dev", f"{device}.{p.name}"))
     sampler = Sampler(slots)

@@ -77,6 +77,7 @@ class Summary:
 def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
               settings: Mapping[str, Any] | None = None, sweep: Mapping[str, Sequence[Any]] | None = None,
               sigmas: Mapping[str, float] | None = None, kinds: Sequence[str] = KINDS, pack: int = 1,
+              correlations: Mapping[str, float] | None = None,
               workers: int = 1, dask: str | None = None, batch: int | None = None, retry_failed: bool = False,
               timeout: float | None = None, progress: bool = True, desc: str = "") -> Summary:
     """Run (or resume) ``n`` samples per sweep point of a study on ``testbench`` into ``folder``.
@@ -89,7 +90,7 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
         Study folder; created if needed. Re-running the same study there resumes it.
     n
         Samples per sweep point (>= 1). A larger ``n`` than before extends the study.
-    seed, settings, sweep, sigmas, kinds, pack, timeout
+    seed, settings, sweep, sigmas, kinds, pack, timeout, correlations
         The study definition, see :func:`~spicegen.montecarlo.plan.make_plan`.
     workers
         Worker processes (1: run in this process). Unused with a Dask scheduler address,
@@ -128,7 +129,8 @@ def run_study(testbench: Testbench, folder: str | Path, *, n: int, seed: int,
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}.")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a whole number >= 1, got {batch!r}.")
-    study = dict(seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds, timeout=timeout)
+    study = dict(seed=seed, settings=settings, sweep=sweep, sigmas=sigmas, kinds=kinds, timeout=timeout,
+                 correlations=correlations)
     # a failing pack's samples are run again alone, on the same study unpacked (built from the same circuits)
     plan, *rest = make_plans(testbench, packs=(pack,) if pack == 1 else (pack, 1), **study)
     single = rest[0] if rest else None

@@ -14,17 +14,16 @@ Testbenches (``spicegen sim`` / ``spicegen mc``), all on the 1T1R cell of :mod:`
     ``V_form`` = V_1T1R - R_DS*I at the largest current increase (Falcone et al. Fig. S2), with the
     device's d2d variation (HfOx thickness).
 
-Studies (``spicegen study run NAME --out DIR``), both calibrations with a held-out seed:
+Study (``spicegen study run NAME --out DIR``), a calibration with a held-out seed:
 
 ``reram-forming``
     lmfit of ``p_dip`` (mean forming voltage) and of the d2d sigma of ``t_ox`` (its spread) of
     ``hfox_forming`` on Monte Carlo runs of ``reram-forming``.
-``reram-d2d``
-    lmfit of the d2d sigmas of ``reram_cmo`` on a SPICE read map, checked with SPICE devices.
 
-Both write the fitted values into ``calibration_<device>.json`` of their output folder, and into the
-package's calibration file only with ``--set ship=yes``. Sources, assumptions and results:
-``docs/reram_studies.md``.
+It writes the fitted values into ``calibration_<device>.json`` of its output folder, and into the
+package's calibration file only with ``--set ship=yes``. The d2d law of ``reram_cmo`` is fitted by the study
+``reram-d2d`` (:mod:`fitting.reram.d2d_joint`) on the SPICE read map of :func:`read_map`. Sources, assumptions
+and results: ``docs/reram_studies.md``.
 """
 from __future__ import annotations
 
@@ -39,7 +38,6 @@ from spicegen import calibration, get_device
 from spicegen.calibration import significant
 from spicegen.figures import pyplot, save_figure
 from spicegen.naming import format_number
-from spicegen.params import Variation
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from spicegen.testbench import Circuit, Option, Testbench, register_testbench
@@ -471,13 +469,13 @@ READS = ("R_LRS", "R_HRS")
 
 
 def _d2d_params() -> list[str]:
-    """The reram_cmo parameters with a d2d variation (independent draws; docs/reram_studies.md section 3)."""
+    """The reram_cmo parameters with a d2d variation (docs/reram_studies.md section 3), the axes of the read map."""
     names = [p.name for p in get_device(CELL_DEVICE).params if p.variation is not None and p.variation.kind == "d2d"]
     for name in names:
         v = get_device(CELL_DEVICE).param(name).variation
-        if v.distribution not in MAP_GRIDS["fine"] or v.group is not None or not v.relative or v.p_zero:
-            raise ValueError(f"the d2d study maps ungrouped relative normal or lognormal variations; {name!r} has "
-                             f"{v.distribution!r} (group {v.group!r}, relative {v.relative}, p_zero {v.p_zero}).")
+        if v.distribution not in MAP_GRIDS["fine"] or not v.relative or v.p_zero:
+            raise ValueError(f"the read map takes relative normal or lognormal variations; {name!r} has "
+                             f"{v.distribution!r} (relative {v.relative}, p_zero {v.p_zero}).")
     return names
 
 
@@ -497,19 +495,8 @@ def parse_sigmas(text: str) -> dict[str, float]:
                 raise ValueError(item)
             sigmas[name.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"start sigma {item!r} is not NAME=NUMBER; write e.g. 'n_lrs=0.3,gam_rst=0.3'.") from None
+            raise ValueError(f"start value {item!r} is not NAME=NUMBER; write e.g. 'n_lrs=0.3,gam_rst=0.3'.") from None
     return sigmas
-
-
-def _d2d_variations(sigmas: Mapping[str, float] | None = None) -> dict[str, Variation]:
-    """The device's d2d variations, with the relative sigmas in ``sigmas`` (by parameter name) overridden."""
-    sigmas = dict(sigmas or {})
-    unknown = set(sigmas) - set(_d2d_params())
-    if unknown:
-        raise ValueError(f"no d2d variation on {sorted(unknown)}; the d2d parameters are {_d2d_params()}.")
-    model = get_device(CELL_DEVICE)
-    return {name: replace(model.param(name).variation, sigma=_check_sigma(sigmas[name], f"d2d sigma of {name!r}"))
-            if name in sigmas else model.param(name).variation for name in _d2d_params()}
 
 
 def _coordinate(name: str, values: np.ndarray) -> np.ndarray:
@@ -570,66 +557,6 @@ def map_reads(table: Mapping[str, Any], coords: np.ndarray) -> dict[str, np.ndar
             for m in READS}
 
 
-def standard_normals(normals: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """The standard-normal draws (n x d, columns in :func:`_d2d_params` order) of devices drawn with
-    ``normals=True`` (:func:`~spicegen.montecarlo.sampling.draw_devices`).
-
-    The engine's sampler gives device ``k`` the same normal draws whatever the sigma, so these draws
-    and :func:`coordinates` give the devices of any other sigma (common random numbers for lmfit).
-    """
-    return np.column_stack([[d[name] for d in normals] for name in _d2d_params()])
-
-
-def coordinates(z: np.ndarray, sigmas: Mapping[str, float] | None = None) -> np.ndarray:
-    """Map coordinates (n x d) of the devices with standard-normal draws ``z`` and the d2d variations of
-    the device with ``sigmas`` overridden, mapped as the Monte Carlo engine maps them (``Variation.apply``)."""
-    model = get_device(CELL_DEVICE)
-    return np.column_stack([_coordinate(name, v.apply(model.param(name).default, z[:, j]))
-                            for j, (name, v) in enumerate(_d2d_variations(sigmas).items())])
-
-
-def _sigma_bound(distribution: str, axis: Sequence[float], z_max: float) -> float:
-    """Largest relative sigma whose draws (|z| <= z_max) stay inside the map axis."""
-    edge = min(-axis[0], axis[-1])
-    if distribution == "normal":
-        return 0.98 * edge / z_max
-    s_max = 0.98 * (math.sqrt(z_max ** 2 + 2 * edge) - z_max)  # s*|z| + s^2/2 inside the map
-    return math.sqrt(math.expm1(s_max ** 2))
-
-
-def calibrate_d2d_sigmas(table: Mapping[str, Any], z: np.ndarray, *, start: Mapping[str, float] | None = None,
-                         target: float = PAPER["rel_sigma"], devices: int = PAPER_DEVICES) -> dict[str, Any]:
-    """lmfit: the relative d2d sigmas of the mapped parameters whose read spreads (sigma/mu of R_LRS and
-    R_HRS of the devices with standard-normal draws ``z`` through the SPICE map) match ``target``.
-
-    Residuals are weighted by the sampling uncertainty of the paper's sigma/mu over ``devices`` devices
-    and the covariance is not rescaled, so the stderr of each sigma is that uncertainty propagated.
-    """
-    import lmfit
-
-    variations = _d2d_variations()
-    z_max = float(np.max(np.abs(z)))
-    uncertainty = target * math.sqrt(1.0 / (2 * (devices - 1)))
-    params = lmfit.Parameters()
-    for (name, v), axis in zip(variations.items(), table["axes"]):
-        hi = _sigma_bound(v.distribution, axis, z_max)
-        params.add(name, min((start or {}).get(name, v.sigma), 0.9 * hi), min=1e-3, max=hi)
-
-    def reads_of(p: lmfit.Parameters) -> dict[str, np.ndarray]:
-        return map_reads(table, coordinates(z, {name: p[name].value for name in variations}))
-
-    def residual(p: lmfit.Parameters) -> np.ndarray:
-        reads = reads_of(p)
-        return np.array([(_stats(reads[m])["rel_std"] - target) / uncertainty for m in READS])
-
-    result = lmfit.minimize(residual, params, method="least_squares", scale_covar=False)
-    return {"sigma": {name: float(result.params[name].value) for name in variations},
-            "stderr": {name: (float(result.params[name].stderr) if result.params[name].stderr is not None
-                              else math.nan) for name in variations},
-            "target_uncertainty": uncertainty, "residual": result.residual.tolist(), "nfev": int(result.nfev),
-            "reads": _read_stats(reads_of(result.params))}
-
-
 def _read_stats(reads: Mapping[str, np.ndarray]) -> dict[str, Any]:
     row: dict[str, Any] = {m: _stats(v) for m, v in reads.items()}
     row["deviation"] = {f"{m}_mean": _deviation(row[m]["mean"], PAPER[m]) for m in READS}
@@ -647,86 +574,6 @@ def _spice_vs_map(table: Mapping[str, Any], frame: Any, seed: int) -> dict[str, 
             f"map_{n}_same_devices": _read_stats(mapped),
             "map_vs_spice_max_rel_error": {m: float(np.max(np.abs(e))) for m, e in error.items()},
             "map_vs_spice_rms_rel_error": {m: float(np.sqrt(np.mean(e ** 2))) for m, e in error.items()}}
-
-
-@register_study
-class D2dStudy(Study):
-    """Device-to-device spread of the 0.2 V reads (Fig. 2e): reram_cmo's d2d sigmas fitted on a SPICE read map."""
-
-    name = "reram-d2d"
-    family = "reram"
-    options = (
-        Setting("held_out_seed", 2, "seed of the held-out devices (--seed is the calibration seed)",
-                bounds=SEED_BOUNDS),
-        Setting("map_devices", 10_000, "devices per seed read through the SPICE map (lmfit and check)",
-                bounds=(100, 1_000_000)),
-        Setting("start", "", "lmfit start sigmas NAME=S,... (empty: the device's)"),
-        Setting("grid", "fine", "read map: fine (17 x 13 transients) or coarse (4 x 4, quick checks only)",
-                choices=tuple(MAP_GRIDS)),
-        Setting("ship", False, "also update the package's calibration file (reram_cmo.json)"),
-    )
-    measures = {
-        "sigma_n_lrs": Measure("", "fitted relative d2d sigma of n_lrs (lognormal)"),
-        "sigma_gam_rst": Measure("", "fitted relative d2d sigma of gam_rst (lognormal)"),
-        **{f"{m}_rel_std": Measure("", f"sigma/mu of {m}, SPICE devices of the held-out seed", spec=(0.225, 0.275),
-                                   paper=PAPER["rel_sigma"], role="held out") for m in READS},
-        **{f"{m}_rel_std_cal": Measure("", f"sigma/mu of {m}, SPICE devices of the calibration seed",
-                                       paper=PAPER["rel_sigma"], role="calibration") for m in READS},
-        # the kinetics were fitted to these reads on the nominal cell (reram-calibration)
-        **{f"{m}_mean": Measure("Ohm", f"mean {m}, SPICE devices of the held-out seed",
-                                spec=(0.9 * PAPER[m], 1.1 * PAPER[m]), paper=PAPER[m], role="calibration")
-           for m in READS},
-        "map_error_max": Measure("", "largest |map/SPICE - 1| of a read, SPICE devices of both seeds", spec=(0, 0.01)),
-    }
-    devices = (CELL_DEVICE,)
-    n_default = N_SPICE
-    n_min = 2
-    n_desc = "SPICE devices per seed (calibration and held-out)"
-    seed_default = 1
-
-    def run(self, ctx: StudyContext) -> StudyResult:
-        held_out = held_out_seed(ctx)
-        start = {name: v.sigma for name, v in _d2d_variations(parse_sigmas(ctx.options["start"])).items()}
-        device = {name: v.sigma for name, v in _d2d_variations().items()}
-        table = ctx.step("map", lambda: read_map(lambda s: ctx.simulate("reram-cycling", s), ctx.options["grid"],
-                                                 lambda items, total: ctx.bar(items, total=total, desc="read map")))
-        seeds = {"calibration": ctx.seed, "held-out": held_out}
-        z = {label: standard_normals(on_seed(ctx, seed).sample_devices(CELL_DEVICE, ctx.options["map_devices"],
-                                                                      stream="map", normals=True))
-             for label, seed in seeds.items()}
-        fit = calibrate_d2d_sigmas(table, z["calibration"], start=start)
-        fitted = {name: significant(s, 3) for name, s in fit["sigma"].items()}  # as written into reram_cmo
-        spice = {}
-        for label, seed in seeds.items():
-            frame = _ok(on_seed(ctx, seed).monte_carlo("reram-cycling", ctx.n, folder=f"mc/{label}",
-                                                       sigmas={f"c__{name}": s for name, s in fitted.items()}))
-            spice[label] = {"seed": seed, "frame": frame, **_spice_vs_map(table, frame, seed)}
-        n_map = ctx.options["map_devices"]
-        runs = {label: {"sigma": s, **{f"map_{n_map} (seed {seed})": _read_stats(map_reads(table, coordinates(z[k], s)))
-                                       for k, seed in seeds.items()}}
-                for label, s in (("device sigma", device), ("fitted sigma", fitted))}
-        _plot_d2d(fitted, spice, map_reads(table, coordinates(z["held-out"], fitted)), held_out,
-                  ctx.out / "d2d_cdf.png")
-        written = calibration.update(CELL_DEVICE, ctx.out, variations={n: {"sigma": s} for n, s in fitted.items()},
-                                     source=ctx.citation(), ship=ctx.options["ship"])
-        summary = {"d2d_params": table["params"],
-                   "distributions": {name: v.distribution for name, v in _d2d_variations().items()},
-                   "map": table, "lmfit": fit, "sigma_fitted": fitted, "runs": runs,
-                   "spice": {label: {k: v for k, v in run.items() if k != "frame"} for label, run in spice.items()}}
-        return StudyResult(_d2d_measurements(fitted, spice), data=summary,
-                           files=["d2d_cdf.png", written[0].name])
-
-
-def _d2d_measurements(fitted: Mapping[str, float], spice: Mapping[str, Any]) -> dict[str, float]:
-    """The headline numbers of :class:`D2dStudy`: fitted sigmas, SPICE spreads and means, map error."""
-    stats = {label: next(v for k, v in run.items() if k.startswith("spice_")) for label, run in spice.items()}
-    out = {f"sigma_{name}": fitted.get(name, math.nan) for name in ("n_lrs", "gam_rst")}
-    for m in READS:
-        out[f"{m}_rel_std"] = stats["held-out"][m]["rel_std"]
-        out[f"{m}_rel_std_cal"] = stats["calibration"][m]["rel_std"]
-        out[f"{m}_mean"] = stats["held-out"][m]["mean"]
-    out["map_error_max"] = max(e for run in spice.values() for e in run["map_vs_spice_max_rel_error"].values())
-    return out
 
 
 def _plot_d2d(sigmas: Mapping[str, float], spice: Mapping[str, Any], big: Mapping[str, np.ndarray], seed: int,

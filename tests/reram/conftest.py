@@ -39,13 +39,10 @@ def _study_run(study: str, *args: str, extraction: str | None = None, doc: str) 
 cycling_iv = _study_run("reram-cycling-iv", "--set", "cycles=2", doc="Two quasi-static cycles of the nominal cell.")
 forming = _study_run("reram-forming", "--n", "10", extraction="reram-forming",
                      doc="A small forming study (3 x 10 devices) and its extraction.")
-d2d = _study_run("reram-d2d", "--n", "2", "--set", "grid=coarse", "--set", "map_devices=200", extraction="reram-d2d",
-                 doc="A small d2d study (coarse 4 x 4 read map, 200 map devices, 2 SPICE devices per seed) and its "
-                     "extraction.")
-d2d_joint_run = _study_run("reram-d2d-joint", "--n", "2", "--set", "grid=coarse", "--set", "streams=2", "--set",
-                       "map_devices=500", "--set", "arrays=1",
-                       doc="The joint d2d fit on a 3 x 3 N_states grid (2 c2c streams), 500 map devices and one "
-                           "held-out array of 2 devices (~40 s).")
+d2d = _study_run("reram-d2d", "--n", "2", "--set", "grid=coarse", "--set", "map_devices=500", "--set", "streams=2",
+                 "--set", "arrays=1", "--set", "array_size=2", extraction="reram-d2d",
+                 doc="A small joint d2d fit (coarse 4 x 4 read map, 3 x 3 N_states grid with 2 c2c streams, 500 map "
+                     "devices, 2 SPICE devices per seed, one held-out array of 2 devices) and its extraction (~20 s).")
 program_run = _study_run("reram-program", "--set", "targets=5", "--n", "2", "--seed", "3", extraction="reram-sigma-prog",
                          doc="A small closed-loop study (5 targets x 2 cells x 2 acceptance ranges) and its sigma_prog "
                              "extraction.")

@@ -37,12 +37,14 @@ def test_device_defaults_are_the_calibration_file(device, kind, name):
 
 
 def test_calibrated_values_are_todays_numbers():
-    """The values the devices had before they moved into the calibration files (docs/reram.md §1, §2 item 13;
-    docs/reram_studies.md §2, §3.4)."""
+    """The values the devices had before they moved into the calibration files, and the joint d2d law since
+    (docs/reram.md §1, §2 item 13, §6; docs/reram_studies.md §2, §3.4)."""
     cmo, forming = get_device("reram_cmo"), get_device("hfox_forming")
     assert [cmo.param(n).default for n in ("a_hop", "nu_set", "nu_rst", "gam_set", "gam_rst")] == [
         6.011e-9, 4.161e19, 8.106e12, 8.730, 2.224]
-    assert (cmo.param("n_lrs").variation.sigma, cmo.param("gam_rst").variation.sigma) == (0.37, 0.382)
+    assert (cmo.param("n_lrs").variation.sigma, cmo.param("gam_rst").variation.sigma) == (0.293, 0.395)
+    assert (cmo.param("n_lrs").variation.correlation, cmo.param("gam_rst").variation.correlation) == (0.91, 0.91)
+    assert cmo.param("n_lrs").variation.group == cmo.param("gam_rst").variation.group == "filament"
     for name in ("nu_set", "nu_rst"):
         assert (cmo.param(name).variation.sigma, cmo.param(name).variation.p_zero) == (0.8, 0.2)
     assert (forming.param("p_dip").default, forming.param("t_ox").variation.sigma) == (2.7565e-9, 0.02788)

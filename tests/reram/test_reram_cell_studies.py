@@ -11,8 +11,6 @@ from cli import spicegen
 
 from spicegen import calibration, get_device
 from spicegen.cli import main
-from spicegen.montecarlo.sampling import draw_devices
-from spicegen.study import get_extraction
 from testbenches.core.equivalence import check_device
 from testbenches.reram import studies
 
@@ -56,39 +54,27 @@ def test_forming_extraction_ships_the_summary_citing_the_run(forming):
     assert all((folder / name).stat().st_size > 0 for name in ("forming_cdf.png", "forming_iv.png"))
 
 
-def test_d2d_study_fits_the_sigmas_on_the_map_and_checks_with_spice(d2d, package_files):
+def test_d2d_study_fits_the_law_on_the_maps_and_checks_with_spice(d2d, package_files):
     result = json.loads((d2d / "run" / "result.json").read_text())
     m, data = result["measurements"], result["data"]
-    assert 0.1 < m["sigma_n_lrs"] < 1.0 and 0.05 < m["sigma_gam_rst"] < 1.0
+    assert 0.02 <= m["sigma_n_lrs"] <= 0.6 and 0.02 <= m["sigma_gam_rst"] <= 0.6 and 0.0 <= m["rho"] <= 1.0
     assert m["map_error_max"] < 0.05  # a 4 x 4 map, so a looser agreement than the shipped 0.4 %
     assert np.asarray(data["map"]["R_LRS"]).shape == (4, 4)
+    assert np.asarray(data["n_states_grid"]["n_states"]).shape == (3, 3, 2)
     assert set(data["spice"]) == {"calibration", "held-out"}
     written = json.loads((d2d / "run" / "calibration_reram_cmo.json").read_text())
-    assert written["variations"]["n_lrs"] == {"sigma": m["sigma_n_lrs"]}
+    assert written["variations"]["n_lrs"] == {"sigma": m["sigma_n_lrs"], "correlation": data["factor_correlation"]}
     assert written["sources"]["gam_rst.variation"]["study"] == "reram-d2d"
     summary = json.loads((d2d / "ex" / "reram-d2d" / "d2d_summary.json").read_text())
     assert summary["provenance"]["study"]["key"] == result["key"]
     assert {p.name: p.read_bytes() for p in calibration.folder().glob("*.json")} == package_files  # ship=no
 
 
-def test_shipped_d2d_fit_is_the_device_variation_and_meets_fig2e():
-    """The shipped d2d summary (fitting/extractions/reram_d2d) refitted the sigmas in reram_cmo within their
-    standard error, and its SPICE devices (calibration and held-out seed) meet Fig. 2e within 10 %: sigma/mu
-    and means."""
-    summary = json.loads((get_extraction("reram-d2d").shipped() / "d2d_summary.json").read_text())
-    model = get_device("reram_cmo")
-    for name, sigma in summary["sigma_fitted"].items():
-        assert abs(model.param(name).variation.sigma - sigma) <= summary["lmfit"]["stderr"][name]
-    for run in summary["spice"].values():
-        stats = next(v for k, v in run.items() if k.startswith("spice_"))
-        assert stats["R_LRS"]["n"] >= 200 and stats["R_HRS"]["n"] >= 200
-        assert all(abs(d) <= READ_TOL for d in stats["deviation"].values()), stats["deviation"]
-
-
 def test_studies_are_described_and_refuse_bad_options(tmp_path, capsys):
     assert main(["study", "describe", "reram-d2d"]) == 0
     described = capsys.readouterr().out
-    assert all(o in described for o in ("held_out_seed", "map_devices", "start", "grid", "ship")), described
+    assert all(o in described for o in ("held_out_seed", "map_devices", "start", "grid", "streams", "arrays",
+                                         "array_size", "ship")), described
     assert "paper 0.25" in described
     for study, args, message in (
             ("reram-d2d", ("--set", "grid=medium"), "is not one of fine, coarse"),
@@ -144,32 +130,13 @@ def test_forming_point_is_the_largest_current_step():
         studies.forming_point(v, i, step=-0.01)
 
 
-def test_d2d_draws_are_independent_with_unit_mean_and_the_asked_spread():
-    assert studies._d2d_params() == ["n_lrs", "gam_rst"]
-    sigmas = {"n_lrs": 0.3, "gam_rst": 0.2}
-    coords = studies.coordinates(studies.standard_normals(draw_devices("reram_cmo", 20_000, seed=5, normals=True)), sigmas)
-    k, g = np.exp(coords[:, 0]), np.exp(coords[:, 1])
-    assert k.mean() == pytest.approx(1.0, abs=0.01) and g.mean() == pytest.approx(1.0, abs=0.01)
-    assert k.std() / k.mean() == pytest.approx(0.3, rel=0.05)
-    assert g.std() / g.mean() == pytest.approx(0.2, rel=0.05)
-    assert abs(np.corrcoef(coords.T)[0, 1]) < 0.03
-
-
-def test_d2d_normals_give_the_engines_devices_at_any_sigma():
-    """Common random numbers: device k's normal draws do not depend on the sigma, so the devices the
-    engine draws with other sigmas are the recovered normals mapped with those sigmas."""
-    sigmas = {"n_lrs": 0.5, "gam_rst": 0.3}
-    z = studies.standard_normals(draw_devices("reram_cmo", 50, seed=9, normals=True))
-    direct = draw_devices("reram_cmo", 50, seed=9, sigmas=sigmas)
-    expected = np.column_stack([studies._coordinate(n, np.array([d[n] for d in direct])) for n in sigmas])
-    np.testing.assert_allclose(studies.coordinates(z, sigmas), expected, rtol=1e-9, atol=1e-12)
-
-
 def test_bad_d2d_input_is_refused_with_the_value_named():
-    with pytest.raises(ValueError, match="relative sigma in"):
-        studies._d2d_variations({"n_lrs": -0.2})
-    with pytest.raises(ValueError, match=r"no d2d variation on \['n_hrs'\]"):
-        studies._d2d_variations({"n_hrs": 0.2})
+    from fitting.reram import d2d_joint
+
+    assert studies._d2d_params() == ["n_lrs", "gam_rst"]
+    with pytest.raises(ValueError, match=r"start values of \['n_hrs'\]: the d2d law has \['n_lrs', 'gam_rst'\] and rho"):
+        d2d_joint._start("n_hrs=0.2")
+    assert d2d_joint._start("rho=0.7") == {"rho": 0.7}
     assert studies.parse_sigmas(" n_lrs=0.3, gam_rst=0.3 ") == {"n_lrs": 0.3, "gam_rst": 0.3}
     for text in ("n_lrs", "n_lrs=wide"):
         with pytest.raises(ValueError, match="is not NAME=NUMBER"):

@@ -11,7 +11,7 @@ from spicegen.study import ROLES, get_study, studies
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 
 #: Fixture of ``conftest.py`` → the study it runs.
-STUDY_RUNS = {"cycling_iv": "reram-cycling-iv", "forming": "reram-forming", "d2d": "reram-d2d", "d2d_joint_run": "reram-d2d-joint",
+STUDY_RUNS = {"cycling_iv": "reram-cycling-iv", "forming": "reram-forming", "d2d": "reram-d2d",
               "program_run": "reram-program", "pulse_run": "reram-pulse-response", "ttt": "reram-ttt",
               "relaxation": "reram-relaxation", "kinetic_calibration": "reram-calibration",
               "c2c_calibration": "reram-c2c-calibration", "crossbar": "crossbar-mvm",
