@@ -446,6 +446,8 @@ class LifCalibration(LifStudy):
                        "L(DPI gain, DPI threshold, input share, leak bias))",
                        choices=("timer,membrane", "timer", "membrane")),
                Setting("max_evals", 30, "most residual evaluations per stage (lmfit max_nfev)", bounds=(1, 500)),
+               Setting("start", "stage", "where each stage starts: stage (the initial sizes listed with the stage) or "
+                       "shipped (the package's calibrated sizes)", choices=("stage", "shipped")),
                Setting("ship", False, "also update the package's calibration file "
                        f"(testbenches/lif/{CALIBRATION.name})"),
                CORNER)
@@ -471,7 +473,7 @@ class LifCalibration(LifStudy):
             bar.update()
 
         fitted = calibrate(design_of(ctx), stages, max_evals=ctx.options["max_evals"], measure=measure,
-                           progress=progress)
+                           progress=progress, start="design" if ctx.options["start"] == "shipped" else "stage")
         for bar in bars.values():
             bar.close()
         values = {k: v for stage in fitted.values() for k, v in stage["values"].items()}

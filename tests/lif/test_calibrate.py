@@ -56,3 +56,19 @@ def test_each_residual_is_weighted_by_its_own_goal() -> None:
 def test_a_point_without_a_positive_goal_is_refused() -> None:
     with pytest.raises(ValueError, match=r"goal -0.1 .*0.15 for 15 %"):
         Point("bad", 1.0, "Hz", "nowhere", "rate", {"isyn": 1e-6, "vthr": 1.0}, -0.1)
+
+
+def test_a_stage_starts_from_its_listed_sizes_or_from_the_design() -> None:
+    from testbenches.lif.calibrate import apply, sizes
+
+    membrane = STAGES[1]
+    design = apply(Design(), {n: 1.1 * init for n, (init, _, _) in membrane.params.items()})
+    for start, expected in (("stage", {n: p[0] for n, p in membrane.params.items()}),
+                            ("design", {n: sizes(design)[n] for n in membrane.params})):
+        seen: list[dict[str, float]] = []
+        calibrate(design, ["membrane"], max_evals=1, measure=closed_form, start=start,
+                  progress=lambda _, values, res: seen.append(dict(values)))
+        assert seen[0] == pytest.approx(expected, rel=1e-12)
+    far = apply(Design(), {"c1": 100e-12})
+    with pytest.raises(ValueError, match=r"start c1 = 1e-10 is outside its bounds"):
+        calibrate(far, ["membrane"], max_evals=1, measure=closed_form, start="design")
