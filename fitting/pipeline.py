@@ -134,7 +134,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("reram-d2d", "d2d law fitted jointly to the read spreads (Fig. 2e) and the N_states range (Fig. 5c)",
           study="reram-d2d",
           sizes=_sizes(Size(2, {"grid": "coarse", "map_devices": 200, "streams": 2, "arrays": 1, "array_size": 2}),
-                       Size(40, {"map_devices": 2000, "streams": 2, "arrays": 1}), Size(200))),
+                       Size(200, {"map_devices": 2000, "streams": 2, "arrays": 1}), Size(200))),
     Stage("reram-program", "Closed-loop identical-pulse programming: pulses and σ_prog (Fig. 3c/e)",
           study="reram-program", sizes=_sizes(Size(2, {"targets": 5}), Size(8), Size(32))),
     Stage("reram-pulse-response", "Open-loop identical-pulse response: N_states, SP_skew, NSR (Fig. 5)",
