@@ -10,7 +10,7 @@ import numpy as np
 from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext
 
-from testbenches.lif.calibrate import CALIBRATION_GOAL, HELD_OUT_GOAL, POINTS, SPAN_GOAL, STAGES
+from testbenches.lif.calibrate import CALIBRATION_GOAL, HELD_OUT_GOAL, POINTS, STAGES, goal_range
 from testbenches.lif.circuit import CALIBRATION, Design
 
 __all__ = ["TRACE_POINTS", "CORNER", "PAPER", "LifStudy", "Run", "number", "cached", "simulate", "paper_measures",
@@ -90,17 +90,6 @@ def with_goals(measures: Mapping[str, Measure]) -> dict[str, Measure]:
     goals = {"calibration": CALIBRATION_GOAL, "held out": HELD_OUT_GOAL}
     return {name: replace(m, spec=goal_range(m.paper, goals[m.role])) if m.paper is not None and m.spec is None else m
             for name, m in measures.items()}
-
-
-def goal_range(paper: float, goal: float, bound: str = "") -> tuple[float | None, float | None]:
-    """The pass range of a paper value: within ±``goal`` of it (15 %, 30 %, 1 %), within a factor 1.5 either way
-    for the extremes of Fig. 3A's span (:data:`~testbenches.lif.calibrate.SPAN_GOAL`), or above it for a lower
-    ``bound``."""
-    if bound == "lower":
-        return (paper, None)
-    if goal == SPAN_GOAL:
-        return (paper / (1 + goal), paper * (1 + goal))
-    return (paper * (1 - goal), paper * (1 + goal))
 
 
 def measure_point(name: str, design: Design) -> float:

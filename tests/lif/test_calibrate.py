@@ -53,6 +53,35 @@ def test_each_residual_is_weighted_by_its_own_goal() -> None:
     assert "rsyn_max" in note and "goal ×1.5" in note and f"{fitted['nfev']} residual evaluations" in note
 
 
+def test_the_stage_keeps_a_point_that_meets_every_goal_over_a_smaller_sum_of_squares() -> None:
+    """The 15 % points want ln(C1 / start) = +0.1, ``rsyn_max`` (goal ×1.5) wants -0.4: least squares goes to
+    +0.090, where ``rsyn_max`` is outside its goal, while every goal holds for ln(C1 / start) in [-0.040, +0.005]
+    (the start among them). The stage keeps a point of that interval."""
+    membrane = STAGES[1]
+    c1 = membrane.params["c1"][0]
+    wants = {n: (-0.4 if n == "rsyn_max" else 0.1) for n in membrane.calibration}
+
+    def conflicting(point: Point, design: Design) -> float:
+        return point.paper * math.exp(wants.get(point.name, 0.0) - math.log(design.lif.c1 / c1))
+
+    seen: list[tuple[float, float]] = []
+    fitted = calibrate(stages=["membrane"], max_evals=40, measure=conflicting,
+                       progress=lambda _, values, res: seen.append((values["c1"], float(res @ res))))["membrane"]
+    assert math.log(min(seen, key=lambda s: s[1])[0] / c1) == pytest.approx(0.090, abs=5e-3)
+    shift = math.log(fitted["values"]["c1"] / c1)
+    assert -0.040 <= shift <= 0.005 and fitted["goals_met"] is True
+    assert all(POINTS[n].met(entry["sim"]) for n, entry in fitted["calibration"].items())
+    assert "among those meeting every goal" in fit_note("membrane", fitted)
+
+
+def test_a_point_meets_its_goal_inside_its_pass_range() -> None:
+    rate, span, bound = POINTS["pulsed_10us"], POINTS["rsyn_max"], POINTS["leak_100"]
+    assert rate.met(8.0 * 0.851) and not rate.met(8.0 * 0.849) and rate.met(8.0 * 1.149) and not rate.met(8.0 * 1.151)
+    assert span.met(25e3 / 1.49) and not span.met(25e3 / 1.51) and span.met(25e3 * 1.49)
+    assert bound.met(2.0) and bound.met(1e9) and bound.met(math.nan) and not bound.met(1.99)
+    assert not rate.met(math.nan) and not rate.met(0.0)
+
+
 def test_a_point_without_a_positive_goal_is_refused() -> None:
     with pytest.raises(ValueError, match=r"goal -0.1 .*0.15 for 15 %"):
         Point("bad", 1.0, "Hz", "nowhere", "rate", {"isyn": 1e-6, "vthr": 1.0}, -0.1)
