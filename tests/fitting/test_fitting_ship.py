@@ -74,10 +74,11 @@ def test_lif_rate_report_says_which_parameter_was_held_for_the_other_errors():
     assert "covariance is singular" not in report
 
 
-def test_shipped_lif_rate_has_errors_for_every_parameter_but_the_held_knee():
+def test_shipped_lif_rate_has_errors_for_every_parameter():
+    """The 25-current grid puts a current on the DPI's knee, so its rounding k is fitted with the others."""
     shipped = json.loads((Path(lif_rate.__file__).parents[1] / "extractions" / "lif" / "lif_rate_fit.json").read_text())
     errors = {name: p["stderr"] for name, p in shipped["stats"]["params"].items()}
-    assert errors.pop("k") is None and all(e is not None and e > 0 for e in errors.values()), errors
+    assert all(e is not None and e > 0 for e in errors.values()), errors
 
 
 def test_lif_rate_rejects_a_neuron_that_did_not_fire():
@@ -97,7 +98,7 @@ def test_shipped_lif_rate_follows_its_held_out_ngspice_points():
     check = table[table["set"] == "check"]
     rel = surrogate(*(check[n].to_numpy(float) for n in lif_rate.INPUT_NAMES)) / check["rate_hz"].to_numpy(float) - 1
     assert len(check) == lif_rate.CHECKS
-    assert np.sqrt(np.mean(rel ** 2)) < 0.03 and np.max(np.abs(rel)) < 0.05, rel  # shipped: 2.09 %, max 3.84 %
+    assert np.sqrt(np.mean(rel ** 2)) < 0.03 and np.max(np.abs(rel)) < 0.05, rel  # shipped: 1.91 %, max 3.68 %
 
 
 @pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")
