@@ -394,7 +394,7 @@ SIZES: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
                              "paper": False},
               "lif-leak": {"vtaun_points": 1, "vtaup_points": 1, "t_stop": 0.05, "rest_vtaun_points": 2,
                            "rest_vtaup_points": 2, "rest_t_stop": 5.0},
-              "lif-adaptive": {"t_stop": 15.0, "n": 2, "pop_t_stop": 6.0}, "lif-power": {"low_bias": False}},
+              "lif-adaptive": {"t_stop": 15.0, "n": 2, "pop_t_stop": 10.0}, "lif-power": {"low_bias": False}},
 }
 """Report size → study → options that differ from the study's defaults."""
 
