@@ -26,7 +26,6 @@ docs/reram_studies.md §3.
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -34,18 +33,18 @@ import numpy as np
 
 from spicegen import calibration
 from spicegen.calibration import significant
+from spicegen.devices.reram_cmo import D2D_GROUP
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
 from testbenches.reram.pulse import PulseMap, device_response, figures_of_merit, pulse_train
-from testbenches.reram.studies import (CELL_DEVICE, MAP_GRIDS, N_SPICE, READS, SEED_BOUNDS, _d2d_params, _ok,
-                                       _plot_d2d, _read_stats, _spice_vs_map, held_out_seed, map_reads, on_seed,
-                                       parse_sigmas, read_map)
+from testbenches.reram.studies import (CELL_DEVICE, MAP_GRIDS, N_SPICE, READS, SEED_BOUNDS, _ok, _plot_d2d,
+                                       _spice_vs_map, held_out_seed, map_reads, on_seed, parse_sigmas, read_map)
 from testbenches.reram.studies import PAPER as READ_PAPER
 
 #: d2d parameters of the law (both lognormal, relative sigma, one correlated group).
 PARAMS = ("n_lrs", "gam_rst")
 #: The engine's correlated group of the pair (declared by ``reram_cmo``).
-GROUP = "filament"
+GROUP = D2D_GROUP
 #: Grids of ln(value/nominal) of both parameters for the N_states surrogate (ngspice finds no operating point
 #: of the pulse map at ln(n_lrs/nominal) = +-2, so the grid stops at +-1.5: about 4 sigma of the fitted law).
 GRIDS = {"fine": (-1.5, -1.0, -0.75, -0.5, -0.35, -0.2, -0.1, 0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5),
@@ -229,7 +228,6 @@ def figures(params: Mapping[str, float], rng: np.random.Generator) -> dict[str, 
     response = device_response(params, rng)
     response.pop("trace")
     return response
-
 
 
 @register_study

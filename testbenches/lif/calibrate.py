@@ -331,7 +331,7 @@ def _fit(stage: Stage, design: Design, measure: Callable[[Point, Design], float]
     # least squares trades a point out of its goal for smaller residuals elsewhere: the stage keeps, of every
     # point evaluated, the one with the smallest sum of squares among those meeting every goal, else the
     # smallest sum of squares.
-    best: dict[str, Any] = {"rank": (True, math.inf)}
+    best: dict[str, Any] = {"rank": (True, math.inf)}  # (misses a goal, sum of squares)
 
     def residual(p: Parameters) -> np.ndarray:
         values = values_of(p)
@@ -340,7 +340,7 @@ def _fit(stage: Stage, design: Design, measure: Callable[[Point, Design], float]
         res = np.array([POINTS[n].weighted(v) for n, v in sims.items()])
         rank = (not all(POINTS[n].met(v) for n, v in sims.items()), float(res @ res))
         if rank < best["rank"]:
-            best.update(rank=rank, chisqr=rank[1], values=values, goals_met=not rank[0])
+            best.update(rank=rank, values=values)
         progress(values, res)
         return res
 
@@ -348,7 +348,8 @@ def _fit(stage: Stage, design: Design, measure: Callable[[Point, Design], float]
                       max_nfev=max_evals)
     fitted = best["values"]
     stderr = {n: (result.params[n].stderr * math.log(10) if result.params[n].stderr else None) for n in stage.params}
-    summary = {"values": fitted, "relative_stderr": stderr, "chisqr": best["chisqr"], "goals_met": best["goals_met"],
+    misses, chisqr = best["rank"]
+    summary = {"values": fitted, "relative_stderr": stderr, "chisqr": chisqr, "goals_met": not misses,
                "nfev": int(result.nfev), "ndata": int(result.ndata), "nvarys": int(result.nvarys),
                "success": bool(result.success), "message": str(result.message)}
     return apply(design, fitted), summary
@@ -395,7 +396,8 @@ def calibrate(design: Design = Design(), stages: Sequence[str] = tuple(s.name fo
     dict
         Per stage: the lmfit summary (``values``: of every point evaluated, the one with the smallest sum of
         squared goal-weighted residuals among those meeting every calibration goal, else the smallest overall;
-        ``chisqr``: that sum; ``goals_met``: whether it meets every goal), the calibration points and the held-out points (each as :func:`evaluate` gives it).
+        ``chisqr``: that sum; ``goals_met``: whether it meets every goal), the calibration points and the
+        held-out points (each as :func:`evaluate` gives it).
     """
     unknown = sorted(set(stages) - {s.name for s in STAGES})
     if unknown:

@@ -261,12 +261,6 @@ def _deviation(value: float, paper: float) -> float:
     return float(value / paper - 1)
 
 
-def _check_sigma(sigma: float, what: str) -> float:
-    if not (math.isfinite(sigma) and 0 < sigma < 1):
-        raise ValueError(f"{what} must be a relative sigma in (0, 1), got {sigma!r}; e.g. 0.3 for sigma/mu = 30 %.")
-    return sigma
-
-
 # ----------------------------------------------------------------------------- forming study
 
 def calibrate_forming_mean(simulate: Simulate, target: float = PAPER["V_form_mean"], *,
