@@ -34,11 +34,12 @@ import numpy as np
 from spicegen import calibration
 from spicegen.calibration import significant
 from spicegen.devices.reram_cmo import D2D_GROUP
+from spicegen.montecarlo import simulated
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 from testbenches.reram import cell
 from testbenches.reram.pulse import PulseMap, device_response, figures_of_merit, pulse_train
-from testbenches.reram.studies import (CELL_DEVICE, MAP_GRIDS, N_SPICE, READS, SEED_BOUNDS, _ok, _plot_d2d,
-                                       _spice_vs_map, held_out_seed, map_reads, on_seed, parse_sigmas, read_map)
+from testbenches.reram.studies import (CELL_DEVICE, MAP_GRIDS, N_SPICE, READS, SEED_BOUNDS, held_out_seed, map_reads,
+                                       on_seed, parse_sigmas, plot_d2d, read_map, spice_vs_map)
 from testbenches.reram.studies import PAPER as READ_PAPER
 
 #: d2d parameters of the law (both lognormal, relative sigma, one correlated group).
@@ -321,11 +322,11 @@ class D2dStudy(Study):
                      "correlations": {f"c__{n}": factor for n in PARAMS}}
         spice = {}
         for label, seed in seeds.items():
-            frame = _ok(on_seed(ctx, seed).monte_carlo("reram-cycling", ctx.n, folder=f"mc/{label}", **overrides))
-            spice[label] = {"seed": seed, "frame": frame, **_spice_vs_map(table, frame, seed),
+            frame = simulated(on_seed(ctx, seed).monte_carlo("reram-cycling", ctx.n, folder=f"mc/{label}", **overrides))
+            spice[label] = {"seed": seed, "frame": frame, **spice_vs_map(table, frame, seed),
                             "ln_R_correlation": float(np.corrcoef(np.log(frame["R_LRS"]), np.log(frame["R_HRS"]))[0, 1])}
         arrays = self._arrays(on_seed(ctx, held_out), ctx, sigma, factor, surrogate)
-        _plot_d2d(sigma, spice, map_reads(table, coordinates(draws["held-out"][0], sigma, law["rho"])), held_out,
+        plot_d2d(sigma, spice, map_reads(table, coordinates(draws["held-out"][0], sigma, law["rho"])), held_out,
                   ctx.out / "d2d_cdf.png")
         written = calibration.update(CELL_DEVICE, ctx.out, variations={n: {"sigma": s, "correlation": factor}
                                                                        for n, s in sigma.items()},

@@ -10,11 +10,12 @@ Modules: :mod:`.sampling` (seeds and variation kinds), :mod:`.plan` (study defin
 :mod:`.study` (executors and resume), :mod:`.results` (xarray / pandas), :mod:`.report`.
 """
 from .plan import Plan, make_plan
-from .results import load_dataframe, load_dataset
+from .results import load_dataframe, load_dataset, simulated
 from .sampling import KINDS, Sampler, sample_rng
 from .store import Record, Store, StudyDamaged, StudyInUse, StudyMismatch
 from .study import Summary, run_study
 from .worker import Session, simulate
 
 __all__ = ["KINDS", "Plan", "Record", "Sampler", "Session", "Store", "StudyDamaged", "StudyInUse", "StudyMismatch",
-           "Summary", "load_dataframe", "load_dataset", "make_plan", "run_study", "sample_rng", "simulate"]
+           "Summary", "load_dataframe", "load_dataset", "make_plan", "run_study", "sample_rng", "simulate",
+           "simulated"]

@@ -27,7 +27,7 @@ import numpy as np
 from ..figures import DIMENSIONLESS, axis_label, pyplot, save_figure
 from ..files import write_text
 from ..testbench import Spec
-from .results import load_dataframe, load_dataset
+from .results import load_dataframe, load_dataset, simulated
 from .store import Store
 
 SUMMARY_COLUMNS = ("point", "measurement", "unit", "n_ok", "n_nan", "n_failed", "mean", "std", "min", "max", "worst",
@@ -232,7 +232,7 @@ def report_figures(folder: str | os.PathLike[str], specs: Mapping[str, Spec] | N
     frame = load_dataframe(folder)
     with Store.open(folder) as store:
         names = _Names(store.meta("quantities") or {}, ds.attrs["testbench"])
-    good = frame[frame["status"] == "ok"]
+    good = simulated(frame)
     axes = [d for d in ds["status"].dims if d != "sample"]
     per_event = [c for c in frame.columns if re.fullmatch(r".+\[\d+\]", str(c))]
     params = [c for c in frame.columns if c in ds.coords and c not in ("sample", *axes)] + per_event

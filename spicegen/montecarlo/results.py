@@ -91,6 +91,11 @@ def load_dataframe(folder: str | os.PathLike[str], *, meta: bool = False) -> Any
     return pd.DataFrame(rows)
 
 
+def simulated(frame: Any) -> Any:
+    """The rows of a :func:`load_dataframe` frame whose sample simulated (``status`` ``"ok"``)."""
+    return frame[frame["status"] == "ok"]
+
+
 def _row(record: Record, attempts: int, axes: dict[str, list[Any]], definition: dict[str, Any],
          meta: bool) -> dict[str, Any]:
     shape = tuple(len(v) for v in axes.values())

@@ -176,9 +176,6 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def _ok(frame: Any) -> Any:
-    return frame[frame["status"] == "ok"]
-
 
 CORNERS_OPTION = Subset("corners", ",".join(CORNERS), "sky130 process corners, one Monte Carlo each (the same "
                         "mismatch draws at every corner; the sizes were calibrated at tt)", choices=CORNERS)

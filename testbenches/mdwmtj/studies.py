@@ -46,7 +46,7 @@ import numpy as np
 from spicegen import get_device
 from spicegen.devices.mdwmtj import RP_SIGMA_1SIGMA, RP_SIGMA_3SIGMA
 from spicegen.figures import pyplot, save_figure
-from spicegen.montecarlo import load_dataframe
+from spicegen.montecarlo import load_dataframe, simulated
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, Subset, register_study
 from spicegen.testbench import Testbench
 
@@ -306,10 +306,6 @@ def sigma_overrides(testbench: Testbench, options: Mapping[str, object], rp_sigm
     return names or None
 
 
-def _ok(frame: Any) -> Any:
-    """The samples that simulated."""
-    return frame[frame["status"] == "ok"]
-
 
 def per_config(data: Mapping[str, Any], headline: Callable[[Any], dict[str, float]]) -> dict[str, float]:
     """``<name>_<config>`` → value for every configuration: ``headline(data[config])``, NaN where the
@@ -394,7 +390,7 @@ class P2mF1(Study):
         ctx.monte_carlo("p2m-f1", ctx.n, folder=folder, settings=settings,
                         sigmas=sigma_overrides(P2M_F1, settings, rp_sigma, jitter_sigma, vary))
         frame = load_dataframe(ctx.out / folder, meta=True)
-        ok = _ok(frame)
+        ok = simulated(frame)
         samples = ok[[f"dq{k}" for k in range(len(F1_X))]].to_numpy(float)
         nominal = _f1_nominal(ctx, settings)
         spread = f1_spread(samples, nominal)
@@ -472,7 +468,7 @@ class P2mF2(Study):
         defaults = {o.name: o.default for o in P2M_F2.options}
         settings = {k: ctx.options[k] for k in F2_READ_LAW if ctx.options[k] != defaults[k]} or None
         frame = ctx.monte_carlo("p2m-f2", ctx.n, folder="f2", pack=50, kinds=kinds, sigmas=sigmas, settings=settings)
-        ok = _ok(frame)
+        ok = simulated(frame)
         d_diff = (ok["d_pos"] - ok["d_neg"]).to_numpy(float)
         v = ok["v_pre"].to_numpy(float)
         spread = f2_spread(d_diff, v)
@@ -544,7 +540,7 @@ class P2mMacMargin(Study):
         """Monte Carlo of one configuration in ``mac_<config>`` and its figure ``mac_margin_<config>.png``."""
         settings = {"config": config}
         frame = ctx.monte_carlo("p2m-mac", ctx.n, folder=f"mac_{config}", settings=settings)
-        ok = _ok(frame)
+        ok = simulated(frame)
         nominal = ctx.simulate("p2m-mac", settings)
         margin = (ok["v_pre"] - ok["v_th"]).to_numpy(float)
         info = {"samples": int(len(ok)), "failed": int(len(frame) - len(ok)),
@@ -601,7 +597,7 @@ class P2mRange(Study):
         for tune in ("p", "ap"):
             settings = {"config": "cmosx", "tune": tune}
             frame = ctx.monte_carlo("p2m-f1", ctx.n, folder=f"range_{tune}", settings=settings)
-            ends[tune] = _ok(frame).set_index("sample")[[f"dq{k}" for k in range(len(F1_X))]]
+            ends[tune] = simulated(frame).set_index("sample")[[f"dq{k}" for k in range(len(F1_X))]]
             nominal[tune] = _f1_nominal(ctx, settings)
         common = ends["p"].index.intersection(ends["ap"].index)
         high, low = (ends[t].loc[common].to_numpy(float) for t in ("p", "ap"))

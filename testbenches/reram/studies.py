@@ -37,6 +37,7 @@ import numpy as np
 from spicegen import calibration, get_device
 from spicegen.calibration import significant
 from spicegen.figures import pyplot, save_figure
+from spicegen.montecarlo import simulated
 from spicegen.naming import format_number
 from spicegen.pdk import CORNERS, sky130_include
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
@@ -239,10 +240,6 @@ def held_out_seed(ctx: StudyContext) -> int:
     return seed
 
 
-def _ok(frame: Any) -> Any:
-    """The samples of a Monte Carlo DataFrame that simulated."""
-    return frame[frame["status"] == "ok"]
-
 
 def _stats(values: np.ndarray) -> dict[str, float]:
     """n, mean, standard deviation and sigma/mu of the finite values (NaN: unformed device), and
@@ -353,13 +350,13 @@ class FormingStudy(Study):
         sigma_used = ctx.options["t_ox_sigma"] or get_device(FORMING_DEVICE).param("t_ox").variation.sigma
         mean_fit = ctx.step("p_dip", lambda: calibrate_forming_mean(lambda s: ctx.simulate("reram-forming", s)))
         settings = {"r__p_dip": mean_fit["p_dip"]}
-        first = _ok(ctx.monte_carlo("reram-forming", ctx.n, folder="mc/first", settings=settings,
+        first = simulated(ctx.monte_carlo("reram-forming", ctx.n, folder="mc/first", settings=settings,
                                     sigmas={"r__t_ox": sigma_used}))
         sigma_fit = calibrate_forming_sigma(first["r__t_ox"].to_numpy(), first["V_form"].to_numpy(), sigma_used)
         sigmas = {"r__t_ox": sigma_fit["sigma"]}
-        runs = {f"calibration (seed {ctx.seed})": _ok(ctx.monte_carlo(
+        runs = {f"calibration (seed {ctx.seed})": simulated(ctx.monte_carlo(
                     "reram-forming", ctx.n, folder="mc/calibration", settings=settings, sigmas=sigmas)),
-                f"held-out (seed {held_out})": _ok(on_seed(ctx, held_out).monte_carlo(
+                f"held-out (seed {held_out})": simulated(on_seed(ctx, held_out).monte_carlo(
                     "reram-forming", ctx.n, folder="mc/held_out", settings=settings, sigmas=sigmas))}
         unformed = {k: int(ctx.n - np.isfinite(v["V_form"]).sum()) for k, v in runs.items()}
         rate = sum(unformed.values()) / (ctx.n * len(runs))
@@ -558,7 +555,7 @@ def _read_stats(reads: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return row
 
 
-def _spice_vs_map(table: Mapping[str, Any], frame: Any, seed: int) -> dict[str, Any]:
+def spice_vs_map(table: Mapping[str, Any], frame: Any, seed: int) -> dict[str, Any]:
     """Read statistics of SPICE devices and of the map at the same drawn d2d parameters, and their worst gap."""
     coords = np.column_stack([_coordinate(name, frame[f"c__{name}"].to_numpy()) for name in table["params"]])
     mapped = map_reads(table, coords)
@@ -570,8 +567,13 @@ def _spice_vs_map(table: Mapping[str, Any], frame: Any, seed: int) -> dict[str, 
             "map_vs_spice_rms_rel_error": {m: float(np.sqrt(np.mean(e ** 2))) for m, e in error.items()}}
 
 
-def _plot_d2d(sigmas: Mapping[str, float], spice: Mapping[str, Any], big: Mapping[str, np.ndarray], seed: int,
-              path: Path) -> Path:
+def plot_d2d(sigmas: Mapping[str, float], spice: Mapping[str, Any], big: Mapping[str, np.ndarray], seed: int,
+             path: Path) -> Path:
+    """Cumulative distributions of R_LRS and R_HRS over devices against Falcone et al. Fig. 2e.
+
+    ``big`` holds the map's reads of many drawn devices (seed ``seed``), ``spice`` the simulated runs by
+    label (``{"seed": int, "frame": DataFrame}``), ``sigmas`` the d2d sigma/mu per parameter for the title.
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.8), dpi=150)
     text = ", ".join(f"{D2D_SYMBOLS.get(name, name)} {s:.3g}" for name, s in sigmas.items())
