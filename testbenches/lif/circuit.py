@@ -53,6 +53,7 @@ __all__ = [
     "CALIBRATION",
     "calibrated",
     "LDO_SUBCKT",
+    "LDO_OPEN_SUBCKT",
     "LIF_SUBCKT",
     "ldo_subckt",
     "lif_subckt",
@@ -65,6 +66,8 @@ __all__ = [
 #: On-chip series resistor R_IC (ohm) [Garg et al. §III.A]; the R_syn of every experiment here.
 R_IC = 10e3
 LDO_SUBCKT = "ldo_att"
+LDO_OPEN_SUBCKT = "ldo_att_open"
+"""The LDO + attenuator with its loop opened: the OTA's (+) input is the extra port ``fb`` instead of ``syn``."""
 LIF_SUBCKT = "lif"
 _LDO_PORTS = "vdd syn iout vref vopa"
 _LIF_PORTS = "vdd nin mem thr out vgain vtaun vtaup vrest vbcomp vpw"
@@ -230,23 +233,25 @@ def _passive(name: str, a: str, b: str, value: float) -> str:
     return f"{name} {a} {b} {format_number(value)}"
 
 
-def ldo_subckt(ldo: LdoDesign, att: AttenuatorDesign) -> list[str]:
+def ldo_subckt(ldo: LdoDesign, att: AttenuatorDesign, *, open_loop: bool = False) -> list[str]:
     """``.subckt ldo_att vdd syn iout vref vopa``: LDO clamping ``syn`` at ``vref`` + attenuator.
 
-    ``iout`` sinks (I through M1) / ``att.k``.
+    ``iout`` sinks (I through M1) / ``att.k``. ``open_loop``: :data:`LDO_OPEN_SUBCKT`, whose OTA senses
+    the extra port ``fb`` (for the loop gain, :func:`testbenches.lif.neuron.ldo_loop_gain`).
     """
     if isinstance(att.k, bool) or not isinstance(att.k, int) or att.k < 1:
         raise ValueError(f"attenuation k must be an integer >= 1 (unit-cell count), got {att.k!r}")
     inp = Mos(att.unit.w, att.unit.l, att.unit.mult * att.k)
     inc = Mos(att.cascode.w, att.cascode.l, att.cascode.mult * att.k)
+    name, ports, sense = (LDO_OPEN_SUBCKT, f"{_LDO_PORTS} fb", "fb") if open_loop else (LDO_SUBCKT, _LDO_PORTS, "syn")
     return [
-        f".subckt {LDO_SUBCKT} {_LDO_PORTS}",
+        f".subckt {name} {ports}",
         ldo.bias_ref.line("Mob", "pfet", "nb", "vopa", "vdd", "vdd"),
         ldo.bias_mirror.line("Mnb", "nfet", "nb", "nb", "0", "0"),
         ldo.bias_mirror.line("Mtl", "nfet", "tl", "nb", "0", "0"),
         # stage 1: o2 falls when syn rises; stage 2 (PMOS common source, NMOS mirror load) inverts
         ldo.pair.line("Mir", "nfet", "o1", "vref", "tl", "0"),
-        ldo.pair.line("Mis", "nfet", "o2", "syn", "tl", "0"),
+        ldo.pair.line("Mis", "nfet", "o2", sense, "tl", "0"),
         ldo.load.line("Mld1", "pfet", "o1", "o1", "vdd", "vdd"),
         ldo.load.line("Mld2", "pfet", "o2", "o1", "vdd", "vdd"),
         ldo.stage2.line("Ms2", "pfet", "og", "o2", "vdd", "vdd"),
@@ -259,7 +264,7 @@ def ldo_subckt(ldo: LdoDesign, att: AttenuatorDesign) -> list[str]:
         inc.line("Ma3", "nfet", "ain", "ain", "ab", "0"),
         att.unit.line("Ma2", "nfet", "ob", "ain", "0", "0"),
         att.cascode.line("Ma4", "nfet", "iout", "ain", "ob", "0"),
-        f".ends {LDO_SUBCKT}",
+        f".ends {name}",
     ]
 
 

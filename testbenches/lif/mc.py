@@ -32,7 +32,8 @@ from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, Subset, register_study
 from spicegen.testbench import Circuit, Option, Testbench, get_testbench, register_testbench
 
-from testbenches.lif.circuit import R_IC, chain_lines
+from testbenches.lif.circuit import R_IC, Biases, Design, chain_lines
+from testbenches.lif.neuron import held_vopa
 from testbenches.lif.testbench import chain_circuit, check_chain_biases
 
 __all__ = ["K_CURRENTS", "RATE_CURRENTS", "WIDTH_CURRENT", "SLACK", "QUANTITIES", "Attenuation", "ClampError",
@@ -177,6 +178,11 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> float:
 
 
 
+LDO_BIAS_OPTION = Setting("ldo_bias", "held", "V_opa at each corner: 'held' re-tunes it so that the LDO draws its tt "
+                          "supply power (at Table I's 2.4 V the LDO's OTA current spans 0.26-7.6 µA over the corners "
+                          "and its loop oscillates at ff, fs, ss and sf); 'table': 2.4 V at every corner",
+                          choices=("held", "table"))
+
 CORNERS_OPTION = Subset("corners", ",".join(CORNERS), "sky130 process corners, one Monte Carlo each (the same "
                         "mismatch draws at every corner; the sizes were calibrated at tt)", choices=CORNERS)
 
@@ -187,7 +193,7 @@ class LifMc(Study):
 
     name = "lif-mc"
     family = "lif"
-    options = (CORNERS_OPTION,
+    options = (CORNERS_OPTION, LDO_BIAS_OPTION,
                Setting("isis", 3, "inter-spike intervals per rate (the transient is cut after them)",
                        bounds=(1, 20)))
     measures = {
@@ -226,15 +232,16 @@ class LifMc(Study):
     def _corner(ctx: StudyContext, corner: str) -> dict[str, Any]:
         """The Monte Carlo runs of one corner: spread table, run lengths, failures, seconds and the samples."""
         isis = ctx.options["isis"]
-        lengths = ctx.step(f"run_lengths_{corner}", lambda: {_label(i): _run_length(ctx, corner, i, isis)
+        bias = _corner_settings(ctx, corner)
+        lengths = ctx.step(f"run_lengths_{corner}", lambda: {_label(i): _run_length(ctx, bias, i, isis)
                                                               for i in RATE_CURRENTS})
-        frame = ctx.monte_carlo("lif-attenuation", ctx.n, folder=f"{corner}_k", settings={"corner": corner})
+        frame = ctx.monte_carlo("lif-attenuation", ctx.n, folder=f"{corner}_k", settings=bias)
         merged = frame.set_index("sample")
         seconds = _seconds(ctx.out / f"{corner}_k")
         failed = set(frame.loc[frame["status"] != "ok", "sample"])
         for current in RATE_CURRENTS:
             label = _label(current)
-            settings = {"corner": corner, "isyn": current, "t_stop": lengths[label]["t_stop"]}
+            settings = {**bias, "isyn": current, "t_stop": lengths[label]["t_stop"]}
             run = ctx.monte_carlo("lif-neuron", ctx.n, folder=f"{corner}_rate_{label}", settings=settings)
             failed |= set(run.loc[run["status"] != "ok", "sample"])
             indexed = run.set_index("sample")
@@ -242,19 +249,27 @@ class LifMc(Study):
             if current == WIDTH_CURRENT:
                 merged["width"] = indexed["width"].where(indexed["status"] == "ok")
             seconds += _seconds(ctx.out / f"{corner}_rate_{label}")
-        nominal = {**ctx.step(f"nominal_k_{corner}", lambda: ctx.simulate("lif-attenuation", {"corner": corner})),
+        nominal = {**ctx.step(f"nominal_k_{corner}", lambda: ctx.simulate("lif-attenuation", bias)),
                    **{f"rate_{label}": info["rate"] for label, info in lengths.items()},
                    "width": lengths[_label(WIDTH_CURRENT)]["width"]}
         for q in QUANTITIES:
             merged.loc[list(failed), q] = math.nan
         table = {q: spread(merged[q], nominal[q]) for q in QUANTITIES}
         return {"spread": table, "run_lengths": lengths, "failed": len(failed), "samples": len(frame),
-                "seconds_per_sample": seconds, "frame": merged.reset_index()}
+                "seconds_per_sample": seconds, "vopa": bias.get("vopa", Biases.vopa), "frame": merged.reset_index()}
 
 
-def _run_length(ctx: StudyContext, corner: str, current: float, isis: int) -> dict[str, float]:
-    """Nominal first spike, rate and pulse width at ``current``, and the transient length of its Monte Carlo
-    (:data:`SLACK` times the nominal time of spike ``isis + 1``, two significant digits).
+def _corner_settings(ctx: StudyContext, corner: str) -> dict[str, Any]:
+    """The testbench settings of ``corner``: the corner, and V_opa where ``ldo_bias`` holds it away from Table I's."""
+    if ctx.options["ldo_bias"] == "table" or corner == "tt":
+        return {"corner": corner}
+    return {"corner": corner, "vopa": ctx.step(f"vopa_{corner}", lambda: held_vopa(Design(corner=corner)))}
+
+
+def _run_length(ctx: StudyContext, bias: Mapping[str, Any], current: float, isis: int) -> dict[str, float]:
+    """Nominal first spike, rate and pulse width at ``current`` with the corner's testbench settings ``bias``,
+    and the transient length of its Monte Carlo (:data:`SLACK` times the nominal time of spike ``isis + 1``,
+    two significant digits).
 
     The nominal run starts at 2 ms · (10 µA / current) and doubles until it holds ``isis + 1`` spikes.
 
@@ -265,12 +280,12 @@ def _run_length(ctx: StudyContext, corner: str, current: float, isis: int) -> di
     """
     t_stop = min(2e-3 * 10e-6 / current, 1.0)
     while True:
-        values = ctx.simulate("lif-neuron", {"corner": corner, "isyn": current, "t_stop": t_stop})
+        values = ctx.simulate("lif-neuron", {**bias, "isyn": current, "t_stop": t_stop})
         if values["spikes"] >= isis + 1:
             break
         if t_stop >= 1.0:
-            raise RuntimeError(f"lif-mc: the nominal chain at {corner}, {_label(current)} fires {values['spikes']:g} "
-                               f"times in 1 s; the rate needs {isis + 1} spikes.")
+            raise RuntimeError(f"lif-mc: the nominal chain at {bias['corner']}, {_label(current)} fires "
+                               f"{values['spikes']:g} times in 1 s; the rate needs {isis + 1} spikes.")
         t_stop = min(2 * t_stop, 1.0)
     length = SLACK * (values["t_first"] + isis / values["rate"])
     return {"t_first": values["t_first"], "rate": values["rate"], "width": values["width"],

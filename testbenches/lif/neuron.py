@@ -32,7 +32,8 @@ from spicegen.naming import check_value, format_number
 from spicegen.ngspice import SimResult, run_netlist
 
 from testbenches.lif.checks import check_biases, check_design, check_positive
-from testbenches.lif.circuit import Biases, Design, R_IC, bias_lines, chain_lines, model_lines, supply_lines
+from testbenches.lif.circuit import (LDO_OPEN_SUBCKT, LIF_SUBCKT, Biases, Design, R_IC, bias_lines, chain_lines,
+                                     ldo_subckt, model_lines, supply_lines)
 
 __all__ = [
     "V_IDLE",
@@ -43,6 +44,9 @@ __all__ = [
     "at_rest",
     "netlist",
     "chain_dc",
+    "held_vopa",
+    "LoopGain",
+    "ldo_loop_gain",
     "spike_train",
     "firing_rate",
     "read_train",
@@ -200,6 +204,92 @@ def _chain_op(isyn: float, biases: Biases, design: Design) -> dict[str, float]:
     syn = float(r["syn"][0])
     return {"isyn": (float(r["in"][0]) - syn) / R_IC, "i_neuron": float(r["i(vi)"][0]),
             "clamp_error": syn - biases.vref, "p_ldo": -float(r["i(vvdda)"][0]) * biases.vdd}
+
+
+@dataclass(frozen=True)
+class LoopGain:
+    """Loop gain T(f) of the LDO, opened at its OTA's input (negative feedback: T > 0 at low frequency)."""
+
+    frequency: np.ndarray
+    gain: np.ndarray
+
+    @property
+    def phase(self) -> np.ndarray:
+        """Unwrapped phase of T (degrees), starting within ±180° of 0."""
+        phase = np.degrees(np.unwrap(np.angle(self.gain)))
+        return phase - 360.0 * np.round(phase[0] / 360.0)
+
+    @property
+    def crossover(self) -> float:
+        """Frequency (Hz) where |T| last falls through 1; NaN if it never exceeds 1."""
+        above = np.abs(self.gain) > 1.0
+        falls = np.flatnonzero(above[:-1] & ~above[1:])
+        return float(self.frequency[falls[-1]]) if falls.size else math.nan
+
+    @property
+    def phase_margin(self) -> float:
+        """180° plus the phase at the crossover (degrees): > 0 for a stable loop, ≥ 45° for a well-damped one."""
+        above = np.abs(self.gain) > 1.0
+        falls = np.flatnonzero(above[:-1] & ~above[1:])
+        return float(180.0 + self.phase[falls[-1]]) if falls.size else math.nan
+
+
+def ldo_loop_gain(isyn: float, *, r_syn: float = R_IC, biases: Biases = Biases(), design: Design = Design(),
+                  f_start: float = 1e2, f_stop: float = 1e10) -> LoopGain:
+    """The LDO's loop gain while it reads ``isyn`` (A) through ``r_syn`` (ohm), by an ``.ac`` analysis.
+
+    The loop is opened at the OTA's (+) input (:data:`~testbenches.lif.circuit.LDO_OPEN_SUBCKT`): 1 GΩ
+    from ``syn`` closes it for the operating point and 1 F injects the test signal above 1 nHz, so
+    T = -v(syn) / v(fb). The neuron loads the attenuator with its membrane held at V_rest (as
+    :func:`chain_dc` does).
+    """
+    r_syn = check_positive("r_syn (ohm)", r_syn, "ohm")
+    body = [f"Vin in 0 {format_number(_vin(biases, isyn, r_syn))}", f"Rsyn in syn {format_number(r_syn)}",
+            *ldo_subckt(design.ldo, design.attenuator, open_loop=True),
+            f"Xldo vdda syn iout vref vopa fb {LDO_OPEN_SUBCKT}", "Rbreak syn fb 1e9", "Cinject fb inject 1",
+            "Vinject inject 0 DC 0 AC 1", "Vi nin iout 0",
+            f"Xlif vddl nin mem thr out vgain vtaun vtaup vrest vbcomp vpw {LIF_SUBCKT}",
+            f"Vmem mem 0 {format_number(biases.vrest)}"]
+    analysis = f".ac dec 40 {format_number(f_start)} {format_number(f_stop)}"
+    r = run_netlist(netlist(body, analysis, biases=biases, design=design))
+    return LoopGain(frequency=np.real(r["frequency"]), gain=-r["syn"] / r["fb"])
+
+
+#: Read current (A) at which :func:`held_vopa` compares the LDO's supply power.
+HOLD_CURRENT = 10e-6
+
+
+def held_vopa(design: Design, biases: Biases = Biases(), tolerance: float = 1e-4) -> float:
+    """V_opa (V) at which the LDO at ``design.corner`` draws the supply power it draws at tt with ``biases``.
+
+    V_opa biases the LDO's OTA through the gate of a PMOS, so at a fixed V_opa its current follows
+    that device's threshold: at Table I's 2.4 V the OTA current spans 0.26 µA (sf) to 7.6 µA (fs), and
+    with it the loop's second pole and compensation zero, so the LDO oscillates at ff, fs, ss and sf.
+    Re-tuning the bias as one does on the paper's test board (its biases come from a PCB) holds the
+    loop at its tt operating point. Bisection on operating points at :data:`HOLD_CURRENT`; tt returns
+    ``biases.vopa``.
+
+    Raises
+    ------
+    ValueError
+        If no V_opa between 0 and V_dd gives the tt power.
+    """
+    if design.corner == "tt":
+        return biases.vopa
+
+    def power(vopa: float, corner: str) -> float:
+        return float(chain_dc([HOLD_CURRENT], biases=replace(biases, vopa=vopa),
+                              design=replace(design, corner=corner))["p_ldo"][0])
+
+    target = power(biases.vopa, "tt")
+    lo, hi = 0.0, biases.vdd  # a higher gate voltage turns the PMOS bias off: the power falls
+    if not power(hi, design.corner) <= target <= power(lo, design.corner):
+        raise ValueError(f"no V_opa in 0 ... {biases.vdd:g} V gives the LDO's tt supply power "
+                         f"{target * 1e6:.3g} µW at corner {design.corner!r}")
+    while hi - lo > tolerance:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if power(mid, design.corner) > target else (lo, mid)
+    return round(0.5 * (lo + hi), 4)
 
 
 def idle_power(*, biases: Biases = Biases(), design: Design = Design(), t_stop: float = 2e-3) -> dict[str, float]:

@@ -1,0 +1,45 @@
+"""The LDO's loop gain (real ngspice, sky130 models): the phase margin, and V_opa held across corners."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from testbenches.lif.circuit import Biases, Design
+from testbenches.lif.mc import RATE_CURRENTS
+from testbenches.lif.neuron import HOLD_CURRENT, LoopGain, chain_dc, held_vopa, ldo_loop_gain
+
+
+def test_loop_gain_margins_of_a_two_pole_loop():
+    """T = A / ((1 + s/p1)(1 + s/p2)): crossover and phase margin against the closed form."""
+    f = np.logspace(0, 9, 4001)
+    a, p1, p2 = 1e4, 10.0, 1e6
+    s = 2j * np.pi * f
+    loop = LoopGain(frequency=f, gain=a / ((1 + s / (2 * np.pi * p1)) * (1 + s / (2 * np.pi * p2))))
+    # |T| = 1 where (f/p1)·sqrt(1 + (f/p2)²) = a (f ≫ p1)
+    fc = p2 * math.sqrt((math.sqrt(1 + 4 * (a * p1 / p2) ** 2) - 1) / 2)
+    assert math.isclose(loop.crossover, fc, rel_tol=0.01)
+    expected = 180 - math.degrees(math.atan(fc / p1) + math.atan(fc / p2))
+    assert abs(loop.phase_margin - expected) < 0.5
+    assert math.isnan(LoopGain(frequency=f, gain=np.full(f.size, 0.5 + 0j)).crossover)
+
+
+def test_ldo_is_stable_at_tt_for_the_monte_carlo_currents():
+    for isyn in RATE_CURRENTS:
+        loop = ldo_loop_gain(isyn)
+        assert np.abs(loop.gain[0]) > 100, f"{isyn} A: low-frequency loop gain {np.abs(loop.gain[0]):.3g}"
+        assert loop.phase_margin > 0, f"{isyn} A: phase margin {loop.phase_margin:.1f} deg at {loop.crossover:.3g} Hz"
+
+
+def test_held_vopa_restores_the_loop_that_table_biases_break_at_ff():
+    """At ff with Table I's V_opa the OTA draws 3x its tt current and the loop oscillates; held, it is stable."""
+    ff = Design(corner="ff")
+    assert ldo_loop_gain(40e-6, design=ff).phase_margin < 0
+    vopa = held_vopa(ff)
+    assert vopa > Biases.vopa  # a fast PMOS needs a higher gate voltage for the same current
+    held = replace(Biases(), vopa=vopa)
+    tt_power = chain_dc([HOLD_CURRENT])["p_ldo"][0]
+    assert math.isclose(chain_dc([HOLD_CURRENT], biases=held, design=ff)["p_ldo"][0], tt_power, rel_tol=1e-3)
+    assert ldo_loop_gain(40e-6, biases=held, design=ff).phase_margin > 30
+    assert held_vopa(Design()) == Biases.vopa
