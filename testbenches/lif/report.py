@@ -16,7 +16,7 @@ from spicegen.figures import pyplot, save_figure
 from testbenches.lif.calibrate import POINTS, STAGES
 
 __all__ = ["DPI", "fi_figure", "vpw_figure", "dc_traces_figure", "leak_figure", "pulsed_figure",
-           "adaptive_figure", "chain_figure", "rsyn_figure", "rsyn_traces_figure", "vtaun_figure", "rest_figure",
+           "adaptive_figure", "chain_figure", "loop_figure", "rsyn_figure", "rsyn_traces_figure", "vtaun_figure", "rest_figure",
            "population_figure", "power_figure", "markdown"]
 
 DPI = 120
@@ -141,6 +141,24 @@ def chain_figure(path: Path, chain: Mapping[str, Sequence[float]]) -> Path:
     b.semilogx(isyn, np.asarray(chain["clamp_error"]) * 1e3, "o-")
     b.set(xlabel="I_syn (µA)", ylabel="V(syn) − V_ref (mV)", title=f"LDO clamp at V_ref = {chain['vref']:g} V")
     fig.suptitle("LDO and current attenuator (sim., cf. Garg et al. Fig. 2A)", fontsize=9)
+    return save_figure(fig, path, DPI)
+
+
+def loop_figure(path: Path, loops: Mapping[str, Mapping[str, Sequence[float]]], corner: str) -> Path:
+    """Bode plot of the LDO's loop gain, one curve per read condition (``frequency``, ``gain_db``, ``phase``)."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True)
+    for k, (label, loop) in enumerate(loops.items()):
+        a.semilogx(loop["frequency"], loop["gain_db"], color=f"C{k}", label=label)
+        b.semilogx(loop["frequency"], loop["phase"], color=f"C{k}")
+    a.axhline(0, color="k", lw=0.6)
+    b.axhline(-180, color="k", lw=0.6, ls=":")
+    a.legend(fontsize=7)
+    a.set(ylabel="|T| (dB)", title=f"LDO loop gain, opened at the OTA input ({corner})")
+    b.set(xlabel="frequency (Hz)", ylabel="phase of T (°)")
+    for ax in (a, b):
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle("LDO stability (sim., the LDO of Garg et al. Fig. 2A)", fontsize=9)
     return save_figure(fig, path, DPI)
 
 

@@ -44,7 +44,7 @@ from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import CALIBRATION, Biases, Design
 from testbenches.lif.common import (CORNER, PAPER, TRACE_POINTS, LifStudy, Run, cached, design_of, number,
                                     paper_measures, paper_runs, paper_values, simulate, trace, with_goals)
-from testbenches.lif.neuron import (chain_dc, firing_rate, leak_time, pulse_width, pulsed_rate, rest_levels,
+from testbenches.lif.neuron import (chain_dc, ldo_loop_gain, firing_rate, leak_time, pulse_width, pulsed_rate, rest_levels,
                                     window_rate)
 from testbenches.lif.power import LifPower
 from testbenches.lif.rsyn import LifRsyn
@@ -65,6 +65,15 @@ REST_TOLERANCE = 0.02
 # ----------------------------------------------------------------------------- LDO + attenuator
 
 
+LOOP_READS = ((10e3, 10e-6), (10e3, 40e-6), (10e3, 200e-6), (1e6, 100e-9))
+"""(R_syn in Ω, I_syn in A) of the loop-gain analyses: the f-I range through R_IC and Fig. 3A's weakest read
+(1 MΩ at 100 mV)."""
+
+
+def _read_label(r_syn: float, isyn: float) -> str:
+    return f"{r_syn / 1e3:g}k_{isyn * 1e6:g}uA".replace(".", "p")
+
+
 @register_study
 class LifChain(LifStudy):
     """LDO clamp and K = 500 current attenuation over DC input currents (the power is ``lif-power``)."""
@@ -78,6 +87,11 @@ class LifChain(LifStudy):
         "k_max": Measure("", "largest attenuation over the sweep"),
         "clamp_error_min": Measure("V", "smallest V(syn) − V_ref over the sweep"),
         "clamp_error_max": Measure("V", "largest V(syn) − V_ref over the sweep"),
+        "phase_margin_min": Measure("deg", "smallest phase margin of the LDO's loop over the read conditions "
+                                           "(> 0: stable; ≥ 45: well damped)"),
+        **{f"phase_margin_{_read_label(r, i)}": Measure("deg", f"phase margin of the LDO's loop reading "
+                                                               f"{i * 1e6:g} µA through {r / 1e3:g} kΩ")
+           for r, i in LOOP_READS},
     }
 
     def run(self, ctx: StudyContext) -> StudyResult:
@@ -90,7 +104,22 @@ class LifChain(LifStudy):
         m = {"k_min": min(chain["k"]), "k_max": max(chain["k"]), "clamp_error_min": min(chain["clamp_error"]),
              "clamp_error_max": max(chain["clamp_error"])}
         report.chain_figure(ctx.out / "chain.png", data)
-        return StudyResult(m, data, ["chain.png"])
+        ctx.say(f"{self.name}: LDO loop gain at {len(LOOP_READS)} read conditions")
+        loops = {_read_label(r, i): ctx.step(f"loop_{_read_label(r, i)}", lambda r=r, i=i: _loop(i, r, biases, design))
+                 for r, i in LOOP_READS}
+        m |= {f"phase_margin_{label}": loop["phase_margin"] for label, loop in loops.items()}
+        m["phase_margin_min"] = min(loop["phase_margin"] for loop in loops.values())
+        data["loop_gain"] = loops
+        report.loop_figure(ctx.out / "ldo_loop.png", {f"{r / 1e3:g} kΩ, {i * 1e6:g} µA": loops[_read_label(r, i)]
+                                                      for r, i in LOOP_READS}, design.corner)
+        return StudyResult(m, data, ["chain.png", "ldo_loop.png"])
+
+
+def _loop(isyn: float, r_syn: float, biases: Biases, design: Design) -> dict[str, Any]:
+    """The loop gain as a JSON-able step: frequency, |T| in dB, phase, crossover and phase margin."""
+    loop = ldo_loop_gain(isyn, r_syn=r_syn, biases=biases, design=design)
+    return {"frequency": loop.frequency.tolist(), "gain_db": (20 * np.log10(np.abs(loop.gain))).tolist(),
+            "phase": loop.phase.tolist(), "crossover": loop.crossover, "phase_margin": loop.phase_margin}
 
 
 # ----------------------------------------------------------------------------- f-I

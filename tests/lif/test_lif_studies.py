@@ -127,6 +127,7 @@ def test_study_results_hold_the_physics(report: StudyRun) -> None:
     part = {p.name: StudyRun.open(report.folder / p.name) for p in PARTS}
     chain = part["lif-chain"].measurements
     assert 490 < chain["k_min"] <= chain["k_max"] < 510 and abs(chain["clamp_error_max"]) < 5e-3
+    assert chain["phase_margin_min"] > 0  # the LDO's loop is stable at every read condition
     rates = part["lif-fi"].result["data"]["rates"]
     assert rates["0.8"][1] > rates["0.8"][0] and rates["0.8"][0] > rates["1.8"][0]  # current up, threshold down
     widths = part["lif-vpw"].result["data"]["t_pw"]
