@@ -219,19 +219,23 @@ class LoopGain:
         phase = np.degrees(np.unwrap(np.angle(self.gain)))
         return phase - 360.0 * np.round(phase[0] / 360.0)
 
+    def _crossing(self) -> int | None:
+        """Index of the last frequency point before |T| falls through 1 for good."""
+        above = np.abs(self.gain) > 1.0
+        falls = np.flatnonzero(above[:-1] & ~above[1:])
+        return int(falls[-1]) if falls.size else None
+
     @property
     def crossover(self) -> float:
         """Frequency (Hz) where |T| last falls through 1; NaN if it never exceeds 1."""
-        above = np.abs(self.gain) > 1.0
-        falls = np.flatnonzero(above[:-1] & ~above[1:])
-        return float(self.frequency[falls[-1]]) if falls.size else math.nan
+        k = self._crossing()
+        return math.nan if k is None else float(self.frequency[k])
 
     @property
     def phase_margin(self) -> float:
         """180° plus the phase at the crossover (degrees): > 0 for a stable loop, ≥ 45° for a well-damped one."""
-        above = np.abs(self.gain) > 1.0
-        falls = np.flatnonzero(above[:-1] & ~above[1:])
-        return float(180.0 + self.phase[falls[-1]]) if falls.size else math.nan
+        k = self._crossing()
+        return math.nan if k is None else float(180.0 + self.phase[k])
 
 
 def ldo_loop_gain(isyn: float, *, r_syn: float = R_IC, biases: Biases = Biases(), design: Design = Design(),
