@@ -102,3 +102,15 @@ def test_lif_mc_runs_each_corner_through_the_engine_and_resumes_after_an_interru
     assert (out / "histograms.png").stat().st_size > 0 and (out / "sensitivity.png").stat().st_size > 0
     assert json.loads((out / "result.json").read_text())["files"] == ["histograms.png", "sensitivity.png"]
     assert np.isfinite(table["rate_40uA"]["nominal"])
+
+
+def test_lif_mc_holds_the_ldo_bias_at_a_fast_corner(tmp_path):
+    """At ff the study re-tunes V_opa (Table I's 2.4 V makes the LDO oscillate there) and every sample
+    simulates; the chosen V_opa is stored with the corner's results."""
+    from testbenches.lif.neuron import held_vopa
+
+    result = st.run("lif-mc", tmp_path / "ff", settings={"corners": "ff", "isis": 1}, n=2, progress=False).result
+    info = result["data"]["corners"]["ff"]
+    assert info["vopa"] == held_vopa(Design(corner="ff")) > 2.4
+    assert result["measurements"]["failed_ff"] == 0 and info["spread"]["rate_40uA"]["n_ok"] == 2
+    assert load_dataframe(tmp_path / "ff" / "ff_rate_40uA")["vopa"].eq(info["vopa"]).all()
