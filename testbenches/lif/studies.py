@@ -35,6 +35,7 @@ import numpy as np
 
 from spicegen import study as studies
 from spicegen.files import write_text
+from spicegen.figures import engineering_unit
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, StudyRun, register_study
 
 from testbenches.lif import report
@@ -70,8 +71,15 @@ LOOP_READS = ((10e3, 10e-6), (10e3, 40e-6), (10e3, 200e-6), (1e6, 100e-9))
 (1 MΩ at 100 mV)."""
 
 
+def _si(value: float, unit: str) -> str:
+    """``value`` with an engineering prefix: ``1 MΩ``, ``100 nA``."""
+    prefixed, factor = engineering_unit(unit, [value])
+    return f"{value * factor:.3g} {prefixed}"
+
+
 def _read_label(r_syn: float, isyn: float) -> str:
-    return f"{r_syn / 1e3:g}k_{isyn * 1e6:g}uA".replace(".", "p")
+    """``10k_40uA``, ``1M_100nA``: a read condition in a measurement or step name."""
+    return f"{_si(r_syn, 'Ω')}_{_si(isyn, 'A')}".replace(" ", "").replace("Ω", "").replace("µ", "u")
 
 
 @register_study
@@ -90,7 +98,7 @@ class LifChain(LifStudy):
         "phase_margin_min": Measure("deg", "smallest phase margin of the LDO's loop over the read conditions "
                                            "(> 0: stable; ≥ 45: well damped)"),
         **{f"phase_margin_{_read_label(r, i)}": Measure("deg", f"phase margin of the LDO's loop reading "
-                                                               f"{i * 1e6:g} µA through {r / 1e3:g} kΩ")
+                                                               f"{_si(i, 'A')} through {_si(r, 'Ω')}")
            for r, i in LOOP_READS},
     }
 
@@ -110,7 +118,7 @@ class LifChain(LifStudy):
         m |= {f"phase_margin_{label}": loop["phase_margin"] for label, loop in loops.items()}
         m["phase_margin_min"] = min(loop["phase_margin"] for loop in loops.values())
         data["loop_gain"] = loops
-        report.loop_figure(ctx.out / "ldo_loop.png", {f"{r / 1e3:g} kΩ, {i * 1e6:g} µA": loops[_read_label(r, i)]
+        report.loop_figure(ctx.out / "ldo_loop.png", {f"{_si(r, 'Ω')}, {_si(i, 'A')}": loops[_read_label(r, i)]
                                                       for r, i in LOOP_READS}, design.corner)
         return StudyResult(m, data, ["chain.png", "ldo_loop.png"])
 
