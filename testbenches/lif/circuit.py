@@ -212,12 +212,18 @@ def nanoampere_references(lif: LifDesign) -> LifDesign:
 
 @dataclass(frozen=True)
 class Design:
-    """The whole chain: LDO, attenuator and neuron, plus the process corner."""
+    """The whole chain: LDO, attenuator and neuron, plus the process corner.
+
+    ``ldo_bias`` is how V_opa is set away from tt: ``"held"`` re-tunes it so that the LDO draws the supply
+    power it draws at tt (:func:`testbenches.lif.neuron.held_vopa`; at Table I's 2.4 V the LDO oscillates at
+    ff, fs, ss and sf), ``"table"`` keeps the bias given.
+    """
 
     ldo: LdoDesign = field(default_factory=LdoDesign)
     attenuator: AttenuatorDesign = field(default_factory=AttenuatorDesign)
     lif: LifDesign = field(default_factory=LifDesign)
     corner: Corner = "tt"
+    ldo_bias: str = "held"
 
 
 _PASSIVES = {"C": ("capacitor", "F"), "R": ("resistor", "ohm")}

@@ -20,6 +20,7 @@ The studies of :mod:`testbenches.lif.studies` run these (``spicegen study run li
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ __all__ = [
     "netlist",
     "chain_dc",
     "held_vopa",
+    "corner_biases",
     "LoopGain",
     "ldo_loop_gain",
     "spike_train",
@@ -130,6 +132,7 @@ def netlist(body: Sequence[str], analysis: str, *, biases: Biases, design: Desig
     """
     check_biases(biases)
     check_design(design)
+    biases = corner_biases(biases, design)
     meter = analysis.lstrip().lower().startswith(".tran")
     lines = ["LIF chain (Garg et al.)", *model_lines(design), *supply_lines("vdda", biases.vdd, meter),
              *supply_lines("vddl", biases.vdd, meter), *bias_lines(biases, vthr=thr), *body, OPTIONS, analysis,
@@ -204,6 +207,25 @@ def _chain_op(isyn: float, biases: Biases, design: Design) -> dict[str, float]:
     syn = float(r["syn"][0])
     return {"isyn": (float(r["in"][0]) - syn) / R_IC, "i_neuron": float(r["i(vi)"][0]),
             "clamp_error": syn - biases.vref, "p_ldo": -float(r["i(vvdda)"][0]) * biases.vdd}
+
+
+def corner_biases(biases: Biases, design: Design) -> Biases:
+    """The biases a netlist of ``design`` uses: ``biases``, with V_opa from :func:`held_vopa` away from tt when
+    ``design.ldo_bias`` is ``"held"``.
+
+    Raises
+    ------
+    ValueError
+        If ``design.ldo_bias`` is neither ``"held"`` nor ``"table"``.
+    """
+    if design.ldo_bias not in ("held", "table"):
+        raise ValueError(f"ldo_bias must be 'held' or 'table', got {design.ldo_bias!r}")
+    if design.corner == "tt" or design.ldo_bias == "table":
+        return biases
+    # only the LDO's own biases set its supply power: one bisection per corner and LDO bias, not per neuron bias
+    ldo = Biases(vdd=biases.vdd, vref=biases.vref, vopa=biases.vopa)
+    return replace(biases, vopa=_held_vopa(replace(design, ldo_bias="table"), ldo))
+
 
 
 @dataclass(frozen=True)
@@ -283,7 +305,7 @@ def held_vopa(design: Design, biases: Biases = Biases(), tolerance: float = 1e-4
 
     def power(vopa: float, corner: str) -> float:
         return float(chain_dc([HOLD_CURRENT], biases=replace(biases, vopa=vopa),
-                              design=replace(design, corner=corner))["p_ldo"][0])
+                              design=replace(design, corner=corner, ldo_bias="table"))["p_ldo"][0])
 
     target = power(biases.vopa, "tt")
     lo, hi = 0.0, biases.vdd  # a higher gate voltage turns the PMOS bias off: the power falls
@@ -294,6 +316,10 @@ def held_vopa(design: Design, biases: Biases = Biases(), tolerance: float = 1e-4
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if power(mid, design.corner) > target else (lo, mid)
     return round(0.5 * (lo + hi), 4)
+
+
+_held_vopa = functools.lru_cache(maxsize=64)(held_vopa)
+""":func:`held_vopa`, remembered per (design, LDO biases) in this process."""
 
 
 def idle_power(*, biases: Biases = Biases(), design: Design = Design(), t_stop: float = 2e-3) -> dict[str, float]:

@@ -5,10 +5,11 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from testbenches.lif.circuit import Biases, Design
 from testbenches.lif.mc import RATE_CURRENTS
-from testbenches.lif.neuron import HOLD_CURRENT, LoopGain, chain_dc, held_vopa, ldo_loop_gain
+from testbenches.lif.neuron import HOLD_CURRENT, LoopGain, chain_dc, corner_biases, held_vopa, ldo_loop_gain
 
 
 def test_loop_gain_margins_of_a_two_pole_loop():
@@ -33,13 +34,21 @@ def test_ldo_is_stable_at_tt_for_the_monte_carlo_currents():
 
 
 def test_held_vopa_restores_the_loop_that_table_biases_break_at_ff():
-    """At ff with Table I's V_opa the OTA draws 3x its tt current and the loop oscillates; held, it is stable."""
-    ff = Design(corner="ff")
-    assert ldo_loop_gain(40e-6, design=ff).phase_margin < 0
-    vopa = held_vopa(ff)
+    """At ff with Table I's V_opa the OTA draws 3x its tt current and the loop oscillates; held (the
+    default of every netlist away from tt), it is stable and the LDO draws its tt supply power."""
+    table, held = Design(corner="ff", ldo_bias="table"), Design(corner="ff")
+    assert ldo_loop_gain(40e-6, design=table).phase_margin < 0
+    vopa = held_vopa(held)
     assert vopa > Biases.vopa  # a fast PMOS needs a higher gate voltage for the same current
-    held = replace(Biases(), vopa=vopa)
+    assert corner_biases(Biases(), held) == replace(Biases(), vopa=vopa)
     tt_power = chain_dc([HOLD_CURRENT])["p_ldo"][0]
-    assert math.isclose(chain_dc([HOLD_CURRENT], biases=held, design=ff)["p_ldo"][0], tt_power, rel_tol=1e-3)
-    assert ldo_loop_gain(40e-6, biases=held, design=ff).phase_margin > 30
-    assert held_vopa(Design()) == Biases.vopa
+    assert math.isclose(chain_dc([HOLD_CURRENT], design=held)["p_ldo"][0], tt_power, rel_tol=1e-3)
+    assert math.isclose(chain_dc([HOLD_CURRENT], biases=replace(Biases(), vopa=vopa), design=table)["p_ldo"][0],
+                        tt_power, rel_tol=1e-3)
+    assert ldo_loop_gain(40e-6, design=held).phase_margin > 30
+    assert held_vopa(Design()) == Biases.vopa and corner_biases(Biases(), Design()) == Biases()
+
+
+def test_an_unknown_ldo_bias_is_refused():
+    with pytest.raises(ValueError, match="ldo_bias must be 'held' or 'table', got 'fixed'"):
+        chain_dc([HOLD_CURRENT], design=Design(corner="ff", ldo_bias="fixed"))
