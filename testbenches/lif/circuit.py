@@ -54,6 +54,7 @@ __all__ = [
     "calibrated",
     "LDO_SUBCKT",
     "LDO_OPEN_SUBCKT",
+    "LDO_BIASES",
     "LIF_SUBCKT",
     "ldo_subckt",
     "lif_subckt",
@@ -69,6 +70,8 @@ LDO_SUBCKT = "ldo_att"
 LDO_OPEN_SUBCKT = "ldo_att_open"
 """The LDO + attenuator with its loop opened: the OTA's (+) input is the extra port ``fb`` instead of ``syn``."""
 LIF_SUBCKT = "lif"
+LDO_BIASES = ("held", "table")
+"""How V_opa is set away from tt (:attr:`Design.ldo_bias`): held at the LDO's tt supply power, or as given."""
 _LDO_PORTS = "vdd syn iout vref vopa"
 _LIF_PORTS = "vdd nin mem thr out vgain vtaun vtaup vrest vbcomp vpw"
 CALIBRATION = CalibrationFile("testbenches.lif", "calibration.json", "the LIF design", "calibration.json")
@@ -223,7 +226,7 @@ class Design:
     attenuator: AttenuatorDesign = field(default_factory=AttenuatorDesign)
     lif: LifDesign = field(default_factory=LifDesign)
     corner: Corner = "tt"
-    ldo_bias: str = "held"
+    ldo_bias: str = LDO_BIASES[0]
 
 
 _PASSIVES = {"C": ("capacitor", "F"), "R": ("resistor", "ohm")}
@@ -408,12 +411,13 @@ def supply_lines(name: str, vdd: float, meter: bool = True) -> list[str]:
 
 
 def chain_lines(tag: str, *, vdd_ldo: str, vdd_lif: str, vin: str, thr: str, suffix: str = "",
-                r_syn: float = R_IC) -> list[str]:
+                r_syn: float = R_IC, open_loop: bool = False) -> list[str]:
     """One synapse + LDO/attenuator + LIF chain: input node ``vin``, membrane ``mem<tag>``, spike ``out<tag>``.
 
     ``suffix`` selects the bias node set (see :func:`bias_lines`); ``thr`` is the threshold node.
     The 0 V source ``Vi<tag>`` between attenuator and neuron measures the neuron input current:
-    ``i(vi<tag>)`` > 0 when the attenuator sinks current from the neuron.
+    ``i(vi<tag>)`` > 0 when the attenuator sinks current from the neuron. ``open_loop``: the LDO is
+    :data:`LDO_OPEN_SUBCKT`, its OTA sensing node ``fb<tag>`` (the netlist defines that subcircuit).
     """
     for node in (vdd_ldo, vdd_lif, vin, thr, f"mem{tag}"):
         check_node(node)
@@ -423,7 +427,8 @@ def chain_lines(tag: str, *, vdd_ldo: str, vdd_lif: str, vin: str, thr: str, suf
     s = suffix
     return [
         f"Rsyn{tag} {vin} syn{tag} {format_number(r_syn)}",
-        f"Xldo{tag} {vdd_ldo} syn{tag} iout{tag} vref{s} vopa{s} {LDO_SUBCKT}",
+        f"Xldo{tag} {vdd_ldo} syn{tag} iout{tag} vref{s} vopa{s} "
+        + (f"fb{tag} {LDO_OPEN_SUBCKT}" if open_loop else LDO_SUBCKT),
         f"Vi{tag} nin{tag} iout{tag} 0",
         f"Xlif{tag} {vdd_lif} nin{tag} mem{tag} {thr} out{tag} vgain{s} vtaun{s} vtaup{s} vrest{s} "
         f"vbcomp{s} vpw{s} {LIF_SUBCKT}",

@@ -32,8 +32,8 @@ from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, Subset, register_study
 from spicegen.testbench import Circuit, Option, Testbench, get_testbench, register_testbench
 
-from testbenches.lif.circuit import R_IC, Biases, Design, chain_lines
-from testbenches.lif.neuron import held_vopa
+from testbenches.lif.circuit import LDO_BIASES, R_IC, Biases, Design, chain_lines
+from testbenches.lif.neuron import corner_biases
 from testbenches.lif.testbench import chain_circuit, check_chain_biases
 
 __all__ = ["K_CURRENTS", "RATE_CURRENTS", "WIDTH_CURRENT", "SLACK", "QUANTITIES", "Attenuation", "ClampError",
@@ -177,11 +177,10 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-
 LDO_BIAS_OPTION = Setting("ldo_bias", "held", "V_opa at each corner: 'held' re-tunes it so that the LDO draws its tt "
                           "supply power (at Table I's 2.4 V the LDO's OTA current spans 0.26-7.6 µA over the corners "
                           "and its loop oscillates at ff, fs, ss and sf); 'table': 2.4 V at every corner",
-                          choices=("held", "table"))
+                          choices=LDO_BIASES)
 
 CORNERS_OPTION = Subset("corners", ",".join(CORNERS), "sky130 process corners, one Monte Carlo each (the same "
                         "mismatch draws at every corner; the sizes were calibrated at tt)", choices=CORNERS)
@@ -260,10 +259,12 @@ class LifMc(Study):
 
 
 def _corner_settings(ctx: StudyContext, corner: str) -> dict[str, Any]:
-    """The testbench settings of ``corner``: the corner, and V_opa where ``ldo_bias`` holds it away from Table I's."""
-    if ctx.options["ldo_bias"] == "table" or corner == "tt":
+    """The testbench settings of ``corner``: the corner, and V_opa where ``ldo_bias`` moves it from Table I's
+    (:func:`~testbenches.lif.neuron.corner_biases`, as in every netlist of the chain)."""
+    design = Design(corner=corner, ldo_bias=ctx.options["ldo_bias"])
+    if corner == "tt" or design.ldo_bias == "table":
         return {"corner": corner}
-    return {"corner": corner, "vopa": ctx.step(f"vopa_{corner}", lambda: held_vopa(Design(corner=corner)))}
+    return {"corner": corner, "vopa": ctx.step(f"vopa_{corner}", lambda: corner_biases(Biases(), design).vopa)}
 
 
 def _run_length(ctx: StudyContext, bias: Mapping[str, Any], current: float, isis: int) -> dict[str, float]:

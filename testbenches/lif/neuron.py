@@ -33,8 +33,8 @@ from spicegen.naming import check_value, format_number
 from spicegen.ngspice import SimResult, run_netlist
 
 from testbenches.lif.checks import check_biases, check_design, check_positive
-from testbenches.lif.circuit import (LDO_OPEN_SUBCKT, LIF_SUBCKT, Biases, Design, R_IC, bias_lines, chain_lines,
-                                     ldo_subckt, model_lines, supply_lines)
+from testbenches.lif.circuit import (LDO_BIASES, Biases, Design, R_IC, bias_lines, chain_lines, ldo_subckt,
+                                     model_lines, supply_lines)
 
 __all__ = [
     "V_IDLE",
@@ -218,14 +218,13 @@ def corner_biases(biases: Biases, design: Design) -> Biases:
     ValueError
         If ``design.ldo_bias`` is neither ``"held"`` nor ``"table"``.
     """
-    if design.ldo_bias not in ("held", "table"):
+    if design.ldo_bias not in LDO_BIASES:
         raise ValueError(f"ldo_bias must be 'held' or 'table', got {design.ldo_bias!r}")
     if design.corner == "tt" or design.ldo_bias == "table":
         return biases
     # only the LDO's own biases set its supply power: one bisection per corner and LDO bias, not per neuron bias
     ldo = Biases(vdd=biases.vdd, vref=biases.vref, vopa=biases.vopa)
     return replace(biases, vopa=_held_vopa(replace(design, ldo_bias="table"), ldo))
-
 
 
 @dataclass(frozen=True)
@@ -270,11 +269,10 @@ def ldo_loop_gain(isyn: float, *, r_syn: float = R_IC, biases: Biases = Biases()
     :func:`chain_dc` does).
     """
     r_syn = check_positive("r_syn (ohm)", r_syn, "ohm")
-    body = [f"Vin in 0 {format_number(_vin(biases, isyn, r_syn))}", f"Rsyn in syn {format_number(r_syn)}",
+    body = [f"Vin in 0 {format_number(_vin(biases, isyn, r_syn))}",
             *ldo_subckt(design.ldo, design.attenuator, open_loop=True),
-            f"Xldo vdda syn iout vref vopa fb {LDO_OPEN_SUBCKT}", "Rbreak syn fb 1e9", "Cinject fb inject 1",
-            "Vinject inject 0 DC 0 AC 1", "Vi nin iout 0",
-            f"Xlif vddl nin mem thr out vgain vtaun vtaup vrest vbcomp vpw {LIF_SUBCKT}",
+            *chain_lines("", vdd_ldo="vdda", vdd_lif="vddl", vin="in", thr="thr", r_syn=r_syn, open_loop=True),
+            "Rbreak syn fb 1e9", "Cinject fb inject 1", "Vinject inject 0 DC 0 AC 1",
             f"Vmem mem 0 {format_number(biases.vrest)}"]
     analysis = f".ac dec 40 {format_number(f_start)} {format_number(f_stop)}"
     r = run_netlist(netlist(body, analysis, biases=biases, design=design))

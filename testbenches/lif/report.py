@@ -16,8 +16,8 @@ from spicegen.figures import pyplot, save_figure
 from testbenches.lif.calibrate import POINTS, STAGES
 
 __all__ = ["DPI", "fi_figure", "vpw_figure", "dc_traces_figure", "leak_figure", "pulsed_figure",
-           "adaptive_figure", "chain_figure", "loop_figure", "rsyn_figure", "rsyn_traces_figure", "vtaun_figure", "rest_figure",
-           "population_figure", "power_figure", "markdown"]
+           "adaptive_figure", "chain_figure", "loop_figure", "rsyn_figure", "rsyn_traces_figure", "vtaun_figure",
+           "rest_figure", "population_figure", "power_figure", "markdown"]
 
 DPI = 120
 """Resolution of every figure (dots per inch)."""

@@ -45,8 +45,8 @@ from testbenches.lif.checks import VREF_MIN
 from testbenches.lif.circuit import CALIBRATION, Biases, Design
 from testbenches.lif.common import (CORNER, PAPER, TRACE_POINTS, LifStudy, Run, cached, design_of, number,
                                     paper_measures, paper_runs, paper_values, simulate, trace, with_goals)
-from testbenches.lif.neuron import (chain_dc, ldo_loop_gain, firing_rate, leak_time, pulse_width, pulsed_rate, rest_levels,
-                                    window_rate)
+from testbenches.lif.neuron import (chain_dc, firing_rate, ldo_loop_gain, leak_time, pulse_width, pulsed_rate,
+                                    rest_levels, window_rate)
 from testbenches.lif.power import LifPower
 from testbenches.lif.rsyn import LifRsyn
 from testbenches.lif.sweeps import si, sweep_options, sweep_values
@@ -113,13 +113,13 @@ class LifChain(LifStudy):
              "clamp_error_max": max(chain["clamp_error"])}
         report.chain_figure(ctx.out / "chain.png", data)
         ctx.say(f"{self.name}: LDO loop gain at {len(LOOP_READS)} read conditions")
-        loops = {_read_label(r, i): ctx.step(f"loop_{_read_label(r, i)}", lambda r=r, i=i: _loop(i, r, biases, design))
+        loops = {(r, i): ctx.step(f"loop_{_read_label(r, i)}", lambda r=r, i=i: _loop(i, r, biases, design))
                  for r, i in LOOP_READS}
-        m |= {f"phase_margin_{label}": loop["phase_margin"] for label, loop in loops.items()}
+        m |= {f"phase_margin_{_read_label(*read)}": loop["phase_margin"] for read, loop in loops.items()}
         m["phase_margin_min"] = min(loop["phase_margin"] for loop in loops.values())
-        data["loop_gain"] = loops
-        report.loop_figure(ctx.out / "ldo_loop.png", {f"{_si(r, 'Ω')}, {_si(i, 'A')}": loops[_read_label(r, i)]
-                                                      for r, i in LOOP_READS}, design.corner)
+        data["loop_gain"] = {_read_label(*read): loop for read, loop in loops.items()}
+        report.loop_figure(ctx.out / "ldo_loop.png", {f"{_si(r, 'Ω')}, {_si(i, 'A')}": loop
+                                                      for (r, i), loop in loops.items()}, design.corner)
         return StudyResult(m, data, ["chain.png", "ldo_loop.png"])
 
 
