@@ -28,7 +28,7 @@ from spicegen.testbench import Circuit, Option, Testbench, register_testbench
 
 from testbenches.lif.checks import check_bias_values
 from testbenches.lif.circuit import R_IC, Biases, Design, chain_lines, ldo_subckt, lif_subckt
-from testbenches.lif.neuron import EDGE, OPTIONS, STEPS, V_IDLE
+from testbenches.lif.neuron import EDGE, OPTIONS, STEPS, V_IDLE, corner_biases
 
 __all__ = ["A_VT", "SIGMA_W", "SPIKE_LEVEL", "IsiRate", "mismatch", "chain_circuit", "build_neuron", "LIF_NEURON"]
 
@@ -104,10 +104,13 @@ def chain_circuit(title: str, corner: str) -> Circuit:
     """Models, both subcircuits with every transistor's mismatch as slots, supplies and bias sources.
 
     Every bias of :class:`~testbenches.lif.circuit.Biases` is a parameter driving the node of its
-    name (V_thr drives ``thr``); the supplies are ``vdda`` (LDO) and ``vddl`` (neuron). Testbenches
-    built on it draw the same mismatch for the same sample and seed.
+    name (V_thr drives ``thr``), with the defaults a netlist of that corner uses (away from tt the LDO's
+    V_opa is held at its tt supply power, :func:`~testbenches.lif.neuron.corner_biases`); the supplies
+    are ``vdda`` (LDO) and ``vddl`` (neuron). Testbenches built on it draw the same mismatch for the
+    same sample and seed.
     """
     design = Design(corner=corner)
+    defaults = corner_biases(Biases(), design)
     c = Circuit(title)
     c.include(sky130_include(design.corner))
     for lines, prefix in ((ldo_subckt(design.ldo, design.attenuator), "ldo"), (lif_subckt(design.lif), "lif")):
@@ -118,7 +121,7 @@ def chain_circuit(title: str, corner: str) -> Circuit:
             c.include(line)
     c.include(OPTIONS)
     for f in fields(Biases):
-        c.param(Param(f.name, f.default, "V", _BIAS_DESC[f.name], (0.0, 5.0)))
+        c.param(Param(f.name, getattr(defaults, f.name), "V", _BIAS_DESC[f.name], (0.0, 5.0)))
     for supply in ("vdda", "vddl"):
         c.element(f"V{supply} {supply} 0 {{vdd}}")
     for name in ("vref", "vopa", "vgain", "vtaun", "vtaup", "vrest", "vbcomp", "vpw"):

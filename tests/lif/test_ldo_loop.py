@@ -7,6 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from spicegen.naming import format_number
+from spicegen.testbench import get_testbench
 from testbenches.lif.circuit import Biases, Design
 from testbenches.lif.mc import RATE_CURRENTS
 from testbenches.lif.neuron import HOLD_CURRENT, LoopGain, chain_dc, corner_biases, held_vopa, ldo_loop_gain
@@ -47,6 +49,10 @@ def test_held_vopa_restores_the_loop_that_table_biases_break_at_ff():
                         tt_power, rel_tol=1e-3)
     assert ldo_loop_gain(40e-6, design=held).phase_margin > 30
     assert held_vopa(Design()) == Biases.vopa and corner_biases(Biases(), Design()) == Biases()
+    # the netlist testbenches of `spicegen sim` / `spicegen mc` default to the same V_opa at each corner
+    for corner, expected in (("tt", Biases.vopa), ("ff", vopa)):
+        circuit = get_testbench("lif-attenuation").circuit({"corner": corner})
+        assert f".param vopa={format_number(expected)}" in circuit.format().splitlines()
 
 
 def test_an_unknown_ldo_bias_is_refused():
