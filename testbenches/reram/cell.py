@@ -32,12 +32,11 @@ from spicegen.pdk import sky130_include, sky130_mos
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 
 DEVICE = "reram_cmo"
-#: Access transistor: gate length (m), threshold shift (V) and width (m). The threshold shift makes
-#: the sky130 device behave like the paper's 130 nm 3.3 V NMOS (docs/reram.md: with R_DS = 0.8 kOhm
-#: the V_G = 1.1 V set sweep must be current-limited near the LRS current); W is then the width whose
-#: linear fit of I_D(V_DS) over 0-0.2 V at V_G = 1.2 V gives R_DS = 0.8 kOhm (Falcone et al. §4.3,
-#: Fig. S2c), found by :func:`access_width` at the tt corner and frozen here
-#: (``tests/reram/test_reram.py`` re-measures it).
+#: Access transistor: gate length (m), threshold shift (V) and width (m). No shift: a shifted device
+#: that limits the V_G = 1.1 V set sweep (a current compliance) was measured and not kept (docs/reram.md,
+#: "the transistor as the compliance"); W is the width whose linear fit of I_D(V_DS) over 0-0.2 V at
+#: V_G = 1.2 V gives R_DS = 0.8 kOhm (Falcone et al. §4.3, Fig. S2c), found by :func:`access_width` at the
+#: tt corner and frozen here (``tests/reram/test_reram.py`` re-measures it).
 L_ACCESS = 0.5e-6
 DELVTO_ACCESS = 0.0
 W_ACCESS = 16.32e-6
