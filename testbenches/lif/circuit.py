@@ -134,7 +134,10 @@ class Biases:
 
 @dataclass(frozen=True)
 class LdoDesign:
-    """LDO sizes: OTA bias, input pair, mirror load, pass transistor M1, capacitors (F)."""
+    """LDO sizes: OTA bias, input pair, mirror load, pass transistor M1, capacitors (F), resistors (Ω).
+
+    ``c_damp`` (None: left out) in series with ``r_damp`` from ``syn`` to ground damps the loop when R_syn is large.
+    """
 
     bias_ref: Mos = Mos(100e-6, 1e-6, 2)
     bias_mirror: Mos = Mos(2e-6, 2e-6)
@@ -145,6 +148,8 @@ class LdoDesign:
     c_comp: float = 0.5e-12
     r_zero: float = 50e3
     c_syn: float = 0.1e-12
+    c_damp: float | None = 10e-12
+    r_damp: float = 50e3
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,10 @@ def ldo_subckt(ldo: LdoDesign, att: AttenuatorDesign, *, open_loop: bool = False
         _passive("Cc", "og", "oz", ldo.c_comp),
         _passive("Rz", "oz", "o2", ldo.r_zero),
         _passive("Csyn", "syn", "0", ldo.c_syn),
+        # damping network: c_damp in series with r_damp adds a zero, as an LDO's output capacitor and its ESR do,
+        # which keeps the loop's margin where a large R_syn puts the pole of syn below the crossover
+        *([] if ldo.c_damp is None else [_passive("Cdamp", "syn", "dmp", ldo.c_damp),
+                                         _passive("Rdamp", "dmp", "0", ldo.r_damp)]),
         ldo.pass_device.line("M1", "nfet", "syn", "og", "ain", "0"),
         inp.line("Ma1", "nfet", "ab", "ain", "0", "0"),
         inc.line("Ma3", "nfet", "ain", "ain", "ab", "0"),
