@@ -590,10 +590,10 @@ class LifTwin(Study):
     # change with every shipped calibration and throw the chain's stored simulations away
 
     def depends_on(self) -> Mapping[str, Any]:
-        """The chain's calibrated sizes: a redesign changes the key."""
-        from testbenches.lif.circuit import CALIBRATION
+        """The chain it is fitted to (:func:`~testbenches.lif.circuit.chain_definition`): a redesign changes the key."""
+        from testbenches.lif.circuit import chain_definition
 
-        return {"lif_design": CALIBRATION.read().get("values", {})}
+        return chain_definition()
 
     def run(self, ctx: StudyContext) -> StudyResult:
         ctx.say(f"{self.name}: sampling the transistor chain ({len(fi_points())} f-I points, "

@@ -34,6 +34,7 @@ whose gate is V_opa; ``c_comp`` in series with ``r_zero`` compensates it.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 
 from spicegen.calibration import CalibrationFile
@@ -59,6 +60,7 @@ __all__ = [
     "ldo_subckt",
     "lif_subckt",
     "model_lines",
+    "chain_definition",
     "bias_lines",
     "chain_lines",
     "supply_lines",
@@ -395,6 +397,14 @@ def lif_subckt(d: LifDesign) -> list[str]:
 def model_lines(design: Design) -> list[str]:
     """Model include and both subcircuits; put once in every netlist."""
     return [sky130_include(design.corner), *ldo_subckt(design.ldo, design.attenuator), *lif_subckt(design.lif)]
+
+
+def chain_definition(design: Design | None = None) -> dict[str, object]:
+    """What a result of the chain depends on: the calibrated sizes (``calibration.json``) and a hash of the
+    subcircuits of ``design`` (default: the shipped one), which hold every size, calibrated or chosen; a LIF
+    study's key includes it, so a redesign is not answered from an earlier run."""
+    text = "\n".join(model_lines(design or Design()))
+    return {"design": CALIBRATION.read()["values"], "subcircuits": hashlib.sha256(text.encode()).hexdigest()[:16]}
 
 
 def bias_lines(b: Biases, suffix: str = "", vthr: bool = True) -> list[str]:

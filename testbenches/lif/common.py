@@ -11,7 +11,7 @@ from spicegen.pdk import CORNERS
 from spicegen.study import Measure, Setting, Study, StudyContext
 
 from testbenches.lif.calibrate import CALIBRATION_GOAL, HELD_OUT_GOAL, POINTS, STAGES, goal_range
-from testbenches.lif.circuit import CALIBRATION, Design
+from testbenches.lif.circuit import Design, chain_definition
 
 __all__ = ["TRACE_POINTS", "CORNER", "PAPER", "LifStudy", "Run", "number", "cached", "simulate", "paper_measures",
            "with_goals", "goal_range", "measure_point", "paper_runs", "paper_values", "design_of", "trace"]
@@ -31,8 +31,8 @@ class LifStudy(Study):
     family = "lif"
 
     def depends_on(self) -> Mapping[str, Any]:
-        """The calibrated sizes of the shipped design (``testbenches/lif/calibration.json``)."""
-        return {"design": CALIBRATION.read()["values"]}
+        """The shipped chain: its calibrated sizes and a hash of its subcircuits (:func:`chain_definition`)."""
+        return chain_definition()
 
 
 def number(value: Any) -> float:

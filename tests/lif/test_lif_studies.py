@@ -273,3 +273,17 @@ def test_lif_neuron_testbench_sim_and_monte_carlo(tmp_path: Path, capsys) -> Non
     assert list(samples["status"]) == ["ok"] * 4
     assert samples["rate"].nunique() == 4 and samples["rate"].between(0.5 * nominal["rate"], 2 * nominal["rate"]).all()
     assert samples["dvt_lif_mpw"].std() > 0  # transistor mismatch drawn per sample
+
+
+def test_a_redesign_of_the_chain_changes_the_key_of_its_studies():
+    """The key of a LIF study holds a hash of the chain's subcircuits, so a size that is not calibrated
+    (here the LDO's damping network) also keeps an earlier run from answering."""
+    from dataclasses import replace
+
+    from spicegen.study import get_study
+    from testbenches.lif.circuit import Design, chain_definition
+
+    bare = replace(Design(), ldo=replace(Design().ldo, c_damp=None))
+    assert chain_definition(bare)["subcircuits"] != chain_definition()["subcircuits"]
+    for name in ("lif-fi", "lif-twin"):
+        assert get_study(name).depends_on() == chain_definition()
