@@ -118,8 +118,9 @@ class LifChain(LifStudy):
         m |= {f"phase_margin_{_read_label(*read)}": loop["phase_margin"] for read, loop in loops.items()}
         m["phase_margin_min"] = min(loop["phase_margin"] for loop in loops.values())
         data["loop_gain"] = {_read_label(*read): loop for read, loop in loops.items()}
-        report.loop_figure(ctx.out / "ldo_loop.png", {f"{_si(r, 'Ω')}, {_si(i, 'A')}": loop
-                                                      for (r, i), loop in loops.items()}, design.corner)
+        report.loop_figure(ctx.out / "ldo_loop.png",
+                           {f"{_si(r, 'Ω')}, {_si(i, 'A')}: margin {loop['phase_margin']:.0f}°": loop
+                            for (r, i), loop in loops.items()}, design.corner)
         return StudyResult(m, data, ["chain.png", "ldo_loop.png"])
 
 
