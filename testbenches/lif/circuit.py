@@ -30,7 +30,9 @@ Nodes brought out of the LIF subcircuit: ``mem`` (membrane, C1) and ``out`` (spi
 amplitude). The LDO OPAMP is a transistor-level two-stage Miller OTA: NMOS input pair with PMOS
 mirror load and NMOS tail, PMOS common-source second stage with an NMOS mirror load (its output
 reaches 0 V, so M1 is fully off when V_in < V_ref), both tails mirrored from a PMOS reference
-whose gate is V_opa; ``c_comp`` in series with ``r_zero`` compensates it.
+whose gate is V_opa; ``c_comp`` in series with ``r_zero`` compensates it, and ``c_damp`` in series with
+``r_damp`` from the regulated node to ground (the zero of an output capacitor's ESR) keeps the loop damped
+when a large R_syn puts the pole of that node below the crossover.
 """
 from __future__ import annotations
 
