@@ -2,7 +2,7 @@
 
 Two layers, as in lmfit's ``lineshapes`` / ``models`` split:
 
-- pure numpy functions on arrays (:func:`crossings`, :func:`pulse_widths`,
+- pure numpy functions on arrays (:func:`crossings`, :func:`pulse_widths`, :func:`spike_times`,
   :func:`time_average`, :func:`supply_energy` ...), easy to test and to reuse;
 - small frozen dataclasses (:class:`Final`, :class:`CrossTime`, :class:`Energy` ...) that a
   testbench declares by name. Each one is called with the run's *waves* (anything indexable
@@ -74,12 +74,32 @@ def crossings(t: np.ndarray, y: np.ndarray, threshold: float, edge: Edge = "rise
     return t[i] + (t[i + 1] - t[i]) * (threshold - y0) / (y1 - y0)
 
 
-def pulse_widths(t: np.ndarray, y: np.ndarray, threshold: float) -> np.ndarray:
-    """Durations of the pulses of ``y`` above ``threshold`` (rise to the next fall)."""
+def pulse_widths(t: np.ndarray, y: np.ndarray, threshold: float, min_width: float = 0.0) -> np.ndarray:
+    """Durations of the pulses of ``y`` above ``threshold`` (rise to the next fall) lasting at least
+    ``min_width``."""
     rises, falls = crossings(t, y, threshold, "rise"), crossings(t, y, threshold, "fall")
     ends = np.searchsorted(falls, rises, side="right")
     complete = ends < falls.size
-    return falls[ends[complete]] - rises[complete]
+    widths = falls[ends[complete]] - rises[complete]
+    return widths[widths >= min_width]
+
+
+def spike_times(t: np.ndarray, y: np.ndarray, threshold: float, min_width: float = 0.0) -> np.ndarray:
+    """Rise times of the pulses of ``y`` above ``threshold`` that last at least ``min_width``.
+
+    A pulse shorter than ``min_width`` (a runt: a latch that starts to flip and falls back) is not a
+    spike; a pulse still above ``threshold`` at the end of the run is one.
+
+    Examples
+    --------
+    >>> t = np.array([0.0, 1.0, 1.001, 1.002, 2.0, 3.0, 4.0, 5.0])
+    >>> y = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0])
+    >>> spike_times(t, y, 0.5).size, spike_times(t, y, 0.5, min_width=0.1)
+    (2, array([2.5]))
+    """
+    rises, falls = crossings(t, y, threshold, "rise"), crossings(t, y, threshold, "fall")
+    ends = np.append(falls, np.inf)[np.searchsorted(falls, rises, side="right")]
+    return rises[ends - rises >= min_width]
 
 
 def time_average(t: np.ndarray, y: np.ndarray) -> float:
@@ -177,43 +197,65 @@ class CrossTime:
 
 @dataclass(frozen=True)
 class SpikeCount:
-    """Number of rising crossings of ``threshold`` (spikes, pulses) by ``signal``."""
+    """Number of spikes of ``signal``: pulses above ``threshold`` lasting at least ``min_width`` (:func:`spike_times`)."""
 
     unit: ClassVar[str] = ""
     signal: str
     threshold: float
+    min_width: float = 0.0
 
     def __call__(self, waves: Waves) -> float:
-        return float(crossings(waves[SCALE], waves[self.signal], self.threshold).size)
+        return float(spike_times(waves[SCALE], waves[self.signal], self.threshold, self.min_width).size)
 
 
 @dataclass(frozen=True)
-class SpikeRate:
-    """Spikes per second: rising crossings of ``threshold`` over the simulated time span."""
-
-    unit: ClassVar[str] = "Hz"
-    signal: str
-    threshold: float
-
-    def __call__(self, waves: Waves) -> float:
-        t = np.asarray(waves[SCALE], dtype=float)
-        return float(crossings(t, waves[self.signal], self.threshold).size / (t[-1] - t[0]))
-
-
-@dataclass(frozen=True)
-class PulseWidth:
-    """Width of the ``occurrence``-th pulse of ``signal`` above ``threshold`` (NaN if none)."""
+class SpikeTime:
+    """Time of the ``occurrence``-th spike of ``signal`` (:func:`spike_times`; NaN if none)."""
 
     unit: ClassVar[str] = "s"
     signal: str
     threshold: float
     occurrence: int = 1
+    min_width: float = 0.0
 
     def __post_init__(self) -> None:
         _check_occurrence(self.occurrence)
 
     def __call__(self, waves: Waves) -> float:
-        return _nth(pulse_widths(waves[SCALE], waves[self.signal], self.threshold), self.occurrence)
+        return _nth(spike_times(waves[SCALE], waves[self.signal], self.threshold, self.min_width), self.occurrence)
+
+
+@dataclass(frozen=True)
+class SpikeRate:
+    """Spikes per second: the spikes of ``signal`` (:func:`spike_times`) over the simulated time span."""
+
+    unit: ClassVar[str] = "Hz"
+    signal: str
+    threshold: float
+    min_width: float = 0.0
+
+    def __call__(self, waves: Waves) -> float:
+        t = np.asarray(waves[SCALE], dtype=float)
+        return float(spike_times(t, waves[self.signal], self.threshold, self.min_width).size / (t[-1] - t[0]))
+
+
+@dataclass(frozen=True)
+class PulseWidth:
+    """Width of the ``occurrence``-th pulse of ``signal`` above ``threshold`` lasting at least ``min_width``
+    (NaN if none)."""
+
+    unit: ClassVar[str] = "s"
+    signal: str
+    threshold: float
+    occurrence: int = 1
+    min_width: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_occurrence(self.occurrence)
+
+    def __call__(self, waves: Waves) -> float:
+        widths = pulse_widths(waves[SCALE], waves[self.signal], self.threshold, self.min_width)
+        return _nth(widths, self.occurrence)
 
 
 @dataclass(frozen=True)

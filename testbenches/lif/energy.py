@@ -20,12 +20,12 @@ import math
 from dataclasses import dataclass, field
 import numpy as np
 
-from spicegen.measure import crossings
+from spicegen.measure import spike_times
 from spicegen.naming import format_number
 from spicegen.ngspice import run_netlist
 
 from testbenches.lif.circuit import LIF_SUBCKT, Biases, Design, chain_lines, lif_subckt
-from testbenches.lif.neuron import V_IDLE, _period_guess, _rest, _tran, _until, netlist, step_source
+from testbenches.lif.neuron import MIN_SPIKE, V_IDLE, _period_guess, _rest, _tran, _until, netlist, step_source
 
 __all__ = ["BLOCKS", "DESCRIPTIONS", "METERED_SUBCKT", "metered_subckt", "Breakdown", "block_charges", "breakdown", "describe"]
 
@@ -170,7 +170,7 @@ def breakdown(isyn: float, *, biases: Biases = Biases(), design: Design = Design
     span = float(t[-1] - t[half])
     static = {k[2:]: float(idle[k][-1] - idle[k][half]) / span * biases.vdd for k in idle if k.startswith("q_")}
     def fired(charges: dict[str, np.ndarray]) -> np.ndarray:
-        return crossings(charges["time"], charges["out"], biases.vdd / 2)
+        return spike_times(charges["time"], charges["out"], biases.vdd / 2, MIN_SPIKE)
 
     run = _until(lambda t: block_charges(isyn, t, biases=biases, design=design),
                  _period_guess(isyn, biases, design) * (spikes + 1), lambda r: fired(r).size >= spikes, tries=6, grow=2)

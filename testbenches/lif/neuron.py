@@ -28,7 +28,7 @@ from typing import Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
-from spicegen.measure import crossings, pulse_widths
+from spicegen.measure import crossings, pulse_widths, spike_times
 from spicegen.naming import check_value, format_number
 from spicegen.ngspice import SimResult, run_netlist
 
@@ -77,6 +77,11 @@ OPTIONS = ".options klu reltol=1e-4 abstol=1e-15 chgtol=1e-17 gmin=1e-15"
 EDGE = 50e-9
 #: Number of time steps a transient is cut into at most (its TMAX).
 STEPS = 1000
+#: Shortest output pulse that counts as a spike (s). When V_mem reaches V_thr slowly, some time-step
+#: sequences of ngspice let the latch start to flip and fall back: an 8 ns runt on ``out`` that takes
+#: V_mem down by 46 mV and no refractory period (measured at 10 uA, V_thr 1.2 V, with the time step
+#: t_stop/1000 of an 8 ms run; not at 7.2 or 16 ms). The timer's pulses last microseconds (Fig. 4E).
+MIN_SPIKE = 100e-9
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,8 @@ def _rest(node: str, biases: Biases) -> str:
 def _train(result: SimResult, vdd: float) -> SpikeTrain:
     """The spike train of the chain with tag ``""`` (nodes ``mem`` and ``out``)."""
     t, out = result["time"], result["out"]
-    return SpikeTrain(time=t, mem=result["mem"], out=out, spikes=crossings(t, out, vdd / 2),
-                      widths=pulse_widths(t, out, vdd / 2), energy_lif=float(result["q_vddl"][-1]) * vdd,
+    return SpikeTrain(time=t, mem=result["mem"], out=out, spikes=spike_times(t, out, vdd / 2, MIN_SPIKE),
+                      widths=pulse_widths(t, out, vdd / 2, MIN_SPIKE), energy_lif=float(result["q_vddl"][-1]) * vdd,
                       energy_ldo=float(result["q_vdda"][-1]) * vdd)
 
 
@@ -775,7 +780,7 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
     t, level = result["time"], biases.vdd / 2
     energy_lif, energy_ldo = float(result["q_vddl"][-1]) * biases.vdd, float(result["q_vdda"][-1]) * biases.vdd
     outs = [result[f"out{k}"] for k in range(len(amplitudes))]
-    trains = [SpikeTrain(time=t, mem=result[f"mem{k}"], out=out, spikes=crossings(t, out, level),
-                         widths=pulse_widths(t, out, level), energy_lif=energy_lif, energy_ldo=energy_ldo)
+    trains = [SpikeTrain(time=t, mem=result[f"mem{k}"], out=out, spikes=spike_times(t, out, level, MIN_SPIKE),
+                         widths=pulse_widths(t, out, level, MIN_SPIKE), energy_lif=energy_lif, energy_ldo=energy_ldo)
               for k, out in enumerate(outs)]
     return trains, np.asarray(result["memr"])

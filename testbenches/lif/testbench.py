@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from spicegen.measure import SCALE, AvgPower, CrossTime, PulseWidth, SpikeCount, Waves, crossings
+from spicegen.measure import SCALE, AvgPower, PulseWidth, SpikeCount, SpikeTime, Waves, spike_times
 from spicegen.naming import format_number
 from spicegen.params import Param, Variation
 from spicegen.pdk import CORNERS, sky130_include
@@ -28,7 +28,7 @@ from spicegen.testbench import Circuit, Option, Testbench, register_testbench
 
 from testbenches.lif.checks import check_bias_values
 from testbenches.lif.circuit import R_IC, Biases, Design, chain_lines, ldo_subckt, lif_subckt
-from testbenches.lif.neuron import EDGE, OPTIONS, STEPS, V_IDLE, corner_biases
+from testbenches.lif.neuron import EDGE, MIN_SPIKE, OPTIONS, STEPS, V_IDLE, corner_biases
 
 __all__ = ["A_VT", "SIGMA_W", "SPIKE_LEVEL", "IsiRate", "mismatch", "chain_circuit", "build_neuron", "LIF_NEURON"]
 
@@ -50,15 +50,17 @@ _BIAS_DESC = {"vdd": "supply of the LDO and the neuron", "vref": "LDO reference 
 
 @dataclass(frozen=True)
 class IsiRate:
-    """1 / mean interval between rising crossings of ``threshold`` by ``signal`` (Hz; NaN with < 2)."""
+    """1 / mean interval between the spikes of ``signal`` (Hz; NaN with < 2): pulses above ``threshold``
+    lasting at least ``min_width``."""
 
     unit: ClassVar[str] = "Hz"
     signal: str
     threshold: float
+    min_width: float = 0.0
 
     def __call__(self, waves: Waves) -> float:
-        spikes = crossings(waves[SCALE], waves[self.signal], self.threshold)
-        return float(1.0 / np.mean(np.diff(spikes))) if spikes.size >= 2 else math.nan
+        times = spike_times(waves[SCALE], waves[self.signal], self.threshold, self.min_width)
+        return float(1.0 / np.mean(np.diff(times))) if times.size >= 2 else math.nan
 
 
 def _mismatched(words: list[str], vt: str, dw: str) -> str:
@@ -163,10 +165,10 @@ LIF_NEURON = register_testbench(Testbench(
     doc="LDO + K = 500 attenuator + DPI LIF neuron (sky130) under a DC input current; transistor mismatch",
     build=build_neuron,
     measurements={
-        "rate": IsiRate("out", SPIKE_LEVEL),
-        "spikes": SpikeCount("out", SPIKE_LEVEL),
-        "t_first": CrossTime("out", SPIKE_LEVEL),
-        "width": PulseWidth("out", SPIKE_LEVEL),
+        "rate": IsiRate("out", SPIKE_LEVEL, MIN_SPIKE),
+        "spikes": SpikeCount("out", SPIKE_LEVEL, MIN_SPIKE),
+        "t_first": SpikeTime("out", SPIKE_LEVEL, min_width=MIN_SPIKE),
+        "width": PulseWidth("out", SPIKE_LEVEL, min_width=MIN_SPIKE),
         "p_lif": AvgPower("vvddl", "vddl"),
         "p_ldo": AvgPower("vvdda", "vdda"),
     },

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from spicegen import Param, Variation, get_device
-from spicegen.measure import (AvgPower, CrossTime, Energy, Final, Mean, PulseWidth, SpikeCount, SpikeRate,
-                              crossings, evaluate, pulse_widths)
+from spicegen.measure import (AvgPower, CrossTime, Energy, Final, Mean, PulseWidth, SpikeCount, SpikeRate, SpikeTime,
+                              crossings, evaluate, pulse_widths, spike_times)
 from spicegen.montecarlo import Sampler, make_plan, sample_rng
 from spicegen import testbench as tb_api
 from spicegen.testbench import Circuit, CircuitWaves, Option, SampleError
@@ -227,6 +227,22 @@ def test_crossings_and_pulse_widths():
     assert SpikeCount("y", 0.5)(waves) == 2.0
     assert SpikeRate("y", 0.5)(waves) == pytest.approx(0.5)
     assert Mean("y")(waves) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_runt_is_not_a_spike():
+    """A pulse shorter than ``min_width`` (a latch that starts to flip and falls back) is not counted;
+    a pulse still high at the end of the run is."""
+    t = np.array([0.0, 1.0, 1.000001, 1.000002, 2.0, 2.000001, 3.0, 3.000001, 4.0, 4.000001, 5.0])
+    y = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0])  # runt, 1 s pulse, pulse to the end
+    waves = {"time": t, "y": y}
+    assert spike_times(t, y, 0.5).size == 3
+    assert spike_times(t, y, 0.5, min_width=1e-3) == pytest.approx([2.0000005, 4.0000005])
+    assert pulse_widths(t, y, 0.5, min_width=1e-3) == pytest.approx([1.0])
+    assert SpikeCount("y", 0.5, min_width=1e-3)(waves) == 2.0
+    assert SpikeTime("y", 0.5, min_width=1e-3)(waves) == pytest.approx(2.0000005)
+    assert SpikeRate("y", 0.5, min_width=1e-3)(waves) == pytest.approx(2 / 5)
+    assert PulseWidth("y", 0.5, min_width=1e-3)(waves) == pytest.approx(1.0)
+    assert PulseWidth("y", 0.5)(waves) == pytest.approx(1e-6)
 
 
 def test_energy_and_power_from_supply_current():
