@@ -74,14 +74,18 @@ def crossings(t: np.ndarray, y: np.ndarray, threshold: float, edge: Edge = "rise
     return t[i] + (t[i + 1] - t[i]) * (threshold - y0) / (y1 - y0)
 
 
-def pulse_widths(t: np.ndarray, y: np.ndarray, threshold: float, min_width: float = 0.0) -> np.ndarray:
-    """Durations of the pulses of ``y`` above ``threshold`` (rise to the next fall) lasting at least
-    ``min_width``."""
+def _pulses(t: np.ndarray, y: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rise times and widths of the pulses of ``y`` above ``threshold`` (inf: still above at the end)."""
     rises, falls = crossings(t, y, threshold, "rise"), crossings(t, y, threshold, "fall")
-    ends = np.searchsorted(falls, rises, side="right")
-    complete = ends < falls.size
-    widths = falls[ends[complete]] - rises[complete]
-    return widths[widths >= min_width]
+    ends = np.append(falls, np.inf)[np.searchsorted(falls, rises, side="right")]
+    return rises, ends - rises
+
+
+def pulse_widths(t: np.ndarray, y: np.ndarray, threshold: float, min_width: float = 0.0) -> np.ndarray:
+    """Durations of the complete pulses of ``y`` above ``threshold`` (rise to the next fall) lasting at
+    least ``min_width``."""
+    widths = _pulses(t, y, threshold)[1]
+    return widths[np.isfinite(widths) & (widths >= min_width)]
 
 
 def spike_times(t: np.ndarray, y: np.ndarray, threshold: float, min_width: float = 0.0) -> np.ndarray:
@@ -97,9 +101,8 @@ def spike_times(t: np.ndarray, y: np.ndarray, threshold: float, min_width: float
     >>> spike_times(t, y, 0.5).size, spike_times(t, y, 0.5, min_width=0.1)
     (2, array([2.5]))
     """
-    rises, falls = crossings(t, y, threshold, "rise"), crossings(t, y, threshold, "fall")
-    ends = np.append(falls, np.inf)[np.searchsorted(falls, rises, side="right")]
-    return rises[ends - rises >= min_width]
+    rises, widths = _pulses(t, y, threshold)
+    return rises[widths >= min_width]
 
 
 def time_average(t: np.ndarray, y: np.ndarray) -> float:
