@@ -423,7 +423,9 @@ SIZES: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
     "full": {},
     "quick": {"lif-chain": {"i_points": 3}, "lif-rsyn": {"rsyn_points": 3, "vread_points": 3},
               "lif-fi": {"i_points": 3}, "lif-vpw": {"vpw_points": 3}, "lif-pulsed": {"width_points": 2},
-              "lif-leak": {"rest_vtaun_points": 4, "rest_vtaup_points": 3}, "lif-adaptive": {"n": 2}},
+              # lif-adaptive keeps Fig. 7C's four primaries: two (50 and 70 uA) stop ngspice at 15.26 ms with
+              # "timestep too small" at a spike of the first (docs/lif_neuron.md, Known limitations)
+              "lif-leak": {"rest_vtaun_points": 4, "rest_vtaup_points": 3}},
     "smoke": {"lif-chain": {"i_points": 2},
               "lif-rsyn": {"rsyn_points": 2, "vread_points": 2, "window": 0.05, "traces": False},
               "lif-fi": {"i_points": 2, "traces": False},
@@ -448,7 +450,7 @@ class LifReport(LifStudy):
 
     name = "lif-report"
     options = (Setting("size", "full", "sweep sizes: full (each study's defaults), quick (3 currents, 3 x 3 R_syn x "
-                       "V_read, 3 V_pw values, 2 pulse widths, 4 x 3 rest grid, 2 primaries), smoke (1-2 points per "
+                       "V_read, 3 V_pw values, 2 pulse widths, 4 x 3 rest grid), smoke (1-2 points per "
                        "sweep, pulsed-input paper points and the low-bias search skipped, 15 ms adaptive pair: a "
                        "check that everything runs)",
                        choices=tuple(SIZES)),
