@@ -396,7 +396,7 @@ def register(sub: Any) -> None:
                                      "ReRAM and LIF studies, results.json and report.html")
     run.add_argument("--out", default="results", help="output folder (default: results); re-running resumes")
     run.add_argument("--scale", default="quick", choices=SCALES,
-                     help="smoke: seconds per stage; quick (default): every number at reduced n, about 14 min on "
+                     help="smoke: seconds per stage; quick (default): every number at reduced n, about 15 min on "
                           "2 cores; paper: the papers' sample sizes")
     run.add_argument("--only", nargs="+", metavar="STAGE", help="run these stages (and the stages they read)")
     run.add_argument("--workers", type=int, default=1, help="worker processes for Monte Carlo stages")
