@@ -35,8 +35,9 @@ is the timer's T_pw plus the latch's own delays (:func:`spike_duration`).
 
 Writes ``twin_fit.json`` (values, lmfit report, every point with chain and twin values and its role),
 ``calibration_lif_neuron.json`` (``--set ship=yes`` also updates the package's calibration file, so the
-device's defaults become the calibrated twin; re-emit the library afterwards with ``spicegen emit --all``)
-and ``lif_twin.png`` (f-I of twin and chain, the spike times of the held-out run, the pulsed rates).
+device's defaults become the calibrated twin; re-emit the shipped library afterwards with
+``spicegen emit --all --update-package``) and ``lif_twin.png`` (f-I of twin and chain, the spike times of the
+held-out run, the pulsed rates).
 """
 from __future__ import annotations
 
@@ -613,6 +614,8 @@ class LifTwin(Study):
         ctx.say(f"{self.name}: the calibrated twin in ngspice at every point")
         tracked = track(data, params)
         written = update("lif_neuron", ctx.out, values=calibrated, source=ctx.citation(), ship=ctx.options["ship"])
+        if ctx.options["ship"]:  # the device's defaults are read when it registers: a new process must re-emit
+            ctx.say(f"{self.name}: shipped; rewrite the library files with 'spicegen emit --all --update-package'")
         report = {"values": calibrated, "fixed": fixed_params(data), "chain": raw, "direct": data.direct,
                   "tracked": tracked,
                   "lmfit": {"nfev": int(result.nfev), "chisqr": float(result.chisqr), "success": bool(result.success),
