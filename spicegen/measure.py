@@ -200,7 +200,8 @@ class CrossTime:
 
 @dataclass(frozen=True)
 class SpikeCount:
-    """Number of spikes of ``signal``: pulses above ``threshold`` lasting at least ``min_width`` (:func:`spike_times`)."""
+    """Number of spikes of ``signal``: pulses above ``threshold`` lasting at least ``min_width``
+    (:func:`spike_times`)."""
 
     unit: ClassVar[str] = ""
     signal: str

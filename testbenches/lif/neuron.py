@@ -162,10 +162,11 @@ def _rest(node: str, biases: Biases) -> str:
     return f".ic v({node})={format_number(biases.vrest)}"
 
 
-def _train(result: SimResult, vdd: float) -> SpikeTrain:
-    """The spike train of the chain with tag ``""`` (nodes ``mem`` and ``out``)."""
-    t, out = result["time"], result["out"]
-    return SpikeTrain(time=t, mem=result["mem"], out=out, spikes=spike_times(t, out, vdd / 2, MIN_SPIKE),
+def _train(result: SimResult, vdd: float, tag: str = "") -> SpikeTrain:
+    """The spike train of the chain with tag ``tag`` (nodes ``mem<tag>`` and ``out<tag>``; the energies are
+    those of the shared supplies)."""
+    t, out = result["time"], result[f"out{tag}"]
+    return SpikeTrain(time=t, mem=result[f"mem{tag}"], out=out, spikes=spike_times(t, out, vdd / 2, MIN_SPIKE),
                       widths=pulse_widths(t, out, vdd / 2, MIN_SPIKE), energy_lif=float(result["q_vddl"][-1]) * vdd,
                       energy_ldo=float(result["q_vdda"][-1]) * vdd)
 
@@ -777,10 +778,4 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
              f".model access sw vt={level} vh=0.1 ron=1 roff=1e12",
              f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("memr", reg)]
     result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design, thr=False))
-    t, level = result["time"], biases.vdd / 2
-    energy_lif, energy_ldo = float(result["q_vddl"][-1]) * biases.vdd, float(result["q_vdda"][-1]) * biases.vdd
-    outs = [result[f"out{k}"] for k in range(len(amplitudes))]
-    trains = [SpikeTrain(time=t, mem=result[f"mem{k}"], out=out, spikes=spike_times(t, out, level, MIN_SPIKE),
-                         widths=pulse_widths(t, out, level, MIN_SPIKE), energy_lif=energy_lif, energy_ldo=energy_ldo)
-              for k, out in enumerate(outs)]
-    return trains, np.asarray(result["memr"])
+    return [_train(result, biases.vdd, str(k)) for k in range(len(amplitudes))], np.asarray(result["memr"])
