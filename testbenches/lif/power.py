@@ -13,8 +13,11 @@ How each number is taken:
   reported apart (``p_pass``): the paper does not say on which side it counts it.
 - Attenuator: it has no supply of its own; its power is the dissipation of its four devices (drain
   current times drain-source voltage) at the same operating points. Without input these currents are
-  leakage at the level where the operating point's node equations still leave nanoampere residuals
-  (the diode node of the 500-cell mirror), so ``p_att_static`` is an upper bound, not a measurement.
+  the devices' leakage (the same to three digits with abstol 1e-20 A and gmin 1e-18 S).
+- Read current: both dynamic numbers are also swept over the read current (``data["sweep"]``), and the
+  current at which each block dissipates the paper's value is found by bisection (``i_read_att_paper``,
+  ``i_read_ldo_paper``; NaN where the block never reaches it between 0.1 and 500 µA), so the unstated
+  read current is measured rather than assumed.
 - Neuron: static power from a transient at rest (the supply charge over its second half); dynamic
   power while firing under a DC current; energy per spike = (dynamic - static power) / rate.
 - Low-bias comparator mode: V_bcomp (the gate of the comparator's PMOS bias devices) raised by
@@ -25,6 +28,7 @@ How each number is taken:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -39,6 +43,8 @@ from testbenches.lif.sweeps import si
 
 __all__ = ["LifPower", "vbcomp_for_power", "neuron_power"]
 
+READ_CURRENTS = (0.1e-6, 0.3e-6, 1e-6, 3e-6, 10e-6, 20e-6, 40e-6, 70e-6, 100e-6, 200e-6, 500e-6)
+"""Read currents (A) of the dynamic-power sweep."""
 LOW_BIAS_STATIC = 17e-9
 """The neuron's static power (W) in the paper's low-bias comparator mode (Garg et al. §III.E)."""
 VBCOMP_TOLERANCE = 2e-3
@@ -62,6 +68,21 @@ def vbcomp_for_power(target: float, biases: Biases, design: Design,
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if power(replace(biases, vbcomp=mid)) > target else (lo, mid)
     return round(0.5 * (lo + hi), 4)
+
+
+def read_current_for(power: Callable[[float], float], target: float, lo: float = READ_CURRENTS[0],
+                     hi: float = READ_CURRENTS[-1]) -> float:
+    """The read current (A) in [``lo``, ``hi``] at which ``power(i_read)`` (W, rising in i_read) equals ``target``.
+
+    Bisection on log(i_read) to 0.1 %; NaN when ``target`` lies outside the powers at the two ends.
+    """
+    p_lo, p_hi = power(lo), power(hi)
+    if not p_lo <= target <= p_hi:
+        return math.nan
+    while hi / lo > 1.001:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if power(mid) < target else (lo, mid)
+    return math.sqrt(lo * hi)
 
 
 def neuron_power(isyn: float, biases: Biases, design: Design) -> dict[str, float]:
@@ -100,6 +121,9 @@ class LifPower(LifStudy):
         "p_att_dynamic": Measure("W", "attenuator power at the read current i_read (Garg et al. §III.E)", paper=20e-6,
                                  role="held out"),
         # no calibration stage fits it (the comparator was sized to it before the membrane was rebuilt)
+        "i_read_ldo_paper": Measure("A", "read current at which the LDO draws the paper's 18 µW (NaN: not reached "
+                                         "between 0.1 and 500 µA)"),
+        "i_read_att_paper": Measure("A", "read current at which the attenuator dissipates the paper's 20 µW"),
         "p_lif_static": Measure("W", "neuron supply power at rest (Garg et al. §III.E)", paper=5e-6,
                                 role="held out"),
         "p_lif_dynamic": Measure("W", "neuron supply power while firing under i_spike"),
@@ -125,11 +149,19 @@ class LifPower(LifStudy):
                 + (", the low-bias search" if o["low_bias"] else ""))
         static = ctx.step("blocks_static", lambda: block_power(0.0, biases=biases, design=design))
         reading = ctx.step("blocks_read", lambda: block_power(i_read, biases=biases, design=design))
+        sweep = ctx.step("read_sweep", lambda: [block_power(i, biases=biases, design=design) for i in READ_CURRENTS])
+
+        def at_paper(block: str) -> float:
+            return read_current_for(lambda i: block_power(i, biases=biases, design=design)[f"p_{block}"],
+                                    self.measures[f"p_{block}_dynamic"].paper)
+
+        i_ldo, i_att = ctx.step("i_read_ldo", lambda: at_paper("ldo")), ctx.step("i_read_att", lambda: at_paper("att"))
         lif = ctx.step("neuron", lambda: neuron_power(i_spike, biases, design))
         m = {k: number(v) for k, v in {
             "p_ldo_static": static["p_ldo"], "p_ldo_dynamic": reading["p_ldo"], "p_pass": reading["p_pass"],
             "p_att_static": static["p_att"], "p_att_dynamic": reading["p_att"], "p_lif_static": lif["static"],
-            "p_lif_dynamic": lif["dynamic"], "rate": lif["rate"], "energy_per_spike": lif["energy"]}.items()}
+            "p_lif_dynamic": lif["dynamic"], "rate": lif["rate"], "energy_per_spike": lif["energy"],
+            "i_read_ldo_paper": i_ldo, "i_read_att_paper": i_att}.items()}
         low: dict[str, Any] = {}
         if o["low_bias"]:
             vbcomp = ctx.step("vbcomp_low", lambda: vbcomp_for_power(LOW_BIAS_STATIC, biases, design))
@@ -138,7 +170,7 @@ class LifPower(LifStudy):
         m |= {"vbcomp_low": number(low.get("vbcomp")), "p_lif_static_low": number(low.get("static")),
               "rate_low": number(low.get("rate")), "energy_per_spike_low": number(low.get("energy"))}
         figure = report.power_figure(ctx.out / "power.png", m, {k: v.paper for k, v in self.measures.items()
-                                                               if v.paper is not None})
+                                                               if v.paper is not None}, sweep)
         data = {"i_read": i_read, "i_spike": i_spike, "vref": o["vref"], "static": static, "reading": reading,
-                "neuron": lif, "neuron_low": low}
+                "sweep": sweep, "neuron": lif, "neuron_low": low}
         return StudyResult(m, data, [figure.name])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from spicegen.figures import pyplot, save_figure
 
@@ -269,10 +270,15 @@ _POWER_ROWS = (("p_ldo_static", "LDO static"), ("p_ldo_dynamic", "LDO reading"),
                ("p_lif_static_low", "neuron static, low-bias comparator"))
 
 
-def power_figure(path: Path, m: Mapping[str, float], paper: Mapping[str, float]) -> Path:
-    """Power of each block (W, log scale) and energy per spike (J), simulated bars with the paper's values."""
+def power_figure(path: Path, m: Mapping[str, float], paper: Mapping[str, float],
+                 sweep: Sequence[Mapping[str, float]] = ()) -> Path:
+    """Power of each block (W, log scale), energy per spike (J), simulated bars with the paper's values; with a
+    ``sweep`` of :func:`~testbenches.lif.neuron.block_power` results, the LDO's and attenuator's power over
+    the read current beside them."""
     plt = pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": (3, 1)})
+    panels = 3 if sweep else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 + 3 * panels, 4),
+                             gridspec_kw={"width_ratios": (3, 1, 2)[:panels]})
 
     def bars(ax: Any, rows: Sequence[tuple[str, str]], scale: float) -> None:
         y = np.arange(len(rows))
@@ -281,12 +287,24 @@ def power_figure(path: Path, m: Mapping[str, float], paper: Mapping[str, float])
         ax.plot([v for _, v in marked], [i for i, _ in marked], "x", ms=10, mew=2, color="k", label="paper")
         ax.set_yticks(y, [text for _, text in rows], fontsize=7)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=7)
 
-    bars(a, _POWER_ROWS, 1.0)
-    a.set(xlabel="power (W)", title="power of the chain (cf. Garg et al. §III.E)")
-    bars(b, (("energy_per_spike", "typical V_bcomp"), ("energy_per_spike_low", "low-bias")), 1.0)
-    b.set(xlabel="energy per spike (J)")
+    bars(axes[0], _POWER_ROWS, 1.0)
+    axes[0].set(xlabel="power (W)", title="power of the chain (cf. Garg et al. §III.E)")
+    bars(axes[1], (("energy_per_spike", "typical V_bcomp"), ("energy_per_spike_low", "low-bias")), 1.0)
+    axes[1].set(xlabel="energy per spike (J)")
+    if sweep:
+        c = axes[2]
+        current = np.array([p["isyn"] for p in sweep]) * 1e6
+        for key, label, colour in (("p_ldo", "LDO supply", "C0"), ("p_att", "attenuator", "C1"),
+                                   ("p_pass", "pass device M1", "C2")):
+            c.plot(current, [p[key] * 1e6 for p in sweep], "o-", ms=3, color=colour, label=label)
+        for key, colour in (("p_ldo_dynamic", "C0"), ("p_att_dynamic", "C1")):
+            c.axhline(paper[key] * 1e6, ls="--", lw=1, color=colour)
+        c.set(xscale="log", yscale="log", xlabel="read current I_syn (µA)", ylabel="power (µW)",
+              title="while reading (dashed: paper)")
+        c.legend(fontsize=7)
     return save_figure(fig, path, DPI)
 
 
@@ -339,8 +357,12 @@ def _power(result: Mapping[str, Any]) -> list[str]:
         unit = "J" if key.startswith("energy") else "W"
         shown = "—" if paper is None else f"{paper:.3g} {unit}"
         lines.append(f"| {text} | {shown} | {_number(m[key], '.3g')} {unit} | {role or '—'} |")
-    return [*lines, "", f"- low-bias comparator mode: V_bcomp = {_number(m['vbcomp_low'], '.4g')} V (typical 2.4 V)",
-            ""]
+    read = [f"- read current at which the {text} reaches the paper's dynamic power: "
+            + ("not reached between 0.1 and 500 µA" if m.get(key) is None or not math.isfinite(m[key])
+               else f"{m[key] * 1e6:.3g} µA") for key, text in (("i_read_ldo_paper", "LDO"),
+                                                                ("i_read_att_paper", "attenuator"))]
+    return [*lines, "", *read, f"- low-bias comparator mode: V_bcomp = {_number(m['vbcomp_low'], '.4g')} V "
+            "(typical 2.4 V)", ""]
 
 
 def _rsyn(result: Mapping[str, Any]) -> list[str]:

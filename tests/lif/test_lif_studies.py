@@ -6,6 +6,7 @@ One smoke-size ``lif-report`` runs every part study into its sub-folder; each pa
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from testbenches.lif.calibrate import PARAMETERS, POINTS, sizes
 from testbenches.lif.checks import VREF_MIN, check_biases, check_design
 from testbenches.lif.circuit import CALIBRATION, Biases, Design, LifDesign
 from testbenches.lif.neuron import firing_rate, read_train, window_rate
-from testbenches.lif.power import vbcomp_for_power
+from testbenches.lif.power import read_current_for, vbcomp_for_power
 from testbenches.lif.rsyn import LifRsyn, rsyn_point
 from testbenches.lif.studies import PARTS, part_settings
 
@@ -142,6 +143,9 @@ def test_study_results_hold_the_physics(report: StudyRun) -> None:
     power = part["lif-power"].measurements
     assert power["p_ldo_dynamic"] > power["p_ldo_static"] > 0
     assert power["p_att_dynamic"] > 100 * abs(power["p_att_static"])
+    sweep = part["lif-power"].result["data"]["sweep"]  # the attenuator's dissipation rises with the read current
+    below = max(p["isyn"] for p in sweep if p["p_att"] < 20e-6)
+    assert below < power["i_read_att_paper"] < min(p["isyn"] for p in sweep if p["p_att"] > 20e-6)
     assert power["p_lif_dynamic"] > power["p_lif_static"] > 0 and power["energy_per_spike"] > 0
 
 
@@ -180,6 +184,16 @@ def test_low_bias_search_brackets_the_target_power() -> None:
     assert power(replace(Biases(), vbcomp=vbcomp)) == pytest.approx(17e-9, rel=0.05)
     assert vbcomp_for_power(1e-3, Biases(), Design(), power) == Biases().vbcomp  # already below: stays typical
     assert vbcomp_for_power(1e-15, Biases(), Design(), power) == Biases().vdd  # out of reach: the end of the range
+
+
+def test_read_current_search_finds_the_current_of_a_power() -> None:
+    def dissipation(i: float) -> float:  # an attenuator: the read current times a diode voltage
+        return i * (0.6 + 0.025 * math.log(i / 1e-6))
+
+    i_read = read_current_for(dissipation, 20e-6)
+    assert dissipation(i_read) == pytest.approx(20e-6, rel=2e-3)
+    assert math.isnan(read_current_for(lambda i: 14.2e-6, 18e-6))  # a flat supply power never reaches it
+    assert math.isnan(read_current_for(dissipation, 1.0))
 
 
 @pytest.mark.parametrize(("build", "message"), [
