@@ -6,17 +6,19 @@ tracks the chain:
 
 * **data** (ngspice, transistor level): DC f-I at V_thr 0.8 / 1.2 / 1.8 V (calibration currents
   :data:`FI_FIT_UA`, held-out currents :data:`FI_HELD_UA`), the rate under 40 uA input pulses at 100 Hz
-  (calibration widths :data:`PULSE_FIT_US`, held-out :data:`PULSE_HELD_US`), the downward and upward
+  (calibration widths :data:`PULSE_FIT_US`, held-out :data:`PULSE_HELD_US`) and the membrane's rise over each of
+  the first :data:`INCREMENT_PULSES` periods of those pulses (threshold out of reach), the downward and upward
   leak times (start 1.18 V and 0 V, 90 % of the way to V_rest) and the spike times of a 300 us run at
   40 uA (held out);
 * **fixed** from the chain: C_mem = C1 of the design, K = 500 (the attenuator's nominal ratio), the
   upward leak t_up = t_90 / 0.9 of the measured upward leak (the chain's is a constant current; the twin's
-  linear up-leak gets its slope at the reset level 0 V), V_rest, and the direct share's law
+  linear up-leak gets its slope at the reset level 0 V), the downward leak t_down from the measured downward
+  leak time (a constant current in both, the twin's slew V_BAND/t_down), V_rest, and the direct share's law
   (``bypass``, ``q_bypass``: M_by's current into C1 over the input current, operating points at
   :data:`BYPASS_UA`, :func:`measure_direct_share`);
 * **fitted** on the calibration points: :data:`FREE` (:func:`fit_twin`: lmfit least squares of the log
-  rate ratio on the f-I points, then t_down, t_on and t_dpi on the pulsed points and the measured downward
-  leak time, whose slew the twin's constant-current down-leak gives as V_BAND/t_down);
+  rate ratio on the f-I points, then t_on and t_dpi on the membrane's rise per input pulse at the
+  calibration widths);
 * **tracking**: the calibrated twin is then simulated in ngspice (its OSDI build, the same input
   source, R_syn and V_ref as the chain) at every point, calibration and held out; the reported errors
   are these simulations against the chain, not the fit's own model.
@@ -52,7 +54,7 @@ import numpy as np
 
 from spicegen.calibration import significant, update
 from spicegen.device import get_device
-from spicegen.devices.lif_neuron import A_FLOOR, I_REF, V_BAND, turn_on_speed
+from spicegen.devices.lif_neuron import A_FLOOR, A_SOFT, I_REF, V_BAND, activation_target, turn_on_speed
 from spicegen.figures import pyplot, save_figure
 from spicegen.files import write_json
 from spicegen.measure import crossings
@@ -72,17 +74,19 @@ FI_HELD_UA = (30.0, 140.0)
 """DC synaptic currents of the held-out f-I points (uA)."""
 VTHR = (0.8, 1.2, 1.8)
 """Comparator thresholds of the f-I points (V) [Garg et al. Fig. 4A]."""
-PULSE_FIT_US = (10.0, 15.0)
-"""Input pulse widths of the pulsed calibration points (us; 40 uA at 100 Hz) [Garg et al. Fig. 6B]."""
-PULSE_HELD_US = (7.0,)
-"""Input pulse width of the held-out pulsed point (us) [Garg et al. Fig. 6A]."""
+PULSE_FIT_US = (7.0, 10.0, 15.0)
+"""Input pulse widths of the pulsed calibration points (us; 40 uA at 100 Hz) [Garg et al. Fig. 6A-B]."""
+PULSE_HELD_US = (8.0, 12.0)
+"""Input pulse widths of the held-out pulsed points (us), between the paper's."""
+INCREMENT_PULSES = 3
+"""Input pulses, from V_rest, over which the membrane's rise per period is measured at every pulse width."""
 PULSE_UA, PULSE_HZ = 40.0, 100.0
 """Amplitude and repetition rate of the input pulses [Garg et al. Fig. 6A-C]."""
 TRAIN_UA, TRAIN_S = 40.0, 300e-6
 """DC current and length of the held-out spike-time run."""
-FREE = ("i_gain", "i_tau", "p_gain", "k_soft", "v_gain", "v_sat", "t_pw", "t_down", "t_on", "t_dpi")
+FREE = ("i_gain", "i_tau", "p_gain", "k_soft", "v_gain", "v_sat", "t_pw", "t_on", "n_on", "t_dpi")
 """The twin's parameters fitted to the chain."""
-FIXED = ("c_mem", "t_up", "bypass", "q_bypass")
+FIXED = ("c_mem", "t_up", "t_down", "bypass", "q_bypass")
 """The twin's parameters measured on the chain (not fitted); shipped with the fitted ones."""
 K_NOMINAL = 500.0
 """Attenuation of the twin's ldo_attenuator (the design value [Garg et al. §II.B])."""
@@ -94,6 +98,10 @@ LEAK_START = 1.18
 """Membrane level (V) the downward leak time is measured from (20 mV below the default V_thr)."""
 PULSE_STEPS = 40
 """Midpoint steps of the membrane per input pulse in the fit's pulsed model."""
+TWIN_OPTIONS = ".options trtol=1"
+"""Simulator options of the twin's runs: the DPI output's sharp turn-on inside an input pulse needs the truncation
+error honoured (ngspice's default trtol 7 let 10 us pulses add 5 % less to the membrane from the second pulse on,
+with steps up to 20 us between pulses; trtol 1 agrees with steps of 0.1 us within 0.05 mV, for 18 % more steps)."""
 DIGITS = 4
 """Significant digits of a calibrated value."""
 BYPASS_UA = (0.1, 0.3, 1.0, 3.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0)
@@ -111,7 +119,9 @@ class ChainData:
 
     ``fi`` rows: ``isyn`` (A), ``vthr`` (V), ``rate`` (Hz; 0: fewer than two spikes), ``role``
     (``calibration`` / ``held out``);
-    ``pulsed`` rows: ``width`` (s), ``rate`` (Hz), ``duration`` (s), ``role``; ``train``: spike times (s)
+    ``pulsed`` rows: ``width`` (s), ``rate`` (Hz), ``duration`` (s), ``role``; ``increments`` rows: ``width`` (s),
+    ``role``, ``kept`` (V: the membrane's rise over each of :data:`INCREMENT_PULSES` periods of those pulses from
+    V_rest, no spike); ``train``: spike times (s)
     of the held-out run; ``t_down90`` / ``t_up90``: leak times (s); ``pulse_width``: T_pw at V_dd/2 (s);
     ``c1``: membrane capacitance (F); ``biases``: the bias voltages; ``direct``: the direct share measured by
     :func:`measure_direct_share` (empty until it is).
@@ -119,6 +129,7 @@ class ChainData:
 
     fi: list[dict[str, Any]] = field(default_factory=list)
     pulsed: list[dict[str, Any]] = field(default_factory=list)
+    increments: list[dict[str, Any]] = field(default_factory=list)
     train: list[float] = field(default_factory=list)
     t_down90: float = math.nan
     t_up90: float = math.nan
@@ -191,6 +202,10 @@ def sample_chain(step=lambda name, compute: compute()) -> ChainData:
             return {"rate": float(train.rate), "duration": train.duration}
         row = step(f"pulsed_{width * 1e6:g}us", pulsed)
         data.pulsed.append({"width": width, **row, "role": role})
+        kept = step(f"increments_{width * 1e6:g}us", lambda width=width: [
+            p["kept"] for p in neuron.pulse_increments(width, amplitude=PULSE_UA * 1e-6, frequency=PULSE_HZ,
+                                                       pulses=INCREMENT_PULSES, biases=base)])
+        data.increments.append({"width": width, "kept": kept, "role": role})
     data.t_down90 = step("leak_down", lambda: _leak_time(neuron, LEAK_START, base))
     data.t_up90 = step("leak_up", lambda: _leak_time(neuron, 0.0, base))
     data.pulse_width = step("pulse_width", lambda: float(neuron.pulse_width(biases=base)))
@@ -247,10 +262,10 @@ class TwinModel:
 
     def activation(self, isyn: float) -> Any:
         """Input-stage activation the neuron settles at under ``isyn``."""
-        return self._evaluate(isyn, 0.0, self.params["v_rest"], 0.0)["a_in"] / self.turn_on_speed(isyn)
+        return activation_target(isyn / self.k, self.params["i_tau"])
 
     def turn_on_speed(self, isyn: float) -> Any:
-        """Rate (1/s) at which the input stage's activation follows its target under ``isyn``."""
+        """Slew rate (1/s) of the input stage's activation under ``isyn``."""
         return turn_on_speed(np.asarray(isyn / self.k), np.asarray(self.params["i_tau"]),
                              np.asarray(self.params["t_on"]))
 
@@ -295,9 +310,21 @@ class TwinModel:
     def pulsed_spikes(self, isyn: float, width: float, frequency: float, duration: float, vthr: float,
                       steps: int = PULSE_STEPS) -> list[np.ndarray]:
         """Spike times (s) under pulses of ``isyn`` (A), ``width`` (s) at ``frequency`` (Hz), first pulse at
-        half a period, membrane at V_rest, one array per parameter set (parameters may be arrays).
+        half a period, membrane at V_rest, one array per parameter set (parameters may be arrays)."""
+        return self._pulse_train(isyn, width, frequency, duration, vthr, steps)[0]
 
-        In a pulse the input stage activates exactly, the DPI output relaxes exactly toward its target
+    def pulse_increments(self, isyn: float, width: float, frequency: float, pulses: int,
+                         steps: int = PULSE_STEPS) -> np.ndarray:
+        """The membrane's rise (V) over each of ``pulses`` periods of those pulses from V_rest, the threshold out of
+        reach; shape (parameter sets, ``pulses``)."""
+        _, levels = self._pulse_train(isyn, width, frequency, (pulses + 1) / frequency, math.inf, steps)
+        return np.diff(np.stack([level.ravel() for level in levels], axis=-1), axis=-1)
+
+    def _pulse_train(self, isyn: float, width: float, frequency: float, duration: float, vthr: float,
+                     steps: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Spike times (:meth:`pulsed_spikes`) and the membrane at the start of every pulse.
+
+        In a pulse the input stage activates exactly (:func:`_slew`), the DPI output relaxes exactly toward its target
         (held over each step at the activation of the step's midpoint) and the membrane takes ``steps``
         midpoint steps; between pulses the DPI's remaining charge (i*t_dpi) lands at once and the membrane
         relaxes exponentially toward V_rest (t_dpi and the pulse are short against the gap and the leak).
@@ -312,6 +339,7 @@ class TwinModel:
         v, i, hold = np.array(v_rest, dtype=float), np.zeros(shape), np.full(shape, -1.0)
         active, settled = np.zeros(shape), self.activation(isyn)
         spikes: list[list[float]] = [[] for _ in range(int(np.prod(shape)))]
+        levels: list[np.ndarray] = []
         t_end = 0.0
         for start in np.arange(0.5 * period, duration, period):
             gap = start - t_end
@@ -325,12 +353,13 @@ class TwinModel:
             hold = np.where(fired, t_end + spike, hold)
             v = np.where(fired, 0.0, v)
             i = i * np.exp(-gap / t_dpi)
-            active = active * np.exp(-gap * speed_off)
+            active = _slew(active, 0.0, speed_off, gap)
             v = np.where(hold < start, self.relax(v, gap), v)
+            levels.append(v)
             for k in range(steps):
                 t = start + k * h
-                target = self.dpi_target(isyn, settled + (active - settled) * np.exp(-0.5 * h * speed_on))
-                active = settled + (active - settled) * np.exp(-h * speed_on)
+                target = self.dpi_target(isyn, _slew(active, settled, speed_on, 0.5 * h))
+                active = _slew(active, settled, speed_on, h)
                 i_mid = target + (i - target) * np.exp(-0.5 * h / t_dpi)
                 free = hold < t
                 half = v + 0.5 * h * self._evaluate(isyn, i, v)["v_mem"]
@@ -341,7 +370,14 @@ class TwinModel:
                 hold = np.where(free & (v >= vthr), t + h + spike, hold)
                 v = np.where(free & (v >= vthr), 0.0, v)
             t_end = start + width
-        return [np.asarray(times) for times in spikes]
+        return [np.asarray(times) for times in spikes], levels
+
+
+def _slew(active: Any, target: Any, speed: Any, dt: float) -> Any:
+    """The input stage's activation ``dt`` (s) later: the exact solution of da/dt = speed*tanh((target - a)/A_SOFT)
+    (sinh((target - a)/A_SOFT) decays as exp(-speed*t/A_SOFT))."""
+    distance = np.sinh((target - active) / A_SOFT) * np.exp(-speed * dt / A_SOFT)
+    return target - A_SOFT * np.arcsinh(distance)
 
 
 def _silent_as_zero(rate: float | None) -> float:
@@ -365,10 +401,11 @@ def t_down_of(data: ChainData) -> float:
 
 
 def fixed_params(data: ChainData) -> dict[str, float]:
-    """Twin parameters taken from the chain without fitting: C_mem, V_rest, t_up and the direct share's law."""
+    """Twin parameters taken from the chain without fitting: C_mem, V_rest, t_up, t_down and the direct share's law."""
     # the chain's up-leak is a constant current (0.9*V_rest in t_up90 from the reset level); the twin's is linear
     # (a DC solve starts at 0 V): its slope at the reset level 0 V, V_rest/t_up, is set to the chain's
-    fixed = {"c_mem": data.c1, "v_rest": data.biases["vrest"], "t_up": data.t_up90 / 0.9}
+    fixed = {"c_mem": data.c1, "v_rest": data.biases["vrest"], "t_up": data.t_up90 / 0.9,
+             "t_down": t_down_of(data)}
     if data.direct:
         fixed.update(bypass=data.direct["bypass"], q_bypass=data.direct["q_bypass"])
     return fixed
@@ -378,12 +415,12 @@ FI_FREE = ("i_gain", "i_tau", "p_gain", "k_soft", "v_gain", "v_sat", "t_pw")
 """Fitted to the f-I calibration points (a smooth least-squares problem)."""
 I_TAU_STARTS = (1e-9, 5e-9, 1e-8, 2e-8, 5e-8, 1e-7)
 """Starting values of I_tau (A) of the f-I fit; the best of the fits is kept."""
-T_DOWN_GRID = 17
-"""Candidates of t_down (log-spaced over x0.1 … x10 of the measured leak) of the pulsed fit."""
-T_ON_GRID, T_ON_RANGE = 41, (0.1e-6, 20e-6)
-"""Candidates of t_on (log-spaced over the range, s) of the pulsed fit."""
+T_ON_GRID, T_ON_RANGE = 401, (0.1e-6, 20e-6)
+"""Candidates of t_on (log-spaced over the range, s; 1.3 % apart) of the pulsed fit."""
 T_DPI_GRID, T_DPI_RANGE = 5, (0.1e-6, 10e-6)
 """Candidates of t_dpi (log-spaced over the range, s) of the pulsed fit."""
+N_ON_GRID, N_ON_RANGE = 15, (2.0, 30.0)
+"""Candidates of n_on (log-spaced over the range) of the pulsed fit."""
 TIE = 0.01
 """Relative margin of the pulsed fit's cost within which grid triples count as equal (the shortest t_dpi wins)."""
 
@@ -393,18 +430,19 @@ def fit_twin(data: ChainData, max_nfev: int = 400) -> tuple[dict[str, float], An
 
     1. lmfit (least squares of log(twin / chain)) of :data:`FI_FREE` on the f-I points, from each start
        of :data:`I_TAU_STARTS`; the fit with the least chi-square is kept.
-    2. t_down, t_on and t_dpi on the pulsed points and the measured downward leak time: the pulsed rate
-       is a step function of each (a whole spike more or less), which a gradient method cannot follow, so
-       the best triple of a :data:`T_DOWN_GRID` x :data:`T_ON_GRID` x :data:`T_DPI_GRID` log grid is taken
-       (sum of squared log ratios, the leak time's ln(10)*t_down against the chain's 90 % time counted as
-       one more point; of triples within :data:`TIE` of the best cost, the one with the shortest t_dpi).
+    2. t_on, n_on and t_dpi on the membrane's rise per input pulse at the calibration widths (:func:`_fit_pulsed`):
+       the best triple of a :data:`T_ON_GRID` x :data:`N_ON_GRID` x :data:`T_DPI_GRID` log grid (of triples within
+       :data:`TIE` of the best cost, the one with the shortest t_dpi).
+
+    t_down is not fitted: the twin's down-leak is the chain's constant current, whose slew the measured
+    downward leak time gives (:func:`t_down_of`).
 
     Returns
     -------
     (dict, lmfit.MinimizerResult)
         Every fitted and fixed value, and the lmfit result of stage 1.
     """
-    fixed = {**fixed_params(data), "t_down": t_down_of(data), "t_on": 1e-9, "t_dpi": 1e-6}
+    fixed = {**fixed_params(data), "t_on": 1e-9, "n_on": 1.0, "t_dpi": 1e-6}
     fi = [row for row in data.fi if row["role"] == "calibration" and row["rate"] > 0]
     best = min((_fit_fi(data, fixed, fi, i_tau, max_nfev) for i_tau in I_TAU_STARTS), key=lambda r: r[1].chisqr)
     values = {**best[0], **_fit_pulsed(data, best[0])}
@@ -438,24 +476,28 @@ def _fit_fi(data: ChainData, fixed: Mapping[str, float], fi: Sequence[Mapping[st
 
 
 def _fit_pulsed(data: ChainData, values: Mapping[str, float]) -> dict[str, float]:
-    """t_down, t_on and t_dpi: the best triple of a log grid on the pulsed points and the measured leak time."""
-    pulsed = [row for row in data.pulsed if row["role"] == "calibration"]
-    measured = t_down_of(data)
-    t_down, t_on, t_dpi = (a.ravel() for a in np.meshgrid(np.geomspace(0.1 * measured, 10 * measured, T_DOWN_GRID),
-                                                          np.geomspace(*T_ON_RANGE, T_ON_GRID),
-                                                          np.geomspace(*T_DPI_RANGE, T_DPI_GRID)))
-    twin = TwinModel({**values, "t_down": t_down, "t_on": t_on, "t_dpi": t_dpi}, data.biases["vdd"])
-    cost = np.log(t_down / measured) ** 2
-    for r in pulsed:
-        trains = twin.pulsed_spikes(PULSE_UA * 1e-6, r["width"], PULSE_HZ, r["duration"], data.biases["vthr"])
-        rates = np.array([_rate(train) for train in trains])
-        cost = cost + np.log(np.maximum(rates, 0.1) / max(r["rate"], 0.1)) ** 2
-    # the pulsed points may leave t_dpi undetermined (on the chain with the long down-leak bias device the best
-    # cost moved by 0.1 % over 0.1-10 us); within TIE of the best cost the shortest t_dpi is taken, the DPI's own
-    # time constant C_syn U_T / (kappa I_tau) being about 0.1 us
+    """t_on, n_on and t_dpi: the best triple of a log grid on the membrane's rise per input pulse at the calibration
+    widths.
+
+    The rise per period is a smooth function of all three, where the pulsed rate is a step function (a whole input
+    period more or less per spike); the cost is the sum of squared differences (V) of every pulse's rise, so a short
+    pulse's few millivolts weigh as much as a long one's.
+    """
+    rows = [row for row in data.increments if row["role"] == "calibration"]
+    t_on, n_on, t_dpi = (a.ravel() for a in np.meshgrid(np.geomspace(*T_ON_RANGE, T_ON_GRID),
+                                                        np.geomspace(*N_ON_RANGE, N_ON_GRID),
+                                                        np.geomspace(*T_DPI_RANGE, T_DPI_GRID)))
+    twin = TwinModel({**values, "t_on": t_on, "n_on": n_on, "t_dpi": t_dpi}, data.biases["vdd"])
+    cost = np.zeros_like(t_on)
+    for row in rows:
+        chain = np.asarray(row["kept"])
+        kept = twin.pulse_increments(PULSE_UA * 1e-6, row["width"], PULSE_HZ, chain.size)
+        cost = cost + np.sum((kept - chain) ** 2, axis=-1)
+    # the rises may leave t_dpi undetermined (0.1 and 0.3 us give the same to 0.1 mV); within TIE of the best cost
+    # the shortest t_dpi is taken, the DPI's own time constant C_syn U_T / (kappa I_tau) being about 0.1 us
     near = cost <= cost.min() * (1.0 + TIE)
     best = int(np.flatnonzero(near)[np.lexsort((cost[near], t_dpi[near]))[0]])
-    return {"t_down": float(t_down[best]), "t_on": float(t_on[best]), "t_dpi": float(t_dpi[best])}
+    return {"t_on": float(t_on[best]), "n_on": float(n_on[best]), "t_dpi": float(t_dpi[best])}
 
 
 # ----------------------------------------------------------------------------- the twin in ngspice
@@ -470,7 +512,7 @@ def _twin_netlist(source: str, t_stop: float, params: Mapping[str, float], biase
              f"Vthr thr 0 {format_number(vthr)}", source, f"Rsyn in syn {format_number(R_SYN)}",
              *format_instance(ldo, "ldo", ["syn", "nin"], {"v_ref": biases["vref"], "k": K_NOMINAL}, "osdi"),
              *format_instance(lif, "lif", ["vdd", "nin", "thr", "out"], params, "osdi"),
-             f".tran {format_number(t_max)} {format_number(t_stop)} 0 {format_number(t_max)}", ".end"]
+             TWIN_OPTIONS, f".tran {format_number(t_max)} {format_number(t_stop)} 0 {format_number(t_max)}", ".end"]
     return "\n".join(lines) + "\n", [str(compile_model(lif)), str(compile_model(ldo))]
 
 
@@ -503,6 +545,22 @@ def twin_pulsed(width: float, duration: float, params: Mapping[str, float], bias
     return _spikes(*_twin_netlist(source, duration, params, biases, biases["vthr"], period / 500), biases["vdd"])
 
 
+def twin_increments(width: float, pulses: int, params: Mapping[str, float], biases: Mapping[str, float],
+                    amplitude: float = PULSE_UA * 1e-6, frequency: float = PULSE_HZ) -> list[float]:
+    """The twin's membrane rise (V) in ngspice over each of ``pulses`` periods of the chain's input pulses from
+    V_rest, the threshold at V_dd (no spike)."""
+    from testbenches.lif.circuit import Biases
+    from testbenches.lif.neuron import pulse_source
+
+    period = 1.0 / frequency
+    t_stop = (pulses + 0.5) * period
+    source = pulse_source("Vin", "in", Biases(**biases), amplitude, width, period, 0.5 * period, t_stop)
+    netlist, osdi = _twin_netlist(source, t_stop, params, biases, biases["vdd"], period / 500)
+    result = run_netlist(netlist, osdi=osdi)
+    levels = np.interp((np.arange(pulses + 1) + 0.5) * period, result["time"], result["nlif#v_mem"])
+    return np.diff(levels).tolist()
+
+
 def _relative(twin: float, chain: float) -> float:
     return float(twin / chain - 1) if chain > 0 and np.isfinite(chain) else math.nan
 
@@ -519,12 +577,17 @@ def track(data: ChainData, params: Mapping[str, float]) -> dict[str, Any]:
     for row in data.pulsed:
         spikes = twin_pulsed(row["width"], row["duration"], params, b)
         pulsed.append({**row, "twin": _rate(spikes), "error": _relative(_rate(spikes), row["rate"])})
+    increments = []
+    for row in data.increments:
+        twin = twin_increments(row["width"], len(row["kept"]), params, b)
+        increments.append({**row, "twin": twin, "error": max((_relative(t, c) for t, c in zip(twin, row["kept"])),
+                                                             key=abs)})
     twin_train = twin_spike_train(TRAIN_UA * 1e-6, TRAIN_S, params, b, b["vthr"])
     chain_train = np.asarray(data.train)
     n = min(len(twin_train), len(chain_train))
     shift = np.abs(twin_train[:n] - chain_train[:n])
     isi = float(np.mean(np.diff(chain_train))) if len(chain_train) >= 2 else math.nan
-    return {"fi": fi, "pulsed": pulsed, "train": {"chain": chain_train.tolist(), "twin": twin_train.tolist(),
+    return {"fi": fi, "pulsed": pulsed, "increments": increments, "train": {"chain": chain_train.tolist(), "twin": twin_train.tolist(),
                                                   "max_shift": float(np.max(shift)) if n else math.nan,
                                                   "max_shift_isi": float(np.max(shift)) / isi if n else math.nan,
                                                   "count_chain": len(chain_train), "count_twin": len(twin_train)}}
@@ -577,12 +640,16 @@ class LifTwin(Study):
         "fi_cal_max_error": Measure("", "worst |twin/chain - 1| of the f-I calibration points (ngspice twin)"),
         "fi_held_max_error": Measure("", "worst |twin/chain - 1| of the held-out f-I points (ngspice twin)"),
         "pulsed_cal_max_error": Measure("", "worst |twin/chain - 1| of the pulsed calibration points"),
-        "pulsed_held_max_error": Measure("", "worst |twin/chain - 1| of the held-out pulsed point"),
+        "pulsed_held_max_error": Measure("", "worst |twin/chain - 1| of the held-out pulsed points"),
+        "rise_cal_max_error": Measure("", "worst |twin/chain - 1| of the membrane's rise per pulse at the calibration "
+                                          "widths (ngspice twin)"),
+        "rise_held_max_error": Measure("", "worst |twin/chain - 1| of the rise per pulse at the held-out widths"),
         "train_max_shift": Measure("s", "largest spike-time difference of the held-out 300 us run"),
         "train_max_shift_isi": Measure("", "the same over the chain's mean inter-spike interval"),
         **{name: Measure(unit, f"fitted {name}") for name, unit in
            (("i_gain", "A"), ("i_tau", "A"), ("p_gain", ""), ("k_soft", ""), ("v_gain", "V"), ("v_sat", "V"),
-            ("t_pw", "s"), ("t_down", "s"), ("t_on", "s"), ("t_dpi", "s"))},
+            ("t_pw", "s"), ("t_on", "s"), ("n_on", ""), ("t_dpi", "s"))},
+        "t_down": Measure("s", "down-leak constant (its slew V_BAND/t_down), from the chain's measured leak time"),
         "bypass": Measure("", "direct share of I_in reaching C1 (M_by) at I_in = 100 nA, measured by operating points"),
         "q_bypass": Measure("", "exponent of I_in in the direct share, measured by operating points"),
         "direct_share_law_error": Measure("", "largest |law/chain - 1| of the direct share's power law (membrane 0 V)"),
@@ -626,8 +693,10 @@ class LifTwin(Study):
                         "fi_held_max_error": _worst(tracked["fi"], "held out"),
                         "pulsed_cal_max_error": _worst(tracked["pulsed"], "calibration"),
                         "pulsed_held_max_error": _worst(tracked["pulsed"], "held out"),
+                        "rise_cal_max_error": _worst(tracked["increments"], "calibration"),
+                        "rise_held_max_error": _worst(tracked["increments"], "held out"),
                         "train_max_shift": tracked["train"]["max_shift"],
                         "train_max_shift_isi": tracked["train"]["max_shift_isi"],
                         "direct_share_law_error": data.direct["worst"],
-                        **{name: calibrated[name] for name in (*FREE, "bypass", "q_bypass")}}
+                        **{name: calibrated[name] for name in (*FREE, "t_down", "bypass", "q_bypass")}}
         return StudyResult(measurements, data=report, files=["twin_fit.json", written[0].name, figure.name])

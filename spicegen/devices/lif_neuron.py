@@ -16,18 +16,21 @@ clears it, so T_pw is both the pulse width and the refractory time (Garg et al. 
 States: input-stage activation ``a_in`` (0 … 1), DPI output current ``i_dpi`` (A), membrane ``v_mem``
 (V), spike latch ``s`` (0 = idle, 1 = spiking) and refractory timer ``r`` (0 … 1 during a spike)::
 
-    da/dt       = (step(10*I_in/I_tau) - a)*(0.1 + (I_in/I_tau - 1)+)/t_on    input stage activation: the DPI
-                                                      sees the input after a delay ~ t_on*I_tau/(I_in - I_tau),
-                                                      as the chain's C_syn slews (a pulse loses it)
-    t_dpi di/dt = I_gain*g((I_in/I_tau)^p - 1)*step((a - 0.5)/0.4) - i     DPI output i: first order
+    da/dt       = (0.1 + (I_in/I_tau - 1)+)/t_on*tanh((step(10*I_in/I_tau) - a)/0.1)    input stage activation:
+                                                      a constant slew, as the chain's C_syn is charged by the
+                                                      input's excess over I_tau (a pulse loses the slew time)
+    t_dpi di/dt = I_gain*g((I_in/I_tau)^p - 1)*a^n_on - i   DPI output i: first order, turning on late in the
+                                                      slew and at once, as the chain's output device conducts as
+                                                      exp(kappa V_syn/U_T); smooth (no dead band), so a
+                                                      simulator's step control sees the onset coming
     C_mem dv/dt = (i + I_by)*sat(v) - C_mem*leak(v) - a(s)*C_mem*v/t_reset
     I_by        = bypass*I_in*((I_in + I_FLOOR)/I_REF)^(q_by - 1)   direct share of the input (mirror M_by):
                                                       no threshold, no dead time; bypass = share at I_REF
     g(x)        = max(soft+(x) - soft+(-1), 0)    the DPI's steady state (x)+ (p = 1: I_gain*(I_in/I_tau - 1)+),
     soft+(x)    = k*ln(1 + exp(x/k))              smoothed over k (k_soft), exactly 0 without input
     sat(v)      = 1/(1 + exp((v - v_gain)/v_sat)) both outputs into C_mem fade as the membrane rises
-    leak(v)     = min(max(v - v_rest, 0), 0.05 V)/t_down + min(v - v_rest, 0)/t_up     toward V_rest:
-                                                      a constant current above V_rest + 50 mV, linear below
+    leak(v)     = min(max(v - v_rest, 0), 2 mV)/t_down + min(v - v_rest, 0)/t_up     toward V_rest:
+                                                      a constant current above V_rest + 2 mV, linear below
     t_set ds/dt = 2*s*(1 - s)*(2s - 1) + f(v)*(1 - s) - c(r)*s    bistable latch: set by the comparator
                                                                   f, cleared when the timer has run out
     dr/dt       = s/t_pw - b(s)*r/t_set                            counts T_pw while set, recharges after
@@ -43,7 +46,7 @@ slope at I_in = 0 finite). I_in < 0 (a source into nin) gives no share, as the d
 ``step`` is the C1 smoothstep 3u^2 - 2u^3 of u clipped to [0, 1]: exactly 0 and 1 outside its band,
 so at rest (no input, v = v_rest) every rate is exactly zero and the DC operating point is the
 resting state in all three renderings. Above V_rest the leak is the chain's switched constant current
-(the membrane slews down at 0.05 V/t_down, linear only within 50 mV of V_rest); below V_rest it stays
+(the membrane slews down at 2 mV/t_down, linear only within 2 mV of V_rest); below V_rest it stays
 linear (time constant t_up; 90 % of the way to V_rest in ln(10)*t_up): a simulator's Newton iteration
 starts from 0 V on every node, where a saturating leak would have no slope and send the membrane node
 astray; the linear up-leak brings it to V_rest in one step. The latch is bistable (stable at s = 0 and s = 1, unstable
@@ -80,17 +83,21 @@ S_SPIKE = (0.7, 0.95)
 #: Latch band over which the timer recharges (s falling from 1/2 to 0.1): once the latch is
 #: committed to clearing, so the clear drive does not vanish before the latch has flipped.
 S_RECHARGE = (0.5, 0.1)
-#: Activation band of the input stage over which the DPI output turns on (a_in from 0.5 to 0.9).
-A_ON = (0.5, 0.9)
+#: Distance from its target (in activation) within which the input stage's constant slew becomes an exponential
+#: approach: da/dt = speed*tanh((target - a)/A_SOFT). Near its target the activation relaxes with a time constant
+#: of A_SOFT/speed, t_on at the input's end: shorter would be stiff for a simulator's time steps of tens of
+#: microseconds between input pulses.
+A_SOFT = 0.1
 #: Input current, in units of I_tau, at which the input stage is fully on (below the gain law's knee,
 #: so the activation gates pulses and never the DC gain law).
 A_FULL = 0.1
 #: Turn-on speed of the input stage with no input in excess of I_tau, in units of 1/t_on (the stage's
 #: turn-off, and its turn-on below the knee, take t_on/A_FLOOR).
 A_FLOOR = 0.1
-#: Half-width (V) of the downward leak's linear band above V_rest: beyond it the leak is a constant current
-#: C_mem*V_BAND/t_down (the chain's switched leak mirror saturates about 50 mV above V_rest).
-V_BAND = 0.05
+#: Width (V) of the downward leak's linear band above V_rest: beyond it the leak is a constant current
+#: C_mem*V_BAND/t_down. The chain's comparator-switched leak is a constant current to within 1 mV of V_rest
+#: (1.35-1.37 mV/ms from 0.69 V down to 0.601 V); the band only keeps the leak's derivative finite.
+V_BAND = 0.002
 #: Strength of the latch's bistable feedback (comparator drive needed to flip it: about 1/4).
 LATCH_GAIN = 2.0
 #: Default input resistance (Ohm): 0.1 V across it at 1 uA.
@@ -125,6 +132,17 @@ def turn_on_speed(i_in, i_tau, t_on):
     if isinstance(excess, sp.Expr):
         return (A_FLOOR + sp.Max(excess, 0)) / t_on
     return (A_FLOOR + np.maximum(excess, 0)) / t_on
+
+
+def activation_target(i_in, i_tau):
+    """Activation the input stage slews toward under I_in: smoothstep of I_in/(A_FULL*I_tau), 1 above A_FULL*I_tau.
+
+    Works on sympy expressions and on numbers / numpy arrays alike.
+    """
+    if isinstance(i_in, sp.Expr) or isinstance(i_tau, sp.Expr):
+        return step(i_in / (A_FULL * i_tau))
+    u = np.clip(np.asarray(i_in) / (A_FULL * np.asarray(i_tau)), 0.0, 1.0)
+    return u * u * (3 - 2 * u)
 
 
 def _calibrated(name: str) -> float:
@@ -165,6 +183,8 @@ class LifNeuron(Device):
         Param("k_soft", _calibrated("k_soft"), "", "smoothing of the gain law's knee at I_tau (relative)", (1e-3, 1.0)),
         Param("t_on", _calibrated("t_on"), "s",
               "turn-on time of the input stage at I_in = 2 I_tau (scales as I_tau/(I_in - I_tau))", (1e-10, 1e-3)),
+        Param("n_on", _calibrated("n_on"), "",
+              "exponent of the DPI output's turn-on in the input stage's activation (output ~ a_in^n_on)", (1.0, 50.0)),
         Param("t_dpi", _calibrated("t_dpi"), "s", "time constant of the DPI output (input pulses arrive delayed)",
               (1e-10, 1e-2)),
         Param("bypass", _calibrated("bypass"), "",
@@ -174,7 +194,7 @@ class LifNeuron(Device):
         Param("v_gain", _calibrated("v_gain"), "V", "membrane level where the outputs into C_mem halve", (0.0, 5.0)),
         Param("v_sat", _calibrated("v_sat"), "V", "membrane volts per e-fold of the output fade", (1e-3, 2.0)),
         Param("t_down", _calibrated("t_down"), "s",
-              "time constant of the downward leak within 50 mV above V_rest (V_taun); beyond, it slews at 50 mV/t_down",
+              "time constant of the downward leak within 2 mV above V_rest (V_taun); beyond, it slews at 2 mV/t_down",
               (1e-9, 1e3)),
         Param("t_up", _calibrated("t_up"), "s", "time constant of the upward leak below V_rest (V_taup)", (1e-9, 1e3)),
         Param("v_rest", 0.6, "V", "resting potential V_rest", (0.0, 5.0)),
@@ -210,8 +230,9 @@ class LifNeuron(Device):
         bistable = LATCH_GAIN * latch * (1 - latch) * (2 * latch - 1)
         return Equations(
             currents={("vdd", "nin"): i_in, ("out",): (s.V("out") - s.V("vdd") * spiking) / s.r_out},
-            rates={"a_in": (step(i_in / (A_FULL * s.i_tau)) - s.a_in) * turn_on_speed(i_in, s.i_tau, s.t_on),
-                   "i_dpi": (s.i_gain * gain * step((s.a_in - A_ON[0]) / (A_ON[1] - A_ON[0])) - s.i_dpi) / s.t_dpi,
+            rates={"a_in": turn_on_speed(i_in, s.i_tau, s.t_on) * sp.tanh((activation_target(i_in, s.i_tau) - s.a_in)
+                                                                           / A_SOFT),
+                   "i_dpi": (s.i_gain * gain * sp.Max(s.a_in, 0) ** s.n_on - s.i_dpi) / s.t_dpi,
                    "v_mem": dpi / s.c_mem - leak - spiking * v / s.t_reset,
                    "s": (bistable + fire * (1 - latch) - clear * latch) / s.t_set,
                    "r": latch / s.t_pw - recharge * timer / s.t_set},

@@ -12,12 +12,12 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from fitting.lif.twin import BYPASS_UA, TwinModel, direct_share_law, twin_pulsed, twin_spike_train
+from fitting.lif.twin import BYPASS_UA, TwinModel, direct_share_law, twin_increments, twin_pulsed, twin_spike_train
 from spicegen import get_device
-from spicegen.devices.lif_neuron import A_FLOOR, I_FLOOR, I_REF, V_BAND
+from spicegen.devices.lif_neuron import A_FLOOR, A_SOFT, I_FLOOR, I_REF, V_BAND
 from spicegen.netlist import format_instance
 from testbenches.lif.circuit import Biases
-from testbenches.lif.neuron import membrane_currents, pulsed_rate, spike_train
+from testbenches.lif.neuron import membrane_currents, pulse_increments, pulsed_rate, spike_train
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 
@@ -33,6 +33,10 @@ SHIFT_ISI = 0.15
 #: Tolerance of the twin's rate under 40 uA x 15 us pulses at 100 Hz (relative): one input period more or less
 #: per spike is 17-20 %; measured equal (16.67 Hz, a spike every 6 periods).
 PULSED_RTOL = 0.1
+
+#: Tolerance of the twin's membrane rise per 40 uA input pulse from V_rest (relative). The lif-twin study measured
+#: -4.4 % at 7 us (calibration width) and -3.1 % at 12 us (held out) on the first pulse.
+RISE_RTOL = 0.1
 
 #: Tolerance of the direct share's power law against the chain's M_by current at 15 and 40 uA (relative).
 DIRECT_RTOL = 0.08
@@ -115,13 +119,22 @@ def test_twin_rate_under_input_pulses_tracks_the_chain() -> None:
 
 
 def test_the_input_stage_turns_on_faster_the_more_the_input_exceeds_i_tau() -> None:
-    # numpy rendering: the activation's rate is (target - a)*(A_FLOOR + (I_in/I_tau - 1)+)/t_on, so the delay
+    # numpy rendering: from rest the activation slews at (A_FLOOR + (I_in/I_tau - 1)+)/t_on toward 1, so the delay
     # before the DPI follows the input scales like I_tau/(I_in - I_tau), as the chain's C_syn slewing does
     twin = TwinModel({"i_tau": 50e-9, "t_on": 2e-6}, k=1.0)
     p = twin.params
     for i_in, excess in ((20e-9, 0.0), (100e-9, 1.0), (250e-9, 4.0)):
         rate = float(twin._evaluate(i_in, 0.0, p["v_rest"], 0.0)["a_in"])
-        assert rate == pytest.approx((A_FLOOR + excess) / 2e-6, rel=1e-9)
+        assert rate == pytest.approx((A_FLOOR + excess) / 2e-6 * np.tanh(1 / A_SOFT), rel=1e-9)
+
+
+@pytest.mark.parametrize("width", [7e-6, 12e-6])
+def test_twin_rise_per_input_pulse_tracks_the_chain(width: float) -> None:
+    # one 40 uA pulse from V_rest, no spike (Garg et al. Fig. 6B): the DPI's late, sharp turn-on sets how much of a
+    # short pulse reaches the membrane; 7 us is a calibration width of the twin, 12 us held out
+    chain = pulse_increments(width, pulses=1)[0]["kept"]
+    twin = twin_increments(width, 1, PARAMS, asdict(Biases()))[0]
+    assert twin == pytest.approx(chain, rel=RISE_RTOL)
 
 
 def test_the_down_leak_is_a_constant_current_beyond_its_band() -> None:
