@@ -601,9 +601,10 @@ def _worst(rows: Sequence[Mapping[str, Any]], role: str) -> float:
 # ----------------------------------------------------------------------------- report
 
 def format_figure(data: ChainData, tracked: Mapping[str, Any], path: Path) -> Path:
-    """PNG: f-I of chain (markers) and twin (lines) per V_thr; spike times of the held-out run; pulsed rates."""
+    """PNG: f-I of chain (markers) and twin (lines) per V_thr; spike times of the held-out run; pulsed rates; the
+    membrane's rise per pulse."""
     plt = pyplot()
-    fig, (fi_ax, train_ax, pulse_ax) = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, (fi_ax, train_ax, pulse_ax, rise_ax) = plt.subplots(1, 4, figsize=(18, 4.2))
     for k, vthr in enumerate(VTHR):
         rows = sorted((r for r in tracked["fi"] if r["vthr"] == vthr), key=lambda r: r["isyn"])
         i_ua = [1e6 * r["isyn"] for r in rows]
@@ -625,6 +626,15 @@ def format_figure(data: ChainData, tracked: Mapping[str, Any], path: Path) -> Pa
     pulse_ax.set(xlabel="input pulse width (µs)", ylabel="firing rate (Hz)",
                  title=f"{PULSE_UA:g} µA pulses at {PULSE_HZ:g} Hz")
     pulse_ax.legend(fontsize=8)
+    rises = sorted(tracked.get("increments", []), key=lambda r: r["width"])
+    for role, marker in (("calibration", "o"), ("held out", "x")):
+        part = [r for r in rises if r["role"] == role]
+        rise_ax.plot([1e6 * r["width"] for r in part], [1e3 * r["kept"][0] for r in part], marker, color="C0",
+                     mfc="none", label=f"chain ({role})")
+    rise_ax.plot([1e6 * r["width"] for r in rises], [1e3 * r["twin"][0] for r in rises], "-", color="C1", label="twin")
+    rise_ax.set(xlabel="input pulse width (µs)", ylabel="membrane rise over the first period (mV)",
+                title="rise per pulse from V_rest (no spike)")
+    rise_ax.legend(fontsize=8)
     return save_figure(fig, path, 120)
 
 
