@@ -65,9 +65,11 @@ class LibraryCheck(Study):
     }
 
     def depends_on(self) -> dict[str, object]:
-        from spicegen.device import registry
+        """Every registered device with the digest of its defining module and values: an edited device is checked
+        again, not answered from the run before the edit."""
+        from spicegen.device import registry, source_digest
 
-        return {"devices": sorted(registry())}
+        return {"devices": {name: source_digest(name) for name in sorted(registry())}}
 
     def run(self, ctx: StudyContext) -> StudyResult:
         from .library_report import run_library_report

@@ -199,3 +199,22 @@ def test_a_plugin_named_like_an_imported_module_is_refused(tmp_path):
     clash.write_text("X = 1\n")
     with pytest.raises(ImportError, match="rename the file"):
         plugins.load_file(clash)
+
+
+def test_the_library_check_key_follows_a_device_s_equations(tmp_path):
+    # an edited device must be checked again, not answered from the library check of its earlier equations
+    path = tmp_path / "user_device.py"
+    probe = ("from spicegen import plugins; plugins.load_file(%r); "
+             "from testbenches.core.studies import LibraryCheck; "
+             "print(LibraryCheck().depends_on()['devices']['user_memristor'])") % str(path)
+
+    def digest() -> str:
+        out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    path.write_text(textwrap.dedent(DEVICE))
+    first = digest()
+    assert digest() == first  # the same file: the same key
+    path.write_text(textwrap.dedent(DEVICE).replace("rates={\"w\": s.k * v}", "rates={\"w\": s.k * v * v}"))
+    assert digest() != first
