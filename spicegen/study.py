@@ -750,7 +750,8 @@ def _claim(folder: Path, name: str, definition: Mapping[str, Any], key: str) -> 
         old = stored.get("definition", {})
         changed = sorted(k for k in set(old) | set(definition) if old.get(k) != definition.get(k))
         raise ValueError(f"{str(folder)!r} holds a run of study {old.get('study')!r} with another definition "
-                         f"(differs in {', '.join(changed)}); choose a new --out folder (nothing was overwritten).")
+                         f"(differs in {', '.join(changed)}); choose a new --out folder, or move this one aside to "
+                         "run it again here (nothing was overwritten).")
     if folder.exists() and any(folder.iterdir()):
         raise ValueError(f"{str(folder)!r} exists and is not a study folder; choose a new or empty --out folder "
                          "(nothing was overwritten).")
