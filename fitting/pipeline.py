@@ -12,6 +12,7 @@ reduced n, ≤ 20 minutes on 2 cores) and ``paper`` (the papers' sample sizes).
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -26,7 +27,8 @@ from tqdm import tqdm
 
 from spicegen import __version__
 from spicegen.files import to_jsonable, write_json
-from spicegen.study import RESULT_FILE, StudyRun, extract, get_extraction, get_study, git_commit, paper_comparison
+from spicegen.study import (RESULT_FILE, STUDY_FILE, StudyRun, extract, get_extraction, get_study, git_commit,
+                            paper_comparison, planned_key)
 from spicegen.study import run as run_study
 from testbenches.lif.studies import SIZES as LIF_SIZES
 
@@ -197,7 +199,7 @@ def select(only: Sequence[str] | None = None, scale: str = "quick",
 
 
 def run_pipeline(out: str | os.PathLike[str], *, scale: str = "quick", only: Sequence[str] | None = None,
-                 workers: int = 1, dask: str | None = None, progress: bool = True,
+                 workers: int = 1, dask: str | None = None, progress: bool = True, rerun_outdated: bool = False,
                  stages: Sequence[Stage] = STAGES) -> dict[str, Any]:
     """Run (or resume) the pipeline into ``out``; write ``results.json`` and ``report.html`` there.
 
@@ -213,6 +215,10 @@ def run_pipeline(out: str | os.PathLike[str], *, scale: str = "quick", only: Seq
         Parallelism of the Monte Carlo stages (results do not depend on them).
     progress
         Print a line per stage and show progress bars on stderr.
+    rerun_outdated
+        Move a stage folder that holds a run of another definition (another scale, a changed device or
+        circuit) aside to ``<stage>.outdated-<key>`` and run the stage again; without it such a folder is
+        refused, untouched.
 
     Returns
     -------
@@ -229,6 +235,9 @@ def run_pipeline(out: str | os.PathLike[str], *, scale: str = "quick", only: Seq
         _say(progress, f"[{k}/{len(chosen)}] {stage.name}: {stage.title} "
                        f"({scale}{'' if size.n is None else f', n = {size.n}'})")
         began = time.perf_counter()
+        moved = _set_aside(stage, size, folder / stage.name) if rerun_outdated else None
+        if moved is not None:
+            _say(progress, f"[{k}/{len(chosen)}] {stage.name}: the run there had another definition; kept as {moved}")
         entries.append(_run_stage(stage, size, folder, workers=workers, dask=dask, progress=progress))
         _say(progress, f"[{k}/{len(chosen)}] {stage.name} finished in {time.perf_counter() - began:.0f} s "
                        f"({tqdm.format_interval(time.perf_counter() - start)} since the start)")
@@ -246,6 +255,19 @@ def run_pipeline(out: str | os.PathLike[str], *, scale: str = "quick", only: Seq
 def _say(progress: bool, text: str) -> None:
     if progress:
         print(text, file=sys.stderr, flush=True)
+
+
+def _set_aside(stage: Stage, size: Size, target: Path) -> Path | None:
+    """Rename ``target`` to ``<name>.outdated-<key>`` when it holds a run of the stage's study with another
+    definition; return the new path (``None``: nothing to move)."""
+    stored = target / STUDY_FILE
+    if not stage.study or not stored.is_file():
+        return None
+    old = json.loads(stored.read_text()).get("key")
+    if old == planned_key(stage.study, size.settings, n=size.n):
+        return None
+    names = (f"{target.name}.outdated-{old}" + (f"-{k}" if k else "") for k in itertools.count())
+    return target.rename(next(path for path in map(target.with_name, names) if not path.exists()))
 
 
 def _run_stage(stage: Stage, size: Size, out: Path, **kwargs: Any) -> dict[str, Any]:
@@ -386,7 +408,7 @@ def cmd_run(args: Any) -> int:
             print(f"{stage.name:22s} {stage.title}  [{sizes}]")
         return 0
     run_pipeline(args.out, scale=args.scale, only=args.only, workers=args.workers, dask=args.dask,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, rerun_outdated=args.rerun_outdated)
     return 0
 
 
@@ -402,6 +424,9 @@ def register(sub: Any) -> None:
     run.add_argument("--workers", type=int, default=1, help="worker processes for Monte Carlo stages")
     run.add_argument("--dask", metavar="ADDRESS", help="run Monte Carlo stages on a Dask scheduler ('local' for one "
                                                        "on this machine)")
+    run.add_argument("--rerun-outdated", action="store_true",
+                     help="run again a stage whose folder holds a run of another definition (another scale, a "
+                          "changed device or circuit), keeping the old run as STAGE.outdated-KEY")
     run.add_argument("--list", action="store_true", help="list the stages and their sizes per scale")
     run.add_argument("--no-progress", action="store_true", help="no progress lines and bars")
     run.set_defaults(func=cmd_run)

@@ -712,11 +712,7 @@ def run(study: Study | str, out: str | os.PathLike[str], *, settings: Mapping[st
         For bad options, n, seed, or a folder holding something else.
     """
     study = get_study(study) if isinstance(study, str) else study
-    options = study.resolve(settings)
-    n = study.check_n(n)
-    seed = study.seed_default if seed is None else seed
-    definition = make_definition(study, options, seed, n)
-    key = definition_key(definition)
+    options, seed, n, definition, key = _planned(study, settings, seed, n)
     folder = Path(out)
     _claim(folder, study.name, definition, key)
     existing = StudyRun.open(folder)
@@ -738,6 +734,22 @@ def run(study: Study | str, out: str | os.PathLike[str], *, settings: Mapping[st
         "goals": {k: m.spec for k, m in study.measures.items() if m.paper is not None and m.spec is not None},
         "data": result.data, "files": files, "seconds": time.perf_counter() - start})
     return StudyRun.open(folder)
+
+
+def planned_key(study: Study | str, settings: Mapping[str, object] | None = None, seed: int | None = None,
+                n: int | None = None) -> str:
+    """The definition key a :func:`run` of ``study`` with these settings, seed and n would have."""
+    return _planned(get_study(study) if isinstance(study, str) else study, settings, seed, n)[4]
+
+
+def _planned(study: Study, settings: Mapping[str, object] | None, seed: int | None,
+             n: int | None) -> tuple[dict[str, Any], int, int | None, dict[str, Any], str]:
+    """Options, seed, n, definition and key of a run of ``study`` (defaults filled in, everything checked)."""
+    options = study.resolve(settings)
+    n = study.check_n(n)
+    seed = study.seed_default if seed is None else seed
+    definition = make_definition(study, options, seed, n)
+    return options, seed, n, definition, definition_key(definition)
 
 
 def _claim(folder: Path, name: str, definition: Mapping[str, Any], key: str) -> None:

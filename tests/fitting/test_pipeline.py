@@ -219,7 +219,7 @@ def without_commit(out: Path) -> dict:
     return found
 
 
-def test_a_folder_of_another_scale_is_refused_untouched(tmp_path):
+def test_a_folder_of_another_scale_is_refused_untouched_or_set_aside_on_request(tmp_path):
     out = tmp_path / "r"
     assert spicegen("run", "--scale", "smoke", "--only", "reram-relaxation", "--out", str(out),
                     "--no-progress").returncode == 0
@@ -227,4 +227,10 @@ def test_a_folder_of_another_scale_is_refused_untouched(tmp_path):
     done = spicegen("run", "--scale", "quick", "--only", "reram-relaxation", "--out", str(out), "--no-progress")
     assert done.returncode != 0 and "another definition" in done.stderr and "new --out folder" in done.stderr
     assert (out / "reram-relaxation" / "result.json").read_bytes() == before
+    done = spicegen("run", "--scale", "quick", "--only", "reram-relaxation", "--out", str(out), "--no-progress",
+                    "--rerun-outdated")
+    assert done.returncode == 0, done.stderr[-3000:]
+    kept = [p for p in out.iterdir() if p.name.startswith("reram-relaxation.outdated-")]
+    assert len(kept) == 1 and (kept[0] / "result.json").read_bytes() == before  # the smoke run, moved aside
+    assert json.loads((out / "reram-relaxation" / "result.json").read_text())["key"] != json.loads(before)["key"]
     shutil.rmtree(out)
