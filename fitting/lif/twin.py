@@ -70,7 +70,7 @@ __all__ = ["FI_FIT_UA", "FI_HELD_UA", "VTHR", "PULSE_FIT_US", "PULSE_HELD_US", "
 
 FI_FIT_UA = (10.0, 20.0, 50.0, 100.0, 200.0)
 """DC synaptic currents of the f-I calibration points (uA), at every threshold of :data:`VTHR`."""
-FI_HELD_UA = (30.0, 140.0)
+FI_HELD_UA = (0.1, 1.0, 30.0, 140.0)
 """DC synaptic currents of the held-out f-I points (uA)."""
 VTHR = (0.8, 1.2, 1.8)
 """Comparator thresholds of the f-I points (V) [Garg et al. Fig. 4A]."""
