@@ -5,7 +5,7 @@ committed circuit, its default biases), fits the twin's free parameters and meas
 tracks the chain:
 
 * **data** (ngspice, transistor level): DC f-I at V_thr 0.8 / 1.2 / 1.8 V (calibration currents
-  :data:`FI_FIT_UA`, held-out currents :data:`FI_HELD_UA`), the rate under 40 uA input pulses at 100 Hz
+  :data:`FI_FIT_UA`, held-out currents :data:`FI_HELD_UA`; each through :func:`read_resistance`), the rate under 40 uA input pulses at 100 Hz
   (calibration widths :data:`PULSE_FIT_US`, held-out :data:`PULSE_HELD_US`) and the membrane's rise over each of
   the first :data:`INCREMENT_PULSES` periods of those pulses (threshold out of reach), the downward and upward
   leak times (start 1.18 V and 0 V, 90 % of the way to V_rest) and the spike times of a 300 us run at
@@ -92,6 +92,10 @@ K_NOMINAL = 500.0
 """Attenuation of the twin's ldo_attenuator (the design value [Garg et al. §II.B])."""
 R_SYN = 10e3
 """On-chip series resistor R_IC the input current flows through (ohm) [Garg et al. §III.A]."""
+V_READ_MIN = 0.1
+"""Least voltage (V) across R_syn of an f-I point: below 10 uA the point is read through 100 mV / I_syn (Fig. 3A's
+smallest read), since 0.1 uA through 10 kOhm is 1 mV, of which the LDOs' clamp offsets (the chain's 0.1 mV above
+V_ref, the twin's soft turn-on 0.2 mV below it) would take 10-20 %."""
 GRID = 400
 """Membrane points of the quadrature of the time to threshold."""
 LEAK_START = 1.18
@@ -169,6 +173,11 @@ def direct_share_law(i_neuron: Sequence[float], i_bypass: Sequence[float]) -> di
             "worst": float(np.max(np.abs(law / i_by - 1)))}
 
 
+def read_resistance(isyn: float) -> float:
+    """R_syn (ohm) of an f-I point at ``isyn`` (A): 10 kOhm, or V_READ_MIN / isyn where that is larger."""
+    return max(R_SYN, V_READ_MIN / isyn)
+
+
 def fi_points() -> list[tuple[float, float, str]]:
     """(isyn in A, V_thr, role) of every f-I point."""
     return [(i * 1e-6, v, role) for v in VTHR for currents, role in ((FI_FIT_UA, "calibration"),
@@ -194,7 +203,8 @@ def sample_chain(step=lambda name, compute: compute()) -> ChainData:
     data = ChainData(c1=Design().lif.c1, biases=asdict(base))
     for isyn, vthr, role in fi_points():
         rate = step(f"fi_{isyn * 1e6:g}uA_{vthr:g}V",
-                    lambda: float(neuron.firing_rate(isyn, biases=replace(base, vthr=vthr)).rate))
+                    lambda: float(neuron.firing_rate(isyn, biases=replace(base, vthr=vthr),
+                                                     r_syn=read_resistance(isyn)).rate))
         data.fi.append({"isyn": isyn, "vthr": vthr, "rate": rate, "role": role})
     for width, role in pulse_points():
         def pulsed(width: float = width) -> dict[str, float]:
@@ -503,13 +513,13 @@ def _fit_pulsed(data: ChainData, values: Mapping[str, float]) -> dict[str, float
 # ----------------------------------------------------------------------------- the twin in ngspice
 
 def _twin_netlist(source: str, t_stop: float, params: Mapping[str, float], biases: Mapping[str, float],
-                  vthr: float, t_max: float) -> tuple[str, list[str]]:
+                  vthr: float, t_max: float, r_syn: float = R_SYN) -> tuple[str, list[str]]:
     """The twin chain (R_syn + ldo_attenuator + lif_neuron, OSDI builds) under input ``source`` (on node ``in``)."""
     from veriloga import compile_model
 
     lif, ldo = get_device("lif_neuron"), get_device("ldo_attenuator")
     lines = ["LIF twin (ldo_attenuator + lif_neuron)", f"Vvdd vdd 0 {format_number(biases['vdd'])}",
-             f"Vthr thr 0 {format_number(vthr)}", source, f"Rsyn in syn {format_number(R_SYN)}",
+             f"Vthr thr 0 {format_number(vthr)}", source, f"Rsyn in syn {format_number(r_syn)}",
              *format_instance(ldo, "ldo", ["syn", "nin"], {"v_ref": biases["vref"], "k": K_NOMINAL}, "osdi"),
              *format_instance(lif, "lif", ["vdd", "nin", "thr", "out"], params, "osdi"),
              TWIN_OPTIONS, f".tran {format_number(t_max)} {format_number(t_stop)} 0 {format_number(t_max)}", ".end"]
@@ -522,13 +532,14 @@ def _spikes(netlist: str, osdi: Sequence[str], vdd: float) -> np.ndarray:
 
 
 def twin_spike_train(isyn: float, t_stop: float, params: Mapping[str, float], biases: Mapping[str, float],
-                     vthr: float, t_on: float = 1e-6) -> np.ndarray:
-    """Spike times (s) of the twin in ngspice under the chain's DC stimulus (``isyn`` switched on at ``t_on``)."""
+                     vthr: float, t_on: float = 1e-6, r_syn: float = R_SYN) -> np.ndarray:
+    """Spike times (s) of the twin in ngspice under the chain's DC stimulus (``isyn`` through ``r_syn``, switched on
+    at ``t_on``)."""
     from testbenches.lif.circuit import Biases
     from testbenches.lif.neuron import step_source
 
-    source = step_source("Vin", "in", Biases(**biases), isyn, t_on, R_SYN)
-    return _spikes(*_twin_netlist(source, t_stop, params, biases, vthr, t_stop / 2000), biases["vdd"])
+    source = step_source("Vin", "in", Biases(**biases), isyn, t_on, r_syn)
+    return _spikes(*_twin_netlist(source, t_stop, params, biases, vthr, t_stop / 2000, r_syn), biases["vdd"])
 
 
 def twin_pulsed(width: float, duration: float, params: Mapping[str, float], biases: Mapping[str, float],
@@ -571,7 +582,8 @@ def track(data: ChainData, params: Mapping[str, float]) -> dict[str, Any]:
     fi = []
     for row in data.fi:
         period = 1.0 / row["rate"] if row["rate"] > 0 else 1e-3
-        spikes = twin_spike_train(row["isyn"], 1e-6 + 4.5 * period, params, b, row["vthr"])
+        spikes = twin_spike_train(row["isyn"], 1e-6 + 4.5 * period, params, b, row["vthr"],
+                                  r_syn=read_resistance(row["isyn"]))
         fi.append({**row, "twin": _rate(spikes), "error": _relative(_rate(spikes), row["rate"])})
     pulsed = []
     for row in data.pulsed:

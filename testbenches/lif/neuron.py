@@ -381,13 +381,13 @@ def _period_guess(isyn: float, biases: Biases, design: Design) -> float:
 
 
 def firing_rate(isyn: float, *, biases: Biases = Biases(), design: Design = Design(),
-                spikes: int = 3) -> SpikeTrain:
-    """Spike train with at least ``spikes`` spikes (or the longest run tried) under DC ``isyn``.
+                spikes: int = 3, r_syn: float = R_IC) -> SpikeTrain:
+    """Spike train with at least ``spikes`` spikes (or the longest run tried) under DC ``isyn`` through ``r_syn``.
 
     The run length starts from a period estimate and grows 4x per try (at most 4 runs).
     """
     guess = _period_guess(isyn, biases, design) * (spikes + 1)
-    return _until(lambda t: spike_train(isyn, t, biases=biases, design=design), guess,
+    return _until(lambda t: spike_train(isyn, t, biases=biases, design=design, r_syn=r_syn), guess,
                   lambda tr: tr.spikes.size >= spikes)
 
 
