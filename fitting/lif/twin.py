@@ -5,10 +5,10 @@ committed circuit, its default biases), fits the twin's free parameters and meas
 tracks the chain:
 
 * **data** (ngspice, transistor level): DC f-I at V_thr 0.8 / 1.2 / 1.8 V (calibration currents
-  :data:`FI_FIT_UA`, held-out currents :data:`FI_HELD_UA`; each through :func:`read_resistance`), the rate under 40 uA input pulses at 100 Hz
-  (calibration widths :data:`PULSE_FIT_US`, held-out :data:`PULSE_HELD_US`) and the membrane's rise over each of
-  the first :data:`INCREMENT_PULSES` periods of those pulses (threshold out of reach), the downward and upward
-  leak times (start 1.18 V and 0 V, 90 % of the way to V_rest) and the spike times of a 300 us run at
+  :data:`FI_FIT_UA`, held-out currents :data:`FI_HELD_UA`; each through :func:`read_resistance`), the rate
+  under 40 uA input pulses at 100 Hz (calibration widths :data:`PULSE_FIT_US`, held-out :data:`PULSE_HELD_US`)
+  and the membrane's rise over each of the first :data:`INCREMENT_PULSES` periods of those pulses (threshold out
+  of reach), the downward and upward leak times (start 1.18 V and 0 V, 90 % of the way to V_rest) and the spike times of a 300 us run at
   40 uA (held out);
 * **fixed** from the chain: C_mem = C1 of the design, K = 500 (the attenuator's nominal ratio), the
   upward leak t_up = t_90 / 0.9 of the measured upward leak (the chain's is a constant current; the twin's
@@ -65,8 +65,8 @@ from spicegen.numpy_code import load_numpy_module
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
 
 __all__ = ["FI_FIT_UA", "FI_HELD_UA", "VTHR", "PULSE_FIT_US", "PULSE_HELD_US", "FREE", "BYPASS_UA", "ChainData",
-           "TwinModel", "sample_chain", "measure_direct_share", "direct_share_law", "fit_twin", "twin_spike_train",
-           "twin_pulsed", "track", "LifTwin"]
+           "TwinModel", "sample_chain", "measure_direct_share", "direct_share_law", "read_resistance", "fit_twin",
+           "twin_spike_train", "twin_pulsed", "twin_increments", "track", "LifTwin"]
 
 FI_FIT_UA = (10.0, 20.0, 50.0, 100.0, 200.0)
 """DC synaptic currents of the f-I calibration points (uA), at every threshold of :data:`VTHR`."""
