@@ -8,8 +8,8 @@ tracks the chain:
   :data:`FI_FIT_UA`, held-out currents :data:`FI_HELD_UA`; each through :func:`read_resistance`), the rate
   under 40 uA input pulses at 100 Hz (calibration widths :data:`PULSE_FIT_US`, held-out :data:`PULSE_HELD_US`)
   and the membrane's rise over each of the first :data:`INCREMENT_PULSES` periods of those pulses (threshold out
-  of reach), the downward and upward leak times (start 1.18 V and 0 V, 90 % of the way to V_rest) and the spike times of a 300 us run at
-  40 uA (held out);
+  of reach), the downward and upward leak times (start 1.18 V and 0 V, 90 % of the way to V_rest) and the
+  spike times of a 300 us run at 40 uA (held out);
 * **fixed** from the chain: C_mem = C1 of the design, K = 500 (the attenuator's nominal ratio), the
   upward leak t_up = t_90 / 0.9 of the measured upward leak (the chain's is a constant current; the twin's
   linear up-leak gets its slope at the reset level 0 V), the downward leak t_down from the measured downward
