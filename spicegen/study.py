@@ -363,7 +363,8 @@ class Study(ABC):
         Measurement name → :class:`Measure`.
     devices
         Registered devices whose parameters and variations the results depend on: their
-        defaults and variations are part of the definition, so a recalibration changes the key.
+        defaults, variations and defining module are part of the definition, so a recalibration or an
+        edit of their equations changes the key.
     n_default, n_min, n_desc
         Default and least sample count and what one sample is (``None``: no ``--n``).
     seed_default
@@ -434,8 +435,9 @@ def _first_line(text: str | None) -> str:
 
 def variations(devices: Iterable[str]) -> dict[str, Any]:
     """Nominal value and variation (every field, so both readings of a sentence stay apart) of every
-    parameter of ``devices``: part of a study definition."""
-    from .device import get_device
+    parameter of ``devices``, and the digest of each device's defining module (its equations): part of a
+    study definition, so an edited device is not answered from a run of its earlier form."""
+    from .device import get_device, source_digest
 
     out: dict[str, Any] = {}
     for name in devices:
@@ -443,6 +445,7 @@ def variations(devices: Iterable[str]) -> dict[str, Any]:
         for p in model.params:
             out[f"{name}.{p.name}"] = {"default": p.default,
                                        "variation": asdict(p.variation) if p.variation is not None else None}
+        out[f"{name}#source"] = source_digest(name)
     return out
 
 

@@ -201,12 +201,14 @@ def test_a_plugin_named_like_an_imported_module_is_refused(tmp_path):
         plugins.load_file(clash)
 
 
-def test_the_library_check_key_follows_a_device_s_equations(tmp_path):
-    # an edited device must be checked again, not answered from the library check of its earlier equations
+def test_study_keys_follow_a_device_s_equations(tmp_path):
+    # an edited device must be checked and studied again, not answered from runs of its earlier equations
     path = tmp_path / "user_device.py"
     probe = ("from spicegen import plugins; plugins.load_file(%r); "
-             "from testbenches.core.studies import LibraryCheck; "
-             "print(LibraryCheck().depends_on()['devices']['user_memristor'])") % str(path)
+             "from testbenches.core.studies import LibraryCheck; from spicegen.study import variations; "
+             "check = LibraryCheck().depends_on()['devices']['user_memristor']; "
+             "assert variations(['user_memristor'])['user_memristor#source'] == check; "  # every study using it
+             "print(check)") % str(path)
 
     def digest() -> str:
         out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
