@@ -199,17 +199,27 @@ class CrossTime:
 
 
 @dataclass(frozen=True)
-class SpikeCount:
-    """Number of spikes of ``signal``: pulses above ``threshold`` lasting at least ``min_width``
-    (:func:`spike_times`)."""
+class _Spikes:
+    """The spikes of ``signal``: pulses above ``threshold`` lasting at least ``min_width`` (:func:`spike_times`)."""
 
-    unit: ClassVar[str] = ""
     signal: str
     threshold: float
     min_width: float = 0.0
 
+    def spikes(self, waves: Waves) -> np.ndarray:
+        """Spike times (s)."""
+        return spike_times(waves[SCALE], waves[self.signal], self.threshold, self.min_width)
+
+
+@dataclass(frozen=True)
+class SpikeCount(_Spikes):
+    """Number of spikes of ``signal``: pulses above ``threshold`` lasting at least ``min_width``
+    (:func:`spike_times`)."""
+
+    unit: ClassVar[str] = ""
+
     def __call__(self, waves: Waves) -> float:
-        return float(spike_times(waves[SCALE], waves[self.signal], self.threshold, self.min_width).size)
+        return float(self.spikes(waves).size)
 
 
 @dataclass(frozen=True)
@@ -230,17 +240,14 @@ class SpikeTime:
 
 
 @dataclass(frozen=True)
-class SpikeRate:
+class SpikeRate(_Spikes):
     """Spikes per second: the spikes of ``signal`` (:func:`spike_times`) over the simulated time span."""
 
     unit: ClassVar[str] = "Hz"
-    signal: str
-    threshold: float
-    min_width: float = 0.0
 
     def __call__(self, waves: Waves) -> float:
         t = np.asarray(waves[SCALE], dtype=float)
-        return float(spike_times(t, waves[self.signal], self.threshold, self.min_width).size / (t[-1] - t[0]))
+        return float(self.spikes(waves).size / (t[-1] - t[0]))
 
 
 @dataclass(frozen=True)
