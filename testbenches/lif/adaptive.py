@@ -4,8 +4,9 @@ Fig. 7B: a primary neuron driven by 1 kHz input pulses; its output feeds a regul
 10 kΩ + LDO + attenuator, and the regulator's membrane is the primary's threshold (paper: the
 threshold rises from 0.6 V to 2 V and the inter-spike interval from 2 ms to 5 ms). Fig. 7C: one
 regulator shared by a population of primaries; the paper draws the scheme and gives no numbers.
-Here ``n`` primaries (option) get pulses of different amplitudes, each primary's output reaches the
-regulator's synapse node through its own 10 kΩ, and the regulator's membrane is the threshold of all.
+Here ``n`` primaries (option) get pulses of different amplitudes, each primary's spike reads its own
+10 kΩ synapse (access switch gated by the spike) onto the regulator's synapse node, and the regulator's
+membrane is the threshold of all.
 A population run the simulator cannot finish leaves its measurements NaN and its message in the data.
 """
 from __future__ import annotations

@@ -745,12 +745,14 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
 
     Primary ``k`` of ``n`` gets input pulses of ``amplitudes[k]`` (A), ``width`` (s) at ``frequency`` (Hz),
     delayed by (k + 1/2) / n periods (simultaneous spikes of all primaries stall the simulator); each
-    primary's OUT reaches the regulator's synapse node through its own access switch and 10 kOhm
-    resistor, so the regulator's LDO sums their currents; the regulator's membrane is the threshold of
-    every primary. The switch (closed while OUT is above V_dd/2) stands for the access transistor of a
-    1T1R synapse gated by the spike: with bare resistors the idle outputs at 0 V would pull the shared
-    node below V_ref and no single spike would reach the regulator. Its own threshold is V_dd (it
-    integrates, it never fires).
+    primary's spike reads its own 10 kOhm synapse onto the regulator's synapse node, so the regulator's
+    LDO sums their currents; the regulator's membrane is the threshold of every primary. The read is a
+    1T1R synapse whose access transistor the spike gates: a switch, closed while OUT is above V_dd/2,
+    between the neuron supply (the read line) and the synapse resistor. With bare resistors the idle
+    outputs at 0 V would pull the shared node below V_ref and no single spike would reach the regulator;
+    with OUT itself as the read line, the spike's edges (OUT below the clamped node while the switch is
+    closed) drive current backwards and two primaries stop ngspice ("timestep too small"). Its own
+    threshold is V_dd (it integrates, it never fires).
 
     Returns
     -------
@@ -774,7 +776,7 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
     synapse = _synapse_node(regulator, "r")
     level = format_number(biases.vdd / 2)
     body += [*regulator, *(f"Rsynr{k} acc{k} {synapse} {format_number(R_IC)}" for k in range(1, len(amplitudes))),
-             *(f"Sacc{k} out{k} acc{k} out{k} 0 access" for k in range(len(amplitudes))),
+             *(f"Sacc{k} vddl acc{k} out{k} 0 access" for k in range(len(amplitudes))),
              f".model access sw vt={level} vh=0.1 ron=1 roff=1e12",
              f"Vthrr thrr 0 {format_number(biases.vdd)}", _rest("memr", reg)]
     result = run_netlist(netlist(body, _tran(t_stop), biases=biases, design=design, thr=False))

@@ -423,8 +423,6 @@ SIZES: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
     "full": {},
     "quick": {"lif-chain": {"i_points": 3}, "lif-rsyn": {"rsyn_points": 3, "vread_points": 3},
               "lif-fi": {"i_points": 3}, "lif-vpw": {"vpw_points": 3}, "lif-pulsed": {"width_points": 2},
-              # lif-adaptive keeps Fig. 7C's four primaries: two (50 and 70 uA) stop ngspice at 15.26 ms with
-              # "timestep too small" at a spike of the first (docs/lif_neuron.md, Known limitations)
               "lif-leak": {"rest_vtaun_points": 4, "rest_vtaup_points": 3}},
     "smoke": {"lif-chain": {"i_points": 2},
               "lif-rsyn": {"rsyn_points": 2, "vread_points": 2, "window": 0.05, "traces": False},
