@@ -750,9 +750,9 @@ def adaptive_population(*, amplitudes: Sequence[float], width: float = 10e-6, fr
     1T1R synapse whose access transistor the spike gates: a switch, closed while OUT is above V_dd/2,
     between the neuron supply (the read line) and the synapse resistor. With bare resistors the idle
     outputs at 0 V would pull the shared node below V_ref and no single spike would reach the regulator;
-    with OUT itself as the read line, the spike's edges (OUT below the clamped node while the switch is
-    closed) drive current backwards and two primaries stop ngspice ("timestep too small"). Its own
-    threshold is V_dd (it integrates, it never fires).
+    with OUT itself as the read line (the switch then loads the node that controls it) two primaries
+    stopped ngspice ("timestep too small" at 15.26 ms). Its own threshold is V_dd (it integrates, it
+    never fires).
 
     Returns
     -------
