@@ -449,6 +449,33 @@ def variations(devices: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def module_digest(*modules: str) -> str:
+    """SHA-256 (first 16 hex digits) of the source text of the named modules (dotted names).
+
+    For a study's :meth:`Study.depends_on` when its results depend on code beyond its devices and options (a
+    testbench's netlist builders): an edit of that code changes the key, so it is not answered from runs of
+    the code's earlier form.
+
+    Raises
+    ------
+    ValueError
+        If a module cannot be found or has no source file.
+    """
+    from importlib.util import find_spec
+
+    digest = hashlib.sha256()
+    for name in modules:
+        try:
+            spec = find_spec(name)
+        except ModuleNotFoundError:  # a parent package is missing
+            spec = None
+        if spec is None or not spec.origin or not Path(spec.origin).is_file():
+            raise ValueError(f"module {name!r} has no source file to digest; name an importable module "
+                             f"(dotted, e.g. 'testbenches.lif.neuron').")
+        digest.update(Path(spec.origin).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def make_definition(study: Study, options: Mapping[str, Any], seed: int, n: int | None) -> dict[str, Any]:
     """The definition of a run: everything that determines its results."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -178,6 +178,21 @@ def test_a_folder_of_another_definition_or_of_other_files_is_refused_untouched(t
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["notes.txt"]
 
 
+def test_module_digest_follows_the_source_text_and_refuses_unknown_modules(tmp_path, monkeypatch):
+    package = tmp_path / "digest_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "bench.py").write_text("WIRING = 'out'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = st.module_digest("digest_pkg.bench")
+    assert st.module_digest("digest_pkg.bench") == before and len(before) == 16
+    (package / "bench.py").write_text("WIRING = 'supply'\n")
+    assert st.module_digest("digest_pkg.bench") != before
+    for name in ("digest_pkg.missing", "no_such_package.bench"):
+        with pytest.raises(ValueError, match=f"module '{name}' has no source file"):
+            st.module_digest(name)
+
+
 def test_written_files_are_readable_by_all(tmp_path):
     st.run(DRAWS, tmp_path / "r", progress=False)
     for name in ("study.json", "result.json", "steps/first.json"):
