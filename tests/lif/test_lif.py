@@ -178,3 +178,17 @@ def test_a_7_us_pulse_keeps_part_of_its_increment_until_the_next_one() -> None:
     assert long_["rise"] > 3 * short["rise"]
     assert 0 < -short["leak_down"] < short["dpi"] + short["direct"]
     assert short["kept"] > 0.005  # V: the next pulse starts above where this one did
+
+
+@pytest.mark.ngspice
+def test_two_primaries_sharing_a_regulator_run_past_their_first_spikes() -> None:
+    """Fig. 7C with two primaries: the spikes gate their synapses' read line (the former wiring, each OUT driving
+    its synapse through a switch it controlled, stopped ngspice at 15.26 ms with "timestep too small")."""
+    from testbenches.lif.neuron import adaptive_population
+
+    trains, threshold = adaptive_population(amplitudes=[50e-6, 70e-6], t_stop=0.02,
+                                            regulator_biases=Biases(vgain=1.1))
+    assert [len(t.spikes) >= 3 for t in trains] == [True, True]
+    assert threshold[0] == pytest.approx(0.6, abs=0.01) and threshold.max() > 1.3
+    intervals = np.diff(trains[1].spikes)
+    assert intervals[-1] > intervals[0]  # the shared threshold rises, so the interval grows
