@@ -365,6 +365,10 @@ class Study(ABC):
         Registered devices whose parameters and variations the results depend on: their
         defaults, variations and defining module are part of the definition, so a recalibration or an
         edit of their equations changes the key.
+    code
+        Modules (dotted names) that build the study's circuits or compute its results: the digest of their
+        source (:func:`module_digest`) is part of the definition, so an edit of that code is not answered
+        from runs of its earlier form.
     n_default, n_min, n_desc
         Default and least sample count and what one sample is (``None``: no ``--n``).
     seed_default
@@ -376,6 +380,7 @@ class Study(ABC):
     options: ClassVar[tuple[Setting, ...]] = ()
     measures: ClassVar[Mapping[str, Measure]] = MappingProxyType({})
     devices: ClassVar[tuple[str, ...]] = ()
+    code: ClassVar[tuple[str, ...]] = ()
     n_default: ClassVar[int | None] = None
     n_min: ClassVar[int] = 1
     n_desc: ClassVar[str] = "samples"
@@ -465,14 +470,16 @@ def module_digest(*modules: str) -> str:
 
     digest = hashlib.sha256()
     for name in modules:
-        try:
-            spec = find_spec(name)
-        except ModuleNotFoundError:  # a parent package is missing
-            spec = None
-        if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        origin = getattr(sys.modules.get(name), "__file__", None)
+        if origin is None:
+            try:
+                origin = getattr(find_spec(name), "origin", None)
+            except ModuleNotFoundError:  # a parent package is missing
+                origin = None
+        if not origin or not Path(origin).is_file():
             raise ValueError(f"module {name!r} has no source file to digest; name an importable module "
                              f"(dotted, e.g. 'testbenches.lif.neuron').")
-        digest.update(Path(spec.origin).read_bytes() + b"\0")
+        digest.update(Path(origin).read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -482,6 +489,8 @@ def make_definition(study: Study, options: Mapping[str, Any], seed: int, n: int 
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
     definition = {"study": study.name, "options": dict(sorted(options.items())), "seed": seed, "n": n,
                   "variations": variations(study.devices)}
+    if study.code:
+        definition["code"] = module_digest(*study.code)
     extra = study.depends_on()
     return to_jsonable({**definition, "depends_on": dict(extra)} if extra else definition)
 

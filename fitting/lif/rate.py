@@ -264,6 +264,7 @@ class LifRateGrid(Study):
     """Firing rate of the calibrated LIF chain on a grid of DC current × V_thr × V_pw, plus held-out random points."""
 
     name = "lif-rate-grid"
+    code = (__name__, "testbenches.lif.circuit", "testbenches.lif.neuron")
     family = "lif"
     options = (*sweep_options("i", 10.0, 200.0, len(ISYN_UA), "µA", (1.0, 500.0), "DC synaptic current", most=40,
                              log=True),

@@ -656,6 +656,7 @@ class LifTwin(Study):
     """The behavioural LIF twin calibrated with lmfit to the transistor-level chain; rates and spike times tracked."""
 
     name = "lif-twin"
+    code = (__name__, "testbenches.lif.circuit", "testbenches.lif.neuron")
     family = "lif"
     options = (Setting("max_nfev", 400, "most evaluations of the least-squares fit", bounds=(1, 5000)),
                Setting("ship", False, "also update the package's calibration file (lif_neuron.json)"))

@@ -376,6 +376,7 @@ class DwVelocity(Study):
     """DW velocity vs write current from the 1D (q, φ) model and its 2nd-order fit: the MDWMTJ velocity law."""
 
     name = "dw-velocity"
+    code = (__name__,)
     family = "mdwmtj"
     options = (Setting("ship", False, "also update the package's calibration file "
                                       "(spicegen/devices/calibration/mdwmtj.json)"),)

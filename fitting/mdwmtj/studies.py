@@ -36,6 +36,7 @@ class P2mAccuracy(Study):
     functions, on scikit-learn's digits recorded as N-MNIST-like saccade event clips; mean ± σ over seeds."""
 
     name = "p2m-accuracy"
+    code = (__name__, "fitting.mdwmtj.saccades", "fitting.mdwmtj.train")
     family = "mdwmtj"
     options = (Setting("config", "cmos", "weight configuration of the shipped f1", choices=("cmos", "mdwmtj", "cmosx")),
                Setting("seeds", 3, "training seeds per row (each: its own train/test split, initial weights, "

@@ -335,11 +335,16 @@ def _report(result: lmfit.minimizer.MinimizerResult) -> dict:
 DIGITS = 4
 
 
+CODE = (__name__, "testbenches.reram.cell", "testbenches.reram.pulse", "testbenches.reram.program")
+"""Modules whose source the calibration studies' definitions hold (:attr:`spicegen.study.Study.code`)."""
+
+
 @register_study
 class CalibrationStudy(Study):
     """lmfit of reram_cmo on the SPICE 1T1R cell: a_hop (transport), set/reset kinetics, held-out checks."""
 
     name = "reram-calibration"
+    code = CODE
     family = "reram"
     options = (
         Setting("transport", True, "fit a_hop first (no: keep the device's a_hop)"),
@@ -394,6 +399,7 @@ class C2cCalibrationStudy(Study):
     """lmfit of the per-pulse noise law of nu_set / nu_rst (p_zero, sigma) on NSR and the AR 0.2 % pulse count."""
 
     name = "reram-c2c-calibration"
+    code = CODE
     family = "reram"
     options = (
         Setting("open_loop_streams", C2C_RUNS["open_loop_streams"], "open-loop pulse trains per evaluation (NSR)",

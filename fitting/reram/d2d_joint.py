@@ -238,6 +238,7 @@ class D2dStudy(Study):
     devices and full open-loop arrays of a held-out seed."""
 
     name = "reram-d2d"
+    code = (__name__, "testbenches.reram.studies", "testbenches.reram.cell", "testbenches.reram.pulse")
     family = "reram"
     options = (
         Setting("held_out_seed", 2, "seed of the held-out devices and arrays (--seed is the calibration seed)",

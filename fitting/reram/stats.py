@@ -340,6 +340,7 @@ class ReramRelaxation(Study):
     """
 
     name = "reram-relaxation"
+    code = (__name__,)
     family = "reram"
     measures = {
         # the mean-shift line passes through the paper's 1 h anchor, the sigma line through its 10 min anchor

@@ -29,6 +29,7 @@ class SnnNonideal(Study):
     """Accuracy vs timesteps of a LIF SNN (digits) on 64x64 RRAM crossbars with r_par = 5 Ω and read noise σ = 0.1."""
 
     name = "snn-nonideal"
+    code = (__name__, "fitting.reram.snn")
     family = "reram"
     options = (Setting("timesteps", ",".join(map(str, STEPS)), "timesteps T, comma-separated (one network per T)"),
                Setting("epochs", 30, "training epochs per T", bounds=(1, 1000)),

@@ -279,6 +279,7 @@ class TttStudy(Study):
     """I–V of the reram_cmo device alone (HRS and LRS, 4 temperatures) with seeded measurement noise."""
 
     name = "reram-ttt"
+    code = (__name__, "testbenches.reram.cell")
     family = "reram"
     options = (Setting("noise", NOISE, "relative Gaussian noise of every measured current", bounds=(0.0, 0.5)),
                Setting("replicas", REPLICAS, "further noise replicas (coverage of the 95 % intervals)",

@@ -14,6 +14,7 @@ class McDemo(Study):
     """Monte Carlo of the mc-demo testbench (global, local, d2d, c2c, jitter) with histograms and yield."""
 
     name = "mc-demo"
+    code = (__name__, "testbenches.core.mc_demo")
     family = "core"
     options = (Setting("corner", "tt", "sky130 process corner", choices=CORNERS),
                Setting("pulses", 4, "programming pulses per sample", bounds=(1, 50)))
@@ -57,6 +58,7 @@ class LibraryCheck(Study):
     """Emit, compile and check every registered device: numpy == ngspice twin == ngspice OSDI == VACASK."""
 
     name = "library-check"
+    code = (__name__, "testbenches.core.library_report")
     family = "core"
     measures = {
         "devices": Measure("", "devices checked"),

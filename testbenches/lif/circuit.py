@@ -43,7 +43,6 @@ from spicegen.calibration import CalibrationFile
 from spicegen.naming import check_value, format_number
 from spicegen.netlist import check_node
 from spicegen.pdk import Corner, MosKind, sky130_include, sky130_mos
-from spicegen.study import module_digest
 
 __all__ = [
     "Mos",
@@ -403,13 +402,11 @@ def model_lines(design: Design) -> list[str]:
 
 
 def chain_definition(design: Design | None = None) -> dict[str, object]:
-    """What a result of the chain depends on: the calibrated sizes (``calibration.json``), a hash of the
-    subcircuits of ``design`` (default: the shipped one), which hold every size, calibrated or chosen, and a
-    digest of the code that wires the chains into testbenches (:mod:`testbenches.lif.neuron`); a LIF study's key
-    includes it, so a redesign or a rewired testbench is not answered from an earlier run."""
+    """What a result of the chain depends on: the calibrated sizes (``calibration.json``) and a hash of the
+    subcircuits of ``design`` (default: the shipped one), which hold every size, calibrated or chosen; a LIF
+    study's key includes it, so a redesign is not answered from an earlier run."""
     text = "\n".join(model_lines(design or Design()))
-    return {"design": CALIBRATION.read()["values"], "subcircuits": hashlib.sha256(text.encode()).hexdigest()[:16],
-            "testbenches": module_digest("testbenches.lif.neuron")}
+    return {"design": CALIBRATION.read()["values"], "subcircuits": hashlib.sha256(text.encode()).hexdigest()[:16]}
 
 
 def bias_lines(b: Biases, suffix: str = "", vthr: bool = True) -> list[str]:

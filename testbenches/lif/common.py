@@ -25,10 +25,17 @@ CORNER = Setting("corner", "tt", "sky130 process corner (the sizes were calibrat
 PAPER = Setting("paper", True, "simulate the paper's points (the measurements); no: the sweeps only, measurements NaN")
 
 
+LIF_CODE = tuple(f"testbenches.lif.{name}" for name in ("circuit", "neuron", "common", "sweeps", "energy", "power",
+                                                         "calibrate", "rsyn", "adaptive", "studies", "report"))
+"""Modules whose source a LIF study's definition holds (:attr:`spicegen.study.Study.code`): the chain's netlists,
+the testbenches that wire it and the studies share them, so an edit of any is not answered from earlier runs."""
+
+
 class LifStudy(Study):
     """A study of the LIF chain: its results depend on the calibrated design sizes, so they enter the key."""
 
     family = "lif"
+    code = LIF_CODE
 
     def depends_on(self) -> Mapping[str, Any]:
         """The shipped chain: its calibrated sizes and a hash of its subcircuits (:func:`chain_definition`)."""

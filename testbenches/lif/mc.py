@@ -191,6 +191,7 @@ class LifMc(Study):
     """Monte Carlo of the LIF chain: transistor mismatch (threshold and width) at each process corner."""
 
     name = "lif-mc"
+    code = (__name__, "testbenches.lif.testbench")
     family = "lif"
     options = (CORNERS_OPTION, LDO_BIAS_OPTION,
                Setting("isis", 3, "inter-spike intervals per rate (the transient is cut after them)",

@@ -326,11 +326,16 @@ def _f1_nominal(ctx: StudyContext, settings: Mapping[str, object]) -> np.ndarray
 
 # ----------------------------------------------------------------------------- p2m-f1
 
+MAC_CODE = (__name__, "testbenches.mdwmtj.mac")
+"""Modules whose source the P²M studies' definitions hold (:attr:`spicegen.study.Study.code`)."""
+
+
 @register_study
 class P2mF1(Study):
     """f1 Monte Carlo of the P²M MAC per weight configuration: displacement per event vs weight (paper Fig. 6a-c)."""
 
     name = "p2m-f1"
+    code = MAC_CODE
     family = "mdwmtj"
     options = (CONFIGS_OPTION, RP_OPTION, JITTER_OPTION, VARY_OPTION)
     measures = {
@@ -436,6 +441,7 @@ class P2mF2(Study):
     """f2 Monte Carlo of the P²M read divider: normalized pre-activation vs accumulator difference (paper Fig. 6d)."""
 
     name = "p2m-f2"
+    code = MAC_CODE
     family = "mdwmtj"
     options = (Setting("rp", False, "also vary rp of both accumulators (d2d); without it only the combinations of "
                                     "the two wall positions spread f2, as the paper attributes it"),
@@ -506,6 +512,7 @@ class P2mMacMargin(Study):
     """Fig. 4c sense margin: V_PRE vs V_TH of the full P²M channel under every variation, per configuration."""
 
     name = "p2m-mac-margin"
+    code = MAC_CODE
     family = "mdwmtj"
     options = (CONFIGS_OPTION,)
     measures = {
@@ -575,6 +582,7 @@ class P2mRange(Study):
     """CMOS+X programmable range under variation: each width with every weight MDWMTJ at R_P and at R_AP."""
 
     name = "p2m-range"
+    code = MAC_CODE
     family = "mdwmtj"
     measures = {
         "range_mean_min": Measure("%", "smallest over the nine widths of the mean (dq(R_P) - dq(R_AP))/their mean; "
@@ -626,6 +634,7 @@ class P2mWaveforms(Study):
     """Nominal waveforms of the P²M channel: the default MAC per configuration (Fig. 4) and reprogramming (Fig. 5)."""
 
     name = "p2m-waveforms"
+    code = MAC_CODE
     family = "mdwmtj"
     options = (Setting("flavor", "osdi", "MDWMTJ as compiled Verilog-A (osdi) or ngspice twin", choices=("osdi", "twin")),)
     measures = {
@@ -677,6 +686,7 @@ class MdwmtjDevice(Study):
     """The MDWMTJ alone: read resistance vs wall position and bias, wall displacement per write pulse vs current."""
 
     name = "mdwmtj-device"
+    code = (__name__, "testbenches.mdwmtj.device")
     family = "mdwmtj"
     options = (Setting("flavor", "osdi", "compiled Verilog-A or the ngspice twin", choices=("osdi", "twin")),
                Setting("positions", 41, "wall positions over [0, l_FL]", bounds=(3, 201)),

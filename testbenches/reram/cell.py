@@ -368,6 +368,7 @@ class CyclingIV(Study):
     """Quasi-static 8W cycling of the nominal 1T1R cell: the I-V loop of Fig. 2d, the 0.2 V reads and R_DS."""
 
     name = "reram-cycling-iv"
+    code = (__name__,)
     family = "reram"
     options = (Setting("cycles", 5, "quasi-static cycles (reset sweep, read, set sweep, read)", bounds=(1, 50)),
                Setting("flavor", "osdi", "device as compiled Verilog-A (OSDI) or B-source twin",

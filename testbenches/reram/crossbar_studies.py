@@ -248,6 +248,11 @@ def _within(value: float | None, rel: float) -> tuple[float, float] | None:
     return None if value is None else (value * (1 - rel), value * (1 + rel))
 
 
+CODE = (__name__, "testbenches.reram.crossbar", "testbenches.reram.nonideal", "testbenches.reram.presets",
+        "testbenches.reram.cell")
+"""Modules whose source the crossbar studies' definitions hold (:attr:`spicegen.study.Study.code`)."""
+
+
 @register_study
 class CrossbarMvm(Study):
     """CMO/HfOx crossbar MVM accuracy vs time after programming (Falcone et al. Fig. 4f, S6a, S6b).
@@ -259,6 +264,7 @@ class CrossbarMvm(Study):
     """
 
     name = "crossbar-mvm"
+    code = CODE
     family = "reram"
     options = (
         Setting("size", 64, "array size N (N x N weights, 2N physical columns)", bounds=(2, 256)),
@@ -460,6 +466,7 @@ class CrossbarPresets(Study):
     """
 
     name = "crossbar-presets"
+    code = CODE
     family = "reram"
     options = (
         Setting("presets", "", "presets, comma-separated (empty: all)"),

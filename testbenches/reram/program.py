@@ -393,6 +393,7 @@ class ReramProgram(Study):
     """
 
     name = "reram-program"
+    code = (__name__, "testbenches.reram.pulse", "testbenches.reram.cell")
     family = "reram"
     options = (
         Setting("targets", 35, "targets, linearly spaced 10-90 uS (paper: 35; the sequential climb depends "

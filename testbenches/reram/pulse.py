@@ -260,6 +260,7 @@ class ReramPulseResponse(Study):
     """
 
     name = "reram-pulse-response"
+    code = (__name__, "testbenches.reram.cell")
     family = "reram"
     measures = {
         # the kinetics were fitted to the steps at the paper's symmetry point and the swing ends (Eqs. 1-2),

@@ -315,6 +315,7 @@ class FormingStudy(Study):
     """Forming voltage of pristine HfOx 1T1R cells (Fig. 2c, S2): p_dip and the t_ox spread fitted, held-out seed."""
 
     name = "reram-forming"
+    code = (__name__, "testbenches.reram.cell")
     family = "reram"
     options = (
         Setting("held_out_seed", 2, "seed of the held-out Monte Carlo run (--seed is the calibration seed)",

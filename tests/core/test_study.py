@@ -283,6 +283,8 @@ def test_every_study_describes_itself_completely(name, capsys):
         assert option.check(option.default) == option.default or option.choices
     assert study.measures and all(m.desc for m in study.measures.values()), name
     assert study.n_default is None or study.n_default >= study.n_min >= 1
+    if study.code:  # the code its definition holds exists, and the key changes with it
+        assert st.make_definition(study, {}, 1, None)["code"] == st.module_digest(*study.code)
     assert main(["study", "describe", name]) == 0
     assert f"{name} [{study.family}]" in capsys.readouterr().out
 
