@@ -457,9 +457,9 @@ def variations(devices: Iterable[str]) -> dict[str, Any]:
 def module_digest(*modules: str) -> str:
     """SHA-256 (first 16 hex digits) of the source text of the named modules (dotted names).
 
-    For a study's :meth:`Study.depends_on` when its results depend on code beyond its devices and options (a
-    testbench's netlist builders): an edit of that code changes the key, so it is not answered from runs of
-    the code's earlier form.
+    The definition of a study holds the digest of the modules in its :attr:`Study.code` (the code that builds
+    its circuits and computes its results): an edit of that code changes the key, so it is not answered from
+    runs of the code's earlier form. A module already imported is read from its file (plug-ins loaded by path).
 
     Raises
     ------
