@@ -27,7 +27,6 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, NamedTuple, Sequence
 
@@ -1055,11 +1054,12 @@ def source_digest(name: str) -> str:
     """SHA-256 (first 16 hex digits) of the text of the module that defines device ``name`` and of its parameter
     defaults (which calibration files set): changes whenever the device's equations or values do."""
     import hashlib
-    from importlib.util import find_spec
+
+    from .plugins import source_file
 
     model = get_device(name)
-    spec = find_spec(model.source.rpartition(".")[0])  # source: module.Class
-    text = Path(spec.origin).read_bytes() if spec is not None and spec.origin else model.source.encode()
+    path = source_file(model.source.rpartition(".")[0])  # source: module.Class
+    text = path.read_bytes() if path is not None else model.source.encode()
     defaults = repr([(p.name, p.default) for p in model.params]).encode()
     return hashlib.sha256(text + b"\0" + defaults).hexdigest()[:16]
 

@@ -67,6 +67,20 @@ def load(kinds: Iterable[str] = tuple(GROUPS)) -> None:
     load_files()
 
 
+def source_file(module: str) -> Path | None:
+    """The source file of ``module`` (dotted name): an imported module's own file (plug-in files loaded by path
+    included), else the one the import system would load; ``None`` when there is none."""
+    from importlib.util import find_spec
+
+    origin = getattr(sys.modules.get(module), "__file__", None)
+    if origin is None:
+        try:
+            origin = getattr(find_spec(module), "origin", None)
+        except ModuleNotFoundError:  # a parent package is missing
+            origin = None
+    return Path(origin) if origin and Path(origin).is_file() else None
+
+
 def load_files() -> None:
     """Import the plug-in files of :data:`ENV` (idempotent)."""
     for path in os.environ.get(ENV, "").split(os.pathsep):

@@ -466,20 +466,15 @@ def module_digest(*modules: str) -> str:
     ValueError
         If a module cannot be found or has no source file.
     """
-    from importlib.util import find_spec
+    from .plugins import source_file
 
     digest = hashlib.sha256()
     for name in modules:
-        origin = getattr(sys.modules.get(name), "__file__", None)
-        if origin is None:
-            try:
-                origin = getattr(find_spec(name), "origin", None)
-            except ModuleNotFoundError:  # a parent package is missing
-                origin = None
-        if not origin or not Path(origin).is_file():
+        path = source_file(name)
+        if path is None:
             raise ValueError(f"module {name!r} has no source file to digest; name an importable module "
                              f"(dotted, e.g. 'testbenches.lif.neuron').")
-        digest.update(Path(origin).read_bytes() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
