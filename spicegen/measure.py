@@ -223,8 +223,8 @@ class SpikeCount(_Spikes):
 
 
 @dataclass(frozen=True)
-class SpikeTime:
-    """Time of the ``occurrence``-th spike of ``signal`` (:func:`spike_times`; NaN if none)."""
+class _NthPulse:
+    """The ``occurrence``-th pulse of ``signal`` above ``threshold`` lasting at least ``min_width``."""
 
     unit: ClassVar[str] = "s"
     signal: str
@@ -234,6 +234,11 @@ class SpikeTime:
 
     def __post_init__(self) -> None:
         _check_occurrence(self.occurrence)
+
+
+@dataclass(frozen=True)
+class SpikeTime(_NthPulse):
+    """Time of the ``occurrence``-th spike of ``signal`` (:func:`spike_times`; NaN if none)."""
 
     def __call__(self, waves: Waves) -> float:
         return _nth(spike_times(waves[SCALE], waves[self.signal], self.threshold, self.min_width), self.occurrence)
@@ -251,18 +256,9 @@ class SpikeRate(_Spikes):
 
 
 @dataclass(frozen=True)
-class PulseWidth:
+class PulseWidth(_NthPulse):
     """Width of the ``occurrence``-th pulse of ``signal`` above ``threshold`` lasting at least ``min_width``
     (NaN if none)."""
-
-    unit: ClassVar[str] = "s"
-    signal: str
-    threshold: float
-    occurrence: int = 1
-    min_width: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_occurrence(self.occurrence)
 
     def __call__(self, waves: Waves) -> float:
         widths = pulse_widths(waves[SCALE], waves[self.signal], self.threshold, self.min_width)
