@@ -63,6 +63,8 @@ THRESHOLD = 1.0
 """Firing threshold θ."""
 BATCH, LR = 64, 3e-3
 """Training batch and Adam learning rate."""
+INIT_GAIN = 2.0
+"""Gain of the Xavier-uniform weight initialisation of a network without batch norm (SpikeSim's training code)."""
 
 Mvm = Callable[[torch.Tensor], torch.Tensor]
 """A layer's matrix-vector product on a batch of spike vectors (weight units)."""
@@ -333,17 +335,24 @@ def check_fast_model(weights: np.ndarray, xbar: SpikeSimCrossbar, reads: int, rn
 
 class SpikingMLP(nn.Module):
     """64 → ``depth`` x hidden LIF (batch norm, leak, threshold, soft reset) → 10 outputs accumulated over T;
-    ``encoding`` (:data:`ENCODINGS`) is how its inputs are fed, in training and inference alike."""
+    ``encoding`` (:data:`ENCODINGS`) is how its inputs are fed, in training and inference alike.
+
+    ``batch_norm=False`` leaves the crossbar outputs unnormalised, as the networks of SpikeSim's training code
+    are, with their Xavier-uniform initialisation (gain :data:`INIT_GAIN`) so that the untrained layers spike.
+    """
 
     def __init__(self, hidden: int = 64, leak: float = LEAK, inputs: int = 64, classes: int = 10,
-                 depth: int = 1, encoding: str = "rate") -> None:
+                 depth: int = 1, encoding: str = "rate", batch_norm: bool = True) -> None:
         super().__init__()
         _check_encoding(encoding)
         self.leak, self.encoding = leak, encoding
         widths = [inputs] + [hidden] * depth
         self.hidden = nn.ModuleList(nn.Linear(i, o, bias=False) for i, o in zip(widths, widths[1:]))
-        self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(depth))
+        self.norms = nn.ModuleList((nn.BatchNorm1d(hidden) if batch_norm else nn.Identity()) for _ in range(depth))
         self.readout = nn.Linear(hidden, classes, bias=False)
+        if not batch_norm:
+            for layer in self.weights:
+                nn.init.xavier_uniform_(layer.weight, gain=INIT_GAIN)
 
     @property
     def weights(self) -> list[nn.Linear]:
@@ -391,11 +400,11 @@ def encode(x: torch.Tensor, steps: int, generator: torch.Generator, encoding: st
 
 
 def train(x: torch.Tensor, y: torch.Tensor, steps: int, epochs: int, hidden: int, leak: float,
-          seed: int, depth: int = 1, encoding: str = "rate") -> SpikingMLP:
+          seed: int, depth: int = 1, encoding: str = "rate", batch_norm: bool = True) -> SpikingMLP:
     """BPTT in floating point at ``steps`` timesteps on ``encoding`` inputs (torch seeded with ``seed``)."""
     torch.manual_seed(seed)
     spikes = torch.Generator().manual_seed(seed)
-    net = SpikingMLP(hidden, leak, depth=depth, encoding=encoding)
+    net = SpikingMLP(hidden, leak, depth=depth, encoding=encoding, batch_norm=batch_norm)
     optimiser = torch.optim.Adam(net.parameters(), lr=LR)
     for _ in range(epochs):
         net.train()
@@ -426,9 +435,10 @@ def accuracy(net: SpikingMLP, x: torch.Tensor, y: torch.Tensor, steps: int, mvms
 
 def adapt_norm(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm], seed: int) -> SpikingMLP:
     """A copy of ``net`` whose batch-norm statistics are re-measured on the hardware (training inputs):
-    the noise-aware batch-norm adaptation of Moitra et al. Fig. 10c; weights untouched."""
+    the noise-aware batch-norm adaptation of Moitra et al. Fig. 10c; weights untouched. A network without
+    batch norm has nothing to adapt: its copy computes what it does."""
     adapted = copy.deepcopy(net)
-    for norm in adapted.norms:
+    for norm in (n for n in adapted.norms if isinstance(n, nn.BatchNorm1d)):
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average over all timesteps
     adapted.train()
@@ -486,11 +496,12 @@ CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_p
 
 
 def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, epochs: int, hidden: int,
-                  leak: float, seed: int, repeats: int, depth: int = 1, encoding: str = "rate") -> dict[str, Any]:
-    """Train at ``steps`` timesteps on ``encoding`` inputs and measure the accuracy in every configuration of
-    :data:`CONFIGS`."""
+                  leak: float, seed: int, repeats: int, depth: int = 1, encoding: str = "rate",
+                  batch_norm: bool = True) -> dict[str, Any]:
+    """Train at ``steps`` timesteps on ``encoding`` inputs (with or without ``batch_norm``) and measure the
+    accuracy in every configuration of :data:`CONFIGS`."""
     x_train, y_train, x_test, y_test = data
-    net = train(x_train, y_train, steps, epochs, hidden, leak, seed, depth, encoding)
+    net = train(x_train, y_train, steps, epochs, hidden, leak, seed, depth, encoding, batch_norm)
     return evaluate(net, data, steps, xbar, seed, repeats)
 
 

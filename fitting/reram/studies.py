@@ -49,6 +49,8 @@ class SnnNonideal(Study):
                Setting("encoding", "rate", "input encoding: Poisson spikes of rate pixel/16, or the intensities at "
                                            "every timestep through the row DAC (direct)", choices=("rate", "direct")),
                Setting("input_bits", 6, "row DAC bits of the first crossbar under direct encoding", bounds=(1, 16)),
+               Setting("batch_norm", True, "batch norm on every hidden layer's crossbar output (off: unnormalised, "
+                                           "as the networks of SpikeSim's training code)"),
                Setting("repeats", 2, "test passes (input spikes and read noise redrawn)", bounds=(1, 100)))
     measures = {
         **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {label}")
@@ -86,7 +88,8 @@ class SnnNonideal(Study):
         data = digits(ctx.rng("split"))
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
-                                                              seed, o["repeats"], o["depth"], o["encoding"]))
+                                                              seed, o["repeats"], o["depth"], o["encoding"],
+                                                              o["batch_norm"]))
                 for t in ctx.bar(steps, desc="timesteps")]
         plot(rows, ctx.out / "accuracy_vs_timesteps.png", "-".join(map(str, [64] + [o["hidden"]] * o["depth"] + [10])))
         write_json(ctx.out / "accuracy_vs_timesteps.json", {"crossbar": vars(xbar), "rows": rows})

@@ -109,6 +109,22 @@ def test_deeper_network_runs_every_layer_on_a_crossbar():
     assert all(0 <= d <= 1 for d in rates["abs_difference"]) and max(rates["abs_difference"]) > 0
 
 
+def test_network_without_batch_norm_spikes_untrained_and_has_nothing_to_adapt():
+    """batch_norm=False: no normalisation, Xavier-initialised weights that make the untrained layers spike, and
+    the noise-aware adaptation returns a network that computes what the original does."""
+    data = snn.digits(np.random.default_rng(0))
+    torch.manual_seed(0)
+    net = snn.SpikingMLP(16, depth=2, batch_norm=False).eval()
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules())
+    layers = snn.hardware(net, snn.SpikeSimCrossbar(), torch.Generator().manual_seed(0))
+    rates = snn.spike_rates(net, data[2][:64], 4, layers, 0)
+    assert min(rates["ideal"]) > 0.01
+    adapted = snn.adapt_norm(net, data[0][:64], 4, layers, 0)
+    trains = snn.encode(data[2][:16], 4, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(adapted(trains), net(trains))
+
+
 def test_eight_bit_weights_sliced_over_two_pairs_come_back_exactly():
     """8-bit magnitudes split into two base-16 digits on two pairs each: an ideal crossbar returns the 8-bit
     product, to a 255th of the largest weight instead of a 15th."""
