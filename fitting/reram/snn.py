@@ -10,9 +10,9 @@ The miniature of Fig. 10a of Moitra et al., "When In-memory Computing Meets Spik
   timestep (the direct encoding of the BPTT-trained SNNs the paper evaluates): the first crossbar's rows
   then carry multi-bit voltages through a DAC of ``input_bits`` and it sees the same input at every read.
 - Network: 64 → ``depth`` layers of ``hidden`` LIF neurons (batch norm on the crossbar output unless
-  ``batch_norm`` is off, leak
-  ``leak``, threshold 1, reset by subtraction) → 10 read-out columns whose outputs are accumulated over
-  the timesteps (the membrane of a non-firing last layer, as in SpikeSim's networks). One
+  ``batch_norm`` is off, leak ``leak``, threshold 1, reset by subtraction) → 10 read-out columns whose
+  outputs are accumulated over the timesteps (the membrane of a non-firing last layer, as in SpikeSim's
+  networks). One
   network is trained per number of timesteps T (BPTT, fast-sigmoid surrogate gradient), ideally in
   floating point, as the paper's SNNs are.
 - Hardware: every weight matrix is scaled by its largest |w| and quantized to ``weight_bits`` (the paper's
