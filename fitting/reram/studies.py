@@ -55,7 +55,8 @@ class SnnNonideal(Study):
     measures = {
         **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {label}")
            for t in STEPS for k, label in (("ideal", "ideal crossbar"), ("nonideal", "all non-idealities"),
-                                           ("adapted", "all non-idealities, batch norm adapted"),
+                                           ("adapted", "all non-idealities, batch norm adapted (nan without "
+                                                       "batch norm)"),
                                            ("adc", "ADC alone (nan without an ADC)"))},
         **{f"spike_rate_error_T{t}": Measure("", f"mean |spike rate difference| of the deepest hidden layer's "
                                                  f"neurons, IR drop + read noise vs floating point, at T = {t}")

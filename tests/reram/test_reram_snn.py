@@ -123,6 +123,8 @@ def test_network_without_batch_norm_spikes_untrained_and_has_nothing_to_adapt():
     trains = snn.encode(data[2][:16], 4, torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.equal(adapted(trains), net(trains))
+    row = snn.evaluate(net, data, 2, snn.SpikeSimCrossbar(), seed=0, repeats=1)
+    assert "adapted" not in row["accuracy"] and {"ideal", "both"} <= set(row["accuracy"])
 
 
 def test_eight_bit_weights_sliced_over_two_pairs_come_back_exactly():
