@@ -149,8 +149,8 @@ class LdoDesign:
     load: Mos = Mos(4e-6, 1e-6)
     stage2: Mos = Mos(8e-6, 1e-6)
     pass_device: Mos = Mos(50e-6, 0.5e-6)
-    c_comp: float = 0.5e-12
-    r_zero: float = 50e3
+    c_comp: float = 0.6e-12
+    r_zero: float = 55e3
     c_syn: float = 0.1e-12
     c_damp: float | None = 10e-12
     r_damp: float = 50e3
