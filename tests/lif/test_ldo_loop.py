@@ -12,6 +12,7 @@ from spicegen.testbench import get_testbench
 from testbenches.lif.circuit import Biases, Design
 from testbenches.lif.mc import RATE_CURRENTS
 from testbenches.lif.neuron import HOLD_CURRENT, LoopGain, chain_dc, corner_biases, held_vopa, ldo_loop_gain
+from testbenches.lif.studies import LOOP_READS
 
 
 def test_loop_gain_margins_of_a_two_pole_loop():
@@ -51,7 +52,7 @@ def test_ldo_keeps_45_degrees_of_margin_over_the_reads_of_fig_3a_and_4a(corner):
     smallest margin (V_opa held): 10 kOhm at 10 / 40 / 200 uA, 1 MOhm at 100 / 400 mV, 100 kOhm at 400 mV.
     Measured 52-117 deg at tt and 48-117 deg at sf (33-38 deg at 200 uA with the former 0.5 pF, 50 kOhm)."""
     design = Design(corner=corner)
-    for isyn, r_syn in ((10e-6, 1e4), (40e-6, 1e4), (200e-6, 1e4), (100e-9, 1e6), (400e-9, 1e6), (4e-6, 1e5)):
+    for r_syn, isyn in (*LOOP_READS, (1e5, 4e-6)):
         margin = ldo_loop_gain(isyn, r_syn=r_syn, design=design).phase_margin
         assert margin > 45, f"{corner}, {isyn * 1e6:g} uA through {r_syn:g} ohm: {margin:.1f} deg"
 
