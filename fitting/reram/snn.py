@@ -346,7 +346,7 @@ class SpikingMLP(nn.Module):
                  depth: int = 1, encoding: str = "rate", batch_norm: bool = True) -> None:
         super().__init__()
         _check_encoding(encoding)
-        self.leak, self.encoding = leak, encoding
+        self.leak, self.encoding, self.batch_norm = leak, encoding, batch_norm
         widths = [inputs] + [hidden] * depth
         self.hidden = nn.ModuleList(nn.Linear(i, o, bias=False) for i, o in zip(widths, widths[1:]))
         self.norms = nn.ModuleList((nn.BatchNorm1d(hidden) if batch_norm else nn.Identity()) for _ in range(depth))
@@ -439,7 +439,9 @@ def adapt_norm(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm]
     the noise-aware batch-norm adaptation of Moitra et al. Fig. 10c; weights untouched. A network without
     batch norm has nothing to adapt: its copy computes what it does."""
     adapted = copy.deepcopy(net)
-    for norm in (n for n in adapted.norms if isinstance(n, nn.BatchNorm1d)):
+    if not net.batch_norm:
+        return adapted
+    for norm in adapted.norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average over all timesteps
     adapted.train()
@@ -519,7 +521,7 @@ def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: 
     layers = {k: hardware(net, v, noise) for k, v in settings.items()}
     acc = {k: accuracy(net, x_test, y_test, steps, m, seed + 2, repeats) for k, m in layers.items()}
     acc["software"] = accuracy(net, x_test, y_test, steps, None, seed + 2, repeats)
-    if any(isinstance(norm, nn.BatchNorm1d) for norm in net.norms):
+    if net.batch_norm:
         acc["adapted"] = accuracy(adapt_norm(net, x_train, steps, layers["both"], seed + 3), x_test, y_test, steps,
                                   layers["both"], seed + 2, repeats)
     extra = {}
