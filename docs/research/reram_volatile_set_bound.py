@@ -19,12 +19,16 @@ gam_v_rst * y to the reset bound's. It is not a shipped law: the device has no s
    ``testbenches.reram.program`` (35 targets x 32 cells x both acceptance ranges, sequential and from the HRS)
    and the open-loop figures of merit of ``testbenches.reram.pulse``.
 
-Run from the repository root: ``.venv/bin/python docs/research/reram_volatile_set_bound.py [--fit]``
-(about 10 s; ``--fit`` adds about a minute).
+3. ``--x-hi X``: the same fit with the top of the state range (where the set's soft bound reaches zero) at X
+   instead of the device's 1.1 (read 133 uS), measured on the surrogate only.
+
+Run from the repository root: ``.venv/bin/python docs/research/reram_volatile_set_bound.py [--fit | --x-hi 0.98]``
+(about 15 s; a fit adds about a minute).
 """
 from __future__ import annotations
 
 import argparse
+import copy
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -33,7 +37,7 @@ from spicegen.numpy_code import load_numpy_module
 from testbenches.reram import cell
 from testbenches.reram.program import (BIASES, TARGET_RANGE, program, reset_to_hrs, runs_frame, sigma_prog_lines,
                                       summarize)
-from testbenches.reram.pulse import READ_BIAS, X_GRID, PulseMap, figures_of_merit, pulse_train
+from testbenches.reram.pulse import READ_BIAS, X_GRID, PulseMap, c2c_variations, figures_of_merit, pulse_train
 
 K_EV = 8.617333262e-5
 X_LO, X_HI = -0.1, 1.1
@@ -68,9 +72,13 @@ def pulse_law(law: dict[str, float]) -> dict[str, float]:
 
 
 class Surrogate:
-    """The 1T1R cell's operating points with the state frozen (ngspice), any kinetics in closed form on them."""
+    """The 1T1R cell's operating points with the state frozen (ngspice), any kinetics in closed form on them.
 
-    def __init__(self) -> None:
+    ``x_hi``: the top of the state range, where the set's soft bound is zero (the device's is 1.1, G = 133 uS).
+    """
+
+    def __init__(self, x_hi: float = X_HI) -> None:
+        self.x_hi = x_hi
         module = load_numpy_module(cell.device_model())
         self.ops = {}
         for bias in [READ_BIAS, *BIASES, *SET_SWEEP, *RESET_SWEEP]:
@@ -86,15 +94,21 @@ class Surrogate:
         kt, field = K_EV * temp, np.abs(v_cmo) / SHIPPED["d_cmo"]
         up = bias[0] > 0
         nu, ea, a, gam = (p[f"{k}_{'set' if up else 'rst'}"] for k in ("nu", "ea", "a", "gam"))
-        bound = np.clip((X_HI - X_GRID) / 1.2 if up else (X_GRID - X_LO) / 1.2, 1e-12, None) ** gam
+        span = self.x_hi - X_LO
+        bound = np.clip((self.x_hi - X_GRID) / span if up else (X_GRID - X_LO) / span, 0.0, None) ** gam
         return nu * (np.exp((a * field / 2 - ea) / kt) - np.exp((-a * field / 2 - ea) / kt)) * bound
 
-    def advance(self, x: float, bias: tuple[float, float], p: dict[str, float], dt: float) -> float:
-        """State after ``dt`` seconds at ``bias``: t(x) = integral of dx/|r|, exact in the state."""
+    def clock(self, bias: tuple[float, float], p: dict[str, float]) -> np.ndarray:
+        """t(x) on X_FINE: the integral of dx/|r| (a pulse moves t by its width, exactly in the state)."""
         inv = 1.0 / np.exp(np.interp(X_FINE, X_GRID, np.log(np.maximum(self.rate(bias, p), 1e-3))))
         t = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(X_FINE))])
-        t -= np.interp(x, X_FINE, t)
-        return float(np.interp(dt if bias[0] > 0 else -dt, t, X_FINE))
+        return t - np.interp(0.5, X_FINE, t)
+
+    def advance(self, x: float, bias: tuple[float, float], p: dict[str, float], dt: float,
+                clock: np.ndarray | None = None) -> float:
+        """State after ``dt`` seconds at ``bias`` from ``x``."""
+        t = self.clock(bias, p) if clock is None else clock
+        return float(np.interp(np.interp(x, X_FINE, t) + (dt if bias[0] > 0 else -dt), t, X_FINE))
 
     def sweep(self, x: float, biases: list[tuple[float, float]], p: dict[str, float]) -> float:
         """A 0 -> peak -> 0 sweep at the cycling protocol's rate."""
@@ -108,6 +122,23 @@ class Surrogate:
 
     def state(self, g: float) -> float:
         return float(np.interp(g, self.g, X_GRID))
+
+
+class SurrogateCell:
+    """The closed loop's and the open loop's cell (``program``, ``pulse_train``) on the surrogate, pulse law ``p``."""
+
+    def __init__(self, s: Surrogate, p: dict[str, float]) -> None:
+        self.s, self.params, self.c2c = s, p, c2c_variations()
+        self.clocks = {bias: s.clock(bias, p) for bias in BIASES}
+
+    def conductance(self, x: float) -> float:
+        return self.s.conductance(x)
+
+    def state(self, g: float) -> float:
+        return self.s.state(g)
+
+    def pulse(self, x: float, bias: tuple[float, float], width: float = 2.5e-6) -> float:
+        return self.s.advance(x, bias, self.params, width, self.clocks[tuple(bias)])
 
 
 def residuals(z: np.ndarray, s: Surrogate, lrs: float, hrs: float) -> np.ndarray:
@@ -144,11 +175,13 @@ def pack(law: dict[str, float]) -> np.ndarray:
     return np.array([np.log(law[k]) if k in LOG_SCALED else law[k] for k in KINETICS])
 
 
-def fit() -> dict[str, float]:
-    s = Surrogate()
+def fit(s: Surrogate) -> dict[str, float]:
+    """The volatile law fitted on ``s`` from the shipped values; the sweep targets are the shipped law's
+    reads on the surrogate with the device's state range."""
     shipped = {**SHIPPED, "gam_v": 0.0, "gam_v_rst": 0.0}
-    x_hrs = s.sweep(s.sweep(s.sweep(0.5, RESET_SWEEP, SHIPPED), SET_SWEEP, SHIPPED), RESET_SWEEP, SHIPPED)
-    lrs, hrs = 1 / s.conductance(s.sweep(x_hrs, SET_SWEEP, SHIPPED)), 1 / s.conductance(x_hrs)
+    device_range = copy.copy(s)
+    device_range.x_hi = X_HI
+    _, hrs, lrs, _, _ = sweeps_surrogate(device_range, SHIPPED)
     res = least_squares(residuals, pack(shipped), args=(s, lrs, hrs), x_scale="jac", max_nfev=400,
                         bounds=(pack(LOWER), pack(UPPER)))
     law = unpack(res.x)
@@ -156,19 +189,35 @@ def fit() -> dict[str, float]:
     return law
 
 
-def measure(name: str, law: dict[str, float], cells: int = 32) -> None:
-    """The law on the package's machinery: ngspice cycling, PulseMap, the closed and the open loop."""
-    sweep, pulse = sweep_law(law), pulse_law(law)
+def sweeps_ngspice(sweep: dict[str, float]) -> tuple[float, float, float, float, float]:
+    """(x_hrs, R_HRS, R_LRS, R after a deeper reset, R of the set after it) of the 8W cycling in ngspice."""
     cycling = cell.run_cycling(sweep, cycles=3)
     deep = reset_to_hrs(float(cycling.x[-1]), {**sweep, "ea_rst": 0.935 * sweep["ea_rst"]})
     schedule = cell.CyclingSchedule()
     schedule.sweep("set", cell.V_SET, cell.VG_SET)
     after = float(cell.state_vector(cell.simulate(cell.protocol_netlist(schedule, params={**sweep, "x0": deep})))[-1])
     r_deep, r_after = cell.read_resistance([deep, after])
-    print(f"{name}: ngspice 8W cycling HRS {cycling.series('hrs')[-1] / 1e3:.1f} kOhm, "
-          f"LRS {cycling.series('lrs')[-1] / 1e3:.2f} kOhm; after a deeper reset ({r_deep / 1e3:.0f} kOhm) "
-          f"the set ends at {r_after / 1e3:.2f} kOhm")
-    pmap = PulseMap.build(pulse, BIASES)
+    return reset_to_hrs(0.5, sweep), cycling.series("hrs")[-1], cycling.series("lrs")[-1], r_deep, r_after
+
+
+def sweeps_surrogate(s: Surrogate, sweep: dict[str, float]) -> tuple[float, float, float, float, float]:
+    """The same on the surrogate."""
+    x_hrs = s.sweep(s.sweep(s.sweep(0.5, RESET_SWEEP, sweep), SET_SWEEP, sweep), RESET_SWEEP, sweep)
+    x_lrs = s.sweep(x_hrs, SET_SWEEP, sweep)
+    deep = s.sweep(x_lrs, RESET_SWEEP, {**sweep, "ea_rst": 0.935 * sweep["ea_rst"]})
+    after = s.sweep(deep, SET_SWEEP, sweep)
+    return x_hrs, *(1 / s.conductance(x) for x in (x_hrs, x_lrs, deep, after))
+
+
+def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | None = None) -> None:
+    """Sweeps, single pulses, the open and the closed loop of ``law``: on the package's machinery (ngspice
+    cycling, PulseMap) or, with ``s``, on the surrogate."""
+    sweep, pulse = sweep_law(law), pulse_law(law)
+    x_hrs, r_hrs, r_lrs, r_deep, r_after = sweeps_ngspice(sweep) if s is None else sweeps_surrogate(s, sweep)
+    where = "ngspice" if s is None else f"surrogate, state range up to {s.x_hi}"
+    print(f"{name} ({where}): 8W cycling HRS {r_hrs / 1e3:.1f} kOhm, LRS {r_lrs / 1e3:.2f} kOhm; after a deeper "
+          f"reset ({r_deep / 1e3:.0f} kOhm) the set ends at {r_after / 1e3:.2f} kOhm")
+    pmap = PulseMap.build(pulse, BIASES) if s is None else SurrogateCell(s, pulse)
     for g_us in (10, 30, 60, 90):
         x = pmap.state(g_us * 1e-6)
         print(f"  one pulse at {g_us} uS: " + ", ".join(
@@ -179,12 +228,11 @@ def measure(name: str, law: dict[str, float], cells: int = 32) -> None:
     print(f"  open loop, nominal device, {cells} c2c streams: N_states {mean['n_states']:.1f}, "
           f"SP_skew {mean['sp_skew']:.2f}, NSR {mean['nsr']:.2f}, G_max {mean['g_max'] * 1e6:.1f} uS, "
           f"G_min {mean['g_min'] * 1e6:.1f} uS")
-    x_hrs = reset_to_hrs(0.5, sweep)
     for start in ("sequential", "hrs"):
         closed_loop(pmap, x_hrs, cells, start)
 
 
-def closed_loop(pmap: PulseMap, x_hrs: float, cells: int, start: str) -> None:
+def closed_loop(pmap: PulseMap | SurrogateCell, x_hrs: float, cells: int, start: str) -> None:
     targets = np.linspace(*TARGET_RANGE, 35)
     streams = np.random.SeedSequence(0).spawn(2 * cells)
     runs = []
@@ -209,6 +257,12 @@ def closed_loop(pmap: PulseMap, x_hrs: float, cells: int, start: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="fit the volatile law on the surrogate first")
+    parser.add_argument("--x-hi", type=float, help="top of the state range (device: 1.1); fits and measures on the "
+                        "surrogate only, the device's range being fixed")
     args = parser.parse_args()
-    measure("shipped law", {**SHIPPED, "gam_v": 0.0, "gam_v_rst": 0.0})
-    measure("volatile bound", {**SHIPPED, **(fit() if args.fit else VOLATILE)})
+    if args.x_hi is not None:
+        surrogate = Surrogate(args.x_hi)
+        measure("volatile bound", fit(surrogate), s=surrogate)
+    else:
+        measure("shipped law", {**SHIPPED, "gam_v": 0.0, "gam_v_rst": 0.0})
+        measure("volatile bound", fit(Surrogate()) if args.fit else {**SHIPPED, **VOLATILE})
