@@ -28,8 +28,15 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
   voltage, activated by the local temperature; set (x up) for V(ci, be) > 0, gradual reset
   (x down) for V(ci, be) < 0, generalised soft bounds near the ends of the range::
 
-      dx/dt = nu_set*exp(-ea_set/kT)*2*sinh(a_set*E+/(2kT))*((X_HI - x)/(X_HI - X_LO))**gam_set
-            - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**gam_rst
+      dx/dt = nu_set*exp(-ea_set/kT)*2*sinh(a_set*E+/(2kT))*(max(x_top - x, 0)/(x_top - X_LO))**(gam_set + gam_v*y)
+            - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**(gam_rst + gam_v_rst*y)
+
+* Volatile bound ``y`` (0 at rest): it follows a smooth step of the CMO voltage with the time constant
+  ``tau_v``, so it reaches 1 under a bias held for milliseconds (a 100 V/s sweep) and stays near 0 in a
+  2.5 us pulse; at 1 it steepens both soft bounds. The quasi-static sweep stops at the LRS and HRS through
+  it, while the pulses see the nearly unbounded rates that give flat closed-loop steps::
+
+      dy/dt = (1/(1 + exp((v_vol - |V(ci, be)|)/dv_vol)) - y)/tau_v
 
 Numbers and their sources: ``docs/reram.md``. The fitted values (``a_hop``, the set/reset prefactors and
 soft-bound exponents) and the calibrated variations (d2d of ``n_lrs`` and ``gam_rst``, a correlated pair, the per-pulse law of
@@ -89,22 +96,34 @@ class ReramCmo(Device):
         Param("nu_set", value(DEVICE, "nu_set"), "1/s", "set rate prefactor (fitted; includes the activation entropy)",
               (0.0, 1e30),
               Variation("c2c", distribution="lognormal", **variation(DEVICE, "nu_set"))),
-        Param("ea_set", 1.6, "eV", "set activation energy (profiled, docs/reram.md)", (0.0, 5.0)),
-        Param("a_set", 3.0e-9, "m", "set ionic hopping distance incl. field enhancement (assumed)", (0.0, 1e-7)),
+        Param("ea_set", value(DEVICE, "ea_set"), "eV", "set activation energy (fitted)", (0.0, 5.0)),
+        Param("a_set", value(DEVICE, "a_set"), "m", "set ionic hopping distance incl. field enhancement (fitted)",
+              (0.0, 1e-7)),
         Param("nu_rst", value(DEVICE, "nu_rst"), "1/s", "reset attempt rate (fitted)", (0.0, 1e30),
               Variation("c2c", distribution="lognormal", **variation(DEVICE, "nu_rst"))),
-        Param("ea_rst", 1.0, "eV", "reset activation energy (assumed)", (0.0, 5.0)),
-        Param("a_rst", 2.0e-10, "m", "reset ionic hopping distance (assumed)", (0.0, 1e-7)),
+        Param("ea_rst", value(DEVICE, "ea_rst"), "eV", "reset activation energy (fitted)", (0.0, 5.0)),
+        Param("a_rst", value(DEVICE, "a_rst"), "m", "reset ionic hopping distance (fitted)", (0.0, 1e-7)),
         Param("gam_set", value(DEVICE, "gam_set"), "", "soft-bound exponent of the set rate (fitted)", (0.0, 10.0)),
         Param("gam_rst", value(DEVICE, "gam_rst"), "", "soft-bound exponent of the reset rate (fitted)", (0.0, 30.0),
               Variation("d2d", distribution="lognormal", group=D2D_GROUP, **variation(DEVICE, "gam_rst"))),
+        Param("x_top", value(DEVICE, "x_top"), "", "state where the set's soft bound reaches zero (fitted: G_max)",
+              (0.5, X_HI)),
+        # volatile bound (docs/reram.md): y builds up while |V_CMO| > v_vol is held for longer than tau_v
+        Param("gam_v", value(DEVICE, "gam_v"), "", "set soft-bound exponent added at y = 1 (fitted)", (0.0, 40.0)),
+        Param("gam_v_rst", value(DEVICE, "gam_v_rst"), "", "reset soft-bound exponent added at y = 1 (fitted)",
+              (0.0, 40.0)),
+        Param("tau_v", 1e-3, "s", "time constant of the volatile state (assumed)", (1e-9, 1e3)),
+        Param("v_vol", 0.35, "V", "CMO voltage above which the volatile state builds (assumed)", (0.0, 5.0)),
+        Param("dv_vol", 0.03, "V", "width of the volatile state's onset (assumed)", (1e-4, 1.0)),
     )
-    states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),)
+    states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),
+              State("y", 0.0, (0.0, 1.0), "", "volatile bound: 1 under a bias held for long, 0 at rest"))
     check = Check(
         dc={"te": (-1.5, 1.5)},
-        tran={"te": Pwl(((0.0, 0.0), (0.5e-6, 1.4), (5e-6, 1.4), (5.5e-6, 0.0), (6e-6, -1.4), (10.5e-6, -1.4),
-                         (11e-6, 0.0), (12e-6, 0.0)))},
-        tstop=12e-6,
+        # two pulses, then a 0.5 V hold long enough to build the volatile state y (tau_v = 1 ms) by 7 %
+        tran={"te": Pwl(((0.0, 0.0), (0.5e-6, 1.3), (5e-6, 1.3), (5.5e-6, 0.0), (6e-6, -1.5), (10.5e-6, -1.5),
+                         (11e-6, 0.0), (12e-6, 0.0), (13e-6, 0.5), (83e-6, 0.5), (84e-6, 0.0), (85e-6, 0.0)))},
+        tstop=85e-6,
     )
 
     def equations(self, s):
@@ -117,9 +136,9 @@ class ReramCmo(Device):
         field = v_cmo / s.d_cmo
         i_cmo = _hop(area * ELEMENTARY_CHARGE * s.a_hop * s.nu0 * density, barrier, s.a_hop * field / 2, kt)
         power = sp.Abs(i_cmo * v_cmo)  # Joule heat of the CMO hot spot
-        span = X_HI - X_LO
-        up = ((X_HI - s.x) / span) ** s.gam_set
-        down = ((s.x - X_LO) / span) ** s.gam_rst
+        up = (sp.Max(s.x_top - s.x, 0) / (s.x_top - X_LO)) ** (s.gam_set + s.gam_v * s.y)
+        down = ((s.x - X_LO) / (X_HI - X_LO)) ** (s.gam_rst + s.gam_v_rst * s.y)
+        held = 1 / (1 + sp.exp((s.v_vol - sp.Abs(v_cmo)) / s.dv_vol))
         rate_set = _hop(s.nu_set, s.ea_set, s.a_set * sp.Max(field, 0) / 2, kt) * up
         rate_rst = _hop(s.nu_rst, s.ea_rst, s.a_rst * sp.Max(-field, 0) / 2, kt) * down
         return Equations(
@@ -128,7 +147,7 @@ class ReramCmo(Device):
                 ("ci", "be"): i_cmo,
                 ("tk",): G_THERMAL * (s.V("tk") - sp.log((s.T + s.rth * power) / T_REF)),
             },
-            rates={"x": rate_set - rate_rst},
+            rates={"x": rate_set - rate_rst, "y": (held - s.y) / s.tau_v},
             named={"field": field, "density": density, "barrier": barrier, "inv_kt": 1 / kt, "i_cmo": i_cmo,
                    "rate_set": rate_set, "rate_rst": rate_rst},
         )
