@@ -8,19 +8,25 @@ Two fits, each on ngspice runs of the 1T1R cell of :mod:`testbenches.reram.cell`
    gives 256 kOhm and 18 kOhm. Two residuals, one parameter: the residuals measure how far the
    paper's own (N, dE) points are from its read values once the uniform-field compact form
    replaces the FEM (docs/reram.md).
-2. **kinetics** (:func:`fit_kinetics`): set/reset prefactors and soft-bound exponents so that
+2. **kinetics** (:func:`fit_kinetics`): the set and reset laws (prefactor, barrier, hopping distance,
+   soft-bound exponent), the exponents the volatile state adds under a held bias and the top of the set's
+   range ``x_top``, so that
 
    * quasi-static 8W cycling (reset 0 -> -1.5 V at V_G = 3.3 V, set 0 -> 1.3 V at V_G = 1.1 V,
      5 cycles) reads R_LRS = 18 kOhm and R_HRS = 256 kOhm at 0.2 V (Fig. 2d-e; weight
-     :data:`READ_WEIGHT`: the must-show reads),
-   * one 2.5 us set pulse (1.35 V, V_G = 1.4 V) and one reset pulse (-1.3 V, V_G = 3.3 V) at the
-     symmetry-point conductance change it by +/- dG_SP = (G_max - G_min)/N_states (Fig. 5, Eq. 1),
-   * 400 set pulses from G_min end at G_max, 400 reset pulses from there end at G_min (Fig. 5a), and
-   * the first set pulse from G_min moves G by alpha_up*(G_max - G_min), alpha_up = dG_SP/(G_max - G_SP)
-     (the linear soft-bounds response through the symmetry point, Eq. 1-2 [der]).
+     :data:`READ_WEIGHT`: the must-show reads), and the set sweep after a deeper reset (the reset barrier
+     6.5 % lower) ends at the same LRS (weight :data:`ROBUST_WEIGHT`: the 32 devices of Fig. 2e cycle
+     between the same two levels whatever their HRS),
+   * one 2.5 us pulse of each closed-loop amplitude inside its range (section 4.5: +1.35 V at 10-60 uS,
+     +1.5 V at 60-90 uS, -1.5 V at 10-29 uS, -1.3 V at 30-90 uS; :data:`STEP_POINTS`) changes G by
+     dG_SP/G_SP of G, the paper's mean update at its symmetry point (Eq. 1-2 [der]): flat steps are what
+     makes the pulse count "almost independent of G_target" (Fig. 3c), and
+   * the open-loop protocol (400 set, 400 reset, 500 alternating pulses, no noise) gives G_max, G_min,
+     N_states and SP_skew of Fig. 5 (weight :data:`SWING_WEIGHT`; SP_skew to within 0.05).
 
    Pulses use the cell's :class:`~testbenches.reram.pulse.PulseMap` (built once: the operating
-   points do not depend on the kinetic parameters), the reads the ngspice cycling transient.
+   points do not depend on the kinetic parameters; the volatile state is 0 in a 2.5 us pulse), the reads
+   and sweeps the ngspice cycling transient (where the volatile state builds up).
 
 3. **per-pulse noise** (:func:`fit_c2c`): the cycle-to-cycle law of ``nu_set`` / ``nu_rst`` (a
    zero-inflated lognormal: probability ``p_zero`` that a 2.5 us pulse does not switch, relative
@@ -76,10 +82,18 @@ N_STATES = 22                          # section 2.3.1: mean number of states
 SP_SKEW = 0.61                         # section 2.3.1: symmetry-point skew
 DG_SP = (G_MAX - G_MIN) / N_STATES     # Eq. 1: mean update at the symmetry point (4.1 uS)
 G_SP = G_MAX - SP_SKEW * (G_MAX - G_MIN)  # Eq. 2: symmetry-point conductance (45.1 uS)
-DG_UP_GMIN = DG_SP / (G_MAX - G_SP) * (G_MAX - G_MIN)  # linear soft bounds through the SP (6.7 uS) [der]
-PULSE_TRAIN = 400                      # section 2.3.1: pulses per batch
+STEP = DG_SP / G_SP                    # relative update at the symmetry point, 9.1 % [der]
+#: (bias, G in S) of the single-pulse steps fitted to STEP: each closed-loop amplitude inside its range (section 4.5).
+STEP_POINTS = tuple([((1.35, 1.4), g * 1e-6) for g in (10, 15, 20, 30, 45, 60)]
+                    + [((1.5, 1.4), g * 1e-6) for g in (60, 70, 80, 90)]
+                    + [((-1.5, 3.3), g * 1e-6) for g in (10, 15, 20, 29)]
+                    + [((-1.3, 3.3), g * 1e-6) for g in (30, 45, 60, 80, 90)])
 #: Weight of the quasi-static read residuals (must-show: within 10 %) relative to the pulse ones.
 READ_WEIGHT = 4.0
+#: Weight of the set after a deeper reset, and of the open-loop swing (G_max, G_min, N_states).
+ROBUST_WEIGHT = SWING_WEIGHT = 2.0
+#: How much lower the reset barrier of the deeper reset is (a device whose HRS lies deeper).
+DEEPER_RESET = 0.935
 
 def _finite(values) -> np.ndarray:
     out = np.asarray(values, dtype=float)
@@ -117,35 +131,40 @@ def state_at(g: float, xs: np.ndarray, gs: np.ndarray) -> float:
 
 
 def pulse_targets(pmap: PulseMap) -> dict[str, float]:
-    """Pulse-regime quantities of :func:`fit_kinetics` from a cell's pulse map (conductances in S):
-    steps at G_SP, endpoints of the 400/400 swing from G_MIN, first step from G_MIN."""
-    from testbenches.reram.pulse import RESET_BIAS, SET_BIAS
+    """Pulse-regime quantities of :func:`fit_kinetics` from a cell's pulse map: the relative step of each
+    :data:`STEP_POINTS` pulse (``step_<V>V_<G>uS``) and the open-loop figures of merit without noise
+    (``g_max``, ``g_min`` in S, ``n_states``, ``sp_skew``)."""
+    steps = {f"step_{bias[0]:+g}V_{g * 1e6:.0f}uS": float(pmap.conductance(pmap.pulse(pmap.state(g), bias))) / g - 1
+             for bias, g in STEP_POINTS}
+    fom = figures_of_merit(pulse_train(pmap, pmap.state(G_MIN)))
+    return {**steps, **{k: fom[k] for k in ("g_max", "g_min", "n_states", "sp_skew")}}
 
-    x_sp = pmap.state(G_SP)
-    x = x_min = pmap.state(G_MIN)
-    for _ in range(PULSE_TRAIN):
-        x = pmap.pulse(x, SET_BIAS)
-    g_max = float(pmap.conductance(x))
-    for _ in range(PULSE_TRAIN):
-        x = pmap.pulse(x, RESET_BIAS)
-    return {"dg_up": float(pmap.conductance(pmap.pulse(x_sp, SET_BIAS))) - G_SP,
-            "dg_down": float(pmap.conductance(pmap.pulse(x_sp, RESET_BIAS))) - G_SP,
-            "g_max": g_max, "g_min": float(pmap.conductance(x)),
-            "dg_up_gmin": float(pmap.conductance(pmap.pulse(x_min, SET_BIAS))) - G_MIN}
+
+def pulse_residuals(sim: Mapping[str, float]) -> list[float]:
+    """Residuals of :func:`pulse_targets` against the paper: ln of each step over :data:`STEP`, the swing."""
+    res = [math.log(max(abs(v), 1e-6) / STEP) for k, v in sim.items() if k.startswith("step_")]
+    return res + [SWING_WEIGHT * math.log(max(sim["g_max"], 1e-9) / G_MAX),
+                  SWING_WEIGHT * math.log(max(sim["g_min"], 1e-9) / G_MIN),
+                  SWING_WEIGHT * math.log(max(sim["n_states"], 1e-3) / N_STATES), (sim["sp_skew"] - SP_SKEW) / 0.05]
 
 
 # ----------------------------------------------------------------------------- kinetics
 
 #: Kinetic parameters :func:`fit_kinetics` can free: start, bounds, and whether log10 of the value is fitted.
+#: ``gam_set`` stays >= 0.3 so that the set's bound reaches zero at ``x_top`` (the guard under a power's base
+#: leaves 1e-300**gam there).
 KINETIC_FIT = {
     "nu_set": (1e8, 1e0, 1e25, True),
     "nu_rst": (1e11, 1e0, 1e30, True),
     "a_set": (16e-9, 1e-10, 1e-7, True),
     "a_rst": (1e-9, 1e-11, 1e-7, True),
-    "gam_set": (1.0, 1e-2, 10.0, False),
+    "gam_set": (1.0, 0.3, 10.0, False),
     "gam_rst": (1.0, 1e-2, 10.0, False),
-    "ea_set": (1.0, 0.1, 3.0, False),
-    "ea_rst": (1.0, 0.1, 3.0, False),
+    "ea_set": (1.0, 0.3, 3.0, False),
+    "ea_rst": (1.0, 0.3, 3.0, False),
+    "gam_v": (3.0, 0.0, 40.0, False),
+    "gam_v_rst": (1.0, 0.0, 40.0, False),
+    "x_top": (0.98, 0.8, 1.1, False),
 }
 
 
@@ -156,52 +175,73 @@ class KineticFit:
     result: lmfit.minimizer.MinimizerResult
     values: dict[str, float]
     cycling: cell.Cycling
+    deeper: dict[str, float]
     pulses: dict[str, float]
     seconds: float
 
 
-#: Pulse quantities of :func:`pulse_targets` fitted, with their targets (S).
-PULSE_TARGETS = {"dg_up": DG_SP, "dg_down": -DG_SP, "g_max": G_MAX, "g_min": G_MIN, "dg_up_gmin": DG_UP_GMIN}
+def deeper_reset(values: Mapping[str, float], x_lrs: float) -> dict[str, float]:
+    """Reads (Ohm) after a reset sweep from ``x_lrs`` with the reset barrier :data:`DEEPER_RESET` times lower and
+    after the set sweep that follows it (``r_deep``, ``r_set``)."""
+    deep = reset_sweep_state(x_lrs, {**values, "ea_rst": DEEPER_RESET * values.get("ea_rst", _default("ea_rst"))})
+    schedule = cell.CyclingSchedule()
+    schedule.sweep("set", cell.V_SET, cell.VG_SET)
+    after = float(cell.state_vector(cell.simulate(cell.protocol_netlist(schedule, params={**values, "x0": deep})))[-1])
+    r_deep, r_set = cell.read_resistance([deep, after], values)
+    return {"r_deep": float(r_deep), "r_set": float(r_set)}
+
+
+def reset_sweep_state(x0: float, values: Mapping[str, float]) -> float:
+    """State after one quasi-static reset sweep (0 -> -1.5 V at V_G = 3.3 V) from ``x0``."""
+    schedule = cell.CyclingSchedule()
+    schedule.sweep("reset", cell.V_RESET, cell.VG_RESET)
+    return float(cell.state_vector(cell.simulate(cell.protocol_netlist(schedule, params={**values, "x0": x0})))[-1])
+
+
+def _default(name: str) -> float:
+    return cell.device_model().defaults[name]
 
 
 def kinetic_residuals(values: Mapping[str, float], pmap: PulseMap | None, cycles: int = 5
-                      ) -> tuple[np.ndarray, cell.Cycling | None, dict[str, float]]:
-    """Residuals: READ_WEIGHT*ln(R_read/target) of every cycle's LRS and HRS read, then (with a pulse
-    map ``pmap``) ln(sim/target) of every :data:`PULSE_TARGETS` quantity."""
-    n_pulse = len(PULSE_TARGETS) if pmap is not None else 0
+                      ) -> tuple[np.ndarray, cell.Cycling | None, dict[str, float], dict[str, float]]:
+    """Residuals: READ_WEIGHT*ln(R_read/target) of every cycle's LRS and HRS read, ROBUST_WEIGHT*ln(R/18 kOhm) of the
+    set after a deeper reset, then (with a pulse map ``pmap``) :func:`pulse_residuals`."""
+    n_pulse = len(STEP_POINTS) + 4 if pmap is not None else 0
     try:
         cyc = cell.run_cycling(values, cycles)
+        deeper = deeper_reset(values, float(cyc.x[-1]))
     except Exception:  # noqa: BLE001 - a failed simulation is a bad point for the optimiser, not a crash
-        return np.full(2 * cycles + n_pulse, 10.0), None, {}
+        return np.full(2 * cycles + 1 + n_pulse, 10.0), None, {}, {}
     res = list(READ_WEIGHT * np.log(cyc.series("lrs") / R_LRS_TARGET))
     res += list(READ_WEIGHT * np.log(cyc.series("hrs") / R_HRS_TARGET))
+    res.append(ROBUST_WEIGHT * math.log(deeper["r_set"] / R_LRS_TARGET))
     sim: dict[str, float] = {}
     if pmap is not None:
         sim = pulse_targets(pmap.with_kinetics({k: v for k, v in values.items() if k in KINETIC_FIT}))
-        res += [math.log(max(sim[k] / target, 1e-9)) for k, target in PULSE_TARGETS.items()]
-    return _finite(res), cyc, sim
+        res += pulse_residuals(sim)
+    return _finite(res), cyc, deeper, sim
 
 
-#: Parameters the calibration frees: the set and reset rate prefactors and soft-bound exponents.
-#: ``ea_set`` is profiled (fixed per fit, docs/reram.md: chi-square 0.93 at 1.2 eV, 0.20 at 1.6 eV);
-#: ``a_set``, ``a_rst`` and ``ea_rst`` stay at assumed values.
-FREE = ("nu_set", "nu_rst", "gam_set", "gam_rst")
+#: Parameters the calibration frees: every kinetic parameter of the set, the reset and the volatile bound.
+FREE = tuple(KINETIC_FIT)
+KINETIC_UNITS = {"nu_set": "1/s", "nu_rst": "1/s", "a_set": "m", "a_rst": "m", "ea_set": "eV", "ea_rst": "eV"}
 
 
 def fit_kinetics(fixed: Mapping[str, float] | None = None, start: Mapping[str, float] | None = None,
                  free: tuple[str, ...] = FREE, cycles: int = 5, pulses: bool = True,
                  max_nfev: int = 200, diff_step: float = 1e-3) -> KineticFit:
-    """lmfit least squares of the kinetic parameters ``free`` (prefactors in log10) against the
-    quasi-static reads and, with ``pulses``, the pulse-regime targets (:data:`PULSE_TARGETS`)."""
+    """lmfit least squares of the kinetic parameters ``free`` (prefactors and distances in log10) against the
+    quasi-static reads, the set after a deeper reset and, with ``pulses``, the pulse regime (:func:`pulse_targets`)."""
     from spicegen.device import get_device
 
     model = get_device("reram_cmo")
     fixed = dict(fixed or {})
-    pmap = PulseMap.build(fixed) if pulses else None
+    pmap = PulseMap.build(fixed, BIASES) if pulses else None
     pars = lmfit.Parameters()
     for name in free:
         default, lo, hi, log = KINETIC_FIT[name]
         value = (start or {}).get(name, model.param(name).default if name in model.defaults else default)
+        value = min(max(value, lo), hi)
         if log:
             pars.add(f"log_{name}", value=math.log10(value), min=math.log10(lo), max=math.log10(hi))
         else:
@@ -217,8 +257,8 @@ def fit_kinetics(fixed: Mapping[str, float] | None = None, start: Mapping[str, f
     t0 = time.time()
     result = lmfit.minimize(residual, pars, method="least_squares", diff_step=diff_step, max_nfev=max_nfev)
     values = values_of(result.params)
-    _, cyc, sim = kinetic_residuals(values, pmap or PulseMap.build(values), cycles)
-    return KineticFit(result, values, cyc, sim, time.time() - t0)
+    _, cyc, deeper, sim = kinetic_residuals(values, pmap or PulseMap.build(values, BIASES), cycles)
+    return KineticFit(result, values, cyc, deeper, sim, time.time() - t0)
 
 
 # ----------------------------------------------------------------------------- per-pulse noise
@@ -355,15 +395,23 @@ class CalibrationStudy(Study):
     )
     measures = {
         "a_hop": Measure("m", "electron hopping distance (fitted with transport, else the device's)"),
-        **{name: Measure("1/s" if name.startswith("nu") else "", f"fitted {name}") for name in FREE},
+        **{name: Measure(KINETIC_UNITS.get(name, ""), f"fitted {name}") for name in FREE},
         "chisqr": Measure("", "chi-square of the kinetic fit"),
         "R_LRS": Measure("Ohm", "0.2 V read after the set sweep, mean over the cycles", spec=(16.2e3, 19.8e3),
                          paper=R_LRS_TARGET, role="calibration"),
         "R_HRS": Measure("Ohm", "0.2 V read after the reset sweep, mean over the cycles", spec=(230.4e3, 281.6e3),
                          paper=R_HRS_TARGET, role="calibration"),
+        "R_set_after_deeper_reset": Measure("Ohm", "0.2 V read after a set sweep that follows a deeper reset",
+                                            paper=R_LRS_TARGET, role="calibration"),
         # targets of the shipped fit (pulses=yes); a run with pulses=no leaves them unfitted
-        **{name: Measure("S", f"pulse-regime quantity {name} (fitted with pulses=yes)", paper=target,
-                         role="calibration") for name, target in PULSE_TARGETS.items()},
+        "step_min": Measure("", "smallest relative single-pulse step over the closed loop's amplitudes and ranges",
+                            paper=STEP, role="calibration"),
+        "step_max": Measure("", "largest relative single-pulse step over the closed loop's amplitudes and ranges",
+                            paper=STEP, role="calibration"),
+        "g_max": Measure("S", "G after 400 set pulses (no noise)", paper=G_MAX, role="calibration"),
+        "g_min": Measure("S", "G after 400 reset pulses (no noise)", paper=G_MIN, role="calibration"),
+        "n_states": Measure("", "N_states of the open-loop protocol (no noise)", paper=N_STATES, role="calibration"),
+        "sp_skew": Measure("", "SP_skew of the open-loop protocol (no noise)", paper=SP_SKEW, role="calibration"),
         # the ratio of the two fitted reads (18 and 256 kOhm), not an independent check
         "ratio_hrs_lrs": Measure("", "R_HRS/R_LRS", paper=15.0, role="calibration"),
         "T_lrs_m1p0V_K": Measure("K", "hot-spot temperature in the LRS at -1.0 V", paper=500.0, role="held out"),
@@ -382,13 +430,17 @@ class CalibrationStudy(Study):
         written = calibration.update("reram_cmo", ctx.out, values=fitted, source=ctx.citation(),
                                      ship=ctx.options["ship"])
         report = {"transport": transport or "device a_hop", "kinetics": _report(kin.result),
-                  "kinetic_values": kin.values, "written": fitted, "reads": kin.cycling.reads, "pulses_S": kin.pulses,
-                  "pulse_targets_S": PULSE_TARGETS, "held_out": checks, "fit_seconds": kin.seconds}
+                  "kinetic_values": kin.values, "written": fitted, "reads": kin.cycling.reads, "pulses": kin.pulses,
+                  "deeper_reset": kin.deeper, "step_target": STEP, "held_out": checks, "fit_seconds": kin.seconds}
+        steps = [v for k, v in kin.pulses.items() if k.startswith("step_")]
         values = {**cell.device_model().defaults, **kin.values}
         return StudyResult(
             {"a_hop": values["a_hop"], **{name: kin.values[name] for name in FREE}, "chisqr": kin.result.chisqr,
              "R_LRS": float(np.mean(kin.cycling.series("lrs"))), "R_HRS": float(np.mean(kin.cycling.series("hrs"))),
-             **{name: kin.pulses[name] for name in PULSE_TARGETS},
+             "R_set_after_deeper_reset": kin.deeper.get("r_set", math.nan),
+             "step_min": float(min(map(abs, steps))) if steps else math.nan,
+             "step_max": float(max(map(abs, steps))) if steps else math.nan,
+             **{name: kin.pulses.get(name, math.nan) for name in ("g_max", "g_min", "n_states", "sp_skew")},
              "ratio_hrs_lrs": checks["ratio_hrs_lrs"], "T_lrs_m1p0V_K": checks["T_lrs_m1p0V_K"],
              "T_hrs_p0p9V_K": checks["T_hrs_p0p9V_K"]},
             data=report, files=[written[0].name])

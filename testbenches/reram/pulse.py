@@ -108,7 +108,8 @@ class PulseMap:
         do not depend on them: the state is frozen there)."""
         from spicegen.devices.reram_cmo import ReramCmo
 
-        kinetic = {"nu_set", "ea_set", "a_set", "nu_rst", "ea_rst", "a_rst", "gam_set", "gam_rst"}
+        kinetic = {"nu_set", "ea_set", "a_set", "nu_rst", "ea_rst", "a_rst", "gam_set", "gam_rst", "x_top", "gam_v",
+                   "gam_v_rst", "tau_v", "v_vol", "dv_vol"}
         bad = set(kinetics) - kinetic
         if bad:
             raise KeyError(f"{sorted(bad)} are not kinetic parameters of {ReramCmo.__name__}; "
