@@ -117,7 +117,8 @@ class ReramCmo(Device):
         Param("dv_vol", 0.03, "V", "width of the volatile state's onset (assumed)", (1e-4, 1.0)),
     )
     states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),
-              State("y", 0.0, (0.0, 1.0), "", "volatile bound: 1 under a bias held for long, 0 at rest"))
+              # y stays inside (0, 1) by its law; the bounds only guard it, away from the gated edges
+              State("y", 0.0, (-0.1, 1.1), "", "volatile bound: 1 under a bias held for long, 0 at rest"))
     check = Check(
         dc={"te": (-1.5, 1.5)},
         # two pulses, then a 0.5 V hold long enough to build the volatile state y (tau_v = 1 ms) by 7 %
