@@ -28,12 +28,13 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
   voltage, activated by the local temperature; set (x up) for V(ci, be) > 0, gradual reset
   (x down) for V(ci, be) < 0, generalised soft bounds near the ends of the range::
 
-      dx/dt = nu_set*exp(-ea_set/kT)*2*sinh(a_set*E+/(2kT))*(max(x_top - x, 0)/(x_top - X_LO))**(gam_set + gam_v*y)
-            - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**(gam_rst + gam_v_rst*y)
+      dx/dt = nu_set*exp(-ea_set/kT)*2*sinh(a_set*E+/(2kT))*(max(x_top - x, 0)/(x_top - X_LO))**(gam_set*(1 + gam_v*y))
+            - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**(gam_rst*(1 + gam_v_rst*y))
 
 * Volatile bound ``y`` (0 at rest): it follows a smooth step of the CMO voltage with the time constant
   ``tau_v``, so it reaches 1 under a bias held for milliseconds (a 100 V/s sweep) and stays near 0 in a
-  2.5 us pulse; at 1 it steepens both soft bounds. The quasi-static sweep stops at the LRS and HRS through
+  2.5 us pulse; at 1 it steepens both soft bounds by the factors 1 + gam_v and 1 + gam_v_rst (so a device
+  whose reset bound is steeper, a d2d draw of gam_rst, is steeper in the sweep and in the pulse alike). The quasi-static sweep stops at the LRS and HRS through
   it, while the pulses see the nearly unbounded rates that give flat closed-loop steps::
 
       dy/dt = (1/(1 + exp((v_vol - |V(ci, be)|)/dv_vol)) - y)/tau_v
@@ -109,9 +110,10 @@ class ReramCmo(Device):
         Param("x_top", value(DEVICE, "x_top"), "", "state where the set's soft bound reaches zero (fitted: G_max)",
               (0.5, X_HI)),
         # volatile bound (docs/reram.md): y builds up while |V_CMO| > v_vol is held for longer than tau_v
-        Param("gam_v", value(DEVICE, "gam_v"), "", "set soft-bound exponent added at y = 1 (fitted)", (0.0, 40.0)),
-        Param("gam_v_rst", value(DEVICE, "gam_v_rst"), "", "reset soft-bound exponent added at y = 1 (fitted)",
-              (0.0, 40.0)),
+        Param("gam_v", value(DEVICE, "gam_v"), "", "relative growth of the set soft-bound exponent at y = 1 (fitted)",
+              (0.0, 100.0)),
+        Param("gam_v_rst", value(DEVICE, "gam_v_rst"), "",
+              "relative growth of the reset soft-bound exponent at y = 1 (fitted)", (0.0, 100.0)),
         Param("tau_v", 1e-3, "s", "time constant of the volatile state (assumed)", (1e-9, 1e3)),
         Param("v_vol", 0.35, "V", "CMO voltage above which the volatile state builds (assumed)", (0.0, 5.0)),
         Param("dv_vol", 0.03, "V", "width of the volatile state's onset (assumed)", (1e-4, 1.0)),
@@ -137,8 +139,8 @@ class ReramCmo(Device):
         field = v_cmo / s.d_cmo
         i_cmo = _hop(area * ELEMENTARY_CHARGE * s.a_hop * s.nu0 * density, barrier, s.a_hop * field / 2, kt)
         power = sp.Abs(i_cmo * v_cmo)  # Joule heat of the CMO hot spot
-        up = (sp.Max(s.x_top - s.x, 0) / (s.x_top - X_LO)) ** (s.gam_set + s.gam_v * s.y)
-        down = ((s.x - X_LO) / (X_HI - X_LO)) ** (s.gam_rst + s.gam_v_rst * s.y)
+        up = (sp.Max(s.x_top - s.x, 0) / (s.x_top - X_LO)) ** (s.gam_set * (1 + s.gam_v * s.y))
+        down = ((s.x - X_LO) / (X_HI - X_LO)) ** (s.gam_rst * (1 + s.gam_v_rst * s.y))
         held = 1 / (1 + sp.exp((s.v_vol - sp.Abs(v_cmo)) / s.dv_vol))
         rate_set = _hop(s.nu_set, s.ea_set, s.a_set * sp.Max(field, 0) / 2, kt) * up
         rate_rst = _hop(s.nu_rst, s.ea_rst, s.a_rst * sp.Max(-field, 0) / 2, kt) * down
