@@ -97,6 +97,8 @@ ROBUST_WEIGHT = 2.0
 SWING_WEIGHTS = {"g_max": 4.0, "g_min": 2.0, "n_states": 4.0}
 #: How much lower the reset barrier of the deeper reset is (a device whose HRS lies deeper).
 DEEPER_RESET = 0.935
+#: Bound on the set rate at the 0.2 V read (1/s): a read of 10^4 s (the relaxation of Fig. 4) moves x by < 1e-3.
+READ_DISTURB = 1e-7
 
 def _finite(values) -> np.ndarray:
     out = np.asarray(values, dtype=float)
@@ -209,7 +211,7 @@ def kinetic_residuals(values: Mapping[str, float], pmap: PulseMap | None, cycles
                       ) -> tuple[np.ndarray, cell.Cycling | None, dict[str, float], dict[str, float]]:
     """Residuals: READ_WEIGHT*ln(R_read/target) of every cycle's LRS and HRS read, ROBUST_WEIGHT*ln(R/18 kOhm) of the
     set after a deeper reset, then (with a pulse map ``pmap``) :func:`pulse_residuals`."""
-    n_pulse = len(STEP_POINTS) + 4 if pmap is not None else 0
+    n_pulse = len(STEP_POINTS) + 5 if pmap is not None else 0
     try:
         cyc = cell.run_cycling(values, cycles)
         deeper = deeper_reset(values, float(cyc.x[-1]))
@@ -222,7 +224,21 @@ def kinetic_residuals(values: Mapping[str, float], pmap: PulseMap | None, cycles
     if pmap is not None:
         sim = pulse_targets(pmap.with_kinetics({k: v for k, v in values.items() if k in KINETIC_FIT}))
         res += pulse_residuals(sim)
+        sim["read_disturb"] = read_disturb(values)
+        res.append(READ_WEIGHT * max(0.0, math.log10(max(sim["read_disturb"], 1e-30) / READ_DISTURB)))
     return _finite(res), cyc, deeper, sim
+
+
+def read_disturb(values: Mapping[str, float]) -> float:
+    """Largest set rate (1/s) at the 0.2 V read (V_G = 3.3 V) over the states 0 < x < 1."""
+    from spicegen.numpy_code import load_numpy_module
+
+    xs = np.linspace(0.0, 1.0, 41)
+    v_dev, _ = cell.frozen_operating_points(xs, cell.V_READ, cell.VG_READ, values)
+    params = {**cell.device_model().defaults, **values}
+    params = {k: v for k, v in params.items() if k not in ("x0", "y0", "freeze")}
+    rates = load_numpy_module(cell.device_model()).evaluate({"te": v_dev, "be": 0 * v_dev}, {"x": xs}, **params)
+    return float(np.max(np.asarray(rates["rates"]["x"], float)))
 
 
 #: Parameters the calibration frees: every kinetic parameter of the set, the reset and the volatile bound.

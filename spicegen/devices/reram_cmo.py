@@ -117,6 +117,9 @@ class ReramCmo(Device):
         Param("tau_v", 1e-3, "s", "time constant of the volatile state (assumed)", (1e-9, 1e3)),
         Param("v_vol", 0.35, "V", "CMO voltage above which the volatile state builds (assumed)", (0.0, 5.0)),
         Param("dv_vol", 0.03, "V", "width of the volatile state's onset (assumed)", (1e-4, 1.0)),
+        # switching threshold (threshold-type compact models, e.g. VTEAM): keeps a 0.2 V read from switching
+        Param("v_th", 0.45, "V", "CMO voltage below which neither rate switches (assumed)", (0.0, 5.0)),
+        Param("dv_th", 0.02, "V", "width of the switching threshold (assumed)", (1e-4, 1.0)),
     )
     states = (State("x", 0.5, (X_LO, X_HI), "", "position on the HRS-LRS line (0 = paper HRS, 1 = paper LRS)"),
               # y stays inside (0, 1) by its law; the bounds only guard it, away from the gated edges
@@ -142,8 +145,10 @@ class ReramCmo(Device):
         up = (sp.Max(s.x_top - s.x, 0) / (s.x_top - X_LO)) ** (s.gam_set * (1 + s.gam_v * s.y))
         down = ((s.x - X_LO) / (X_HI - X_LO)) ** (s.gam_rst * (1 + s.gam_v_rst * s.y))
         held = 1 / (1 + sp.exp((s.v_vol - sp.Abs(v_cmo)) / s.dv_vol))
-        rate_set = _hop(s.nu_set, s.ea_set, s.a_set * sp.Max(field, 0) / 2, kt) * up
-        rate_rst = _hop(s.nu_rst, s.ea_rst, s.a_rst * sp.Max(-field, 0) / 2, kt) * down
+        rate_set = _hop(s.nu_set, s.ea_set, s.a_set * sp.Max(field, 0) / 2, kt) * up / (
+            1 + sp.exp((s.v_th - v_cmo) / s.dv_th))
+        rate_rst = _hop(s.nu_rst, s.ea_rst, s.a_rst * sp.Max(-field, 0) / 2, kt) * down / (
+            1 + sp.exp((s.v_th + v_cmo) / s.dv_th))
         return Equations(
             currents={
                 ("te", "ci"): s.V("te", "ci") / s.rs,
