@@ -19,8 +19,10 @@ gam_v_rst * y to the reset bound's. It is not a shipped law: the device has no s
    ``testbenches.reram.program`` (35 targets x 32 cells x both acceptance ranges, sequential and from the HRS)
    and the open-loop figures of merit of ``testbenches.reram.pulse``.
 
-3. ``--x-hi X``: the same fit with the top of the state range (where the set's soft bound reaches zero) at X
-   instead of the device's 1.1 (read 133 uS), measured on the surrogate only.
+3. ``--x-hi X``, ``--v-th V``, ``--read-limit R``: the same fit with the top of the state range (where the set's
+   soft bound reaches zero) at X instead of the device's 1.1 (read 133 uS), with a switching threshold of V on
+   the CMO voltage, and with the set rate at the 0.2 V read bounded by R (1/s); laws the device cannot run,
+   so they are measured on the surrogate only. Every run prints the largest set rate at the read.
 
 Run from the repository root: ``.venv/bin/python docs/research/reram_volatile_set_bound.py [--fit | --x-hi 0.98]``
 (about 15 s; a fit adds about a minute).
@@ -75,10 +77,12 @@ class Surrogate:
     """The 1T1R cell's operating points with the state frozen (ngspice), any kinetics in closed form on them.
 
     ``x_hi``: the top of the state range, where the set's soft bound is zero (the device's is 1.1, G = 133 uS).
+    ``v_th``: a switching threshold (V on the CMO; None: none): both rates times 1/(1 + exp((v_th - |V_CMO|)/20 mV)).
+    ``read_limit``: the fit's bound on the set rate at the 0.2 V read (1/s; None: none).
     """
 
-    def __init__(self, x_hi: float = X_HI) -> None:
-        self.x_hi = x_hi
+    def __init__(self, x_hi: float = X_HI, v_th: float | None = None, read_limit: float | None = None) -> None:
+        self.x_hi, self.v_th, self.read_limit = x_hi, v_th, read_limit
         module = load_numpy_module(cell.device_model())
         self.ops = {}
         for bias in [READ_BIAS, *BIASES, *SET_SWEEP, *RESET_SWEEP]:
@@ -94,9 +98,13 @@ class Surrogate:
         kt, field = K_EV * temp, np.abs(v_cmo) / SHIPPED["d_cmo"]
         up = bias[0] > 0
         nu, ea, a, gam = (p[f"{k}_{'set' if up else 'rst'}"] for k in ("nu", "ea", "a", "gam"))
-        span = self.x_hi - X_LO
-        bound = np.clip((self.x_hi - X_GRID) / span if up else (X_GRID - X_LO) / span, 0.0, None) ** gam
-        return nu * (np.exp((a * field / 2 - ea) / kt) - np.exp((-a * field / 2 - ea) / kt)) * bound
+        bound = np.clip((self.x_hi - X_GRID) / (self.x_hi - X_LO) if up else (X_GRID - X_LO) / 1.2, 0.0, None) ** gam
+        gate = 1.0 if self.v_th is None else 1 / (1 + np.exp(np.clip((self.v_th - np.abs(v_cmo)) / 0.02, -200, 200)))
+        return nu * (np.exp((a * field / 2 - ea) / kt) - np.exp((-a * field / 2 - ea) / kt)) * bound * gate
+
+    def read_disturb(self, p: dict[str, float]) -> float:
+        """Largest set rate (1/s) at the 0.2 V read over the states 0 < x < x_hi."""
+        return float(self.rate(READ_BIAS, p)[(X_GRID > 0) & (X_GRID < self.x_hi)].max())
 
     def clock(self, bias: tuple[float, float], p: dict[str, float]) -> np.ndarray:
         """t(x) on X_FINE: the integral of dx/|r| (a pulse moves t by its width, exactly in the state)."""
@@ -155,6 +163,8 @@ def residuals(z: np.ndarray, s: Surrogate, lrs: float, hrs: float) -> np.ndarray
     for bias, g_us in STEP_POINTS:
         step = s.conductance(s.advance(s.state(g_us * 1e-6), bias, pulse, 2.5e-6)) / (g_us * 1e-6) - 1
         out.append(np.log(max(abs(step), 1e-5) / STEP_GOAL))
+    if s.read_limit is not None:
+        out.append(4 * max(0.0, np.log10(max(s.read_disturb(pulse), 1e-30) / s.read_limit)))
     return np.array(out)
 
 
@@ -180,13 +190,20 @@ def fit(s: Surrogate) -> dict[str, float]:
     reads on the surrogate with the device's state range."""
     shipped = {**SHIPPED, "gam_v": 0.0, "gam_v_rst": 0.0}
     device_range = copy.copy(s)
-    device_range.x_hi = X_HI
+    device_range.x_hi, device_range.v_th = X_HI, None
     _, hrs, lrs, _, _ = sweeps_surrogate(device_range, SHIPPED)
     res = least_squares(residuals, pack(shipped), args=(s, lrs, hrs), x_scale="jac", max_nfev=400,
                         bounds=(pack(LOWER), pack(UPPER)))
     law = unpack(res.x)
     print(f"fit: cost {res.cost:.3f} after {res.nfev} evaluations; " + ", ".join(f"{k} {law[k]:.4g}" for k in KINETICS))
     return law
+
+
+def read_disturb(law: dict[str, float]) -> float:
+    """Largest set rate (1/s) of the device at the 0.2 V read (V_G = 3.3 V) over the states 0 < x < 1."""
+    v_dev, _ = cell.frozen_operating_points(X_GRID, *READ_BIAS)
+    rates = load_numpy_module(cell.device_model()).evaluate({"te": v_dev, "be": 0 * v_dev}, {"x": X_GRID}, **law)
+    return float(np.asarray(rates["rates"]["x"], float)[(X_GRID > 0) & (X_GRID < 1)].max())
 
 
 def sweeps_ngspice(sweep: dict[str, float]) -> tuple[float, float, float, float, float]:
@@ -214,10 +231,12 @@ def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | No
     cycling, PulseMap) or, with ``s``, on the surrogate."""
     sweep, pulse = sweep_law(law), pulse_law(law)
     x_hrs, r_hrs, r_lrs, r_deep, r_after = sweeps_ngspice(sweep) if s is None else sweeps_surrogate(s, sweep)
-    where = "ngspice" if s is None else f"surrogate, state range up to {s.x_hi}"
+    where = "ngspice" if s is None else (f"surrogate, state range up to {s.x_hi}, threshold {s.v_th} V, read "
+                                         f"bound {s.read_limit} /s")
     print(f"{name} ({where}): 8W cycling HRS {r_hrs / 1e3:.1f} kOhm, LRS {r_lrs / 1e3:.2f} kOhm; after a deeper "
           f"reset ({r_deep / 1e3:.0f} kOhm) the set ends at {r_after / 1e3:.2f} kOhm")
     pmap = PulseMap.build(pulse, BIASES) if s is None else SurrogateCell(s, pulse)
+    print(f"  largest set rate at the 0.2 V read: {read_disturb(pulse) if s is None else s.read_disturb(pulse):.2g} /s")
     for g_us in (10, 30, 60, 90):
         x = pmap.state(g_us * 1e-6)
         print(f"  one pulse at {g_us} uS: " + ", ".join(
@@ -257,11 +276,12 @@ def closed_loop(pmap: PulseMap | SurrogateCell, x_hrs: float, cells: int, start:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="fit the volatile law on the surrogate first")
-    parser.add_argument("--x-hi", type=float, help="top of the state range (device: 1.1); fits and measures on the "
-                        "surrogate only, the device's range being fixed")
+    parser.add_argument("--x-hi", type=float, help="top of the state range (device: 1.1)")
+    parser.add_argument("--v-th", type=float, help="switching threshold on the CMO voltage (V)")
+    parser.add_argument("--read-limit", type=float, help="bound on the set rate at the 0.2 V read in the fit (1/s)")
     args = parser.parse_args()
-    if args.x_hi is not None:
-        surrogate = Surrogate(args.x_hi)
+    if (args.x_hi, args.v_th, args.read_limit) != (None, None, None):  # laws the device cannot run: surrogate only
+        surrogate = Surrogate(X_HI if args.x_hi is None else args.x_hi, args.v_th, args.read_limit)
         measure("volatile bound", fit(surrogate), s=surrogate)
     else:
         measure("shipped law", {**SHIPPED, "gam_v": 0.0, "gam_v_rst": 0.0})
