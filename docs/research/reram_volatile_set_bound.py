@@ -18,7 +18,6 @@ gam_v_rst * y to the reset bound's. It is not a shipped law: the device has no s
    transient in ngspice with the sweep law (gam + gam_v), ``PulseMap`` with the pulse law, the closed loop of
    ``testbenches.reram.program`` (35 targets x 32 cells x both acceptance ranges, sequential and from the HRS)
    and the open-loop figures of merit of ``testbenches.reram.pulse``.
-
 3. ``--x-hi X``, ``--v-th V``, ``--read-limit R``: the same fit with the top of the state range (where the set's
    soft bound reaches zero) at X instead of the device's 1.1 (read 133 uS), with a switching threshold of V on
    the CMO voltage, and with the set rate at the 0.2 V read bounded by R (1/s); laws the device cannot run,
@@ -58,6 +57,8 @@ SET_SWEEP = [(round(v, 4), cell.VG_SET) for v in np.linspace(0.02, cell.V_SET, 6
 RESET_SWEEP = [(round(v, 4), cell.VG_RESET) for v in np.linspace(-0.02, cell.V_RESET, 75)]
 STEP_POINTS = ([((1.35, 1.4), g) for g in (10, 15, 20, 30, 45, 60)] + [((1.5, 1.4), g) for g in (60, 70, 80, 90)]
                + [((-1.5, 3.3), g) for g in (10, 15, 20, 29)] + [((-1.3, 3.3), g) for g in (30, 45, 60, 80, 90)])
+#: Relative single-pulse step fitted at every STEP_POINT: the paper's mean update at its symmetry point,
+#: dG_SP/G_SP = ((100 - 10)/22)/45.1 uS (Falcone et al. Eq. 1-2), rounded.
 STEP_GOAL = 0.09
 
 
