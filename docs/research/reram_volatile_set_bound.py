@@ -36,8 +36,8 @@ from scipy.optimize import least_squares
 
 from spicegen.numpy_code import load_numpy_module
 from testbenches.reram import cell
-from testbenches.reram.program import (BIASES, TARGET_RANGE, program, reset_to_hrs, runs_frame, sigma_prog_lines,
-                                      summarize)
+from testbenches.reram.program import (BIASES, TARGET_RANGE, program_study, reset_to_hrs, runs_frame,
+                                      sigma_prog_lines, summarize)
 from testbenches.reram.pulse import READ_BIAS, X_GRID, PulseMap, c2c_variations, figures_of_merit, pulse_train
 
 K_EV = 8.617333262e-5
@@ -253,17 +253,9 @@ def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | No
 
 
 def closed_loop(pmap: PulseMap | SurrogateCell, x_hrs: float, cells: int, start: str) -> None:
-    targets = np.linspace(*TARGET_RANGE, 35)
-    streams = np.random.SeedSequence(0).spawn(2 * cells)
-    runs = []
-    for a, ar in enumerate((0.02, 0.002)):
-        for r in range(cells):
-            rng, x = np.random.default_rng(streams[a * cells + r]), x_hrs
-            for g in targets:
-                run = program(g, ar, rng=rng, max_pulses=5000, device=pmap, x_hrs=x)
-                x = run.x_final if start == "sequential" else x_hrs
-                runs.append(run)
-    frame = runs_frame(runs)
+    """The closed loop of ``reram-program`` (35 targets, ``cells`` cells, both ranges, seed 0) from ``x_hrs``."""
+    frame = runs_frame(program_study(np.linspace(*TARGET_RANGE, 35), repeats=cells, device=pmap, start=start,
+                                     x_hrs=x_hrs))
     lines = sigma_prog_lines(frame)
     for ar, table in summarize(frame).items():
         counts = np.array([row["pulses_mean"] for row in table["targets"]], dtype=float)
