@@ -153,13 +153,11 @@ class SurrogateCell:
 def residuals(z: np.ndarray, s: Surrogate, lrs: float, hrs: float) -> np.ndarray:
     law = unpack(z)
     sweep, pulse = sweep_law(law), pulse_law(law)
-    x_lrs = s.sweep(s.sweep(s.sweep(0.5, RESET_SWEEP, sweep), SET_SWEEP, sweep), RESET_SWEEP, sweep)
-    x_hrs = x_lrs
-    x_lrs = s.sweep(x_hrs, SET_SWEEP, sweep)
-    deep = s.sweep(s.sweep(x_lrs, RESET_SWEEP, {**sweep, "ea_rst": 0.935 * sweep["ea_rst"]}), SET_SWEEP, sweep)
+    x_hrs, x_lrs, _, x_after_deep = surrogate_states(s, sweep)
     g = figures_of_merit(np.array(open_loop_trace(s, pulse)))
     out = [4 * np.log(lrs * s.conductance(x_lrs)), 4 * np.log(hrs * s.conductance(x_hrs)),
-           2 * np.log(lrs * s.conductance(deep)), 2 * np.log(g["g_max"] / 100e-6), 2 * np.log(g["g_min"] / 10e-6),
+           2 * np.log(lrs * s.conductance(x_after_deep)),
+           2 * np.log(g["g_max"] / 100e-6), 2 * np.log(g["g_min"] / 10e-6),
            2 * np.log(max(g["n_states"], 1e-3) / 22), (g["sp_skew"] - 0.61) / 0.05]
     for bias, g_us in STEP_POINTS:
         step = s.conductance(s.advance(s.state(g_us * 1e-6), bias, pulse, 2.5e-6)) / (g_us * 1e-6) - 1
@@ -218,13 +216,18 @@ def sweeps_ngspice(sweep: dict[str, float]) -> tuple[float, float, float, float,
     return reset_to_hrs(0.5, sweep), cycling.series("hrs")[-1], cycling.series("lrs")[-1], r_deep, r_after
 
 
-def sweeps_surrogate(s: Surrogate, sweep: dict[str, float]) -> tuple[float, float, float, float, float]:
-    """The same on the surrogate."""
+def surrogate_states(s: Surrogate, sweep: dict[str, float]) -> tuple[float, float, float, float]:
+    """States on the surrogate: the HRS and LRS of the 8W cycling, after a deeper reset, after the set that follows."""
     x_hrs = s.sweep(s.sweep(s.sweep(0.5, RESET_SWEEP, sweep), SET_SWEEP, sweep), RESET_SWEEP, sweep)
     x_lrs = s.sweep(x_hrs, SET_SWEEP, sweep)
     deep = s.sweep(x_lrs, RESET_SWEEP, {**sweep, "ea_rst": 0.935 * sweep["ea_rst"]})
-    after = s.sweep(deep, SET_SWEEP, sweep)
-    return x_hrs, *(1 / s.conductance(x) for x in (x_hrs, x_lrs, deep, after))
+    return x_hrs, x_lrs, deep, s.sweep(deep, SET_SWEEP, sweep)
+
+
+def sweeps_surrogate(s: Surrogate, sweep: dict[str, float]) -> tuple[float, float, float, float, float]:
+    """The same as :func:`sweeps_ngspice` on the surrogate."""
+    states = surrogate_states(s, sweep)
+    return states[0], *(1 / s.conductance(x) for x in states)
 
 
 def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | None = None) -> None:
