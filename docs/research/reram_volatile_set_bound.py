@@ -34,15 +34,14 @@ import copy
 import numpy as np
 from scipy.optimize import least_squares
 
+from spicegen.devices.reram_cmo import X_HI, X_LO
 from spicegen.numpy_code import load_numpy_module
 from testbenches.reram import cell
 from testbenches.reram.program import (BIASES, TARGET_RANGE, program_study, reset_to_hrs, runs_frame,
                                       sigma_prog_lines, summarize)
-from testbenches.reram.pulse import READ_BIAS, X_GRID, PulseMap, c2c_variations, figures_of_merit, pulse_train
+from testbenches.reram.pulse import READ_BIAS, X_FINE, X_GRID, PulseMap, figures_of_merit, pulse_train
 
 K_EV = 8.617333262e-5
-X_LO, X_HI = -0.1, 1.1
-X_FINE = np.linspace(X_LO, X_HI, 4001)
 SHIPPED = {k: v for k, v in cell.device_model().defaults.items() if k not in ("x0", "freeze")}
 #: The law of ``--fit`` run from the shipped values (docs/reram.md, "Tried: a volatile bound").
 VOLATILE = {"nu_set": 9.239e6, "ea_set": 0.3000, "a_set": 3.645e-10, "gam_set": 0.1167, "gam_v": 4.186,
@@ -132,22 +131,10 @@ class Surrogate:
     def state(self, g: float) -> float:
         return float(np.interp(g, self.g, X_GRID))
 
-
-class SurrogateCell:
-    """The closed loop's and the open loop's cell (``program``, ``pulse_train``) on the surrogate, pulse law ``p``."""
-
-    def __init__(self, s: Surrogate, p: dict[str, float]) -> None:
-        self.s, self.params, self.c2c = s, p, c2c_variations()
-        self.clocks = {bias: s.clock(bias, p) for bias in BIASES}
-
-    def conductance(self, x: float) -> float:
-        return self.s.conductance(x)
-
-    def state(self, g: float) -> float:
-        return self.s.state(g)
-
-    def pulse(self, x: float, bias: tuple[float, float], width: float = 2.5e-6) -> float:
-        return self.s.advance(x, bias, self.params, width, self.clocks[tuple(bias)])
+    def pulse_map(self, p: dict[str, float]) -> PulseMap:
+        """The cell of ``program`` and ``pulse_train`` under the pulse law ``p``: a pulse map of the four biases
+        whose time integrals are this surrogate's."""
+        return PulseMap(p, self.g, times={bias: self.clock(bias, p) for bias in BIASES})
 
 
 def residuals(z: np.ndarray, s: Surrogate, lrs: float, hrs: float) -> np.ndarray:
@@ -239,7 +226,7 @@ def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | No
                                          f"bound {s.read_limit} /s")
     print(f"{name} ({where}): 8W cycling HRS {r_hrs / 1e3:.1f} kOhm, LRS {r_lrs / 1e3:.2f} kOhm; after a deeper "
           f"reset ({r_deep / 1e3:.0f} kOhm) the set ends at {r_after / 1e3:.2f} kOhm")
-    pmap = PulseMap.build(pulse, BIASES) if s is None else SurrogateCell(s, pulse)
+    pmap = PulseMap.build(pulse, BIASES) if s is None else s.pulse_map(pulse)
     print(f"  largest set rate at the 0.2 V read: {read_disturb(pulse) if s is None else s.read_disturb(pulse):.2g} /s")
     for g_us in (10, 30, 60, 90):
         x = pmap.state(g_us * 1e-6)
@@ -255,7 +242,7 @@ def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | No
         closed_loop(pmap, x_hrs, cells, start)
 
 
-def closed_loop(pmap: PulseMap | SurrogateCell, x_hrs: float, cells: int, start: str) -> None:
+def closed_loop(pmap: PulseMap, x_hrs: float, cells: int, start: str) -> None:
     """The closed loop of ``reram-program`` (35 targets, ``cells`` cells, both ranges, seed 0) from ``x_hrs``."""
     frame = runs_frame(program_study(np.linspace(*TARGET_RANGE, 35), repeats=cells, device=pmap, start=start,
                                      x_hrs=x_hrs))
