@@ -18,9 +18,10 @@ gam_v_rst * y to the reset bound's. It is not a shipped law: the device has no s
    transient in ngspice with the sweep law (gam + gam_v), ``PulseMap`` with the pulse law, the closed loop of
    ``testbenches.reram.program`` (35 targets x 32 cells x both acceptance ranges, sequential and from the HRS)
    and the open-loop figures of merit of ``testbenches.reram.pulse``.
-
-3. ``--x-hi X``: the same fit with the top of the state range (where the set's soft bound reaches zero) at X
-   instead of the device's 1.1 (read 133 uS), measured on the surrogate only.
+3. ``--x-hi X``, ``--v-th V``, ``--read-limit R``: the same fit with the top of the state range (where the set's
+   soft bound reaches zero) at X instead of the device's 1.1 (read 133 uS), with a switching threshold of V on
+   the CMO voltage, and with the set rate at the 0.2 V read bounded by R (1/s); laws the device cannot run,
+   so they are measured on the surrogate only. Every run prints the largest set rate at the read.
 
 Run from the repository root: ``.venv/bin/python docs/research/reram_volatile_set_bound.py [--fit | --x-hi 0.98]``
 (about 15 s; a fit adds about a minute).
@@ -33,15 +34,14 @@ import copy
 import numpy as np
 from scipy.optimize import least_squares
 
+from spicegen.devices.reram_cmo import X_HI, X_LO
 from spicegen.numpy_code import load_numpy_module
 from testbenches.reram import cell
-from testbenches.reram.program import (BIASES, TARGET_RANGE, program, reset_to_hrs, runs_frame, sigma_prog_lines,
-                                      summarize)
-from testbenches.reram.pulse import READ_BIAS, X_GRID, PulseMap, c2c_variations, figures_of_merit, pulse_train
+from testbenches.reram.program import (BIASES, TARGET_RANGE, program_study, reset_to_hrs, runs_frame,
+                                      sigma_prog_lines, summarize)
+from testbenches.reram.pulse import READ_BIAS, X_FINE, X_GRID, PulseMap, figures_of_merit, pulse_train
 
 K_EV = 8.617333262e-5
-X_LO, X_HI = -0.1, 1.1
-X_FINE = np.linspace(X_LO, X_HI, 4001)
 SHIPPED = {k: v for k, v in cell.device_model().defaults.items() if k not in ("x0", "freeze")}
 #: The law of ``--fit`` run from the shipped values (docs/reram.md, "Tried: a volatile bound").
 VOLATILE = {"nu_set": 9.239e6, "ea_set": 0.3000, "a_set": 3.645e-10, "gam_set": 0.1167, "gam_v": 4.186,
@@ -56,6 +56,8 @@ SET_SWEEP = [(round(v, 4), cell.VG_SET) for v in np.linspace(0.02, cell.V_SET, 6
 RESET_SWEEP = [(round(v, 4), cell.VG_RESET) for v in np.linspace(-0.02, cell.V_RESET, 75)]
 STEP_POINTS = ([((1.35, 1.4), g) for g in (10, 15, 20, 30, 45, 60)] + [((1.5, 1.4), g) for g in (60, 70, 80, 90)]
                + [((-1.5, 3.3), g) for g in (10, 15, 20, 29)] + [((-1.3, 3.3), g) for g in (30, 45, 60, 80, 90)])
+#: Relative single-pulse step fitted at every STEP_POINT: the paper's mean update at its symmetry point,
+#: dG_SP/G_SP = ((100 - 10)/22)/45.1 uS (Falcone et al. Eq. 1-2), rounded.
 STEP_GOAL = 0.09
 
 
@@ -75,10 +77,12 @@ class Surrogate:
     """The 1T1R cell's operating points with the state frozen (ngspice), any kinetics in closed form on them.
 
     ``x_hi``: the top of the state range, where the set's soft bound is zero (the device's is 1.1, G = 133 uS).
+    ``v_th``: a switching threshold (V on the CMO; None: none): both rates times 1/(1 + exp((v_th - |V_CMO|)/20 mV)).
+    ``read_limit``: the fit's bound on the set rate at the 0.2 V read (1/s; None: none).
     """
 
-    def __init__(self, x_hi: float = X_HI) -> None:
-        self.x_hi = x_hi
+    def __init__(self, x_hi: float = X_HI, v_th: float | None = None, read_limit: float | None = None) -> None:
+        self.x_hi, self.v_th, self.read_limit = x_hi, v_th, read_limit
         module = load_numpy_module(cell.device_model())
         self.ops = {}
         for bias in [READ_BIAS, *BIASES, *SET_SWEEP, *RESET_SWEEP]:
@@ -94,9 +98,13 @@ class Surrogate:
         kt, field = K_EV * temp, np.abs(v_cmo) / SHIPPED["d_cmo"]
         up = bias[0] > 0
         nu, ea, a, gam = (p[f"{k}_{'set' if up else 'rst'}"] for k in ("nu", "ea", "a", "gam"))
-        span = self.x_hi - X_LO
-        bound = np.clip((self.x_hi - X_GRID) / span if up else (X_GRID - X_LO) / span, 0.0, None) ** gam
-        return nu * (np.exp((a * field / 2 - ea) / kt) - np.exp((-a * field / 2 - ea) / kt)) * bound
+        bound = np.clip((self.x_hi - X_GRID) / (self.x_hi - X_LO) if up else (X_GRID - X_LO) / 1.2, 0.0, None) ** gam
+        gate = 1.0 if self.v_th is None else 1 / (1 + np.exp(np.clip((self.v_th - np.abs(v_cmo)) / 0.02, -200, 200)))
+        return nu * (np.exp((a * field / 2 - ea) / kt) - np.exp((-a * field / 2 - ea) / kt)) * bound * gate
+
+    def read_disturb(self, p: dict[str, float]) -> float:
+        """Largest set rate (1/s) at the 0.2 V read over the states 0 < x < x_hi."""
+        return float(self.rate(READ_BIAS, p)[(X_GRID > 0) & (X_GRID < self.x_hi)].max())
 
     def clock(self, bias: tuple[float, float], p: dict[str, float]) -> np.ndarray:
         """t(x) on X_FINE: the integral of dx/|r| (a pulse moves t by its width, exactly in the state)."""
@@ -123,38 +131,26 @@ class Surrogate:
     def state(self, g: float) -> float:
         return float(np.interp(g, self.g, X_GRID))
 
-
-class SurrogateCell:
-    """The closed loop's and the open loop's cell (``program``, ``pulse_train``) on the surrogate, pulse law ``p``."""
-
-    def __init__(self, s: Surrogate, p: dict[str, float]) -> None:
-        self.s, self.params, self.c2c = s, p, c2c_variations()
-        self.clocks = {bias: s.clock(bias, p) for bias in BIASES}
-
-    def conductance(self, x: float) -> float:
-        return self.s.conductance(x)
-
-    def state(self, g: float) -> float:
-        return self.s.state(g)
-
-    def pulse(self, x: float, bias: tuple[float, float], width: float = 2.5e-6) -> float:
-        return self.s.advance(x, bias, self.params, width, self.clocks[tuple(bias)])
+    def pulse_map(self, p: dict[str, float]) -> PulseMap:
+        """The cell of ``program`` and ``pulse_train`` under the pulse law ``p``: a pulse map of the four biases
+        whose time integrals are this surrogate's."""
+        return PulseMap(p, self.g, times={bias: self.clock(bias, p) for bias in BIASES})
 
 
 def residuals(z: np.ndarray, s: Surrogate, lrs: float, hrs: float) -> np.ndarray:
     law = unpack(z)
     sweep, pulse = sweep_law(law), pulse_law(law)
-    x_lrs = s.sweep(s.sweep(s.sweep(0.5, RESET_SWEEP, sweep), SET_SWEEP, sweep), RESET_SWEEP, sweep)
-    x_hrs = x_lrs
-    x_lrs = s.sweep(x_hrs, SET_SWEEP, sweep)
-    deep = s.sweep(s.sweep(x_lrs, RESET_SWEEP, {**sweep, "ea_rst": 0.935 * sweep["ea_rst"]}), SET_SWEEP, sweep)
+    x_hrs, x_lrs, _, x_after_deep = surrogate_states(s, sweep)
     g = figures_of_merit(np.array(open_loop_trace(s, pulse)))
     out = [4 * np.log(lrs * s.conductance(x_lrs)), 4 * np.log(hrs * s.conductance(x_hrs)),
-           2 * np.log(lrs * s.conductance(deep)), 2 * np.log(g["g_max"] / 100e-6), 2 * np.log(g["g_min"] / 10e-6),
+           2 * np.log(lrs * s.conductance(x_after_deep)),
+           2 * np.log(g["g_max"] / 100e-6), 2 * np.log(g["g_min"] / 10e-6),
            2 * np.log(max(g["n_states"], 1e-3) / 22), (g["sp_skew"] - 0.61) / 0.05]
     for bias, g_us in STEP_POINTS:
         step = s.conductance(s.advance(s.state(g_us * 1e-6), bias, pulse, 2.5e-6)) / (g_us * 1e-6) - 1
         out.append(np.log(max(abs(step), 1e-5) / STEP_GOAL))
+    if s.read_limit is not None:
+        out.append(4 * max(0.0, np.log10(max(s.read_disturb(pulse), 1e-30) / s.read_limit)))
     return np.array(out)
 
 
@@ -180,13 +176,20 @@ def fit(s: Surrogate) -> dict[str, float]:
     reads on the surrogate with the device's state range."""
     shipped = {**SHIPPED, "gam_v": 0.0, "gam_v_rst": 0.0}
     device_range = copy.copy(s)
-    device_range.x_hi = X_HI
+    device_range.x_hi, device_range.v_th = X_HI, None
     _, hrs, lrs, _, _ = sweeps_surrogate(device_range, SHIPPED)
     res = least_squares(residuals, pack(shipped), args=(s, lrs, hrs), x_scale="jac", max_nfev=400,
                         bounds=(pack(LOWER), pack(UPPER)))
     law = unpack(res.x)
     print(f"fit: cost {res.cost:.3f} after {res.nfev} evaluations; " + ", ".join(f"{k} {law[k]:.4g}" for k in KINETICS))
     return law
+
+
+def read_disturb(law: dict[str, float]) -> float:
+    """Largest set rate (1/s) of the device at the 0.2 V read (V_G = 3.3 V) over the states 0 < x < 1."""
+    v_dev, _ = cell.frozen_operating_points(X_GRID, *READ_BIAS)
+    rates = load_numpy_module(cell.device_model()).evaluate({"te": v_dev, "be": 0 * v_dev}, {"x": X_GRID}, **law)
+    return float(np.asarray(rates["rates"]["x"], float)[(X_GRID > 0) & (X_GRID < 1)].max())
 
 
 def sweeps_ngspice(sweep: dict[str, float]) -> tuple[float, float, float, float, float]:
@@ -200,13 +203,18 @@ def sweeps_ngspice(sweep: dict[str, float]) -> tuple[float, float, float, float,
     return reset_to_hrs(0.5, sweep), cycling.series("hrs")[-1], cycling.series("lrs")[-1], r_deep, r_after
 
 
-def sweeps_surrogate(s: Surrogate, sweep: dict[str, float]) -> tuple[float, float, float, float, float]:
-    """The same on the surrogate."""
+def surrogate_states(s: Surrogate, sweep: dict[str, float]) -> tuple[float, float, float, float]:
+    """States on the surrogate: the HRS and LRS of the 8W cycling, after a deeper reset, after the set that follows."""
     x_hrs = s.sweep(s.sweep(s.sweep(0.5, RESET_SWEEP, sweep), SET_SWEEP, sweep), RESET_SWEEP, sweep)
     x_lrs = s.sweep(x_hrs, SET_SWEEP, sweep)
     deep = s.sweep(x_lrs, RESET_SWEEP, {**sweep, "ea_rst": 0.935 * sweep["ea_rst"]})
-    after = s.sweep(deep, SET_SWEEP, sweep)
-    return x_hrs, *(1 / s.conductance(x) for x in (x_hrs, x_lrs, deep, after))
+    return x_hrs, x_lrs, deep, s.sweep(deep, SET_SWEEP, sweep)
+
+
+def sweeps_surrogate(s: Surrogate, sweep: dict[str, float]) -> tuple[float, float, float, float, float]:
+    """The same as :func:`sweeps_ngspice` on the surrogate."""
+    states = surrogate_states(s, sweep)
+    return states[0], *(1 / s.conductance(x) for x in states)
 
 
 def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | None = None) -> None:
@@ -214,10 +222,12 @@ def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | No
     cycling, PulseMap) or, with ``s``, on the surrogate."""
     sweep, pulse = sweep_law(law), pulse_law(law)
     x_hrs, r_hrs, r_lrs, r_deep, r_after = sweeps_ngspice(sweep) if s is None else sweeps_surrogate(s, sweep)
-    where = "ngspice" if s is None else f"surrogate, state range up to {s.x_hi}"
+    where = "ngspice" if s is None else (f"surrogate, state range up to {s.x_hi}, threshold {s.v_th} V, read "
+                                         f"bound {s.read_limit} /s")
     print(f"{name} ({where}): 8W cycling HRS {r_hrs / 1e3:.1f} kOhm, LRS {r_lrs / 1e3:.2f} kOhm; after a deeper "
           f"reset ({r_deep / 1e3:.0f} kOhm) the set ends at {r_after / 1e3:.2f} kOhm")
-    pmap = PulseMap.build(pulse, BIASES) if s is None else SurrogateCell(s, pulse)
+    pmap = PulseMap.build(pulse, BIASES) if s is None else s.pulse_map(pulse)
+    print(f"  largest set rate at the 0.2 V read: {read_disturb(pulse) if s is None else s.read_disturb(pulse):.2g} /s")
     for g_us in (10, 30, 60, 90):
         x = pmap.state(g_us * 1e-6)
         print(f"  one pulse at {g_us} uS: " + ", ".join(
@@ -232,18 +242,10 @@ def measure(name: str, law: dict[str, float], cells: int = 32, s: Surrogate | No
         closed_loop(pmap, x_hrs, cells, start)
 
 
-def closed_loop(pmap: PulseMap | SurrogateCell, x_hrs: float, cells: int, start: str) -> None:
-    targets = np.linspace(*TARGET_RANGE, 35)
-    streams = np.random.SeedSequence(0).spawn(2 * cells)
-    runs = []
-    for a, ar in enumerate((0.02, 0.002)):
-        for r in range(cells):
-            rng, x = np.random.default_rng(streams[a * cells + r]), x_hrs
-            for g in targets:
-                run = program(g, ar, rng=rng, max_pulses=5000, device=pmap, x_hrs=x)
-                x = run.x_final if start == "sequential" else x_hrs
-                runs.append(run)
-    frame = runs_frame(runs)
+def closed_loop(pmap: PulseMap, x_hrs: float, cells: int, start: str) -> None:
+    """The closed loop of ``reram-program`` (35 targets, ``cells`` cells, both ranges, seed 0) from ``x_hrs``."""
+    frame = runs_frame(program_study(np.linspace(*TARGET_RANGE, 35), repeats=cells, device=pmap, start=start,
+                                     x_hrs=x_hrs))
     lines = sigma_prog_lines(frame)
     for ar, table in summarize(frame).items():
         counts = np.array([row["pulses_mean"] for row in table["targets"]], dtype=float)
@@ -257,11 +259,12 @@ def closed_loop(pmap: PulseMap | SurrogateCell, x_hrs: float, cells: int, start:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="fit the volatile law on the surrogate first")
-    parser.add_argument("--x-hi", type=float, help="top of the state range (device: 1.1); fits and measures on the "
-                        "surrogate only, the device's range being fixed")
+    parser.add_argument("--x-hi", type=float, help="top of the state range (device: 1.1)")
+    parser.add_argument("--v-th", type=float, help="switching threshold on the CMO voltage (V)")
+    parser.add_argument("--read-limit", type=float, help="bound on the set rate at the 0.2 V read in the fit (1/s)")
     args = parser.parse_args()
-    if args.x_hi is not None:
-        surrogate = Surrogate(args.x_hi)
+    if (args.x_hi, args.v_th, args.read_limit) != (None, None, None):  # laws the device cannot run: surrogate only
+        surrogate = Surrogate(X_HI if args.x_hi is None else args.x_hi, args.v_th, args.read_limit)
         measure("volatile bound", fit(surrogate), s=surrogate)
     else:
         measure("shipped law", {**SHIPPED, "gam_v": 0.0, "gam_v_rst": 0.0})

@@ -340,16 +340,22 @@ class SpikingMLP(nn.Module):
 
     ``batch_norm=False`` leaves the crossbar outputs unnormalised, as the networks of SpikeSim's training code
     are, with their Xavier-uniform initialisation (gain :data:`INIT_GAIN`) so that the untrained layers spike.
+    ``norm_steps=T`` gives every timestep of a T-step run its own batch norm, scale only (batch norm through
+    time, as SpikeSim's VGG networks: their shift is removed); 0 shares one norm over the timesteps.
     """
 
     def __init__(self, hidden: int = 64, leak: float = LEAK, inputs: int = 64, classes: int = 10,
-                 depth: int = 1, encoding: str = "rate", batch_norm: bool = True) -> None:
+                 depth: int = 1, encoding: str = "rate", batch_norm: bool = True, norm_steps: int = 0) -> None:
         super().__init__()
         _check_encoding(encoding)
-        self.leak, self.encoding, self.batch_norm = leak, encoding, batch_norm
+        if isinstance(norm_steps, bool) or not isinstance(norm_steps, int) or norm_steps < 0:
+            raise ValueError(f"norm_steps = {norm_steps!r}; valid: an integer >= 0 (0: one norm shared over time)")
+        if norm_steps and not batch_norm:
+            raise ValueError("norm_steps > 0 (a batch norm per timestep) needs batch_norm=True")
+        self.leak, self.encoding, self.batch_norm, self.norm_steps = leak, encoding, batch_norm, norm_steps
         widths = [inputs] + [hidden] * depth
         self.hidden = nn.ModuleList(nn.Linear(i, o, bias=False) for i, o in zip(widths, widths[1:]))
-        self.norms = nn.ModuleList((nn.BatchNorm1d(hidden) if batch_norm else nn.Identity()) for _ in range(depth))
+        self.norms = nn.ModuleList(_layer_norms(hidden, batch_norm, norm_steps) for _ in range(depth))
         self.readout = nn.Linear(hidden, classes, bias=False)
         if not batch_norm:
             for layer in self.weights:
@@ -365,12 +371,15 @@ class SpikingMLP(nn.Module):
         """Logits of input trains ``(T, batch, 64)`` (:func:`encode`); ``mvms`` replaces the weight products (crossbars);
         ``record`` collects the hidden membrane potentials (all layers side by side) of every timestep."""
         mvms = mvms or self.weights
+        if self.norm_steps and len(trains) != self.norm_steps:
+            raise ValueError(f"{len(trains)} timesteps given to a network with a batch norm for each of "
+                             f"{self.norm_steps}; encode the inputs over {self.norm_steps} timesteps")
         u = [torch.zeros(trains.shape[1], layer.out_features) for layer in self.hidden]
         out = 0.0
-        for s in trains:
+        for t, s in enumerate(trains):
             charged = []
-            for k, (mvm, norm) in enumerate(zip(mvms, self.norms)):
-                u[k] = self.leak * u[k] + norm(mvm(s))
+            for k, (mvm, norms) in enumerate(zip(mvms, self.norms)):
+                u[k] = self.leak * u[k] + norms[t if self.norm_steps else 0](mvm(s))
                 charged.append(u[k].detach().clone())
                 s = spike(u[k] - THRESHOLD)
                 u[k] = u[k] - s * THRESHOLD
@@ -378,6 +387,18 @@ class SpikingMLP(nn.Module):
                 record.append(torch.cat(charged, 1))
             out = out + mvms[-1](s)
         return out / len(trains)
+
+
+def _layer_norms(hidden: int, batch_norm: bool, norm_steps: int) -> nn.ModuleList:
+    """One layer's normalisations: one shared batch norm, one scale-only batch norm per timestep, or none."""
+    if not batch_norm:
+        return nn.ModuleList([nn.Identity()])
+    if not norm_steps:
+        return nn.ModuleList([nn.BatchNorm1d(hidden)])
+    norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(norm_steps))
+    for norm in norms:
+        norm.bias = None
+    return norms
 
 
 def digits(rng: np.random.Generator, test_fraction: float = 0.3) -> tuple[torch.Tensor, ...]:
@@ -401,11 +422,14 @@ def encode(x: torch.Tensor, steps: int, generator: torch.Generator, encoding: st
 
 
 def train(x: torch.Tensor, y: torch.Tensor, steps: int, epochs: int, hidden: int, leak: float,
-          seed: int, depth: int = 1, encoding: str = "rate", batch_norm: bool = True) -> SpikingMLP:
-    """BPTT in floating point at ``steps`` timesteps on ``encoding`` inputs (torch seeded with ``seed``)."""
+          seed: int, depth: int = 1, encoding: str = "rate", batch_norm: bool = True,
+          through_time: bool = False) -> SpikingMLP:
+    """BPTT in floating point at ``steps`` timesteps on ``encoding`` inputs (torch seeded with ``seed``);
+    ``through_time``: a batch norm per timestep (:class:`SpikingMLP` ``norm_steps``)."""
     torch.manual_seed(seed)
     spikes = torch.Generator().manual_seed(seed)
-    net = SpikingMLP(hidden, leak, depth=depth, encoding=encoding, batch_norm=batch_norm)
+    net = SpikingMLP(hidden, leak, depth=depth, encoding=encoding, batch_norm=batch_norm,
+                     norm_steps=steps if through_time else 0)
     optimiser = torch.optim.Adam(net.parameters(), lr=LR)
     for _ in range(epochs):
         net.train()
@@ -441,9 +465,9 @@ def adapt_norm(net: SpikingMLP, x: torch.Tensor, steps: int, mvms: Sequence[Mvm]
     adapted = copy.deepcopy(net)
     if not net.batch_norm:
         return adapted
-    for norm in adapted.norms:
+    for norm in (m for m in adapted.modules() if isinstance(m, nn.BatchNorm1d)):
         norm.reset_running_stats()
-        norm.momentum = None  # cumulative average over all timesteps
+        norm.momentum = None  # cumulative average over all timesteps (over the inputs with one per timestep)
     adapted.train()
     with torch.no_grad():
         adapted(encode(x, steps, torch.Generator().manual_seed(seed), net.encoding), mvms)
@@ -500,11 +524,11 @@ CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_p
 
 def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, epochs: int, hidden: int,
                   leak: float, seed: int, repeats: int, depth: int = 1, encoding: str = "rate",
-                  batch_norm: bool = True) -> dict[str, Any]:
-    """Train at ``steps`` timesteps on ``encoding`` inputs (with or without ``batch_norm``) and measure the
-    accuracy in every configuration of :data:`CONFIGS`."""
+                  batch_norm: bool = True, through_time: bool = False) -> dict[str, Any]:
+    """Train at ``steps`` timesteps on ``encoding`` inputs (with or without ``batch_norm``, shared or
+    ``through_time``) and measure the accuracy in every configuration of :data:`CONFIGS`."""
     x_train, y_train, x_test, y_test = data
-    net = train(x_train, y_train, steps, epochs, hidden, leak, seed, depth, encoding, batch_norm)
+    net = train(x_train, y_train, steps, epochs, hidden, leak, seed, depth, encoding, batch_norm, through_time)
     return evaluate(net, data, steps, xbar, seed, repeats)
 
 

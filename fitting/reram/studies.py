@@ -51,6 +51,8 @@ class SnnNonideal(Study):
                Setting("input_bits", 6, "row DAC bits of the first crossbar under direct encoding", bounds=(1, 16)),
                Setting("batch_norm", True, "batch norm on every hidden layer's crossbar output (off: unnormalised, "
                                            "as the networks of SpikeSim's training code)"),
+               Setting("through_time", False, "a batch norm per timestep, scale only (batch norm through time, as "
+                                              "SpikeSim's VGG networks; needs batch_norm)"),
                Setting("repeats", 2, "test passes (input spikes and read noise redrawn)", bounds=(1, 100)))
     measures = {
         **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {label}")
@@ -76,6 +78,8 @@ class SnnNonideal(Study):
     def resolve(self, settings: Any = None) -> dict[str, Any]:
         options = super().resolve(settings)
         _steps(options["timesteps"])
+        if options["through_time"] and not options["batch_norm"]:
+            raise ValueError("through_time=yes (a batch norm per timestep) needs batch_norm=yes")
         return options
 
     def run(self, ctx: StudyContext) -> StudyResult:
@@ -90,7 +94,7 @@ class SnnNonideal(Study):
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
                                                               seed, o["repeats"], o["depth"], o["encoding"],
-                                                              o["batch_norm"]))
+                                                              o["batch_norm"], o["through_time"]))
                 for t in ctx.bar(steps, desc="timesteps")]
         plot(rows, ctx.out / "accuracy_vs_timesteps.png", "-".join(map(str, [64] + [o["hidden"]] * o["depth"] + [10])))
         write_json(ctx.out / "accuracy_vs_timesteps.json", {"crossbar": vars(xbar), "rows": rows})

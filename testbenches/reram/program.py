@@ -209,7 +209,7 @@ def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RA
                   seed: int = 0, params: Mapping[str, float] | None = None, max_pulses: int = STUDY_PULSE_LIMIT,
                   engine: Engine = "map", start: Start = "sequential", device: Cell | None = None,
                   read_noise: float = 0.0, cells: Sequence[Cell] | None = None,
-                  bar: Callable[[Iterable], Iterable] | None = None) -> list[ProgramResult]:
+                  bar: Callable[[Iterable], Iterable] | None = None, x_hrs: float | None = None) -> list[ProgramResult]:
     """Every target x acceptance range x repeat, each repeat (one cell) an independent c2c noise stream.
 
     Each repeat begins at the HRS of one quasi-static reset sweep (computed once, from x = 0.5).
@@ -234,13 +234,16 @@ def program_study(targets: Sequence[float], ars: Sequence[float] = ACCEPTANCE_RA
         One cell per repeat instead (an array of different devices), each from its own HRS.
     bar
         Wraps the iteration over (acceptance range, cell) pairs, e.g. a progress bar.
+    x_hrs
+        The HRS state every cell starts from, where it is known (e.g. from a law the cell's ``params`` do not
+        hold); default: one quasi-static reset sweep of each distinct cell from x = 0.5.
     """
     if start not in ("sequential", "hrs"):
         raise ValueError(f"start must be 'sequential' or 'hrs', got {start!r}")
     if cells is not None and len(cells) != repeats:
         raise ValueError(f"cells must hold one cell per repeat ({repeats}), got {len(cells)}")
     cells = list(cells) if cells is not None else [device or make_cell(params, engine)] * repeats
-    hrs_of = {id(c): reset_to_hrs(0.5, c.params) for c in cells}  # one reset sweep per distinct cell
+    hrs_of = {id(c): reset_to_hrs(0.5, c.params) if x_hrs is None else x_hrs for c in cells}  # one sweep per cell
     children = np.random.SeedSequence(seed).spawn(len(ars) * repeats)
     pairs = [(ar, one_cell, children[a * repeats + r]) for a, ar in enumerate(ars) for r, one_cell in enumerate(cells)]
     out = []

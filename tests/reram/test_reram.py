@@ -333,3 +333,13 @@ def test_study_over_an_array_of_different_cells(pulse_map):
     assert runs[0].trace[0][1] != pytest.approx(runs[2].trace[0][1], rel=1e-3)  # different devices, different HRS
     with pytest.raises(ValueError, match="one cell per repeat"):
         program_study((20e-6,), repeats=3, cells=[pulse_map])
+
+
+def test_study_from_a_given_hrs_state(pulse_map):
+    """x_hrs=: every cell starts there instead of at its own reset sweep's HRS."""
+    from testbenches.reram.program import program_study
+
+    x0 = pulse_map.state(5e-6)
+    runs = program_study((20e-6,), ars=(0.02,), repeats=2, device=pulse_map, x_hrs=x0)
+    assert [r.trace[0][1] for r in runs] == pytest.approx([pulse_map.conductance(x0)] * 2, rel=1e-9)
+    assert all(r.converged for r in runs)

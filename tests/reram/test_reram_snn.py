@@ -11,6 +11,7 @@ pytest.importorskip("sklearn")
 
 from fitting.reram import snn  # noqa: E402
 from fitting.reram.studies import _steps  # noqa: E402
+from spicegen.study import get_study  # noqa: E402
 
 
 @pytest.mark.parametrize("mapping", snn.MAPPINGS)
@@ -125,6 +126,28 @@ def test_network_without_batch_norm_spikes_untrained_and_has_nothing_to_adapt():
         assert torch.equal(adapted(trains), net(trains))
     row = snn.evaluate(net, data, 2, snn.SpikeSimCrossbar(), seed=0, repeats=1)
     assert "adapted" not in row["accuracy"] and {"ideal", "both"} <= set(row["accuracy"])
+
+
+def test_batch_norm_through_time_gives_each_timestep_its_own_scale_only_norm():
+    """norm_steps=T: each of T timesteps is normalised by its own batch norm without a shift (SpikeSim's BNTT);
+    the noise-aware adaptation re-measures every one of them; a run over another T is refused."""
+    data = snn.digits(np.random.default_rng(0))
+    torch.manual_seed(0)
+    net = snn.train(data[0][:128], data[1][:128], 3, 1, 16, snn.LEAK, 0, depth=2, through_time=True)
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert net.norm_steps == 3 and len(norms) == 2 * 3 and all(n.bias is None for n in norms)
+    assert not torch.equal(norms[0].running_mean, norms[1].running_mean)  # timesteps see other statistics
+    layers = snn.hardware(net, snn.SpikeSimCrossbar(), torch.Generator().manual_seed(0))
+    adapted = snn.adapt_norm(net, data[0][:64], 3, layers, 0)
+    moved = [not torch.equal(a.running_mean, n.running_mean)
+             for a, n in zip((m for m in adapted.modules() if isinstance(m, torch.nn.BatchNorm1d)), norms)]
+    assert all(moved)
+    with pytest.raises(ValueError, match="4 timesteps given to a network with a batch norm for each of 3"):
+        net(snn.encode(data[2][:4], 4, torch.Generator()))
+    with pytest.raises(ValueError, match="needs batch_norm=True"):
+        snn.SpikingMLP(16, batch_norm=False, norm_steps=3)
+    with pytest.raises(ValueError, match="through_time=yes .* needs batch_norm=yes"):
+        get_study("snn-nonideal").resolve({"through_time": True, "batch_norm": False})
 
 
 def test_eight_bit_weights_sliced_over_two_pairs_come_back_exactly():
