@@ -28,14 +28,21 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
   voltage, activated by the local temperature; set (x up) for V(ci, be) > 0, gradual reset
   (x down) for V(ci, be) < 0, generalised soft bounds near the ends of the range::
 
-      dx/dt = nu_set*exp(-ea_set/kT)*2*sinh(a_set*E+/(2kT))*(max(x_top - x, 0)/(x_top - X_LO))**(gam_set*(1 + gam_v*y))
-            - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*((x - X_LO)/(X_HI - X_LO))**(gam_rst*(1 + gam_v_rst*y))
+      dx/dt = nu_set*exp(-ea_set/kT)*2*sinh(a_set*E+/(2kT))*B_set*gate(V_CMO)
+            - nu_rst*exp(-ea_rst/kT)*2*sinh(a_rst*E-/(2kT))*B_rst*gate(-V_CMO)
+      B_set = (max(x_top - x, 0)/(x_top - X_LO))**(gam_set*(1 + gam_v*y))
+      B_rst = ((x - X_LO)/(X_HI - X_LO))**(gam_rst*(1 + gam_v_rst*y))
+      gate(v) = 1/(1 + exp((v_th - v)/dv_th))
 
+  The set's bound reaches zero at ``x_top`` (the top of the pulse response, G_max). The gate is the switching
+  threshold of threshold-type compact models (VTEAM): below v_th on the CMO neither rate switches, so a 0.2 V
+  read leaves the state alone although the fitted set is field-driven.
 * Volatile bound ``y`` (0 at rest): it follows a smooth step of the CMO voltage with the time constant
   ``tau_v``, so it reaches 1 under a bias held for milliseconds (a 100 V/s sweep) and stays near 0 in a
   2.5 us pulse; at 1 it steepens both soft bounds by the factors 1 + gam_v and 1 + gam_v_rst (so a device
-  whose reset bound is steeper, a d2d draw of gam_rst, is steeper in the sweep and in the pulse alike). The quasi-static sweep stops at the LRS and HRS through
-  it, while the pulses see the nearly unbounded rates that give flat closed-loop steps::
+  whose reset bound is steeper, a d2d draw of gam_rst, is steeper in the sweep and in the pulse alike). The
+  quasi-static sweep stops at the LRS and HRS through it, while the pulses see the nearly unbounded rates that
+  give flat closed-loop steps::
 
       dy/dt = (1/(1 + exp((v_vol - |V(ci, be)|)/dv_vol)) - y)/tau_v
 
