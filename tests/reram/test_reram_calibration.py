@@ -40,13 +40,15 @@ def test_calibrated_values_are_todays_numbers():
     """The values the devices had before they moved into the calibration files, and the joint d2d law since
     (docs/reram.md §1, §2 item 13, §6; docs/reram_studies.md §2, §3.4)."""
     cmo, forming = get_device("reram_cmo"), get_device("hfox_forming")
-    assert [cmo.param(n).default for n in ("a_hop", "nu_set", "nu_rst", "gam_set", "gam_rst")] == [
-        6.011e-9, 4.161e19, 8.106e12, 8.730, 2.224]
-    assert (cmo.param("n_lrs").variation.sigma, cmo.param("gam_rst").variation.sigma) == (0.293, 0.395)
-    assert (cmo.param("n_lrs").variation.correlation, cmo.param("gam_rst").variation.correlation) == (0.91, 0.91)
+    kinetic = ("a_hop", "nu_set", "ea_set", "a_set", "gam_set", "gam_v", "x_top", "nu_rst", "ea_rst", "a_rst", "gam_rst",
+               "gam_v_rst")
+    assert [cmo.param(n).default for n in kinetic] == [
+        6.011e-9, 3.373e7, 0.5657, 6.211e-9, 0.3002, 9.473, 1.018, 4.963e11, 0.7705, 4.014e-11, 1.613, 0.5867]
+    assert (cmo.param("n_lrs").variation.sigma, cmo.param("gam_rst").variation.sigma) == (0.442, 0.283)
+    assert (cmo.param("n_lrs").variation.correlation, cmo.param("gam_rst").variation.correlation) == (3.23e-8, 3.23e-8)
     assert cmo.param("n_lrs").variation.group == cmo.param("gam_rst").variation.group == "filament"
     for name in ("nu_set", "nu_rst"):
-        assert (cmo.param(name).variation.sigma, cmo.param(name).variation.p_zero) == (0.8, 0.2)
+        assert (cmo.param(name).variation.sigma, cmo.param(name).variation.p_zero) == (0.6, 0.25)
     assert (forming.param("p_dip").default, forming.param("t_ox").variation.sigma) == (2.7565e-9, 0.02788)
 
 
