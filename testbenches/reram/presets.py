@@ -31,7 +31,7 @@ from spicegen.naming import did_you_mean
 from testbenches.reram.nonideal import NonIdealities
 
 #: Shipped closed-loop sigma_prog line at 0.2 % acceptance (extraction ``reram-sigma-prog``; slope, offset in S).
-SIGMA_PROG_LINE = (0.0010249188597876403, 1.802461929723237e-09)
+SIGMA_PROG_LINE = (0.0011209865183524174, 7.191388101508244e-10)
 #: Shipped relaxation lines (extraction ``reram-relaxation``, uS): mean at 1 s, per decade; sigma at 1 s, per decade.
 RELAXATION_LINES_US = (0.0, -0.19120983095596822, 0.0558, 0.19588566314553596)
 #: aihwkit ``ReRamCMONoiseModel`` defaults: sigma_prog (slope, offset uS), mean per ln t (uS), sigma (per ln t, at 1 s; uS).
