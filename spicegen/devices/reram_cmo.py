@@ -46,10 +46,10 @@ Structure (top electrode ``te`` to bottom electrode ``be``)::
 
       dy/dt = (1/(1 + exp((v_vol - |V(ci, be)|)/dv_vol)) - y)/tau_v
 
-Numbers and their sources: ``docs/reram.md``. The fitted values (``a_hop``, the set/reset prefactors and
-soft-bound exponents) and the calibrated variations (d2d of ``n_lrs`` and ``gam_rst``, a correlated pair, the per-pulse law of
-``nu_set`` and ``nu_rst``) are read from the calibration file, which the studies ``reram-calibration``,
-``reram-c2c-calibration`` and ``reram-d2d`` rewrite (``--set ship=yes``).
+Numbers and their sources: ``docs/reram.md``. The fitted values (``a_hop``, the set/reset laws, the volatile
+bound's exponents, ``x_top``) and the calibrated variations (d2d of ``n_lrs`` and ``gam_rst`` in one correlated
+group, the per-pulse law of ``nu_set`` and ``nu_rst``) are read from the calibration file, which the studies
+``reram-calibration``, ``reram-c2c-calibration`` and ``reram-d2d`` rewrite (``--set ship=yes``).
 
 Paper: D. F. Falcone, V. Clerico et al., "All-in-One Analog AI Hardware: On-Chip Training and Inference with
 Conductive-Metal-Oxide/HfOx ReRAM Devices", arXiv 2502.04524 (2025).

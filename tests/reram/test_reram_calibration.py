@@ -40,8 +40,8 @@ def test_calibrated_values_are_todays_numbers():
     """The values the devices had before they moved into the calibration files, and the joint d2d law since
     (docs/reram.md §1, §2 item 13, §6; docs/reram_studies.md §2, §3.4)."""
     cmo, forming = get_device("reram_cmo"), get_device("hfox_forming")
-    kinetic = ("a_hop", "nu_set", "ea_set", "a_set", "gam_set", "gam_v", "x_top", "nu_rst", "ea_rst", "a_rst", "gam_rst",
-               "gam_v_rst")
+    kinetic = ("a_hop", "nu_set", "ea_set", "a_set", "gam_set", "gam_v", "x_top", "nu_rst", "ea_rst", "a_rst",
+               "gam_rst", "gam_v_rst")
     assert [cmo.param(n).default for n in kinetic] == [
         6.011e-9, 3.373e7, 0.5657, 6.211e-9, 0.3002, 9.473, 1.018, 4.963e11, 0.7705, 4.014e-11, 1.613, 0.5867]
     assert (cmo.param("n_lrs").variation.sigma, cmo.param("gam_rst").variation.sigma) == (0.442, 0.283)
