@@ -44,8 +44,8 @@ def test_calibrated_values_are_todays_numbers():
                "gam_rst", "gam_v_rst")
     assert [cmo.param(n).default for n in kinetic] == [
         6.011e-9, 3.373e7, 0.5657, 6.211e-9, 0.3002, 9.473, 1.018, 4.963e11, 0.7705, 4.014e-11, 1.613, 0.5867]
-    assert (cmo.param("n_lrs").variation.sigma, cmo.param("gam_rst").variation.sigma) == (0.442, 0.283)
-    assert (cmo.param("n_lrs").variation.correlation, cmo.param("gam_rst").variation.correlation) == (3.23e-8, 3.23e-8)
+    assert (cmo.param("n_lrs").variation.sigma, cmo.param("gam_rst").variation.sigma) == (0.442, 0.277)
+    assert (cmo.param("n_lrs").variation.correlation, cmo.param("gam_rst").variation.correlation) == (2.77e-3, 2.77e-3)
     assert cmo.param("n_lrs").variation.group == cmo.param("gam_rst").variation.group == "filament"
     for name in ("nu_set", "nu_rst"):
         assert (cmo.param(name).variation.sigma, cmo.param(name).variation.p_zero) == (0.6, 0.25)
