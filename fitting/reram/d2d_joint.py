@@ -39,7 +39,7 @@ from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, r
 from testbenches.reram import cell
 from testbenches.reram.pulse import PulseMap, device_response, figures_of_merit, pulse_train
 from testbenches.reram.studies import (CELL_DEVICE, MAP_GRIDS, N_SPICE, READS, SEED_BOUNDS, held_out_seed, map_reads,
-                                       on_seed, parse_sigmas, plot_d2d, read_map, spice_vs_map)
+                                       on_seed, parse_sigmas, plot_d2d, read_map, spice_vs_map, tensor_pchip)
 from testbenches.reram.studies import PAPER as READ_PAPER
 
 #: d2d parameters of the law (both lognormal, relative sigma, one correlated group).
@@ -160,8 +160,11 @@ class Surrogate:
         ln_n = np.log(np.asarray(grid["n_states"], float))
         self.axis = np.asarray(grid["axis"], float)
         self.scatter = float(np.sqrt(np.mean(ln_n.var(axis=-1, ddof=1)))) if ln_n.shape[-1] > 1 else 0.0
-        self._interp = RegularGridInterpolator((self.axis, self.axis), ln_n.mean(axis=-1),
-                                               method="pchip" if len(self.axis) > 3 else "linear")
+        mean = ln_n.mean(axis=-1)
+        if len(self.axis) > 3:
+            self._interp = lambda coords: tensor_pchip((self.axis, self.axis), mean, coords)
+        else:  # the coarse 3 x 3 grid interpolates linearly
+            self._interp = RegularGridInterpolator((self.axis, self.axis), mean, method="linear")
 
     def outside(self, coords: np.ndarray) -> float:
         """Share of devices beyond the grid."""

@@ -527,6 +527,32 @@ def read_map(simulate: Simulate, grid: str = "fine",
     return {"params": names, "axes": [list(map(float, a)) for a in axes], **{m: r.tolist() for m, r in reads.items()}}
 
 
+def tensor_pchip(axes: Sequence[Sequence[float]], values: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Tensor-product PCHIP of ``values`` on the grid ``axes`` at the points ``coords`` (m x d, inside the grid):
+    scipy's ``RegularGridInterpolator(method="pchip")``, the same 1-D splines along the last axis first, with
+    the per-point passes vectorised (scipy builds one spline per point and axis, ~0.4 ms each).
+
+    Returns
+    -------
+    numpy.ndarray
+        The m interpolated values.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    coords = np.atleast_2d(np.asarray(coords, float))
+    values = np.asarray(values, float)
+    folded = PchipInterpolator(np.asarray(axes[-1], float), np.moveaxis(values, -1, 0), axis=0)(coords[:, -1])
+    rows = np.arange(len(coords))
+    for i in range(coords.shape[1] - 2, -1, -1):
+        x = np.asarray(axes[i], float)
+        coefficients = PchipInterpolator(x, np.moveaxis(folded, -1, 0), axis=0).c
+        k = np.clip(np.searchsorted(x, coords[:, i], side="right") - 1, 0, len(x) - 2)
+        c = coefficients[:, k, rows]
+        dx = (coords[:, i] - x[k]).reshape((-1,) + (1,) * (c.ndim - 2))
+        folded = ((c[0] * dx + c[1]) * dx + c[2]) * dx + c[3]
+    return folded
+
+
 def map_reads(table: Mapping[str, Any], coords: np.ndarray) -> dict[str, np.ndarray]:
     """Reads of devices at map coordinates ``coords`` (n x d, :func:`_coordinate`): monotone (PCHIP) tensor
     interpolation of ln R over the SPICE map.
@@ -536,8 +562,6 @@ def map_reads(table: Mapping[str, Any], coords: np.ndarray) -> dict[str, np.ndar
     ValueError
         If a device lies outside the map (widen :data:`MAP_GRIDS` or lower the sigma).
     """
-    from scipy.interpolate import RegularGridInterpolator
-
     coords = np.atleast_2d(np.asarray(coords, float))
     axes = tuple(np.asarray(a, float) for a in table["axes"])
     for j, (name, axis) in enumerate(zip(table["params"], axes)):
@@ -545,8 +569,7 @@ def map_reads(table: Mapping[str, Any], coords: np.ndarray) -> dict[str, np.ndar
             raise ValueError(f"d2d coordinates of {name!r} in [{np.min(coords[:, j]):.3f}, "
                              f"{np.max(coords[:, j]):.3f}] leave the SPICE map [{axis[0]:.3f}, {axis[-1]:.3f}]; "
                              "widen MAP_GRIDS or lower the sigma.")
-    return {m: np.exp(RegularGridInterpolator(axes, np.log(np.asarray(table[m])), method="pchip")(coords))
-            for m in READS}
+    return {m: np.exp(tensor_pchip(axes, np.log(np.asarray(table[m])), coords)) for m in READS}
 
 
 def _read_stats(reads: Mapping[str, np.ndarray]) -> dict[str, Any]:

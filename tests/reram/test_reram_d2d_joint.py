@@ -197,3 +197,20 @@ def test_spicegen_mc_takes_a_correlation_override(tmp_path):
     shapes = [math.sqrt(math.log1p(law[n] ** 2)) for n in PARAMS]
     normals = (_ln_ratios(frame.to_dict("records"), prefix="c__") + np.array(shapes) ** 2 / 2) / np.array(shapes)
     np.testing.assert_allclose(normals[:, 0], normals[:, 1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(9,), (17, 15), (6, 7, 5)])
+def test_tensor_pchip_is_scipys_grid_pchip(shape):
+    """The vectorised tensor PCHIP of the read map and the N_states surrogate equals scipy's
+    RegularGridInterpolator(method="pchip") at every point, grid nodes and edges included."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    from testbenches.reram.studies import tensor_pchip
+
+    rng = np.random.default_rng(len(shape))
+    axes = [np.sort(np.r_[-2.0, 2.0, rng.uniform(-2, 2, n - 2)]) for n in shape]
+    values = rng.normal(size=shape)
+    points = np.column_stack([rng.uniform(-2, 2, 500) for _ in shape])
+    points[:3] = [[a[0] for a in axes], [a[-1] for a in axes], [a[1] for a in axes]]
+    expected = RegularGridInterpolator(axes, values, method="pchip")(points)
+    np.testing.assert_allclose(tensor_pchip(axes, values, points), expected, rtol=0, atol=1e-12)
