@@ -423,12 +423,12 @@ class CalibrationStudy(Study):
         "a_hop": Measure("m", "electron hopping distance (fitted with transport, else the device's)"),
         **{name: Measure(KINETIC_UNITS.get(name, ""), f"fitted {name}") for name in FREE},
         "chisqr": Measure("", "chi-square of the kinetic fit"),
-        "R_LRS": Measure("Ohm", "0.2 V read after the set sweep, mean over the cycles", spec=(16.2e3, 19.8e3),
-                         paper=R_LRS_TARGET, role="calibration"),
-        "R_HRS": Measure("Ohm", "0.2 V read after the reset sweep, mean over the cycles", spec=(230.4e3, 281.6e3),
-                         paper=R_HRS_TARGET, role="calibration"),
-        "R_set_after_deeper_reset": Measure("Ohm", "0.2 V read after a set sweep that follows a deeper reset",
-                                            paper=R_LRS_TARGET, role="calibration"),
+        "R_LRS": Measure("Ohm", "0.2 V read after the set sweep, mean over the cycles (fitted to the median "
+                                "device, 17.46 kOhm)", spec=(16.2e3, 19.8e3), paper=R_LRS_TARGET, role="calibration"),
+        "R_HRS": Measure("Ohm", "0.2 V read after the reset sweep, mean over the cycles (fitted to the median "
+                                "device, 248.3 kOhm)", spec=(230.4e3, 281.6e3), paper=R_HRS_TARGET, role="calibration"),
+        "R_set_after_deeper_reset": Measure("Ohm", "0.2 V read after a set sweep that follows a deeper reset (fitted "
+                                            "to the median device)", paper=R_LRS_TARGET, role="calibration"),
         # targets of the shipped fit (pulses=yes); a run with pulses=no leaves them unfitted
         "step_min": Measure("", "smallest relative single-pulse step over the closed loop's amplitudes and ranges",
                             paper=STEP, role="calibration"),
