@@ -72,7 +72,7 @@ from spicegen.params import Variation
 from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, StudyResult, StudyRun,
                             register_extraction, register_study)
 from testbenches.reram import cell
-from testbenches.reram.program import BIASES, STUDY_PULSE_LIMIT, TARGET_RANGE, program_study
+from testbenches.reram.program import BIASES, STUDY_PULSE_LIMIT, TARGET_RANGE, program_study, reset_to_hrs
 from testbenches.reram.pulse import PulseMap, figures_of_merit, pulse_train
 
 #: Targets from Falcone et al. (§2.1.2, Fig. 2e, read off the figure; §2.3.1, Fig. 5, Eq. 1-2).
@@ -195,23 +195,13 @@ class KineticFit:
 def deeper_reset(values: Mapping[str, float], x_lrs: float) -> dict[str, float]:
     """Reads (Ohm) after a reset sweep from ``x_lrs`` with the reset barrier :data:`DEEPER_RESET` times lower and
     after the set sweep that follows it (``r_deep``, ``r_set``)."""
-    deep = reset_sweep_state(x_lrs, {**values, "ea_rst": DEEPER_RESET * values.get("ea_rst", _default("ea_rst"))})
+    ea_rst = values.get("ea_rst", cell.device_model().defaults["ea_rst"])
+    deep = reset_to_hrs(x_lrs, {**values, "ea_rst": DEEPER_RESET * ea_rst})
     schedule = cell.CyclingSchedule()
     schedule.sweep("set", cell.V_SET, cell.VG_SET)
     after = float(cell.state_vector(cell.simulate(cell.protocol_netlist(schedule, params={**values, "x0": deep})))[-1])
     r_deep, r_set = cell.read_resistance([deep, after], values)
     return {"r_deep": float(r_deep), "r_set": float(r_set)}
-
-
-def reset_sweep_state(x0: float, values: Mapping[str, float]) -> float:
-    """State after one quasi-static reset sweep (0 -> -1.5 V at V_G = 3.3 V) from ``x0``."""
-    schedule = cell.CyclingSchedule()
-    schedule.sweep("reset", cell.V_RESET, cell.VG_RESET)
-    return float(cell.state_vector(cell.simulate(cell.protocol_netlist(schedule, params={**values, "x0": x0})))[-1])
-
-
-def _default(name: str) -> float:
-    return cell.device_model().defaults[name]
 
 
 def kinetic_residuals(values: Mapping[str, float], pmap: PulseMap | None, cycles: int = 5
