@@ -73,7 +73,7 @@ from spicegen.study import (Extraction, Measure, Setting, Study, StudyContext, S
                             register_extraction, register_study)
 from testbenches.reram import cell
 from testbenches.reram.program import BIASES, STUDY_PULSE_LIMIT, TARGET_RANGE, program_study, reset_to_hrs
-from testbenches.reram.pulse import PulseMap, figures_of_merit, pulse_train
+from testbenches.reram.pulse import PulseMap, figures_of_merit, pulse_train, state_rate
 
 #: Targets from Falcone et al. (§2.1.2, Fig. 2e, read off the figure; §2.3.1, Fig. 5, Eq. 1-2).
 R_LRS_TARGET = 18e3
@@ -228,14 +228,9 @@ def kinetic_residuals(values: Mapping[str, float], pmap: PulseMap | None, cycles
 
 def read_disturb(values: Mapping[str, float]) -> float:
     """Largest set rate (1/s) at the 0.2 V read (V_G = 3.3 V) over the states 0 < x < 1."""
-    from spicegen.numpy_code import load_numpy_module
-
     xs = np.linspace(0.0, 1.0, 41)
     v_dev, _ = cell.frozen_operating_points(xs, cell.V_READ, cell.VG_READ, values)
-    params = {**cell.device_model().defaults, **values}
-    params = {k: v for k, v in params.items() if k not in ("x0", "y0", "freeze")}
-    rates = load_numpy_module(cell.device_model()).evaluate({"te": v_dev, "be": 0 * v_dev}, {"x": xs}, **params)
-    return float(np.max(np.asarray(rates["rates"]["x"], float)))
+    return float(np.max(state_rate(v_dev, xs, values)))
 
 
 #: Parameters the calibration frees: every kinetic parameter of the set, the reset and the volatile bound.

@@ -62,6 +62,10 @@ X_GRID = np.linspace(-0.1, 1.1, 61)
 X_FINE = np.linspace(-0.1, 1.1, 4001)
 #: Rates below this (1/s) count as zero: a pulse there moves x by < 1e-9.
 RATE_FLOOR = 1e-3
+#: Parameters of reram_cmo that enter only the state rates (set, reset, volatile bound, switching threshold):
+#: the frozen operating points of a map do not depend on them.
+KINETIC = frozenset({"nu_set", "ea_set", "a_set", "nu_rst", "ea_rst", "a_rst", "gam_set", "gam_rst", "x_top", "gam_v",
+                     "gam_v_rst", "tau_v", "v_vol", "dv_vol", "v_th", "dv_th"})
 
 
 def c2c_variations() -> dict[str, Variation]:
@@ -74,6 +78,16 @@ def c2c_variations() -> dict[str, Variation]:
 def _device_params(params: Mapping[str, float] | None) -> dict[str, float]:
     model = cell.device_model()
     return {**model.defaults, **dict(params or {})}
+
+
+def state_rate(v_device: np.ndarray, xs: np.ndarray, params: Mapping[str, float] | None = None) -> np.ndarray:
+    """dx/dt (1/s) of the device's numpy rendering at device voltages ``v_device`` (V across it, from frozen
+    operating points) and states ``xs``, the volatile state at its initial value; ``params`` over the defaults."""
+    from spicegen.numpy_code import load_numpy_module
+
+    kwargs = {k: v for k, v in _device_params(params).items() if k not in ("x0", "freeze")}
+    ev = load_numpy_module(cell.device_model()).evaluate({"te": v_device, "be": 0 * v_device}, {"x": xs}, **kwargs)
+    return np.asarray(ev["rates"]["x"], dtype=float)
 
 
 @dataclass
@@ -104,16 +118,12 @@ class PulseMap:
         return cls(_device_params(params), g_read, v_device)._integrate()
 
     def with_kinetics(self, kinetics: Mapping[str, float]) -> "PulseMap":
-        """The same cell with other switching-kinetics parameters (the tabulated operating points
-        do not depend on them: the state is frozen there)."""
-        from spicegen.devices.reram_cmo import ReramCmo
-
-        kinetic = {"nu_set", "ea_set", "a_set", "nu_rst", "ea_rst", "a_rst", "gam_set", "gam_rst", "x_top", "gam_v",
-                   "gam_v_rst", "tau_v", "v_vol", "dv_vol"}
-        bad = set(kinetics) - kinetic
+        """The same cell with other switching-kinetics parameters (:data:`KINETIC`; the tabulated operating
+        points do not depend on them: the state is frozen there)."""
+        bad = set(kinetics) - KINETIC
         if bad:
-            raise KeyError(f"{sorted(bad)} are not kinetic parameters of {ReramCmo.__name__}; "
-                           f"kinetic ones: {sorted(kinetic)} (rebuild the map for the others)")
+            raise KeyError(f"{sorted(bad)} are not kinetic parameters of reram_cmo; kinetic ones: {sorted(KINETIC)} "
+                           "(rebuild the map for the others)")
         return PulseMap({**self.params, **kinetics}, self.g_read, self.v_device, c2c=self.c2c)._integrate()
 
     def with_c2c(self, **variations: Variation) -> "PulseMap":
@@ -124,13 +134,8 @@ class PulseMap:
         return replace(self, c2c={**self.c2c, **variations})
 
     def _integrate(self) -> "PulseMap":
-        from spicegen.numpy_code import load_numpy_module
-
-        module = load_numpy_module(cell.device_model())
-        kwargs = {k: v for k, v in self.params.items() if k not in ("x0", "freeze")}
         for bias, v_dev in self.v_device.items():
-            ev = module.evaluate({"te": v_dev, "be": 0 * v_dev}, {"x": X_GRID}, **kwargs)
-            self.times[bias] = _time_integral(np.asarray(ev["rates"]["x"], dtype=float), bias[0] > 0)
+            self.times[bias] = _time_integral(state_rate(v_dev, X_GRID, self.params), bias[0] > 0)
         return self
 
     def conductance(self, x: float | np.ndarray) -> np.ndarray:

@@ -287,6 +287,20 @@ def test_per_pulse_law_can_be_swapped_and_only_on_the_rate_prefactors(pulse_map)
         pulse_train(absolute, 0.3, np.random.default_rng(0), counts=(1, 0, 0))
 
 
+def test_kinetics_can_be_swapped_without_new_operating_points(pulse_map):
+    """Every rate-only parameter, the switching threshold included, changes the pulses of the same map; a
+    transport parameter is refused (it would move the operating points)."""
+    from testbenches.reram.pulse import SET_BIAS
+
+    step = lambda m: m.pulse(0.3, SET_BIAS) - 0.3
+    assert step(pulse_map.with_kinetics({"v_th": 0.45})) == pytest.approx(step(pulse_map), rel=1e-12)
+    assert step(pulse_map.with_kinetics({"nu_set": 2 * pulse_map.params["nu_set"]})) > 1.2 * step(pulse_map)
+    # a threshold above the cell's voltage during the set pulse stops the set
+    assert step(pulse_map.with_kinetics({"v_th": 2.0})) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(KeyError, match="not kinetic parameters.*rebuild the map"):
+        pulse_map.with_kinetics({"a_hop": 6e-9})
+
+
 def test_per_pulse_law_is_calibrated_on_nsr_and_the_02pct_pulse_count(pulse_map):
     """The shipped law reproduces its two calibration targets (NSR 90 %, 89 pulses at AR 0.2 %) to 15 %
     on the calibration runs; docs/reram.md section 6 reports the held-out AR 2 % count and sigma_prog."""
