@@ -85,6 +85,9 @@ def test_c2c_calibration_study_runs_at_a_tiny_size(c2c_calibration):
     result = json.loads((c2c_calibration / "run" / "result.json").read_text())
     m = result["measurements"]
     assert 0 <= m["p_zero"] < 0.9 and 0.05 <= m["sigma"] <= 3.0 and m["pulses_02pct"] >= 1
+    assert 1 <= m["pulses_2pct"] and m["count_ratio_min"] <= m["count_ratio_max"]
+    ratios = [e["pulses_02pct"] / e["pulses_2pct"] for e in result["data"]["evaluated"]]
+    assert len(ratios) >= 90 and min(ratios) == pytest.approx(m["count_ratio_min"])  # the whole grid and more
     assert result["data"]["runs"] == {"open_loop_streams": 1, "targets": 2, "streams": 1, "seed": 1}
     written = json.loads((c2c_calibration / "run" / "calibration_reram_cmo.json").read_text())
     assert written["variations"]["nu_rst"] == {"sigma": m["sigma"], "p_zero": m["p_zero"]}
