@@ -432,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"spicegen: {exc}", file=sys.stderr)
         return 2
     try:
-        args = build_parser(_chosen_command(argv)).parse_args(argv)
+        args = _parse(build_parser(_chosen_command(argv)), argv)
     except SystemExit as exc:  # argparse printed the usage error (or --help); its code is ours
         return exc.code if isinstance(exc.code, int) else 2
     func: Callable[[argparse.Namespace], int] = args.func
@@ -474,17 +474,36 @@ def shorten_quoted(message: str, limit: int = QUOTED_LIMIT) -> str:
     return re.sub(r"'[^'\n]*'|\"[^\"\n]*\"", cut, message)
 
 
-def _chosen_command(argv: Sequence[str]) -> str:
-    """The sub-command named in ``argv`` (its first word that is neither an option nor ``--plugin``'s value),
-    or ``""``."""
+def _command_index(argv: Sequence[str]) -> int | None:
+    """Index in ``argv`` of the sub-command (its first word that is neither an option nor ``--plugin``'s value)."""
     skip = False
-    for arg in argv:
+    for i, arg in enumerate(argv):
         if skip or arg == "--plugin":
             skip = not skip
             continue
         if not arg.startswith("-"):
-            return arg
-    return ""
+            return i
+    return None
+
+
+def _chosen_command(argv: Sequence[str]) -> str:
+    """The sub-command named in ``argv``, or ``""``."""
+    at = _command_index(argv)
+    return "" if at is None else argv[at]
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, except that a sub-command's positionals may also follow its options
+    (``study run --json NAME``): argparse alone gives an optional positional nothing when an option comes
+    first and then refuses the name as unrecognized."""
+    args, extras = parser.parse_known_args(argv)
+    at = _command_index(argv)
+    if not extras or at is None:
+        return args
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    top = {a.dest for a in parser._actions if a is not commands}
+    fresh = argparse.Namespace(command=args.command, **{k: v for k, v in vars(args).items() if k in top})
+    return commands.choices[argv[at]].parse_intermixed_args(argv[at + 1:], namespace=fresh)
 
 
 def _early_plugins(argv: Sequence[str]) -> list[str]:

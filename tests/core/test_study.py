@@ -267,6 +267,21 @@ def test_describe_lists_options_measurements_and_defaults(capsys):
     assert "w_final_yield" in text and "spec [0.9, inf]" in text and "--seed: default 2026" in text
 
 
+def test_the_study_name_may_follow_the_options(tmp_path, capsys):
+    """``study run --seed 3 --out DIR NAME`` is the same command as with the name first; a stray word is
+    still refused."""
+    assert main(["study", "describe", "--no-progress", "mc-demo"]) == 0
+    assert "corner = 'tt'" in capsys.readouterr().out
+    first = ["study", "run", "mc-demo", "--n", "4", "--seed", "3", "--set", "corner=ff", "--out", str(tmp_path / "a")]
+    last = ["study", "run", "--n", "4", "--seed", "3", "--set", "corner=ff", "--out", str(tmp_path / "b"), "mc-demo"]
+    assert main(first) == 0 and main(last) == 0
+    study = [json.loads((tmp_path / d / "study.json").read_text()) for d in "ab"]
+    assert study[0]["key"] == study[1]["key"] and study[0]["definition"]["options"]["corner"] == "ff"
+    capsys.readouterr()
+    assert main(["study", "describe", "mc-demo", "stray"]) == 2
+    assert "unrecognized arguments: stray" in capsys.readouterr().err
+
+
 def test_unknown_study_lists_the_known_ones(capsys):
     assert main(["study", "run", "no-such-study"]) == 2
     assert "unknown study 'no-such-study'; known: " in capsys.readouterr().err
