@@ -294,13 +294,16 @@ def _citation(path: Path) -> dict[str, Any]:
 
 
 def cmd_provenance(args: argparse.Namespace) -> int:
-    from .study import StudyRun, definition_key
+    from .study import StudyRun, changes_since, definition_key
 
     citation = _citation(Path(args.file))
     print(json.dumps(citation, indent=2))
     recomputed = definition_key(citation["definition"])
     ok = recomputed == citation["key"]
     print(f"definition hash: {recomputed} ({'matches' if ok else 'DOES NOT MATCH'} the recorded key {citation['key']})")
+    today, changed = changes_since(citation)
+    print(f"today: {today} " + (f"(differs in {', '.join(changed)}: re-run it from the cited commit)" if changed else
+                                f"(the same definition: spicegen study run --from-provenance {args.file} re-runs it)"))
     if args.study:
         run = StudyRun.open(args.study)
         same = run.key == citation["key"]

@@ -815,15 +815,25 @@ def rerun(citation: Mapping[str, Any], out: str | os.PathLike[str], **kwargs: An
         If the study's definition today differs from the cited one (e.g. a device was
         recalibrated since): the message names what differs.
     """
+    key, changed = changes_since(citation)
     definition = citation["definition"]
     study = get_study(definition["study"])
-    options = study.resolve(definition["options"])
-    today = make_definition(study, options, definition["seed"], definition["n"])
-    if definition_key(today) != citation["key"]:
-        changed = sorted(k for k in set(today) | set(definition) if today.get(k) != definition.get(k))
+    if changed:
         raise ValueError(f"study {study.name!r} cannot be re-run as cited: its definition today differs in "
-                         f"{', '.join(changed)} (cited key {citation['key']}, today {definition_key(today)}).")
-    return run(study, out, settings=options, seed=definition["seed"], n=definition["n"], **kwargs)
+                         f"{', '.join(changed)} (cited key {citation['key']}, today {key}).")
+    return run(study, out, settings=study.resolve(definition["options"]), seed=definition["seed"], n=definition["n"],
+               **kwargs)
+
+
+def changes_since(citation: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """Today's key of the study definition a provenance cites (same study, options, seed and n), and the
+    fields of the definition that differ from the cited one (e.g. ``code`` after an edit of the study's
+    modules, ``variations`` after a recalibration); none when the cited run can be re-run as it was."""
+    definition = citation["definition"]
+    study = get_study(definition["study"])
+    today = make_definition(study, study.resolve(definition["options"]), definition["seed"], definition["n"])
+    changed = sorted(k for k in set(today) | set(definition) if today.get(k) != definition.get(k))
+    return definition_key(today), changed
 
 
 # ---------------------------------------------------------------- extractions

@@ -175,6 +175,7 @@ def test_provenance_names_the_run_and_reruns_it_identically(user_run):
     assert citation["definition"]["variations"]["user_memristor.g1"]["variation"]["sigma"] == 0.1
     shown = _spicegen([*flags, "provenance", str(surrogate), "--study", "spread"], work).stdout
     assert "matches the recorded key" in shown and "the cited run" in shown
+    assert f"(the same definition: spicegen study run --from-provenance {surrogate} re-runs it)" in shown
 
     _spicegen([*flags, "study", "run", "--from-provenance", str(surrogate), "--out", "again", "--no-progress"], work)
     first, again = load_dataframe(work / "spread" / "user-read"), load_dataframe(work / "again" / "user-read")

@@ -267,6 +267,16 @@ def test_describe_lists_options_measurements_and_defaults(capsys):
     assert "w_final_yield" in text and "spec [0.9, inf]" in text and "--seed: default 2026" in text
 
 
+def test_a_citation_says_what_changed_since_its_run(tmp_path):
+    run = st.run(st.get_study("mc-demo"), tmp_path / "run", n=4, progress=False)
+    citation = run.citation()
+    assert st.changes_since(citation) == (citation["key"], [])
+    edited = {**citation, "definition": {**citation["definition"], "code": "0" * 16}}
+    assert st.changes_since(edited) == (citation["key"], ["code"])
+    with pytest.raises(ValueError, match="cannot be re-run as cited: its definition today differs in code"):
+        st.rerun(edited, tmp_path / "again")
+
+
 def test_the_study_name_may_follow_the_options(tmp_path, capsys):
     """``study run --seed 3 --out DIR NAME`` is the same command as with the name first; a stray word is
     still refused."""
