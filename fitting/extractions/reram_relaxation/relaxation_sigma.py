@@ -10,11 +10,11 @@ NAME = 'relaxation_sigma'
 OUTPUT = 'sigma_G_uS'
 INPUTS = ('t',)
 EXPRESSION = 'c0 + c1*numpy.log(t)/numpy.log(10.0)'
-PARAMS = {'c0': 0.0558, 'c1': 0.19588566314553596}
+PARAMS = {'c0': 0.0558, 'c1': 0.195885663145536}
 DOMAIN = {'t': (1.0, 315576000.0)}
 KNOTS = None
-PROVENANCE = {'version': '0.1.0', 'dataset_hash': '2b61f78c9c352bb2', 'statistic': 'std', 'form': 'polynomial:1', 'columns': {'x': 'log10(t/s)', 'y': 'sigma_G_uS'}, 'device': 'reram_cmo', 'testbench': None, 'seed': None, 'source': 'Falcone et al. Fig. 3e, 4b, 4d (anchors)', 'note': '[FIG* Fig. 3e] sigma_prog = 1e-3*(1.1*G + 0.8) uS at AR 0.2 %, G = 50 uS (a_s = sigma_prog); [paper 2.2.2, Fig. 4b] average sigma 0.6 uS 10 min after programming', 'study': {'study': 'reram-relaxation', 'key': 'b016872f16d171b0', 'definition': {'study': 'reram-relaxation', 'options': {}, 'seed': 1, 'n': 32, 'variations': {}}, 'version': '0.1.0', 'commit': 'de7c22f1de29085579716e6f5be734421c072725+dirty'}}
-STATS = {'points': 2, 'dof': 0, 'rmse': 7.850462293418876e-17, 'nrmse': 1.4425693299189408e-16, 'r2': 1.0, 'max_error': 1.1102230246251565e-16, 'confidence': 0.95, 'weighted': True, 'params': {'c0': {'value': 0.0558, 'stderr': 0.010000000000040721, 'low': 0.03620036015451965, 'high': 0.07539963984548036}, 'c1': {'value': 0.19588566314553596, 'stderr': 0.018354002550851126, 'low': 0.15991247917371149, 'high': 0.23185884711736043}}, 'coverage': None}
+PROVENANCE = {'version': '0.1.0', 'dataset_hash': '2b61f78c9c352bb2', 'statistic': 'std', 'form': 'polynomial:1', 'columns': {'x': 'log10(t/s)', 'y': 'sigma_G_uS'}, 'device': 'reram_cmo', 'testbench': None, 'seed': None, 'source': 'Falcone et al. Fig. 3e, 4b, 4d (anchors)', 'note': '[FIG* Fig. 3e] sigma_prog = 1e-3*(1.1*G + 0.8) uS at AR 0.2 %, G = 50 uS (a_s = sigma_prog); [paper 2.2.2, Fig. 4b] average sigma 0.6 uS 10 min after programming', 'study': {'study': 'reram-relaxation', 'key': '7f59480cee5c47ef', 'version': '0.1.0', 'commit': '4d5671287c6c4a019f8a3367337f8dd7a5434047+dirty', 'definition': {'study': 'reram-relaxation', 'options': {}, 'seed': 1, 'n': 32, 'variations': {}, 'code': '59deb611f3b48edc'}}}
+STATS = {'points': 2, 'dof': 0, 'rmse': 0.0, 'nrmse': 0.0, 'r2': None, 'max_error': 0.0, 'confidence': 0.95, 'weighted': True, 'params': {'c0': {'value': 0.0558, 'stderr': 0.010000000000040732, 'low': 0.036200360154519634, 'high': 0.07539963984548037}, 'c1': {'value': 0.195885663145536, 'stderr': 0.018354002550851126, 'low': 0.15991247917371149, 'high': 0.2318588471173605}}, 'coverage': None, 'loo_rmse': None}
 
 
 class DomainError(ValueError):
