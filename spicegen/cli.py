@@ -256,6 +256,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.list:
         for name, e in table.items():
             print(f"{name:24s} from {e.source:24s} {e.statistic or '-':14s} {e.doc}")
+            print(f"{'':24s} shipped: {studies_.shipped_currency(e)}")
         return 0
     names = list(table) if args.all else args.names
     if not names:

@@ -902,6 +902,26 @@ def extract(extraction: Extraction | str, source: str | os.PathLike[str], out: s
     return extraction.fit(run_, Path(out))
 
 
+def shipped_currency(extraction: Extraction) -> str:
+    """Whether the shipped artefacts of ``extraction`` come from today's definition of their source study:
+    ``"current"`` (every run they cite can be re-run as cited), ``"older definition (FIELDS)"`` naming what
+    differs (:func:`changes_since`), or ``"nothing shipped"``."""
+    changed: set[str] = set()
+    cited = False
+    folder = extraction.shipped()
+    for path in sorted(folder.rglob("*.json")) if folder.is_dir() else ():
+        try:
+            citation = (json.loads(path.read_text()).get("provenance") or {}).get("study")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(citation, dict) and "definition" in citation:
+            cited = True
+            changed.update(changes_since(citation)[1])
+    if not cited:
+        return "nothing shipped"
+    return f"older definition ({', '.join(sorted(changed))})" if changed else "current"
+
+
 def ship(extraction: Extraction, built: Path) -> list[Path]:
     """Replace the shipped artefacts of ``extraction`` by the files in ``built``, unless that loses
     something: every shipped file must be rebuilt, non-empty. Returns the files copied.

@@ -247,6 +247,19 @@ def test_shipping_never_replaces_artefacts_with_less(tmp_path):
     assert (shipped / "figure.png").read_text() == "new figure" and "total" in (shipped / "total.json").read_text()
 
 
+def test_shipped_artefacts_say_whether_they_come_from_todays_definition(tmp_path):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    assert st.shipped_currency(Tally(shipped)) == "nothing shipped"
+    citation = st.run(st.get_study("mc-demo"), tmp_path / "r", n=4, progress=False).citation()
+    (shipped / "surrogate.json").write_text(json.dumps({"provenance": {"study": citation}}))
+    (shipped / "table.json").write_text(json.dumps([1, 2]))  # JSON without a citation is skipped
+    assert st.shipped_currency(Tally(shipped)) == "current"
+    older = {**citation, "definition": {**citation["definition"], "code": "0" * 16}}
+    (shipped / "older.json").write_text(json.dumps({"provenance": {"study": older}}))
+    assert st.shipped_currency(Tally(shipped)) == "older definition (code)"
+
+
 def test_extract_all_without_study_data_fails_naming_each_missing_study_and_changes_nothing(tmp_path):
     before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     out = subprocess.run([sys.executable, "-m", "spicegen.cli", "extract", "--all", "--ship", "--studies",
