@@ -501,9 +501,11 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     (``study run --json NAME``): argparse alone gives an optional positional nothing when an option comes
     first and then refuses the name as unrecognized."""
     args, extras = parser.parse_known_args(argv)
-    at = _command_index(argv)
-    if not extras or at is None:
+    if not extras:
         return args
+    at = _command_index(argv)
+    if at is None or set(extras) & set(argv[:at]):
+        return parser.parse_args(argv)  # an unknown word before the sub-command: argparse's own error
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     top = {a.dest for a in parser._actions if a is not commands}
     fresh = argparse.Namespace(command=args.command, **{k: v for k, v in vars(args).items() if k in top})

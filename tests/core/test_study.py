@@ -303,6 +303,8 @@ def test_the_study_name_may_follow_the_options(tmp_path, capsys):
     capsys.readouterr()
     assert main(["study", "describe", "mc-demo", "stray"]) == 2
     assert "unrecognized arguments: stray" in capsys.readouterr().err
+    assert main(["--stray", "study", "describe", "mc-demo"]) == 2
+    assert "unrecognized arguments: --stray" in capsys.readouterr().err
 
 
 def test_unknown_study_lists_the_known_ones(capsys):
