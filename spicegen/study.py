@@ -916,7 +916,10 @@ def shipped_currency(extraction: Extraction) -> str:
             continue
         if isinstance(citation, dict) and "definition" in citation:
             cited = True
-            changed.update(changes_since(citation)[1])
+            try:
+                changed.update(changes_since(citation)[1])
+            except (KeyError, ValueError):  # a study or an option that no longer exists
+                changed.add("study or options")
     if not cited:
         return "nothing shipped"
     return f"older definition ({', '.join(sorted(changed))})" if changed else "current"

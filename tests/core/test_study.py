@@ -258,6 +258,9 @@ def test_shipped_artefacts_say_whether_they_come_from_todays_definition(tmp_path
     older = {**citation, "definition": {**citation["definition"], "code": "0" * 16}}
     (shipped / "older.json").write_text(json.dumps({"provenance": {"study": older}}))
     assert st.shipped_currency(Tally(shipped)) == "older definition (code)"
+    gone = {**citation, "definition": {**citation["definition"], "study": "no-such-study"}}
+    (shipped / "gone.json").write_text(json.dumps({"provenance": {"study": gone}}))
+    assert st.shipped_currency(Tally(shipped)) == "older definition (code, study or options)"
 
 
 def test_extract_all_without_study_data_fails_naming_each_missing_study_and_changes_nothing(tmp_path):
