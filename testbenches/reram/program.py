@@ -34,9 +34,10 @@ Study ``reram-program`` (the full section 4.5 study: ``--n 32``, 35 targets)::
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -383,8 +384,22 @@ def _program_measures() -> dict[str, Measure]:
                                               paper=_paper_line(ar, 10e-6), role="held out"),
             f"sigma_prog_{tag}_90us": Measure("S", f"sigma_prog line at 90 uS, AR {pct}, all targets",
                                               paper=_paper_line(ar, 90e-6), role="held out"),
+            f"sigma_prog_{tag}_r2": Measure("", f"R^2 of the sigma_prog line at AR {pct}, all targets (Fig. 3e: "
+                                                "linear)", spec=(0.9, None)),
+            f"targets_outside_x2_{tag}": Measure("", f"targets whose mean count lies outside x2 of the mean over "
+                                                     f"targets at AR {pct} (Fig. 3c: 'almost independent of "
+                                                     "G_target')", spec=(0, 0)),
         }
     return measures
+
+
+def targets_outside(table: Mapping[str, Any], factor: float = 2.0) -> list[float]:
+    """Targets (uS) of one acceptance range of :func:`summarize` whose mean pulse count lies outside
+    ``factor`` of the mean over the targets' means (targets with no converged run count as outside)."""
+    means = [row["pulses_mean"] for row in table["targets"]]
+    centre = float(np.mean([m for m in means if m is not None])) if any(m is not None for m in means) else math.nan
+    return [row["g_target_uS"] for row, m in zip(table["targets"], means)
+            if m is None or not centre / factor <= m <= centre * factor]
 
 
 @register_study
@@ -440,7 +455,9 @@ class ReramProgram(Study):
             measurements |= {f"pulses_{tag}": np.nan if pulses is None else pulses,
                              f"sigma_prog_{tag}_slope": slope, f"sigma_prog_{tag}_slope_le80us": low.get("slope", np.nan),
                              f"sigma_prog_{tag}_10us": slope * 10e-6 + offset,
-                             f"sigma_prog_{tag}_90us": slope * 90e-6 + offset}
+                             f"sigma_prog_{tag}_90us": slope * 90e-6 + offset,
+                             f"sigma_prog_{tag}_r2": fit.get("r2", np.nan),
+                             f"targets_outside_x2_{tag}": len(targets_outside(summary[ar])) if ar in summary else np.nan}
         failed = [r.message for r in results if not r.converged]
         return StudyResult(measurements, data={"summary": summary, "sigma_prog_fit": lines["all"],
                                                UNSATURATED_FIT: lines["le80"], "not_converged": failed},

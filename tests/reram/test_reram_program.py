@@ -22,9 +22,22 @@ def test_program_study_runs_from_the_command_line(program_run):
     spread = {ar: sum(row["sigma_prog_uS"] for row in table["targets"]) for ar, table in result["data"]["summary"].items()}
     assert 0 < spread["0.002"] < spread["0.02"]  # sigma_prog grows with the acceptance range
     assert result["paper"]["pulses_02pct"] == 89.0 and result["paper"]["sigma_prog_02pct_slope"] == 1.1e-3
+    lines = result["data"]["sigma_prog_fit"]
+    for ar, tag in (("0.002", "02pct"), ("0.02", "2pct")):  # the two closed-loop must-haves, as measurements
+        assert m[f"sigma_prog_{tag}_r2"] == pytest.approx(lines[ar]["r2"])
+        assert 0 <= m[f"targets_outside_x2_{tag}"] <= 5
     runs = pd.read_csv(program_run / "run" / "runs.csv")
     assert len(runs) == 5 * 2 * 2 and set(runs["ar"]) == {0.02, 0.002}
     assert (program_run / "run" / "reram_program.png").stat().st_size > 0
+
+
+def test_targets_outside_x2_of_the_mean_count():
+    from testbenches.reram.program import targets_outside
+
+    table = {"targets": [{"g_target_uS": g, "pulses_mean": m} for g, m in ((10, 10.0), (20, 8.0), (30, 16.0),
+                                                                           (40, None), (50, 30.0))]}
+    assert targets_outside(table) == [40]  # mean of the counts 16: [8, 32] inside; no converged run: outside
+    assert targets_outside(table, factor=1.5) == [10, 20, 40, 50]  # [10.7, 24]
 
 
 def test_sigma_prog_surrogates_cite_the_study_run(program_run):
