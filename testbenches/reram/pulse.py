@@ -55,6 +55,8 @@ SWING_TAIL = 40
 PAPER = {"n_states": 22.0, "sp_skew": 0.61, "nsr": 0.90}
 #: Relative tolerance of the mean N_states and SP_skew against the paper's.
 PULSE_GOAL = 0.10
+#: Range of N_states over the paper's 32 devices (section 2.3.1, Fig. 5c) and the tolerance on its ends.
+PAPER_N_STATES_RANGE, RANGE_GOAL = (16.0, 33.0), 0.30
 #: Ends of the paper's 400/400 swing, G_min and G_max (S; Fig. 5a, read off the figure).
 PAPER_SWING = (10e-6, 100e-6)
 #: State grid of the pulse map (the device's range) and the fine grid of the time integral.
@@ -277,6 +279,10 @@ class ReramPulseResponse(Study):
                            goal=PULSE_GOAL),
         "nsr": Measure("", "NSR (Eq. 3), mean over the devices", paper=PAPER["nsr"], role="calibration"),
         "n_states_std": Measure("", "N_states, standard deviation over the devices"),
+        "n_states_min": Measure("", "N_states, smallest over the devices", paper=PAPER_N_STATES_RANGE[0],
+                                role="held out", spec=(PAPER_N_STATES_RANGE[0] * (1 - RANGE_GOAL), None)),
+        "n_states_max": Measure("", "N_states, largest over the devices", paper=PAPER_N_STATES_RANGE[1],
+                                role="held out", spec=(None, PAPER_N_STATES_RANGE[1] * (1 + RANGE_GOAL))),
         "sp_skew_std": Measure("", "SP_skew, standard deviation over the devices"),
         "nsr_std": Measure("", "NSR, standard deviation over the devices"),
         "g_max": Measure("S", "end of the 400 set pulses, mean over the devices"),
@@ -304,6 +310,8 @@ class ReramPulseResponse(Study):
                      "std": float(np.std([d[k] for d in per_device], ddof=1))} for k in STATISTICS}
         measurements = {k: stats[k]["mean"] for k in STATISTICS}
         measurements |= {f"{k}_std": stats[k]["std"] for k in ("n_states", "sp_skew", "nsr")}
+        n_states = [d["n_states"] for d in per_device]
+        measurements |= {"n_states_min": float(np.min(n_states)), "n_states_max": float(np.max(n_states))}
         deviation = {k: (stats[k]["mean"] - v) / v for k, v in PAPER.items()}
         return StudyResult(measurements, data={"stats": stats, "paper": PAPER, "deviation": deviation,
                                                "per_device": per_device}, files=[TRACES_FILE])

@@ -20,7 +20,8 @@ def test_pulse_response_study_runs_from_the_command_line(pulse_run):
     result = json.loads((pulse_run / "run" / "result.json").read_text())
     m = result["measurements"]
     assert 5 < m["n_states"] < 200 and 0.2 < m["sp_skew"] < 0.9 and 0.5 < m["nsr"] < 1.4
-    assert result["paper"] == {"n_states": 22.0, "sp_skew": 0.61, "nsr": 0.9}
+    assert result["paper"] == {"n_states": 22.0, "sp_skew": 0.61, "nsr": 0.9, "n_states_min": 16.0, "n_states_max": 33.0}
+    assert m["n_states_min"] <= m["n_states"] <= m["n_states_max"]  # the range over devices of Fig. 5c
     devices = result["data"]["per_device"]
     assert [set(d["params"]) for d in devices] == [set(d2d_parameters())] * 2 == [{"n_lrs", "gam_rst"}] * 2
     assert all(devices[0]["params"][k] != devices[1]["params"][k] for k in d2d_parameters())  # drawn, not nominal
