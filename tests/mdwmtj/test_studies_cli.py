@@ -121,10 +121,24 @@ def test_measurements_have_units_and_paper_values_roles(fixture, request):
     assert all(role in ROLES and role for role in done["roles"].values()), done["roles"]
 
 
+def test_the_cmos_cmosx_ordering_is_reported_with_its_interval_in_either_run_order():
+    from testbenches.mdwmtj.studies import P2mF1
+
+    f1 = {"cmos": {"worst_3sigma": 0.128}, "cmosx": {"worst_3sigma": 0.146}}
+    first = P2mF1._ordering({"f1": f1, "intervals": {"cmos-cmosx": {"low": -0.025, "high": -0.009,
+                                                                    "p_greater": 0.01}}})
+    assert first == pytest.approx({"cmos_minus_cmosx": -1.8, "cmos_minus_cmosx_low": -2.5,
+                                   "cmos_minus_cmosx_high": -0.9, "p_cmos_above_cmosx": 0.01})
+    swapped = P2mF1._ordering({"f1": f1, "intervals": {"cmosx-cmos": {"low": 0.009, "high": 0.025,
+                                                                      "p_greater": 0.99}}})
+    assert swapped == pytest.approx(first)
+
+
 def test_p2m_f1_run_and_extraction_cite_the_run(spicegen, tmp_path, f1):
     measured = result(f1)["measurements"]
     assert measured["failed_cmos"] == 0 and 0 < measured["worst_3sigma_cmos"] < 100
     assert measured["worst_3sigma_mdwmtj"] is None                      # not run: NaN, stored as null
+    assert measured["cmos_minus_cmosx"] is None and measured["cmos_minus_cmosx_low"] is None  # needs both
     interval = result(f1)["data"]["f1"]["cmos"]["worst_3sigma_ci95"]    # the 95 % bootstrap interval
     assert interval["resamples"] == 1000 and interval["level"] == 0.95
     assert (measured["worst_3sigma_low_cmos"], measured["worst_3sigma_high_cmos"]) == (100 * interval["low"],
