@@ -170,10 +170,10 @@ def _definition(stage: Mapping[str, Any]) -> str:
 
 def _measurement_table(stage: Mapping[str, Any]) -> str:
     rows = "".join(f"<tr><td><code>{_e(name)}</code></td><td>{_e(m['desc'])}</td>"
-                   f"<td class=num>{_fmt(m['value'], m['unit'])}</td></tr>"
+                   f"<td class=num>{_fmt(m['value'], m['unit'])}</td><td>{_goal(m)}</td></tr>"
                    for name, m in stage["measurements"].items())
     return ("<details open><summary>measurements</summary><table><tr><th>name</th><th>meaning</th><th>value</th>"
-            "</tr>" + rows + "</table></details>")
+            "<th>pass range</th></tr>" + rows + "</table></details>")
 
 
 def _library_table(out: Path, stage: Mapping[str, Any]) -> str:
@@ -338,7 +338,7 @@ def _deviation(value: float | None, met: bool | None = None) -> str:
 
 
 def _goal(comparison: Mapping[str, Any]) -> str:
-    """The pass range of a paper row and whether ours lies in it (``—`` without a goal)."""
+    """The pass range of a paper row or a measurement and whether ours lies in it (``—`` without one)."""
     goal = comparison.get("goal")
     if goal is None:
         return "—"

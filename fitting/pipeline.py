@@ -28,7 +28,7 @@ from tqdm import tqdm
 from spicegen import __version__
 from spicegen.files import to_jsonable, write_json
 from spicegen.study import (RESULT_FILE, STUDY_FILE, StudyRun, extract, get_extraction, get_study, git_commit,
-                            paper_comparison, planned_key)
+                            judged, paper_comparison, planned_key)
 from spicegen.study import run as run_study
 from testbenches.lif.studies import SIZES as LIF_SIZES
 
@@ -330,8 +330,8 @@ def study_entry(stage: Stage, run: StudyRun) -> dict[str, Any]:
     study = get_study(run.study)
     result = run.result or {}
     values = run.measurements
-    measurements = {name: {"value": to_jsonable(values.get(name)), "unit": m.unit, "desc": m.desc}
-                    for name, m in study.measures.items()}
+    measurements = {name: {"value": to_jsonable(values.get(name)), "unit": m.unit, "desc": m.desc,
+                           **judged(m, values.get(name))} for name, m in study.measures.items()}
     comparisons = [paper_comparison(name, m, values.get(name)) for name, m in study.measures.items()
                    if m.paper is not None]
     return {"name": stage.name, "kind": "study", "study": run.study, "family": study.family, "title": stage.title,

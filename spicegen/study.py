@@ -239,11 +239,17 @@ def paper_comparison(name: str, measure: Measure, value: float | None) -> dict[s
     ours = to_jsonable(value)  # NaN (not measured) as None
     paper = measure.paper
     deviation = None if ours is None or paper is None or paper == 0 else (ours - paper) / abs(paper)
-    spec = measure.spec
+    return {"measure": name, "desc": measure.desc, "unit": measure.unit, "paper": paper, "ours": ours,
+            "deviation": deviation, "role": measure.role, **judged(measure, value)}
+
+
+def judged(measure: Measure, value: float | None) -> dict[str, Any]:
+    """``goal``: the pass range ``[lower, upper]`` of :attr:`Measure.spec` (None on an open side; None
+    without one), and ``met``: whether ``value`` lies in it (None without a pass range or a value)."""
+    ours, spec = to_jsonable(value), measure.spec
     met = None if spec is None or ours is None else bool((spec[0] is None or ours >= spec[0])
                                                          and (spec[1] is None or ours <= spec[1]))
-    return {"measure": name, "desc": measure.desc, "unit": measure.unit, "paper": paper, "ours": ours,
-            "deviation": deviation, "role": measure.role, "goal": None if spec is None else list(spec), "met": met}
+    return {"goal": None if spec is None else list(spec), "met": met}
 
 
 # ---------------------------------------------------------------- results

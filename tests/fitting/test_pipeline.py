@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from cli import spicegen
-from fitting.html_report import _comparison_table, _fmt, _took, _within
+from fitting.html_report import _comparison_table, _fmt, _measurement_table, _took, _within
 from fitting.pipeline import RESULTS_FILE, STAGES, select
 from spicegen.montecarlo import load_dataframe
+from spicegen.study import get_study
 from stores import rows
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf, pytest.mark.vacask]
@@ -50,6 +51,14 @@ def test_every_stage_runs_and_reports(smoke):
     for entry in found["stages"]:
         if entry["kind"] == "study":
             assert entry["measurements"] and entry["key"], entry["name"]
+            for name, m in entry["measurements"].items():  # every pass range judged, as the paper rows are
+                spec = get_study(entry["study"]).measures[name].spec
+                assert m["goal"] == (None if spec is None else list(spec)), (entry["name"], name)
+                if spec is None or m["value"] is None:
+                    assert m["met"] is None, (entry["name"], name)
+                else:
+                    assert m["met"] is ((spec[0] is None or m["value"] >= spec[0])
+                                        and (spec[1] is None or m["value"] <= spec[1])), (entry["name"], name)
             for c in entry["comparisons"]:
                 assert c["role"] in ("calibration", "held out") and c["paper"] is not None, (entry["name"], c)
                 if c["goal"] is None or c["ours"] is None:
@@ -140,6 +149,16 @@ def test_the_report_judges_each_paper_number_by_its_goal():
     table = _comparison_table([{"name": "demo", "comparisons": rows}])
     assert '1.6 s … 2.4 s <span class="bad">missed</span>' in table and "≥ 2 s" in table
     assert '<span class="bad">+25.0 %</span>' in table  # a miss of its goal, though within 30 %
+
+
+def test_the_report_judges_each_measurement_by_its_pass_range():
+    stage = {"measurements": {
+        "outside": {"value": 2.0, "unit": "", "desc": "targets outside", "goal": [0.0, 0.0], "met": False},
+        "r2": {"value": 0.96, "unit": "", "desc": "R^2", "goal": [0.9, None], "met": True},
+        "slope": {"value": 0.012, "unit": "", "desc": "slope", "goal": None, "met": None}}}
+    table = _measurement_table(stage)
+    assert "<th>pass range</th>" in table and '0 … 0 <span class="bad">missed</span>' in table
+    assert '≥ 0.9 <span class="ok">met</span>' in table and "<td>—</td>" in table
 
 
 def test_report_header_says_when_the_last_run_read_most_stages_back():
