@@ -218,8 +218,10 @@ ROLES = ("", "calibration", "held out")
 
 def goal_span(goal: Sequence[float | None], write: Callable[[float], str]) -> str:
     """A pass range ``[lower, upper]`` (None: an open side) in words, each bound written by ``write``:
-    ``"a … b"``, ``"≥ a"`` or ``"≤ b"``."""
+    ``"a … b"``, ``"= a"`` (a single value), ``"≥ a"`` or ``"≤ b"``."""
     lower, upper = (None if v is None else write(v) for v in goal)
+    if lower is not None and lower == upper:
+        return f"= {lower}"
     if lower is not None and upper is not None:
         return f"{lower} … {upper}"
     return f"≥ {lower}" if lower is not None else f"≤ {upper}"
