@@ -220,21 +220,23 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def measurements_json(run: Any) -> dict[str, Any]:
-    """A finished run's measurements as JSON: value, unit and, where the paper gives one, its value, role,
-    the deviation from it, the goal (pass range) and whether it is met."""
-    from .study import Measure, paper_comparison
+    """A finished run's measurements as JSON: value, unit, the goal (pass range) and whether it is met where
+    the study states one, and, where the paper gives a value, that value, its role and the deviation from it."""
+    from .study import Measure, judged, paper_comparison
 
     result = run.result or {}
     units, paper, roles, goals = (result.get(k, {}) for k in ("units", "paper", "roles", "goals"))
     rows = {}
     for name, value in run.measurements.items():
         rows[name] = {"value": _json_number(value), "unit": units.get(name, "")}
+        goal = goals.get(name)
+        spec = None if goal is None else (goal[0], goal[1])
         if name in paper:
-            goal = goals.get(name)
-            measure = Measure(units.get(name, ""), paper=paper[name], role=roles.get(name, ""),
-                              spec=None if goal is None else (goal[0], goal[1]))
+            measure = Measure(units.get(name, ""), paper=paper[name], role=roles.get(name, ""), spec=spec)
             row = paper_comparison(name, measure, value)
             rows[name] |= {k: row[k] for k in ("paper", "role", "deviation", "goal", "met")}
+        elif spec is not None:
+            rows[name] |= judged(Measure(units.get(name, ""), spec=spec), value)
     return {"study": run.study, "key": run.key, "result": str(run.folder / "result.json"), "measurements": rows}
 
 

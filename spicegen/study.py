@@ -773,7 +773,7 @@ def run(study: Study | str, out: str | os.PathLike[str], *, settings: Mapping[st
         "units": {k: study.measures[k].unit for k in result.measurements if k in study.measures},
         "paper": {k: m.paper for k, m in study.measures.items() if m.paper is not None},
         "roles": {k: m.role for k, m in study.measures.items() if m.paper is not None},
-        "goals": {k: m.spec for k, m in study.measures.items() if m.paper is not None and m.spec is not None},
+        "goals": {k: m.spec for k, m in study.measures.items() if m.spec is not None},
         "data": result.data, "files": files, "seconds": time.perf_counter() - start})
     return StudyRun.open(folder)
 

@@ -15,10 +15,11 @@ class Compared(Study):
     name = "roles-demo"
     measures = {"fitted": Measure("V", "fitted to the paper", paper=1.0, role="calibration"),
                 "predicted": Measure("s", "predicted", paper=2.0, role="held out", goal=0.2),
-                "other": Measure("", "no paper value")}
+                "other": Measure("", "no paper value"),
+                "bounded": Measure("", "no paper value, a pass range", spec=(0.0, 1.0))}
 
     def run(self, ctx):
-        return StudyResult({"fitted": 1.0, "predicted": 2.5, "other": 3.0})
+        return StudyResult({"fitted": 1.0, "predicted": 2.5, "other": 3.0, "bounded": 1.5})
 
 
 def test_a_paper_value_without_a_role_is_refused_naming_the_fix():
@@ -40,8 +41,17 @@ def test_result_records_the_role_of_every_paper_value(tmp_path):
     result = json.loads((run(Compared(), tmp_path, progress=False).folder / "result.json").read_text())
     assert result["paper"] == {"fitted": 1.0, "predicted": 2.0}
     assert result["roles"] == {"fitted": "calibration", "predicted": "held out"}
-    assert result["units"] == {"fitted": "V", "predicted": "s", "other": ""}
-    assert result["goals"] == {"predicted": [1.6, 2.4]}
+    assert result["units"] == {"fitted": "V", "predicted": "s", "other": "", "bounded": ""}
+    assert result["goals"] == {"predicted": [1.6, 2.4], "bounded": [0.0, 1.0]}
+
+
+def test_json_judges_every_measurement_with_a_pass_range(tmp_path):
+    from spicegen.cli import measurements_json
+
+    rows = measurements_json(run(Compared(), tmp_path, progress=False))["measurements"]
+    assert rows["bounded"] == {"value": 1.5, "unit": "", "goal": [0.0, 1.0], "met": False}
+    assert rows["predicted"]["met"] is False and rows["predicted"]["paper"] == 2.0
+    assert rows["other"] == {"value": 3.0, "unit": ""}
 
 
 def test_a_goal_is_the_pass_range_of_a_paper_value_and_each_row_says_whether_it_is_met():
