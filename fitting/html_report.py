@@ -112,8 +112,26 @@ def _overview(results: Mapping[str, Any], timings: Mapping[str, Any]) -> str:
     return ("<h2>What ran</h2><p>Every stage is a study (or an extraction of one) in its own folder; re-running "
             "the same command resumes it. Wall time is that of the run that finished the stage.</p>"
             f"<p>{len(comparisons)} numbers compared with the papers: {_within(comparisons)}.</p>"
-            "<table><tr><th>stage</th><th>what</th><th>size</th><th>wall time (s)</th></tr>"
+            + _missed(results)
+            + "<table><tr><th>stage</th><th>what</th><th>size</th><th>wall time (s)</th></tr>"
             + "".join(rows) + "</table>")
+
+
+def _missed(results: Mapping[str, Any]) -> str:
+    """How many measurements with a pass range lie inside it, and a table of those that do not."""
+    judged = [(s, name, m) for s in results["stages"] for name, m in s.get("measurements", {}).items()
+              if m.get("met") is not None]
+    missed = [(s, name, m) for s, name, m in judged if not m["met"]]
+    if not judged:
+        return ""
+    text = f"<p>{len(judged) - len(missed)} of {len(judged)} measurements with a pass range lie inside it"
+    if not missed:
+        return text + ".</p>"
+    rows = "".join(f"<tr><td><a href=\"#stage-{_e(s['name'])}\">{_e(s['name'])}</a></td><td><code>{_e(name)}</code>"
+                   f"</td><td>{_e(m['desc'])}</td><td class=num>{_fmt(m['value'], m['unit'])}</td><td>{_goal(m)}</td>"
+                   "</tr>" for s, name, m in missed)
+    return (text + "; missed:</p><table><tr><th>stage</th><th>measurement</th><th>meaning</th><th>value</th>"
+            "<th>pass range</th></tr>" + rows + "</table>")
 
 
 def _within(comparisons: Sequence[Mapping[str, Any]]) -> str:

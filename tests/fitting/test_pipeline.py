@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from cli import spicegen
-from fitting.html_report import _comparison_table, _fmt, _measurement_table, _took, _within
+from fitting.html_report import _comparison_table, _fmt, _measurement_table, _missed, _took, _within
 from fitting.pipeline import RESULTS_FILE, STAGES, select
 from spicegen.montecarlo import load_dataframe
 from spicegen.study import get_study
@@ -159,6 +159,10 @@ def test_the_report_judges_each_measurement_by_its_pass_range():
     table = _measurement_table(stage)
     assert "<th>pass range</th>" in table and '= 0 <span class="bad">missed</span>' in table
     assert '≥ 0.9 <span class="ok">met</span>' in table and "<td>—</td>" in table
+    overview = _missed({"stages": [{"name": "demo", **stage}]})
+    assert overview.startswith("<p>1 of 2 measurements with a pass range lie inside it; missed:")
+    assert '<a href="#stage-demo">demo</a>' in overview and "<code>outside</code>" in overview
+    assert "<code>r2</code>" not in overview and _missed({"stages": []}) == ""
 
 
 def test_report_header_says_when_the_last_run_read_most_stages_back():
