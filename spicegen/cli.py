@@ -230,13 +230,13 @@ def measurements_json(run: Any) -> dict[str, Any]:
     for name, value in run.measurements.items():
         rows[name] = {"value": _json_number(value), "unit": units.get(name, "")}
         goal = goals.get(name)
-        spec = None if goal is None else (goal[0], goal[1])
-        if name in paper:
-            measure = Measure(units.get(name, ""), paper=paper[name], role=roles.get(name, ""), spec=spec)
+        measure = Measure(units.get(name, ""), paper=paper.get(name), role=roles.get(name, ""),
+                          spec=None if goal is None else (goal[0], goal[1]))
+        if measure.paper is not None:
             row = paper_comparison(name, measure, value)
-            rows[name] |= {k: row[k] for k in ("paper", "role", "deviation", "goal", "met")}
-        elif spec is not None:
-            rows[name] |= judged(Measure(units.get(name, ""), spec=spec), value)
+            rows[name] |= {k: row[k] for k in ("paper", "role", "deviation")}
+        if measure.paper is not None or measure.spec is not None:
+            rows[name] |= judged(measure, value)
     return {"study": run.study, "key": run.key, "result": str(run.folder / "result.json"), "measurements": rows}
 
 

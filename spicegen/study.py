@@ -914,8 +914,7 @@ def shipped_currency(extraction: Extraction) -> str:
     """Whether the shipped artefacts of ``extraction`` come from today's definition of their source study:
     ``"current"`` (every run they cite can be re-run as cited), ``"older definition (FIELDS)"`` naming what
     differs (:func:`changes_since`), or ``"nothing shipped"``."""
-    changed: set[str] = set()
-    cited = False
+    citations: dict[str, Mapping[str, Any]] = {}  # by definition: the files of one extraction mostly cite one run
     folder = extraction.shipped()
     for path in sorted(folder.rglob("*.json")) if folder.is_dir() else ():
         try:
@@ -923,13 +922,15 @@ def shipped_currency(extraction: Extraction) -> str:
         except (OSError, ValueError, AttributeError):
             continue
         if isinstance(citation, dict) and "definition" in citation:
-            cited = True
-            try:
-                changed.update(changes_since(citation)[1])
-            except (KeyError, ValueError):  # a study or an option that no longer exists
-                changed.add("study or options")
-    if not cited:
+            citations.setdefault(json.dumps(citation["definition"], sort_keys=True, default=str), citation)
+    if not citations:
         return "nothing shipped"
+    changed: set[str] = set()
+    for citation in citations.values():
+        try:
+            changed.update(changes_since(citation)[1])
+        except (KeyError, ValueError):  # a study or an option that no longer exists
+            changed.add("study or options")
     return f"older definition ({', '.join(sorted(changed))})" if changed else "current"
 
 
