@@ -117,10 +117,16 @@ def _overview(results: Mapping[str, Any], timings: Mapping[str, Any]) -> str:
             + "".join(rows) + "</table>")
 
 
+def judged_measurements(results: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str, Mapping[str, Any]]]:
+    """Every measurement of a pipeline's ``results`` that has a pass range: (stage, name, measurement) with
+    ``measurement["met"]`` telling whether it lies inside."""
+    return [(s, name, m) for s in results["stages"] for name, m in s.get("measurements", {}).items()
+            if m.get("met") is not None]
+
+
 def _missed(results: Mapping[str, Any]) -> str:
     """How many measurements with a pass range lie inside it, and a table of those that do not."""
-    judged = [(s, name, m) for s in results["stages"] for name, m in s.get("measurements", {}).items()
-              if m.get("met") is not None]
+    judged = judged_measurements(results)
     missed = [(s, name, m) for s, name, m in judged if not m["met"]]
     if not judged:
         return ""

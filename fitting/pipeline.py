@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from spicegen import __version__
 from spicegen.files import to_jsonable, write_json
-from spicegen.study import (RESULT_FILE, STUDY_FILE, StudyRun, extract, get_extraction, get_study, git_commit,
-                            judged, paper_comparison, planned_key)
+from spicegen.study import (RESULT_FILE, STUDY_FILE, OtherDefinitionError, StudyRun, extract, get_extraction, get_study,
+                            git_commit, judged, paper_comparison, planned_key)
 from spicegen.study import run as run_study
 from testbenches.lif.studies import SIZES as LIF_SIZES
 
@@ -276,6 +276,9 @@ def _run_stage(stage: Stage, size: Size, out: Path, **kwargs: Any) -> dict[str, 
         if stage.study:
             return study_entry(stage, run_study(stage.study, target, settings=size.settings, n=size.n, **kwargs))
         return extraction_entry(stage, target, _extract(stage, out / stage.source, target))
+    except OtherDefinitionError as exc:
+        raise ValueError(f"stage {stage.name!r}: {exc} To run the stage again here and keep the old run beside it, "
+                         "add --rerun-outdated.") from None
     except ValueError as exc:
         raise ValueError(f"stage {stage.name!r}: {exc}") from None
 
@@ -407,9 +410,23 @@ def cmd_run(args: Any) -> int:
                               for scale, size in stage.sizes.items())
             print(f"{stage.name:22s} {stage.title}  [{sizes}]")
         return 0
-    run_pipeline(args.out, scale=args.scale, only=args.only, workers=args.workers, dask=args.dask,
-                 progress=not args.no_progress, rerun_outdated=args.rerun_outdated)
+    results = run_pipeline(args.out, scale=args.scale, only=args.only, workers=args.workers, dask=args.dask,
+                           progress=not args.no_progress, rerun_outdated=args.rerun_outdated)
+    print(summary(results, Path(args.out)))
     return 0
+
+
+def summary(results: Mapping[str, Any], folder: Path) -> str:
+    """The lines ``spicegen run`` ends with: where the report is and how many measurements meet their pass range,
+    naming those that miss it."""
+    from .html_report import judged_measurements
+
+    judged = judged_measurements(results)
+    missed = [f"{stage['name']}/{name}" for stage, name, m in judged if not m["met"]]
+    lines = [f"report: {folder / 'report.html'}", f"results: {folder / RESULTS_FILE}",
+             f"{len(judged) - len(missed)} of {len(judged)} measurements with a pass range lie inside it"
+             + (f"; missed: {', '.join(missed)}" if missed else "")]
+    return "\n".join(lines)
 
 
 def register(sub: Any) -> None:

@@ -794,6 +794,10 @@ def _planned(study: Study, settings: Mapping[str, object] | None, seed: int | No
     return options, seed, n, definition, definition_key(definition)
 
 
+class OtherDefinitionError(ValueError):
+    """A study folder holds a finished or partial run of another definition; nothing in it was touched."""
+
+
 def _claim(folder: Path, name: str, definition: Mapping[str, Any], key: str) -> None:
     """Write ``study.json`` into ``folder``, or check that the one there is this definition."""
     path = folder / STUDY_FILE
@@ -803,9 +807,9 @@ def _claim(folder: Path, name: str, definition: Mapping[str, Any], key: str) -> 
             return
         old = stored.get("definition", {})
         changed = sorted(k for k in set(old) | set(definition) if old.get(k) != definition.get(k))
-        raise ValueError(f"{str(folder)!r} holds a run of study {old.get('study')!r} with another definition "
-                         f"(differs in {', '.join(changed)}); choose a new --out folder, or move this one aside to "
-                         "run it again here (nothing was overwritten).")
+        raise OtherDefinitionError(f"{str(folder)!r} holds a run of study {old.get('study')!r} with another "
+                                   f"definition (differs in {', '.join(changed)}); choose a new --out folder, or move "
+                                   "this one aside to run it again here (nothing was overwritten).")
     if folder.exists() and any(folder.iterdir()):
         raise ValueError(f"{str(folder)!r} exists and is not a study folder; choose a new or empty --out folder "
                          "(nothing was overwritten).")

@@ -108,12 +108,12 @@ def plot_dc(report: CheckReport, path: Path) -> Path:
     return save_figure(dc_figure(report), path, dpi=110, check_labels=True)
 
 
-def run_library_report(out: Path, *, echo: bool = True) -> list[CheckReport]:
+def run_library_report(out: Path, *, echo: bool = True, progress: bool = True) -> list[CheckReport]:
     """Write ``out/library`` (.va, .cir, .py), ``out/<device>_transient.png``, ``out/<device>_dc.png`` and
     ``out/report.md``.
 
     Returns the check report of every device (``passed`` tells whether it agreed in every rendering);
-    ``echo`` prints report.md.
+    ``echo`` prints report.md; ``progress`` shows a bar over the devices.
     """
     out.mkdir(parents=True, exist_ok=True)
     library = out / "library"
@@ -121,7 +121,7 @@ def run_library_report(out: Path, *, echo: bool = True) -> list[CheckReport]:
     for name, model in registry().items():
         write_text(library / f"{name}.py", format_numpy_module(model))
     reports, seconds = [], {}
-    for name, model in tqdm(registry().items(), desc="checking devices", unit="device"):
+    for name, model in tqdm(registry().items(), desc="checking devices", unit="device", disable=not progress):
         start = time.perf_counter()
         report = check_device(model)
         seconds[name] = time.perf_counter() - start

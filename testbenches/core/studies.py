@@ -76,7 +76,7 @@ class LibraryCheck(Study):
     def run(self, ctx: StudyContext) -> StudyResult:
         from .library_report import run_library_report
 
-        reports = run_library_report(ctx.out, echo=False)
+        reports = run_library_report(ctx.out, echo=False, progress=ctx.progress)
         worst = {name: 0.0 for name, _ in LIBRARY_PAIRS.values()}
         rows = []
         for report in reports:

@@ -17,7 +17,7 @@ import pytest
 
 from cli import spicegen
 from fitting.html_report import _comparison_table, _fmt, _measurement_table, _missed, _took, _within
-from fitting.pipeline import RESULTS_FILE, STAGES, select
+from fitting.pipeline import RESULTS_FILE, STAGES, select, summary
 from spicegen.montecarlo import load_dataframe
 from spicegen.study import get_study
 from stores import rows
@@ -190,6 +190,23 @@ def test_each_stage_says_when_it_starts_and_how_long_it_took(tmp_path):
     assert "[1/2] p2m-f2: " in done.stderr and "[2/2] p2m-f2-surrogates: " in done.stderr
     finished = re.findall(r"^\[(\d)/2\] (\S+) finished in \d+ s \(\d+:\d\d since the start\)$", done.stderr, re.M)
     assert finished == [("1", "p2m-f2"), ("2", "p2m-f2-surrogates")]
+    out = tmp_path / "x"
+    judged = sum(m.get("met") is not None for s in results(out)["stages"]
+                 for m in s.get("measurements", {}).values())
+    assert done.stdout.splitlines()[-3:-1] == [f"report: {out / 'report.html'}", f"results: {out / 'results.json'}"]
+    assert re.fullmatch(rf"\d+ of {judged} measurements with a pass range lie inside it(; missed: \S+.*)?",
+                        done.stdout.splitlines()[-1])
+    quiet = spicegen("run", "--scale", "smoke", "--only", "p2m-f2-surrogates", "--out", str(out), "--no-progress")
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == done.stdout
+
+
+def test_the_closing_summary_names_each_missed_measurement():
+    stage = {"name": "demo", "measurements": {"r2": {"value": 0.5, "goal": [0.9, None], "met": False},
+                                             "n": {"value": 3.0, "goal": [1.0, 4.0], "met": True},
+                                             "slope": {"value": 0.01, "goal": None, "met": None}}}
+    lines = summary({"stages": [stage]}, Path("out")).splitlines()
+    assert lines == [f"report: {Path('out') / 'report.html'}", f"results: {Path('out') / 'results.json'}",
+                     "1 of 2 measurements with a pass range lie inside it; missed: demo/r2"]
 
 
 # ---------------------------------------------------------------- SIGKILL and resume
@@ -249,6 +266,7 @@ def test_a_folder_of_another_scale_is_refused_untouched_or_set_aside_on_request(
     before = (out / "reram-relaxation" / "result.json").read_bytes()
     done = spicegen("run", "--scale", "quick", "--only", "reram-relaxation", "--out", str(out), "--no-progress")
     assert done.returncode != 0 and "another definition" in done.stderr and "new --out folder" in done.stderr
+    assert "add --rerun-outdated" in done.stderr
     assert (out / "reram-relaxation" / "result.json").read_bytes() == before
     done = spicegen("run", "--scale", "quick", "--only", "reram-relaxation", "--out", str(out), "--no-progress",
                     "--rerun-outdated")
