@@ -241,14 +241,28 @@ def measurements_json(run: Any) -> dict[str, Any]:
 
 
 def format_measurements(run: Any) -> str:
-    """A table of a finished run's measurements, with units and the paper's value."""
-    result = run.result or {}
-    units, paper = result.get("units", {}), result.get("paper", {})
-    lines = []
+    """A table of a finished run's measurements: value and unit, the paper's value with the deviation and its
+    role where the paper gives one, and the pass range with its verdict where the study states one."""
+    from .study import goal_span
+
+    lines, missed = [], 0
+    rows = measurements_json(run)["measurements"]
+    width = max((len(name) for name in rows), default=0)
     for name, value in run.measurements.items():
-        ref = f"   (paper {paper[name]:g})" if name in paper else ""
-        lines.append(f"  {name:24s} {value:12.6g} {units.get(name, '')}{ref}")
-    return "\n".join([f"{run.study} ({run.key}):", *lines])
+        row = rows[name]
+        notes = []
+        if "paper" in row:
+            deviation = "" if row["deviation"] is None else f", {100 * row['deviation']:+.1f} %"
+            notes.append(f"paper {row['paper']:g}{deviation}{', ' + row['role'] if row['role'] else ''}")
+        if row.get("goal") is not None:
+            verdict = {True: "met", False: "MISSED", None: "not measured"}[row["met"]]
+            notes.append(f"pass range {goal_span(row['goal'], lambda v: f'{v:g}')}: {verdict}")
+            missed += row["met"] is False
+        line = f"  {name:{width}s} {value:12.6g} {row['unit']:3s}" + (f"   ({'; '.join(notes)})" if notes else "")
+        lines.append(line.rstrip())
+    judged = sum(row.get("goal") is not None for row in rows.values())
+    tally = [f"{judged - missed} of {judged} measurements with a pass range lie inside it"] if judged else []
+    return "\n".join([f"{run.study} ({run.key}):", *lines, *tally])
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -54,6 +54,18 @@ def test_json_judges_every_measurement_with_a_pass_range(tmp_path):
     assert rows["other"] == {"value": 3.0, "unit": ""}
 
 
+def test_the_printed_table_gives_each_paper_value_and_pass_range_with_its_verdict(tmp_path):
+    from spicegen.cli import format_measurements
+
+    lines = format_measurements(run(Compared(), tmp_path, progress=False)).splitlines()
+    assert lines[0].startswith("roles-demo (")
+    rows = {line.split()[0]: line for line in lines[1:-1]}
+    assert rows["fitted"].endswith("(paper 1, +0.0 %, calibration)")
+    assert rows["predicted"].endswith("(paper 2, +25.0 %, held out; pass range 1.6 … 2.4: MISSED)")
+    assert rows["bounded"].endswith("(pass range 0 … 1: MISSED)") and rows["other"].split() == ["other", "3"]
+    assert lines[-1] == "0 of 2 measurements with a pass range lie inside it"
+
+
 def test_a_goal_is_the_pass_range_of_a_paper_value_and_each_row_says_whether_it_is_met():
     held = Measure("s", "predicted", paper=2.0, role="held out", goal=0.2)
     assert held.spec == (1.6, 2.4)
