@@ -524,11 +524,15 @@ CONFIGS = {"ideal": "ideal crossbar (quantized, on/off 10)", "ir": "IR drop (r_p
 
 def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, epochs: int, hidden: int,
                   leak: float, seed: int, repeats: int, depth: int = 1, encoding: str = "rate",
-                  batch_norm: bool = True, through_time: bool = False) -> dict[str, Any]:
-    """Train at ``steps`` timesteps on ``encoding`` inputs (with or without ``batch_norm``, shared or
-    ``through_time``) and measure the accuracy in every configuration of :data:`CONFIGS`."""
+                  batch_norm: bool = True, through_time: bool = False,
+                  train_steps: int | None = None) -> dict[str, Any]:
+    """Train at ``train_steps`` timesteps (default ``steps``) on ``encoding`` inputs (with or without
+    ``batch_norm``, shared or ``through_time``) and measure the accuracy at ``steps`` timesteps in every
+    configuration of :data:`CONFIGS`. Training is seeded, so every call with the same ``train_steps`` runs the
+    same network."""
     x_train, y_train, x_test, y_test = data
-    net = train(x_train, y_train, steps, epochs, hidden, leak, seed, depth, encoding, batch_norm, through_time)
+    net = train(x_train, y_train, train_steps or steps, epochs, hidden, leak, seed, depth, encoding, batch_norm,
+                through_time)
     return evaluate(net, data, steps, xbar, seed, repeats)
 
 

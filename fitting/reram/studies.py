@@ -53,6 +53,8 @@ class SnnNonideal(Study):
                                            "as the networks of SpikeSim's training code)"),
                Setting("through_time", False, "a batch norm per timestep, scale only (batch norm through time, as "
                                               "SpikeSim's VGG networks; needs batch_norm)"),
+               Setting("train_timesteps", 0, "0: one network trained per T; N: one network trained at N timesteps, "
+                                             "run at every T", bounds=(0, 1000)),
                Setting("repeats", 2, "test passes (input spikes and read noise redrawn)", bounds=(1, 100)))
     measures = {
         **{f"accuracy_{k}_T{t}": Measure("%", f"test accuracy at T = {t}, {label}")
@@ -80,6 +82,10 @@ class SnnNonideal(Study):
         _steps(options["timesteps"])
         if options["through_time"] and not options["batch_norm"]:
             raise ValueError("through_time=yes (a batch norm per timestep) needs batch_norm=yes")
+        if options["through_time"] and options["train_timesteps"]:
+            raise ValueError(f"through_time=yes gives a network a batch norm for each of the timesteps it is trained "
+                             f"at, so it runs only at those; train_timesteps = {options['train_timesteps']} runs it "
+                             "at other T: set train_timesteps=0 or through_time=no")
         return options
 
     def run(self, ctx: StudyContext) -> StudyResult:
@@ -94,7 +100,8 @@ class SnnNonideal(Study):
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
                                                               seed, o["repeats"], o["depth"], o["encoding"],
-                                                              o["batch_norm"], o["through_time"]))
+                                                              o["batch_norm"], o["through_time"],
+                                                              o["train_timesteps"] or None))
                 for t in ctx.bar(steps, desc="timesteps")]
         plot(rows, ctx.out / "accuracy_vs_timesteps.png", "-".join(map(str, [64] + [o["hidden"]] * o["depth"] + [10])))
         write_json(ctx.out / "accuracy_vs_timesteps.json", {"crossbar": vars(xbar), "rows": rows})

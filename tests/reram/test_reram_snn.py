@@ -97,6 +97,20 @@ def test_one_timestep_setting_runs(encoding):
     assert row["adc_error"]["reads"] == 2 and row["adc_error"]["per_read"] > 0
 
 
+def test_one_network_trained_at_one_timestep_count_runs_at_others():
+    """train_steps: the network trained at that T is the one evaluated at every T (seeded training gives the
+    same network each time), here at T = 2 as the network trained per T; a batch norm per timestep is refused."""
+    data = tuple(d[:200] for d in snn.digits(np.random.default_rng(0)))
+    common = dict(epochs=1, hidden=16, leak=0.9, seed=0, repeats=1)
+    xbar = snn.SpikeSimCrossbar()
+    once = snn.run_timesteps(data, 2, xbar, train_steps=2, **common)
+    assert once["accuracy"] == snn.run_timesteps(data, 2, xbar, **common)["accuracy"]
+    longer = snn.run_timesteps(data, 5, xbar, train_steps=2, **common)
+    assert len(longer["membrane_error"]) == 5 and all(0.0 <= a <= 1.0 for a in longer["accuracy"].values())
+    with pytest.raises(ValueError, match="train_timesteps = 4 runs it at other T: set train_timesteps=0"):
+        get_study("snn-nonideal").resolve({"through_time": True, "train_timesteps": 4})
+
+
 def test_deeper_network_runs_every_layer_on_a_crossbar():
     """Two hidden LIF layers: three crossbars, the membranes of both layers recorded side by side."""
     data = snn.digits(np.random.default_rng(0))
