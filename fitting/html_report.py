@@ -314,13 +314,15 @@ def _provenance(results: Mapping[str, Any]) -> str:
     stages = "".join(
         f"<tr><td>{_e(s['name'])}</td><td>{_e(s.get('study') or s.get('extraction'))}</td>"
         f"<td><code>{_e(s.get('key') or s.get('source_key'))}</code></td><td>{_e(str(s.get('seed', '')))}</td>"
-        f"<td>{_e(str(s.get('n') if s.get('n') is not None else ''))}</td></tr>" for s in results["stages"])
+        f"<td>{_e(str(s.get('n') if s.get('n') is not None else ''))}</td>"
+        f"<td><code>{_e(s.get('command', ''))}</code></td></tr>" for s in results["stages"])
     return ("<section class=\"family\" id=\"provenance\"><h2>Provenance</h2>"
             f"<p>spicegen {_e(prov['version'])}, commit {_e(str(prov.get('commit')))}, Python {_e(prov['python'])}, "
-            f"{_e(str(prov.get('ngspice')))}. Re-run any stage with <code>spicegen study run STUDY --seed SEED "
-            "--n N --set OPTION=VALUE</code>; its definition key must match.</p>"
+            f"{_e(str(prov.get('ngspice')))}. The command beside each stage runs it again on its own (a study "
+            "with the same definition key, so the same numbers; an extraction from that run).</p>"
             "<table><tr><th>package</th><th>version</th></tr>" + packages + "</table>"
-            "<table><tr><th>stage</th><th>study / extraction</th><th>definition key</th><th>seed</th><th>n</th></tr>"
+            "<table><tr><th>stage</th><th>study / extraction</th><th>definition key</th><th>seed</th><th>n</th>"
+            "<th>command</th></tr>"
             + stages + "</table></section></main>")
 
 

@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import platform
+import shlex
 import shutil
 import sys
 import time
@@ -340,8 +341,30 @@ def study_entry(stage: Stage, run: StudyRun) -> dict[str, Any]:
     return {"name": stage.name, "kind": "study", "study": run.study, "family": study.family, "title": stage.title,
             "doc": study.doc, "folder": stage.name, "key": run.key, "seed": run.definition.get("seed"),
             "n": run.definition.get("n"), "n_desc": study.n_desc, "options": run.definition.get("options", {}),
+            "command": study_command(run, f"rerun/{stage.name}"),
             "measurements": measurements, "comparisons": comparisons,
             "figures": [f"{stage.name}/{f}" for f in result.get("files", []) if f.endswith(".png")]}
+
+
+def study_command(run: StudyRun, out: str) -> str:
+    """The command that runs a finished run's study again on its own into ``out``: its seed, n and every option
+    that differs from the study's default, so the run it starts has the same definition key."""
+    definition = run.definition
+    defaults = get_study(run.study).resolve({})
+    words = ["spicegen", "study", "run", run.study, "--seed", str(definition["seed"])]
+    if definition.get("n") is not None:
+        words += ["--n", str(definition["n"])]
+    for name, value in definition.get("options", {}).items():
+        if value != defaults.get(name):
+            words += ["--set", f"{name}={_setting_text(value)}"]
+    return shlex.join([*words, "--out", out])
+
+
+def _setting_text(value: Any) -> str:
+    """An option's value as ``--set`` reads it back."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def extraction_entry(stage: Stage, folder: Path, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -360,7 +383,10 @@ def extraction_entry(stage: Stage, folder: Path, record: Mapping[str, Any]) -> d
             summary = data
     return {"name": stage.name, "kind": "extraction", "extraction": stage.extraction, "family": stage.family,
             "title": stage.title, "doc": get_extraction(stage.extraction).doc, "folder": stage.name,
-            "source": stage.source, "source_key": record["source_key"], "surrogates": surrogates,
+            "source": stage.source, "source_key": record["source_key"],
+            "command": shlex.join(["spicegen", "extract", stage.extraction, "--from", f"rerun/{stage.source}",
+                                   "--out", "rerun/extractions"]),
+            "surrogates": surrogates,
             "summary": summary, "files": list(record["files"]),
             "figures": [f"{stage.name}/{f}" for f in record["files"] if f.endswith(".png")]}
 

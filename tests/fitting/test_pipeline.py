@@ -79,6 +79,35 @@ def test_every_stage_runs_and_reports(smoke):
     assert set(timings["stages"]) == set(smoke_stages)
 
 
+def test_each_stage_names_the_command_that_runs_it_again(smoke):
+    """A study stage's command gives a run of the same definition key (the options that differ from the study's
+    defaults, its seed and n); an extraction's reads the folder its source study's command writes."""
+    import argparse
+    import shlex
+
+    from spicegen.study import planned_key
+
+    commands = {}
+    for entry in results(smoke)["stages"]:
+        words = shlex.split(entry["command"])
+        commands[entry["name"]] = words
+        if entry["kind"] == "extraction":
+            assert words[:3] == ["spicegen", "extract", entry["extraction"]], entry["name"]
+            source = words[words.index("--from") + 1]
+            assert commands[entry["source"]][-1] == source, entry["name"]
+            continue
+        assert words[:4] == ["spicegen", "study", "run", entry["study"]], entry["name"]
+        parser = argparse.ArgumentParser()
+        for flag in ("--seed", "--n"):
+            parser.add_argument(flag, type=int)
+        parser.add_argument("--set", action="append", default=[])
+        parser.add_argument("--out")
+        args = parser.parse_args(words[4:])
+        settings = dict(item.split("=", 1) for item in args.set)
+        assert planned_key(entry["study"], settings, args.seed, args.n) == entry["key"], entry["name"]
+    assert "command</th>" in (smoke / "report.html").read_text()
+
+
 def test_report_numbers_are_those_of_the_study_stores(smoke):
     """Recompute a sample of the reported numbers from the SQLite stores, and find them in the report."""
     page = html.unescape((smoke / "report.html").read_text())
