@@ -533,7 +533,7 @@ def run_timesteps(data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCros
     x_train, y_train, x_test, y_test = data
     net = train(x_train, y_train, train_steps or steps, epochs, hidden, leak, seed, depth, encoding, batch_norm,
                 through_time)
-    return evaluate(net, data, steps, xbar, seed, repeats)
+    return {**evaluate(net, data, steps, xbar, seed, repeats), "trained_at": train_steps or steps}
 
 
 def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: SpikeSimCrossbar, seed: int,
@@ -575,7 +575,9 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10")
                   label=label)
     left.set_xscale("log", base=2)
     left.set_xticks(steps, [str(s) for s in steps])
-    left.set_xlabel("timesteps T (trained and run at T)")
+    trained = {r.get("trained_at", r["timesteps"]) for r in rows}
+    left.set_xlabel("timesteps T (trained and run at T)" if trained == set(steps) or len(trained) > 1
+                    else f"timesteps T (one network, trained at T = {trained.pop()})")
     left.set_ylabel("test accuracy (%)")
     left.set_title(f"LIF SNN {title} on 64x64 RRAM crossbars, digits", fontsize=9)
     left.legend(fontsize=8)

@@ -107,6 +107,7 @@ def test_one_network_trained_at_one_timestep_count_runs_at_others():
     assert once["accuracy"] == snn.run_timesteps(data, 2, xbar, **common)["accuracy"]
     longer = snn.run_timesteps(data, 5, xbar, train_steps=2, **common)
     assert len(longer["membrane_error"]) == 5 and all(0.0 <= a <= 1.0 for a in longer["accuracy"].values())
+    assert (once["trained_at"], longer["trained_at"]) == (2, 2)
     with pytest.raises(ValueError, match="train_timesteps = 4 runs it at other T: set train_timesteps=0"):
         get_study("snn-nonideal").resolve({"through_time": True, "train_timesteps": 4})
 
