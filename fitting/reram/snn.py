@@ -173,6 +173,14 @@ class SpikeSimCrossbar:
         """The same mapping without non-idealities."""
         return replace(self, r_par=0.0, read_noise=0.0, adc_bits=None)
 
+    @classmethod
+    def with_device(cls, name: str, **settings: Any) -> SpikeSimCrossbar:
+        """The SpikeSim crossbar with the cells of the device preset ``name`` (its G_on, on/off ratio and read
+        voltage; :data:`testbenches.reram.presets.PRESETS`) in SpikeSim's 4-bit slices; ``settings`` set the
+        other attributes (wires, read noise, mapping, ADC)."""
+        cells = preset(name)
+        return cls(g_on=cells.g_max, on_off=cells.on_off, v_read=cells.v_read, **settings)
+
 
 def adc(currents: torch.Tensor, bits: int, full_scale: float) -> torch.Tensor:
     """Column currents through a linear mid-tread ADC: ``2**bits`` codes 0 … 2**bits - 1, step
@@ -563,7 +571,7 @@ def evaluate(net: SpikingMLP, data: tuple[torch.Tensor, ...], steps: int, xbar: 
                                            np.random.default_rng(seed + 4), analog=net.encoding == "direct")}
 
 
-def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10") -> Path:
+def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10", device: str = "RRAM") -> Path:
     """Accuracy (%) vs timesteps per configuration, and the hidden membrane error vs timestep."""
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.0))
@@ -579,7 +587,7 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, title: str = "64-64-64-10")
     left.set_xlabel("timesteps T (trained and run at T)" if trained == set(steps) or len(trained) > 1
                     else f"timesteps T (one network, trained at T = {trained.pop()})")
     left.set_ylabel("test accuracy (%)")
-    left.set_title(f"LIF SNN {title} on 64x64 RRAM crossbars, digits", fontsize=9)
+    left.set_title(f"LIF SNN {title} on 64x64 {device} crossbars, digits", fontsize=9)
     left.legend(fontsize=8)
     for r in rows:
         right.plot(range(1, r["timesteps"] + 1), r["membrane_error"], label=f"T = {r['timesteps']}")

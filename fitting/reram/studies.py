@@ -9,6 +9,7 @@ from typing import Any
 
 from spicegen.files import write_json
 from spicegen.study import Measure, Setting, Study, StudyContext, StudyResult, register_study
+from testbenches.reram.presets import PRESETS
 
 STEPS = (1, 2, 4, 8, 16)
 """Default timesteps (one network trained per value)."""
@@ -41,6 +42,8 @@ class SnnNonideal(Study):
                                          "16**k", bounds=(4, 16)),
                Setting("crossbar_size", 64, "rows and columns of one crossbar, each with its own wires (a layer's "
                                             "columns fill as many as needed)", bounds=(64, 1024)),
+               Setting("device", "spikesim-rram", "cells: a device preset's G_on, on/off ratio and read voltage, "
+                                                  "in 4-bit slices", choices=tuple(PRESETS)),
                Setting("leak", 0.9, "membrane leak per timestep (1 = integrate-and-fire)", bounds=(0.0, 1.0)),
                Setting("r_par", 5.0, "wire segment resistance", unit="Ohm", bounds=(0.0, 100.0)),
                Setting("read_noise", 0.1, "relative read noise per cell and read", bounds=(0.0, 1.0)),
@@ -93,9 +96,10 @@ class SnnNonideal(Study):
 
         o = ctx.options
         steps = _steps(o["timesteps"])
-        xbar = SpikeSimCrossbar(r_par=o["r_par"], read_noise=o["read_noise"], mapping=o["mapping"],
-                                weight_bits=o["weight_bits"], size=o["crossbar_size"],
-                                adc_bits=o["adc_bits"] or None, input_bits=o["input_bits"])
+        xbar = SpikeSimCrossbar.with_device(o["device"], r_par=o["r_par"], read_noise=o["read_noise"],
+                                            mapping=o["mapping"], weight_bits=o["weight_bits"],
+                                            size=o["crossbar_size"], adc_bits=o["adc_bits"] or None,
+                                            input_bits=o["input_bits"])
         data = digits(ctx.rng("split"))
         seed = ctx.stream_seed("torch") % 2 ** 31
         rows = [ctx.step(f"T{t}", lambda t=t: run_timesteps(data, t, xbar, o["epochs"], o["hidden"], o["leak"],
@@ -103,7 +107,8 @@ class SnnNonideal(Study):
                                                               o["batch_norm"], o["through_time"],
                                                               o["train_timesteps"] or None))
                 for t in ctx.bar(steps, desc="timesteps")]
-        plot(rows, ctx.out / "accuracy_vs_timesteps.png", "-".join(map(str, [64] + [o["hidden"]] * o["depth"] + [10])))
+        plot(rows, ctx.out / "accuracy_vs_timesteps.png", "-".join(map(str, [64] + [o["hidden"]] * o["depth"] + [10])),
+             PRESETS[o["device"]].device)
         write_json(ctx.out / "accuracy_vs_timesteps.json", {"crossbar": vars(xbar), "rows": rows})
         m: dict[str, float] = dict.fromkeys(self.measures, math.nan)
         for r in (r for r in rows if r["timesteps"] in STEPS):

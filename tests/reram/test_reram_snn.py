@@ -112,6 +112,22 @@ def test_one_network_trained_at_one_timestep_count_runs_at_others():
         get_study("snn-nonideal").resolve({"through_time": True, "train_timesteps": 4})
 
 
+def test_a_device_preset_sets_the_cells_and_leaves_the_rest_to_the_study():
+    """``with_device``: G_on, on/off and read voltage of the preset, SpikeSim's 4-bit slices, the other settings
+    as given; the default device is the SpikeSim crossbar itself; an unknown device is refused with the list."""
+    from testbenches.reram.presets import PRESETS
+
+    mram = snn.SpikeSimCrossbar.with_device("stt-mram-22nm-intel", r_par=2.0, read_noise=0.05)
+    cells = PRESETS["stt-mram-22nm-intel"].settings
+    assert (mram.g_on, mram.on_off, mram.v_read) == (cells.g_max, cells.on_off, cells.v_read) == (1 / 1.4e3, 2.8, 0.2)
+    assert (mram.bits, mram.r_par, mram.read_noise) == (4, 2.0, 0.05)
+    assert snn.SpikeSimCrossbar.with_device("spikesim-rram") == snn.SpikeSimCrossbar()
+    study = get_study("snn-nonideal")
+    assert study.resolve({})["device"] == "spikesim-rram"
+    with pytest.raises(ValueError, match="rram-22nm-intel"):
+        study.resolve({"device": "rram-7nm"})
+
+
 def test_deeper_network_runs_every_layer_on_a_crossbar():
     """Two hidden LIF layers: three crossbars, the membranes of both layers recorded side by side."""
     data = snn.digits(np.random.default_rng(0))
