@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from spicegen.files import write_text
-from spicegen.study import goal_span
+from spicegen.study import goal_span, pass_tally
 
 FAMILIES = {
     "core": ("Device library and Monte Carlo engine", ""),
@@ -130,7 +130,7 @@ def _missed(results: Mapping[str, Any]) -> str:
     missed = [(s, name, m) for s, name, m in judged if not m["met"]]
     if not judged:
         return ""
-    text = f"<p>{len(judged) - len(missed)} of {len(judged)} measurements with a pass range lie inside it"
+    text = f"<p>{pass_tally(m['met'] for *_, m in judged)}"
     if not missed:
         return text + ".</p>"
     rows = "".join(f"<tr><td><a href=\"#stage-{_e(s['name'])}\">{_e(s['name'])}</a></td><td><code>{_e(name)}</code>"

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from spicegen import __version__
 from spicegen.files import to_jsonable, write_json
 from spicegen.study import (RESULT_FILE, STUDY_FILE, OtherDefinitionError, StudyRun, extract, get_extraction, get_study,
-                            git_commit, judged, paper_comparison, planned_key)
+                            git_commit, judged, paper_comparison, pass_tally, planned_key)
 from spicegen.study import run as run_study
 from testbenches.lif.studies import SIZES as LIF_SIZES
 
@@ -449,10 +449,8 @@ def summary(results: Mapping[str, Any], folder: Path) -> str:
 
     judged = judged_measurements(results)
     missed = [f"{stage['name']}/{name}" for stage, name, m in judged if not m["met"]]
-    lines = [f"report: {folder / 'report.html'}", f"results: {folder / RESULTS_FILE}",
-             f"{len(judged) - len(missed)} of {len(judged)} measurements with a pass range lie inside it"
-             + (f"; missed: {', '.join(missed)}" if missed else "")]
-    return "\n".join(lines)
+    return "\n".join([f"report: {folder / 'report.html'}", f"results: {folder / RESULTS_FILE}",
+                      pass_tally(m["met"] for *_, m in judged) + (f"; missed: {', '.join(missed)}" if missed else "")])
 
 
 def register(sub: Any) -> None:

@@ -243,9 +243,9 @@ def measurements_json(run: Any) -> dict[str, Any]:
 def format_measurements(run: Any) -> str:
     """A table of a finished run's measurements: value and unit, the paper's value with the deviation and its
     role where the paper gives one, and the pass range with its verdict where the study states one."""
-    from .study import goal_span
+    from .study import goal_span, pass_tally
 
-    lines, missed = [], 0
+    lines = []
     rows = measurements_json(run)["measurements"]
     width = max((len(name) for name in rows), default=0)
     for name, value in run.measurements.items():
@@ -257,12 +257,10 @@ def format_measurements(run: Any) -> str:
         if row.get("goal") is not None:
             verdict = {True: "met", False: "MISSED", None: "not measured"}[row["met"]]
             notes.append(f"pass range {goal_span(row['goal'], lambda v: f'{v:g}')}: {verdict}")
-            missed += row["met"] is False
         line = f"  {name:{width}s} {value:12.6g} {row['unit']:3s}" + (f"   ({'; '.join(notes)})" if notes else "")
         lines.append(line.rstrip())
-    judged = sum(row.get("goal") is not None for row in rows.values())
-    tally = [f"{judged - missed} of {judged} measurements with a pass range lie inside it"] if judged else []
-    return "\n".join([f"{run.study} ({run.key}):", *lines, *tally])
+    tally = pass_tally(row["met"] is not False for row in rows.values() if row.get("goal") is not None)
+    return "\n".join([f"{run.study} ({run.key}):", *lines, *([tally] if tally else [])])
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -254,6 +254,13 @@ def judged(measure: Measure, value: float | None) -> dict[str, Any]:
     return {"goal": None if spec is None else list(spec), "met": met}
 
 
+def pass_tally(verdicts: Iterable[bool | None]) -> str:
+    """``"k of n measurements with a pass range lie inside it"`` over the ``met`` verdicts of :func:`judged`
+    (None, no pass range or no value, is not counted); empty when none has a verdict."""
+    judged_ = [met for met in verdicts if met is not None]
+    return f"{sum(judged_)} of {len(judged_)} measurements with a pass range lie inside it" if judged_ else ""
+
+
 # ---------------------------------------------------------------- results
 
 
