@@ -259,7 +259,7 @@ def format_measurements(run: Any) -> str:
             notes.append(f"pass range {goal_span(row['goal'], lambda v: f'{v:g}')}: {verdict}")
         line = f"  {name:{width}s} {value:12.6g} {row['unit']:3s}" + (f"   ({'; '.join(notes)})" if notes else "")
         lines.append(line.rstrip())
-    tally = pass_tally(row["met"] is not False for row in rows.values() if row.get("goal") is not None)
+    tally = pass_tally(row.get("met") for row in rows.values())
     return "\n".join([f"{run.study} ({run.key}):", *lines, *([tally] if tally else [])])
 
 

@@ -66,6 +66,21 @@ def test_the_printed_table_gives_each_paper_value_and_pass_range_with_its_verdic
     assert lines[-1] == "0 of 2 measurements with a pass range lie inside it"
 
 
+def test_the_printed_tally_counts_only_measured_values(tmp_path):
+    """A pass range whose value was not measured (NaN) says so and counts neither as inside nor in the total."""
+    from spicegen.cli import format_measurements
+
+    class PartlyMeasured(Compared):
+        name = "roles-demo-nan"
+
+        def run(self, ctx):
+            return StudyResult({"fitted": 1.0, "predicted": 2.3, "other": 3.0, "bounded": float("nan")})
+
+    lines = format_measurements(run(PartlyMeasured(), tmp_path, progress=False)).splitlines()
+    assert any(line.startswith("  bounded") and line.endswith("pass range 0 … 1: not measured)") for line in lines)
+    assert lines[-1] == "1 of 1 measurements with a pass range lie inside it"
+
+
 def test_a_goal_is_the_pass_range_of_a_paper_value_and_each_row_says_whether_it_is_met():
     held = Measure("s", "predicted", paper=2.0, role="held out", goal=0.2)
     assert held.spec == (1.6, 2.4)
