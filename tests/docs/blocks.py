@@ -92,7 +92,9 @@ def problems(page: str) -> list[str]:
 
     found = []
     page_blocks = blocks(page)
-    rendered = markdown.markdown((DOCS / page).read_text(encoding="utf-8"), extensions=["pymdownx.superfences"])
+    # the site's extensions that change what is a block: admonitions and collapsible notes indent their text
+    rendered = markdown.markdown((DOCS / page).read_text(encoding="utf-8"),
+                                 extensions=["pymdownx.superfences", "admonition", "pymdownx.details"])
     if rendered.count("<pre") != len(page_blocks):
         found.append(f"{page}: {rendered.count('<pre') - len(page_blocks)} indented code block(s); "
                      "fence them with a language (text for formulas and output)")
