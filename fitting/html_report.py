@@ -14,17 +14,27 @@ from spicegen.files import write_text
 from spicegen.study import goal_span, pass_tally
 
 FAMILIES = {
-    "core": ("Device library and Monte Carlo engine", ""),
+    "core": ("Device library and Monte Carlo engine", "", ("core.md", "montecarlo.md")),
     "mdwmtj": ("MDWMTJ and the P²M in-pixel MAC",
                "Kaiser et al., “Neuromorphic-P²M: processing-in-pixel-in-memory paradigm for neuromorphic image "
-               "sensors”: 3-terminal SOT domain-wall MTJ, the 3×3 MAC, f1/f2 and the spiking first layer."),
+               "sensors”: 3-terminal SOT domain-wall MTJ, the 3×3 MAC, f1/f2 and the spiking first layer.",
+               ("mdwmtj.md",)),
     "reram": ("CMO/HfOx ReRAM",
               "Falcone et al., CMO/HfOx ReRAM for in-memory computing: trap-to-trap tunnelling, 1T1R cell, "
-              "forming, cycling, closed-loop programming, relaxation and crossbar MVM."),
+              "forming, cycling, closed-loop programming, relaxation and crossbar MVM.",
+              ("reram.md", "reram_studies.md", "reram_crossbar.md", "reram_inference.md")),
     "lif": ("LDO + attenuator + DPI LIF neuron",
             "Garg et al., the LDO + current attenuator + DPI leaky integrate-and-fire neuron with bi-directional "
-            "leak and the adaptive pair."),
+            "leak and the adaptive pair.",
+            ("lif_neuron.md",)),
 }
+"""family: (title, source papers, its guides in the repository's docs/: every paper number with its role and,
+where one is missed, the measured reason)."""
+
+GUIDE_OF_STUDY = {"mc-demo": "montecarlo.md", "reram-forming": "reram_studies.md", "reram-d2d": "reram_studies.md",
+                  "reram-relaxation": "reram_studies.md", "crossbar-mvm": "reram_crossbar.md",
+                  "crossbar-presets": "reram_crossbar.md", "snn-nonideal": "reram_inference.md"}
+"""The guide of a study whose family has several, where it is not the family's first."""
 
 PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"),
             (1e-12, "p"), (1e-15, "f"), (1e-18, "a"))
@@ -55,11 +65,12 @@ def write_report(out: Path, results: Mapping[str, Any]) -> Path:
     """Write ``out/report.html`` for ``results`` (the content of ``results.json``) and return its path."""
     timings = _read_json(out / "timings.json") or {}
     body = [_header(results, timings), _navigation(results), _overview(results, timings)]
-    for family, (title, source) in FAMILIES.items():
+    for family, (title, source, guides) in FAMILIES.items():
         stages = [s for s in results["stages"] if s["family"] == family]
         if stages:
             body.append(f'<section class="family" id="{family}"><h2>{_e(title)}</h2>'
                         + (f"<p>{_e(source)}</p>" if source else "")
+                        + f"<p class=meta>Guide: {_guides(guides)}.</p>"
                         + _comparison_table(stages)
                         + "".join(_stage(out, s) for s in stages) + "</section>")
     body.append(_surrogates(out, results))
@@ -95,7 +106,7 @@ def _took(timings: Mapping[str, Any]) -> str:
 
 def _navigation(results: Mapping[str, Any]) -> str:
     families = {s["family"] for s in results["stages"]}
-    links = [f'<a href="#{f}">{_e(t)}</a>' for f, (t, _) in FAMILIES.items() if f in families]
+    links = [f'<a href="#{f}">{_e(t)}</a>' for f, (t, *_) in FAMILIES.items() if f in families]
     links += ['<a href="#surrogates">Surrogates</a>', '<a href="#provenance">Provenance</a>']
     return "<nav>" + "".join(links) + "</nav>"
 
@@ -135,9 +146,30 @@ def _missed(results: Mapping[str, Any]) -> str:
         return text + ".</p>"
     rows = "".join(f"<tr><td><a href=\"#stage-{_e(s['name'])}\">{_e(s['name'])}</a></td><td><code>{_e(name)}</code>"
                    f"</td><td>{_e(m['desc'])}</td><td class=num>{_fmt(m['value'], m['unit'])}</td><td>{_goal(m)}</td>"
-                   "</tr>" for s, name, m in missed)
-    return (text + "; missed:</p><table><tr><th>stage</th><th>measurement</th><th>meaning</th><th>value</th>"
-            "<th>pass range</th></tr>" + rows + "</table>")
+                   f"<td>{_guides([guide_of(s)])}</td></tr>" for s, name, m in missed)
+    return (text + "; missed:</p>" + _scale_note(results["scale"])
+            + "<table><tr><th>stage</th><th>measurement</th><th>meaning</th><th>value</th><th>pass range</th>"
+            "<th>why: the guide</th></tr>" + rows + "</table>")
+
+
+def _scale_note(scale: str) -> str:
+    """What a miss means at ``scale``: at smoke the samples are too few for the statistics the ranges judge."""
+    if scale == "smoke":
+        return ("<p class=warn>Scale smoke checks that every stage runs: its samples are too few for the statistics "
+                "the pass ranges judge, so a miss at this scale says nothing about the models. Run scale quick or "
+                "paper for the comparison with the papers.</p>")
+    return ("<p>Each family's guide gives every paper number with its role and, for each miss, the reading of the "
+            "paper and the measured reason.</p>")
+
+
+def guide_of(stage: Mapping[str, Any]) -> str:
+    """The page of the repository's ``docs/`` that documents ``stage``'s study."""
+    study = stage.get("study") or stage["name"]
+    return GUIDE_OF_STUDY.get(study, FAMILIES[stage["family"]][2][0])
+
+
+def _guides(pages: Sequence[str]) -> str:
+    return ", ".join(f"<code>docs/{_e(page)}</code>" for page in pages)
 
 
 def _within(comparisons: Sequence[Mapping[str, Any]]) -> str:
@@ -165,8 +197,9 @@ def _comparison_table(stages: Sequence[Mapping[str, Any]]) -> str:
         f"<td class=num>{_deviation(c['deviation'], c.get('met'))}</td><td>{_goal(c)}</td>"
         f"<td>{_role(c['role'])}</td></tr>" for s, c in rows)
     return ("<h3>Paper vs simulation</h3><p>Goal: the pass range the study holds a number to; a row without "
-            "one is coloured by its deviation alone (green within 15 %, amber within 30 %).</p><table><tr><th>stage</th><th>quantity</th>"
-            "<th>paper</th><th>ours</th><th>deviation</th><th>goal</th><th>role</th></tr>" + body + "</table>")
+            "one is coloured by its deviation alone (green within 15 %, amber within 30 %).</p><table><tr>"
+            "<th>stage</th><th>quantity</th><th>paper</th><th>ours</th><th>deviation</th><th>goal</th><th>role</th>"
+            "</tr>" + body + "</table>")
 
 
 def _stage(out: Path, stage: Mapping[str, Any]) -> str:

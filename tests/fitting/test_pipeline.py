@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from cli import spicegen
-from fitting.html_report import _comparison_table, _fmt, _measurement_table, _missed, _took, _within
+from fitting.html_report import _comparison_table, _fmt, _measurement_table, _missed, _took, _within, guide_of
 from fitting.pipeline import RESULTS_FILE, STAGES, select, summary
 from spicegen.montecarlo import load_dataframe
 from spicegen.study import get_study
@@ -188,10 +188,24 @@ def test_the_report_judges_each_measurement_by_its_pass_range():
     table = _measurement_table(stage)
     assert "<th>pass range</th>" in table and '= 0 <span class="bad">missed</span>' in table
     assert '≥ 0.9 <span class="ok">met</span>' in table and "<td>—</td>" in table
-    overview = _missed({"stages": [{"name": "demo", **stage}]})
+    overview = _missed({"scale": "quick", "stages": [{"name": "demo", "study": "crossbar-mvm", "family": "reram",
+                                                      **stage}]})
     assert overview.startswith("<p>1 of 2 measurements with a pass range lie inside it; missed:")
     assert '<a href="#stage-demo">demo</a>' in overview and "<code>outside</code>" in overview
-    assert "<code>r2</code>" not in overview and _missed({"stages": []}) == ""
+    assert "<code>r2</code>" not in overview and _missed({"scale": "quick", "stages": []}) == ""
+    assert "<code>docs/reram_crossbar.md</code>" in overview and "the measured reason" in overview
+    smoke_overview = _missed({"scale": "smoke", "stages": [{"name": "demo", "family": "lif", **stage}]})
+    assert "says nothing about the models" in smoke_overview and "<code>docs/lif_neuron.md</code>" in smoke_overview
+
+
+def test_every_stage_names_a_guide_that_documents_its_study():
+    """The report sends a reader from a miss to a guide: that page must show how to run the stage's study."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    for stage in STAGES:
+        study = stage.study or stage.source
+        page = guide_of({"name": stage.name, "study": study, "family": stage.family})
+        text = (docs / page).read_text(encoding="utf-8")
+        assert study in text, f"{page}, the guide the report names for stage {stage.name}, never mentions {study}"
 
 
 def test_report_header_says_when_the_last_run_read_most_stages_back():
