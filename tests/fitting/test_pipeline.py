@@ -250,6 +250,8 @@ def test_the_closing_summary_names_each_missed_measurement():
     lines = summary({"stages": [stage]}, Path("out")).splitlines()
     assert lines == [f"report: {Path('out') / 'report.html'}", f"results: {Path('out') / 'results.json'}",
                      "1 of 2 measurements with a pass range lie inside it; missed: demo/r2"]
+    smoke = summary({"scale": "smoke", "stages": [stage]}, Path("out")).splitlines()
+    assert smoke[:3] == lines and "too few samples" in smoke[3]
 
 
 # ---------------------------------------------------------------- SIGKILL and resume
