@@ -16,21 +16,11 @@ from typing import Any, Mapping
 import griffe
 from mkdocs.structure.files import File, Files
 
+from fitting.html_report import FAMILIES
 from spicegen.study import goal_span
 
 PAGE = "paper_vs_simulation.md"
 RESULTS = "results.json"
-
-FAMILIES = {
-    "mdwmtj": ("MDWMTJ and the P²M MAC", 'Kaiser et al., "Toward high performance, programmable extreme-edge '
-               'intelligence for neuromorphic vision sensors utilizing magnetic domain wall motion-based MTJ"'),
-    "reram": ("CMO/HfOx ReRAM", 'Falcone et al., "All-in-One Analog AI Hardware: On-Chip Training and Inference '
-              'with CMO/HfOx ReRAM Devices"'),
-    "lif": ("LIF neuron", 'Garg et al., "Versatile CMOS Analog LIF Neuron for Memristor-Integrated Neuromorphic '
-            'Circuits"'),
-    "core": ("Core library", "spicegen's own demonstrations"),
-}
-"""Family name → (section title, the paper its values come from)."""
 
 MISSING = """# Paper vs simulation
 
@@ -82,10 +72,10 @@ def format_results(results: Mapping[str, Any]) -> str:
     if not by_family:
         lines += ["No stage of this run compares with a paper.", ""]
     for family in sorted(by_family, key=_family_order):
-        title, source = FAMILIES.get(family, (family, ""))
-        lines += [f"## {title}", ""]
-        if source:
-            lines += [f"Paper values from {source}.", ""]
+        known = FAMILIES.get(family)
+        lines += [f"## {known.title if known else family}", ""]
+        if known and known.paper:
+            lines += [f"Paper values from {known.paper}.", ""]
         lines += ["| study | quantity | unit | paper | ours | deviation (%) | goal | role |",
                   "|---|---|---|---|---|---|---|---|"]
         lines += [_row(stage, comparison) for stage in by_family[family] for comparison in stage["comparisons"]]

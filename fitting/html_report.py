@@ -8,28 +8,43 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from spicegen.files import write_text
 from spicegen.study import goal_span, pass_tally
 
+class Family(NamedTuple):
+    """A device family of the package: its section title, the paper it reproduces (authors and title, empty
+    for the package's own demonstrations), what of the paper it covers, and its guides in the repository's
+    ``docs/`` (every paper number with its role and, where one is missed, the reading and the measured
+    reason)."""
+
+    title: str
+    paper: str
+    scope: str
+    guides: tuple[str, ...]
+
+
 FAMILIES = {
-    "core": ("Device library and Monte Carlo engine", "", ("core.md", "montecarlo.md")),
-    "mdwmtj": ("MDWMTJ and the P²M in-pixel MAC",
-               "Kaiser et al., “Neuromorphic-P²M: processing-in-pixel-in-memory paradigm for neuromorphic image "
-               "sensors”: 3-terminal SOT domain-wall MTJ, the 3×3 MAC, f1/f2 and the spiking first layer.",
-               ("mdwmtj.md",)),
-    "reram": ("CMO/HfOx ReRAM",
-              "Falcone et al., CMO/HfOx ReRAM for in-memory computing: trap-to-trap tunnelling, 1T1R cell, "
-              "forming, cycling, closed-loop programming, relaxation and crossbar MVM.",
-              ("reram.md", "reram_studies.md", "reram_crossbar.md", "reram_inference.md")),
-    "lif": ("LDO + attenuator + DPI LIF neuron",
-            "Garg et al., the LDO + current attenuator + DPI leaky integrate-and-fire neuron with bi-directional "
-            "leak and the adaptive pair.",
-            ("lif_neuron.md",)),
+    "core": Family("Device library and Monte Carlo engine", "", "", ("core.md", "montecarlo.md")),
+    "mdwmtj": Family("MDWMTJ and the P²M in-pixel MAC",
+                     'Kaiser, Datta, Beerel and Jaiswal, "Toward high performance, programmable extreme-edge '
+                     'intelligence for neuromorphic vision sensors utilizing magnetic domain wall motion-based MTJ"',
+                     "3-terminal SOT domain-wall MTJ, the 3×3 MAC, f1/f2 and the spiking first layer",
+                     ("mdwmtj.md",)),
+    "reram": Family("CMO/HfOx ReRAM",
+                    'Falcone et al., "All-in-One Analog AI Hardware: On-Chip Training and Inference with '
+                    'Conductive-Metal-Oxide/HfOx ReRAM Devices"',
+                    "trap-to-trap tunnelling, 1T1R cell, forming, cycling, closed-loop programming, relaxation and "
+                    "crossbar MVM",
+                    ("reram.md", "reram_studies.md", "reram_crossbar.md", "reram_inference.md")),
+    "lif": Family("LDO + attenuator + DPI LIF neuron",
+                  'Garg et al., "Versatile CMOS Analog LIF Neuron for Memristor-Integrated Neuromorphic Circuits"',
+                  "the LDO + current attenuator + DPI leaky integrate-and-fire neuron with bi-directional leak and "
+                  "the adaptive pair",
+                  ("lif_neuron.md",)),
 }
-"""family: (title, source papers, its guides in the repository's docs/: every paper number with its role and,
-where one is missed, the measured reason)."""
+"""Family name → :class:`Family`, in the report's order."""
 
 GUIDE_OF_STUDY = {"mc-demo": "montecarlo.md", "reram-forming": "reram_studies.md", "reram-d2d": "reram_studies.md",
                   "reram-relaxation": "reram_studies.md", "crossbar-mvm": "reram_crossbar.md",
@@ -65,12 +80,12 @@ def write_report(out: Path, results: Mapping[str, Any]) -> Path:
     """Write ``out/report.html`` for ``results`` (the content of ``results.json``) and return its path."""
     timings = _read_json(out / "timings.json") or {}
     body = [_header(results, timings), _navigation(results), _overview(results, timings)]
-    for family, (title, source, guides) in FAMILIES.items():
-        stages = [s for s in results["stages"] if s["family"] == family]
+    for name, family in FAMILIES.items():
+        stages = [s for s in results["stages"] if s["family"] == name]
         if stages:
-            body.append(f'<section class="family" id="{family}"><h2>{_e(title)}</h2>'
-                        + (f"<p>{_e(source)}</p>" if source else "")
-                        + f"<p class=meta>Guide: {_guides(guides)}.</p>"
+            body.append(f'<section class="family" id="{name}"><h2>{_e(family.title)}</h2>'
+                        + (f"<p>{_e(family.paper)}: {_e(family.scope)}.</p>" if family.paper else "")
+                        + f"<p class=meta>Guide: {_guides(family.guides)}.</p>"
                         + _comparison_table(stages)
                         + "".join(_stage(out, s) for s in stages) + "</section>")
     body.append(_surrogates(out, results))
@@ -106,7 +121,7 @@ def _took(timings: Mapping[str, Any]) -> str:
 
 def _navigation(results: Mapping[str, Any]) -> str:
     families = {s["family"] for s in results["stages"]}
-    links = [f'<a href="#{f}">{_e(t)}</a>' for f, (t, *_) in FAMILIES.items() if f in families]
+    links = [f'<a href="#{f}">{_e(family.title)}</a>' for f, family in FAMILIES.items() if f in families]
     links += ['<a href="#surrogates">Surrogates</a>', '<a href="#provenance">Provenance</a>']
     return "<nav>" + "".join(links) + "</nav>"
 
@@ -165,7 +180,7 @@ def _scale_note(scale: str) -> str:
 def guide_of(stage: Mapping[str, Any]) -> str:
     """The page of the repository's ``docs/`` that documents ``stage``'s study."""
     study = stage.get("study") or stage["name"]
-    return GUIDE_OF_STUDY.get(study, FAMILIES[stage["family"]][2][0])
+    return GUIDE_OF_STUDY.get(study, FAMILIES[stage["family"]].guides[0])
 
 
 def _guides(pages: Sequence[str]) -> str:

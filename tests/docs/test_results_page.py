@@ -27,9 +27,9 @@ def test_one_table_per_family_with_every_comparison():
     page = hooks.format_results(json.loads(FIXTURE.read_text()))
     lines = page.splitlines()
     assert lines[0] == "# Paper vs simulation"
-    # papers' families first, in a fixed order; a stage without comparisons (mc-demo) adds nothing
+    # the report's family order; a stage without comparisons (mc-demo) adds nothing
     headings = [line for line in lines if line.startswith("## ")]
-    assert headings == ["## MDWMTJ and the P²M MAC", "## CMO/HfOx ReRAM"]
+    assert headings == ["## MDWMTJ and the P²M in-pixel MAC", "## CMO/HfOx ReRAM"]
     assert ("| `reram-forming` | mean forming voltage | V | 2.6 | 2.61 | +0.4 | 2.34 … 2.86, met | calibration |"
             in lines)
     assert ("| `reram-forming` | spread \\| held-out seed | V | 0.1 | 0.093 | -7.0 | ≥ 0.095, **missed** "
@@ -37,7 +37,7 @@ def test_one_table_per_family_with_every_comparison():
     assert ("| `p2m-f1` | worst 3σ of d_NORM, MDWMTJ weights | – | 0.3939 | 0.43 | +9.2 "
             "| – | held out |") in lines  # no goal stated (a results.json from before goals)
     assert "| `p2m-f1` | zero in the paper | V | 0 | 0.001 | – | – | held out |" in lines  # deviation null
-    assert 'Kaiser et al., "Toward high performance' in page and 'Falcone et al., "All-in-One' in page
+    assert 'Jaiswal, "Toward high performance' in page and 'Falcone et al., "All-in-One' in page
 
 
 def test_the_page_names_the_scale_and_the_sample_counts():
