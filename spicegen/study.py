@@ -403,7 +403,7 @@ class Study(ABC):
 
     @property
     def doc(self) -> str:
-        """First line of the class docstring."""
+        """Summary of the class docstring (its first paragraph, as one line)."""
         return _first_line(type(self).__doc__)
 
     def option(self, name: str) -> Setting:
@@ -450,7 +450,8 @@ class Study(ABC):
 
 
 def _first_line(text: str | None) -> str:
-    return text.strip().splitlines()[0] if text and text.strip() else ""
+    """A docstring's summary: its first paragraph as one line (a summary wrapped in the source stays whole)."""
+    return " ".join(text.strip().split("\n\n")[0].split()) if text and text.strip() else ""
 
 
 def variations(devices: Iterable[str]) -> dict[str, Any]:
@@ -884,7 +885,7 @@ class Extraction(ABC):
 
     @property
     def doc(self) -> str:
-        """First line of the class docstring."""
+        """Summary of the class docstring (its first paragraph, as one line)."""
         return _first_line(type(self).__doc__)
 
     def shipped(self) -> Path:
