@@ -13,6 +13,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 from spicegen.files import write_text
 from spicegen.study import goal_span, pass_tally
 
+
 class Family(NamedTuple):
     """A device family of the package: its section title, the paper it reproduces (authors and title, empty
     for the package's own demonstrations), what of the paper it covers, and its guides in the repository's
