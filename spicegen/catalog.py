@@ -177,7 +177,7 @@ def _record(tables: Mapping[str, Mapping[str, Any]], found: Catalog, module: str
 
 def describe(kind: str, name: str, obj: Any) -> dict[str, str]:
     """The listing texts of one registered object: ``line`` (``spicegen list``) and, for a study,
-    ``describe`` (``spicegen study describe``)."""
+    ``describe`` (``spicegen study describe``) and ``family``."""
     if kind == "devices":
         from dataclasses import replace
 
@@ -191,7 +191,8 @@ def describe(kind: str, name: str, obj: Any) -> dict[str, str]:
         return {"line": f"{name:20s} {obj.doc}"}
     if kind == "studies":
         from .study import describe_study
-        return {"line": f"{name:28s} [{obj.family}] {obj.doc}", "describe": describe_study(obj)}
+        return {"line": f"{name:28s} [{obj.family}] {obj.doc}", "describe": describe_study(obj),
+                "family": obj.family}
     return {"line": f"{name:28s} from {obj.source}: {obj.doc}"}
 
 

@@ -360,6 +360,10 @@ RESULT_FILE = "result.json"
 # ---------------------------------------------------------------- the study type
 
 
+FAMILY_ORDER = ("core", "mdwmtj", "reram", "lif")
+"""The package's device families (:attr:`Study.family`), in the order listings and the report show them."""
+
+
 class Study(ABC):
     """A named study: typed options, declared measurements, one :meth:`run`.
 
@@ -371,7 +375,7 @@ class Study(ABC):
     name
         CLI name (letters, digits, ``-``).
     family
-        Device family it belongs to (``"reram"``, ``"mdwmtj"``, ``"lif"``, ``"core"``).
+        Device family it belongs to (one of :data:`FAMILY_ORDER`; a plug-in may name its own).
     options
         Typed options (:class:`Setting`).
     measures

@@ -14,7 +14,7 @@ import pytest
 
 from spicegen import study as st
 from spicegen.cli import main
-from spicegen.study import Extraction, Measure, Setting, Study, StudyResult
+from spicegen.study import FAMILY_ORDER, Extraction, Measure, Setting, Study, StudyResult
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -320,7 +320,7 @@ def test_every_study_describes_itself_completely(name, capsys):
     """Options and measurements a user reads in 'spicegen study describe': each documented, each default
     valid, a sample count above its minimum; registering the library imports no optional extra (torch)."""
     study = st.get_study(name)
-    assert study.doc and study.family in ("core", "mdwmtj", "reram", "lif"), name
+    assert study.doc and study.family in FAMILY_ORDER, name
     for option in study.options:
         assert option.desc, f"{name}: option {option.name!r} has no description"
         assert option.check(option.default) == option.default or option.choices
