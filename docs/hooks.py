@@ -76,6 +76,9 @@ def format_results(results: Mapping[str, Any]) -> str:
         lines += [f"## {known.title if known else family}", ""]
         if known and known.paper:
             lines += [f"Paper values from {known.paper}.", ""]
+        if known:
+            guides = ", ".join(f"[{page.removesuffix('.md').replace('_', ' ')}]({page})" for page in known.guides)
+            lines += [f"The reading of each number and, for each miss, the measured reason: {guides}.", ""]
         lines += ["| study | quantity | unit | paper | ours | deviation (%) | goal | role |",
                   "|---|---|---|---|---|---|---|---|"]
         lines += [_row(stage, comparison) for stage in by_family[family] for comparison in stage["comparisons"]]

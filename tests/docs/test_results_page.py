@@ -38,6 +38,7 @@ def test_one_table_per_family_with_every_comparison():
             "| – | held out |") in lines  # no goal stated (a results.json from before goals)
     assert "| `p2m-f1` | zero in the paper | V | 0 | 0.001 | – | – | held out |" in lines  # deviation null
     assert 'Jaiswal, "Toward high performance' in page and 'Falcone et al., "All-in-One' in page
+    assert "the measured reason: [mdwmtj](mdwmtj.md)." in page and "[reram crossbar](reram_crossbar.md)" in page
 
 
 def test_the_page_names_the_scale_and_the_sample_counts():
