@@ -17,7 +17,7 @@ import griffe
 from mkdocs.structure.files import File, Files
 
 from fitting.html_report import FAMILIES
-from spicegen.study import goal_span
+from spicegen.study import family_rank, goal_span
 
 PAGE = "paper_vs_simulation.md"
 RESULTS = "results.json"
@@ -71,7 +71,7 @@ def format_results(results: Mapping[str, Any]) -> str:
         by_family.setdefault(stage.get("family", "core"), []).append(stage)
     if not by_family:
         lines += ["No stage of this run compares with a paper.", ""]
-    for family in sorted(by_family, key=_family_order):
+    for family in sorted(by_family, key=family_rank):
         known = FAMILIES.get(family)
         lines += [f"## {known.title if known else family}", ""]
         if known and known.paper:
@@ -88,11 +88,6 @@ def format_results(results: Mapping[str, Any]) -> str:
               "the paper, so a small deviation there is by construction; *held out* quantities were not fitted "
               "and test the model.", ""]
     return "\n".join(lines)
-
-
-def _family_order(family: str) -> tuple[int, str]:
-    order = list(FAMILIES)
-    return (order.index(family) if family in order else len(order), family)
 
 
 def _produced_by(results: Mapping[str, Any], stages: list[Mapping[str, Any]]) -> str:

@@ -178,13 +178,11 @@ def _default_specs(name: str) -> dict[str, Any]:
 def cmd_study(args: argparse.Namespace) -> int:
     from .catalog import listing
     from .naming import did_you_mean
-    from .study import FAMILY_ORDER
+    from .study import family_rank
 
     if args.action == "list":
-        order = FAMILY_ORDER  # the package's families first, then plug-ins' families
-        studies = sorted(listing("studies").items(), key=lambda item: (
-            order.index(item[1]["family"]) if item[1]["family"] in order else len(order), item[1]["family"], item[0]))
-        for texts in (texts for _, texts in studies):
+        studies = sorted(listing("studies").items(), key=lambda item: (family_rank(item[1]["family"]), item[0]))
+        for _, texts in studies:
             print(texts["line"])
         return 0
     if not args.name and not (args.action == "run" and args.from_provenance):

@@ -364,6 +364,11 @@ FAMILY_ORDER = ("core", "mdwmtj", "reram", "lif")
 """The package's device families (:attr:`Study.family`), in the order listings and the report show them."""
 
 
+def family_rank(family: str) -> tuple[int, str]:
+    """Sort key of a family: the package's in :data:`FAMILY_ORDER`, then any other (a plug-in's) by name."""
+    return (FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER), family)
+
+
 class Study(ABC):
     """A named study: typed options, declared measurements, one :meth:`run`.
 

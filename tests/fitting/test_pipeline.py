@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from cli import spicegen
-from fitting.html_report import _comparison_table, _fmt, _measurement_table, _missed, _took, _within, guide_of
+from fitting.html_report import (FAMILIES, _comparison_table, _fmt, _measurement_table, _missed, _took, _within,
+                                  guide_of)
 from fitting.pipeline import RESULTS_FILE, STAGES, select, summary
 from spicegen.montecarlo import load_dataframe
-from spicegen.study import get_study
+from spicegen.study import FAMILY_ORDER, get_study
 from stores import rows
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf, pytest.mark.vacask]
@@ -196,6 +197,10 @@ def test_the_report_judges_each_measurement_by_its_pass_range():
     assert "<code>docs/reram_crossbar.md</code>" in overview and "the measured reason" in overview
     smoke_overview = _missed({"scale": "smoke", "stages": [{"name": "demo", "family": "lif", **stage}]})
     assert "says nothing about the models" in smoke_overview and "<code>docs/lif_neuron.md</code>" in smoke_overview
+
+
+def test_the_report_shows_the_families_in_the_package_order():
+    assert tuple(FAMILIES) == FAMILY_ORDER
 
 
 def test_every_stage_names_a_guide_that_documents_its_study():
